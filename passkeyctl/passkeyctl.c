@@ -1,0 +1,43 @@
+/*
+ * passkeyctl: the command line of ssh-passkeys.  One table of commands;
+ * each lives in a file named for what it does.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "passkeyctl.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int, char **);
+	const char *summary;
+} commands[] = {
+	{ "verify-registration", cmd_verify_registration,
+	  "verify a WebAuthn registration response offline" },
+	{ "verify-assertion", cmd_verify_assertion,
+	  "verify a WebAuthn authentication response offline" },
+};
+
+static int
+usage(FILE *f)
+{
+	fprintf(f, "usage: passkeyctl COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-22s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'passkeyctl COMMAND --help' for a command's options.\n");
+	return f == stdout ? 0 : EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return usage(stdout);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "passkeyctl: unknown command '%s'\n", argv[1]);
+	return usage(stderr);
+}
