@@ -1,5 +1,7 @@
 #include "rp_der.h"
 
+/* DER (X.690 §8.1.2.4, §10.1): tags below 31 use the short form, and a
+ * long-form tag number has no leading 0x80 octet. */
 static bool
 read_tag(struct rp_buf *b, struct rp_der *d)
 {
@@ -13,14 +15,20 @@ read_tag(struct rp_buf *b, struct rp_der *d)
 	if (d->tag != 0x1f)
 		return true;
 	d->tag = 0;
-	do {	/* high-tag-number form: base-128, at most 4 bytes here */
+	if (!rp_buf_get_u8(b, &c) || c == 0x80)
+		return false;
+	for (;;) {	/* base-128, at most 4 octets' worth here */
+		d->tag = (d->tag << 7) | (c & 0x7f);
+		if (!(c & 0x80))
+			break;
 		if (d->tag > (UINT32_MAX >> 7) || !rp_buf_get_u8(b, &c))
 			return false;
-		d->tag = (d->tag << 7) | (c & 0x7f);
-	} while (c & 0x80);
-	return true;
+	}
+	return d->tag >= 31;
 }
 
+/* DER lengths are minimal: the long form only above 127, without leading
+ * zero octets. */
 static bool
 read_len(struct rp_buf *b, size_t *len)
 {
@@ -36,12 +44,12 @@ read_len(struct rp_buf *b, size_t *len)
 	if (n == 0 || n > 4)	/* 0x80 is indefinite: not DER */
 		return false;
 	*len = 0;
-	while (n-- > 0) {
-		if (!rp_buf_get_u8(b, &c))
+	for (uint8_t i = 0; i < n; i++) {
+		if (!rp_buf_get_u8(b, &c) || (i == 0 && c == 0))
 			return false;
 		*len = (*len << 8) | c;
 	}
-	return true;
+	return *len >= 0x80;
 }
 
 bool

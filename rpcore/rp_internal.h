@@ -73,7 +73,7 @@ struct rp_credential {
 	uint8_t *cose;
 	size_t cose_len;
 	uint32_t sign_count;
-	char fmt[32];
+	char fmt[32 + 1];
 	uint8_t aaguid[RP_AAGUID_LEN];
 	uint8_t flags;
 	int attestation;

@@ -16,7 +16,7 @@
 struct att_object {
 	cbor_item_t *root;
 	const char *fmt;		/* NUL-terminated copy in fmt_buf */
-	char fmt_buf[32];
+	char fmt_buf[32 + 1];		/* §8.1: identifiers are at most 32 octets */
 	const cbor_item_t *att_stmt;
 	const uint8_t *auth_data;
 	size_t auth_data_len;

@@ -38,6 +38,7 @@ rp_x5c_load(const cbor_item_t *x5c, struct rp_x5c *out)
 		/* d2i must consume the whole string: no bytes hidden after a cert. */
 		if ((out->certs[i] = d2i_X509(NULL, &p, (long)len)) == NULL ||
 		    p != der + len) {
+			X509_free(out->certs[i]);	/* parsed, but bytes followed */
 			rp_x5c_clear(out);
 			ERR_clear_error();
 			return RP_ERR_ATTESTATION_CERT_INVALID;
@@ -88,6 +89,9 @@ verify_chain(const rp_policy_t *p, const struct rp_x5c *x5c)
 			goto out;
 	if (X509_STORE_CTX_init(ctx, p->anchors, x5c->certs[0], chain) != 1)
 		goto out;
+	/* An anchor is trusted as given, even when it is not a self-signed root
+	 * (vendors often publish an intermediate as their attestation root). */
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_PARTIAL_CHAIN);
 	if (p->time_set)
 		X509_STORE_CTX_set_time(ctx, 0, p->time);
 	err = X509_verify_cert(ctx) == 1 ? RP_OK :
