@@ -1,10 +1,13 @@
 #include "rp_buf.h"
 
+/* An empty view still points somewhere, so offset arithmetic is defined. */
+static const uint8_t rp_buf_empty[1];
+
 void
 rp_buf_init(struct rp_buf *b, const void *ptr, size_t len)
 {
-	b->ptr = ptr;
-	b->len = ptr == NULL ? 0 : len;
+	b->ptr = ptr != NULL ? ptr : rp_buf_empty;
+	b->len = ptr != NULL ? len : 0;
 	b->off = 0;
 }
 

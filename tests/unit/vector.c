@@ -74,7 +74,7 @@ vector_policy(const json_t *v)
 static uint8_t *
 b64(const json_t *s, size_t *len)
 {
-	uint8_t *out;
+	uint8_t *out = NULL;
 
 	if (!json_is_string(s) || rp_b64url_decode_alloc(json_string_value(s),
 	    json_string_length(s), &out, len) != RP_OK)
