@@ -71,6 +71,46 @@ read_head(struct rp_buf *b, struct head *h)
 	return RP_OK;
 }
 
+/*
+ * RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
+ * libcbor refuses text strings that are not UTF-8; so must the scanner.
+ */
+static bool
+utf8_valid(const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = s[i];
+		size_t k;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			k = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			k = 2, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			k = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (k > n - i - 1)
+			return false;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + j] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
 /* Checks a just-read map key and that no earlier key of the map equals it. */
 static int
 check_key(const struct rp_buf *b, struct frame *f, size_t start, const struct head *h)
@@ -117,17 +157,26 @@ rp_cbor_scan(const uint8_t *p, size_t len, size_t *item_len)
 		if ((r = read_head(&b, &h)) != RP_OK)
 			return r;
 		if (h.major == MT_BYTES || h.major == MT_TEXT) {
-			if (h.arg > rp_buf_left(&b))
+			const uint8_t *str;
+
+			if (!rp_buf_get_bytes(&b, h.arg > SIZE_MAX ? SIZE_MAX : (size_t)h.arg, &str))
 				return RP_ERR_CBOR_TRUNCATED;
-			rp_buf_skip(&b, (size_t)h.arg);
-		} else if (h.major == MT_SIMPLE && h.ai == 24 && h.arg < 32) {
-			return RP_ERR_CBOR_MALFORMED;	/* RFC 8949 §3.3 */
+			if (h.major == MT_TEXT && !utf8_valid(str, (size_t)h.arg))
+				return RP_ERR_CBOR_MALFORMED;
+		} else if (h.major == MT_TAG) {
+			/* CTAP2 canonical CBOR has no tags, WebAuthn uses none,
+			 * and libcbor 0.8 refuses tags 6..20: refuse them all. */
+			return RP_ERR_CBOR_MALFORMED;
+		} else if (h.major == MT_SIMPLE && (h.ai < 20 || h.ai == 24)) {
+			/* Only false, true, null, undefined and floats are
+			 * assigned (RFC 8949 §3.3); libcbor refuses the rest. */
+			return RP_ERR_CBOR_MALFORMED;
 		}
 		/* Floats carry their payload in the head already read. */
 		if (is_key && (r = check_key(&b, f, start, &h)) != RP_OK)
 			return r;
-		if (h.major == MT_ARRAY || h.major == MT_MAP || h.major == MT_TAG) {
-			uint64_t n = h.major == MT_TAG ? 1 : h.arg;
+		if (h.major == MT_ARRAY || h.major == MT_MAP) {
+			uint64_t n = h.arg;
 
 			if (depth == RP_CBOR_MAX_DEPTH)
 				return RP_ERR_CBOR_TOO_DEEP;

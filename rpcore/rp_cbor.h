@@ -6,6 +6,8 @@
  * first, through the bounded reader, and refuses each of those with a named
  * code; only an item that passed is handed to cbor_load().  Map keys must be
  * integers or strings in shortest form, so equal keys have equal bytes.
+ * Tags, unassigned simple values and text that is not UTF-8 are refused:
+ * CTAP2 forbids the first, and libcbor rejects all three.
  */
 #ifndef RP_CBOR_H
 #define RP_CBOR_H
