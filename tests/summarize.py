@@ -8,7 +8,8 @@ import sys
 passed = failed = 0
 for line in open(sys.argv[1]):
     t = json.loads(line)
-    out = t.get("stdout") or ""
+    # cmocka writes its summary to stderr, TAP goes to stdout
+    out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
     cm_ok = sum(int(n) for n in re.findall(r"^\[  PASSED  \] (\d+) test", out, re.M))
     cm_bad = sum(int(n) for n in re.findall(r"^\[  FAILED  \] (\d+) test", out, re.M))
     tap_ok = len(re.findall(r"^ok \d+", out, re.M))
