@@ -12,7 +12,7 @@ bash scripts/build.sh || exit 1
 passed=0
 failed=0
 count_log() {	# adds a meson testlog's cases to the totals
-  read -r p f < <(python3 tests/summarize.py "$1/meson-logs/testlog.json")
+  read -r p f < <(python3 tests/summarize.py "$1")
   passed=$((passed + p)); failed=$((failed + f))
   echo "   -> $p passed, $f failed"
 }
@@ -24,12 +24,12 @@ step() {	# a whole step that passes or fails as one
 
 echo "== unit and CLI tests"
 meson test -C build --print-errorlogs --no-rebuild >/dev/null
-count_log build
+count_log build/meson-logs/testlog.json
 
 echo "== the unit tests under valgrind (memory errors and leaks fail)"
 meson test -C build --no-rebuild --print-errorlogs --suite passkey-unit \
   --wrap='valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1' >/dev/null
-count_log build
+count_log build/meson-logs/testlog-valgrind.json
 
 echo "== the unit and CLI tests built with ASan and UBSan"
 [ -f build-asan/build.ninja ] || CC=clang meson setup build-asan -Db_sanitize=address,undefined \
@@ -37,7 +37,7 @@ echo "== the unit and CLI tests built with ASan and UBSan"
 ninja -C build-asan >/dev/null && \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C build-asan --print-errorlogs >/dev/null
-count_log build-asan
+count_log build-asan/meson-logs/testlog.json
 
 echo "== fuzzing: every harness, ${FUZZ_SECONDS:-60} s each, ASan+UBSan"
 step "fuzz" bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
