@@ -145,4 +145,60 @@ fuzz_vector_for(char kind, const uint8_t *id, size_t id_len, const char *dflt)
 	abort();	/* dflt is not in the table */
 }
 
+/* A credential record must be sound, and be the one the response named. */
+static inline void
+fuzz_check_credential(const rp_credential_t *c, const rp_response_t *resp)
+{
+	int alg = rp_credential_alg(c);
+	int att = rp_credential_attestation(c);
+	rp_pubkey_t *k = NULL;
+
+	/* The record is the credential the response named. */
+	if (rp_credential_id_len(c) != rp_response_raw_id_len(resp) ||
+	    memcmp(rp_credential_id_ptr(c), rp_response_raw_id_ptr(resp),
+	    rp_credential_id_len(c)) != 0)
+		abort();
+	if (rp_credential_id_len(c) == 0 ||
+	    rp_credential_id_len(c) > RP_MAX_CREDENTIAL_ID_LEN ||
+	    (alg != RP_COSE_ES256 && alg != RP_COSE_EDDSA && alg != RP_COSE_RS256) ||
+	    (att & RP_ATTESTATION_ALL) == 0 || (att & (att - 1)) != 0 ||
+	    !(rp_credential_flags(c) & RP_FLAG_UP) ||
+	    !(rp_credential_flags(c) & RP_FLAG_AT) ||
+	    strlen(rp_credential_fmt(c)) == 0)
+		abort();
+	(void)rp_credential_aaguid_ptr(c)[15];
+	(void)rp_credential_sign_count(c);
+	/* The stored key must load again, as the same algorithm. */
+	if (rp_pubkey_from_cose(rp_credential_pubkey_cose_ptr(c),
+	    rp_credential_pubkey_cose_len(c), &k) != RP_OK ||
+	    rp_pubkey_alg(k) != alg)
+		abort();
+	rp_pubkey_free(&k);
+}
+
+/*
+ * A registration for the vector's challenge and relying party: the verdict
+ * is a named code, a credential exists exactly when it is RP_OK, and the
+ * record is sound.
+ */
+static inline void
+fuzz_register(const struct fuzz_vector *v, const rp_response_t *resp)
+{
+	rp_credential_t *cred = NULL;
+	uint8_t *challenge;
+	size_t challenge_len;
+	int err;
+
+	challenge = fuzz_b64(v->challenge, &challenge_len);
+	err = rp_verify_registration(fuzz_policy_for(v), challenge,
+	    challenge_len, resp, &cred);
+	fuzz_known_err(err);
+	if ((err == RP_OK) != (cred != NULL))
+		abort();
+	if (cred != NULL)
+		fuzz_check_credential(cred, resp);
+	rp_credential_free(&cred);
+	free(challenge);
+}
+
 #endif /* FUZZ_COMMON_H */

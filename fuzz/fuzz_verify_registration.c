@@ -15,9 +15,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct fuzz_vector *v;
 	rp_response_t *resp = NULL;
-	rp_credential_t *cred = NULL;
-	uint8_t *challenge;
-	size_t challenge_len;
 	int err;
 
 	err = rp_response_from_json((const char *)data, size, &resp);
@@ -28,19 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	v = fuzz_vector_for('r', rp_response_raw_id_ptr(resp),
 	    rp_response_raw_id_len(resp), FUZZ_W3C02_CRED_ID);
-	challenge = fuzz_b64(v->challenge, &challenge_len);
-	err = rp_verify_registration(fuzz_policy_for(v), challenge,
-	    challenge_len, resp, &cred);
-	fuzz_known_err(err);
-	if ((err == RP_OK) != (cred != NULL))
-		abort();
-	if (cred != NULL &&
-	    (rp_credential_id_len(cred) != rp_response_raw_id_len(resp) ||
-	    memcmp(rp_credential_id_ptr(cred), rp_response_raw_id_ptr(resp),
-	    rp_credential_id_len(cred)) != 0))
-		abort();
-	rp_credential_free(&cred);
+	fuzz_register(v, resp);
 	rp_response_free(&resp);
-	free(challenge);
 	return 0;
 }
