@@ -98,16 +98,16 @@ make_cose(struct fixture *f)
 	f->cose_len = o;
 }
 
+/* Signs data as a credential of alg does: Ed25519 whole, else over SHA-256. */
 static void
-sign(struct fixture *f)
+sign(EVP_PKEY *pkey, int alg, const uint8_t *data, size_t len, uint8_t *sig,
+    size_t *siglen)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	const EVP_MD *md = f->alg == RP_COSE_EDDSA ? NULL : EVP_sha256();
+	const EVP_MD *md = alg == RP_COSE_EDDSA ? NULL : EVP_sha256();
 
-	f->sig_len = sizeof(f->sig);
-	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, md, NULL, f->pkey) != 1 ||
-	    EVP_DigestSign(ctx, f->sig, &f->sig_len, f->signed_data,
-	    sizeof(f->signed_data)) != 1)
+	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, md, NULL, pkey) != 1 ||
+	    EVP_DigestSign(ctx, sig, siglen, data, len) != 1)
 		die("signing");
 	EVP_MD_CTX_free(ctx);
 }
@@ -138,7 +138,8 @@ make_assertion(struct fixture *f)
 	SHA256((const unsigned char *)cdj, (size_t)n, f->cdh);
 	memcpy(f->signed_data, f->authdata, sizeof(f->authdata));
 	memcpy(f->signed_data + sizeof(f->authdata), f->cdh, sizeof(f->cdh));
-	sign(f);
+	f->sig_len = sizeof(f->sig);
+	sign(f->pkey, f->alg, f->signed_data, sizeof(f->signed_data), f->sig, &f->sig_len);
 	cd64 = b64(cdj, (size_t)n);
 	ad64 = b64(f->authdata, sizeof(f->authdata));
 	sig64 = b64(f->sig, f->sig_len);
@@ -329,7 +330,6 @@ setup_registration(struct reg_fixture *r, const struct fixture *key)
 	char cdj[256], *chal, *cd64, *ao64, *id64;
 	uint8_t ao[512];
 	size_t aolen;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int n;
 
 	r->key = key;
@@ -342,10 +342,7 @@ setup_registration(struct reg_fixture *r, const struct fixture *key)
 	SHA256((const unsigned char *)cdj, (size_t)n, r->signed_data + r->authdata_len);
 	r->signed_len = r->authdata_len + 32;
 	r->sig_len = sizeof(r->sig);
-	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) != 1 ||
-	    EVP_DigestSign(ctx, r->sig, &r->sig_len, r->signed_data, r->signed_len) != 1)
-		die("signing the attestation");
-	EVP_MD_CTX_free(ctx);
+	sign(key->pkey, key->alg, r->signed_data, r->signed_len, r->sig, &r->sig_len);
 	aolen = make_att_object(r, ao);
 	cd64 = b64(cdj, (size_t)n);
 	ao64 = b64(ao, aolen);
