@@ -2,6 +2,7 @@
  * passkeyctl: the command line of ssh-passkeys.  One table of commands;
  * each lives in a file named for what it does.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,12 +17,32 @@ static const struct {
 	  "verify a WebAuthn registration response offline" },
 	{ "verify-assertion", cmd_verify_assertion,
 	  "verify a WebAuthn authentication response offline" },
+	{ "enroll", cmd_enroll,
+	  "print a one-time passkey registration link for a user" },
 };
+
+const char *passkeyctl_socket;
+
+int
+usage_error(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		fprintf(stderr, "passkeyctl: ");
+		vfprintf(stderr, fmt, ap);
+		fprintf(stderr, "\n");
+		va_end(ap);
+	}
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
 
 static int
 usage(FILE *f)
 {
-	fprintf(f, "usage: passkeyctl COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(f, "usage: passkeyctl [--socket PATH] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-22s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'passkeyctl COMMAND --help' for a command's options.\n");
@@ -31,6 +52,23 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	/* Options of every command that talks to passkeyd may come first. */
+	while (argc >= 2 && strncmp(argv[1], "--socket", 8) == 0) {
+		int used;
+
+		if (argv[1][8] == '=') {
+			passkeyctl_socket = argv[1] + 9;
+			used = 1;
+		} else if (argv[1][8] == '\0' && argc >= 3) {
+			passkeyctl_socket = argv[2];
+			used = 2;
+		} else {
+			fprintf(stderr, "passkeyctl: bad option '%s'\n", argv[1]);
+			return usage(stderr);
+		}
+		argc -= used;
+		argv += used;
+	}
 	if (argc < 2)
 		return usage(stderr);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)

@@ -68,24 +68,7 @@ static const char assert_usage[] =
     "           --challenge B64URL --credential-id B64URL --public-key COSE_B64URL\n"
     "           [--sign-count N] [--require-uv] < PublicKeyCredential.json\n";
 
-static int usage_error(const char *usage, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
-static int
-usage_error(const char *usage, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (fmt != NULL) {
-		va_start(ap, fmt);
-		fprintf(stderr, "passkeyctl: ");
-		vfprintf(stderr, fmt, ap);
-		fprintf(stderr, "\n");
-		va_end(ap);
-	}
-	fputs(usage, stderr);
-	return EXIT_USAGE;
-}
 
 /* RFC 3339: 2026-06-01T00:00:00Z, with optional fraction and offset. */
 static bool

@@ -1,23 +1,156 @@
 #!/usr/bin/env bash
-# The main job, as far as it exists today: build, then verify real WebAuthn
-# ceremonies with the relying-party core.  The SSH login through sshd and
-# pam_passkey.so is the next milestone (issue "The login path").
+# The main job: a real passkey SSH login on this machine.
+#
+#   bash scripts/demo.sh              a person approves in a browser
+#   bash scripts/demo.sh --headless   headless Chromium's virtual authenticator approves
+#
+# Builds, then starts passkeyd (SQLite store, http://localhost) and a private
+# sshd on loopback whose PAM service uses pam_passkey.so, with a demo user.
+# An admin enrollment link registers the user's passkey; then a stock `ssh`
+# logs in, approved with that passkey.  Everything it started or wrote is
+# stopped and removed at the end (the accounts passkey-demo and passkeyd stay).
+# Without a terminal it runs --headless.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+headless=0
+case "${1:-}" in
+  --headless) headless=1 ;;
+  "") [ -t 0 ] && [ -t 1 ] || { headless=1; echo "demo: no terminal, so running --headless"; } ;;
+  *) echo "usage: bash scripts/demo.sh [--headless]" >&2; exit 2 ;;
+esac
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo: it starts sshd and creates a demo account, so it needs root; re-running with sudo"
+  exec sudo bash "$0" "$@"
+fi
+
 bash scripts/install-deps.sh
 bash scripts/build.sh
-ctl=build/passkeyctl/passkeyctl
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+build=$repo/build
 
-echo "== 1. W3C WebAuthn test vectors through passkeyctl"
-python3 tests/cli/run_vector.py "$ctl" tests/data/w3c/*.json
+DEMO_USER=passkey-demo
+DAEMON_USER=passkeyd
+SERVICE=sshd-passkey-demo
+free_port() {	# prefers $1 when free
+  python3 - "$1" <<'PY'
+import socket, sys
+for port in (int(sys.argv[1]), 0):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port)); print(s.getsockname()[1]); break
+    except OSError:
+        pass
+    finally:
+        s.close()
+PY
+}
 
-echo "== 2. A real browser: headless Chromium's virtual authenticator registers"
-echo "      and signs in on http://localhost, then passkeyctl verifies each response"
-CI="${CI:-}" node tests/browser/capture.mjs --out "$out" </dev/null | sed 's/^/   /'
-python3 tests/cli/run_vector.py "$ctl" "$out"/*.json
+id "$DEMO_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$DEMO_USER"
+id "$DAEMON_USER" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$DAEMON_USER"
 
-echo
-echo "The relying-party core verified every ceremony above."
-echo "Next: 'ssh user@localhost' approved with a passkey (passkeyd + pam_passkey.so)."
+dir=$(mktemp -d /tmp/passkey-demo.XXXXXX)
+chmod 755 "$dir"
+mkdir -p "$dir/state"
+chown "$DAEMON_USER:" "$dir/state"
+chmod 700 "$dir/state"
+web_port=$(free_port 8080)
+ssh_port=$(free_port 2222)
+pids=()
+made_run_sshd=0
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -f "/etc/pam.d/$SERVICE"
+  [ "$made_run_sshd" -eq 0 ] || rmdir /run/sshd 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "1. passkeyd on http://localhost:$web_port (store: SQLite; runs as '$DAEMON_USER')"
+cat > "$dir/passkeyd.conf" <<CONF
+rp_id = localhost
+rp_name = ssh-passkeys demo
+origin = http://localhost:$web_port
+listen = 127.0.0.1:$web_port
+public_url = http://localhost:$web_port
+store = $dir/state/passkeys.db
+socket = $dir/control.sock
+user = $DAEMON_USER
+ceremony_timeout = 90
+CONF
+"$build/passkeyd/passkeyd" --config "$dir/passkeyd.conf" --foreground 2> "$dir/passkeyd.log" &
+pids+=($!)
+for _ in $(seq 50); do
+  curl -sf "http://127.0.0.1:$web_port/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$web_port/healthz" >/dev/null || { cat "$dir/passkeyd.log"; exit 1; }
+echo "   passkeyd is up; its log: event=... lines below at the end"
+
+step "2. a private sshd on 127.0.0.1:$ssh_port, PAM service '$SERVICE' -> pam_passkey.so"
+[ -d /run/sshd ] || { mkdir -p /run/sshd; made_run_sshd=1; }
+ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
+cat > "/etc/pam.d/$SERVICE" <<PAM
+# written by scripts/demo.sh, removed when it ends
+auth     required  $build/pam/pam_passkey.so socket=$dir/control.sock enroll=pending qr=yes timeout=120
+account  include   common-account
+session  required  pam_permit.so
+PAM
+cat > "$dir/sshd_config" <<CONF
+Port $ssh_port
+ListenAddress 127.0.0.1
+HostKey $dir/host_key
+PidFile $dir/sshd.pid
+UsePAM yes
+KbdInteractiveAuthentication yes
+AuthenticationMethods keyboard-interactive
+PasswordAuthentication no
+PermitRootLogin no
+AuthorizedKeysFile none
+LoginGraceTime 120
+CONF
+ln -s /usr/sbin/sshd "$dir/$SERVICE"	# PAM service = sshd's argv[0] basename
+"$dir/$SERVICE" -D -e -f "$dir/sshd_config" 2> "$dir/sshd.log" &
+pids+=($!)
+sleep 0.5
+echo "   sshd is up"
+
+step "3. the admin enrolls '$DEMO_USER': passkeyctl enroll prints a one-time link"
+enroll_url=$("$build/passkeyctl/passkeyctl" --socket "$dir/control.sock" enroll "$DEMO_USER")
+echo "   $enroll_url"
+
+if [ "$headless" -eq 1 ]; then
+  step "4. headless: Chromium registers a passkey there, then 'ssh $DEMO_USER@localhost' is approved with it"
+  node scripts/demo-headless.mjs --enroll-url "$enroll_url" --ssh-port "$ssh_port" \
+    --user "$DEMO_USER" --askpass "$repo/tests/acceptance/askpass.sh" --workdir "$dir"
+  rc=$?
+else
+  cat <<TXT
+
+   Open the link above in a browser on this machine (or from your own
+   machine after 'ssh -L $web_port:localhost:$web_port THIS-HOST') and
+   register a passkey for $DEMO_USER.  (Your SSH login in step 4 may also
+   offer the registration itself: enroll=pending.)
+TXT
+  read -r -p "   Press Enter when the page says \"Passkey registered\"... " _
+  step "4. ssh -p $ssh_port $DEMO_USER@localhost: open the link it shows, approve, press Enter"
+  set +e
+  ssh -p "$ssh_port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o PreferredAuthentications=keyboard-interactive "$DEMO_USER@localhost" \
+    'echo; echo "   logged in as $(whoami) on $(hostname) with a passkey"'
+  rc=$?
+  set -e
+fi
+
+step "5. what passkeyd logged"
+grep -o 'event=.*' "$dir/passkeyd.log" | sed 's/^/   /'
+if [ "$rc" -eq 0 ]; then
+  echo; echo "demo: passkey login succeeded"
+else
+  echo; echo "demo: the login failed (exit $rc); sshd said:"; tail -5 "$dir/sshd.log" | sed 's/^/   /'
+fi
+exit "$rc"

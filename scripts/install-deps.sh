@@ -7,6 +7,9 @@ packages=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
   libfido2-dev libcbor-dev libssl-dev libjansson-dev libcmocka-dev
   valgrind python3 python3-cryptography python3-cbor2
+  libmicrohttpd-dev libsqlite3-dev libqrencode-dev libpam0g-dev
+  openssh-server openssh-client sudo curl passwd
+  libpam-wrapper pamtester python3-pypamtest
   chromium
 )
 

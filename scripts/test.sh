@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: unit and CLI tests, the same under valgrind and
-# under ASan+UBSan, every fuzz harness for a bounded time, a fresh capture
-# from real headless Chromium verified through passkeyctl, and the
-# benchmark.  Ends with one line "tests: N passed, M failed".
+# The whole test suite: unit, CLI and daemon tests and the end-to-end
+# acceptance test (real sshd, ssh, passkeyd, pam_passkey.so and headless
+# Chromium), the unit tests under valgrind, everything but the acceptance
+# test under ASan+UBSan (an ASan module cannot load into a stock sshd),
+# every fuzz harness for a bounded time, a fresh capture from real headless
+# Chromium verified through passkeyctl, and the benchmarks.  Ends with one line "tests: N passed, M failed".
 #   FUZZ_SECONDS=N   seconds per fuzz harness (default 60)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +24,7 @@ step() {	# a whole step that passes or fails as one
   else failed=$((failed + 1)); echo "   -> $name: FAILED"; fi
 }
 
-echo "== unit and CLI tests"
+echo "== unit, CLI, daemon and acceptance tests"
 meson test -C build --print-errorlogs --no-rebuild >/dev/null
 count_log build/meson-logs/testlog.json
 
@@ -36,8 +38,31 @@ echo "== the unit and CLI tests built with ASan and UBSan"
   -Db_lundef=false -Dtests=true >/dev/null
 ninja -C build-asan >/dev/null && \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
-  meson test -C build-asan --print-errorlogs >/dev/null
+  meson test -C build-asan --print-errorlogs --no-suite acceptance >/dev/null
 count_log build-asan/meson-logs/testlog.json
+
+echo "== meson install into a staging folder: every installed file where it belongs"
+check_install() {
+  local stage rc=0 f
+  stage=$(mktemp -d)
+  meson setup "$stage/build" --prefix=/usr --sysconfdir=/etc \
+    -Dpammoddir=/usr/lib/x86_64-linux-gnu/security -Dtests=false >/dev/null &&
+    ninja -C "$stage/build" >/dev/null && DESTDIR="$stage/root" meson install -C "$stage/build" --quiet >/dev/null || rc=1
+  for f in usr/sbin/passkeyd usr/bin/passkeyctl usr/lib/x86_64-linux-gnu/security/pam_passkey.so \
+      usr/lib/systemd/system/passkeyd.service etc/passkeyd/passkeyd.conf.sample \
+      usr/share/doc/ssh-passkeys/examples/pam.d-sshd.sample \
+      usr/share/doc/ssh-passkeys/examples/sshd_config.sample; do
+    [ -f "$stage/root/$f" ] || { echo "   missing: $f"; rc=1; }
+  done
+  for k in ProtectSystem=strict NoNewPrivileges=yes StateDirectory=passkeyd RuntimeDirectory=passkeyd User=passkeyd; do
+    grep -q "^$k" "$stage/root/usr/lib/systemd/system/passkeyd.service" 2>/dev/null || { echo "   unit lacks $k"; rc=1; }
+  done
+  # the sample config must be one the daemon accepts
+  [ $rc -ne 0 ] || "$stage/root/usr/sbin/passkeyd" --config "$stage/root/etc/passkeyd/passkeyd.conf.sample" --check-config >/dev/null || rc=1
+  rm -rf "$stage"
+  return $rc
+}
+step "install" check_install
 
 echo "== fuzzing: every harness, ${FUZZ_SECONDS:-60} s each, ASan+UBSan"
 step "fuzz" bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
@@ -56,6 +81,8 @@ step "browser" capture_and_verify
 
 echo "== benchmark (figures only; ratios against OpenSSL in the same run)"
 step "bench" build/bench/passkey-bench
+echo "== daemon benchmark (control socket begin rate against ping; RSS with 10,000 pending)"
+step "daemon-bench" python3 bench/daemon_bench.py build/passkeyd/passkeyd 10000
 
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,346 @@
+/*
+ * Strict "key = value" parsing for passkeyd.conf.  A table maps each key to
+ * a typed setter so that adding a key is one line.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define CONFIG_MAX_BYTES (64 * 1024)
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+set_string(char **slot, const char *v, char *err, size_t errlen)
+{
+	if (*slot != NULL)
+		return fail(err, errlen, "given twice");
+	if (*v == '\0')
+		return fail(err, errlen, "empty value");
+	if ((*slot = strdup(v)) == NULL)
+		return fail(err, errlen, "out of memory");
+	return 0;
+}
+
+static int
+set_uint(unsigned *slot, const char *v, unsigned min, unsigned max, char *err,
+    size_t errlen)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (!isdigit((unsigned char)*v) || *end != '\0' || errno != 0 ||
+	    n < min || n > max)
+		return fail(err, errlen, "expected a whole number from %u to %u",
+		    min, max);
+	*slot = (unsigned)n;
+	return 0;
+}
+
+static int
+set_bool(int *slot, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
+		*slot = 1;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
+		*slot = 0;
+	else
+		return fail(err, errlen, "expected yes or no");
+	return 0;
+}
+
+/* A web origin as clientDataJSON carries it: scheme://host[:port], no path. */
+static int
+valid_origin(const char *v)
+{
+	const char *host;
+
+	if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else
+		return 0;
+	if (*host == '\0' || strchr(host, '/') != NULL)
+		return 0;
+	for (const char *p = host; *p; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-:[]", *p) == NULL)
+			return 0;
+	return 1;
+}
+
+static int
+parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	char host[64];
+	const char *colon;
+	unsigned port;
+	size_t hlen;
+
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		if (close == NULL || close[1] != ':')
+			return fail(err, errlen, "expected [IPv6]:PORT");
+		hlen = (size_t)(close - v - 1);
+		if (hlen >= sizeof(host))
+			return fail(err, errlen, "address too long");
+		memcpy(host, v + 1, hlen);
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(v, ':')) == NULL)
+			return fail(err, errlen, "expected ADDRESS:PORT");
+		hlen = (size_t)(colon - v);
+		if (hlen >= sizeof(host))
+			return fail(err, errlen, "address too long");
+		memcpy(host, v, hlen);
+	}
+	host[hlen] = '\0';
+	if (set_uint(&port, colon + 1, 1, 65535, err, errlen) != 0)
+		return -1;
+	memset(&cfg->listen_addr, 0, sizeof(cfg->listen_addr));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&cfg->listen_addr;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cfg->listen_addr;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		cfg->listen_addr_len = sizeof(*in4);
+		cfg->listen_loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		cfg->listen_addr_len = sizeof(*in6);
+		cfg->listen_loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	} else
+		return fail(err, errlen, "'%s' is not a numeric IPv4 or IPv6 address", host);
+	return set_string(&cfg->listen, v, err, errlen);
+}
+
+static int
+apply(struct config *cfg, const char *key, const char *v, char *err, size_t errlen)
+{
+	if (strcmp(key, "rp_id") == 0)
+		return set_string(&cfg->rp_id, v, err, errlen);
+	if (strcmp(key, "rp_name") == 0)
+		return set_string(&cfg->rp_name, v, err, errlen);
+	if (strcmp(key, "origin") == 0) {
+		if (!valid_origin(v))
+			return fail(err, errlen, "'%s' is not scheme://host[:port]", v);
+		if (cfg->n_origins == CONFIG_MAX_ORIGINS)
+			return fail(err, errlen, "more than %d origins", CONFIG_MAX_ORIGINS);
+		if ((cfg->origins[cfg->n_origins] = strdup(v)) == NULL)
+			return fail(err, errlen, "out of memory");
+		cfg->n_origins++;
+		return 0;
+	}
+	if (strcmp(key, "listen") == 0) {
+		if (cfg->listen != NULL)
+			return fail(err, errlen, "given twice");
+		return parse_listen(cfg, v, err, errlen);
+	}
+	if (strcmp(key, "public_url") == 0) {
+		if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+			return fail(err, errlen, "must start with https:// or http://");
+		if (set_string(&cfg->public_url, v, err, errlen) != 0)
+			return -1;
+		size_t n = strlen(cfg->public_url);
+		while (n > 0 && cfg->public_url[n - 1] == '/')
+			cfg->public_url[--n] = '\0';
+		return 0;
+	}
+	if (strcmp(key, "tls_cert") == 0)
+		return set_string(&cfg->tls_cert, v, err, errlen);
+	if (strcmp(key, "tls_key") == 0)
+		return set_string(&cfg->tls_key, v, err, errlen);
+	if (strcmp(key, "hostname") == 0)
+		return set_string(&cfg->hostname, v, err, errlen);
+	if (strcmp(key, "store") == 0)
+		return set_string(&cfg->store, v, err, errlen);
+	if (strcmp(key, "socket") == 0)
+		return set_string(&cfg->socket_path, v, err, errlen);
+	if (strcmp(key, "user") == 0)
+		return set_string(&cfg->user, v, err, errlen);
+	if (strcmp(key, "ceremony_timeout") == 0)
+		return set_uint(&cfg->ceremony_timeout, v, 5, 3600, err, errlen);
+	if (strcmp(key, "enroll_timeout") == 0)
+		return set_uint(&cfg->enroll_timeout, v, 60, 30 * 86400, err, errlen);
+	if (strcmp(key, "max_pending_total") == 0)
+		return set_uint(&cfg->max_pending_total, v, 1, 1000000, err, errlen);
+	if (strcmp(key, "max_pending_per_user") == 0)
+		return set_uint(&cfg->max_pending_per_user, v, 1, 1000000, err, errlen);
+	if (strcmp(key, "max_pending_per_address") == 0)
+		return set_uint(&cfg->max_pending_per_address, v, 1, 1000000, err, errlen);
+	if (strcmp(key, "require_uv") == 0)
+		return set_bool(&cfg->require_uv, v, err, errlen);
+	return fail(err, errlen, "unknown key '%s'", key);
+}
+
+static void
+set_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ceremony_timeout = 90;
+	cfg->enroll_timeout = 86400;
+	cfg->max_pending_total = 10000;
+	cfg->max_pending_per_user = 4;
+	cfg->max_pending_per_address = 16;
+	cfg->require_uv = 1;
+}
+
+static int
+fill_and_check(struct config *cfg, char *err, size_t errlen)
+{
+	static const char *defaults[][2] = {
+		{ "rp_name", "ssh-passkeys" },
+		{ "store", "/var/lib/passkeyd/passkeys.db" },
+		{ "socket", "/run/passkeyd/control.sock" },
+	};
+	char **slots[] = { &cfg->rp_name, &cfg->store, &cfg->socket_path };
+	char host[256];
+
+	if (cfg->rp_id == NULL || cfg->n_origins == 0 || cfg->public_url == NULL)
+		return fail(err, errlen, "rp_id, origin and public_url are required");
+	if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+		return fail(err, errlen, "tls_cert and tls_key go together");
+	if (cfg->listen == NULL &&
+	    parse_listen(cfg, "127.0.0.1:8080", err, errlen) != 0)
+		return -1;
+	if (cfg->tls_cert == NULL && !cfg->listen_loopback)
+		return fail(err, errlen, "plain HTTP is allowed only on a loopback "
+		    "listen address; set tls_cert and tls_key");
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+		if (*slots[i] == NULL && (*slots[i] = strdup(defaults[i][1])) == NULL)
+			return fail(err, errlen, "out of memory");
+	if (cfg->hostname == NULL) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "%s", cfg->rp_id);
+		host[sizeof(host) - 1] = '\0';
+		if ((cfg->hostname = strdup(host)) == NULL)
+			return fail(err, errlen, "out of memory");
+	}
+	if (cfg->max_pending_per_user > cfg->max_pending_total ||
+	    cfg->max_pending_per_address > cfg->max_pending_total)
+		return fail(err, errlen, "a per-user or per-address limit exceeds max_pending_total");
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+int
+config_parse(const char *text, struct config *cfg, char *err, size_t errlen)
+{
+	char *copy, *line, *save = NULL, msg[200];
+	unsigned lineno = 0;
+	int rc = 0;
+
+	set_defaults(cfg);
+	if ((copy = strdup(text)) == NULL)
+		return fail(err, errlen, "out of memory");
+	/* strtok_r would skip empty lines and so miscount them: walk by hand */
+	for (line = copy; line != NULL && rc == 0; line = save) {
+		char *nl = strchr(line, '\n'), *eq, *key, *val;
+		save = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		if ((eq = strchr(line, '=')) == NULL) {
+			rc = fail(err, errlen, "line %u: expected key = value", lineno);
+			break;
+		}
+		*eq = '\0';
+		key = trim(line);
+		val = trim(eq + 1);
+		for (const char *p = val; *p; p++)
+			if (iscntrl((unsigned char)*p))
+				rc = fail(msg, sizeof(msg), "control character in value");
+		if (rc == 0 && apply(cfg, key, val, msg, sizeof(msg)) != 0)
+			rc = -1;
+		if (rc != 0)
+			fail(err, errlen, "line %u: %s: %s", lineno, key, msg);
+	}
+	free(copy);
+	if (rc == 0)
+		rc = fill_and_check(cfg, err, errlen);
+	if (rc != 0)
+		config_free(cfg);
+	return rc;
+}
+
+int
+config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+	int rc;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	if ((buf = malloc(CONFIG_MAX_BYTES + 1)) == NULL) {
+		fclose(f);
+		return fail(err, errlen, "out of memory");
+	}
+	n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+	fclose(f);
+	if (n > CONFIG_MAX_BYTES) {
+		free(buf);
+		return fail(err, errlen, "%s: larger than %d bytes", path, CONFIG_MAX_BYTES);
+	}
+	buf[n] = '\0';
+	if (memchr(buf, '\0', n) != NULL) {
+		free(buf);
+		return fail(err, errlen, "%s: contains a NUL byte", path);
+	}
+	rc = config_parse(buf, cfg, err, errlen);
+	free(buf);
+	return rc;
+}
+
+void
+config_free(struct config *cfg)
+{
+	char **strings[] = { &cfg->rp_id, &cfg->rp_name, &cfg->listen,
+	    &cfg->public_url, &cfg->tls_cert, &cfg->tls_key, &cfg->hostname,
+	    &cfg->store, &cfg->socket_path, &cfg->user };
+
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+		free(*strings[i]);
+		*strings[i] = NULL;
+	}
+	for (size_t i = 0; i < cfg->n_origins; i++)
+		free(cfg->origins[i]);
+	cfg->n_origins = 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * passkeyd's configuration: "key = value" lines (passkeyd.conf.sample
+ * documents every key).  Parsing is strict: an unknown key, a repeated
+ * single-valued key or a bad value stops the daemon with the line number,
+ * because a typo in an authentication server's config must not silently
+ * fall back to a default.
+ */
+#ifndef PASSKEYD_CONFIG_H
+#define PASSKEYD_CONFIG_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define CONFIG_MAX_ORIGINS 16
+
+struct config {
+	char *rp_id;
+	char *rp_name;
+	char *origins[CONFIG_MAX_ORIGINS];
+	size_t n_origins;
+	char *listen;			/* as written */
+	struct sockaddr_storage listen_addr;
+	socklen_t listen_addr_len;
+	int listen_loopback;		/* 1 if the address is loopback */
+	char *public_url;		/* without a trailing '/' */
+	char *tls_cert, *tls_key;	/* paths, both or neither */
+	char *hostname;
+	char *store;
+	char *socket_path;
+	char *user;			/* NULL: do not change user */
+	unsigned ceremony_timeout;	/* seconds */
+	unsigned enroll_timeout;	/* seconds */
+	unsigned max_pending_total;
+	unsigned max_pending_per_user;
+	unsigned max_pending_per_address;
+	int require_uv;
+};
+
+/* Returns 0, or -1 with a one-line reason in err. */
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+int config_parse(const char *text, struct config *cfg, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// The headless half of scripts/demo.sh: one Chromium with a virtual
+// authenticator registers a passkey at the enrollment link, then the stock
+// ssh client logs in and the same authenticator approves the link the PAM
+// module shows.  Prints each step.  Loopback only.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from '../tests/browser/node_modules/playwright-core/index.mjs';
+
+const arg = (name) => {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0 || i + 1 >= process.argv.length) {
+    console.error(`usage: demo-headless.mjs --enroll-url U --ssh-port P --user U --askpass F --workdir D`);
+    process.exit(2);
+  }
+  return process.argv[i + 1];
+};
+const enrollUrl = arg('enroll-url'), sshPort = arg('ssh-port'), user = arg('user');
+const askpass = arg('askpass'), workdir = arg('workdir');
+const say = (s) => console.log(`   ${s}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const chromeArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1'];
+
+async function approve(page, url, what) {
+  await page.goto(url);
+  await page.waitForSelector('#state[data-state=ready]', { timeout: 10_000 });
+  say(`page shows: ${(await page.textContent('#lead')).trim().replace(/\s+/g, ' ')}; code ${await page.textContent('#code')}`);
+  await page.click('#approve');
+  await page.waitForSelector('#state:is([data-state=approved],[data-state=failed],[data-state=error],[data-state=cancelled])', { timeout: 15_000 });
+  const state = await page.getAttribute('#state', 'data-state');
+  say(`${what}: page state "${state}"`);
+  if (state !== 'approved') throw new Error(`${what} did not succeed: ${state}`);
+}
+
+const profile = fs.mkdtempSync(path.join(workdir, 'chromium.'));
+const ctx = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: chromeArgs });
+let rc = 1;
+try {
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'internal',
+    hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true } });
+  say('Chromium started with a virtual platform authenticator (user verification on)');
+  await approve(page, enrollUrl, 'registration');
+
+  const askdir = fs.mkdtempSync(path.join(workdir, 'askpass.'));
+  say(`running: ssh -p ${sshPort} ${user}@localhost echo ... (answers come through SSH_ASKPASS)`);
+  const ssh = spawn('setsid', ['-w', 'ssh', '-p', sshPort, '-o', 'StrictHostKeyChecking=no',
+    '-o', 'UserKnownHostsFile=/dev/null', '-o', 'PreferredAuthentications=keyboard-interactive',
+    '-o', 'LogLevel=ERROR', `${user}@localhost`, 'echo "logged in as $(whoami) on $(hostname) with a passkey"'],
+    { env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', PKT_ASKPASS_DIR: askdir, DISPLAY: ':0' },
+      stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  ssh.stdout.on('data', (d) => { out += d; });
+  ssh.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((r) => ssh.on('exit', (code) => r(code)));
+
+  let done = false, seen = new Set();
+  exited.then(() => { done = true; });
+  while (!done) {
+    for (const f of fs.readdirSync(askdir).filter((n) => n.startsWith('prompt.') && !seen.has(n))) {
+      seen.add(f);
+      const prompt = fs.readFileSync(path.join(askdir, f), 'utf8');
+      const url = prompt.split('\n').find((l) => /^https?:\/\/\S+$/.test(l.trim()));
+      say('the terminal prompt:');
+      prompt.split('\n').filter((l) => !/[\u2580-\u2588]/.test(l)).forEach((l) => say(`  | ${l}`));
+      if (url && seen.size === 1) await approve(page, url.trim(), 'login approval');
+      say('pressing Enter in the terminal');
+      const id = f.slice('prompt.'.length);
+      fs.writeFileSync(path.join(askdir, `.a${id}`), '\n');
+      fs.renameSync(path.join(askdir, `.a${id}`), path.join(askdir, `answer.${id}`));
+    }
+    await sleep(50);
+  }
+  const code = await exited;
+  out.trim().split('\n').forEach((l) => say(`ssh: ${l}`));
+  say(`ssh exited with ${code}`);
+  rc = code === 0 && out.includes('with a passkey') ? 0 : 1;
+} catch (e) {
+  console.error(`demo: ${e.message}`);
+} finally {
+  await ctx.close();
+}
+process.exit(rc);

@@ -1,0 +1,359 @@
+/*
+ * The backend-neutral half of the store: picks a backend from the spec,
+ * checks arguments once for all backends, and frees what they hand out.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "store.h"
+#include "store_backend.h"
+
+static const char *const store_err_names[] = {
+#define STORE_ERR_NAME(name, str) str,
+	STORE_ERRORS(STORE_ERR_NAME)
+#undef STORE_ERR_NAME
+};
+
+const char *
+store_err_str(store_err_t err)
+{
+	if ((size_t)err >= sizeof(store_err_names) / sizeof(store_err_names[0]))
+		return "unknown_error";
+	return store_err_names[err];
+}
+
+/*
+ * Schemes, tried in order; a spec matching none is a SQLite path.  A NULL
+ * open reserves the scheme so a typo'd path never lands in a file named
+ * "postgresql:".
+ */
+static const struct {
+	const char *prefix;
+	int strip;			/* hand the backend the rest only */
+	store_err_t (*open)(const char *, store_t **);
+} store_schemes[] = {
+	{ "sqlite:", 1, store_sqlite_open },
+	{ "postgresql://", 0, NULL },
+	{ "postgres://", 0, NULL },
+};
+
+store_err_t
+store_open(const char *spec, store_t **out)
+{
+	if (out == NULL)
+		return STORE_ERR_INVALID;
+	*out = NULL;
+	if (spec == NULL || *spec == '\0')
+		return STORE_ERR_INVALID;
+	for (size_t i = 0; i < sizeof(store_schemes) / sizeof(store_schemes[0]); i++) {
+		size_t n = strlen(store_schemes[i].prefix);
+		const char *target = spec;
+
+		if (strncmp(spec, store_schemes[i].prefix, n) != 0)
+			continue;
+		if (store_schemes[i].open == NULL)
+			return STORE_ERR_UNSUPPORTED;
+		if (store_schemes[i].strip)
+			target += n;
+		if (*target == '\0')
+			return STORE_ERR_INVALID;
+		return store_schemes[i].open(target, out);
+	}
+	return store_sqlite_open(spec, out);
+}
+
+void
+store_close(store_t *st)
+{
+	if (st != NULL)
+		st->ops->close(st);
+}
+
+int
+store_schema_version(const store_t *st)
+{
+	if (st == NULL)
+		return -1;
+	return st->ops->schema_version(st);
+}
+
+/* ------------------------------------------------------------------ */
+/* Argument checks shared by every backend                            */
+/* ------------------------------------------------------------------ */
+
+/* Text shown on terminals and in logs: no control characters. */
+static int
+valid_text(const char *s, size_t min, size_t max)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = strnlen(s, max + 1);
+	if (n < min || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+valid_user(const char *user)
+{
+	return valid_text(user, 1, STORE_USER_MAX);
+}
+
+static int
+valid_id(const unsigned char *id, size_t id_len)
+{
+	return id != NULL && id_len >= 1 && id_len <= STORE_CRED_ID_MAX;
+}
+
+static int
+valid_nickname(const char *nickname)
+{
+	return nickname == NULL || valid_text(nickname, 0, STORE_NICKNAME_MAX);
+}
+
+static int
+valid_attestation(const char *att)
+{
+	static const char *const kinds[] = { "none", "self", "trusted", "untrusted" };
+
+	if (att == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(att, kinds[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+valid_cred(const struct store_credential *c)
+{
+	return c != NULL && valid_user(c->user) && valid_id(c->id, c->id_len) &&
+	    c->pubkey_cose != NULL && c->pubkey_len > 0 &&
+	    valid_text(c->fmt, 1, STORE_FMT_MAX) &&
+	    valid_attestation(c->attestation) && valid_nickname(c->nickname) &&
+	    c->created >= 0 && c->last_used >= 0;
+}
+
+static int
+valid_event(const struct store_event *ev)
+{
+	/*
+	 * Only what the log cannot do without: an event may name a user that
+	 * does not exist (or is not even a valid name), and that is exactly
+	 * what a failed login must be able to record.
+	 */
+	return ev != NULL && ev->event != NULL && *ev->event != '\0' &&
+	    ev->verdict != NULL && *ev->verdict != '\0' && ev->time >= 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Credentials                                                        */
+/* ------------------------------------------------------------------ */
+
+store_err_t
+store_cred_add(store_t *st, const struct store_credential *cred)
+{
+	if (st == NULL || !valid_cred(cred))
+		return STORE_ERR_INVALID;
+	return st->ops->cred_add(st, cred);
+}
+
+store_err_t
+store_cred_get(store_t *st, const unsigned char *id, size_t id_len,
+    struct store_credential *out)
+{
+	if (out == NULL)
+		return STORE_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || !valid_id(id, id_len))
+		return STORE_ERR_INVALID;
+	return st->ops->cred_get(st, id, id_len, out);
+}
+
+store_err_t
+store_cred_list_user(store_t *st, const char *user,
+    struct store_credential_list *out)
+{
+	if (out == NULL)
+		return STORE_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || !valid_user(user))
+		return STORE_ERR_INVALID;
+	return st->ops->cred_list_user(st, user, out);
+}
+
+store_err_t
+store_cred_count_user(store_t *st, const char *user, size_t *count)
+{
+	if (count == NULL)
+		return STORE_ERR_INVALID;
+	*count = 0;
+	if (st == NULL || !valid_user(user))
+		return STORE_ERR_INVALID;
+	return st->ops->cred_count_user(st, user, count);
+}
+
+store_err_t
+store_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
+    uint32_t sign_count, int bs, int64_t when, const char *addr)
+{
+	if (st == NULL || !valid_id(id, id_len) || when < 0)
+		return STORE_ERR_INVALID;
+	return st->ops->cred_record_use(st, id, id_len, sign_count, bs != 0,
+	    when, addr);
+}
+
+store_err_t
+store_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
+    const char *nickname)
+{
+	if (st == NULL || !valid_id(id, id_len) || !valid_nickname(nickname))
+		return STORE_ERR_INVALID;
+	return st->ops->cred_rename(st, id, id_len, nickname);
+}
+
+store_err_t
+store_cred_remove(store_t *st, const unsigned char *id, size_t id_len)
+{
+	if (st == NULL || !valid_id(id, id_len))
+		return STORE_ERR_INVALID;
+	return st->ops->cred_remove(st, id, id_len);
+}
+
+void
+store_credential_free(struct store_credential *cred)
+{
+	if (cred == NULL)
+		return;
+	free(cred->user);
+	free(cred->id);
+	free(cred->pubkey_cose);
+	free(cred->fmt);
+	free(cred->attestation);
+	free(cred->nickname);
+	free(cred->last_addr);
+	memset(cred, 0, sizeof(*cred));
+}
+
+void
+store_credential_list_free(struct store_credential_list *list)
+{
+	if (list == NULL)
+		return;
+	for (size_t i = 0; i < list->count; i++)
+		store_credential_free(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Users, enrollments, events                                         */
+/* ------------------------------------------------------------------ */
+
+store_err_t
+store_user_handle(store_t *st, const char *user, int create,
+    unsigned char out[STORE_USER_HANDLE_LEN])
+{
+	if (st == NULL || !valid_user(user) || out == NULL)
+		return STORE_ERR_INVALID;
+	return st->ops->user_handle(st, user, create != 0, out);
+}
+
+store_err_t
+store_random_handle(unsigned char out[STORE_USER_HANDLE_LEN])
+{
+	size_t got = 0;
+
+	while (got < STORE_USER_HANDLE_LEN) {
+		ssize_t n = getrandom(out + got, STORE_USER_HANDLE_LEN - got, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return STORE_ERR_IO;
+		}
+		got += (size_t)n;
+	}
+	return STORE_OK;
+}
+
+store_err_t
+store_enroll_add(store_t *st, const char *user, int64_t expires, const char *by)
+{
+	if (st == NULL || !valid_user(user))
+		return STORE_ERR_INVALID;
+	return st->ops->enroll_add(st, user, expires, by);
+}
+
+store_err_t
+store_enroll_pending(store_t *st, const char *user, int64_t now, int *pending)
+{
+	if (pending == NULL)
+		return STORE_ERR_INVALID;
+	*pending = 0;
+	if (st == NULL || !valid_user(user))
+		return STORE_ERR_INVALID;
+	return st->ops->enroll_pending(st, user, now, pending);
+}
+
+store_err_t
+store_enroll_remove(store_t *st, const char *user)
+{
+	if (st == NULL || !valid_user(user))
+		return STORE_ERR_INVALID;
+	return st->ops->enroll_remove(st, user);
+}
+
+store_err_t
+store_event_add(store_t *st, const struct store_event *ev)
+{
+	if (st == NULL || !valid_event(ev))
+		return STORE_ERR_INVALID;
+	return st->ops->event_add(st, ev);
+}
+
+store_err_t
+store_event_list(store_t *st, const char *user, size_t limit,
+    struct store_event_list *out)
+{
+	if (out == NULL)
+		return STORE_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return STORE_ERR_INVALID;
+	if (limit == 0)
+		return STORE_OK;
+	return st->ops->event_list(st, user, limit, out);
+}
+
+void
+store_event_list_free(struct store_event_list *list)
+{
+	if (list == NULL)
+		return;
+	for (size_t i = 0; i < list->count; i++) {
+		struct store_event *ev = &list->items[i];
+
+		/* The list owns these; const only tells callers not to. */
+		free((char *)ev->event);
+		free((char *)ev->user);
+		free((char *)ev->addr);
+		free((char *)ev->verdict);
+		free((char *)ev->reason);
+		free((char *)ev->detail);
+	}
+	free(list->items);
+	list->items = NULL;
+	list->count = 0;
+}

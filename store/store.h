@@ -1,0 +1,134 @@
+/*
+ * The credential store: passkeys, pending enrollments, per-user handles and
+ * the audit log.  One interface, several backends (SQLite now, PostgreSQL
+ * for fleets later): callers never see SQL.
+ *
+ * Every function returns a store_err_t; STORE_OK is 0.  Strings handed in
+ * are copied; records handed out are owned by the caller and freed with
+ * the matching _free function.  Times are seconds since the epoch (UTC).
+ */
+#ifndef PASSKEY_STORE_H
+#define PASSKEY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ERRORS(X) \
+	X(STORE_OK, "ok") \
+	X(STORE_ERR_NOT_FOUND, "not_found") \
+	X(STORE_ERR_EXISTS, "exists") \
+	X(STORE_ERR_INVALID, "invalid_argument") \
+	X(STORE_ERR_BUSY, "busy") \
+	X(STORE_ERR_IO, "io_error") \
+	X(STORE_ERR_SCHEMA, "schema_error") \
+	X(STORE_ERR_NOMEM, "out_of_memory") \
+	X(STORE_ERR_UNSUPPORTED, "unsupported_backend")
+
+typedef enum {
+#define STORE_ERR_ENUM(name, str) name,
+	STORE_ERRORS(STORE_ERR_ENUM)
+#undef STORE_ERR_ENUM
+} store_err_t;
+
+/* Stable snake_case name of an error, e.g. "exists". */
+const char *store_err_str(store_err_t err);
+
+typedef struct store store_t;
+
+#define STORE_USER_MAX 64          /* bytes of a user name */
+#define STORE_CRED_ID_MAX 1023     /* bytes of a credential ID (WebAuthn) */
+#define STORE_USER_HANDLE_LEN 32   /* random WebAuthn user.id per user */
+
+struct store_credential {
+	char *user;
+	unsigned char *id;           /* credential ID, 1..STORE_CRED_ID_MAX bytes */
+	size_t id_len;
+	int alg;                     /* COSE: -7, -8, -257 */
+	unsigned char *pubkey_cose;  /* the credential public key, COSE_Key bytes */
+	size_t pubkey_len;
+	uint32_t sign_count;
+	char *fmt;                   /* attestation format, e.g. "packed" */
+	unsigned char aaguid[16];
+	int uv, be, bs;              /* flags at registration; bs updated on use */
+	char *attestation;           /* "none" | "self" | "trusted" | "untrusted" */
+	char *nickname;              /* may be NULL */
+	int64_t created;
+	int64_t last_used;           /* 0 = never */
+	char *last_addr;             /* may be NULL */
+};
+
+struct store_credential_list {
+	struct store_credential *items;
+	size_t count;
+};
+
+struct store_event {
+	int64_t time;
+	const char *event;    /* e.g. "login_approved" */
+	const char *user;     /* may be NULL */
+	const char *addr;     /* client address, may be NULL or "" */
+	const char *verdict;  /* "ok" | "fail" | "deny" | ... */
+	const char *reason;   /* named code, may be NULL */
+	const char *detail;   /* free text, may be NULL */
+};
+
+/* One event read back; strings owned by the list. */
+struct store_event_list {
+	struct store_event *items;
+	size_t count;
+};
+
+/*
+ * Opens a store.  spec is "sqlite:PATH" or a plain PATH (SQLite);
+ * "postgresql://..." is reserved for the fleet backend (today:
+ * STORE_ERR_UNSUPPORTED).  Creates the schema, or migrates an older one,
+ * inside one transaction; a newer schema than this code knows is
+ * STORE_ERR_SCHEMA (never touched).
+ */
+store_err_t store_open(const char *spec, store_t **out);
+void store_close(store_t *st);
+/* The schema version of the open store. */
+int store_schema_version(const store_t *st);
+
+/* Credentials. */
+/* STORE_ERR_EXISTS when the ID is registered to anyone already. */
+store_err_t store_cred_add(store_t *st, const struct store_credential *cred);
+store_err_t store_cred_get(store_t *st, const unsigned char *id, size_t id_len,
+    struct store_credential *out);
+/* The user's credentials, oldest first. */
+store_err_t store_cred_list_user(store_t *st, const char *user,
+    struct store_credential_list *out);
+store_err_t store_cred_count_user(store_t *st, const char *user, size_t *count);
+/* After a verified assertion only: new count, BS flag, time and address. */
+store_err_t store_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
+    uint32_t sign_count, int bs, int64_t when, const char *addr);
+store_err_t store_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
+    const char *nickname);
+store_err_t store_cred_remove(store_t *st, const unsigned char *id, size_t id_len);
+void store_credential_free(struct store_credential *cred);   /* frees members */
+void store_credential_list_free(struct store_credential_list *list);
+
+/*
+ * The user's WebAuthn user handle (32 random bytes), made on first use when
+ * create is non-zero (else STORE_ERR_NOT_FOUND).
+ */
+store_err_t store_user_handle(store_t *st, const char *user, int create,
+    unsigned char out[STORE_USER_HANDLE_LEN]);
+
+/* Enrollments: at most one pending per user; adding again replaces it. */
+store_err_t store_enroll_add(store_t *st, const char *user, int64_t expires,
+    const char *by);
+/* *pending = 1 when an enrollment exists with expires > now. */
+store_err_t store_enroll_pending(store_t *st, const char *user, int64_t now,
+    int *pending);
+/* Removes the user's enrollment (consumed or revoked); NOT_FOUND if none. */
+store_err_t store_enroll_remove(store_t *st, const char *user);
+
+/* The audit log. */
+store_err_t store_event_add(store_t *st, const struct store_event *ev);
+/* Newest first, at most limit; user NULL for all users. */
+store_err_t store_event_list(store_t *st, const char *user, size_t limit,
+    struct store_event_list *out);
+void store_event_list_free(struct store_event_list *list);
+
+#endif

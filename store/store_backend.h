@@ -1,0 +1,61 @@
+/*
+ * What a store backend provides; not part of the public API.
+ *
+ * store.c checks every argument before it reaches a backend, so backends
+ * may assume valid users, credential IDs and non-NULL outputs that have
+ * already been zeroed.  A backend's handle starts with a struct store, so
+ * store.c can reach the operations without knowing the rest.
+ */
+#ifndef PASSKEY_STORE_BACKEND_H
+#define PASSKEY_STORE_BACKEND_H
+
+#include "store.h"
+
+/* Longest nickname, in bytes; the name a user picks for a passkey. */
+#define STORE_NICKNAME_MAX	128
+/* Longest attestation format name ("packed", "android-safetynet", ...). */
+#define STORE_FMT_MAX		32
+
+struct store_ops {
+	const char *name;
+	void (*close)(store_t *);
+	int (*schema_version)(const store_t *);
+
+	store_err_t (*cred_add)(store_t *, const struct store_credential *);
+	store_err_t (*cred_get)(store_t *, const unsigned char *, size_t,
+	    struct store_credential *);
+	store_err_t (*cred_list_user)(store_t *, const char *,
+	    struct store_credential_list *);
+	store_err_t (*cred_count_user)(store_t *, const char *, size_t *);
+	store_err_t (*cred_record_use)(store_t *, const unsigned char *, size_t,
+	    uint32_t, int, int64_t, const char *);
+	store_err_t (*cred_rename)(store_t *, const unsigned char *, size_t,
+	    const char *);
+	store_err_t (*cred_remove)(store_t *, const unsigned char *, size_t);
+
+	store_err_t (*user_handle)(store_t *, const char *, int,
+	    unsigned char[STORE_USER_HANDLE_LEN]);
+
+	store_err_t (*enroll_add)(store_t *, const char *, int64_t, const char *);
+	store_err_t (*enroll_pending)(store_t *, const char *, int64_t, int *);
+	store_err_t (*enroll_remove)(store_t *, const char *);
+
+	store_err_t (*event_add)(store_t *, const struct store_event *);
+	store_err_t (*event_list)(store_t *, const char *, size_t,
+	    struct store_event_list *);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/*
+ * Backend constructors.  target is what follows the scheme: a file path
+ * for SQLite, the whole URI for network backends.
+ */
+store_err_t store_sqlite_open(const char *target, store_t **out);
+
+/* Fills a user handle with fresh random bytes (getrandom(2)). */
+store_err_t store_random_handle(unsigned char out[STORE_USER_HANDLE_LEN]);
+
+#endif /* PASSKEY_STORE_BACKEND_H */

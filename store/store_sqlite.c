@@ -1,0 +1,944 @@
+/*
+ * The SQLite backend: one database file per host.
+ *
+ * WAL lets readers (passkeyctl list) run beside the daemon's writes, and
+ * synchronous=FULL makes every commit survive power loss: losing a
+ * credential locks a user out, losing an audit row hides an attack.
+ * Every statement is prepared with bound parameters; no SQL text is ever
+ * assembled at run time.
+ *
+ * A store_t is one connection: use it from one thread at a time.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "store_backend.h"
+
+#define SQ_BUSY_TIMEOUT_MS	5000
+
+struct store_sqlite {
+	struct store base;	/* first: a store_t * is a struct store_sqlite * */
+	sqlite3 *db;
+	int version;
+};
+
+/*
+ * Schema steps, oldest first; step i takes user_version from i to i + 1
+ * and says so itself, which migrate() checks.  Shipped steps are never
+ * edited: change the schema by appending one.
+ *
+ * CHECKs hold only what no future version could want otherwise (lengths
+ * fixed by WebAuthn, 0/1 flags); vocabularies such as the attestation
+ * kinds are checked in code, since widening a CHECK means rebuilding the
+ * table.
+ */
+static const char *const sq_migrations[] = {
+	/* 1: the initial schema */
+	"CREATE TABLE users ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  handle BLOB UNIQUE NOT NULL CHECK (length(handle) = 32),"
+	"  created INTEGER NOT NULL"
+	");"
+	"CREATE TABLE credentials ("
+	"  id BLOB PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 1023),"
+	"  user TEXT NOT NULL REFERENCES users(name),"
+	"  alg INTEGER NOT NULL,"
+	"  pubkey_cose BLOB NOT NULL CHECK (length(pubkey_cose) > 0),"
+	"  sign_count INTEGER NOT NULL DEFAULT 0"
+	"    CHECK (sign_count BETWEEN 0 AND 4294967295),"
+	"  fmt TEXT NOT NULL,"
+	"  aaguid BLOB NOT NULL CHECK (length(aaguid) = 16),"
+	"  uv INTEGER NOT NULL CHECK (uv IN (0, 1)),"
+	"  be INTEGER NOT NULL CHECK (be IN (0, 1)),"
+	"  bs INTEGER NOT NULL CHECK (bs IN (0, 1)),"
+	"  attestation TEXT NOT NULL,"
+	"  nickname TEXT,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL DEFAULT 0,"
+	"  last_addr TEXT"
+	");"
+	"CREATE INDEX credentials_user ON credentials(user, created);"
+	"CREATE TABLE enrollments ("
+	"  user TEXT PRIMARY KEY NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  created_by TEXT"
+	");"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  time INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  user TEXT,"
+	"  addr TEXT,"
+	"  verdict TEXT NOT NULL,"
+	"  reason TEXT,"
+	"  detail TEXT"
+	");"
+	"CREATE INDEX events_user ON events(user, id);"
+	"PRAGMA user_version = 1;",
+};
+
+#define SQ_VERSION	((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
+
+static const struct store_ops sq_ops;
+
+static sqlite3 *
+sq_db(store_t *st)
+{
+	return ((struct store_sqlite *)st)->db;
+}
+
+static store_err_t
+sq_err(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return STORE_OK;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return STORE_ERR_BUSY;
+	case SQLITE_NOMEM:
+		return STORE_ERR_NOMEM;
+	default:
+		return STORE_ERR_IO;
+	}
+}
+
+static int64_t
+sq_now(int64_t t)
+{
+	return t != 0 ? t : (int64_t)time(NULL);
+}
+
+static store_err_t
+sq_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt)
+{
+	return sq_err(sqlite3_prepare_v2(db, sql, -1, stmt, NULL));
+}
+
+/* Runs a statement that returns no rows, then finalizes it. */
+static store_err_t
+sq_run(sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? STORE_OK : sq_err(rc);
+}
+
+/* Constant SQL only: sqlite3_exec cannot bind. */
+static store_err_t
+sq_exec(sqlite3 *db, const char *sql)
+{
+	return sq_err(sqlite3_exec(db, sql, NULL, NULL, NULL));
+}
+
+static void
+sq_rollback(sqlite3 *db)
+{
+	if (!sqlite3_get_autocommit(db))
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static store_err_t
+sq_commit(sqlite3 *db)
+{
+	store_err_t err = sq_exec(db, "COMMIT");
+
+	if (err != STORE_OK)
+		sq_rollback(db);
+	return err;
+}
+
+static int
+sq_bind_text(sqlite3_stmt *stmt, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(stmt, i);
+	return sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT);
+}
+
+static int
+sq_bind_blob(sqlite3_stmt *stmt, int i, const void *p, size_t n)
+{
+	return sqlite3_bind_blob64(stmt, i, p, n, SQLITE_TRANSIENT);
+}
+
+/* Copies a TEXT column; NULL stays NULL. */
+static store_err_t
+sq_col_text(sqlite3_stmt *stmt, int i, char **out)
+{
+	const unsigned char *s;
+
+	*out = NULL;
+	if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
+		return STORE_OK;
+	if ((s = sqlite3_column_text(stmt, i)) == NULL)
+		return STORE_ERR_NOMEM;
+	if ((*out = strdup((const char *)s)) == NULL)
+		return STORE_ERR_NOMEM;
+	return STORE_OK;
+}
+
+static store_err_t
+sq_col_blob(sqlite3_stmt *stmt, int i, unsigned char **out, size_t *len)
+{
+	const void *p = sqlite3_column_blob(stmt, i);
+	int n = sqlite3_column_bytes(stmt, i);
+
+	*out = NULL;
+	*len = 0;
+	if (n <= 0)
+		return STORE_OK;
+	if (p == NULL)
+		return STORE_ERR_NOMEM;
+	if ((*out = malloc((size_t)n)) == NULL)
+		return STORE_ERR_NOMEM;
+	memcpy(*out, p, (size_t)n);
+	*len = (size_t)n;
+	return STORE_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening and the schema                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Creates the file owner-only, whatever the umask, before SQLite sees it;
+ * SQLite gives the -wal and -shm files the main file's mode.  An existing
+ * file keeps the mode its admin chose.  O_EXCL never follows a symlink.
+ */
+static store_err_t
+sq_create_private(const char *path)
+{
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return errno == EEXIST ? STORE_OK : STORE_ERR_IO;
+	close(fd);
+	return STORE_OK;
+}
+
+static store_err_t
+sq_user_version(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_prepare(db, "PRAGMA user_version", &stmt)) != STORE_OK)
+		return err;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? STORE_OK : sq_err(rc);
+}
+
+/*
+ * The schema version, after making sure the file is ours: a newer version
+ * is a newer program's, and a version-0 file that already holds tables is
+ * some other program's database that a mistyped path led us to.
+ */
+static store_err_t
+sq_probe(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_user_version(db, version)) != STORE_OK)
+		return err;
+	if (*version < 0 || *version > SQ_VERSION) {
+		fprintf(stderr, "DBG %d version %d\n", getpid(), *version);
+		return STORE_ERR_SCHEMA;}
+	if (*version > 0)
+		return STORE_OK;
+	if ((err = sq_prepare(db, "SELECT count(*) FROM sqlite_master",
+	    &stmt)) != STORE_OK)
+		return err;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW && sqlite3_column_int(stmt, 0) != 0)
+		{err = STORE_ERR_SCHEMA; fprintf(stderr, "DBG %d v0 nonempty %d\n", getpid(), sqlite3_column_int(stmt, 0));}
+	else if (rc != SQLITE_ROW)
+		err = sq_err(rc);
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+/* Brings the schema up to SQ_VERSION in one transaction, or not at all. */
+static store_err_t
+sq_migrate(struct store_sqlite *sq)
+{
+	store_err_t err;
+	int version;
+
+	if ((err = sq_exec(sq->db, "BEGIN IMMEDIATE")) != STORE_OK) {
+		fprintf(stderr, "DBG %d begin imm failed at %ld\n", getpid(), (long)time(NULL));
+		return err;}
+	/* Again, now that no one else can be migrating. */
+	if ((err = sq_probe(sq->db, &version)) != STORE_OK)
+		goto fail;
+	for (int i = version; i < SQ_VERSION; i++) {
+		int rc = sqlite3_exec(sq->db, sq_migrations[i], NULL, NULL, NULL);
+
+		if (rc != SQLITE_OK) {
+			/* Plain SQLITE_ERROR: the SQL clashed with the file. */
+			err = rc == SQLITE_ERROR ? STORE_ERR_SCHEMA : sq_err(rc);
+			fprintf(stderr, "DBG %d migrate %d: %s\n", getpid(), rc, sqlite3_errmsg(sq->db));
+			goto fail;
+		}
+		if ((err = sq_user_version(sq->db, &version)) != STORE_OK)
+			goto fail;
+		if (version != i + 1) {
+			fprintf(stderr, "DBG %d after step version %d\n", getpid(), version);
+			err = STORE_ERR_SCHEMA;
+			goto fail;
+		}
+	}
+	if ((err = sq_commit(sq->db)) != STORE_OK)
+		return err;
+	sq->version = SQ_VERSION;
+	return STORE_OK;
+fail:
+	sq_rollback(sq->db);
+	return err;
+}
+
+static store_err_t
+sq_journal_wal(sqlite3 *db)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_prepare(db, "PRAGMA journal_mode = WAL", &stmt)) != STORE_OK)
+		return err;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const char *mode = (const char *)sqlite3_column_text(stmt, 0);
+
+		/* The pragma answers with the old mode when it could not switch. */
+		if (mode == NULL || (strcasecmp(mode, "wal") != 0 &&
+		    strcasecmp(mode, "memory") != 0))
+			err = STORE_ERR_IO;
+	} else
+		err = sq_err(rc);
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+static store_err_t
+sq_setup(struct store_sqlite *sq)
+{
+	store_err_t err;
+	int version;
+
+	sqlite3_extended_result_codes(sq->db, 1);
+	if (sqlite3_busy_timeout(sq->db, SQ_BUSY_TIMEOUT_MS) != SQLITE_OK)
+		return STORE_ERR_IO;
+#ifdef SQLITE_DBCONFIG_DEFENSIVE
+	(void)sqlite3_db_config(sq->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+#endif
+	/*
+	 * Read before anything writes: switching to WAL rewrites the header,
+	 * and a file that is not ours must come out byte for byte the same.
+	 * One read transaction, or a migration committing between the probe's
+	 * two queries looks like a foreign database.
+	 */
+	if ((err = sq_exec(sq->db, "BEGIN")) != STORE_OK)
+		return err;
+	err = sq_probe(sq->db, &version);
+	if (err) fprintf(stderr, "DBG %d probe failed at %ld\n", getpid(), (long)time(NULL));
+	sq_rollback(sq->db);
+	if (err != STORE_OK)
+		return err;
+	if ((err = sq_journal_wal(sq->db)) != STORE_OK) {
+		fprintf(stderr, "DBG %d wal failed at %ld\n", getpid(), (long)time(NULL));
+		return err;}
+	if ((err = sq_exec(sq->db, "PRAGMA synchronous = FULL")) != STORE_OK ||
+	    (err = sq_exec(sq->db, "PRAGMA foreign_keys = ON")) != STORE_OK)
+		return err;
+	return sq_migrate(sq);
+}
+
+store_err_t
+store_sqlite_open(const char *path, store_t **out)
+{
+	struct store_sqlite *sq;
+	char *uri_safe = NULL;
+	store_err_t err;
+	int rc;
+
+	*out = NULL;
+	if (strcmp(path, ":memory:") != 0) {
+		/* SQLite reads "file:..." as a URI; "./file:..." is a path. */
+		if (strncmp(path, "file:", 5) == 0) {
+			if ((uri_safe = malloc(strlen(path) + 3)) == NULL)
+				return STORE_ERR_NOMEM;
+			memcpy(uri_safe, "./", 2);
+			strcpy(uri_safe + 2, path);
+			path = uri_safe;
+		}
+		if ((err = sq_create_private(path)) != STORE_OK) {
+			free(uri_safe);
+			return err;
+		}
+	}
+	if ((sq = calloc(1, sizeof(*sq))) == NULL) {
+		free(uri_safe);
+		return STORE_ERR_NOMEM;
+	}
+	sq->base.ops = &sq_ops;
+	/* No SQLITE_OPEN_CREATE: the file exists now, or something is wrong. */
+	rc = sqlite3_open_v2(path, &sq->db, SQLITE_OPEN_READWRITE, NULL);
+	free(uri_safe);
+	if (rc != SQLITE_OK)
+		err = sq->db == NULL ? STORE_ERR_NOMEM : sq_err(rc);
+	else
+		err = sq_setup(sq);
+	if (err != STORE_OK) {
+		fprintf(stderr, "DBG %d open err %d: %s (%d)\n", getpid(), err, sqlite3_errmsg(sq->db), sqlite3_extended_errcode(sq->db));
+		sqlite3_close(sq->db);
+		free(sq);
+		return err;
+	}
+	*out = &sq->base;
+	return STORE_OK;
+}
+
+static void
+sq_close(store_t *st)
+{
+	struct store_sqlite *sq = (struct store_sqlite *)st;
+
+	/* Statements are finalized as soon as used, so this cannot be busy. */
+	sqlite3_close(sq->db);
+	free(sq);
+}
+
+static int
+sq_schema_version(const store_t *st)
+{
+	return ((const struct store_sqlite *)st)->version;
+}
+
+/* ------------------------------------------------------------------ */
+/* Users                                                              */
+/* ------------------------------------------------------------------ */
+
+static store_err_t
+sq_handle_get(sqlite3 *db, const char *user, unsigned char out[STORE_USER_HANDLE_LEN])
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_prepare(db, "SELECT handle FROM users WHERE name = ?1",
+	    &stmt)) != STORE_OK)
+		return err;
+	if ((rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return sq_err(rc);
+	}
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(stmt, 0) != STORE_USER_HANDLE_LEN)
+			err = STORE_ERR_IO;
+		else
+			memcpy(out, sqlite3_column_blob(stmt, 0), STORE_USER_HANDLE_LEN);
+	} else if (rc == SQLITE_DONE)
+		err = STORE_ERR_NOT_FOUND;
+	else
+		err = sq_err(rc);
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+/* Gives the user a handle unless one exists; a racing creator wins. */
+static store_err_t
+sq_handle_make(sqlite3 *db, const char *user)
+{
+	unsigned char handle[STORE_USER_HANDLE_LEN];
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = store_random_handle(handle)) != STORE_OK)
+		return err;
+	if ((err = sq_prepare(db,
+	    "INSERT INTO users (name, handle, created) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT (name) DO NOTHING", &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, user) != SQLITE_OK ||
+	    sq_bind_blob(stmt, 2, handle, sizeof(handle)) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 3, sq_now(0)) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_run(stmt);
+}
+
+static store_err_t
+sq_user_handle(store_t *st, const char *user, int create,
+    unsigned char out[STORE_USER_HANDLE_LEN])
+{
+	sqlite3 *db = sq_db(st);
+	store_err_t err;
+
+	err = sq_handle_get(db, user, out);
+	if (err != STORE_ERR_NOT_FOUND || !create)
+		return err;
+	if ((err = sq_handle_make(db, user)) != STORE_OK)
+		return err;
+	return sq_handle_get(db, user, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Credentials                                                        */
+/* ------------------------------------------------------------------ */
+
+#define SQ_CRED_COLUMNS \
+	"user, id, alg, pubkey_cose, sign_count, fmt, aaguid, uv, be, bs," \
+	" attestation, nickname, created, last_used, last_addr"
+
+static store_err_t
+sq_cred_insert(sqlite3 *db, const struct store_credential *c)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_prepare(db, "INSERT INTO credentials (" SQ_CRED_COLUMNS ")"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	    &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, c->user) != SQLITE_OK ||
+	    sq_bind_blob(stmt, 2, c->id, c->id_len) != SQLITE_OK ||
+	    sqlite3_bind_int(stmt, 3, c->alg) != SQLITE_OK ||
+	    sq_bind_blob(stmt, 4, c->pubkey_cose, c->pubkey_len) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 5, c->sign_count) != SQLITE_OK ||
+	    sq_bind_text(stmt, 6, c->fmt) != SQLITE_OK ||
+	    sq_bind_blob(stmt, 7, c->aaguid, sizeof(c->aaguid)) != SQLITE_OK ||
+	    sqlite3_bind_int(stmt, 8, c->uv != 0) != SQLITE_OK ||
+	    sqlite3_bind_int(stmt, 9, c->be != 0) != SQLITE_OK ||
+	    sqlite3_bind_int(stmt, 10, c->bs != 0) != SQLITE_OK ||
+	    sq_bind_text(stmt, 11, c->attestation) != SQLITE_OK ||
+	    sq_bind_text(stmt, 12, c->nickname) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 13, sq_now(c->created)) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 14, c->last_used) != SQLITE_OK ||
+	    sq_bind_text(stmt, 15, c->last_addr) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return STORE_ERR_EXISTS;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return STORE_ERR_INVALID;
+	return rc == SQLITE_DONE ? STORE_OK : sq_err(rc);
+}
+
+/*
+ * The user row comes with the credential so every credential has a user
+ * handle to check assertions against; both or neither are written.
+ */
+static store_err_t
+sq_cred_add(store_t *st, const struct store_credential *cred)
+{
+	sqlite3 *db = sq_db(st);
+	store_err_t err;
+
+	if ((err = sq_exec(db, "BEGIN IMMEDIATE")) != STORE_OK)
+		return err;
+	if ((err = sq_handle_make(db, cred->user)) != STORE_OK ||
+	    (err = sq_cred_insert(db, cred)) != STORE_OK) {
+		sq_rollback(db);
+		return err;
+	}
+	return sq_commit(db);
+}
+
+/* Reads one row selected with SQ_CRED_COLUMNS. */
+static store_err_t
+sq_cred_read(sqlite3_stmt *stmt, struct store_credential *c)
+{
+	unsigned char *aaguid;
+	size_t aaguid_len;
+	store_err_t err;
+
+	if ((err = sq_col_text(stmt, 0, &c->user)) != STORE_OK ||
+	    (err = sq_col_blob(stmt, 1, &c->id, &c->id_len)) != STORE_OK ||
+	    (err = sq_col_blob(stmt, 3, &c->pubkey_cose, &c->pubkey_len)) != STORE_OK ||
+	    (err = sq_col_text(stmt, 5, &c->fmt)) != STORE_OK ||
+	    (err = sq_col_text(stmt, 10, &c->attestation)) != STORE_OK ||
+	    (err = sq_col_text(stmt, 11, &c->nickname)) != STORE_OK ||
+	    (err = sq_col_text(stmt, 14, &c->last_addr)) != STORE_OK)
+		return err;
+	if ((err = sq_col_blob(stmt, 6, &aaguid, &aaguid_len)) != STORE_OK)
+		return err;
+	if (aaguid_len == sizeof(c->aaguid))
+		memcpy(c->aaguid, aaguid, sizeof(c->aaguid));
+	free(aaguid);
+	if (aaguid_len != sizeof(c->aaguid) || c->user == NULL ||
+	    c->fmt == NULL || c->attestation == NULL)
+		return STORE_ERR_IO;
+	c->alg = sqlite3_column_int(stmt, 2);
+	c->sign_count = (uint32_t)sqlite3_column_int64(stmt, 4);
+	c->uv = sqlite3_column_int(stmt, 7);
+	c->be = sqlite3_column_int(stmt, 8);
+	c->bs = sqlite3_column_int(stmt, 9);
+	c->created = sqlite3_column_int64(stmt, 12);
+	c->last_used = sqlite3_column_int64(stmt, 13);
+	return STORE_OK;
+}
+
+static store_err_t
+sq_cred_get(store_t *st, const unsigned char *id, size_t id_len,
+    struct store_credential *out)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_prepare(sq_db(st), "SELECT " SQ_CRED_COLUMNS
+	    " FROM credentials WHERE id = ?1", &stmt)) != STORE_OK)
+		return err;
+	if ((rc = sq_bind_blob(stmt, 1, id, id_len)) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return sq_err(rc);
+	}
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		err = sq_cred_read(stmt, out);
+	else if (rc == SQLITE_DONE)
+		err = STORE_ERR_NOT_FOUND;
+	else
+		err = sq_err(rc);
+	sqlite3_finalize(stmt);
+	if (err != STORE_OK)
+		store_credential_free(out);
+	return err;
+}
+
+static store_err_t
+sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *out)
+{
+	sqlite3_stmt *stmt;
+	size_t cap = 0;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_prepare(sq_db(st), "SELECT " SQ_CRED_COLUMNS
+	    " FROM credentials WHERE user = ?1 ORDER BY created, rowid",
+	    &stmt)) != STORE_OK)
+		return err;
+	if ((rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return sq_err(rc);
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (out->count == cap) {
+			size_t ncap = cap == 0 ? 4 : cap * 2;
+			struct store_credential *n;
+
+			n = reallocarray(out->items, ncap, sizeof(*n));
+			if (n == NULL) {
+				err = STORE_ERR_NOMEM;
+				break;
+			}
+			out->items = n;
+			cap = ncap;
+		}
+		memset(&out->items[out->count], 0, sizeof(out->items[0]));
+		/* Counted before reading, so a half-read item is freed too. */
+		err = sq_cred_read(stmt, &out->items[out->count++]);
+		if (err != STORE_OK)
+			break;
+	}
+	if (err == STORE_OK && rc != SQLITE_DONE)
+		err = sq_err(rc);
+	sqlite3_finalize(stmt);
+	if (err != STORE_OK)
+		store_credential_list_free(out);
+	return err;
+}
+
+static store_err_t
+sq_cred_count_user(store_t *st, const char *user, size_t *count)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_prepare(sq_db(st),
+	    "SELECT count(*) FROM credentials WHERE user = ?1", &stmt)) != STORE_OK)
+		return err;
+	if ((rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return sq_err(rc);
+	}
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		*count = (size_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? STORE_OK : sq_err(rc);
+}
+
+/* Runs an UPDATE or DELETE of one credential; no row is NOT_FOUND. */
+static store_err_t
+sq_cred_change(sqlite3 *db, sqlite3_stmt *stmt)
+{
+	store_err_t err = sq_run(stmt);
+
+	if (err == STORE_OK && sqlite3_changes(db) == 0)
+		err = STORE_ERR_NOT_FOUND;
+	return err;
+}
+
+static store_err_t
+sq_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
+    uint32_t sign_count, int bs, int64_t when, const char *addr)
+{
+	sqlite3 *db = sq_db(st);
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_prepare(db, "UPDATE credentials SET sign_count = ?1,"
+	    " bs = ?2, last_used = ?3, last_addr = ?4 WHERE id = ?5",
+	    &stmt)) != STORE_OK)
+		return err;
+	if (sqlite3_bind_int64(stmt, 1, sign_count) != SQLITE_OK ||
+	    sqlite3_bind_int(stmt, 2, bs != 0) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 3, sq_now(when)) != SQLITE_OK ||
+	    sq_bind_text(stmt, 4, addr) != SQLITE_OK ||
+	    sq_bind_blob(stmt, 5, id, id_len) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_cred_change(db, stmt);
+}
+
+static store_err_t
+sq_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
+    const char *nickname)
+{
+	sqlite3 *db = sq_db(st);
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_prepare(db,
+	    "UPDATE credentials SET nickname = ?1 WHERE id = ?2", &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, nickname) != SQLITE_OK ||
+	    sq_bind_blob(stmt, 2, id, id_len) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_cred_change(db, stmt);
+}
+
+static store_err_t
+sq_cred_remove(store_t *st, const unsigned char *id, size_t id_len)
+{
+	sqlite3 *db = sq_db(st);
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_prepare(db, "DELETE FROM credentials WHERE id = ?1",
+	    &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_blob(stmt, 1, id, id_len) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_cred_change(db, stmt);
+}
+
+/* ------------------------------------------------------------------ */
+/* Enrollments                                                        */
+/* ------------------------------------------------------------------ */
+
+static store_err_t
+sq_enroll_add(store_t *st, const char *user, int64_t expires, const char *by)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_prepare(sq_db(st),
+	    "INSERT INTO enrollments (user, created, expires, created_by)"
+	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user) DO UPDATE SET"
+	    " created = excluded.created, expires = excluded.expires,"
+	    " created_by = excluded.created_by", &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, user) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, sq_now(0)) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 3, expires) != SQLITE_OK ||
+	    sq_bind_text(stmt, 4, by) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_run(stmt);
+}
+
+static store_err_t
+sq_enroll_pending(store_t *st, const char *user, int64_t now, int *pending)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_prepare(sq_db(st),
+	    "SELECT expires FROM enrollments WHERE user = ?1", &stmt)) != STORE_OK)
+		return err;
+	if ((rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return sq_err(rc);
+	}
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*pending = sqlite3_column_int64(stmt, 0) > now;
+	else if (rc != SQLITE_DONE)
+		err = sq_err(rc);
+	sqlite3_finalize(stmt);
+	return err;
+}
+
+static store_err_t
+sq_enroll_remove(store_t *st, const char *user)
+{
+	sqlite3 *db = sq_db(st);
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_prepare(db, "DELETE FROM enrollments WHERE user = ?1",
+	    &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, user) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_cred_change(db, stmt);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                             */
+/* ------------------------------------------------------------------ */
+
+static store_err_t
+sq_event_add(store_t *st, const struct store_event *ev)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_prepare(sq_db(st),
+	    "INSERT INTO events (time, event, user, addr, verdict, reason, detail)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &stmt)) != STORE_OK)
+		return err;
+	if (sqlite3_bind_int64(stmt, 1, sq_now(ev->time)) != SQLITE_OK ||
+	    sq_bind_text(stmt, 2, ev->event) != SQLITE_OK ||
+	    sq_bind_text(stmt, 3, ev->user) != SQLITE_OK ||
+	    sq_bind_text(stmt, 4, ev->addr) != SQLITE_OK ||
+	    sq_bind_text(stmt, 5, ev->verdict) != SQLITE_OK ||
+	    sq_bind_text(stmt, 6, ev->reason) != SQLITE_OK ||
+	    sq_bind_text(stmt, 7, ev->detail) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_run(stmt);
+}
+
+static store_err_t
+sq_event_read(sqlite3_stmt *stmt, struct store_event *ev)
+{
+	char *s[6];
+	store_err_t err = STORE_OK;
+
+	for (int i = 0; i < 6; i++) {
+		s[i] = NULL;
+		if (err == STORE_OK)
+			err = sq_col_text(stmt, i + 1, &s[i]);
+	}
+	ev->time = sqlite3_column_int64(stmt, 0);
+	ev->event = s[0];
+	ev->user = s[1];
+	ev->addr = s[2];
+	ev->verdict = s[3];
+	ev->reason = s[4];
+	ev->detail = s[5];
+	return err;
+}
+
+static store_err_t
+sq_event_list(store_t *st, const char *user, size_t limit,
+    struct store_event_list *out)
+{
+	/* Two texts rather than "?1 IS NULL OR user = ?1", which skips the index. */
+	static const char all[] = "SELECT time, event, user, addr, verdict,"
+	    " reason, detail FROM events ORDER BY id DESC LIMIT ?2";
+	static const char one[] = "SELECT time, event, user, addr, verdict,"
+	    " reason, detail FROM events WHERE user = ?1 ORDER BY id DESC LIMIT ?2";
+	sqlite3_stmt *stmt;
+	size_t cap = 0;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_prepare(sq_db(st), user == NULL ? all : one, &stmt)) != STORE_OK)
+		return err;
+	if ((user != NULL && (rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) ||
+	    (rc = sqlite3_bind_int64(stmt, 2,
+	    limit > INT64_MAX ? INT64_MAX : (int64_t)limit)) != SQLITE_OK) {
+		sqlite3_finalize(stmt);
+		return sq_err(rc);
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (out->count == cap) {
+			size_t ncap = cap == 0 ? 16 : cap * 2;
+			struct store_event *n;
+
+			n = reallocarray(out->items, ncap, sizeof(*n));
+			if (n == NULL) {
+				err = STORE_ERR_NOMEM;
+				break;
+			}
+			out->items = n;
+			cap = ncap;
+		}
+		if ((err = sq_event_read(stmt, &out->items[out->count++])) != STORE_OK)
+			break;
+	}
+	if (err == STORE_OK && rc != SQLITE_DONE)
+		err = sq_err(rc);
+	sqlite3_finalize(stmt);
+	if (err != STORE_OK)
+		store_event_list_free(out);
+	return err;
+}
+
+static const struct store_ops sq_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.schema_version = sq_schema_version,
+	.cred_add = sq_cred_add,
+	.cred_get = sq_cred_get,
+	.cred_list_user = sq_cred_list_user,
+	.cred_count_user = sq_cred_count_user,
+	.cred_record_use = sq_cred_record_use,
+	.cred_rename = sq_cred_rename,
+	.cred_remove = sq_cred_remove,
+	.user_handle = sq_user_handle,
+	.enroll_add = sq_enroll_add,
+	.enroll_pending = sq_enroll_pending,
+	.enroll_remove = sq_enroll_remove,
+	.event_add = sq_event_add,
+	.event_list = sq_event_list,
+};

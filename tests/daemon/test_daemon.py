@@ -1,0 +1,381 @@
+#!/usr/bin/env python3
+"""passkeyd's control socket and HTTP API, against the real daemon over a
+real unix socket and real HTTP on loopback (TAP).  The passkey ceremonies
+themselves, with a real browser, are in tests/acceptance/.
+
+usage: test_daemon.py PASSKEYD"""
+import http.client
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PASSKEYD = os.path.abspath(sys.argv[1])
+N = 0
+FAILED = 0
+
+
+def ok(cond, name, diag=""):
+    global N, FAILED
+    N += 1
+    if not cond:
+        FAILED += 1
+    print(("ok" if cond else "not ok") + f" {N} - {name}")
+    if not cond and diag:
+        for line in str(diag).splitlines():
+            print("# " + line)
+    sys.stdout.flush()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    def __init__(self, tmp, name, extra="", user=None):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.sock = os.path.join(self.dir, "control.sock")
+        self.store = os.path.join(self.dir, "store.db")
+        self.origin = f"http://localhost:{self.port}"
+        self.conf = os.path.join(self.dir, "passkeyd.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"rp_id = localhost\norigin = {self.origin}\n"
+                    f"listen = 127.0.0.1:{self.port}\npublic_url = {self.origin}\n"
+                    f"store = {self.store}\nsocket = {self.sock}\n")
+            if user:
+                f.write(f"user = {user}\n")
+            f.write(extra)
+        if user:
+            pw = pwd.getpwnam(user)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.log = open(os.path.join(self.dir, "log.txt"), "w+")
+        self.proc = subprocess.Popen([PASSKEYD, "--config", self.conf, "--foreground"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                if self.get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(5)
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, dict(r.getheaders()), data
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def api(self, token, op, body=b"{}", origin=True):
+        headers = {"Content-Type": "application/json"}
+        if origin is True:
+            headers["Origin"] = self.origin
+        elif origin:
+            headers["Origin"] = origin
+        st, _, data = self.request("POST", f"/api/{token}/{op}", body, headers)
+        return st, json.loads(data)
+
+    def ctl_raw(self, line, uid=None):
+        """Sends one line as uid (root when None) and returns the answer."""
+        if uid is None:
+            return self._ctl_raw(line)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                os.setgid(pwd.getpwuid(uid).pw_gid)
+                os.setuid(uid)
+                os.write(w, self._ctl_raw(line).encode())
+            finally:
+                os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            out = f.read()
+        os.waitpid(pid, 0)
+        return out
+
+    def _ctl_raw(self, line):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(self.sock)
+        s.sendall(line if isinstance(line, bytes) else line.encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        s.close()
+        return buf.decode()
+
+    def ctl(self, obj, uid=None):
+        out = self.ctl_raw(json.dumps(obj) + "\n", uid)
+        return json.loads(out) if out else None
+
+
+def login(d, user="alice", rhost="192.0.2.7", enroll="none", uid=None):
+    return d.ctl({"op": "login_begin", "user": user, "rhost": rhost,
+                  "service": "sshd", "enroll": enroll}, uid)
+
+
+def test_config(tmp):
+    def check(text):
+        p = os.path.join(tmp, "c.conf")
+        with open(p, "w") as f:
+            f.write(text)
+        r = subprocess.run([PASSKEYD, "--config", p, "--check-config"],
+                           capture_output=True, text=True)
+        return r.returncode, r.stderr
+    base = "rp_id = localhost\norigin = http://localhost:1\npublic_url = http://localhost:1\n"
+    rc, err = check(base)
+    ok(rc == 0, "config: minimal config passes --check-config", err)
+    rc, err = check(base + "\ncolour = blue\n")
+    ok(rc == 2 and "line 5" in err and "unknown key" in err,
+       "config: unknown key refused with its line number", err)
+    rc, err = check(base + "listen = 0.0.0.0:8080\n")
+    ok(rc == 2 and "loopback" in err, "config: plain HTTP on a non-loopback address refused", err)
+    rc, err = check(base + "tls_cert = /x.pem\n")
+    ok(rc == 2 and "together" in err, "config: tls_cert without tls_key refused", err)
+    rc, err = check(base + "ceremony_timeout = 1\n")
+    ok(rc == 2 and "ceremony_timeout" in err, "config: out-of-range number refused", err)
+    rc, err = check(base + "rp_id = other\n")
+    ok(rc == 2 and "twice" in err, "config: repeated key refused", err)
+    rc, err = check("origin = http://localhost:1\n")
+    ok(rc == 2 and "required" in err, "config: missing rp_id refused", err)
+    rc, err = check(base + "origin = http://localhost:1/path\n")
+    ok(rc == 2 and "origin" in err, "config: origin with a path refused", err)
+
+
+def test_http(d):
+    st, h, body = d.get("/healthz")
+    ok(st == 200 and body == b"ok\n", "http: /healthz answers ok")
+    st, h, body = d.get("/l/" + "A" * 24)
+    csp = h.get("Content-Security-Policy", "")
+    ok(st == 200 and b"passkey.js" in body, "http: the login page is served for any well-formed token")
+    ok("default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp,
+       "http: strict CSP on pages", csp)
+    ok(h.get("X-Frame-Options") == "DENY" and h.get("Cache-Control") == "no-store"
+       and h.get("Referrer-Policy") == "no-referrer", "http: no framing, no-store, no referrer", h)
+    st, h, body = d.get("/static/passkey.js")
+    ok(st == 200 and h.get("Content-Type", "").startswith("text/javascript"), "http: script served")
+    st, _, _ = d.get("/l/short")
+    ok(st == 404, "http: malformed token gets 404")
+    st, _, _ = d.get("/etc/passwd")
+    ok(st == 404, "http: unknown path gets 404")
+    st, _, _ = d.request("PUT", "/api/x/options", b"{}")
+    ok(st == 405, "http: other methods refused")
+    st, j = d.api("A" * 24, "options")
+    ok(st == 404 and j["state"] == "unknown", "api: unknown token answers unknown", j)
+    st, j = d.api("A" * 24, "options", origin=None)
+    ok(st == 403 and j["error"] == "origin_not_allowed", "api: POST without Origin refused", j)
+    st, j = d.api("A" * 24, "options", origin="http://evil.example")
+    ok(st == 403 and j["error"] == "origin_not_allowed", "api: POST from another origin refused", j)
+    st, j = d.api("A" * 24, "finish", body=b"x" * (70 * 1024))
+    ok(st == 413, "api: body over 64 KiB refused", j)
+
+
+def test_control(d):
+    nobody = pwd.getpwnam("nobody").pw_uid
+    j = d.ctl({"op": "ping"})
+    ok(j and j["ok"] and j["version"], "control: ping", j)
+    j = login(d, uid=nobody)
+    ok(j and j["error"] == "not_permitted", "control: login_begin from a non-root uid refused", j)
+    j = d.ctl({"op": "enroll", "user": "alice"}, uid=nobody)
+    ok(j and j["error"] == "not_permitted", "control: enroll from a non-root uid refused", j)
+    j = login(d, user="alice")
+    ok(j and not j["ok"] and j["error"] == "no_passkey", "control: user without passkey gets no_passkey", j)
+    j = login(d, user="alice", enroll="pending")
+    ok(j and j["error"] == "no_passkey", "control: enroll=pending without an enrollment gets no_passkey", j)
+    j = login(d, user="alice", enroll="after-auth")
+    ok(j and j["ok"] and j["kind"] == "register" and "/r/" in j["url"],
+       "control: enroll=after-auth offers registration", j)
+    e = d.ctl({"op": "enroll", "user": "bob"})
+    ok(e and e["ok"] and e["kind"] == "register" and e["expires_in"] > 80000,
+       "control: enroll gives a long-lived registration link", e)
+    j = login(d, user="bob", enroll="pending")
+    ok(j and j["ok"] and j["kind"] == "register", "control: pending enrollment offers registration", j)
+    ok(len(j["token"]) >= 22 and j["url"].endswith("/r/" + j["token"]),
+       "control: token of at least 128 bits in the URL", j)
+    ok(len(j["code"]) == 7 and j["code"][3] == "-", "control: a short code", j)
+    st = d.ctl({"op": "status", "token": j["token"]}, uid=nobody)
+    ok(st and st["error"] == "not_permitted", "control: status of root's ceremony refused to others", st)
+    r = d.ctl({"op": "register_begin"}, uid=nobody)
+    ok(r and r["ok"] and r["kind"] == "register", "control: any user may begin registering their own passkey", r)
+    st = d.ctl({"op": "status", "token": r["token"]}, uid=nobody)
+    ok(st and st["state"] == "pending", "control: the owner may ask the status of their ceremony", st)
+    for bad, what in [({"op": "login_begin", "user": "", "rhost": "", "service": "sshd"}, "empty user"),
+                      ({"op": "login_begin", "user": "a/b", "rhost": "", "service": "sshd"}, "user with /"),
+                      ({"op": "login_begin", "user": "a\nb", "rhost": "", "service": "sshd"}, "user with newline"),
+                      ({"op": "login_begin", "user": "a" * 65, "rhost": "", "service": "sshd"}, "65-byte user"),
+                      ({"op": "login_begin", "user": "a", "rhost": "", "service": "sshd", "enroll": "yes"}, "bad enroll"),
+                      ({"op": "login_begin", "user": "a"}, "missing fields"),
+                      ({"op": "fly"}, "unknown op"),
+                      ({"op": "status"}, "status without token")]:
+        j = d.ctl(bad)
+        ok(j and j["error"] == "bad_request", f"control: {what} is bad_request", j)
+    j = d.ctl({"op": "status", "token": "B" * 24})
+    ok(j and j["error"] == "unknown_ceremony", "control: unknown token", j)
+    out = d.ctl_raw("this is not json\n")
+    ok('"bad_request"' in out, "control: a line that is not JSON gets bad_request", out)
+    out = d.ctl_raw(b"{" + b" " * 9000 + b"\n")
+    ok('"bad_request"' in out, "control: a line over 8 KiB gets bad_request", out)
+    out = d.ctl_raw('{"op":"ping"}\n{"op":"ping"}\n')
+    ok(out.count('"ok":true') >= 1, "control: several requests on one connection", out)
+
+
+def test_ceremony_states(d):
+    # login ceremonies need a passkey; after-auth registration ceremonies
+    # share the same state machine and need none
+    j = login(d, user="carol", enroll="after-auth")
+    tok = j["token"]
+    st, opt = d.api(tok, "options")
+    pk = opt.get("publicKey", {})
+    ok(st == 200 and opt["state"] == "pending" and opt["user"] == "carol" and
+       opt["rhost"] == "192.0.2.7" and opt["code"] == j["code"],
+       "api: options show user, address and code", opt)
+    ok(pk.get("rp", {}).get("id") == "localhost" and len(pk.get("challenge", "")) == 43 and
+       [p["alg"] for p in pk.get("pubKeyCredParams", [])] == [-7, -8, -257] and
+       len(pk.get("user", {}).get("id", "")) == 43,
+       "api: creation options carry rp, a 32-byte challenge, algs and a random user handle", pk)
+    st2, opt2 = d.api(tok, "options")
+    ok(opt2["publicKey"]["user"]["id"] == pk["user"]["id"], "api: the user handle is stable")
+    st, r = d.api(tok, "deny")
+    ok(st == 200 and r["state"] == "denied", "api: deny", r)
+    s = d.ctl({"op": "status", "token": tok})
+    ok(s["state"] == "denied", "control: status reports denied", s)
+    st, r = d.api(tok, "options")
+    ok(st == 410 and r["state"] == "denied", "api: a denied ceremony is gone", r)
+    ok("event=register_denied user=carol" in d.logtext(), "log: the denial is logged")
+
+    j = login(d, user="carol", enroll="after-auth")
+    st, r = d.api(j["token"], "finish", body=b"{not json")
+    ok(st == 400 and r["state"] == "failed" and r["error"] == "json_malformed",
+       "api: a malformed response fails the ceremony with its reason", r)
+    s = d.ctl({"op": "status", "token": j["token"]})
+    ok(s["state"] == "failed" and s["reason"] == "json_malformed", "control: status gives the failure reason", s)
+    st, r = d.api(j["token"], "finish", body=b"{}")
+    ok(st == 410 and r["state"] == "failed", "api: a failed ceremony cannot be retried", r)
+
+    j = login(d, user="carol", enroll="after-auth")
+    c = d.ctl({"op": "cancel", "token": j["token"]})
+    ok(c["state"] == "cancelled", "control: cancel", c)
+    st, r = d.api(j["token"], "options")
+    ok(st == 410 and r["state"] == "cancelled", "api: the page learns of the cancel", r)
+
+    j = login(d, user="carol", enroll="after-auth")
+    st, r = d.api(j["token"], "cancel", body=b'{"error":"NotAllowedError"}')
+    ok(st == 200 and r["state"] == "pending", "api: a browser-side cancel leaves the ceremony pending", r)
+    ok("event=client_cancelled user=carol" in d.logtext(), "log: the browser-side cancel is logged")
+
+
+def test_limits(tmp):
+    d = Daemon(tmp, "limits", "max_pending_total = 5\nmax_pending_per_user = 2\n"
+               "max_pending_per_address = 3\n")
+    try:
+        a = [login(d, user="u1", enroll="after-auth") for _ in range(3)]
+        ok(a[0]["ok"] and a[1]["ok"] and a[2]["error"] == "limit_user", "limits: per user", a[2])
+        b = login(d, user="u2", enroll="after-auth")
+        ok(b["ok"] is True, "limits: another user from the same address still fits", b)
+        c = login(d, user="u3", enroll="after-auth")
+        ok(c["error"] == "limit_address", "limits: per client address", c)
+        e = login(d, user="u4", rhost="198.51.100.1", enroll="after-auth")
+        f = login(d, user="u5", rhost="198.51.100.2", enroll="after-auth")
+        g = login(d, user="u6", rhost="198.51.100.3", enroll="after-auth")
+        ok(e["ok"] and f["ok"] and g["error"] == "limit_total", "limits: in total", g)
+        d.ctl({"op": "cancel", "token": a[0]["token"]})
+        h = login(d, user="u7", rhost="198.51.100.4", enroll="after-auth")
+        ok(h["ok"] is True, "limits: a cancelled ceremony frees its place", h)
+        ok("reason=limit_total" in d.logtext() and "reason=limit_user" in d.logtext(),
+           "log: refusals are logged with their reason")
+    finally:
+        d.stop()
+
+
+def test_expiry(tmp):
+    d = Daemon(tmp, "expiry", "ceremony_timeout = 5\n")
+    try:
+        j = login(d, user="dave", enroll="after-auth")
+        s = d.ctl({"op": "status", "token": j["token"]})
+        ok(s["state"] == "pending" and 0 < s["expires_in"] <= 5, "expiry: pending at first", s)
+        time.sleep(5.5)
+        s = d.ctl({"op": "status", "token": j["token"]})
+        ok(s["state"] == "expired", "expiry: expired after ceremony_timeout", s)
+        st, r = d.api(j["token"], "options")
+        ok(st == 410 and r["state"] == "expired", "expiry: the page says expired", r)
+        ok("event=register_expired user=dave" in d.logtext() and "reason=expired" in d.logtext(),
+           "expiry: logged")
+    finally:
+        d.stop()
+
+
+def test_privilege_drop(tmp):
+    d = Daemon(tmp, "drop", user="nobody")
+    try:
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
+        nobody = str(pwd.getpwnam("nobody").pw_uid)
+        ok(uids == [nobody] * 4, "privileges: the daemon runs as its account after binding", uids)
+        j = login(d, user="erin", enroll="after-auth")
+        ok(j and j["ok"], "privileges: it still serves after the drop", j)
+        mode = os.stat(d.store).st_mode & 0o777
+        ok(mode == 0o600 and os.stat(d.store).st_uid == int(nobody),
+           "privileges: the store is created by the account, mode 0600", oct(mode))
+    finally:
+        d.stop()
+
+
+def main():
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (setuid clients, privilege drop)")
+        return 0
+    tmp = tempfile.mkdtemp(prefix="passkeyd-test.")
+    os.chmod(tmp, 0o755)
+    try:
+        test_config(tmp)
+        d = Daemon(tmp, "main")
+        try:
+            test_http(d)
+            test_control(d)
+            test_ceremony_states(d)
+            ok(d.proc.poll() is None, "daemon: still running after all of the above")
+        finally:
+            d.stop()
+        ok(d.proc.returncode == 0, "daemon: clean exit on SIGTERM", d.proc.returncode)
+        test_limits(tmp)
+        test_expiry(tmp)
+        test_privilege_drop(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"1..{N}")
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1030 @@
+/*
+ * Unit tests for the credential store's SQLite backend, on real database
+ * files in a fresh temporary directory per test.  Besides the API's
+ * promises they check what an admin relies on without reading the code:
+ * the file is private, a file that is not ours is never written, and
+ * several processes can write at once without losing a row.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define assert_store(got, want) do {					\
+	store_err_t got_ = (got), want_ = (want);			\
+	if (got_ != want_)						\
+		print_error("store error %s, want %s\n",		\
+		    store_err_str(got_), store_err_str(want_));		\
+	assert_int_equal(got_, want_);					\
+} while (0)
+
+struct fixture {
+	char dir[PATH_MAX];
+	char path[PATH_MAX + 16];	/* dir/store.db, not created yet */
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *tmp = getenv("TMPDIR");
+
+	assert_non_null(f);
+	if (tmp == NULL || *tmp == '\0')
+		tmp = "/tmp";
+	snprintf(f->dir, sizeof(f->dir), "%s/test_store.XXXXXX", tmp);
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	DIR *d = opendir(f->dir);
+	struct dirent *de;
+	char p[PATH_MAX + 256];
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", f->dir, de->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static store_t *
+open_store(const char *path)
+{
+	store_t *st = NULL;
+
+	assert_store(store_open(path, &st), STORE_OK);
+	assert_non_null(st);
+	return st;
+}
+
+static const unsigned char test_pubkey[] = {
+	0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20, 0x11,
+};
+static const unsigned char test_aaguid[16] = {
+	0xcb, 0x69, 0x48, 0x1e, 0x8f, 0xf7, 0x40, 0x39,
+	0x93, 0xec, 0x0a, 0x27, 0x29, 0xa1, 0x54, 0xa8,
+};
+
+/* A valid credential pointing at the caller's strings. */
+static void
+cred_init(struct store_credential *c, const char *user, const char *id,
+    int64_t created)
+{
+	memset(c, 0, sizeof(*c));
+	c->user = (char *)user;
+	c->id = (unsigned char *)id;
+	c->id_len = strlen(id);
+	c->alg = -7;
+	c->pubkey_cose = (unsigned char *)test_pubkey;
+	c->pubkey_len = sizeof(test_pubkey);
+	c->sign_count = 5;
+	c->fmt = (char *)"packed";
+	memcpy(c->aaguid, test_aaguid, sizeof(test_aaguid));
+	c->uv = 1;
+	c->be = 1;
+	c->bs = 0;
+	c->attestation = (char *)"none";
+	c->created = created;
+}
+
+static store_err_t
+add_cred(store_t *st, const char *user, const char *id, int64_t created)
+{
+	struct store_credential c;
+
+	cred_init(&c, user, id, created);
+	return store_cred_add(st, &c);
+}
+
+static store_err_t
+get_cred(store_t *st, const char *id, struct store_credential *out)
+{
+	return store_cred_get(st, (const unsigned char *)id, strlen(id), out);
+}
+
+/* First column of the first row of sql on a raw connection, as text. */
+static void
+raw_text(const char *path, const char *sql, char *buf, size_t cap)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	snprintf(buf, cap, "%s", sqlite3_column_text(stmt, 0) != NULL ?
+	    (const char *)sqlite3_column_text(stmt, 0) : "(null)");
+	sqlite3_finalize(stmt);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static long
+raw_int(const char *path, const char *sql)
+{
+	char buf[64];
+
+	raw_text(path, sql, buf, sizeof(buf));
+	return strtol(buf, NULL, 10);
+}
+
+/* Runs constant SQL on a raw connection, creating the file if needed. */
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static unsigned char *
+read_all(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	unsigned char *buf;
+	long n;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	assert_true(n > 0);
+	rewind(fp);
+	buf = malloc((size_t)n);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	*len = (size_t)n;
+	return buf;
+}
+
+static mode_t
+file_mode(const char *path)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_mode & 07777;
+}
+
+/* ================================================================== */
+/* Opening, schema, files                                             */
+/* ================================================================== */
+
+static void
+test_err_str(void **state)
+{
+	(void)state;
+	assert_string_equal(store_err_str(STORE_OK), "ok");
+	assert_string_equal(store_err_str(STORE_ERR_EXISTS), "exists");
+	assert_string_equal(store_err_str(STORE_ERR_UNSUPPORTED), "unsupported_backend");
+	assert_string_equal(store_err_str((store_err_t)999), "unknown_error");
+}
+
+static void
+test_open_creates_schema(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	char buf[64];
+
+	assert_int_equal(store_schema_version(st), 1);
+	store_close(st);
+
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'table' AND name IN"
+	    " ('users', 'credentials', 'enrollments', 'events')"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'index' AND name IN"
+	    " ('credentials_user', 'events_user')"), 2);
+	raw_text(f->path, "PRAGMA journal_mode", buf, sizeof(buf));
+	assert_string_equal(buf, "wal");
+
+	/* Opening a current store again migrates nothing and still works. */
+	st = open_store(f->path);
+	assert_int_equal(store_schema_version(st), 1);
+	store_close(st);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+}
+
+static void
+test_file_mode_private(void **state)
+{
+	struct fixture *f = *state;
+	char wal[PATH_MAX + 8];
+	mode_t old = umask(0);	/* a permissive umask must not matter */
+	store_t *st;
+	store_err_t err;
+
+	err = store_open(f->path, &st);
+	umask(old);
+	assert_store(err, STORE_OK);
+	assert_int_equal(file_mode(f->path), 0600);
+	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	/* The WAL holds the newest rows until a checkpoint: just as private. */
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(file_mode(wal), 0600);
+	store_close(st);
+}
+
+static void
+test_existing_mode_kept(void **state)
+{
+	struct fixture *f = *state;
+	int fd = open(f->path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+	store_t *st;
+
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0640), 0);
+	close(fd);
+	/* An empty file is a new database: the schema goes in, the mode stays. */
+	st = open_store(f->path);
+	assert_int_equal(store_schema_version(st), 1);
+	store_close(st);
+	assert_int_equal(file_mode(f->path), 0640);
+}
+
+static void
+test_spec_schemes(void **state)
+{
+	struct fixture *f = *state;
+	char spec[PATH_MAX + 16], cwd[PATH_MAX];
+	const char *odd = "file:odd.db?mode=memory";
+	store_t *st = (store_t *)0x1;
+	struct stat sb;
+	size_t n;
+
+	assert_store(store_open("postgresql://db.example/passkeys", &st),
+	    STORE_ERR_UNSUPPORTED);
+	assert_null(st);
+	assert_store(store_open("postgres://u@db.example/passkeys", &st),
+	    STORE_ERR_UNSUPPORTED);
+	assert_store(store_open("", &st), STORE_ERR_INVALID);
+	assert_store(store_open(NULL, &st), STORE_ERR_INVALID);
+	assert_store(store_open("sqlite:", &st), STORE_ERR_INVALID);
+	assert_store(store_open(f->path, NULL), STORE_ERR_INVALID);
+
+	snprintf(spec, sizeof(spec), "sqlite:%s", f->path);
+	st = open_store(spec);
+	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	store_close(st);
+	/* Same file as the plain path. */
+	st = open_store(f->path);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	store_close(st);
+
+	/* A path that looks like a SQLite URI is still a file path. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	st = open_store(odd);
+	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	store_close(st);
+	assert_int_equal(stat(odd, &sb), 0);
+	st = open_store(odd);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	store_close(st);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(n, 1);
+}
+
+static void
+test_newer_schema_untouched(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *before, *after;
+	size_t blen, alen;
+	store_t *st = (store_t *)0x1;
+
+	/* A rollback-journal file: switching it to WAL would change its header. */
+	raw_exec(f->path, "CREATE TABLE future (x); INSERT INTO future VALUES (1);"
+	    " PRAGMA user_version = 99;");
+	before = read_all(f->path, &blen);
+	assert_store(store_open(f->path, &st), STORE_ERR_SCHEMA);
+	assert_null(st);
+	after = read_all(f->path, &alen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	free(before);
+	free(after);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
+}
+
+static void
+test_foreign_db_untouched(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *before, *after;
+	size_t blen, alen;
+	store_t *st = NULL;
+
+	/* Another program's database at version 0: not ours to add tables to. */
+	raw_exec(f->path, "CREATE TABLE notes (body TEXT);"
+	    " INSERT INTO notes VALUES ('keep me');");
+	before = read_all(f->path, &blen);
+	assert_store(store_open(f->path, &st), STORE_ERR_SCHEMA);
+	assert_null(st);
+	after = read_all(f->path, &alen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	free(before);
+	free(after);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name = 'credentials'"), 0);
+}
+
+static void
+test_not_sqlite_untouched(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char *before, *after;
+	size_t blen, alen;
+	store_t *st = NULL;
+	store_err_t err;
+	FILE *fp = fopen(f->path, "w");
+
+	assert_non_null(fp);
+	for (int i = 0; i < 200; i++)
+		fprintf(fp, "line %d: this is a text file, not a database\n", i);
+	fclose(fp);
+	before = read_all(f->path, &blen);
+	err = store_open(f->path, &st);
+	assert_true(err == STORE_ERR_IO || err == STORE_ERR_SCHEMA);
+	assert_null(st);
+	after = read_all(f->path, &alen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	free(before);
+	free(after);
+}
+
+static void
+test_open_missing_dir(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + 32];
+	store_t *st = NULL;
+
+	snprintf(path, sizeof(path), "%s/no/such/dir.db", f->dir);
+	assert_store(store_open(path, &st), STORE_ERR_IO);
+	assert_null(st);
+	store_close(NULL);
+	assert_int_equal(store_schema_version(NULL), -1);
+}
+
+static void
+test_reopen_keeps_data(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char h1[STORE_USER_HANDLE_LEN], h2[STORE_USER_HANDLE_LEN];
+	struct store_event ev = { .time = 1000, .event = "login_approved",
+	    .user = "alice", .verdict = "ok" };
+	struct store_event_list evl;
+	struct store_credential c;
+	store_t *st = open_store(f->path);
+	int pending;
+
+	assert_store(add_cred(st, "alice", "cred-1", 100), STORE_OK);
+	assert_store(store_user_handle(st, "alice", 0, h1), STORE_OK);
+	assert_store(store_enroll_add(st, "bob", 5000, "root"), STORE_OK);
+	assert_store(store_event_add(st, &ev), STORE_OK);
+	store_close(st);
+
+	st = open_store(f->path);
+	assert_store(get_cred(st, "cred-1", &c), STORE_OK);
+	assert_string_equal(c.user, "alice");
+	assert_int_equal(c.created, 100);
+	store_credential_free(&c);
+	assert_store(store_user_handle(st, "alice", 0, h2), STORE_OK);
+	assert_memory_equal(h1, h2, sizeof(h1));
+	assert_store(store_enroll_pending(st, "bob", 4000, &pending), STORE_OK);
+	assert_int_equal(pending, 1);
+	assert_store(store_event_list(st, NULL, 10, &evl), STORE_OK);
+	assert_int_equal(evl.count, 1);
+	assert_string_equal(evl.items[0].event, "login_approved");
+	store_event_list_free(&evl);
+	store_close(st);
+}
+
+/* ================================================================== */
+/* Credentials                                                        */
+/* ================================================================== */
+
+static void
+test_cred_add_get(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	struct store_credential in, out;
+
+	cred_init(&in, "alice", "cred-roundtrip", 1700000000);
+	in.alg = -8;
+	in.sign_count = UINT32_MAX;
+	in.fmt = (char *)"android-key";
+	in.uv = 0;
+	in.be = 1;
+	in.bs = 1;
+	in.attestation = (char *)"trusted";
+	in.nickname = (char *)"laptop key";
+	assert_store(store_cred_add(st, &in), STORE_OK);
+
+	assert_store(get_cred(st, "cred-roundtrip", &out), STORE_OK);
+	assert_string_equal(out.user, "alice");
+	assert_int_equal(out.id_len, strlen("cred-roundtrip"));
+	assert_memory_equal(out.id, "cred-roundtrip", out.id_len);
+	assert_int_equal(out.alg, -8);
+	assert_int_equal(out.pubkey_len, sizeof(test_pubkey));
+	assert_memory_equal(out.pubkey_cose, test_pubkey, sizeof(test_pubkey));
+	assert_int_equal(out.sign_count, UINT32_MAX);
+	assert_string_equal(out.fmt, "android-key");
+	assert_memory_equal(out.aaguid, test_aaguid, sizeof(test_aaguid));
+	assert_int_equal(out.uv, 0);
+	assert_int_equal(out.be, 1);
+	assert_int_equal(out.bs, 1);
+	assert_string_equal(out.attestation, "trusted");
+	assert_string_equal(out.nickname, "laptop key");
+	assert_int_equal(out.created, 1700000000);
+	assert_int_equal(out.last_used, 0);
+	assert_null(out.last_addr);
+	store_credential_free(&out);
+	assert_null(out.user);
+
+	/* A binary ID with NUL bytes is a different key from its prefix. */
+	{
+		static const unsigned char bin[] = { 0x00, 0xff, 0x00, 0x01 };
+
+		in.id = (unsigned char *)bin;
+		in.id_len = sizeof(bin);
+		in.nickname = NULL;
+		in.created = 0;		/* 0: now */
+		assert_store(store_cred_add(st, &in), STORE_OK);
+		assert_store(store_cred_get(st, bin, 1, &out), STORE_ERR_NOT_FOUND);
+		assert_store(store_cred_get(st, bin, sizeof(bin), &out), STORE_OK);
+		assert_null(out.nickname);
+		assert_true(out.created > 1600000000);
+		store_credential_free(&out);
+	}
+	store_close(st);
+}
+
+static void
+test_cred_list_count(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	struct store_credential_list l;
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "c-300", 300), STORE_OK);
+	assert_store(add_cred(st, "alice", "c-100", 100), STORE_OK);
+	assert_store(add_cred(st, "bob", "b-150", 150), STORE_OK);
+	assert_store(add_cred(st, "alice", "c-200", 200), STORE_OK);
+
+	assert_store(store_cred_list_user(st, "alice", &l), STORE_OK);
+	assert_int_equal(l.count, 3);
+	assert_memory_equal(l.items[0].id, "c-100", 5);
+	assert_memory_equal(l.items[1].id, "c-200", 5);
+	assert_memory_equal(l.items[2].id, "c-300", 5);
+	for (size_t i = 0; i < l.count; i++)
+		assert_string_equal(l.items[i].user, "alice");
+	store_credential_list_free(&l);
+	assert_null(l.items);
+	assert_int_equal(l.count, 0);
+
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_store(store_cred_count_user(st, "bob", &n), STORE_OK);
+	assert_int_equal(n, 1);
+
+	/* No credentials is an empty answer, not an error. */
+	assert_store(store_cred_list_user(st, "carol", &l), STORE_OK);
+	assert_int_equal(l.count, 0);
+	store_credential_list_free(&l);
+	assert_store(store_cred_count_user(st, "carol", &n), STORE_OK);
+	assert_int_equal(n, 0);
+	store_close(st);
+}
+
+static void
+test_cred_duplicate_id(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char h[STORE_USER_HANDLE_LEN];
+	store_t *st = open_store(f->path);
+	struct store_credential c;
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "shared-id", 100), STORE_OK);
+	/* A second registration of the same ID, for anyone, is refused. */
+	cred_init(&c, "bob", "shared-id", 200);
+	c.pubkey_cose = (unsigned char *)"other key";
+	c.pubkey_len = 9;
+	assert_store(store_cred_add(st, &c), STORE_ERR_EXISTS);
+	cred_init(&c, "alice", "shared-id", 300);
+	assert_store(store_cred_add(st, &c), STORE_ERR_EXISTS);
+
+	assert_store(get_cred(st, "shared-id", &c), STORE_OK);
+	assert_string_equal(c.user, "alice");
+	assert_int_equal(c.created, 100);
+	assert_int_equal(c.pubkey_len, sizeof(test_pubkey));
+	assert_memory_equal(c.pubkey_cose, test_pubkey, sizeof(test_pubkey));
+	store_credential_free(&c);
+	assert_store(store_cred_count_user(st, "bob", &n), STORE_OK);
+	assert_int_equal(n, 0);
+	/* The refused add left nothing behind, not even bob's user row. */
+	assert_store(store_user_handle(st, "bob", 0, h), STORE_ERR_NOT_FOUND);
+	store_close(st);
+}
+
+static void
+test_cred_record_use(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	const unsigned char *id = (const unsigned char *)"cred-use";
+	struct store_credential c;
+
+	assert_store(add_cred(st, "alice", "cred-use", 100), STORE_OK);
+	assert_store(store_cred_record_use(st, id, 8, 9, 1, 1700000123,
+	    "192.0.2.7"), STORE_OK);
+	assert_store(get_cred(st, "cred-use", &c), STORE_OK);
+	assert_int_equal(c.sign_count, 9);
+	assert_int_equal(c.bs, 1);
+	assert_int_equal(c.last_used, 1700000123);
+	assert_string_equal(c.last_addr, "192.0.2.7");
+	/* What registration recorded stays. */
+	assert_int_equal(c.be, 1);
+	assert_int_equal(c.uv, 1);
+	assert_int_equal(c.created, 100);
+	assert_memory_equal(c.pubkey_cose, test_pubkey, sizeof(test_pubkey));
+	store_credential_free(&c);
+
+	assert_store(store_cred_record_use(st, id, 8, 10, 0, 1700000200, NULL),
+	    STORE_OK);
+	assert_store(get_cred(st, "cred-use", &c), STORE_OK);
+	assert_int_equal(c.sign_count, 10);
+	assert_int_equal(c.bs, 0);
+	assert_int_equal(c.last_used, 1700000200);
+	assert_null(c.last_addr);
+	store_credential_free(&c);
+	store_close(st);
+}
+
+static void
+test_cred_rename(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	const unsigned char *id = (const unsigned char *)"cred-name";
+	struct store_credential c;
+
+	assert_store(add_cred(st, "alice", "cred-name", 100), STORE_OK);
+	assert_store(store_cred_rename(st, id, 9, "YubiKey 5C"), STORE_OK);
+	assert_store(get_cred(st, "cred-name", &c), STORE_OK);
+	assert_string_equal(c.nickname, "YubiKey 5C");
+	store_credential_free(&c);
+	/* Renaming to the same name still finds the row. */
+	assert_store(store_cred_rename(st, id, 9, "YubiKey 5C"), STORE_OK);
+	assert_store(store_cred_rename(st, id, 9, NULL), STORE_OK);
+	assert_store(get_cred(st, "cred-name", &c), STORE_OK);
+	assert_null(c.nickname);
+	store_credential_free(&c);
+	store_close(st);
+}
+
+static void
+test_cred_remove(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	struct store_credential_list l;
+	struct store_credential c;
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "cred-a", 100), STORE_OK);
+	assert_store(add_cred(st, "alice", "cred-b", 200), STORE_OK);
+	assert_store(store_cred_remove(st, (const unsigned char *)"cred-a", 6),
+	    STORE_OK);
+	assert_store(get_cred(st, "cred-a", &c), STORE_ERR_NOT_FOUND);
+	assert_null(c.user);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_store(store_cred_list_user(st, "alice", &l), STORE_OK);
+	assert_int_equal(l.count, 1);
+	assert_memory_equal(l.items[0].id, "cred-b", 6);
+	store_credential_list_free(&l);
+	assert_store(store_cred_remove(st, (const unsigned char *)"cred-a", 6),
+	    STORE_ERR_NOT_FOUND);
+	/* The ID is free again. */
+	assert_store(add_cred(st, "bob", "cred-a", 300), STORE_OK);
+	store_close(st);
+}
+
+static void
+test_not_found(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	const unsigned char *id = (const unsigned char *)"nope";
+	struct store_credential c;
+
+	assert_store(add_cred(st, "alice", "cred-1", 100), STORE_OK);
+	assert_store(store_cred_get(st, id, 4, &c), STORE_ERR_NOT_FOUND);
+	assert_store(store_cred_record_use(st, id, 4, 1, 0, 1, "x"),
+	    STORE_ERR_NOT_FOUND);
+	assert_store(store_cred_rename(st, id, 4, "x"), STORE_ERR_NOT_FOUND);
+	assert_store(store_cred_remove(st, id, 4), STORE_ERR_NOT_FOUND);
+	assert_store(store_enroll_remove(st, "alice"), STORE_ERR_NOT_FOUND);
+	/* A prefix of an existing ID is not that ID. */
+	assert_store(store_cred_get(st, (const unsigned char *)"cred-", 5, &c),
+	    STORE_ERR_NOT_FOUND);
+	store_close(st);
+}
+
+static void
+test_invalid_args(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	unsigned char h[STORE_USER_HANDLE_LEN];
+	unsigned char id[STORE_CRED_ID_MAX + 1];
+	char user64[STORE_USER_MAX + 2], nick[200];
+	struct store_credential_list l;
+	struct store_credential c;
+	int pending;
+	size_t n;
+
+	memset(id, 'i', sizeof(id));
+	memset(user64, 'u', sizeof(user64));
+	user64[STORE_USER_MAX + 1] = '\0';	/* 65 bytes */
+
+	assert_store(add_cred(st, "", "cred-1", 0), STORE_ERR_INVALID);
+	assert_store(add_cred(st, "ali\nce", "cred-1", 0), STORE_ERR_INVALID);
+	assert_store(add_cred(st, "ali\x1b[31mce", "cred-1", 0), STORE_ERR_INVALID);
+	assert_store(add_cred(st, user64, "cred-1", 0), STORE_ERR_INVALID);
+	assert_store(add_cred(st, NULL, "cred-1", 0), STORE_ERR_INVALID);
+
+	cred_init(&c, "alice", "x", 0);
+	c.id = id;
+	c.id_len = STORE_CRED_ID_MAX + 1;
+	assert_store(store_cred_add(st, &c), STORE_ERR_INVALID);
+	c.id_len = 0;
+	assert_store(store_cred_add(st, &c), STORE_ERR_INVALID);
+	c.id = NULL;
+	c.id_len = 4;
+	assert_store(store_cred_add(st, &c), STORE_ERR_INVALID);
+
+	cred_init(&c, "alice", "cred-1", 0);
+	c.attestation = (char *)"basic";
+	assert_store(store_cred_add(st, &c), STORE_ERR_INVALID);
+	c.attestation = NULL;
+	assert_store(store_cred_add(st, &c), STORE_ERR_INVALID);
+	cred_init(&c, "alice", "cred-1", 0);
+	c.fmt = (char *)"";
+	assert_store(store_cred_add(st, &c), STORE_ERR_INVALID);
+	c.fmt = (char *)"a-format-name-of-33-bytes-exactly";
+	assert_int_equal(strlen(c.fmt), 33);
+	assert_store(store_cred_add(st, &c), STORE_ERR_INVALID);
+	cred_init(&c, "alice", "cred-1", 0);
+	c.pubkey_len = 0;
+	assert_store(store_cred_add(st, &c), STORE_ERR_INVALID);
+	cred_init(&c, "alice", "cred-1", 0);
+	c.nickname = (char *)"tab\there";
+	assert_store(store_cred_add(st, &c), STORE_ERR_INVALID);
+	assert_store(store_cred_add(NULL, &c), STORE_ERR_INVALID);
+	assert_store(store_cred_add(st, NULL), STORE_ERR_INVALID);
+
+	/* Nothing above was written. */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM credentials"), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM users"), 0);
+
+	/* The limits themselves are allowed. */
+	user64[STORE_USER_MAX] = '\0';
+	cred_init(&c, user64, "x", 0);
+	c.id = id;
+	c.id_len = STORE_CRED_ID_MAX;
+	assert_store(store_cred_add(st, &c), STORE_OK);
+	assert_store(store_cred_count_user(st, user64, &n), STORE_OK);
+	assert_int_equal(n, 1);
+
+	assert_store(store_cred_get(st, id, STORE_CRED_ID_MAX + 1, &c),
+	    STORE_ERR_INVALID);
+	assert_store(store_cred_list_user(st, "bad\nuser", &l), STORE_ERR_INVALID);
+	assert_null(l.items);
+	assert_store(store_cred_count_user(st, "", &n), STORE_ERR_INVALID);
+	assert_store(store_cred_remove(st, id, 0), STORE_ERR_INVALID);
+	memset(nick, 'n', sizeof(nick) - 1);
+	nick[sizeof(nick) - 1] = '\0';
+	assert_store(store_cred_rename(st, id, STORE_CRED_ID_MAX, nick),
+	    STORE_ERR_INVALID);
+	assert_store(store_user_handle(st, "", 1, h), STORE_ERR_INVALID);
+	assert_store(store_user_handle(st, "a\rb", 1, h), STORE_ERR_INVALID);
+	assert_store(store_enroll_add(st, "bad\nuser", 10, NULL), STORE_ERR_INVALID);
+	assert_store(store_enroll_pending(st, "", 10, &pending), STORE_ERR_INVALID);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollments"), 0);
+	store_close(st);
+}
+
+/* ================================================================== */
+/* Users and enrollments                                              */
+/* ================================================================== */
+
+static void
+test_user_handle(void **state)
+{
+	static const unsigned char zero[STORE_USER_HANDLE_LEN];
+	struct fixture *f = *state;
+	unsigned char a1[STORE_USER_HANDLE_LEN], a2[STORE_USER_HANDLE_LEN];
+	unsigned char b[STORE_USER_HANDLE_LEN], c[STORE_USER_HANDLE_LEN];
+	store_t *st = open_store(f->path);
+
+	assert_store(store_user_handle(st, "alice", 0, a1), STORE_ERR_NOT_FOUND);
+	assert_store(store_user_handle(st, "alice", 1, a1), STORE_OK);
+	assert_memory_not_equal(a1, zero, sizeof(zero));
+	assert_store(store_user_handle(st, "alice", 1, a2), STORE_OK);
+	assert_memory_equal(a1, a2, sizeof(a1));
+	assert_store(store_user_handle(st, "alice", 0, a2), STORE_OK);
+	assert_memory_equal(a1, a2, sizeof(a1));
+	assert_store(store_user_handle(st, "bob", 1, b), STORE_OK);
+	assert_memory_not_equal(a1, b, sizeof(a1));
+
+	/* Registering a credential gives its user a handle. */
+	assert_store(add_cred(st, "carol", "cred-c", 0), STORE_OK);
+	assert_store(store_user_handle(st, "carol", 0, c), STORE_OK);
+	assert_memory_not_equal(c, zero, sizeof(zero));
+	store_close(st);
+
+	st = open_store(f->path);
+	assert_store(store_user_handle(st, "alice", 0, a2), STORE_OK);
+	assert_memory_equal(a1, a2, sizeof(a1));
+	assert_store(store_user_handle(st, "dave", 0, a2), STORE_ERR_NOT_FOUND);
+	store_close(st);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM users"), 3);
+}
+
+static void
+test_enroll(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	char by[32];
+	int pending = -1;
+
+	assert_store(store_enroll_pending(st, "alice", 100, &pending), STORE_OK);
+	assert_int_equal(pending, 0);
+	assert_store(store_enroll_add(st, "alice", 1000, "root"), STORE_OK);
+	assert_store(store_enroll_pending(st, "alice", 999, &pending), STORE_OK);
+	assert_int_equal(pending, 1);
+	/* Expired at its expiry second. */
+	assert_store(store_enroll_pending(st, "alice", 1000, &pending), STORE_OK);
+	assert_int_equal(pending, 0);
+	assert_store(store_enroll_pending(st, "bob", 999, &pending), STORE_OK);
+	assert_int_equal(pending, 0);
+
+	/* Adding again replaces: one row, the new expiry and creator. */
+	assert_store(store_enroll_add(st, "alice", 2000, "helpdesk"), STORE_OK);
+	assert_store(store_enroll_pending(st, "alice", 1500, &pending), STORE_OK);
+	assert_int_equal(pending, 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollments"), 1);
+	raw_text(f->path, "SELECT created_by FROM enrollments", by, sizeof(by));
+	assert_string_equal(by, "helpdesk");
+
+	assert_store(store_enroll_add(st, "bob", 3000, NULL), STORE_OK);
+	assert_store(store_enroll_remove(st, "alice"), STORE_OK);
+	assert_store(store_enroll_pending(st, "alice", 1500, &pending), STORE_OK);
+	assert_int_equal(pending, 0);
+	assert_store(store_enroll_remove(st, "alice"), STORE_ERR_NOT_FOUND);
+	/* Removing alice's left bob's alone. */
+	assert_store(store_enroll_pending(st, "bob", 1500, &pending), STORE_OK);
+	assert_int_equal(pending, 1);
+	store_close(st);
+}
+
+/* ================================================================== */
+/* Events                                                             */
+/* ================================================================== */
+
+static void
+test_events(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	struct store_event evs[] = {
+		{ 100, "login_approved", "alice", "192.0.2.1", "ok", NULL, NULL },
+		{ 101, "login_denied", "bob", "", "fail", "bad_signature", NULL },
+		{ 102, "daemon_start", NULL, NULL, "ok", NULL, "version 0.1.0" },
+		{ 103, "login_denied", "alice", "198.51.100.9", "deny",
+		    "sign_count_regressed", "count 7 after 9" },
+		{ 104, "cred_added", "alice", NULL, "ok", NULL, "\"laptop\"\n" },
+	};
+	struct store_event bad = { 1, "", NULL, NULL, "ok", NULL, NULL };
+	struct store_event_list l;
+
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		assert_store(store_event_add(st, &evs[i]), STORE_OK);
+
+	assert_store(store_event_list(st, NULL, 100, &l), STORE_OK);
+	assert_int_equal(l.count, 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(l.items[i].time, 104 - (int64_t)i);
+	assert_null(l.items[2].user);
+	assert_null(l.items[2].addr);
+	assert_string_equal(l.items[2].detail, "version 0.1.0");
+	assert_string_equal(l.items[3].addr, "");
+	assert_string_equal(l.items[3].reason, "bad_signature");
+	store_event_list_free(&l);
+	assert_null(l.items);
+
+	assert_store(store_event_list(st, "alice", 100, &l), STORE_OK);
+	assert_int_equal(l.count, 3);
+	assert_int_equal(l.items[0].time, 104);
+	assert_string_equal(l.items[0].detail, "\"laptop\"\n");
+	assert_int_equal(l.items[1].time, 103);
+	assert_string_equal(l.items[1].event, "login_denied");
+	assert_string_equal(l.items[1].user, "alice");
+	assert_string_equal(l.items[1].addr, "198.51.100.9");
+	assert_string_equal(l.items[1].verdict, "deny");
+	assert_string_equal(l.items[1].reason, "sign_count_regressed");
+	assert_string_equal(l.items[1].detail, "count 7 after 9");
+	assert_int_equal(l.items[2].time, 100);
+	assert_null(l.items[2].reason);
+	/* The list owns copies, not pointers into the caller's events. */
+	assert_ptr_not_equal(l.items[1].detail, evs[3].detail);
+	store_event_list_free(&l);
+
+	assert_store(store_event_list(st, NULL, 2, &l), STORE_OK);
+	assert_int_equal(l.count, 2);
+	assert_int_equal(l.items[0].time, 104);
+	assert_int_equal(l.items[1].time, 103);
+	store_event_list_free(&l);
+
+	assert_store(store_event_list(st, "alice", 1, &l), STORE_OK);
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.items[0].time, 104);
+	store_event_list_free(&l);
+
+	assert_store(store_event_list(st, NULL, 0, &l), STORE_OK);
+	assert_int_equal(l.count, 0);
+	assert_store(store_event_list(st, "nobody", 10, &l), STORE_OK);
+	assert_int_equal(l.count, 0);
+	store_event_list_free(&l);
+
+	assert_store(store_event_add(st, &bad), STORE_ERR_INVALID);
+	bad.event = "x";
+	bad.verdict = NULL;
+	assert_store(store_event_add(st, &bad), STORE_ERR_INVALID);
+	assert_store(store_event_add(st, NULL), STORE_ERR_INVALID);
+	assert_store(store_event_list(st, NULL, 10, NULL), STORE_ERR_INVALID);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 5);
+	store_close(st);
+}
+
+/* ================================================================== */
+/* Concurrency                                                        */
+/* ================================================================== */
+
+static void
+test_busy(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	sqlite3 *db;
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	/* Writers give up after the busy timeout; readers carry on (WAL). */
+	assert_store(add_cred(st, "alice", "cred-2", 0), STORE_ERR_BUSY);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	assert_store(add_cred(st, "alice", "cred-2", 0), STORE_OK);
+	store_close(st);
+}
+
+#define WRITERS		4
+#define PER_WRITER	50
+
+/* A child's whole life; exit 10 + error: open failed, 20 + error: add. */
+static int
+writer(const char *path, int w)
+{
+	store_err_t err;
+	store_t *st;
+	char id[32];
+
+	if ((err = store_open(path, &st)) != STORE_OK)
+		return 10 + (int)err;
+	for (int i = 0; i < PER_WRITER; i++) {
+		snprintf(id, sizeof(id), "writer-%d-cred-%02d", w, i);
+		if ((err = add_cred(st, "shared", id, 0)) != STORE_OK) {
+			store_close(st);
+			return 20 + (int)err;
+		}
+	}
+	store_close(st);
+	return 0;
+}
+
+static void
+test_concurrent_writers(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pids[WRITERS];
+	char check[64];
+	store_t *st;
+	size_t n;
+
+	/* No file yet: the writers also race to create the schema. */
+	fflush(NULL);
+	for (int w = 0; w < WRITERS; w++) {
+		pids[w] = fork();
+		assert_true(pids[w] >= 0);
+		if (pids[w] == 0)
+			_exit(writer(f->path, w));
+	}
+	for (int w = 0; w < WRITERS; w++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+		assert_true(WIFEXITED(status));
+		if (WEXITSTATUS(status) != 0)
+			print_error("writer %d exited %d\n", w, WEXITSTATUS(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	st = open_store(f->path);
+	assert_store(store_cred_count_user(st, "shared", &n), STORE_OK);
+	assert_int_equal(n, WRITERS * PER_WRITER);
+	store_close(st);
+	raw_text(f->path, "PRAGMA integrity_check", check, sizeof(check));
+	assert_string_equal(check, "ok");
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM users"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_err_str),
+		T(test_open_creates_schema),
+		T(test_file_mode_private),
+		T(test_existing_mode_kept),
+		T(test_spec_schemes),
+		T(test_newer_schema_untouched),
+		T(test_foreign_db_untouched),
+		T(test_not_sqlite_untouched),
+		T(test_open_missing_dir),
+		T(test_reopen_keeps_data),
+		T(test_cred_add_get),
+		T(test_cred_list_count),
+		T(test_cred_duplicate_id),
+		T(test_cred_record_use),
+		T(test_cred_rename),
+		T(test_cred_remove),
+		T(test_not_found),
+		T(test_invalid_args),
+		T(test_user_handle),
+		T(test_enroll),
+		T(test_events),
+		T(test_busy),
+		T(test_concurrent_writers),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
