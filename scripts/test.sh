@@ -14,6 +14,10 @@ bash scripts/build.sh || exit 1
 passed=0
 failed=0
 count_log() {	# adds a meson testlog's cases to the totals
+  local p f
+  if [ ! -f "$1" ]; then	# the build failed before any test ran
+    failed=$((failed + 1)); echo "   -> no test log ($1): FAILED"; return
+  fi
   read -r p f < <(python3 tests/summarize.py "$1")
   passed=$((passed + p)); failed=$((failed + f))
   echo "   -> $p passed, $f failed"

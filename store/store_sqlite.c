@@ -10,7 +10,6 @@
  * A store_t is one connection: use it from one thread at a time.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,16 +259,15 @@ sq_probe(sqlite3 *db, int *version)
 
 	if ((err = sq_user_version(db, version)) != STORE_OK)
 		return err;
-	if (*version < 0 || *version > SQ_VERSION) {
-		fprintf(stderr, "DBG %d version %d\n", getpid(), *version);
-		return STORE_ERR_SCHEMA;}
+	if (*version < 0 || *version > SQ_VERSION)
+		return STORE_ERR_SCHEMA;
 	if (*version > 0)
 		return STORE_OK;
 	if ((err = sq_prepare(db, "SELECT count(*) FROM sqlite_master",
 	    &stmt)) != STORE_OK)
 		return err;
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW && sqlite3_column_int(stmt, 0) != 0)
-		{err = STORE_ERR_SCHEMA; fprintf(stderr, "DBG %d v0 nonempty %d\n", getpid(), sqlite3_column_int(stmt, 0));}
+		err = STORE_ERR_SCHEMA;
 	else if (rc != SQLITE_ROW)
 		err = sq_err(rc);
 	sqlite3_finalize(stmt);
@@ -283,9 +281,8 @@ sq_migrate(struct store_sqlite *sq)
 	store_err_t err;
 	int version;
 
-	if ((err = sq_exec(sq->db, "BEGIN IMMEDIATE")) != STORE_OK) {
-		fprintf(stderr, "DBG %d begin imm failed at %ld\n", getpid(), (long)time(NULL));
-		return err;}
+	if ((err = sq_exec(sq->db, "BEGIN IMMEDIATE")) != STORE_OK)
+		return err;
 	/* Again, now that no one else can be migrating. */
 	if ((err = sq_probe(sq->db, &version)) != STORE_OK)
 		goto fail;
@@ -295,13 +292,11 @@ sq_migrate(struct store_sqlite *sq)
 		if (rc != SQLITE_OK) {
 			/* Plain SQLITE_ERROR: the SQL clashed with the file. */
 			err = rc == SQLITE_ERROR ? STORE_ERR_SCHEMA : sq_err(rc);
-			fprintf(stderr, "DBG %d migrate %d: %s\n", getpid(), rc, sqlite3_errmsg(sq->db));
 			goto fail;
 		}
 		if ((err = sq_user_version(sq->db, &version)) != STORE_OK)
 			goto fail;
 		if (version != i + 1) {
-			fprintf(stderr, "DBG %d after step version %d\n", getpid(), version);
 			err = STORE_ERR_SCHEMA;
 			goto fail;
 		}
@@ -316,7 +311,7 @@ fail:
 }
 
 static store_err_t
-sq_journal_wal(sqlite3 *db)
+sq_journal_wal_once(sqlite3 *db)
 {
 	sqlite3_stmt *stmt;
 	store_err_t err;
@@ -335,6 +330,33 @@ sq_journal_wal(sqlite3 *db)
 	} else
 		err = sq_err(rc);
 	sqlite3_finalize(stmt);
+	return err;
+}
+
+static int64_t
+sq_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Switching a new file to WAL needs an exclusive lock that the pragma
+ * asks for while already reading, so SQLite answers BUSY at once instead
+ * of waiting: two programs opening a fresh store together hit this.  Wait
+ * here instead, as long as the busy timeout would have.
+ */
+static store_err_t
+sq_journal_wal(sqlite3 *db)
+{
+	int64_t deadline = sq_monotonic_ms() + SQ_BUSY_TIMEOUT_MS;
+	store_err_t err;
+
+	while ((err = sq_journal_wal_once(db)) == STORE_ERR_BUSY &&
+	    sq_monotonic_ms() < deadline)
+		sqlite3_sleep(10);
 	return err;
 }
 
@@ -359,13 +381,11 @@ sq_setup(struct store_sqlite *sq)
 	if ((err = sq_exec(sq->db, "BEGIN")) != STORE_OK)
 		return err;
 	err = sq_probe(sq->db, &version);
-	if (err) fprintf(stderr, "DBG %d probe failed at %ld\n", getpid(), (long)time(NULL));
 	sq_rollback(sq->db);
 	if (err != STORE_OK)
 		return err;
-	if ((err = sq_journal_wal(sq->db)) != STORE_OK) {
-		fprintf(stderr, "DBG %d wal failed at %ld\n", getpid(), (long)time(NULL));
-		return err;}
+	if ((err = sq_journal_wal(sq->db)) != STORE_OK)
+		return err;
 	if ((err = sq_exec(sq->db, "PRAGMA synchronous = FULL")) != STORE_OK ||
 	    (err = sq_exec(sq->db, "PRAGMA foreign_keys = ON")) != STORE_OK)
 		return err;
@@ -408,7 +428,6 @@ store_sqlite_open(const char *path, store_t **out)
 	else
 		err = sq_setup(sq);
 	if (err != STORE_OK) {
-		fprintf(stderr, "DBG %d open err %d: %s (%d)\n", getpid(), err, sqlite3_errmsg(sq->db), sqlite3_extended_errcode(sq->db));
 		sqlite3_close(sq->db);
 		free(sq);
 		return err;

@@ -351,6 +351,74 @@ def test_privilege_drop(tmp):
         d.stop()
 
 
+def make_cert(dirname):
+    """A self-signed P-256 certificate for localhost, with python3-cryptography."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+            .sign(key, hashes.SHA256()))
+    cpath, kpath = os.path.join(dirname, "cert.pem"), os.path.join(dirname, "key.pem")
+    with open(cpath, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(kpath, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cpath, kpath
+
+
+def test_tls(tmp):
+    import ssl
+    cdir = os.path.join(tmp, "certs")
+    os.makedirs(cdir)
+    cert, key = make_cert(cdir)
+    port = free_port()
+    conf = os.path.join(cdir, "tls.conf")
+    with open(conf, "w") as f:
+        f.write(f"rp_id = localhost\norigin = https://localhost:{port}\n"
+                f"listen = 127.0.0.1:{port}\npublic_url = https://localhost:{port}\n"
+                f"tls_cert = {cert}\ntls_key = {key}\nstore = {cdir}/s.db\n"
+                f"socket = {cdir}/c.sock\n")
+    proc = subprocess.Popen([PASSKEYD, "--config", conf, "--foreground"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        ctx = ssl.create_default_context(cafile=cert)
+        got = None
+        for _ in range(100):
+            try:
+                c = http.client.HTTPSConnection("localhost", port, timeout=5, context=ctx)
+                c.request("GET", "/healthz")
+                got = c.getresponse().read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        ok(got == b"ok\n", "tls: https with the configured certificate (verified by the client)", got)
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/healthz")
+            plain = c.getresponse().status
+        except (OSError, http.client.HTTPException):
+            plain = None
+        ok(plain is None or plain >= 400, "tls: plain HTTP is not served on the TLS port", plain)
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    with open(key, "w") as f:
+        f.write("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    r = subprocess.run([PASSKEYD, "--config", conf, "--foreground"], capture_output=True,
+                       text=True, timeout=10)
+    ok(r.returncode != 0 and "TLS" in r.stderr, "tls: a bad key stops the daemon with a message", r.stderr)
+
+
 def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root (setuid clients, privilege drop)")
@@ -371,6 +439,7 @@ def main():
         test_limits(tmp)
         test_expiry(tmp)
         test_privilege_drop(tmp)
+        test_tls(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"1..{N}")

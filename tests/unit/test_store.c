@@ -964,6 +964,7 @@ test_concurrent_writers(void **state)
 {
 	struct fixture *f = *state;
 	pid_t pids[WRITERS];
+	int status[WRITERS];
 	char check[64];
 	store_t *st;
 	size_t n;
@@ -976,14 +977,14 @@ test_concurrent_writers(void **state)
 		if (pids[w] == 0)
 			_exit(writer(f->path, w));
 	}
+	/* Reap all before judging any: teardown must not pull files from under them. */
+	for (int w = 0; w < WRITERS; w++)
+		assert_int_equal(waitpid(pids[w], &status[w], 0), pids[w]);
 	for (int w = 0; w < WRITERS; w++) {
-		int status;
-
-		assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
-		assert_true(WIFEXITED(status));
-		if (WEXITSTATUS(status) != 0)
-			print_error("writer %d exited %d\n", w, WEXITSTATUS(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_true(WIFEXITED(status[w]));
+		if (WEXITSTATUS(status[w]) != 0)
+			print_error("writer %d exited %d\n", w, WEXITSTATUS(status[w]));
+		assert_int_equal(WEXITSTATUS(status[w]), 0);
 	}
 	st = open_store(f->path);
 	assert_store(store_cred_count_user(st, "shared", &n), STORE_OK);
