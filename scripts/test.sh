@@ -83,6 +83,9 @@ capture_and_verify() {
 }
 step "browser" capture_and_verify
 
+echo "== the main job, headless: README's first command with Chromium approving"
+step "demo" bash -c 'bash scripts/demo.sh --headless > build/demo.log 2>&1 || { tail -30 build/demo.log; exit 1; }'
+
 echo "== benchmark (figures only; ratios against OpenSSL in the same run)"
 step "bench" build/bench/passkey-bench
 echo "== daemon benchmark (control socket begin rate against ping; RSS with 10,000 pending)"
