@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -214,7 +215,28 @@ sq_col_blob(sqlite3_stmt *stmt, int i, unsigned char **out, size_t *len)
 /* ------------------------------------------------------------------ */
 
 /*
- * Creates the file owner-only, whatever the umask, before SQLite sees it;
+ * SQLite syncs the directory when it creates a journal or WAL, never for
+ * the main file; a WAL whose database vanished with a power cut is no use.
+ */
+static store_err_t
+sq_sync_dir(const char *path)
+{
+	char *copy, *dir;
+	int fd, ok;
+
+	if ((copy = strdup(path)) == NULL)
+		return STORE_ERR_NOMEM;
+	dir = dirname(copy);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ok = fd != -1 && fsync(fd) == 0;
+	if (fd != -1)
+		close(fd);
+	free(copy);
+	return ok ? STORE_OK : STORE_ERR_IO;
+}
+
+/*
+ * Creates the file owner-only (a umask can only narrow 0600) before SQLite;
  * SQLite gives the -wal and -shm files the main file's mode.  An existing
  * file keeps the mode its admin chose.  O_EXCL never follows a symlink.
  */
@@ -227,7 +249,7 @@ sq_create_private(const char *path)
 	if (fd == -1)
 		return errno == EEXIST ? STORE_OK : STORE_ERR_IO;
 	close(fd);
-	return STORE_OK;
+	return sq_sync_dir(path);
 }
 
 static store_err_t
@@ -291,7 +313,8 @@ sq_migrate(struct store_sqlite *sq)
 
 		if (rc != SQLITE_OK) {
 			/* Plain SQLITE_ERROR: the SQL clashed with the file. */
-			err = rc == SQLITE_ERROR ? STORE_ERR_SCHEMA : sq_err(rc);
+			err = (rc & 0xff) == SQLITE_ERROR ? STORE_ERR_SCHEMA :
+			    sq_err(rc);
 			goto fail;
 		}
 		if ((err = sq_user_version(sq->db, &version)) != STORE_OK)
@@ -389,6 +412,11 @@ sq_setup(struct store_sqlite *sq)
 	if ((err = sq_exec(sq->db, "PRAGMA synchronous = FULL")) != STORE_OK ||
 	    (err = sq_exec(sq->db, "PRAGMA foreign_keys = ON")) != STORE_OK)
 		return err;
+	/* Versions only go up, so a current store needs no write lock to open. */
+	if (version == SQ_VERSION) {
+		sq->version = version;
+		return STORE_OK;
+	}
 	return sq_migrate(sq);
 }
 

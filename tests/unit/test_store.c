@@ -240,7 +240,7 @@ static void
 test_file_mode_private(void **state)
 {
 	struct fixture *f = *state;
-	char wal[PATH_MAX + 8];
+	char wal[sizeof(f->path) + 8];
 	mode_t old = umask(0);	/* a permissive umask must not matter */
 	store_t *st;
 	store_err_t err;
@@ -277,7 +277,7 @@ static void
 test_spec_schemes(void **state)
 {
 	struct fixture *f = *state;
-	char spec[PATH_MAX + 16], cwd[PATH_MAX];
+	char spec[sizeof(f->path) + 16], cwd[PATH_MAX];
 	const char *odd = "file:odd.db?mode=memory";
 	store_t *st = (store_t *)0x1;
 	struct stat sb;
@@ -944,7 +944,7 @@ writer(const char *path, int w)
 {
 	store_err_t err;
 	store_t *st;
-	char id[32];
+	char id[64];
 
 	if ((err = store_open(path, &st)) != STORE_OK)
 		return 10 + (int)err;
@@ -996,6 +996,63 @@ test_concurrent_writers(void **state)
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
 }
 
+#define RACERS		8
+
+/* Opens and writes at once, so late openers meet early writers. */
+static int
+racer(const char *path, int w)
+{
+	store_t *st;
+	store_err_t err;
+	char id[32];
+
+	if ((err = store_open(path, &st)) != STORE_OK)
+		return (int)err;
+	for (int i = 0; i < 5 && err == STORE_OK; i++) {
+		snprintf(id, sizeof(id), "racer-%d-%d", w % 100, i);
+		err = add_cred(st, "shared", id, 0);
+	}
+	store_close(st);
+	return (int)err;
+}
+
+/*
+ * Programs starting together on a fresh host race to create the file, the
+ * WAL switch and the schema; the loser of each race must wait, not fail.
+ * One round rarely loses, so run several.
+ */
+static void
+test_concurrent_create(void **state)
+{
+	struct fixture *f = *state;
+	char path[sizeof(f->path) + 16];
+	pid_t pids[RACERS];
+	int status[RACERS];
+
+	for (int round = 0; round < 20; round++) {
+		snprintf(path, sizeof(path), "%s/race-%d.db", f->dir, round);
+		fflush(NULL);
+		for (int w = 0; w < RACERS; w++) {
+			pids[w] = fork();
+			assert_true(pids[w] >= 0);
+			if (pids[w] == 0)
+				_exit(racer(path, w));
+		}
+		for (int w = 0; w < RACERS; w++)
+			assert_int_equal(waitpid(pids[w], &status[w], 0), pids[w]);
+		for (int w = 0; w < RACERS; w++) {
+			assert_true(WIFEXITED(status[w]));
+			if (WEXITSTATUS(status[w]) != 0)
+				print_error("round %d, racer %d: %s\n", round, w,
+				    store_err_str((store_err_t)WEXITSTATUS(status[w])));
+			assert_int_equal(WEXITSTATUS(status[w]), 0);
+		}
+		assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+		assert_int_equal(raw_int(path, "SELECT count(*) FROM credentials"),
+		    RACERS * 5);
+	}
+}
+
 int
 main(void)
 {
@@ -1024,6 +1081,7 @@ main(void)
 		T(test_events),
 		T(test_busy),
 		T(test_concurrent_writers),
+		T(test_concurrent_create),
 	};
 #undef T
 
