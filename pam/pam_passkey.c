@@ -30,7 +30,7 @@
 #include <security/pam_modules.h>
 
 #include "ctl_client.h"
-#include "ctl_name.h"
+#include "ctl_text.h"
 #include "prompt.h"
 #include "qr.h"
 
@@ -248,7 +248,7 @@ pace(long long *last)
 static const char *
 safe_code(const char *s)
 {
-	return prompt_word_ok(s, 64) ? s : "unknown";
+	return ctl_word_ok(s, 64) ? s : "unknown";
 }
 
 static int
@@ -298,8 +298,8 @@ ceremony_ok(struct pk_ceremony *c)
 	    json_integer_value(exp) > PK_MAX_EXPIRES)
 		return false;
 	c->expires_in = (long)json_integer_value(exp);
-	return prompt_word_ok(c->token, PK_MAX_TOKEN) && prompt_url_ok(c->url) &&
-	    prompt_word_ok(c->code, PROMPT_MAX_CODE);
+	return ctl_word_ok(c->token, PK_MAX_TOKEN) && ctl_url_ok(c->url) &&
+	    ctl_word_ok(c->code, CTL_CODE_MAX);
 }
 
 static int

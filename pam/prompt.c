@@ -52,28 +52,3 @@ prompt_qr_lines(const char *url)
 	/* heading, URL (wrapped by the terminal), code, "Press Enter" */
 	return PROMPT_MAX_LINES - 3 - url_lines;
 }
-
-bool
-prompt_url_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > PROMPT_MAX_URL)
-		return false;
-	/* No control bytes: the daemon must not be able to drive the terminal. */
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return false;
-	return true;
-}
-
-bool
-prompt_word_ok(const char *s, size_t max)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > max)
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_-") == n;
-}

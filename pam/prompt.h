@@ -1,6 +1,6 @@
 /*
- * The text pam_passkey shows, and the checks on what the daemon sends
- * before any of it reaches a terminal.  Pure functions: unit-tested.
+ * The text pam_passkey shows (what the daemon sends is checked first, with
+ * control/ctl_text.h).  Pure functions: unit-tested.
  *
  * Layout rules (sshd 9.2 shows nothing but prompts while the module
  * waits, so everything is in one PAM_PROMPT_ECHO_ON prompt):
@@ -14,13 +14,10 @@
 #ifndef PK_PROMPT_H
 #define PK_PROMPT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #define PROMPT_COLUMNS		80
 #define PROMPT_MAX_LINES	23
-#define PROMPT_MAX_URL		2048
-#define PROMPT_MAX_CODE		32
 
 enum prompt_kind {
 	PROMPT_LOGIN,
@@ -29,8 +26,8 @@ enum prompt_kind {
 
 struct prompt_args {
 	enum prompt_kind kind;
-	const char *url;	/* checked with prompt_url_ok() */
-	const char *code;	/* checked with prompt_word_ok() */
+	const char *url;	/* checked with ctl_url_ok() */
+	const char *code;	/* checked with ctl_word_ok() */
 	const char *qr;		/* qr_render() output, or NULL */
 	long seconds;		/* until the module gives up */
 };
@@ -42,10 +39,5 @@ char *prompt_again(const struct prompt_args *a);
 
 /* Lines left for a QR code in the first prompt for this URL (may be <= 0). */
 int prompt_qr_lines(const char *url);
-
-/* A URL safe to print: 1..PROMPT_MAX_URL bytes of printable ASCII, no space. */
-bool prompt_url_ok(const char *s);
-/* 1..max bytes of [A-Za-z0-9_-]: tokens, codes, error and reason codes. */
-bool prompt_word_ok(const char *s, size_t max);
 
 #endif /* PK_PROMPT_H */

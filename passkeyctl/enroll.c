@@ -18,7 +18,7 @@
 #include <jansson.h>
 
 #include "ctl_client.h"
-#include "ctl_name.h"
+#include "ctl_text.h"
 #include "passkeyctl.h"
 
 #define ENROLL_TIMEOUT_MS	10000
@@ -38,21 +38,6 @@ static const char enroll_usage[] =
     "Prints a one-time link that registers a passkey for USER (needs root).\n";
 
 
-
-/* What passkeyd sends is printed to a terminal: printable ASCII only. */
-static bool
-printable(const char *s, size_t max, bool spaces)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < (spaces ? 0x20 : 0x21) ||
-		    (unsigned char)s[i] > 0x7e)
-			return false;
-	return true;
-}
 
 /* A refusal's message and code, with anything unprintable replaced. */
 static void
@@ -82,7 +67,7 @@ show_link(const json_t *resp)
 	char when[64] = "";
 	time_t t;
 
-	if (!printable(url, 2048, false) || !printable(code, 32, false) ||
+	if (!ctl_url_ok(url) || !ctl_word_ok(code, CTL_CODE_MAX) ||
 	    !json_is_integer(exp) || json_integer_value(exp) < 1 ||
 	    json_integer_value(exp) > ENROLL_MAX_EXPIRES) {
 		fprintf(stderr, "passkeyctl: passkeyd sent an invalid answer\n");

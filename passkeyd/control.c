@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "control.h"
-#include "ctl_name.h"
+#include "ctl_text.h"
 #include "flow.h"
 
 struct client {

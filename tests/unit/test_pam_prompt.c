@@ -17,6 +17,7 @@
 
 #include <qrencode.h>
 
+#include "ctl_text.h"
 #include "prompt.h"
 #include "qr.h"
 
@@ -253,7 +254,7 @@ test_first_prompt_with_qr_fits_80x24(void **state)
 static void
 test_qr_left_out_when_too_big(void **state)
 {
-	char url[PROMPT_MAX_URL + 1];
+	char url[CTL_URL_MAX + 1];
 
 	for (size_t len = 30; len <= 400; len += 7) {
 		struct prompt_args a = { .kind = PROMPT_LOGIN, .url = url,
@@ -284,31 +285,31 @@ test_qr_left_out_when_too_big(void **state)
 static void
 test_daemon_text_checks(void **state)
 {
-	char big[PROMPT_MAX_URL + 2];
+	char big[CTL_URL_MAX + 2];
 
-	assert_true(prompt_url_ok(URL60));
-	assert_true(prompt_url_ok("https://h.example/r/a?b=c&d=%41#x"));
-	assert_false(prompt_url_ok(NULL));
-	assert_false(prompt_url_ok(""));
-	assert_false(prompt_url_ok("http://x/l/a b"));
-	assert_false(prompt_url_ok("http://x/l/\x1b[2J"));
-	assert_false(prompt_url_ok("http://x/l/a\nb"));
-	assert_false(prompt_url_ok("http://x/l/\x7f"));
-	assert_false(prompt_url_ok("http://x/l/\xc3\xa9"));
+	assert_true(ctl_url_ok(URL60));
+	assert_true(ctl_url_ok("https://h.example/r/a?b=c&d=%41#x"));
+	assert_false(ctl_url_ok(NULL));
+	assert_false(ctl_url_ok(""));
+	assert_false(ctl_url_ok("http://x/l/a b"));
+	assert_false(ctl_url_ok("http://x/l/\x1b[2J"));
+	assert_false(ctl_url_ok("http://x/l/a\nb"));
+	assert_false(ctl_url_ok("http://x/l/\x7f"));
+	assert_false(ctl_url_ok("http://x/l/\xc3\xa9"));
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	assert_false(prompt_url_ok(big));
-	big[PROMPT_MAX_URL] = '\0';
-	assert_true(prompt_url_ok(big));
+	assert_false(ctl_url_ok(big));
+	big[CTL_URL_MAX] = '\0';
+	assert_true(ctl_url_ok(big));
 
-	assert_true(prompt_word_ok("4F7-K2Q", PROMPT_MAX_CODE));
-	assert_true(prompt_word_ok("bad_signature", 64));
-	assert_false(prompt_word_ok("", 8));
-	assert_false(prompt_word_ok(NULL, 8));
-	assert_false(prompt_word_ok("123456789", 8));
-	assert_false(prompt_word_ok("a b", 8));
-	assert_false(prompt_word_ok("a\x1b", 8));
-	assert_false(prompt_word_ok("a/b", 8));
+	assert_true(ctl_word_ok("4F7-K2Q", CTL_CODE_MAX));
+	assert_true(ctl_word_ok("bad_signature", 64));
+	assert_false(ctl_word_ok("", 8));
+	assert_false(ctl_word_ok(NULL, 8));
+	assert_false(ctl_word_ok("123456789", 8));
+	assert_false(ctl_word_ok("a b", 8));
+	assert_false(ctl_word_ok("a\x1b", 8));
+	assert_false(ctl_word_ok("a/b", 8));
 }
 
 int

@@ -1,0 +1,41 @@
+#include <string.h>
+
+#include "ctl_text.h"
+
+bool
+ctl_user_name_valid(const char *u)
+{
+	size_t n;
+
+	if (u == NULL || (n = strlen(u)) == 0 || n > CTL_USER_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] < 0x20 || u[i] == 0x7f || u[i] == '/')
+			return false;
+	return true;
+}
+
+bool
+ctl_url_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > CTL_URL_MAX)
+		return false;
+	/* No control bytes: the daemon must not be able to drive the terminal. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+bool
+ctl_word_ok(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max)
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-") == n;
+}

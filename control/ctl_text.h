@@ -1,0 +1,24 @@
+/*
+ * What text in the control protocol may look like (PROTOCOL.md).  One
+ * definition for the daemon, the PAM module and the CLI, so that no side
+ * accepts what another refuses, and nothing the daemon sends can drive a
+ * terminal when a client prints it.
+ */
+#ifndef CTL_TEXT_H
+#define CTL_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CTL_USER_MAX	64
+#define CTL_URL_MAX	2048
+#define CTL_CODE_MAX	32
+
+/* A user name: 1..CTL_USER_MAX bytes, no control characters, no '/'. */
+bool ctl_user_name_valid(const char *name);
+/* A URL safe to print: 1..CTL_URL_MAX bytes of printable ASCII, no space. */
+bool ctl_url_ok(const char *s);
+/* 1..max bytes of [A-Za-z0-9_-]: tokens, codes, error and reason codes. */
+bool ctl_word_ok(const char *s, size_t max);
+
+#endif
