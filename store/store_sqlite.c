@@ -678,6 +678,24 @@ sq_cred_get(store_t *st, const unsigned char *id, size_t id_len,
 	return err;
 }
 
+/*
+ * Room for one more item in a result array that grows as rows arrive;
+ * the new slot is zeroed.  NULL when out of memory (items stays valid).
+ */
+static void *
+sq_grow(void *items, size_t *cap, size_t count, size_t size)
+{
+	if (count == *cap) {
+		size_t ncap = *cap == 0 ? 8 : *cap * 2;
+
+		if ((items = reallocarray(items, ncap, size)) == NULL)
+			return NULL;
+		*cap = ncap;
+	}
+	memset((char *)items + count * size, 0, size);
+	return items;
+}
+
 static store_err_t
 sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *out)
 {
@@ -695,19 +713,13 @@ sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *o
 		return sq_err(rc);
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (out->count == cap) {
-			size_t ncap = cap == 0 ? 4 : cap * 2;
-			struct store_credential *n;
+		struct store_credential *n;
 
-			n = reallocarray(out->items, ncap, sizeof(*n));
-			if (n == NULL) {
-				err = STORE_ERR_NOMEM;
-				break;
-			}
-			out->items = n;
-			cap = ncap;
+		if ((n = sq_grow(out->items, &cap, out->count, sizeof(*n))) == NULL) {
+			err = STORE_ERR_NOMEM;
+			break;
 		}
-		memset(&out->items[out->count], 0, sizeof(out->items[0]));
+		out->items = n;
 		/* Counted before reading, so a half-read item is freed too. */
 		err = sq_cred_read(stmt, &out->items[out->count++]);
 		if (err != STORE_OK)
@@ -948,18 +960,13 @@ sq_event_list(store_t *st, const char *user, size_t limit,
 		return sq_err(rc);
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (out->count == cap) {
-			size_t ncap = cap == 0 ? 16 : cap * 2;
-			struct store_event *n;
+		struct store_event *n;
 
-			n = reallocarray(out->items, ncap, sizeof(*n));
-			if (n == NULL) {
-				err = STORE_ERR_NOMEM;
-				break;
-			}
-			out->items = n;
-			cap = ncap;
+		if ((n = sq_grow(out->items, &cap, out->count, sizeof(*n))) == NULL) {
+			err = STORE_ERR_NOMEM;
+			break;
 		}
+		out->items = n;
 		if ((err = sq_event_read(stmt, &out->items[out->count++])) != STORE_OK)
 			break;
 	}
