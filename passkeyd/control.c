@@ -279,11 +279,7 @@ owned_ceremony(struct passkeyd *d, struct client *cl, json_t *req, json_t **refu
 		*refused = refusal("unknown_ceremony");
 		return NULL;
 	}
-	if (cl->uid != 0 && cl->uid != c->owner_uid) {
-		*refused = refusal("not_permitted");
-		return NULL;
-	}
-	if (cl->uid != 0 && c->kind == CEREMONY_LOGIN) {
+	if (cl->uid != 0 && (cl->uid != c->owner_uid || c->kind == CEREMONY_LOGIN)) {
 		*refused = refusal("not_permitted");
 		return NULL;
 	}
@@ -404,16 +400,13 @@ control_handle(struct control_server *s, const struct pollfd *fds, size_t n)
 {
 	time_t now = time(NULL);
 
-	/* clients first, by descriptor, since accepting reorders nothing */
-	for (size_t k = 1; k < n; k++) {
-		for (size_t i = 0; i < s->n_clients; i++) {
-			if (s->clients[i]->fd != fds[k].fd)
-				continue;
-			if (fds[k].revents & (POLLIN | POLLHUP | POLLERR))
-				read_client(s, s->clients[i]);
-			break;
-		}
-	}
+	/*
+	 * control_fill_poll put clients[i] at fds[1 + i], and nothing has
+	 * added or dropped a client since; accept and drop only come after.
+	 */
+	for (size_t i = 0; i + 1 < n && i < s->n_clients; i++)
+		if (fds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
+			read_client(s, s->clients[i]);
 	for (size_t i = s->n_clients; i-- > 0;)
 		if (s->clients[i]->closing || now - s->clients[i]->last > CONTROL_IDLE_SECONDS)
 			drop_client(s, i);

@@ -4,6 +4,7 @@
  * must come with an allowed Origin.  Nothing here verifies anything: the
  * flow and the RP core do.
  */
+#include <limits.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,7 +339,7 @@ http_timeout_ms(struct http_server *h)
 
 	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES)
 		return -1;
-	return ms > 1000 ? 1000 : (int)ms;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 void
