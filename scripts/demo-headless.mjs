@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '../tests/browser/node_modules/playwright-core/index.mjs';
+import { chromiumArgs } from '../tests/browser/chromium-args.mjs';
 
 const arg = (name) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,9 +23,6 @@ const askpass = arg('askpass'), workdir = arg('workdir');
 const say = (s) => console.log(`   ${s}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const chromeArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1'];
 
 async function approve(page, url, what) {
   await page.goto(url);
@@ -38,7 +36,7 @@ async function approve(page, url, what) {
 }
 
 const profile = fs.mkdtempSync(path.join(workdir, 'chromium.'));
-const ctx = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: chromeArgs });
+const ctx = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: chromiumArgs() });
 let rc = 1;
 try {
   const page = await ctx.newPage();

@@ -42,6 +42,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromiumArgs } from '../browser/chromium-args.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -603,15 +604,6 @@ function promptFormatProblems(text) {
 
 // ------------------------------------------------------------------ browser
 
-function chromiumArgs() {
-  return [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--no-proxy-server',
-    // Mandatory: nothing but loopback may be resolved or contacted.
-    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1',
-  ];
-}
 
 async function loadPlaywright() {
   const req = createRequire(path.join(REPO_ROOT, 'tests', 'browser', 'package.json'));
