@@ -21,7 +21,6 @@
 #include "ctl_text.h"
 #include "passkeyctl.h"
 
-#define ENROLL_TIMEOUT_MS	10000
 #define ENROLL_MAX_EXPIRES	(366L * 86400)
 
 enum { OPT_SOCKET = 256, OPT_EXPIRES, OPT_HELP };
@@ -39,61 +38,14 @@ static const char enroll_usage[] =
 
 
 
-/* A refusal's message and code, with anything unprintable replaced. */
-static void
-print_refusal(const json_t *resp)
-{
-	const char *msg = ctl_resp_str(resp, "message");
-	const char *code = ctl_resp_str(resp, "error");
-	char m[256], c[65];
-	size_t i;
-
-	for (i = 0; msg != NULL && msg[i] != '\0' && i < sizeof(m) - 1; i++)
-		m[i] = msg[i] >= 0x20 && msg[i] < 0x7f ? msg[i] : '?';
-	m[i] = '\0';
-	for (i = 0; code != NULL && code[i] != '\0' && i < sizeof(c) - 1; i++)
-		c[i] = code[i] > 0x20 && code[i] < 0x7f ? code[i] : '?';
-	c[i] = '\0';
-	fprintf(stderr, "passkeyctl: %s (%s)\n", m[0] != '\0' ? m :
-	    "passkeyd refused the request", c[0] != '\0' ? c : "unknown");
-}
-
-static int
-show_link(const json_t *resp)
-{
-	const char *url = ctl_resp_str(resp, "url");
-	const char *code = ctl_resp_str(resp, "code");
-	json_t *exp = json_object_get(resp, "expires_in");
-	char when[64] = "";
-	time_t t;
-
-	if (!ctl_url_ok(url) || !ctl_word_ok(code, CTL_CODE_MAX) ||
-	    !json_is_integer(exp) || json_integer_value(exp) < 1 ||
-	    json_integer_value(exp) > ENROLL_MAX_EXPIRES) {
-		fprintf(stderr, "passkeyctl: passkeyd sent an invalid answer\n");
-		return EXIT_VERDICT_REJECTED;
-	}
-	printf("%s\n", url);
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		perror("passkeyctl: stdout");
-		return EXIT_VERDICT_REJECTED;
-	}
-	t = time(NULL) + (time_t)json_integer_value(exp);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
-	fprintf(stderr, "code: %s\nexpires: %s (in %lld s)\n", code, when,
-	    (long long)json_integer_value(exp));
-	return EXIT_VERDICT_OK;
-}
-
 int
 cmd_enroll(int argc, char **argv)
 {
-	const char *sock = passkeyctl_socket != NULL ? passkeyctl_socket :
-	    CTL_DEFAULT_SOCKET;
+	const char *sock = daemon_socket();
 	long long expires = 0;
 	json_t *req, *resp = NULL;
 	char *end;
-	int opt, err, r;
+	int opt, r;
 
 	optind = 1;
 	opterr = 1;
@@ -134,17 +86,39 @@ cmd_enroll(int argc, char **argv)
 		fprintf(stderr, "passkeyctl: out of memory\n");
 		return EXIT_VERDICT_REJECTED;
 	}
-	err = ctl_call(sock, ENROLL_TIMEOUT_MS, req, &resp);
+	r = daemon_ask(sock, req, &resp);
 	json_decref(req);
-	if (err != CTL_OK) {
-		fprintf(stderr, "passkeyctl: %s: %s\n", sock, ctl_err_str(err));
-		return EXIT_VERDICT_REJECTED;
-	}
-	if (!ctl_resp_ok(resp)) {
-		print_refusal(resp);
-		r = EXIT_VERDICT_REJECTED;
-	} else
+	if (r == EXIT_VERDICT_OK)
 		r = show_link(resp);
 	json_decref(resp);
+	return r;
+}
+
+static const char revoke_usage[] =
+    "usage: passkeyctl revoke-enrollment USER\n"
+    "Withdraws USER's pending enrollment; a link already sent stops working (needs root).\n";
+
+int
+cmd_revoke_enrollment(int argc, char **argv)
+{
+	json_t *req, *resp;
+	int r;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		fputs(revoke_usage, stdout);
+		return EXIT_VERDICT_OK;
+	}
+	if (argc != 2)
+		return usage_error(revoke_usage, argc < 2 ? "missing USER" :
+		    "unexpected argument '%s'", argv[argc < 2 ? 0 : 2]);
+	if (!ctl_user_name_valid(argv[1]) || argv[1][0] == '-')
+		return usage_error(revoke_usage, "not a valid user name: '%s'", argv[1]);
+	if ((req = json_pack("{s:s, s:s}", "op", "revoke_enrollment", "user", argv[1])) == NULL)
+		return usage_error(revoke_usage, "user name is not UTF-8: '%s'", argv[1]);
+	r = daemon_ask(daemon_socket(), req, &resp);
+	json_decref(req);
+	json_decref(resp);
+	if (r == EXIT_VERDICT_OK)
+		printf("enrollment of %s revoked\n", argv[1]);
 	return r;
 }

@@ -17,8 +17,19 @@ static const struct {
 	  "verify a WebAuthn registration response offline" },
 	{ "verify-assertion", cmd_verify_assertion,
 	  "verify a WebAuthn authentication response offline" },
+	{ "add", cmd_add,
+	  "register a new passkey for your account (prints a one-time link)" },
+	{ "list", cmd_list,
+	  "show passkeys: yours, or (root) a user's or everyone's" },
+	{ "rename", cmd_rename, "name a passkey" },
+	{ "remove", cmd_remove, "remove a passkey" },
+	{ "export-openssh", cmd_export_openssh,
+	  "a passkey as an OpenSSH security-key line and key file" },
+	{ "events", cmd_events, "the audit log: logins, failures, changes" },
 	{ "enroll", cmd_enroll,
 	  "print a one-time passkey registration link for a user" },
+	{ "revoke-enrollment", cmd_revoke_enrollment,
+	  "withdraw a user's pending enrollment" },
 };
 
 const char *passkeyctl_socket;

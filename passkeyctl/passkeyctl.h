@@ -9,6 +9,13 @@
 int cmd_verify_registration(int argc, char **argv);
 int cmd_verify_assertion(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
+int cmd_revoke_enrollment(int argc, char **argv);
+int cmd_add(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_rename(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_export_openssh(int argc, char **argv);
 
 /* --socket given before the command, or NULL: passkeyd's control socket. */
 extern const char *passkeyctl_socket;
@@ -16,5 +23,26 @@ extern const char *passkeyctl_socket;
 /* Prints "passkeyctl: MESSAGE" (when fmt is not NULL) and usage; returns EXIT_USAGE. */
 int usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* daemon.c: talking to passkeyd. */
+#include <stdio.h>
+#include <jansson.h>
+
+/* --socket, or the default. */
+const char *daemon_socket(void);
+/*
+ * One request; on an ok answer returns EXIT_VERDICT_OK with *resp set,
+ * else prints why (unreachable, or the refusal) and returns EXIT_VERDICT_REJECTED.
+ */
+int daemon_ask(const char *sock, const json_t *req, json_t **resp);
+/* Follows "next" cursors and gathers every page's array `key`. */
+int daemon_ask_all(const char *sock, json_t *req, const char *key, json_t **items);
+void print_refusal(const json_t *resp);
+/* A registration link on stdout; its code and expiry on stderr. */
+int show_link(const json_t *resp);
+/* Writes s with control characters shown as '?'. */
+void print_safe(FILE *f, const char *s);
+/* Pretty JSON on stdout. */
+int print_json_pretty(const json_t *j);
 
 #endif

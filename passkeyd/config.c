@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "passkey_rp.h"
 
 #define CONFIG_MAX_BYTES (64 * 1024)
 
@@ -135,9 +137,125 @@ parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
 	return set_string(&cfg->listen, v, err, errlen);
 }
 
+/*
+ * The next word of a list value: words are separated by spaces, tabs or
+ * commas.  Returns 1 with the word in buf, 0 at the end, -1 if too long.
+ */
+static int
+next_word(const char **p, char *buf, size_t len)
+{
+	size_t n;
+
+	*p += strspn(*p, " \t,");
+	if (**p == '\0')
+		return 0;
+	n = strcspn(*p, " \t,");
+	if (n >= len)
+		return -1;
+	memcpy(buf, *p, n);
+	buf[n] = '\0';
+	*p += n;
+	return 1;
+}
+
+static int
+set_algs(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	/* the order here is the order offered in pubKeyCredParams */
+	static const struct { const char *name; int alg; } names[] = {
+		{ "es256", RP_COSE_ES256 },
+		{ "eddsa", RP_COSE_EDDSA },
+		{ "rs256", RP_COSE_RS256 },
+	};
+	unsigned mask = 0;
+	char word[32];
+	int r;
+
+	while ((r = next_word(&v, word, sizeof(word))) != 0) {
+		size_t i = 0;
+
+		while (r > 0 && i < sizeof(names) / sizeof(names[0]) &&
+		    strcmp(word, names[i].name) != 0)
+			i++;
+		if (r < 0 || i == sizeof(names) / sizeof(names[0]))
+			return fail(err, errlen, "unknown algorithm '%s' (expected "
+			    "es256, eddsa or rs256)", r < 0 ? "(too long)" : word);
+		if (mask & (1u << i))
+			return fail(err, errlen, "'%s' listed twice", word);
+		mask |= 1u << i;
+	}
+	if (mask == 0)
+		return fail(err, errlen, "empty list: name at least one of "
+		    "es256, eddsa, rs256");
+	cfg->n_algs = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (mask & (1u << i))
+			cfg->algs[cfg->n_algs++] = names[i].alg;
+	return 0;
+}
+
+/* none, self, untrusted; trusted is always accepted (and may be named). */
+static int
+set_attestation(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	static const struct { const char *name; int bit; } names[] = {
+		{ "none", RP_ATTESTATION_NONE },
+		{ "self", RP_ATTESTATION_SELF },
+		{ "untrusted", RP_ATTESTATION_UNTRUSTED },
+		{ "trusted", RP_ATTESTATION_TRUSTED },
+	};
+	int mask = RP_ATTESTATION_TRUSTED, seen = 0, r;
+	char word[32];
+
+	while ((r = next_word(&v, word, sizeof(word))) != 0) {
+		size_t i = 0;
+
+		while (r > 0 && i < sizeof(names) / sizeof(names[0]) &&
+		    strcmp(word, names[i].name) != 0)
+			i++;
+		if (r < 0 || i == sizeof(names) / sizeof(names[0]))
+			return fail(err, errlen, "unknown attestation kind '%s' "
+			    "(expected none, self, untrusted or trusted)",
+			    r < 0 ? "(too long)" : word);
+		if (seen & names[i].bit)
+			return fail(err, errlen, "'%s' listed twice", word);
+		seen |= names[i].bit;
+		mask |= names[i].bit;
+	}
+	cfg->accepted_attestation = mask;
+	return 0;
+}
+
+static int
+set_trust_anchors(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (cfg->trust_anchors == NULL && *v != '\0') {
+		if (stat(v, &st) != 0)
+			return fail(err, errlen, "%s: %s", v, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return fail(err, errlen, "%s: not a folder", v);
+	}
+	return set_string(&cfg->trust_anchors, v, err, errlen);
+}
+
+/* Keys that set one value: a second line for them is a mistake. */
+static const char *const single_keys[] = {
+	"ceremony_timeout", "enroll_timeout", "max_pending_total",
+	"max_pending_per_user", "max_pending_per_address", "require_uv",
+	"sign_count_regression", "allowed_algorithms", "accept_attestation",
+};
+
 static int
 apply(struct config *cfg, const char *key, const char *v, char *err, size_t errlen)
 {
+	for (size_t i = 0; i < sizeof(single_keys) / sizeof(single_keys[0]); i++)
+		if (strcmp(key, single_keys[i]) == 0) {
+			if (cfg->seen & (1u << i))
+				return fail(err, errlen, "given twice");
+			cfg->seen |= 1u << i;
+		}
 	if (strcmp(key, "rp_id") == 0)
 		return set_string(&cfg->rp_id, v, err, errlen);
 	if (strcmp(key, "rp_name") == 0)
@@ -191,6 +309,21 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 		return set_uint(&cfg->max_pending_per_address, v, 1, 1000000, err, errlen);
 	if (strcmp(key, "require_uv") == 0)
 		return set_bool(&cfg->require_uv, v, err, errlen);
+	if (strcmp(key, "sign_count_regression") == 0) {
+		if (strcmp(v, "reject") == 0)
+			cfg->reject_sign_count_regression = 1;
+		else if (strcmp(v, "log") == 0)
+			cfg->reject_sign_count_regression = 0;
+		else
+			return fail(err, errlen, "expected reject or log");
+		return 0;
+	}
+	if (strcmp(key, "allowed_algorithms") == 0)
+		return set_algs(cfg, v, err, errlen);
+	if (strcmp(key, "accept_attestation") == 0)
+		return set_attestation(cfg, v, err, errlen);
+	if (strcmp(key, "trust_anchors") == 0)
+		return set_trust_anchors(cfg, v, err, errlen);
 	return fail(err, errlen, "unknown key '%s'", key);
 }
 
@@ -204,6 +337,12 @@ set_defaults(struct config *cfg)
 	cfg->max_pending_per_user = 4;
 	cfg->max_pending_per_address = 16;
 	cfg->require_uv = 1;
+	cfg->reject_sign_count_regression = 1;
+	cfg->algs[0] = RP_COSE_ES256;
+	cfg->algs[1] = RP_COSE_EDDSA;
+	cfg->algs[2] = RP_COSE_RS256;
+	cfg->n_algs = 3;
+	cfg->accepted_attestation = RP_ATTESTATION_ALL;
 }
 
 static int
@@ -240,6 +379,11 @@ fill_and_check(struct config *cfg, char *err, size_t errlen)
 	if (cfg->max_pending_per_user > cfg->max_pending_total ||
 	    cfg->max_pending_per_address > cfg->max_pending_total)
 		return fail(err, errlen, "a per-user or per-address limit exceeds max_pending_total");
+	if (cfg->accepted_attestation == RP_ATTESTATION_TRUSTED &&
+	    cfg->trust_anchors == NULL)
+		return fail(err, errlen, "accept_attestation accepts only trusted "
+		    "attestation but no trust_anchors folder is set: no passkey "
+		    "could ever be registered");
 	return 0;
 }
 
@@ -334,7 +478,7 @@ config_free(struct config *cfg)
 {
 	char **strings[] = { &cfg->rp_id, &cfg->rp_name, &cfg->listen,
 	    &cfg->public_url, &cfg->tls_cert, &cfg->tls_key, &cfg->hostname,
-	    &cfg->store, &cfg->socket_path, &cfg->user };
+	    &cfg->store, &cfg->socket_path, &cfg->user, &cfg->trust_anchors };
 
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		free(*strings[i]);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #define CONFIG_MAX_ORIGINS 16
+#define CONFIG_MAX_ALGS 3		/* ES256, EdDSA, RS256 */
 
 struct config {
 	char *rp_id;
@@ -34,6 +35,12 @@ struct config {
 	unsigned max_pending_per_user;
 	unsigned max_pending_per_address;
 	int require_uv;
+	int reject_sign_count_regression;	/* sign_count_regression: 1 reject, 0 log */
+	int algs[CONFIG_MAX_ALGS];	/* allowed_algorithms: COSE ids, always in */
+	size_t n_algs;			/* the order ES256, EdDSA, RS256 */
+	int accepted_attestation;	/* enum rp_attestation mask; TRUSTED always set */
+	char *trust_anchors;		/* folder of PEM files, or NULL */
+	unsigned seen;			/* keys given once, for "given twice" */
 };
 
 /* Returns 0, or -1 with a one-line reason in err. */

@@ -19,6 +19,7 @@
 #include "control.h"
 #include "ctl_text.h"
 #include "flow.h"
+#include "manage.h"
 
 struct client {
 	int fd;
@@ -138,8 +139,8 @@ reply(struct client *c, json_t *obj)
 	free(s);
 }
 
-static json_t *
-refusal(const char *code)
+json_t *
+control_refusal(const char *code)
 {
 	static const struct { const char *code, *message; } messages[] = {
 		{ "bad_request", "malformed request" },
@@ -150,6 +151,13 @@ refusal(const char *code)
 		{ "limit_total", "too many pending logins" },
 		{ "unknown_ceremony", "no such login request" },
 		{ "store_error", "the credential store failed" },
+		{ "unknown_credential", "no such passkey" },
+		{ "ambiguous_id", "that ID prefix matches more than one passkey; give more digits" },
+		{ "last_passkey", "this is the account's last passkey; removing it locks the "
+		  "account out of passkey logins (use --force to remove it anyway)" },
+		{ "unknown_user", "no such user" },
+		{ "no_enrollment", "the user has no pending enrollment" },
+		{ "bad_name", "a name is 1 to 128 bytes of UTF-8 without control characters" },
 	};
 	const char *msg = "internal error";
 
@@ -209,9 +217,9 @@ op_login_begin(struct passkeyd *d, struct client *cl, json_t *req)
 	const char *err;
 
 	if (cl->uid != 0)
-		return refusal("not_permitted");
+		return control_refusal("not_permitted");
 	if (!ctl_user_name_valid(user) || !valid_rhost(rhost) || !valid_name(service, 64))
-		return refusal("bad_request");
+		return control_refusal("bad_request");
 	if (mode == NULL || strcmp(mode, "none") == 0)
 		em = ENROLL_NONE;
 	else if (strcmp(mode, "pending") == 0)
@@ -219,9 +227,9 @@ op_login_begin(struct passkeyd *d, struct client *cl, json_t *req)
 	else if (strcmp(mode, "after-auth") == 0)
 		em = ENROLL_AFTER_AUTH;
 	else
-		return refusal("bad_request");
+		return control_refusal("bad_request");
 	if ((err = flow_login_begin(d, user, rhost, service, em, &c)) != NULL)
-		return refusal(err);
+		return control_refusal(err);
 	return ceremony_reply(d, c);
 }
 
@@ -235,17 +243,19 @@ op_enroll(struct passkeyd *d, struct client *cl, json_t *req)
 	const char *err;
 
 	if (cl->uid != 0)
-		return refusal("not_permitted");
+		return control_refusal("not_permitted");
 	if (!ctl_user_name_valid(user))
-		return refusal("bad_request");
+		return control_refusal("bad_request");
+	if (!manage_user_exists(user))
+		return control_refusal("unknown_user");
 	if (exp != NULL) {
 		if (!json_is_integer(exp) || json_integer_value(exp) < 60 ||
 		    json_integer_value(exp) > 30 * 86400)
-			return refusal("bad_request");
+			return control_refusal("bad_request");
 		lifetime = json_integer_value(exp);
 	}
 	if ((err = flow_enroll(d, user, (unsigned)lifetime, "root", &c)) != NULL)
-		return refusal(err);
+		return control_refusal(err);
 	return ceremony_reply(d, c);
 }
 
@@ -257,9 +267,9 @@ op_register_begin(struct passkeyd *d, struct client *cl)
 	const char *err;
 
 	if (pw == NULL || !ctl_user_name_valid(pw->pw_name))
-		return refusal("not_permitted");
+		return control_refusal("not_permitted");
 	if ((err = flow_register_begin(d, pw->pw_name, cl->uid, &c)) != NULL)
-		return refusal(err);
+		return control_refusal(err);
 	return ceremony_reply(d, c);
 }
 
@@ -272,15 +282,15 @@ owned_ceremony(struct passkeyd *d, struct client *cl, json_t *req, json_t **refu
 
 	*refused = NULL;
 	if (token == NULL) {
-		*refused = refusal("bad_request");
+		*refused = control_refusal("bad_request");
 		return NULL;
 	}
 	if ((c = ceremony_find(d->ceremonies, token)) == NULL) {
-		*refused = refusal("unknown_ceremony");
+		*refused = control_refusal("unknown_ceremony");
 		return NULL;
 	}
 	if (cl->uid != 0 && (cl->uid != c->owner_uid || c->kind == CEREMONY_LOGIN)) {
-		*refused = refusal("not_permitted");
+		*refused = control_refusal("not_permitted");
 		return NULL;
 	}
 	return c;
@@ -327,11 +337,11 @@ dispatch(struct passkeyd *d, struct client *cl, const char *line, size_t len)
 	if (req == NULL || !json_is_object(req)) {
 		json_decref(req);
 		cl->closing = 1;
-		return refusal("bad_request");
+		return control_refusal("bad_request");
 	}
 	op = json_string_value(json_object_get(req, "op"));
 	if (op == NULL)
-		out = refusal("bad_request");
+		out = control_refusal("bad_request");
 	else if (strcmp(op, "login_begin") == 0)
 		out = op_login_begin(d, cl, req);
 	else if (strcmp(op, "status") == 0)
@@ -342,10 +352,22 @@ dispatch(struct passkeyd *d, struct client *cl, const char *line, size_t len)
 		out = op_enroll(d, cl, req);
 	else if (strcmp(op, "register_begin") == 0)
 		out = op_register_begin(d, cl);
+	else if (strcmp(op, "list") == 0)
+		out = manage_list(d, cl->uid, req);
+	else if (strcmp(op, "rename") == 0)
+		out = manage_rename(d, cl->uid, req);
+	else if (strcmp(op, "remove") == 0)
+		out = manage_remove(d, cl->uid, req);
+	else if (strcmp(op, "export") == 0)
+		out = manage_export(d, cl->uid, req);
+	else if (strcmp(op, "events") == 0)
+		out = manage_events(d, cl->uid, req);
+	else if (strcmp(op, "revoke_enrollment") == 0)
+		out = manage_revoke_enrollment(d, cl->uid, req);
 	else if (strcmp(op, "ping") == 0)
 		out = json_pack("{s:b, s:s}", "ok", 1, "version", PASSKEYD_VERSION);
 	else
-		out = refusal("bad_request");
+		out = control_refusal("bad_request");
 	json_decref(req);
 	return out;
 }
@@ -374,7 +396,7 @@ read_client(struct control_server *s, struct client *c)
 			c->len -= line + 1;
 		}
 		if (c->len == CONTROL_LINE_MAX) {
-			reply(c, refusal("bad_request"));
+			reply(c, control_refusal("bad_request"));
 			c->closing = 1;
 		}
 		if (c->closing)

@@ -5,6 +5,7 @@
 #ifndef PASSKEYD_CONTROL_H
 #define PASSKEYD_CONTROL_H
 
+#include <jansson.h>
 #include <poll.h>
 
 #include "passkeyd.h"
@@ -22,5 +23,8 @@ size_t control_fill_poll(struct control_server *s, struct pollfd *fds, size_t ma
 /* Handles what poll reported for the descriptors it filled. */
 void control_handle(struct control_server *s, const struct pollfd *fds, size_t n);
 void control_stop(struct control_server *s);
+
+/* {"ok":false,"error":code,"message":...} for a stable code (PROTOCOL.md). */
+json_t *control_refusal(const char *code);
 
 #endif

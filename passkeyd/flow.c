@@ -212,21 +212,25 @@ static json_t *
 register_options(struct passkeyd *d, struct ceremony *c, json_int_t timeout_ms,
     const struct store_credential_list *creds, const uint8_t *handle)
 {
-	json_t *pk, *user;
+	json_t *pk, *user, *params;
 
 	user = json_pack("{s:s, s:s}", "name", c->user, "displayName", c->user);
 	if (user == NULL || set_b64(user, "id", handle, STORE_USER_HANDLE_LEN) != 0) {
 		json_decref(user);
 		return NULL;
 	}
-	pk = json_pack("{s:{s:s, s:s}, s:o, s:[{s:s, s:i}, {s:s, s:i}, {s:s, s:i}],"
-	    " s:I, s:o?, s:{s:s, s:s}, s:s}",
+	/* only the algorithms the config allows (allowed_algorithms) */
+	params = json_array();
+	for (size_t i = 0; params != NULL && i < d->cfg.n_algs; i++)
+		if (json_array_append_new(params, json_pack("{s:s, s:i}", "type",
+		    "public-key", "alg", d->cfg.algs[i])) != 0) {
+			json_decref(params);
+			params = NULL;
+		}
+	pk = json_pack("{s:{s:s, s:s}, s:o, s:o, s:I, s:o?, s:{s:s, s:s}, s:s}",
 	    "rp", "id", d->cfg.rp_id, "name", d->cfg.rp_name,
 	    "user", user,
-	    "pubKeyCredParams",
-	    "type", "public-key", "alg", RP_COSE_ES256,
-	    "type", "public-key", "alg", RP_COSE_EDDSA,
-	    "type", "public-key", "alg", RP_COSE_RS256,
+	    "pubKeyCredParams", params,
 	    "timeout", timeout_ms,
 	    "excludeCredentials", credential_descriptors(creds),
 	    "authenticatorSelection", "residentKey", "preferred",
@@ -326,7 +330,12 @@ finish_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp)
 	if (result.sign_count_regressed)
 		event_log(d, "sign_count_regressed", c->user, c->rhost, "warn",
 		    "sign_count_regressed", c, "allowed by policy");
-	if (store_cred_record_use(d->store, cred.id, cred.id_len, result.sign_count,
+	/*
+	 * A regression let through by policy must not lower the stored count
+	 * (WebAuthn §7.2 step 22): the next clone would look fresh again.
+	 */
+	if (store_cred_record_use(d->store, cred.id, cred.id_len,
+	    result.sign_count > cred.sign_count ? result.sign_count : cred.sign_count,
 	    (result.flags & RP_FLAG_BS) != 0, (int64_t)time(NULL), c->rhost) != STORE_OK)
 		reason = "store_error";
 out:

@@ -1,11 +1,13 @@
 /*
  * passkeyd: the challenge web server, relying party and store keeper of
- * ssh-passkeys.  Startup order is the security design: read the config and
- * the TLS key, bind the HTTP port and the control socket while privileged,
- * drop to the configured account, and only then open the store and read
- * any network input.
+ * ssh-passkeys.  Startup order is the security design: read the config, the
+ * trust anchors and the TLS key, bind the HTTP port and the control socket
+ * while privileged, drop to the configured account, and only then open the
+ * store and read any network input.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -98,23 +100,182 @@ drop_privileges(const char *user, char *err, size_t errlen)
 	return 0;
 }
 
+#define ANCHOR_FILE_MAX (1024 * 1024)
+
+/* *.pem and *.crt, not hidden: what trust_anchors loads from its folder. */
+static int
+anchor_file_name(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+
+	return e->d_name[0] != '.' && n > 4 &&
+	    (strcmp(e->d_name + n - 4, ".pem") == 0 ||
+	    strcmp(e->d_name + n - 4, ".crt") == 0);
+}
+
+static char *
+read_anchor_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
+	    fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "trust_anchors: %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > ANCHOR_FILE_MAX) {
+		snprintf(err, errlen, "trust_anchors: %s: not a regular file of at most 1 MiB", path);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	while (got < (size_t)st.st_size &&
+	    (n = read(fd, buf + got, (size_t)st.st_size - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "trust_anchors: %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	if (memchr(buf, '\0', got) != NULL) {
+		snprintf(err, errlen, "trust_anchors: %s: not PEM text (a DER certificate? convert it "
+		    "with openssl x509 -inform der)", path);
+		goto fail;
+	}
+	close(fd);
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Every PEM block of the file must be a certificate the RP core accepts:
+ * it is given one block at a time, so that a damaged second certificate
+ * cannot be skipped silently.  Text outside the blocks is ignored.
+ */
+static int
+add_anchor_text(rp_policy_t *p, const char *path, const char *text,
+    size_t *count, char *err, size_t errlen)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	static const char end[] = "-----END CERTIFICATE-----";
+	const char *b, *e;
+	size_t n = 0;
+	int rc;
+
+	while ((b = strstr(text, "-----BEGIN ")) != NULL) {
+		n++;
+		if (strncmp(b, begin, sizeof(begin) - 1) != 0) {
+			snprintf(err, errlen, "trust_anchors: %s: PEM block %zu is not a CERTIFICATE", path, n);
+			return -1;
+		}
+		if ((e = strstr(b, end)) == NULL) {
+			snprintf(err, errlen, "trust_anchors: %s: certificate %zu has no END line", path, n);
+			return -1;
+		}
+		e += sizeof(end) - 1;
+		if ((rc = rp_policy_add_trust_anchor_pem(p, b, (size_t)(e - b))) != RP_OK) {
+			snprintf(err, errlen, "trust_anchors: %s: certificate %zu: %s (%s)", path, n,
+			    rp_err_str(rc), rp_err_code(rc));
+			return -1;
+		}
+		text = e;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "trust_anchors: %s: no PEM certificate in it", path);
+		return -1;
+	}
+	*count += n;
+	return 0;
+}
+
+/* Read as the starting user, before the privilege drop, like the TLS key. */
+static int
+load_trust_anchors(rp_policy_t *p, const char *dir, size_t *count, char *err,
+    size_t errlen)
+{
+	struct dirent **names = NULL;
+	int n, rc = 0;
+
+	*count = 0;
+	if ((n = scandir(dir, &names, anchor_file_name, alphasort)) < 0) {
+		snprintf(err, errlen, "trust_anchors: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(dir) + 1 + strlen(names[i]->d_name) + 1;
+		char *path = NULL, *text = NULL;
+
+		if (rc == 0 && (path = malloc(len)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+		}
+		if (rc == 0) {
+			snprintf(path, len, "%s/%s", dir, names[i]->d_name);
+			if ((text = read_anchor_file(path, err, errlen)) == NULL ||
+			    add_anchor_text(p, path, text, count, err, errlen) != 0)
+				rc = -1;
+		}
+		free(text);
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/*
+ * The relying-party policy from the config, trust anchors included.  Built
+ * before the privilege drop (and by --check-config), so an unreadable or
+ * broken anchor stops the daemon at once, naming the file.
+ */
 static rp_policy_t *
-make_policy(const struct config *cfg)
+make_policy(const struct config *cfg, char *err, size_t errlen)
 {
 	rp_policy_t *p = rp_policy_new();
+	size_t anchors = 0;
 
+	snprintf(err, errlen, "out of memory");
 	if (p == NULL || rp_policy_set_rp_id(p, cfg->rp_id) != RP_OK ||
 	    rp_policy_set_require_uv(p, cfg->require_uv) != RP_OK ||
-	    rp_policy_set_reject_sign_count_regression(p, true) != RP_OK) {
-		rp_policy_free(&p);
-		return NULL;
-	}
+	    rp_policy_set_reject_sign_count_regression(p,
+	    cfg->reject_sign_count_regression) != RP_OK ||
+	    rp_policy_set_allowed_algs(p, cfg->algs, cfg->n_algs) != RP_OK ||
+	    rp_policy_set_accepted_attestation(p, cfg->accepted_attestation) != RP_OK)
+		goto fail;
 	for (size_t i = 0; i < cfg->n_origins; i++)
-		if (rp_policy_add_origin(p, cfg->origins[i]) != RP_OK) {
-			rp_policy_free(&p);
-			return NULL;
+		if (rp_policy_add_origin(p, cfg->origins[i]) != RP_OK)
+			goto fail;
+	if (cfg->trust_anchors != NULL) {
+		if (load_trust_anchors(p, cfg->trust_anchors, &anchors, err, errlen) != 0)
+			goto fail;
+		if (anchors == 0 && cfg->accepted_attestation == RP_ATTESTATION_TRUSTED) {
+			snprintf(err, errlen, "trust_anchors: %s holds no *.pem or *.crt "
+			    "file, and accept_attestation accepts only trusted "
+			    "attestation: no passkey could ever be registered",
+			    cfg->trust_anchors);
+			goto fail;
 		}
+		if (anchors == 0)
+			fprintf(stderr, "passkeyd: warning: trust_anchors: %s holds no "
+			    "*.pem or *.crt file\n", cfg->trust_anchors);
+	}
 	return p;
+fail:
+	rp_policy_free(&p);
+	return NULL;
 }
 
 static void
@@ -176,8 +337,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "passkeyd: %s: %s\n", config_path, err);
 		return 2;
 	}
+	if ((d.policy = make_policy(&d.cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "passkeyd: %s: %s\n", config_path, err);
+		config_free(&d.cfg);
+		return 2;
+	}
 	if (check_only) {
 		printf("passkeyd: %s: ok\n", config_path);
+		rp_policy_free(&d.policy);
 		config_free(&d.cfg);
 		return 0;
 	}
@@ -205,8 +372,7 @@ main(int argc, char **argv)
 	limits.total = d.cfg.max_pending_total;
 	limits.per_user = d.cfg.max_pending_per_user;
 	limits.per_address = d.cfg.max_pending_per_address;
-	if ((d.policy = make_policy(&d.cfg)) == NULL ||
-	    (d.ceremonies = ceremony_table_new(limits)) == NULL) {
+	if ((d.ceremonies = ceremony_table_new(limits)) == NULL) {
 		fprintf(stderr, "passkeyd: out of memory\n");
 		goto out;
 	}

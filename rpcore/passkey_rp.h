@@ -93,6 +93,13 @@ typedef struct rp_pubkey rp_pubkey_t;
 int rp_pubkey_from_cose(const uint8_t *cose, size_t len, rp_pubkey_t **out);
 void rp_pubkey_free(rp_pubkey_t **);
 int rp_pubkey_alg(const rp_pubkey_t *);
+/*
+ * The key's raw public bytes, as other formats (OpenSSH) write them:
+ * ES256 the uncompressed point 0x04||x||y (65 bytes), EdDSA the 32-byte
+ * key.  RS256: RP_ERR_ALG_UNSUPPORTED.  *len is the size of out on entry.
+ */
+#define RP_PUBKEY_RAW_MAX 65
+int rp_pubkey_raw(const rp_pubkey_t *, uint8_t *out, size_t *len);
 
 /* --- authentication ---------------------------------------------------- */
 struct rp_known_credential {

@@ -211,3 +211,32 @@ rp_pubkey_alg(const rp_pubkey_t *k)
 {
 	return k->alg;
 }
+
+int
+rp_pubkey_raw(const rp_pubkey_t *k, uint8_t *out, size_t *len)
+{
+	size_t need;
+	int ok;
+
+	if (k == NULL || out == NULL || len == NULL)
+		return RP_ERR_INVALID_ARGUMENT;
+	switch (k->alg) {
+	case RP_COSE_ES256:
+		ok = EVP_PKEY_get_octet_string_param(k->pkey,
+		    OSSL_PKEY_PARAM_PUB_KEY, out, *len, &need) == 1 && need == 65 &&
+		    out[0] == 0x04;
+		break;
+	case RP_COSE_EDDSA:
+		need = *len;
+		ok = EVP_PKEY_get_raw_public_key(k->pkey, out, &need) == 1 &&
+		    need == 32;
+		break;
+	default:
+		return RP_ERR_ALG_UNSUPPORTED;
+	}
+	ERR_clear_error();
+	if (!ok)
+		return RP_ERR_INTERNAL;
+	*len = need;
+	return RP_OK;
+}

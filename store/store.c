@@ -193,6 +193,17 @@ store_cred_list_user(store_t *st, const char *user,
 }
 
 store_err_t
+store_cred_list_all(store_t *st, struct store_credential_list *out)
+{
+	if (out == NULL)
+		return STORE_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return STORE_ERR_INVALID;
+	return st->ops->cred_list_user(st, NULL, out);
+}
+
+store_err_t
 store_cred_count_user(store_t *st, const char *user, size_t *count)
 {
 	if (count == NULL)
@@ -227,7 +238,15 @@ store_cred_remove(store_t *st, const unsigned char *id, size_t id_len)
 {
 	if (st == NULL || !valid_id(id, id_len))
 		return STORE_ERR_INVALID;
-	return st->ops->cred_remove(st, id, id_len);
+	return st->ops->cred_remove(st, id, id_len, 0);
+}
+
+store_err_t
+store_cred_remove_not_last(store_t *st, const unsigned char *id, size_t id_len)
+{
+	if (st == NULL || !valid_id(id, id_len))
+		return STORE_ERR_INVALID;
+	return st->ops->cred_remove(st, id, id_len, 1);
 }
 
 void

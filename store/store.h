@@ -22,7 +22,8 @@
 	X(STORE_ERR_IO, "io_error") \
 	X(STORE_ERR_SCHEMA, "schema_error") \
 	X(STORE_ERR_NOMEM, "out_of_memory") \
-	X(STORE_ERR_UNSUPPORTED, "unsupported_backend")
+	X(STORE_ERR_UNSUPPORTED, "unsupported_backend") \
+	X(STORE_ERR_LAST, "last_credential")
 
 typedef enum {
 #define STORE_ERR_ENUM(name, str) name,
@@ -98,6 +99,8 @@ store_err_t store_cred_get(store_t *st, const unsigned char *id, size_t id_len,
 /* The user's credentials, oldest first. */
 store_err_t store_cred_list_user(store_t *st, const char *user,
     struct store_credential_list *out);
+/* Every user's credentials, by user, then oldest first: the inventory. */
+store_err_t store_cred_list_all(store_t *st, struct store_credential_list *out);
 store_err_t store_cred_count_user(store_t *st, const char *user, size_t *count);
 /* After a verified assertion only: new count, BS flag, time and address. */
 store_err_t store_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
@@ -105,6 +108,13 @@ store_err_t store_cred_record_use(store_t *st, const unsigned char *id, size_t i
 store_err_t store_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
     const char *nickname);
 store_err_t store_cred_remove(store_t *st, const unsigned char *id, size_t id_len);
+/*
+ * Removes the credential unless it is its user's only one (STORE_ERR_LAST).
+ * One statement, so two removers racing on one store cannot both pass the
+ * check and leave the user with none.
+ */
+store_err_t store_cred_remove_not_last(store_t *st, const unsigned char *id,
+    size_t id_len);
 void store_credential_free(struct store_credential *cred);   /* frees members */
 void store_credential_list_free(struct store_credential_list *list);
 

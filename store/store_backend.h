@@ -24,6 +24,7 @@ struct store_ops {
 	store_err_t (*cred_add)(store_t *, const struct store_credential *);
 	store_err_t (*cred_get)(store_t *, const unsigned char *, size_t,
 	    struct store_credential *);
+	/* user NULL: every user's */
 	store_err_t (*cred_list_user)(store_t *, const char *,
 	    struct store_credential_list *);
 	store_err_t (*cred_count_user)(store_t *, const char *, size_t *);
@@ -31,7 +32,8 @@ struct store_ops {
 	    uint32_t, int, int64_t, const char *);
 	store_err_t (*cred_rename)(store_t *, const unsigned char *, size_t,
 	    const char *);
-	store_err_t (*cred_remove)(store_t *, const unsigned char *, size_t);
+	/* keep_last: refuse (STORE_ERR_LAST) to remove a user's only one */
+	store_err_t (*cred_remove)(store_t *, const unsigned char *, size_t, int);
 
 	store_err_t (*user_handle)(store_t *, const char *, int,
 	    unsigned char[STORE_USER_HANDLE_LEN]);

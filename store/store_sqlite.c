@@ -704,11 +704,14 @@ sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *o
 	store_err_t err;
 	int rc;
 
-	if ((err = sq_prepare(sq_db(st), "SELECT " SQ_CRED_COLUMNS
-	    " FROM credentials WHERE user = ?1 ORDER BY created, rowid",
-	    &stmt)) != STORE_OK)
+	/* two statements, so the per-user one keeps its index */
+	if ((err = sq_prepare(sq_db(st), user != NULL ?
+	    "SELECT " SQ_CRED_COLUMNS " FROM credentials WHERE user = ?1"
+	    " ORDER BY created, rowid" :
+	    "SELECT " SQ_CRED_COLUMNS " FROM credentials"
+	    " ORDER BY user, created, rowid", &stmt)) != STORE_OK)
 		return err;
-	if ((rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
+	if (user != NULL && (rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
 		sqlite3_finalize(stmt);
 		return sq_err(rc);
 	}
@@ -807,20 +810,32 @@ sq_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
 }
 
 static store_err_t
-sq_cred_remove(store_t *st, const unsigned char *id, size_t id_len)
+sq_cred_remove(store_t *st, const unsigned char *id, size_t id_len, int keep_last)
 {
 	sqlite3 *db = sq_db(st);
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
-	if ((err = sq_prepare(db, "DELETE FROM credentials WHERE id = ?1",
-	    &stmt)) != STORE_OK)
+	if ((err = sq_prepare(db, "DELETE FROM credentials WHERE id = ?1 AND"
+	    " (?2 = 0 OR (SELECT count(*) FROM credentials AS o"
+	    "  WHERE o.user = credentials.user) > 1)", &stmt)) != STORE_OK)
 		return err;
-	if (sq_bind_blob(stmt, 1, id, id_len) != SQLITE_OK) {
+	if (sq_bind_blob(stmt, 1, id, id_len) != SQLITE_OK ||
+	    sqlite3_bind_int(stmt, 2, keep_last != 0) != SQLITE_OK) {
 		sqlite3_finalize(stmt);
 		return STORE_ERR_NOMEM;
 	}
-	return sq_cred_change(db, stmt);
+	err = sq_cred_change(db, stmt);
+	if (err == STORE_ERR_NOT_FOUND && keep_last) {
+		/* nothing deleted: tell "no such credential" from "the last one" */
+		struct store_credential cred;
+
+		memset(&cred, 0, sizeof(cred));
+		if ((err = sq_cred_get(st, id, id_len, &cred)) == STORE_OK)
+			err = STORE_ERR_LAST;
+		store_credential_free(&cred);
+	}
+	return err;
 }
 
 /* ------------------------------------------------------------------ */

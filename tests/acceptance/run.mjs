@@ -458,6 +458,66 @@ async function startSshd() {
   return port;
 }
 
+// A second sshd for (k): public-key logins only, the keys in ~/.ssh/authorized_keys. Same PAM
+// service name (its account stage lets the locked test accounts in); auth stack not used.
+async function startPubkeySshd(dir) {
+  const port = await freePort();
+  const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+  const kg = sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pkt-acceptance-k', '-f', hostKey]);
+  if (kg.code !== 0) throw new Error(`ssh-keygen: ${kg.stderr}`);
+  const cfg = path.join(dir, 'sshd_config');
+  fs.writeFileSync(cfg, [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, 'PidFile none', 'UsePAM yes',
+    'KbdInteractiveAuthentication no', 'PasswordAuthentication no', 'PubkeyAuthentication yes',
+    'AuthenticationMethods publickey', 'AuthorizedKeysFile .ssh/authorized_keys', 'PermitRootLogin no',
+    'UseDNS no', 'LogLevel VERBOSE', 'PrintMotd no', 'PrintLastLog no', 'AllowUsers pkt-alice', '',
+  ].join('\n'));
+  const tap = st.logs['sshd-k'] || (st.logs['sshd-k'] = new LogTap('sshd-k'));
+  const child = track(spawn(path.join(st.tmp, SERVICE), ['-D', '-e', '-f', cfg], {
+    env: { PATH: PATH_ENV, LANG: 'C' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  }), 'sshd-k');
+  tap.attach(child.stdout, ':out');
+  tap.attach(child.stderr);
+  const end = Date.now() + 10_000;
+  while (Date.now() < end && !(await tcpOpen(port))) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    await sleep(50);
+  }
+  if (!(await tcpOpen(port))) throw new Error(`sshd (k) did not come up: ${tap.tail()}`);
+  st.sshdK = child;
+  return port;
+}
+
+// The same unencrypted OpenSSH sk key file with another application (test only: shows that
+// sshd, not the client, binds the key to the RP ID).
+function withApplication(pem, app) {
+  const raw = Buffer.from(pem.split('\n').filter((l) => l && !l.startsWith('-----')).join(''), 'base64');
+  const rd = (b, o) => { const n = b.readUInt32BE(o); return [b.subarray(o + 4, o + 4 + n), o + 4 + n]; };
+  const str = (b) => { const h = Buffer.alloc(4); h.writeUInt32BE(b.length); return Buffer.concat([h, b]); };
+  let o = 'openssh-key-v1\0'.length;
+  for (let i = 0; i < 3; i++) [, o] = rd(raw, o);
+  o += 4;
+  const head = raw.subarray(0, o);
+  let pub; [pub, o] = rd(raw, o);
+  const [priv] = rd(raw, o);
+  const fields = [];
+  let q = 8;
+  const n = rd(priv, 8)[0].toString().startsWith('sk-ecdsa') ? 4 : 3;
+  for (let i = 0; i < n; i++) { let f; [f, q] = rd(priv, q); fields.push(f); }
+  const flags = priv.subarray(q, q + 1); q += 1;
+  const rest = [];
+  for (let i = 0; i < 3; i++) { let f; [f, q] = rd(priv, q); rest.push(f); }   // key handle, reserved, comment
+  fields[n - 1] = Buffer.from(app);
+  const pubFields = Buffer.concat(fields.map(str));
+  let body = Buffer.concat([priv.subarray(0, 8), pubFields, flags, ...rest.map(str)]);
+  const pad = [];
+  for (let i = 1; (body.length + pad.length) % 8; i++) pad.push(i);
+  body = Buffer.concat([body, Buffer.from(pad)]);
+  const b64 = Buffer.concat([head, str(pubFields), str(body)]).toString('base64');
+  void pub;
+  return `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64.match(/.{1,70}/g).join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+}
+
 // ------------------------------------------------------------------ askpass-driven clients
 
 let askSeq = 0;
@@ -850,6 +910,7 @@ async function acceptance() {
     passkeyd: path.join(args.build, 'passkeyd', 'passkeyd'),
     module: path.join(args.build, 'pam', 'pam_passkey.so'),
     passkeyctl: path.join(args.build, 'passkeyctl', 'passkeyctl'),
+    skProvider: path.join(args.build, 'tests', 'sk-provider', 'sk-soft.so'),
   };
   const missing = Object.values(st.bin).filter((f) => !fs.existsSync(f));
   if (missing.length) {
@@ -1176,6 +1237,87 @@ async function acceptance() {
   //       is left (it cancels the ceremony) -> ssh fails; the daemon logs cancelled or expired.
   //  (d2) an authenticator without any credential: the browser's get() fails with NotAllowedError,
   //       the page reports it to /cancel, the ceremony stays pending and expires like (e).
+  // ---------------------------------------------------------------- (k) export to OpenSSH
+  T('(k) passkeyctl export-openssh of alice\'s Chromium passkey: real sshd (publickey), real ssh with a test SecurityKeyProvider holding that passkey\'s private key', 'k', async (t) => {
+    needAlice(t);
+    const who = st.accounts['pkt-alice'];
+    const asAlice = { uid: who.uid, gid: who.gid, cwd: '/' };
+    const list = sh(st.bin.passkeyctl, ['--socket', st.socket, 'list', '--json'], asAlice);
+    const mine = list.code === 0 ? JSON.parse(list.stdout) : [];
+    const credId = Buffer.from(alice.cred.credentialId, 'base64').toString('base64url');
+    const entry = mine.find((c) => c.id === credId);
+    t.need(entry, 'passkeyctl list --json, run as pkt-alice, shows the Chromium credential', short(list.stdout + list.stderr));
+    t.check(entry.user === 'pkt-alice' && entry.alg === 'ES256' && /^[0-9a-f]{12}$/.test(entry.short_id) && entry.last_used > 0,
+      'the entry: user, ES256, a 12-digit short ID, a last use', JSON.stringify(entry));
+    t.diag(`Chromium virtual authenticator: AAGUID ${entry.aaguid}, name ${entry.authenticator}, backup_eligible ${entry.backup_eligible}`);
+
+    const dir = path.join(st.tmp, 'export-k');
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.chownSync(dir, who.uid, who.gid);
+    const keyFile = path.join(dir, 'id_passkey');
+    const sshDir = path.join(who.home, '.ssh');
+    const hadSshDir = fs.existsSync(sshDir);
+    try {
+      const ex = sh(st.bin.passkeyctl, ['--socket', st.socket, 'export-openssh', '-o', keyFile, '--install', entry.short_id], asAlice);
+      const line = ex.stdout.trim();
+      t.need(ex.code === 0 && /^verify-required sk-ecdsa-sha2-nistp256@openssh\.com AAAA\S+ passkey:[0-9a-f]{12}$/.test(line),
+        'export-openssh -o FILE --install (as pkt-alice): verify-required sk-ecdsa line on stdout', `${ex.code} ${short(ex.stdout)} ${short(ex.stderr)}`);
+      const ak = path.join(sshDir, 'authorized_keys');
+      const akStat = fs.statSync(ak);
+      t.check(fs.readFileSync(ak, 'utf8').includes(line) && akStat.uid === who.uid && (akStat.mode & 0o777) === 0o600,
+        '~pkt-alice/.ssh/authorized_keys holds the line, owned by pkt-alice, mode 600', `${akStat.uid} ${(akStat.mode & 0o777).toString(8)}`);
+      const kl = sh('ssh-keygen', ['-l', '-f', keyFile]);
+      const ky = sh('ssh-keygen', ['-y', '-f', keyFile]);
+      t.check(kl.code === 0 && /ECDSA-SK/.test(kl.stdout), 'ssh-keygen -l reads the key file (ECDSA-SK)', short(kl.stdout + kl.stderr));
+      t.check(ky.code === 0 && ky.stdout.split(' ').slice(0, 2).join(' ') === line.split(' ').slice(1, 3).join(' '),
+        'ssh-keygen -y of the key file gives the exported public key', short(ky.stdout + ky.stderr));
+
+      // the passkey's private key, as Chromium's virtual authenticator exported it (CDP)
+      const pemOf = (der) => `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').match(/.{1,64}/g).join('\n')}\n-----END PRIVATE KEY-----\n`;
+      const realPem = path.join(dir, 'chromium-credential.pem');
+      fs.writeFileSync(realPem, pemOf(Buffer.from(alice.cred.privateKey, 'base64')), { mode: 0o600 });
+      const otherPem = path.join(dir, 'other.pem');
+      const { privateKey: other } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      fs.writeFileSync(otherPem, other.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      const otherApp = path.join(dir, 'id_passkey_otherapp');
+      fs.writeFileSync(otherApp, withApplication(fs.readFileSync(keyFile, 'utf8'), 'evil.localhost'), { mode: 0o600 });
+      t.check(sh('ssh-keygen', ['-y', '-f', otherApp]).code === 0, 'a copy of the key file with application "evil.localhost" is a valid key file');
+
+      const port = await startPubkeySshd(dir);
+      const provLog = path.join(dir, 'provider.log');
+      const attempt = (file, pem) => {
+        fs.rmSync(provLog, { force: true });
+        const r = sh('ssh', ['-F', '/dev/null', '-T', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
+          '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null',
+          '-o', 'PreferredAuthentications=publickey', '-o', `SecurityKeyProvider=${st.bin.skProvider}`,
+          '-i', file, '-p', String(port), 'pkt-alice@127.0.0.1', 'echo', 'OK'],
+        { env: { PATH: PATH_ENV, LANG: 'C', HOME: '/root', PASSKEY_SK_KEY: pem, PASSKEY_SK_CREDENTIAL_ID: credId, PASSKEY_SK_LOG: provLog } });
+        r.signed = fs.existsSync(provLog) && /sk_sign .*result=0?ok|sk_sign/.test(fs.readFileSync(provLog, 'utf8'));
+        return r;
+      };
+      const good = attempt(keyFile, realPem);
+      t.check(good.code === 0 && good.stdout.trim() === 'OK' && good.signed,
+        'ssh -i FILE with the provider holding the Chromium passkey\'s key: logged in, prints OK', `${good.code} ${short(good.stdout + good.stderr)}`);
+      // spawnSync held the event loop: give the log tap a moment to read sshd's lines
+      let accepted = null;
+      for (let i = 0; i < 40 && !accepted; i++) {
+        await sleep(50);
+        accepted = st.logs['sshd-k'].find((r) => /Accepted publickey for pkt-alice from 127\.0\.0\.1 .*ECDSA-SK/.test(r.line));
+      }
+      t.check(accepted, 'sshd logged "Accepted publickey for pkt-alice ... ECDSA-SK"', st.logs['sshd-k'].tail(5));
+      const bad = attempt(keyFile, otherPem);
+      t.check(bad.code !== 0 && bad.stdout.trim() !== 'OK' && bad.signed, 'the same key file signed by another private key: sshd refuses', `${bad.code} ${short(bad.stderr)}`);
+      const app = attempt(otherApp, realPem);
+      t.check(app.code !== 0 && app.stdout.trim() !== 'OK', 'a key file whose application differs from the RP ID: sshd refuses', `${app.code} ${short(app.stderr)}`);
+      const again = sh(st.bin.passkeyctl, ['--socket', st.socket, 'export-openssh', '--install', entry.short_id]);
+      t.check(again.code === 0 && fs.readFileSync(ak, 'utf8').split(line.split(' ')[2]).length === 2,
+        'export-openssh --install again (as root): no duplicate line', short(again.stderr));
+    } finally {
+      await stopProc(st.sshdK).catch(() => {});
+      if (!hadSshDir) fs.rmSync(sshDir, { recursive: true, force: true });
+    }
+  });
+
   T(`(e) never approved: Enter while pending re-prompts; after the ceremony expired (ceremony_timeout ${SHORT_CEREMONY_TIMEOUT} s) ssh fails (login_expired); ` +
     '(e2) Enter every second until the module gives up; (d2) an authenticator with no credential -> NotAllowedError, fails at expiry', 'e', async (t) => {
     needAlice(t);

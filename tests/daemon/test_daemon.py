@@ -16,29 +16,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from tap import ok, free_port, plan  # noqa: E402
+
 PASSKEYD = os.path.abspath(sys.argv[1])
-N = 0
-FAILED = 0
-
-
-def ok(cond, name, diag=""):
-    global N, FAILED
-    N += 1
-    if not cond:
-        FAILED += 1
-    print(("ok" if cond else "not ok") + f" {N} - {name}")
-    if not cond and diag:
-        for line in str(diag).splitlines():
-            print("# " + line)
-    sys.stdout.flush()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Daemon:
@@ -216,10 +197,13 @@ def test_control(d):
     j = login(d, user="alice", enroll="after-auth")
     ok(j and j["ok"] and j["kind"] == "register" and "/r/" in j["url"],
        "control: enroll=after-auth offers registration", j)
-    e = d.ctl({"op": "enroll", "user": "bob"})
+    e = d.ctl({"op": "enroll", "user": "pkt-nosuchuser"})
+    ok(e and e["error"] == "unknown_user", "control: enroll of an account this host lacks: unknown_user", e)
+    # an enrollment is for an account that exists here; "nobody" always does
+    e = d.ctl({"op": "enroll", "user": "nobody"})
     ok(e and e["ok"] and e["kind"] == "register" and e["expires_in"] > 80000,
        "control: enroll gives a long-lived registration link", e)
-    j = login(d, user="bob", enroll="pending")
+    j = login(d, user="nobody", enroll="pending")
     ok(j and j["ok"] and j["kind"] == "register", "control: pending enrollment offers registration", j)
     ok(len(j["token"]) >= 22 and j["url"].endswith("/r/" + j["token"]),
        "control: token of at least 128 bits in the URL", j)
@@ -442,8 +426,7 @@ def main():
         test_tls(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{N}")
-    return 1 if FAILED else 0
+    return plan()
 
 
 if __name__ == "__main__":

@@ -649,6 +649,61 @@ test_cred_remove(void **state)
 	store_close(st);
 }
 
+/* The last-passkey rule: kept unless forced; others' passkeys do not count. */
+static void
+test_cred_remove_not_last(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	struct store_credential c;
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "cred-a", 100), STORE_OK);
+	assert_store(add_cred(st, "alice", "cred-b", 200), STORE_OK);
+	assert_store(add_cred(st, "bob", "cred-c", 300), STORE_OK);
+	assert_store(store_cred_remove_not_last(st, (const unsigned char *)"cred-c", 6),
+	    STORE_ERR_LAST);
+	assert_store(get_cred(st, "cred-c", &c), STORE_OK);
+	store_credential_free(&c);
+	assert_store(store_cred_remove_not_last(st, (const unsigned char *)"cred-a", 6),
+	    STORE_OK);
+	assert_store(store_cred_remove_not_last(st, (const unsigned char *)"cred-b", 6),
+	    STORE_ERR_LAST);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_store(store_cred_remove_not_last(st, (const unsigned char *)"cred-x", 6),
+	    STORE_ERR_NOT_FOUND);
+	/* the unconditional remove is what --force and root use */
+	assert_store(store_cred_remove(st, (const unsigned char *)"cred-b", 6), STORE_OK);
+	assert_string_equal(store_err_str(STORE_ERR_LAST), "last_credential");
+	store_close(st);
+}
+
+/* Every user's passkeys, by user, then oldest first. */
+static void
+test_cred_list_all(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	struct store_credential_list l;
+
+	assert_store(store_cred_list_all(st, &l), STORE_OK);
+	assert_int_equal(l.count, 0);
+	store_credential_list_free(&l);
+	assert_store(add_cred(st, "carol", "cred-1", 100), STORE_OK);
+	assert_store(add_cred(st, "alice", "cred-2", 300), STORE_OK);
+	assert_store(add_cred(st, "alice", "cred-3", 200), STORE_OK);
+	assert_store(store_cred_list_all(st, &l), STORE_OK);
+	assert_int_equal(l.count, 3);
+	assert_string_equal(l.items[0].user, "alice");
+	assert_memory_equal(l.items[0].id, "cred-3", 6);
+	assert_memory_equal(l.items[1].id, "cred-2", 6);
+	assert_string_equal(l.items[2].user, "carol");
+	store_credential_list_free(&l);
+	assert_store(store_cred_list_all(NULL, &l), STORE_ERR_INVALID);
+	store_close(st);
+}
+
 static void
 test_not_found(void **state)
 {
@@ -1074,6 +1129,8 @@ main(void)
 		T(test_cred_record_use),
 		T(test_cred_rename),
 		T(test_cred_remove),
+		T(test_cred_remove_not_last),
+		T(test_cred_list_all),
 		T(test_not_found),
 		T(test_invalid_args),
 		T(test_user_handle),

@@ -1,0 +1,17 @@
+#ifndef PASSKEYCTL_AUTHORIZED_KEYS_H
+#define PASSKEYCTL_AUTHORIZED_KEYS_H
+
+/*
+ * Adds line (an authorized_keys line holding "TYPE BLOB") to user's
+ * ~/.ssh/authorized_keys, unless a line with the same TYPE and BLOB is
+ * already there.  Runs as that user (root forks a child that drops to the
+ * user first), so every file it makes is the user's own and a symlink the
+ * user planted cannot point root's writes elsewhere.  The file is replaced
+ * atomically (written beside it, fsync'd, renamed) under a lock on ~/.ssh.
+ *
+ * Returns 0 added, 1 already present, -1 failed (a message was printed).
+ */
+int authorized_keys_install(const char *user, const char *line,
+    const char *type, const char *blob);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * What every passkeyctl command that talks to passkeyd shares: which
+ * socket, one request and its answer, and how a refusal is shown.
+ * Strings from the daemon are shown with anything unprintable replaced,
+ * so a hostile name in the store cannot drive the terminal.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl_client.h"
+#include "ctl_text.h"
+#include "passkeyctl.h"
+
+#define DAEMON_TIMEOUT_MS	10000
+#define LINK_MAX_EXPIRES	(366L * 86400)
+
+const char *
+daemon_socket(void)
+{
+	return passkeyctl_socket != NULL ? passkeyctl_socket : CTL_DEFAULT_SOCKET;
+}
+
+void
+print_safe(FILE *f, const char *s)
+{
+	for (; s != NULL && *s; s++)
+		fputc((unsigned char)*s >= 0x20 && *s != 0x7f ? *s : '?', f);
+}
+
+void
+print_refusal(const json_t *resp)
+{
+	const char *msg = ctl_resp_str(resp, "message");
+	const char *code = ctl_resp_str(resp, "error");
+
+	fputs("passkeyctl: ", stderr);
+	print_safe(stderr, msg != NULL ? msg : "passkeyd refused the request");
+	fputs(" (", stderr);
+	print_safe(stderr, code != NULL ? code : "unknown");
+	fputs(")\n", stderr);
+}
+
+int
+daemon_ask(const char *sock, const json_t *req, json_t **resp)
+{
+	int err;
+
+	*resp = NULL;
+	if (sock[0] == '\0') {
+		fprintf(stderr, "passkeyctl: empty --socket\n");
+		return EXIT_VERDICT_REJECTED;
+	}
+	if ((err = ctl_call(sock, DAEMON_TIMEOUT_MS, req, resp)) != CTL_OK) {
+		fprintf(stderr, "passkeyctl: %s: %s\n", sock, ctl_err_str(err));
+		return EXIT_VERDICT_REJECTED;
+	}
+	if (!ctl_resp_ok(*resp)) {
+		print_refusal(*resp);
+		json_decref(*resp);
+		*resp = NULL;
+		return EXIT_VERDICT_REJECTED;
+	}
+	return EXIT_VERDICT_OK;
+}
+
+int
+daemon_ask_all(const char *sock, json_t *req, const char *key, json_t **items)
+{
+	json_t *resp, *page, *next;
+	int r;
+
+	if ((*items = json_array()) == NULL)
+		return EXIT_VERDICT_REJECTED;
+	for (;;) {
+		if ((r = daemon_ask(sock, req, &resp)) != EXIT_VERDICT_OK)
+			break;
+		page = json_object_get(resp, key);
+		next = json_object_get(resp, "next");
+		if (!json_is_array(page) || json_array_extend(*items, page) != 0 ||
+		    (next != NULL && (!json_is_integer(next) ||
+		    json_integer_value(next) <= json_integer_value(
+		    json_object_get(req, "cursor"))))) {
+			/* a cursor that does not move forward would loop forever */
+			fprintf(stderr, "passkeyctl: passkeyd sent an invalid answer\n");
+			r = EXIT_VERDICT_REJECTED;
+		}
+		if (r != EXIT_VERDICT_OK || next == NULL) {
+			json_decref(resp);
+			break;
+		}
+		json_object_set(req, "cursor", next);
+		json_decref(resp);
+	}
+	if (r != EXIT_VERDICT_OK) {
+		json_decref(*items);
+		*items = NULL;
+	}
+	return r;
+}
+
+int
+show_link(const json_t *resp)
+{
+	const char *url = ctl_resp_str(resp, "url");
+	const char *code = ctl_resp_str(resp, "code");
+	json_t *exp = json_object_get(resp, "expires_in");
+	char when[64] = "";
+	time_t t;
+
+	if (!ctl_url_ok(url) || !ctl_word_ok(code, CTL_CODE_MAX) ||
+	    !json_is_integer(exp) || json_integer_value(exp) < 1 ||
+	    json_integer_value(exp) > LINK_MAX_EXPIRES) {
+		fprintf(stderr, "passkeyctl: passkeyd sent an invalid answer\n");
+		return EXIT_VERDICT_REJECTED;
+	}
+	printf("%s\n", url);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		perror("passkeyctl: stdout");
+		return EXIT_VERDICT_REJECTED;
+	}
+	t = time(NULL) + (time_t)json_integer_value(exp);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+	fprintf(stderr, "code: %s\nexpires: %s (in %lld s)\n", code, when,
+	    (long long)json_integer_value(exp));
+	return EXIT_VERDICT_OK;
+}
+
+int
+print_json_pretty(const json_t *j)
+{
+	if (json_dumpf(j, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF ||
+	    fflush(stdout) == EOF) {
+		perror("passkeyctl: stdout");
+		return EXIT_VERDICT_REJECTED;
+	}
+	return EXIT_VERDICT_OK;
+}

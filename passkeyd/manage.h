@@ -1,0 +1,35 @@
+/*
+ * Credential management ops of the control socket (PROTOCOL.md): each
+ * takes the caller's uid (SO_PEERCRED) and the request, and returns the
+ * answer object.
+ */
+#ifndef PASSKEYD_MANAGE_H
+#define PASSKEYD_MANAGE_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "passkeyd.h"
+
+/* A passkey's short ID: the first hex digits of SHA-256(credential ID). */
+#define MANAGE_ID_HEX	12
+/* The shortest prefix of it a command accepts. */
+#define MANAGE_ID_MIN	6
+
+void manage_short_id(const unsigned char *id, size_t len, char out[MANAGE_ID_HEX + 1]);
+
+json_t *manage_list(struct passkeyd *d, uid_t uid, json_t *req);
+json_t *manage_rename(struct passkeyd *d, uid_t uid, json_t *req);
+json_t *manage_remove(struct passkeyd *d, uid_t uid, json_t *req);
+json_t *manage_export(struct passkeyd *d, uid_t uid, json_t *req);
+json_t *manage_events(struct passkeyd *d, uid_t uid, json_t *req);
+json_t *manage_revoke_enrollment(struct passkeyd *d, uid_t uid, json_t *req);
+/* 1 when the account exists on this machine. */
+int manage_user_exists(const char *user);
+
+/* aaguid.c: the 8-4-4-4-12 text form, lower case. */
+void aaguid_format(const unsigned char aaguid[16], char out[37]);
+/* aaguid.c: the authenticator's common name, or NULL when not known. */
+const char *aaguid_name(const unsigned char aaguid[16]);
+
+#endif

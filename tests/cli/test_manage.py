@@ -1,0 +1,566 @@
+#!/usr/bin/env python3
+"""passkeyctl's credential lifecycle through the real daemon (TAP, needs root).
+
+Real passkeyd, real unix socket with SO_PEERCRED, the real passkeyctl run
+as different local accounts, real HTTP on loopback, real SQLite, the real
+ssh-keygen, sshd and ssh.  Passkeys are registered by a software WebAuthn
+authenticator (tests/lib/soft_authenticator.py) instead of a browser so
+that a few hundred ceremonies take seconds; the browser path itself is
+covered by tests/acceptance/.
+
+usage: test_manage.py PASSKEYD PASSKEYCTL SK_PROVIDER"""
+import json
+import os
+import pwd
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import test_daemon  # noqa: E402  (the Daemon harness)
+from test_daemon import Daemon  # noqa: E402
+from tap import ok, free_port, plan  # noqa: E402
+from soft_authenticator import SoftAuthenticator, register, b64u, b64u_decode  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+
+test_daemon.PASSKEYD = os.path.abspath(sys.argv[1])
+PASSKEYCTL = os.path.abspath(sys.argv[2])
+SK_PROVIDER = os.path.abspath(sys.argv[3])
+USERS = ["pkt-m1", "pkt-m2", "pkt-m3"]
+
+
+def ensure_user(name, home):
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "-M", "-s", "/bin/sh", name], check=True)
+    # a fresh home each run; '*' keeps password logins impossible
+    subprocess.run(["usermod", "-d", home, "-p", "*", name], check=True)
+    os.makedirs(home, exist_ok=True)
+    pw = pwd.getpwnam(name)
+    os.chown(home, pw.pw_uid, pw.pw_gid)
+    os.chmod(home, 0o755)
+    return pw
+
+
+class Ctl:
+    def __init__(self, sock):
+        self.sock = sock
+
+    def run(self, *args, user=None, input=None):
+        kw = {}
+        if user is not None:
+            pw = pwd.getpwnam(user)
+            kw = dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
+        p = subprocess.run([PASSKEYCTL, "--socket", self.sock, *args], capture_output=True,
+                           text=True, timeout=30, input=input, cwd="/", **kw)
+        return p.returncode, p.stdout, p.stderr
+
+    def json(self, *args, user=None):
+        rc, out, err = self.run(*args, "--json", user=user)
+        return rc, (json.loads(out) if rc == 0 else None), err
+
+
+def token_of(url):
+    return urllib.parse.urlparse(url.strip()).path.rsplit("/", 1)[-1]
+
+
+def add_passkey(ctl, d, user, auth, **kw):
+    """passkeyctl add as user, then the authenticator answers the link."""
+    rc, out, err = ctl.run("add", "--no-wait", user=user)
+    if rc != 0:
+        return None, err
+    st, j = register(d.origin, token_of(out), auth, **kw)
+    return (auth.credentials[-1] if st == 200 and j.get("state") == "approved" else None), j
+
+
+def short_ids(items):
+    return sorted(c["short_id"] for c in items)
+
+
+def test_list_rename_remove(ctl, d):
+    m1, m2 = USERS[0], USERS[1]
+    a1, a2 = SoftAuthenticator(), SoftAuthenticator(alg=-8)
+    rc, out, err = ctl.run("enroll", m1)
+    ok(rc == 0 and "/r/" in out, "enroll: root gets a link for pkt-m1", err)
+    st, j = register(d.origin, token_of(out), a1)
+    ok(st == 200 and j.get("state") == "approved", "enroll link: registration approved", j)
+    c2, j = add_passkey(ctl, d, m1, a2)
+    ok(c2 is not None, "add: pkt-m1 adds a second (EdDSA) passkey from its session", j)
+    c3, j = add_passkey(ctl, d, m2, SoftAuthenticator())
+    ok(c3 is not None, "add: pkt-m2 registers its own passkey from its session", j)
+
+    rc, mine, err = ctl.json("list", user=m1)
+    ok(rc == 0 and len(mine) == 2 and all(c["user"] == m1 for c in mine),
+       "list --json as pkt-m1: its two passkeys only", (rc, mine, err))
+    ok(rc == 0 and [c["alg"] for c in mine] == ["ES256", "EdDSA"],
+       "list: oldest first, with the algorithm", mine)
+    fields = {"short_id", "id", "nickname", "alg", "aaguid", "authenticator", "created",
+              "last_used", "last_address", "backup_eligible", "backed_up", "user_verified"}
+    ok(rc == 0 and fields <= set(mine[0]), "list --json: every documented field",
+       sorted(set(fields) - set(mine[0] if mine else {})))
+    ok(rc == 0 and mine[0]["id"] == b64u(a1.credentials[0].id),
+       "list --json: id is the credential ID in base64url", mine and mine[0]["id"])
+    rc, out, err = ctl.run("list", user=m1)
+    ok(rc == 0 and all(c["short_id"] in out for c in mine) and "never" in out
+       and "device-bound" in out, "list (human) as pkt-m1: short IDs, never used, backup state", out)
+    ok(all(len(line) <= 80 for line in out.splitlines()), "list (human): fits 80 columns", out)
+    rc, out, err = ctl.run("list", m2, user=m1)
+    ok(rc == 1 and "not_permitted" in err, "list USER as another user: not_permitted, exit 1",
+       (rc, err))
+    rc, every, err = ctl.json("list")
+    ok(rc == 0 and [c["user"] for c in every] == sorted(c["user"] for c in every)
+       and {m1, m2} <= {c["user"] for c in every}, "list as root: every user's, sorted by user",
+       every)
+    rc, out, err = ctl.run("list", "pkt-nosuchuser")
+    ok(rc == 1 and "unknown_user" in err, "list of an unknown user: unknown_user, exit 1", err)
+
+    sid1, sid2 = mine[0]["short_id"], mine[1]["short_id"]
+    rc, out, err = ctl.run("rename", sid1[:6], "work laptop", user=m1)
+    rc2, mine, _ = ctl.json("list", user=m1)
+    ok(rc == 0 and mine[0]["nickname"] == "work laptop",
+       "rename by a 6-digit prefix of the short ID", (rc, err, mine))
+    rc, every, _ = ctl.json("list", m2)
+    other = every[0]["short_id"]
+    rc, out, err = ctl.run("rename", other, "mine now", user=m1)
+    ok(rc == 1 and "unknown_credential" in err, "rename another user's passkey: unknown_credential",
+       (rc, err))
+    rc, out, err = ctl.run("rename", sid1, "bad\x1bname", user=m1)
+    ok(rc == 1 and "bad_name" in err, "rename to a name with a control character: bad_name",
+       (rc, err))
+    rc, out, err = ctl.run("rename", sid1, "x" * 129, user=m1)
+    ok(rc == 1 and "bad_name" in err, "rename to 129 bytes: bad_name", (rc, err))
+    rc, out, err = ctl.run("rename", "abc", "short", user=m1)
+    ok(rc == 1 and "unknown_credential" in err, "rename with a 3-digit prefix: no match", (rc, err))
+
+    # removal rules
+    rc, out, err = ctl.run("remove", other, user=m2)
+    rc2, still, _ = ctl.json("list", m2)
+    ok(rc == 1 and "last_passkey" in err and len(still) == 1,
+       "remove own last passkey without --force: refused, still there", (rc, err, still))
+    rc, out, err = ctl.run("remove", other, user=m1)
+    ok(rc == 1 and "unknown_credential" in err, "remove another user's passkey: unknown_credential",
+       (rc, err))
+    rc, out, err = ctl.run("remove", sid2, user=m1)
+    rc2, mine, _ = ctl.json("list", user=m1)
+    ok(rc == 0 and short_ids(mine) == [sid1], "remove one of two own passkeys", (rc, err, mine))
+    rc, out, err = ctl.run("remove", "--force", other, user=m2)
+    rc2, still, _ = ctl.json("list", m2)
+    ok(rc == 0 and still == [], "remove own last passkey with --force", (rc, err, still))
+    return sid1
+
+
+def test_events_and_enrollment(ctl, d):
+    m1, m2 = USERS[0], USERS[1]
+    rc, evs, err = ctl.json("events", user=m1)
+    names = [e["event"] for e in evs or []]
+    ok(rc == 0 and "credential_removed" in names and "credential_renamed" in names
+       and all(e.get("user") in (m1, None) for e in evs), "events as pkt-m1: its own events only",
+       (rc, names, err))
+    ok(rc == 0 and any(e["event"] == "credential_removed" and e["verdict"] == "refused"
+                       for e in ctl.json("events", m2)[1]),
+       "events: the refused last-passkey removal is in the audit log", err)
+    rc, out, err = ctl.run("events", m2, user=m1)
+    ok(rc == 1 and "not_permitted" in err, "events USER as another user: not_permitted", err)
+    rc, out, err = ctl.run("events", "--limit", "3")
+    ok(rc == 0 and len(out.strip().splitlines()) == 3, "events --limit 3 as root: 3 lines", out)
+    rc, evs, err = ctl.json("events", "--limit", "200")
+    con = sqlite3.connect(f"file:{d.store}?mode=ro", uri=True)
+    total = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    con.close()
+    ok(rc == 0 and len(evs) == min(total, 200) and {m1, m2} <= {e.get("user") for e in evs},
+       "events as root: every user's", (rc, len(evs or []), total))
+    ok(rc == 0 and all(evs[i]["time"] >= evs[i + 1]["time"] for i in range(len(evs) - 1)),
+       "events --json: newest first", evs[:3])
+    rc, out, err = ctl.run("events", "--limit", "0")
+    ok(rc == 2, "events --limit 0: usage error, exit 2", (rc, err))
+
+    rc, out, err = ctl.run("enroll", m2)
+    tok = token_of(out)
+    rc, o2, err = ctl.run("revoke-enrollment", m2, user=m1)
+    ok(rc == 1 and "not_permitted" in err, "revoke-enrollment as a user: not_permitted", err)
+    rc, o2, err = ctl.run("revoke-enrollment", m2)
+    ok(rc == 0, "revoke-enrollment as root", err)
+    st, j = register(d.origin, tok, SoftAuthenticator())
+    ok(j.get("reason") == "enrollment_not_pending" or j.get("error") == "enrollment_not_pending",
+       "a link of a revoked enrollment no longer registers", j)
+    rc, o2, err = ctl.run("revoke-enrollment", m2)
+    ok(rc == 1 and "no_enrollment" in err, "revoke-enrollment again: no_enrollment", err)
+    rc, out, err = ctl.run("enroll", "pkt-nosuchuser")
+    ok(rc == 1 and "unknown_user" in err, "enroll an unknown user: unknown_user", err)
+
+
+def test_bad_input(ctl):
+    cases = [
+        (("frobnicate",), 2, "unknown command"),
+        (("rename", "abcdef"), 2, "missing operand"),
+        (("remove",), 2, "missing operand"),
+        (("remove", "a", "b"), 2, "unexpected argument"),
+        (("list", "bad/user"), 2, "not a valid user name"),
+        (("list", "--force"), 2, "not valid here"),
+        (("events", "a", "b"), 2, "unexpected argument"),
+        (("export-openssh",), 2, "missing ID"),
+        (("export-openssh", "-o", "", "abcdef"), 2, "empty -o"),
+        (("remove", "0123456789ab"), 1, "unknown_credential"),
+        (("export-openssh", "zzzzzz"), 1, "unknown_credential"),
+        (("revoke-enrollment",), 2, "missing USER"),
+    ]
+    for args, want, text in cases:
+        rc, out, err = ctl.run(*args)
+        ok(rc == want and text in err, f"bad input {args!r}: exit {want} with '{text}'", (rc, err))
+    rc, out, err = Ctl("/nonexistent/sock").run("list")
+    ok(rc == 1 and "is passkeyd running" in err, "daemon not running: a clear message, exit 1", err)
+
+
+def ssh_keygen(*args):
+    p = subprocess.run(["ssh-keygen", *args], capture_output=True, text=True, timeout=20)
+    return p.returncode, p.stdout, p.stderr
+
+
+def test_export(ctl, d, tmp):
+    m1, m3 = USERS[0], USERS[2]
+    home = pwd.getpwnam(m3).pw_dir
+    a_es, a_ed, a_rs = SoftAuthenticator(), SoftAuthenticator(alg=-8), SoftAuthenticator(alg=-257)
+    made = [add_passkey(ctl, d, m3, a) for a in
+            (a_es, a_ed, a_rs, SoftAuthenticator(uv=False))]
+    rc, items, err = ctl.json("list", user=m3)
+    ok(rc == 0 and len(items) == 4, "export setup: pkt-m3 has ES256, EdDSA, RS256 and a no-UV passkey",
+       (rc, err, made))
+    (c_es, _), (c_ed, _), (c_rs, _), (c_nouv, _) = made
+    sid = {c["id"]: c["short_id"] for c in items}
+    es, ed, rs, nouv = (sid[b64u(c.id)] for c in (c_es, c_ed, c_rs, c_nouv))
+
+    rc, line, err = ctl.run("export-openssh", es, user=m3)
+    ok(rc == 0 and line.startswith("verify-required sk-ecdsa-sha2-nistp256@openssh.com AAAA"),
+       "export-openssh ES256: verify-required sk-ecdsa line", (rc, line, err))
+    rc, line_ed, err = ctl.run("export-openssh", ed, user=m3)
+    ok(rc == 0 and line_ed.startswith("verify-required sk-ssh-ed25519@openssh.com AAAA"),
+       "export-openssh EdDSA: sk-ssh-ed25519 line", (rc, line_ed, err))
+    rc, line_nouv, err = ctl.run("export-openssh", nouv, user=m3)
+    ok(rc == 0 and line_nouv.startswith("sk-ecdsa-sha2-nistp256@openssh.com "),
+       "export-openssh of a passkey registered without UV: no verify-required", line_nouv)
+    rc, out, err = ctl.run("export-openssh", rs, user=m3)
+    ok(rc == 1 and "RS256" in err and out == "", "export-openssh RS256: refused with the reason",
+       (rc, err))
+    rc, out, err = ctl.run("export-openssh", es, user=m1)
+    ok(rc == 1 and "unknown_credential" in err, "export-openssh of another user's passkey: refused",
+       err)
+
+    # the files, read by the real ssh-keygen; the blob holds this key and RP ID
+    outdir = os.path.join(tmp, "export")
+    os.makedirs(outdir)
+    os.chmod(outdir, 0o777)
+    for name, short, cred in (("es", es, c_es), ("ed", ed, c_ed)):
+        f = os.path.join(outdir, name)
+        rc, out, err = ctl.run("export-openssh", "-o", f, short, user=m3)
+        mode = stat.S_IMODE(os.stat(f).st_mode) if os.path.exists(f) else None
+        ok(rc == 0 and mode == 0o600 and os.path.exists(f + ".pub") and "no secret" in err,
+           f"export-openssh -o ({name}): key file 0600, .pub, says it holds no secret",
+           (rc, mode, err))
+        rcl, outl, errl = ssh_keygen("-l", "-f", f)
+        ok(rcl == 0 and ("ECDSA-SK" in outl or "ED25519-SK" in outl), f"ssh-keygen -l reads the {name} key file",
+           (outl, errl))
+        rcy, outy, erry = ssh_keygen("-y", "-f", f)
+        key_part = " ".join(out.split()[-3:-1]) if out.startswith("verify") else " ".join(out.split()[:2])
+        ok(rcy == 0 and outy.split()[:2] == key_part.split(), f"ssh-keygen -y of the {name} file = the exported line",
+           (outy, out, erry))
+        blob = b64u_decode_std(key_part.split()[1])
+        raw = cred.key.public_key().public_bytes(
+            serialization.Encoding.X962 if name == "es" else serialization.Encoding.Raw,
+            serialization.PublicFormat.UncompressedPoint if name == "es" else serialization.PublicFormat.Raw)
+        ok(raw in blob and blob.endswith(ssh_string(b"localhost")),
+           f"{name} blob: the authenticator's public key, application = RP ID", blob.hex())
+        rc, out, err = ctl.run("export-openssh", "-o", f, short, user=m3)
+        ok(rc == 1 and "exists" in err.lower(), f"export-openssh -o over an existing file: refused", err)
+
+    # --install: right owner and modes, no duplicates, atomic, old lines kept
+    ssh_dir = os.path.join(home, ".ssh")
+    ak = os.path.join(ssh_dir, "authorized_keys")
+    rc, out, err = ctl.run("export-openssh", "--install", es, user=m3)
+    st_dir, st_ak = os.stat(ssh_dir), os.stat(ak) if os.path.exists(ak) else None
+    pw = pwd.getpwnam(m3)
+    ok(rc == 0 and st_ak is not None and st_ak.st_uid == pw.pw_uid and stat.S_IMODE(st_ak.st_mode) == 0o600
+       and stat.S_IMODE(st_dir.st_mode) == 0o700 and st_dir.st_uid == pw.pw_uid,
+       "--install as the user: ~/.ssh 0700 and authorized_keys 0600, owned by the user", (rc, err))
+    with open(ak, "a") as f:
+        f.write("# a line the user wrote\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample kept")
+    rc, out, err = ctl.run("export-openssh", "--install", es)
+    text = open(ak).read()
+    st_ak = os.stat(ak)
+    ok(rc == 0 and "already" in err and text.count(line.split()[2]) == 1,
+       "--install again (as root): no duplicate", (rc, err, text))
+    rc, out, err = ctl.run("export-openssh", "--install", ed)
+    text = open(ak).read()
+    st_ak = os.stat(ak)
+    ok(rc == 0 and st_ak.st_uid == pw.pw_uid and "Example kept" in text and line_ed.strip() in text
+       and text.endswith("\n"), "--install by root: user keeps ownership, old lines kept, line added",
+       (rc, err, text))
+    os.rename(ak, ak + ".real")
+    os.symlink(ak + ".real", ak)
+    rc, out, err = ctl.run("export-openssh", "--install", nouv, user=m3)
+    ok(rc == 1 and "symbolic link" in err and os.path.islink(ak),
+       "--install onto a symlinked authorized_keys: refused, link untouched", (rc, err))
+    os.unlink(ak)
+    os.rename(ak + ".real", ak)
+    return c_es, c_ed, es, ed, line, line_ed
+
+
+def b64u_decode_std(s):
+    import base64
+    return base64.b64decode(s)
+
+
+def ssh_string(b):
+    return len(b).to_bytes(4, "big") + b
+
+
+def test_ssh_login(tmp, creds):
+    """The exported authorized_keys line + key file, real sshd, real ssh, test sk provider."""
+    c_es, c_ed, es, ed, line, line_ed = creds
+    user = USERS[2]
+    d = os.path.join(tmp, "sshd")
+    os.makedirs(d)
+    hostkey = os.path.join(d, "hostkey")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey], check=True)
+    port = free_port()
+    cfg = os.path.join(d, "sshd_config")
+    with open(cfg, "w") as f:
+        f.write(f"ListenAddress 127.0.0.1:{port}\nHostKey {hostkey}\nPidFile none\n"
+                "UsePAM no\nPubkeyAuthentication yes\nAuthenticationMethods publickey\n"
+                "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                "AuthorizedKeysFile .ssh/authorized_keys\nLogLevel VERBOSE\n")
+    log = os.path.join(d, "sshd.log")
+    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", cfg, "-E", log])
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        export_dir = os.path.join(tmp, "export")
+
+        def attempt(keyfile, cred, pem_key=None):
+            pem = os.path.join(d, "authenticator.pem")
+            with open(pem, "wb") as f:
+                f.write((pem_key or cred.key).private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption()))
+            slog = os.path.join(d, "provider.log")
+            if os.path.exists(slog):
+                os.unlink(slog)
+            env = dict(os.environ, PASSKEY_SK_KEY=pem, PASSKEY_SK_CREDENTIAL_ID=b64u(cred.id),
+                       PASSKEY_SK_LOG=slog)
+            p = subprocess.run(["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+                                "-o", "IdentityAgent=none", "-o", "StrictHostKeyChecking=no",
+                                "-o", "UserKnownHostsFile=/dev/null", "-o", "PreferredAuthentications=publickey",
+                                "-o", f"SecurityKeyProvider={SK_PROVIDER}", "-i", keyfile, "-p", str(port),
+                                f"{user}@127.0.0.1", "echo", "OK"], capture_output=True, text=True,
+                               timeout=30, env=env)
+            called = os.path.exists(slog) and "sk_sign" in open(slog).read()
+            return p.returncode, p.stdout, p.stderr, called
+
+        for name, cred in (("es", c_es), ("ed", c_ed)):
+            keyfile = os.path.join(export_dir, name)
+            os.chmod(keyfile, 0o600)
+            rc, out, err, called = attempt(keyfile, cred)
+            ok(rc == 0 and out.strip() == "OK" and called,
+               f"ssh -i exported {name} key + sk provider holding the passkey's private key: logged in",
+               (rc, out, err))
+            other_key = __import__("soft_authenticator").generate_key(cred.alg)
+            rc, out, err, called = attempt(keyfile, cred, pem_key=other_key)
+            ok(rc != 0 and out.strip() != "OK" and called,
+               f"{name}: the same key file signed by another private key: refused by sshd", (rc, err))
+            # the key file with another application (RP ID): the public key no longer matches
+            bad = os.path.join(d, f"{name}-otherapp")
+            # ssh offers the key first; sshd does not know it (the application
+            # is part of the public key), so no signature is even asked for
+            rewritten = rewrite_application(keyfile, bad, b"evil.localhost")
+            accepted_before = open(log).read().count("Accepted publickey")
+            rc, out, err, called = attempt(bad, cred)
+            ok(rewritten and rc != 0 and out.strip() != "OK"
+               and open(log).read().count("Accepted publickey") == accepted_before,
+               f"{name}: a key file whose application differs from the RP ID: refused", (rc, err))
+    finally:
+        sshd.terminate()
+        sshd.wait(5)
+
+
+def rewrite_application(src, dst, app):
+    """Writes src's unencrypted sk key file again with another application (test only)."""
+    import base64
+
+    def rd(b, off):
+        n = int.from_bytes(b[off:off + 4], "big")
+        return b[off + 4:off + 4 + n], off + 4 + n
+
+    lines = [x for x in open(src).read().splitlines() if x and not x.startswith("-----")]
+    raw = base64.b64decode("".join(lines))
+    p = len(b"openssh-key-v1\0")
+    for _ in range(3):               # cipher, kdf, kdf options
+        _, p = rd(raw, p)
+    p += 4                           # number of keys
+    head = raw[:p]
+    pub, p = rd(raw, p)
+    priv, _ = rd(raw, p)
+    fields, q = [], 8                # after the two check words
+    ktype, q = rd(priv, q)
+    n = 4 if ktype.startswith(b"sk-ecdsa") else 3   # type [curve] key application
+    q = 8
+    for _ in range(n):
+        f, q = rd(priv, q)
+        fields.append(f)
+    flags = priv[q:q + 1]
+    q += 1
+    handle, q = rd(priv, q)
+    reserved, q = rd(priv, q)
+    comment, q = rd(priv, q)
+    fields[-1] = app
+    pubfields = b"".join(ssh_string(f) for f in fields)
+    body = priv[:8] + pubfields + flags + ssh_string(handle) + ssh_string(reserved) + ssh_string(comment)
+    i = 1
+    while len(body) % 8:
+        body += bytes([i])
+        i += 1
+    new = head + ssh_string(pubfields) + ssh_string(body)
+    b64 = base64.b64encode(new).decode()
+    with open(dst, "w") as f:
+        f.write("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+        for k in range(0, len(b64), 70):
+            f.write(b64[k:k + 70] + "\n")
+        f.write("-----END OPENSSH PRIVATE KEY-----\n")
+    os.chmod(dst, 0o600)
+    rc, out, err = ssh_keygen("-y", "-f", dst)
+    return rc == 0 and ssh_string(app) in base64.b64decode(out.split()[1])
+
+
+def test_concurrency(tmp, ctl_a, da, db_path, other_sock, other_origin):
+    """Several processes add and remove at once, through two daemons on one store."""
+    users = USERS
+    expected = {u: set() for u in users}
+    for u in users:
+        for c in ctl_a.json("list", u)[1] or []:
+            expected[u].add(c["id"])
+    errors = []
+
+    class D:
+        pass
+
+    targets = [(ctl_a, da.origin), (Ctl(other_sock), other_origin)]
+
+    def worker(u):
+        rnd = random.Random(u)
+        for i in range(25):
+            ctl, origin = targets[i % 2]
+            auth = SoftAuthenticator(alg=rnd.choice([-7, -8]))
+            dd = D()
+            dd.origin = origin
+            cred, j = add_passkey(ctl, dd, u, auth)
+            if cred is None:
+                errors.append((u, "add", j))
+                continue
+            expected[u].add(b64u(cred.id))
+            if rnd.random() < 0.5 and expected[u]:
+                victim = rnd.choice(sorted(expected[u]))
+                rc, out, err = ctl.run("remove", "--force", "--", victim, user=u)
+                if rc == 0:
+                    expected[u].discard(victim)
+                else:
+                    errors.append((u, "remove", err))
+            rc, out, err = ctl.run("list", "--json", user=u)
+            if rc != 0:
+                errors.append((u, "list", err))
+
+    def root_lister():
+        for _ in range(20):
+            rc, out, err = ctl_a.run("list", "--json")
+            if rc != 0:
+                errors.append(("root", "list", err))
+
+    t0 = time.time()
+    with ThreadPoolExecutor(max_workers=len(users) + 1) as ex:
+        futs = [ex.submit(worker, u) for u in users] + [ex.submit(root_lister)]
+        for f in futs:
+            f.result()
+    took = time.time() - t0
+    ok(not errors, f"concurrent add/remove/list by {len(users)} users over two daemons: no failure "
+       f"({took:.1f} s)", errors[:5])
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+    rows = {u: {b64u(r[0]) for r in con.execute("SELECT id FROM credentials WHERE user = ?", (u,))}
+            for u in users}
+    con.close()
+    ok(integrity == "ok", "store integrity_check after the concurrent run", integrity)
+    print(f"# concurrent run: {sum(len(v) for v in rows.values())} passkeys kept of "
+          f"{len(users) * 25} added, in {took:.1f} s")
+    ok(rows == expected, "store holds exactly the passkeys the processes kept",
+       {u: (len(rows[u]), len(expected[u])) for u in users})
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    total = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    newest = con.execute("SELECT event, time FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    con.close()
+    rc, evs, err = ctl_a.json("events", "--limit", "10000")
+    ok(rc == 0 and total > 100 and len(evs) == total and (evs[0]["event"], evs[0]["time"]) == newest,
+       f"events: all {total} audit events, several answer pages joined newest first",
+       (rc, len(evs or []), total, err))
+
+
+def main():
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (runs passkeyctl as several accounts, sshd)")
+        return 0
+    tmp = tempfile.mkdtemp(prefix="passkeyctl-manage.")
+    os.chmod(tmp, 0o755)
+    for u in USERS:
+        ensure_user(u, os.path.join(tmp, "home", u))
+    d = d2 = None
+    try:
+        # UV optional, so one passkey can be registered without it (export test)
+        d = Daemon(tmp, "a", extra="require_uv = no\n")
+        ctl = Ctl(d.sock)
+        test_list_rename_remove(ctl, d)
+        test_events_and_enrollment(ctl, d)
+        test_bad_input(ctl)
+        creds = test_export(ctl, d, tmp)
+        test_ssh_login(tmp, creds)
+        # a second daemon on the same store file: what a restart overlap or
+        # two services on one host would do
+        port2 = free_port()
+        d2 = Daemon(tmp, "b", extra="")
+        d2.stop()
+        conf = open(d.conf).read()
+        conf = conf.replace(d.sock, d2.sock).replace(str(d.port), str(port2))
+        with open(d2.conf, "w") as f:
+            f.write(conf)
+        d2.port, d2.origin = port2, f"http://localhost:{port2}"
+        d2.proc = subprocess.Popen([test_daemon.PASSKEYD, "--config", d2.conf, "--foreground"],
+                                   stdout=d2.log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                if d2.get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        test_concurrency(tmp, ctl, d, d.store, d2.sock, d2.origin)
+        ok(d.proc.poll() is None and d2.proc.poll() is None, "both daemons still running")
+    finally:
+        for x in (d, d2):
+            if x is not None:
+                x.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return plan()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
