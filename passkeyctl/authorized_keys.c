@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "authorized_keys.h"
+#include "passkeyctl.h"
 
 #define AK_MAX	(4 * 1024 * 1024)	/* larger is not an authorized_keys file */
 
@@ -114,7 +115,7 @@ read_file(const char *path, char **buf, size_t *n, mode_t *mode)
 	return 0;
 }
 
-static int
+int
 write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {

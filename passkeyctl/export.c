@@ -100,11 +100,10 @@ decode(const json_t *c, struct exported *e)
 	return 0;
 }
 
-/* Creates path (never over an existing file) holding text. */
+/* Creates path, never over an existing file, holding text and a newline if nl. */
 static int
-write_new(const char *path, const char *text, mode_t mode)
+write_new(const char *path, const char *text, int nl, mode_t mode)
 {
-	size_t n = strlen(text);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 
 	if (fd < 0) {
@@ -112,17 +111,8 @@ write_new(const char *path, const char *text, mode_t mode)
 		    errno == EEXIST ? " (remove it first)" : "");
 		return -1;
 	}
-	while (n > 0) {
-		ssize_t w = write(fd, text, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		text += w;
-		n -= (size_t)w;
-	}
-	if (n > 0 || fsync(fd) != 0 || close(fd) != 0) {
+	if (write_all(fd, text, strlen(text)) != 0 || (nl && write_all(fd, "\n", 1) != 0) ||
+	    fsync(fd) != 0 || close(fd) != 0) {
 		fprintf(stderr, "passkeyctl: cannot write %s\n", path);
 		unlink(path);
 		return -1;
@@ -130,59 +120,44 @@ write_new(const char *path, const char *text, mode_t mode)
 	return 0;
 }
 
+/* FILE (the key file for ssh -i) and FILE.pub (the public line pub). */
 static int
-write_key_files(const char *file, const struct exported *e)
+write_key_files(const char *file, const struct exported *e, const char *pub)
 {
 	char *priv = sk_private_file(&e->key, e->comment);
-	char *pub = sk_public_line(&e->key, e->comment);
-	char *pubpath = malloc(strlen(file) + 5);
+	char pubpath[4096];
 	int r = -1;
 
-	if (priv != NULL && pub != NULL && pubpath != NULL) {
-		strcpy(pubpath, file);
-		strcat(pubpath, ".pub");
-		if (write_new(file, priv, 0600) == 0)
+	if ((size_t)snprintf(pubpath, sizeof(pubpath), "%s.pub", file) >= sizeof(pubpath))
+		fprintf(stderr, "passkeyctl: path too long: %s\n", file);
+	else if (priv != NULL && write_new(file, priv, 0, 0600) == 0) {
+		if (write_new(pubpath, pub, 1, 0644) == 0)
 			r = 0;
-	}
-	if (r == 0) {
-		size_t n = strlen(pub);
-		char *withnl = malloc(n + 2);
-
-		r = -1;
-		if (withnl != NULL) {
-			memcpy(withnl, pub, n);
-			strcpy(withnl + n, "\n");
-			if (write_new(pubpath, withnl, 0644) == 0)
-				r = 0;
-			else
-				unlink(file);
-			free(withnl);
-		}
+		else
+			unlink(file);
 	}
 	if (r == 0)
 		fprintf(stderr, "wrote %s and %s.  %s holds no secret: it names the "
 		    "credential and its application; the private key stays in the "
 		    "security key.\n", file, pubpath, file);
 	free(priv);
-	free(pub);
-	free(pubpath);
 	return r;
 }
 
+/* Adds line to the owner's authorized_keys, matched by pub's "TYPE BLOB". */
 static int
-install(const struct exported *e, const char *line)
+install(const struct exported *e, const char *line, const char *pub)
 {
-	char *pub = sk_public_line(&e->key, "");
-	char *type, *blob;
-	int r;
+	char *type = strdup(pub), *blob, *end;
+	int r = -1;
 
-	if (pub == NULL)
-		return -1;
-	type = pub;
-	blob = strchr(pub, ' ');
-	*blob++ = '\0';
-	r = authorized_keys_install(e->user, line, type, blob);
-	free(pub);
+	if (type != NULL && (blob = strchr(type, ' ')) != NULL) {
+		*blob++ = '\0';
+		if ((end = strchr(blob, ' ')) != NULL)
+			*end = '\0';
+		r = authorized_keys_install(e->user, line, type, blob);
+	}
+	free(type);
 	if (r == 0)
 		fprintf(stderr, "added to ~%s/.ssh/authorized_keys\n", e->user);
 	else if (r == 1)
@@ -196,7 +171,7 @@ cmd_export_openssh(int argc, char **argv)
 	const char *file = NULL;
 	struct exported e;
 	json_t *req, *resp;
-	char *line = NULL;
+	char *line = NULL, *pub = NULL;
 	int opt, do_install = 0, r;
 
 	optind = 1;
@@ -232,12 +207,14 @@ cmd_export_openssh(int argc, char **argv)
 	r = EXIT_VERDICT_REJECTED;
 	if (decode(json_object_get(resp, "credential"), &e) == 0 &&
 	    (line = sk_authorized_line(&e.key, e.comment)) != NULL &&
-	    (file == NULL || write_key_files(file, &e) == 0) &&
-	    (!do_install || install(&e, line) == 0)) {
+	    (pub = sk_public_line(&e.key, e.comment)) != NULL &&
+	    (file == NULL || write_key_files(file, &e, pub) == 0) &&
+	    (!do_install || install(&e, line, pub) == 0)) {
 		printf("%s\n", line);
 		r = fflush(stdout) == 0 ? EXIT_VERDICT_OK : EXIT_VERDICT_REJECTED;
 	}
 	free(line);
+	free(pub);
 	free(e.handle);
 	json_decref(resp);
 	return r;

@@ -42,6 +42,8 @@ void print_refusal(const json_t *resp);
 int show_link(const json_t *resp);
 /* Writes s with control characters shown as '?'. */
 void print_safe(FILE *f, const char *s);
+/* authorized_keys.c: all n bytes to fd, retrying short writes; 0 or -1. */
+int write_all(int fd, const char *p, size_t n);
 /* Pretty JSON on stdout. */
 int print_json_pretty(const json_t *j);
 

@@ -158,39 +158,53 @@ next_word(const char **p, char *buf, size_t len)
 	return 1;
 }
 
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * A list value whose words come from names[]: sets bit i of *set for
+ * names[i]; an unknown word or one given twice is an error naming `what`.
+ */
+static int
+word_set(const char *v, const char *const names[], size_t n, const char *what,
+    const char *expected, unsigned *set, char *err, size_t errlen)
+{
+	char word[32];
+	int r;
+
+	*set = 0;
+	while ((r = next_word(&v, word, sizeof(word))) != 0) {
+		size_t i = 0;
+
+		while (r > 0 && i < n && strcmp(word, names[i]) != 0)
+			i++;
+		if (r < 0 || i == n)
+			return fail(err, errlen, "unknown %s '%s' (expected %s)", what,
+			    r < 0 ? "(too long)" : word, expected);
+		if (*set & (1u << i))
+			return fail(err, errlen, "'%s' listed twice", word);
+		*set |= 1u << i;
+	}
+	return 0;
+}
+
 static int
 set_algs(struct config *cfg, const char *v, char *err, size_t errlen)
 {
 	/* the order here is the order offered in pubKeyCredParams */
-	static const struct { const char *name; int alg; } names[] = {
-		{ "es256", RP_COSE_ES256 },
-		{ "eddsa", RP_COSE_EDDSA },
-		{ "rs256", RP_COSE_RS256 },
-	};
-	unsigned mask = 0;
-	char word[32];
-	int r;
+	static const char *const names[] = { "es256", "eddsa", "rs256" };
+	static const int algs[] = { RP_COSE_ES256, RP_COSE_EDDSA, RP_COSE_RS256 };
+	unsigned set;
 
-	while ((r = next_word(&v, word, sizeof(word))) != 0) {
-		size_t i = 0;
-
-		while (r > 0 && i < sizeof(names) / sizeof(names[0]) &&
-		    strcmp(word, names[i].name) != 0)
-			i++;
-		if (r < 0 || i == sizeof(names) / sizeof(names[0]))
-			return fail(err, errlen, "unknown algorithm '%s' (expected "
-			    "es256, eddsa or rs256)", r < 0 ? "(too long)" : word);
-		if (mask & (1u << i))
-			return fail(err, errlen, "'%s' listed twice", word);
-		mask |= 1u << i;
-	}
-	if (mask == 0)
+	if (word_set(v, names, NELEM(names), "algorithm", "es256, eddsa or rs256", &set,
+	    err, errlen) != 0)
+		return -1;
+	if (set == 0)
 		return fail(err, errlen, "empty list: name at least one of "
 		    "es256, eddsa, rs256");
 	cfg->n_algs = 0;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (mask & (1u << i))
-			cfg->algs[cfg->n_algs++] = names[i].alg;
+	for (size_t i = 0; i < NELEM(names); i++)
+		if (set & (1u << i))
+			cfg->algs[cfg->n_algs++] = algs[i];
 	return 0;
 }
 
@@ -198,30 +212,18 @@ set_algs(struct config *cfg, const char *v, char *err, size_t errlen)
 static int
 set_attestation(struct config *cfg, const char *v, char *err, size_t errlen)
 {
-	static const struct { const char *name; int bit; } names[] = {
-		{ "none", RP_ATTESTATION_NONE },
-		{ "self", RP_ATTESTATION_SELF },
-		{ "untrusted", RP_ATTESTATION_UNTRUSTED },
-		{ "trusted", RP_ATTESTATION_TRUSTED },
-	};
-	int mask = RP_ATTESTATION_TRUSTED, seen = 0, r;
-	char word[32];
+	static const char *const names[] = { "none", "self", "untrusted", "trusted" };
+	static const int bits[] = { RP_ATTESTATION_NONE, RP_ATTESTATION_SELF,
+	    RP_ATTESTATION_UNTRUSTED, RP_ATTESTATION_TRUSTED };
+	int mask = RP_ATTESTATION_TRUSTED;
+	unsigned set;
 
-	while ((r = next_word(&v, word, sizeof(word))) != 0) {
-		size_t i = 0;
-
-		while (r > 0 && i < sizeof(names) / sizeof(names[0]) &&
-		    strcmp(word, names[i].name) != 0)
-			i++;
-		if (r < 0 || i == sizeof(names) / sizeof(names[0]))
-			return fail(err, errlen, "unknown attestation kind '%s' "
-			    "(expected none, self, untrusted or trusted)",
-			    r < 0 ? "(too long)" : word);
-		if (seen & names[i].bit)
-			return fail(err, errlen, "'%s' listed twice", word);
-		seen |= names[i].bit;
-		mask |= names[i].bit;
-	}
+	if (word_set(v, names, NELEM(names), "attestation kind", "none, self, untrusted or trusted",
+	    &set, err, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < NELEM(names); i++)
+		if (set & (1u << i))
+			mask |= bits[i];
 	cfg->accepted_attestation = mask;
 	return 0;
 }

@@ -303,20 +303,6 @@ log_change(struct passkeyd *d, const char *event, const struct caller *who,
 	event_log(d, event, c->user, "", verdict, reason, NULL, detail);
 }
 
-/* A nickname: 1..128 bytes of UTF-8 (jansson checked) with no control characters. */
-static int
-nickname_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > 128)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
 json_t *
 manage_rename(struct passkeyd *d, uid_t uid, json_t *req)
 {
@@ -328,7 +314,8 @@ manage_rename(struct passkeyd *d, uid_t uid, json_t *req)
 
 	if (caller_init(uid, &who) != 0)
 		return control_refusal("not_permitted");
-	if (!nickname_ok(name))
+	/* the store's rule for what a name may hold; empty is no name at all */
+	if (name == NULL || name[0] == '\0' || !store_nickname_valid(name))
 		return control_refusal("bad_name");
 	if ((err = resolve(d, &who, req, &c)) != NULL)
 		return control_refusal(err);

@@ -224,6 +224,12 @@ store_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
 	    when, addr);
 }
 
+int
+store_nickname_valid(const char *nickname)
+{
+	return nickname != NULL && valid_nickname(nickname);
+}
+
 store_err_t
 store_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
     const char *nickname)

@@ -107,6 +107,8 @@ store_err_t store_cred_record_use(store_t *st, const unsigned char *id, size_t i
     uint32_t sign_count, int bs, int64_t when, const char *addr);
 store_err_t store_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
     const char *nickname);
+/* 1 when store_cred_rename takes this nickname (NULL, which clears it, is 0 here). */
+int store_nickname_valid(const char *nickname);
 store_err_t store_cred_remove(store_t *st, const unsigned char *id, size_t id_len);
 /*
  * Removes the credential unless it is its user's only one (STORE_ERR_LAST).

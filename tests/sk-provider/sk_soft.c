@@ -53,6 +53,9 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "rp_b64url.h"
+#include "rp_err.h"
+
 #define SK_EXPORT __attribute__((visibility("default")))
 
 #define DEFAULT_FLAGS (SSH_SK_USER_PRESENCE_REQD | SSH_SK_USER_VERIFICATION_REQD)
@@ -131,49 +134,6 @@ log_safe(char *out, size_t outsz, const char *s)
 	for (i = 0; s[i] != '\0' && i + 1 < outsz; i++)
 		out[i] = (s[i] > 0x20 && s[i] < 0x7f) ? s[i] : '?';
 	out[i] = '\0';
-}
-
-static int
-b64url_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* base64url without padding; returns the decoded length or -1 */
-static int
-b64url_decode(const char *in, uint8_t *out, size_t outsz)
-{
-	uint32_t acc = 0;
-	int bits = 0, v;
-	size_t n = 0;
-
-	for (; *in != '\0'; in++) {
-		if ((v = b64url_value((unsigned char)*in)) < 0)
-			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n >= outsz)
-				return -1;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-		acc &= (1u << bits) - 1;
-	}
-	/* 6 leftover bits can never be a valid encoding; others must be 0 */
-	if (bits >= 6 || acc != 0)
-		return -1;
-	return (int)n;
 }
 
 /* read and bump the counter file; returns the new counter, 0 on error */
@@ -412,14 +372,15 @@ sk_sign(uint32_t alg, const uint8_t *data, size_t data_len,
 	const char *sign_app = getenv("PASSKEY_SK_SIGN_APPLICATION");
 	struct sk_sign_response *resp = NULL;
 	EVP_PKEY *pkey = NULL;
-	uint8_t cred[MAX_CRED_ID];
+	uint8_t *cred = NULL;
 	/* SHA256(application) || flags || counter (BE) || SHA256(data) */
 	uint8_t msg[32 + 1 + 4 + 32];
 	char app[256], signed_app[256], why[64] = "";
 	const char *handle_ok = "no";
 	unsigned long resp_flags = DEFAULT_FLAGS;
 	uint32_t counter = 1;
-	int cred_len, r = SSH_SK_ERR_GENERAL;
+	size_t cred_len = 0;
+	int r = SSH_SK_ERR_GENERAL;
 
 	/* no PIN, no touch, no options: this "authenticator" just signs */
 	(void)pin;
@@ -436,12 +397,14 @@ sk_sign(uint32_t alg, const uint8_t *data, size_t data_len,
 		snprintf(why, sizeof(why), "not-configured");
 		goto out;
 	}
-	if ((cred_len = b64url_decode(cred_b64, cred, sizeof(cred))) <= 0) {
+	if (strlen(cred_b64) > rp_b64url_encoded_size(MAX_CRED_ID) ||
+	    rp_b64url_decode_alloc(cred_b64, strlen(cred_b64), &cred, &cred_len) != RP_OK ||
+	    cred_len == 0) {
 		snprintf(why, sizeof(why), "bad-PASSKEY_SK_CREDENTIAL_ID");
 		goto out;
 	}
 	/* an authenticator that does not hold this credential */
-	if ((size_t)cred_len != key_handle_len ||
+	if (cred_len != key_handle_len ||
 	    CRYPTO_memcmp(cred, key_handle, key_handle_len) != 0) {
 		r = SSH_SK_ERR_DEVICE_NOT_FOUND;
 		goto out;
@@ -505,6 +468,7 @@ sk_sign(uint32_t alg, const uint8_t *data, size_t data_len,
 	    *why != '\0' ? ":" : "", why, resp_flags, (unsigned)counter,
 	    (unsigned)flags, signed_app);
 	free_response(resp);
+	free(cred);
 	EVP_PKEY_free(pkey);
 	OPENSSL_cleanse(msg, sizeof(msg));
 	OPENSSL_cleanse(cred, sizeof(cred));
