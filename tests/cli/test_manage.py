@@ -9,11 +9,11 @@ that a few hundred ceremonies take seconds; the browser path itself is
 covered by tests/acceptance/.
 
 usage: test_manage.py PASSKEYD PASSKEYCTL SK_PROVIDER"""
+import base64
 import json
 import os
 import pwd
 import random
-import re
 import shutil
 import socket
 import sqlite3
@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import test_daemon  # noqa: E402  (the Daemon harness)
 from test_daemon import Daemon  # noqa: E402
 from tap import ok, free_port, plan  # noqa: E402
-from soft_authenticator import SoftAuthenticator, register, b64u, b64u_decode  # noqa: E402
+from soft_authenticator import SoftAuthenticator, generate_key, register, b64u  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 test_daemon.PASSKEYD = os.path.abspath(sys.argv[1])
@@ -76,12 +76,12 @@ def token_of(url):
     return urllib.parse.urlparse(url.strip()).path.rsplit("/", 1)[-1]
 
 
-def add_passkey(ctl, d, user, auth, **kw):
+def add_passkey(ctl, origin, user, auth, **kw):
     """passkeyctl add as user, then the authenticator answers the link."""
     rc, out, err = ctl.run("add", "--no-wait", user=user)
     if rc != 0:
         return None, err
-    st, j = register(d.origin, token_of(out), auth, **kw)
+    st, j = register(origin, token_of(out), auth, **kw)
     return (auth.credentials[-1] if st == 200 and j.get("state") == "approved" else None), j
 
 
@@ -96,9 +96,9 @@ def test_list_rename_remove(ctl, d):
     ok(rc == 0 and "/r/" in out, "enroll: root gets a link for pkt-m1", err)
     st, j = register(d.origin, token_of(out), a1)
     ok(st == 200 and j.get("state") == "approved", "enroll link: registration approved", j)
-    c2, j = add_passkey(ctl, d, m1, a2)
+    c2, j = add_passkey(ctl, d.origin, m1, a2)
     ok(c2 is not None, "add: pkt-m1 adds a second (EdDSA) passkey from its session", j)
-    c3, j = add_passkey(ctl, d, m2, SoftAuthenticator())
+    c3, j = add_passkey(ctl, d.origin, m2, SoftAuthenticator())
     ok(c3 is not None, "add: pkt-m2 registers its own passkey from its session", j)
 
     rc, mine, err = ctl.json("list", user=m1)
@@ -232,7 +232,7 @@ def test_export(ctl, d, tmp):
     m1, m3 = USERS[0], USERS[2]
     home = pwd.getpwnam(m3).pw_dir
     a_es, a_ed, a_rs = SoftAuthenticator(), SoftAuthenticator(alg=-8), SoftAuthenticator(alg=-257)
-    made = [add_passkey(ctl, d, m3, a) for a in
+    made = [add_passkey(ctl, d.origin, m3, a) for a in
             (a_es, a_ed, a_rs, SoftAuthenticator(uv=False))]
     rc, items, err = ctl.json("list", user=m3)
     ok(rc == 0 and len(items) == 4, "export setup: pkt-m3 has ES256, EdDSA, RS256 and a no-UV passkey",
@@ -275,7 +275,7 @@ def test_export(ctl, d, tmp):
         key_part = " ".join(out.split()[-3:-1]) if out.startswith("verify") else " ".join(out.split()[:2])
         ok(rcy == 0 and outy.split()[:2] == key_part.split(), f"ssh-keygen -y of the {name} file = the exported line",
            (outy, out, erry))
-        blob = b64u_decode_std(key_part.split()[1])
+        blob = base64.b64decode(key_part.split()[1])
         raw = cred.key.public_key().public_bytes(
             serialization.Encoding.X962 if name == "es" else serialization.Encoding.Raw,
             serialization.PublicFormat.UncompressedPoint if name == "es" else serialization.PublicFormat.Raw)
@@ -314,11 +314,6 @@ def test_export(ctl, d, tmp):
     os.unlink(ak)
     os.rename(ak + ".real", ak)
     return c_es, c_ed, es, ed, line, line_ed
-
-
-def b64u_decode_std(s):
-    import base64
-    return base64.b64decode(s)
 
 
 def ssh_string(b):
@@ -378,7 +373,7 @@ def test_ssh_login(tmp, creds):
             ok(rc == 0 and out.strip() == "OK" and called,
                f"ssh -i exported {name} key + sk provider holding the passkey's private key: logged in",
                (rc, out, err))
-            other_key = __import__("soft_authenticator").generate_key(cred.alg)
+            other_key = generate_key(cred.alg)
             rc, out, err, called = attempt(keyfile, cred, pem_key=other_key)
             ok(rc != 0 and out.strip() != "OK" and called,
                f"{name}: the same key file signed by another private key: refused by sshd", (rc, err))
@@ -399,8 +394,6 @@ def test_ssh_login(tmp, creds):
 
 def rewrite_application(src, dst, app):
     """Writes src's unencrypted sk key file again with another application (test only)."""
-    import base64
-
     def rd(b, off):
         n = int.from_bytes(b[off:off + 4], "big")
         return b[off + 4:off + 4 + n], off + 4 + n
@@ -445,7 +438,7 @@ def rewrite_application(src, dst, app):
     return rc == 0 and ssh_string(app) in base64.b64decode(out.split()[1])
 
 
-def test_concurrency(tmp, ctl_a, da, db_path, other_sock, other_origin):
+def test_concurrency(ctl_a, da, db_path, other_sock, other_origin):
     """Several processes add and remove at once, through two daemons on one store."""
     users = USERS
     expected = {u: set() for u in users}
@@ -453,10 +446,6 @@ def test_concurrency(tmp, ctl_a, da, db_path, other_sock, other_origin):
         for c in ctl_a.json("list", u)[1] or []:
             expected[u].add(c["id"])
     errors = []
-
-    class D:
-        pass
-
     targets = [(ctl_a, da.origin), (Ctl(other_sock), other_origin)]
 
     def worker(u):
@@ -464,9 +453,7 @@ def test_concurrency(tmp, ctl_a, da, db_path, other_sock, other_origin):
         for i in range(25):
             ctl, origin = targets[i % 2]
             auth = SoftAuthenticator(alg=rnd.choice([-7, -8]))
-            dd = D()
-            dd.origin = origin
-            cred, j = add_passkey(ctl, dd, u, auth)
+            cred, j = add_passkey(ctl, origin, u, auth)
             if cred is None:
                 errors.append((u, "add", j))
                 continue
@@ -536,23 +523,8 @@ def main():
         test_ssh_login(tmp, creds)
         # a second daemon on the same store file: what a restart overlap or
         # two services on one host would do
-        port2 = free_port()
-        d2 = Daemon(tmp, "b", extra="")
-        d2.stop()
-        conf = open(d.conf).read()
-        conf = conf.replace(d.sock, d2.sock).replace(str(d.port), str(port2))
-        with open(d2.conf, "w") as f:
-            f.write(conf)
-        d2.port, d2.origin = port2, f"http://localhost:{port2}"
-        d2.proc = subprocess.Popen([test_daemon.PASSKEYD, "--config", d2.conf, "--foreground"],
-                                   stdout=d2.log, stderr=subprocess.STDOUT)
-        for _ in range(100):
-            try:
-                if d2.get("/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.05)
-        test_concurrency(tmp, ctl, d, d.store, d2.sock, d2.origin)
+        d2 = Daemon(tmp, "b", extra="require_uv = no\n", store=d.store)
+        test_concurrency(ctl, d, d.store, d2.sock, d2.origin)
         ok(d.proc.poll() is None and d2.proc.poll() is None, "both daemons still running")
     finally:
         for x in (d, d2):

@@ -23,12 +23,12 @@ PASSKEYD = os.path.abspath(sys.argv[1])
 
 
 class Daemon:
-    def __init__(self, tmp, name, extra="", user=None):
+    def __init__(self, tmp, name, extra="", user=None, store=None):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
         self.port = free_port()
         self.sock = os.path.join(self.dir, "control.sock")
-        self.store = os.path.join(self.dir, "store.db")
+        self.store = store or os.path.join(self.dir, "store.db")
         self.origin = f"http://localhost:{self.port}"
         self.conf = os.path.join(self.dir, "passkeyd.conf")
         with open(self.conf, "w") as f:
