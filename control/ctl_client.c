@@ -162,6 +162,20 @@ ctl_connect(const char *path, int timeout_ms, struct ctl_conn **out)
 	return CTL_OK;
 }
 
+int
+ctl_peer_uid(const struct ctl_conn *c, uid_t *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (c == NULL || uid == NULL)
+		return CTL_ERR_INVALID;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return CTL_ERR_IO;
+	*uid = cred.uid;
+	return CTL_OK;
+}
+
 void
 ctl_close(struct ctl_conn *c)
 {

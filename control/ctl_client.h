@@ -10,6 +10,7 @@
 #define CTL_CLIENT_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -56,6 +57,13 @@ int ctl_request(struct ctl_conn *c, const json_t *req, json_t **resp);
 
 /* Closes and frees; NULL is fine. */
 void ctl_close(struct ctl_conn *c);
+
+/*
+ * The uid of the process serving the socket (SO_PEERCRED at connect).  A
+ * client that will trust the answers checks it: whoever could replace
+ * the socket file could otherwise answer "approved".
+ */
+int ctl_peer_uid(const struct ctl_conn *c, uid_t *uid);
 
 /* Connect, one request, close: what a client with one question needs. */
 int ctl_call(const char *path, int timeout_ms, const json_t *req, json_t **resp);

@@ -14,7 +14,10 @@
 #define CTL_URL_MAX	2048
 #define CTL_CODE_MAX	32
 
-/* A user name: 1..CTL_USER_MAX bytes, no control characters, no '/'. */
+/*
+ * A user name: 1..CTL_USER_MAX bytes of text that is safe to show
+ * (common/text.h: valid UTF-8, no control or bidi characters), no '/'.
+ */
 bool ctl_user_name_valid(const char *name);
 /* A URL safe to print: 1..CTL_URL_MAX bytes of printable ASCII, no space. */
 bool ctl_url_ok(const char *s);

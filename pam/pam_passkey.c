@@ -9,13 +9,21 @@
  * given; everything unexpected fails closed.
  *
  *   auth required pam_passkey.so [socket=PATH] [timeout=SECONDS] [nullok]
- *       [enroll=none|pending|after-auth] [qr=yes|no] [debug]
+ *       [enroll=none|pending|after-auth] [qr=yes|no] [daemon_user=NAME] [debug]
  *
- * An unknown option or a bad value is a configuration error: it is
- * logged and the module returns PAM_SERVICE_ERR, a failure under every
- * control value that does not name it.  It never degrades to "ignore".
+ * An unknown option or a bad value is a configuration error (options.c):
+ * it is logged and the module returns PAM_SERVICE_ERR, a failure under
+ * every control value that does not name it.  It never degrades to
+ * "ignore".
+ *
+ * One control connection carries the whole ceremony: passkeyd binds the
+ * ceremony to it, so when sshd kills this process on a client disconnect
+ * the ceremony is cancelled at once and holds no place under the limits.
+ * The connection must be served by root or daemon_user (SO_PEERCRED):
+ * whoever could replace the socket file could otherwise say "approved".
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,16 +37,16 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "clock.h"
 #include "ctl_client.h"
+#include "ctl_codes.h"
 #include "ctl_text.h"
+#include "options.h"
 #include "prompt.h"
 #include "qr.h"
 
-#define PK_DEFAULT_TIMEOUT	120	/* s, the module's whole wait */
-#define PK_MAX_TIMEOUT		3600
 #define PK_MAX_EXPIRES		(31L * 86400)
 #define PK_IO_TIMEOUT_MS	5000	/* one request to the daemon */
-#define PK_CANCEL_TIMEOUT_MS	2000	/* giving up should not hang */
 #define PK_MAX_TOKEN		256
 /*
  * A conversation that answers at once (a client at EOF, a script) must
@@ -48,16 +56,8 @@
 #define PK_MIN_POLL_MS		1000
 #define PK_MAX_ROUNDS		200
 
-struct pk_opts {
-	const char *socket;
-	long timeout;
-	bool nullok;
-	const char *enroll;
-	bool qr;
-	bool debug;
-};
-
 struct pk_ceremony {
+	struct ctl_conn *conn;	/* the one connection the ceremony lives on */
 	json_t *resp;		/* owns the strings below */
 	enum prompt_kind kind;
 	const char *token;
@@ -144,51 +144,15 @@ pk_say(pam_handle_t *pamh, const char *msg)
 }
 
 static int
-parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtol(s, &end, 10);
-	if (*end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int
 parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct pk_opts *o)
 {
-	*o = (struct pk_opts){ .socket = CTL_DEFAULT_SOCKET,
-	    .timeout = PK_DEFAULT_TIMEOUT, .enroll = "none" };
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
+	int bad;
 
-		if (strcmp(a, "nullok") == 0)
-			o->nullok = true;
-		else if (strcmp(a, "debug") == 0)
-			o->debug = true;
-		else if (strncmp(a, "socket=", 7) == 0 && a[7] == '/' &&
-		    strlen(a + 7) < 108)	/* sizeof(sun_path) */
-			o->socket = a + 7;
-		else if (strncmp(a, "timeout=", 8) == 0 &&
-		    parse_long(a + 8, 1, PK_MAX_TIMEOUT, &o->timeout) == 0)
-			;
-		else if (strcmp(a, "enroll=none") == 0 ||
-		    strcmp(a, "enroll=pending") == 0 ||
-		    strcmp(a, "enroll=after-auth") == 0)
-			o->enroll = a + 7;
-		else if (strcmp(a, "qr=yes") == 0 || strcmp(a, "qr=no") == 0)
-			o->qr = a[3] == 'y';
-		else {
-			pk_log(pamh, LOG_ERR, "bad option '%s': refusing to "
-			    "authenticate (see the module's documentation)", a);
-			return PAM_SERVICE_ERR;
-		}
-	}
-	return PAM_SUCCESS;
+	if (pk_opts_parse(argc, argv, o, &bad) == 0)
+		return PAM_SUCCESS;
+	pk_log(pamh, LOG_ERR, "bad option '%s': refusing to authenticate (see the "
+	    "module's documentation)", bad >= 0 && argv[bad] != NULL ? argv[bad] : "?");
+	return PAM_SERVICE_ERR;
 }
 
 /*
@@ -219,20 +183,11 @@ converse(pam_handle_t *pamh, const char *text)
 	return r;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleeps until at least PK_MIN_POLL_MS after *last, then sets *last. */
 static void
 pace(long long *last)
 {
-	long long wait = *last + PK_MIN_POLL_MS - now_ms();
+	long long wait = *last + PK_MIN_POLL_MS - clock_monotonic_ms();
 
 	if (wait > 0) {
 		struct timespec ts = { .tv_sec = wait / 1000,
@@ -241,7 +196,7 @@ pace(long long *last)
 		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 			;
 	}
-	*last = now_ms();
+	*last = clock_monotonic_ms();
 }
 
 /* What a refusal code may look like before it is printed or logged. */
@@ -251,31 +206,63 @@ safe_code(const char *s)
 	return ctl_word_ok(s, 64) ? s : "unknown";
 }
 
+/*
+ * Connects, and checks who answers: root, or the account passkeyd runs
+ * as.  Anything else serving the socket is treated as no service.
+ */
 static int
-call(pam_handle_t *pamh, const struct pk_opts *o, json_t *req, int timeout_ms,
-    json_t **resp)
+connect_daemon(pam_handle_t *pamh, const struct pk_opts *o, struct ctl_conn **out)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	uid_t peer;
+	int err;
+
+	if ((err = ctl_connect(o->socket, PK_IO_TIMEOUT_MS, out)) != CTL_OK) {
+		pk_log(pamh, LOG_ERR, "control socket %s: %s", o->socket, ctl_err_str(err));
+		return -1;
+	}
+	if (ctl_peer_uid(*out, &peer) == CTL_OK && (peer == 0 ||
+	    (getpwnam_r(o->daemon_user, &pw, buf, sizeof(buf), &res) == 0 &&
+	    res != NULL && res->pw_uid == peer)))
+		return 0;
+	pk_log(pamh, LOG_ERR, "control socket %s is served by uid %ld, not by root "
+	    "or %s: refusing to trust it", o->socket, (long)peer, o->daemon_user);
+	ctl_close(*out);
+	*out = NULL;
+	return -1;
+}
+
+/* One request on the ceremony's connection. */
+static int
+call(pam_handle_t *pamh, const struct pk_opts *o, struct pk_ceremony *c,
+    json_t *req, json_t **resp)
 {
 	int err;
 
+	*resp = NULL;
 	if (req == NULL) {
 		pk_log(pamh, LOG_ERR, "cannot build a request (invalid UTF-8 or out of memory)");
 		return CTL_ERR_INVALID;
 	}
-	err = ctl_call(o->socket, timeout_ms, req, resp);
+	err = ctl_request(c->conn, req, resp);
 	json_decref(req);
 	if (err != CTL_OK)
 		pk_log(pamh, LOG_ERR, "control socket %s: %s", o->socket, ctl_err_str(err));
 	return err;
 }
 
-/* Best effort: the daemon expires the ceremony anyway. */
+/*
+ * Best effort: closing the connection cancels the ceremony anyway; the
+ * request only makes it immediate while the connection stays open.
+ */
 static void
-cancel(pam_handle_t *pamh, const struct pk_opts *o, const struct pk_ceremony *c)
+cancel(pam_handle_t *pamh, const struct pk_opts *o, struct pk_ceremony *c)
 {
 	json_t *resp = NULL;
 
-	if (call(pamh, o, json_pack("{s:s, s:s}", "op", "cancel", "token", c->token),
-	    PK_CANCEL_TIMEOUT_MS, &resp) == CTL_OK)
+	if (call(pamh, o, c, json_pack("{s:s, s:s}", "op", "cancel", "token", c->token),
+	    &resp) == CTL_OK)
 		pk_debug(pamh, o, "cancel: %s", ctl_resp_ok(resp) ? "done" :
 		    safe_code(ctl_resp_str(resp, "error")));
 	json_decref(resp);
@@ -302,12 +289,36 @@ ceremony_ok(struct pk_ceremony *c)
 	    ctl_word_ok(c->code, CTL_CODE_MAX);
 }
 
+/* What the user is told when passkeyd refuses to begin. */
+static const char *
+refusal_message(enum ctl_refusal r)
+{
+	switch (r) {
+	case CTL_REFUSAL_NO_PASSKEY:
+	case CTL_REFUSAL_UNKNOWN_USER:	/* said the same way: no account oracle */
+		return "passkey: no passkey is registered for this account";
+	case CTL_REFUSAL_LIMIT_USER:
+	case CTL_REFUSAL_LIMIT_USER_ADDRESS:
+	case CTL_REFUSAL_LIMIT_ADDRESS:
+	case CTL_REFUSAL_LIMIT_TOTAL:
+	case CTL_REFUSAL_LIMIT_CONNECTION:
+		return "passkey: too many pending logins, try again later";
+	case CTL_REFUSAL_RATE_LIMITED:
+	case CTL_REFUSAL_BUSY:
+	case CTL_REFUSAL_STORE_BUSY:
+		return "passkey: the passkey service is busy, try again";
+	default:
+		return "passkey: the passkey service is not available";
+	}
+}
+
 static int
 begin(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
     struct pk_ceremony *c)
 {
 	const void *item;
 	const char *rhost = "", *service = "", *err;
+	enum ctl_refusal r;
 
 	if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != NULL)
 		rhost = item;
@@ -315,9 +326,10 @@ begin(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 		service = item;
 	pk_debug(pamh, o, "login_begin user=%s rhost=%s service=%s enroll=%s",
 	    user, rhost, service, o->enroll);
-	if (call(pamh, o, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "login_begin",
+	if (connect_daemon(pamh, o, &c->conn) != 0 ||
+	    call(pamh, o, c, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "login_begin",
 	    "user", user, "rhost", rhost, "service", service, "enroll", o->enroll),
-	    PK_IO_TIMEOUT_MS, &c->resp) != CTL_OK) {
+	    &c->resp) != CTL_OK) {
 		pk_say(pamh, "passkey: the passkey service is not available");
 		return PAM_AUTH_ERR;
 	}
@@ -329,41 +341,101 @@ begin(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 		return PAM_AUTH_ERR;
 	}
 	err = safe_code(ctl_resp_str(c->resp, "error"));
-	if (strcmp(err, "no_passkey") == 0 && o->nullok) {
+	r = ctl_refusal_from_code(err);
+	if ((r == CTL_REFUSAL_NO_PASSKEY || r == CTL_REFUSAL_UNKNOWN_USER) && o->nullok) {
 		pk_debug(pamh, o, "user %s has no passkey: ignored (nullok)", user);
 		return PAM_IGNORE;
 	}
 	pk_log(pamh, LOG_NOTICE, "login_begin for user %s refused: %s", user, err);
-	if (strcmp(err, "no_passkey") == 0)
-		pk_say(pamh, "passkey: no passkey is registered for this account");
-	else if (strncmp(err, "limit_", 6) == 0)
-		pk_say(pamh, "passkey: too many pending logins, try again later");
-	else
-		pk_say(pamh, "passkey: the passkey service is not available");
+	pk_say(pamh, refusal_message(r));
 	return PAM_AUTH_ERR;
 }
 
 /* Says why a final state other than "approved" ends the login. */
 static void
-say_final(pam_handle_t *pamh, const struct pk_ceremony *c, const char *state,
+say_final(pam_handle_t *pamh, const struct pk_ceremony *c, enum ctl_state state,
     const char *reason)
 {
 	const char *what = c->kind == PROMPT_REGISTER ? "registration" : "login";
 	char line[160];
 
-	if (strcmp(state, "denied") == 0)
+	switch (state) {
+	case CTL_STATE_DENIED:
 		snprintf(line, sizeof(line), "passkey: %s denied in the browser", what);
-	else if (strcmp(state, "failed") == 0)
+		break;
+	case CTL_STATE_FAILED:
 		snprintf(line, sizeof(line), "passkey: %s failed (%s)",
 		    c->kind == PROMPT_REGISTER ? "registration" : "verification",
 		    safe_code(reason));
-	else if (strcmp(state, "expired") == 0)
+		break;
+	case CTL_STATE_EXPIRED:
 		snprintf(line, sizeof(line), "passkey: the %s request expired", what);
-	else if (strcmp(state, "used") == 0)
+		break;
+	case CTL_STATE_USED:
 		snprintf(line, sizeof(line), "passkey: the %s request was already used", what);
-	else
+		break;
+	default:
 		snprintf(line, sizeof(line), "passkey: the %s request was cancelled", what);
+		break;
+	}
 	pk_say(pamh, line);
+}
+
+/*
+ * One status round: PAM_SUCCESS (approved), PAM_AUTH_ERR (final, said and
+ * logged), or PAM_INCOMPLETE (still pending; *left is the time it has).
+ */
+static int
+check_status(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
+    struct pk_ceremony *c, long *left)
+{
+	json_t *resp = NULL, *exp;
+	enum ctl_state state;
+	const char *err;
+
+	if (call(pamh, o, c, json_pack("{s:s, s:s}", "op", "status", "token", c->token),
+	    &resp) != CTL_OK) {
+		pk_say(pamh, "passkey: the passkey service is not available");
+		return PAM_AUTH_ERR;
+	}
+	if (!ctl_resp_ok(resp)) {
+		err = safe_code(ctl_resp_str(resp, "error"));
+		pk_log(pamh, LOG_NOTICE, "status for user %s refused: %s", user, err);
+		/* Forgotten after expiry: for the user, it expired. */
+		if (ctl_refusal_from_code(err) == CTL_REFUSAL_UNKNOWN_CEREMONY)
+			say_final(pamh, c, CTL_STATE_EXPIRED, NULL);
+		else
+			pk_say(pamh, "passkey: the passkey service is not available");
+		json_decref(resp);
+		return PAM_AUTH_ERR;
+	}
+	state = ctl_state_from_name(ctl_resp_str(resp, "state"));
+	if (state == CTL_STATE_APPROVED) {
+		pk_log(pamh, LOG_INFO, "%s approved for user %s",
+		    c->kind == PROMPT_REGISTER ? "registration" : "login", user);
+		json_decref(resp);
+		return PAM_SUCCESS;
+	}
+	if (ctl_state_is_final(state)) {
+		pk_log(pamh, LOG_NOTICE, "%s for user %s: %s%s%s",
+		    c->kind == PROMPT_REGISTER ? "registration" : "login", user,
+		    ctl_state_name(state), state == CTL_STATE_FAILED ? " " : "",
+		    state == CTL_STATE_FAILED ? safe_code(ctl_resp_str(resp, "reason")) : "");
+		say_final(pamh, c, state, ctl_resp_str(resp, "reason"));
+		json_decref(resp);
+		return PAM_AUTH_ERR;
+	}
+	if (state != CTL_STATE_PENDING) {
+		pk_log(pamh, LOG_ERR, "status: invalid answer from passkeyd");
+		pk_say(pamh, "passkey: the passkey service is not available");
+		json_decref(resp);
+		return PAM_AUTH_ERR;
+	}
+	exp = json_object_get(resp, "expires_in");
+	if (json_is_integer(exp) && json_integer_value(exp) < *left)
+		*left = (long)json_integer_value(exp);
+	json_decref(resp);
+	return PAM_INCOMPLETE;
 }
 
 /*
@@ -373,10 +445,10 @@ say_final(pam_handle_t *pamh, const struct pk_ceremony *c, const char *state,
  */
 static int
 wait_verdict(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
-    const struct pk_ceremony *c)
+    struct pk_ceremony *c)
 {
 	long window = c->expires_in < o->timeout ? c->expires_in : o->timeout;
-	long long deadline = now_ms() + window * 1000LL, last = 0;
+	long long deadline = clock_monotonic_ms() + window * 1000LL, last = 0;
 	struct prompt_args pa = { .kind = c->kind, .url = c->url, .code = c->code,
 	    .seconds = window };
 	char *qr = NULL, *text;
@@ -389,9 +461,6 @@ wait_verdict(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 	text = prompt_first(&pa);
 	free(qr);
 	for (int round = 0;; round++) {
-		json_t *resp = NULL;
-		const char *state;
-		json_t *exp;
 		long left;
 
 		if (text == NULL) {
@@ -409,57 +478,12 @@ wait_verdict(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 			return PAM_AUTH_ERR;
 		}
 		pace(&last);
-		if (call(pamh, o, json_pack("{s:s, s:s}", "op", "status", "token", c->token),
-		    PK_IO_TIMEOUT_MS, &resp) != CTL_OK) {
-			pk_say(pamh, "passkey: the passkey service is not available");
-			cancel(pamh, o, c);
-			return PAM_AUTH_ERR;
-		}
-		if (!ctl_resp_ok(resp)) {
-			const char *err = safe_code(ctl_resp_str(resp, "error"));
-
-			pk_log(pamh, LOG_NOTICE, "status for user %s refused: %s", user, err);
-			/* Forgotten after expiry: for the user, it expired. */
-			if (strcmp(err, "unknown_ceremony") == 0)
-				say_final(pamh, c, "expired", NULL);
-			else {
-				pk_say(pamh, "passkey: the passkey service is not available");
+		left = (long)((deadline - clock_monotonic_ms()) / 1000);
+		if ((r = check_status(pamh, o, user, c, &left)) != PAM_INCOMPLETE) {
+			if (r != PAM_SUCCESS)
 				cancel(pamh, o, c);
-			}
-			json_decref(resp);
-			return PAM_AUTH_ERR;
+			return r;
 		}
-		state = ctl_resp_str(resp, "state");
-		if (state != NULL && strcmp(state, "approved") == 0) {
-			pk_log(pamh, LOG_INFO, "%s approved for user %s",
-			    c->kind == PROMPT_REGISTER ? "registration" : "login", user);
-			json_decref(resp);
-			return PAM_SUCCESS;
-		}
-		if (state != NULL && (strcmp(state, "denied") == 0 ||
-		    strcmp(state, "failed") == 0 || strcmp(state, "expired") == 0 ||
-		    strcmp(state, "used") == 0 || strcmp(state, "cancelled") == 0)) {
-			pk_log(pamh, LOG_NOTICE, "%s for user %s: %s%s%s",
-			    c->kind == PROMPT_REGISTER ? "registration" : "login", user,
-			    state, strcmp(state, "failed") == 0 ? " " : "",
-			    strcmp(state, "failed") == 0 ?
-			    safe_code(ctl_resp_str(resp, "reason")) : "");
-			say_final(pamh, c, state, ctl_resp_str(resp, "reason"));
-			json_decref(resp);
-			return PAM_AUTH_ERR;
-		}
-		if (state == NULL || strcmp(state, "pending") != 0) {
-			pk_log(pamh, LOG_ERR, "status: invalid answer from passkeyd");
-			pk_say(pamh, "passkey: the passkey service is not available");
-			json_decref(resp);
-			cancel(pamh, o, c);
-			return PAM_AUTH_ERR;
-		}
-		left = (long)((deadline - now_ms()) / 1000);
-		exp = json_object_get(resp, "expires_in");
-		if (json_is_integer(exp) && json_integer_value(exp) < left)
-			left = (long)json_integer_value(exp);
-		json_decref(resp);
 		if (left <= 0 || round + 1 >= PK_MAX_ROUNDS) {
 			pk_log(pamh, LOG_NOTICE, "no verdict for user %s in time: cancelling", user);
 			pk_say(pamh, c->kind == PROMPT_REGISTER ?
@@ -475,26 +499,48 @@ wait_verdict(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 	}
 }
 
+/*
+ * The account the PAM user names, as the system spells it.  sshd (and a
+ * case-insensitive NSS such as SSSD or winbind) accepts "DAEMON" or
+ * "daemon " as the account "daemon"; the passkeys checked must be those of
+ * the account that will be logged in, not of the string typed.  Returns
+ * 0 with the name in out, or -1 when no such account exists.
+ */
+static int
+canonical_user(const char *name, char *out, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL ||
+	    !ctl_user_name_valid(res->pw_name))
+		return -1;
+	snprintf(out, len, "%s", res->pw_name);
+	return 0;
+}
 
 PAM_EXTERN int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct pk_ceremony c = { 0 };
 	struct pk_opts o;
-	const char *user = NULL;
+	const char *typed = NULL;
+	char user[CTL_USER_MAX + 1];
 	int r;
 
 	if ((r = parse_opts(pamh, argc, argv, &o)) != PAM_SUCCESS)
 		return r;
-	if ((r = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS || user == NULL) {
+	if ((r = pam_get_user(pamh, &typed, NULL)) != PAM_SUCCESS || typed == NULL) {
 		pk_log(pamh, LOG_ERR, "cannot get the user name: %s",
 		    pam_strerror(pamh, r));
 		return PAM_AUTH_ERR;
 	}
-	/* the name comes from the SSH client: check it before it is sent or logged */
-	if (!ctl_user_name_valid(user)) {
-		/* Such a name can have no passkey; say no more than that. */
-		pk_log(pamh, LOG_NOTICE, "refusing an invalid user name");
+	/* the name comes from the SSH client: check it before it is used or logged */
+	if (!ctl_user_name_valid(typed) || canonical_user(typed, user, sizeof(user)) != 0) {
+		/* No such account can have a passkey; say no more than that. */
+		pk_log(pamh, LOG_NOTICE, "no account for the user name given");
+		if (o.nullok)
+			return PAM_IGNORE;
 		pk_say(pamh, "passkey: no passkey is registered for this account");
 		return PAM_AUTH_ERR;
 	}
@@ -505,6 +551,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		r = wait_verdict(pamh, &o, user, &c);
 	}
 	json_decref(c.resp);
+	ctl_close(c.conn);
+	explicit_bzero(user, sizeof(user));
 	/* Only these leave the module; PAM_SUCCESS only from "approved". */
 	return r == PAM_SUCCESS || r == PAM_IGNORE ? r : PAM_AUTH_ERR;
 }

@@ -64,10 +64,31 @@ daemon_ask(const char *sock, const json_t *req, json_t **resp)
 	return EXIT_VERDICT_OK;
 }
 
+/*
+ * The next page's request: the cursor the answer gave, and, when the
+ * request says how many items it wants ("limit"), that many fewer.
+ * Returns 0 when there is nothing more to ask.
+ */
+static int
+next_page(json_t *req, json_t *next, size_t got)
+{
+	json_t *limit = json_object_get(req, "limit");
+
+	if (limit != NULL) {
+		json_int_t left = json_integer_value(limit) - (json_int_t)got;
+
+		if (left <= 0)
+			return 0;
+		json_object_set_new(req, "limit", json_integer(left));
+	}
+	json_object_set(req, "cursor", next);
+	return 1;
+}
+
 int
 daemon_ask_all(const char *sock, json_t *req, const char *key, json_t **items)
 {
-	json_t *resp, *page, *next;
+	json_t *resp, *page, *next, *cursor;
 	int r;
 
 	if ((*items = json_array()) == NULL)
@@ -77,19 +98,19 @@ daemon_ask_all(const char *sock, json_t *req, const char *key, json_t **items)
 			break;
 		page = json_object_get(resp, key);
 		next = json_object_get(resp, "next");
+		cursor = json_object_get(req, "cursor");
 		if (!json_is_array(page) || json_array_extend(*items, page) != 0 ||
-		    (next != NULL && (!json_is_integer(next) ||
-		    json_integer_value(next) <= json_integer_value(
-		    json_object_get(req, "cursor"))))) {
-			/* a cursor that does not move forward would loop forever */
+		    (next != NULL && (!json_is_integer(next) || json_array_size(page) == 0 ||
+		    (cursor != NULL && json_integer_value(next) == json_integer_value(cursor))))) {
+			/* a page that brings nothing, or a cursor that does not move, loops */
 			fprintf(stderr, "passkeyctl: passkeyd sent an invalid answer\n");
 			r = EXIT_VERDICT_REJECTED;
 		}
-		if (r != EXIT_VERDICT_OK || next == NULL) {
+		if (r != EXIT_VERDICT_OK || next == NULL ||
+		    !next_page(req, next, json_array_size(page))) {
 			json_decref(resp);
 			break;
 		}
-		json_object_set(req, "cursor", next);
 		json_decref(resp);
 	}
 	if (r != EXIT_VERDICT_OK) {

@@ -1,13 +1,16 @@
 /*
  * The ceremony table: a fixed array of hash buckets keyed by token, plus a
  * list in creation order for sweeping.  Tokens are random, so an attacker
- * who can only guess tokens cannot lengthen a chain.
+ * who can only guess tokens cannot lengthen a chain.  Pending counts per
+ * user, address and pair live in one countmap with a prefix per kind.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "addrkey.h"
 #include "ceremony.h"
+#include "countmap.h"
 #include "rp_b64url.h"
 
 #define BUCKETS 65536u
@@ -17,6 +20,7 @@ struct ceremony_table {
 	struct ceremony *head, *tail;
 	size_t count, pending;
 	struct ceremony_limits limits;
+	struct countmap *pending_by;	/* "u" user, "a" address, "p" user NUL address */
 };
 
 static const char code_alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -51,8 +55,13 @@ ceremony_table_new(struct ceremony_limits limits)
 {
 	struct ceremony_table *t = calloc(1, sizeof(*t));
 
-	if (t != NULL)
-		t->limits = limits;
+	if (t == NULL)
+		return NULL;
+	t->limits = limits;
+	if ((t->pending_by = countmap_new()) == NULL) {
+		free(t);
+		return NULL;
+	}
 	return t;
 }
 
@@ -62,8 +71,79 @@ ceremony_free(struct ceremony *c)
 	free(c->user);
 	free(c->rhost);
 	free(c->service);
+	free(c->addr_key);
 	explicit_bzero(c, sizeof(*c));
 	free(c);
+}
+
+/* The three count keys of a (user, address); `which` is 'u', 'a' or 'p'. */
+static size_t
+count_key(char which, const char *user, const char *addr, char *buf, size_t cap)
+{
+	size_t ul = strlen(user), al = strlen(addr), n = 0;
+
+	buf[n++] = which;
+	if (which != 'a') {
+		memcpy(buf + n, user, ul);
+		n += ul;
+	}
+	if (which == 'p')
+		buf[n++] = '\0';
+	if (which != 'u') {
+		memcpy(buf + n, addr, al);
+		n += al;
+	}
+	(void)cap;
+	return n;
+}
+
+#define COUNT_KEY_MAX	(2 + 64 + ADDR_KEY_MAX)
+
+static unsigned
+pending_of(const struct ceremony_table *t, char which, const char *user,
+    const char *addr)
+{
+	char key[COUNT_KEY_MAX];
+
+	return countmap_get(t->pending_by, key, count_key(which, user, addr, key, sizeof(key)));
+}
+
+/* Adds (+1) or removes (-1) a pending ceremony from the counts. */
+static int
+count_pending(struct ceremony_table *t, const struct ceremony *c, int delta)
+{
+	static const char kinds[] = { 'u', 'a', 'p' };
+	size_t done = 0;
+	char key[COUNT_KEY_MAX];
+
+	for (; done < sizeof(kinds); done++) {
+		size_t n;
+
+		if (kinds[done] != 'u' && c->addr_key[0] == '\0')
+			continue;	/* no address, no address counts */
+		n = count_key(kinds[done], c->user, c->addr_key, key, sizeof(key));
+		if (delta < 0)
+			countmap_dec(t->pending_by, key, n);
+		else if (countmap_inc(t->pending_by, key, n) != 0)
+			break;
+	}
+	if (done == sizeof(kinds)) {
+		if (delta < 0)
+			t->pending--;
+		else
+			t->pending++;
+		return 0;
+	}
+	/* out of memory half-way: undo what was counted */
+	while (done-- > 0) {
+		size_t n;
+
+		if (kinds[done] != 'u' && c->addr_key[0] == '\0')
+			continue;
+		n = count_key(kinds[done], c->user, c->addr_key, key, sizeof(key));
+		countmap_dec(t->pending_by, key, n);
+	}
+	return -1;
 }
 
 static void
@@ -83,8 +163,8 @@ unlink_ceremony(struct ceremony_table *t, struct ceremony *c)
 	else
 		t->tail = c->prev;
 	t->count--;
-	if (c->state == CEREMONY_PENDING)
-		t->pending--;
+	if (c->state == CTL_STATE_PENDING)
+		count_pending(t, c, -1);
 }
 
 void
@@ -98,29 +178,23 @@ ceremony_table_free(struct ceremony_table *t)
 		next = c->next;
 		ceremony_free(c);
 	}
+	countmap_free(t->pending_by);
 	free(t);
 }
 
-static enum ceremony_refusal
-check_limits(const struct ceremony_table *t, const char *user, const char *rhost)
+static enum ctl_refusal
+check_limits(const struct ceremony_table *t, const char *user, const char *addr)
 {
-	unsigned same_user = 0, same_addr = 0;
-
 	if (t->pending >= t->limits.total)
-		return CEREMONY_LIMIT_TOTAL;
-	for (const struct ceremony *c = t->head; c != NULL; c = c->next) {
-		if (c->state != CEREMONY_PENDING)
-			continue;
-		if (strcmp(c->user, user) == 0)
-			same_user++;
-		if (*rhost != '\0' && strcmp(c->rhost, rhost) == 0)
-			same_addr++;
-	}
-	if (same_user >= t->limits.per_user)
-		return CEREMONY_LIMIT_USER;
-	if (same_addr >= t->limits.per_address)
-		return CEREMONY_LIMIT_ADDRESS;
-	return CEREMONY_OK;
+		return CTL_REFUSAL_LIMIT_TOTAL;
+	if (addr[0] != '\0' &&
+	    pending_of(t, 'p', user, addr) >= t->limits.per_user_address)
+		return CTL_REFUSAL_LIMIT_USER_ADDRESS;
+	if (addr[0] != '\0' && pending_of(t, 'a', user, addr) >= t->limits.per_address)
+		return CTL_REFUSAL_LIMIT_ADDRESS;
+	if (pending_of(t, 'u', user, addr) >= t->limits.per_user)
+		return CTL_REFUSAL_LIMIT_USER;
+	return CTL_REFUSAL_NONE;
 }
 
 static int
@@ -143,38 +217,38 @@ make_secrets(struct ceremony *c)
 	return 0;
 }
 
-enum ceremony_refusal
-ceremony_begin(struct ceremony_table *t, enum ceremony_kind kind,
-    const char *user, const char *rhost, const char *service, uid_t owner,
-    time_t now, unsigned lifetime, struct ceremony **out)
+enum ctl_refusal
+ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
+    time_t now, struct ceremony **out)
 {
-	enum ceremony_refusal r;
+	char addr[ADDR_KEY_MAX];
+	enum ctl_refusal r;
 	struct ceremony *c;
 	unsigned b;
 
 	*out = NULL;
-	if ((r = check_limits(t, user, rhost)) != CEREMONY_OK)
+	addr_key_from_text(spec->rhost, addr);
+	if ((r = check_limits(t, spec->user, addr)) != CTL_REFUSAL_NONE)
 		return r;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return CEREMONY_NO_MEMORY;
-	c->user = strdup(user);
-	c->rhost = strdup(rhost);
-	c->service = strdup(service);
+		return CTL_REFUSAL_INTERNAL_ERROR;
+	c->user = strdup(spec->user);
+	c->rhost = strdup(spec->rhost);
+	c->service = strdup(spec->service);
+	c->addr_key = strdup(addr);
 	if (c->user == NULL || c->rhost == NULL || c->service == NULL ||
-	    make_secrets(c) != 0) {
+	    c->addr_key == NULL || make_secrets(c) != 0 ||
+	    /* 144 random bits make a clash unthinkable, but never alias one */
+	    ceremony_find(t, c->token) != NULL || count_pending(t, c, 1) != 0) {
 		ceremony_free(c);
-		return CEREMONY_NO_MEMORY;
+		return CTL_REFUSAL_INTERNAL_ERROR;
 	}
-	/* 144 random bits make a clash unthinkable, but never alias one */
-	if (ceremony_find(t, c->token) != NULL) {
-		ceremony_free(c);
-		return CEREMONY_NO_MEMORY;
-	}
-	c->kind = kind;
-	c->state = CEREMONY_PENDING;
-	c->owner_uid = owner;
+	c->kind = (uint8_t)spec->kind;
+	c->state = CTL_STATE_PENDING;
+	c->owner_uid = spec->owner;
+	c->conn = spec->conn;
 	c->created = now;
-	c->expires = now + (time_t)lifetime;
+	c->expires = now + (time_t)spec->lifetime;
 	b = bucket_of(c->token);
 	c->hash_next = t->bucket[b];
 	t->bucket[b] = c;
@@ -185,9 +259,8 @@ ceremony_begin(struct ceremony_table *t, enum ceremony_kind kind,
 		t->head = c;
 	t->tail = c;
 	t->count++;
-	t->pending++;
 	*out = c;
-	return CEREMONY_OK;
+	return CTL_REFUSAL_NONE;
 }
 
 int
@@ -216,11 +289,12 @@ ceremony_find(struct ceremony_table *t, const char *token)
 
 void
 ceremony_finish(struct ceremony_table *t, struct ceremony *c,
-    enum ceremony_state state, const char *reason, time_t now)
+    enum ctl_state state, const char *reason, time_t now)
 {
-	if (c->state == CEREMONY_PENDING && state != CEREMONY_PENDING)
-		t->pending--;
-	c->state = state;
+	if (c->state == CTL_STATE_PENDING && state != CTL_STATE_PENDING)
+		count_pending(t, c, -1);
+	c->state = (uint8_t)state;
+	c->committing = 0;
 	c->reason = reason;
 	c->finished = now;
 	/* the challenge is spent; nothing may verify against it again */
@@ -232,14 +306,15 @@ ceremony_sweep(struct ceremony_table *t, time_t now,
     void (*on_expire)(struct ceremony *, void *), void *arg)
 {
 	struct ceremony *c, *next;
+
 	for (c = t->head; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CEREMONY_PENDING && now >= c->expires) {
-			ceremony_finish(t, c, CEREMONY_EXPIRED, "expired", now);
+		if (c->state == CTL_STATE_PENDING && !c->committing && now >= c->expires) {
+			ceremony_finish(t, c, CTL_STATE_EXPIRED, "expired", now);
 			if (on_expire)
 				on_expire(c, arg);
 		}
-		if (c->state != CEREMONY_PENDING) {
+		if (c->state != CTL_STATE_PENDING) {
 			time_t end = c->finished > c->expires ? c->finished : c->expires;
 			if (now >= end + CEREMONY_KEEP_FINAL) {
 				unlink_ceremony(t, c);
@@ -250,7 +325,7 @@ ceremony_sweep(struct ceremony_table *t, time_t now,
 	/* bound the memory of remembered final states too */
 	for (c = t->head; c != NULL && t->count > 2 * (size_t)t->limits.total; c = next) {
 		next = c->next;
-		if (c->state != CEREMONY_PENDING) {
+		if (c->state != CTL_STATE_PENDING) {
 			unlink_ceremony(t, c);
 			ceremony_free(c);
 		}
@@ -267,25 +342,4 @@ size_t
 ceremony_count(const struct ceremony_table *t)
 {
 	return t->count;
-}
-
-const char *
-ceremony_state_str(enum ceremony_state s)
-{
-	static const char *names[] = { "pending", "approved", "used", "denied",
-	    "failed", "expired", "cancelled" };
-
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
-}
-
-const char *
-ceremony_refusal_str(enum ceremony_refusal r)
-{
-	switch (r) {
-	case CEREMONY_OK: return "ok";
-	case CEREMONY_LIMIT_USER: return "limit_user";
-	case CEREMONY_LIMIT_ADDRESS: return "limit_address";
-	case CEREMONY_LIMIT_TOTAL: return "limit_total";
-	default: return "internal_error";
-	}
 }

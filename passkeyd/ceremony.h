@@ -1,9 +1,11 @@
 /*
  * Ceremonies: one pending login or registration, reachable by a random
  * token in a URL.  The table bounds how many are pending per user, per
- * client address and in all, and keeps final states for a while so that a
- * page or the PAM module can be told "expired" or "used" rather than
- * "unknown".  No I/O here: the caller logs and stores.
+ * client address (an IPv6 /64 counts as one, addrkey.h), per (user,
+ * address) pair and in all, with counts kept in hash maps so a begin costs
+ * the same with 10 or 100,000 pending.  It keeps final states for a while
+ * so that a page or the PAM module can be told "expired" or "used" rather
+ * than "unknown".  No I/O here: the caller logs and stores.
  */
 #ifndef PASSKEYD_CEREMONY_H
 #define PASSKEYD_CEREMONY_H
@@ -13,50 +15,64 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "ctl_codes.h"
+
 #define CEREMONY_TOKEN_BYTES	18	/* 144 random bits */
 #define CEREMONY_TOKEN_LEN	24	/* base64url characters */
 #define CEREMONY_CHALLENGE_LEN	32
+#define CEREMONY_HANDLE_LEN	32	/* WebAuthn user.id, as the store keeps it */
 #define CEREMONY_CODE_LEN	7	/* "4F7-K2Q" */
 #define CEREMONY_KEEP_FINAL	600	/* seconds a final state is remembered */
 
 enum ceremony_kind { CEREMONY_LOGIN, CEREMONY_REGISTER };
 
-enum ceremony_state {
-	CEREMONY_PENDING,
-	CEREMONY_APPROVED,	/* verified; not yet collected by status */
-	CEREMONY_USED,		/* approved and collected */
-	CEREMONY_DENIED,
-	CEREMONY_FAILED,
-	CEREMONY_EXPIRED,
-	CEREMONY_CANCELLED,
-};
+/* The states are the protocol's (control/ctl_codes.h). */
+typedef enum ctl_state ceremony_state_t;
 
 struct ceremony {
 	char token[CEREMONY_TOKEN_LEN + 1];
-	enum ceremony_kind kind;
-	enum ceremony_state state;
-	char *user, *rhost, *service;
 	char code[CEREMONY_CODE_LEN + 1];
+	uint8_t kind;			/* enum ceremony_kind */
+	uint8_t state;			/* enum ctl_state */
+	/*
+	 * Verified, and the store write that approves it is under way
+	 * (passkeyd/journal.c): still pending to everyone asking, but no
+	 * second answer, Deny or expiry may act on it meanwhile.
+	 */
+	uint8_t committing;
+	uint8_t consumes_enrollment;	/* a registration that ends an enrollment */
+	uint8_t replayed;		/* finish was posted after the end (logged once) */
+	uint8_t client_cancelled;	/* the page reported a failed call (logged once) */
+	uint8_t has_handle;		/* user_handle holds the registration's user.id */
 	uint8_t challenge[CEREMONY_CHALLENGE_LEN];
+	uint8_t user_handle[CEREMONY_HANDLE_LEN];
+	char *user, *rhost, *service;
+	char *addr_key;			/* rhost as counted (addrkey.h); "" for none */
 	time_t created, expires, finished;
 	uid_t owner_uid;		/* may ask status / cancel */
-	int consumes_enrollment;	/* registration that ends an enrollment */
-	int replayed;			/* finish called after the end */
+	/*
+	 * The control connection that began it (the PAM module's), or 0.
+	 * When that connection closes (sshd killed its child on a client
+	 * disconnect) the ceremony is cancelled at once: it holds no place
+	 * under the limits for the rest of its lifetime.
+	 */
+	uint64_t conn;
 	const char *reason;		/* static code of a failure, or NULL */
 	struct ceremony *hash_next;
 	struct ceremony *prev, *next;	/* creation order */
 };
 
-enum ceremony_refusal {
-	CEREMONY_OK,
-	CEREMONY_LIMIT_USER,
-	CEREMONY_LIMIT_ADDRESS,
-	CEREMONY_LIMIT_TOTAL,
-	CEREMONY_NO_MEMORY,
+struct ceremony_limits {
+	unsigned total, per_user, per_address, per_user_address;
 };
 
-struct ceremony_limits {
-	unsigned total, per_user, per_address;
+/* What a new ceremony is for. */
+struct ceremony_spec {
+	enum ceremony_kind kind;
+	const char *user, *rhost, *service;
+	uid_t owner;
+	uint64_t conn;
+	unsigned lifetime;		/* seconds */
 };
 
 struct ceremony_table;
@@ -65,26 +81,25 @@ struct ceremony_table *ceremony_table_new(struct ceremony_limits limits);
 void ceremony_table_free(struct ceremony_table *t);
 
 /*
- * Makes a pending ceremony expiring `lifetime` seconds after now.  The
- * per-address bound is not applied to an empty rhost (local services such
- * as sudo, and the CLI).
+ * Makes a pending ceremony expiring spec->lifetime seconds after now, or
+ * says which bound refused it (CTL_REFUSAL_LIMIT_*; INTERNAL_ERROR when
+ * out of memory or randomness).  The address bounds do not apply to an
+ * empty rhost (local services such as sudo, and the CLI).
  */
-enum ceremony_refusal ceremony_begin(struct ceremony_table *t,
-    enum ceremony_kind kind, const char *user, const char *rhost,
-    const char *service, uid_t owner, time_t now, unsigned lifetime,
-    struct ceremony **out);
-const char *ceremony_refusal_str(enum ceremony_refusal r);
+enum ctl_refusal ceremony_begin(struct ceremony_table *t,
+    const struct ceremony_spec *spec, time_t now, struct ceremony **out);
 
 /* NULL for an unknown or malformed token. Does not expire anything. */
 struct ceremony *ceremony_find(struct ceremony_table *t, const char *token);
 
-/* Ends a pending ceremony. */
+/* Ends a pending ceremony (approved, denied, failed, expired, cancelled). */
 void ceremony_finish(struct ceremony_table *t, struct ceremony *c,
-    enum ceremony_state state, const char *reason, time_t now);
+    enum ctl_state state, const char *reason, time_t now);
 
 /*
  * Moves pending ceremonies past their expiry to EXPIRED (calling
- * on_expire for each) and forgets final ones older than CEREMONY_KEEP_FINAL.
+ * on_expire for each; not those committing) and forgets final ones older
+ * than CEREMONY_KEEP_FINAL.
  */
 void ceremony_sweep(struct ceremony_table *t, time_t now,
     void (*on_expire)(struct ceremony *, void *), void *arg);
@@ -92,7 +107,6 @@ void ceremony_sweep(struct ceremony_table *t, time_t now,
 size_t ceremony_pending_count(const struct ceremony_table *t);
 size_t ceremony_count(const struct ceremony_table *t);
 
-const char *ceremony_state_str(enum ceremony_state s);
 /* 1 when token has the shape of one of ours (length and alphabet). */
 int ceremony_token_valid(const char *token);
 

@@ -247,6 +247,8 @@ static const char *const single_keys[] = {
 	"ceremony_timeout", "enroll_timeout", "max_pending_total",
 	"max_pending_per_user", "max_pending_per_address", "require_uv",
 	"sign_count_regression", "allowed_algorithms", "accept_attestation",
+	"max_pending_per_user_address", "audit_retention_days", "audit_max_rows",
+	"http_max_connections", "http_max_per_address", "http_request_timeout",
 };
 
 static int
@@ -309,6 +311,18 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 		return set_uint(&cfg->max_pending_per_user, v, 1, 1000000, err, errlen);
 	if (strcmp(key, "max_pending_per_address") == 0)
 		return set_uint(&cfg->max_pending_per_address, v, 1, 1000000, err, errlen);
+	if (strcmp(key, "max_pending_per_user_address") == 0)
+		return set_uint(&cfg->max_pending_per_user_address, v, 1, 1000000, err, errlen);
+	if (strcmp(key, "audit_retention_days") == 0)
+		return set_uint(&cfg->audit_retention_days, v, 0, 36500, err, errlen);
+	if (strcmp(key, "audit_max_rows") == 0)
+		return set_uint(&cfg->audit_max_rows, v, 0, 4000000000u, err, errlen);
+	if (strcmp(key, "http_max_connections") == 0)
+		return set_uint(&cfg->http_max_connections, v, 16, 60000, err, errlen);
+	if (strcmp(key, "http_max_per_address") == 0)
+		return set_uint(&cfg->http_max_per_address, v, 1, 60000, err, errlen);
+	if (strcmp(key, "http_request_timeout") == 0)
+		return set_uint(&cfg->http_request_timeout, v, 1, 300, err, errlen);
 	if (strcmp(key, "require_uv") == 0)
 		return set_bool(&cfg->require_uv, v, err, errlen);
 	if (strcmp(key, "sign_count_regression") == 0) {
@@ -336,8 +350,14 @@ set_defaults(struct config *cfg)
 	cfg->ceremony_timeout = 90;
 	cfg->enroll_timeout = 86400;
 	cfg->max_pending_total = 10000;
-	cfg->max_pending_per_user = 4;
+	cfg->max_pending_per_user = 32;
 	cfg->max_pending_per_address = 16;
+	cfg->max_pending_per_user_address = 4;
+	cfg->audit_retention_days = 365;
+	cfg->audit_max_rows = 1000000;
+	cfg->http_max_connections = 512;
+	cfg->http_max_per_address = 16;
+	cfg->http_request_timeout = 10;
 	cfg->require_uv = 1;
 	cfg->reject_sign_count_regression = 1;
 	cfg->algs[0] = RP_COSE_ES256;
@@ -381,6 +401,11 @@ fill_and_check(struct config *cfg, char *err, size_t errlen)
 	if (cfg->max_pending_per_user > cfg->max_pending_total ||
 	    cfg->max_pending_per_address > cfg->max_pending_total)
 		return fail(err, errlen, "a per-user or per-address limit exceeds max_pending_total");
+	/* a pair never holds more than its user may */
+	if (cfg->max_pending_per_user_address > cfg->max_pending_per_user)
+		cfg->max_pending_per_user_address = cfg->max_pending_per_user;
+	if (cfg->http_max_per_address > cfg->http_max_connections)
+		return fail(err, errlen, "http_max_per_address exceeds http_max_connections");
 	if (cfg->accepted_attestation == RP_ATTESTATION_TRUSTED &&
 	    cfg->trust_anchors == NULL)
 		return fail(err, errlen, "accept_attestation accepts only trusted "

@@ -34,6 +34,12 @@ struct config {
 	unsigned max_pending_total;
 	unsigned max_pending_per_user;
 	unsigned max_pending_per_address;
+	unsigned max_pending_per_user_address;
+	unsigned audit_retention_days;	/* 0: keep by age forever */
+	unsigned audit_max_rows;	/* 0: no row bound */
+	unsigned http_max_connections;	/* the pool every client shares */
+	unsigned http_max_per_address;	/* per IPv4 address or IPv6 /64 */
+	unsigned http_request_timeout;	/* seconds to send a whole request */
 	int require_uv;
 	int reject_sign_count_regression;	/* sign_count_regression: 1 reject, 0 log */
 	int algs[CONFIG_MAX_ALGS];	/* allowed_algorithms: COSE ids, always in */

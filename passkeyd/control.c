@@ -1,118 +1,230 @@
 /*
- * The control socket server.  Clients are non-blocking; each has a bounded
- * line buffer, and a line over CONTROL_LINE_MAX or that is not JSON ends
- * the connection after a bad_request answer.  Permissions are decided from
- * the uid SO_PEERCRED gave at accept time, never from the request.
+ * The control socket server (control.h says what is bounded and why).
+ * Clients are non-blocking; each has a bounded line buffer, and a line
+ * over CONTROL_LINE_MAX or that is not JSON ends the connection after a
+ * bad_request answer.  Permissions are decided from the uid SO_PEERCRED
+ * gave at accept time, never from the request (control_ops.c).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control.h"
+#include "control_ops.h"
 #include "ctl_text.h"
 #include "flow.h"
-#include "manage.h"
+
+#define ACCEPTS_PER_TURN	64
 
 struct client {
 	int fd;
 	uid_t uid;
-	time_t last;
+	uint64_t serial;
+	int64_t accepted_ms;
+	int64_t last_ms;	/* accept, or the last answer */
+	int64_t line_ms;	/* when the current partial line began; 0: none */
+	int closing;		/* drop at the end of this turn */
+	int eof;		/* the peer will send nothing more */
+	int waiting;		/* a deferred answer is outstanding */
+	char name[CTL_USER_MAX + 1];	/* resolved on first need; "" none */
+	int named;
+	char bound[CONTROL_BOUND_MAX][CEREMONY_TOKEN_LEN + 1];
+	size_t n_bound;
 	size_t len;
-	char buf[CONTROL_LINE_MAX + 1];
-	int closing;
+	char buf[CONTROL_LINE_MAX + 1];	/* one whole line and its '\n' fit */
 };
 
 struct control_server {
 	struct passkeyd *d;
 	int listen_fd;
+	uint64_t next_serial;
 	struct client *clients[CONTROL_MAX_CLIENTS];
 	size_t n_clients;
+	size_t polled;		/* clients[0..polled) were given to poll this turn */
 };
+
+/*
+ * bind() creates the socket node with mode 0777 & ~umask, so the umask
+ * gives it 0666 at birth: no chmod(path) afterwards, which would follow
+ * a symlink swapped in meanwhile and could make root chmod any file.
+ * bind() itself never follows a symlink (an existing name is EADDRINUSE).
+ */
+static int
+listen_socket(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* a socket left by a previous run; a live daemon still holds its port */
+	(void)unlink(path);
+	old = umask(0111);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc != 0 || listen(fd, SOMAXCONN) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 struct control_server *
 control_start(struct passkeyd *d, char *err, size_t errlen)
 {
 	struct control_server *s = calloc(1, sizeof(*s));
-	struct sockaddr_un sun;
-	const char *path = d->cfg.socket_path;
-	mode_t old;
 
 	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->d = d;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "socket path too long: %s", path);
+	s->next_serial = 1;
+	if ((s->listen_fd = listen_socket(d->cfg.socket_path, err, errlen)) < 0) {
 		free(s);
 		return NULL;
 	}
-	strcpy(sun.sun_path, path);
-	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->listen_fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		free(s);
-		return NULL;
-	}
-	/* a socket left by a previous run; a live daemon still holds its port */
-	unlink(path);
-	old = umask(0);
-	if (bind(s->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(path, 0666) != 0 || listen(s->listen_fd, 128) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
-		umask(old);
-		close(s->listen_fd);
-		free(s);
-		return NULL;
-	}
-	umask(old);
 	return s;
+}
+
+/* Ceremonies this connection began end with it (sshd killed the module). */
+static void
+cancel_bound(struct control_server *s, struct client *c)
+{
+	for (size_t i = 0; i < c->n_bound; i++) {
+		struct ceremony *cer = ceremony_find(s->d->ceremonies, c->bound[i]);
+
+		if (cer != NULL && cer->conn == c->serial)
+			flow_cancel(s->d, cer, "client_gone");
+	}
+	c->n_bound = 0;
 }
 
 static void
 drop_client(struct control_server *s, size_t i)
 {
-	close(s->clients[i]->fd);
-	free(s->clients[i]);
+	struct client *c = s->clients[i];
+
+	cancel_bound(s, c);
+	close(c->fd);
+	explicit_bzero(c, sizeof(*c));	/* requests carry tokens */
+	free(c);
 	s->clients[i] = s->clients[--s->n_clients];
 }
 
+static size_t
+count_uid(const struct control_server *s, uid_t uid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_clients; i++)
+		n += s->clients[i]->uid == uid;
+	return n;
+}
+
+/* The oldest non-root connection, or -1. */
+static ssize_t
+oldest_unprivileged(const struct control_server *s)
+{
+	ssize_t best = -1;
+
+	for (size_t i = 0; i < s->n_clients; i++)
+		if (s->clients[i]->uid != 0 && (best < 0 ||
+		    s->clients[i]->accepted_ms < s->clients[best]->accepted_ms))
+			best = (ssize_t)i;
+	return best;
+}
+
 static void
-accept_clients(struct control_server *s)
+send_line(int fd, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT);
+
+	json_decref(obj);
+	if (text != NULL) {
+		size_t n = strlen(text);
+
+		text[n] = '\n';	/* over the NUL: sent by length */
+		(void)send(fd, text, n + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(text);
+	}
+}
+
+/*
+ * Whether a new connection gets a place.  Only connections polled this
+ * turn are evicted, so the poll descriptors still match clients[].
+ */
+static int
+admit(struct control_server *s, int fd, uid_t uid)
+{
+	ssize_t victim;
+
+	if (uid != 0 && count_uid(s, uid) >= CONTROL_MAX_PER_UID) {
+		send_line(fd, ctl_refusal_json(CTL_REFUSAL_BUSY));
+		return 0;
+	}
+	if (s->n_clients < CONTROL_MAX_CLIENTS)
+		return 1;
+	if (uid == 0 && (victim = oldest_unprivileged(s)) >= 0) {
+		s->clients[victim]->closing = 1;
+		return 2;	/* after the victim is dropped */
+	}
+	send_line(fd, ctl_refusal_json(CTL_REFUSAL_BUSY));
+	return 0;
+}
+
+static void drop_closing(struct control_server *s);
+
+static void
+accept_clients(struct control_server *s, int64_t now_ms)
 {
 	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	socklen_t len;
 	struct client *c;
-	int fd;
+	int fd, verdict;
 
-	while ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (s->n_clients == CONTROL_MAX_CLIENTS ||
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	for (int n = 0; n < ACCEPTS_PER_TURN; n++) {
+		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+		    (verdict = admit(s, fd, cred.uid)) == 0 ||
 		    (c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
 		}
+		if (verdict == 2)
+			drop_closing(s);
 		c->fd = fd;
 		c->uid = cred.uid;
-		c->last = time(NULL);
+		c->serial = s->next_serial++;
+		c->accepted_ms = c->last_ms = now_ms;
 		s->clients[s->n_clients++] = c;
 	}
 }
 
+/* Sends one answer line; a client that does not read loses its connection. */
 static void
 reply(struct client *c, json_t *obj)
 {
-	char *s = json_dumps(obj, JSON_COMPACT);
+	char *s = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
 	size_t len, off = 0;
 
 	json_decref(obj);
@@ -122,10 +234,6 @@ reply(struct client *c, json_t *obj)
 	}
 	len = strlen(s);
 	s[len++] = '\n';	/* over the NUL: sent by length */
-	/*
-	 * Answers are small (< 1 KiB) and clients read them at once; a client
-	 * that does not read loses its connection rather than stalling the loop.
-	 */
 	while (off < len) {
 		ssize_t n = send(c->fd, s + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
@@ -136,272 +244,165 @@ reply(struct client *c, json_t *obj)
 		}
 		off += (size_t)n;
 	}
+	explicit_bzero(s, len);
 	free(s);
 }
 
-json_t *
-control_refusal(const char *code)
+static struct client *
+find_serial(struct control_server *s, uint64_t serial)
 {
-	static const struct { const char *code, *message; } messages[] = {
-		{ "bad_request", "malformed request" },
-		{ "not_permitted", "not permitted for this caller" },
-		{ "no_passkey", "no passkey is registered for this account" },
-		{ "limit_user", "too many pending logins for this user" },
-		{ "limit_address", "too many pending logins from this address" },
-		{ "limit_total", "too many pending logins" },
-		{ "unknown_ceremony", "no such login request" },
-		{ "store_error", "the credential store failed" },
-		{ "unknown_credential", "no such passkey" },
-		{ "ambiguous_id", "that ID prefix matches more than one passkey; give more digits" },
-		{ "last_passkey", "this is the account's last passkey; removing it locks the "
-		  "account out of passkey logins (use --force to remove it anyway)" },
-		{ "unknown_user", "no such user" },
-		{ "no_enrollment", "the user has no pending enrollment" },
-		{ "bad_name", "a name is 1 to 128 bytes of UTF-8 without control characters" },
-	};
-	const char *msg = "internal error";
-
-	for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
-		if (strcmp(messages[i].code, code) == 0)
-			msg = messages[i].message;
-	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", code, "message", msg);
+	for (size_t i = 0; i < s->n_clients; i++)
+		if (s->clients[i]->serial == serial)
+			return s->clients[i];
+	return NULL;
 }
 
-static json_t *
-ceremony_reply(struct passkeyd *d, const struct ceremony *c)
+struct control_reply *
+control_defer(struct control_call *call)
 {
-	char url[1024];
+	struct control_reply *r = malloc(sizeof(*r));
 
-	snprintf(url, sizeof(url), "%s/%s/%s", d->cfg.public_url,
-	    c->kind == CEREMONY_LOGIN ? "l" : "r", c->token);
-	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:I}", "ok", 1,
-	    "kind", c->kind == CEREMONY_LOGIN ? "login" : "register",
-	    "token", c->token, "url", url, "code", c->code,
-	    "expires_in", (json_int_t)(c->expires - time(NULL)));
+	if (r != NULL) {
+		r->server = call->server;
+		r->conn = call->conn;
+		call->deferred = 1;
+	}
+	return r;
 }
 
-/* A service name: printable, no spaces, no '/', not empty. */
+void
+control_answer(struct control_reply *r, json_t *answer)
+{
+	struct client *c = r->server != NULL ? find_serial(r->server, r->conn) : NULL;
+
+	if (c != NULL && !c->closing) {
+		reply(c, answer);
+		c->waiting = 0;
+		c->last_ms = clock_monotonic_ms();
+	} else
+		json_decref(answer);
+	free(r);
+}
+
+/* Drops bound tokens whose ceremonies ended; 1 when there is room for one more. */
 static int
-valid_name(const char *s, size_t max)
+room_to_bind(struct control_server *s, struct client *c)
 {
-	size_t n;
+	size_t kept = 0;
 
-	if (s == NULL || (n = strlen(s)) == 0 || n > max)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x21 || *s == 0x7f || *s == '/')
-			return 0;
-	return 1;
-}
+	for (size_t i = 0; i < c->n_bound; i++) {
+		struct ceremony *cer = ceremony_find(s->d->ceremonies, c->bound[i]);
 
-static int
-valid_rhost(const char *s)
-{
-	if (s == NULL || strlen(s) > 255)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x21 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-static json_t *
-op_login_begin(struct passkeyd *d, struct client *cl, json_t *req)
-{
-	const char *user = json_string_value(json_object_get(req, "user"));
-	const char *rhost = json_string_value(json_object_get(req, "rhost"));
-	const char *service = json_string_value(json_object_get(req, "service"));
-	const char *mode = json_string_value(json_object_get(req, "enroll"));
-	enum enroll_mode em = ENROLL_NONE;
-	struct ceremony *c;
-	const char *err;
-
-	if (cl->uid != 0)
-		return control_refusal("not_permitted");
-	if (!ctl_user_name_valid(user) || !valid_rhost(rhost) || !valid_name(service, 64))
-		return control_refusal("bad_request");
-	if (mode == NULL || strcmp(mode, "none") == 0)
-		em = ENROLL_NONE;
-	else if (strcmp(mode, "pending") == 0)
-		em = ENROLL_PENDING;
-	else if (strcmp(mode, "after-auth") == 0)
-		em = ENROLL_AFTER_AUTH;
-	else
-		return control_refusal("bad_request");
-	if ((err = flow_login_begin(d, user, rhost, service, em, &c)) != NULL)
-		return control_refusal(err);
-	return ceremony_reply(d, c);
-}
-
-static json_t *
-op_enroll(struct passkeyd *d, struct client *cl, json_t *req)
-{
-	const char *user = json_string_value(json_object_get(req, "user"));
-	json_t *exp = json_object_get(req, "expires_in");
-	json_int_t lifetime = d->cfg.enroll_timeout;
-	struct ceremony *c;
-	const char *err;
-
-	if (cl->uid != 0)
-		return control_refusal("not_permitted");
-	if (!ctl_user_name_valid(user))
-		return control_refusal("bad_request");
-	if (!manage_user_exists(user))
-		return control_refusal("unknown_user");
-	if (exp != NULL) {
-		if (!json_is_integer(exp) || json_integer_value(exp) < 60 ||
-		    json_integer_value(exp) > 30 * 86400)
-			return control_refusal("bad_request");
-		lifetime = json_integer_value(exp);
+		if (cer != NULL && cer->state == CTL_STATE_PENDING)
+			memmove(c->bound[kept++], c->bound[i], sizeof(c->bound[i]));
 	}
-	if ((err = flow_enroll(d, user, (unsigned)lifetime, "root", &c)) != NULL)
-		return control_refusal(err);
-	return ceremony_reply(d, c);
-}
-
-static json_t *
-op_register_begin(struct passkeyd *d, struct client *cl)
-{
-	struct passwd *pw = getpwuid(cl->uid);
-	struct ceremony *c;
-	const char *err;
-
-	if (pw == NULL || !ctl_user_name_valid(pw->pw_name))
-		return control_refusal("not_permitted");
-	if ((err = flow_register_begin(d, pw->pw_name, cl->uid, &c)) != NULL)
-		return control_refusal(err);
-	return ceremony_reply(d, c);
-}
-
-/* status and cancel: root for login ceremonies, else the owner. */
-static struct ceremony *
-owned_ceremony(struct passkeyd *d, struct client *cl, json_t *req, json_t **refused)
-{
-	const char *token = json_string_value(json_object_get(req, "token"));
-	struct ceremony *c;
-
-	*refused = NULL;
-	if (token == NULL) {
-		*refused = control_refusal("bad_request");
-		return NULL;
-	}
-	if ((c = ceremony_find(d->ceremonies, token)) == NULL) {
-		*refused = control_refusal("unknown_ceremony");
-		return NULL;
-	}
-	if (cl->uid != 0 && (cl->uid != c->owner_uid || c->kind == CEREMONY_LOGIN)) {
-		*refused = control_refusal("not_permitted");
-		return NULL;
-	}
-	return c;
-}
-
-static json_t *
-op_status(struct passkeyd *d, struct client *cl, json_t *req)
-{
-	json_t *refused, *out;
-	struct ceremony *c;
-	const char *state;
-	time_t left;
-
-	if ((c = owned_ceremony(d, cl, req, &refused)) == NULL)
-		return refused;
-	state = flow_status(d, c);
-	left = c->expires - time(NULL);
-	out = json_pack("{s:b, s:s, s:I}", "ok", 1, "state", state,
-	    "expires_in", (json_int_t)(left > 0 ? left : 0));
-	if (out != NULL && c->state == CEREMONY_FAILED && c->reason != NULL)
-		json_object_set_new(out, "reason", json_string(c->reason));
-	return out;
-}
-
-static json_t *
-op_cancel(struct passkeyd *d, struct client *cl, json_t *req)
-{
-	json_t *refused;
-	struct ceremony *c;
-
-	if ((c = owned_ceremony(d, cl, req, &refused)) == NULL)
-		return refused;
-	flow_cancel(d, c);
-	return json_pack("{s:b, s:s}", "ok", 1, "state", ceremony_state_str(c->state));
-}
-
-static json_t *
-dispatch(struct passkeyd *d, struct client *cl, const char *line, size_t len)
-{
-	json_t *req, *out;
-	const char *op;
-
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-	if (req == NULL || !json_is_object(req)) {
-		json_decref(req);
-		cl->closing = 1;
-		return control_refusal("bad_request");
-	}
-	op = json_string_value(json_object_get(req, "op"));
-	if (op == NULL)
-		out = control_refusal("bad_request");
-	else if (strcmp(op, "login_begin") == 0)
-		out = op_login_begin(d, cl, req);
-	else if (strcmp(op, "status") == 0)
-		out = op_status(d, cl, req);
-	else if (strcmp(op, "cancel") == 0)
-		out = op_cancel(d, cl, req);
-	else if (strcmp(op, "enroll") == 0)
-		out = op_enroll(d, cl, req);
-	else if (strcmp(op, "register_begin") == 0)
-		out = op_register_begin(d, cl);
-	else if (strcmp(op, "list") == 0)
-		out = manage_list(d, cl->uid, req);
-	else if (strcmp(op, "rename") == 0)
-		out = manage_rename(d, cl->uid, req);
-	else if (strcmp(op, "remove") == 0)
-		out = manage_remove(d, cl->uid, req);
-	else if (strcmp(op, "export") == 0)
-		out = manage_export(d, cl->uid, req);
-	else if (strcmp(op, "events") == 0)
-		out = manage_events(d, cl->uid, req);
-	else if (strcmp(op, "revoke_enrollment") == 0)
-		out = manage_revoke_enrollment(d, cl->uid, req);
-	else if (strcmp(op, "ping") == 0)
-		out = json_pack("{s:b, s:s}", "ok", 1, "version", PASSKEYD_VERSION);
-	else
-		out = control_refusal("bad_request");
-	json_decref(req);
-	return out;
+	c->n_bound = kept;
+	return kept < CONTROL_BOUND_MAX;
 }
 
 static void
-read_client(struct control_server *s, struct client *c)
+serve_line(struct control_server *s, struct client *c, const char *line, size_t len)
 {
-	for (;;) {
-		ssize_t n = recv(c->fd, c->buf + c->len, CONTROL_LINE_MAX - c->len, 0);
-		char *nl;
+	struct control_call call = { .server = s, .uid = c->uid, .conn = c->serial };
+	json_t *answer;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			c->closing = 1;
-			return;
-		}
-		c->len += (size_t)n;
-		c->last = time(NULL);
-		while (!c->closing && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
-			size_t line = (size_t)(nl - c->buf);
-			reply(c, dispatch(s->d, c, c->buf, line));
-			memmove(c->buf, nl + 1, c->len - line - 1);
-			c->len -= line + 1;
-		}
-		if (c->len == CONTROL_LINE_MAX) {
-			reply(c, control_refusal("bad_request"));
-			c->closing = 1;
-		}
-		if (c->closing)
-			return;
+	if (c->uid != 0 && !c->named) {
+		control_account_name(c->uid, c->name, sizeof(c->name));
+		c->named = 1;
 	}
+	call.name = c->name;
+	call.can_bind = room_to_bind(s, c);
+	answer = control_dispatch(s->d, &call, line, len);
+	if (call.bind_token[0] != '\0' && c->n_bound < CONTROL_BOUND_MAX)
+		memcpy(c->bound[c->n_bound++], call.bind_token, sizeof(call.bind_token));
+	if (call.deferred) {
+		c->waiting = 1;
+		return;
+	}
+	reply(c, answer);
+	c->last_ms = clock_monotonic_ms();
+	if (call.close_after)
+		c->closing = 1;
+}
+
+/* Serves up to `budget` whole lines already in the buffer. */
+static void
+serve_buffered(struct control_server *s, struct client *c, int budget, int64_t now_ms)
+{
+	char *nl;
+
+	while (budget-- > 0 && !c->closing && !c->waiting && !c->eof &&
+	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+		size_t line = (size_t)(nl - c->buf);
+
+		serve_line(s, c, c->buf, line);
+		explicit_bzero(c->buf, line + 1);
+		memmove(c->buf, nl + 1, c->len - line - 1);
+		c->len -= line + 1;
+		c->line_ms = c->len > 0 ? now_ms : 0;
+	}
+	if (!c->closing && !c->waiting && c->len == sizeof(c->buf) &&
+	    memchr(c->buf, '\n', c->len) == NULL) {
+		reply(c, ctl_refusal_json(CTL_REFUSAL_BAD_REQUEST));
+		c->closing = 1;
+	}
+}
+
+/* One read per turn, into what is left of the buffer. */
+static void
+read_client(struct client *c, int64_t now_ms)
+{
+	ssize_t n;
+
+	if (c->len == sizeof(c->buf) || c->eof)
+		return;
+	do
+		n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		/* gone: nobody would read an answer, so none is computed */
+		c->eof = 1;
+		c->closing = 1;
+		return;
+	}
+	if (c->len == 0)
+		c->line_ms = now_ms;
+	c->len += (size_t)n;
+}
+
+/* 1 while a ceremony this connection began is pending: the module waits. */
+static int
+holds_pending(struct control_server *s, struct client *c)
+{
+	for (size_t i = 0; i < c->n_bound; i++) {
+		struct ceremony *cer = ceremony_find(s->d->ceremonies, c->bound[i]);
+
+		if (cer != NULL && cer->state == CTL_STATE_PENDING)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+timed_out(struct control_server *s, struct client *c, int64_t now_ms)
+{
+	int64_t idle = c->uid == 0 ? CONTROL_IDLE_SECONDS : CONTROL_IDLE_SECONDS_USER;
+
+	if (c->line_ms != 0 && now_ms - c->line_ms > CONTROL_LINE_SECONDS * 1000)
+		return 1;	/* a request that trickles in */
+	if (c->len > 0 || c->waiting || now_ms - c->last_ms <= idle * 1000)
+		return 0;
+	return !holds_pending(s, c);
+}
+
+static void
+drop_closing(struct control_server *s)
+{
+	for (size_t i = s->n_clients; i-- > 0;)
+		if (s->clients[i]->closing)
+			drop_client(s, i);
 }
 
 size_t
@@ -409,31 +410,62 @@ control_fill_poll(struct control_server *s, struct pollfd *fds, size_t max)
 {
 	size_t n = 0;
 
+	s->polled = 0;
 	if (max == 0)
 		return 0;
 	fds[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
-	for (size_t i = 0; i < s->n_clients && n < max; i++)
-		fds[n++] = (struct pollfd){ .fd = s->clients[i]->fd, .events = POLLIN };
+	for (size_t i = 0; i < s->n_clients && n < max; i++) {
+		struct client *c = s->clients[i];
+
+		/* a full buffer or an answer outstanding: read nothing more yet */
+		fds[n++] = (struct pollfd){ .fd = c->fd,
+		    .events = c->len < sizeof(c->buf) && !c->waiting ? POLLIN : 0 };
+		s->polled++;
+	}
 	return n;
 }
 
 void
-control_handle(struct control_server *s, const struct pollfd *fds, size_t n)
+control_handle(struct control_server *s, const struct pollfd *fds, size_t n,
+    int64_t now_ms)
 {
-	time_t now = time(NULL);
-
 	/*
 	 * control_fill_poll put clients[i] at fds[1 + i], and nothing has
 	 * added or dropped a client since; accept and drop only come after.
 	 */
-	for (size_t i = 0; i + 1 < n && i < s->n_clients; i++)
+	for (size_t i = 0; i + 1 < n && i < s->polled && i < s->n_clients; i++)
 		if (fds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
-			read_client(s, s->clients[i]);
-	for (size_t i = s->n_clients; i-- > 0;)
-		if (s->clients[i]->closing || now - s->clients[i]->last > CONTROL_IDLE_SECONDS)
-			drop_client(s, i);
+			read_client(s->clients[i], now_ms);
+	for (size_t i = 0; i < s->n_clients; i++) {
+		struct client *c = s->clients[i];
+
+		serve_buffered(s, c, c->uid == 0 ? CONTROL_TURN_REQUESTS_ROOT :
+		    CONTROL_TURN_REQUESTS_USER, now_ms);
+		if (timed_out(s, c, now_ms))
+			c->closing = 1;
+	}
+	drop_closing(s);
+	s->polled = 0;
 	if (n > 0 && (fds[0].revents & POLLIN))
-		accept_clients(s);
+		accept_clients(s, now_ms);
+}
+
+int
+control_timeout_ms(const struct control_server *s)
+{
+	for (size_t i = 0; i < s->n_clients; i++) {
+		const struct client *c = s->clients[i];
+
+		if (!c->waiting && !c->closing && memchr(c->buf, '\n', c->len) != NULL)
+			return 0;
+	}
+	return -1;
+}
+
+size_t
+control_client_count(const struct control_server *s)
+{
+	return s->n_clients;
 }
 
 void

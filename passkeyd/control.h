@@ -1,30 +1,84 @@
 /*
  * The control socket (control/PROTOCOL.md): JSON lines over a unix socket,
- * the caller known by SO_PEERCRED.
+ * the caller known by SO_PEERCRED.  This file is the connection side: who
+ * may hold how many connections, how much of the loop a client may use,
+ * and how long a request may take to arrive.  What a request may do is
+ * control_ops.c's table.
+ *
+ * The socket is open to every local account, so every resource a client
+ * holds is bounded per account, with room kept for root (the PAM module
+ * in sshd and sudo, and the admin's passkeyctl):
+ *   - a non-root account holds at most CONTROL_MAX_PER_UID connections;
+ *     when the table is full, a root connection takes the place of the
+ *     oldest non-root one, so no account can keep root out;
+ *   - a started request line must be complete within CONTROL_LINE_SECONDS
+ *     (trickling bytes does not keep a connection), and an idle one is
+ *     closed after CONTROL_IDLE_SECONDS (root) or CONTROL_IDLE_SECONDS_USER;
+ *   - each turn of the loop serves at most CONTROL_TURN_REQUESTS_USER
+ *     requests of each non-root connection, so pipelining buys no share
+ *     of the loop (root: CONTROL_TURN_REQUESTS_ROOT);
+ *   - the answers of one connection come in order: a request whose answer
+ *     waits for the store (control_defer) holds back the next one.
  */
 #ifndef PASSKEYD_CONTROL_H
 #define PASSKEYD_CONTROL_H
 
 #include <jansson.h>
 #include <poll.h>
+#include <stdint.h>
 
 #include "passkeyd.h"
 
-#define CONTROL_MAX_CLIENTS 256
-#define CONTROL_LINE_MAX 8192
-#define CONTROL_IDLE_SECONDS 30
+#define CONTROL_MAX_CLIENTS		1024
+#define CONTROL_MAX_PER_UID		16
+#define CONTROL_LINE_MAX		8192	/* bytes, without the '\n' */
+#define CONTROL_LINE_SECONDS		5
+#define CONTROL_IDLE_SECONDS		30
+#define CONTROL_IDLE_SECONDS_USER	10
+#define CONTROL_TURN_REQUESTS_ROOT	8
+#define CONTROL_TURN_REQUESTS_USER	1
+#define CONTROL_BOUND_MAX		4	/* ceremonies bound to one connection */
 
 struct control_server;
+
+/* One request being answered: what the op table needs of its connection. */
+struct control_call {
+	struct control_server *server;	/* NULL in the fuzzer: answers are dropped */
+	uid_t uid;
+	const char *name;	/* the caller's account name; "" when it has none */
+	uint64_t conn;		/* the connection's serial number */
+	int close_after;	/* answer, then close (a malformed line) */
+	int deferred;		/* control_defer was called */
+	int can_bind;		/* the connection has room for another bound ceremony */
+	/* a ceremony the op bound to this connection (cancelled when it closes) */
+	char bind_token[CEREMONY_TOKEN_LEN + 1];
+};
+
+/* Where a deferred answer goes: the connection, if it is still there. */
+struct control_reply {
+	struct control_server *server;
+	uint64_t conn;
+};
 
 /* Binds the socket (mode 0666: the daemon authorizes per request). */
 struct control_server *control_start(struct passkeyd *d, char *err, size_t errlen);
 /* Appends the descriptors to poll; returns how many were added. */
 size_t control_fill_poll(struct control_server *s, struct pollfd *fds, size_t max);
 /* Handles what poll reported for the descriptors it filled. */
-void control_handle(struct control_server *s, const struct pollfd *fds, size_t n);
+void control_handle(struct control_server *s, const struct pollfd *fds, size_t n,
+    int64_t now_ms);
+/* 0 when requests are already buffered (do not sleep in poll), else -1. */
+int control_timeout_ms(const struct control_server *s);
 void control_stop(struct control_server *s);
+size_t control_client_count(const struct control_server *s);
 
-/* {"ok":false,"error":code,"message":...} for a stable code (PROTOCOL.md). */
-json_t *control_refusal(const char *code);
+/*
+ * For an op whose answer waits (for the journal): returns where to send
+ * it later with control_answer, and holds the connection's next request
+ * back until then.  NULL when out of memory.
+ */
+struct control_reply *control_defer(struct control_call *call);
+/* Sends the deferred answer (consumed) and frees r; a gone client loses it. */
+void control_answer(struct control_reply *r, json_t *answer);
 
 #endif

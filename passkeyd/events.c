@@ -1,8 +1,10 @@
 /*
  * Events go to two places: the daemon's log (stderr under systemd or in
  * the foreground, else syslog) for operators, and the store's audit log
- * for `passkeyctl events`.  Values in log lines are escaped so that a user
- * name or address cannot forge a second field or line.
+ * for `passkeyctl events`, through the journal.  Values in log lines are
+ * escaped so that a user name or address cannot forge a second field or
+ * line.  What outside input can repeat at will is budgeted, so that a
+ * flood fills neither the disk nor the log (DESIGN.md "Availability").
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +12,14 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "clock.h"
 #include "passkeyd.h"
+
+/* Audit rows from outside input: 20 a second, bursts of 200. */
+static const struct rate_rule audit_noise_rule = { 20.0, 200.0 };
+/* Log lines a client can cause: 5 a second, bursts of 50. */
+static const struct rate_rule log_noise_rule = { 5.0, 50.0 };
+#define REPORT_EVERY_MS	10000
 
 static void
 escape(char *out, size_t outlen, const char *in)
@@ -34,12 +43,9 @@ escape(char *out, size_t outlen, const char *in)
 	out[o] = '\0';
 }
 
-void
-daemon_log(struct passkeyd *d, const char *fmt, ...)
+static void
+vlog(struct passkeyd *d, const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
 	if (d != NULL && d->log_to_syslog) {
 		vsyslog(LOG_AUTHPRIV | LOG_INFO, fmt, ap);
 	} else {
@@ -48,37 +54,107 @@ daemon_log(struct passkeyd *d, const char *fmt, ...)
 		fputc('\n', stderr);
 		fflush(stderr);
 	}
+}
+
+void
+daemon_log(struct passkeyd *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(d, fmt, ap);
 	va_end(ap);
 }
 
 void
-event_log(struct passkeyd *d, const char *event, const char *user,
-    const char *rhost, const char *verdict, const char *reason,
-    const struct ceremony *c, const char *detail)
+daemon_log_noisy(struct passkeyd *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!rate_take(&d->log_noise, &log_noise_rule, clock_monotonic_ms()))
+		return;
+	va_start(ap, fmt);
+	vlog(d, fmt, ap);
+	va_end(ap);
+}
+
+void
+event_print(struct passkeyd *d, const struct event_rec *e)
 {
 	char u[4 * 64 + 8], h[4 * 255 + 8], sv[4 * 64 + 8], r[128], tok[8] = "-";
-	struct store_event ev;
-	store_err_t err;
+	const char *service = e->service;
 
-	escape(u, sizeof(u), user);
-	escape(h, sizeof(h), rhost);
-	escape(r, sizeof(r), reason);
-	escape(sv, sizeof(sv), c ? c->service : NULL);
+	if (service == NULL && e->c != NULL)
+		service = e->c->service;
+	escape(u, sizeof(u), e->user);
+	escape(h, sizeof(h), e->rhost);
+	escape(r, sizeof(r), e->reason);
+	escape(sv, sizeof(sv), service);
 	/* enough of the token to correlate lines, too little to use it */
-	if (c != NULL)
-		snprintf(tok, sizeof(tok), "%.6s", c->token);
+	if (e->c != NULL)
+		snprintf(tok, sizeof(tok), "%.6s", e->c->token);
 	daemon_log(d, "event=%s user=%s rhost=%s service=%s verdict=%s reason=%s token=%s",
-	    event, u, h, sv, verdict, r, tok);
-	if (d->store == NULL)
+	    e->event, u, h, sv, e->verdict, r, tok);
+}
+
+void
+event_to_store(const struct event_rec *e, struct store_event *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->time = (int64_t)time(NULL);
+	out->event = e->event;
+	out->user = e->user;
+	out->addr = e->rhost;
+	out->verdict = e->verdict;
+	out->reason = e->reason;
+	out->detail = e->detail;
+}
+
+void
+event_log(struct passkeyd *d, const struct event_rec *e)
+{
+	struct store_event ev;
+
+	if (e->noisy && !rate_take(&d->audit_noise, &audit_noise_rule,
+	    clock_monotonic_ms()))
 		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.time = (int64_t)time(NULL);
-	ev.event = event;
-	ev.user = user;
-	ev.addr = rhost;
-	ev.verdict = verdict;
-	ev.reason = reason;
-	ev.detail = detail;
-	if ((err = store_event_add(d->store, &ev)) != STORE_OK)
-		daemon_log(d, "audit log write failed: %s", store_err_str(err));
+	event_print(d, e);
+	if (d->journal == NULL)
+		return;
+	event_to_store(e, &ev);
+	(void)journal_event(d->journal, &ev);	/* a full queue counts the loss */
+}
+
+void
+events_tick(struct passkeyd *d, int64_t now_ms)
+{
+	uint64_t suppressed, lost;
+	char detail[96];
+
+	if (now_ms - d->last_report_ms < REPORT_EVERY_MS)
+		return;
+	d->last_report_ms = now_ms;
+	suppressed = d->audit_noise.suppressed;
+	d->audit_noise.suppressed = 0;
+	if (suppressed > 0) {
+		snprintf(detail, sizeof(detail), "count=%llu", (unsigned long long)suppressed);
+		event_log(d, &(struct event_rec){ .event = "audit_suppressed",
+		    .verdict = "warn", .reason = "rate_limited", .detail = detail });
+	}
+	if (d->control_rate_refusals > 0) {
+		snprintf(detail, sizeof(detail), "count=%llu last_uid=%lu",
+		    (unsigned long long)d->control_rate_refusals,
+		    (unsigned long)d->control_rate_last_uid);
+		d->control_rate_refusals = 0;
+		event_log(d, &(struct event_rec){ .event = "control_rate_limited",
+		    .verdict = "warn", .reason = "rate_limited", .detail = detail });
+	}
+	if (d->log_noise.suppressed > 0) {
+		daemon_log(d, "%llu log lines suppressed (rate limit)",
+		    (unsigned long long)d->log_noise.suppressed);
+		d->log_noise.suppressed = 0;
+	}
+	if (d->journal != NULL && (lost = journal_take_dropped(d->journal)) > 0)
+		daemon_log(d, "audit log: %llu rows could not be written (%s)",
+		    (unsigned long long)lost, d->store ? store_errmsg(d->store) : "no store");
 }

@@ -3,7 +3,8 @@
  * what a verified answer changes in the store.  The RP core decides
  * whether a response is valid; this file decides what it is valid *for*
  * (this user, this ceremony, a credential not already taken) and writes
- * the store only after the core said RP_OK.
+ * the store only after the core said RP_OK, through the journal, so that
+ * "approved" is said only once the store holds the change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,93 +15,170 @@
 #include "rp_b64url.h"
 
 static const char *
+kind_name(const struct ceremony *c)
+{
+	return c->kind == CEREMONY_LOGIN ? "login" : "register";
+}
+
+static const char *
 kind_event(const struct ceremony *c, const char *what, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s_%s", c->kind == CEREMONY_LOGIN ? "login" : "register", what);
+	snprintf(buf, len, "%s_%s", kind_name(c), what);
 	return buf;
 }
 
 static void
 log_ceremony(struct passkeyd *d, struct ceremony *c, const char *what,
-    const char *verdict, const char *reason)
+    const char *verdict, const char *reason, int noisy)
 {
 	char ev[40];
 
-	event_log(d, kind_event(c, what, ev, sizeof(ev)), c->user, c->rhost,
-	    verdict, reason, c, NULL);
+	event_log(d, &(struct event_rec){ .event = kind_event(c, what, ev, sizeof(ev)),
+	    .user = c->user, .rhost = c->rhost, .verdict = verdict,
+	    .reason = reason, .c = c, .noisy = noisy });
 }
 
-static const char *
-begin(struct passkeyd *d, enum ceremony_kind kind, const char *user,
-    const char *rhost, const char *service, uid_t owner, unsigned lifetime,
+static enum ctl_refusal
+begin(struct passkeyd *d, const struct ceremony_spec *spec, struct ceremony **out)
+{
+	return ceremony_begin(d->ceremonies, spec, time(NULL), out);
+}
+
+/* Which ceremony a login gets (PROTOCOL.md login_begin). */
+static enum ctl_refusal
+login_kind(struct passkeyd *d, const struct login_request *r,
+    enum ceremony_kind *kind, int *enrolling)
+{
+	size_t n = 0;
+	int pending = 0;
+
+	*kind = CEREMONY_LOGIN;
+	*enrolling = 0;
+	if (store_cred_count_user(d->store, r->user, &n) != STORE_OK)
+		return CTL_REFUSAL_STORE_ERROR;
+	if (n > 0)
+		return CTL_REFUSAL_NONE;
+	*kind = CEREMONY_REGISTER;
+	if (r->enroll == ENROLL_PENDING) {
+		if (store_enroll_pending(d->store, r->user, time(NULL), &pending) != STORE_OK)
+			return CTL_REFUSAL_STORE_ERROR;
+		*enrolling = pending;
+		return pending ? CTL_REFUSAL_NONE : CTL_REFUSAL_NO_PASSKEY;
+	}
+	return r->enroll == ENROLL_AFTER_AUTH ? CTL_REFUSAL_NONE : CTL_REFUSAL_NO_PASSKEY;
+}
+
+enum ctl_refusal
+flow_login_begin(struct passkeyd *d, const struct login_request *r,
     struct ceremony **out)
 {
-	enum ceremony_refusal r;
-
-	r = ceremony_begin(d->ceremonies, kind, user, rhost, service, owner,
-	    time(NULL), lifetime, out);
-	return r == CEREMONY_OK ? NULL : ceremony_refusal_str(r);
-}
-
-const char *
-flow_login_begin(struct passkeyd *d, const char *user, const char *rhost,
-    const char *service, enum enroll_mode mode, struct ceremony **out)
-{
-	enum ceremony_kind kind = CEREMONY_LOGIN;
-	const char *err = NULL;
-	int pending = 0, enrolling = 0;
-	size_t n = 0;
+	enum ceremony_kind kind;
+	enum ctl_refusal err;
+	int enrolling;
 
 	*out = NULL;
-	if (store_cred_count_user(d->store, user, &n) != STORE_OK) {
-		err = "store_error";
-	} else if (n == 0) {
-		kind = CEREMONY_REGISTER;
-		if (mode == ENROLL_PENDING &&
-		    store_enroll_pending(d->store, user, time(NULL), &pending) != STORE_OK)
-			err = "store_error";
-		else if (mode == ENROLL_PENDING && pending)
-			enrolling = 1;
-		else if (mode != ENROLL_AFTER_AUTH)
-			err = "no_passkey";
+	err = login_kind(d, r, &kind, &enrolling);
+	if (err == CTL_REFUSAL_NONE)
+		err = begin(d, &(struct ceremony_spec){ .kind = kind, .user = r->user,
+		    .rhost = r->rhost, .service = r->service, .owner = 0,
+		    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout }, out);
+	if (err == CTL_REFUSAL_NONE)
+		(*out)->consumes_enrollment = (uint8_t)enrolling;
+	/* a refusal can be repeated at will by whoever reaches sshd: budgeted */
+	event_log(d, &(struct event_rec){
+	    .event = kind == CEREMONY_LOGIN || err ? "login_begin" : "register_begin",
+	    .user = r->user, .rhost = r->rhost, .service = r->service,
+	    .verdict = err ? "refused" : "ok",
+	    .reason = err ? ctl_refusal_code(err) : NULL, .c = *out,
+	    .noisy = err != CTL_REFUSAL_NONE });
+	return err;
+}
+
+/* An enrollment row, written before its link is handed out. */
+struct enroll_write {
+	struct ceremony *c;
+	int64_t expires;
+	char by[64];
+	flow_enroll_fn done;
+	void *arg;
+};
+
+static store_err_t
+enroll_apply(store_t *st, void *arg)
+{
+	struct enroll_write *w = arg;
+
+	return store_enroll_add(st, w->c->user, w->expires, w->by);
+}
+
+static void
+enroll_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct enroll_write *w = arg;
+	enum ctl_refusal r = CTL_REFUSAL_NONE;
+
+	w->c->committing = 0;
+	if (result != STORE_OK) {
+		r = result == STORE_ERR_BUSY ? CTL_REFUSAL_STORE_BUSY : CTL_REFUSAL_STORE_ERROR;
+		/* never handed out: it must hold no place and open nothing */
+		ceremony_finish(d->ceremonies, w->c, CTL_STATE_CANCELLED,
+		    ctl_refusal_code(r), time(NULL));
 	}
-	if (err == NULL)
-		err = begin(d, kind, user, rhost, service, 0,
-		    d->cfg.ceremony_timeout, out);
-	if (err == NULL)
-		(*out)->consumes_enrollment = enrolling;
-	event_log(d, kind == CEREMONY_LOGIN || err ? "login_begin" : "register_begin",
-	    user, rhost, err ? "refused" : "ok", err, *out, service);
-	return err;
+	event_log(d, &(struct event_rec){ .event = "enroll", .user = w->c->user,
+	    .service = "passkeyctl", .verdict = r ? "refused" : "ok",
+	    .reason = r ? ctl_refusal_code(r) : NULL, .c = w->c, .detail = w->by });
+	w->done(d, w->arg, r, r == CTL_REFUSAL_NONE ? w->c : NULL);
+	free(w);
 }
 
-const char *
+enum ctl_refusal
 flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
-    const char *by, struct ceremony **out)
+    const char *by, flow_enroll_fn done, void *arg)
 {
-	const char *err = NULL;
-	time_t now = time(NULL);
+	struct enroll_write *w;
+	struct ceremony *c;
+	enum ctl_refusal err;
 
-	*out = NULL;
-	if (store_enroll_add(d->store, user, (int64_t)now + lifetime, by) != STORE_OK)
-		err = "store_error";
-	else if ((err = begin(d, CEREMONY_REGISTER, user, "", "passkeyctl", 0,
-	    lifetime, out)) == NULL)
-		(*out)->consumes_enrollment = 1;
-	event_log(d, "enroll", user, "", err ? "refused" : "ok", err, *out, by);
-	return err;
+	err = begin(d, &(struct ceremony_spec){ .kind = CEREMONY_REGISTER,
+	    .user = user, .rhost = "", .service = "passkeyctl", .owner = 0,
+	    .lifetime = lifetime }, &c);
+	if (err == CTL_REFUSAL_NONE && (w = calloc(1, sizeof(*w))) == NULL) {
+		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, "internal_error",
+		    time(NULL));
+		err = CTL_REFUSAL_INTERNAL_ERROR;
+	}
+	if (err != CTL_REFUSAL_NONE) {
+		event_log(d, &(struct event_rec){ .event = "enroll", .user = user,
+		    .service = "passkeyctl", .verdict = "refused",
+		    .reason = ctl_refusal_code(err), .detail = by });
+		return err;
+	}
+	c->consumes_enrollment = 1;
+	*w = (struct enroll_write){ .c = c, .expires = (int64_t)c->expires,
+	    .done = done, .arg = arg };
+	snprintf(w->by, sizeof(w->by), "%s", by);
+	/* the sweep leaves a committing ceremony alone until it is decided */
+	c->committing = 1;
+	if (journal_add(d->journal, enroll_apply, enroll_done, w) != 0) {
+		c->committing = 0;
+		enroll_done(d, w, STORE_ERR_BUSY);
+	}
+	return CTL_REFUSAL_NONE;
 }
 
-const char *
+enum ctl_refusal
 flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
     struct ceremony **out)
 {
-	const char *err;
+	enum ctl_refusal err;
 
-	err = begin(d, CEREMONY_REGISTER, user, "", "passkeyctl", owner,
-	    d->cfg.ceremony_timeout, out);
-	event_log(d, "register_begin", user, "", err ? "refused" : "ok", err,
-	    *out, "passkeyctl add");
+	err = begin(d, &(struct ceremony_spec){ .kind = CEREMONY_REGISTER,
+	    .user = user, .rhost = "", .service = "passkeyctl", .owner = owner,
+	    .lifetime = d->cfg.ceremony_timeout }, out);
+	event_log(d, &(struct event_rec){ .event = "register_begin", .user = user,
+	    .service = "passkeyctl", .verdict = err ? "refused" : "ok",
+	    .reason = err ? ctl_refusal_code(err) : NULL, .c = *out,
+	    .detail = "passkeyctl add", .noisy = err != CTL_REFUSAL_NONE });
 	return err;
 }
 
@@ -109,8 +187,8 @@ flow_refresh(struct passkeyd *d, struct ceremony *c)
 {
 	time_t now = time(NULL);
 
-	if (c->state == CEREMONY_PENDING && now >= c->expires) {
-		ceremony_finish(d->ceremonies, c, CEREMONY_EXPIRED, "expired", now);
+	if (c->state == CTL_STATE_PENDING && !c->committing && now >= c->expires) {
+		ceremony_finish(d->ceremonies, c, CTL_STATE_EXPIRED, "expired", now);
 		flow_on_expire(c, d);
 	}
 }
@@ -118,46 +196,52 @@ flow_refresh(struct passkeyd *d, struct ceremony *c)
 void
 flow_on_expire(struct ceremony *c, void *arg)
 {
-	log_ceremony(arg, c, "expired", "fail", "expired");
+	log_ceremony(arg, c, "expired", "fail", "expired", 0);
 }
 
-const char *
+enum ctl_state
 flow_status(struct passkeyd *d, struct ceremony *c)
 {
 	flow_refresh(d, c);
-	if (c->state == CEREMONY_APPROVED) {
-		c->state = CEREMONY_USED;
-		return "approved";
+	if (c->state == CTL_STATE_APPROVED) {
+		c->state = CTL_STATE_USED;
+		return CTL_STATE_APPROVED;
 	}
-	return ceremony_state_str(c->state);
+	return (enum ctl_state)c->state;
 }
 
 void
-flow_cancel(struct passkeyd *d, struct ceremony *c)
+flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 {
 	flow_refresh(d, c);
-	if (c->state != CEREMONY_PENDING)
+	/* a committing approval is decided by the store, not by a cancel */
+	if (c->state != CTL_STATE_PENDING || c->committing)
 		return;
-	ceremony_finish(d->ceremonies, c, CEREMONY_CANCELLED, "cancelled", time(NULL));
-	log_ceremony(d, c, "cancelled", "fail", "cancelled");
+	ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, why, time(NULL));
+	log_ceremony(d, c, "cancelled", "fail", why, 0);
 }
 
 void
 flow_deny(struct passkeyd *d, struct ceremony *c)
 {
 	flow_refresh(d, c);
-	if (c->state != CEREMONY_PENDING)
+	if (c->state != CTL_STATE_PENDING || c->committing)
 		return;
-	ceremony_finish(d->ceremonies, c, CEREMONY_DENIED, "denied", time(NULL));
+	ceremony_finish(d->ceremonies, c, CTL_STATE_DENIED, "denied", time(NULL));
 	/* someone the user did not expect tried to log in: say so loudly */
-	log_ceremony(d, c, "denied", "deny", "denied");
+	log_ceremony(d, c, "denied", "deny", "denied", 0);
 }
 
 void
 flow_client_cancelled(struct passkeyd *d, struct ceremony *c, const char *dom_error)
 {
-	event_log(d, "client_cancelled", c->user, c->rhost, "info",
-	    "client_cancelled", c, dom_error);
+	/* the page may say it as often as it likes; the log hears it once */
+	if (c->client_cancelled)
+		return;
+	c->client_cancelled = 1;
+	event_log(d, &(struct event_rec){ .event = "client_cancelled", .user = c->user,
+	    .rhost = c->rhost, .verdict = "info", .reason = "client_cancelled",
+	    .c = c, .detail = dom_error, .noisy = 1 });
 }
 
 /* JSON helpers ---------------------------------------------------------- */
@@ -210,12 +294,12 @@ login_options(struct passkeyd *d, struct ceremony *c, json_int_t timeout_ms,
 
 static json_t *
 register_options(struct passkeyd *d, struct ceremony *c, json_int_t timeout_ms,
-    const struct store_credential_list *creds, const uint8_t *handle)
+    const struct store_credential_list *creds)
 {
 	json_t *pk, *user, *params;
 
 	user = json_pack("{s:s, s:s}", "name", c->user, "displayName", c->user);
-	if (user == NULL || set_b64(user, "id", handle, STORE_USER_HANDLE_LEN) != 0) {
+	if (user == NULL || set_b64(user, "id", c->user_handle, sizeof(c->user_handle)) != 0) {
 		json_decref(user);
 		return NULL;
 	}
@@ -243,11 +327,31 @@ register_options(struct passkeyd *d, struct ceremony *c, json_int_t timeout_ms,
 	return pk;
 }
 
+/*
+ * The user.id a registration offers: the user's handle from the store,
+ * or a fresh one kept with the ceremony and written only with the
+ * credential itself (store_cred_register), so that an options request,
+ * which anyone with the link can send, writes nothing.
+ */
+static store_err_t
+registration_handle(struct passkeyd *d, struct ceremony *c)
+{
+	store_err_t err;
+
+	if (c->has_handle)
+		return STORE_OK;
+	err = store_user_handle(d->store, c->user, 0, c->user_handle);
+	if (err == STORE_ERR_NOT_FOUND)
+		err = store_random_handle(c->user_handle);
+	if (err == STORE_OK)
+		c->has_handle = 1;
+	return err;
+}
+
 json_t *
 flow_options(struct passkeyd *d, struct ceremony *c, const char **err)
 {
 	struct store_credential_list creds = { 0 };
-	uint8_t handle[STORE_USER_HANDLE_LEN];
 	json_int_t timeout_ms;
 	json_t *pk = NULL;
 
@@ -259,13 +363,12 @@ flow_options(struct passkeyd *d, struct ceremony *c, const char **err)
 		*err = "store_error";
 		return NULL;
 	}
-	if (c->kind == CEREMONY_LOGIN) {
+	if (c->kind == CEREMONY_LOGIN)
 		pk = login_options(d, c, timeout_ms, &creds);
-	} else if (store_user_handle(d->store, c->user, 1, handle) != STORE_OK) {
+	else if (registration_handle(d, c) != STORE_OK)
 		*err = "store_error";
-	} else {
-		pk = register_options(d, c, timeout_ms, &creds, handle);
-	}
+	else
+		pk = register_options(d, c, timeout_ms, &creds);
 	store_credential_list_free(&creds);
 	if (pk != NULL)
 		*err = NULL;
@@ -274,14 +377,135 @@ flow_options(struct passkeyd *d, struct ceremony *c, const char **err)
 
 /* Finishing ------------------------------------------------------------- */
 
+/* A verified answer on its way to the store. */
+struct approval {
+	struct ceremony *c;
+	flow_finish_fn done;
+	void *arg;
+	/* login */
+	unsigned char *cred_id;
+	size_t cred_id_len;
+	uint32_t sign_count;
+	int must_grow, bs, regressed;
+	/* registration */
+	rp_credential_t *cred;
+	struct store_credential rec;
+};
+
 static void
-refresh_policy_time(struct passkeyd *d)
+approval_free(struct approval *a)
 {
-	rp_policy_set_time(d->policy, time(NULL));
+	free(a->cred_id);
+	rp_credential_free(&a->cred);
+	free(a);
 }
 
 static const char *
-finish_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp)
+reason_of(store_err_t err)
+{
+	switch (err) {
+	case STORE_ERR_CONFLICT:	/* login: a concurrent use took this count */
+		return "sign_count_regressed";
+	case STORE_ERR_NOT_FOUND:	/* login: the passkey was removed meanwhile */
+		return "credential_not_allowed";
+	case STORE_ERR_EXISTS:
+		return "credential_exists";
+	case STORE_ERR_NO_ENROLLMENT:
+		return "enrollment_not_pending";
+	case STORE_ERR_BUSY:
+		return "store_busy";
+	default:
+		return "store_error";
+	}
+}
+
+/* The approval's audit row, in the approval's own transaction. */
+static store_err_t
+add_approved_row(store_t *st, const struct ceremony *c)
+{
+	char ev[40];
+	struct store_event row;
+
+	event_to_store(&(struct event_rec){ .event = kind_event(c, "approved", ev,
+	    sizeof(ev)), .user = c->user, .rhost = c->rhost, .verdict = "ok" }, &row);
+	return store_event_add(st, &row);
+}
+
+static store_err_t
+login_apply(store_t *st, void *arg)
+{
+	struct approval *a = arg;
+	struct ceremony *c = a->c;
+	struct store_event row;
+	store_err_t err;
+
+	err = store_cred_record_use(st, a->cred_id, a->cred_id_len, a->sign_count,
+	    a->must_grow, a->bs, (int64_t)time(NULL), c->rhost);
+	if (err == STORE_OK && a->regressed) {
+		event_to_store(&(struct event_rec){ .event = "sign_count_regressed",
+		    .user = c->user, .rhost = c->rhost, .verdict = "warn",
+		    .reason = "sign_count_regressed", .detail = "allowed by policy" }, &row);
+		err = store_event_add(st, &row);
+	}
+	if (err == STORE_OK)
+		err = add_approved_row(st, c);
+	return err;
+}
+
+static store_err_t
+register_apply(store_t *st, void *arg)
+{
+	struct approval *a = arg;
+	struct ceremony *c = a->c;
+	store_err_t err;
+
+	a->rec.created = (int64_t)time(NULL);
+	err = store_cred_register(st, &a->rec, c->user_handle, c->consumes_enrollment,
+	    (int64_t)time(NULL));
+	if (err == STORE_OK)
+		err = add_approved_row(st, c);
+	return err;
+}
+
+static void
+approval_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct approval *a = arg;
+	struct ceremony *c = a->c;
+	char ev[40];
+
+	if (result == STORE_OK) {
+		ceremony_finish(d->ceremonies, c, CTL_STATE_APPROVED, NULL, time(NULL));
+		/* the row went with the change; this is its log line */
+		event_print(d, &(struct event_rec){ .event = kind_event(c, "approved", ev,
+		    sizeof(ev)), .user = c->user, .rhost = c->rhost, .verdict = "ok", .c = c });
+		if (a->regressed)
+			event_print(d, &(struct event_rec){ .event = "sign_count_regressed",
+			    .user = c->user, .rhost = c->rhost, .verdict = "warn",
+			    .reason = "sign_count_regressed", .c = c });
+	} else {
+		const char *reason = reason_of(result);
+
+		ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, reason, time(NULL));
+		log_ceremony(d, c, "failed", "fail", reason, 0);
+	}
+	a->done(d, a->arg);
+	approval_free(a);
+}
+
+static int
+commit(struct passkeyd *d, struct approval *a, journal_apply_fn apply)
+{
+	a->c->committing = 1;
+	if (journal_add(d->journal, apply, approval_done, a) == 0)
+		return 1;
+	a->c->committing = 0;
+	return 0;
+}
+
+static const char *
+verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
+    struct approval *a)
 {
 	struct store_credential cred;
 	struct rp_known_credential known;
@@ -320,24 +544,26 @@ finish_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp)
 	known.user_handle = handle;
 	known.user_handle_len = sizeof(handle);
 	known.backup_eligible = cred.be;
-	refresh_policy_time(d);
+	rp_policy_set_time(d->policy, time(NULL));
 	rc = rp_verify_assertion(d->policy, c->challenge, sizeof(c->challenge),
 	    resp, &known, &result);
 	if (rc != RP_OK) {
 		reason = rp_err_code(rc);
 		goto out;
 	}
-	if (result.sign_count_regressed)
-		event_log(d, "sign_count_regressed", c->user, c->rhost, "warn",
-		    "sign_count_regressed", c, "allowed by policy");
 	/*
-	 * A regression let through by policy must not lower the stored count
-	 * (WebAuthn §7.2 step 22): the next clone would look fresh again.
+	 * Under sign_count_regression = reject the stored count is a
+	 * compare-and-set (store_cred_record_use): another daemon storing the
+	 * same or a higher count first fails this one.  Under "log" the
+	 * count only never goes down (WebAuthn §7.2 step 22).
 	 */
-	if (store_cred_record_use(d->store, cred.id, cred.id_len,
-	    result.sign_count > cred.sign_count ? result.sign_count : cred.sign_count,
-	    (result.flags & RP_FLAG_BS) != 0, (int64_t)time(NULL), c->rhost) != STORE_OK)
-		reason = "store_error";
+	a->cred_id = cred.id;
+	a->cred_id_len = cred.id_len;
+	cred.id = NULL;
+	a->sign_count = result.sign_count;
+	a->must_grow = d->cfg.reject_sign_count_regression;
+	a->bs = (result.flags & RP_FLAG_BS) != 0;
+	a->regressed = result.sign_count_regressed;
 out:
 	rp_pubkey_free(&pubkey);
 	store_credential_free(&cred);
@@ -345,88 +571,92 @@ out:
 }
 
 static const char *
-finish_register(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp)
+verify_register(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
+    struct approval *a)
 {
-	struct store_credential rec;
-	rp_credential_t *cred = NULL;
-	const char *reason = NULL;
+	struct store_credential *rec = &a->rec;
 	uint8_t flags;
-	store_err_t serr;
-	int rc, pending = 1;
+	int rc;
 
-	refresh_policy_time(d);
+	rp_policy_set_time(d->policy, time(NULL));
 	rc = rp_verify_registration(d->policy, c->challenge, sizeof(c->challenge),
-	    resp, &cred);
+	    resp, &a->cred);
 	if (rc != RP_OK)
 		return rp_err_code(rc);
-	/* a revoked or already used enrollment ends its outstanding links */
-	if (c->consumes_enrollment &&
-	    store_enroll_pending(d->store, c->user, time(NULL), &pending) != STORE_OK)
-		reason = "store_error";
-	else if (!pending)
-		reason = "enrollment_not_pending";
-	if (reason != NULL)
-		goto out;
-	flags = rp_credential_flags(cred);
-	memset(&rec, 0, sizeof(rec));
-	rec.user = c->user;
-	rec.id = (unsigned char *)rp_credential_id_ptr(cred);
-	rec.id_len = rp_credential_id_len(cred);
-	rec.alg = rp_credential_alg(cred);
-	rec.pubkey_cose = (unsigned char *)rp_credential_pubkey_cose_ptr(cred);
-	rec.pubkey_len = rp_credential_pubkey_cose_len(cred);
-	rec.sign_count = rp_credential_sign_count(cred);
-	rec.fmt = (char *)rp_credential_fmt(cred);
-	memcpy(rec.aaguid, rp_credential_aaguid_ptr(cred), sizeof(rec.aaguid));
-	rec.uv = (flags & RP_FLAG_UV) != 0;
-	rec.be = (flags & RP_FLAG_BE) != 0;
-	rec.bs = (flags & RP_FLAG_BS) != 0;
-	rec.attestation = (char *)rp_attestation_name(rp_credential_attestation(cred));
-	rec.created = (int64_t)time(NULL);
-	serr = store_cred_add(d->store, &rec);
-	if (serr == STORE_ERR_EXISTS)
-		reason = "credential_exists";
-	else if (serr != STORE_OK)
-		reason = "store_error";
-	else if (c->consumes_enrollment &&
-	    store_enroll_remove(d->store, c->user) != STORE_OK)
-		daemon_log(d, "could not clear the enrollment of a registered user");
-out:
-	rp_credential_free(&cred);
-	return reason;
+	if (!c->has_handle)	/* no options were asked for: no user.id was offered */
+		return "challenge_mismatch";
+	flags = rp_credential_flags(a->cred);
+	memset(rec, 0, sizeof(*rec));
+	rec->user = c->user;
+	rec->id = (unsigned char *)rp_credential_id_ptr(a->cred);
+	rec->id_len = rp_credential_id_len(a->cred);
+	rec->alg = rp_credential_alg(a->cred);
+	rec->pubkey_cose = (unsigned char *)rp_credential_pubkey_cose_ptr(a->cred);
+	rec->pubkey_len = rp_credential_pubkey_cose_len(a->cred);
+	rec->sign_count = rp_credential_sign_count(a->cred);
+	rec->fmt = (char *)rp_credential_fmt(a->cred);
+	memcpy(rec->aaguid, rp_credential_aaguid_ptr(a->cred), sizeof(rec->aaguid));
+	rec->uv = (flags & RP_FLAG_UV) != 0;
+	rec->be = (flags & RP_FLAG_BE) != 0;
+	rec->bs = (flags & RP_FLAG_BS) != 0;
+	rec->attestation = (char *)rp_attestation_name(rp_credential_attestation(a->cred));
+	return NULL;
 }
 
-const char *
-flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len)
+/* A ceremony that is not pending: what its state says to a second answer. */
+static const char *
+not_pending(struct passkeyd *d, struct ceremony *c)
+{
+	if (c->state == CTL_STATE_APPROVED || c->state == CTL_STATE_USED) {
+		if (!c->replayed) {	/* logged once: a replay loop writes one row */
+			c->replayed = 1;
+			event_log(d, &(struct event_rec){ .event = "ceremony_replayed",
+			    .user = c->user, .rhost = c->rhost, .verdict = "refused",
+			    .reason = "ceremony_used", .c = c, .noisy = 1 });
+		}
+		return "ceremony_used";
+	}
+	return ctl_state_name((enum ctl_state)c->state);
+}
+
+int
+flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len,
+    flow_finish_fn done, void *arg, const char **reason)
 {
 	rp_response_t *resp = NULL;
-	const char *reason;
+	struct approval *a;
 	int rc;
 
 	flow_refresh(d, c);
-	if (c->state != CEREMONY_PENDING) {
-		if (c->state == CEREMONY_APPROVED || c->state == CEREMONY_USED) {
-			c->replayed = 1;
-			event_log(d, "ceremony_replayed", c->user, c->rhost, "refused",
-			    "ceremony_used", c, NULL);
-			return "ceremony_used";
-		}
-		return ceremony_state_str(c->state);
+	if (c->committing) {
+		*reason = "ceremony_in_progress";
+		return 0;
 	}
-	if ((rc = rp_response_from_json(body, len, &resp)) != RP_OK)
-		reason = rp_err_code(rc);
-	else if (c->kind == CEREMONY_LOGIN)
-		reason = finish_login(d, c, resp);
-	else
-		reason = finish_register(d, c, resp);
-	rp_response_free(&resp);
-	if (reason == NULL) {
-		ceremony_finish(d->ceremonies, c, CEREMONY_APPROVED, NULL, time(NULL));
-		log_ceremony(d, c, "approved", "ok", NULL);
+	if (c->state != CTL_STATE_PENDING) {
+		*reason = not_pending(d, c);
+		return 0;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		*reason = "internal_error";
+	} else if ((rc = rp_response_from_json(body, len, &resp)) != RP_OK) {
+		*reason = rp_err_code(rc);
 	} else {
-		/* one verification attempt per challenge: a failure ends it */
-		ceremony_finish(d->ceremonies, c, CEREMONY_FAILED, reason, time(NULL));
-		log_ceremony(d, c, "failed", "fail", reason);
+		a->c = c;
+		a->done = done;
+		a->arg = arg;
+		*reason = c->kind == CEREMONY_LOGIN ? verify_login(d, c, resp, a) :
+		    verify_register(d, c, resp, a);
 	}
-	return reason;
+	rp_response_free(&resp);
+	if (*reason == NULL) {
+		if (commit(d, a, c->kind == CEREMONY_LOGIN ? login_apply : register_apply))
+			return 1;
+		*reason = "store_busy";
+	}
+	if (a != NULL)
+		approval_free(a);
+	/* one verification attempt per challenge: a failure ends it */
+	ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, *reason, time(NULL));
+	log_ceremony(d, c, "failed", "fail", *reason, 0);
+	return 0;
 }

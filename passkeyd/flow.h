@@ -1,42 +1,74 @@
 /*
  * The login and registration flow, independent of transport: the control
  * socket (PAM module, CLI) and the HTTP API (the browser) both call these.
- * Functions that can refuse return NULL on success or a stable error code
- * (PROTOCOL.md, HTTP.md).
+ * Begins return CTL_REFUSAL_NONE or the refusal (control/ctl_codes.h);
+ * a finish ends with NULL (approved) or a stable reason code (an RP core
+ * code, or PROTOCOL.md's).
+ *
+ * What the store must hold before an answer may be given goes through
+ * the journal: an enrollment before its link is handed out, a counter
+ * update and its audit row before a login is approved.  Those calls
+ * answer through a callback once the journal has committed.
  */
 #ifndef PASSKEYD_FLOW_H
 #define PASSKEYD_FLOW_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "passkeyd.h"
 
 enum enroll_mode { ENROLL_NONE, ENROLL_PENDING, ENROLL_AFTER_AUTH };
 
-const char *flow_login_begin(struct passkeyd *d, const char *user,
-    const char *rhost, const char *service, enum enroll_mode mode,
+struct login_request {
+	const char *user, *rhost, *service;
+	enum enroll_mode enroll;
+	uint64_t conn;		/* the control connection to bind it to, or 0 */
+};
+
+enum ctl_refusal flow_login_begin(struct passkeyd *d, const struct login_request *r,
     struct ceremony **out);
-const char *flow_enroll(struct passkeyd *d, const char *user,
-    unsigned lifetime, const char *by, struct ceremony **out);
-const char *flow_register_begin(struct passkeyd *d, const char *user,
-    uid_t owner, struct ceremony **out);
+
+/* Called once the enrollment is durable (CTL_REFUSAL_NONE, c set) or refused. */
+typedef void (*flow_enroll_fn)(struct passkeyd *d, void *arg, enum ctl_refusal r,
+    struct ceremony *c);
+/*
+ * A ceremony first, under the limits; only then the enrollment row, so a
+ * refused enroll leaves nothing behind.  Returns CTL_REFUSAL_NONE when
+ * `done` will be called, else the refusal (and `done` is not called).
+ */
+enum ctl_refusal flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
+    const char *by, flow_enroll_fn done, void *arg);
+enum ctl_refusal flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
+    struct ceremony **out);
 
 /* Expires c first when its time is up. */
 void flow_refresh(struct passkeyd *d, struct ceremony *c);
 
 /*
- * The verdict for the PAM module: the state name.  The first call that
- * sees "approved" consumes the ceremony.
+ * The verdict for the PAM module: the state.  The first call that sees
+ * "approved" consumes the ceremony (the answer is APPROVED, c becomes
+ * USED).  A ceremony whose approval is still being written is PENDING.
  */
-const char *flow_status(struct passkeyd *d, struct ceremony *c);
-void flow_cancel(struct passkeyd *d, struct ceremony *c);
+enum ctl_state flow_status(struct passkeyd *d, struct ceremony *c);
+/* The module gave up, or its connection closed (why: "cancelled", "client_gone"). */
+void flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why);
 
 /* For the page: the PublicKeyCredential*OptionsJSON, or NULL with *err. */
 json_t *flow_options(struct passkeyd *d, struct ceremony *c, const char **err);
-/* The browser's answer; returns NULL when approved, else the reason. */
-const char *flow_finish(struct passkeyd *d, struct ceremony *c,
-    const char *body, size_t len);
+
+/* Called when a finish that went to the journal is decided (see c->state). */
+typedef void (*flow_finish_fn)(struct passkeyd *d, void *arg);
+/*
+ * The browser's answer.  Returns 1 when verification passed and the
+ * approval is being written: `done` is called once it is decided, and
+ * c->state then tells approved or failed.  Returns 0 when it is decided
+ * now: *reason is NULL never here; it is the failure's code, or the
+ * state's name for a ceremony no longer pending.
+ */
+int flow_finish(struct passkeyd *d, struct ceremony *c, const char *body,
+    size_t len, flow_finish_fn done, void *arg, const char **reason);
 void flow_deny(struct passkeyd *d, struct ceremony *c);
 void flow_client_cancelled(struct passkeyd *d, struct ceremony *c,
     const char *dom_error);

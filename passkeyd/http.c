@@ -3,35 +3,221 @@
  * (HTTP.md); POST bodies are collected up to the RP core's 64 KiB limit and
  * must come with an allowed Origin.  Nothing here verifies anything: the
  * flow and the RP core do.
+ *
+ * Connections are tracked from MHD's STARTED notice to its CLOSED one
+ * (http.h says what is bounded).  libmicrohttpd has no call to close a
+ * connection from outside, so one past its deadline is shut down at the
+ * socket (shutdown(2)); MHD then sees the end of the stream and closes it
+ * as it would any other.
+ *
+ * A finish whose approval waits for the store (flow_finish returned 1)
+ * suspends its connection; the journal's callback resumes it, and MHD
+ * calls the handler again to send the verdict.
  */
 #include <limits.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "addrkey.h"
 #include "assets.h"
+#include "clock.h"
+#include "countmap.h"
+#include "file.h"
 #include "flow.h"
 #include "http.h"
 
 #define BODY_MAX RP_MAX_RESPONSE_LEN
+#define OLD_DAEMON_GRACE_MS	(5 * 60 * 1000)
+
+/* One TCP connection, from STARTED to CLOSED. */
+struct http_conn {
+	struct http_conn *prev, *next;	/* the deadline queue, earliest first */
+	struct http_server *h;
+	int fd;
+	int queued;		/* in the queue: not suspended, not killed */
+	int killed;
+	int64_t deadline_ms;
+	char addr[ADDR_KEY_MAX];
+};
+
+/* An MHD daemon replaced by a TLS reload, serving out its connections. */
+struct old_daemon {
+	struct MHD_Daemon *mhd;
+	int64_t since_ms;
+};
 
 struct http_server {
 	struct MHD_Daemon *mhd;
 	struct passkeyd *d;
+	struct old_daemon old;		/* at most one draining daemon */
+	unsigned flags;
+	struct countmap *per_addr;
+	struct http_conn *head, *tail;
+	size_t conns;
+	char *tls_cert, *tls_key;	/* what the current daemon serves */
+	int resumed;			/* a finish was resumed: run MHD again */
+	uint64_t tls_failures;		/* handshakes that failed, not yet reported */
 };
 
-/* Per request: the POST body as it arrives. */
+enum phase { RECEIVING, COMMITTING, DECIDED };
+
+/* Per request: the POST body as it arrives, and a finish under way. */
 struct request {
 	char *body;
 	size_t len;
 	int too_large;
+	enum phase phase;
+	struct MHD_Connection *conn;
+	struct http_server *h;
 };
 
 static const char csp[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/* ---- connection deadlines ---------------------------------------------- */
+
+static void
+queue_remove(struct http_server *h, struct http_conn *c)
+{
+	if (!c->queued)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		h->tail = c->prev;
+	c->prev = c->next = NULL;
+	c->queued = 0;
+}
+
+/* (Re)starts the connection's clock: a whole request within the timeout. */
+static void
+queue_arm(struct http_server *h, struct http_conn *c, int64_t now_ms)
+{
+	queue_remove(h, c);
+	if (c->killed)
+		return;
+	c->deadline_ms = now_ms + (int64_t)h->d->cfg.http_request_timeout * 1000;
+	c->prev = h->tail;
+	if (h->tail)
+		h->tail->next = c;
+	else
+		h->head = c;
+	h->tail = c;
+	c->queued = 1;
+}
+
+static void
+kill_conn(struct http_server *h, struct http_conn *c)
+{
+	queue_remove(h, c);
+	if (!c->killed) {
+		c->killed = 1;
+		shutdown(c->fd, SHUT_RDWR);
+	}
+}
+
+static struct http_conn *
+conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void
+conn_started(struct http_server *h, struct MHD_Connection *mc, void **ctx)
+{
+	const union MHD_ConnectionInfo *fd, *addr;
+	struct http_conn *c = calloc(1, sizeof(*c));
+
+	*ctx = c;
+	fd = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	addr = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (c == NULL || fd == NULL) {
+		/* cannot be tracked, so cannot be bounded: not served */
+		if (fd != NULL)
+			shutdown(fd->connect_fd, SHUT_RDWR);
+		free(c);
+		*ctx = NULL;
+		return;
+	}
+	c->h = h;
+	c->fd = fd->connect_fd;
+	addr_key_from_sockaddr(addr != NULL ? addr->client_addr : NULL, c->addr);
+	if (countmap_inc(h->per_addr, c->addr, strlen(c->addr)) != 0)
+		c->addr[0] = '\0';	/* uncounted, and killed below */
+	h->conns++;
+	queue_arm(h, c, clock_monotonic_ms());
+	if (c->addr[0] == '\0' || countmap_get(h->per_addr, c->addr, strlen(c->addr)) >
+	    h->d->cfg.http_max_per_address) {
+		daemon_log_noisy(h->d, "http: %s holds %u connections: refusing another",
+		    c->addr, countmap_get(h->per_addr, c->addr, strlen(c->addr)));
+		kill_conn(h, c);
+		return;
+	}
+	/* the pool is full: the connection nearest its deadline makes room */
+	if (h->conns > h->d->cfg.http_max_connections && h->head != NULL && h->head != c) {
+		daemon_log_noisy(h->d, "http: %zu connections: closing the oldest request "
+		    "(from %s)", h->conns, h->head->addr);
+		kill_conn(h, h->head);
+	}
+}
+
+static void
+conn_closed(struct http_server *h, void **ctx)
+{
+	struct http_conn *c = *ctx;
+
+	if (c == NULL)
+		return;
+	queue_remove(h, c);
+	if (c->addr[0] != '\0')
+		countmap_dec(h->per_addr, c->addr, strlen(c->addr));
+	h->conns--;
+	free(c);
+	*ctx = NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		conn_started(cls, mc, socket_context);
+	else
+		conn_closed(cls, socket_context);
+}
+
+static void
+expire_conns(struct http_server *h, int64_t now_ms)
+{
+	while (h->head != NULL && h->head->deadline_ms <= now_ms)
+		kill_conn(h, h->head);
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static int
+served_over_tls(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	const union MHD_DaemonInfo *di;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+	di = ci != NULL ? MHD_get_daemon_info(ci->daemon, MHD_DAEMON_INFO_FLAGS) : NULL;
+	return di != NULL && (di->flags & MHD_USE_TLS) != 0;
+}
 
 static enum MHD_Result
 send_bytes(struct MHD_Connection *conn, unsigned status, const char *ctype,
@@ -51,6 +237,9 @@ send_bytes(struct MHD_Connection *conn, unsigned status, const char *ctype,
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "Cross-Origin-Opener-Policy", "same-origin");
 	MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+	/* over TLS only: HSTS is meaningless, and ignored, over plain HTTP */
+	if (served_over_tls(conn))
+		MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -90,7 +279,7 @@ send_asset(struct MHD_Connection *conn, const char *name)
 }
 
 static enum MHD_Result
-handle_get(struct http_server *h, struct MHD_Connection *conn, const char *url)
+handle_get(struct MHD_Connection *conn, const char *url)
 {
 	if (strcmp(url, "/healthz") == 0)
 		return send_bytes(conn, 200, "text/plain; charset=utf-8", "ok\n", 3,
@@ -108,7 +297,6 @@ handle_get(struct http_server *h, struct MHD_Connection *conn, const char *url)
 		return send_asset(conn, "login.html");
 	if (strncmp(url, "/r/", 3) == 0 && ceremony_token_valid(url + 3))
 		return send_asset(conn, "register.html");
-	(void)h;
 	return send_bytes(conn, 404, "text/plain; charset=utf-8", "not found\n",
 	    10, MHD_RESPMEM_PERSISTENT);
 }
@@ -131,12 +319,12 @@ origin_allowed(struct http_server *h, struct MHD_Connection *conn)
 static enum MHD_Result
 send_final(struct MHD_Connection *conn, struct ceremony *c)
 {
-	const char *state = ceremony_state_str(c->state);
+	const char *state = ctl_state_name((enum ctl_state)c->state);
 
-	if (c->state == CEREMONY_APPROVED)
+	if (c->state == CTL_STATE_APPROVED)
 		state = "used";	/* the page must not suggest it can approve again */
 	return send_state(conn, 410, state,
-	    c->state == CEREMONY_FAILED ? c->reason : NULL);
+	    c->state == CTL_STATE_FAILED ? c->reason : NULL);
 }
 
 static enum MHD_Result
@@ -179,14 +367,58 @@ api_cancel(struct http_server *h, struct MHD_Connection *conn,
 	return send_state(conn, 200, "pending", NULL);
 }
 
+/* The journal decided a suspended finish: let MHD call the handler again. */
+static void
+finish_decided(struct passkeyd *d, void *arg)
+{
+	struct request *req = arg;
+	struct http_conn *c = conn_of(req->conn);
+
+	(void)d;
+	req->phase = DECIDED;
+	if (c != NULL)
+		queue_arm(req->h, c, clock_monotonic_ms());
+	MHD_resume_connection(req->conn);
+	req->h->resumed = 1;
+}
+
+static enum MHD_Result
+api_finish(struct http_server *h, struct MHD_Connection *conn, struct ceremony *c,
+    struct request *req)
+{
+	const char *reason = NULL;
+	int was_pending = c->state == CTL_STATE_PENDING && !c->committing;
+	struct http_conn *hc;
+
+	if (req->phase == DECIDED)
+		return c->state == CTL_STATE_APPROVED || c->state == CTL_STATE_USED ?
+		    send_state(conn, 200, "approved", NULL) :
+		    send_state(conn, 400, "failed", c->reason);
+	/* called on a finished ceremony too: a replay is logged there */
+	if (flow_finish(h->d, c, req->body ? req->body : "", req->len, finish_decided,
+	    req, &reason)) {
+		req->phase = COMMITTING;
+		req->conn = conn;
+		/* waiting for us, not for the client: no deadline meanwhile */
+		if ((hc = conn_of(conn)) != NULL)
+			queue_remove(h, hc);
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
+	if (c->committing)
+		return send_state(conn, 409, "pending", reason);
+	if (!was_pending)
+		return send_final(conn, c);
+	return send_state(conn, 400, "failed", reason);
+}
+
 static enum MHD_Result
 handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
-    const struct request *req)
+    struct request *req)
 {
 	char token[CEREMONY_TOKEN_LEN + 1];
 	const char *op, *slash;
 	struct ceremony *c;
-	const char *reason;
 
 	if (!origin_allowed(h, conn))
 		return send_state(conn, 403, "error", "origin_not_allowed");
@@ -200,25 +432,17 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	op = slash + 1;
 	if ((c = ceremony_find(h->d->ceremonies, token)) == NULL)
 		return send_state(conn, 404, "unknown", NULL);
+	if (strcmp(op, "finish") == 0)
+		return api_finish(h, conn, c, req);
 	flow_refresh(h->d, c);
-	if (strcmp(op, "finish") == 0) {
-		int was_pending = c->state == CEREMONY_PENDING;
-
-		/* called on a finished ceremony too: a replay is logged there */
-		reason = flow_finish(h->d, c, req->body ? req->body : "", req->len);
-		if (!was_pending)
-			return send_final(conn, c);
-		if (reason == NULL)
-			return send_state(conn, 200, "approved", NULL);
-		return send_state(conn, 400, "failed", reason);
-	}
-	if (c->state != CEREMONY_PENDING)
+	if (c->state != CTL_STATE_PENDING)
 		return send_final(conn, c);
 	if (strcmp(op, "options") == 0)
 		return api_options(h, conn, c);
 	if (strcmp(op, "deny") == 0) {
 		flow_deny(h->d, c);
-		return send_state(conn, 200, "denied", NULL);
+		return c->state == CTL_STATE_DENIED ? send_state(conn, 200, "denied", NULL) :
+		    send_state(conn, 409, "pending", "ceremony_in_progress");
 	}
 	if (strcmp(op, "cancel") == 0)
 		return api_cancel(h, conn, c, req);
@@ -233,14 +457,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	struct http_server *h = cls;
 	struct request *req = *con_cls;
 
+	(void)version;
 	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-		return handle_get(h, conn, url);
+		return handle_get(conn, url);
 	if (strcmp(method, "POST") != 0 || strncmp(url, "/api/", 5) != 0)
 		return send_bytes(conn, 405, "text/plain; charset=utf-8",
 		    "method not allowed\n", 19, MHD_RESPMEM_PERSISTENT);
 	if (req == NULL) {
 		if ((req = calloc(1, sizeof(*req))) == NULL)
 			return MHD_NO;
+		req->h = h;
 		*con_cls = req;
 		return MHD_YES;
 	}
@@ -259,31 +485,91 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	(void)version;
+	if (req->phase == COMMITTING)	/* resumed before it was decided: wait on */
+		return MHD_YES;
 	return handle_api(h, conn, url, req);
 }
 
+/* A request ended: its body goes, and keep-alive starts a new deadline. */
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *h = cls;
 	struct request *req = *con_cls;
+	struct http_conn *c;
 
+	(void)toe;
 	if (req != NULL) {
 		free(req->body);
 		free(req);
 		*con_cls = NULL;
 	}
+	if ((c = conn_of(conn)) != NULL && c->queued)
+		queue_arm(h, c, clock_monotonic_ms());
 }
 
+/*
+ * MHD's own messages: a failed TLS handshake writes one each, so a client
+ * can cause them at will; they share the noisy-log budget.
+ */
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct http_server *h = cls;
 	char line[256];
 
+	/* one per port scan or plain-HTTP probe: counted, reported as a sum */
+	if (strcmp(fmt, "Error: received handshake message out of context.\n") == 0) {
+		h->tls_failures++;
+		return;
+	}
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	daemon_log(cls, "http: %s", line);
+	daemon_log_noisy(h->d, "http: %s", line);
+}
+
+/*
+ * Refuses, before any TLS or memory is spent on it, a connection from an
+ * address that already holds its share.  Only reads the counts: they are
+ * kept by the STARTED and CLOSED notices (MHD may drop an accepted
+ * connection after this callback without any notice).
+ */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct http_server *h = cls;
+	char key[ADDR_KEY_MAX];
+
+	(void)len;
+	addr_key_from_sockaddr(sa, key);
+	return countmap_get(h->per_addr, key, strlen(key)) >=
+	    h->d->cfg.http_max_per_address ? MHD_NO : MHD_YES;
+}
+
+static struct MHD_Daemon *
+start_mhd(struct http_server *h, int listen_fd, const char *cert_pem, const char *key_pem)
+{
+	struct passkeyd *d = h->d;
+	unsigned limit = d->cfg.http_max_connections + 64;
+
+	/*
+	 * MHD's own bounds sit above ours (http.h): its pool refuses without
+	 * telling us, and its per-address limit knows nothing of /64s.
+	 */
+	return MHD_start_daemon(h->flags, 0, on_accept, h, on_request, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+	    listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+	    listen_fd >= 0 ? (void *)(intptr_t)listen_fd : (void *)&d->cfg.listen_addr,
+	    MHD_OPTION_CONNECTION_LIMIT, limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)d->cfg.http_request_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+	    cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
+	    MHD_OPTION_END);
 }
 
 struct http_server *
@@ -291,32 +577,29 @@ http_start(struct passkeyd *d, const char *cert_pem, const char *key_pem,
     char *err, size_t errlen)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	int family = ((struct sockaddr *)&d->cfg.listen_addr)->sa_family;
 
-	if (h == NULL) {
+	if (h == NULL || (h->per_addr = countmap_new()) == NULL) {
+		free(h);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	h->d = d;
+	h->flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+		h->flags |= MHD_USE_IPv6;
 	if (cert_pem != NULL)
-		flags |= MHD_USE_TLS;
-	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&d->cfg.listen_addr,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)32,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)15,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-	    cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
-	    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
-	    MHD_OPTION_END);
-	if (h->mhd == NULL) {
+		h->flags |= MHD_USE_TLS;
+	if ((cert_pem != NULL && ((h->tls_cert = strdup(cert_pem)) == NULL ||
+	    (h->tls_key = strdup(key_pem)) == NULL)) ||
+	    (h->mhd = start_mhd(h, -1, cert_pem, key_pem)) == NULL) {
 		snprintf(err, errlen, "cannot listen on %s%s", d->cfg.listen,
 		    cert_pem ? " with TLS (check tls_cert and tls_key)" : "");
+		countmap_free(h->per_addr);
+		if (h->tls_key != NULL)
+			explicit_bzero(h->tls_key, strlen(h->tls_key));
+		free(h->tls_cert);
+		free(h->tls_key);
 		free(h);
 		return NULL;
 	}
@@ -336,16 +619,148 @@ int
 http_timeout_ms(struct http_server *h)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
+	int64_t until;
 
+	if (h->resumed)
+		return 0;
+	/* a draining old daemon is run every turn: wake up now and then */
+	if (h->old.mhd != NULL)
+		return 100;
 	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES)
+		ms = ULLONG_MAX;
+	if (h->head != NULL) {
+		until = h->head->deadline_ms - clock_monotonic_ms();
+		if (until < 0)
+			until = 0;
+		if ((MHD_UNSIGNED_LONG_LONG)until < ms)
+			ms = (MHD_UNSIGNED_LONG_LONG)until;
+	}
+	if (ms == ULLONG_MAX)
 		return -1;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-void
-http_run(struct http_server *h)
+static void
+run_old(struct http_server *h, int64_t now_ms)
 {
+	const union MHD_DaemonInfo *info;
+
+	if (h->old.mhd == NULL)
+		return;
+	MHD_run(h->old.mhd);
+	info = MHD_get_daemon_info(h->old.mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	if ((info != NULL && info->num_connections == 0) ||
+	    now_ms - h->old.since_ms > OLD_DAEMON_GRACE_MS) {
+		MHD_stop_daemon(h->old.mhd);
+		h->old.mhd = NULL;
+	}
+}
+
+static unsigned
+mhd_connections(struct MHD_Daemon *mhd)
+{
+	const union MHD_DaemonInfo *info;
+
+	info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info != NULL ? info->num_connections : 0;
+}
+
+void
+http_run(struct http_server *h, int64_t now_ms)
+{
+	unsigned before = mhd_connections(h->mhd);
+
+	h->resumed = 0;
+	expire_conns(h, now_ms);
 	MHD_run(h->mhd);
+	/*
+	 * At its connection limit MHD stops listening, and starts again only
+	 * in the run after one closes: run again now, or queued clients wait
+	 * for the next wake-up.
+	 */
+	if (mhd_connections(h->mhd) < before)
+		MHD_run(h->mhd);
+	run_old(h, now_ms);
+	if (h->tls_failures > 0 && rate_take(&h->d->log_noise,
+	    &(struct rate_rule){ 0.1, 1.0 }, now_ms)) {
+		daemon_log(h->d, "http: %llu TLS handshakes failed (plain HTTP, old "
+		    "protocols or ciphers, or port probes)", (unsigned long long)h->tls_failures);
+		h->tls_failures = 0;
+	}
+}
+
+int
+http_wants_run(const struct http_server *h)
+{
+	return h->resumed;
+}
+
+size_t
+http_connection_count(const struct http_server *h)
+{
+	return h->conns;
+}
+
+void
+http_reload_tls(struct http_server *h)
+{
+	struct passkeyd *d = h->d;
+	char err[400], *cert = NULL, *key = NULL;
+	struct MHD_Daemon *next = NULL;
+	MHD_socket fd;
+	int copy;
+
+	if (d->cfg.tls_cert == NULL) {
+		daemon_log(d, "SIGHUP: no tls_cert configured: nothing to reload");
+		return;
+	}
+	if (h->old.mhd != NULL) {
+		daemon_log(d, "SIGHUP: a reload is still draining; try again later");
+		return;
+	}
+	if ((cert = file_read_text(d->cfg.tls_cert, HTTP_TLS_FILE_MAX, 0, err, sizeof(err))) == NULL ||
+	    (key = file_read_text(d->cfg.tls_key, HTTP_TLS_FILE_MAX, 0, err, sizeof(err))) == NULL) {
+		daemon_log(d, "SIGHUP: keeping the current certificate: %s", err);
+		free(cert);
+		return;
+	}
+	/* the old daemon hands its listening socket over and keeps its connections */
+	if ((fd = MHD_quiesce_daemon(h->mhd)) == MHD_INVALID_SOCKET) {
+		daemon_log(d, "SIGHUP: keeping the current certificate: cannot hand over the listener");
+		goto out;
+	}
+	/* a daemon that fails to start closes the socket it was given: give a copy */
+	if ((copy = dup(fd)) >= 0 && (next = start_mhd(h, copy, cert, key)) != NULL)
+		close(fd);
+	else {
+		/* nothing listens now: take the socket back with the old certificate */
+		next = start_mhd(h, fd, h->tls_cert != NULL ? h->tls_cert : cert,
+		    h->tls_key != NULL ? h->tls_key : key);
+		daemon_log(d, "SIGHUP: the new certificate and key were refused (do they "
+		    "match?); %s", next != NULL ? "keeping the current ones" :
+		    "and the listener could not be restarted");
+		if (next == NULL)
+			goto out;
+		h->old = (struct old_daemon){ h->mhd, clock_monotonic_ms() };
+		h->mhd = next;
+		goto out;
+	}
+	h->old = (struct old_daemon){ h->mhd, clock_monotonic_ms() };
+	h->mhd = next;
+	if (h->tls_key != NULL)
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+	free(h->tls_cert);
+	free(h->tls_key);
+	h->tls_cert = cert;
+	h->tls_key = key;
+	cert = key = NULL;
+	daemon_log(d, "SIGHUP: serving the certificate from %s; open connections finish "
+	    "on the old one", d->cfg.tls_cert);
+out:
+	if (key != NULL)
+		explicit_bzero(key, strlen(key));
+	free(cert);
+	free(key);
 }
 
 void
@@ -353,6 +768,13 @@ http_stop(struct http_server *h)
 {
 	if (h == NULL)
 		return;
+	if (h->old.mhd != NULL)
+		MHD_stop_daemon(h->old.mhd);
 	MHD_stop_daemon(h->mhd);
+	countmap_free(h->per_addr);
+	if (h->tls_key != NULL)
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+	free(h->tls_cert);
+	free(h->tls_key);
 	free(h);
 }

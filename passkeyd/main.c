@@ -15,22 +15,81 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "file.h"
 #include "control.h"
 #include "flow.h"
 #include "http.h"
 #include "passkeyd.h"
 
-static volatile sig_atomic_t stop_signal;
+/*
+ * Signals only set flags; the loop acts on them.  SIGHUP reloads the TLS
+ * certificate (a certbot deploy hook sends it), SIGUSR1 logs the state,
+ * SIGUSR2 is ignored: none of them may end the only way into the host.
+ */
+static volatile sig_atomic_t stop_signal, reload_signal, status_signal;
 
 static void
-on_signal(int sig)
+on_stop(int sig)
 {
 	stop_signal = sig;
+}
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	reload_signal = 1;
+}
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	status_signal = 1;
+}
+
+static void
+set_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	/* a store on a size-limited file system must fail a write, not kill us */
+	sigaction(SIGXFSZ, &sa, NULL);
+}
+
+/*
+ * Room for the connection pools (control.h, http_max_connections): the
+ * soft descriptor limit is often 1024, far below what the hard limit allows.
+ */
+static void
+raise_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->http_max_connections + CONTROL_MAX_CLIENTS + 128;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 static int
@@ -40,39 +99,18 @@ usage(FILE *f)
 	return f == stdout ? 0 : 2;
 }
 
-static char *
-read_small_file(const char *path, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "re");
-	char *buf;
-	size_t n;
-
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if ((buf = calloc(1, 65537)) == NULL) {
-		fclose(f);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	n = fread(buf, 1, 65536, f);
-	fclose(f);
-	if (n == 0 || n == 65536) {
-		snprintf(err, errlen, "%s: empty or larger than 64 KiB", path);
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 static int
 drop_privileges(const char *user, char *err, size_t errlen)
 {
 	struct passwd *pw;
 
-	if (user == NULL)
+	if (user == NULL) {
+		if (geteuid() == 0)
+			fprintf(stderr, "passkeyd: warning: running as root: set \"user\" "
+			    "in the config to an unprivileged account (the daemon parses "
+			    "everything the network sends)\n");
 		return 0;
+	}
 	if ((pw = getpwnam(user)) == NULL) {
 		snprintf(err, errlen, "user '%s' does not exist", user);
 		return -1;
@@ -102,6 +140,19 @@ drop_privileges(const char *user, char *err, size_t errlen)
 
 #define ANCHOR_FILE_MAX (1024 * 1024)
 
+static char *
+read_anchor(const char *path, char *err, size_t errlen)
+{
+	char why[400];
+	char *text = file_read_text(path, ANCHOR_FILE_MAX, 1, why, sizeof(why));
+
+	if (text == NULL)
+		snprintf(err, errlen, "trust_anchors: %s%s", why,
+		    strstr(why, "NUL") != NULL ? ": not PEM text (a DER certificate? "
+		    "convert it with openssl x509 -inform der)" : "");
+	return text;
+}
+
 /* *.pem and *.crt, not hidden: what trust_anchors loads from its folder. */
 static int
 anchor_file_name(const struct dirent *e)
@@ -111,53 +162,6 @@ anchor_file_name(const struct dirent *e)
 	return e->d_name[0] != '.' && n > 4 &&
 	    (strcmp(e->d_name + n - 4, ".pem") == 0 ||
 	    strcmp(e->d_name + n - 4, ".crt") == 0);
-}
-
-static char *
-read_anchor_file(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
-	    fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "trust_anchors: %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > ANCHOR_FILE_MAX) {
-		snprintf(err, errlen, "trust_anchors: %s: not a regular file of at most 1 MiB", path);
-		goto fail;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	while (got < (size_t)st.st_size &&
-	    (n = read(fd, buf + got, (size_t)st.st_size - got)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "trust_anchors: %s: %s", path, strerror(errno));
-			goto fail;
-		}
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	if (memchr(buf, '\0', got) != NULL) {
-		snprintf(err, errlen, "trust_anchors: %s: not PEM text (a DER certificate? convert it "
-		    "with openssl x509 -inform der)", path);
-		goto fail;
-	}
-	close(fd);
-	return buf;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return NULL;
 }
 
 /*
@@ -224,7 +228,7 @@ load_trust_anchors(rp_policy_t *p, const char *dir, size_t *count, char *err,
 		}
 		if (rc == 0) {
 			snprintf(path, len, "%s/%s", dir, names[i]->d_name);
-			if ((text = read_anchor_file(path, err, errlen)) == NULL ||
+			if ((text = read_anchor(path, err, errlen)) == NULL ||
 			    add_anchor_text(p, path, text, count, err, errlen) != 0)
 				rc = -1;
 		}
@@ -278,32 +282,148 @@ fail:
 	return NULL;
 }
 
+/* Retention: a small batch each time, never a long delete (journal.h). */
+#define PRUNE_BATCH	500
+
+struct prune_job {
+	int queued;
+	int64_t before_time;
+	uint64_t max_rows;
+	size_t removed;
+};
+
+static store_err_t
+prune_apply(store_t *st, void *arg)
+{
+	struct prune_job *p = arg;
+
+	return store_event_prune(st, p->before_time, p->max_rows, PRUNE_BATCH, &p->removed);
+}
+
 static void
-run_loop(struct passkeyd *d, struct http_server *h, struct control_server *s)
+prune_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct prune_job *p = arg;
+
+	(void)d;
+	(void)result;
+	p->queued = 0;
+}
+
+static void
+queue_prune(struct passkeyd *d, struct prune_job *p)
+{
+	if (p->queued || (d->cfg.audit_retention_days == 0 && d->cfg.audit_max_rows == 0))
+		return;
+	p->before_time = d->cfg.audit_retention_days == 0 ? 0 :
+	    (int64_t)time(NULL) - (int64_t)d->cfg.audit_retention_days * 86400;
+	p->max_rows = d->cfg.audit_max_rows;
+	p->removed = 0;
+	if (journal_add(d->journal, prune_apply, prune_done, p) == 0)
+		p->queued = 1;
+}
+
+static void
+log_status(struct passkeyd *d)
+{
+	daemon_log(d, "status: %zu ceremonies (%zu pending), %zu control connections, "
+	    "%zu http connections, %zu store writes queued",
+	    ceremony_count(d->ceremonies), ceremony_pending_count(d->ceremonies),
+	    control_client_count(d->control), http_connection_count(d->http),
+	    journal_queued(d->journal));
+}
+
+/* The shortest of the waits the parts ask for, at most a second. */
+static int
+loop_timeout(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static void
+run_loop(struct passkeyd *d)
 {
 	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS];
+	struct prune_job prune = { 0 };
+	int journal_wait = -1;
 	time_t last_sweep = 0;
 
 	while (!stop_signal) {
 		size_t n;
-		int timeout;
+		int timeout = 1000;
+		int64_t now_ms;
 
-		fds[0] = (struct pollfd){ .fd = http_poll_fd(h), .events = POLLIN };
-		n = 1 + control_fill_poll(s, fds + 1, sizeof(fds) / sizeof(fds[0]) - 1);
-		timeout = http_timeout_ms(h);
-		if (timeout < 0 || timeout > 1000)
-			timeout = 1000;
+		fds[0] = (struct pollfd){ .fd = http_poll_fd(d->http), .events = POLLIN };
+		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 1);
+		timeout = loop_timeout(timeout, http_timeout_ms(d->http));
+		timeout = loop_timeout(timeout, control_timeout_ms(d->control));
+		timeout = loop_timeout(timeout, journal_wait);
 		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
 			daemon_log(d, "poll: %s", strerror(errno));
 			break;
 		}
-		http_run(h);
-		control_handle(s, fds + 1, n - 1);
+		now_ms = clock_monotonic_ms();
+		http_run(d->http, now_ms);
+		control_handle(d->control, fds + 1, n - 1, now_ms);
+		/* one transaction for this turn's writes; answers follow the commit */
+		journal_wait = journal_flush(d->journal, d, d->store, now_ms);
+		/* finishes the commit decided: MHD sends them only when it runs */
+		if (http_wants_run(d->http))
+			http_run(d->http, now_ms);
 		if (time(NULL) != last_sweep) {
 			last_sweep = time(NULL);
 			ceremony_sweep(d->ceremonies, last_sweep, flow_on_expire, d);
+			queue_prune(d, &prune);
+			events_tick(d, now_ms);
+			if (journal_wait < 0 && journal_queued(d->journal) > 0)
+				journal_wait = 0;
+		}
+		if (reload_signal) {
+			reload_signal = 0;
+			http_reload_tls(d->http);
+		}
+		if (status_signal) {
+			status_signal = 0;
+			log_status(d);
 		}
 	}
+}
+
+/* Writes queued at the end get a last chance, for a bounded time. */
+static void
+drain_journal(struct passkeyd *d)
+{
+	int64_t until = clock_monotonic_ms() + JOURNAL_MAX_WAIT_MS;
+	int wait;
+
+	while ((wait = journal_flush(d->journal, d, d->store, clock_monotonic_ms())) >= 0 &&
+	    clock_monotonic_ms() < until)
+		poll(NULL, 0, wait > 0 ? wait : 1);
+}
+
+/*
+ * The store must take writes, or nothing can ever be approved: one
+ * durable row now, before the first login, says so or stops the daemon
+ * with the store's reason (a read-only file, a full disk...).
+ */
+static int
+check_store_writable(struct passkeyd *d, char *err, size_t errlen)
+{
+	struct store_event ev;
+	store_err_t se;
+
+	event_to_store(&(struct event_rec){ .event = "daemon_started", .verdict = "info",
+	    .detail = PASSKEYD_VERSION }, &ev);
+	if ((se = store_event_add(d->store, &ev)) != STORE_OK) {
+		snprintf(err, errlen, "store %s cannot be written (%s): %s", d->cfg.store,
+		    store_err_str(se), store_errmsg(d->store));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -313,8 +433,6 @@ main(int argc, char **argv)
 	int foreground = 0, check_only = 0, rc = 1;
 	char err[512], *cert = NULL, *key = NULL;
 	struct passkeyd d;
-	struct http_server *h = NULL;
-	struct control_server *s = NULL;
 	struct ceremony_limits limits;
 	store_err_t serr;
 
@@ -349,30 +467,39 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (d.cfg.tls_cert != NULL &&
-	    ((cert = read_small_file(d.cfg.tls_cert, err, sizeof(err))) == NULL ||
-	    (key = read_small_file(d.cfg.tls_key, err, sizeof(err))) == NULL)) {
+	    ((cert = file_read_text(d.cfg.tls_cert, HTTP_TLS_FILE_MAX, 0, err, sizeof(err))) == NULL ||
+	    (key = file_read_text(d.cfg.tls_key, HTTP_TLS_FILE_MAX, 0, err, sizeof(err))) == NULL)) {
 		fprintf(stderr, "passkeyd: %s\n", err);
 		goto out;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	if ((h = http_start(&d, cert, key, err, sizeof(err))) == NULL ||
-	    (s = control_start(&d, err, sizeof(err))) == NULL ||
+	set_signals();
+	raise_fd_limit(&d.cfg);
+	if ((d.http = http_start(&d, cert, key, err, sizeof(err))) == NULL ||
+	    (d.control = control_start(&d, err, sizeof(err))) == NULL ||
 	    drop_privileges(d.cfg.user, err, sizeof(err)) != 0) {
 		fprintf(stderr, "passkeyd: %s\n", err);
 		goto out;
 	}
 	if (key != NULL)
 		explicit_bzero(key, strlen(key));
-	if ((serr = store_open(d.cfg.store, &d.store)) != STORE_OK) {
-		fprintf(stderr, "passkeyd: store %s: %s\n", d.cfg.store, store_err_str(serr));
+	if ((serr = store_open_why(d.cfg.store, &d.store, err, sizeof(err))) != STORE_OK) {
+		fprintf(stderr, "passkeyd: store %s: %s%s%s\n", d.cfg.store, store_err_str(serr),
+		    err[0] ? ": " : "", err);
+		goto out;
+	}
+	/* the loop must not stall behind another program's lock (journal.h) */
+	store_set_busy_timeout(d.store, 200);
+	if (check_store_writable(&d, err, sizeof(err)) != 0) {
+		fprintf(stderr, "passkeyd: %s\n", err);
 		goto out;
 	}
 	limits.total = d.cfg.max_pending_total;
 	limits.per_user = d.cfg.max_pending_per_user;
 	limits.per_address = d.cfg.max_pending_per_address;
-	if ((d.ceremonies = ceremony_table_new(limits)) == NULL) {
+	limits.per_user_address = d.cfg.max_pending_per_user_address;
+	if ((d.ceremonies = ceremony_table_new(limits)) == NULL ||
+	    (d.journal = journal_new()) == NULL ||
+	    (d.control_rates = rate_table_new()) == NULL) {
 		fprintf(stderr, "passkeyd: out of memory\n");
 		goto out;
 	}
@@ -387,13 +514,19 @@ main(int argc, char **argv)
 	daemon_log(&d, "listening on %s (%s), control socket %s, store %s, rp_id %s",
 	    d.cfg.listen, cert ? "https" : "http", d.cfg.socket_path, d.cfg.store,
 	    d.cfg.rp_id);
-	run_loop(&d, h, s);
+	run_loop(&d);
 	daemon_log(&d, "stopping on signal %d", (int)stop_signal);
 	rc = 0;
 out:
-	control_stop(s);
-	http_stop(h);
+	if (d.journal != NULL) {
+		drain_journal(&d);
+		journal_free(d.journal, &d);
+		d.journal = NULL;
+	}
+	control_stop(d.control);
+	http_stop(d.http);
 	ceremony_table_free(d.ceremonies);
+	rate_table_free(d.control_rates);
 	rp_policy_free(&d.policy);
 	store_close(d.store);
 	free(cert);

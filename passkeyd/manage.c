@@ -15,8 +15,8 @@
 
 #include <openssl/evp.h>
 
-#include "control.h"
 #include "ctl_text.h"
+#include "flow.h"
 #include "manage.h"
 #include "rp_b64url.h"
 
@@ -24,50 +24,30 @@
 #define PAGE_BUDGET		6500
 #define EVENTS_LIMIT_MAX	10000
 #define EVENTS_LIMIT_DEFAULT	50
-
-/* The caller: its uid and, unless root, the account it names. */
-struct caller {
-	uid_t uid;
-	char name[CTL_USER_MAX + 1];
-};
-
-static int
-caller_init(uid_t uid, struct caller *who)
-{
-	struct passwd *pw;
-
-	who->uid = uid;
-	who->name[0] = '\0';
-	if (uid == 0)
-		return 0;
-	if ((pw = getpwuid(uid)) == NULL || !ctl_user_name_valid(pw->pw_name))
-		return -1;
-	snprintf(who->name, sizeof(who->name), "%s", pw->pw_name);
-	return 0;
-}
+#define EVENTS_PAGE_ROWS	200	/* rows read for one page */
 
 /*
  * The user a request is about: the caller itself when absent; another
  * account only for root.  Returns NULL for all users (root, absent).
  */
 static const char *
-subject(const struct caller *who, json_t *req, const char **refused)
+subject(const struct op_ctx *x, enum ctl_refusal *refused)
 {
-	json_t *u = json_object_get(req, "user");
+	json_t *u = json_object_get(x->req, "user");
 	const char *user = json_string_value(u);
 
-	*refused = NULL;
+	*refused = CTL_REFUSAL_NONE;
 	if (u != NULL && !ctl_user_name_valid(user)) {
-		*refused = "bad_request";
+		*refused = CTL_REFUSAL_BAD_REQUEST;
 		return NULL;
 	}
-	if (who->uid == 0)
+	if (x->uid == 0)
 		return user;
-	if (user != NULL && strcmp(user, who->name) != 0) {
-		*refused = "not_permitted";
+	if (user != NULL && strcmp(user, x->self) != 0) {
+		*refused = CTL_REFUSAL_NOT_PERMITTED;
 		return NULL;
 	}
-	return who->name;
+	return x->self;
 }
 
 /* The whole hex SHA-256 of a credential ID; short IDs are its prefix. */
@@ -163,13 +143,12 @@ hash_matches(const struct store_credential *c, const char *prefix)
  * its whole credential ID in base64url.  On success *out is a copy the
  * caller frees with store_credential_free.
  */
-static const char *
-resolve(struct passkeyd *d, const struct caller *who, json_t *req,
-    struct store_credential *out)
+static enum ctl_refusal
+resolve(struct op_ctx *x, struct store_credential *out)
 {
-	const char *id = json_string_value(json_object_get(req, "id"));
+	const char *id = json_string_value(json_object_get(x->req, "id"));
 	struct store_credential_list list;
-	const char *err = "unknown_credential";
+	enum ctl_refusal err = CTL_REFUSAL_UNKNOWN_CREDENTIAL;
 	size_t found = 0, at = 0;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
@@ -177,11 +156,11 @@ resolve(struct passkeyd *d, const struct caller *who, json_t *req,
 
 	memset(out, 0, sizeof(*out));
 	if (id == NULL || strlen(id) == 0 || strlen(id) > 2048)
-		return "bad_request";
-	se = who->uid == 0 ? store_cred_list_all(d->store, &list) :
-	    store_cred_list_user(d->store, who->name, &list);
+		return CTL_REFUSAL_BAD_REQUEST;
+	se = x->uid == 0 ? store_cred_list_all(x->d->store, &list) :
+	    store_cred_list_user(x->d->store, x->self, &list);
 	if (se != STORE_OK)
-		return "store_error";
+		return CTL_REFUSAL_STORE_ERROR;
 	if (is_hex_prefix(id)) {
 		for (size_t i = 0; i < list.count; i++)
 			if (hash_matches(&list.items[i], id)) {
@@ -202,9 +181,9 @@ resolve(struct passkeyd *d, const struct caller *who, json_t *req,
 		/* hand over the one item; the list frees the rest */
 		*out = list.items[at];
 		memset(&list.items[at], 0, sizeof(list.items[at]));
-		err = NULL;
+		err = CTL_REFUSAL_NONE;
 	} else if (found > 1)
-		err = "ambiguous_id";
+		err = CTL_REFUSAL_AMBIGUOUS_ID;
 	store_credential_list_free(&list);
 	return err;
 }
@@ -259,130 +238,233 @@ unknown_user(struct passkeyd *d, const char *user)
 }
 
 json_t *
-manage_list(struct passkeyd *d, uid_t uid, json_t *req)
+manage_list(struct op_ctx *x)
 {
 	struct store_credential_list list;
-	const char *user, *refused;
-	struct caller who;
+	enum ctl_refusal refused;
+	const char *user;
 	json_int_t cursor;
 	json_t *all;
 
-	if (caller_init(uid, &who) != 0)
-		return control_refusal("not_permitted");
-	user = subject(&who, req, &refused);
-	if (refused != NULL)
-		return control_refusal(refused);
-	if (get_cursor(req, &cursor) != 0)
-		return control_refusal("bad_request");
-	if (user != NULL && uid == 0 && unknown_user(d, user))
-		return control_refusal("unknown_user");
-	if ((user != NULL ? store_cred_list_user(d->store, user, &list) :
-	    store_cred_list_all(d->store, &list)) != STORE_OK)
-		return control_refusal("store_error");
+	user = subject(x, &refused);
+	if (refused != CTL_REFUSAL_NONE)
+		return op_refuse(refused);
+	if (get_cursor(x->req, &cursor) != 0)
+		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	if (user != NULL && x->uid == 0 && unknown_user(x->d, user))
+		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
+	if ((user != NULL ? store_cred_list_user(x->d->store, user, &list) :
+	    store_cred_list_all(x->d->store, &list)) != STORE_OK)
+		return op_refuse(CTL_REFUSAL_STORE_ERROR);
 	all = json_array();
 	for (size_t i = 0; all != NULL && i < list.count; i++)
-		if (json_array_append_new(all, credential_json(d, &list.items[i])) != 0) {
+		if (json_array_append_new(all, credential_json(x->d, &list.items[i])) != 0) {
 			json_decref(all);
 			all = NULL;
 		}
 	store_credential_list_free(&list);
 	if (all == NULL)
-		return control_refusal("internal_error");
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	return page(all, cursor, "credentials");
 }
 
-static void
-log_change(struct passkeyd *d, const char *event, const struct caller *who,
-    const struct store_credential *c, const char *verdict, const char *reason)
-{
-	char sid[MANAGE_ID_HEX + 1], detail[128];
+/*
+ * A change to one passkey, written with its audit row in one transaction
+ * of the journal; the answer waits for the commit.
+ */
+struct change {
+	struct store_credential c;
+	char sid[MANAGE_ID_HEX + 1];
+	char detail[128];
+	char name[STORE_NICKNAME_MAX + 1];	/* rename */
+	int keep_last;				/* remove: refuse the last one */
+	store_err_t kept;			/* remove: STORE_ERR_LAST when refused */
+	const char *event;
+	struct control_reply *reply;
+};
 
-	manage_short_id(c->id, c->id_len, sid);
-	snprintf(detail, sizeof(detail), "id=%s by=%s", sid,
-	    who->uid == 0 ? "root" : who->name);
-	event_log(d, event, c->user, "", verdict, reason, NULL, detail);
+static void
+change_free(struct change *ch)
+{
+	store_credential_free(&ch->c);
+	free(ch);
+}
+
+static store_err_t
+change_row(store_t *st, struct change *ch, const char *verdict, const char *reason)
+{
+	struct store_event row;
+
+	event_to_store(&(struct event_rec){ .event = ch->event, .user = ch->c.user,
+	    .rhost = "", .verdict = verdict, .reason = reason, .detail = ch->detail }, &row);
+	return store_event_add(st, &row);
+}
+
+static void
+change_print(struct passkeyd *d, struct change *ch, const char *verdict,
+    const char *reason)
+{
+	event_print(d, &(struct event_rec){ .event = ch->event, .user = ch->c.user,
+	    .verdict = verdict, .reason = reason, .detail = ch->detail });
+}
+
+static enum ctl_refusal
+refusal_of(store_err_t se)
+{
+	switch (se) {
+	case STORE_OK:
+		return CTL_REFUSAL_NONE;
+	case STORE_ERR_LAST:
+		return CTL_REFUSAL_LAST_PASSKEY;
+	case STORE_ERR_NOT_FOUND:	/* removed meanwhile by another daemon */
+		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
+	case STORE_ERR_BUSY:
+		return CTL_REFUSAL_STORE_BUSY;
+	default:
+		return CTL_REFUSAL_STORE_ERROR;
+	}
+}
+
+/* Resolves the passkey and prepares a change; NULL with *refused. */
+static struct change *
+change_new(struct op_ctx *x, const char *event, enum ctl_refusal *refused)
+{
+	struct change *ch = calloc(1, sizeof(*ch));
+
+	*refused = CTL_REFUSAL_INTERNAL_ERROR;
+	if (ch == NULL)
+		return NULL;
+	if ((*refused = resolve(x, &ch->c)) != CTL_REFUSAL_NONE) {
+		change_free(ch);
+		return NULL;
+	}
+	ch->event = event;
+	manage_short_id(ch->c.id, ch->c.id_len, ch->sid);
+	snprintf(ch->detail, sizeof(ch->detail), "id=%s by=%s", ch->sid,
+	    x->uid == 0 ? "root" : x->self);
+	return ch;
+}
+
+/* Queues the change; the handler returns NULL (deferred) or a refusal. */
+static json_t *
+change_queue(struct op_ctx *x, struct change *ch, journal_apply_fn apply,
+    journal_done_fn done)
+{
+	if ((ch->reply = control_defer(x->call)) == NULL) {
+		change_free(ch);
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	}
+	if (journal_add(x->d->journal, apply, done, ch) != 0) {
+		x->call->deferred = 0;
+		free(ch->reply);
+		change_free(ch);
+		return op_refuse(CTL_REFUSAL_STORE_BUSY);
+	}
+	return NULL;
+}
+
+static store_err_t
+rename_apply(store_t *st, void *arg)
+{
+	struct change *ch = arg;
+	store_err_t se = store_cred_rename(st, ch->c.id, ch->c.id_len, ch->name);
+
+	return se == STORE_OK ? change_row(st, ch, "ok", NULL) : se;
+}
+
+static void
+rename_done(struct passkeyd *d, void *arg, store_err_t se)
+{
+	struct change *ch = arg;
+
+	if (se == STORE_OK)
+		change_print(d, ch, "ok", NULL);
+	control_answer(ch->reply, se == STORE_OK ? op_ok() : op_refuse(refusal_of(se)));
+	change_free(ch);
 }
 
 json_t *
-manage_rename(struct passkeyd *d, uid_t uid, json_t *req)
+manage_rename(struct op_ctx *x)
 {
-	const char *name = json_string_value(json_object_get(req, "name"));
-	struct store_credential c;
-	struct caller who;
-	const char *err;
-	store_err_t se;
+	const char *name = json_string_value(json_object_get(x->req, "name"));
+	enum ctl_refusal err;
+	struct change *ch;
 
-	if (caller_init(uid, &who) != 0)
-		return control_refusal("not_permitted");
 	/* the store's rule for what a name may hold; empty is no name at all */
 	if (name == NULL || name[0] == '\0' || !store_nickname_valid(name))
-		return control_refusal("bad_name");
-	if ((err = resolve(d, &who, req, &c)) != NULL)
-		return control_refusal(err);
-	se = store_cred_rename(d->store, c.id, c.id_len, name);
-	if (se == STORE_OK)
-		log_change(d, "credential_renamed", &who, &c, "ok", NULL);
-	store_credential_free(&c);
-	if (se == STORE_ERR_NOT_FOUND)	/* removed meanwhile by another daemon */
-		return control_refusal("unknown_credential");
-	if (se != STORE_OK)
-		return control_refusal("store_error");
-	return json_pack("{s:b}", "ok", 1);
+		return op_refuse(CTL_REFUSAL_BAD_NAME);
+	if ((ch = change_new(x, "credential_renamed", &err)) == NULL)
+		return op_refuse(err);
+	snprintf(ch->name, sizeof(ch->name), "%s", name);
+	return change_queue(x, ch, rename_apply, rename_done);
 }
 
-json_t *
-manage_remove(struct passkeyd *d, uid_t uid, json_t *req)
+static store_err_t
+remove_apply(store_t *st, void *arg)
 {
-	json_t *force = json_object_get(req, "force");
-	char sid[MANAGE_ID_HEX + 1];
-	struct store_credential c;
-	struct caller who;
-	const char *err;
+	struct change *ch = arg;
 	store_err_t se;
+
+	se = ch->keep_last ? store_cred_remove_not_last(st, ch->c.id, ch->c.id_len) :
+	    store_cred_remove(st, ch->c.id, ch->c.id_len);
+	if (se == STORE_OK)
+		return change_row(st, ch, "ok", NULL);
+	/*
+	 * The kept last passkey is worth a row too, with nothing removed: the
+	 * row is this entry's whole change, so apply succeeds and done() learns
+	 * the refusal from ch->kept.
+	 */
+	if (se == STORE_ERR_LAST) {
+		ch->kept = se;
+		return change_row(st, ch, "refused", "last_passkey");
+	}
+	return se;
+}
+
+static void
+remove_done(struct passkeyd *d, void *arg, store_err_t se)
+{
+	struct change *ch = arg;
 	json_t *out;
 
-	if (caller_init(uid, &who) != 0)
-		return control_refusal("not_permitted");
-	if (force != NULL && !json_is_boolean(force))
-		return control_refusal("bad_request");
-	if ((err = resolve(d, &who, req, &c)) != NULL)
-		return control_refusal(err);
-	/* A user locks themselves out only when they say so; root may. */
-	if (uid == 0 || json_is_true(force))
-		se = store_cred_remove(d->store, c.id, c.id_len);
-	else
-		se = store_cred_remove_not_last(d->store, c.id, c.id_len);
-	if (se == STORE_OK)
-		log_change(d, "credential_removed", &who, &c, "ok", NULL);
-	else if (se == STORE_ERR_LAST)
-		log_change(d, "credential_removed", &who, &c, "refused", "last_passkey");
-	manage_short_id(c.id, c.id_len, sid);
-	out = json_pack("{s:b, s:s, s:s}", "ok", 1, "short_id", sid, "user", c.user);
-	store_credential_free(&c);
-	if (se == STORE_OK)
-		return out;
-	json_decref(out);
-	if (se == STORE_ERR_LAST)
-		return control_refusal("last_passkey");
-	if (se == STORE_ERR_NOT_FOUND)
-		return control_refusal("unknown_credential");
-	return control_refusal("store_error");
+	if (se == STORE_OK && ch->kept != STORE_OK)
+		se = ch->kept;
+	if (se == STORE_OK || se == STORE_ERR_LAST)
+		change_print(d, ch, se == STORE_OK ? "ok" : "refused",
+		    se == STORE_OK ? NULL : "last_passkey");
+	out = se != STORE_OK ? op_refuse(refusal_of(se)) :
+	    json_pack("{s:b, s:s, s:s}", "ok", 1, "short_id", ch->sid, "user", ch->c.user);
+	control_answer(ch->reply, out);
+	change_free(ch);
 }
 
 json_t *
-manage_export(struct passkeyd *d, uid_t uid, json_t *req)
+manage_remove(struct op_ctx *x)
+{
+	json_t *force = json_object_get(x->req, "force");
+	enum ctl_refusal err;
+	struct change *ch;
+
+	if (force != NULL && !json_is_boolean(force))
+		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	if ((ch = change_new(x, "credential_removed", &err)) == NULL)
+		return op_refuse(err);
+	/* A user locks themselves out only when they say so; root may. */
+	ch->keep_last = x->uid != 0 && !json_is_true(force);
+	return change_queue(x, ch, remove_apply, remove_done);
+}
+
+json_t *
+manage_export(struct op_ctx *x)
 {
 	struct store_credential c;
-	struct caller who;
-	const char *err;
+	enum ctl_refusal err;
 	json_t *o;
 	char *cose;
 
-	if (caller_init(uid, &who) != 0)
-		return control_refusal("not_permitted");
-	if ((err = resolve(d, &who, req, &c)) != NULL)
-		return control_refusal(err);
-	o = credential_json(d, &c);
+	if ((err = resolve(x, &c)) != CTL_REFUSAL_NONE)
+		return op_refuse(err);
+	o = credential_json(x->d, &c);
 	cose = rp_b64url_encode_alloc(c.pubkey_cose, c.pubkey_len);
 	if (o == NULL || cose == NULL ||
 	    json_object_set_new(o, "public_key_cose", json_string(cose)) != 0) {
@@ -392,79 +474,115 @@ manage_export(struct passkeyd *d, uid_t uid, json_t *req)
 	free(cose);
 	store_credential_free(&c);
 	if (o == NULL)
-		return control_refusal("internal_error");
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	return json_pack("{s:b, s:o}", "ok", 1, "credential", o);
 }
 
-json_t *
-manage_events(struct passkeyd *d, uid_t uid, json_t *req)
+static json_t *
+event_json(const struct store_event *e)
 {
-	json_t *lim = json_object_get(req, "limit"), *all;
+	return json_pack("{s:I, s:s, s:s?, s:s?, s:s, s:s?, s:s?}",
+	    "time", (json_int_t)e->time, "event", e->event, "user", e->user,
+	    "address", e->addr != NULL && e->addr[0] ? e->addr : NULL,
+	    "verdict", e->verdict, "reason", e->reason, "detail", e->detail);
+}
+
+/*
+ * Keyset pages, newest first: "cursor" is the id the previous page ended
+ * at, so each page costs the same however deep it is.  "limit" is what
+ * the client still wants; "next" comes when more may follow.
+ */
+json_t *
+manage_events(struct op_ctx *x)
+{
+	json_t *lim = json_object_get(x->req, "limit"), *items, *out;
 	json_int_t limit = EVENTS_LIMIT_DEFAULT, cursor;
 	struct store_event_list list;
-	const char *user, *refused;
-	struct caller who;
+	enum ctl_refusal refused;
+	const char *user;
+	size_t used = 64, i;
+	int64_t last = 0;
 
-	if (caller_init(uid, &who) != 0)
-		return control_refusal("not_permitted");
-	user = subject(&who, req, &refused);
-	if (refused != NULL)
-		return control_refusal(refused);
+	user = subject(x, &refused);
+	if (refused != CTL_REFUSAL_NONE)
+		return op_refuse(refused);
 	if (lim != NULL) {
 		if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
 		    json_integer_value(lim) > EVENTS_LIMIT_MAX)
-			return control_refusal("bad_request");
+			return op_refuse(CTL_REFUSAL_BAD_REQUEST);
 		limit = json_integer_value(lim);
 	}
-	if (get_cursor(req, &cursor) != 0)
-		return control_refusal("bad_request");
-	if (user != NULL && uid == 0 && unknown_user(d, user))
-		return control_refusal("unknown_user");
-	if (store_event_list(d->store, user, (size_t)limit, &list) != STORE_OK)
-		return control_refusal("store_error");
-	all = json_array();
-	for (size_t i = 0; all != NULL && i < list.count; i++) {
-		const struct store_event *e = &list.items[i];
-		json_t *o = json_pack("{s:I, s:s, s:s?, s:s?, s:s, s:s?, s:s?}",
-		    "time", (json_int_t)e->time, "event", e->event, "user", e->user,
-		    "address", e->addr != NULL && e->addr[0] ? e->addr : NULL,
-		    "verdict", e->verdict, "reason", e->reason, "detail", e->detail);
-		if (json_array_append_new(all, o) != 0) {
-			json_decref(all);
-			all = NULL;
+	if (get_cursor(x->req, &cursor) != 0)
+		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	if (user != NULL && x->uid == 0 && unknown_user(x->d, user))
+		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
+	if (store_event_list(x->d->store, user, (size_t)(limit < EVENTS_PAGE_ROWS ?
+	    limit : EVENTS_PAGE_ROWS), cursor, &list) != STORE_OK)
+		return op_refuse(CTL_REFUSAL_STORE_ERROR);
+	items = json_array();
+	for (i = 0; items != NULL && i < list.count; i++) {
+		json_t *o = event_json(&list.items[i]);
+		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		size_t len = s != NULL ? strlen(s) : 0;
+
+		free(s);
+		if (o == NULL || s == NULL ||
+		    (used + len + 1 > PAGE_BUDGET && json_array_size(items) > 0)) {
+			json_decref(o);
+			break;
 		}
+		used += len + 1;
+		json_array_append_new(items, o);
+		last = list.items[i].id;
 	}
+	/* cut by the budget, or a full page while the client wants more */
+	out = json_pack("{s:b, s:o}", "ok", 1, "events", items);
+	if (out != NULL && last > 0 && (i < list.count ||
+	    (list.count == EVENTS_PAGE_ROWS && (json_int_t)i < limit)))
+		json_object_set_new(out, "next", json_integer((json_int_t)last));
 	store_event_list_free(&list);
-	if (all == NULL)
-		return control_refusal("internal_error");
-	return page(all, cursor, "events");
+	return out;
+}
+
+static store_err_t
+revoke_apply(store_t *st, void *arg)
+{
+	struct change *ch = arg;
+	store_err_t se = store_enroll_remove(st, ch->c.user);
+
+	return se == STORE_OK ? change_row(st, ch, "ok", NULL) : se;
+}
+
+static void
+revoke_done(struct passkeyd *d, void *arg, store_err_t se)
+{
+	struct change *ch = arg;
+
+	/*
+	 * A registration link already handed out dies with the enrollment:
+	 * its finish is refused (enrollment_not_pending).
+	 */
+	if (se == STORE_OK)
+		change_print(d, ch, "ok", NULL);
+	control_answer(ch->reply, se == STORE_OK ? op_ok() :
+	    op_refuse(se == STORE_ERR_NOT_FOUND ? CTL_REFUSAL_NO_ENROLLMENT : refusal_of(se)));
+	change_free(ch);
 }
 
 json_t *
-manage_revoke_enrollment(struct passkeyd *d, uid_t uid, json_t *req)
+manage_revoke_enrollment(struct op_ctx *x)
 {
-	const char *user = json_string_value(json_object_get(req, "user"));
-	store_err_t se;
+	const char *user = json_string_value(json_object_get(x->req, "user"));
+	struct change *ch;
 
-	if (uid != 0)
-		return control_refusal("not_permitted");
 	if (!ctl_user_name_valid(user))
-		return control_refusal("bad_request");
-	se = store_enroll_remove(d->store, user);
-	if (se == STORE_ERR_NOT_FOUND)
-		return control_refusal("no_enrollment");
-	if (se != STORE_OK)
-		return control_refusal("store_error");
-	/*
-	 * A registration link already handed out dies with the enrollment:
-	 * flow_finish refuses it (enrollment_not_pending).
-	 */
-	event_log(d, "enrollment_revoked", user, "", "ok", NULL, NULL, "by=root");
-	return json_pack("{s:b}", "ok", 1);
-}
-
-int
-manage_user_exists(const char *user)
-{
-	return getpwnam(user) != NULL;
+		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	if ((ch = calloc(1, sizeof(*ch))) == NULL ||
+	    (ch->c.user = strdup(user)) == NULL) {
+		free(ch);
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	}
+	ch->event = "enrollment_revoked";
+	snprintf(ch->detail, sizeof(ch->detail), "by=root");
+	return change_queue(x, ch, revoke_apply, revoke_done);
 }

@@ -1,7 +1,8 @@
 /*
- * Credential management ops of the control socket (PROTOCOL.md): each
- * takes the caller's uid (SO_PEERCRED) and the request, and returns the
- * answer object.
+ * Credential management ops of the control socket (PROTOCOL.md): list,
+ * rename, remove, export, the audit log and enrollment revocation.  The
+ * op table (control_ops.c) has already decided who may call them; each
+ * handler decides which passkeys its caller may name.
  */
 #ifndef PASSKEYD_MANAGE_H
 #define PASSKEYD_MANAGE_H
@@ -9,7 +10,7 @@
 #include <jansson.h>
 #include <sys/types.h>
 
-#include "passkeyd.h"
+#include "control_ops.h"
 
 /* A passkey's short ID: the first hex digits of SHA-256(credential ID). */
 #define MANAGE_ID_HEX	12
@@ -18,14 +19,12 @@
 
 void manage_short_id(const unsigned char *id, size_t len, char out[MANAGE_ID_HEX + 1]);
 
-json_t *manage_list(struct passkeyd *d, uid_t uid, json_t *req);
-json_t *manage_rename(struct passkeyd *d, uid_t uid, json_t *req);
-json_t *manage_remove(struct passkeyd *d, uid_t uid, json_t *req);
-json_t *manage_export(struct passkeyd *d, uid_t uid, json_t *req);
-json_t *manage_events(struct passkeyd *d, uid_t uid, json_t *req);
-json_t *manage_revoke_enrollment(struct passkeyd *d, uid_t uid, json_t *req);
-/* 1 when the account exists on this machine. */
-int manage_user_exists(const char *user);
+json_t *manage_list(struct op_ctx *x);
+json_t *manage_rename(struct op_ctx *x);
+json_t *manage_remove(struct op_ctx *x);
+json_t *manage_export(struct op_ctx *x);
+json_t *manage_events(struct op_ctx *x);
+json_t *manage_revoke_enrollment(struct op_ctx *x);
 
 /* aaguid.c: the 8-4-4-4-12 text form, lower case. */
 void aaguid_format(const unsigned char aaguid[16], char out[37]);

@@ -1,31 +1,72 @@
 /*
  * The daemon's shared state.  passkeyd is one thread with one event loop:
  * HTTP (libmicrohttpd, external polling) and the control socket are served
- * in turn, so the ceremony table and the store need no locks.
+ * in turn, so the ceremony table and the store need no locks.  Store
+ * writes are queued in the journal and committed once per loop turn.
  */
 #ifndef PASSKEYD_H
 #define PASSKEYD_H
 
+#include <stdint.h>
 #include <time.h>
 
 #include "ceremony.h"
 #include "config.h"
+#include "journal.h"
 #include "passkey_rp.h"
+#include "ratelimit.h"
 #include "store.h"
+
+struct control_server;
+struct http_server;
 
 struct passkeyd {
 	struct config cfg;
 	store_t *store;
 	rp_policy_t *policy;
 	struct ceremony_table *ceremonies;
+	struct journal *journal;
+	struct control_server *control;
+	struct http_server *http;
 	int log_to_syslog;
+	/* audit rows that outside input causes (refusals, replays, page reports) */
+	struct rate audit_noise;
+	/* repeated log lines (failed TLS handshakes, store failures) */
+	struct rate log_noise;
+	int64_t last_report_ms;	/* when suppressed counts were last reported */
+	/* per-account budgets of the control socket (control_ops.c) */
+	struct rate_table *control_rates;
+	uint64_t control_rate_refusals;
+	uid_t control_rate_last_uid;
 };
 
-/* events.c: one line per event on the log, one row in the store's audit log. */
-void event_log(struct passkeyd *d, const char *event, const char *user,
-    const char *rhost, const char *verdict, const char *reason,
-    const struct ceremony *c, const char *detail);
+/* One audit event: a line in the daemon's log and a row in the store. */
+struct event_rec {
+	const char *event;	/* e.g. "login_approved" */
+	const char *user, *rhost, *service;
+	const char *verdict;	/* ok, refused, fail, deny, info, warn */
+	const char *reason;	/* a stable code, or NULL */
+	const char *detail;	/* free text, or NULL */
+	const struct ceremony *c;	/* gives the token prefix; NULL for none */
+	/*
+	 * Caused by outside input that can repeat at will (a refused begin, a
+	 * replayed finish, a page's report): such rows share a rate budget,
+	 * and what is over it is counted in one audit_suppressed row instead.
+	 */
+	int noisy;
+};
+
+/* events.c */
+void event_log(struct passkeyd *d, const struct event_rec *e);
+/* The log line only: for a row written with other changes (event_to_store). */
+void event_print(struct passkeyd *d, const struct event_rec *e);
+void event_to_store(const struct event_rec *e, struct store_event *out);
+/* Once a second: reports what budgets suppressed and rows that were lost. */
+void events_tick(struct passkeyd *d, int64_t now_ms);
 void daemon_log(struct passkeyd *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* daemon_log under the log_noise budget: for lines a client can cause. */
+void daemon_log_noisy(struct passkeyd *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 #endif

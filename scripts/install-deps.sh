@@ -9,7 +9,7 @@ packages=(
   valgrind python3 python3-cryptography python3-cbor2
   libmicrohttpd-dev libsqlite3-dev libqrencode-dev libpam0g-dev
   openssh-server openssh-client sudo curl passwd
-  libpam-wrapper pamtester python3-pypamtest
+  libpam-wrapper libnss-wrapper pamtester python3-pypamtest
   chromium
 )
 

@@ -9,6 +9,7 @@
 
 #include "store.h"
 #include "store_backend.h"
+#include "text.h"
 
 static const char *const store_err_names[] = {
 #define STORE_ERR_NAME(name, str) str,
@@ -32,7 +33,7 @@ store_err_str(store_err_t err)
 static const struct {
 	const char *prefix;
 	int strip;			/* hand the backend the rest only */
-	store_err_t (*open)(const char *, store_t **);
+	store_err_t (*open)(const char *, store_t **, char *, size_t);
 } store_schemes[] = {
 	{ "sqlite:", 1, store_sqlite_open },
 	{ "postgresql://", 0, NULL },
@@ -40,8 +41,15 @@ static const struct {
 };
 
 store_err_t
-store_open(const char *spec, store_t **out)
+store_open_why(const char *spec, store_t **out, char *why, size_t whylen)
 {
+	char none[1];
+
+	if (why == NULL || whylen == 0) {
+		why = none;
+		whylen = sizeof(none);
+	}
+	why[0] = '\0';
 	if (out == NULL)
 		return STORE_ERR_INVALID;
 	*out = NULL;
@@ -59,9 +67,61 @@ store_open(const char *spec, store_t **out)
 			target += n;
 		if (*target == '\0')
 			return STORE_ERR_INVALID;
-		return store_schemes[i].open(target, out);
+		return store_schemes[i].open(target, out, why, whylen);
 	}
-	return store_sqlite_open(spec, out);
+	return store_sqlite_open(spec, out, why, whylen);
+}
+
+store_err_t
+store_open(const char *spec, store_t **out)
+{
+	return store_open_why(spec, out, NULL, 0);
+}
+
+store_err_t
+store_set_busy_timeout(store_t *st, int ms)
+{
+	if (st == NULL || ms < 0)
+		return STORE_ERR_INVALID;
+	return st->ops->set_busy_timeout(st, ms);
+}
+
+const char *
+store_errmsg(store_t *st)
+{
+	return st != NULL ? st->ops->errmsg(st) : "no store";
+}
+
+store_err_t
+store_txn_begin(store_t *st)
+{
+	return st != NULL ? st->ops->txn_begin(st) : STORE_ERR_INVALID;
+}
+
+store_err_t
+store_txn_commit(store_t *st)
+{
+	return st != NULL ? st->ops->txn_commit(st) : STORE_ERR_INVALID;
+}
+
+void
+store_txn_rollback(store_t *st)
+{
+	if (st != NULL)
+		st->ops->txn_rollback(st);
+}
+
+store_err_t
+store_txn_mark(store_t *st)
+{
+	return st != NULL ? st->ops->txn_mark(st) : STORE_ERR_INVALID;
+}
+
+void
+store_txn_mark_end(store_t *st, int keep)
+{
+	if (st != NULL)
+		st->ops->txn_mark_end(st, keep != 0);
 }
 
 void
@@ -83,24 +143,14 @@ store_schema_version(const store_t *st)
 /* Argument checks shared by every backend                            */
 /* ------------------------------------------------------------------ */
 
-/* Text shown on terminals and in logs: no control characters. */
+/*
+ * Text shown on terminals and in logs: the shared rule (common/text.h),
+ * so a nickname can hold no control or bidi-override character.
+ */
 static int
 valid_text(const char *s, size_t min, size_t max)
 {
-	size_t n;
-
-	if (s == NULL)
-		return 0;
-	n = strnlen(s, max + 1);
-	if (n < min || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return 0;
-	}
-	return 1;
+	return text_is_safe(s, min, max);
 }
 
 static int
@@ -169,6 +219,16 @@ store_cred_add(store_t *st, const struct store_credential *cred)
 }
 
 store_err_t
+store_cred_register(store_t *st, const struct store_credential *cred,
+    const unsigned char handle[STORE_USER_HANDLE_LEN], int consume_enrollment,
+    int64_t now)
+{
+	if (st == NULL || !valid_cred(cred) || handle == NULL)
+		return STORE_ERR_INVALID;
+	return st->ops->cred_register(st, cred, handle, consume_enrollment != 0, now);
+}
+
+store_err_t
 store_cred_get(store_t *st, const unsigned char *id, size_t id_len,
     struct store_credential *out)
 {
@@ -216,12 +276,12 @@ store_cred_count_user(store_t *st, const char *user, size_t *count)
 
 store_err_t
 store_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
-    uint32_t sign_count, int bs, int64_t when, const char *addr)
+    uint32_t sign_count, int must_grow, int bs, int64_t when, const char *addr)
 {
 	if (st == NULL || !valid_id(id, id_len) || when < 0)
 		return STORE_ERR_INVALID;
-	return st->ops->cred_record_use(st, id, id_len, sign_count, bs != 0,
-	    when, addr);
+	return st->ops->cred_record_use(st, id, id_len, sign_count, must_grow != 0,
+	    bs != 0, when, addr);
 }
 
 int
@@ -349,17 +409,40 @@ store_event_add(store_t *st, const struct store_event *ev)
 }
 
 store_err_t
-store_event_list(store_t *st, const char *user, size_t limit,
+store_event_list(store_t *st, const char *user, size_t limit, int64_t before_id,
     struct store_event_list *out)
 {
 	if (out == NULL)
 		return STORE_ERR_INVALID;
 	memset(out, 0, sizeof(*out));
-	if (st == NULL)
+	if (st == NULL || before_id < 0)
 		return STORE_ERR_INVALID;
 	if (limit == 0)
 		return STORE_OK;
-	return st->ops->event_list(st, user, limit, out);
+	return st->ops->event_list(st, user, limit, before_id, out);
+}
+
+store_err_t
+store_event_prune(store_t *st, int64_t before_time, uint64_t max_rows,
+    size_t batch, size_t *removed)
+{
+	if (removed == NULL)
+		return STORE_ERR_INVALID;
+	*removed = 0;
+	if (st == NULL || batch == 0)
+		return STORE_ERR_INVALID;
+	return st->ops->event_prune(st, before_time, max_rows, batch, removed);
+}
+
+store_err_t
+store_event_count(store_t *st, uint64_t *count)
+{
+	if (count == NULL)
+		return STORE_ERR_INVALID;
+	*count = 0;
+	if (st == NULL)
+		return STORE_ERR_INVALID;
+	return st->ops->event_count(st, count);
 }
 
 void

@@ -23,7 +23,11 @@
 	X(STORE_ERR_SCHEMA, "schema_error") \
 	X(STORE_ERR_NOMEM, "out_of_memory") \
 	X(STORE_ERR_UNSUPPORTED, "unsupported_backend") \
-	X(STORE_ERR_LAST, "last_credential")
+	X(STORE_ERR_LAST, "last_credential") \
+	X(STORE_ERR_READONLY, "read_only") \
+	X(STORE_ERR_FULL, "disk_full") \
+	X(STORE_ERR_CONFLICT, "conflict") \
+	X(STORE_ERR_NO_ENROLLMENT, "no_enrollment")
 
 typedef enum {
 #define STORE_ERR_ENUM(name, str) name,
@@ -39,6 +43,7 @@ typedef struct store store_t;
 #define STORE_USER_MAX 64          /* bytes of a user name */
 #define STORE_CRED_ID_MAX 1023     /* bytes of a credential ID (WebAuthn) */
 #define STORE_USER_HANDLE_LEN 32   /* random WebAuthn user.id per user */
+#define STORE_NICKNAME_MAX 128     /* bytes of the name a user gives a passkey */
 
 struct store_credential {
 	char *user;
@@ -71,6 +76,7 @@ struct store_event {
 	const char *verdict;  /* "ok" | "fail" | "deny" | ... */
 	const char *reason;   /* named code, may be NULL */
 	const char *detail;   /* free text, may be NULL */
+	int64_t id;           /* set when read back; ignored when adding */
 };
 
 /* One event read back; strings owned by the list. */
@@ -84,16 +90,53 @@ struct store_event_list {
  * "postgresql://..." is reserved for the fleet backend (today:
  * STORE_ERR_UNSUPPORTED).  Creates the schema, or migrates an older one,
  * inside one transaction; a newer schema than this code knows is
- * STORE_ERR_SCHEMA (never touched).
+ * STORE_ERR_SCHEMA (never touched).  A store that could be opened only
+ * for reading is STORE_ERR_READONLY: a daemon on it could approve
+ * nothing, so it must not start.
  */
 store_err_t store_open(const char *spec, store_t **out);
+/* The same, with a one-line reason (the OS error included) in why. */
+store_err_t store_open_why(const char *spec, store_t **out, char *why,
+    size_t whylen);
 void store_close(store_t *st);
 /* The schema version of the open store. */
 int store_schema_version(const store_t *st);
+/*
+ * How long one call may wait for another program's lock before it is
+ * STORE_ERR_BUSY (default 5000 ms).  The daemon keeps it short: its loop
+ * must not stall behind another writer.
+ */
+store_err_t store_set_busy_timeout(store_t *st, int ms);
+/* The backend's last error, one line, for logs; never NULL. */
+const char *store_errmsg(store_t *st);
+
+/*
+ * Transactions.  Between store_txn_begin and store_txn_commit every call
+ * joins one transaction, committed (durably) at once; passkeyd groups a
+ * loop turn's writes this way.  store_txn_begin never waits: another
+ * writer holding the lock is STORE_ERR_BUSY at once, to retry later.
+ * Inside, store_txn_mark / store_txn_mark_end(keep) bound one caller's
+ * part, so that its failure undoes only its own changes.
+ */
+store_err_t store_txn_begin(store_t *st);
+store_err_t store_txn_commit(store_t *st);	/* rolls back when it fails */
+void store_txn_rollback(store_t *st);
+store_err_t store_txn_mark(store_t *st);
+void store_txn_mark_end(store_t *st, int keep);
 
 /* Credentials. */
 /* STORE_ERR_EXISTS when the ID is registered to anyone already. */
 store_err_t store_cred_add(store_t *st, const struct store_credential *cred);
+/*
+ * A registration, as one transaction: the user's handle must be `handle`
+ * (made now when the user has none; another one is STORE_ERR_CONFLICT),
+ * the credential is added (STORE_ERR_EXISTS if its ID is taken) and, with
+ * consume_enrollment, the user's enrollment must be pending at `now`
+ * (else STORE_ERR_NO_ENROLLMENT) and is removed.  All or nothing.
+ */
+store_err_t store_cred_register(store_t *st, const struct store_credential *cred,
+    const unsigned char handle[STORE_USER_HANDLE_LEN], int consume_enrollment,
+    int64_t now);
 store_err_t store_cred_get(store_t *st, const unsigned char *id, size_t id_len,
     struct store_credential *out);
 /* The user's credentials, oldest first. */
@@ -102,9 +145,17 @@ store_err_t store_cred_list_user(store_t *st, const char *user,
 /* Every user's credentials, by user, then oldest first: the inventory. */
 store_err_t store_cred_list_all(store_t *st, struct store_credential_list *out);
 store_err_t store_cred_count_user(store_t *st, const char *user, size_t *count);
-/* After a verified assertion only: new count, BS flag, time and address. */
+/*
+ * After a verified assertion only: new count, BS flag, time and address.
+ * With must_grow, the count is a compare-and-set: it is stored only while
+ * the stored count is still below it (or both are 0, an authenticator
+ * without a counter), in one statement; a concurrent use that stored the
+ * same or a higher count first makes this STORE_ERR_CONFLICT (a replayed
+ * or cloned assertion).  Without must_grow the stored count becomes the
+ * higher of the two and never goes down.
+ */
 store_err_t store_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
-    uint32_t sign_count, int bs, int64_t when, const char *addr);
+    uint32_t sign_count, int must_grow, int bs, int64_t when, const char *addr);
 store_err_t store_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
     const char *nickname);
 /* 1 when store_cred_rename takes this nickname (NULL, which clears it, is 0 here). */
@@ -126,6 +177,8 @@ void store_credential_list_free(struct store_credential_list *list);
  */
 store_err_t store_user_handle(store_t *st, const char *user, int create,
     unsigned char out[STORE_USER_HANDLE_LEN]);
+/* Fills a user handle with fresh random bytes (getrandom(2)). */
+store_err_t store_random_handle(unsigned char out[STORE_USER_HANDLE_LEN]);
 
 /* Enrollments: at most one pending per user; adding again replaces it. */
 store_err_t store_enroll_add(store_t *st, const char *user, int64_t expires,
@@ -138,9 +191,21 @@ store_err_t store_enroll_remove(store_t *st, const char *user);
 
 /* The audit log. */
 store_err_t store_event_add(store_t *st, const struct store_event *ev);
-/* Newest first, at most limit; user NULL for all users. */
+/*
+ * Newest first, at most limit; user NULL for all users.  before_id > 0
+ * starts below that event id (keyset paging: pass the last id seen).
+ */
 store_err_t store_event_list(store_t *st, const char *user, size_t limit,
-    struct store_event_list *out);
+    int64_t before_id, struct store_event_list *out);
+/*
+ * Retention: removes at most `batch` of the oldest events that are older
+ * than `before_time` or beyond the newest `max_rows` (0: no row bound).
+ * Small batches keep each call short; call again while *removed == batch.
+ */
+store_err_t store_event_prune(store_t *st, int64_t before_time, uint64_t max_rows,
+    size_t batch, size_t *removed);
+/* About how many events the log holds (exact unless rows were removed out of order). */
+store_err_t store_event_count(store_t *st, uint64_t *count);
 void store_event_list_free(struct store_event_list *list);
 
 #endif

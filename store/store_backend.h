@@ -11,8 +11,6 @@
 
 #include "store.h"
 
-/* Longest nickname, in bytes; the name a user picks for a passkey. */
-#define STORE_NICKNAME_MAX	128
 /* Longest attestation format name ("packed", "android-safetynet", ...). */
 #define STORE_FMT_MAX		32
 
@@ -20,8 +18,18 @@ struct store_ops {
 	const char *name;
 	void (*close)(store_t *);
 	int (*schema_version)(const store_t *);
+	store_err_t (*set_busy_timeout)(store_t *, int);
+	const char *(*errmsg)(store_t *);
+
+	store_err_t (*txn_begin)(store_t *);
+	store_err_t (*txn_commit)(store_t *);
+	void (*txn_rollback)(store_t *);
+	store_err_t (*txn_mark)(store_t *);
+	void (*txn_mark_end)(store_t *, int);
 
 	store_err_t (*cred_add)(store_t *, const struct store_credential *);
+	store_err_t (*cred_register)(store_t *, const struct store_credential *,
+	    const unsigned char[STORE_USER_HANDLE_LEN], int, int64_t);
 	store_err_t (*cred_get)(store_t *, const unsigned char *, size_t,
 	    struct store_credential *);
 	/* user NULL: every user's */
@@ -29,7 +37,7 @@ struct store_ops {
 	    struct store_credential_list *);
 	store_err_t (*cred_count_user)(store_t *, const char *, size_t *);
 	store_err_t (*cred_record_use)(store_t *, const unsigned char *, size_t,
-	    uint32_t, int, int64_t, const char *);
+	    uint32_t, int, int, int64_t, const char *);
 	store_err_t (*cred_rename)(store_t *, const unsigned char *, size_t,
 	    const char *);
 	/* keep_last: refuse (STORE_ERR_LAST) to remove a user's only one */
@@ -43,8 +51,10 @@ struct store_ops {
 	store_err_t (*enroll_remove)(store_t *, const char *);
 
 	store_err_t (*event_add)(store_t *, const struct store_event *);
-	store_err_t (*event_list)(store_t *, const char *, size_t,
+	store_err_t (*event_list)(store_t *, const char *, size_t, int64_t,
 	    struct store_event_list *);
+	store_err_t (*event_prune)(store_t *, int64_t, uint64_t, size_t, size_t *);
+	store_err_t (*event_count)(store_t *, uint64_t *);
 };
 
 struct store {
@@ -55,9 +65,7 @@ struct store {
  * Backend constructors.  target is what follows the scheme: a file path
  * for SQLite, the whole URI for network backends.
  */
-store_err_t store_sqlite_open(const char *target, store_t **out);
-
-/* Fills a user handle with fresh random bytes (getrandom(2)). */
-store_err_t store_random_handle(unsigned char out[STORE_USER_HANDLE_LEN]);
+store_err_t store_sqlite_open(const char *target, store_t **out, char *why,
+    size_t whylen);
 
 #endif /* PASSKEY_STORE_BACKEND_H */

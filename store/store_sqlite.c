@@ -5,13 +5,17 @@
  * synchronous=FULL makes every commit survive power loss: losing a
  * credential locks a user out, losing an audit row hides an attack.
  * Every statement is prepared with bound parameters; no SQL text is ever
- * assembled at run time.
+ * assembled at run time.  Statements are prepared once per connection
+ * (sq_stmt, SQ_STATEMENTS) and reset after each use: a statement left
+ * unreset would hold a read snapshot open, so every path ends in
+ * sq_reset().
  *
  * A store_t is one connection: use it from one thread at a time.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,12 +28,6 @@
 #include "store_backend.h"
 
 #define SQ_BUSY_TIMEOUT_MS	5000
-
-struct store_sqlite {
-	struct store base;	/* first: a store_t * is a struct store_sqlite * */
-	sqlite3 *db;
-	int version;
-};
 
 /*
  * Schema steps, oldest first; step i takes user_version from i to i + 1
@@ -89,12 +87,94 @@ static const char *const sq_migrations[] = {
 
 #define SQ_VERSION	((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
 
+#define SQ_CRED_COLUMNS \
+	"user, id, alg, pubkey_cose, sign_count, fmt, aaguid, uv, be, bs," \
+	" attestation, nickname, created, last_used, last_addr"
+#define SQ_EVENT_COLUMNS "id, time, event, user, addr, verdict, reason, detail"
+
+/*
+ * Every statement the backend runs, prepared once.  X(symbol, SQL).
+ * Transaction control is here too: parsing "COMMIT" per loop turn is
+ * work the daemon need not do.
+ */
+#define SQ_STATEMENTS(X) \
+	X(SQ_BEGIN, "BEGIN IMMEDIATE") \
+	X(SQ_COMMIT, "COMMIT") \
+	X(SQ_ROLLBACK, "ROLLBACK") \
+	X(SQ_MARK, "SAVEPOINT sq_mark") \
+	X(SQ_MARK_RELEASE, "RELEASE sq_mark") \
+	X(SQ_MARK_UNDO, "ROLLBACK TO sq_mark") \
+	X(SQ_ATOMIC, "SAVEPOINT sq_atomic") \
+	X(SQ_ATOMIC_RELEASE, "RELEASE sq_atomic") \
+	X(SQ_ATOMIC_UNDO, "ROLLBACK TO sq_atomic") \
+	X(SQ_HANDLE_GET, "SELECT handle FROM users WHERE name = ?1") \
+	X(SQ_HANDLE_MAKE, "INSERT INTO users (name, handle, created) VALUES (?1, ?2, ?3)" \
+	    " ON CONFLICT (name) DO NOTHING") \
+	X(SQ_CRED_INSERT, "INSERT INTO credentials (" SQ_CRED_COLUMNS ")" \
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)") \
+	X(SQ_CRED_GET, "SELECT " SQ_CRED_COLUMNS " FROM credentials WHERE id = ?1") \
+	X(SQ_CRED_EXISTS, "SELECT 1 FROM credentials WHERE id = ?1") \
+	X(SQ_CRED_LIST_USER, "SELECT " SQ_CRED_COLUMNS " FROM credentials WHERE user = ?1" \
+	    " ORDER BY created, rowid") \
+	X(SQ_CRED_LIST_ALL, "SELECT " SQ_CRED_COLUMNS " FROM credentials" \
+	    " ORDER BY user, created, rowid") \
+	X(SQ_CRED_COUNT_USER, "SELECT count(*) FROM credentials WHERE user = ?1") \
+	X(SQ_CRED_USE_GROW, "UPDATE credentials SET sign_count = ?1, bs = ?2," \
+	    " last_used = ?3, last_addr = ?4 WHERE id = ?5" \
+	    " AND (sign_count < ?1 OR (sign_count = 0 AND ?1 = 0))") \
+	X(SQ_CRED_USE_MAX, "UPDATE credentials SET sign_count = max(sign_count, ?1)," \
+	    " bs = ?2, last_used = ?3, last_addr = ?4 WHERE id = ?5") \
+	X(SQ_CRED_RENAME, "UPDATE credentials SET nickname = ?1 WHERE id = ?2") \
+	X(SQ_CRED_REMOVE, "DELETE FROM credentials WHERE id = ?1 AND" \
+	    " (?2 = 0 OR (SELECT count(*) FROM credentials AS o" \
+	    "  WHERE o.user = credentials.user) > 1)") \
+	X(SQ_ENROLL_ADD, "INSERT INTO enrollments (user, created, expires, created_by)" \
+	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user) DO UPDATE SET" \
+	    " created = excluded.created, expires = excluded.expires," \
+	    " created_by = excluded.created_by") \
+	X(SQ_ENROLL_GET, "SELECT expires FROM enrollments WHERE user = ?1") \
+	X(SQ_ENROLL_REMOVE, "DELETE FROM enrollments WHERE user = ?1") \
+	X(SQ_EVENT_ADD, "INSERT INTO events (time, event, user, addr, verdict, reason, detail)" \
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
+	/* two texts rather than "?1 IS NULL OR user = ?1", which skips the index */ \
+	X(SQ_EVENT_LIST_ALL, "SELECT " SQ_EVENT_COLUMNS " FROM events" \
+	    " WHERE id < ?3 ORDER BY id DESC LIMIT ?2") \
+	X(SQ_EVENT_LIST_USER, "SELECT " SQ_EVENT_COLUMNS " FROM events" \
+	    " WHERE user = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2") \
+	X(SQ_EVENT_BOUNDS, "SELECT min(id), max(id) FROM events") \
+	/* the oldest `batch` rows by key, then only those old enough */ \
+	X(SQ_EVENT_PRUNE_TIME, "DELETE FROM events WHERE id IN" \
+	    " (SELECT id FROM events ORDER BY id LIMIT ?2) AND time < ?1") \
+	X(SQ_EVENT_PRUNE_BELOW, "DELETE FROM events WHERE id IN" \
+	    " (SELECT id FROM events WHERE id < ?1 ORDER BY id LIMIT ?2)")
+
+enum sq_stmt_id {
+#define SQ_STMT_ENUM(sym, sql) sym,
+	SQ_STATEMENTS(SQ_STMT_ENUM)
+#undef SQ_STMT_ENUM
+	SQ_STMT__COUNT
+};
+
+static const char *const sq_sql[] = {
+#define SQ_STMT_SQL(sym, sql) sql,
+	SQ_STATEMENTS(SQ_STMT_SQL)
+#undef SQ_STMT_SQL
+};
+
+struct store_sqlite {
+	struct store base;	/* first: a store_t * is a struct store_sqlite * */
+	sqlite3 *db;
+	int version;
+	sqlite3_stmt *stmt[SQ_STMT__COUNT];
+	char msg[320];
+};
+
 static const struct store_ops sq_ops;
 
-static sqlite3 *
-sq_db(store_t *st)
+static struct store_sqlite *
+sq_of(store_t *st)
 {
-	return ((struct store_sqlite *)st)->db;
+	return (struct store_sqlite *)st;
 }
 
 static store_err_t
@@ -110,6 +190,10 @@ sq_err(int rc)
 		return STORE_ERR_BUSY;
 	case SQLITE_NOMEM:
 		return STORE_ERR_NOMEM;
+	case SQLITE_READONLY:
+		return STORE_ERR_READONLY;
+	case SQLITE_FULL:
+		return STORE_ERR_FULL;
 	default:
 		return STORE_ERR_IO;
 	}
@@ -121,23 +205,56 @@ sq_now(int64_t t)
 	return t != 0 ? t : (int64_t)time(NULL);
 }
 
+/* The statement, prepared on first use and ready to bind. */
 static store_err_t
-sq_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt)
+sq_stmt(struct store_sqlite *sq, enum sq_stmt_id id, sqlite3_stmt **out)
 {
-	return sq_err(sqlite3_prepare_v2(db, sql, -1, stmt, NULL));
+	int rc;
+
+	*out = NULL;
+	if (sq->stmt[id] == NULL) {
+		rc = sqlite3_prepare_v3(sq->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+		    &sq->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			sq->stmt[id] = NULL;
+			return sq_err(rc);
+		}
+	}
+	*out = sq->stmt[id];
+	return STORE_OK;
 }
 
-/* Runs a statement that returns no rows, then finalizes it. */
+/* Ends a use of a cached statement: no snapshot or binding outlives it. */
+static void
+sq_reset(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+/* Steps a statement that returns no rows, then resets it. */
 static store_err_t
 sq_run(sqlite3_stmt *stmt)
 {
 	int rc = sqlite3_step(stmt);
 
-	sqlite3_finalize(stmt);
+	sq_reset(stmt);
 	return rc == SQLITE_DONE ? STORE_OK : sq_err(rc);
 }
 
-/* Constant SQL only: sqlite3_exec cannot bind. */
+/* A cached statement without parameters (transaction control). */
+static store_err_t
+sq_run_id(struct store_sqlite *sq, enum sq_stmt_id id)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_stmt(sq, id, &stmt)) != STORE_OK)
+		return err;
+	return sq_run(stmt);
+}
+
+/* Constant SQL run once (schema, pragmas): sqlite3_exec cannot bind. */
 static store_err_t
 sq_exec(sqlite3 *db, const char *sql)
 {
@@ -145,20 +262,10 @@ sq_exec(sqlite3 *db, const char *sql)
 }
 
 static void
-sq_rollback(sqlite3 *db)
+sq_rollback_db(sqlite3 *db)
 {
 	if (!sqlite3_get_autocommit(db))
 		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static store_err_t
-sq_commit(sqlite3 *db)
-{
-	store_err_t err = sq_exec(db, "COMMIT");
-
-	if (err != STORE_OK)
-		sq_rollback(db);
-	return err;
 }
 
 static int
@@ -210,6 +317,37 @@ sq_col_blob(sqlite3_stmt *stmt, int i, unsigned char **out, size_t *len)
 	return STORE_OK;
 }
 
+/*
+ * One operation's changes, all or nothing: its own transaction when none
+ * is open, else a savepoint inside the caller's (store_txn_begin).
+ */
+static store_err_t
+sq_atomic_begin(struct store_sqlite *sq, int *outer)
+{
+	*outer = sqlite3_get_autocommit(sq->db);
+	return sq_run_id(sq, *outer ? SQ_BEGIN : SQ_ATOMIC);
+}
+
+static store_err_t
+sq_atomic_end(struct store_sqlite *sq, int outer, store_err_t err)
+{
+	if (err == STORE_OK) {
+		if (outer)
+			err = sq_run_id(sq, SQ_COMMIT);
+		else
+			err = sq_run_id(sq, SQ_ATOMIC_RELEASE);
+		if (err == STORE_OK)
+			return STORE_OK;
+	}
+	if (outer) {
+		sq_rollback_db(sq->db);
+	} else {
+		(void)sq_run_id(sq, SQ_ATOMIC_UNDO);
+		(void)sq_run_id(sq, SQ_ATOMIC_RELEASE);
+	}
+	return err;
+}
+
 /* ------------------------------------------------------------------ */
 /* Opening and the schema                                             */
 /* ------------------------------------------------------------------ */
@@ -241,13 +379,17 @@ sq_sync_dir(const char *path)
  * file keeps the mode its admin chose.  O_EXCL never follows a symlink.
  */
 static store_err_t
-sq_create_private(const char *path)
+sq_create_private(const char *path, char *why, size_t whylen)
 {
 	int fd;
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1)
-		return errno == EEXIST ? STORE_OK : STORE_ERR_IO;
+	if (fd == -1) {
+		if (errno == EEXIST)
+			return STORE_OK;
+		snprintf(why, whylen, "cannot create %s: %s", path, strerror(errno));
+		return errno == EROFS ? STORE_ERR_READONLY : STORE_ERR_IO;
+	}
 	close(fd);
 	return sq_sync_dir(path);
 }
@@ -256,11 +398,10 @@ static store_err_t
 sq_user_version(sqlite3 *db, int *version)
 {
 	sqlite3_stmt *stmt;
-	store_err_t err;
 	int rc;
 
-	if ((err = sq_prepare(db, "PRAGMA user_version", &stmt)) != STORE_OK)
-		return err;
+	if ((rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL)) != SQLITE_OK)
+		return sq_err(rc);
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		*version = sqlite3_column_int(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -285,9 +426,9 @@ sq_probe(sqlite3 *db, int *version)
 		return STORE_ERR_SCHEMA;
 	if (*version > 0)
 		return STORE_OK;
-	if ((err = sq_prepare(db, "SELECT count(*) FROM sqlite_master",
-	    &stmt)) != STORE_OK)
-		return err;
+	if ((rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1,
+	    &stmt, NULL)) != SQLITE_OK)
+		return sq_err(rc);
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW && sqlite3_column_int(stmt, 0) != 0)
 		err = STORE_ERR_SCHEMA;
 	else if (rc != SQLITE_ROW)
@@ -324,12 +465,12 @@ sq_migrate(struct store_sqlite *sq)
 			goto fail;
 		}
 	}
-	if ((err = sq_commit(sq->db)) != STORE_OK)
-		return err;
+	if ((err = sq_exec(sq->db, "COMMIT")) != STORE_OK)
+		goto fail;
 	sq->version = SQ_VERSION;
 	return STORE_OK;
 fail:
-	sq_rollback(sq->db);
+	sq_rollback_db(sq->db);
 	return err;
 }
 
@@ -337,11 +478,12 @@ static store_err_t
 sq_journal_wal_once(sqlite3 *db)
 {
 	sqlite3_stmt *stmt;
-	store_err_t err;
+	store_err_t err = STORE_OK;
 	int rc;
 
-	if ((err = sq_prepare(db, "PRAGMA journal_mode = WAL", &stmt)) != STORE_OK)
-		return err;
+	if ((rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt,
+	    NULL)) != SQLITE_OK)
+		return sq_err(rc);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
 		const char *mode = (const char *)sqlite3_column_text(stmt, 0);
@@ -404,7 +546,7 @@ sq_setup(struct store_sqlite *sq)
 	if ((err = sq_exec(sq->db, "BEGIN")) != STORE_OK)
 		return err;
 	err = sq_probe(sq->db, &version);
-	sq_rollback(sq->db);
+	sq_rollback_db(sq->db);
 	if (err != STORE_OK)
 		return err;
 	if ((err = sq_journal_wal(sq->db)) != STORE_OK)
@@ -420,8 +562,51 @@ sq_setup(struct store_sqlite *sq)
 	return sq_migrate(sq);
 }
 
+static const char *
+sq_errmsg(store_t *st)
+{
+	struct store_sqlite *sq = sq_of(st);
+	int os = sqlite3_system_errno(sq->db);
+
+	if (os != 0)
+		snprintf(sq->msg, sizeof(sq->msg), "sqlite: %s (%s)",
+		    sqlite3_errmsg(sq->db), strerror(os));
+	else
+		snprintf(sq->msg, sizeof(sq->msg), "sqlite: %s", sqlite3_errmsg(sq->db));
+	return sq->msg;
+}
+
+/*
+ * SQLite falls back to read-only when the file is write-protected; then
+ * every write fails later, one login at a time.  Say so now, with the
+ * reason the system gives for the file.
+ */
+static store_err_t
+sq_check_writable(struct store_sqlite *sq, const char *path, char *why, size_t whylen)
+{
+	int fd;
+
+	if (sqlite3_db_readonly(sq->db, "main") != 1)
+		return STORE_OK;
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	snprintf(why, whylen, "%s can be opened only for reading: %s", path,
+	    fd == -1 ? strerror(errno) : "read-only file system or mount");
+	if (fd != -1)
+		close(fd);
+	return STORE_ERR_READONLY;
+}
+
+static void
+sq_free(struct store_sqlite *sq)
+{
+	for (int i = 0; i < SQ_STMT__COUNT; i++)
+		sqlite3_finalize(sq->stmt[i]);
+	sqlite3_close(sq->db);
+	free(sq);
+}
+
 store_err_t
-store_sqlite_open(const char *path, store_t **out)
+store_sqlite_open(const char *path, store_t **out, char *why, size_t whylen)
 {
 	struct store_sqlite *sq;
 	char *uri_safe = NULL;
@@ -438,7 +623,7 @@ store_sqlite_open(const char *path, store_t **out)
 			strcpy(uri_safe + 2, path);
 			path = uri_safe;
 		}
-		if ((err = sq_create_private(path)) != STORE_OK) {
+		if ((err = sq_create_private(path, why, whylen)) != STORE_OK) {
 			free(uri_safe);
 			return err;
 		}
@@ -450,14 +635,15 @@ store_sqlite_open(const char *path, store_t **out)
 	sq->base.ops = &sq_ops;
 	/* No SQLITE_OPEN_CREATE: the file exists now, or something is wrong. */
 	rc = sqlite3_open_v2(path, &sq->db, SQLITE_OPEN_READWRITE, NULL);
-	free(uri_safe);
 	if (rc != SQLITE_OK)
 		err = sq->db == NULL ? STORE_ERR_NOMEM : sq_err(rc);
-	else
+	else if ((err = sq_check_writable(sq, path, why, whylen)) == STORE_OK)
 		err = sq_setup(sq);
+	if (err != STORE_OK && why[0] == '\0' && sq->db != NULL)
+		snprintf(why, whylen, "%s: %s", path, sq_errmsg(&sq->base));
+	free(uri_safe);
 	if (err != STORE_OK) {
-		sqlite3_close(sq->db);
-		free(sq);
+		sq_free(sq);
 		return err;
 	}
 	*out = &sq->base;
@@ -467,11 +653,7 @@ store_sqlite_open(const char *path, store_t **out)
 static void
 sq_close(store_t *st)
 {
-	struct store_sqlite *sq = (struct store_sqlite *)st;
-
-	/* Statements are finalized as soon as used, so this cannot be busy. */
-	sqlite3_close(sq->db);
-	free(sq);
+	sq_free(sq_of(st));
 }
 
 static int
@@ -480,22 +662,83 @@ sq_schema_version(const store_t *st)
 	return ((const struct store_sqlite *)st)->version;
 }
 
+static store_err_t
+sq_set_busy_timeout(store_t *st, int ms)
+{
+	return sq_err(sqlite3_busy_timeout(sq_of(st)->db, ms));
+}
+
+/* ------------------------------------------------------------------ */
+/* Transactions                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The caller retries later rather than wait: with no busy handler for
+ * this one statement, another writer's lock is SQLITE_BUSY at once.
+ */
+static store_err_t
+sq_txn_begin(store_t *st)
+{
+	struct store_sqlite *sq = sq_of(st);
+	store_err_t err;
+
+	if (!sqlite3_get_autocommit(sq->db))
+		return STORE_ERR_INVALID;	/* one at a time */
+	sqlite3_busy_timeout(sq->db, 0);
+	err = sq_run_id(sq, SQ_BEGIN);
+	sqlite3_busy_timeout(sq->db, SQ_BUSY_TIMEOUT_MS);
+	return err;
+}
+
+static store_err_t
+sq_txn_commit(store_t *st)
+{
+	struct store_sqlite *sq = sq_of(st);
+	store_err_t err = sq_run_id(sq, SQ_COMMIT);
+
+	if (err != STORE_OK)
+		sq_rollback_db(sq->db);
+	return err;
+}
+
+static void
+sq_txn_rollback(store_t *st)
+{
+	sq_rollback_db(sq_of(st)->db);
+}
+
+static store_err_t
+sq_txn_mark(store_t *st)
+{
+	return sq_run_id(sq_of(st), SQ_MARK);
+}
+
+static void
+sq_txn_mark_end(store_t *st, int keep)
+{
+	struct store_sqlite *sq = sq_of(st);
+
+	if (!keep)
+		(void)sq_run_id(sq, SQ_MARK_UNDO);
+	(void)sq_run_id(sq, SQ_MARK_RELEASE);
+}
+
 /* ------------------------------------------------------------------ */
 /* Users                                                              */
 /* ------------------------------------------------------------------ */
 
 static store_err_t
-sq_handle_get(sqlite3 *db, const char *user, unsigned char out[STORE_USER_HANDLE_LEN])
+sq_handle_get(struct store_sqlite *sq, const char *user,
+    unsigned char out[STORE_USER_HANDLE_LEN])
 {
 	sqlite3_stmt *stmt;
 	store_err_t err;
 	int rc;
 
-	if ((err = sq_prepare(db, "SELECT handle FROM users WHERE name = ?1",
-	    &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq, SQ_HANDLE_GET, &stmt)) != STORE_OK)
 		return err;
 	if ((rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return sq_err(rc);
 	}
 	rc = sqlite3_step(stmt);
@@ -508,28 +751,24 @@ sq_handle_get(sqlite3 *db, const char *user, unsigned char out[STORE_USER_HANDLE
 		err = STORE_ERR_NOT_FOUND;
 	else
 		err = sq_err(rc);
-	sqlite3_finalize(stmt);
+	sq_reset(stmt);
 	return err;
 }
 
-/* Gives the user a handle unless one exists; a racing creator wins. */
+/* Gives the user this handle unless one exists; a racing creator wins. */
 static store_err_t
-sq_handle_make(sqlite3 *db, const char *user)
+sq_handle_make(struct store_sqlite *sq, const char *user,
+    const unsigned char handle[STORE_USER_HANDLE_LEN])
 {
-	unsigned char handle[STORE_USER_HANDLE_LEN];
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
-	if ((err = store_random_handle(handle)) != STORE_OK)
-		return err;
-	if ((err = sq_prepare(db,
-	    "INSERT INTO users (name, handle, created) VALUES (?1, ?2, ?3)"
-	    " ON CONFLICT (name) DO NOTHING", &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq, SQ_HANDLE_MAKE, &stmt)) != STORE_OK)
 		return err;
 	if (sq_bind_text(stmt, 1, user) != SQLITE_OK ||
-	    sq_bind_blob(stmt, 2, handle, sizeof(handle)) != SQLITE_OK ||
+	    sq_bind_blob(stmt, 2, handle, STORE_USER_HANDLE_LEN) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 3, sq_now(0)) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
 	return sq_run(stmt);
@@ -539,35 +778,31 @@ static store_err_t
 sq_user_handle(store_t *st, const char *user, int create,
     unsigned char out[STORE_USER_HANDLE_LEN])
 {
-	sqlite3 *db = sq_db(st);
+	struct store_sqlite *sq = sq_of(st);
+	unsigned char fresh[STORE_USER_HANDLE_LEN];
 	store_err_t err;
 
-	err = sq_handle_get(db, user, out);
+	err = sq_handle_get(sq, user, out);
 	if (err != STORE_ERR_NOT_FOUND || !create)
 		return err;
-	if ((err = sq_handle_make(db, user)) != STORE_OK)
+	if ((err = store_random_handle(fresh)) != STORE_OK ||
+	    (err = sq_handle_make(sq, user, fresh)) != STORE_OK)
 		return err;
-	return sq_handle_get(db, user, out);
+	return sq_handle_get(sq, user, out);
 }
 
 /* ------------------------------------------------------------------ */
 /* Credentials                                                        */
 /* ------------------------------------------------------------------ */
 
-#define SQ_CRED_COLUMNS \
-	"user, id, alg, pubkey_cose, sign_count, fmt, aaguid, uv, be, bs," \
-	" attestation, nickname, created, last_used, last_addr"
-
 static store_err_t
-sq_cred_insert(sqlite3 *db, const struct store_credential *c)
+sq_cred_insert(struct store_sqlite *sq, const struct store_credential *c)
 {
 	sqlite3_stmt *stmt;
 	store_err_t err;
 	int rc;
 
-	if ((err = sq_prepare(db, "INSERT INTO credentials (" SQ_CRED_COLUMNS ")"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-	    &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq, SQ_CRED_INSERT, &stmt)) != STORE_OK)
 		return err;
 	if (sq_bind_text(stmt, 1, c->user) != SQLITE_OK ||
 	    sq_bind_blob(stmt, 2, c->id, c->id_len) != SQLITE_OK ||
@@ -584,11 +819,11 @@ sq_cred_insert(sqlite3 *db, const struct store_credential *c)
 	    sqlite3_bind_int64(stmt, 13, sq_now(c->created)) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 14, c->last_used) != SQLITE_OK ||
 	    sq_bind_text(stmt, 15, c->last_addr) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
 	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	sq_reset(stmt);
 	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return STORE_ERR_EXISTS;
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
@@ -603,17 +838,51 @@ sq_cred_insert(sqlite3 *db, const struct store_credential *c)
 static store_err_t
 sq_cred_add(store_t *st, const struct store_credential *cred)
 {
-	sqlite3 *db = sq_db(st);
+	struct store_sqlite *sq = sq_of(st);
+	unsigned char handle[STORE_USER_HANDLE_LEN];
 	store_err_t err;
+	int outer;
 
-	if ((err = sq_exec(db, "BEGIN IMMEDIATE")) != STORE_OK)
+	if ((err = store_random_handle(handle)) != STORE_OK)
 		return err;
-	if ((err = sq_handle_make(db, cred->user)) != STORE_OK ||
-	    (err = sq_cred_insert(db, cred)) != STORE_OK) {
-		sq_rollback(db);
+	if ((err = sq_atomic_begin(sq, &outer)) != STORE_OK)
 		return err;
-	}
-	return sq_commit(db);
+	if ((err = sq_handle_make(sq, cred->user, handle)) == STORE_OK)
+		err = sq_cred_insert(sq, cred);
+	return sq_atomic_end(sq, outer, err);
+}
+
+static store_err_t sq_enroll_pending(store_t *, const char *, int64_t, int *);
+static store_err_t sq_enroll_remove(store_t *, const char *);
+
+static store_err_t
+sq_cred_register(store_t *st, const struct store_credential *cred,
+    const unsigned char handle[STORE_USER_HANDLE_LEN], int consume_enrollment,
+    int64_t now)
+{
+	struct store_sqlite *sq = sq_of(st);
+	unsigned char stored[STORE_USER_HANDLE_LEN];
+	store_err_t err;
+	int outer, pending = 0;
+
+	if ((err = sq_atomic_begin(sq, &outer)) != STORE_OK)
+		return err;
+	if (consume_enrollment &&
+	    (err = sq_enroll_pending(st, cred->user, now, &pending)) == STORE_OK &&
+	    !pending)
+		err = STORE_ERR_NO_ENROLLMENT;
+	if (err == STORE_OK)
+		err = sq_handle_make(sq, cred->user, handle);
+	if (err == STORE_OK)
+		err = sq_handle_get(sq, cred->user, stored);
+	/* the authenticator keeps the handle it was given as user.id */
+	if (err == STORE_OK && memcmp(stored, handle, sizeof(stored)) != 0)
+		err = STORE_ERR_CONFLICT;
+	if (err == STORE_OK)
+		err = sq_cred_insert(sq, cred);
+	if (err == STORE_OK && consume_enrollment)
+		err = sq_enroll_remove(st, cred->user);
+	return sq_atomic_end(sq, outer, err);
 }
 
 /* Reads one row selected with SQ_CRED_COLUMNS. */
@@ -658,11 +927,10 @@ sq_cred_get(store_t *st, const unsigned char *id, size_t id_len,
 	store_err_t err;
 	int rc;
 
-	if ((err = sq_prepare(sq_db(st), "SELECT " SQ_CRED_COLUMNS
-	    " FROM credentials WHERE id = ?1", &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq_of(st), SQ_CRED_GET, &stmt)) != STORE_OK)
 		return err;
 	if ((rc = sq_bind_blob(stmt, 1, id, id_len)) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return sq_err(rc);
 	}
 	rc = sqlite3_step(stmt);
@@ -672,10 +940,30 @@ sq_cred_get(store_t *st, const unsigned char *id, size_t id_len,
 		err = STORE_ERR_NOT_FOUND;
 	else
 		err = sq_err(rc);
-	sqlite3_finalize(stmt);
+	sq_reset(stmt);
 	if (err != STORE_OK)
 		store_credential_free(out);
 	return err;
+}
+
+static store_err_t
+sq_cred_exists(struct store_sqlite *sq, const unsigned char *id, size_t id_len)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_stmt(sq, SQ_CRED_EXISTS, &stmt)) != STORE_OK)
+		return err;
+	if ((rc = sq_bind_blob(stmt, 1, id, id_len)) != SQLITE_OK) {
+		sq_reset(stmt);
+		return sq_err(rc);
+	}
+	rc = sqlite3_step(stmt);
+	sq_reset(stmt);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_ERR_NOT_FOUND : sq_err(rc);
 }
 
 /*
@@ -705,14 +993,11 @@ sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *o
 	int rc;
 
 	/* two statements, so the per-user one keeps its index */
-	if ((err = sq_prepare(sq_db(st), user != NULL ?
-	    "SELECT " SQ_CRED_COLUMNS " FROM credentials WHERE user = ?1"
-	    " ORDER BY created, rowid" :
-	    "SELECT " SQ_CRED_COLUMNS " FROM credentials"
-	    " ORDER BY user, created, rowid", &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq_of(st), user != NULL ? SQ_CRED_LIST_USER :
+	    SQ_CRED_LIST_ALL, &stmt)) != STORE_OK)
 		return err;
 	if (user != NULL && (rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return sq_err(rc);
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -730,7 +1015,7 @@ sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *o
 	}
 	if (err == STORE_OK && rc != SQLITE_DONE)
 		err = sq_err(rc);
-	sqlite3_finalize(stmt);
+	sq_reset(stmt);
 	if (err != STORE_OK)
 		store_credential_list_free(out);
 	return err;
@@ -743,40 +1028,38 @@ sq_cred_count_user(store_t *st, const char *user, size_t *count)
 	store_err_t err;
 	int rc;
 
-	if ((err = sq_prepare(sq_db(st),
-	    "SELECT count(*) FROM credentials WHERE user = ?1", &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq_of(st), SQ_CRED_COUNT_USER, &stmt)) != STORE_OK)
 		return err;
 	if ((rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return sq_err(rc);
 	}
 	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		*count = (size_t)sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
+	sq_reset(stmt);
 	return rc == SQLITE_ROW ? STORE_OK : sq_err(rc);
 }
 
-/* Runs an UPDATE or DELETE of one credential; no row is NOT_FOUND. */
+/* Runs an UPDATE or DELETE of one row; no row is NOT_FOUND. */
 static store_err_t
-sq_cred_change(sqlite3 *db, sqlite3_stmt *stmt)
+sq_change(struct store_sqlite *sq, sqlite3_stmt *stmt)
 {
 	store_err_t err = sq_run(stmt);
 
-	if (err == STORE_OK && sqlite3_changes(db) == 0)
+	if (err == STORE_OK && sqlite3_changes(sq->db) == 0)
 		err = STORE_ERR_NOT_FOUND;
 	return err;
 }
 
 static store_err_t
 sq_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
-    uint32_t sign_count, int bs, int64_t when, const char *addr)
+    uint32_t sign_count, int must_grow, int bs, int64_t when, const char *addr)
 {
-	sqlite3 *db = sq_db(st);
+	struct store_sqlite *sq = sq_of(st);
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
-	if ((err = sq_prepare(db, "UPDATE credentials SET sign_count = ?1,"
-	    " bs = ?2, last_used = ?3, last_addr = ?4 WHERE id = ?5",
+	if ((err = sq_stmt(sq, must_grow ? SQ_CRED_USE_GROW : SQ_CRED_USE_MAX,
 	    &stmt)) != STORE_OK)
 		return err;
 	if (sqlite3_bind_int64(stmt, 1, sign_count) != SQLITE_OK ||
@@ -784,57 +1067,54 @@ sq_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
 	    sqlite3_bind_int64(stmt, 3, sq_now(when)) != SQLITE_OK ||
 	    sq_bind_text(stmt, 4, addr) != SQLITE_OK ||
 	    sq_bind_blob(stmt, 5, id, id_len) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
-	return sq_cred_change(db, stmt);
+	err = sq_change(sq, stmt);
+	/* no row changed: gone, or someone stored this count or a higher one */
+	if (err == STORE_ERR_NOT_FOUND && must_grow &&
+	    (err = sq_cred_exists(sq, id, id_len)) == STORE_OK)
+		err = STORE_ERR_CONFLICT;
+	return err;
 }
 
 static store_err_t
 sq_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
     const char *nickname)
 {
-	sqlite3 *db = sq_db(st);
+	struct store_sqlite *sq = sq_of(st);
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
-	if ((err = sq_prepare(db,
-	    "UPDATE credentials SET nickname = ?1 WHERE id = ?2", &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq, SQ_CRED_RENAME, &stmt)) != STORE_OK)
 		return err;
 	if (sq_bind_text(stmt, 1, nickname) != SQLITE_OK ||
 	    sq_bind_blob(stmt, 2, id, id_len) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
-	return sq_cred_change(db, stmt);
+	return sq_change(sq, stmt);
 }
 
 static store_err_t
 sq_cred_remove(store_t *st, const unsigned char *id, size_t id_len, int keep_last)
 {
-	sqlite3 *db = sq_db(st);
+	struct store_sqlite *sq = sq_of(st);
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
-	if ((err = sq_prepare(db, "DELETE FROM credentials WHERE id = ?1 AND"
-	    " (?2 = 0 OR (SELECT count(*) FROM credentials AS o"
-	    "  WHERE o.user = credentials.user) > 1)", &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq, SQ_CRED_REMOVE, &stmt)) != STORE_OK)
 		return err;
 	if (sq_bind_blob(stmt, 1, id, id_len) != SQLITE_OK ||
 	    sqlite3_bind_int(stmt, 2, keep_last != 0) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
-	err = sq_cred_change(db, stmt);
-	if (err == STORE_ERR_NOT_FOUND && keep_last) {
-		/* nothing deleted: tell "no such credential" from "the last one" */
-		struct store_credential cred;
-
-		memset(&cred, 0, sizeof(cred));
-		if ((err = sq_cred_get(st, id, id_len, &cred)) == STORE_OK)
-			err = STORE_ERR_LAST;
-		store_credential_free(&cred);
-	}
+	err = sq_change(sq, stmt);
+	/* nothing deleted: tell "no such credential" from "the last one" */
+	if (err == STORE_ERR_NOT_FOUND && keep_last &&
+	    (err = sq_cred_exists(sq, id, id_len)) == STORE_OK)
+		err = STORE_ERR_LAST;
 	return err;
 }
 
@@ -848,17 +1128,13 @@ sq_enroll_add(store_t *st, const char *user, int64_t expires, const char *by)
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
-	if ((err = sq_prepare(sq_db(st),
-	    "INSERT INTO enrollments (user, created, expires, created_by)"
-	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (user) DO UPDATE SET"
-	    " created = excluded.created, expires = excluded.expires,"
-	    " created_by = excluded.created_by", &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq_of(st), SQ_ENROLL_ADD, &stmt)) != STORE_OK)
 		return err;
 	if (sq_bind_text(stmt, 1, user) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 2, sq_now(0)) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 3, expires) != SQLITE_OK ||
 	    sq_bind_text(stmt, 4, by) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
 	return sq_run(stmt);
@@ -871,11 +1147,10 @@ sq_enroll_pending(store_t *st, const char *user, int64_t now, int *pending)
 	store_err_t err;
 	int rc;
 
-	if ((err = sq_prepare(sq_db(st),
-	    "SELECT expires FROM enrollments WHERE user = ?1", &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq_of(st), SQ_ENROLL_GET, &stmt)) != STORE_OK)
 		return err;
 	if ((rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return sq_err(rc);
 	}
 	rc = sqlite3_step(stmt);
@@ -883,25 +1158,24 @@ sq_enroll_pending(store_t *st, const char *user, int64_t now, int *pending)
 		*pending = sqlite3_column_int64(stmt, 0) > now;
 	else if (rc != SQLITE_DONE)
 		err = sq_err(rc);
-	sqlite3_finalize(stmt);
+	sq_reset(stmt);
 	return err;
 }
 
 static store_err_t
 sq_enroll_remove(store_t *st, const char *user)
 {
-	sqlite3 *db = sq_db(st);
+	struct store_sqlite *sq = sq_of(st);
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
-	if ((err = sq_prepare(db, "DELETE FROM enrollments WHERE user = ?1",
-	    &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq, SQ_ENROLL_REMOVE, &stmt)) != STORE_OK)
 		return err;
 	if (sq_bind_text(stmt, 1, user) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
-	return sq_cred_change(db, stmt);
+	return sq_change(sq, stmt);
 }
 
 /* ------------------------------------------------------------------ */
@@ -914,9 +1188,7 @@ sq_event_add(store_t *st, const struct store_event *ev)
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
-	if ((err = sq_prepare(sq_db(st),
-	    "INSERT INTO events (time, event, user, addr, verdict, reason, detail)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq_of(st), SQ_EVENT_ADD, &stmt)) != STORE_OK)
 		return err;
 	if (sqlite3_bind_int64(stmt, 1, sq_now(ev->time)) != SQLITE_OK ||
 	    sq_bind_text(stmt, 2, ev->event) != SQLITE_OK ||
@@ -925,7 +1197,7 @@ sq_event_add(store_t *st, const struct store_event *ev)
 	    sq_bind_text(stmt, 5, ev->verdict) != SQLITE_OK ||
 	    sq_bind_text(stmt, 6, ev->reason) != SQLITE_OK ||
 	    sq_bind_text(stmt, 7, ev->detail) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
 	return sq_run(stmt);
@@ -940,9 +1212,10 @@ sq_event_read(sqlite3_stmt *stmt, struct store_event *ev)
 	for (int i = 0; i < 6; i++) {
 		s[i] = NULL;
 		if (err == STORE_OK)
-			err = sq_col_text(stmt, i + 1, &s[i]);
+			err = sq_col_text(stmt, i + 2, &s[i]);
 	}
-	ev->time = sqlite3_column_int64(stmt, 0);
+	ev->id = sqlite3_column_int64(stmt, 0);
+	ev->time = sqlite3_column_int64(stmt, 1);
 	ev->event = s[0];
 	ev->user = s[1];
 	ev->addr = s[2];
@@ -953,25 +1226,23 @@ sq_event_read(sqlite3_stmt *stmt, struct store_event *ev)
 }
 
 static store_err_t
-sq_event_list(store_t *st, const char *user, size_t limit,
+sq_event_list(store_t *st, const char *user, size_t limit, int64_t before_id,
     struct store_event_list *out)
 {
-	/* Two texts rather than "?1 IS NULL OR user = ?1", which skips the index. */
-	static const char all[] = "SELECT time, event, user, addr, verdict,"
-	    " reason, detail FROM events ORDER BY id DESC LIMIT ?2";
-	static const char one[] = "SELECT time, event, user, addr, verdict,"
-	    " reason, detail FROM events WHERE user = ?1 ORDER BY id DESC LIMIT ?2";
 	sqlite3_stmt *stmt;
 	size_t cap = 0;
 	store_err_t err;
 	int rc;
 
-	if ((err = sq_prepare(sq_db(st), user == NULL ? all : one, &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq_of(st), user == NULL ? SQ_EVENT_LIST_ALL :
+	    SQ_EVENT_LIST_USER, &stmt)) != STORE_OK)
 		return err;
 	if ((user != NULL && (rc = sq_bind_text(stmt, 1, user)) != SQLITE_OK) ||
 	    (rc = sqlite3_bind_int64(stmt, 2,
-	    limit > INT64_MAX ? INT64_MAX : (int64_t)limit)) != SQLITE_OK) {
-		sqlite3_finalize(stmt);
+	    limit > INT64_MAX ? INT64_MAX : (int64_t)limit)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(stmt, 3, before_id > 0 ? before_id :
+	    INT64_MAX)) != SQLITE_OK) {
+		sq_reset(stmt);
 		return sq_err(rc);
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -987,17 +1258,94 @@ sq_event_list(store_t *st, const char *user, size_t limit,
 	}
 	if (err == STORE_OK && rc != SQLITE_DONE)
 		err = sq_err(rc);
-	sqlite3_finalize(stmt);
+	sq_reset(stmt);
 	if (err != STORE_OK)
 		store_event_list_free(out);
 	return err;
+}
+
+/* The lowest and highest event ids (0 and 0 for an empty log). */
+static store_err_t
+sq_event_bounds(struct store_sqlite *sq, int64_t *lo, int64_t *hi)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	*lo = *hi = 0;
+	if ((err = sq_stmt(sq, SQ_EVENT_BOUNDS, &stmt)) != STORE_OK)
+		return err;
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*lo = sqlite3_column_int64(stmt, 0);
+		*hi = sqlite3_column_int64(stmt, 1);
+	}
+	sq_reset(stmt);
+	return rc == SQLITE_ROW ? STORE_OK : sq_err(rc);
+}
+
+static store_err_t
+sq_event_count(store_t *st, uint64_t *count)
+{
+	int64_t lo, hi;
+	store_err_t err;
+
+	if ((err = sq_event_bounds(sq_of(st), &lo, &hi)) == STORE_OK)
+		*count = hi > 0 ? (uint64_t)(hi - lo + 1) : 0;
+	return err;
+}
+
+/*
+ * Ids only grow (AUTOINCREMENT) and only the oldest are pruned, so the
+ * newest max_rows are those from max(id) - max_rows + 1 up: both bounds
+ * come from the primary key without a count(*) over the table.
+ */
+static store_err_t
+sq_event_prune(store_t *st, int64_t before_time, uint64_t max_rows, size_t batch,
+    size_t *removed)
+{
+	struct store_sqlite *sq = sq_of(st);
+	sqlite3_stmt *stmt;
+	int64_t lo, hi;
+	store_err_t err;
+
+	if (max_rows > 0) {
+		if ((err = sq_event_bounds(sq, &lo, &hi)) != STORE_OK)
+			return err;
+		if (hi > 0 && (uint64_t)(hi - lo + 1) > max_rows) {
+			if ((err = sq_stmt(sq, SQ_EVENT_PRUNE_BELOW, &stmt)) != STORE_OK)
+				return err;
+			sqlite3_bind_int64(stmt, 1, hi - (int64_t)max_rows + 1);
+			sqlite3_bind_int64(stmt, 2, (int64_t)batch);
+			if ((err = sq_run(stmt)) != STORE_OK)
+				return err;
+			*removed += (size_t)sqlite3_changes(sq->db);
+		}
+	}
+	if (*removed >= batch || before_time <= 0)
+		return STORE_OK;
+	if ((err = sq_stmt(sq, SQ_EVENT_PRUNE_TIME, &stmt)) != STORE_OK)
+		return err;
+	sqlite3_bind_int64(stmt, 1, before_time);
+	sqlite3_bind_int64(stmt, 2, (int64_t)(batch - *removed));
+	if ((err = sq_run(stmt)) != STORE_OK)
+		return err;
+	*removed += (size_t)sqlite3_changes(sq->db);
+	return STORE_OK;
 }
 
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
 	.schema_version = sq_schema_version,
+	.set_busy_timeout = sq_set_busy_timeout,
+	.errmsg = sq_errmsg,
+	.txn_begin = sq_txn_begin,
+	.txn_commit = sq_txn_commit,
+	.txn_rollback = sq_txn_rollback,
+	.txn_mark = sq_txn_mark,
+	.txn_mark_end = sq_txn_mark_end,
 	.cred_add = sq_cred_add,
+	.cred_register = sq_cred_register,
 	.cred_get = sq_cred_get,
 	.cred_list_user = sq_cred_list_user,
 	.cred_count_user = sq_cred_count_user,
@@ -1010,4 +1358,6 @@ static const struct store_ops sq_ops = {
 	.enroll_remove = sq_enroll_remove,
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
+	.event_prune = sq_event_prune,
+	.event_count = sq_event_count,
 };

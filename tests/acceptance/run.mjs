@@ -828,7 +828,7 @@ async function stopDaemon() {
 // ------------------------------------------------------------------ PAM service files
 
 function modulePamLine(extra = '') {
-  return `${st.bin.module} socket=${st.socket} timeout=${MODULE_TIMEOUT} qr=no debug${extra ? ` ${extra}` : ''}`;
+  return `${st.bin.module} socket=${st.socket} daemon_user=${DAEMON_USER} timeout=${MODULE_TIMEOUT} qr=no debug${extra ? ` ${extra}` : ''}`;
 }
 
 function writeSshdPam() {

@@ -9,7 +9,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,112 +17,15 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from tap import ok, free_port, plan  # noqa: E402
+import daemon as harness  # noqa: E402
+from daemon import login, read_line  # noqa: E402
 
-PASSKEYD = os.path.abspath(sys.argv[1])
-
-
-class Daemon:
-    def __init__(self, tmp, name, extra="", user=None, store=None):
-        self.dir = os.path.join(tmp, name)
-        os.makedirs(self.dir)
-        self.port = free_port()
-        self.sock = os.path.join(self.dir, "control.sock")
-        self.store = store or os.path.join(self.dir, "store.db")
-        self.origin = f"http://localhost:{self.port}"
-        self.conf = os.path.join(self.dir, "passkeyd.conf")
-        with open(self.conf, "w") as f:
-            f.write(f"rp_id = localhost\norigin = {self.origin}\n"
-                    f"listen = 127.0.0.1:{self.port}\npublic_url = {self.origin}\n"
-                    f"store = {self.store}\nsocket = {self.sock}\n")
-            if user:
-                f.write(f"user = {user}\n")
-            f.write(extra)
-        if user:
-            pw = pwd.getpwnam(user)
-            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        self.log = open(os.path.join(self.dir, "log.txt"), "w+")
-        self.proc = subprocess.Popen([PASSKEYD, "--config", self.conf, "--foreground"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(100):
-            try:
-                if self.get("/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(5)
-
-    def logtext(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def request(self, method, path, body=None, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        return r.status, dict(r.getheaders()), data
-
-    def get(self, path):
-        return self.request("GET", path)
-
-    def api(self, token, op, body=b"{}", origin=True):
-        headers = {"Content-Type": "application/json"}
-        if origin is True:
-            headers["Origin"] = self.origin
-        elif origin:
-            headers["Origin"] = origin
-        st, _, data = self.request("POST", f"/api/{token}/{op}", body, headers)
-        return st, json.loads(data)
-
-    def ctl_raw(self, line, uid=None):
-        """Sends one line as uid (root when None) and returns the answer."""
-        if uid is None:
-            return self._ctl_raw(line)
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            try:
-                os.setgid(pwd.getpwuid(uid).pw_gid)
-                os.setuid(uid)
-                os.write(w, self._ctl_raw(line).encode())
-            finally:
-                os._exit(0)
-        os.close(w)
-        with os.fdopen(r) as f:
-            out = f.read()
-        os.waitpid(pid, 0)
-        return out
-
-    def _ctl_raw(self, line):
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(5)
-        s.connect(self.sock)
-        s.sendall(line if isinstance(line, bytes) else line.encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        s.close()
-        return buf.decode()
-
-    def ctl(self, obj, uid=None):
-        out = self.ctl_raw(json.dumps(obj) + "\n", uid)
-        return json.loads(out) if out else None
+PASSKEYD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
 
 
-def login(d, user="alice", rhost="192.0.2.7", enroll="none", uid=None):
-    return d.ctl({"op": "login_begin", "user": user, "rhost": rhost,
-                  "service": "sshd", "enroll": enroll}, uid)
+def Daemon(*args, **kw):
+    """tests/lib/daemon.py's harness with this build's passkeyd."""
+    return harness.Daemon(PASSKEYD, *args, **kw)
 
 
 def test_config(tmp):
@@ -228,10 +130,19 @@ def test_control(d):
     ok(j and j["error"] == "unknown_ceremony", "control: unknown token", j)
     out = d.ctl_raw("this is not json\n")
     ok('"bad_request"' in out, "control: a line that is not JSON gets bad_request", out)
-    out = d.ctl_raw(b"{" + b" " * 9000 + b"\n")
-    ok('"bad_request"' in out, "control: a line over 8 KiB gets bad_request", out)
-    out = d.ctl_raw('{"op":"ping"}\n{"op":"ping"}\n')
-    ok(out.count('"ok":true') >= 1, "control: several requests on one connection", out)
+    out = d.ctl_raw(b"{" + b" " * 8192 + b"\n")
+    ok('"bad_request"' in out, "control: a line of 8193 bytes gets bad_request", out)
+    s = d.connect()
+    s.sendall(b'{"op":"ping"}\n{"op":"ping"}\n')
+    first, second = read_line(s), read_line(s)
+    s.close()
+    ok('"ok":true' in first and '"ok":true' in second,
+       "control: two requests on one connection get two answers", (first, second))
+    line = json.dumps({"op": "ping", "pad": ""})
+    line = json.dumps({"op": "ping", "pad": "x" * (8192 - len(line))})
+    out = d.ctl_raw(line + "\n")
+    ok(len(line) == 8192 and '"ok":true' in out, "control: a line of exactly 8192 bytes is served",
+       (len(line), out))
 
 
 def test_ceremony_states(d):
@@ -280,24 +191,37 @@ def test_ceremony_states(d):
 
 
 def test_limits(tmp):
-    d = Daemon(tmp, "limits", "max_pending_total = 5\nmax_pending_per_user = 2\n"
-               "max_pending_per_address = 3\n")
+    d = Daemon(tmp, "limits", "max_pending_total = 6\nmax_pending_per_user = 3\n"
+               "max_pending_per_address = 3\nmax_pending_per_user_address = 2\n")
     try:
         a = [login(d, user="u1", enroll="after-auth") for _ in range(3)]
-        ok(a[0]["ok"] and a[1]["ok"] and a[2]["error"] == "limit_user", "limits: per user", a[2])
-        b = login(d, user="u2", enroll="after-auth")
-        ok(b["ok"] is True, "limits: another user from the same address still fits", b)
-        c = login(d, user="u3", enroll="after-auth")
-        ok(c["error"] == "limit_address", "limits: per client address", c)
+        ok(a[0].get("ok") and a[1].get("ok") and a[2].get("error") == "limit_user_address",
+           "limits: per user and address", a[2])
+        b = login(d, user="u1", rhost="198.51.100.9", enroll="after-auth")
+        ok(b.get("ok") is True, "limits: the same user from another address still fits", b)
+        b2 = login(d, user="u1", rhost="198.51.100.8", enroll="after-auth")
+        ok(b2.get("error") == "limit_user", "limits: per user in all", b2)
+        c = login(d, user="u2", enroll="after-auth")
+        ok(c.get("ok") is True, "limits: another user from the same address fits", c)
+        c2 = login(d, user="u3", enroll="after-auth")
+        ok(c2.get("error") == "limit_address", "limits: per client address", c2)
         e = login(d, user="u4", rhost="198.51.100.1", enroll="after-auth")
         f = login(d, user="u5", rhost="198.51.100.2", enroll="after-auth")
         g = login(d, user="u6", rhost="198.51.100.3", enroll="after-auth")
-        ok(e["ok"] and f["ok"] and g["error"] == "limit_total", "limits: in total", g)
+        ok(e.get("ok") and f.get("ok") and g.get("error") == "limit_total", "limits: in total", g)
         d.ctl({"op": "cancel", "token": a[0]["token"]})
         h = login(d, user="u7", rhost="198.51.100.4", enroll="after-auth")
-        ok(h["ok"] is True, "limits: a cancelled ceremony frees its place", h)
-        ok("reason=limit_total" in d.logtext() and "reason=limit_user" in d.logtext(),
-           "log: refusals are logged with their reason")
+        ok(h.get("ok") is True, "limits: a cancelled ceremony frees its place", h)
+        # the module's connection closes (sshd killed it): the place is freed at once
+        d.abandon(h["token"])
+        time.sleep(0.3)
+        s = d.ctl({"op": "status", "token": h["token"]})
+        ok(s.get("state") == "cancelled", "limits: a ceremony whose connection closed is cancelled", s)
+        i = login(d, user="u8", rhost="198.51.100.5", enroll="after-auth")
+        ok(i.get("ok") is True, "limits: and its place is free again", i)
+        text = d.logtext()
+        ok("reason=limit_total" in text and "reason=limit_user" in text and
+           "reason=client_gone" in text, "log: refusals and the closed connection are logged")
     finally:
         d.stop()
 

@@ -1,8 +1,9 @@
 #include <stdio.h>
 /*
  * The ceremony table (passkeyd/ceremony.c): tokens, limits, expiry and the
- * memory bound on remembered final states.  Pure code, driven by a fake
- * clock passed in as `now`.
+ * memory bound on remembered final states, and the address keys and
+ * counts the limits use (addrkey.c, countmap.c).  Pure code, driven by a
+ * fake clock passed in as `now`.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,17 +13,27 @@
 
 #include <cmocka.h>
 
+#include "addrkey.h"
 #include "ceremony.h"
+#include "countmap.h"
 
-static const struct ceremony_limits limits = { .total = 6, .per_user = 2, .per_address = 3 };
+static const struct ceremony_limits limits = { .total = 6, .per_user = 3,
+    .per_address = 3, .per_user_address = 2 };
+
+static enum ctl_refusal
+begin(struct ceremony_table *t, const char *user, const char *rhost, time_t now,
+    struct ceremony **c)
+{
+	return ceremony_begin(t, &(struct ceremony_spec){ .kind = CEREMONY_LOGIN,
+	    .user = user, .rhost = rhost, .service = "sshd", .lifetime = 90 }, now, c);
+}
 
 static struct ceremony *
 begin_ok(struct ceremony_table *t, const char *user, const char *rhost, time_t now)
 {
 	struct ceremony *c = NULL;
 
-	assert_int_equal(ceremony_begin(t, CEREMONY_LOGIN, user, rhost, "sshd", 0,
-	    now, 90, &c), CEREMONY_OK);
+	assert_int_equal(begin(t, user, rhost, now, &c), CTL_REFUSAL_NONE);
 	assert_non_null(c);
 	return c;
 }
@@ -54,21 +65,68 @@ test_limits(void **state)
 	struct ceremony_table *t = ceremony_table_new(limits);
 	struct ceremony *c;
 
+	/* one user from one address: two; the user in all: three */
 	begin_ok(t, "u", "h1", 1000);
-	begin_ok(t, "u", "h2", 1000);
-	assert_int_equal(ceremony_begin(t, CEREMONY_LOGIN, "u", "h3", "sshd", 0,
-	    1000, 90, &c), CEREMONY_LIMIT_USER);
+	begin_ok(t, "u", "h1", 1000);
+	assert_int_equal(begin(t, "u", "h1", 1000, &c), CTL_REFUSAL_LIMIT_USER_ADDRESS);
 	assert_null(c);
+	begin_ok(t, "u", "h2", 1000);
+	assert_int_equal(begin(t, "u", "h3", 1000, &c), CTL_REFUSAL_LIMIT_USER);
+	/* one address for all users: three */
 	begin_ok(t, "v", "h1", 1000);
-	begin_ok(t, "w", "h1", 1000);
-	assert_int_equal(ceremony_begin(t, CEREMONY_LOGIN, "x", "h1", "sshd", 0,
-	    1000, 90, &c), CEREMONY_LIMIT_ADDRESS);
+	assert_int_equal(begin(t, "w", "h1", 1000, &c), CTL_REFUSAL_LIMIT_ADDRESS);
 	/* an empty address (sudo, the CLI) is not one shared address */
 	begin_ok(t, "x", "", 1000);
 	begin_ok(t, "y", "", 1000);
 	assert_int_equal(ceremony_pending_count(t), 6);
-	assert_int_equal(ceremony_begin(t, CEREMONY_LOGIN, "z", "", "sshd", 0,
-	    1000, 90, &c), CEREMONY_LIMIT_TOTAL);
+	assert_int_equal(begin(t, "z", "", 1000, &c), CTL_REFUSAL_LIMIT_TOTAL);
+	ceremony_table_free(t);
+}
+
+/*
+ * Finding 3 of the availability review: pending logins from other
+ * addresses must not lock the real user out of a new one.  With the
+ * per-pair bound, an attacker needs many addresses, not four connections.
+ */
+static void
+test_other_addresses_do_not_lock_out(void **state)
+{
+	struct ceremony_limits l = { .total = 100, .per_user = 16, .per_address = 16,
+	    .per_user_address = 2 };
+	struct ceremony_table *t = ceremony_table_new(l);
+	char addr[32];
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(addr, sizeof(addr), "198.51.100.%d", i + 1);
+		begin_ok(t, "alice", addr, 1000);
+		begin_ok(t, "alice", addr, 1000);
+	}
+	/* twelve pending from six addresses; a seventh is still offered */
+	begin_ok(t, "alice", "192.0.2.7", 1000);
+	ceremony_table_free(t);
+}
+
+static void
+test_ipv6_counts_per_64(void **state)
+{
+	struct ceremony_table *t = ceremony_table_new(limits);
+	char key[ADDR_KEY_MAX];
+	struct ceremony *c;
+
+	addr_key_from_text("2001:db8:1:2:aaaa::1", key);
+	assert_string_equal(key, "2001:db8:1:2::/64");
+	addr_key_from_text("::ffff:192.0.2.9", key);
+	assert_string_equal(key, "192.0.2.9");
+	addr_key_from_text("host.example", key);
+	assert_string_equal(key, "host.example");
+	addr_key_from_text("", key);
+	assert_string_equal(key, "");
+	/* two /128s of one /64 are one address */
+	begin_ok(t, "a", "2001:db8:1:2::1", 1000);
+	begin_ok(t, "b", "2001:db8:1:2::2", 1000);
+	begin_ok(t, "c", "2001:db8:1:2:ffff::3", 1000);
+	assert_int_equal(begin(t, "d", "2001:db8:1:2::4", 1000, &c), CTL_REFUSAL_LIMIT_ADDRESS);
+	begin_ok(t, "d", "2001:db8:1:3::4", 1000);
 	ceremony_table_free(t);
 }
 
@@ -77,14 +135,14 @@ test_finish_frees_a_place(void **state)
 {
 	struct ceremony_table *t = ceremony_table_new(limits);
 	struct ceremony *a = begin_ok(t, "u", "h1", 1000), *c;
-
-	begin_ok(t, "u", "h2", 1000);
-	ceremony_finish(t, a, CEREMONY_DENIED, "denied", 1001);
-	assert_int_equal(ceremony_pending_count(t), 1);
-	assert_int_equal(ceremony_begin(t, CEREMONY_LOGIN, "u", "h3", "sshd", 0,
-	    1001, 90, &c), CEREMONY_OK);
-	/* the spent challenge is gone */
 	uint8_t zero[CEREMONY_CHALLENGE_LEN] = { 0 };
+
+	begin_ok(t, "u", "h1", 1000);
+	assert_int_equal(begin(t, "u", "h1", 1000, &c), CTL_REFUSAL_LIMIT_USER_ADDRESS);
+	ceremony_finish(t, a, CTL_STATE_DENIED, "denied", 1001);
+	assert_int_equal(ceremony_pending_count(t), 1);
+	assert_int_equal(begin(t, "u", "h1", 1001, &c), CTL_REFUSAL_NONE);
+	/* the spent challenge is gone */
 	assert_memory_equal(a->challenge, zero, sizeof(zero));
 	ceremony_table_free(t);
 }
@@ -94,7 +152,7 @@ static int expired_calls;
 static void
 on_expire(struct ceremony *c, void *arg)
 {
-	assert_int_equal(c->state, CEREMONY_EXPIRED);
+	assert_int_equal(c->state, CTL_STATE_EXPIRED);
 	expired_calls++;
 }
 
@@ -108,10 +166,10 @@ test_sweep_expires_then_forgets(void **state)
 	strcpy(token, a->token);
 	expired_calls = 0;
 	ceremony_sweep(t, 1089, on_expire, NULL);
-	assert_int_equal(a->state, CEREMONY_PENDING);
+	assert_int_equal(a->state, CTL_STATE_PENDING);
 	ceremony_sweep(t, 1090, on_expire, NULL);
 	assert_int_equal(expired_calls, 1);
-	assert_int_equal(a->state, CEREMONY_EXPIRED);
+	assert_int_equal(a->state, CTL_STATE_EXPIRED);
 	assert_int_equal(ceremony_pending_count(t), 0);
 	/* remembered for a while, so the page can say "expired" */
 	ceremony_sweep(t, 1090 + CEREMONY_KEEP_FINAL - 1, on_expire, NULL);
@@ -120,6 +178,22 @@ test_sweep_expires_then_forgets(void **state)
 	assert_null(ceremony_find(t, token));
 	assert_int_equal(ceremony_count(t), 0);
 	assert_int_equal(expired_calls, 1);
+	ceremony_table_free(t);
+}
+
+/* An approval being written is decided by the store, not by the clock. */
+static void
+test_committing_is_not_expired(void **state)
+{
+	struct ceremony_table *t = ceremony_table_new(limits);
+	struct ceremony *a = begin_ok(t, "u", "h1", 1000);
+
+	a->committing = 1;
+	ceremony_sweep(t, 2000, on_expire, NULL);
+	assert_int_equal(a->state, CTL_STATE_PENDING);
+	ceremony_finish(t, a, CTL_STATE_APPROVED, NULL, 2001);
+	assert_int_equal(a->committing, 0);
+	assert_int_equal(ceremony_pending_count(t), 0);
 	ceremony_table_free(t);
 }
 
@@ -133,11 +207,36 @@ test_final_states_are_bounded(void **state)
 		char user[16];
 		snprintf(user, sizeof(user), "u%d", i);
 		struct ceremony *c = begin_ok(t, user, "", 1000 + i);
-		ceremony_finish(t, c, CEREMONY_USED, NULL, 1000 + i);
+		ceremony_finish(t, c, CTL_STATE_USED, NULL, 1000 + i);
 	}
 	ceremony_sweep(t, 1050, NULL, NULL);
 	assert_true(ceremony_count(t) <= 2 * limits.total);
 	ceremony_table_free(t);
+}
+
+/* The counts behind the limits: exact, and forgotten at zero. */
+static void
+test_countmap(void **state)
+{
+	struct countmap *m = countmap_new();
+	char key[16];
+
+	assert_non_null(m);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 1000);
+		assert_int_equal(countmap_inc(m, key, strlen(key)), 0);
+	}
+	assert_int_equal(countmap_size(m), 1000);
+	assert_int_equal(countmap_get(m, "k7", 2), 5);
+	assert_int_equal(countmap_get(m, "k7\0x", 4), 0);	/* keys may hold NULs */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "k%d", i % 1000);
+		countmap_dec(m, key, strlen(key));
+	}
+	assert_int_equal(countmap_size(m), 0);
+	countmap_dec(m, "absent", 6);
+	assert_int_equal(countmap_get(m, "k7", 2), 0);
+	countmap_free(m);
 }
 
 int
@@ -146,9 +245,13 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tokens_are_distinct_and_findable),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_other_addresses_do_not_lock_out),
+		cmocka_unit_test(test_ipv6_counts_per_64),
 		cmocka_unit_test(test_finish_frees_a_place),
 		cmocka_unit_test(test_sweep_expires_then_forgets),
+		cmocka_unit_test(test_committing_is_not_expired),
 		cmocka_unit_test(test_final_states_are_bounded),
+		cmocka_unit_test(test_countmap),
 	};
 
 	return cmocka_run_group_tests_name("ceremony", tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -428,7 +429,7 @@ test_reopen_keeps_data(void **state)
 	assert_memory_equal(h1, h2, sizeof(h1));
 	assert_store(store_enroll_pending(st, "bob", 4000, &pending), STORE_OK);
 	assert_int_equal(pending, 1);
-	assert_store(store_event_list(st, NULL, 10, &evl), STORE_OK);
+	assert_store(store_event_list(st, NULL, 10, 0, &evl), STORE_OK);
 	assert_int_equal(evl.count, 1);
 	assert_string_equal(evl.items[0].event, "login_approved");
 	store_event_list_free(&evl);
@@ -574,7 +575,7 @@ test_cred_record_use(void **state)
 	struct store_credential c;
 
 	assert_store(add_cred(st, "alice", "cred-use", 100), STORE_OK);
-	assert_store(store_cred_record_use(st, id, 8, 9, 1, 1700000123,
+	assert_store(store_cred_record_use(st, id, 8, 9, 1, 1, 1700000123,
 	    "192.0.2.7"), STORE_OK);
 	assert_store(get_cred(st, "cred-use", &c), STORE_OK);
 	assert_int_equal(c.sign_count, 9);
@@ -588,7 +589,7 @@ test_cred_record_use(void **state)
 	assert_memory_equal(c.pubkey_cose, test_pubkey, sizeof(test_pubkey));
 	store_credential_free(&c);
 
-	assert_store(store_cred_record_use(st, id, 8, 10, 0, 1700000200, NULL),
+	assert_store(store_cred_record_use(st, id, 8, 10, 1, 0, 1700000200, NULL),
 	    STORE_OK);
 	assert_store(get_cred(st, "cred-use", &c), STORE_OK);
 	assert_int_equal(c.sign_count, 10);
@@ -714,7 +715,7 @@ test_not_found(void **state)
 
 	assert_store(add_cred(st, "alice", "cred-1", 100), STORE_OK);
 	assert_store(store_cred_get(st, id, 4, &c), STORE_ERR_NOT_FOUND);
-	assert_store(store_cred_record_use(st, id, 4, 1, 0, 1, "x"),
+	assert_store(store_cred_record_use(st, id, 4, 1, 1, 0, 1, "x"),
 	    STORE_ERR_NOT_FOUND);
 	assert_store(store_cred_rename(st, id, 4, "x"), STORE_ERR_NOT_FOUND);
 	assert_store(store_cred_remove(st, id, 4), STORE_ERR_NOT_FOUND);
@@ -894,20 +895,20 @@ test_events(void **state)
 	struct fixture *f = *state;
 	store_t *st = open_store(f->path);
 	struct store_event evs[] = {
-		{ 100, "login_approved", "alice", "192.0.2.1", "ok", NULL, NULL },
-		{ 101, "login_denied", "bob", "", "fail", "bad_signature", NULL },
-		{ 102, "daemon_start", NULL, NULL, "ok", NULL, "version 0.1.0" },
+		{ 100, "login_approved", "alice", "192.0.2.1", "ok", NULL, NULL, 0 },
+		{ 101, "login_denied", "bob", "", "fail", "bad_signature", NULL, 0 },
+		{ 102, "daemon_start", NULL, NULL, "ok", NULL, "version 0.1.0", 0 },
 		{ 103, "login_denied", "alice", "198.51.100.9", "deny",
-		    "sign_count_regressed", "count 7 after 9" },
-		{ 104, "cred_added", "alice", NULL, "ok", NULL, "\"laptop\"\n" },
+		    "sign_count_regressed", "count 7 after 9", 0 },
+		{ 104, "cred_added", "alice", NULL, "ok", NULL, "\"laptop\"\n", 0 },
 	};
-	struct store_event bad = { 1, "", NULL, NULL, "ok", NULL, NULL };
+	struct store_event bad = { 1, "", NULL, NULL, "ok", NULL, NULL, 0 };
 	struct store_event_list l;
 
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		assert_store(store_event_add(st, &evs[i]), STORE_OK);
 
-	assert_store(store_event_list(st, NULL, 100, &l), STORE_OK);
+	assert_store(store_event_list(st, NULL, 100, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 5);
 	for (size_t i = 0; i < 5; i++)
 		assert_int_equal(l.items[i].time, 104 - (int64_t)i);
@@ -919,7 +920,7 @@ test_events(void **state)
 	store_event_list_free(&l);
 	assert_null(l.items);
 
-	assert_store(store_event_list(st, "alice", 100, &l), STORE_OK);
+	assert_store(store_event_list(st, "alice", 100, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 3);
 	assert_int_equal(l.items[0].time, 104);
 	assert_string_equal(l.items[0].detail, "\"laptop\"\n");
@@ -936,20 +937,20 @@ test_events(void **state)
 	assert_ptr_not_equal(l.items[1].detail, evs[3].detail);
 	store_event_list_free(&l);
 
-	assert_store(store_event_list(st, NULL, 2, &l), STORE_OK);
+	assert_store(store_event_list(st, NULL, 2, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 2);
 	assert_int_equal(l.items[0].time, 104);
 	assert_int_equal(l.items[1].time, 103);
 	store_event_list_free(&l);
 
-	assert_store(store_event_list(st, "alice", 1, &l), STORE_OK);
+	assert_store(store_event_list(st, "alice", 1, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 1);
 	assert_int_equal(l.items[0].time, 104);
 	store_event_list_free(&l);
 
-	assert_store(store_event_list(st, NULL, 0, &l), STORE_OK);
+	assert_store(store_event_list(st, NULL, 0, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 0);
-	assert_store(store_event_list(st, "nobody", 10, &l), STORE_OK);
+	assert_store(store_event_list(st, "nobody", 10, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 0);
 	store_event_list_free(&l);
 
@@ -958,7 +959,7 @@ test_events(void **state)
 	bad.verdict = NULL;
 	assert_store(store_event_add(st, &bad), STORE_ERR_INVALID);
 	assert_store(store_event_add(st, NULL), STORE_ERR_INVALID);
-	assert_store(store_event_list(st, NULL, 10, NULL), STORE_ERR_INVALID);
+	assert_store(store_event_list(st, NULL, 10, 0, NULL), STORE_ERR_INVALID);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 5);
 	store_close(st);
 }
@@ -1108,6 +1109,240 @@ test_concurrent_create(void **state)
 	}
 }
 
+/*
+ * The counter is a compare-and-set (issue: two daemons on one store lost
+ * counter updates): a use is stored only while the stored count is still
+ * below it, so of two overlapping assertions with one counter exactly one
+ * wins, and a lower count after a higher one never lands.
+ */
+static void
+test_record_use_cas(void **state)
+{
+	struct fixture *f = *state;
+	store_t *a = open_store(f->path), *b = open_store(f->path);
+	const unsigned char *id = (const unsigned char *)"cred-cas";
+	struct store_credential c;
+
+	assert_store(add_cred(a, "alice", "cred-cas", 1), STORE_OK);	/* count 5 */
+	/* the same count through two connections: the second is a replay */
+	assert_store(store_cred_record_use(a, id, 8, 17, 1, 0, 10, "a"), STORE_OK);
+	assert_store(store_cred_record_use(b, id, 8, 17, 1, 0, 11, "b"), STORE_ERR_CONFLICT);
+	/* 22 after 17 grows; 18 after 22 does not */
+	assert_store(store_cred_record_use(b, id, 8, 22, 1, 0, 12, "b"), STORE_OK);
+	assert_store(store_cred_record_use(a, id, 8, 18, 1, 0, 13, "a"), STORE_ERR_CONFLICT);
+	assert_store(get_cred(a, "cred-cas", &c), STORE_OK);
+	assert_int_equal(c.sign_count, 22);
+	assert_int_equal(c.last_used, 12);
+	store_credential_free(&c);
+	/* without must_grow (policy "log") the count never goes down */
+	assert_store(store_cred_record_use(a, id, 8, 3, 0, 1, 14, "a"), STORE_OK);
+	assert_store(get_cred(a, "cred-cas", &c), STORE_OK);
+	assert_int_equal(c.sign_count, 22);
+	assert_int_equal(c.last_used, 14);
+	assert_int_equal(c.bs, 1);
+	store_credential_free(&c);
+	/* an authenticator without a counter: 0 after 0 is fine */
+	assert_store(add_cred(a, "alice", "cred-zero", 1), STORE_OK);
+	assert_store(store_cred_record_use(a, (const unsigned char *)"cred-zero", 9,
+	    0, 0, 0, 15, NULL), STORE_OK);	/* lowers nothing: 5 stays */
+	raw_exec(f->path, "UPDATE credentials SET sign_count = 0 WHERE id = CAST('cred-zero' AS BLOB)");
+	assert_store(store_cred_record_use(a, (const unsigned char *)"cred-zero", 9,
+	    0, 1, 0, 16, NULL), STORE_OK);
+	assert_store(store_cred_record_use(b, (const unsigned char *)"cred-zero", 9,
+	    0, 1, 0, 17, NULL), STORE_OK);
+	store_close(a);
+	store_close(b);
+}
+
+static void
+test_cred_register(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	unsigned char h1[STORE_USER_HANDLE_LEN], h2[STORE_USER_HANDLE_LEN], got[STORE_USER_HANDLE_LEN];
+	struct store_credential c;
+	int pending;
+	size_t n;
+
+	memset(h1, 0x11, sizeof(h1));
+	memset(h2, 0x22, sizeof(h2));
+	/* an enrollment is needed and there is none: nothing is written */
+	cred_init(&c, "carol", "reg-1", 1);
+	assert_store(store_cred_register(st, &c, h1, 1, 100), STORE_ERR_NO_ENROLLMENT);
+	assert_store(store_user_handle(st, "carol", 0, got), STORE_ERR_NOT_FOUND);
+	/* an expired one is none either */
+	assert_store(store_enroll_add(st, "carol", 50, "root"), STORE_OK);
+	assert_store(store_cred_register(st, &c, h1, 1, 100), STORE_ERR_NO_ENROLLMENT);
+	/* a pending one: handle, credential and the enrollment's end, together */
+	assert_store(store_enroll_add(st, "carol", 200, "root"), STORE_OK);
+	assert_store(store_cred_register(st, &c, h1, 1, 100), STORE_OK);
+	assert_store(store_user_handle(st, "carol", 0, got), STORE_OK);
+	assert_memory_equal(got, h1, sizeof(h1));
+	assert_store(store_enroll_pending(st, "carol", 100, &pending), STORE_OK);
+	assert_int_equal(pending, 0);
+	/* a second passkey with another handle than the user's: refused, all of it */
+	cred_init(&c, "carol", "reg-2", 2);
+	assert_store(store_cred_register(st, &c, h2, 0, 100), STORE_ERR_CONFLICT);
+	assert_store(store_cred_count_user(st, "carol", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	/* a taken credential ID keeps the enrollment for the next try */
+	assert_store(store_enroll_add(st, "dave", 200, "root"), STORE_OK);
+	cred_init(&c, "dave", "reg-1", 3);
+	assert_store(store_cred_register(st, &c, h2, 1, 100), STORE_ERR_EXISTS);
+	assert_store(store_enroll_pending(st, "dave", 100, &pending), STORE_OK);
+	assert_int_equal(pending, 1);
+	assert_store(store_user_handle(st, "dave", 0, got), STORE_ERR_NOT_FOUND);
+	store_close(st);
+}
+
+/*
+ * The daemon's group commit: marks undo one caller's part only, and
+ * store_txn_begin never waits for another writer's lock.
+ */
+static void
+test_txn(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	struct store_event ev = { 1, "x", NULL, NULL, "ok", NULL, NULL, 0 };
+	struct timespec t0, t1;
+	sqlite3 *db;
+	size_t n;
+
+	assert_store(store_txn_begin(st), STORE_OK);
+	assert_store(store_txn_mark(st), STORE_OK);
+	assert_store(add_cred(st, "alice", "txn-1", 1), STORE_OK);
+	store_txn_mark_end(st, 1);
+	assert_store(store_txn_mark(st), STORE_OK);
+	assert_store(add_cred(st, "alice", "txn-2", 1), STORE_OK);
+	assert_store(store_event_add(st, &ev), STORE_OK);
+	store_txn_mark_end(st, 0);	/* undone: txn-2 and the event */
+	assert_store(store_txn_mark(st), STORE_OK);
+	assert_store(add_cred(st, "alice", "txn-1", 1), STORE_ERR_EXISTS);
+	store_txn_mark_end(st, 0);
+	/* not visible to another connection before the commit */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM credentials"), 0);
+	assert_store(store_txn_commit(st), STORE_OK);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 0);
+
+	/* another writer: BUSY at once, not after the 5 s busy timeout */
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_store(store_txn_begin(st), STORE_ERR_BUSY);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
+	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	/* and the connection is usable afterwards */
+	assert_store(store_txn_begin(st), STORE_OK);
+	store_txn_rollback(st);
+	assert_store(store_set_busy_timeout(st, 100), STORE_OK);
+	store_close(st);
+}
+
+static void
+test_event_prune_and_pages(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	struct store_event ev = { 0, "e", "u", NULL, "ok", NULL, NULL, 0 };
+	struct store_event_list l;
+	size_t removed, total = 0;
+	uint64_t count;
+	int64_t last;
+
+	assert_store(store_txn_begin(st), STORE_OK);
+	for (int i = 1; i <= 1000; i++) {
+		ev.time = i;
+		assert_store(store_event_add(st, &ev), STORE_OK);
+	}
+	assert_store(store_txn_commit(st), STORE_OK);
+	assert_store(store_event_count(st, &count), STORE_OK);
+	assert_int_equal(count, 1000);
+	/* keyset pages: each starts below the last id seen, none repeats */
+	assert_store(store_event_list(st, NULL, 300, 0, &l), STORE_OK);
+	assert_int_equal(l.count, 300);
+	assert_int_equal(l.items[0].time, 1000);
+	last = l.items[299].id;
+	store_event_list_free(&l);
+	assert_store(store_event_list(st, "u", 300, last, &l), STORE_OK);
+	assert_int_equal(l.count, 300);
+	assert_int_equal(l.items[0].time, 700);
+	assert_int_equal(l.items[0].id, last - 1);
+	store_event_list_free(&l);
+	/* the row bound, in batches of 50 */
+	do {
+		assert_store(store_event_prune(st, 0, 100, 50, &removed), STORE_OK);
+		assert_true(removed <= 50);
+		total += removed;
+	} while (removed == 50);
+	assert_int_equal(total, 900);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 100);
+	assert_int_equal(raw_int(f->path, "SELECT min(time) FROM events"), 901);
+	/* the age bound: older than 951 */
+	assert_store(store_event_prune(st, 951, 0, 1000, &removed), STORE_OK);
+	assert_int_equal(removed, 50);
+	assert_int_equal(raw_int(f->path, "SELECT min(time) FROM events"), 951);
+	/* nothing old enough: nothing removed */
+	assert_store(store_event_prune(st, 10, 1000, 1000, &removed), STORE_OK);
+	assert_int_equal(removed, 0);
+	assert_store(store_event_prune(st, 10, 1000, 0, &removed), STORE_ERR_INVALID);
+	store_close(st);
+}
+
+/* What a store may name a passkey: the shared text rule of common/text.h. */
+static void
+test_nickname_rule(void **state)
+{
+	(void)state;
+	assert_true(store_nickname_valid("work laptop"));
+	assert_true(store_nickname_valid("Schlüssel \xe2\x9c\x93"));
+	assert_false(store_nickname_valid("a\x1b[2Jb"));
+	assert_false(store_nickname_valid("csi\xc2\x9b" "31m"));		/* U+009B */
+	assert_false(store_nickname_valid("abc\xe2\x80\xae" "fdp.exe"));	/* U+202E */
+	assert_false(store_nickname_valid("iso\xe2\x81\xa6x"));		/* U+2066 */
+	assert_false(store_nickname_valid("bad\xff"));
+	assert_false(store_nickname_valid("over\xc0\xaf"));			/* overlong '/' */
+}
+
+/* A store the daemon could only read stops it, with the system's reason. */
+static void
+test_readonly_refused(void **state)
+{
+	struct fixture *f = *state;
+	char why[256] = "";
+	store_t *st = open_store(f->path);
+	pid_t pid;
+	int status;
+
+	store_close(st);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		/* root writes anything: become someone who may only read */
+		if (getuid() == 0) {
+			chmod(f->dir, 0755);
+			chmod(f->path, 0644);
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(90);
+		} else if (chmod(f->path, 0400) != 0)
+			_exit(91);
+		store_err_t err = store_open_why(f->path, &st, why, sizeof(why));
+		if (err != STORE_ERR_READONLY)
+			_exit(92);
+		if (strstr(why, "only for reading") == NULL ||
+		    strstr(why, "ermission denied") == NULL)
+			_exit(93);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	chmod(f->path, 0600);
+}
+
 int
 main(void)
 {
@@ -1139,6 +1374,12 @@ main(void)
 		T(test_busy),
 		T(test_concurrent_writers),
 		T(test_concurrent_create),
+		T(test_record_use_cas),
+		T(test_cred_register),
+		T(test_txn),
+		T(test_event_prune_and_pages),
+		cmocka_unit_test(test_nickname_rule),
+		T(test_readonly_refused),
 	};
 #undef T
 

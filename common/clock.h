@@ -1,0 +1,13 @@
+/*
+ * One monotonic clock for every deadline: a wall-clock step (NTP, an
+ * admin's date command) must not stretch or cut a wait.
+ */
+#ifndef COMMON_CLOCK_H
+#define COMMON_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t clock_monotonic_ms(void);
+
+#endif

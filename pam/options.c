@@ -1,0 +1,77 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_client.h"
+#include "ctl_text.h"
+#include "options.h"
+
+static int
+parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The value of "name=value" when a starts with name and '=', else NULL. */
+static const char *
+value_of(const char *a, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(a, name, n) == 0 && a[n] == '=' ? a + n + 1 : NULL;
+}
+
+static int
+parse_one(const char *a, struct pk_opts *o)
+{
+	const char *v;
+
+	if (strcmp(a, "nullok") == 0)
+		o->nullok = true;
+	else if (strcmp(a, "debug") == 0)
+		o->debug = true;
+	else if ((v = value_of(a, "socket")) != NULL)
+		/* absolute, and fits sun_path with its NUL */
+		return v[0] == '/' && strlen(v) < 108 ? (o->socket = v, 0) : -1;
+	else if ((v = value_of(a, "timeout")) != NULL)
+		return parse_long(v, 1, PK_MAX_TIMEOUT, &o->timeout);
+	else if ((v = value_of(a, "enroll")) != NULL) {
+		if (strcmp(v, "none") != 0 && strcmp(v, "pending") != 0 &&
+		    strcmp(v, "after-auth") != 0)
+			return -1;
+		o->enroll = v;
+	} else if ((v = value_of(a, "qr")) != NULL) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return -1;
+		o->qr = v[0] == 'y';
+	} else if ((v = value_of(a, "daemon_user")) != NULL) {
+		if (!ctl_user_name_valid(v))
+			return -1;
+		o->daemon_user = v;
+	} else
+		return -1;
+	return 0;
+}
+
+int
+pk_opts_parse(int argc, const char **argv, struct pk_opts *o, int *bad)
+{
+	*o = (struct pk_opts){ .socket = CTL_DEFAULT_SOCKET,
+	    .timeout = PK_DEFAULT_TIMEOUT, .enroll = "none",
+	    .daemon_user = PK_DEFAULT_DAEMON_USER };
+	*bad = -1;
+	for (int i = 0; i < argc; i++)
+		if (argv[i] == NULL || parse_one(argv[i], o) != 0) {
+			*bad = i;
+			return -1;
+		}
+	return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * pam_passkey.so's options (the words after the module in a pam.d line),
+ * parsed in one place with its own tests and fuzzer, as pam-u2f keeps
+ * cfg.c: a typo in an authentication stack must fail closed, never fall
+ * back to a default.
+ *
+ *   socket=PATH            passkeyd's control socket (absolute, < 108 bytes)
+ *   timeout=SECONDS        the module's whole wait, 1..3600 (default 120)
+ *   nullok                 a user with no passkey gets PAM_IGNORE
+ *   enroll=none|pending|after-auth
+ *   qr=yes|no              a QR code of the link in the prompt
+ *   daemon_user=NAME       the account passkeyd runs as (default passkeyd):
+ *                          the socket must be served by it or by root
+ *   debug                  log details
+ */
+#ifndef PAM_PASSKEY_OPTIONS_H
+#define PAM_PASSKEY_OPTIONS_H
+
+#include <stdbool.h>
+
+#define PK_DEFAULT_TIMEOUT	120	/* s, the module's whole wait */
+#define PK_MAX_TIMEOUT		3600
+#define PK_DEFAULT_DAEMON_USER	"passkeyd"
+
+struct pk_opts {
+	const char *socket;	/* the strings point into argv */
+	long timeout;
+	bool nullok;
+	const char *enroll;	/* "none", "pending" or "after-auth" */
+	bool qr;
+	bool debug;
+	const char *daemon_user;
+};
+
+/*
+ * Fills o from argv, defaults first.  Returns 0, or -1 with *bad set to
+ * the index of the first argument that is unknown or has a bad value.
+ */
+int pk_opts_parse(int argc, const char **argv, struct pk_opts *o, int *bad);
+
+#endif

@@ -1,0 +1,48 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "addrkey.h"
+
+static void
+key_v6(const struct in6_addr *a, char out[ADDR_KEY_MAX])
+{
+	struct in6_addr net;
+	char text[INET6_ADDRSTRLEN];
+
+	if (IN6_IS_ADDR_V4MAPPED(a)) {
+		inet_ntop(AF_INET, &a->s6_addr[12], out, ADDR_KEY_MAX);
+		return;
+	}
+	memset(&net, 0, sizeof(net));
+	memcpy(net.s6_addr, a->s6_addr, 8);
+	inet_ntop(AF_INET6, &net, text, sizeof(text));
+	snprintf(out, ADDR_KEY_MAX, "%s/64", text);
+}
+
+void
+addr_key_from_text(const char *text, char out[ADDR_KEY_MAX])
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (inet_pton(AF_INET, text, &v4) == 1)
+		inet_ntop(AF_INET, &v4, out, ADDR_KEY_MAX);
+	else if (inet_pton(AF_INET6, text, &v6) == 1)
+		key_v6(&v6, out);
+	else
+		snprintf(out, ADDR_KEY_MAX, "%s", text);
+}
+
+void
+addr_key_from_sockaddr(const struct sockaddr *sa, char out[ADDR_KEY_MAX])
+{
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		    ADDR_KEY_MAX);
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		key_v6(&((const struct sockaddr_in6 *)sa)->sin6_addr, out);
+	else
+		snprintf(out, ADDR_KEY_MAX, "?");
+}

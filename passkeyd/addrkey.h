@@ -1,0 +1,23 @@
+/*
+ * The unit a client address is counted in.  An IPv4 address is one
+ * client; an IPv6 client is given a whole /64 by its network (SLAAC,
+ * privacy addresses), so its /64 is one client: counting each /128 would
+ * let it hold 2^64 times any per-address limit.  IPv4-mapped IPv6
+ * addresses count as their IPv4 address.  Anything else (a host name,
+ * when sshd runs with UseDNS) counts as itself.
+ */
+#ifndef PASSKEYD_ADDRKEY_H
+#define PASSKEYD_ADDRKEY_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* "192.0.2.7", "2001:db8:1:2::/64", or the text itself (cut to fit). */
+#define ADDR_KEY_MAX	256
+
+/* The key of a textual address (PAM_RHOST); "" stays "" (no address). */
+void addr_key_from_text(const char *text, char out[ADDR_KEY_MAX]);
+/* The key of a socket address (an HTTP client). */
+void addr_key_from_sockaddr(const struct sockaddr *sa, char out[ADDR_KEY_MAX]);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * The control operations: the table that says, per request, who may call
+ * it and how often, and the ceremony ops (begin, status, cancel, enroll).
+ * The passkey management ops are in manage.c.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "control_ops.h"
+#include "ctl_text.h"
+#include "flow.h"
+#include "manage.h"
+#include "text.h"
+
+/* Who may call an op. */
+enum op_who {
+	WHO_ROOT,	/* uid 0 only */
+	WHO_SELF,	/* any uid with an account, for that account (root: anyone) */
+	WHO_OWNER,	/* root, or the uid that owns the ceremony "token" names */
+	WHO_ANY,	/* any uid */
+};
+
+/* Per-account budgets of non-root callers (root is not limited). */
+enum op_rate { RATE_POLL, RATE_READ, RATE_WRITE, RATE_BEGIN };
+
+static const struct rate_rule rate_rules[RATE_CLASSES] = {
+	[RATE_POLL] = { 20.0, 60.0 },	/* status, cancel, ping */
+	[RATE_READ] = { 10.0, 50.0 },	/* list, events, export */
+	[RATE_WRITE] = { 5.0, 20.0 },	/* rename, remove */
+	[RATE_BEGIN] = { 2.0, 20.0 },	/* register_begin */
+};
+
+typedef json_t *(*op_fn)(struct op_ctx *);
+
+struct control_op {
+	const char *name;
+	enum op_who who;
+	enum op_rate rate;
+	op_fn run;
+};
+
+json_t *
+op_ok(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+json_t *
+op_refuse(enum ctl_refusal r)
+{
+	return ctl_refusal_json(r);
+}
+
+void
+control_account_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	out[0] = '\0';
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+	    ctl_user_name_valid(res->pw_name))
+		snprintf(out, len, "%s", res->pw_name);
+}
+
+/*
+ * The account a name resolves to, as the system spells it (pw_name): a
+ * case-insensitive NSS (SSSD, winbind) maps "DAEMON" to "daemon", and the
+ * passkeys checked must be the account's, whatever the client typed.
+ */
+static enum ctl_refusal
+canonical_user(const char *name, char out[CTL_USER_MAX + 1])
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (!ctl_user_name_valid(name))
+		return CTL_REFUSAL_BAD_REQUEST;
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL ||
+	    !ctl_user_name_valid(res->pw_name))
+		return CTL_REFUSAL_UNKNOWN_USER;
+	snprintf(out, CTL_USER_MAX + 1, "%s", res->pw_name);
+	return CTL_REFUSAL_NONE;
+}
+
+static const char *
+str(json_t *req, const char *key)
+{
+	return json_string_value(json_object_get(req, key));
+}
+
+/* A service name: printable, no spaces, no '/', not empty. */
+static int
+valid_service(const char *s)
+{
+	return s != NULL && text_is_safe(s, 1, 64) && strpbrk(s, " /") == NULL;
+}
+
+/* PAM_RHOST: may be empty (sudo, a local login); safe text, no spaces. */
+static int
+valid_rhost(const char *s)
+{
+	return s != NULL && text_is_safe(s, 0, 255) && strchr(s, ' ') == NULL;
+}
+
+static json_t *
+ceremony_answer(struct passkeyd *d, const struct ceremony *c)
+{
+	char url[1024];
+
+	snprintf(url, sizeof(url), "%s/%s/%s", d->cfg.public_url,
+	    c->kind == CEREMONY_LOGIN ? "l" : "r", c->token);
+	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:I}", "ok", 1,
+	    "kind", c->kind == CEREMONY_LOGIN ? "login" : "register",
+	    "token", c->token, "url", url, "code", c->code,
+	    "expires_in", (json_int_t)(c->expires - time(NULL)));
+}
+
+static json_t *
+op_login_begin(struct op_ctx *x)
+{
+	const char *rhost = str(x->req, "rhost"), *service = str(x->req, "service");
+	const char *mode = str(x->req, "enroll");
+	json_t *bind = json_object_get(x->req, "bind");
+	struct login_request r = { .rhost = rhost, .service = service,
+	    .conn = x->call->conn };
+	char user[CTL_USER_MAX + 1];
+	enum ctl_refusal err;
+	struct ceremony *c;
+
+	if (!valid_rhost(rhost) || !valid_service(service) ||
+	    (bind != NULL && !json_is_boolean(bind)))
+		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	/* unbound: lives until its expiry, for a tool that hands it on */
+	if (json_is_false(bind))
+		r.conn = 0;
+	if (mode == NULL || strcmp(mode, "none") == 0)
+		r.enroll = ENROLL_NONE;
+	else if (strcmp(mode, "pending") == 0)
+		r.enroll = ENROLL_PENDING;
+	else if (strcmp(mode, "after-auth") == 0)
+		r.enroll = ENROLL_AFTER_AUTH;
+	else
+		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	if ((err = canonical_user(str(x->req, "user"), user)) == CTL_REFUSAL_BAD_REQUEST)
+		return op_refuse(err);
+	if (err == CTL_REFUSAL_NONE && r.conn != 0 && !x->call->can_bind)
+		err = CTL_REFUSAL_LIMIT_CONNECTION;
+	if (err != CTL_REFUSAL_NONE) {
+		event_log(x->d, &(struct event_rec){ .event = "login_begin",
+		    .user = str(x->req, "user"), .rhost = rhost, .service = service,
+		    .verdict = "refused", .reason = ctl_refusal_code(err), .noisy = 1 });
+		return op_refuse(err);
+	}
+	r.user = user;
+	if ((err = flow_login_begin(x->d, &r, &c)) != CTL_REFUSAL_NONE)
+		return op_refuse(err);
+	if (r.conn != 0)
+		memcpy(x->call->bind_token, c->token, sizeof(c->token));
+	return ceremony_answer(x->d, c);
+}
+
+static void
+enroll_answer(struct passkeyd *d, void *arg, enum ctl_refusal r, struct ceremony *c)
+{
+	control_answer(arg, r == CTL_REFUSAL_NONE ? ceremony_answer(d, c) : op_refuse(r));
+}
+
+static json_t *
+op_enroll(struct op_ctx *x)
+{
+	json_t *exp = json_object_get(x->req, "expires_in");
+	json_int_t lifetime = x->d->cfg.enroll_timeout;
+	char user[CTL_USER_MAX + 1];
+	struct control_reply *later;
+	enum ctl_refusal err;
+
+	if ((err = canonical_user(str(x->req, "user"), user)) != CTL_REFUSAL_NONE)
+		return op_refuse(err);
+	if (exp != NULL) {
+		if (!json_is_integer(exp) || json_integer_value(exp) < 60 ||
+		    json_integer_value(exp) > 30 * 86400)
+			return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+		lifetime = json_integer_value(exp);
+	}
+	if ((later = control_defer(x->call)) == NULL)
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	err = flow_enroll(x->d, user, (unsigned)lifetime, "root", enroll_answer, later);
+	if (err != CTL_REFUSAL_NONE) {
+		x->call->deferred = 0;
+		free(later);
+		return op_refuse(err);
+	}
+	return NULL;
+}
+
+static json_t *
+op_register_begin(struct op_ctx *x)
+{
+	struct ceremony *c;
+	enum ctl_refusal err;
+
+	if (x->uid == 0)	/* root has `enroll` for any account */
+		return op_refuse(CTL_REFUSAL_NOT_PERMITTED);
+	if ((err = flow_register_begin(x->d, x->self, x->uid, &c)) != CTL_REFUSAL_NONE)
+		return op_refuse(err);
+	return ceremony_answer(x->d, c);
+}
+
+static json_t *
+op_status(struct op_ctx *x)
+{
+	enum ctl_state state = flow_status(x->d, x->c);
+	time_t left = x->c->expires - time(NULL);
+	json_t *out;
+
+	out = json_pack("{s:b, s:s, s:I}", "ok", 1, "state", ctl_state_name(state),
+	    "expires_in", (json_int_t)(left > 0 ? left : 0));
+	if (out != NULL && state == CTL_STATE_FAILED && x->c->reason != NULL)
+		json_object_set_new(out, "reason", json_string(x->c->reason));
+	return out;
+}
+
+static json_t *
+op_cancel(struct op_ctx *x)
+{
+	flow_cancel(x->d, x->c, "cancelled");
+	return json_pack("{s:b, s:s}", "ok", 1, "state",
+	    ctl_state_name((enum ctl_state)x->c->state));
+}
+
+static json_t *
+op_ping(struct op_ctx *x)
+{
+	(void)x;
+	return json_pack("{s:b, s:s}", "ok", 1, "version", PASSKEYD_VERSION);
+}
+
+/* Who may do what, in one place (PROTOCOL.md "Who is asking"). */
+static const struct control_op control_ops[] = {
+	{ "login_begin",	WHO_ROOT,	RATE_BEGIN,	op_login_begin },
+	{ "status",		WHO_OWNER,	RATE_POLL,	op_status },
+	{ "cancel",		WHO_OWNER,	RATE_POLL,	op_cancel },
+	{ "enroll",		WHO_ROOT,	RATE_WRITE,	op_enroll },
+	{ "register_begin",	WHO_SELF,	RATE_BEGIN,	op_register_begin },
+	{ "list",		WHO_SELF,	RATE_READ,	manage_list },
+	{ "rename",		WHO_SELF,	RATE_WRITE,	manage_rename },
+	{ "remove",		WHO_SELF,	RATE_WRITE,	manage_remove },
+	{ "export",		WHO_SELF,	RATE_READ,	manage_export },
+	{ "events",		WHO_SELF,	RATE_READ,	manage_events },
+	{ "revoke_enrollment",	WHO_ROOT,	RATE_WRITE,	manage_revoke_enrollment },
+	{ "ping",		WHO_ANY,	RATE_POLL,	op_ping },
+};
+
+static const struct control_op *
+find_op(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(control_ops) / sizeof(control_ops[0]); i++)
+		if (strcmp(control_ops[i].name, name) == 0)
+			return &control_ops[i];
+	return NULL;
+}
+
+/* WHO_OWNER: root for every ceremony; another uid for its own registration. */
+static enum ctl_refusal
+owned_ceremony(struct op_ctx *x)
+{
+	const char *token = str(x->req, "token");
+
+	if (token == NULL)
+		return CTL_REFUSAL_BAD_REQUEST;
+	if ((x->c = ceremony_find(x->d->ceremonies, token)) == NULL)
+		return CTL_REFUSAL_UNKNOWN_CEREMONY;
+	if (x->uid != 0 && (x->uid != x->c->owner_uid || x->c->kind == CEREMONY_LOGIN))
+		return CTL_REFUSAL_NOT_PERMITTED;
+	return CTL_REFUSAL_NONE;
+}
+
+static enum ctl_refusal
+permitted(struct op_ctx *x, const struct control_op *op)
+{
+	switch (op->who) {
+	case WHO_ROOT:
+		return x->uid == 0 ? CTL_REFUSAL_NONE : CTL_REFUSAL_NOT_PERMITTED;
+	case WHO_SELF:
+		/* an account the system cannot name cannot own passkeys */
+		return x->uid == 0 || x->self[0] != '\0' ? CTL_REFUSAL_NONE :
+		    CTL_REFUSAL_NOT_PERMITTED;
+	case WHO_OWNER:
+		return owned_ceremony(x);
+	case WHO_ANY:
+		return CTL_REFUSAL_NONE;
+	}
+	return CTL_REFUSAL_NOT_PERMITTED;
+}
+
+json_t *
+control_dispatch(struct passkeyd *d, struct control_call *call, const char *line,
+    size_t len)
+{
+	struct op_ctx x = { .d = d, .call = call, .uid = call->uid,
+	    .self = call->uid == 0 ? "" : call->name };
+	const struct control_op *op;
+	enum ctl_refusal err;
+	json_t *out;
+
+	x.req = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	if (x.req == NULL || !json_is_object(x.req)) {
+		json_decref(x.req);
+		call->close_after = 1;
+		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	}
+	if ((op = find_op(str(x.req, "op"))) == NULL)
+		err = CTL_REFUSAL_BAD_REQUEST;
+	else if (x.uid != 0 && !rate_table_take(d->control_rates, x.uid, op->rate,
+	    &rate_rules[op->rate], clock_monotonic_ms())) {
+		d->control_rate_refusals++;
+		d->control_rate_last_uid = x.uid;
+		err = CTL_REFUSAL_RATE_LIMITED;
+	} else
+		err = permitted(&x, op);
+	out = err == CTL_REFUSAL_NONE ? op->run(&x) : op_refuse(err);
+	json_decref(x.req);
+	if (out == NULL && !call->deferred)
+		out = op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	return out;
+}
