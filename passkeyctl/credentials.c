@@ -199,14 +199,22 @@ print_credential(const json_t *c)
 	const char *name = json_string_value(json_object_get(c, "authenticator"));
 	const char *addr = json_string_value(json_object_get(c, "last_address"));
 
-	printf("  %s  ", str(c, "short_id"));
+	fputs("  ", stdout);
+	print_safe(stdout, str(c, "short_id"));
+	fputs("  ", stdout);
 	print_safe(stdout, nick != NULL ? nick : "(no name)");
-	printf("\n      %s, ", str(c, "alg"));
+	fputs("\n      ", stdout);
+	print_safe(stdout, str(c, "alg"));
+	fputs(", ", stdout);
 	if (name != NULL) {
 		print_safe(stdout, name);
-		printf(" (%s)", str(c, "aaguid"));
-	} else
-		printf("authenticator %s", str(c, "aaguid"));
+		fputs(" (", stdout);
+		print_safe(stdout, str(c, "aaguid"));
+		fputs(")", stdout);
+	} else {
+		fputs("authenticator ", stdout);
+		print_safe(stdout, str(c, "aaguid"));
+	}
 	print_time("\n      created ", json_object_get(c, "created"));
 	print_time(", last used ", json_object_get(c, "last_used"));
 	if (addr != NULL) {
@@ -216,6 +224,50 @@ print_credential(const json_t *c)
 	printf("\n      backup: %s; %s\n", backup_state(c),
 	    json_is_true(json_object_get(c, "user_verified")) ?
 	    "user verified" : "user not verified");
+}
+
+/* By user, then oldest first; ties keep the daemon's creation order. */
+struct listed {
+	json_t *c;
+	size_t at;
+};
+
+static int
+by_user_then_age(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+	int c = strcmp(str(x->c, "user"), str(y->c, "user"));
+	json_int_t tx = json_integer_value(json_object_get(x->c, "created"));
+	json_int_t ty = json_integer_value(json_object_get(y->c, "created"));
+
+	if (c != 0)
+		return c;
+	if (tx != ty)
+		return (tx > ty) - (tx < ty);
+	return (x->at > y->at) - (x->at < y->at);
+}
+
+static json_t *
+sorted(json_t *items)
+{
+	size_t n = json_array_size(items);
+	struct listed *v = calloc(n + 1, sizeof(*v));
+	json_t *out = json_array();
+
+	if (v == NULL || out == NULL) {
+		free(v);
+		json_decref(out);
+		json_decref(items);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct listed){ json_array_get(items, i), i };
+	qsort(v, n, sizeof(*v), by_user_then_age);
+	for (size_t i = 0; i < n; i++)
+		json_array_append(out, v[i].c);
+	free(v);
+	json_decref(items);
+	return out;
 }
 
 int
@@ -240,6 +292,8 @@ cmd_list(int argc, char **argv)
 	json_decref(req);
 	if (r != EXIT_VERDICT_OK)
 		return r;
+	if ((items = sorted(items)) == NULL)
+		return EXIT_VERDICT_REJECTED;
 	if (o.json) {
 		r = print_json_pretty(items);
 		json_decref(items);
@@ -247,7 +301,7 @@ cmd_list(int argc, char **argv)
 	}
 	if (json_array_size(items) == 0)
 		printf("no passkeys\n");
-	/* the daemon sorts by user, then oldest first */
+	/* sorted above: by user, then oldest first */
 	for (i = 0; i < json_array_size(items); i++) {
 		const json_t *c = json_array_get(items, i);
 		const char *user = str(c, "user");
@@ -328,7 +382,9 @@ cmd_remove(int argc, char **argv)
 	r = daemon_ask(daemon_socket(), req, &resp);
 	json_decref(req);
 	if (r == EXIT_VERDICT_OK) {
-		printf("removed passkey %s of ", str(resp, "short_id"));
+		fputs("removed passkey ", stdout);
+		print_safe(stdout, str(resp, "short_id"));
+		fputs(" of ", stdout);
 		print_safe(stdout, str(resp, "user"));
 		printf("\n");
 	}

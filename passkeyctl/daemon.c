@@ -5,12 +5,14 @@
  * so a hostile name in the store cannot drive the terminal.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "ctl_client.h"
 #include "ctl_text.h"
 #include "passkeyctl.h"
+#include "text.h"
 
 #define DAEMON_TIMEOUT_MS	10000
 #define LINK_MAX_EXPIRES	(366L * 86400)
@@ -21,11 +23,22 @@ daemon_socket(void)
 	return passkeyctl_socket != NULL ? passkeyctl_socket : CTL_DEFAULT_SOCKET;
 }
 
+/*
+ * The shared rule (common/text.h): valid UTF-8 is kept, so names in any
+ * script show as they are; control characters (C0 and C1, such as U+009B
+ * CSI), bidirectional overrides (U+202E) and invalid bytes become '?'.
+ */
 void
 print_safe(FILE *f, const char *s)
 {
-	for (; s != NULL && *s; s++)
-		fputc((unsigned char)*s >= 0x20 && *s != 0x7f ? *s : '?', f);
+	size_t n = s != NULL ? strlen(s) + 1 : 1;
+	char stack[512], *buf = n <= sizeof(stack) ? stack : malloc(n);
+
+	if (buf == NULL)
+		return;
+	fputs(text_sanitize(s, buf, n), f);
+	if (buf != stack)
+		free(buf);
 }
 
 void

@@ -12,6 +12,7 @@
 
 #include "ctl_text.h"
 #include "passkeyctl.h"
+#include "text.h"
 
 #define EVENTS_MAX 10000
 
@@ -29,16 +30,22 @@ static const char events_usage[] =
     "Shows the last N (default 50, at most 10000) audit events: yours, or as\n"
     "root USER's or everyone's.\n";
 
+/* One column: the value made safe to show, spaces as '?' (one word). */
 static void
 field(const json_t *e, const char *key, int width)
 {
 	const char *s = json_string_value(json_object_get(e, key));
+	char buf[1024];
 	int n = 0;
 
 	if (s == NULL || *s == '\0')
 		s = "-";
-	for (; *s; s++, n++)
-		putchar((unsigned char)*s > 0x20 && *s != 0x7f ? *s : '?');
+	text_sanitize(s, buf, sizeof(buf));
+	for (char *p = buf; *p; p++)
+		if (*p == ' ')
+			*p = '?';
+	fputs(buf, stdout);
+	n = (int)strlen(buf);
 	for (; n < width; n++)
 		putchar(' ');
 	putchar(' ');

@@ -1,7 +1,7 @@
 #ifndef PASSKEYCTL_H
 #define PASSKEYCTL_H
 
-/* Exit codes shared by every command (DESIGN.md, "Offline verifier"). */
+/* Exit codes shared by every command (README.md, "The offline verifier"). */
 #define EXIT_VERDICT_OK		0
 #define EXIT_VERDICT_REJECTED	1
 #define EXIT_USAGE		2

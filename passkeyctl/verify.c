@@ -1,6 +1,6 @@
 /*
  * The offline verifier: the RP core behind a stable command-line contract
- * (DESIGN.md).  Other tools drive it, so its flags, its one JSON object on
+ * (docs/DESIGN.md).  Other tools drive it, so its flags, its one JSON object on
  * stdout and its exit codes (0 ok, 1 rejected, 2 usage or unreadable
  * input) do not change.
  */
@@ -309,8 +309,9 @@ parse_args(int argc, char **argv, const struct option *opts, const char *usage,
 		return usage_error(usage, "unexpected argument '%s'", argv[optind]);
 	if (!a->have_rp_id || !a->have_origin || a->challenge == NULL)
 		return usage_error(usage, "--rp-id, --origin and --challenge are required");
-	if (a->challenge_len < RP_MIN_CHALLENGE_LEN || a->challenge_len > 64)
-		return usage_error(usage, "--challenge must decode to 16..64 bytes");
+	if (a->challenge_len < RP_MIN_CHALLENGE_LEN || a->challenge_len > RP_MAX_CHALLENGE_LEN)
+		return usage_error(usage, "--challenge must decode to %d..%d bytes",
+		    RP_MIN_CHALLENGE_LEN, RP_MAX_CHALLENGE_LEN);
 	return 0;
 }
 

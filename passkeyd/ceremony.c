@@ -65,15 +65,23 @@ ceremony_table_new(struct ceremony_limits limits)
 	return t;
 }
 
+/* The strings live in the same allocation, after the struct. */
 static void
 ceremony_free(struct ceremony *c)
 {
-	free(c->user);
-	free(c->rhost);
-	free(c->service);
-	free(c->addr_key);
 	explicit_bzero(c, sizeof(*c));
 	free(c);
+}
+
+/* Copies s after *at and returns the copy. */
+static char *
+put(char **at, const char *s, size_t n)
+{
+	char *p = *at;
+
+	memcpy(p, s, n + 1);
+	*at += n + 1;
+	return p;
 }
 
 /* The three count keys of a (user, address); `which` is 'u', 'a' or 'p'. */
@@ -226,18 +234,27 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	struct ceremony *c;
 	unsigned b;
 
+	size_t lu, lr, ls, la;
+	char *at;
+
 	*out = NULL;
 	addr_key_from_text(spec->rhost, addr);
 	if ((r = check_limits(t, spec->user, addr)) != CTL_REFUSAL_NONE)
 		return r;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	lu = strlen(spec->user);
+	lr = strlen(spec->rhost);
+	ls = strlen(spec->service);
+	/* an address key that is the address itself is not stored twice */
+	la = strcmp(addr, spec->rhost) == 0 ? 0 : strlen(addr) + 1;
+	/* one allocation: the struct, then its strings */
+	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + la + 3)) == NULL)
 		return CTL_REFUSAL_INTERNAL_ERROR;
-	c->user = strdup(spec->user);
-	c->rhost = strdup(spec->rhost);
-	c->service = strdup(spec->service);
-	c->addr_key = strdup(addr);
-	if (c->user == NULL || c->rhost == NULL || c->service == NULL ||
-	    c->addr_key == NULL || make_secrets(c) != 0 ||
+	at = (char *)(c + 1);
+	c->user = put(&at, spec->user, lu);
+	c->rhost = put(&at, spec->rhost, lr);
+	c->service = put(&at, spec->service, ls);
+	c->addr_key = la == 0 ? c->rhost : put(&at, addr, la - 1);
+	if (make_secrets(c) != 0 ||
 	    /* 144 random bits make a clash unthinkable, but never alias one */
 	    ceremony_find(t, c->token) != NULL || count_pending(t, c, 1) != 0) {
 		ceremony_free(c);

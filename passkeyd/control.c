@@ -33,6 +33,15 @@ struct client {
 	int closing;		/* drop at the end of this turn */
 	int eof;		/* the peer will send nothing more */
 	int waiting;		/* a deferred answer is outstanding */
+	/*
+	 * What the socket would not take yet: the client reads slower than it
+	 * asks.  Nothing more of its requests is served until it is sent, and
+	 * it must be within CONTROL_LINE_SECONDS, so a reader that stops holds
+	 * no memory beyond one answer and no connection for long.
+	 */
+	char *out;
+	size_t out_len, out_off;
+	int64_t out_ms;
 	char name[CTL_USER_MAX + 1];	/* resolved on first need; "" none */
 	int named;
 	char bound[CONTROL_BOUND_MAX][CEREMONY_TOKEN_LEN + 1];
@@ -122,6 +131,10 @@ drop_client(struct control_server *s, size_t i)
 	struct client *c = s->clients[i];
 
 	cancel_bound(s, c);
+	if (c->out != NULL) {
+		explicit_bzero(c->out, c->out_len);
+		free(c->out);
+	}
 	close(c->fd);
 	explicit_bzero(c, sizeof(*c));	/* requests carry tokens */
 	free(c);
@@ -220,32 +233,51 @@ accept_clients(struct control_server *s, int64_t now_ms)
 	}
 }
 
-/* Sends one answer line; a client that does not read loses its connection. */
+/* Sends what the socket takes of the pending answer; 0 once all is sent. */
+static int
+flush_out(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
+		if (n <= 0) {
+			c->closing = 1;
+			break;
+		}
+		c->out_off += (size_t)n;
+	}
+	explicit_bzero(c->out, c->out_len);	/* answers carry tokens */
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	return 0;
+}
+
+/* Queues one answer line and sends what the socket takes at once. */
 static void
 reply(struct client *c, json_t *obj)
 {
 	char *s = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
-	size_t len, off = 0;
+	size_t len;
 
 	json_decref(obj);
-	if (s == NULL) {
+	if (s == NULL || c->out != NULL) {	/* one answer at a time, by design */
+		free(s);
 		c->closing = 1;
 		return;
 	}
 	len = strlen(s);
 	s[len++] = '\n';	/* over the NUL: sent by length */
-	while (off < len) {
-		ssize_t n = send(c->fd, s + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			c->closing = 1;
-			break;
-		}
-		off += (size_t)n;
-	}
-	explicit_bzero(s, len);
-	free(s);
+	c->out = s;
+	c->out_len = len;
+	c->out_off = 0;
+	c->out_ms = clock_monotonic_ms();
+	flush_out(c);
 }
 
 static struct client *
@@ -331,7 +363,7 @@ serve_buffered(struct control_server *s, struct client *c, int budget, int64_t n
 {
 	char *nl;
 
-	while (budget-- > 0 && !c->closing && !c->waiting && !c->eof &&
+	while (budget-- > 0 && !c->closing && !c->waiting && !c->eof && c->out == NULL &&
 	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
 		size_t line = (size_t)(nl - c->buf);
 
@@ -341,7 +373,7 @@ serve_buffered(struct control_server *s, struct client *c, int budget, int64_t n
 		c->len -= line + 1;
 		c->line_ms = c->len > 0 ? now_ms : 0;
 	}
-	if (!c->closing && !c->waiting && c->len == sizeof(c->buf) &&
+	if (!c->closing && !c->waiting && c->out == NULL && c->len == sizeof(c->buf) &&
 	    memchr(c->buf, '\n', c->len) == NULL) {
 		reply(c, ctl_refusal_json(CTL_REFUSAL_BAD_REQUEST));
 		c->closing = 1;
@@ -372,16 +404,19 @@ read_client(struct client *c, int64_t now_ms)
 	c->len += (size_t)n;
 }
 
-/* 1 while a ceremony this connection began is pending: the module waits. */
+/*
+ * 1 while a ceremony this connection began is still known: the module is
+ * waiting for its user, who may press Enter only after the ceremony
+ * expired and must then be told "expired".  sshd's LoginGraceTime bounds
+ * how long the module waits; the table forgets final ceremonies after
+ * CEREMONY_KEEP_FINAL.
+ */
 static int
-holds_pending(struct control_server *s, struct client *c)
+holds_ceremony(struct control_server *s, struct client *c)
 {
-	for (size_t i = 0; i < c->n_bound; i++) {
-		struct ceremony *cer = ceremony_find(s->d->ceremonies, c->bound[i]);
-
-		if (cer != NULL && cer->state == CTL_STATE_PENDING)
+	for (size_t i = 0; i < c->n_bound; i++)
+		if (ceremony_find(s->d->ceremonies, c->bound[i]) != NULL)
 			return 1;
-	}
 	return 0;
 }
 
@@ -392,9 +427,11 @@ timed_out(struct control_server *s, struct client *c, int64_t now_ms)
 
 	if (c->line_ms != 0 && now_ms - c->line_ms > CONTROL_LINE_SECONDS * 1000)
 		return 1;	/* a request that trickles in */
-	if (c->len > 0 || c->waiting || now_ms - c->last_ms <= idle * 1000)
+	if (c->out != NULL && now_ms - c->out_ms > CONTROL_LINE_SECONDS * 1000)
+		return 1;	/* an answer it does not read */
+	if (c->len > 0 || c->waiting || c->out != NULL || now_ms - c->last_ms <= idle * 1000)
 		return 0;
-	return !holds_pending(s, c);
+	return !holds_ceremony(s, c);
 }
 
 static void
@@ -418,8 +455,8 @@ control_fill_poll(struct control_server *s, struct pollfd *fds, size_t max)
 		struct client *c = s->clients[i];
 
 		/* a full buffer or an answer outstanding: read nothing more yet */
-		fds[n++] = (struct pollfd){ .fd = c->fd,
-		    .events = c->len < sizeof(c->buf) && !c->waiting ? POLLIN : 0 };
+		fds[n++] = (struct pollfd){ .fd = c->fd, .events = (short)(c->out != NULL ?
+		    POLLOUT : c->len < sizeof(c->buf) && !c->waiting ? POLLIN : 0) };
 		s->polled++;
 	}
 	return n;
@@ -433,9 +470,14 @@ control_handle(struct control_server *s, const struct pollfd *fds, size_t n,
 	 * control_fill_poll put clients[i] at fds[1 + i], and nothing has
 	 * added or dropped a client since; accept and drop only come after.
 	 */
-	for (size_t i = 0; i + 1 < n && i < s->polled && i < s->n_clients; i++)
-		if (fds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
-			read_client(s->clients[i], now_ms);
+	for (size_t i = 0; i + 1 < n && i < s->polled && i < s->n_clients; i++) {
+		struct client *c = s->clients[i];
+
+		if (c->out != NULL && (fds[1 + i].revents & (POLLOUT | POLLHUP | POLLERR)))
+			flush_out(c);
+		else if (fds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
+			read_client(c, now_ms);
+	}
 	for (size_t i = 0; i < s->n_clients; i++) {
 		struct client *c = s->clients[i];
 
@@ -456,7 +498,7 @@ control_timeout_ms(const struct control_server *s)
 	for (size_t i = 0; i < s->n_clients; i++) {
 		const struct client *c = s->clients[i];
 
-		if (!c->waiting && !c->closing && memchr(c->buf, '\n', c->len) != NULL)
+		if (!c->waiting && !c->closing && c->out == NULL && memchr(c->buf, '\n', c->len) != NULL)
 			return 0;
 	}
 	return -1;

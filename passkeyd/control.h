@@ -13,7 +13,8 @@
  *     oldest non-root one, so no account can keep root out;
  *   - a started request line must be complete within CONTROL_LINE_SECONDS
  *     (trickling bytes does not keep a connection), and an idle one is
- *     closed after CONTROL_IDLE_SECONDS (root) or CONTROL_IDLE_SECONDS_USER;
+ *     closed after CONTROL_IDLE_SECONDS (root) or CONTROL_IDLE_SECONDS_USER,
+ *     unless a ceremony it began is still known (the module is waiting);
  *   - each turn of the loop serves at most CONTROL_TURN_REQUESTS_USER
  *     requests of each non-root connection, so pipelining buys no share
  *     of the loop (root: CONTROL_TURN_REQUESTS_ROOT);

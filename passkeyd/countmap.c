@@ -1,3 +1,10 @@
+/*
+ * Open addressing over (hash, count) slots: no allocation per key, 16
+ * bytes a slot, at most half full.  A key is kept as its 64-bit keyed
+ * hash only: two keys can share a count only by a collision of a hash
+ * whose seed nobody outside knows (for 100,000 keys, about 1 in 3 * 10^9),
+ * and then the worst that happens is a limit reached early.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -5,25 +12,20 @@
 
 #include "countmap.h"
 
-struct entry {
-	struct entry *next;
-	uint64_t hash;
-	unsigned count;
-	size_t len;
-	unsigned char key[];
+struct slot {
+	uint64_t hash;		/* 0: empty (a real hash of 0 is stored as 1) */
+	uint32_t count;
+	uint32_t tomb;		/* emptied: probes go on past it */
 };
 
 struct countmap {
-	struct entry **bucket;
-	size_t nbuckets;	/* a power of two */
-	size_t size;
+	struct slot *slot;
+	size_t cap;		/* a power of two */
+	size_t used;		/* live keys */
+	size_t filled;		/* live keys and tombstones */
 	uint64_t seed;
 };
 
-/*
- * FNV-1a over a random seed, then a 64-bit finaliser (splitmix64): cheap,
- * and without the seed an attacker cannot aim keys at one bucket.
- */
 static uint64_t
 hash_of(const struct countmap *m, const unsigned char *p, size_t len)
 {
@@ -35,7 +37,8 @@ hash_of(const struct countmap *m, const unsigned char *p, size_t len)
 	h *= 0xbf58476d1ce4e5b9ULL;
 	h ^= h >> 27;
 	h *= 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
+	h ^= h >> 31;
+	return h != 0 ? h : 1;
 }
 
 struct countmap *
@@ -45,10 +48,10 @@ countmap_new(void)
 
 	if (m == NULL)
 		return NULL;
-	m->nbuckets = 64;
-	if ((m->bucket = calloc(m->nbuckets, sizeof(*m->bucket))) == NULL ||
+	m->cap = 64;
+	if ((m->slot = calloc(m->cap, sizeof(*m->slot))) == NULL ||
 	    getrandom(&m->seed, sizeof(m->seed), 0) != sizeof(m->seed)) {
-		free(m->bucket);
+		free(m->slot);
 		free(m);
 		return NULL;
 	}
@@ -60,100 +63,101 @@ countmap_free(struct countmap *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->nbuckets; i++) {
-		struct entry *e = m->bucket[i], *next;
-
-		for (; e != NULL; e = next) {
-			next = e->next;
-			free(e);
-		}
-	}
-	free(m->bucket);
+	free(m->slot);
 	free(m);
 }
 
-static struct entry **
-find(const struct countmap *m, const void *key, size_t len, uint64_t h)
+/* The key's slot, or the first free one on its probe path (NULL: none). */
+static struct slot *
+probe(const struct countmap *m, uint64_t h, struct slot **free_slot)
 {
-	struct entry **pp = &m->bucket[h & (m->nbuckets - 1)];
+	size_t i = h & (m->cap - 1);
 
-	for (; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->hash == h && (*pp)->len == len &&
-		    memcmp((*pp)->key, key, len) == 0)
-			break;
-	return pp;
+	*free_slot = NULL;
+	for (size_t n = 0; n < m->cap; n++, i = (i + 1) & (m->cap - 1)) {
+		struct slot *s = &m->slot[i];
+
+		if (s->hash == h && !s->tomb)
+			return s;
+		if (s->hash == 0) {
+			if (*free_slot == NULL)
+				*free_slot = s;
+			return NULL;
+		}
+		if (s->tomb && *free_slot == NULL)
+			*free_slot = s;
+	}
+	return NULL;
 }
 
-/* Doubles the buckets when the map is fuller than one key per bucket. */
-static void
-grow(struct countmap *m)
+/* Rebuilds the table at cap (dropping tombstones); -1 when out of memory. */
+static int
+rehash(struct countmap *m, size_t cap)
 {
-	size_t n = m->nbuckets * 2;
-	struct entry **b = calloc(n, sizeof(*b));
+	struct slot *old = m->slot, *f;
+	size_t oldcap = m->cap;
 
-	if (b == NULL)
-		return;		/* longer chains, still correct */
-	for (size_t i = 0; i < m->nbuckets; i++) {
-		struct entry *e = m->bucket[i], *next;
-
-		for (; e != NULL; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (n - 1)];
-			b[e->hash & (n - 1)] = e;
-		}
+	if ((m->slot = calloc(cap, sizeof(*m->slot))) == NULL) {
+		m->slot = old;
+		return -1;
 	}
-	free(m->bucket);
-	m->bucket = b;
-	m->nbuckets = n;
+	m->cap = cap;
+	m->filled = m->used;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].hash != 0 && !old[i].tomb) {
+			probe(m, old[i].hash, &f);
+			*f = old[i];
+		}
+	free(old);
+	return 0;
 }
 
 unsigned
 countmap_get(const struct countmap *m, const void *key, size_t len)
 {
-	struct entry *e = *find(m, key, len, hash_of(m, key, len));
+	struct slot *f, *s = probe(m, hash_of(m, key, len), &f);
 
-	return e != NULL ? e->count : 0;
+	return s != NULL ? s->count : 0;
 }
 
 int
 countmap_inc(struct countmap *m, const void *key, size_t len)
 {
 	uint64_t h = hash_of(m, key, len);
-	struct entry **pp = find(m, key, len, h), *e;
+	struct slot *f, *s = probe(m, h, &f);
 
-	if (*pp != NULL) {
-		(*pp)->count++;
+	if (s != NULL) {
+		s->count++;
 		return 0;
 	}
-	if ((e = malloc(sizeof(*e) + len)) == NULL)
-		return -1;
-	e->hash = h;
-	e->count = 1;
-	e->len = len;
-	memcpy(e->key, key, len);
-	e->next = NULL;
-	*pp = e;
-	if (++m->size > m->nbuckets)
-		grow(m);
+	/* at most half full, tombstones included */
+	if ((m->filled + 1) * 2 > m->cap) {
+		if (rehash(m, m->used * 4 > m->cap ? m->cap * 2 : m->cap) != 0)
+			return -1;
+		probe(m, h, &f);
+	}
+	if (f->hash == 0)
+		m->filled++;
+	*f = (struct slot){ .hash = h, .count = 1 };
+	m->used++;
 	return 0;
 }
 
 void
 countmap_dec(struct countmap *m, const void *key, size_t len)
 {
-	struct entry **pp = find(m, key, len, hash_of(m, key, len)), *e = *pp;
+	struct slot *f, *s = probe(m, hash_of(m, key, len), &f);
 
-	if (e == NULL)
+	if (s == NULL)
 		return;
-	if (--e->count == 0) {
-		*pp = e->next;
-		free(e);
-		m->size--;
+	if (--s->count == 0) {
+		s->tomb = 1;
+		m->used--;
 	}
 }
 
 size_t
 countmap_size(const struct countmap *m)
 {
-	return m->size;
+	return m->used;
 }

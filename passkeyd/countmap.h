@@ -2,9 +2,10 @@
  * Counts by key, in O(1): how many pending ceremonies one user, one
  * client address or one (user, address) pair holds, and how many HTTP
  * connections one address holds.  A key lives only while its count is
- * above zero, so the map is as big as what is being counted.  Keys come
- * from clients, so the hash is keyed with a random seed: nobody can
- * choose keys that collide.
+ * above zero, so the map is as big as what is being counted: 16 bytes a
+ * slot, at most half full, no allocation per key (a key is kept as its
+ * 64-bit hash).  Keys come from clients, so the hash is keyed with a
+ * random seed: nobody can choose keys that collide.
  */
 #ifndef PASSKEYD_COUNTMAP_H
 #define PASSKEYD_COUNTMAP_H

@@ -4,7 +4,7 @@
  * for `passkeyctl events`, through the journal.  Values in log lines are
  * escaped so that a user name or address cannot forge a second field or
  * line.  What outside input can repeat at will is budgeted, so that a
- * flood fills neither the disk nor the log (DESIGN.md "Availability").
+ * flood fills neither the disk nor the log (docs/DESIGN.md "Availability").
  */
 #include <stdarg.h>
 #include <stdio.h>

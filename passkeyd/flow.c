@@ -511,7 +511,7 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 	struct rp_known_credential known;
 	struct rp_assertion_result result;
 	uint8_t handle[STORE_USER_HANDLE_LEN];
-	rp_pubkey_t *pubkey = NULL;
+	const rp_pubkey_t *pubkey = NULL;
 	const char *reason = NULL;
 	store_err_t serr;
 	int rc;
@@ -532,7 +532,9 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 		reason = "store_error";
 		goto out;
 	}
-	if ((rc = rp_pubkey_from_cose(cred.pubkey_cose, cred.pubkey_len, &pubkey)) != RP_OK) {
+	/* parsed once per credential, and again only when its stored key changed */
+	if ((rc = keycache_get(d->keys, cred.id, cred.id_len, cred.pubkey_cose,
+	    cred.pubkey_len, &pubkey)) != RP_OK) {
 		reason = rp_err_code(rc);
 		goto out;
 	}
@@ -565,7 +567,6 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 	a->bs = (result.flags & RP_FLAG_BS) != 0;
 	a->regressed = result.sign_count_regressed;
 out:
-	rp_pubkey_free(&pubkey);
 	store_credential_free(&cred);
 	return reason;
 }

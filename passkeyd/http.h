@@ -2,7 +2,7 @@
  * The web side of passkeyd: pages, assets and the JSON API of HTTP.md,
  * served by libmicrohttpd in external-polling mode inside the main loop.
  *
- * Every connection is tracked here, from accept to close (DESIGN.md
+ * Every connection is tracked here, from accept to close (docs/DESIGN.md
  * "Availability"): each must send a whole request within
  * http_request_timeout seconds of its start or of its previous answer
  * (slowloris: trickling bytes does not keep it); an IPv4 address or an

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "journal.h"
 
 struct entry {
@@ -18,6 +19,8 @@ struct event_copy {
 struct journal {
 	struct entry *q;	/* FIFO: q[0..n) */
 	size_t n, cap;
+	size_t waited_on;	/* queued entries someone waits for (not lone rows) */
+	int64_t first_ms;	/* when the oldest queued entry came, or 0 */
 	int64_t busy_since;	/* first busy attempt of the batch, or 0 */
 	int64_t retry_at;
 	uint64_t dropped;
@@ -30,7 +33,8 @@ journal_new(void)
 }
 
 static int
-push(struct journal *j, journal_apply_fn apply, journal_done_fn done, void *arg)
+push(struct journal *j, journal_apply_fn apply, journal_done_fn done, void *arg,
+    int waited_on)
 {
 	if (j->n == JOURNAL_MAX_ENTRIES)
 		return -1;
@@ -44,13 +48,23 @@ push(struct journal *j, journal_apply_fn apply, journal_done_fn done, void *arg)
 		j->cap = ncap;
 	}
 	j->q[j->n++] = (struct entry){ apply, done, arg };
+	j->waited_on += waited_on != 0;
+	if (j->first_ms == 0)
+		j->first_ms = clock_monotonic_ms();
 	return 0;
 }
 
 int
 journal_add(struct journal *j, journal_apply_fn apply, journal_done_fn done, void *arg)
 {
-	return push(j, apply, done, arg);
+	return push(j, apply, done, arg, 1);
+}
+
+int
+journal_add_background(struct journal *j, journal_apply_fn apply, journal_done_fn done,
+    void *arg)
+{
+	return push(j, apply, done, arg, 0);
 }
 
 static store_err_t
@@ -108,7 +122,7 @@ journal_event(struct journal *j, const struct store_event *ev)
 	c->ev.verdict = put(&at, ev->verdict);
 	c->ev.reason = put(&at, ev->reason);
 	c->ev.detail = put(&at, ev->detail);
-	if (push(j, apply_event, done_event, c) != 0) {
+	if (push(j, apply_event, done_event, c, 0) != 0) {
 		free(c);
 		j->dropped++;
 		return -1;
@@ -169,6 +183,9 @@ journal_flush(struct journal *j, struct passkeyd *d, store_t *st, int64_t now_ms
 		return -1;
 	if (now_ms < j->retry_at)
 		return (int)(j->retry_at - now_ms);
+	/* lone audit rows wait a little for a write someone waits on */
+	if (j->waited_on == 0 && now_ms - j->first_ms < JOURNAL_ROWS_DELAY_MS)
+		return (int)(j->first_ms + JOURNAL_ROWS_DELAY_MS - now_ms);
 	err = store_txn_begin(st);
 	if (err == STORE_ERR_BUSY) {
 		if (j->busy_since == 0)
@@ -185,6 +202,8 @@ journal_flush(struct journal *j, struct passkeyd *d, store_t *st, int64_t now_ms
 	n = j->n;
 	j->q = NULL;
 	j->n = j->cap = 0;
+	j->waited_on = 0;
+	j->first_ms = 0;
 	if ((results = calloc(n, sizeof(*results))) == NULL) {
 		if (err == STORE_OK)
 			store_txn_rollback(st);

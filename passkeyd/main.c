@@ -319,7 +319,7 @@ queue_prune(struct passkeyd *d, struct prune_job *p)
 	    (int64_t)time(NULL) - (int64_t)d->cfg.audit_retention_days * 86400;
 	p->max_rows = d->cfg.audit_max_rows;
 	p->removed = 0;
-	if (journal_add(d->journal, prune_apply, prune_done, p) == 0)
+	if (journal_add_background(d->journal, prune_apply, prune_done, p) == 0)
 		p->queued = 1;
 }
 
@@ -400,8 +400,9 @@ drain_journal(struct passkeyd *d)
 	int64_t until = clock_monotonic_ms() + JOURNAL_MAX_WAIT_MS;
 	int wait;
 
-	while ((wait = journal_flush(d->journal, d, d->store, clock_monotonic_ms())) >= 0 &&
-	    clock_monotonic_ms() < until)
+	/* at the end, lone rows need not wait for company */
+	while ((wait = journal_flush(d->journal, d, d->store, clock_monotonic_ms() +
+	    JOURNAL_ROWS_DELAY_MS)) >= 0 && clock_monotonic_ms() < until)
 		poll(NULL, 0, wait > 0 ? wait : 1);
 }
 
@@ -499,6 +500,7 @@ main(int argc, char **argv)
 	limits.per_user_address = d.cfg.max_pending_per_user_address;
 	if ((d.ceremonies = ceremony_table_new(limits)) == NULL ||
 	    (d.journal = journal_new()) == NULL ||
+	    (d.keys = keycache_new()) == NULL ||
 	    (d.control_rates = rate_table_new()) == NULL) {
 		fprintf(stderr, "passkeyd: out of memory\n");
 		goto out;
@@ -526,6 +528,7 @@ out:
 	control_stop(d.control);
 	http_stop(d.http);
 	ceremony_table_free(d.ceremonies);
+	keycache_free(d.keys);
 	rate_table_free(d.control_rates);
 	rp_policy_free(&d.policy);
 	store_close(d.store);

@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "ctl_text.h"
 #include "flow.h"
 #include "manage.h"
@@ -25,6 +23,7 @@
 #define EVENTS_LIMIT_MAX	10000
 #define EVENTS_LIMIT_DEFAULT	50
 #define EVENTS_PAGE_ROWS	200	/* rows read for one page */
+#define LIST_PAGE_ROWS		64	/* passkeys read for one page */
 
 /*
  * The user a request is about: the caller itself when absent; another
@@ -50,29 +49,12 @@ subject(const struct op_ctx *x, enum ctl_refusal *refused)
 	return x->self;
 }
 
-/* The whole hex SHA-256 of a credential ID; short IDs are its prefix. */
-static void
-id_hash_hex(const unsigned char *id, size_t len, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	memset(md, 0, sizeof(md));
-	EVP_Digest(id, len, md, &mdlen, EVP_sha256(), NULL);
-	for (size_t i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 void
 manage_short_id(const unsigned char *id, size_t len, char out[MANAGE_ID_HEX + 1])
 {
-	char full[65];
+	char full[STORE_ID_HASH_LEN + 1];
 
-	id_hash_hex(id, len, full);
+	store_id_hash(id, len, full);
 	memcpy(out, full, MANAGE_ID_HEX);
 	out[MANAGE_ID_HEX] = '\0';
 }
@@ -127,89 +109,50 @@ is_hex_prefix(const char *s)
 	return 1;
 }
 
-/* 1 when the full hex SHA-256 of the credential ID starts with prefix. */
-static int
-hash_matches(const struct store_credential *c, const char *prefix)
-{
-	char full[65];
-
-	id_hash_hex(c->id, c->id_len, full);
-	return strncmp(full, prefix, strlen(prefix)) == 0;
-}
-
 /*
  * Resolves the request's "id" among the passkeys the caller may see: a
  * prefix (at least MANAGE_ID_MIN hex digits) of the passkey's short ID, or
- * its whole credential ID in base64url.  On success *out is a copy the
- * caller frees with store_credential_free.
+ * its whole credential ID in base64url.  Both are one indexed lookup in
+ * the store, however many passkeys it holds.  On success *out is a copy
+ * the caller frees with store_credential_free.
  */
 static enum ctl_refusal
 resolve(struct op_ctx *x, struct store_credential *out)
 {
 	const char *id = json_string_value(json_object_get(x->req, "id"));
-	struct store_credential_list list;
-	enum ctl_refusal err = CTL_REFUSAL_UNKNOWN_CREDENTIAL;
-	size_t found = 0, at = 0;
+	const char *owner = x->uid == 0 ? NULL : x->self;
 	uint8_t *raw = NULL;
-	size_t raw_len = 0;
+	size_t raw_len = 0, matches = 0;
 	store_err_t se;
 
 	memset(out, 0, sizeof(*out));
 	if (id == NULL || strlen(id) == 0 || strlen(id) > 2048)
 		return CTL_REFUSAL_BAD_REQUEST;
-	se = x->uid == 0 ? store_cred_list_all(x->d->store, &list) :
-	    store_cred_list_user(x->d->store, x->self, &list);
+	if (is_hex_prefix(id)) {
+		if (store_cred_find(x->d->store, owner, id, out, &matches) != STORE_OK)
+			return CTL_REFUSAL_STORE_ERROR;
+		if (matches > 1)
+			return CTL_REFUSAL_AMBIGUOUS_ID;
+		if (matches == 1)
+			return CTL_REFUSAL_NONE;
+	}
+	if (rp_b64url_decode_alloc(id, strlen(id), &raw, &raw_len) != 0 || raw_len == 0 ||
+	    raw_len > STORE_CRED_ID_MAX) {
+		free(raw);
+		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
+	}
+	se = store_cred_get(x->d->store, raw, raw_len, out);
+	free(raw);
+	if (se == STORE_ERR_NOT_FOUND)
+		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
 	if (se != STORE_OK)
 		return CTL_REFUSAL_STORE_ERROR;
-	if (is_hex_prefix(id)) {
-		for (size_t i = 0; i < list.count; i++)
-			if (hash_matches(&list.items[i], id)) {
-				found++;
-				at = i;
-			}
+	/* someone else's: the same answer as for a made-up ID */
+	if (owner != NULL && strcmp(out->user, owner) != 0) {
+		store_credential_free(out);
+		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
 	}
-	if (found == 0 && rp_b64url_decode_alloc(id, strlen(id), &raw, &raw_len) == 0) {
-		for (size_t i = 0; i < list.count; i++)
-			if (list.items[i].id_len == raw_len &&
-			    memcmp(list.items[i].id, raw, raw_len) == 0) {
-				found = 1;
-				at = i;
-			}
-		free(raw);
-	}
-	if (found == 1) {
-		/* hand over the one item; the list frees the rest */
-		*out = list.items[at];
-		memset(&list.items[at], 0, sizeof(list.items[at]));
-		err = CTL_REFUSAL_NONE;
-	} else if (found > 1)
-		err = CTL_REFUSAL_AMBIGUOUS_ID;
-	store_credential_list_free(&list);
-	return err;
-}
-
-/* Appends items from *cursor on while the answer stays under budget. */
-static json_t *
-page(json_t *all, json_int_t cursor, const char *key)
-{
-	json_t *items = json_array(), *out;
-	size_t used = 64, n = json_array_size(all), i;
-
-	for (i = (size_t)cursor; items != NULL && i < n; i++) {
-		char *s = json_dumps(json_array_get(all, i), JSON_COMPACT);
-		size_t len = s ? strlen(s) : 0;
-
-		free(s);
-		if (s == NULL || (used + len + 1 > PAGE_BUDGET && json_array_size(items) > 0))
-			break;
-		used += len + 1;
-		json_array_append(items, json_array_get(all, i));
-	}
-	out = json_pack("{s:b, s:o}", "ok", 1, key, items);
-	if (out != NULL && i < n)
-		json_object_set_new(out, "next", json_integer((json_int_t)i));
-	json_decref(all);
-	return out;
+	return CTL_REFUSAL_NONE;
 }
 
 static int
@@ -237,6 +180,12 @@ unknown_user(struct passkeyd *d, const char *user)
 	return store_cred_count_user(d->store, user, &n) == STORE_OK && n == 0;
 }
 
+/*
+ * Keyset pages in creation order: "cursor" is the place of the last
+ * passkey sent, so a page costs one indexed query of LIST_PAGE_ROWS rows
+ * however large the inventory; root listing every user's passkeys holds
+ * the loop for one page at a time.
+ */
 json_t *
 manage_list(struct op_ctx *x)
 {
@@ -244,28 +193,41 @@ manage_list(struct op_ctx *x)
 	enum ctl_refusal refused;
 	const char *user;
 	json_int_t cursor;
-	json_t *all;
+	json_t *items, *out;
+	size_t used = 64, i;
+	int64_t last = 0;
 
 	user = subject(x, &refused);
 	if (refused != CTL_REFUSAL_NONE)
 		return op_refuse(refused);
 	if (get_cursor(x->req, &cursor) != 0)
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
-	if (user != NULL && x->uid == 0 && unknown_user(x->d, user))
+	if (user != NULL && x->uid == 0 && cursor == 0 && unknown_user(x->d, user))
 		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
-	if ((user != NULL ? store_cred_list_user(x->d->store, user, &list) :
-	    store_cred_list_all(x->d->store, &list)) != STORE_OK)
+	if (store_cred_page(x->d->store, user, cursor, LIST_PAGE_ROWS, &list) != STORE_OK)
 		return op_refuse(CTL_REFUSAL_STORE_ERROR);
-	all = json_array();
-	for (size_t i = 0; all != NULL && i < list.count; i++)
-		if (json_array_append_new(all, credential_json(x->d, &list.items[i])) != 0) {
-			json_decref(all);
-			all = NULL;
+	items = json_array();
+	for (i = 0; items != NULL && i < list.count; i++) {
+		json_t *o = credential_json(x->d, &list.items[i]);
+		char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		size_t len = text != NULL ? strlen(text) : 0;
+
+		free(text);
+		if (o == NULL || text == NULL ||
+		    (used + len + 1 > PAGE_BUDGET && json_array_size(items) > 0)) {
+			json_decref(o);
+			break;
 		}
+		used += len + 1;
+		json_array_append_new(items, o);
+		last = list.items[i].seq;
+	}
+	out = json_pack("{s:b, s:o}", "ok", 1, "credentials", items);
+	/* cut by the budget, or a full page: more may follow */
+	if (out != NULL && last > 0 && (i < list.count || list.count == LIST_PAGE_ROWS))
+		json_object_set_new(out, "next", json_integer((json_int_t)last));
 	store_credential_list_free(&list);
-	if (all == NULL)
-		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
-	return page(all, cursor, "credentials");
+	return out;
 }
 
 /*
@@ -429,6 +391,8 @@ remove_done(struct passkeyd *d, void *arg, store_err_t se)
 
 	if (se == STORE_OK && ch->kept != STORE_OK)
 		se = ch->kept;
+	if (se == STORE_OK)
+		keycache_forget(d->keys, ch->c.id, ch->c.id_len);
 	if (se == STORE_OK || se == STORE_ERR_LAST)
 		change_print(d, ch, se == STORE_OK ? "ok" : "refused",
 		    se == STORE_OK ? NULL : "last_passkey");

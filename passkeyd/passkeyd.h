@@ -13,6 +13,7 @@
 #include "ceremony.h"
 #include "config.h"
 #include "journal.h"
+#include "keycache.h"
 #include "passkey_rp.h"
 #include "ratelimit.h"
 #include "store.h"
@@ -26,6 +27,7 @@ struct passkeyd {
 	rp_policy_t *policy;
 	struct ceremony_table *ceremonies;
 	struct journal *journal;
+	struct keycache *keys;		/* parsed public keys per credential */
 	struct control_server *control;
 	struct http_server *http;
 	int log_to_syslog;

@@ -23,7 +23,14 @@
 
 #define RP_MAX_RESPONSE_LEN	65536	/* a PublicKeyCredential JSON */
 #define RP_MAX_CREDENTIAL_ID_LEN 1023	/* WebAuthn L3 §7.1 step 24 */
-#define RP_MIN_CHALLENGE_LEN	16
+#define RP_MIN_CHALLENGE_LEN	16	/* WebAuthn L3 §13.4.3 */
+/*
+ * WebAuthn sets only a minimum.  Real relying parties send much longer
+ * challenges (Windows Hello TPM registrations from deployments that put a
+ * signed JWT in the challenge carry several hundred bytes); accept up to
+ * 4 KiB.
+ */
+#define RP_MAX_CHALLENGE_LEN	4096
 
 /* authenticator data flags (WebAuthn L3 §6.1) */
 #define RP_FLAG_UP	0x01

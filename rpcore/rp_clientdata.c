@@ -17,7 +17,8 @@ static int
 check_challenge(json_t *cd, const uint8_t *challenge, size_t challenge_len)
 {
 	json_t *v = json_object_get(cd, "challenge");
-	char expect[128];
+	/* base64url of the longest challenge: 4 characters per 3 bytes, and a NUL */
+	char expect[(RP_MAX_CHALLENGE_LEN + 2) / 3 * 4 + 1];
 
 	if (!json_is_string(v))
 		return RP_ERR_CLIENT_DATA_MALFORMED;
@@ -63,7 +64,7 @@ rp_clientdata_verify(const rp_policy_t *p, const uint8_t *cdj, size_t len,
 	json_error_t jerr;
 	int err;
 
-	if (challenge_len < RP_MIN_CHALLENGE_LEN || challenge_len > 64)
+	if (challenge_len < RP_MIN_CHALLENGE_LEN || challenge_len > RP_MAX_CHALLENGE_LEN)
 		return RP_ERR_INVALID_ARGUMENT;
 	if (cdj == NULL || len == 0 ||
 	    (cd = json_loadb((const char *)cdj, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)

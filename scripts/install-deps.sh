@@ -10,7 +10,7 @@ packages=(
   libmicrohttpd-dev libsqlite3-dev libqrencode-dev libpam0g-dev
   openssh-server openssh-client sudo curl passwd
   libpam-wrapper libnss-wrapper pamtester python3-pypamtest
-  chromium
+  chromium libcurl4-openssl-dev
 )
 
 missing=()

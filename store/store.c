@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/evp.h>
+
 #include "store.h"
 #include "store_backend.h"
 #include "text.h"
@@ -261,6 +263,55 @@ store_cred_list_all(store_t *st, struct store_credential_list *out)
 	if (st == NULL)
 		return STORE_ERR_INVALID;
 	return st->ops->cred_list_user(st, NULL, out);
+}
+
+store_err_t
+store_cred_page(store_t *st, const char *user, int64_t after, size_t limit,
+    struct store_credential_list *out)
+{
+	if (out == NULL)
+		return STORE_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || (user != NULL && !valid_user(user)) || after < 0 || limit == 0)
+		return STORE_ERR_INVALID;
+	return st->ops->cred_page(st, user, after, limit, out);
+}
+
+static int
+valid_hex_prefix(const char *p)
+{
+	size_t n = p != NULL ? strlen(p) : 0;
+
+	return n >= 1 && n <= STORE_ID_HASH_LEN && strspn(p, "0123456789abcdef") == n;
+}
+
+store_err_t
+store_cred_find(store_t *st, const char *user, const char *hex_prefix,
+    struct store_credential *out, size_t *matches)
+{
+	if (out == NULL || matches == NULL)
+		return STORE_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	*matches = 0;
+	if (st == NULL || (user != NULL && !valid_user(user)) || !valid_hex_prefix(hex_prefix))
+		return STORE_ERR_INVALID;
+	return st->ops->cred_find(st, user, hex_prefix, out, matches);
+}
+
+void
+store_id_hash(const unsigned char *id, size_t len, char out[STORE_ID_HASH_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	memset(md, 0, sizeof(md));
+	EVP_Digest(id, len, md, &mdlen, EVP_sha256(), NULL);
+	for (size_t i = 0; i < STORE_ID_HASH_LEN / 2; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[STORE_ID_HASH_LEN] = '\0';
 }
 
 store_err_t

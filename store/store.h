@@ -44,6 +44,7 @@ typedef struct store store_t;
 #define STORE_CRED_ID_MAX 1023     /* bytes of a credential ID (WebAuthn) */
 #define STORE_USER_HANDLE_LEN 32   /* random WebAuthn user.id per user */
 #define STORE_NICKNAME_MAX 128     /* bytes of the name a user gives a passkey */
+#define STORE_ID_HASH_LEN 64       /* hex SHA-256 of a credential ID */
 
 struct store_credential {
 	char *user;
@@ -61,6 +62,7 @@ struct store_credential {
 	int64_t created;
 	int64_t last_used;           /* 0 = never */
 	char *last_addr;             /* may be NULL */
+	int64_t seq;                 /* set when read: its place in creation order */
 };
 
 struct store_credential_list {
@@ -144,6 +146,22 @@ store_err_t store_cred_list_user(store_t *st, const char *user,
     struct store_credential_list *out);
 /* Every user's credentials, by user, then oldest first: the inventory. */
 store_err_t store_cred_list_all(store_t *st, struct store_credential_list *out);
+/*
+ * One page of credentials in creation order: those with seq > after (0
+ * for the first page), at most limit; user NULL for every user's.  Pass
+ * the last item's seq for the next page: each page costs the same.
+ */
+store_err_t store_cred_page(store_t *st, const char *user, int64_t after, size_t limit,
+    struct store_credential_list *out);
+/*
+ * The credential whose ID hash (store_id_hash) starts with hex_prefix
+ * (lower-case hex, 1..64 digits), among user's (NULL: everyone's).
+ * *matches is 0, 1 or 2 (two or more: ambiguous); out is filled for 1.
+ */
+store_err_t store_cred_find(store_t *st, const char *user, const char *hex_prefix,
+    struct store_credential *out, size_t *matches);
+/* The lower-case hex SHA-256 of a credential ID: short IDs are its prefix. */
+void store_id_hash(const unsigned char *id, size_t len, char out[STORE_ID_HASH_LEN + 1]);
 store_err_t store_cred_count_user(store_t *st, const char *user, size_t *count);
 /*
  * After a verified assertion only: new count, BS flag, time and address.

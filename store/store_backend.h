@@ -36,6 +36,10 @@ struct store_ops {
 	store_err_t (*cred_list_user)(store_t *, const char *,
 	    struct store_credential_list *);
 	store_err_t (*cred_count_user)(store_t *, const char *, size_t *);
+	store_err_t (*cred_page)(store_t *, const char *, int64_t, size_t,
+	    struct store_credential_list *);
+	store_err_t (*cred_find)(store_t *, const char *, const char *,
+	    struct store_credential *, size_t *);
 	store_err_t (*cred_record_use)(store_t *, const unsigned char *, size_t,
 	    uint32_t, int, int, int64_t, const char *);
 	store_err_t (*cred_rename)(store_t *, const unsigned char *, size_t,

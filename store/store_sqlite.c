@@ -83,13 +83,21 @@ static const char *const sq_migrations[] = {
 	");"
 	"CREATE INDEX events_user ON events(user, id);"
 	"PRAGMA user_version = 1;",
+	/*
+	 * 2: the hex SHA-256 of each credential ID, indexed, so a short ID
+	 * (a prefix of it) resolves in SQL instead of by hashing every row
+	 */
+	"ALTER TABLE credentials ADD COLUMN id_hash TEXT;"
+	"UPDATE credentials SET id_hash = pk_sha256_hex(id);"
+	"CREATE INDEX credentials_id_hash ON credentials(id_hash);"
+	"PRAGMA user_version = 2;",
 };
 
 #define SQ_VERSION	((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
 
 #define SQ_CRED_COLUMNS \
 	"user, id, alg, pubkey_cose, sign_count, fmt, aaguid, uv, be, bs," \
-	" attestation, nickname, created, last_used, last_addr"
+	" attestation, nickname, created, last_used, last_addr, rowid"
 #define SQ_EVENT_COLUMNS "id, time, event, user, addr, verdict, reason, detail"
 
 /*
@@ -110,8 +118,10 @@ static const char *const sq_migrations[] = {
 	X(SQ_HANDLE_GET, "SELECT handle FROM users WHERE name = ?1") \
 	X(SQ_HANDLE_MAKE, "INSERT INTO users (name, handle, created) VALUES (?1, ?2, ?3)" \
 	    " ON CONFLICT (name) DO NOTHING") \
-	X(SQ_CRED_INSERT, "INSERT INTO credentials (" SQ_CRED_COLUMNS ")" \
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)") \
+	X(SQ_CRED_INSERT, "INSERT INTO credentials (user, id, alg, pubkey_cose, sign_count," \
+	    " fmt, aaguid, uv, be, bs, attestation, nickname, created, last_used, last_addr," \
+	    " id_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14," \
+	    " ?15, ?16)") \
 	X(SQ_CRED_GET, "SELECT " SQ_CRED_COLUMNS " FROM credentials WHERE id = ?1") \
 	X(SQ_CRED_EXISTS, "SELECT 1 FROM credentials WHERE id = ?1") \
 	X(SQ_CRED_LIST_USER, "SELECT " SQ_CRED_COLUMNS " FROM credentials WHERE user = ?1" \
@@ -119,6 +129,16 @@ static const char *const sq_migrations[] = {
 	X(SQ_CRED_LIST_ALL, "SELECT " SQ_CRED_COLUMNS " FROM credentials" \
 	    " ORDER BY user, created, rowid") \
 	X(SQ_CRED_COUNT_USER, "SELECT count(*) FROM credentials WHERE user = ?1") \
+	/* keyset pages in creation order: each costs the same however deep */ \
+	X(SQ_CRED_PAGE_ALL, "SELECT " SQ_CRED_COLUMNS " FROM credentials" \
+	    " WHERE rowid > ?2 ORDER BY rowid LIMIT ?3") \
+	X(SQ_CRED_PAGE_USER, "SELECT " SQ_CRED_COLUMNS " FROM credentials" \
+	    " WHERE user = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3") \
+	/* a short ID: every hash that starts with the prefix sorts in [p, p || 'g') */ \
+	X(SQ_CRED_FIND_ALL, "SELECT " SQ_CRED_COLUMNS " FROM credentials" \
+	    " WHERE id_hash >= ?1 AND id_hash < ?1 || 'g' LIMIT 2") \
+	X(SQ_CRED_FIND_USER, "SELECT " SQ_CRED_COLUMNS " FROM credentials" \
+	    " WHERE id_hash >= ?1 AND id_hash < ?1 || 'g' AND user = ?2 LIMIT 2") \
 	X(SQ_CRED_USE_GROW, "UPDATE credentials SET sign_count = ?1, bs = ?2," \
 	    " last_used = ?3, last_addr = ?4 WHERE id = ?5" \
 	    " AND (sign_count < ?1 OR (sign_count = 0 AND ?1 = 0))") \
@@ -141,7 +161,9 @@ static const char *const sq_migrations[] = {
 	    " WHERE id < ?3 ORDER BY id DESC LIMIT ?2") \
 	X(SQ_EVENT_LIST_USER, "SELECT " SQ_EVENT_COLUMNS " FROM events" \
 	    " WHERE user = ?1 AND id < ?3 ORDER BY id DESC LIMIT ?2") \
-	X(SQ_EVENT_BOUNDS, "SELECT min(id), max(id) FROM events") \
+	/* two subqueries: SQLite reads min() and max() off the key only when alone */ \
+	X(SQ_EVENT_BOUNDS, "SELECT (SELECT min(id) FROM events), (SELECT max(id) FROM events)") \
+	X(SQ_EVENT_OLDEST_TIME, "SELECT time FROM events ORDER BY id LIMIT 1") \
 	/* the oldest `batch` rows by key, then only those old enough */ \
 	X(SQ_EVENT_PRUNE_TIME, "DELETE FROM events WHERE id IN" \
 	    " (SELECT id FROM events ORDER BY id LIMIT ?2) AND time < ?1") \
@@ -525,6 +547,17 @@ sq_journal_wal(sqlite3 *db)
 	return err;
 }
 
+/* pk_sha256_hex(blob): for migration 2, the same value store_id_hash gives. */
+static void
+sq_sha256_hex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	char hex[STORE_ID_HASH_LEN + 1];
+
+	(void)argc;
+	store_id_hash(sqlite3_value_blob(argv[0]), (size_t)sqlite3_value_bytes(argv[0]), hex);
+	sqlite3_result_text(ctx, hex, -1, SQLITE_TRANSIENT);
+}
+
 static store_err_t
 sq_setup(struct store_sqlite *sq)
 {
@@ -532,6 +565,10 @@ sq_setup(struct store_sqlite *sq)
 	int version;
 
 	sqlite3_extended_result_codes(sq->db, 1);
+	if (sqlite3_create_function_v2(sq->db, "pk_sha256_hex", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL, sq_sha256_hex, NULL, NULL,
+	    NULL) != SQLITE_OK)
+		return STORE_ERR_NOMEM;
 	if (sqlite3_busy_timeout(sq->db, SQ_BUSY_TIMEOUT_MS) != SQLITE_OK)
 		return STORE_ERR_IO;
 #ifdef SQLITE_DBCONFIG_DEFENSIVE
@@ -798,10 +835,12 @@ sq_user_handle(store_t *st, const char *user, int create,
 static store_err_t
 sq_cred_insert(struct store_sqlite *sq, const struct store_credential *c)
 {
+	char hash[STORE_ID_HASH_LEN + 1];
 	sqlite3_stmt *stmt;
 	store_err_t err;
 	int rc;
 
+	store_id_hash(c->id, c->id_len, hash);
 	if ((err = sq_stmt(sq, SQ_CRED_INSERT, &stmt)) != STORE_OK)
 		return err;
 	if (sq_bind_text(stmt, 1, c->user) != SQLITE_OK ||
@@ -818,7 +857,8 @@ sq_cred_insert(struct store_sqlite *sq, const struct store_credential *c)
 	    sq_bind_text(stmt, 12, c->nickname) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 13, sq_now(c->created)) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 14, c->last_used) != SQLITE_OK ||
-	    sq_bind_text(stmt, 15, c->last_addr) != SQLITE_OK) {
+	    sq_bind_text(stmt, 15, c->last_addr) != SQLITE_OK ||
+	    sq_bind_text(stmt, 16, hash) != SQLITE_OK) {
 		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
@@ -916,6 +956,7 @@ sq_cred_read(sqlite3_stmt *stmt, struct store_credential *c)
 	c->bs = sqlite3_column_int(stmt, 9);
 	c->created = sqlite3_column_int64(stmt, 12);
 	c->last_used = sqlite3_column_int64(stmt, 13);
+	c->seq = sqlite3_column_int64(stmt, 15);
 	return STORE_OK;
 }
 
@@ -984,11 +1025,12 @@ sq_grow(void *items, size_t *cap, size_t count, size_t size)
 	return items;
 }
 
+static store_err_t sq_cred_rows(sqlite3_stmt *stmt, struct store_credential_list *out);
+
 static store_err_t
 sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *out)
 {
 	sqlite3_stmt *stmt;
-	size_t cap = 0;
 	store_err_t err;
 	int rc;
 
@@ -1000,6 +1042,17 @@ sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *o
 		sq_reset(stmt);
 		return sq_err(rc);
 	}
+	return sq_cred_rows(stmt, out);
+}
+
+/* Reads every row a prepared, bound statement returns into out. */
+static store_err_t
+sq_cred_rows(sqlite3_stmt *stmt, struct store_credential_list *out)
+{
+	size_t cap = 0;
+	store_err_t err = STORE_OK;
+	int rc;
+
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct store_credential *n;
 
@@ -1009,8 +1062,7 @@ sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *o
 		}
 		out->items = n;
 		/* Counted before reading, so a half-read item is freed too. */
-		err = sq_cred_read(stmt, &out->items[out->count++]);
-		if (err != STORE_OK)
+		if ((err = sq_cred_read(stmt, &out->items[out->count++])) != STORE_OK)
 			break;
 	}
 	if (err == STORE_OK && rc != SQLITE_DONE)
@@ -1019,6 +1071,52 @@ sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *o
 	if (err != STORE_OK)
 		store_credential_list_free(out);
 	return err;
+}
+
+static store_err_t
+sq_cred_page(store_t *st, const char *user, int64_t after, size_t limit,
+    struct store_credential_list *out)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_stmt(sq_of(st), user != NULL ? SQ_CRED_PAGE_USER : SQ_CRED_PAGE_ALL,
+	    &stmt)) != STORE_OK)
+		return err;
+	if ((user != NULL && sq_bind_text(stmt, 1, user) != SQLITE_OK) ||
+	    sqlite3_bind_int64(stmt, 2, after) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit) != SQLITE_OK) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_cred_rows(stmt, out);
+}
+
+static store_err_t
+sq_cred_find(store_t *st, const char *user, const char *prefix,
+    struct store_credential *out, size_t *matches)
+{
+	struct store_credential_list found = { 0 };
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_stmt(sq_of(st), user != NULL ? SQ_CRED_FIND_USER : SQ_CRED_FIND_ALL,
+	    &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, prefix) != SQLITE_OK ||
+	    (user != NULL && sq_bind_text(stmt, 2, user) != SQLITE_OK)) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	if ((err = sq_cred_rows(stmt, &found)) != STORE_OK)
+		return err;
+	*matches = found.count;
+	if (found.count == 1) {
+		*out = found.items[0];
+		memset(&found.items[0], 0, sizeof(found.items[0]));
+	}
+	store_credential_list_free(&found);
+	return STORE_OK;
 }
 
 static store_err_t
@@ -1305,8 +1403,9 @@ sq_event_prune(store_t *st, int64_t before_time, uint64_t max_rows, size_t batch
 {
 	struct store_sqlite *sq = sq_of(st);
 	sqlite3_stmt *stmt;
-	int64_t lo, hi;
+	int64_t lo, hi, oldest;
 	store_err_t err;
+	int rc;
 
 	if (max_rows > 0) {
 		if ((err = sq_event_bounds(sq, &lo, &hi)) != STORE_OK)
@@ -1322,6 +1421,16 @@ sq_event_prune(store_t *st, int64_t before_time, uint64_t max_rows, size_t batch
 		}
 	}
 	if (*removed >= batch || before_time <= 0)
+		return STORE_OK;
+	/* the usual case, once a second: the oldest row is young enough */
+	if ((err = sq_stmt(sq, SQ_EVENT_OLDEST_TIME, &stmt)) != STORE_OK)
+		return err;
+	rc = sqlite3_step(stmt);
+	oldest = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : INT64_MAX;
+	sq_reset(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_err(rc);
+	if (oldest >= before_time)
 		return STORE_OK;
 	if ((err = sq_stmt(sq, SQ_EVENT_PRUNE_TIME, &stmt)) != STORE_OK)
 		return err;
@@ -1349,6 +1458,8 @@ static const struct store_ops sq_ops = {
 	.cred_get = sq_cred_get,
 	.cred_list_user = sq_cred_list_user,
 	.cred_count_user = sq_cred_count_user,
+	.cred_page = sq_cred_page,
+	.cred_find = sq_cred_find,
 	.cred_record_use = sq_cred_record_use,
 	.cred_rename = sq_cred_rename,
 	.cred_remove = sq_cred_remove,

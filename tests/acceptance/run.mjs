@@ -534,6 +534,7 @@ async function runAskpassClient(name, cmd, argv, { env, dir, onPrompt, timeoutMs
   const res = { name, code: null, signal: null, stdout: '', stderr: '', prompts: [], timedOut: false,
     tStart: now(), tExit: null, tFirstStdout: null, promptErrors: [] };
   const child = track(spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] }), name);
+  res.kill = () => killTree(child.pid, 'SIGKILL'); // the client goes away, as a closed laptop would
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
   child.stdout.on('data', (d) => { if (res.tFirstStdout === null) res.tFirstStdout = now(); res.stdout += d; });
@@ -556,7 +557,7 @@ async function runAskpassClient(name, cmd, argv, { env, dir, onPrompt, timeoutMs
       let answer = '';
       if (res.prompts.length > maxPrompts) answer = '';
       else {
-        try { answer = await onPrompt(rec.text, res.prompts.length - 1, rec); } catch (e) {
+        try { answer = await onPrompt(rec.text, res.prompts.length - 1, rec, res); } catch (e) {
           res.promptErrors.push(e && e.message ? e.message : String(e));
           answer = '';
         }
@@ -579,7 +580,7 @@ async function runAskpassClient(name, cmd, argv, { env, dir, onPrompt, timeoutMs
   return res;
 }
 
-function sshLogin(user, name, onPrompt, { cmd = 'echo OK', timeoutMs = 60_000 } = {}) {
+function sshLogin(user, name, onPrompt, { cmd = 'echo OK', timeoutMs = 60_000, from = null } = {}) {
   const dir = askDir(name);
   const env = {
     PATH: PATH_ENV, LANG: 'C', HOME: process.env.HOME || '/root',
@@ -592,6 +593,7 @@ function sshLogin(user, name, onPrompt, { cmd = 'echo OK', timeoutMs = 60_000 } 
     '-o', 'NumberOfPasswordPrompts=1', // one keyboard-interactive attempt; re-prompts inside it are fine
     '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', 'IdentityAgent=none', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=0',
+    ...(from ? ['-b', from] : []), // a source address of its own, on loopback
     '-p', String(st.sshPort), `${user}@127.0.0.1`, cmd];
   return runAskpassClient(`ssh-${name}`, 'setsid', argv, { env, dir, onPrompt, timeoutMs });
 }
@@ -1052,6 +1054,63 @@ async function acceptance() {
     if (fin.length) { alice.finishBody = fin[0].body; alice.loginToken = info.token; alice.loginUrl = info.url; }
     if (page) t.measure(`(b) prompt shown -> page approved: ${ms(page.tFinal - r.prompts[0].tShown)}`);
     measureLogin(t, '(b)', r, 'pkt-alice');
+  });
+
+  // ------------------------------------------- (l) logins from other addresses
+  // Finding 3 of the availability review: killed ssh connections used to
+  // hold the user's places until expiry.  sshd kills the PAM child when its
+  // client goes away; the module's control connection closes with it, and
+  // passkeyd cancels the ceremony at once.  This daemon allows 4 pending
+  // logins per user (writeDaemonConfig): 3 abandoned + 3 waiting would be 6.
+  T('(l) 3 ssh clients from other addresses killed at the prompt are cancelled at once (client_gone); with 3 more left waiting, the real user\'s login from a 7th address still gets through', 'l', async (t) => {
+    needAlice(t);
+    const from = st.logs.daemon.mark;
+    const abandoned = [];
+    const killedAt = {};
+    const runs = [];
+    for (let i = 0; i < 3; i++) {
+      runs.push(sshLogin('pkt-alice', `l-gone-${i}`, async (text, n, rec, res) => {
+        const info = parsePrompt(text);
+        if (n === 0 && info) { abandoned.push(info.token); killedAt[info.token] = now(); res.kill(); }
+        return '';
+      }, { from: `127.0.0.${11 + i}`, timeoutMs: 20_000 }));
+    }
+    await Promise.all(runs);
+    t.need(abandoned.length === 3, 'three prompts were shown before the clients were killed', abandoned.length);
+    const gone = [];
+    let slowest = 0;
+    for (const tok of abandoned) {
+      const ev = await waitEvent((e) => e.event === 'login_cancelled' && tokenMatches(e, tok), 5000, from);
+      if (ev) { gone.push(ev); slowest = Math.max(slowest, ev._t - killedAt[tok]); }
+    }
+    t.check(gone.length === 3 && gone.every((e) => e.reason === 'client_gone'),
+      'passkeyd logged login_cancelled reason=client_gone for each killed client', eventsSummary(from));
+    t.measure(`(l) ssh client killed -> its ceremony cancelled (daemon log line): at most ${ms(slowest)}`);
+    let release;
+    const released = new Promise((r) => { release = r; });
+    const waiting = [];
+    const waitingPrompts = [];
+    for (let i = 0; i < 3; i++) {
+      waiting.push(sshLogin('pkt-alice', `l-wait-${i}`, async (text, n, rec, res) => {
+        if (n === 0) { waitingPrompts.push(parsePrompt(text)); await released; res.kill(); }
+        return '';
+      }, { from: `127.0.0.${14 + i}`, timeoutMs: 40_000 }));
+    }
+    for (let k = 0; k < 200 && waitingPrompts.length < 3; k++) await sleep(50);
+    t.check(waitingPrompts.length === 3 && waitingPrompts.every(Boolean),
+      'three more logins from three more addresses are offered and left waiting', waitingPrompts.length);
+    let page = null;
+    let info = null;
+    const r = await sshLogin('pkt-alice', 'l-real', async (text, n) => {
+      if (n === 0 && (info = parsePrompt(text))) page = await drivePage(alice.ap, info.url, 'approve');
+      return '';
+    }, { from: '127.0.0.17' });
+    release();
+    await Promise.all(waiting);
+    t.need(info, 'the real user\'s login from 127.0.0.17 is offered a prompt', sshSummary(r));
+    t.check(page && page.final === 'approved' && r.code === 0 && r.stdout.trim() === 'OK',
+      'and, approved in Chromium, logs in', sshSummary(r));
+    t.measure(`(l) 7th address: ssh start -> prompt shown: ${ms(r.prompts[0].tShown - r.tStart)}`);
   });
 
   // ---------------------------------------------------------------- (g) replay

@@ -9,6 +9,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -111,7 +112,11 @@ def test_control(d):
        "control: token of at least 128 bits in the URL", j)
     ok(len(j["code"]) == 7 and j["code"][3] == "-", "control: a short code", j)
     st = d.ctl({"op": "status", "token": j["token"]}, uid=nobody)
-    ok(st and st["error"] == "not_permitted", "control: status of root's ceremony refused to others", st)
+    ok(st.get("error") == "not_permitted", "control: status of root's ceremony refused to others", st)
+    c = d.ctl({"op": "cancel", "token": j["token"]}, uid=nobody)
+    st = d.ctl({"op": "status", "token": j["token"]})
+    ok(c.get("error") == "not_permitted" and st.get("state") == "pending",
+       "control: another uid cannot cancel root's ceremony; it stays pending", (c, st))
     r = d.ctl({"op": "register_begin"}, uid=nobody)
     ok(r and r["ok"] and r["kind"] == "register", "control: any user may begin registering their own passkey", r)
     st = d.ctl({"op": "status", "token": r["token"]}, uid=nobody)
@@ -259,23 +264,26 @@ def test_privilege_drop(tmp):
         d.stop()
 
 
-def make_cert(dirname):
-    """A self-signed P-256 certificate for localhost, with python3-cryptography."""
+def make_cert(dirname, kind="ec", name="localhost", tag=""):
+    """A self-signed P-256 (or RSA-2048) certificate for localhost, with
+    python3-cryptography.  Returns (cert path, key path)."""
     import datetime
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import NameOID
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    key = ec.generate_private_key(ec.SECP256R1()) if kind == "ec" else \
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name + tag)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), False)
             .sign(key, hashes.SHA256()))
-    cpath, kpath = os.path.join(dirname, "cert.pem"), os.path.join(dirname, "key.pem")
+    cpath = os.path.join(dirname, f"cert{tag}.pem")
+    kpath = os.path.join(dirname, f"key{tag}.pem")
     with open(cpath, "wb") as f:
         f.write(cert.public_bytes(serialization.Encoding.PEM))
     with open(kpath, "wb") as f:
@@ -284,32 +292,67 @@ def make_cert(dirname):
     return cpath, kpath
 
 
-def test_tls(tmp):
-    import ssl
-    cdir = os.path.join(tmp, "certs")
-    os.makedirs(cdir)
-    cert, key = make_cert(cdir)
+def s_client(port, *flags):
+    """openssl s_client against the daemon: (connected, protocol, cipher, subject)."""
+    r = subprocess.run(["openssl", "s_client", "-brief", "-connect", f"127.0.0.1:{port}",
+                        "-servername", "localhost", *flags], input="", capture_output=True,
+                       text=True, timeout=15)
+    out = r.stdout + r.stderr
+    proto = cipher = subject = None
+    for line in out.splitlines():
+        if line.startswith("Protocol version:"):
+            proto = line.split(":", 1)[1].strip()
+        elif line.startswith("Ciphersuite:"):
+            cipher = line.split(":", 1)[1].strip()
+        elif line.startswith("Peer certificate:"):
+            subject = line.split(":", 1)[1].strip()
+    return proto is not None, proto, cipher, subject
+
+
+def start_tls_daemon(cdir, cert, key):
     port = free_port()
-    conf = os.path.join(cdir, "tls.conf")
+    conf = os.path.join(cdir, f"tls-{port}.conf")
     with open(conf, "w") as f:
         f.write(f"rp_id = localhost\norigin = https://localhost:{port}\n"
                 f"listen = 127.0.0.1:{port}\npublic_url = https://localhost:{port}\n"
-                f"tls_cert = {cert}\ntls_key = {key}\nstore = {cdir}/s.db\n"
-                f"socket = {cdir}/c.sock\n")
-    proc = subprocess.Popen([PASSKEYD, "--config", conf, "--foreground"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                f"tls_cert = {cert}\ntls_key = {key}\nstore = {cdir}/s-{port}.db\n"
+                f"socket = {cdir}/c-{port}.sock\n")
+    log = open(os.path.join(cdir, f"log-{port}.txt"), "w+")
+    proc = subprocess.Popen([PASSKEYD, "--config", conf, "--foreground"], stdout=log,
+                            stderr=subprocess.STDOUT, env=harness.nss_env(cdir))
+    return proc, port, conf, log
+
+
+def https_get(port, cafile, path="/healthz"):
+    import ssl
+    ctx = ssl.create_default_context(cafile=cafile)
+    for _ in range(100):
+        try:
+            c = http.client.HTTPSConnection("localhost", port, timeout=5, context=ctx)
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        except OSError:
+            time.sleep(0.05)
+    return None, {}, b""
+
+
+def logtext(log):
+    log.flush()
+    with open(log.name) as f:
+        return f.read()
+
+
+def test_tls(tmp):
+    cdir = os.path.join(tmp, "certs")
+    os.makedirs(cdir)
+    cert, key = make_cert(cdir)
+    proc, port, conf, log = start_tls_daemon(cdir, cert, key)
     try:
-        ctx = ssl.create_default_context(cafile=cert)
-        got = None
-        for _ in range(100):
-            try:
-                c = http.client.HTTPSConnection("localhost", port, timeout=5, context=ctx)
-                c.request("GET", "/healthz")
-                got = c.getresponse().read()
-                break
-            except OSError:
-                time.sleep(0.05)
+        st, h, got = https_get(port, cert)
         ok(got == b"ok\n", "tls: https with the configured certificate (verified by the client)", got)
+        ok(h.get("Strict-Transport-Security", "").startswith("max-age="),
+           "tls: HSTS on https answers", h)
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("GET", "/healthz")
@@ -317,14 +360,143 @@ def test_tls(tmp):
         except (OSError, http.client.HTTPException):
             plain = None
         ok(plain is None or plain >= 400, "tls: plain HTTP is not served on the TLS port", plain)
+        # versions and suites (openssl needs SECLEVEL=0 to even offer the old ones)
+        for flags, what in [(("-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"), "TLS 1.0"),
+                            (("-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"), "TLS 1.1"),
+                            (("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"), "CBC with SHA-1 (ECDSA)"),
+                            (("-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"), "CBC with SHA-256"),
+                            (("-tls1_3", "-groups", "ffdhe2048"), "TLS 1.3 over a finite-field group")]:
+            conn, proto, cipher, _ = s_client(port, *flags)
+            ok(not conn, f"tls: {what} refused", (proto, cipher))
+        conn, proto, cipher, _ = s_client(port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256")
+        ok(conn and proto == "TLSv1.2" and cipher == "ECDHE-ECDSA-AES128-GCM-SHA256",
+           "tls: TLS 1.2 with ECDHE and AES-GCM accepted", (proto, cipher))
+        conn, proto, cipher, _ = s_client(port)
+        ok(conn and proto == "TLSv1.3", "tls: TLS 1.3 accepted", (proto, cipher))
+        # the server's order, not the client's: CHACHA20 offered first, AES-GCM chosen
+        conn, proto, cipher, _ = s_client(port, "-tls1_2", "-cipher",
+                                          "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256")
+        ok(conn and cipher != "ECDHE-ECDSA-CHACHA20-POLY1305",
+           "tls: the server's cipher order wins over the client's", cipher)
+        before = logtext(log).count("\n")
+        for _ in range(50):
+            s_client(port, "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0")
+        added = logtext(log).count("\n") - before
+        ok(added <= 3, "tls: 50 failed handshakes write a few log lines, not one each", added)
+
+        # SIGHUP: a new certificate for new connections; ceremonies stay
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(os.path.join(cdir, f"c-{port}.sock"))
+        s.sendall(b'{"op":"login_begin","user":"alice","rhost":"192.0.2.7","service":"sshd",'
+                  b'"enroll":"after-auth"}\n')
+        tok = json.loads(read_line(s)).get("token")
+        _, _, _, subj_before = s_client(port)
+        new_cert, new_key = make_cert(cdir, tag="-2")
+        os.replace(new_cert, cert)
+        os.replace(new_key, key)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        _, _, _, subj_after = s_client(port)
+        ok(proc.poll() is None and subj_before and subj_after and subj_before != subj_after
+           and "localhost-2" in subj_after,
+           "tls: SIGHUP serves the renewed certificate, without a restart", (subj_before, subj_after))
+        st, _, got = https_get(port, cert)
+        s.sendall(json.dumps({"op": "status", "token": tok}).encode() + b"\n")
+        state = json.loads(read_line(s)).get("state")
+        ok(got == b"ok\n" and state == "pending",
+           "tls: after the reload the pending ceremony is still there", (got, state))
+        with open(key, "w") as f:
+            f.write("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        _, _, _, subj_kept = s_client(port)
+        ok(proc.poll() is None and subj_kept == subj_after and "keeping" in logtext(log),
+           "tls: a SIGHUP with a broken key keeps the current certificate and says so",
+           (subj_kept, logtext(log)[-400:]))
+        s.close()
+        proc.send_signal(signal.SIGUSR1)
+        proc.send_signal(signal.SIGUSR2)
+        time.sleep(0.5)
+        ok(proc.poll() is None and "status:" in logtext(log),
+           "signals: SIGUSR1 logs the daemon's state, SIGUSR2 is ignored", logtext(log)[-300:])
     finally:
         proc.terminate()
         proc.wait(5)
-    with open(key, "w") as f:
-        f.write("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
-    r = subprocess.run([PASSKEYD, "--config", conf, "--foreground"], capture_output=True,
+    # an RSA certificate: no plain RSA key exchange (no forward secrecy)
+    rcert, rkey = make_cert(cdir, kind="rsa", tag="-rsa")
+    proc, port, conf, log = start_tls_daemon(cdir, rcert, rkey)
+    try:
+        https_get(port, rcert)
+        conn, proto, cipher, _ = s_client(port, "-tls1_2", "-cipher", "AES128-GCM-SHA256")
+        ok(not conn, "tls: RSA key exchange (no forward secrecy) refused", (proto, cipher))
+        conn, proto, cipher, _ = s_client(port, "-tls1_2", "-cipher", "AES128-SHA")
+        ok(not conn, "tls: RSA key exchange with CBC-SHA1 refused", (proto, cipher))
+        conn, proto, cipher, _ = s_client(port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
+        ok(not conn, "tls: ECDHE-RSA with CBC-SHA1 refused", (proto, cipher))
+        conn, proto, cipher, _ = s_client(port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256")
+        ok(conn and cipher == "ECDHE-RSA-AES128-GCM-SHA256", "tls: ECDHE-RSA with AES-GCM accepted",
+           (proto, cipher))
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    bad = os.path.join(cdir, "bad.conf")
+    with open(bad, "w") as f:
+        f.write(f"rp_id = localhost\norigin = https://localhost:1\nlisten = 127.0.0.1:{free_port()}\n"
+                f"public_url = https://localhost:1\ntls_cert = {cert}\ntls_key = {key}\n"
+                f"store = {cdir}/bad.db\nsocket = {cdir}/bad.sock\n")
+    r = subprocess.run([PASSKEYD, "--config", bad, "--foreground"], capture_output=True,
                        text=True, timeout=10)
     ok(r.returncode != 0 and "TLS" in r.stderr, "tls: a bad key stops the daemon with a message", r.stderr)
+
+
+def test_signals_plain(tmp):
+    """Without TLS, SIGHUP has nothing to reload: the daemon says so and lives."""
+    d = Daemon(tmp, "hup")
+    try:
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        ok(d.proc.poll() is None and d.get("/healthz")[0] == 200 and
+           "nothing to reload" in d.logtext(),
+           "signals: SIGHUP does not end a plain-HTTP daemon", d.logtext()[-300:])
+    finally:
+        d.stop()
+
+
+def test_socket_symlink(tmp):
+    """Finding 6: the socket's folder is writable by another account, which
+    swaps a symlink in at the socket's name; root must not follow it."""
+    folder = os.path.join(tmp, "sockdir")
+    os.makedirs(folder)
+    victim = os.path.join(tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("secret\n")
+    os.chmod(victim, 0o600)
+    nb = pwd.getpwnam("nobody")
+    os.chown(folder, nb.pw_uid, nb.pw_gid)
+    link = os.path.join(folder, "control.sock")
+    os.symlink(victim, link)
+    port = free_port()
+    conf = os.path.join(folder, "..", "symlink.conf")
+    with open(conf, "w") as f:
+        f.write(f"rp_id = localhost\norigin = http://localhost:{port}\nlisten = 127.0.0.1:{port}\n"
+                f"public_url = http://localhost:{port}\nstore = {tmp}/symlink.db\nsocket = {link}\n")
+    proc = subprocess.Popen([PASSKEYD, "--config", conf, "--foreground"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if os.path.exists(link) and not os.path.islink(link):
+                break
+            time.sleep(0.05)
+        mode = os.stat(victim).st_mode & 0o777
+        sock_mode = os.stat(link).st_mode
+        ok(mode == 0o600, "socket: root did not chmod the file a swapped-in symlink pointed at",
+           oct(mode))
+        import stat as st_
+        ok(st_.S_ISSOCK(sock_mode) and sock_mode & 0o777 == 0o666,
+           "socket: the socket is created 0666 in its place", oct(sock_mode))
+    finally:
+        proc.terminate()
+        proc.wait(5)
 
 
 def main():
@@ -348,6 +520,8 @@ def main():
         test_expiry(tmp)
         test_privilege_drop(tmp)
         test_tls(tmp)
+        test_signals_plain(tmp)
+        test_socket_symlink(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return plan()

@@ -13,6 +13,8 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
+import json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -20,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import test_daemon as td  # noqa: E402  (reads PASSKEYD from sys.argv[1])
 import soft_authenticator as sa  # noqa: E402
-from tap import ok, plan  # noqa: E402
+from tap import ok, note, plan  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 PASSKEYD = os.path.abspath(sys.argv[1])
@@ -253,6 +255,75 @@ def test_sign_count(tmp):
         d.stop()
 
 
+# --- whose passkey, and concurrent counters -----------------------------------
+
+def test_owner_and_races(tmp):
+    d = td.Daemon(tmp, "owner")
+    d2 = None
+    try:
+        alice, bob = sa.SoftAuthenticator(), sa.SoftAuthenticator()
+        ok(approved(enroll_register(d, alice, "alice")) and approved(enroll_register(d, bob, "bob")),
+           "owner: alice and bob register a passkey each")
+        # bob's own passkey, answering alice's login; no userHandle, as a
+        # non-discoverable credential may answer, so only the owner check is left
+        res = log_in(d, bob, "alice", user_handle=None, credential_id=bob.credentials[0].id)
+        ok(failed_with(res, "credential_not_allowed"),
+           "owner: bob's passkey does not approve alice's login", res)
+        ok(approved(log_in(d, alice, "alice", user_handle=None)),
+           "owner: alice's own passkey without a userHandle does")
+
+        # two daemons on one store, two assertions with one counter at once
+        d2 = td.Daemon(tmp, "owner-2", store=d.store)
+        wins = fails = 0
+        for n in range(10, 20):
+            bodies = []
+            for dd in (d, d2):
+                j = td.login(dd, user="alice")
+                st, opt = sa.options(dd.origin, j["token"])
+                bodies.append((dd, j["token"], json.dumps(alice.get(opt["publicKey"], dd.origin,
+                                                                    sign_count=n))))
+            out = [None, None]
+
+            def post(i):
+                dd, tok, body = bodies[i]
+                out[i] = sa.api(dd.origin, tok, "finish", body)
+            ts = [threading.Thread(target=post, args=(i,)) for i in (0, 1)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(20)
+            states = sorted(r[1].get("state", "?") + ":" + str(r[1].get("error")) for r in out)
+            if states == ["approved:None", "failed:sign_count_regressed"]:
+                wins += 1
+            else:
+                fails += 1
+                note(f"round {n}: {states}")
+        ok(wins == 10 and fails == 0,
+           "counter: two daemons, one counter at once: exactly one approved, ten rounds of ten",
+           (wins, fails))
+        # 27 and 32 at once: 32 is stored whatever the order, and 28 is refused after
+        bodies = []
+        for dd, n in ((d, 27), (d2, 32)):
+            j = td.login(dd, user="alice")
+            st, opt = sa.options(dd.origin, j["token"])
+            bodies.append((dd, j["token"], json.dumps(alice.get(opt["publicKey"], dd.origin,
+                                                                sign_count=n))))
+        ts = [threading.Thread(target=lambda b=b: sa.api(b[0].origin, b[1], "finish", b[2]))
+              for b in bodies]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(20)
+        ok(stored1(d, "alice", "sign_count") == 32, "counter: overlapping 27 and 32 leave 32 stored",
+           stored(d, "alice"))
+        ok(failed_with(log_in(d2, alice, "alice", sign_count=28), "sign_count_regressed"),
+           "counter: and a later 28 is refused")
+    finally:
+        for x in (d, d2):
+            if x is not None:
+                x.stop()
+
+
 # --- user verification ----------------------------------------------------
 
 def test_uv(tmp):
@@ -439,6 +510,7 @@ def main():
     try:
         test_config(tmp)
         test_sign_count(tmp)
+        test_owner_and_races(tmp)
         test_uv(tmp)
         test_algorithms(tmp)
         test_attestation(tmp)

@@ -52,6 +52,14 @@ def write_nss_files(folder, extra=()):
     return passwd, group
 
 
+def nss_env(folder, extra=()):
+    """The environment for a process that should see the test users."""
+    passwd, group = write_nss_files(folder, extra)
+    env = dict(os.environ)
+    env.update(LD_PRELOAD=NSS_WRAPPER, NSS_WRAPPER_PASSWD=passwd, NSS_WRAPPER_GROUP=group)
+    return env
+
+
 class Daemon:
     def __init__(self, passkeyd, tmp, name, extra="", user=None, store=None, nss=True,
                  extra_users=(), wait=True):
@@ -73,11 +81,7 @@ class Daemon:
         if user:
             pw = pwd.getpwnam(user)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-        env = dict(os.environ)
-        if nss:
-            passwd, group = write_nss_files(self.dir, extra_users)
-            env.update(LD_PRELOAD=NSS_WRAPPER, NSS_WRAPPER_PASSWD=passwd,
-                       NSS_WRAPPER_GROUP=group)
+        env = nss_env(self.dir, extra_users) if nss else dict(os.environ)
         self.log = open(os.path.join(self.dir, "log.txt"), "w+")
         self.proc = subprocess.Popen([passkeyd, "--config", self.conf, "--foreground"],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)

@@ -13,9 +13,12 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "addrkey.h"
 #include "ceremony.h"
 #include "countmap.h"
+#include "keycache.h"
 
 static const struct ceremony_limits limits = { .total = 6, .per_user = 3,
     .per_address = 3, .per_user_address = 2 };
@@ -239,6 +242,59 @@ test_countmap(void **state)
 	countmap_free(m);
 }
 
+/* A fresh P-256 key as a COSE_Key (RFC 9053). */
+static size_t
+cose_key(uint8_t out[77])
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	uint8_t raw[65];
+	size_t n = sizeof(raw);
+
+	assert_non_null(k);
+	assert_true(EVP_PKEY_get_octet_string_param(k, "pub", raw, n, &n) && n == 65);
+	memcpy(out, "\xa5\x01\x02\x03\x26\x20\x01\x21\x58\x20", 10);
+	memcpy(out + 10, raw + 1, 32);
+	memcpy(out + 42, "\x22\x58\x20", 3);
+	memcpy(out + 45, raw + 33, 32);
+	EVP_PKEY_free(k);
+	return 77;
+}
+
+/* Parsed keys: reused while the stored bytes are the same, never stale. */
+static void
+test_keycache(void **state)
+{
+	struct keycache *k = keycache_new();
+	const rp_pubkey_t *a, *b, *c;
+	uint8_t k1[77], k2[77], id[8];
+
+	assert_non_null(k);
+	cose_key(k1);
+	cose_key(k2);
+	assert_int_equal(keycache_get(k, (const uint8_t *)"cred-1", 6, k1, 77, &a), RP_OK);
+	assert_int_equal(keycache_get(k, (const uint8_t *)"cred-1", 6, k1, 77, &b), RP_OK);
+	assert_ptr_equal(a, b);
+	/* the same credential ID with another stored key: parsed anew */
+	assert_int_equal(keycache_get(k, (const uint8_t *)"cred-1", 6, k2, 77, &c), RP_OK);
+	assert_int_equal(keycache_size(k), 1);
+	assert_int_equal(keycache_get(k, (const uint8_t *)"cred-1", 6, k2, 77, &b), RP_OK);
+	assert_ptr_equal(b, c);
+	/* a broken key is an RP core code and is not kept */
+	k1[0] = 0x00;
+	assert_int_not_equal(keycache_get(k, (const uint8_t *)"cred-2", 6, k1, 77, &a), RP_OK);
+	assert_int_equal(keycache_size(k), 1);
+	keycache_forget(k, (const uint8_t *)"cred-1", 6);
+	assert_int_equal(keycache_size(k), 0);
+	/* bounded: the oldest goes */
+	for (uint32_t i = 0; i < KEYCACHE_MAX + 10; i++) {
+		memcpy(id, &i, sizeof(i));
+		memcpy(id + 4, "cred", 4);
+		assert_int_equal(keycache_get(k, id, sizeof(id), k2, 77, &a), RP_OK);
+	}
+	assert_int_equal(keycache_size(k), KEYCACHE_MAX);
+	keycache_free(k);
+}
+
 int
 main(void)
 {
@@ -252,6 +308,7 @@ main(void)
 		cmocka_unit_test(test_committing_is_not_expired),
 		cmocka_unit_test(test_final_states_are_bounded),
 		cmocka_unit_test(test_countmap),
+		cmocka_unit_test(test_keycache),
 	};
 
 	return cmocka_run_group_tests_name("ceremony", tests, NULL, NULL);

@@ -783,6 +783,59 @@ cd_auth_challenge_shorter(void **state)
 	check(v, RP_ERR_CHALLENGE_MISMATCH);
 }
 
+/*
+ * WebAuthn sets only a minimum challenge length; Windows Hello TPM
+ * registrations from deployments that put a signed JWT in the challenge
+ * carry several hundred bytes.  Up to RP_MAX_CHALLENGE_LEN is accepted;
+ * beyond it, or under the minimum, is a caller's error.
+ */
+static void
+long_challenge(json_t *v, size_t n)
+{
+	uint8_t *c = malloc(n);
+
+	assert_non_null(c);
+	for (size_t i = 0; i < n; i++)
+		c[i] = (uint8_t)(i * 131 + 7);
+	b64_set(v, "challenge_b64url", c, n);
+	cd_set(v, "challenge", json_string(json_string_value(json_object_get(v,
+	    "challenge_b64url"))));
+	if (!is_registration(v))
+		resign(v);
+	free(c);
+}
+
+static void
+cd_challenge_1k_accepted(void **state)
+{
+	json_t *v = load("browser/es256_auth.json");
+
+	(void)state;
+	long_challenge(v, 1024);
+	check(v, RP_OK);
+	v = load("browser/es256_auth.json");
+	long_challenge(v, RP_MAX_CHALLENGE_LEN);
+	check(v, RP_OK);
+	/* the registration side checks its clientDataJSON the same way */
+	v = load("browser/es256_reg.json");
+	long_challenge(v, 700);
+	cd_set(v, "type", json_string("webauthn.create"));
+	check(v, RP_OK);
+}
+
+static void
+cd_challenge_over_max_refused(void **state)
+{
+	json_t *v = load("browser/es256_auth.json");
+
+	(void)state;
+	long_challenge(v, RP_MAX_CHALLENGE_LEN + 1);
+	check(v, RP_ERR_INVALID_ARGUMENT);
+	v = load("browser/es256_auth.json");
+	long_challenge(v, RP_MIN_CHALLENGE_LEN - 1);
+	check(v, RP_ERR_INVALID_ARGUMENT);
+}
+
 /* The challenge of another ceremony (the pair's registration). */
 static void
 cd_auth_challenge_replayed(void **state)
@@ -2925,6 +2978,8 @@ main(void)
 		CASE(cd_reg_challenge_padded),
 		CASE(cd_auth_challenge_one_char),
 		CASE(cd_auth_challenge_shorter),
+		CASE(cd_challenge_1k_accepted),
+		CASE(cd_challenge_over_max_refused),
 		CASE(cd_auth_challenge_replayed),
 		CASE(cd_reg_origin_other_port),
 		CASE(cd_reg_origin_unlisted),

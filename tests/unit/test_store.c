@@ -33,6 +33,9 @@
 	assert_int_equal(got_, want_);					\
 } while (0)
 
+/* The schema version this code writes (store/store_sqlite.c). */
+#define SCHEMA	2
+
 struct fixture {
 	char dir[PATH_MAX];
 	char path[PATH_MAX + 16];	/* dir/store.db, not created yet */
@@ -217,24 +220,24 @@ test_open_creates_schema(void **state)
 	store_t *st = open_store(f->path);
 	char buf[64];
 
-	assert_int_equal(store_schema_version(st), 1);
+	assert_int_equal(store_schema_version(st), SCHEMA);
 	store_close(st);
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN"
 	    " ('users', 'credentials', 'enrollments', 'events')"), 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'index' AND name IN"
-	    " ('credentials_user', 'events_user')"), 2);
+	    " ('credentials_user', 'events_user', 'credentials_id_hash')"), 3);
 	raw_text(f->path, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 
 	/* Opening a current store again migrates nothing and still works. */
 	st = open_store(f->path);
-	assert_int_equal(store_schema_version(st), 1);
+	assert_int_equal(store_schema_version(st), SCHEMA);
 	store_close(st);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA);
 }
 
 static void
@@ -269,7 +272,7 @@ test_existing_mode_kept(void **state)
 	close(fd);
 	/* An empty file is a new database: the schema goes in, the mode stays. */
 	st = open_store(f->path);
-	assert_int_equal(store_schema_version(st), 1);
+	assert_int_equal(store_schema_version(st), SCHEMA);
 	store_close(st);
 	assert_int_equal(file_mode(f->path), 0640);
 }
@@ -1049,7 +1052,7 @@ test_concurrent_writers(void **state)
 	raw_text(f->path, "PRAGMA integrity_check", check, sizeof(check));
 	assert_string_equal(check, "ok");
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM users"), 1);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA);
 }
 
 #define RACERS		8
@@ -1103,7 +1106,7 @@ test_concurrent_create(void **state)
 				    store_err_str((store_err_t)WEXITSTATUS(status[w])));
 			assert_int_equal(WEXITSTATUS(status[w]), 0);
 		}
-		assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+		assert_int_equal(raw_int(path, "PRAGMA user_version"), SCHEMA);
 		assert_int_equal(raw_int(path, "SELECT count(*) FROM credentials"),
 		    RACERS * 5);
 	}
@@ -1293,6 +1296,144 @@ test_event_prune_and_pages(void **state)
 	store_close(st);
 }
 
+/*
+ * Version 1 stores (from before the ID hash column) are brought to
+ * version 2 in place: the hash of every existing credential is filled in,
+ * and short IDs then resolve in SQL.
+ */
+static void
+test_migrate_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct store_credential c;
+	char want[STORE_ID_HASH_LEN + 1], got[80], prefix[8];
+	size_t n;
+	store_t *st;
+
+	raw_exec(f->path,
+	    "CREATE TABLE users (name TEXT PRIMARY KEY NOT NULL, handle BLOB UNIQUE NOT NULL"
+	    "  CHECK (length(handle) = 32), created INTEGER NOT NULL);"
+	    "CREATE TABLE credentials (id BLOB PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 1023),"
+	    "  user TEXT NOT NULL REFERENCES users(name), alg INTEGER NOT NULL,"
+	    "  pubkey_cose BLOB NOT NULL CHECK (length(pubkey_cose) > 0),"
+	    "  sign_count INTEGER NOT NULL DEFAULT 0 CHECK (sign_count BETWEEN 0 AND 4294967295),"
+	    "  fmt TEXT NOT NULL, aaguid BLOB NOT NULL CHECK (length(aaguid) = 16),"
+	    "  uv INTEGER NOT NULL CHECK (uv IN (0, 1)), be INTEGER NOT NULL CHECK (be IN (0, 1)),"
+	    "  bs INTEGER NOT NULL CHECK (bs IN (0, 1)), attestation TEXT NOT NULL, nickname TEXT,"
+	    "  created INTEGER NOT NULL, last_used INTEGER NOT NULL DEFAULT 0, last_addr TEXT);"
+	    "CREATE INDEX credentials_user ON credentials(user, created);"
+	    "CREATE TABLE enrollments (user TEXT PRIMARY KEY NOT NULL, created INTEGER NOT NULL,"
+	    "  expires INTEGER NOT NULL, created_by TEXT);"
+	    "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL,"
+	    "  event TEXT NOT NULL, user TEXT, addr TEXT, verdict TEXT NOT NULL, reason TEXT,"
+	    "  detail TEXT);"
+	    "CREATE INDEX events_user ON events(user, id);"
+	    "INSERT INTO users VALUES ('alice', zeroblob(32), 1);"
+	    "INSERT INTO credentials (id, user, alg, pubkey_cose, fmt, aaguid, uv, be, bs,"
+	    "  attestation, created) VALUES (CAST('old-cred' AS BLOB), 'alice', -7, x'a1',"
+	    "  'none', zeroblob(16), 1, 0, 0, 'none', 5);"
+	    "PRAGMA user_version = 1;");
+	st = open_store(f->path);
+	assert_int_equal(store_schema_version(st), SCHEMA);
+	store_id_hash((const unsigned char *)"old-cred", 8, want);
+	raw_text(f->path, "SELECT id_hash FROM credentials", got, sizeof(got));
+	assert_string_equal(got, want);
+	snprintf(prefix, sizeof(prefix), "%.6s", want);
+	assert_store(store_cred_find(st, "alice", prefix, &c, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_memory_equal(c.id, "old-cred", 8);
+	store_credential_free(&c);
+	store_close(st);
+}
+
+/* Short IDs in SQL: a prefix, one owner, ambiguity. */
+static void
+test_cred_find(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	char h1[STORE_ID_HASH_LEN + 1], h2[STORE_ID_HASH_LEN + 1], p[STORE_ID_HASH_LEN + 1];
+	struct store_credential c;
+	char id[32];
+	size_t n, common = 0;
+	int a = 0, b = 1;
+
+	/* two IDs whose hashes share a first digit, for the ambiguous case */
+	for (;; b++) {
+		snprintf(id, sizeof(id), "find-%d", a);
+		store_id_hash((const unsigned char *)id, strlen(id), h1);
+		snprintf(id, sizeof(id), "find-%d", b);
+		store_id_hash((const unsigned char *)id, strlen(id), h2);
+		if (h1[0] == h2[0])
+			break;
+	}
+	while (h1[common] == h2[common])
+		common++;
+	snprintf(id, sizeof(id), "find-%d", a);
+	assert_store(add_cred(st, "alice", id, 1), STORE_OK);
+	snprintf(id, sizeof(id), "find-%d", b);
+	assert_store(add_cred(st, "bob", id, 2), STORE_OK);
+	memcpy(p, h1, common);
+	p[common] = '\0';
+	assert_store(store_cred_find(st, NULL, p, &c, &n), STORE_OK);
+	assert_int_equal(n, 2);			/* ambiguous for root */
+	assert_store(store_cred_find(st, "alice", p, &c, &n), STORE_OK);
+	assert_int_equal(n, 1);			/* alice sees only hers */
+	assert_string_equal(c.user, "alice");
+	store_credential_free(&c);
+	assert_store(store_cred_find(st, "bob", h1, &c, &n), STORE_OK);
+	assert_int_equal(n, 0);			/* another's full hash: nothing */
+	assert_store(store_cred_find(st, NULL, h2, &c, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(c.user, "bob");
+	store_credential_free(&c);
+	assert_store(store_cred_find(st, NULL, "ABC", &c, &n), STORE_ERR_INVALID);
+	assert_store(store_cred_find(st, NULL, "", &c, &n), STORE_ERR_INVALID);
+	store_close(st);
+}
+
+/* Keyset pages: every credential once, in creation order, none twice. */
+static void
+test_cred_page(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->path);
+	struct store_credential_list l;
+	int64_t after = 0;
+	size_t seen = 0, mine = 0;
+	char id[32];
+
+	for (int i = 0; i < 25; i++) {
+		snprintf(id, sizeof(id), "page-%02d", i);
+		assert_store(add_cred(st, i % 5 == 0 ? "bob" : "alice", id, 100 - i), STORE_OK);
+	}
+	do {
+		assert_store(store_cred_page(st, NULL, after, 7, &l), STORE_OK);
+		for (size_t i = 0; i < l.count; i++) {
+			snprintf(id, sizeof(id), "page-%02zu", seen + i);
+			assert_memory_equal(l.items[i].id, id, strlen(id));
+			assert_true(l.items[i].seq > after);
+		}
+		seen += l.count;
+		if (l.count > 0)
+			after = l.items[l.count - 1].seq;
+		store_credential_list_free(&l);
+	} while (seen % 7 == 0 && seen < 25);
+	assert_int_equal(seen, 25);
+	after = 0;
+	do {
+		assert_store(store_cred_page(st, "bob", after, 2, &l), STORE_OK);
+		for (size_t i = 0; i < l.count; i++)
+			assert_string_equal(l.items[i].user, "bob");
+		mine += l.count;
+		if (l.count > 0)
+			after = l.items[l.count - 1].seq;
+		store_credential_list_free(&l);
+	} while (after > 0 && mine % 2 == 0 && mine < 5);
+	assert_int_equal(mine, 5);
+	store_close(st);
+}
+
 /* What a store may name a passkey: the shared text rule of common/text.h. */
 static void
 test_nickname_rule(void **state)
@@ -1380,6 +1521,9 @@ main(void)
 		T(test_event_prune_and_pages),
 		cmocka_unit_test(test_nickname_rule),
 		T(test_readonly_refused),
+		T(test_migrate_v1),
+		T(test_cred_find),
+		T(test_cred_page),
 	};
 #undef T
 

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""Whole login ceremonies: passkeyd against a JavaScript relying party
+(bench/peer/, @simplewebauthn/server), measured in the same run, plus the
+figures the performance issue tracks.  bench/ceremony.sh builds what this
+needs and runs it.
+
+  ceremonies c=N ours_per_s=A peer_per_s=B ratio=A/B ours_cpu_ms=X p50_ms=Y p99_ms=Z
+      one login = control login_begin -> POST options -> POST finish (an ES256
+      assertion signed by bench/ceremony-load) -> control status "approved",
+      at concurrency 1, 16 and 64; rounds alternate between the two servers
+      so that the machine's noise hits both; medians of the rounds
+  begin: begin_per_s at 1k and at 100k pending ceremonies, and their ratio
+  memory: bytes per pending ceremony (RSS growth over 100k pending)
+  listing: logins per second during a root listing of 100k passkeys, as a
+      ratio to the rate without it
+
+usage: ceremony.py --passkeyd BIN --load BIN --peer server.mjs [--short]"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import hashlib
+
+NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
+USERS = 128
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def nss_env(folder, names):
+    passwd, group = os.path.join(folder, "passwd"), os.path.join(folder, "group")
+    with open("/etc/passwd") as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    lines += [f"{n}:x:{64000 + i}:64000::/nonexistent:/usr/sbin/nologin" for i, n in enumerate(names)]
+    with open(passwd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    shutil.copy("/etc/group", group)
+    env = dict(os.environ)
+    env.update(LD_PRELOAD=NSS_WRAPPER, NSS_WRAPPER_PASSWD=passwd, NSS_WRAPPER_GROUP=group)
+    return env
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])	# utime + stime
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Ours:
+    def __init__(self, passkeyd, folder, extra="", names=()):
+        self.dir = folder
+        os.makedirs(folder, exist_ok=True)
+        self.port = free_port()
+        self.origin = f"http://localhost:{self.port}"
+        self.sock = os.path.join(folder, "control.sock")
+        self.store = os.path.join(folder, "store.db")
+        conf = os.path.join(folder, "passkeyd.conf")
+        with open(conf, "w") as f:
+            # the peer asks for UV as "preferred": compare like with like
+            f.write(f"rp_id = localhost\norigin = {self.origin}\nlisten = 127.0.0.1:{self.port}\n"
+                    f"public_url = {self.origin}\nstore = {self.store}\nsocket = {self.sock}\n"
+                    "require_uv = no\nceremony_timeout = 3600\nmax_pending_total = 300000\n"
+                    "max_pending_per_user = 300000\nmax_pending_per_address = 300000\n"
+                    "max_pending_per_user_address = 300000\naudit_max_rows = 0\n" + extra)
+        self.log = open(os.path.join(folder, "log"), "w")
+        self.proc = subprocess.Popen([passkeyd, "--config", conf, "--foreground"],
+                                     stdout=self.log, stderr=self.log,
+                                     env=nss_env(folder, names))
+        wait_socket(self.sock, self.proc)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(20)
+
+
+class Peer:
+    def __init__(self, server, folder):
+        os.makedirs(folder, exist_ok=True)
+        self.port = free_port()
+        self.origin = f"http://localhost:{self.port}"
+        self.sock = os.path.join(folder, "peer.sock")
+        self.log = open(os.path.join(folder, "peer.log"), "w")
+        self.proc = subprocess.Popen(["node", server, "--listen", str(self.port), "--socket",
+                                      self.sock, "--db", os.path.join(folder, "peer.db"),
+                                      "--rp-id", "localhost", "--origin", self.origin],
+                                     stdout=self.log, stderr=self.log)
+        wait_socket(self.sock, self.proc)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(20)
+
+
+def wait_socket(path, proc):
+    for _ in range(400):
+        if os.path.exists(path):
+            time.sleep(0.1)
+            return
+        if proc.poll() is not None:
+            raise SystemExit(f"bench: a server exited at start ({proc.args[0]})")
+        time.sleep(0.05)
+    raise SystemExit(f"bench: no socket at {path}")
+
+
+class Load:
+    """One ceremony-load process per server: it registers the users once
+    and runs a load for each "run C S" line."""
+
+    def __init__(self, binary, server, max_c):
+        self.p = subprocess.Popen([binary, "--socket", server.sock, "--origin", server.origin,
+                                   "--users", str(USERS), "--concurrency", str(max_c),
+                                   "--register", "--interactive"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.p.stdout.readline().strip() != "ready":
+            raise SystemExit("bench: ceremony-load could not register its users")
+
+    def run(self, c, seconds):
+        self.p.stdin.write(f"run {c} {seconds}\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        return dict(kv.split("=") for kv in line.split())
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(10)
+
+
+def ceremonies(args, tmp):
+    names = [f"bench{i}" for i in range(USERS)]
+    ours = Ours(args.passkeyd, os.path.join(tmp, "ours"), names=names)
+    peer = Peer(args.peer, os.path.join(tmp, "peer"))
+    lo = lp = None
+    try:
+        lo, lp = Load(args.load, ours, 64), Load(args.load, peer, 64)
+        rounds, seconds = (1, 2) if args.short else (3, 5)
+        for c in (1, 16, 64):
+            ours_rate, peer_rate, cpu, p50, p99, errs = [], [], [], [], [], 0
+            for r in range(rounds):
+                order = [("ours", lo), ("peer", lp)] if r % 2 == 0 else [("peer", lp), ("ours", lo)]
+                for who, load in order:
+                    t0 = cpu_ticks(ours.proc.pid)
+                    res = load.run(c, seconds)
+                    errs += int(res.get("errors", 1))
+                    if who == "ours":
+                        ticks = cpu_ticks(ours.proc.pid) - t0
+                        n = max(1, int(res["logins"]))
+                        cpu.append(ticks * 1000 / os.sysconf("SC_CLK_TCK") / n)
+                        ours_rate.append(float(res["per_s"]))
+                        p50.append(float(res["p50_ms"]))
+                        p99.append(float(res["p99_ms"]))
+                    else:
+                        peer_rate.append(float(res["per_s"]))
+            a, b = statistics.median(ours_rate), statistics.median(peer_rate)
+            print(f"ceremonies c={c} ours_per_s={a:.0f} peer_per_s={b:.0f} ratio={a / b:.2f} "
+                  f"ours_cpu_ms={statistics.median(cpu):.3f} p50_ms={statistics.median(p50):.2f} "
+                  f"p99_ms={statistics.median(p99):.2f} errors={errs}", flush=True)
+    finally:
+        for l in (lo, lp):
+            if l is not None:
+                l.close()
+        ours.stop()
+        peer.stop()
+
+
+class Ctl:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.connect(path)
+        self.f = self.s.makefile("rb")
+
+    def pipeline(self, reqs):
+        """Sends all, then reads all answers (the daemon answers in order)."""
+        data = b"".join(json.dumps(r).encode() + b"\n" for r in reqs)
+        t = threading.Thread(target=self.s.sendall, args=(data,))
+        t.start()
+        out = [json.loads(self.f.readline()) for _ in reqs]
+        t.join()
+        return out
+
+    def call(self, req):
+        return self.pipeline([req])[0]
+
+
+def begins(args, tmp):
+    """login_begin at 1k and at 100k pending, alternating three times (the
+    filler ceremonies are cancelled back down), medians: the machine's
+    noise hits both sides."""
+    ours = Ours(args.passkeyd, os.path.join(tmp, "begin"))
+    try:
+        c = Ctl(ours.sock)
+        tokens = []
+        seq = [0]
+
+        def begin_reqs(k):
+            reqs = []
+            for _ in range(k):
+                i = seq[0]
+                seq[0] += 1
+                reqs.append({"op": "login_begin", "user": "root", "service": "bench",
+                             "rhost": f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
+                             "enroll": "after-auth", "bind": False})
+            return reqs
+
+        def fill(upto):
+            while len(tokens) < upto:
+                # pipelined in chunks: the daemon serves a client that reads
+                for r in c.pipeline(begin_reqs(min(500, upto - len(tokens)))):
+                    if not r.get("ok"):
+                        raise SystemExit(f"bench: begin refused while filling: {r}")
+                    tokens.append(r["token"])
+
+        def drain(downto):
+            while len(tokens) > downto:
+                k = min(500, len(tokens) - downto)
+                c.pipeline([{"op": "cancel", "token": t} for t in tokens[-k:]])
+                del tokens[-k:]
+
+        def rate(count):
+            t0 = time.perf_counter()
+            for req in begin_reqs(count):
+                r = c.call(req)
+                if not r.get("ok"):
+                    raise SystemExit(f"bench: begin refused: {r}")
+                tokens.append(r["token"])
+            return count / (time.perf_counter() - t0)
+
+        big = 20000 if args.short else 100000
+        small_rates, big_rates, mem = [], [], []
+        for _ in range(1 if args.short else 3):
+            drain(1000)
+            fill(1000)
+            time.sleep(0.3)
+            rss1 = rss_kib(ours.proc.pid)
+            small_rates.append(rate(2000))
+            fill(big)
+            time.sleep(0.3)
+            rss2 = rss_kib(ours.proc.pid)
+            big_rates.append(rate(2000))
+            mem.append((rss2 - rss1) * 1024 // (big - 3000))
+        r1, r2 = statistics.median(small_rates), statistics.median(big_rates)
+        print(f"begin: begin_per_s pending=1000 {r1:.0f} pending={big} {r2:.0f} ratio={r2 / r1:.2f}",
+              flush=True)
+        print(f"memory: pending={big} bytes_per_ceremony={mem[0]} (RSS growth, first fill)",
+              flush=True)
+    finally:
+        ours.stop()
+
+
+def seed(store, count):
+    """count passkeys of count users, written into the store as passkeyd would."""
+    db = sqlite3.connect(store)
+    db.execute("BEGIN")
+    for i in range(count):
+        user = f"seed{i}"
+        cid = hashlib.sha256(f"seed-credential-{i}".encode()).digest()
+        db.execute("INSERT INTO users (name, handle, created) VALUES (?, ?, 1)",
+                   (user, os.urandom(32)))
+        db.execute("INSERT INTO credentials (user, id, alg, pubkey_cose, sign_count, fmt, aaguid,"
+                   " uv, be, bs, attestation, created, last_used, id_hash) VALUES"
+                   " (?, ?, -7, ?, 0, 'none', zeroblob(16), 1, 0, 0, 'none', ?, 0, ?)",
+                   (user, cid, b"\xa5\x01\x02\x03\x26" + bytes(72), 1700000000 + i,
+                    hashlib.sha256(cid).hexdigest()))
+    db.execute("COMMIT")
+    db.close()
+
+
+def listing(args, tmp):
+    names = [f"bench{i}" for i in range(USERS)]
+    count = 20000 if args.short else 100000
+    folder = os.path.join(tmp, "listing")
+    ours = Ours(args.passkeyd, folder, names=names)	# makes the schema
+    ours.stop()
+    seed(ours.store, count)
+    ours = Ours(args.passkeyd, folder, names=names)
+    lo = None
+    try:
+        lo = Load(args.load, ours, 16)
+        seconds = 2 if args.short else 5
+        alone = float(lo.run(16, seconds)["per_s"])
+        stop = threading.Event()
+        pages = []
+
+        def lister():
+            c = Ctl(ours.sock)
+            while not stop.is_set():
+                cursor, seen = None, 0
+                while not stop.is_set():
+                    req = {"op": "list"}
+                    if cursor is not None:
+                        req["cursor"] = cursor
+                    t0 = time.perf_counter()
+                    r = c.call(req)
+                    pages.append(time.perf_counter() - t0)
+                    seen += len(r.get("credentials", []))
+                    cursor = r.get("next")
+                    if cursor is None:
+                        break
+        t = threading.Thread(target=lister)
+        t.start()
+        time.sleep(0.5)
+        during = float(lo.run(16, seconds)["per_s"])
+        stop.set()
+        t.join()
+        print(f"listing: passkeys={count + USERS} logins_per_s_alone={alone:.0f} "
+              f"during_root_listing={during:.0f} ratio={during / alone:.2f} pages={len(pages)} "
+              f"page_ms_p50={statistics.median(pages) * 1000:.1f} "
+              f"page_ms_max={max(pages) * 1000:.1f}", flush=True)
+    finally:
+        if lo is not None:
+            lo.close()
+        ours.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--passkeyd", required=True)
+    ap.add_argument("--load", required=True)
+    ap.add_argument("--peer", required=True)
+    ap.add_argument("--short", action="store_true")
+    ap.add_argument("--only", default="")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="passkeyd-ceremony-bench.")
+    try:
+        for name, fn in (("ceremonies", ceremonies), ("begins", begins), ("listing", listing)):
+            if not args.only or args.only == name:
+                fn(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Attackers for tests/daemon/test_availability.py, each run in a process
+of its own (so that the probe in the test's process measures the daemon,
+not Python's scheduler), for a fixed time.
+
+Each returns a dict of counts that the test reports: what the attacker
+managed to do, so a check can say "held 16 of the 400 connections it
+tried".  They never raise: an error ends the attack and is counted."""
+import errno
+import json
+import os
+import pwd
+import selectors
+import socket
+import time
+
+
+def become(uid):
+    """Drops to uid (from root) in this process."""
+    os.setgroups([])
+    try:
+        gid = pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        gid = uid
+    os.setgid(gid)
+    os.setuid(uid)
+
+
+def hold_control(sock_path, uid, want, seconds):
+    """uid keeps `want` connections to the control socket, sending one byte
+    of a never-finished line on each every second, reconnecting whenever
+    the daemon closes one (the slot attack of finding 1)."""
+    become(uid)
+    conns, stats = [], {"connects": 0, "closed_by_daemon": 0, "refused": 0, "max_held": 0}
+    end = time.monotonic() + seconds
+    last_drip = 0.0
+    while time.monotonic() < end:
+        while len(conns) < want and time.monotonic() < end:
+            s = socket.socket(socket.AF_UNIX)
+            s.setblocking(False)
+            try:
+                s.connect(sock_path)
+            except OSError:
+                stats["refused"] += 1
+                s.close()
+                time.sleep(0.01)
+                break
+            stats["connects"] += 1
+            conns.append(s)
+        alive = []
+        for s in conns:
+            try:
+                data = s.recv(4096)
+                if data == b"":
+                    stats["closed_by_daemon"] += 1
+                    s.close()
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                stats["closed_by_daemon"] += 1
+                s.close()
+                continue
+            alive.append(s)
+        conns = alive
+        stats["max_held"] = max(stats["max_held"], len(conns))
+        if time.monotonic() - last_drip >= 1.0:
+            last_drip = time.monotonic()
+            for s in conns:
+                try:
+                    s.send(b"{")
+                except OSError:
+                    pass
+        time.sleep(0.05)
+    for s in conns:
+        s.close()
+    return stats
+
+
+PIPELINE_OPS = [
+    {"op": "register_begin"}, {"op": "ping"}, {"op": "list"}, {"op": "events", "limit": 10000},
+    {"op": "status", "token": "A" * 24}, {"op": "cancel", "token": "B" * 24},
+    {"op": "login_begin", "user": "root", "rhost": "", "service": "sshd"},
+    {"op": "rename", "id": "abcdef", "name": "x"}, {"op": "remove", "id": "abcdef"},
+    {"op": "enroll", "user": "root"}, {"op": "export", "id": "abcdef"},
+]
+
+
+def pipeline_control(sock_path, uid, conns_wanted, seconds):
+    """uid pipelines every op as fast as it can on several connections,
+    reading answers only now and then (finding 2)."""
+    become(uid)
+    batch = b"".join(json.dumps(o).encode() + b"\n" for o in PIPELINE_OPS) * 20
+    stats = {"sent_requests": 0, "answers": 0, "rate_limited": 0, "closed_by_daemon": 0}
+    conns = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        while len(conns) < conns_wanted:
+            s = socket.socket(socket.AF_UNIX)
+            s.setblocking(False)
+            try:
+                s.connect(sock_path)
+            except OSError:
+                s.close()
+                break
+            conns.append(s)
+        alive = []
+        for s in conns:
+            ok = True
+            try:
+                n = s.send(batch)
+                stats["sent_requests"] += batch[:n].count(b"\n")
+            except BlockingIOError:
+                pass
+            except OSError:
+                ok = False
+            try:
+                data = s.recv(65536)
+                if data == b"":
+                    ok = False
+                stats["answers"] += data.count(b"\n")
+                stats["rate_limited"] += data.count(b'"rate_limited"')
+            except BlockingIOError:
+                pass
+            except OSError:
+                ok = False
+            if ok:
+                alive.append(s)
+            else:
+                stats["closed_by_daemon"] += 1
+                s.close()
+        conns = alive
+        time.sleep(0.001)
+    for s in conns:
+        s.close()
+    return stats
+
+
+def slowloris(port, addresses, per_address, seconds, chunked_share=4):
+    """Keeps per_address HTTP connections from each source address, sending
+    one byte of a request every 2 s (some trickle a chunked body instead),
+    reconnecting whenever one is closed (finding 4)."""
+    sel = selectors.DefaultSelector()
+    stats = {"connects": 0, "closed_by_daemon": 0, "max_held": 0, "completed": 0}
+    conns = {}
+    end = time.monotonic() + seconds
+    head = (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"a" * 4000)
+    chunked = (b"POST /api/AAAAAAAAAAAAAAAAAAAAAAAA/finish HTTP/1.1\r\nHost: localhost\r\n"
+               b"Origin: http://localhost\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+    def open_one(addr, i):
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.bind((addr, 0))
+            s.connect_ex(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            return
+        stats["connects"] += 1
+        kind = "chunked" if i % chunked_share == 0 else "head"
+        conns[s] = {"addr": addr, "i": i, "kind": kind, "sent": 0, "next": time.monotonic()}
+        sel.register(s, selectors.EVENT_READ)
+
+    def close(s):
+        sel.unregister(s)
+        del conns[s]
+        s.close()
+
+    while time.monotonic() < end:
+        have = {}
+        for st in conns.values():
+            have.setdefault(st["addr"], set()).add(st["i"])
+        for addr in addresses:
+            for i in range(per_address):
+                if i not in have.get(addr, ()):
+                    open_one(addr, i)
+        stats["max_held"] = max(stats["max_held"], len(conns))
+        for key, _ in sel.select(timeout=0.1):
+            s = key.fileobj
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if data == b"":
+                stats["closed_by_daemon"] += 1
+                close(s)
+            elif data.startswith(b"HTTP/1.1 200"):
+                stats["completed"] += 1
+        now = time.monotonic()
+        for s, st in list(conns.items()):
+            if now < st["next"]:
+                continue
+            st["next"] = now + 2.0
+            try:
+                if st["kind"] == "head":
+                    if st["sent"] < len(head):
+                        s.send(head[st["sent"]:st["sent"] + 1])
+                        st["sent"] += 1
+                else:
+                    if st["sent"] == 0:
+                        s.send(chunked)
+                        st["sent"] = 1
+                    else:
+                        s.send(b"1\r\nx\r\n")
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.ENOTCONN):
+                    stats["closed_by_daemon"] += 1
+                    close(s)
+    for s in list(conns):
+        close(s)
+    return stats

@@ -1,0 +1,556 @@
+#!/usr/bin/env python3
+"""Availability under attack (TAP, needs root): nobody can stop logins.
+
+Against the real daemon, started as the other tests start it, each attack
+runs AVAIL_SECONDS (default 15; the long form in the issue notes used 120)
+while a probe in this process does what sshd's PAM module and a browser
+do, over and over:
+  - root's login_begin on a new control connection must answer within 1 s;
+  - GET /healthz and the approval API (POST /api/TOKEN/options) within 2 s.
+Attacks (tests/daemon/attackers.py, each in processes of its own):
+  1. an unprivileged account holds 400 connections to the control socket;
+  2. it pipelines every op as fast as it can;
+  3. sixteen loopback addresses keep 32 slow HTTP connections each;
+  4. a client POSTs cancel and replayed finishes in a loop.
+Then, without a flood: logins from other addresses cannot lock a user
+out, a refused enroll leaves nothing behind, a read-only store stops the
+daemon with its reason, the audit table stays under its bound, another
+program holding the store's lock stalls nothing, and a full disk fails
+logins closed instead of approving them without their audit rows.
+
+usage: test_availability.py PASSKEYD"""
+import json
+import multiprocessing as mp
+import os
+import pwd
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+from tap import ok, note, plan  # noqa: E402
+import attackers  # noqa: E402
+import daemon as harness  # noqa: E402
+from daemon import read_line  # noqa: E402
+import soft_authenticator as sa  # noqa: E402
+
+PASSKEYD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
+SECONDS = int(os.environ.get("AVAIL_SECONDS", "15"))
+BEGIN_MAX_S, HTTP_MAX_S = 1.0, 2.0
+
+
+def Daemon(*args, **kw):
+    return harness.Daemon(PASSKEYD, *args, **kw)
+
+
+def nobody():
+    return pwd.getpwnam("nobody").pw_uid
+
+
+def rows(d, where="1=1", args=()):
+    db = sqlite3.connect(f"file:{d.store}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute(f"SELECT count(*) FROM events WHERE {where}", args).fetchone()[0]
+    finally:
+        db.close()
+
+
+class Probe(threading.Thread):
+    """What sshd and a browser do, every 0.2 s, timed."""
+
+    def __init__(self, d, user="probe", rhost="203.0.113.9"):
+        super().__init__(daemon=True)
+        self.d, self.user, self.rhost = d, user, rhost
+        self.begin, self.api, self.health = [], [], []
+        self.errors = []
+        self.stop_at = 0
+        self.seconds = 0
+
+    def one(self):
+        t0 = time.monotonic()
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        try:
+            s.connect(self.d.sock)
+            s.sendall((json.dumps({"op": "login_begin", "user": self.user, "rhost": self.rhost,
+                                   "service": "sshd", "enroll": "after-auth"}) + "\n").encode())
+            j = json.loads(read_line(s) or "{}")
+            self.begin.append(time.monotonic() - t0)
+            if not j.get("ok"):
+                self.errors.append(("begin", j))
+                return
+            t1 = time.monotonic()
+            st, r = self.d.api(j["token"], "options", timeout=5)
+            self.api.append(time.monotonic() - t1)
+            if st != 200 or r.get("state") != "pending":
+                self.errors.append(("options", st, r))
+        except (OSError, ValueError) as e:
+            self.begin.append(time.monotonic() - t0)
+            self.errors.append(("begin", repr(e)))
+        finally:
+            s.close()	# the module's connection ends: the ceremony with it
+        t2 = time.monotonic()
+        try:
+            st, _, body = self.d.get("/healthz", timeout=5)
+            if st != 200:
+                self.errors.append(("healthz", st))
+        except OSError as e:
+            self.errors.append(("healthz", repr(e)))
+        self.health.append(time.monotonic() - t2)
+
+    def run(self):
+        while time.monotonic() < self.stop_at:
+            self.one()
+            time.sleep(0.2)
+
+    def during(self, seconds):
+        self.seconds = seconds
+        self.stop_at = time.monotonic() + seconds
+        self.start()
+
+    def report(self, what):
+        def p(xs, q):
+            return sorted(xs)[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else -1
+        note(f"{what}: {len(self.begin)} probes; login_begin p50 {p(self.begin, .5):.1f} ms "
+             f"max {max(self.begin or [0]) * 1000:.1f} ms; options max "
+             f"{max(self.api or [0]) * 1000:.1f} ms; /healthz max {max(self.health or [0]) * 1000:.1f} ms; "
+             f"errors {len(self.errors)}")
+        ok(len(self.begin) >= self.seconds * 2 and not self.errors and
+           max(self.begin) < BEGIN_MAX_S,
+           f"{what}: root's login_begin answered within {BEGIN_MAX_S:.0f} s every time",
+           (self.errors[:5], max(self.begin or [0])))
+        ok(self.api and max(self.api) < HTTP_MAX_S and max(self.health) < HTTP_MAX_S,
+           f"{what}: /healthz and the approval API answered within {HTTP_MAX_S:.0f} s every time",
+           (max(self.api or [0]), max(self.health or [0])))
+
+
+def attack(d, what, targets, seconds=None):
+    """Runs the attacker processes and the probe together; returns their stats."""
+    seconds = seconds or SECONDS
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+
+    def run(fn, args):
+        q.put((fn.__name__, fn(*args)))
+    procs = [ctx.Process(target=run, args=(fn, args)) for fn, args in targets]
+    for p in procs:
+        p.start()
+    time.sleep(1.0)	# let the flood build up
+    probe = Probe(d)
+    probe.during(seconds - 1)
+    time.sleep((seconds - 1) / 2)
+    d.proc.send_signal(signal.SIGUSR1)	# the daemon's own count, mid-attack
+    probe.join()
+    for p in procs:
+        p.join(seconds + 30)
+    stats = [q.get(timeout=5) for _ in procs if not q.empty()]
+    note(f"{what}: attackers {stats}")
+    probe.report(what)
+    ok(d.proc.poll() is None, f"{what}: the daemon is still running")
+    return stats
+
+
+def status_line(d):
+    """The last SIGUSR1 status line's counts, e.g. {"control": 17, "http": 3}."""
+    lines = [l for l in d.logtext().splitlines() if "status:" in l]
+    if not lines:
+        return {}
+    words = lines[-1].split()
+    out = {}
+    for i, w in enumerate(words):
+        if w in ("control", "http") and i > 0 and words[i - 1].isdigit():
+            out[w] = int(words[i - 1])
+    return out
+
+
+# --- the floods -----------------------------------------------------------
+
+def test_control_slots(tmp):
+    d = Daemon(tmp, "slots")
+    try:
+        stats = attack(d, "400 held control connections (uid nobody)",
+                       [(attackers.hold_control, (d.sock, nobody(), 400, SECONDS))])
+        counts = status_line(d)
+        note(f"slots: the daemon held {counts.get('control')} control connections mid-attack")
+        ok(0 < counts.get("control", 0) <= 16 + 2,
+           "slots: the account got at most its 16 connections (and the probe its one)", counts)
+    finally:
+        d.stop()
+
+
+def test_pipelining(tmp):
+    d = Daemon(tmp, "pipeline")
+    try:
+        before = rows(d)
+        t0 = time.monotonic()
+        stats = attack(d, "pipelined ops (uid nobody, 8 connections)",
+                       [(attackers.pipeline_control, (d.sock, nobody(), 8, SECONDS))])
+        elapsed = time.monotonic() - t0
+        time.sleep(1.5)
+        added = rows(d) - before
+        sent = sum(s.get("sent_requests", 0) for _, s in stats)
+        # the probe writes 2 rows a turn (begin, cancelled); outside input is
+        # budgeted at 20 rows a second after a burst of 200, plus summaries
+        bound = int(20 * elapsed) + 200 + 3 * int(elapsed / 0.2) + 20
+        note(f"pipelining: {sent} requests sent; {added} audit rows added (bound {bound})")
+        ok(sent > 1000 and added <= bound,
+           "pipelining: the audit log grows by a bounded number of rows, not one per request",
+           (sent, added, bound))
+        summed = 0
+        for _ in range(24):	# the sums are written every 10 s
+            summed = rows(d, "event = 'control_rate_limited' OR event = 'audit_suppressed'")
+            if summed:
+                break
+            time.sleep(0.5)
+        ok(summed >= 1, "pipelining: what was refused or suppressed is summed up in the log")
+        pend = d.ctl({"op": "list"})
+        ok(pend.get("ok") is True, "pipelining: the daemon answers normally afterwards", pend)
+    finally:
+        d.stop()
+
+
+def test_slowloris(tmp):
+    d = Daemon(tmp, "slowloris")
+    try:
+        addrs = [f"127.0.0.{i}" for i in range(2, 18)]
+        stats = attack(d, "16 addresses x 32 slow HTTP connections",
+                       [(attackers.slowloris, (d.port, addrs[:8], 32, SECONDS)),
+                        (attackers.slowloris, (d.port, addrs[8:], 32, SECONDS))])
+        closed = sum(s.get("closed_by_daemon", 0) for _, s in stats)
+        counts = status_line(d)
+        note(f"slowloris: the daemon held {counts.get('http')} HTTP connections mid-attack")
+        ok(closed > 0, "slowloris: connections that trickle are closed at their deadline", stats)
+        ok(0 < counts.get("http", 0) <= 16 * 16 + 4,
+           "slowloris: each address holds at most its 16 connections", counts)
+        text = d.logtext()
+        ok(text.count("\n") < 2000, "slowloris: the log stays short", text.count("\n"))
+    finally:
+        d.stop()
+
+
+def replay_loop(origin, finish_token, body, cancel_token, seconds):
+    end = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < end:
+        sa.api(origin, finish_token, "finish", body, timeout=5)
+        sa.api(origin, cancel_token, "cancel", b'{"error":"NotAllowedError"}', timeout=5)
+        n += 2
+    return {"posts": n}
+
+
+def test_replay_and_cancel(tmp):
+    d = Daemon(tmp, "replay", "require_uv = no\n")
+    try:
+        auth = sa.SoftAuthenticator()
+        e = harness.login(d, user="victim", enroll="after-auth")
+        st, r = sa.register(d.origin, e["token"], auth)
+        ok(st == 200 and r.get("state") == "approved", "replay setup: victim registers", r)
+        l1 = harness.login(d, user="victim")
+        st, opt = sa.options(d.origin, l1["token"])
+        body = json.dumps(auth.get(opt["publicKey"], d.origin))
+        st, r = sa.api(d.origin, l1["token"], "finish", body)
+        ok(st == 200 and r.get("state") == "approved", "replay setup: a login approved", r)
+        l2 = harness.login(d, user="victim", rhost="192.0.2.8")
+        time.sleep(1.5)
+        before = rows(d, "user = 'victim'")
+        attack(d, "replayed finishes and page cancels in a loop",
+               [(replay_loop, (d.origin, l1["token"], body, l2["token"], SECONDS))] * 3)
+        time.sleep(1.5)
+        replays = rows(d, "event = 'ceremony_replayed'")
+        cancels = rows(d, "event = 'client_cancelled'")
+        added = rows(d, "user = 'victim'") - before
+        note(f"replay: ceremony_replayed rows {replays}, client_cancelled rows {cancels}, "
+             f"victim's rows added during the attack {added}")
+        ok(replays == 1 and cancels == 1 and added <= 4,
+           "replay: a handful of audit rows for the two ceremonies, whatever the number of posts",
+           (replays, cancels, added))
+        s = d.ctl({"op": "status", "token": l2["token"]})
+        ok(s.get("state") == "pending", "replay: the page's cancel leaves the ceremony pending", s)
+    finally:
+        d.stop()
+
+
+# --- without a flood --------------------------------------------------------
+
+def test_lockout_from_other_addresses(tmp):
+    """Finding 3: logins begun from other addresses, some abandoned (the SSH
+    client went away, so sshd killed the module: its connection closes) and
+    some left waiting, do not keep the real user from a new login."""
+    d = Daemon(tmp, "lockout")
+    try:
+        held = []
+        for i in range(6):
+            addr = f"198.51.100.{i + 1}"
+            for _ in range(4):	# as many as one address may hold for the user
+                j = harness.login(d, user="alice", rhost=addr, enroll="after-auth")
+                if j.get("ok"):
+                    held.append(j["token"])
+        ok(len(held) == 24, "lockout: 6 addresses begin 4 logins each for alice", len(held))
+        refused = harness.login(d, user="alice", rhost="198.51.100.1", enroll="after-auth")
+        ok(refused.get("error") == "limit_user_address",
+           "lockout: a fifth from one address is refused (per user and address)", refused)
+        for tok in held[::2]:
+            d.abandon(tok)
+        time.sleep(0.5)
+        gone = [d.ctl({"op": "status", "token": t}).get("state") for t in held[::2]]
+        ok(all(s == "cancelled" for s in gone),
+           "lockout: the abandoned ones were cancelled as their connections closed", gone)
+        t0 = time.monotonic()
+        mine = harness.login(d, user="alice", rhost="192.0.2.77", enroll="after-auth")
+        ok(mine.get("ok") is True and time.monotonic() - t0 < 1,
+           "lockout: the real user's login from a seventh address is offered at once", mine)
+    finally:
+        d.stop()
+
+
+def test_refused_enroll(tmp):
+    d = Daemon(tmp, "enroll", "max_pending_per_user = 1\n")
+    try:
+        first = harness.login(d, user="bob", enroll="after-auth")
+        ok(first.get("ok"), "enroll: bob has one pending registration", first)
+        e = d.ctl({"op": "enroll", "user": "bob"})
+        ok(e.get("error") == "limit_user", "enroll: an enroll over bob's limit is refused", e)
+        db = sqlite3.connect(f"file:{d.store}?mode=ro", uri=True)
+        n = db.execute("SELECT count(*) FROM enrollments WHERE user = 'bob'").fetchone()[0]
+        db.close()
+        ok(n == 0, "enroll: the refused enroll left no enrollment row", n)
+        d.abandon(first["token"])
+        time.sleep(0.3)
+        j = harness.login(d, user="bob", enroll="pending")
+        ok(j.get("error") == "no_passkey",
+           "enroll: so a login with enroll=pending offers bob no registration", j)
+        e = d.ctl({"op": "enroll", "user": "bob"})
+        ok(e.get("ok") and e.get("kind") == "register", "enroll: under the limit it works", e)
+    finally:
+        d.stop()
+
+
+def test_read_only_store(tmp):
+    folder = os.path.join(tmp, "ro-store")
+    os.makedirs(folder)
+    store = os.path.join(folder, "store.db")
+    d = Daemon(tmp, "ro-seed", store=store)
+    d.stop()
+    # root writes anything: run the daemon as nobody on a file it may only read
+    os.chmod(folder, 0o755)
+    os.chmod(store, 0o644)
+    d = Daemon(tmp, "ro", user="nobody", store=store, wait=False)
+    try:
+        d.proc.wait(10)
+        text = d.logtext()
+        ok(d.proc.returncode not in (0, None) and "only for reading" in text and
+           "Permission denied" in text, "read-only store: the daemon stops with the reason and errno",
+           (d.proc.returncode, text[-300:]))
+    finally:
+        d.stop()
+
+
+def test_audit_bound(tmp):
+    d = Daemon(tmp, "bound", "audit_max_rows = 300\n")
+    try:
+        # refused begins: each is a row (under the budget)
+        end = time.monotonic() + 6
+        n = 0
+        while time.monotonic() < end:
+            d.ctl({"op": "login_begin", "user": "nosuchaccount", "rhost": "192.0.2.1",
+                   "service": "sshd"})
+            n += 1
+        time.sleep(2.5)	# the pruner takes a batch a second
+        count = rows(d)
+        note(f"audit bound: {n} refused begins sent; {count} rows kept (bound 300)")
+        ok(n > 300 and count <= 300, "audit bound: the events table stays under audit_max_rows",
+           (n, count))
+    finally:
+        d.stop()
+
+
+def test_store_locked(tmp):
+    """Another program holding the store's write lock stalls nothing; an
+    approval waits for it, and fails closed when it is held too long."""
+    d = Daemon(tmp, "locked", "require_uv = no\n")
+    try:
+        auth = sa.SoftAuthenticator()
+        e = harness.login(d, user="carol", enroll="after-auth")
+        sa.register(d.origin, e["token"], auth)
+        for hold, want in ((3, "approved"), (7, "failed")):
+            j = harness.login(d, user="carol")
+            st, opt = sa.options(d.origin, j["token"])
+            body = json.dumps(auth.get(opt["publicKey"], d.origin))
+            db = sqlite3.connect(d.store, timeout=10, isolation_level=None)
+            db.execute("BEGIN IMMEDIATE")
+            result = {}
+            t = threading.Thread(target=lambda: result.update(
+                r=sa.api(d.origin, j["token"], "finish", body, timeout=20)))
+            t.start()
+            probe = Probe(d, user="alice")
+            probe.during(hold - 0.5)
+            probe.join()
+            db.execute("ROLLBACK")
+            db.close()
+            t.join(20)
+            probe.report(f"store locked for {hold} s")
+            st, r = result.get("r", (0, {}))
+            s = d.ctl({"op": "status", "token": j["token"]})
+            if want == "approved":
+                ok(st == 200 and s.get("state") == "approved",
+                   "store locked 3 s: the login waits for the lock, then is approved", (st, r, s))
+            else:
+                ok(st == 400 and s.get("state") == "failed" and s.get("reason") == "store_busy",
+                   "store locked 7 s: the login fails closed (store_busy), never approved unwritten",
+                   (st, r, s))
+    finally:
+        d.stop()
+
+
+def test_disk_full(tmp):
+    """The store cannot grow (RLIMIT_FSIZE stands in for a full disk): a login
+    is not approved without its audit row, and the log does not flood."""
+    d = Daemon(tmp, "full", "require_uv = no\n")
+    try:
+        auth = sa.SoftAuthenticator()
+        e = harness.login(d, user="dave", enroll="after-auth")
+        st, r = sa.register(d.origin, e["token"], auth)
+        ok(st == 200, "disk full setup: dave registers", r)
+        size = max(os.path.getsize(d.store), os.path.getsize(d.store + "-wal"))
+        soft, hard = resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (size, hard))
+        # fill the WAL up to the limit with refused begins
+        for _ in range(300):
+            d.ctl({"op": "login_begin", "user": "nosuchaccount", "rhost": "192.0.2.1",
+                   "service": "sshd"})
+        time.sleep(1.2)
+        approved, reasons = 0, []
+        for _ in range(5):
+            j = harness.login(d, user="dave")
+            if not j.get("ok"):
+                reasons.append(j.get("error"))
+                continue
+            st, r = sa.login(d.origin, j["token"], auth)
+            s = d.ctl({"op": "status", "token": j["token"]})
+            approved += s.get("state") == "approved"
+            reasons.append(s.get("reason"))
+        ok(approved == 0 and reasons and all(x == "store_error" for x in reasons),
+           "disk full: no login is approved while its rows cannot be written (store_error)",
+           (approved, reasons))
+        ok(d.proc.poll() is None and d.get("/healthz")[0] == 200, "disk full: the daemon keeps serving")
+        for _ in range(24):	# lost rows are summed up every 10 s
+            text = d.logtext()
+            if "could not be written" in text:
+                break
+            time.sleep(0.5)
+        failed = text.count("audit log")
+        ok(0 < failed < 20 and "could not be written" in text,
+           "disk full: write failures are logged as a few sums, not one line each", failed)
+        resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE, (soft, hard))
+        j = harness.login(d, user="dave")
+        st, r = sa.login(d.origin, j["token"], auth)
+        ok(st == 200 and r.get("state") == "approved", "disk full: once there is room, logins work", r)
+    finally:
+        d.stop()
+
+
+NS_CLIENT = r"""
+import json, socket, sys, time
+port = int(sys.argv[1])
+def conn(src):
+    c = socket.socket(socket.AF_INET6)
+    c.settimeout(3)
+    c.bind((src, 0))
+    c.connect(("::1", port))
+    return c
+def get(src):
+    try:
+        c = conn(src)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = c.recv(100)
+        c.close()
+        return data[:12].decode(errors="replace")
+    except OSError as e:
+        return "error " + str(e)
+held = [conn("2001:db8:1::1"), conn("2001:db8:1::1")]
+for h in held:
+    h.send(b"GET /hea")
+time.sleep(0.5)
+out = {"same_64": get("2001:db8:1::2"), "other_64": get("2001:db8:2::1")}
+print(json.dumps(out))
+"""
+
+
+def test_ipv6_per_64(tmp):
+    """An IPv6 client holds a whole /64: its addresses share one count."""
+    ns = f"pkt-avail-{os.getpid()}"
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
+        ok(False, "ipv6: a network namespace for the test could be made (ip netns add)")
+        return
+    proc = None
+    try:
+        for cmd in (["link", "set", "lo", "up"],
+                    ["addr", "add", "2001:db8:1::1/128", "dev", "lo", "nodad"],
+                    ["addr", "add", "2001:db8:1::2/128", "dev", "lo", "nodad"],
+                    ["addr", "add", "2001:db8:2::1/128", "dev", "lo", "nodad"]):
+            subprocess.run(["ip", "-n", ns, *cmd], check=True)
+        folder = os.path.join(tmp, "v6")
+        os.makedirs(folder)
+        port = 18000 + os.getpid() % 1000
+        conf = os.path.join(folder, "passkeyd.conf")
+        with open(conf, "w") as f:
+            f.write(f"rp_id = localhost\norigin = http://localhost:{port}\n"
+                    f"listen = [::1]:{port}\npublic_url = http://localhost:{port}\n"
+                    f"store = {folder}/s.db\nsocket = {folder}/c.sock\n"
+                    "http_max_per_address = 2\n")
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, PASSKEYD, "--config", conf,
+                                 "--foreground"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", NS_CLIENT, str(port)],
+                           capture_output=True, text=True, timeout=30)
+        try:
+            out = json.loads(r.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            out = {"raw": r.stdout + r.stderr}
+        ok(out.get("same_64") != "HTTP/1.1 200" and out.get("other_64") == "HTTP/1.1 200",
+           "ipv6: two connections from 2001:db8:1::1 fill the /64's share; 2001:db8:1::2 is "
+           "refused, 2001:db8:2::1 served", out)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(5)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def main():
+    if os.geteuid() != 0:
+        print("1..0 # SKIP needs root (uid nobody clients, privilege drop)")
+        return 0
+    tmp = tempfile.mkdtemp(prefix="passkeyd-avail.")
+    os.chmod(tmp, 0o755)
+    tests = [test_control_slots, test_pipelining, test_slowloris, test_replay_and_cancel,
+             test_lockout_from_other_addresses, test_refused_enroll, test_read_only_store,
+             test_audit_bound, test_store_locked, test_disk_full, test_ipv6_per_64]
+    only = os.environ.get("AVAIL_ONLY")
+    try:
+        for t in tests:
+            if only and only not in t.__name__:
+                continue
+            try:
+                t(tmp)
+            except Exception as e:	# one broken test is one failure, not the end
+                import traceback
+                ok(False, f"{t.__name__} ran to its end", traceback.format_exc())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return plan()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
