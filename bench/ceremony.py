@@ -16,6 +16,7 @@ needs and runs it.
 
 usage: ceremony.py --passkeyd BIN --load BIN --peer server.mjs [--short]"""
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -24,11 +25,9 @@ import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import hashlib
 
 NSS_WRAPPER = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so"
 USERS = 128
@@ -70,7 +69,7 @@ def rss_kib(pid):
 
 
 class Ours:
-    def __init__(self, passkeyd, folder, extra="", names=()):
+    def __init__(self, passkeyd, folder, extra="", names=(), legacy=False):
         self.dir = folder
         os.makedirs(folder, exist_ok=True)
         self.port = free_port()
@@ -83,8 +82,9 @@ class Ours:
             f.write(f"rp_id = localhost\norigin = {self.origin}\nlisten = 127.0.0.1:{self.port}\n"
                     f"public_url = {self.origin}\nstore = {self.store}\nsocket = {self.sock}\n"
                     "require_uv = no\nceremony_timeout = 3600\nmax_pending_total = 300000\n"
-                    "max_pending_per_user = 300000\nmax_pending_per_address = 300000\n"
-                    "max_pending_per_user_address = 300000\naudit_max_rows = 0\n" + extra)
+                    "max_pending_per_user = 300000\nmax_pending_per_address = 300000\n" +
+                    ("" if legacy else "max_pending_per_user_address = 300000\naudit_max_rows = 0\n")
+                    + extra)
         self.log = open(os.path.join(folder, "log"), "w")
         self.proc = subprocess.Popen([passkeyd, "--config", conf, "--foreground"],
                                      stdout=self.log, stderr=self.log,
@@ -150,41 +150,55 @@ class Load:
         self.p.wait(10)
 
 
+failures = []	# figures are for reading; a failed ceremony is an error
+
+
 def ceremonies(args, tmp):
     names = [f"bench{i}" for i in range(USERS)]
-    ours = Ours(args.passkeyd, os.path.join(tmp, "ours"), names=names)
-    peer = Peer(args.peer, os.path.join(tmp, "peer"))
-    lo = lp = None
+    servers = {"ours": Ours(args.passkeyd, os.path.join(tmp, "ours"), names=names),
+               "peer": Peer(args.peer, os.path.join(tmp, "peer"))}
+    if args.baseline:	# an older passkeyd, for "before" figures in the same run
+        servers["base"] = Ours(args.baseline, os.path.join(tmp, "base"), names=names,
+                               legacy=True)
+    loads = {}
     try:
-        lo, lp = Load(args.load, ours, 64), Load(args.load, peer, 64)
+        for who, srv in servers.items():
+            loads[who] = Load(args.load, srv, 64)
         rounds, seconds = (1, 2) if args.short else (3, 5)
         for c in (1, 16, 64):
-            ours_rate, peer_rate, cpu, p50, p99, errs = [], [], [], [], [], 0
+            rate = {who: [] for who in servers}
+            cpu = {who: [] for who in servers}
+            p50, p99, errs = [], [], 0
             for r in range(rounds):
-                order = [("ours", lo), ("peer", lp)] if r % 2 == 0 else [("peer", lp), ("ours", lo)]
-                for who, load in order:
-                    t0 = cpu_ticks(ours.proc.pid)
-                    res = load.run(c, seconds)
+                order = list(servers)
+                if r % 2:
+                    order.reverse()
+                for who in order:
+                    pid = servers[who].proc.pid
+                    t0 = cpu_ticks(pid)
+                    res = loads[who].run(c, seconds)
                     errs += int(res.get("errors", 1))
+                    n = max(1, int(res["logins"]))
+                    cpu[who].append((cpu_ticks(pid) - t0) * 1000 / os.sysconf("SC_CLK_TCK") / n)
+                    rate[who].append(float(res["per_s"]))
                     if who == "ours":
-                        ticks = cpu_ticks(ours.proc.pid) - t0
-                        n = max(1, int(res["logins"]))
-                        cpu.append(ticks * 1000 / os.sysconf("SC_CLK_TCK") / n)
-                        ours_rate.append(float(res["per_s"]))
                         p50.append(float(res["p50_ms"]))
                         p99.append(float(res["p99_ms"]))
-                    else:
-                        peer_rate.append(float(res["per_s"]))
-            a, b = statistics.median(ours_rate), statistics.median(peer_rate)
-            print(f"ceremonies c={c} ours_per_s={a:.0f} peer_per_s={b:.0f} ratio={a / b:.2f} "
-                  f"ours_cpu_ms={statistics.median(cpu):.3f} p50_ms={statistics.median(p50):.2f} "
-                  f"p99_ms={statistics.median(p99):.2f} errors={errs}", flush=True)
+            a, b = statistics.median(rate["ours"]), statistics.median(rate["peer"])
+            line = (f"ceremonies c={c} ours_per_s={a:.0f} peer_per_s={b:.0f} ratio={a / b:.2f} "
+                    f"ours_cpu_ms={statistics.median(cpu['ours']):.3f} "
+                    f"p50_ms={statistics.median(p50):.2f} p99_ms={statistics.median(p99):.2f}")
+            if "base" in servers:
+                line += (f" baseline_per_s={statistics.median(rate['base']):.0f} "
+                         f"baseline_cpu_ms={statistics.median(cpu['base']):.3f}")
+            print(line + f" errors={errs}", flush=True)
+            if errs:
+                failures.append(f"c={c}: {errs} ceremonies failed")
     finally:
-        for l in (lo, lp):
-            if l is not None:
-                l.close()
-        ours.stop()
-        peer.stop()
+        for l in loads.values():
+            l.close()
+        for srv in servers.values():
+            srv.stop()
 
 
 class Ctl:
@@ -251,14 +265,17 @@ def begins(args, tmp):
 
         big = 20000 if args.short else 100000
         small_rates, big_rates, mem = [], [], []
+        # after a burst of writes SQLite checkpoints its WAL for a while:
+        # both sides are measured after the same pause
+        settle = 1 if args.short else 3
         for _ in range(1 if args.short else 3):
             drain(1000)
             fill(1000)
-            time.sleep(0.3)
+            time.sleep(settle)
             rss1 = rss_kib(ours.proc.pid)
             small_rates.append(rate(2000))
             fill(big)
-            time.sleep(0.3)
+            time.sleep(settle)
             rss2 = rss_kib(ours.proc.pid)
             big_rates.append(rate(2000))
             mem.append((rss2 - rss1) * 1024 // (big - 3000))
@@ -343,6 +360,7 @@ def main():
     ap.add_argument("--peer", required=True)
     ap.add_argument("--short", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument("--baseline", default="", help="an older passkeyd binary to measure too")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="passkeyd-ceremony-bench.")
     try:
@@ -351,6 +369,8 @@ def main():
                 fn(args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        raise SystemExit("bench: " + "; ".join(failures))
 
 
 if __name__ == "__main__":

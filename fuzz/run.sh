@@ -5,7 +5,7 @@
 #
 # Environment:
 #   FUZZ_JOBS=N          harnesses run at once (default 2)
-#   FUZZ_HARNESSES="a b" run only these (default: all six)
+#   FUZZ_HARNESSES="a b" run only these (default: all nine)
 #   FUZZ_BUILD_DIR=DIR   build directory (default build-fuzz, at the top)
 #   FUZZ_CORPUS=DIR      keep the corpus in DIR/<harness> across runs
 #                        (default: a temporary directory, removed at exit)
@@ -26,7 +26,9 @@ top=$(cd "$here/.." && pwd)
 cd "$top" || exit 2
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-2}
-harnesses=${FUZZ_HARNESSES:-"fuzz_clientdata fuzz_authdata fuzz_attobj fuzz_cose fuzz_verify_registration fuzz_verify_assertion"}
+harnesses=${FUZZ_HARNESSES:-"fuzz_clientdata fuzz_authdata fuzz_attobj fuzz_cose
+	fuzz_verify_registration fuzz_verify_assertion fuzz_control fuzz_config
+	fuzz_pam_options"}
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 

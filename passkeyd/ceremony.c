@@ -1,8 +1,16 @@
 /*
- * The ceremony table: a fixed array of hash buckets keyed by token, plus a
- * list in creation order for sweeping.  Tokens are random, so an attacker
- * who can only guess tokens cannot lengthen a chain.  Pending counts per
- * user, address and pair live in one countmap with a prefix per kind.
+ * The ceremony table: a fixed array of hash buckets keyed by token, plus
+ * lists for sweeping.  Tokens are random, so an attacker who can only
+ * guess tokens cannot lengthen a chain.  Pending counts per user, address
+ * and pair live in one countmap with a prefix per kind.
+ *
+ * The sweep must not walk every ceremony each second (100,000 pending
+ * would hold the loop for milliseconds).  Ceremonies of the table's usual
+ * lifetime (logins, passkeyctl add) sit in one list in creation order,
+ * which is also the order in which they expire and are forgotten: the
+ * sweep expires from a cursor and forgets from the head, and stops at the
+ * first that is not due.  Ceremonies of other lifetimes (enrollment links,
+ * rare and root's only) sit in a second list that is walked whole.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +23,16 @@
 
 #define BUCKETS 65536u
 
+struct list {
+	struct ceremony *head, *tail;
+};
+
 struct ceremony_table {
 	struct ceremony *bucket[BUCKETS];
-	struct ceremony *head, *tail;
+	struct list usual;		/* the usual lifetime, in creation order */
+	struct ceremony *expiry_cursor;	/* in usual: the first not yet past its expiry */
+	unsigned usual_lifetime;	/* set by the first ceremony */
+	struct list other;		/* other lifetimes */
 	size_t count, pending;
 	struct ceremony_limits limits;
 	struct countmap *pending_by;	/* "u" user, "a" address, "p" user NUL address */
@@ -154,22 +169,43 @@ count_pending(struct ceremony_table *t, const struct ceremony *c, int delta)
 	return -1;
 }
 
+static struct list *
+list_of(struct ceremony_table *t, const struct ceremony *c)
+{
+	return c->in_other ? &t->other : &t->usual;
+}
+
+static void
+list_append(struct list *l, struct ceremony *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
 static void
 unlink_ceremony(struct ceremony_table *t, struct ceremony *c)
 {
 	struct ceremony **pp = &t->bucket[bucket_of(c->token)];
+	struct list *l = list_of(t, c);
 
 	while (*pp != c)
 		pp = &(*pp)->hash_next;
 	*pp = c->hash_next;
+	if (t->expiry_cursor == c)
+		t->expiry_cursor = c->next;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		t->head = c->next;
+		l->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	else
-		t->tail = c->prev;
+		l->tail = c->prev;
 	t->count--;
 	if (c->state == CTL_STATE_PENDING)
 		count_pending(t, c, -1);
@@ -182,7 +218,11 @@ ceremony_table_free(struct ceremony_table *t)
 
 	if (t == NULL)
 		return;
-	for (c = t->head; c != NULL; c = next) {
+	for (c = t->usual.head; c != NULL; c = next) {
+		next = c->next;
+		ceremony_free(c);
+	}
+	for (c = t->other.head; c != NULL; c = next) {
 		next = c->next;
 		ceremony_free(c);
 	}
@@ -269,12 +309,14 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	b = bucket_of(c->token);
 	c->hash_next = t->bucket[b];
 	t->bucket[b] = c;
-	c->prev = t->tail;
-	if (t->tail)
-		t->tail->next = c;
-	else
-		t->head = c;
-	t->tail = c;
+	if (t->usual_lifetime == 0)
+		t->usual_lifetime = spec->lifetime;
+	/* creation order is expiry order only for one lifetime and a clock that does not step back */
+	c->in_other = spec->lifetime != t->usual_lifetime ||
+	    (t->usual.tail != NULL && t->usual.tail->expires > c->expires);
+	list_append(list_of(t, c), c);
+	if (!c->in_other && t->expiry_cursor == NULL)
+		t->expiry_cursor = c;
 	t->count++;
 	*out = c;
 	return CTL_REFUSAL_NONE;
@@ -318,29 +360,62 @@ ceremony_finish(struct ceremony_table *t, struct ceremony *c,
 	explicit_bzero(c->challenge, sizeof(c->challenge));
 }
 
+static time_t
+forget_at(const struct ceremony *c)
+{
+	return (c->finished > c->expires ? c->finished : c->expires) + CEREMONY_KEEP_FINAL;
+}
+
+/* Expires c when it is due; frees it when its final state is old enough. */
+static int
+sweep_one(struct ceremony_table *t, struct ceremony *c, time_t now,
+    void (*on_expire)(struct ceremony *, void *), void *arg)
+{
+	if (c->state == CTL_STATE_PENDING && !c->committing && now >= c->expires) {
+		ceremony_finish(t, c, CTL_STATE_EXPIRED, "expired", now);
+		if (on_expire)
+			on_expire(c, arg);
+	}
+	if (c->state != CTL_STATE_PENDING && now >= forget_at(c)) {
+		unlink_ceremony(t, c);
+		ceremony_free(c);
+		return 1;
+	}
+	return 0;
+}
+
 void
 ceremony_sweep(struct ceremony_table *t, time_t now,
     void (*on_expire)(struct ceremony *, void *), void *arg)
 {
 	struct ceremony *c, *next;
 
-	for (c = t->head; c != NULL; c = next) {
+	/*
+	 * The usual lifetime: only what is due, then stop.  An approval being
+	 * written is decided by the store within seconds; the cursor waits.
+	 */
+	for (c = t->expiry_cursor; c != NULL && now >= c->expires && !c->committing;
+	    c = next) {
 		next = c->next;
-		if (c->state == CTL_STATE_PENDING && !c->committing && now >= c->expires) {
+		t->expiry_cursor = next;
+		if (c->state == CTL_STATE_PENDING) {
 			ceremony_finish(t, c, CTL_STATE_EXPIRED, "expired", now);
 			if (on_expire)
 				on_expire(c, arg);
 		}
-		if (c->state != CTL_STATE_PENDING) {
-			time_t end = c->finished > c->expires ? c->finished : c->expires;
-			if (now >= end + CEREMONY_KEEP_FINAL) {
-				unlink_ceremony(t, c);
-				ceremony_free(c);
-			}
-		}
 	}
-	/* bound the memory of remembered final states too */
-	for (c = t->head; c != NULL && t->count > 2 * (size_t)t->limits.total; c = next) {
+	for (c = t->usual.head; c != NULL && c->state != CTL_STATE_PENDING &&
+	    now >= forget_at(c); c = next) {
+		next = c->next;
+		unlink_ceremony(t, c);
+		ceremony_free(c);
+	}
+	for (c = t->other.head; c != NULL; c = next) {
+		next = c->next;
+		sweep_one(t, c, now, on_expire, arg);
+	}
+	/* bound the memory of remembered final states too: the oldest go first */
+	for (c = t->usual.head; c != NULL && t->count > 2 * (size_t)t->limits.total; c = next) {
 		next = c->next;
 		if (c->state != CTL_STATE_PENDING) {
 			unlink_ceremony(t, c);

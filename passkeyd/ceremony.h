@@ -44,6 +44,7 @@ struct ceremony {
 	uint8_t replayed;		/* finish was posted after the end (logged once) */
 	uint8_t client_cancelled;	/* the page reported a failed call (logged once) */
 	uint8_t has_handle;		/* user_handle holds the registration's user.id */
+	uint8_t in_other;		/* in the table's list of unusual lifetimes */
 	uint8_t challenge[CEREMONY_CHALLENGE_LEN];
 	uint8_t user_handle[CEREMONY_HANDLE_LEN];
 	char *user, *rhost, *service;

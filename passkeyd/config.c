@@ -280,8 +280,14 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 		return parse_listen(cfg, v, err, errlen);
 	}
 	if (strcmp(key, "public_url") == 0) {
-		if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+		const char *host = strncmp(v, "https://", 8) == 0 ? v + 8 :
+		    strncmp(v, "http://", 7) == 0 ? v + 7 : NULL;
+
+		if (host == NULL)
 			return fail(err, errlen, "must start with https:// or http://");
+		/* every link is this and a path: it needs a host to point at */
+		if (*host == '\0' || *host == '/')
+			return fail(err, errlen, "no host after the scheme");
 		if (set_string(&cfg->public_url, v, err, errlen) != 0)
 			return -1;
 		size_t n = strlen(cfg->public_url);
@@ -414,6 +420,12 @@ fill_and_check(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+plain_key(const char *k)
+{
+	return *k != '\0' && strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(k);
+}
+
 static char *
 trim(char *s)
 {
@@ -457,6 +469,12 @@ config_parse(const char *text, struct config *cfg, char *err, size_t errlen)
 		for (const char *p = val; *p; p++)
 			if (iscntrl((unsigned char)*p))
 				rc = fail(msg, sizeof(msg), "control character in value");
+		/* a key is echoed in errors: it must not drive the terminal */
+		if (!plain_key(key)) {
+			rc = fail(err, errlen, "line %u: not a key (keys are letters, digits and '_')",
+			    lineno);
+			break;
+		}
 		if (rc == 0 && apply(cfg, key, val, msg, sizeof(msg)) != 0)
 			rc = -1;
 		if (rc != 0)

@@ -21,6 +21,7 @@ struct journal {
 	size_t n, cap;
 	size_t waited_on;	/* queued entries someone waits for (not lone rows) */
 	int64_t first_ms;	/* when the oldest queued entry came, or 0 */
+	int closing;		/* journal_free: nothing more is queued */
 	int64_t busy_since;	/* first busy attempt of the batch, or 0 */
 	int64_t retry_at;
 	uint64_t dropped;
@@ -36,7 +37,7 @@ static int
 push(struct journal *j, journal_apply_fn apply, journal_done_fn done, void *arg,
     int waited_on)
 {
-	if (j->n == JOURNAL_MAX_ENTRIES)
+	if (j->n == JOURNAL_MAX_ENTRIES || j->closing)
 		return -1;
 	if (j->n == j->cap) {
 		size_t ncap = j->cap == 0 ? 64 : j->cap * 2;
@@ -237,7 +238,18 @@ journal_free(struct journal *j, struct passkeyd *d)
 {
 	if (j == NULL)
 		return;
-	finish_batch(j, d, j->q, NULL, j->n, STORE_ERR_IO);
-	free(j->q);
+	struct entry *batch = j->q;
+	size_t n = j->n;
+
+	/*
+	 * The queue is taken off first (as journal_flush does): a callback
+	 * may queue a failure's audit row, which closing refuses and counts
+	 * as lost instead of growing the queue being walked.
+	 */
+	j->q = NULL;
+	j->n = j->cap = 0;
+	j->closing = 1;
+	finish_batch(j, d, batch, NULL, n, STORE_ERR_IO);
+	free(batch);
 	free(j);
 }

@@ -23,7 +23,7 @@
 #define EVENTS_LIMIT_MAX	10000
 #define EVENTS_LIMIT_DEFAULT	50
 #define EVENTS_PAGE_ROWS	200	/* rows read for one page */
-#define LIST_PAGE_ROWS		64	/* passkeys read for one page */
+#define LIST_PAGE_ROWS		24	/* passkeys read for one page: what fits PAGE_BUDGET */
 
 /*
  * The user a request is about: the caller itself when absent; another

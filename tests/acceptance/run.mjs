@@ -1585,7 +1585,9 @@ async function main() {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
     process.stderr.write('run.mjs: must run as root: it starts a private sshd and passkeyd, writes ' +
       `${PAM_FILE} and creates the test accounts. Try: sudo node tests/acceptance/run.mjs --build build\n`);
-    process.exit(2);
+    // a skip, as the other suites report it (scripts/test.sh fails it under CI)
+    process.stdout.write('1..0 # SKIP needs root\n');
+    process.exit(0);
   }
   for (const [bin, why] of [['sshd', SSHD], ['ssh', 'ssh'], ['setsid', 'setsid'], ['setpriv', 'setpriv'], ['stdbuf', 'stdbuf'],
     ['pamtester', 'pamtester'], ['sudo', 'sudo'], ['python3', 'python3']]) {

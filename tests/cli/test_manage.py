@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import test_daemon  # noqa: E402  (the Daemon harness)
 from test_daemon import Daemon  # noqa: E402
-from tap import ok, free_port, plan  # noqa: E402
+from tap import ok, free_port, group, plan  # noqa: E402
 from soft_authenticator import SoftAuthenticator, generate_key, register, b64u  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
@@ -282,7 +282,7 @@ def test_export(ctl, d, tmp):
         ok(raw in blob and blob.endswith(ssh_string(b"localhost")),
            f"{name} blob: the authenticator's public key, application = RP ID", blob.hex())
         rc, out, err = ctl.run("export-openssh", "-o", f, short, user=m3)
-        ok(rc == 1 and "exists" in err.lower(), f"export-openssh -o over an existing file: refused", err)
+        ok(rc == 1 and "exists" in err.lower(), f"export-openssh -o ({name}) over an existing file: refused", err)
 
     # --install: right owner and modes, no duplicates, atomic, old lines kept
     ssh_dir = os.path.join(home, ".ssh")
@@ -516,15 +516,23 @@ def main():
         # UV optional, so one passkey can be registered without it (export test)
         d = Daemon(tmp, "a", extra="require_uv = no\n")
         ctl = Ctl(d.sock)
-        test_list_rename_remove(ctl, d)
-        test_events_and_enrollment(ctl, d)
-        test_bad_input(ctl)
-        creds = test_export(ctl, d, tmp)
-        test_ssh_login(tmp, creds)
+        with group("test_list_rename_remove"):
+            test_list_rename_remove(ctl, d)
+        with group("test_events_and_enrollment"):
+            test_events_and_enrollment(ctl, d)
+        with group("test_bad_input"):
+            test_bad_input(ctl)
+        creds = None
+        with group("test_export"):
+            creds = test_export(ctl, d, tmp)
+        if creds is not None:
+            with group("test_ssh_login"):
+                test_ssh_login(tmp, creds)
         # a second daemon on the same store file: what a restart overlap or
         # two services on one host would do
         d2 = Daemon(tmp, "b", extra="require_uv = no\n", store=d.store)
-        test_concurrency(ctl, d, d.store, d2.sock, d2.origin)
+        with group("test_concurrency"):
+            test_concurrency(ctl, d, d.store, d2.sock, d2.origin)
         ok(d.proc.poll() is None and d2.proc.poll() is None, "both daemons still running")
     finally:
         for x in (d, d2):

@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from tap import ok, free_port, plan  # noqa: E402
+from tap import ok, free_port, group, plan  # noqa: E402
 import daemon as harness  # noqa: E402
 from daemon import login, read_line  # noqa: E402
 
@@ -55,6 +55,12 @@ def test_config(tmp):
     ok(rc == 2 and "required" in err, "config: missing rp_id refused", err)
     rc, err = check(base + "origin = http://localhost:1/path\n")
     ok(rc == 2 and "origin" in err, "config: origin with a path refused", err)
+    for url in ("http://", "https://", "https:///x"):
+        rc, err = check(base.replace("public_url = http://localhost:1", f"public_url = {url}"))
+        ok(rc == 2 and "no host" in err, f"config: public_url {url} without a host refused", err)
+    rc, err = check(base + "\x1b[31mred = 1\n")
+    ok(rc == 2 and "not a key" in err and "\x1b" not in err,
+       "config: a key with a control character is refused without echoing it", err)
 
 
 def test_http(d):
@@ -506,22 +512,32 @@ def main():
     tmp = tempfile.mkdtemp(prefix="passkeyd-test.")
     os.chmod(tmp, 0o755)
     try:
-        test_config(tmp)
+        with group("test_config"):
+            test_config(tmp)
         d = Daemon(tmp, "main")
         try:
-            test_http(d)
-            test_control(d)
-            test_ceremony_states(d)
+            with group("test_http"):
+                test_http(d)
+            with group("test_control"):
+                test_control(d)
+            with group("test_ceremony_states"):
+                test_ceremony_states(d)
             ok(d.proc.poll() is None, "daemon: still running after all of the above")
         finally:
             d.stop()
         ok(d.proc.returncode == 0, "daemon: clean exit on SIGTERM", d.proc.returncode)
-        test_limits(tmp)
-        test_expiry(tmp)
-        test_privilege_drop(tmp)
-        test_tls(tmp)
-        test_signals_plain(tmp)
-        test_socket_symlink(tmp)
+        with group("test_limits"):
+            test_limits(tmp)
+        with group("test_expiry"):
+            test_expiry(tmp)
+        with group("test_privilege_drop"):
+            test_privilege_drop(tmp)
+        with group("test_tls"):
+            test_tls(tmp)
+        with group("test_signals_plain"):
+            test_signals_plain(tmp)
+        with group("test_socket_symlink"):
+            test_socket_symlink(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return plan()

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import test_daemon as td  # noqa: E402  (reads PASSKEYD from sys.argv[1])
 import soft_authenticator as sa  # noqa: E402
-from tap import ok, note, plan  # noqa: E402
+from tap import ok, note, group, plan  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 PASSKEYD = os.path.abspath(sys.argv[1])
@@ -508,12 +508,18 @@ def main():
     tmp = tempfile.mkdtemp(prefix="passkeyd-policy.")
     os.chmod(tmp, 0o755)
     try:
-        test_config(tmp)
-        test_sign_count(tmp)
-        test_owner_and_races(tmp)
-        test_uv(tmp)
-        test_algorithms(tmp)
-        test_attestation(tmp)
+        with group("test_config"):
+            test_config(tmp)
+        with group("test_sign_count"):
+            test_sign_count(tmp)
+        with group("test_owner_and_races"):
+            test_owner_and_races(tmp)
+        with group("test_uv"):
+            test_uv(tmp)
+        with group("test_algorithms"):
+            test_algorithms(tmp)
+        with group("test_attestation"):
+            test_attestation(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return plan()

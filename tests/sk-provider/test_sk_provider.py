@@ -8,7 +8,9 @@ and writes -- with its own encoder, independent of sk_soft.c and of OpenSSH --
 the sk public key blobs, authorized_keys lines and unencrypted openssh-key-v1
 private key files (PROTOCOL.u2f).  Then, for both algorithms, ssh logs in
 through the provider and sshd accepts or refuses; the sshd log line that says
-why is checked for each case.
+why is checked for each case.  Each case is a tap.group(): an exception in
+one (an unexpected answer, a missing file) fails that case, and the others
+still run.
 
 usage: test_sk_provider.py PATH/TO/sk-soft.so"""
 import base64
@@ -27,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from tap import ok, note, plan, free_port  # noqa: E402
+from tap import free_port, group, note, ok, plan, skip_all  # noqa: E402
 
 USER = "pkt-sk"
 APPLICATION = "localhost"
@@ -364,7 +366,7 @@ def check_sshd(r, name, sshd_expect):
     what, expect = sshd_expect
     bad = [f"/{rx}/: {len(r.sshd_lines(rx))} lines, wanted {n}" for rx, n in expect
            if len(r.sshd_lines(rx)) != n]
-    ok(not bad, f"{name}: sshd log: {what}", "\n".join(bad) + "\n" + r.diag())
+    ok(not bad, f"{name}: sshd log: {what}", lambda: "\n".join(bad) + "\n" + r.diag())
     for rx, n in expect:
         lines = r.sshd_lines(rx)
         if n > 0 and lines and not lines[0].startswith("Accepted key "):
@@ -372,31 +374,35 @@ def check_sshd(r, name, sshd_expect):
 
 
 def check_login_ok(ctx, name, key, keyfile, env, counter=1, flags=FLAGS_UP_UV):
-    r = Login(ctx, keyfile, env)
-    ok(r.rc == 0 and r.out.strip() == "OK", f"{name}: ssh logs in and runs the command", r.diag())
-    ok(len(r.sign_calls(alg=key.alg, application=key.application, key_handle_ok="yes",
-                        result="ok", counter=str(counter), flags=f"0x{flags:02x}")) == 1,
-       f"{name}: the provider signed once (counter {counter}, flags 0x{flags:02x})", r.diag())
-    check_sshd(r, name, (f"Accepted publickey, sk_counter = {counter}, sk_flags = 0x{flags:02x}",
-                         [(details_re(counter, flags), 1), (accepted_re(key), 1)]))
-    return r
+    """One case; an exception in it fails the case, not the suite."""
+    with group(name):
+        r = Login(ctx, keyfile, env)
+        ok(r.rc == 0 and r.out.strip() == "OK", f"{name}: ssh logs in and runs the command",
+           r.diag)
+        ok(len(r.sign_calls(alg=key.alg, application=key.application, key_handle_ok="yes",
+                            result="ok", counter=str(counter), flags=f"0x{flags:02x}")) == 1,
+           f"{name}: the provider signed once (counter {counter}, flags 0x{flags:02x})", r.diag)
+        check_sshd(r, name, (f"Accepted publickey, sk_counter = {counter}, "
+                             f"sk_flags = 0x{flags:02x}",
+                             [(details_re(counter, flags), 1), (accepted_re(key), 1)]))
 
 
 def check_login_refused(ctx, name, key, keyfile, env, sign_want, sshd_expect):
     """ssh must fail; sign_want: the provider call expected (None: none at
-    all); sshd_expect: see check_sshd"""
-    r = Login(ctx, keyfile, env)
-    ok(r.rc != 0 and "OK" not in r.out and not r.sshd_lines(r"Accepted publickey"),
-       f"{name}: refused", r.diag())
-    if sign_want is None:
-        ok(not [c for c in r.calls if c.startswith("sk_sign ")],
-           f"{name}: the provider was never asked to sign", r.diag())
-    else:
-        ok(len(r.sign_calls(**sign_want)) == 1,
-           f"{name}: the provider was called (" + " ".join(f"{k}={v}" for k, v in sign_want.items())
-           + ")", r.diag())
-    check_sshd(r, name, sshd_expect)
-    return r
+    all); sshd_expect: see check_sshd.  One case; an exception in it fails
+    the case, not the suite."""
+    with group(name):
+        r = Login(ctx, keyfile, env)
+        ok(r.rc != 0 and "OK" not in r.out and not r.sshd_lines(r"Accepted publickey"),
+           f"{name}: refused", r.diag)
+        if sign_want is None:
+            ok(not [c for c in r.calls if c.startswith("sk_sign ")],
+               f"{name}: the provider was never asked to sign", r.diag)
+        else:
+            ok(len(r.sign_calls(**sign_want)) == 1,
+               f"{name}: the provider was called ("
+               + " ".join(f"{k}={v}" for k, v in sign_want.items()) + ")", r.diag)
+        check_sshd(r, name, sshd_expect)
 
 
 # ---------------------------------------------------------------- the cases
@@ -407,31 +413,35 @@ def one_algorithm(ctx, alg):
     gen = ((lambda: ec.generate_private_key(ec.SECP256R1())) if alg == "ecdsa"
            else ed25519.Ed25519PrivateKey.generate)
     name = "P-256" if alg == "ecdsa" else "Ed25519"
-    priv, other = gen(), gen()
-    cred_id = secrets.token_bytes(32)
-    pem = os.path.join(tmp, f"{alg}.pem")
-    other_pem = os.path.join(tmp, f"{alg}-other.pem")
-    write_file(pem, pkcs8_pem(priv))
-    write_file(other_pem, pkcs8_pem(other))
+    with group(f"{name}: keys and key files") as g:
+        priv, other = gen(), gen()
+        cred_id = secrets.token_bytes(32)
+        pem = os.path.join(tmp, f"{alg}.pem")
+        other_pem = os.path.join(tmp, f"{alg}-other.pem")
+        write_file(pem, pkcs8_pem(priv))
+        write_file(other_pem, pkcs8_pem(other))
 
-    key = SkKey(alg, priv, APPLICATION, cred_id, FLAGS_UP_UV, f"pkt-sk-{alg}")
-    evil = SkKey(alg, priv, EVIL_APPLICATION, cred_id, FLAGS_UP_UV, f"pkt-sk-{alg}-evil")
-    keyfile = os.path.join(tmp, f"id_{alg}_sk")
-    evil_file = os.path.join(tmp, f"id_{alg}_sk_evil")
-    write_file(keyfile, key.private_file())
-    write_file(evil_file, evil.private_file())
+        key = SkKey(alg, priv, APPLICATION, cred_id, FLAGS_UP_UV, f"pkt-sk-{alg}")
+        evil = SkKey(alg, priv, EVIL_APPLICATION, cred_id, FLAGS_UP_UV, f"pkt-sk-{alg}-evil")
+        keyfile = os.path.join(tmp, f"id_{alg}_sk")
+        evil_file = os.path.join(tmp, f"id_{alg}_sk_evil")
+        write_file(keyfile, key.private_file())
+        write_file(evil_file, evil.private_file())
+    if g.raised:
+        return  # every case below needs these; the failure is reported
 
     # ssh-keygen reads the files this test wrote
     for k, f in ((key, keyfile), (evil, evil_file)):
         tag = f"{name} ({k.application})"
-        rc, out, err = run(["ssh-keygen", "-l", "-f", f])
-        want = f"256 {k.fingerprint()} {k.comment} ({k.label})"
-        ok(rc == 0 and out.strip() == want, f"{tag}: ssh-keygen -l reads the private key file",
-           f"rc {rc}\ngot:  {out.strip()}\nwant: {want}\n{err}")
-        rc, out, err = run(["ssh-keygen", "-y", "-f", f])
-        ok(rc == 0 and out.split()[:2] == k.public_text().split(),
-           f"{tag}: ssh-keygen -y gives the authorized_keys key",
-           f"rc {rc}\ngot:  {out.strip()}\nwant: {k.public_text()}\n{err}")
+        with group(f"{tag}: ssh-keygen"):
+            rc, out, err = run(["ssh-keygen", "-l", "-f", f])
+            want = f"256 {k.fingerprint()} {k.comment} ({k.label})"
+            ok(rc == 0 and out.strip() == want, f"{tag}: ssh-keygen -l reads the private key file",
+               f"rc {rc}\ngot:  {out.strip()}\nwant: {want}\n{err}")
+            rc, out, err = run(["ssh-keygen", "-y", "-f", f])
+            ok(rc == 0 and out.split()[:2] == k.public_text().split(),
+               f"{tag}: ssh-keygen -y gives the authorized_keys key",
+               f"rc {rc}\ngot:  {out.strip()}\nwant: {k.public_text()}\n{err}")
 
     env = {"PASSKEY_SK_KEY": pem, "PASSKEY_SK_CREDENTIAL_ID": b64url(cred_id)}
     good_sign = dict(alg=alg, application=APPLICATION, key_handle_ok="yes", result="ok")
@@ -439,13 +449,14 @@ def one_algorithm(ctx, alg):
 
     check_login_ok(ctx, f"{name} right key", key, keyfile, env)
 
-    counter_file = os.path.join(tmp, f"{alg}.counter")
-    write_file(counter_file, "41\n")
-    check_login_ok(ctx, f"{name} counter file", key, keyfile,
-                   dict(env, PASSKEY_SK_COUNTER_FILE=counter_file), counter=42)
-    with open(counter_file) as f:
-        value = f.read().strip()
-    ok(value == "42", f"{name} counter file: incremented to 42", f"file holds {value!r}")
+    with group(f"{name} counter file"):
+        counter_file = os.path.join(tmp, f"{alg}.counter")
+        write_file(counter_file, "41\n")
+        check_login_ok(ctx, f"{name} counter file", key, keyfile,
+                       dict(env, PASSKEY_SK_COUNTER_FILE=counter_file), counter=42)
+        with open(counter_file) as f:
+            value = f.read().strip()
+        ok(value == "42", f"{name} counter file: incremented to 42", f"file holds {value!r}")
 
     # the provider holds the credential ID but signs with another private
     # key: the signature does not verify against the authorized key
@@ -506,31 +517,31 @@ def unsupported_calls(ctx):
              ["-t", "ecdsa-sk", "-N", "", "-f", os.path.join(ctx.tmp, "enrolled")],
              "sk_enroll alg=ecdsa application=ssh: "),
             ("ssh-keygen -K (sk_load_resident_keys)", ["-K"], "sk_load_resident_keys ")):
-        sk_log = os.path.join(ctx.tmp, "provider-unsupported.log")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C",
-               "PASSKEY_SK_LOG": sk_log}
-        try:
-            p = subprocess.run(["ssh-keygen", "-w", ctx.provider] + args, env=env, cwd=ctx.tmp,
-                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               timeout=SSH_TIMEOUT)
-            rc, err = p.returncode, p.stderr
-        except subprocess.TimeoutExpired:
-            rc, err = -999, "timeout"
-        calls = []
-        if os.path.exists(sk_log):
-            with open(sk_log) as f:
-                calls = [line.strip() for line in f]
-            os.unlink(sk_log)
-        ok(rc != 0 and len(calls) == 1 and calls[0].startswith(call)
-           and calls[0].endswith(" result=unsupported"),
-           f"{name}: fails, the provider said unsupported",
-           f"rc {rc}\nprovider log: {calls}\n{err}")
+        with group(name):
+            sk_log = os.path.join(ctx.tmp, "provider-unsupported.log")
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C",
+                   "PASSKEY_SK_LOG": sk_log}
+            try:
+                p = subprocess.run(["ssh-keygen", "-w", ctx.provider] + args, env=env,
+                                   cwd=ctx.tmp, stdin=subprocess.DEVNULL, capture_output=True,
+                                   text=True, timeout=SSH_TIMEOUT)
+                rc, err = p.returncode, p.stderr
+            except subprocess.TimeoutExpired:
+                rc, err = -999, "timeout"
+            calls = []
+            if os.path.exists(sk_log):
+                with open(sk_log) as f:
+                    calls = [line.strip() for line in f]
+                os.unlink(sk_log)
+            ok(rc != 0 and len(calls) == 1 and calls[0].startswith(call)
+               and calls[0].endswith(" result=unsupported"),
+               f"{name}: fails, the provider said unsupported",
+               f"rc {rc}\nprovider log: {calls}\n{err}")
 
 
 def main():
     if os.geteuid() != 0:
-        print("1..0 # SKIP needs root")
-        return 0
+        return skip_all("needs root")
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
@@ -538,29 +549,29 @@ def main():
     try:
         import cryptography  # noqa: F401
     except ImportError:
-        print("1..0 # SKIP python3-cryptography missing")
-        return 0
+        return skip_all("python3-cryptography missing")
     sbin_path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     sshd_bin = shutil.which("sshd", path=sbin_path)
     if not sshd_bin or not shutil.which("ssh") or not shutil.which("ssh-keygen"):
-        print("1..0 # SKIP needs ssh, ssh-keygen and sshd")
-        return 0
+        return skip_all("needs ssh, ssh-keygen and sshd")
     sshd_bin = os.path.abspath(sshd_bin)  # sshd re-executes itself: absolute path
 
     tmp = tempfile.mkdtemp(prefix="pkt-sk-")
     os.chmod(tmp, 0o755)  # sshd reads authorized_keys as the user
     sshd = None
     try:
-        ensure_user()
-        sshd = Sshd(sshd_bin, tmp)
-        ctx = Ctx(tmp, provider, sshd)
-        ok(True, f"sshd listening on 127.0.0.1:{sshd.port}")
-        for alg in ("ecdsa", "ed25519"):
-            one_algorithm(ctx, alg)
-        unsupported_calls(ctx)
-    except Exception as e:  # report, then clean up
-        import traceback
-        ok(False, f"unexpected error: {e!r}", traceback.format_exc())
+        # every case needs the account and sshd: if this fails, it is the
+        # one failure reported and nothing else runs
+        with group(f"setup: account {USER} and a private sshd on 127.0.0.1") as setup:
+            ensure_user()
+            sshd = Sshd(sshd_bin, tmp)
+        if not setup.raised:
+            note(f"sshd listening on 127.0.0.1:{sshd.port}")
+            ctx = Ctx(tmp, provider, sshd)
+            for alg in ("ecdsa", "ed25519"):
+                with group(f"{alg}: the cases"):  # anything outside a case's own group
+                    one_algorithm(ctx, alg)
+            unsupported_calls(ctx)
     finally:
         if sshd is not None:
             sshd.stop()

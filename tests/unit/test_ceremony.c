@@ -184,6 +184,49 @@ test_sweep_expires_then_forgets(void **state)
 	ceremony_table_free(t);
 }
 
+/*
+ * Two lifetimes: logins (the usual one, swept from a cursor in creation
+ * order) and a long enrollment link (kept apart and walked whole).
+ */
+static void
+test_sweep_mixed_lifetimes(void **state)
+{
+	struct ceremony_table *t = ceremony_table_new(limits);
+	struct ceremony *a = begin_ok(t, "u", "h1", 1000), *b, *c;
+	char ta[CEREMONY_TOKEN_LEN + 1], tb[CEREMONY_TOKEN_LEN + 1], tc[CEREMONY_TOKEN_LEN + 1];
+
+	assert_int_equal(ceremony_begin(t, &(struct ceremony_spec){ .kind = CEREMONY_REGISTER,
+	    .user = "v", .rhost = "", .service = "passkeyctl", .lifetime = 86400 }, 1000, &b),
+	    CTL_REFUSAL_NONE);
+	c = begin_ok(t, "w", "h2", 1001);
+	strcpy(ta, a->token);
+	strcpy(tb, b->token);
+	strcpy(tc, c->token);
+	expired_calls = 0;
+	ceremony_sweep(t, 1090, on_expire, NULL);
+	assert_int_equal(a->state, CTL_STATE_EXPIRED);
+	assert_int_equal(c->state, CTL_STATE_PENDING);
+	assert_int_equal(b->state, CTL_STATE_PENDING);
+	ceremony_sweep(t, 1091, on_expire, NULL);
+	assert_int_equal(c->state, CTL_STATE_EXPIRED);
+	assert_int_equal(expired_calls, 2);
+	/* forgotten in turn; the long one stays pending */
+	ceremony_sweep(t, 1090 + CEREMONY_KEEP_FINAL, on_expire, NULL);
+	assert_null(ceremony_find(t, ta));
+	assert_non_null(ceremony_find(t, tc));
+	ceremony_sweep(t, 1091 + CEREMONY_KEEP_FINAL, on_expire, NULL);
+	assert_null(ceremony_find(t, tc));
+	assert_ptr_equal(ceremony_find(t, tb), b);
+	assert_int_equal(b->state, CTL_STATE_PENDING);
+	/* a login begun now still expires on time behind the long one */
+	c = begin_ok(t, "w", "h2", 2000);
+	ceremony_sweep(t, 2090, on_expire, NULL);
+	assert_int_equal(c->state, CTL_STATE_EXPIRED);
+	ceremony_sweep(t, 1000 + 86400, on_expire, NULL);
+	assert_int_equal(b->state, CTL_STATE_EXPIRED);
+	ceremony_table_free(t);
+}
+
 /* An approval being written is decided by the store, not by the clock. */
 static void
 test_committing_is_not_expired(void **state)
@@ -306,6 +349,7 @@ main(void)
 		cmocka_unit_test(test_finish_frees_a_place),
 		cmocka_unit_test(test_sweep_expires_then_forgets),
 		cmocka_unit_test(test_committing_is_not_expired),
+		cmocka_unit_test(test_sweep_mixed_lifetimes),
 		cmocka_unit_test(test_final_states_are_bounded),
 		cmocka_unit_test(test_countmap),
 		cmocka_unit_test(test_keycache),

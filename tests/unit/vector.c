@@ -46,6 +46,9 @@ vector_policy(const json_t *v)
 	assert_non_null(p);
 	assert_int_equal(rp_policy_set_rp_id(p, json_string_value(json_object_get(v, "rp_id"))), RP_OK);
 	assert_int_equal(rp_policy_add_origin(p, json_string_value(json_object_get(v, "origin"))), RP_OK);
+	/* the RP core never allows framing: a vector that needs it cannot run */
+	if (json_is_true(json_object_get(opts, "allow_cross_origin")))
+		fail_msg("verifier_options.allow_cross_origin is true: no policy allows that");
 	if (json_is_true(json_object_get(opts, "require_user_verification")))
 		rp_policy_set_require_uv(p, true);
 	if (json_array_size(algs) > 0) {
@@ -159,9 +162,15 @@ vector_expected(const json_t *v)
 
 	if (e != NULL && strcmp(e, "ok") == 0)
 		return RP_OK;
-	for (int i = 1; code != NULL && i < RP_ERR__COUNT; i++)
+	if (e == NULL || strcmp(e, "fail") != 0)
+		fail_msg("\"expect\" is neither \"ok\" nor \"fail\"");
+	/* any rejection would do: the wrong reason would pass */
+	if (code == NULL)
+		fail_msg("a \"fail\" vector must name its expect_error");
+	for (int i = 1; i < RP_ERR__COUNT; i++)
 		if (strcmp(rp_err_code(i), code) == 0)
 			return i;
+	fail_msg("expect_error \"%s\" is not an rp_err code", code);
 	return -1;
 }
 

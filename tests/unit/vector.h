@@ -18,7 +18,9 @@ int vector_verify(const json_t *v, const json_t *response);
 int vector_verify_ex(const json_t *v, const json_t *response,
     const rp_policy_t *policy, const uint8_t *user_handle, size_t uh_len,
     int backup_eligible);
-/* The verdict the vector names: RP_OK for "ok", else its expect_error or -1. */
+/* The verdict the vector names: RP_OK for "ok", else its expect_error's
+ * code.  Fails the test when a "fail" vector names no code or an unknown one
+ * (it would pass on any rejection, for the wrong reason too). */
 int vector_expected(const json_t *v);
 /* Path of a test-data file: $TEST_DATA_DIR/rel, or tests/data/rel. */
 const char *vector_path(const char *rel);
