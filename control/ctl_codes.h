@@ -30,6 +30,8 @@
 	X(CTL_REFUSAL_STORE_ERROR, "store_error", "the credential store failed") \
 	X(CTL_REFUSAL_STORE_BUSY, "store_busy", \
 	    "the credential store stayed locked by another program; try again") \
+	X(CTL_REFUSAL_STORE_UNAVAILABLE, "store_unavailable", \
+	    "the credential store cannot be reached; try again") \
 	X(CTL_REFUSAL_UNKNOWN_CREDENTIAL, "unknown_credential", "no such passkey") \
 	X(CTL_REFUSAL_AMBIGUOUS_ID, "ambiguous_id", \
 	    "that ID prefix matches more than one passkey; give more digits") \

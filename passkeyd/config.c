@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "store.h"
 #include "passkey_rp.h"
 
 #define CONFIG_MAX_BYTES (64 * 1024)
@@ -394,9 +395,14 @@ fill_and_check(struct config *cfg, char *err, size_t errlen)
 	if (cfg->tls_cert == NULL && !cfg->listen_loopback)
 		return fail(err, errlen, "plain HTTP is allowed only on a loopback "
 		    "listen address; set tls_cert and tls_key");
+	char shown[512];
+
 	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
 		if (*slots[i] == NULL && (*slots[i] = strdup(defaults[i][1])) == NULL)
 			return fail(err, errlen, "out of memory");
+	store_spec_display(cfg->store, shown, sizeof(shown));
+	if ((cfg->store_shown = strdup(shown)) == NULL)
+		return fail(err, errlen, "out of memory");
 	if (cfg->hostname == NULL) {
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "%s", cfg->rp_id);
@@ -491,6 +497,7 @@ config_parse(const char *text, struct config *cfg, char *err, size_t errlen)
 int
 config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
+	struct stat sb;
 	FILE *f;
 	char *buf;
 	size_t n;
@@ -498,6 +505,10 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 	if ((f = fopen(path, "re")) == NULL)
 		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &sb) != 0) {
+		fclose(f);
+		return fail(err, errlen, "%s: %s", path, strerror(errno));
+	}
 	if ((buf = malloc(CONFIG_MAX_BYTES + 1)) == NULL) {
 		fclose(f);
 		return fail(err, errlen, "out of memory");
@@ -514,7 +525,15 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 		return fail(err, errlen, "%s: contains a NUL byte", path);
 	}
 	rc = config_parse(buf, cfg, err, errlen);
+	explicit_bzero(buf, n);	/* it may hold the store's password */
 	free(buf);
+	/* a password everyone can read is no secret: refuse, and say how to fix it */
+	if (rc == 0 && (sb.st_mode & S_IROTH) && store_spec_has_password(cfg->store)) {
+		config_free(cfg);
+		return fail(err, errlen, "%s: the store URI holds a password and the file is "
+		    "readable by everyone: chmod o-r it, or keep the password in a passfile "
+		    "(libpq's passfile=)", path);
+	}
 	return rc;
 }
 
@@ -523,8 +542,10 @@ config_free(struct config *cfg)
 {
 	char **strings[] = { &cfg->rp_id, &cfg->rp_name, &cfg->listen,
 	    &cfg->public_url, &cfg->tls_cert, &cfg->tls_key, &cfg->hostname,
-	    &cfg->store, &cfg->socket_path, &cfg->user, &cfg->trust_anchors };
+	    &cfg->store, &cfg->store_shown, &cfg->socket_path, &cfg->user, &cfg->trust_anchors };
 
+	if (cfg->store != NULL)
+		explicit_bzero(cfg->store, strlen(cfg->store));	/* may hold a password */
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		free(*strings[i]);
 		*strings[i] = NULL;

@@ -27,6 +27,7 @@ struct config {
 	char *tls_cert, *tls_key;	/* paths, both or neither */
 	char *hostname;
 	char *store;
+	char *store_shown;	/* for logs: without a password (store_spec_display) */
 	char *socket_path;
 	char *user;			/* NULL: do not change user */
 	unsigned ceremony_timeout;	/* seconds */

@@ -44,6 +44,27 @@ begin(struct passkeyd *d, const struct ceremony_spec *spec, struct ceremony **ou
 	return ceremony_begin(d->ceremonies, spec, time(NULL), out);
 }
 
+enum ctl_refusal
+flow_store_refusal(store_err_t err)
+{
+	switch (err) {
+	case STORE_OK:
+		return CTL_REFUSAL_NONE;
+	case STORE_ERR_BUSY:
+		return CTL_REFUSAL_STORE_BUSY;
+	case STORE_ERR_UNAVAILABLE:
+		return CTL_REFUSAL_STORE_UNAVAILABLE;
+	default:
+		return CTL_REFUSAL_STORE_ERROR;
+	}
+}
+
+static const char *
+store_reason(store_err_t err)
+{
+	return ctl_refusal_code(flow_store_refusal(err));
+}
+
 /* Which ceremony a login gets (PROTOCOL.md login_begin). */
 static enum ctl_refusal
 login_kind(struct passkeyd *d, const struct login_request *r,
@@ -51,17 +72,18 @@ login_kind(struct passkeyd *d, const struct login_request *r,
 {
 	size_t n = 0;
 	int pending = 0;
+	store_err_t err;
 
 	*kind = CEREMONY_LOGIN;
 	*enrolling = 0;
-	if (store_cred_count_user(d->store, r->user, &n) != STORE_OK)
-		return CTL_REFUSAL_STORE_ERROR;
+	if ((err = store_cred_count_user(d->store, r->user, &n)) != STORE_OK)
+		return flow_store_refusal(err);
 	if (n > 0)
 		return CTL_REFUSAL_NONE;
 	*kind = CEREMONY_REGISTER;
 	if (r->enroll == ENROLL_PENDING) {
-		if (store_enroll_pending(d->store, r->user, time(NULL), &pending) != STORE_OK)
-			return CTL_REFUSAL_STORE_ERROR;
+		if ((err = store_enroll_pending(d->store, r->user, time(NULL), &pending)) != STORE_OK)
+			return flow_store_refusal(err);
 		*enrolling = pending;
 		return pending ? CTL_REFUSAL_NONE : CTL_REFUSAL_NO_PASSKEY;
 	}
@@ -119,7 +141,7 @@ enroll_done(struct passkeyd *d, void *arg, store_err_t result)
 
 	w->c->committing = 0;
 	if (result != STORE_OK) {
-		r = result == STORE_ERR_BUSY ? CTL_REFUSAL_STORE_BUSY : CTL_REFUSAL_STORE_ERROR;
+		r = flow_store_refusal(result);
 		/* never handed out: it must hold no place and open nothing */
 		ceremony_finish(d->ceremonies, w->c, CTL_STATE_CANCELLED,
 		    ctl_refusal_code(r), time(NULL));
@@ -354,19 +376,20 @@ flow_options(struct passkeyd *d, struct ceremony *c, const char **err)
 	struct store_credential_list creds = { 0 };
 	json_int_t timeout_ms;
 	json_t *pk = NULL;
+	store_err_t serr;
 
 	*err = "internal_error";
 	timeout_ms = (json_int_t)(c->expires - time(NULL)) * 1000;
 	if (timeout_ms < 1000)
 		timeout_ms = 1000;
-	if (store_cred_list_user(d->store, c->user, &creds) != STORE_OK) {
-		*err = "store_error";
+	if ((serr = store_cred_list_user(d->store, c->user, &creds)) != STORE_OK) {
+		*err = store_reason(serr);
 		return NULL;
 	}
 	if (c->kind == CEREMONY_LOGIN)
 		pk = login_options(d, c, timeout_ms, &creds);
-	else if (registration_handle(d, c) != STORE_OK)
-		*err = "store_error";
+	else if ((serr = registration_handle(d, c)) != STORE_OK)
+		*err = store_reason(serr);
 	else
 		pk = register_options(d, c, timeout_ms, &creds);
 	store_credential_list_free(&creds);
@@ -412,10 +435,8 @@ reason_of(store_err_t err)
 		return "credential_exists";
 	case STORE_ERR_NO_ENROLLMENT:
 		return "enrollment_not_pending";
-	case STORE_ERR_BUSY:
-		return "store_busy";
 	default:
-		return "store_error";
+		return store_reason(err);
 	}
 }
 
@@ -522,14 +543,14 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 	if (serr == STORE_ERR_NOT_FOUND)
 		return "credential_not_allowed";
 	if (serr != STORE_OK)
-		return "store_error";
+		return store_reason(serr);
 	/* a passkey of someone else proves nothing about this user */
 	if (strcmp(cred.user, c->user) != 0) {
 		reason = "credential_not_allowed";
 		goto out;
 	}
 	if ((serr = store_user_handle(d->store, c->user, 0, handle)) != STORE_OK) {
-		reason = "store_error";
+		reason = store_reason(serr);
 		goto out;
 	}
 	/* parsed once per credential, and again only when its stored key changed */

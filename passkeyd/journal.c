@@ -151,7 +151,7 @@ static int
 fatal(store_err_t r)
 {
 	return r == STORE_ERR_IO || r == STORE_ERR_FULL || r == STORE_ERR_NOMEM ||
-	    r == STORE_ERR_READONLY || r == STORE_ERR_BUSY;
+	    r == STORE_ERR_READONLY || r == STORE_ERR_BUSY || r == STORE_ERR_UNAVAILABLE;
 }
 
 static store_err_t

@@ -420,7 +420,7 @@ check_store_writable(struct passkeyd *d, char *err, size_t errlen)
 	event_to_store(&(struct event_rec){ .event = "daemon_started", .verdict = "info",
 	    .detail = PASSKEYD_VERSION }, &ev);
 	if ((se = store_event_add(d->store, &ev)) != STORE_OK) {
-		snprintf(err, errlen, "store %s cannot be written (%s): %s", d->cfg.store,
+		snprintf(err, errlen, "store %s cannot be written (%s): %s", d->cfg.store_shown,
 		    store_err_str(se), store_errmsg(d->store));
 		return -1;
 	}
@@ -484,7 +484,7 @@ main(int argc, char **argv)
 	if (key != NULL)
 		explicit_bzero(key, strlen(key));
 	if ((serr = store_open_why(d.cfg.store, &d.store, err, sizeof(err))) != STORE_OK) {
-		fprintf(stderr, "passkeyd: store %s: %s%s%s\n", d.cfg.store, store_err_str(serr),
+		fprintf(stderr, "passkeyd: store %s: %s%s%s\n", d.cfg.store_shown, store_err_str(serr),
 		    err[0] ? ": " : "", err);
 		goto out;
 	}
@@ -514,7 +514,7 @@ main(int argc, char **argv)
 		d.log_to_syslog = 1;
 	}
 	daemon_log(&d, "listening on %s (%s), control socket %s, store %s, rp_id %s",
-	    d.cfg.listen, cert ? "https" : "http", d.cfg.socket_path, d.cfg.store,
+	    d.cfg.listen, cert ? "https" : "http", d.cfg.socket_path, d.cfg.store_shown,
 	    d.cfg.rp_id);
 	run_loop(&d);
 	daemon_log(&d, "stopping on signal %d", (int)stop_signal);

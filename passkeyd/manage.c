@@ -129,8 +129,8 @@ resolve(struct op_ctx *x, struct store_credential *out)
 	if (id == NULL || strlen(id) == 0 || strlen(id) > 2048)
 		return CTL_REFUSAL_BAD_REQUEST;
 	if (is_hex_prefix(id)) {
-		if (store_cred_find(x->d->store, owner, id, out, &matches) != STORE_OK)
-			return CTL_REFUSAL_STORE_ERROR;
+		if ((se = store_cred_find(x->d->store, owner, id, out, &matches)) != STORE_OK)
+			return flow_store_refusal(se);
 		if (matches > 1)
 			return CTL_REFUSAL_AMBIGUOUS_ID;
 		if (matches == 1)
@@ -146,7 +146,7 @@ resolve(struct op_ctx *x, struct store_credential *out)
 	if (se == STORE_ERR_NOT_FOUND)
 		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
 	if (se != STORE_OK)
-		return CTL_REFUSAL_STORE_ERROR;
+		return flow_store_refusal(se);
 	/* someone else's: the same answer as for a made-up ID */
 	if (owner != NULL && strcmp(out->user, owner) != 0) {
 		store_credential_free(out);
@@ -191,6 +191,7 @@ manage_list(struct op_ctx *x)
 {
 	struct store_credential_list list;
 	enum ctl_refusal refused;
+	store_err_t se;
 	const char *user;
 	json_int_t cursor;
 	json_t *items, *out;
@@ -204,8 +205,8 @@ manage_list(struct op_ctx *x)
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
 	if (user != NULL && x->uid == 0 && cursor == 0 && unknown_user(x->d, user))
 		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
-	if (store_cred_page(x->d->store, user, cursor, LIST_PAGE_ROWS, &list) != STORE_OK)
-		return op_refuse(CTL_REFUSAL_STORE_ERROR);
+	if ((se = store_cred_page(x->d->store, user, cursor, LIST_PAGE_ROWS, &list)) != STORE_OK)
+		return op_refuse(flow_store_refusal(se));
 	items = json_array();
 	for (i = 0; items != NULL && i < list.count; i++) {
 		json_t *o = credential_json(x->d, &list.items[i]);
@@ -280,10 +281,8 @@ refusal_of(store_err_t se)
 		return CTL_REFUSAL_LAST_PASSKEY;
 	case STORE_ERR_NOT_FOUND:	/* removed meanwhile by another daemon */
 		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
-	case STORE_ERR_BUSY:
-		return CTL_REFUSAL_STORE_BUSY;
 	default:
-		return CTL_REFUSAL_STORE_ERROR;
+		return flow_store_refusal(se);
 	}
 }
 
@@ -463,6 +462,7 @@ manage_events(struct op_ctx *x)
 	json_int_t limit = EVENTS_LIMIT_DEFAULT, cursor;
 	struct store_event_list list;
 	enum ctl_refusal refused;
+	store_err_t se;
 	const char *user;
 	size_t used = 64, i;
 	int64_t last = 0;
@@ -480,9 +480,9 @@ manage_events(struct op_ctx *x)
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
 	if (user != NULL && x->uid == 0 && unknown_user(x->d, user))
 		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
-	if (store_event_list(x->d->store, user, (size_t)(limit < EVENTS_PAGE_ROWS ?
-	    limit : EVENTS_PAGE_ROWS), cursor, &list) != STORE_OK)
-		return op_refuse(CTL_REFUSAL_STORE_ERROR);
+	if ((se = store_event_list(x->d->store, user, (size_t)(limit < EVENTS_PAGE_ROWS ?
+	    limit : EVENTS_PAGE_ROWS), cursor, &list)) != STORE_OK)
+		return op_refuse(flow_store_refusal(se));
 	items = json_array();
 	for (i = 0; items != NULL && i < list.count; i++) {
 		json_t *o = event_json(&list.items[i]);

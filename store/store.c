@@ -28,9 +28,8 @@ store_err_str(store_err_t err)
 }
 
 /*
- * Schemes, tried in order; a spec matching none is a SQLite path.  A NULL
- * open reserves the scheme so a typo'd path never lands in a file named
- * "postgresql:".
+ * Schemes, tried in order; a spec matching none is a SQLite path.  A
+ * PostgreSQL URI goes to libpq whole (its own parser, its own options).
  */
 static const struct {
 	const char *prefix;
@@ -38,8 +37,8 @@ static const struct {
 	store_err_t (*open)(const char *, store_t **, char *, size_t);
 } store_schemes[] = {
 	{ "sqlite:", 1, store_sqlite_open },
-	{ "postgresql://", 0, NULL },
-	{ "postgres://", 0, NULL },
+	{ "postgresql://", 0, store_pg_open },
+	{ "postgres://", 0, store_pg_open },
 };
 
 store_err_t
@@ -72,6 +71,32 @@ store_open_why(const char *spec, store_t **out, char *why, size_t whylen)
 		return store_schemes[i].open(target, out, why, whylen);
 	}
 	return store_sqlite_open(spec, out, why, whylen);
+}
+
+static int
+store_spec_is_pg(const char *spec)
+{
+	return spec != NULL && (strncmp(spec, "postgresql://", 13) == 0 ||
+	    strncmp(spec, "postgres://", 11) == 0);
+}
+
+void
+store_spec_display(const char *spec, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return;
+	if (store_spec_is_pg(spec))
+		(void)store_pg_display(spec, out, outlen);
+	else
+		snprintf(out, outlen, "%s", spec != NULL ? spec : "");
+}
+
+int
+store_spec_has_password(const char *spec)
+{
+	char shown[8];
+
+	return store_spec_is_pg(spec) && store_pg_display(spec, shown, sizeof(shown));
 }
 
 store_err_t

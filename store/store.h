@@ -27,7 +27,8 @@
 	X(STORE_ERR_READONLY, "read_only") \
 	X(STORE_ERR_FULL, "disk_full") \
 	X(STORE_ERR_CONFLICT, "conflict") \
-	X(STORE_ERR_NO_ENROLLMENT, "no_enrollment")
+	X(STORE_ERR_NO_ENROLLMENT, "no_enrollment") \
+	X(STORE_ERR_UNAVAILABLE, "unavailable")
 
 typedef enum {
 #define STORE_ERR_ENUM(name, str) name,
@@ -88,10 +89,9 @@ struct store_event_list {
 };
 
 /*
- * Opens a store.  spec is "sqlite:PATH" or a plain PATH (SQLite);
- * "postgresql://..." is reserved for the fleet backend (today:
- * STORE_ERR_UNSUPPORTED).  Creates the schema, or migrates an older one,
- * inside one transaction; a newer schema than this code knows is
+ * Opens a store.  spec is "sqlite:PATH" or a plain PATH (SQLite), or a
+ * libpq URI "postgresql://..." (or "postgres://"), passed to libpq whole.
+ * Creates the schema, or migrates an older one, inside one transaction; a newer schema than this code knows is
  * STORE_ERR_SCHEMA (never touched).  A store that could be opened only
  * for reading is STORE_ERR_READONLY: a daemon on it could approve
  * nothing, so it must not start.
@@ -100,6 +100,15 @@ store_err_t store_open(const char *spec, store_t **out);
 /* The same, with a one-line reason (the OS error included) in why. */
 store_err_t store_open_why(const char *spec, store_t **out, char *why,
     size_t whylen);
+
+/*
+ * A store spec as it may be shown in logs and errors: a PostgreSQL URI
+ * without its password (only user, host, port and database are kept);
+ * a SQLite path as it is.
+ */
+void store_spec_display(const char *spec, char *out, size_t outlen);
+/* Whether spec carries a password, which must not sit in a file others read. */
+int store_spec_has_password(const char *spec);
 void store_close(store_t *st);
 /* The schema version of the open store. */
 int store_schema_version(const store_t *st);
@@ -116,9 +125,12 @@ const char *store_errmsg(store_t *st);
  * Transactions.  Between store_txn_begin and store_txn_commit every call
  * joins one transaction, committed (durably) at once; passkeyd groups a
  * loop turn's writes this way.  store_txn_begin never waits: another
- * writer holding the lock is STORE_ERR_BUSY at once, to retry later.
- * Inside, store_txn_mark / store_txn_mark_end(keep) bound one caller's
- * part, so that its failure undoes only its own changes.
+ * writer holding the lock is STORE_ERR_BUSY at once, to retry later
+ * (PostgreSQL locks rows, statement by statement: there a statement waits
+ * up to the busy timeout instead).  Inside, store_txn_mark /
+ * store_txn_mark_end(keep) bound one caller's part, so that its failure
+ * undoes only its own changes; after a failed call, end the part with
+ * keep 0 (on PostgreSQL nothing else in the transaction runs until then).
  */
 store_err_t store_txn_begin(store_t *st);
 store_err_t store_txn_commit(store_t *st);	/* rolls back when it fails */

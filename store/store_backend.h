@@ -71,5 +71,9 @@ struct store {
  */
 store_err_t store_sqlite_open(const char *target, store_t **out, char *why,
     size_t whylen);
+store_err_t store_pg_open(const char *target, store_t **out, char *why,
+    size_t whylen);
+/* A PostgreSQL URI without its password; 1 if it had one. */
+int store_pg_display(const char *uri, char *out, size_t outlen);
 
 #endif /* PASSKEY_STORE_BACKEND_H */

@@ -793,6 +793,7 @@ static const struct begin_case begins[] = {
 	B_REFUSE("busy", BUSY),
 	B_REFUSE("store_busy", BUSY),
 	B_REFUSE("store_error", NA),
+	B_REFUSE("store_unavailable", NA),
 	B_REFUSE("not_permitted", NA),
 	B_REFUSE("bad_request", NA),
 	B_REFUSE("internal_error", NA),

@@ -1,9 +1,15 @@
 /*
- * Unit tests for the credential store's SQLite backend, on real database
- * files in a fresh temporary directory per test.  Besides the API's
- * promises they check what an admin relies on without reading the code:
- * the file is private, a file that is not ours is never written, and
- * several processes can write at once without losing a row.
+ * Unit tests for the credential store, on both backends: SQLite on real
+ * database files in a fresh temporary directory per test, and PostgreSQL
+ * on a real server (a fresh database per test).  `test_store sqlite` runs
+ * every test of the API's promises plus SQLite's own; `test_store
+ * postgresql` runs the same promises plus PostgreSQL's own, on the server
+ * PASSKEY_TEST_PG names (a libpq URI of its database "postgres") or, when
+ * unset, on one that tests/lib/pg-server.sh (PASSKEY_PG_SERVER) starts for
+ * the run and removes after it.  Besides the API's promises they check
+ * what an admin relies on without reading the code: the file is private, a
+ * database that is not ours is never written, and several processes can
+ * write at once without losing a row or a counter update.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +27,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -33,26 +40,75 @@
 	assert_int_equal(got_, want_);					\
 } while (0)
 
-/* The schema version this code writes (store/store_sqlite.c). */
-#define SCHEMA	2
+/* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
+#define SCHEMA		2
+#define PG_SCHEMA	1
+
+#define PG_BASE_PREFIX	"postgresql:///postgres?"
 
 struct fixture {
+	int pg;			/* 1: PostgreSQL, 0: SQLite */
 	char dir[PATH_MAX];
 	char path[PATH_MAX + 16];	/* dir/store.db, not created yet */
+	char db[64];		/* PostgreSQL: this test's database */
+	char spec[PATH_MAX + 128];	/* what store_open takes: path or URI */
 };
 
+/* The PostgreSQL server of the run: its URI's query ("host=...&user=..."). */
+static const char *pg_query;
+static PGconn *pg_admin;	/* to database postgres, for CREATE DATABASE */
+static unsigned pg_serial;
+
 static int
-setup(void **state)
+fixture_dir(struct fixture *f)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
 	const char *tmp = getenv("TMPDIR");
 
-	assert_non_null(f);
 	if (tmp == NULL || *tmp == '\0')
 		tmp = "/tmp";
 	snprintf(f->dir, sizeof(f->dir), "%s/test_store.XXXXXX", tmp);
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	fixture_dir(f);
+	snprintf(f->spec, sizeof(f->spec), "%s", f->path);
+	*state = f;
+	return 0;
+}
+
+/* Runs constant SQL as the superuser on database postgres. */
+static void
+pg_admin_exec(const char *sql)
+{
+	PGresult *res = PQexec(pg_admin, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		print_error("%s: %s", sql, PQresultErrorMessage(res));
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+}
+
+static int
+setup_pg(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char sql[128];
+
+	assert_non_null(f);
+	fixture_dir(f);
+	f->pg = 1;
+	snprintf(f->db, sizeof(f->db), "pk_test_%ld_%u", (long)getpid(), ++pg_serial);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->db);
+	pg_admin_exec(sql);
+	snprintf(f->spec, sizeof(f->spec), "postgresql:///%s?%s", f->db, pg_query);
 	*state = f;
 	return 0;
 }
@@ -74,6 +130,11 @@ teardown(void **state)
 	}
 	closedir(d);
 	rmdir(f->dir);
+	if (f->pg) {
+		/* WITH (FORCE): a test that failed may have left a connection */
+		snprintf(p, sizeof(p), "DROP DATABASE %s WITH (FORCE)", f->db);
+		pg_admin_exec(p);
+	}
 	free(f);
 	return 0;
 }
@@ -133,14 +194,44 @@ get_cred(store_t *st, const char *id, struct store_credential *out)
 	return store_cred_get(st, (const unsigned char *)id, strlen(id), out);
 }
 
+static int
+is_pg(const char *spec)
+{
+	return strncmp(spec, "postgresql://", 13) == 0;
+}
+
+static PGconn *
+pg_raw(const char *uri)
+{
+	PGconn *c = PQconnectdb(uri);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		print_error("%s: %s", uri, PQerrorMessage(c));
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	return c;
+}
+
 /* First column of the first row of sql on a raw connection, as text. */
 static void
-raw_text(const char *path, const char *sql, char *buf, size_t cap)
+raw_text(const char *spec, const char *sql, char *buf, size_t cap)
 {
 	sqlite3 *db;
 	sqlite3_stmt *stmt;
 
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+	if (is_pg(spec)) {
+		PGconn *c = pg_raw(spec);
+		PGresult *res = PQexec(c, sql);
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			print_error("%s: %s", sql, PQresultErrorMessage(res));
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		assert_true(PQntuples(res) >= 1);
+		snprintf(buf, cap, "%s", PQgetisnull(res, 0, 0) ? "(null)" : PQgetvalue(res, 0, 0));
+		PQclear(res);
+		PQfinish(c);
+		return;
+	}
+	assert_int_equal(sqlite3_open_v2(spec, &db, SQLITE_OPEN_READWRITE, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
@@ -151,21 +242,33 @@ raw_text(const char *path, const char *sql, char *buf, size_t cap)
 }
 
 static long
-raw_int(const char *path, const char *sql)
+raw_int(const char *spec, const char *sql)
 {
 	char buf[64];
 
-	raw_text(path, sql, buf, sizeof(buf));
+	raw_text(spec, sql, buf, sizeof(buf));
 	return strtol(buf, NULL, 10);
 }
 
 /* Runs constant SQL on a raw connection, creating the file if needed. */
 static void
-raw_exec(const char *path, const char *sql)
+raw_exec(const char *spec, const char *sql)
 {
 	sqlite3 *db;
 
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (is_pg(spec)) {
+		PGconn *c = pg_raw(spec);
+		PGresult *res = PQexec(c, sql);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+			print_error("%s: %s", sql, PQresultErrorMessage(res));
+		assert_true(PQresultStatus(res) == PGRES_COMMAND_OK ||
+		    PQresultStatus(res) == PGRES_TUPLES_OK);
+		PQclear(res);
+		PQfinish(c);
+		return;
+	}
+	assert_int_equal(sqlite3_open(spec, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
@@ -210,6 +313,7 @@ test_err_str(void **state)
 	assert_string_equal(store_err_str(STORE_OK), "ok");
 	assert_string_equal(store_err_str(STORE_ERR_EXISTS), "exists");
 	assert_string_equal(store_err_str(STORE_ERR_UNSUPPORTED), "unsupported_backend");
+	assert_string_equal(store_err_str(STORE_ERR_UNAVAILABLE), "unavailable");
 	assert_string_equal(store_err_str((store_err_t)999), "unknown_error");
 }
 
@@ -217,27 +321,27 @@ static void
 test_open_creates_schema(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	char buf[64];
 
 	assert_int_equal(store_schema_version(st), SCHEMA);
 	store_close(st);
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+	assert_int_equal(raw_int(f->spec, "PRAGMA user_version"), SCHEMA);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN"
 	    " ('users', 'credentials', 'enrollments', 'events')"), 4);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'index' AND name IN"
 	    " ('credentials_user', 'events_user', 'credentials_id_hash')"), 3);
-	raw_text(f->path, "PRAGMA journal_mode", buf, sizeof(buf));
+	raw_text(f->spec, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 
 	/* Opening a current store again migrates nothing and still works. */
-	st = open_store(f->path);
+	st = open_store(f->spec);
 	assert_int_equal(store_schema_version(st), SCHEMA);
 	store_close(st);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA);
+	assert_int_equal(raw_int(f->spec, "PRAGMA user_version"), SCHEMA);
 }
 
 static void
@@ -271,7 +375,7 @@ test_existing_mode_kept(void **state)
 	assert_int_equal(fchmod(fd, 0640), 0);
 	close(fd);
 	/* An empty file is a new database: the schema goes in, the mode stays. */
-	st = open_store(f->path);
+	st = open_store(f->spec);
 	assert_int_equal(store_schema_version(st), SCHEMA);
 	store_close(st);
 	assert_int_equal(file_mode(f->path), 0640);
@@ -287,11 +391,12 @@ test_spec_schemes(void **state)
 	struct stat sb;
 	size_t n;
 
-	assert_store(store_open("postgresql://db.example/passkeys", &st),
-	    STORE_ERR_UNSUPPORTED);
+	/* both PostgreSQL schemes reach libpq (a socket folder that is not there) */
+	assert_store(store_open("postgresql:///pk?host=/nonexistent.pk&connect_timeout=1", &st),
+	    STORE_ERR_UNAVAILABLE);
 	assert_null(st);
-	assert_store(store_open("postgres://u@db.example/passkeys", &st),
-	    STORE_ERR_UNSUPPORTED);
+	assert_store(store_open("postgres://u@/pk?host=/nonexistent.pk&connect_timeout=1", &st),
+	    STORE_ERR_UNAVAILABLE);
 	assert_store(store_open("", &st), STORE_ERR_INVALID);
 	assert_store(store_open(NULL, &st), STORE_ERR_INVALID);
 	assert_store(store_open("sqlite:", &st), STORE_ERR_INVALID);
@@ -302,7 +407,7 @@ test_spec_schemes(void **state)
 	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
 	store_close(st);
 	/* Same file as the plain path. */
-	st = open_store(f->path);
+	st = open_store(f->spec);
 	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
 	assert_int_equal(n, 1);
 	store_close(st);
@@ -330,7 +435,7 @@ test_newer_schema_untouched(void **state)
 	store_t *st = (store_t *)0x1;
 
 	/* A rollback-journal file: switching it to WAL would change its header. */
-	raw_exec(f->path, "CREATE TABLE future (x); INSERT INTO future VALUES (1);"
+	raw_exec(f->spec, "CREATE TABLE future (x); INSERT INTO future VALUES (1);"
 	    " PRAGMA user_version = 99;");
 	before = read_all(f->path, &blen);
 	assert_store(store_open(f->path, &st), STORE_ERR_SCHEMA);
@@ -340,7 +445,7 @@ test_newer_schema_untouched(void **state)
 	assert_memory_equal(after, before, blen);
 	free(before);
 	free(after);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
+	assert_int_equal(raw_int(f->spec, "PRAGMA user_version"), 99);
 }
 
 static void
@@ -352,7 +457,7 @@ test_foreign_db_untouched(void **state)
 	store_t *st = NULL;
 
 	/* Another program's database at version 0: not ours to add tables to. */
-	raw_exec(f->path, "CREATE TABLE notes (body TEXT);"
+	raw_exec(f->spec, "CREATE TABLE notes (body TEXT);"
 	    " INSERT INTO notes VALUES ('keep me');");
 	before = read_all(f->path, &blen);
 	assert_store(store_open(f->path, &st), STORE_ERR_SCHEMA);
@@ -362,7 +467,7 @@ test_foreign_db_untouched(void **state)
 	assert_memory_equal(after, before, blen);
 	free(before);
 	free(after);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master"
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM sqlite_master"
 	    " WHERE name = 'credentials'"), 0);
 }
 
@@ -414,7 +519,7 @@ test_reopen_keeps_data(void **state)
 	    .user = "alice", .verdict = "ok" };
 	struct store_event_list evl;
 	struct store_credential c;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	int pending;
 
 	assert_store(add_cred(st, "alice", "cred-1", 100), STORE_OK);
@@ -423,7 +528,7 @@ test_reopen_keeps_data(void **state)
 	assert_store(store_event_add(st, &ev), STORE_OK);
 	store_close(st);
 
-	st = open_store(f->path);
+	st = open_store(f->spec);
 	assert_store(get_cred(st, "cred-1", &c), STORE_OK);
 	assert_string_equal(c.user, "alice");
 	assert_int_equal(c.created, 100);
@@ -447,7 +552,7 @@ static void
 test_cred_add_get(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_credential in, out;
 
 	cred_init(&in, "alice", "cred-roundtrip", 1700000000);
@@ -504,7 +609,7 @@ static void
 test_cred_list_count(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_credential_list l;
 	size_t n;
 
@@ -543,7 +648,7 @@ test_cred_duplicate_id(void **state)
 {
 	struct fixture *f = *state;
 	unsigned char h[STORE_USER_HANDLE_LEN];
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_credential c;
 	size_t n;
 
@@ -573,7 +678,7 @@ static void
 test_cred_record_use(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	const unsigned char *id = (const unsigned char *)"cred-use";
 	struct store_credential c;
 
@@ -607,7 +712,7 @@ static void
 test_cred_rename(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	const unsigned char *id = (const unsigned char *)"cred-name";
 	struct store_credential c;
 
@@ -629,7 +734,7 @@ static void
 test_cred_remove(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_credential_list l;
 	struct store_credential c;
 	size_t n;
@@ -658,7 +763,7 @@ static void
 test_cred_remove_not_last(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_credential c;
 	size_t n;
 
@@ -688,7 +793,7 @@ static void
 test_cred_list_all(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_credential_list l;
 
 	assert_store(store_cred_list_all(st, &l), STORE_OK);
@@ -712,7 +817,7 @@ static void
 test_not_found(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	const unsigned char *id = (const unsigned char *)"nope";
 	struct store_credential c;
 
@@ -733,7 +838,7 @@ static void
 test_invalid_args(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	unsigned char h[STORE_USER_HANDLE_LEN];
 	unsigned char id[STORE_CRED_ID_MAX + 1];
 	char user64[STORE_USER_MAX + 2], nick[200];
@@ -783,8 +888,8 @@ test_invalid_args(void **state)
 	assert_store(store_cred_add(st, NULL), STORE_ERR_INVALID);
 
 	/* Nothing above was written. */
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM credentials"), 0);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM users"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM credentials"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM users"), 0);
 
 	/* The limits themselves are allowed. */
 	user64[STORE_USER_MAX] = '\0';
@@ -809,7 +914,7 @@ test_invalid_args(void **state)
 	assert_store(store_user_handle(st, "a\rb", 1, h), STORE_ERR_INVALID);
 	assert_store(store_enroll_add(st, "bad\nuser", 10, NULL), STORE_ERR_INVALID);
 	assert_store(store_enroll_pending(st, "", 10, &pending), STORE_ERR_INVALID);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollments"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM enrollments"), 0);
 	store_close(st);
 }
 
@@ -824,7 +929,7 @@ test_user_handle(void **state)
 	struct fixture *f = *state;
 	unsigned char a1[STORE_USER_HANDLE_LEN], a2[STORE_USER_HANDLE_LEN];
 	unsigned char b[STORE_USER_HANDLE_LEN], c[STORE_USER_HANDLE_LEN];
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 
 	assert_store(store_user_handle(st, "alice", 0, a1), STORE_ERR_NOT_FOUND);
 	assert_store(store_user_handle(st, "alice", 1, a1), STORE_OK);
@@ -842,19 +947,19 @@ test_user_handle(void **state)
 	assert_memory_not_equal(c, zero, sizeof(zero));
 	store_close(st);
 
-	st = open_store(f->path);
+	st = open_store(f->spec);
 	assert_store(store_user_handle(st, "alice", 0, a2), STORE_OK);
 	assert_memory_equal(a1, a2, sizeof(a1));
 	assert_store(store_user_handle(st, "dave", 0, a2), STORE_ERR_NOT_FOUND);
 	store_close(st);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM users"), 3);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM users"), 3);
 }
 
 static void
 test_enroll(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	char by[32];
 	int pending = -1;
 
@@ -873,8 +978,8 @@ test_enroll(void **state)
 	assert_store(store_enroll_add(st, "alice", 2000, "helpdesk"), STORE_OK);
 	assert_store(store_enroll_pending(st, "alice", 1500, &pending), STORE_OK);
 	assert_int_equal(pending, 1);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM enrollments"), 1);
-	raw_text(f->path, "SELECT created_by FROM enrollments", by, sizeof(by));
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM enrollments"), 1);
+	raw_text(f->spec, "SELECT created_by FROM enrollments", by, sizeof(by));
 	assert_string_equal(by, "helpdesk");
 
 	assert_store(store_enroll_add(st, "bob", 3000, NULL), STORE_OK);
@@ -896,7 +1001,7 @@ static void
 test_events(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_event evs[] = {
 		{ 100, "login_approved", "alice", "192.0.2.1", "ok", NULL, NULL, 0 },
 		{ 101, "login_denied", "bob", "", "fail", "bad_signature", NULL, 0 },
@@ -963,7 +1068,7 @@ test_events(void **state)
 	assert_store(store_event_add(st, &bad), STORE_ERR_INVALID);
 	assert_store(store_event_add(st, NULL), STORE_ERR_INVALID);
 	assert_store(store_event_list(st, NULL, 10, 0, NULL), STORE_ERR_INVALID);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 5);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM events"), 5);
 	store_close(st);
 }
 
@@ -971,25 +1076,70 @@ test_events(void **state)
 /* Concurrency                                                        */
 /* ================================================================== */
 
-static void
-test_busy(void **state)
+/*
+ * Another connection holds the write lock (SQLite: a write transaction;
+ * PostgreSQL: a table lock in EXCLUSIVE mode, which readers pass).
+ */
+static void *
+lock_writers(const struct fixture *f)
 {
-	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
 	sqlite3 *db;
-	size_t n;
 
-	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	if (f->pg) {
+		PGconn *c = pg_raw(f->spec);
+		PGresult *res = PQexec(c, "BEGIN; LOCK TABLE credentials, users IN EXCLUSIVE MODE");
+
+		assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+		PQclear(res);
+		return c;
+	}
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
 	    SQLITE_OK);
-	/* Writers give up after the busy timeout; readers carry on (WAL). */
+	return db;
+}
+
+static void
+unlock_writers(const struct fixture *f, void *lock)
+{
+	if (f->pg) {
+		PQclear(PQexec(lock, "ROLLBACK"));
+		PQfinish(lock);
+		return;
+	}
+	assert_int_equal(sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(lock), SQLITE_OK);
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void
+test_busy(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	struct timespec t0;
+	void *lock;
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	assert_store(store_set_busy_timeout(st, 300), STORE_OK);
+	lock = lock_writers(f);
+	/* Writers give up after the busy timeout; readers carry on. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_store(add_cred(st, "alice", "cred-2", 0), STORE_ERR_BUSY);
+	assert_true(ms_since(&t0) >= 250);
 	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
 	assert_int_equal(n, 1);
-	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	unlock_writers(f, lock);
 	assert_store(add_cred(st, "alice", "cred-2", 0), STORE_OK);
 	store_close(st);
 }
@@ -1034,7 +1184,7 @@ test_concurrent_writers(void **state)
 		pids[w] = fork();
 		assert_true(pids[w] >= 0);
 		if (pids[w] == 0)
-			_exit(writer(f->path, w));
+			_exit(writer(f->spec, w));
 	}
 	/* Reap all before judging any: teardown must not pull files from under them. */
 	for (int w = 0; w < WRITERS; w++)
@@ -1045,14 +1195,18 @@ test_concurrent_writers(void **state)
 			print_error("writer %d exited %d\n", w, WEXITSTATUS(status[w]));
 		assert_int_equal(WEXITSTATUS(status[w]), 0);
 	}
-	st = open_store(f->path);
+	st = open_store(f->spec);
 	assert_store(store_cred_count_user(st, "shared", &n), STORE_OK);
 	assert_int_equal(n, WRITERS * PER_WRITER);
 	store_close(st);
-	raw_text(f->path, "PRAGMA integrity_check", check, sizeof(check));
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM users"), 1);
+	if (f->pg) {
+		assert_int_equal(raw_int(f->spec, "SELECT version FROM pk_meta"), PG_SCHEMA);
+		return;
+	}
+	raw_text(f->spec, "PRAGMA integrity_check", check, sizeof(check));
 	assert_string_equal(check, "ok");
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM users"), 1);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA);
+	assert_int_equal(raw_int(f->spec, "PRAGMA user_version"), SCHEMA);
 }
 
 #define RACERS		8
@@ -1075,6 +1229,32 @@ racer(const char *path, int w)
 	return (int)err;
 }
 
+/* RACERS processes open spec at once and write; every one must succeed. */
+static void
+run_racers(const char *spec, int round)
+{
+	pid_t pids[RACERS];
+	int status[RACERS];
+
+	fflush(NULL);
+	for (int w = 0; w < RACERS; w++) {
+		pids[w] = fork();
+		assert_true(pids[w] >= 0);
+		if (pids[w] == 0)
+			_exit(racer(spec, w));
+	}
+	/* reap all before judging any: teardown must not pull files from under them */
+	for (int w = 0; w < RACERS; w++)
+		assert_int_equal(waitpid(pids[w], &status[w], 0), pids[w]);
+	for (int w = 0; w < RACERS; w++) {
+		assert_true(WIFEXITED(status[w]));
+		if (WEXITSTATUS(status[w]) != 0)
+			print_error("round %d, racer %d: %s\n", round, w,
+			    store_err_str((store_err_t)WEXITSTATUS(status[w])));
+		assert_int_equal(WEXITSTATUS(status[w]), 0);
+	}
+}
+
 /*
  * Programs starting together on a fresh host race to create the file, the
  * WAL switch and the schema; the loser of each race must wait, not fail.
@@ -1085,27 +1265,10 @@ test_concurrent_create(void **state)
 {
 	struct fixture *f = *state;
 	char path[sizeof(f->path) + 16];
-	pid_t pids[RACERS];
-	int status[RACERS];
 
 	for (int round = 0; round < 20; round++) {
 		snprintf(path, sizeof(path), "%s/race-%d.db", f->dir, round);
-		fflush(NULL);
-		for (int w = 0; w < RACERS; w++) {
-			pids[w] = fork();
-			assert_true(pids[w] >= 0);
-			if (pids[w] == 0)
-				_exit(racer(path, w));
-		}
-		for (int w = 0; w < RACERS; w++)
-			assert_int_equal(waitpid(pids[w], &status[w], 0), pids[w]);
-		for (int w = 0; w < RACERS; w++) {
-			assert_true(WIFEXITED(status[w]));
-			if (WEXITSTATUS(status[w]) != 0)
-				print_error("round %d, racer %d: %s\n", round, w,
-				    store_err_str((store_err_t)WEXITSTATUS(status[w])));
-			assert_int_equal(WEXITSTATUS(status[w]), 0);
-		}
+		run_racers(path, round);
 		assert_int_equal(raw_int(path, "PRAGMA user_version"), SCHEMA);
 		assert_int_equal(raw_int(path, "SELECT count(*) FROM credentials"),
 		    RACERS * 5);
@@ -1122,7 +1285,7 @@ static void
 test_record_use_cas(void **state)
 {
 	struct fixture *f = *state;
-	store_t *a = open_store(f->path), *b = open_store(f->path);
+	store_t *a = open_store(f->spec), *b = open_store(f->spec);
 	const unsigned char *id = (const unsigned char *)"cred-cas";
 	struct store_credential c;
 
@@ -1148,7 +1311,9 @@ test_record_use_cas(void **state)
 	assert_store(add_cred(a, "alice", "cred-zero", 1), STORE_OK);
 	assert_store(store_cred_record_use(a, (const unsigned char *)"cred-zero", 9,
 	    0, 0, 0, 15, NULL), STORE_OK);	/* lowers nothing: 5 stays */
-	raw_exec(f->path, "UPDATE credentials SET sign_count = 0 WHERE id = CAST('cred-zero' AS BLOB)");
+	raw_exec(f->spec, f->pg ?
+	    "UPDATE credentials SET sign_count = 0 WHERE id = CAST('cred-zero' AS bytea)" :
+	    "UPDATE credentials SET sign_count = 0 WHERE id = CAST('cred-zero' AS BLOB)");
 	assert_store(store_cred_record_use(a, (const unsigned char *)"cred-zero", 9,
 	    0, 1, 0, 16, NULL), STORE_OK);
 	assert_store(store_cred_record_use(b, (const unsigned char *)"cred-zero", 9,
@@ -1161,7 +1326,7 @@ static void
 test_cred_register(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	unsigned char h1[STORE_USER_HANDLE_LEN], h2[STORE_USER_HANDLE_LEN], got[STORE_USER_HANDLE_LEN];
 	struct store_credential c;
 	int pending;
@@ -1206,10 +1371,10 @@ static void
 test_txn(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_event ev = { 1, "x", NULL, NULL, "ok", NULL, NULL, 0 };
-	struct timespec t0, t1;
-	sqlite3 *db;
+	struct timespec t0;
+	void *lock;
 	size_t n;
 
 	assert_store(store_txn_begin(st), STORE_OK);
@@ -1224,21 +1389,37 @@ test_txn(void **state)
 	assert_store(add_cred(st, "alice", "txn-1", 1), STORE_ERR_EXISTS);
 	store_txn_mark_end(st, 0);
 	/* not visible to another connection before the commit */
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM credentials"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM credentials"), 0);
 	assert_store(store_txn_commit(st), STORE_OK);
 	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
 	assert_int_equal(n, 1);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM events"), 0);
 
-	/* another writer: BUSY at once, not after the 5 s busy timeout */
-	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	lock = lock_writers(f);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_store(store_txn_begin(st), STORE_ERR_BUSY);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
-	assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	if (!f->pg) {
+		/* another writer: BUSY at once, not after the 5 s busy timeout */
+		assert_store(store_txn_begin(st), STORE_ERR_BUSY);
+		assert_true(ms_since(&t0) < 500);
+	} else {
+		/*
+		 * Row and table locks are taken statement by statement: the
+		 * begin never waits, a write waits its lock timeout, and the
+		 * caller's mark undoes it, leaving the transaction usable.
+		 */
+		assert_store(store_set_busy_timeout(st, 200), STORE_OK);
+		assert_store(store_txn_begin(st), STORE_OK);
+		assert_true(ms_since(&t0) < 500);
+		assert_store(store_txn_mark(st), STORE_OK);
+		assert_store(store_event_add(st, &ev), STORE_OK);
+		store_txn_mark_end(st, 1);
+		assert_store(store_txn_mark(st), STORE_OK);
+		assert_store(add_cred(st, "alice", "txn-3", 1), STORE_ERR_BUSY);
+		store_txn_mark_end(st, 0);
+		assert_store(store_txn_commit(st), STORE_OK);
+		assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM events"), 1);
+	}
+	unlock_writers(f, lock);
 	/* and the connection is usable afterwards */
 	assert_store(store_txn_begin(st), STORE_OK);
 	store_txn_rollback(st);
@@ -1250,7 +1431,7 @@ static void
 test_event_prune_and_pages(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_event ev = { 0, "e", "u", NULL, "ok", NULL, NULL, 0 };
 	struct store_event_list l;
 	size_t removed, total = 0;
@@ -1283,12 +1464,12 @@ test_event_prune_and_pages(void **state)
 		total += removed;
 	} while (removed == 50);
 	assert_int_equal(total, 900);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 100);
-	assert_int_equal(raw_int(f->path, "SELECT min(time) FROM events"), 901);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM events"), 100);
+	assert_int_equal(raw_int(f->spec, "SELECT min(time) FROM events"), 901);
 	/* the age bound: older than 951 */
 	assert_store(store_event_prune(st, 951, 0, 1000, &removed), STORE_OK);
 	assert_int_equal(removed, 50);
-	assert_int_equal(raw_int(f->path, "SELECT min(time) FROM events"), 951);
+	assert_int_equal(raw_int(f->spec, "SELECT min(time) FROM events"), 951);
 	/* nothing old enough: nothing removed */
 	assert_store(store_event_prune(st, 10, 1000, 1000, &removed), STORE_OK);
 	assert_int_equal(removed, 0);
@@ -1310,7 +1491,7 @@ test_migrate_v1(void **state)
 	size_t n;
 	store_t *st;
 
-	raw_exec(f->path,
+	raw_exec(f->spec,
 	    "CREATE TABLE users (name TEXT PRIMARY KEY NOT NULL, handle BLOB UNIQUE NOT NULL"
 	    "  CHECK (length(handle) = 32), created INTEGER NOT NULL);"
 	    "CREATE TABLE credentials (id BLOB PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 1023),"
@@ -1333,10 +1514,10 @@ test_migrate_v1(void **state)
 	    "  attestation, created) VALUES (CAST('old-cred' AS BLOB), 'alice', -7, x'a1',"
 	    "  'none', zeroblob(16), 1, 0, 0, 'none', 5);"
 	    "PRAGMA user_version = 1;");
-	st = open_store(f->path);
+	st = open_store(f->spec);
 	assert_int_equal(store_schema_version(st), SCHEMA);
 	store_id_hash((const unsigned char *)"old-cred", 8, want);
-	raw_text(f->path, "SELECT id_hash FROM credentials", got, sizeof(got));
+	raw_text(f->spec, "SELECT id_hash FROM credentials", got, sizeof(got));
 	assert_string_equal(got, want);
 	snprintf(prefix, sizeof(prefix), "%.6s", want);
 	assert_store(store_cred_find(st, "alice", prefix, &c, &n), STORE_OK);
@@ -1351,7 +1532,7 @@ static void
 test_cred_find(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	char h1[STORE_ID_HASH_LEN + 1], h2[STORE_ID_HASH_LEN + 1], p[STORE_ID_HASH_LEN + 1];
 	struct store_credential c;
 	char id[32];
@@ -1397,7 +1578,7 @@ static void
 test_cred_page(void **state)
 {
 	struct fixture *f = *state;
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	struct store_credential_list l;
 	int64_t after = 0;
 	size_t seen = 0, mine = 0;
@@ -1455,7 +1636,7 @@ test_readonly_refused(void **state)
 {
 	struct fixture *f = *state;
 	char why[256] = "";
-	store_t *st = open_store(f->path);
+	store_t *st = open_store(f->spec);
 	pid_t pid;
 	int status;
 
@@ -1484,12 +1665,388 @@ test_readonly_refused(void **state)
 	chmod(f->path, 0600);
 }
 
+/*
+ * Real processes, one counter: each opens its own connection, waits at a
+ * start line (a pipe the parent closes), then stores a use with the same
+ * new count.  Exactly one may win each round; the others are told
+ * STORE_ERR_CONFLICT (the daemon's sign_count_regressed).
+ */
+#define CAS_PROCS	8
+#define CAS_ROUNDS	10
+
+static int
+cas_racer(const char *spec, int start_fd, uint32_t count)
+{
+	store_t *st;
+	store_err_t err;
+	char c;
+
+	if ((err = store_open(spec, &st)) != STORE_OK)
+		return 100 + (int)err;
+	if (read(start_fd, &c, 1) != 0)	/* EOF: the parent let everyone go */
+		return 99;
+	err = store_cred_record_use(st, (const unsigned char *)"cred-race", 9, count, 1, 0, 1, "r");
+	store_close(st);
+	return (int)err;
+}
+
+static void
+test_cas_processes(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	struct store_credential c;
+
+	assert_store(add_cred(st, "alice", "cred-race", 1), STORE_OK);
+	for (int round = 0; round < CAS_ROUNDS; round++) {
+		uint32_t count = 100 + (uint32_t)round;
+		pid_t pids[CAS_PROCS];
+		int start[2], won = 0, lost = 0, status;
+
+		assert_int_equal(pipe(start), 0);
+		fflush(NULL);
+		for (int w = 0; w < CAS_PROCS; w++) {
+			pids[w] = fork();
+			assert_true(pids[w] >= 0);
+			if (pids[w] == 0) {
+				close(start[1]);
+				_exit(cas_racer(f->spec, start[0], count));
+			}
+		}
+		close(start[0]);
+		usleep(100 * 1000);	/* most have connected: they race on the UPDATE */
+		close(start[1]);
+		for (int w = 0; w < CAS_PROCS; w++) {
+			assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+			assert_true(WIFEXITED(status));
+			if (WEXITSTATUS(status) == STORE_OK)
+				won++;
+			else if (WEXITSTATUS(status) == STORE_ERR_CONFLICT)
+				lost++;
+			else
+				print_error("round %d: racer exit %d\n", round, WEXITSTATUS(status));
+		}
+		assert_int_equal(won, 1);
+		assert_int_equal(lost, CAS_PROCS - 1);
+		assert_store(get_cred(st, "cred-race", &c), STORE_OK);
+		assert_int_equal(c.sign_count, count);
+		store_credential_free(&c);
+	}
+	store_close(st);
+}
+
+/* Starts the run's server with tests/lib/pg-server.sh; 0 on success. */
+static char pg_dir[PATH_MAX];
+static char pg_uri[PATH_MAX + 64];
+
+static int
+pg_server_start(void)
+{
+	const char *script = getenv("PASSKEY_PG_SERVER");
+	const char *given = getenv("PASSKEY_TEST_PG");
+	char cmd[PATH_MAX + 16];
+	FILE *p;
+	int ok;
+
+	if (given != NULL && *given != '\0') {
+		snprintf(pg_uri, sizeof(pg_uri), "%s", given);
+	} else {
+		if (script == NULL || *script == '\0') {
+			fprintf(stderr, "test_store postgresql: set PASSKEY_TEST_PG (a server's URI)"
+			    " or PASSKEY_PG_SERVER (tests/lib/pg-server.sh)\n");
+			return -1;
+		}
+		snprintf(cmd, sizeof(cmd), "'%s' start", script);
+		fflush(NULL);
+		if ((p = popen(cmd, "r")) == NULL)
+			return -1;
+		ok = fgets(pg_dir, sizeof(pg_dir), p) != NULL &&
+		    fgets(pg_uri, sizeof(pg_uri), p) != NULL;
+		if (pclose(p) != 0 || !ok) {
+			fprintf(stderr, "test_store postgresql: %s failed\n", cmd);
+			return -1;
+		}
+		pg_dir[strcspn(pg_dir, "\n")] = '\0';
+		pg_uri[strcspn(pg_uri, "\n")] = '\0';
+	}
+	if (strncmp(pg_uri, PG_BASE_PREFIX, strlen(PG_BASE_PREFIX)) != 0) {
+		fprintf(stderr, "test_store postgresql: want a URI of the form %s...\n",
+		    PG_BASE_PREFIX);
+		return -1;
+	}
+	pg_query = pg_uri + strlen(PG_BASE_PREFIX);
+	pg_admin = PQconnectdb(pg_uri);
+	if (PQstatus(pg_admin) != CONNECTION_OK) {
+		fprintf(stderr, "test_store postgresql: %s", PQerrorMessage(pg_admin));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+pg_server_stop(void)
+{
+	char cmd[PATH_MAX + 32];
+
+	PQfinish(pg_admin);
+	pg_admin = NULL;
+	if (pg_dir[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd), "'%s' remove '%s'", getenv("PASSKEY_PG_SERVER"), pg_dir);
+	fflush(NULL);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_store postgresql: %s failed\n", cmd);
+}
+
+/* The API's promises: every backend keeps them. */
+#define STORE_API_TESTS(T) \
+	T(test_reopen_keeps_data), \
+	T(test_cred_add_get), \
+	T(test_cred_list_count), \
+	T(test_cred_duplicate_id), \
+	T(test_cred_record_use), \
+	T(test_cred_rename), \
+	T(test_cred_remove), \
+	T(test_cred_remove_not_last), \
+	T(test_cred_list_all), \
+	T(test_not_found), \
+	T(test_invalid_args), \
+	T(test_user_handle), \
+	T(test_enroll), \
+	T(test_events), \
+	T(test_busy), \
+	T(test_concurrent_writers), \
+	T(test_record_use_cas), \
+	T(test_cas_processes), \
+	T(test_cred_register), \
+	T(test_txn), \
+	T(test_event_prune_and_pages), \
+	T(test_cred_find), \
+	T(test_cred_page)
+
+/* ================================================================== */
+/* PostgreSQL's own                                                   */
+/* ================================================================== */
+
+static void
+test_pg_creates_schema(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+
+	assert_int_equal(store_schema_version(st), PG_SCHEMA);
+	store_close(st);
+	assert_int_equal(raw_int(f->spec, "SELECT version FROM pk_meta"), PG_SCHEMA);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_tables WHERE schemaname ="
+	    " current_schema() AND tablename IN"
+	    " ('pk_meta', 'users', 'credentials', 'enrollments', 'events')"), 5);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_indexes WHERE indexname IN"
+	    " ('credentials_user', 'events_user', 'credentials_id_hash')"), 3);
+	/* Opening a current store again migrates nothing and still works. */
+	st = open_store(f->spec);
+	assert_int_equal(store_schema_version(st), PG_SCHEMA);
+	store_close(st);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pk_meta"), 1);
+}
+
+static void
+test_pg_newer_schema_untouched(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	char why[256];
+
+	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	store_close(st);
+	raw_exec(f->spec, "UPDATE pk_meta SET version = 99;"
+	    " CREATE TABLE future (x integer); INSERT INTO future VALUES (1)");
+	st = (store_t *)0x1;
+	assert_store(store_open_why(f->spec, &st, why, sizeof(why)), STORE_ERR_SCHEMA);
+	assert_null(st);
+	assert_non_null(strstr(why, "newer"));
+	assert_int_equal(raw_int(f->spec, "SELECT version FROM pk_meta"), 99);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM future"), 1);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM credentials"), 1);
+}
+
+static void
+test_pg_foreign_db_untouched(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = (store_t *)0x1;
+
+	raw_exec(f->spec, "CREATE TABLE credentials (note text); INSERT INTO credentials"
+	    " VALUES ('mine')");
+	assert_store(store_open(f->spec, &st), STORE_ERR_SCHEMA);
+	assert_null(st);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_tables WHERE schemaname ="
+	    " current_schema()"), 1);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM credentials"), 1);
+}
+
+/*
+ * N instances starting together on an empty database: the advisory lock
+ * lets one migrate while the others wait, then find the work done (a second
+ * migration would fail on CREATE TABLE and its racer would exit non-zero).
+ */
+static void
+test_pg_concurrent_create(void **state)
+{
+	struct fixture *f = *state;
+	char sql[128], spec[sizeof(f->spec) + 16];
+
+	for (int round = 0; round < 5; round++) {
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s_r%d", f->db, round);
+		pg_admin_exec(sql);
+		snprintf(spec, sizeof(spec), "postgresql:///%s_r%d?%s", f->db, round, pg_query);
+		run_racers(spec, round);
+		assert_int_equal(raw_int(spec, "SELECT version FROM pk_meta"), PG_SCHEMA);
+		assert_int_equal(raw_int(spec, "SELECT count(*) FROM credentials"), RACERS * 5);
+		snprintf(sql, sizeof(sql), "DROP DATABASE %s_r%d WITH (FORCE)", f->db, round);
+		pg_admin_exec(sql);
+	}
+}
+
+/* A standby, or a database that takes no writes, could approve nothing. */
+static void
+test_pg_readonly_refused(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = (store_t *)0x1;
+	char sql[160], why[256];
+
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s SET default_transaction_read_only = on",
+	    f->db);
+	pg_admin_exec(sql);
+	assert_store(store_open_why(f->spec, &st, why, sizeof(why)), STORE_ERR_READONLY);
+	assert_null(st);
+	assert_non_null(strstr(why, "target_session_attrs=read-write"));
+	/* and nothing was created */
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_tables WHERE schemaname ="
+	    " current_schema()"), 0);
+}
+
+static void
+test_pg_unreachable(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = (store_t *)0x1;
+	char spec[sizeof(f->spec) + 32], why[256];
+
+	assert_store(store_open_why("postgresql:///x?host=/nonexistent.pk&connect_timeout=2",
+	    &st, why, sizeof(why)), STORE_ERR_UNAVAILABLE);
+	assert_null(st);
+	assert_non_null(strstr(why, "postgresql: "));
+	assert_null(strchr(why, '\n'));
+	snprintf(spec, sizeof(spec), "postgresql:///%s_missing?%s", f->db, pg_query);
+	assert_store(store_open_why(spec, &st, why, sizeof(why)), STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "does not exist"));
+	/* a malformed URI is libpq's to reject, with its reason */
+	assert_store(store_open_why("postgresql://[::1/x", &st, why, sizeof(why)),
+	    STORE_ERR_UNAVAILABLE);
+	assert_true(strlen(why) > 12);
+}
+
+/* Terminates the store's server processes, as a restart would. */
+static void
+pg_kill_sessions(const struct fixture *f)
+{
+	char sql[200];
+
+	snprintf(sql, sizeof(sql), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+	    " WHERE datname = '%s' AND pid <> pg_backend_pid()", f->db);
+	assert_true(raw_int(f->spec, sql) >= 1);
+	usleep(100 * 1000);
+}
+
+/*
+ * A connection the server dropped while idle is made again before the next
+ * call; one dropped inside a transaction fails that transaction, and the
+ * next one works.  Nothing half-written stays.
+ */
+static void
+test_pg_reconnect(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	pg_kill_sessions(f);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	pg_kill_sessions(f);
+	assert_store(add_cred(st, "alice", "cred-2", 0), STORE_OK);
+	pg_kill_sessions(f);
+	assert_store(store_enroll_add(st, "bob", 100, "root"), STORE_OK);
+
+	assert_store(store_txn_begin(st), STORE_OK);
+	assert_store(add_cred(st, "alice", "cred-3", 0), STORE_OK);
+	pg_kill_sessions(f);
+	assert_store(add_cred(st, "alice", "cred-4", 0), STORE_ERR_UNAVAILABLE);
+	assert_store(store_txn_commit(st), STORE_ERR_UNAVAILABLE);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM credentials"), 2);
+	store_close(st);
+}
+
+/* Stops or starts the run's server again (pg-server.sh stop|restart). */
+static void
+pg_server_ctl(const char *verb)
+{
+	char cmd[PATH_MAX * 2];
+
+	snprintf(cmd, sizeof(cmd), "'%s' %s '%s'", getenv("PASSKEY_PG_SERVER"), verb, pg_dir);
+	fflush(NULL);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * The server stops under an open store: calls fail at once with
+ * STORE_ERR_UNAVAILABLE, nothing waits for it; it starts again: the same
+ * store_t works, with no reopening.
+ */
+static void
+test_pg_server_restart(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st;
+	struct timespec t0;
+	store_err_t err = STORE_ERR_UNAVAILABLE;
+	size_t n;
+
+	if (pg_dir[0] == '\0')
+		skip();		/* PASSKEY_TEST_PG: not ours to stop */
+	st = open_store(f->spec);
+	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	pg_server_ctl("stop");
+	for (int i = 0; i < 20; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_store(store_cred_count_user(st, "alice", &n), STORE_ERR_UNAVAILABLE);
+		assert_store(add_cred(st, "alice", "cred-x", 0), STORE_ERR_UNAVAILABLE);
+		assert_true(ms_since(&t0) < 200);
+	}
+	pg_server_ctl("restart");
+	PQreset(pg_admin);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 5000 &&
+	    (err = store_cred_count_user(st, "alice", &n)) == STORE_ERR_UNAVAILABLE)
+		usleep(10 * 1000);
+	assert_store(err, STORE_OK);
+	assert_int_equal(n, 1);
+	assert_store(add_cred(st, "alice", "cred-2", 0), STORE_OK);
+	store_close(st);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM credentials"), 2);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest sqlite_tests[] = {
 		cmocka_unit_test(test_err_str),
+		cmocka_unit_test(test_nickname_rule),
 		T(test_open_creates_schema),
 		T(test_file_mode_private),
 		T(test_existing_mode_kept),
@@ -1498,34 +2055,38 @@ main(void)
 		T(test_foreign_db_untouched),
 		T(test_not_sqlite_untouched),
 		T(test_open_missing_dir),
-		T(test_reopen_keeps_data),
-		T(test_cred_add_get),
-		T(test_cred_list_count),
-		T(test_cred_duplicate_id),
-		T(test_cred_record_use),
-		T(test_cred_rename),
-		T(test_cred_remove),
-		T(test_cred_remove_not_last),
-		T(test_cred_list_all),
-		T(test_not_found),
-		T(test_invalid_args),
-		T(test_user_handle),
-		T(test_enroll),
-		T(test_events),
-		T(test_busy),
-		T(test_concurrent_writers),
 		T(test_concurrent_create),
-		T(test_record_use_cas),
-		T(test_cred_register),
-		T(test_txn),
-		T(test_event_prune_and_pages),
-		cmocka_unit_test(test_nickname_rule),
 		T(test_readonly_refused),
 		T(test_migrate_v1),
-		T(test_cred_find),
-		T(test_cred_page),
+		STORE_API_TESTS(T),
 	};
 #undef T
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+	const struct CMUnitTest pg_tests[] = {
+		T(test_pg_creates_schema),
+		T(test_pg_newer_schema_untouched),
+		T(test_pg_foreign_db_untouched),
+		T(test_pg_concurrent_create),
+		T(test_pg_readonly_refused),
+		T(test_pg_unreachable),
+		T(test_pg_reconnect),
+		T(test_pg_server_restart),
+		STORE_API_TESTS(T),
+	};
+#undef T
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (argc == 2 && strcmp(argv[1], "sqlite") == 0)
+		return cmocka_run_group_tests_name("store/sqlite", sqlite_tests, NULL, NULL);
+	if (argc != 2 || strcmp(argv[1], "postgresql") != 0) {
+		fprintf(stderr, "usage: test_store sqlite | postgresql\n");
+		return 2;
+	}
+	if (pg_server_start() != 0) {
+		pg_server_stop();
+		return 1;
+	}
+	failed = cmocka_run_group_tests_name("store/postgresql", pg_tests, NULL, NULL);
+	pg_server_stop();
+	return failed;
 }
