@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/evp.h>
+
 #include "addrkey.h"
 #include "ceremony.h"
 #include "countmap.h"
@@ -29,6 +31,7 @@ struct list {
 
 struct ceremony_table {
 	struct ceremony *bucket[BUCKETS];
+	struct ceremony *by_hash[BUCKETS];	/* the same, by token hash */
 	struct list usual;		/* the usual lifetime, in creation order */
 	struct ceremony *expiry_cursor;	/* in usual: the first not yet past its expiry */
 	unsigned usual_lifetime;	/* set by the first ceremony */
@@ -63,6 +66,33 @@ bucket_of(const char *token)
 	for (const char *p = token; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	return h & (BUCKETS - 1);
+}
+
+void
+ceremony_token_hash(const char *token, uint8_t out[CEREMONY_HASH_LEN])
+{
+	unsigned n = CEREMONY_HASH_LEN;
+
+	if (EVP_Digest(token, strlen(token), out, &n, EVP_sha256(), NULL) != 1)
+		memset(out, 0, CEREMONY_HASH_LEN);	/* matches nothing a store holds */
+}
+
+static unsigned
+hash_bucket_of(const uint8_t hash[CEREMONY_HASH_LEN])
+{
+	return ((unsigned)hash[0] << 8 | hash[1]) & (BUCKETS - 1);
+}
+
+/* Into both indexes. */
+static void
+index_add(struct ceremony_table *t, struct ceremony *c)
+{
+	unsigned b = bucket_of(c->token), hb = hash_bucket_of(c->token_hash);
+
+	c->hash_next = t->bucket[b];
+	t->bucket[b] = c;
+	c->by_hash_next = t->by_hash[hb];
+	t->by_hash[hb] = c;
 }
 
 struct ceremony_table *
@@ -196,6 +226,10 @@ unlink_ceremony(struct ceremony_table *t, struct ceremony *c)
 	while (*pp != c)
 		pp = &(*pp)->hash_next;
 	*pp = c->hash_next;
+	pp = &t->by_hash[hash_bucket_of(c->token_hash)];
+	while (*pp != c)
+		pp = &(*pp)->by_hash_next;
+	*pp = c->by_hash_next;
 	if (t->expiry_cursor == c)
 		t->expiry_cursor = c->next;
 	if (c->prev)
@@ -207,7 +241,7 @@ unlink_ceremony(struct ceremony_table *t, struct ceremony *c)
 	else
 		l->tail = c->prev;
 	t->count--;
-	if (c->state == CTL_STATE_PENDING)
+	if (c->state == CTL_STATE_PENDING && !c->foreign)
 		count_pending(t, c, -1);
 }
 
@@ -255,6 +289,7 @@ make_secrets(struct ceremony *c)
 	    random_bytes(code, sizeof(code)) != 0)
 		return -1;
 	rp_b64url_encode(raw, sizeof(raw), c->token);
+	ceremony_token_hash(c->token, c->token_hash);
 	for (size_t i = 0, j = 0; i < 6; i++) {
 		if (i == 3)
 			c->code[j++] = '-';
@@ -272,8 +307,6 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	char addr[ADDR_KEY_MAX];
 	enum ctl_refusal r;
 	struct ceremony *c;
-	unsigned b;
-
 	size_t lu, lr, ls, la;
 	char *at;
 
@@ -304,11 +337,10 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	c->state = CTL_STATE_PENDING;
 	c->owner_uid = spec->owner;
 	c->conn = spec->conn;
+	c->hostname = spec->hostname != NULL ? spec->hostname : "";
 	c->created = now;
 	c->expires = now + (time_t)spec->lifetime;
-	b = bucket_of(c->token);
-	c->hash_next = t->bucket[b];
-	t->bucket[b] = c;
+	index_add(t, c);
 	if (t->usual_lifetime == 0)
 		t->usual_lifetime = spec->lifetime;
 	/* creation order is expiry order only for one lifetime and a clock that does not step back */
@@ -346,11 +378,52 @@ ceremony_find(struct ceremony_table *t, const char *token)
 	return NULL;
 }
 
+struct ceremony *
+ceremony_find_hash(struct ceremony_table *t, const uint8_t hash[CEREMONY_HASH_LEN])
+{
+	struct ceremony *c;
+
+	for (c = t->by_hash[hash_bucket_of(hash)]; c != NULL; c = c->by_hash_next)
+		if (memcmp(c->token_hash, hash, CEREMONY_HASH_LEN) == 0)
+			return c;
+	return NULL;
+}
+
+struct ceremony *
+ceremony_adopt(struct ceremony_table *t, const char *token, const char *user,
+    const char *rhost, const char *service, const char *hostname)
+{
+	size_t lu = strlen(user), lr = strlen(rhost), ls = strlen(service), lh = strlen(hostname);
+	struct ceremony *c;
+	char *at;
+
+	if (!ceremony_token_valid(token) || ceremony_find(t, token) != NULL)
+		return NULL;
+	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + lh + 4)) == NULL)
+		return NULL;
+	at = (char *)(c + 1);
+	c->user = put(&at, user, lu);
+	c->rhost = put(&at, rhost, lr);
+	c->service = put(&at, service, ls);
+	c->hostname = put(&at, hostname, lh);
+	c->addr_key = "";
+	memcpy(c->token, token, CEREMONY_TOKEN_LEN + 1);
+	ceremony_token_hash(c->token, c->token_hash);
+	c->foreign = 1;
+	c->state = CTL_STATE_PENDING;
+	index_add(t, c);
+	/* walked whole by the sweep, like other unusual lifetimes */
+	c->in_other = 1;
+	list_append(&t->other, c);
+	t->count++;
+	return c;
+}
+
 void
 ceremony_finish(struct ceremony_table *t, struct ceremony *c,
     enum ctl_state state, const char *reason, time_t now)
 {
-	if (c->state == CTL_STATE_PENDING && state != CTL_STATE_PENDING)
+	if (c->state == CTL_STATE_PENDING && state != CTL_STATE_PENDING && !c->foreign)
 		count_pending(t, c, -1);
 	c->state = (uint8_t)state;
 	c->committing = 0;

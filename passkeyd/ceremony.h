@@ -23,6 +23,7 @@
 #define CEREMONY_HANDLE_LEN	32	/* WebAuthn user.id, as the store keeps it */
 #define CEREMONY_CODE_LEN	7	/* "4F7-K2Q" */
 #define CEREMONY_KEEP_FINAL	600	/* seconds a final state is remembered */
+#define CEREMONY_HASH_LEN	32	/* SHA-256 of the token: its name in a fleet's store */
 
 enum ceremony_kind { CEREMONY_LOGIN, CEREMONY_REGISTER };
 
@@ -45,9 +46,16 @@ struct ceremony {
 	uint8_t client_cancelled;	/* the page reported a failed call (logged once) */
 	uint8_t has_handle;		/* user_handle holds the registration's user.id */
 	uint8_t in_other;		/* in the table's list of unusual lifetimes */
+	/*
+	 * Another instance's, read from the fleet's store (fleet.c) to serve
+	 * a page: held under no limit here, and its owner logs its end.
+	 */
+	uint8_t foreign;
+	uint8_t token_hash[CEREMONY_HASH_LEN];
 	uint8_t challenge[CEREMONY_CHALLENGE_LEN];
 	uint8_t user_handle[CEREMONY_HANDLE_LEN];
 	char *user, *rhost, *service;
+	const char *hostname;		/* the SSH host the login is for, as pages show it */
 	char *addr_key;			/* rhost as counted (addrkey.h); "" for none */
 	time_t created, expires, finished;
 	uid_t owner_uid;		/* may ask status / cancel */
@@ -59,7 +67,8 @@ struct ceremony {
 	 */
 	uint64_t conn;
 	const char *reason;		/* static code of a failure, or NULL */
-	struct ceremony *hash_next;
+	struct ceremony *hash_next, *by_hash_next;
+	int64_t refreshed_ms;		/* fleet: when the store's row was last read */
 	struct ceremony *prev, *next;	/* creation order */
 };
 
@@ -71,6 +80,7 @@ struct ceremony_limits {
 struct ceremony_spec {
 	enum ceremony_kind kind;
 	const char *user, *rhost, *service;
+	const char *hostname;		/* must outlive the ceremony (the config's) */
 	uid_t owner;
 	uint64_t conn;
 	unsigned lifetime;		/* seconds */
@@ -92,6 +102,21 @@ enum ctl_refusal ceremony_begin(struct ceremony_table *t,
 
 /* NULL for an unknown or malformed token. Does not expire anything. */
 struct ceremony *ceremony_find(struct ceremony_table *t, const char *token);
+/* The same by the token's SHA-256 (a fleet's change notices name it so). */
+struct ceremony *ceremony_find_hash(struct ceremony_table *t,
+    const uint8_t hash[CEREMONY_HASH_LEN]);
+/* The SHA-256 of a token, as ceremonies keep it. */
+void ceremony_token_hash(const char *token, uint8_t out[CEREMONY_HASH_LEN]);
+
+/*
+ * Another instance's ceremony, as the fleet's store holds it, taken in to
+ * serve a page: `foreign`, under no limit, forgotten like a final one
+ * (CEREMONY_KEEP_FINAL after its expiry).  The strings are copied; state,
+ * secrets and times are the caller's to fill in.  NULL when out of memory
+ * or when the token is malformed or already known.
+ */
+struct ceremony *ceremony_adopt(struct ceremony_table *t, const char *token,
+    const char *user, const char *rhost, const char *service, const char *hostname);
 
 /* Ends a pending ceremony (approved, denied, failed, expired, cancelled). */
 void ceremony_finish(struct ceremony_table *t, struct ceremony *c,

@@ -45,8 +45,11 @@ begin(struct passkeyd *d, const struct ceremony_spec *spec, struct ceremony **ou
 }
 
 enum ctl_refusal
-flow_store_refusal(store_err_t err)
+flow_store_refusal(struct passkeyd *d, store_err_t err)
 {
+	/* the store's own words (the OS's or the server's) are for the log */
+	if (err != STORE_OK && d != NULL && d->store != NULL)
+		daemon_log_noisy(d, "store: %s: %s", store_err_str(err), store_errmsg(d->store));
 	switch (err) {
 	case STORE_OK:
 		return CTL_REFUSAL_NONE;
@@ -60,9 +63,9 @@ flow_store_refusal(store_err_t err)
 }
 
 static const char *
-store_reason(store_err_t err)
+store_reason(struct passkeyd *d, store_err_t err)
 {
-	return ctl_refusal_code(flow_store_refusal(err));
+	return ctl_refusal_code(flow_store_refusal(d, err));
 }
 
 /* Which ceremony a login gets (PROTOCOL.md login_begin). */
@@ -77,13 +80,13 @@ login_kind(struct passkeyd *d, const struct login_request *r,
 	*kind = CEREMONY_LOGIN;
 	*enrolling = 0;
 	if ((err = store_cred_count_user(d->store, r->user, &n)) != STORE_OK)
-		return flow_store_refusal(err);
+		return flow_store_refusal(d, err);
 	if (n > 0)
 		return CTL_REFUSAL_NONE;
 	*kind = CEREMONY_REGISTER;
 	if (r->enroll == ENROLL_PENDING) {
 		if ((err = store_enroll_pending(d->store, r->user, time(NULL), &pending)) != STORE_OK)
-			return flow_store_refusal(err);
+			return flow_store_refusal(d, err);
 		*enrolling = pending;
 		return pending ? CTL_REFUSAL_NONE : CTL_REFUSAL_NO_PASSKEY;
 	}
@@ -141,7 +144,7 @@ enroll_done(struct passkeyd *d, void *arg, store_err_t result)
 
 	w->c->committing = 0;
 	if (result != STORE_OK) {
-		r = flow_store_refusal(result);
+		r = flow_store_refusal(d, result);
 		/* never handed out: it must hold no place and open nothing */
 		ceremony_finish(d->ceremonies, w->c, CTL_STATE_CANCELLED,
 		    ctl_refusal_code(r), time(NULL));
@@ -383,13 +386,13 @@ flow_options(struct passkeyd *d, struct ceremony *c, const char **err)
 	if (timeout_ms < 1000)
 		timeout_ms = 1000;
 	if ((serr = store_cred_list_user(d->store, c->user, &creds)) != STORE_OK) {
-		*err = store_reason(serr);
+		*err = store_reason(d, serr);
 		return NULL;
 	}
 	if (c->kind == CEREMONY_LOGIN)
 		pk = login_options(d, c, timeout_ms, &creds);
 	else if ((serr = registration_handle(d, c)) != STORE_OK)
-		*err = store_reason(serr);
+		*err = store_reason(d, serr);
 	else
 		pk = register_options(d, c, timeout_ms, &creds);
 	store_credential_list_free(&creds);
@@ -424,7 +427,7 @@ approval_free(struct approval *a)
 }
 
 static const char *
-reason_of(store_err_t err)
+reason_of(struct passkeyd *d, store_err_t err)
 {
 	switch (err) {
 	case STORE_ERR_CONFLICT:	/* login: a concurrent use took this count */
@@ -436,7 +439,7 @@ reason_of(store_err_t err)
 	case STORE_ERR_NO_ENROLLMENT:
 		return "enrollment_not_pending";
 	default:
-		return store_reason(err);
+		return store_reason(d, err);
 	}
 }
 
@@ -505,7 +508,7 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 			    .user = c->user, .rhost = c->rhost, .verdict = "warn",
 			    .reason = "sign_count_regressed", .c = c });
 	} else {
-		const char *reason = reason_of(result);
+		const char *reason = reason_of(d, result);
 
 		ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, reason, time(NULL));
 		log_ceremony(d, c, "failed", "fail", reason, 0);
@@ -543,14 +546,14 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 	if (serr == STORE_ERR_NOT_FOUND)
 		return "credential_not_allowed";
 	if (serr != STORE_OK)
-		return store_reason(serr);
+		return store_reason(d, serr);
 	/* a passkey of someone else proves nothing about this user */
 	if (strcmp(cred.user, c->user) != 0) {
 		reason = "credential_not_allowed";
 		goto out;
 	}
 	if ((serr = store_user_handle(d->store, c->user, 0, handle)) != STORE_OK) {
-		reason = store_reason(serr);
+		reason = store_reason(d, serr);
 		goto out;
 	}
 	/* parsed once per credential, and again only when its stored key changed */

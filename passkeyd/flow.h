@@ -27,8 +27,11 @@ struct login_request {
 	uint64_t conn;		/* the control connection to bind it to, or 0 */
 };
 
-/* The refusal a failed store call means (busy, unavailable, or an error). */
-enum ctl_refusal flow_store_refusal(store_err_t err);
+/*
+ * The refusal a failed store call means (busy, unavailable, or an error);
+ * the store's own reason goes to the log, under the log's noise budget.
+ */
+enum ctl_refusal flow_store_refusal(struct passkeyd *d, store_err_t err);
 
 enum ctl_refusal flow_login_begin(struct passkeyd *d, const struct login_request *r,
     struct ceremony **out);

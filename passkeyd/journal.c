@@ -188,7 +188,8 @@ journal_flush(struct journal *j, struct passkeyd *d, store_t *st, int64_t now_ms
 	if (j->waited_on == 0 && now_ms - j->first_ms < JOURNAL_ROWS_DELAY_MS)
 		return (int)(j->first_ms + JOURNAL_ROWS_DELAY_MS - now_ms);
 	err = store_txn_begin(st);
-	if (err == STORE_ERR_BUSY) {
+	/* another writer's lock, or a store server reconnecting: a later turn */
+	if (err == STORE_ERR_BUSY || err == STORE_ERR_UNAVAILABLE) {
 		if (j->busy_since == 0)
 			j->busy_since = now_ms;
 		if (now_ms - j->busy_since < JOURNAL_MAX_WAIT_MS) {

@@ -18,8 +18,9 @@
  * `done` is committed at the end of the turn it was queued in.
  *
  * The loop never waits for the store's lock: when another program holds
- * it, the batch is kept and tried again on a later turn, and only after
- * JOURNAL_MAX_WAIT_MS do its entries fail (STORE_ERR_BUSY).  The queue is
+ * it (or a store server is being reconnected to), the batch is kept and
+ * tried again on a later turn, and only after JOURNAL_MAX_WAIT_MS do its
+ * entries fail (STORE_ERR_BUSY, or STORE_ERR_UNAVAILABLE).  The queue is
  * bounded: beyond JOURNAL_MAX_ENTRIES a new entry is refused at once and
  * an audit row is dropped and counted.
  */

@@ -130,7 +130,7 @@ resolve(struct op_ctx *x, struct store_credential *out)
 		return CTL_REFUSAL_BAD_REQUEST;
 	if (is_hex_prefix(id)) {
 		if ((se = store_cred_find(x->d->store, owner, id, out, &matches)) != STORE_OK)
-			return flow_store_refusal(se);
+			return flow_store_refusal(x->d, se);
 		if (matches > 1)
 			return CTL_REFUSAL_AMBIGUOUS_ID;
 		if (matches == 1)
@@ -146,7 +146,7 @@ resolve(struct op_ctx *x, struct store_credential *out)
 	if (se == STORE_ERR_NOT_FOUND)
 		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
 	if (se != STORE_OK)
-		return flow_store_refusal(se);
+		return flow_store_refusal(x->d, se);
 	/* someone else's: the same answer as for a made-up ID */
 	if (owner != NULL && strcmp(out->user, owner) != 0) {
 		store_credential_free(out);
@@ -206,7 +206,7 @@ manage_list(struct op_ctx *x)
 	if (user != NULL && x->uid == 0 && cursor == 0 && unknown_user(x->d, user))
 		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
 	if ((se = store_cred_page(x->d->store, user, cursor, LIST_PAGE_ROWS, &list)) != STORE_OK)
-		return op_refuse(flow_store_refusal(se));
+		return op_refuse(flow_store_refusal(x->d, se));
 	items = json_array();
 	for (i = 0; items != NULL && i < list.count; i++) {
 		json_t *o = credential_json(x->d, &list.items[i]);
@@ -272,7 +272,7 @@ change_print(struct passkeyd *d, struct change *ch, const char *verdict,
 }
 
 static enum ctl_refusal
-refusal_of(store_err_t se)
+refusal_of(struct passkeyd *d, store_err_t se)
 {
 	switch (se) {
 	case STORE_OK:
@@ -282,7 +282,7 @@ refusal_of(store_err_t se)
 	case STORE_ERR_NOT_FOUND:	/* removed meanwhile by another daemon */
 		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
 	default:
-		return flow_store_refusal(se);
+		return flow_store_refusal(d, se);
 	}
 }
 
@@ -340,7 +340,7 @@ rename_done(struct passkeyd *d, void *arg, store_err_t se)
 
 	if (se == STORE_OK)
 		change_print(d, ch, "ok", NULL);
-	control_answer(ch->reply, se == STORE_OK ? op_ok() : op_refuse(refusal_of(se)));
+	control_answer(ch->reply, se == STORE_OK ? op_ok() : op_refuse(refusal_of(d, se)));
 	change_free(ch);
 }
 
@@ -395,7 +395,7 @@ remove_done(struct passkeyd *d, void *arg, store_err_t se)
 	if (se == STORE_OK || se == STORE_ERR_LAST)
 		change_print(d, ch, se == STORE_OK ? "ok" : "refused",
 		    se == STORE_OK ? NULL : "last_passkey");
-	out = se != STORE_OK ? op_refuse(refusal_of(se)) :
+	out = se != STORE_OK ? op_refuse(refusal_of(d, se)) :
 	    json_pack("{s:b, s:s, s:s}", "ok", 1, "short_id", ch->sid, "user", ch->c.user);
 	control_answer(ch->reply, out);
 	change_free(ch);
@@ -482,7 +482,7 @@ manage_events(struct op_ctx *x)
 		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
 	if ((se = store_event_list(x->d->store, user, (size_t)(limit < EVENTS_PAGE_ROWS ?
 	    limit : EVENTS_PAGE_ROWS), cursor, &list)) != STORE_OK)
-		return op_refuse(flow_store_refusal(se));
+		return op_refuse(flow_store_refusal(x->d, se));
 	items = json_array();
 	for (i = 0; items != NULL && i < list.count; i++) {
 		json_t *o = event_json(&list.items[i]);
@@ -529,7 +529,7 @@ revoke_done(struct passkeyd *d, void *arg, store_err_t se)
 	if (se == STORE_OK)
 		change_print(d, ch, "ok", NULL);
 	control_answer(ch->reply, se == STORE_OK ? op_ok() :
-	    op_refuse(se == STORE_ERR_NOT_FOUND ? CTL_REFUSAL_NO_ENROLLMENT : refusal_of(se)));
+	    op_refuse(se == STORE_ERR_NOT_FOUND ? CTL_REFUSAL_NO_ENROLLMENT : refusal_of(d, se)));
 	change_free(ch);
 }
 

@@ -541,3 +541,156 @@ store_event_list_free(struct store_event_list *list)
 	list->items = NULL;
 	list->count = 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* Ceremonies (a fleet's shared state; PostgreSQL only)               */
+/* ------------------------------------------------------------------ */
+
+/* The control protocol's state names (control/ctl_codes.h). */
+static int
+valid_state(const char *s)
+{
+	static const char *const states[] = { "pending", "approved", "used", "denied",
+	    "failed", "expired", "cancelled" };
+
+	for (size_t i = 0; s != NULL && i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcmp(s, states[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A reason is a stable code: lower-case letters, digits and '_'. */
+static int
+valid_code(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n >= 1 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static int
+valid_ceremony(const struct store_ceremony *c)
+{
+	return c != NULL && valid_user(c->user) && valid_text(c->hostname, 1, 253) &&
+	    valid_text(c->rhost, 0, 255) && valid_text(c->service, 0, 64) &&
+	    valid_text(c->addr_key, 0, 255) && valid_text(c->code, 1, STORE_CODE_MAX - 1) &&
+	    (c->kind == 0 || c->kind == 1) && c->created >= 0 && c->expires > c->created;
+}
+
+#define CEREMONY_OP(st, op) ((st) != NULL && (st)->ops->op != NULL)
+
+store_err_t
+store_ceremony_add(store_t *st, const struct store_ceremony *c, char *refusal,
+    size_t refusal_len)
+{
+	if (refusal != NULL && refusal_len > 0)
+		refusal[0] = '\0';
+	if (st == NULL || !valid_ceremony(c))
+		return STORE_ERR_INVALID;
+	if (!CEREMONY_OP(st, ceremony_add))
+		return STORE_ERR_UNSUPPORTED;
+	return st->ops->ceremony_add(st, c, refusal, refusal_len);
+}
+
+store_err_t
+store_ceremony_get(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    struct store_ceremony *out)
+{
+	if (out == NULL)
+		return STORE_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || hash == NULL)
+		return STORE_ERR_INVALID;
+	if (!CEREMONY_OP(st, ceremony_get))
+		return STORE_ERR_UNSUPPORTED;
+	return st->ops->ceremony_get(st, hash, out);
+}
+
+store_err_t
+store_ceremony_move(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    const char *from, const char *to, const char *reason, int64_t now)
+{
+	if (st == NULL || hash == NULL || !valid_state(from) || !valid_state(to) ||
+	    strcmp(from, to) == 0 || (reason != NULL && !valid_code(reason)) || now < 0)
+		return STORE_ERR_INVALID;
+	if (!CEREMONY_OP(st, ceremony_move))
+		return STORE_ERR_UNSUPPORTED;
+	return st->ops->ceremony_move(st, hash, from, to, reason, now);
+}
+
+store_err_t
+store_ceremony_set_handle(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    const unsigned char handle[STORE_USER_HANDLE_LEN], unsigned char out[STORE_USER_HANDLE_LEN])
+{
+	if (st == NULL || hash == NULL || handle == NULL || out == NULL)
+		return STORE_ERR_INVALID;
+	if (!CEREMONY_OP(st, ceremony_set_handle))
+		return STORE_ERR_UNSUPPORTED;
+	return st->ops->ceremony_set_handle(st, hash, handle, out);
+}
+
+store_err_t
+store_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before, size_t batch,
+    size_t *expired, size_t *forgotten)
+{
+	if (expired == NULL || forgotten == NULL)
+		return STORE_ERR_INVALID;
+	*expired = *forgotten = 0;
+	if (st == NULL || batch == 0 || batch > INT32_MAX)
+		return STORE_ERR_INVALID;
+	if (!CEREMONY_OP(st, ceremony_sweep))
+		return STORE_ERR_UNSUPPORTED;
+	return st->ops->ceremony_sweep(st, now, forget_before, batch, expired, forgotten);
+}
+
+void
+store_ceremony_free(struct store_ceremony *c)
+{
+	if (c == NULL)
+		return;
+	free(c->host_role);
+	free(c->hostname);
+	free(c->reason);
+	free(c->user);
+	free(c->rhost);
+	free(c->service);
+	free(c->addr_key);
+	explicit_bzero(c, sizeof(*c));
+}
+
+store_err_t
+store_ceremony_listen(store_t *st)
+{
+	if (st == NULL)
+		return STORE_ERR_INVALID;
+	if (!CEREMONY_OP(st, ceremony_listen))
+		return STORE_ERR_UNSUPPORTED;
+	return st->ops->ceremony_listen(st);
+}
+
+int
+store_notice_fd(store_t *st)
+{
+	return CEREMONY_OP(st, notice_fd) ? st->ops->notice_fd(st) : -1;
+}
+
+store_err_t
+store_notices(store_t *st, void (*fn)(const unsigned char[STORE_TOKEN_HASH_LEN], void *),
+    void *arg)
+{
+	if (st == NULL || fn == NULL)
+		return STORE_ERR_INVALID;
+	if (!CEREMONY_OP(st, notices))
+		return STORE_ERR_UNSUPPORTED;
+	return st->ops->notices(st, fn, arg);
+}
+
+store_err_t
+store_exec_script(store_t *st, const char *sql)
+{
+	if (st == NULL || sql == NULL || *sql == '\0')
+		return STORE_ERR_INVALID;
+	if (!CEREMONY_OP(st, exec_script))
+		return STORE_ERR_UNSUPPORTED;
+	return st->ops->exec_script(st, sql);
+}

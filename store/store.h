@@ -28,7 +28,9 @@
 	X(STORE_ERR_FULL, "disk_full") \
 	X(STORE_ERR_CONFLICT, "conflict") \
 	X(STORE_ERR_NO_ENROLLMENT, "no_enrollment") \
-	X(STORE_ERR_UNAVAILABLE, "unavailable")
+	X(STORE_ERR_UNAVAILABLE, "unavailable") \
+	X(STORE_ERR_LIMIT, "limit") \
+	X(STORE_ERR_DENIED, "permission_denied")
 
 typedef enum {
 #define STORE_ERR_ENUM(name, str) name,
@@ -237,5 +239,102 @@ store_err_t store_event_prune(store_t *st, int64_t before_time, uint64_t max_row
 /* About how many events the log holds (exact unless rows were removed out of order). */
 store_err_t store_event_count(store_t *st, uint64_t *count);
 void store_event_list_free(struct store_event_list *list);
+
+/*
+ * Ceremonies in the store: a fleet's shared state (PostgreSQL only; with
+ * SQLite ceremonies live in the daemon's memory and these calls are
+ * STORE_ERR_UNSUPPORTED).  A ceremony is keyed by the SHA-256 of its URL
+ * token: the token itself is never stored.  States are the control
+ * protocol's names ("pending", "approved", ...); a state changes only by a
+ * conditional update from the state the caller saw, so two instances
+ * acting on one ceremony at once cannot both succeed.  Who may do what is
+ * the database's to enforce (roles and row-level security, see
+ * store_fleet_sql): a host's role creates and reads back its own host's
+ * ceremonies and may only cancel, expire or use them.
+ */
+#define STORE_TOKEN_HASH_LEN	32
+#define STORE_CHALLENGE_LEN	32
+#define STORE_STATE_MAX		16
+#define STORE_CODE_MAX		16
+
+struct store_ceremony {
+	unsigned char token_hash[STORE_TOKEN_HASH_LEN];
+	char *host_role;		/* the database role that made it (read only) */
+	char *hostname;			/* shown on the page */
+	int kind;			/* 0 login, 1 registration */
+	char state[STORE_STATE_MAX];
+	char *reason;			/* a failure's code, or NULL */
+	char code[STORE_CODE_MAX];	/* the confirmation code shown on both sides */
+	char *user, *rhost, *service, *addr_key;
+	unsigned char challenge[STORE_CHALLENGE_LEN];	/* zero once final */
+	unsigned char user_handle[STORE_USER_HANDLE_LEN];
+	int has_handle;
+	int consumes_enrollment;
+	int64_t created, expires, finished;
+};
+
+/*
+ * Adds a pending ceremony.  The database checks the fleet's limits
+ * (per user, address, user and address, host, in all): over one it is
+ * STORE_ERR_LIMIT with the limit's refusal code ("limit_user", ...) in
+ * refusal.  Its host_role is the connection's role, and a host's
+ * hostname is the one registered for it, whatever the caller says.
+ */
+store_err_t store_ceremony_add(store_t *st, const struct store_ceremony *c,
+    char *refusal, size_t refusal_len);
+/* STORE_ERR_NOT_FOUND for none (or one this role may not see). */
+store_err_t store_ceremony_get(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    struct store_ceremony *out);
+/*
+ * Moves a ceremony from state `from` to `to` (with reason, at `now`); a
+ * final state zeroes its challenge.  STORE_ERR_CONFLICT when it is no
+ * longer in `from` (or is past its expiry while moving to "approved"),
+ * STORE_ERR_NOT_FOUND when there is none this role may change.
+ */
+store_err_t store_ceremony_move(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    const char *from, const char *to, const char *reason, int64_t now);
+/*
+ * A registration's user handle, chosen once: stores `handle` unless one
+ * is already set, and gives back the one that stands in out.
+ */
+store_err_t store_ceremony_set_handle(store_t *st,
+    const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    const unsigned char handle[STORE_USER_HANDLE_LEN],
+    unsigned char out[STORE_USER_HANDLE_LEN]);
+/*
+ * Housekeeping, in batches of at most `batch`: pending ceremonies past
+ * their expiry become "expired"; final ones finished before `forget_before`
+ * are deleted (roles that may not delete skip that part).
+ */
+store_err_t store_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before,
+    size_t batch, size_t *expired, size_t *forgotten);
+void store_ceremony_free(struct store_ceremony *c);	/* frees members */
+
+/*
+ * Change notices: after store_ceremony_listen, every change of state of a
+ * ceremony this role made is announced (by the database, at commit) on a
+ * second connection; store_notice_fd is its descriptor for poll(2) (-1
+ * when there is none, e.g. while it reconnects), and store_notices hands
+ * each announced token hash to fn.  A notice is a hint to read the row
+ * again, never a verdict: anyone connected can send one.
+ */
+store_err_t store_ceremony_listen(store_t *st);
+int store_notice_fd(store_t *st);
+store_err_t store_notices(store_t *st,
+    void (*fn)(const unsigned char hash[STORE_TOKEN_HASH_LEN], void *), void *arg);
+
+/*
+ * The SQL that sets up a fleet's roles on a PostgreSQL store (the schema
+ * itself comes with store_open): group roles `prefix`_web and
+ * `prefix`_hosts with their grants and row-level security policies, then
+ * a login role per host in hosts[] ("role=hostname": the host's name as
+ * its pages show it) and per web instance in webs[] ("role").  Running it
+ * again changes nothing but what it was given anew.  A malloc'd string,
+ * or NULL with the reason in why (a name that is not plain).
+ */
+char *store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
+    const char *const *webs, size_t n_webs, char *why, size_t whylen);
+/* Runs SQL text (store_fleet_sql's) on the store, as one transaction. */
+store_err_t store_exec_script(store_t *st, const char *sql);
 
 #endif

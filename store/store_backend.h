@@ -59,6 +59,21 @@ struct store_ops {
 	    struct store_event_list *);
 	store_err_t (*event_prune)(store_t *, int64_t, uint64_t, size_t, size_t *);
 	store_err_t (*event_count)(store_t *, uint64_t *);
+
+	/* NULL in a backend without them (STORE_ERR_UNSUPPORTED) */
+	store_err_t (*ceremony_add)(store_t *, const struct store_ceremony *, char *, size_t);
+	store_err_t (*ceremony_get)(store_t *, const unsigned char[STORE_TOKEN_HASH_LEN],
+	    struct store_ceremony *);
+	store_err_t (*ceremony_move)(store_t *, const unsigned char[STORE_TOKEN_HASH_LEN],
+	    const char *, const char *, const char *, int64_t);
+	store_err_t (*ceremony_set_handle)(store_t *, const unsigned char[STORE_TOKEN_HASH_LEN],
+	    const unsigned char[STORE_USER_HANDLE_LEN], unsigned char[STORE_USER_HANDLE_LEN]);
+	store_err_t (*ceremony_sweep)(store_t *, int64_t, int64_t, size_t, size_t *, size_t *);
+	store_err_t (*ceremony_listen)(store_t *);
+	int (*notice_fd)(store_t *);
+	store_err_t (*notices)(store_t *, void (*)(const unsigned char[STORE_TOKEN_HASH_LEN],
+	    void *), void *);
+	store_err_t (*exec_script)(store_t *, const char *);
 };
 
 struct store {

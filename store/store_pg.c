@@ -13,33 +13,23 @@
  *     re-checks the condition on the new row, so of two uses of one counter
  *     exactly one is stored;
  *   - the last-passkey check and a registration's enrollment check take
- *     the user's row lock first, so two writers cannot both pass them.
+ *     the user's (or the enrollment's) row lock first, so two writers
+ *     cannot both pass them.
  * Every statement is prepared once per connection, with parameters bound;
- * results come in binary.  A lost connection is re-established at the
- * next call outside a transaction; what was inside it is reported failed.
- *
- * A store_t is one connection: use it from one thread at a time.
+ * results come in binary.  The connection itself (bounded waits, the
+ * reconnect) is store_pg_conn.c's; ceremonies are store_pg_ceremony.c's.
  */
-#include <endian.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
 #include "clock.h"
-
-#include "store.h"
-#include "store_backend.h"
+#include "store_pg.h"
 
 #define PG_ADVISORY_KEY	0x706173736b657931LL	/* "passkey1": migrations */
-#define PG_STATEMENT_TIMEOUT_MS	5000
-#define PG_CONNECT_TIMEOUT_S	"5"
-#define PG_TCP_USER_TIMEOUT_MS	"5000"	/* a peer gone silent mid-statement */
-#define PG_RECONNECT_SLICE_MS	20	/* the most one call waits on a reconnect */
-#define PG_RECONNECT_GIVE_UP_MS	5000	/* then a new attempt starts */
+
+static const struct store_ops pg_ops;
 
 /* Schema steps, oldest first; step i takes the version from i to i + 1. */
 static const char *const pg_migrations[] = {
@@ -85,537 +75,186 @@ static const char *const pg_migrations[] = {
 	"  reason text,"
 	"  detail text);"
 	"CREATE INDEX events_user ON events (user_name, id);",
+
+	/*
+	 * 2: ceremonies, for a fleet.  Keyed by the token's SHA-256; the
+	 * token is never stored.  The admit trigger runs as the owner: it
+	 * stamps who made the row (and a host's registered name), caps a
+	 * host's lifetimes and counts the fleet's limits over every host's
+	 * rows, which the caller may not see.  A change of state is
+	 * announced to the host that made the row (LISTEN "pk:ROLE").
+	 * Row-level security is on; the policies come with the roles
+	 * (store_fleet_sql).  The owner, as ever, passes it.
+	 */
+	"CREATE TABLE pk_hosts ("
+	"  role name PRIMARY KEY,"
+	"  hostname text UNIQUE NOT NULL CHECK (length(hostname) BETWEEN 1 AND 253));"
+	"CREATE TABLE pk_limits ("
+	"  one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+	"  per_user integer NOT NULL, per_address integer NOT NULL,"
+	"  per_user_address integer NOT NULL, per_host integer NOT NULL,"
+	"  total integer NOT NULL, host_lifetime integer NOT NULL);"
+	"INSERT INTO pk_limits VALUES (true, 32, 64, 4, 10000, 100000, 900);"
+	"CREATE TABLE ceremonies ("
+	"  token_hash bytea PRIMARY KEY CHECK (length(token_hash) = 32),"
+	"  host_role name NOT NULL DEFAULT session_user,"
+	"  hostname text NOT NULL,"
+	"  kind text NOT NULL CHECK (kind IN ('login', 'register')),"
+	"  state text NOT NULL CHECK (state IN ('pending', 'approved', 'used', 'denied',"
+	"    'failed', 'expired', 'cancelled')),"
+	"  reason text,"
+	"  code text NOT NULL,"
+	"  user_name text NOT NULL, rhost text NOT NULL, service text NOT NULL,"
+	"  addr_key text NOT NULL,"
+	"  challenge bytea NOT NULL CHECK (length(challenge) = 32),"
+	"  user_handle bytea CHECK (user_handle IS NULL OR length(user_handle) = 32),"
+	"  consumes_enrollment boolean NOT NULL DEFAULT false,"
+	"  created bigint NOT NULL, expires bigint NOT NULL, finished bigint);"
+	"CREATE INDEX ceremonies_pending ON ceremonies (expires) WHERE state = 'pending';"
+	"CREATE INDEX ceremonies_pending_user ON ceremonies (user_name) WHERE state = 'pending';"
+	"CREATE INDEX ceremonies_pending_addr ON ceremonies (addr_key) WHERE state = 'pending';"
+	"CREATE INDEX ceremonies_pending_host ON ceremonies (host_role) WHERE state = 'pending';"
+	"CREATE INDEX ceremonies_final ON ceremonies (finished) WHERE state <> 'pending';"
+	"ALTER TABLE ceremonies ENABLE ROW LEVEL SECURITY;"
+	"ALTER TABLE pk_hosts ENABLE ROW LEVEL SECURITY;"
+	"CREATE FUNCTION pk_ceremony_admit() RETURNS trigger LANGUAGE plpgsql"
+	"  SECURITY DEFINER SET search_path FROM CURRENT AS $f$\n"
+	"DECLARE lim pk_limits; n bigint; now_s bigint := floor(extract(epoch FROM now()));"
+	"  host text;\n"
+	"BEGIN\n"
+	"  SELECT * INTO lim FROM pk_limits;\n"
+	"  NEW.host_role := session_user;\n"
+	"  NEW.state := 'pending'; NEW.reason := NULL; NEW.finished := NULL;\n"
+	"  SELECT hostname INTO host FROM pk_hosts WHERE role = session_user;\n"
+	"  IF host IS NOT NULL THEN\n"
+	"    NEW.hostname := host;\n"
+	"    NEW.created := now_s;\n"
+	"    NEW.consumes_enrollment := NEW.consumes_enrollment AND NEW.kind = 'register';\n"
+	"    IF NEW.expires > now_s + lim.host_lifetime THEN\n"
+	"      NEW.expires := now_s + lim.host_lifetime;\n"
+	"    END IF;\n"
+	"  END IF;\n"
+	"  PERFORM pg_advisory_xact_lock(hashtextextended('pk:u:' || NEW.user_name, 0));\n"
+	"  SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s;\n"
+	"  IF n >= lim.total THEN RAISE EXCEPTION 'limit_total' USING ERRCODE = 'PK001'; END IF;\n"
+	"  SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s"
+	"    AND host_role = session_user;\n"
+	"  IF n >= lim.per_host THEN RAISE EXCEPTION 'limit_host' USING ERRCODE = 'PK001'; END IF;\n"
+	"  IF NEW.addr_key <> '' THEN\n"
+	"    SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s"
+	"      AND user_name = NEW.user_name AND addr_key = NEW.addr_key;\n"
+	"    IF n >= lim.per_user_address THEN\n"
+	"      RAISE EXCEPTION 'limit_user_address' USING ERRCODE = 'PK001';\n"
+	"    END IF;\n"
+	"    SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s"
+	"      AND addr_key = NEW.addr_key;\n"
+	"    IF n >= lim.per_address THEN\n"
+	"      RAISE EXCEPTION 'limit_address' USING ERRCODE = 'PK001';\n"
+	"    END IF;\n"
+	"  END IF;\n"
+	"  SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s"
+	"    AND user_name = NEW.user_name;\n"
+	"  IF n >= lim.per_user THEN RAISE EXCEPTION 'limit_user' USING ERRCODE = 'PK001'; END IF;\n"
+	"  RETURN NEW;\n"
+	"END $f$;"
+	"CREATE TRIGGER ceremonies_admit BEFORE INSERT ON ceremonies"
+	"  FOR EACH ROW EXECUTE FUNCTION pk_ceremony_admit();"
+	"CREATE FUNCTION pk_ceremony_announce() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
+	"BEGIN\n"
+	"  PERFORM pg_notify('pk:' || NEW.host_role, encode(NEW.token_hash, 'hex'));\n"
+	"  RETURN NULL;\n"
+	"END $f$;"
+	"CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies"
+	"  FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)"
+	"  EXECUTE FUNCTION pk_ceremony_announce();",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
 
-#define PG_CRED_COLUMNS \
-	"user_name, id, alg, pubkey_cose, sign_count, fmt, aaguid, uv, be, bs," \
-	" attestation, nickname, created, last_used, last_addr, seq"
-#define PG_EVENT_COLUMNS "id, time, event, user_name, addr, verdict, reason, detail"
-
-/* Every statement, prepared once per connection: X(symbol, SQL). */
-#define PG_STATEMENTS(X) \
-	X(PG_HANDLE_GET, "SELECT handle FROM users WHERE name = $1") \
-	X(PG_HANDLE_MAKE, "INSERT INTO users (name, handle, created) VALUES ($1, $2, $3)" \
-	    " ON CONFLICT (name) DO NOTHING") \
-	X(PG_USER_LOCK, "SELECT 1 FROM users WHERE name = $1 FOR UPDATE") \
-	X(PG_CRED_INSERT, "INSERT INTO credentials (user_name, id, alg, pubkey_cose," \
-	    " sign_count, fmt, aaguid, uv, be, bs, attestation, nickname, created, last_used," \
-	    " last_addr, id_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12," \
-	    " $13, $14, $15, $16)") \
-	X(PG_CRED_GET, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE id = $1") \
-	X(PG_CRED_OWNER, "SELECT user_name FROM credentials WHERE id = $1") \
-	X(PG_CRED_LIST_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE user_name = $1" \
-	    " ORDER BY created, seq") \
-	X(PG_CRED_LIST_ALL, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
-	    " ORDER BY user_name, created, seq") \
-	X(PG_CRED_COUNT_USER, "SELECT count(*) FROM credentials WHERE user_name = $1") \
-	X(PG_CRED_PAGE_ALL, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
-	    " WHERE seq > $1 ORDER BY seq LIMIT $2") \
-	X(PG_CRED_PAGE_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
-	    " WHERE user_name = $1 AND seq > $2 ORDER BY seq LIMIT $3") \
-	X(PG_CRED_FIND_ALL, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
-	    " WHERE id_hash >= $1 AND id_hash < $1 || 'g' LIMIT 2") \
-	X(PG_CRED_FIND_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
-	    " WHERE id_hash >= $1 AND id_hash < $1 || 'g' AND user_name = $2 LIMIT 2") \
-	X(PG_CRED_USE_GROW, "UPDATE credentials SET sign_count = $1, bs = $2," \
-	    " last_used = $3, last_addr = $4 WHERE id = $5" \
-	    " AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))") \
-	X(PG_CRED_USE_MAX, "UPDATE credentials SET sign_count = greatest(sign_count, $1)," \
-	    " bs = $2, last_used = $3, last_addr = $4 WHERE id = $5") \
-	X(PG_CRED_RENAME, "UPDATE credentials SET nickname = $1 WHERE id = $2") \
-	X(PG_CRED_REMOVE, "DELETE FROM credentials WHERE id = $1 AND" \
-	    " ($2 = false OR (SELECT count(*) FROM credentials AS o" \
-	    "  WHERE o.user_name = credentials.user_name) > 1)") \
-	X(PG_ENROLL_ADD, "INSERT INTO enrollments (user_name, created, expires, created_by)" \
-	    " VALUES ($1, $2, $3, $4) ON CONFLICT (user_name) DO UPDATE SET" \
-	    " created = excluded.created, expires = excluded.expires," \
-	    " created_by = excluded.created_by") \
-	X(PG_ENROLL_GET, "SELECT expires FROM enrollments WHERE user_name = $1") \
-	X(PG_ENROLL_GET_LOCK, "SELECT expires FROM enrollments WHERE user_name = $1 FOR UPDATE") \
-	X(PG_ENROLL_REMOVE, "DELETE FROM enrollments WHERE user_name = $1") \
-	X(PG_EVENT_ADD, "INSERT INTO events (time, event, user_name, addr, verdict, reason," \
-	    " detail) VALUES ($1, $2, $3, $4, $5, $6, $7)") \
-	X(PG_EVENT_LIST_ALL, "SELECT " PG_EVENT_COLUMNS " FROM events" \
-	    " WHERE id < $2 ORDER BY id DESC LIMIT $1") \
-	X(PG_EVENT_LIST_USER, "SELECT " PG_EVENT_COLUMNS " FROM events" \
-	    " WHERE id < $2 AND user_name = $3 ORDER BY id DESC LIMIT $1") \
-	X(PG_EVENT_BOUNDS, "SELECT min(id), max(id) FROM events") \
-	X(PG_EVENT_OLDEST_TIME, "SELECT time FROM events ORDER BY id LIMIT 1") \
-	X(PG_EVENT_PRUNE_TIME, "DELETE FROM events WHERE id IN" \
-	    " (SELECT id FROM events ORDER BY id LIMIT $2) AND time < $1") \
-	X(PG_EVENT_PRUNE_BELOW, "DELETE FROM events WHERE id IN" \
-	    " (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)")
-
-enum pg_stmt_id {
-#define PG_STMT_ENUM(sym, sql) sym,
-	PG_STATEMENTS(PG_STMT_ENUM)
-#undef PG_STMT_ENUM
-	PG_STMT__COUNT
-};
-
-static const struct {
-	const char *name;
-	const char *sql;
-} pg_sql[] = {
-#define PG_STMT_ROW(sym, sql) { #sym, sql },
-	PG_STATEMENTS(PG_STMT_ROW)
-#undef PG_STMT_ROW
-};
-
-struct store_pg {
-	struct store base;	/* first: a store_t * is a struct store_pg * */
-	PGconn *conn;
-	char *conninfo;
-	int version;
-	int prepared;		/* the statements exist on this connection */
-	int settings_ok;	/* and its timeouts are set */
-	int resetting;		/* a non-blocking reconnect is under way */
-	int in_txn;		/* between our BEGIN and its COMMIT or ROLLBACK */
-	int64_t reset_started_ms;
-	int lock_timeout_ms;
-	int statement_timeout_ms;
-	char msg[400];
-};
-
-static const struct store_ops pg_ops;
-
-static struct store_pg *
-pg_of(store_t *st)
-{
-	return (struct store_pg *)st;
-}
-
-/* ---- parameters -------------------------------------------------------- */
-
-#define PG_MAX_ARGS 16
-
-struct pg_args {
-	const char *val[PG_MAX_ARGS];
-	int len[PG_MAX_ARGS];
-	int fmt[PG_MAX_ARGS];
-	char num[PG_MAX_ARGS][24];
-	int n;
-};
-
-static void
-arg_text(struct pg_args *a, const char *s)
-{
-	a->val[a->n] = s;	/* NULL is SQL NULL */
-	a->len[a->n] = 0;
-	a->fmt[a->n++] = 0;
-}
-
-static void
-arg_bytes(struct pg_args *a, const void *p, size_t n)
-{
-	a->val[a->n] = p;
-	a->len[a->n] = (int)n;
-	a->fmt[a->n++] = 1;
-}
-
-static void
-arg_int(struct pg_args *a, int64_t v)
-{
-	snprintf(a->num[a->n], sizeof(a->num[a->n]), "%lld", (long long)v);
-	arg_text(a, a->num[a->n]);
-}
-
-static void
-arg_bool(struct pg_args *a, int v)
-{
-	arg_text(a, v ? "true" : "false");
-}
-
-/* ---- errors and the connection ----------------------------------------- */
-
-static store_err_t
-pg_err_of(struct store_pg *pg, PGresult *res)
-{
-	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	if (PQstatus(pg->conn) != CONNECTION_OK)
-		return STORE_ERR_UNAVAILABLE;	/* the server went away */
-	if (state == NULL)
-		return STORE_ERR_IO;
-	/* connection exceptions; shutting down, crashed, starting up */
-	if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
-	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)
-		return STORE_ERR_UNAVAILABLE;
-	if (strcmp(state, "23505") == 0)	/* unique_violation */
-		return STORE_ERR_EXISTS;
-	if (strncmp(state, "23", 2) == 0)	/* other integrity constraints */
-		return STORE_ERR_INVALID;
-	if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-	    strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
-		return STORE_ERR_BUSY;		/* serialization, deadlock, lock, timeout */
-	if (strcmp(state, "53100") == 0)	/* disk_full */
-		return STORE_ERR_FULL;
-	if (strcmp(state, "53200") == 0)	/* out_of_memory */
-		return STORE_ERR_NOMEM;
-	if (strcmp(state, "25006") == 0)	/* read_only_sql_transaction (a standby) */
-		return STORE_ERR_READONLY;
-	return STORE_ERR_IO;
-}
-
-static void
-remember(struct store_pg *pg, PGresult *res)
-{
-	const char *m = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn);
-
-	snprintf(pg->msg, sizeof(pg->msg), "postgresql: %s", m != NULL && *m ? m : "error");
-	pg->msg[strcspn(pg->msg, "\n")] = '\0';
-}
-
-static store_err_t
-pg_simple(struct store_pg *pg, const char *sql)
-{
-	PGresult *res = PQexec(pg->conn, sql);
-	store_err_t err = STORE_OK;
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-		remember(pg, res);
-		err = pg_err_of(pg, res);
-	}
-	PQclear(res);
-	return err;
-}
-
-static store_err_t
-pg_prepare_all(struct store_pg *pg)
-{
-	store_err_t err;
-
-	/* what a failed earlier attempt left would clash with its own names */
-	if ((err = pg_simple(pg, "DEALLOCATE ALL")) != STORE_OK)
-		return err;
-	for (int i = 0; i < PG_STMT__COUNT; i++) {
-		PGresult *res = PQprepare(pg->conn, pg_sql[i].name, pg_sql[i].sql, 0, NULL);
-
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			remember(pg, res);
-			err = pg_err_of(pg, res);
-		}
-		PQclear(res);
-		if (err != STORE_OK)
-			return err;
-	}
-	pg->prepared = 1;
-	return STORE_OK;
-}
-
-/*
- * What every connection gets, the first and each new one, before its
- * first statement: the timeouts, then the prepared statements.
- */
-static store_err_t
-pg_session(struct store_pg *pg)
-{
-	char sql[128];
-	store_err_t err;
-
-	if (!pg->settings_ok) {
-		snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET lock_timeout = %d",
-		    pg->statement_timeout_ms, pg->lock_timeout_ms);
-		if ((err = pg_simple(pg, sql)) != STORE_OK)
-			return err;
-		pg->settings_ok = 1;
-	}
-	return pg->prepared ? STORE_OK : pg_prepare_all(pg);
-}
-
-/*
- * Whether an idle connection still stands.  An idle one has nothing to
- * read (this connection never LISTENs), so readable data is the server's
- * goodbye (a restart, a failover, an admin's pg_terminate_backend) or an
- * EOF; at worst a stray notice costs one new connection.
- */
-static int
-pg_alive(struct store_pg *pg)
-{
-	struct pollfd pfd = { .fd = PQsocket(pg->conn), .events = POLLIN };
-
-	if (PQstatus(pg->conn) != CONNECTION_OK || pfd.fd < 0)
-		return 0;
-	return poll(&pfd, 1, 0) == 0;
-}
-
-/*
- * Waits up to ms for the socket as PQresetPoll asked; 1 when it is ready.
- */
-static int
-pg_wait_socket(struct store_pg *pg, PostgresPollingStatusType ps, int64_t ms)
-{
-	struct pollfd pfd = { .fd = PQsocket(pg->conn),
-	    .events = ps == PGRES_POLLING_READING ? POLLIN : POLLOUT };
-
-	return pfd.fd >= 0 && ms > 0 && poll(&pfd, 1, (int)ms) > 0;
-}
-
-/*
- * Makes the connection again without blocking the caller for long: each
- * call advances the handshake for at most PG_RECONNECT_SLICE_MS and says
- * STORE_ERR_UNAVAILABLE until it is done, so a daemon's loop goes on
- * answering while the server is away.  (A host name is still resolved
- * by a blocking lookup: give hostaddr, or an /etc/hosts name.)
- */
-static store_err_t
-pg_reconnect(struct store_pg *pg)
-{
-	int64_t now = clock_monotonic_ms(), deadline = now + PG_RECONNECT_SLICE_MS;
-	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
-
-	if (pg->resetting && now - pg->reset_started_ms > PG_RECONNECT_GIVE_UP_MS)
-		pg->resetting = 0;	/* a server that never answers: start again */
-	if (!pg->resetting) {
-		pg->prepared = pg->settings_ok = 0;
-		if (!PQresetStart(pg->conn)) {
-			remember(pg, NULL);
-			return STORE_ERR_UNAVAILABLE;
-		}
-		pg->resetting = 1;
-		pg->reset_started_ms = now;
-	}
-	for (;;) {
-		ps = PQresetPoll(pg->conn);
-		if (ps == PGRES_POLLING_OK) {
-			pg->resetting = 0;
-			return pg_session(pg);
-		}
-		if (ps == PGRES_POLLING_FAILED) {
-			pg->resetting = 0;
-			remember(pg, NULL);
-			return STORE_ERR_UNAVAILABLE;
-		}
-		if (!pg_wait_socket(pg, ps, deadline - clock_monotonic_ms())) {
-			snprintf(pg->msg, sizeof(pg->msg), "postgresql: reconnecting");
-			return STORE_ERR_UNAVAILABLE;
-		}
-	}
-}
-
-/*
- * A connection that broke is made again before the next call, but never
- * inside a transaction: what the broken one held is gone, and the caller
- * is told so.  Only outside a transaction.
- */
-static store_err_t
-pg_ready(struct store_pg *pg)
-{
-	if (!pg->resetting && pg_alive(pg))
-		return pg_session(pg);
-	return pg_reconnect(pg);
-}
-
-/*
- * The connection was lost under a statement sent outside a transaction.
- * A read may be sent again on a new connection; a write may have been
- * done before the loss, so its caller gets the failure instead.
- */
-static int
-pg_retry_safe(struct store_pg *pg, enum pg_stmt_id id, int was_idle)
-{
-	return was_idle && PQstatus(pg->conn) != CONNECTION_OK &&
-	    strncmp(pg_sql[id].sql, "SELECT ", 7) == 0 && strstr(pg_sql[id].sql, " FOR UPDATE") == NULL;
-}
-
-/* Runs a prepared statement; *out holds its rows (binary) when it has any. */
-static store_err_t
-pg_run(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a, PGresult **out)
-{
-	int idle = !pg->in_txn;
-	PGresult *res;
-	ExecStatusType st;
-	store_err_t err;
-
-	if (out != NULL)
-		*out = NULL;
-	for (int attempt = 0;; attempt++) {
-		if (idle && (err = pg_ready(pg)) != STORE_OK)
-			return err;
-		res = PQexecPrepared(pg->conn, pg_sql[id].name, a != NULL ? a->n : 0,
-		    a != NULL ? a->val : NULL, a != NULL ? a->len : NULL,
-		    a != NULL ? a->fmt : NULL, 1);
-		st = PQresultStatus(res);
-		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-			break;
-		remember(pg, res);
-		err = pg_err_of(pg, res);
-		PQclear(res);
-		if (attempt > 0 || !pg_retry_safe(pg, id, idle))
-			return err;
-	}
-	if (out != NULL)
-		*out = res;
-	else
-		PQclear(res);
-	return STORE_OK;
-}
-
-/* Rows a DELETE or UPDATE changed. */
-static long
-pg_changed(PGresult *res)
-{
-	return strtol(PQcmdTuples(res), NULL, 10);
-}
-
-/* Runs an UPDATE or DELETE of one row; no row is NOT_FOUND. */
-static store_err_t
-pg_change(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a)
-{
-	PGresult *res;
-	store_err_t err = pg_run(pg, id, a, &res);
-
-	if (err == STORE_OK && pg_changed(res) == 0)
-		err = STORE_ERR_NOT_FOUND;
-	PQclear(res);
-	return err;
-}
-
-/* ---- binary columns ------------------------------------------------------ */
-
-static int64_t
-col_int(PGresult *r, int row, int col)
-{
-	const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
-	int n = PQgetlength(r, row, col);
-	uint64_t v = 0;
-
-	if (PQgetisnull(r, row, col))
-		return 0;
-	for (int i = 0; i < n && i < 8; i++)
-		v = (v << 8) | p[i];
-	if (n == 4)
-		return (int32_t)(uint32_t)v;
-	if (n == 2)
-		return (int16_t)(uint16_t)v;
-	return (int64_t)v;
-}
-
-static int
-col_bool(PGresult *r, int row, int col)
-{
-	return !PQgetisnull(r, row, col) && PQgetlength(r, row, col) == 1 &&
-	    PQgetvalue(r, row, col)[0] != 0;
-}
-
-static store_err_t
-col_text(PGresult *r, int row, int col, char **out)
-{
-	int n = PQgetlength(r, row, col);
-
-	*out = NULL;
-	if (PQgetisnull(r, row, col))
-		return STORE_OK;
-	if ((*out = malloc((size_t)n + 1)) == NULL)
-		return STORE_ERR_NOMEM;
-	memcpy(*out, PQgetvalue(r, row, col), (size_t)n);
-	(*out)[n] = '\0';
-	return STORE_OK;
-}
-
-static store_err_t
-col_blob(PGresult *r, int row, int col, unsigned char **out, size_t *len)
-{
-	int n = PQgetlength(r, row, col);
-
-	*out = NULL;
-	*len = 0;
-	if (PQgetisnull(r, row, col) || n <= 0)
-		return STORE_OK;
-	if ((*out = malloc((size_t)n)) == NULL)
-		return STORE_ERR_NOMEM;
-	memcpy(*out, PQgetvalue(r, row, col), (size_t)n);
-	*len = (size_t)n;
-	return STORE_OK;
-}
-
 /* ---- opening and the schema ---------------------------------------------- */
 
 /*
- * Under an advisory lock held to the end of the transaction: instances
- * starting together migrate one after the other, and the later ones find
- * the work done.  A newer schema, or tables that are not ours, are left
- * untouched.
+ * The schema's version: 0 for an empty database; -1 (why set) for tables
+ * that are not a passkey store's.
  */
 static store_err_t
-pg_migrate(struct store_pg *pg, char *why, size_t whylen)
+pg_read_version(struct store_pg *pg, int *version, char *why, size_t whylen)
 {
 	PGresult *res;
 	store_err_t err;
-	int version = 0, ours, foreign;
-	char sql[96];
+	int ours, foreign;
 
-	if ((err = pg_simple(pg, "BEGIN")) != STORE_OK)
+	*version = 0;
+	if ((err = pg_query(pg, "SELECT to_regclass('pk_meta') IS NOT NULL,"
+	    " to_regclass('credentials') IS NOT NULL OR to_regclass('events') IS NOT NULL",
+	    &res)) != STORE_OK)
 		return err;
-	snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)", (long long)PG_ADVISORY_KEY);
-	if ((err = pg_simple(pg, sql)) != STORE_OK)
-		goto fail;
-	res = PQexec(pg->conn, "SELECT to_regclass('pk_meta') IS NOT NULL,"
-	    " to_regclass('credentials') IS NOT NULL OR to_regclass('events') IS NOT NULL");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		remember(pg, res);
-		err = pg_err_of(pg, res);
-		PQclear(res);
-		goto fail;
-	}
 	ours = PQgetvalue(res, 0, 0)[0] == 't';
 	foreign = PQgetvalue(res, 0, 1)[0] == 't';
 	PQclear(res);
 	if (!ours && foreign) {
 		snprintf(why, whylen, "the database holds tables that are not a passkey store's");
+		return STORE_ERR_SCHEMA;
+	}
+	if (!ours)
+		return STORE_OK;
+	if ((err = pg_query(pg, "SELECT version FROM pk_meta", &res)) != STORE_OK)
+		return err;
+	if (PQntuples(res) != 1)
 		err = STORE_ERR_SCHEMA;
-		goto fail;
-	}
-	if (ours) {
-		res = PQexec(pg->conn, "SELECT version FROM pk_meta");
-		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-			remember(pg, res);
-			PQclear(res);
-			err = STORE_ERR_SCHEMA;
-			goto fail;
-		}
-		version = atoi(PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
-	if (version > PG_VERSION || version < 0) {
+	else
+		*version = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (err == STORE_OK && (*version > PG_VERSION || *version < 0)) {
 		snprintf(why, whylen, "schema version %d is newer than this program's (%d)",
-		    version, PG_VERSION);
+		    *version, PG_VERSION);
 		err = STORE_ERR_SCHEMA;
-		goto fail;
 	}
+	return err;
+}
+
+/*
+ * A current schema is read without a lock.  Else, under an advisory lock
+ * (waited for no longer than the lock timeout), instances starting
+ * together migrate one after the other, and the later ones find the work
+ * done.  The lock is the session's, taken before the transaction: a
+ * transaction begun before another instance's migration committed could
+ * still see the catalog as it was.  A newer schema, or tables that are not
+ * ours, are left untouched.
+ */
+static store_err_t
+pg_migrate(struct store_pg *pg, char *why, size_t whylen)
+{
+	store_err_t err;
+	int version;
+	char sql[96];
+
+	if ((err = pg_read_version(pg, &version, why, whylen)) != STORE_OK)
+		return err;
+	if (version == PG_VERSION) {
+		pg->version = version;
+		return STORE_OK;
+	}
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%lld)", (long long)PG_ADVISORY_KEY);
+	if ((err = pg_simple(pg, sql)) != STORE_OK)
+		return err;
+	if ((err = pg_simple(pg, "BEGIN")) != STORE_OK ||
+	    (err = pg_read_version(pg, &version, why, whylen)) != STORE_OK)
+		goto fail;
 	for (int i = version; i < PG_VERSION; i++) {
 		snprintf(sql, sizeof(sql), "UPDATE pk_meta SET version = %d", i + 1);
 		if ((err = pg_simple(pg, pg_migrations[i])) != STORE_OK ||
 		    (err = pg_simple(pg, sql)) != STORE_OK)
 			goto fail;
 	}
-	if ((err = pg_simple(pg, "COMMIT")) != STORE_OK)
-		return err;
-	pg->version = PG_VERSION;
-	return STORE_OK;
+	if ((err = pg_simple(pg, "COMMIT")) == STORE_OK)
+		pg->version = PG_VERSION;
+	goto unlock;
 fail:
 	(void)pg_simple(pg, "ROLLBACK");
-	return err;
-}
-
-/* A standby (or a read-only default) could approve nothing: refuse it now. */
-static store_err_t
-pg_check_writable(struct store_pg *pg, char *why, size_t whylen)
-{
-	PGresult *res = PQexec(pg->conn, "SHOW transaction_read_only");
-	store_err_t err = STORE_OK;
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		remember(pg, res);
-		err = pg_err_of(pg, res);
-	} else if (strcmp(PQgetvalue(res, 0, 0), "on") == 0) {
-		snprintf(why, whylen, "the server takes no writes (a standby? add "
-		    "target_session_attrs=read-write to the URI)");
-		err = STORE_ERR_READONLY;
-	}
-	PQclear(res);
+unlock:
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", (long long)PG_ADVISORY_KEY);
+	(void)pg_simple(pg, sql);
 	return err;
 }
 
@@ -632,11 +271,11 @@ store_pg_display(const char *uri, char *out, size_t outlen)
 
 	snprintf(out, outlen, "postgresql://(unparsable URI)");
 	if (opts == NULL)
-		return 0;
+		return 1;	/* it may hold a password: say so, and show none of it */
 	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
 		if (o->val == NULL || *o->val == '\0')
 			continue;
-		if (strcmp(o->keyword, "password") == 0)
+		if (strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0)
 			has_password = 1;
 		else if (strcmp(o->keyword, "user") == 0)
 			user = o->val;
@@ -657,16 +296,9 @@ store_pg_display(const char *uri, char *out, size_t outlen)
 }
 
 static void
-pg_notice_ignore(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-static void
 pg_free(struct store_pg *pg)
 {
-	PQfinish(pg->conn);
+	pg_disconnect(pg);
 	if (pg->conninfo != NULL)
 		explicit_bzero(pg->conninfo, strlen(pg->conninfo));	/* may hold a password */
 	free(pg->conninfo);
@@ -676,13 +308,18 @@ pg_free(struct store_pg *pg)
 store_err_t
 store_pg_open(const char *uri, store_t **out, char *why, size_t whylen)
 {
-	/* the URI's own connect_timeout, if any, wins over ours (it comes after) */
-	const char *keys[] = { "connect_timeout", "tcp_user_timeout", "dbname", NULL };
-	const char *vals[] = { PG_CONNECT_TIMEOUT_S, PG_TCP_USER_TIMEOUT_MS, uri, NULL };
+	PQconninfoOption *opts;
 	struct store_pg *pg;
 	store_err_t err;
 
 	*out = NULL;
+	/* libpq's own reason would quote the URI, password and all */
+	if ((opts = PQconninfoParse(uri, NULL)) == NULL) {
+		snprintf(why, whylen, "the store URI cannot be parsed (libpq's URI syntax;"
+		    " a '%%' in a password is written %%25)");
+		return STORE_ERR_INVALID;
+	}
+	PQconninfoFree(opts);
 	if ((pg = calloc(1, sizeof(*pg))) == NULL || (pg->conninfo = strdup(uri)) == NULL) {
 		free(pg);
 		return STORE_ERR_NOMEM;
@@ -690,22 +327,12 @@ store_pg_open(const char *uri, store_t **out, char *why, size_t whylen)
 	pg->base.ops = &pg_ops;
 	pg->lock_timeout_ms = 5000;
 	pg->statement_timeout_ms = PG_STATEMENT_TIMEOUT_MS;
-	pg->conn = PQconnectdbParams(keys, vals, 1);
-	if (pg->conn == NULL) {
-		pg_free(pg);
-		return STORE_ERR_NOMEM;
-	}
-	/* a daemon's stderr is its log: notices go nowhere (errors are returned) */
-	PQsetNoticeProcessor(pg->conn, pg_notice_ignore, NULL);
-	if (PQstatus(pg->conn) != CONNECTION_OK) {
-		remember(pg, NULL);
-		snprintf(why, whylen, "%s", pg->msg);
-		pg_free(pg);
-		return STORE_ERR_UNAVAILABLE;
-	}
-	if ((err = pg_check_writable(pg, why, whylen)) == STORE_OK &&
-	    (err = pg_migrate(pg, why, whylen)) == STORE_OK)
-		err = pg_session(pg);
+	pg->may_forget = 1;
+	/* the statements only once the tables they name exist */
+	err = pg_connect(uri, pg->lock_timeout_ms, pg->statement_timeout_ms, 0, NULL,
+	    &pg->conn, pg->msg, sizeof(pg->msg));
+	if (err == STORE_OK && (err = pg_migrate(pg, why, whylen)) == STORE_OK)
+		err = pg_prepare_all(pg);
 	if (err != STORE_OK) {
 		if (why[0] == '\0')
 			snprintf(why, whylen, "%s", pg->msg);
@@ -750,67 +377,11 @@ pg_set_busy_timeout(store_t *st, int ms)
 	pg->lock_timeout_ms = ms;
 	pg->statement_timeout_ms = stmt < 1000 ? 1000 :
 	    stmt > PG_STATEMENT_TIMEOUT_MS ? PG_STATEMENT_TIMEOUT_MS : (int)stmt;
-	pg->settings_ok = 0;	/* pg_session sets both, before the next statement */
+	pg->settings_stale = 1;	/* set before the next statement outside a transaction */
 	return pg->in_txn ? STORE_OK : pg_ready(pg);
 }
 
 /* ---- transactions ---------------------------------------------------------- */
-
-/*
- * in_txn is ours, not libpq's view: when the connection drops inside a
- * transaction libpq no longer knows one was open, and a reconnect there
- * would run the rest of it as separate autocommitted statements.
- */
-static store_err_t
-pg_begin(struct store_pg *pg)
-{
-	store_err_t err;
-
-	if ((err = pg_ready(pg)) != STORE_OK || (err = pg_simple(pg, "BEGIN")) != STORE_OK)
-		return err;
-	pg->in_txn = 1;
-	return STORE_OK;
-}
-
-/*
- * COMMIT of a transaction that had an error answers "ROLLBACK", not an
- * error: that is a failure here, never a success.
- */
-static store_err_t
-pg_commit(struct store_pg *pg)
-{
-	PGresult *res;
-	store_err_t err = STORE_OK;
-
-	if (PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
-		snprintf(pg->msg, sizeof(pg->msg), "postgresql: the transaction had failed");
-		err = STORE_ERR_IO;
-	} else {
-		res = PQexec(pg->conn, "COMMIT");
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			remember(pg, res);
-			err = pg_err_of(pg, res);
-		} else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-			snprintf(pg->msg, sizeof(pg->msg), "postgresql: COMMIT answered %s",
-			    PQcmdStatus(res));
-			err = STORE_ERR_IO;
-		}
-		PQclear(res);
-	}
-	if (err != STORE_OK && PQtransactionStatus(pg->conn) != PQTRANS_IDLE &&
-	    PQstatus(pg->conn) == CONNECTION_OK)
-		(void)pg_simple(pg, "ROLLBACK");
-	pg->in_txn = 0;
-	return err;
-}
-
-static void
-pg_rollback(struct store_pg *pg)
-{
-	if (PQstatus(pg->conn) == CONNECTION_OK && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
-		(void)pg_simple(pg, "ROLLBACK");
-	pg->in_txn = 0;
-}
 
 static store_err_t
 pg_txn_begin(store_t *st)
@@ -885,12 +456,7 @@ pg_handle_get(struct store_pg *pg, const char *user, unsigned char out[STORE_USE
 	arg_text(&a, user);
 	if ((err = pg_run(pg, PG_HANDLE_GET, &a, &res)) != STORE_OK)
 		return err;
-	if (PQntuples(res) == 0)
-		err = STORE_ERR_NOT_FOUND;
-	else if (PQgetlength(res, 0, 0) != STORE_USER_HANDLE_LEN)
-		err = STORE_ERR_IO;
-	else
-		memcpy(out, PQgetvalue(res, 0, 0), STORE_USER_HANDLE_LEN);
+	err = col_fixed(res, out, STORE_USER_HANDLE_LEN);
 	PQclear(res);
 	return err;
 }
@@ -1364,27 +930,61 @@ pg_event_count(store_t *st, uint64_t *count)
 	return err;
 }
 
+/*
+ * The row bound.  Ids have gaps (a rolled-back insert never gives its id
+ * back), so the id range only says when rows *might* exceed the bound;
+ * the cutoff itself is exact: the id of the max_rows-th newest row, found
+ * by an index scan of max_rows entries.  That scan is paid at most every
+ * PG_ROWS_BOUND_EVERY_MS (unless the last pass left more to remove), so
+ * the log may run past its bound for that long, never below it.  Several
+ * instances pruning at once each find a cutoff as true as their snapshot.
+ */
+#define PG_ROWS_BOUND_EVERY_MS	10000
+
+static store_err_t
+pg_prune_rows(struct store_pg *pg, uint64_t max_rows, size_t batch, size_t *removed)
+{
+	struct pg_args a = { .n = 0 };
+	int64_t lo, hi, now = clock_monotonic_ms(), keep_from;
+	PGresult *res;
+	store_err_t err;
+
+	if ((err = pg_event_bounds(pg, &lo, &hi)) != STORE_OK)
+		return err;
+	if (hi <= 0 || (uint64_t)(hi - lo + 1) <= max_rows)
+		return STORE_OK;
+	if (!pg->rows_bound_more && now - pg->rows_bound_at < PG_ROWS_BOUND_EVERY_MS)
+		return STORE_OK;
+	pg->rows_bound_at = now;
+	pg->rows_bound_more = 0;
+	arg_int(&a, (int64_t)(max_rows - 1));
+	if ((err = pg_run(pg, PG_EVENT_NTH_NEWEST, &a, &res)) != STORE_OK)
+		return err;
+	keep_from = PQntuples(res) == 1 ? col_int(res, 0, 0) : 0;
+	PQclear(res);
+	if (keep_from <= 0)
+		return STORE_OK;	/* fewer rows than the bound: the gaps fooled the range */
+	a.n = 0;
+	arg_int(&a, keep_from);
+	arg_int(&a, (int64_t)batch);
+	if ((err = pg_run(pg, PG_EVENT_PRUNE_BELOW, &a, &res)) != STORE_OK)
+		return err;
+	*removed += (size_t)pg_changed(res);
+	pg->rows_bound_more = *removed >= batch;
+	PQclear(res);
+	return STORE_OK;
+}
+
 static store_err_t
 pg_event_prune(store_t *st, int64_t before_time, uint64_t max_rows, size_t batch, size_t *removed)
 {
 	struct store_pg *pg = pg_of(st);
 	struct pg_args a = { .n = 0 };
 	PGresult *res;
-	int64_t lo, hi;
 	store_err_t err;
 
-	if (max_rows > 0) {
-		if ((err = pg_event_bounds(pg, &lo, &hi)) != STORE_OK)
-			return err;
-		if (hi > 0 && (uint64_t)(hi - lo + 1) > max_rows) {
-			arg_int(&a, hi - (int64_t)max_rows + 1);
-			arg_int(&a, (int64_t)batch);
-			if ((err = pg_run(pg, PG_EVENT_PRUNE_BELOW, &a, &res)) != STORE_OK)
-				return err;
-			*removed += (size_t)pg_changed(res);
-			PQclear(res);
-		}
-	}
+	if (max_rows > 0 && (err = pg_prune_rows(pg, max_rows, batch, removed)) != STORE_OK)
+		return err;
 	if (*removed >= batch || before_time <= 0)
 		return STORE_OK;
 	if ((err = pg_run(pg, PG_EVENT_OLDEST_TIME, NULL, &res)) != STORE_OK)
@@ -1433,4 +1033,13 @@ static const struct store_ops pg_ops = {
 	.event_list = pg_event_list,
 	.event_prune = pg_event_prune,
 	.event_count = pg_event_count,
+	.ceremony_add = pg_ceremony_add,
+	.ceremony_get = pg_ceremony_get,
+	.ceremony_move = pg_ceremony_move,
+	.ceremony_set_handle = pg_ceremony_set_handle,
+	.ceremony_sweep = pg_ceremony_sweep,
+	.ceremony_listen = pg_ceremony_listen,
+	.notice_fd = pg_notice_fd,
+	.notices = pg_notices,
+	.exec_script = pg_exec_script,
 };

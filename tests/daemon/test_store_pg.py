@@ -178,6 +178,7 @@ def test_restart_mid_ceremony(pg, tmp):
         outcomes = []
         for n in range(3):
             j = td.login(d, user="alice")
+            ok(j.get("ok") is True, f"restart: login {n} begins", (j, d.logtext()[-2000:]))
             st, opt = sa.options(d.origin, j["token"])
             pg.stop()
             pg.restart()

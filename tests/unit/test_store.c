@@ -21,6 +21,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,7 +44,7 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		2
-#define PG_SCHEMA	1
+#define PG_SCHEMA	2
 
 #define PG_BASE_PREFIX	"postgresql:///postgres?"
 
@@ -1798,6 +1800,44 @@ pg_server_stop(void)
 		fprintf(stderr, "test_store postgresql: %s failed\n", cmd);
 }
 
+/*
+ * The audit log's row bound counts rows, not ids: inserts that were rolled
+ * back leave gaps in the ids (PostgreSQL never gives them back), and must
+ * not make the prune remove rows the bound keeps.
+ */
+static void
+test_event_bound_with_gaps(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec), *st2;
+	struct store_event ev = { 0, "e", "u", NULL, "ok", NULL, NULL, 0 };
+	size_t removed = 0;
+
+	for (int i = 0; i < 10; i++) {
+		ev.time = 100 + i;
+		assert_store(store_event_add(st, &ev), STORE_OK);
+	}
+	assert_store(store_txn_begin(st), STORE_OK);
+	for (int i = 0; i < 500; i++)
+		assert_store(store_event_add(st, &ev), STORE_OK);
+	store_txn_rollback(st);
+	for (int i = 0; i < 10; i++) {
+		ev.time = 200 + i;
+		assert_store(store_event_add(st, &ev), STORE_OK);
+	}
+	assert_store(store_event_prune(st, 0, 100, 1000, &removed), STORE_OK);
+	assert_int_equal(removed, 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM events"), 20);
+	/* a bound of 15 removes the 5 oldest, exactly */
+	st2 = open_store(f->spec);
+	assert_store(store_event_prune(st2, 0, 15, 1000, &removed), STORE_OK);
+	assert_int_equal(removed, 5);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM events"), 15);
+	assert_int_equal(raw_int(f->spec, "SELECT min(time) FROM events"), 105);
+	store_close(st2);
+	store_close(st);
+}
+
 /* The API's promises: every backend keeps them. */
 #define STORE_API_TESTS(T) \
 	T(test_reopen_keeps_data), \
@@ -1821,6 +1861,7 @@ pg_server_stop(void)
 	T(test_cred_register), \
 	T(test_txn), \
 	T(test_event_prune_and_pages), \
+	T(test_event_bound_with_gaps), \
 	T(test_cred_find), \
 	T(test_cred_page)
 
@@ -1941,10 +1982,22 @@ test_pg_unreachable(void **state)
 	snprintf(spec, sizeof(spec), "postgresql:///%s_missing?%s", f->db, pg_query);
 	assert_store(store_open_why(spec, &st, why, sizeof(why)), STORE_ERR_UNAVAILABLE);
 	assert_non_null(strstr(why, "does not exist"));
-	/* a malformed URI is libpq's to reject, with its reason */
-	assert_store(store_open_why("postgresql://[::1/x", &st, why, sizeof(why)),
-	    STORE_ERR_UNAVAILABLE);
-	assert_true(strlen(why) > 12);
+	/* a malformed URI is refused without a word of it: it may hold a password */
+	assert_store(store_open_why("postgresql://alice:S3cret@[::1/x", &st, why, sizeof(why)),
+	    STORE_ERR_INVALID);
+	assert_null(strstr(why, "S3cret"));
+	assert_non_null(strstr(why, "cannot be parsed"));
+	assert_store(store_open_why("postgresql://alice:Pa%ss-Secret@/pk?host=/nonexistent.pk",
+	    &st, why, sizeof(why)), STORE_ERR_INVALID);
+	assert_null(strstr(why, "Secret"));
+	assert_int_equal(store_spec_has_password("postgresql://alice:Pa%ss-Secret@/pk"), 1);
+	assert_int_equal(store_spec_has_password("postgresql://alice:pw@/pk"), 1);
+	assert_int_equal(store_spec_has_password("postgresql:///pk?sslpassword=x"), 1);
+	assert_int_equal(store_spec_has_password("postgresql://alice@/pk?passfile=/x"), 0);
+	assert_int_equal(store_spec_has_password("/var/lib/passkeyd/passkeys.db"), 0);
+	store_spec_display("postgresql://alice:pw@db.example:5433/pk?sslmode=verify-full",
+	    why, sizeof(why));
+	assert_string_equal(why, "postgresql://alice@db.example:5433/pk");
 }
 
 /* Terminates the store's server processes, as a restart would. */
@@ -1988,6 +2041,419 @@ test_pg_reconnect(void **state)
 	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM credentials"), 2);
+	store_close(st);
+
+	/* a multi-host URI whose first host refuses: open and reconnect reach the second */
+	{
+		const char *host = strstr(pg_query, "host=");
+		char uri[PATH_MAX + 256];
+
+		snprintf(uri, sizeof(uri), "postgresql:///%s?host=127.0.0.1,%.*s&port=1,5432"
+		    "&user=postgres", f->db, (int)strcspn(host + 5, "&"), host + 5);
+		st = open_store(uri);
+		pg_kill_sessions(f);
+		assert_store(add_cred(st, "alice", "cred-5", 0), STORE_OK);
+		store_close(st);
+	}
+}
+
+/* A pending ceremony of the shape the daemon makes. */
+static void
+ceremony_init(struct store_ceremony *c, unsigned char tag, const char *user, const char *addr,
+    int64_t now)
+{
+	memset(c, 0, sizeof(*c));
+	memset(c->token_hash, tag, sizeof(c->token_hash));
+	memset(c->challenge, 0xc0 ^ tag, sizeof(c->challenge));
+	c->hostname = (char *)"host-a.example";
+	c->kind = 0;
+	snprintf(c->code, sizeof(c->code), "ABC-%03u", tag);
+	c->user = (char *)user;
+	c->rhost = (char *)addr;
+	c->service = (char *)"sshd";
+	c->addr_key = (char *)addr;
+	c->created = now;
+	c->expires = now + 120;
+}
+
+static void
+on_notice(const unsigned char hash[STORE_TOKEN_HASH_LEN], void *arg)
+{
+	int *seen = arg;
+
+	if (hash[0] == 7 && hash[31] == 7)
+		(*seen)++;
+}
+
+/* Waits up to 3 s for a notice on st; how many for tag 7 arrived. */
+static int
+wait_notices(store_t *st)
+{
+	struct timespec t0;
+	int seen = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (seen == 0 && ms_since(&t0) < 3000) {
+		struct pollfd pfd = { .fd = store_notice_fd(st), .events = POLLIN };
+
+		assert_true(pfd.fd >= 0);
+		if (poll(&pfd, 1, 100) > 0)
+			assert_store(store_notices(st, on_notice, &seen), STORE_OK);
+	}
+	return seen;
+}
+
+static void
+test_pg_ceremonies(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec), *other = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c, got;
+	unsigned char h1[STORE_USER_HANDLE_LEN], h2[STORE_USER_HANDLE_LEN], out[STORE_USER_HANDLE_LEN];
+	static const unsigned char zero[STORE_CHALLENGE_LEN];
+	char refusal[32];
+	size_t expired, forgotten;
+
+	ceremony_init(&c, 7, "alice", "192.0.2.1", now);
+	c.kind = 1;
+	c.consumes_enrollment = 1;
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_ERR_EXISTS);
+	assert_store(store_ceremony_get(other, c.token_hash, &got), STORE_OK);
+	assert_string_equal(got.state, "pending");
+	assert_string_equal(got.hostname, "host-a.example");
+	assert_string_equal(got.code, "ABC-007");
+	assert_string_equal(got.user, "alice");
+	assert_string_equal(got.addr_key, "192.0.2.1");
+	assert_int_equal(got.kind, 1);
+	assert_int_equal(got.consumes_enrollment, 1);
+	assert_int_equal(got.has_handle, 0);
+	assert_int_equal(got.expires, now + 120);
+	assert_memory_equal(got.challenge, c.challenge, sizeof(c.challenge));
+	assert_non_null(got.host_role);
+	store_ceremony_free(&got);
+	/* the token is never stored, only its hash */
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'ceremonies' AND column_name LIKE '%token%'"), 1);
+
+	/* a registration's user handle is chosen once */
+	memset(h1, 0x11, sizeof(h1));
+	memset(h2, 0x22, sizeof(h2));
+	assert_store(store_ceremony_set_handle(st, c.token_hash, h1, out), STORE_OK);
+	assert_memory_equal(out, h1, sizeof(h1));
+	assert_store(store_ceremony_set_handle(other, c.token_hash, h2, out), STORE_OK);
+	assert_memory_equal(out, h1, sizeof(h1));
+
+	/* one decision: the second instance's is a conflict; the host hears of it */
+	assert_store(store_ceremony_listen(st), STORE_OK);
+	assert_store(store_ceremony_move(other, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_OK);
+	assert_store(store_ceremony_move(st, c.token_hash, "pending", "denied", "denied", now),
+	    STORE_ERR_CONFLICT);
+	assert_int_equal(wait_notices(st), 1);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_string_equal(got.state, "approved");
+	assert_memory_equal(got.challenge, zero, sizeof(zero));	/* spent */
+	store_ceremony_free(&got);
+	/* single use */
+	assert_store(store_ceremony_move(st, c.token_hash, "approved", "used", NULL, now), STORE_OK);
+	assert_store(store_ceremony_move(other, c.token_hash, "approved", "used", NULL, now),
+	    STORE_ERR_CONFLICT);
+	memset(c.token_hash, 0x99, sizeof(c.token_hash));
+	assert_store(store_ceremony_move(st, c.token_hash, "pending", "denied", NULL, now),
+	    STORE_ERR_NOT_FOUND);
+	assert_store(store_ceremony_move(st, c.token_hash, "pending", "bogus", NULL, now),
+	    STORE_ERR_INVALID);
+	assert_store(store_ceremony_move(st, c.token_hash, "pending", "failed", "Bad Reason", now),
+	    STORE_ERR_INVALID);
+
+	/* no approval past the expiry, whatever the clock of the approver */
+	ceremony_init(&c, 8, "bob", "", now - 200);
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(st, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_ERR_CONFLICT);
+	/* the sweep expires it and, later, forgets the final ones */
+	assert_store(store_ceremony_sweep(st, now, 0, 100, &expired, &forgotten), STORE_OK);
+	assert_int_equal(expired, 1);
+	assert_int_equal(forgotten, 0);
+	assert_store(store_ceremony_sweep(st, now + 1, now + 1, 100, &expired, &forgotten),
+	    STORE_OK);
+	assert_int_equal(expired, 0);
+	assert_int_equal(forgotten, 2);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies"), 0);
+	store_close(other);
+	store_close(st);
+}
+
+/* The fleet's limits, counted by the database over every instance's rows. */
+static void
+test_pg_ceremony_limits(void **state)
+{
+	struct fixture *f = *state;
+	store_t *a = open_store(f->spec), *b = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c;
+	char refusal[32];
+
+	raw_exec(f->spec, "UPDATE pk_limits SET per_user = 3, per_user_address = 2,"
+	    " per_address = 3, total = 6");
+	ceremony_init(&c, 1, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(a, &c, refusal, sizeof(refusal)), STORE_OK);
+	ceremony_init(&c, 2, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(b, &c, refusal, sizeof(refusal)), STORE_OK);
+	ceremony_init(&c, 3, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(a, &c, refusal, sizeof(refusal)), STORE_ERR_LIMIT);
+	assert_string_equal(refusal, "limit_user_address");
+	ceremony_init(&c, 3, "alice", "192.0.2.2", now);
+	assert_store(store_ceremony_add(b, &c, refusal, sizeof(refusal)), STORE_OK);
+	ceremony_init(&c, 4, "alice", "192.0.2.3", now);
+	assert_store(store_ceremony_add(a, &c, refusal, sizeof(refusal)), STORE_ERR_LIMIT);
+	assert_string_equal(refusal, "limit_user");
+	/* an ended one holds no place */
+	memset(c.token_hash, 1, sizeof(c.token_hash));
+	assert_store(store_ceremony_move(a, c.token_hash, "pending", "cancelled", "client_gone",
+	    now), STORE_OK);
+	ceremony_init(&c, 4, "alice", "192.0.2.3", now);
+	assert_store(store_ceremony_add(a, &c, refusal, sizeof(refusal)), STORE_OK);
+	/* addresses and the total */
+	ceremony_init(&c, 5, "bob", "192.0.2.1", now);
+	assert_store(store_ceremony_add(a, &c, refusal, sizeof(refusal)), STORE_OK);
+	ceremony_init(&c, 6, "carol", "192.0.2.1", now);
+	assert_store(store_ceremony_add(a, &c, refusal, sizeof(refusal)), STORE_OK);
+	ceremony_init(&c, 7, "dave", "192.0.2.1", now);
+	assert_store(store_ceremony_add(a, &c, refusal, sizeof(refusal)), STORE_ERR_LIMIT);
+	assert_string_equal(refusal, "limit_address");
+	ceremony_init(&c, 7, "dave", "", now);
+	assert_store(store_ceremony_add(a, &c, refusal, sizeof(refusal)), STORE_OK);
+	ceremony_init(&c, 8, "erin", "", now);
+	assert_store(store_ceremony_add(b, &c, refusal, sizeof(refusal)), STORE_ERR_LIMIT);
+	assert_string_equal(refusal, "limit_total");
+	/* an expired one, not yet swept, holds no place either */
+	raw_exec(f->spec, "UPDATE ceremonies SET expires = 1 WHERE user_name = 'dave'");
+	assert_store(store_ceremony_add(b, &c, refusal, sizeof(refusal)), STORE_OK);
+	store_close(a);
+	store_close(b);
+}
+
+/* This test's database as another role (trust on the socket: any role). */
+static void
+role_uri(const struct fixture *f, const char *role, char *out, size_t len)
+{
+	const char *host = strstr(pg_query, "host=");
+	size_t hl = host != NULL ? strcspn(host, "&") : 0;
+
+	snprintf(out, len, "postgresql:///%s?%.*s&user=%s", f->db, (int)hl, host, role);
+}
+
+/* sql as the connection's role: its SQLSTATE, "" when it succeeded. */
+static const char *
+try_sql(PGconn *c, const char *sql, char *state, size_t len)
+{
+	PGresult *res = PQexec(c, sql);
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	snprintf(state, len, "%s", PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK ? "" : st != NULL ? st : "?");
+	PQclear(res);
+	return state;
+}
+
+#define HASH_A	"'\\x" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "'"
+#define HASH_B	"'\\x" "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" "'"
+
+/*
+ * Least privilege on the real server: connected as host A's role, every
+ * act that could open another host (or approve anything) is refused by
+ * the database itself: roles, column grants and row-level security.
+ */
+static void
+test_pg_fleet_roles(void **state)
+{
+	struct fixture *f = *state;
+	/* each a refused act: (SQL as host A, what it would have done) */
+	static const char *const refused[][2] = {
+		{ "UPDATE ceremonies SET state = 'approved' WHERE token_hash = " HASH_A,
+		  "approve its own ceremony" },
+		{ "UPDATE ceremonies SET state = 'denied' WHERE token_hash = " HASH_A,
+		  "deny a ceremony" },
+		{ "UPDATE ceremonies SET state = 'failed' WHERE token_hash = " HASH_A,
+		  "fail a ceremony" },
+		{ "UPDATE ceremonies SET user_name = 'bob' WHERE token_hash = " HASH_A,
+		  "change whose login a ceremony is" },
+		{ "UPDATE ceremonies SET expires = expires + 86400", "lengthen a ceremony" },
+		{ "UPDATE ceremonies SET host_role = 'x', hostname = 'b.example'",
+		  "move a ceremony to another host" },
+		{ "DELETE FROM ceremonies", "delete ceremonies" },
+		{ "INSERT INTO credentials (user_name, id, alg, pubkey_cose, fmt, aaguid, uv, be,"
+		  " bs, attestation, created, id_hash) VALUES ('bob', '\\x01', -7, '\\x01', 'none',"
+		  " '\\x00000000000000000000000000000000', true, false, false, 'none', 1, 'x')",
+		  "insert a credential" },
+		{ "UPDATE credentials SET sign_count = 0", "reset a counter" },
+		{ "UPDATE credentials SET nickname = 'x'", "rename a passkey" },
+		{ "DELETE FROM credentials", "delete a credential" },
+		{ "UPDATE users SET handle = '\\x" "0000000000000000000000000000000000000000000000"
+		  "000000000000000000'", "change a user handle" },
+		{ "INSERT INTO users VALUES ('mallory', '\\x" "11111111111111111111111111111111"
+		  "11111111111111111111111111111111', 1)", "add a user" },
+		{ "INSERT INTO enrollments VALUES ('bob', 1, 99999999999, 'x')",
+		  "open an enrollment" },
+		{ "DELETE FROM enrollments", "remove an enrollment" },
+		{ "INSERT INTO events (time, event, verdict) VALUES (1, 'x', 'ok')",
+		  "write the audit log" },
+		{ "DELETE FROM events", "erase the audit log" },
+		{ "INSERT INTO pk_hosts VALUES ('evil', 'evil.example')", "register a host" },
+		{ "UPDATE pk_hosts SET hostname = 'host-b.example'", "take another host's name" },
+		{ "UPDATE pk_limits SET per_user = 1000000", "raise the fleet's limits" },
+		{ "ALTER TABLE ceremonies DISABLE ROW LEVEL SECURITY", "turn row-level security off" },
+		{ "DROP POLICY pk_hosts_read ON ceremonies", "drop a policy" },
+		{ "CREATE TABLE ceremonies_x (x int)", "create a table" },
+		{ "SET ROLE pkt_hostb", "become host B" },
+		{ "SET ROLE pkt_web", "become a web instance" },
+		{ "SET ROLE pkt_web1", "become a web instance's login" },
+		{ "SELECT pk_ceremony_admit()", "call the admit function" },
+	};
+	static const char *const hosts[] = { "pkt_hosta=host-a.example", "pkt_hostb=host-b.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri_a[PATH_MAX + 256], uri_w[PATH_MAX + 256], why[200], st[8], hex[80];
+	store_t *owner = open_store(f->spec), *as_a;
+	PGconn *a, *w;
+	char *sql;
+	size_t n;
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c, got;
+
+	/* the SQL refuses names it could not write safely */
+	assert_null(store_fleet_sql("pkt", (const char *[]){ "a;drop=x" }, 1, NULL, 0, why,
+	    sizeof(why)));
+	assert_null(store_fleet_sql("pkt", (const char *[]){ "hosta=x'y" }, 1, NULL, 0, why,
+	    sizeof(why)));
+	assert_null(store_fleet_sql("Pkt", NULL, 0, NULL, 0, why, sizeof(why)));
+	assert_null(store_fleet_sql("pkt", NULL, 0, (const char *[]){ "web\"1" }, 1, why,
+	    sizeof(why)));
+	sql = store_fleet_sql("pkt", hosts, 2, webs, 1, why, sizeof(why));
+	assert_non_null(sql);
+	assert_store(store_exec_script(owner, sql), STORE_OK);
+	assert_store(store_exec_script(owner, sql), STORE_OK);	/* again: no harm */
+	free(sql);
+	assert_store(add_cred(owner, "alice", "cred-1", 1), STORE_OK);
+
+	/* host A: its own ceremony, stamped with its role and registered name */
+	role_uri(f, "pkt_hosta", uri_a, sizeof(uri_a));
+	as_a = open_store(uri_a);
+	assert_store(store_cred_count_user(as_a, "alice", &n), STORE_OK);	/* reads passkeys */
+	assert_int_equal(n, 1);
+	ceremony_init(&c, 0xaa, "alice", "192.0.2.1", now);
+	c.hostname = (char *)"host-b.example";		/* a lie */
+	assert_store(store_ceremony_add(as_a, &c, NULL, 0), STORE_OK);
+	/* host B's, made by B */
+	role_uri(f, "pkt_hostb", uri_w, sizeof(uri_w));
+	{
+		store_t *as_b = open_store(uri_w);
+
+		ceremony_init(&c, 0xbb, "alice", "192.0.2.1", now);
+		assert_store(store_ceremony_add(as_b, &c, NULL, 0), STORE_OK);
+		store_close(as_b);
+	}
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE token_hash = "
+	    HASH_A " AND host_role = 'pkt_hosta' AND hostname = 'host-a.example'"), 1);
+	/* through the store API too: no verdict, no other host's row */
+	memset(c.token_hash, 0xaa, sizeof(c.token_hash));
+	assert_store(store_ceremony_move(as_a, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_ERR_DENIED);
+	memset(c.token_hash, 0xbb, sizeof(c.token_hash));
+	assert_store(store_ceremony_get(as_a, c.token_hash, &got), STORE_ERR_NOT_FOUND);
+	assert_store(store_ceremony_move(as_a, c.token_hash, "pending", "cancelled", NULL, now),
+	    STORE_ERR_NOT_FOUND);
+	assert_store(store_cred_record_use(as_a, (const unsigned char *)"cred-1", 6, 99, 1, 0,
+	    now, NULL), STORE_ERR_DENIED);
+	assert_store(add_cred(as_a, "alice", "cred-2", 1), STORE_ERR_DENIED);
+	store_close(as_a);
+
+	a = pg_raw(uri_a);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		try_sql(a, refused[i][0], st, sizeof(st));
+		/* 42501: insufficient privilege, or a row a policy refuses */
+		if (strcmp(st, "42501") != 0)
+			print_error("host A could %s (SQLSTATE \"%s\"): %s\n", refused[i][1], st,
+			    refused[i][0]);
+		assert_string_equal(st, "42501");
+	}
+	/* what it cannot see it cannot touch: B's row stays as it was */
+	assert_string_equal(try_sql(a, "UPDATE ceremonies SET state = 'cancelled' WHERE"
+	    " token_hash = " HASH_B, st, sizeof(st)), "");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state ="
+	    " 'pending'"), 2);
+	/* a made-up state or host on insert: the row is pending and A's all the same */
+	assert_string_equal(try_sql(a, "INSERT INTO ceremonies (token_hash, host_role, hostname,"
+	    " kind, state, code, user_name, rhost, service, addr_key, challenge, created, expires)"
+	    " VALUES ('\\x" "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc',"
+	    " 'pkt_hostb', 'host-b.example', 'login', 'approved', 'X', 'alice', '', 'sshd', '',"
+	    " '\\x" "0000000000000000000000000000000000000000000000000000000000000000', 1,"
+	    " 99999999999)", st, sizeof(st)), "");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state = 'pending'"
+	    " AND host_role = 'pkt_hosta' AND hostname = 'host-a.example'"
+	    " AND expires <= extract(epoch FROM now()) + 900"), 2);
+	/* it may end its own ceremony as cancelled */
+	assert_string_equal(try_sql(a, "UPDATE ceremonies SET state = 'cancelled' WHERE"
+	    " token_hash = " HASH_A, st, sizeof(st)), "");
+	PQfinish(a);
+
+	/* a web instance decides a pending ceremony, but cannot use another host's */
+	role_uri(f, "pkt_web1", uri_w, sizeof(uri_w));
+	w = pg_raw(uri_w);
+	assert_string_equal(try_sql(w, "UPDATE ceremonies SET state = 'approved' WHERE"
+	    " token_hash = " HASH_B, st, sizeof(st)), "");
+	assert_string_equal(try_sql(w, "UPDATE ceremonies SET state = 'used' WHERE"
+	    " token_hash = " HASH_B, st, sizeof(st)), "");	/* not pending: no row */
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE token_hash = "
+	    HASH_B " AND state = 'approved'"), 1);
+	snprintf(hex, sizeof(hex), "%s", try_sql(w, "UPDATE pk_limits SET total = 1", st,
+	    sizeof(st)));
+	assert_string_equal(hex, "42501");
+	PQfinish(w);
+	store_close(owner);
+	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts;"
+	    " DROP ROLE pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
+}
+
+/*
+ * A server process that stops answering (SIGSTOP here; a dropped network
+ * does the same) holds a call no longer than its statement timeout and a
+ * grace; the connection is then given up, and made again once it answers.
+ */
+static void
+test_pg_stuck_server(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	char sql[256];
+	struct timespec t0;
+	store_err_t err = STORE_ERR_UNAVAILABLE;
+	long pid, ms;
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
+	assert_store(store_set_busy_timeout(st, 200), STORE_OK);	/* statements: 1 s */
+	snprintf(sql, sizeof(sql), "SELECT pid FROM pg_stat_activity WHERE datname = '%s'"
+	    " AND pid <> pg_backend_pid()", f->db);
+	pid = raw_int(f->spec, sql);
+	assert_true(pid > 0);
+	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
+	/* a write: it is not sent again elsewhere (a read would be, and succeed) */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = store_enroll_add(st, "bob", 999, "root");
+	ms = ms_since(&t0);
+	assert_int_equal(kill((pid_t)pid, SIGCONT), 0);
+	assert_store(err, STORE_ERR_UNAVAILABLE);
+	print_message("a stopped server held the call %ld ms\n", ms);
+	assert_true(ms >= 2500 && ms < 6000);	/* 1 s statement timeout + 2 s grace */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 5000 &&
+	    (err = store_cred_count_user(st, "alice", &n)) == STORE_ERR_UNAVAILABLE)
+		usleep(10 * 1000);
+	assert_store(err, STORE_OK);
+	assert_int_equal(n, 1);
 	store_close(st);
 }
 
@@ -2071,6 +2537,10 @@ main(int argc, char **argv)
 		T(test_pg_unreachable),
 		T(test_pg_reconnect),
 		T(test_pg_server_restart),
+		T(test_pg_ceremonies),
+		T(test_pg_ceremony_limits),
+		T(test_pg_fleet_roles),
+		T(test_pg_stuck_server),
 		STORE_API_TESTS(T),
 	};
 #undef T

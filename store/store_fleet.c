@@ -1,0 +1,209 @@
+/*
+ * A fleet's roles, as SQL for PostgreSQL: least privilege per kind of
+ * instance, so that a compromised SSH host cannot open other hosts.
+ *
+ *   prefix_hosts  an SSH host's local passkeyd: creates its own host's
+ *                 ceremonies (the admit trigger stamps its role and its
+ *                 registered host name) and reads them back; may end them
+ *                 only as cancelled, expired or used; reads credentials,
+ *                 users and enrollments.  Nothing else: no verdict, no
+ *                 other host's ceremony, no credential written.
+ *   prefix_web    the approval pages: read every ceremony and decide
+ *                 pending ones; write credentials, users, enrollments and
+ *                 the audit log.
+ * The tables' owner (who ran the migrations) passes row-level security
+ * as ever; the group roles get no login.  Names are checked here so that
+ * they can go into SQL text as they are.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+struct sql_buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void add(struct sql_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+add(struct sql_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		char *grown = realloc(b->p, b->cap * 2 + (size_t)n);
+		if (grown == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = grown;
+		b->cap = b->cap * 2 + (size_t)n;
+	}
+}
+
+/* A role name we write unquoted: a lower-case letter, then [a-z0-9_], at most 48. */
+static int
+plain_role(const char *s, size_t n)
+{
+	return n >= 1 && n <= 48 && s[0] >= 'a' && s[0] <= 'z' &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") >= n;
+}
+
+/* A host name as pages show it: letters, digits, '.', '-', at most 253. */
+static int
+plain_hostname(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 253 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n;
+}
+
+static void
+create_role(struct sql_buf *b, const char *role, int login)
+{
+	add(b, "DO $r$ BEGIN\n"
+	    "  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%s') THEN\n"
+	    "    CREATE ROLE %s %s;\n"
+	    "  END IF;\n"
+	    "END $r$;\n", role, role, login ? "LOGIN" : "NOLOGIN");
+}
+
+static void
+grants(struct sql_buf *b, const char *pre)
+{
+	add(b, "REVOKE ALL ON pk_meta, pk_hosts, pk_limits, users, credentials, enrollments,"
+	    " events, ceremonies FROM PUBLIC;\n"
+	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_ceremony_announce() FROM PUBLIC;\n"
+	    "GRANT SELECT ON pk_meta TO %s_web, %s_hosts;\n", pre, pre);
+	add(b, "-- an SSH host: reads passkeys, makes and reads back its own ceremonies\n"
+	    "GRANT SELECT ON users, credentials, enrollments, pk_hosts TO %s_hosts;\n"
+	    "GRANT SELECT, INSERT ON ceremonies TO %s_hosts;\n"
+	    "GRANT UPDATE (state, reason, finished, challenge) ON ceremonies TO %s_hosts;\n",
+	    pre, pre, pre);
+	add(b, "-- the approval pages: decide ceremonies, write passkeys and the audit log\n"
+	    "GRANT SELECT ON pk_hosts, pk_limits TO %s_web;\n"
+	    "GRANT SELECT, INSERT, UPDATE, DELETE ON users, credentials, enrollments TO %s_web;\n"
+	    "GRANT SELECT, INSERT, DELETE ON events TO %s_web;\n"
+	    "GRANT USAGE ON SEQUENCE credentials_seq_seq, events_id_seq TO %s_web;\n"
+	    "GRANT SELECT, INSERT, DELETE ON ceremonies TO %s_web;\n"
+	    "GRANT UPDATE (state, reason, finished, challenge, user_handle) ON ceremonies"
+	    " TO %s_web;\n", pre, pre, pre, pre, pre, pre);
+}
+
+static void
+policies(struct sql_buf *b, const char *pre)
+{
+	static const char *const names[][2] = {
+		{ "pk_hosts_read", "ceremonies" }, { "pk_hosts_add", "ceremonies" },
+		{ "pk_hosts_end", "ceremonies" }, { "pk_web_read", "ceremonies" },
+		{ "pk_web_add", "ceremonies" }, { "pk_web_decide", "ceremonies" },
+		{ "pk_web_forget", "ceremonies" }, { "pk_hosts_self", "pk_hosts" },
+		{ "pk_web_hosts", "pk_hosts" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		add(b, "DROP POLICY IF EXISTS %s ON %s;\n", names[i][0], names[i][1]);
+	add(b, "CREATE POLICY pk_hosts_read ON ceremonies FOR SELECT TO %s_hosts\n"
+	    "  USING (host_role = session_user);\n"
+	    "CREATE POLICY pk_hosts_add ON ceremonies FOR INSERT TO %s_hosts\n"
+	    "  WITH CHECK (host_role = session_user AND state = 'pending');\n"
+	    "CREATE POLICY pk_hosts_end ON ceremonies FOR UPDATE TO %s_hosts\n"
+	    "  USING (host_role = session_user AND state IN ('pending', 'approved'))\n"
+	    "  WITH CHECK (host_role = session_user AND state IN ('cancelled', 'expired', 'used'));\n",
+	    pre, pre, pre);
+	add(b, "CREATE POLICY pk_web_read ON ceremonies FOR SELECT TO %s_web USING (true);\n"
+	    "CREATE POLICY pk_web_add ON ceremonies FOR INSERT TO %s_web\n"
+	    "  WITH CHECK (host_role = session_user AND state = 'pending');\n"
+	    "CREATE POLICY pk_web_decide ON ceremonies FOR UPDATE TO %s_web\n"
+	    "  USING (state = 'pending' OR (state = 'approved' AND host_role = session_user))\n"
+	    "  WITH CHECK (state <> 'used' OR host_role = session_user);\n"
+	    "CREATE POLICY pk_web_forget ON ceremonies FOR DELETE TO %s_web\n"
+	    "  USING (state <> 'pending');\n"
+	    "CREATE POLICY pk_hosts_self ON pk_hosts FOR SELECT TO %s_hosts\n"
+	    "  USING (role = session_user);\n"
+	    "CREATE POLICY pk_web_hosts ON pk_hosts FOR SELECT TO %s_web USING (true);\n",
+	    pre, pre, pre, pre, pre, pre);
+}
+
+char *
+store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
+    const char *const *webs, size_t n_webs, char *why, size_t whylen)
+{
+	struct sql_buf b = { .cap = 8192 };
+	char role[64];
+
+	if (prefix == NULL || !plain_role(prefix, strlen(prefix)) || strlen(prefix) > 32) {
+		snprintf(why, whylen, "the prefix must be 1-32 of a-z, 0-9, '_', from a letter");
+		return NULL;
+	}
+	for (size_t i = 0; i < n_hosts; i++) {
+		const char *eq = strchr(hosts[i], '=');
+
+		if (eq == NULL || !plain_role(hosts[i], (size_t)(eq - hosts[i])) ||
+		    hosts[i][eq - hosts[i]] != '=' || !plain_hostname(eq + 1)) {
+			snprintf(why, whylen, "a host is ROLE=HOSTNAME (ROLE: a-z, 0-9, '_', from a"
+			    " letter; HOSTNAME: letters, digits, '.', '-'): %.60s", hosts[i]);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; i < n_webs; i++)
+		if (!plain_role(webs[i], strlen(webs[i]))) {
+			snprintf(why, whylen, "a web role is a-z, 0-9, '_', from a letter: %.60s",
+			    webs[i]);
+			return NULL;
+		}
+	if ((b.p = malloc(b.cap)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	b.p[0] = '\0';
+	add(&b, "-- ssh-passkeys fleet roles (passkeyctl fleet-sql); safe to run again\n");
+	snprintf(role, sizeof(role), "%s_web", prefix);
+	create_role(&b, role, 0);
+	snprintf(role, sizeof(role), "%s_hosts", prefix);
+	create_role(&b, role, 0);
+	grants(&b, prefix);
+	policies(&b, prefix);
+	for (size_t i = 0; i < n_hosts; i++) {
+		const char *eq = strchr(hosts[i], '=');
+
+		snprintf(role, sizeof(role), "%.*s", (int)(eq - hosts[i]), hosts[i]);
+		add(&b, "-- the SSH host %s\n", eq + 1);
+		create_role(&b, role, 1);
+		add(&b, "GRANT %s_hosts TO %s;\n"
+		    "INSERT INTO pk_hosts (role, hostname) VALUES ('%s', '%s')\n"
+		    "  ON CONFLICT (role) DO UPDATE SET hostname = excluded.hostname;\n",
+		    prefix, role, role, eq + 1);
+	}
+	for (size_t i = 0; i < n_webs; i++) {
+		add(&b, "-- the web instance role %s\n", webs[i]);
+		create_role(&b, webs[i], 1);
+		add(&b, "GRANT %s_web TO %s;\n", prefix, webs[i]);
+	}
+	if (b.failed) {
+		free(b.p);
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	return b.p;
+}

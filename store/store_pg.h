@@ -1,0 +1,266 @@
+/*
+ * The PostgreSQL backend's parts, shared by its files; not installed and
+ * not part of the store's API.
+ *
+ *   store_pg.c           opening, the schema and its migrations, users,
+ *                        credentials, enrollments, the audit log
+ *   store_pg_ceremony.c  ceremonies and their change notices (a fleet)
+ *   store_pg_conn.c      the connection: connecting, bounded execution,
+ *                        reconnecting in a worker thread, errors, columns
+ *
+ * A store_t is one connection (and, after store_ceremony_listen, a second
+ * one for notices): use it from one thread at a time.  Only the reconnect
+ * worker runs beside it, on connections of its own, handed over under a
+ * lock when they are ready.
+ */
+#ifndef PASSKEY_STORE_PG_H
+#define PASSKEY_STORE_PG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+#include "store.h"
+#include "store_backend.h"
+
+#define PG_STATEMENT_TIMEOUT_MS	5000	/* the default; set_busy_timeout shortens it */
+/*
+ * How long past the server's statement_timeout the client waits for an
+ * answer before it gives the connection up: a server that stopped (or a
+ * network that dropped the replies) cannot hold the caller longer.
+ */
+#define PG_CLIENT_GRACE_MS	2000
+#define PG_RECONNECT_SLICE_MS	100	/* what the call starting a reconnect waits for it */
+#define PG_RECONNECT_BACKOFF_MS	1000	/* after an attempt that timed out */
+
+#define PG_CRED_COLUMNS \
+	"user_name, id, alg, pubkey_cose, sign_count, fmt, aaguid, uv, be, bs," \
+	" attestation, nickname, created, last_used, last_addr, seq"
+#define PG_EVENT_COLUMNS "id, time, event, user_name, addr, verdict, reason, detail"
+#define PG_CER_COLUMNS \
+	"token_hash, host_role, hostname, kind, state, reason, code, user_name, rhost," \
+	" service, addr_key, challenge, user_handle, consumes_enrollment, created, expires," \
+	" finished"
+#define PG_ZERO32 "decode(repeat('00', 32), 'hex')"
+
+/* Every statement, prepared once per connection: X(symbol, SQL). */
+#define PG_STATEMENTS(X) \
+	X(PG_HANDLE_GET, "SELECT handle FROM users WHERE name = $1") \
+	X(PG_HANDLE_MAKE, "INSERT INTO users (name, handle, created) VALUES ($1, $2, $3)" \
+	    " ON CONFLICT (name) DO NOTHING") \
+	X(PG_USER_LOCK, "SELECT 1 FROM users WHERE name = $1 FOR NO KEY UPDATE") \
+	X(PG_CRED_INSERT, "INSERT INTO credentials (user_name, id, alg, pubkey_cose," \
+	    " sign_count, fmt, aaguid, uv, be, bs, attestation, nickname, created, last_used," \
+	    " last_addr, id_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12," \
+	    " $13, $14, $15, $16)") \
+	X(PG_CRED_GET, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE id = $1") \
+	X(PG_CRED_OWNER, "SELECT user_name FROM credentials WHERE id = $1") \
+	X(PG_CRED_LIST_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE user_name = $1" \
+	    " ORDER BY created, seq") \
+	X(PG_CRED_LIST_ALL, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	    " ORDER BY user_name COLLATE \"C\", created, seq") \
+	X(PG_CRED_COUNT_USER, "SELECT count(*) FROM credentials WHERE user_name = $1") \
+	X(PG_CRED_PAGE_ALL, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	    " WHERE seq > $1 ORDER BY seq LIMIT $2") \
+	X(PG_CRED_PAGE_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	    " WHERE user_name = $1 AND seq > $2 ORDER BY seq LIMIT $3") \
+	X(PG_CRED_FIND_ALL, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	    " WHERE id_hash >= $1 AND id_hash < $1 || 'g' LIMIT 2") \
+	X(PG_CRED_FIND_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	    " WHERE id_hash >= $1 AND id_hash < $1 || 'g' AND user_name = $2 LIMIT 2") \
+	X(PG_CRED_USE_GROW, "UPDATE credentials SET sign_count = $1, bs = $2," \
+	    " last_used = $3, last_addr = $4 WHERE id = $5" \
+	    " AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))") \
+	X(PG_CRED_USE_MAX, "UPDATE credentials SET sign_count = greatest(sign_count, $1)," \
+	    " bs = $2, last_used = $3, last_addr = $4 WHERE id = $5") \
+	X(PG_CRED_RENAME, "UPDATE credentials SET nickname = $1 WHERE id = $2") \
+	X(PG_CRED_REMOVE, "DELETE FROM credentials WHERE id = $1 AND" \
+	    " ($2 = false OR (SELECT count(*) FROM credentials AS o" \
+	    "  WHERE o.user_name = credentials.user_name) > 1)") \
+	X(PG_ENROLL_ADD, "INSERT INTO enrollments (user_name, created, expires, created_by)" \
+	    " VALUES ($1, $2, $3, $4) ON CONFLICT (user_name) DO UPDATE SET" \
+	    " created = excluded.created, expires = excluded.expires," \
+	    " created_by = excluded.created_by") \
+	X(PG_ENROLL_GET, "SELECT expires FROM enrollments WHERE user_name = $1") \
+	X(PG_ENROLL_GET_LOCK, "SELECT expires FROM enrollments WHERE user_name = $1 FOR UPDATE") \
+	X(PG_ENROLL_REMOVE, "DELETE FROM enrollments WHERE user_name = $1") \
+	X(PG_EVENT_ADD, "INSERT INTO events (time, event, user_name, addr, verdict, reason," \
+	    " detail) VALUES ($1, $2, $3, $4, $5, $6, $7)") \
+	X(PG_EVENT_LIST_ALL, "SELECT " PG_EVENT_COLUMNS " FROM events" \
+	    " WHERE id < $2 ORDER BY id DESC LIMIT $1") \
+	X(PG_EVENT_LIST_USER, "SELECT " PG_EVENT_COLUMNS " FROM events" \
+	    " WHERE id < $2 AND user_name = $3 ORDER BY id DESC LIMIT $1") \
+	X(PG_EVENT_BOUNDS, "SELECT min(id), max(id) FROM events") \
+	X(PG_EVENT_OLDEST_TIME, "SELECT time FROM events ORDER BY id LIMIT 1") \
+	X(PG_EVENT_NTH_NEWEST, "SELECT id FROM events ORDER BY id DESC OFFSET $1 LIMIT 1") \
+	X(PG_EVENT_PRUNE_TIME, "DELETE FROM events WHERE id IN" \
+	    " (SELECT id FROM events ORDER BY id LIMIT $2) AND time < $1") \
+	X(PG_EVENT_PRUNE_BELOW, "DELETE FROM events WHERE id IN" \
+	    " (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)") \
+	X(PG_CER_INSERT, "INSERT INTO ceremonies (token_hash, hostname, kind, state, code," \
+	    " user_name, rhost, service, addr_key, challenge, user_handle, consumes_enrollment," \
+	    " created, expires) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11," \
+	    " $12, $13)") \
+	X(PG_CER_GET, "SELECT " PG_CER_COLUMNS " FROM ceremonies WHERE token_hash = $1") \
+	X(PG_CER_MOVE, "UPDATE ceremonies SET state = $3::text, reason = $4, finished = $5," \
+	    " challenge = CASE WHEN $3::text = 'pending' THEN challenge ELSE " PG_ZERO32 " END" \
+	    " WHERE token_hash = $1 AND state = $2 AND ($3::text <> 'approved' OR expires > $5)") \
+	X(PG_CER_SET_HANDLE, "UPDATE ceremonies SET user_handle = coalesce(user_handle, $2)" \
+	    " WHERE token_hash = $1 AND state = 'pending' RETURNING user_handle") \
+	X(PG_CER_EXPIRE, "UPDATE ceremonies SET state = 'expired', reason = 'expired'," \
+	    " finished = $1, challenge = " PG_ZERO32 " WHERE token_hash IN (SELECT token_hash" \
+	    " FROM ceremonies WHERE state = 'pending' AND expires <= $1 LIMIT $2" \
+	    " FOR UPDATE SKIP LOCKED)") \
+	X(PG_CER_FORGET, "DELETE FROM ceremonies WHERE token_hash IN (SELECT token_hash" \
+	    " FROM ceremonies WHERE state <> 'pending' AND finished < $1 LIMIT $2" \
+	    " FOR UPDATE SKIP LOCKED)")
+
+enum pg_stmt_id {
+#define PG_STMT_ENUM(sym, sql) sym,
+	PG_STATEMENTS(PG_STMT_ENUM)
+#undef PG_STMT_ENUM
+	PG_STMT__COUNT
+};
+
+
+extern const struct pg_statement {
+	const char *name;
+	const char *sql;
+} pg_sql[PG_STMT__COUNT];
+
+struct pg_job;
+
+struct store_pg {
+	struct store base;	/* first: a store_t * is a struct store_pg * */
+	PGconn *conn;		/* NULL after it was given up */
+	char *conninfo;
+	int version;
+	int in_txn;		/* between our BEGIN and its COMMIT or ROLLBACK */
+	int settings_stale;	/* the timeouts changed since the connection was made */
+	int lock_timeout_ms;
+	int statement_timeout_ms;
+	struct pg_job *job;	/* a reconnect under way */
+	int64_t job_started_ms;
+	int64_t retry_after_ms;	/* no new attempt before this (after a failed one) */
+	int may_forget;		/* 0 once the role was refused DELETE on ceremonies */
+	int64_t rows_bound_at;	/* when the audit log's row bound was last enforced */
+	int rows_bound_more;	/* and it left more to remove */
+	PGconn *listen;		/* the second connection, for change notices */
+	struct pg_job *listen_job;
+	char channel[80];	/* what it LISTENs to: "pk:" and this role */
+	char msg[400];
+};
+
+static inline struct store_pg *
+pg_of(store_t *st)
+{
+	return (struct store_pg *)st;
+}
+
+/* ---- parameters ---------------------------------------------------------- */
+
+#define PG_MAX_ARGS 16
+
+struct pg_args {
+	const char *val[PG_MAX_ARGS];
+	int len[PG_MAX_ARGS];
+	int fmt[PG_MAX_ARGS];
+	char num[PG_MAX_ARGS][24];
+	int n;
+};
+
+static inline void
+arg_text(struct pg_args *a, const char *s)
+{
+	a->val[a->n] = s;	/* NULL is SQL NULL */
+	a->len[a->n] = 0;
+	a->fmt[a->n++] = 0;
+}
+
+static inline void
+arg_bytes(struct pg_args *a, const void *p, size_t n)
+{
+	a->val[a->n] = p;
+	a->len[a->n] = (int)n;
+	a->fmt[a->n++] = 1;
+}
+
+static inline void
+arg_int(struct pg_args *a, int64_t v)
+{
+	snprintf(a->num[a->n], sizeof(a->num[a->n]), "%lld", (long long)v);
+	arg_text(a, a->num[a->n]);
+}
+
+static inline void
+arg_bool(struct pg_args *a, int v)
+{
+	arg_text(a, v ? "true" : "false");
+}
+
+/* ---- store_pg_conn.c ----------------------------------------------------- */
+
+/*
+ * Connects as uri says (our defaults first: connect_timeout,
+ * tcp_user_timeout, keepalives, target_session_attrs=read-write, UTF8),
+ * sets the timeouts and refuses a server that takes no writes.  With
+ * prepare, also prepares every statement; with channel, LISTENs there.
+ * Blocking (the reconnect worker calls it too).  The reason in msg.
+ */
+store_err_t pg_connect(const char *uri, int lock_ms, int stmt_ms, int prepare,
+    const char *channel, PGconn **out, char *msg, size_t msglen);
+store_err_t pg_prepare_all(struct store_pg *pg);
+/* Ends the connections, and a reconnect under way (the worker finishes alone). */
+void pg_disconnect(struct store_pg *pg);
+
+store_err_t pg_err_of(struct store_pg *pg, PGresult *res);
+void pg_remember(struct store_pg *pg, PGresult *res);
+/* Constant SQL (one or more statements), bounded in time. */
+store_err_t pg_simple(struct store_pg *pg, const char *sql);
+/* A constant query's rows (text), bounded in time. */
+store_err_t pg_query(struct store_pg *pg, const char *sql, PGresult **out);
+/*
+ * Outside a transaction: a live, current connection, or
+ * STORE_ERR_UNAVAILABLE while one is being made.
+ */
+store_err_t pg_ready(struct store_pg *pg);
+/* A prepared statement; *out holds its rows (binary) when it has any. */
+store_err_t pg_run(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a,
+    PGresult **out);
+/* An UPDATE or DELETE of one row; no row is NOT_FOUND. */
+store_err_t pg_change(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a);
+long pg_changed(PGresult *res);
+store_err_t pg_begin(struct store_pg *pg);
+store_err_t pg_commit(struct store_pg *pg);
+void pg_rollback(struct store_pg *pg);
+
+int64_t col_int(PGresult *r, int row, int col);
+int col_bool(PGresult *r, int row, int col);
+store_err_t col_text(PGresult *r, int row, int col, char **out);
+store_err_t col_blob(PGresult *r, int row, int col, unsigned char **out, size_t *len);
+/* The one row's first column, exactly len bytes: NOT_FOUND for no row. */
+store_err_t col_fixed(PGresult *r, unsigned char *out, size_t len);
+
+/* The notices connection: made (again) by the worker when it is lost. */
+store_err_t pg_listen_ready(struct store_pg *pg);
+
+/* ---- store_pg_ceremony.c ------------------------------------------------- */
+
+store_err_t pg_ceremony_add(store_t *st, const struct store_ceremony *c, char *refusal,
+    size_t refusal_len);
+store_err_t pg_ceremony_get(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    struct store_ceremony *out);
+store_err_t pg_ceremony_move(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    const char *from, const char *to, const char *reason, int64_t now);
+store_err_t pg_ceremony_set_handle(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    const unsigned char handle[STORE_USER_HANDLE_LEN], unsigned char out[STORE_USER_HANDLE_LEN]);
+store_err_t pg_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before, size_t batch,
+    size_t *expired, size_t *forgotten);
+store_err_t pg_ceremony_listen(store_t *st);
+int pg_notice_fd(store_t *st);
+store_err_t pg_notices(store_t *st,
+    void (*fn)(const unsigned char[STORE_TOKEN_HASH_LEN], void *), void *arg);
+store_err_t pg_exec_script(store_t *st, const char *sql);
+
+#endif /* PASSKEY_STORE_PG_H */

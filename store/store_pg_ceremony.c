@@ -1,0 +1,283 @@
+/*
+ * Ceremonies in PostgreSQL: a fleet's shared state (store.h, "Ceremonies
+ * in the store").  The rows, their limits and who may change what are the
+ * database's (the admit trigger of migration 2, and the policies of
+ * store_fleet.c); this file only reads and moves them.  Change notices
+ * come on a second connection that LISTENs to "pk:ROLE".
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_pg.h"
+
+store_err_t
+pg_ceremony_add(store_t *st, const struct store_ceremony *c, char *refusal, size_t refusal_len)
+{
+	struct store_pg *pg = pg_of(st);
+	struct pg_args a = { .n = 0 };
+	store_err_t err;
+	const char *m;
+
+	arg_bytes(&a, c->token_hash, sizeof(c->token_hash));
+	arg_text(&a, c->hostname);
+	arg_text(&a, c->kind ? "register" : "login");
+	arg_text(&a, c->code);
+	arg_text(&a, c->user);
+	arg_text(&a, c->rhost);
+	arg_text(&a, c->service);
+	arg_text(&a, c->addr_key);
+	arg_bytes(&a, c->challenge, sizeof(c->challenge));
+	if (c->has_handle)
+		arg_bytes(&a, c->user_handle, sizeof(c->user_handle));
+	else
+		arg_text(&a, NULL);
+	arg_bool(&a, c->consumes_enrollment);
+	arg_int(&a, c->created);
+	arg_int(&a, c->expires);
+	err = pg_run(pg, PG_CER_INSERT, &a, NULL);
+	/* the trigger's message is the refusal's code: pass on only one of ours */
+	if (err == STORE_ERR_LIMIT && refusal != NULL && refusal_len > 0) {
+		m = strstr(pg->msg, "limit_");
+		snprintf(refusal, refusal_len, "%.*s", m != NULL ? (int)strspn(m,
+		    "abcdefghijklmnopqrstuvwxyz_") : 0, m != NULL ? m : "");
+	}
+	return err;
+}
+
+static store_err_t
+pg_ceremony_read(PGresult *r, struct store_ceremony *c)
+{
+	unsigned char *b;
+	size_t n;
+	store_err_t err;
+
+	memset(c, 0, sizeof(*c));
+	if ((err = col_blob(r, 0, 0, &b, &n)) != STORE_OK)
+		return err;
+	if (n == sizeof(c->token_hash))
+		memcpy(c->token_hash, b, n);
+	free(b);
+	if (n != sizeof(c->token_hash))
+		return STORE_ERR_IO;
+	if ((err = col_text(r, 0, 1, &c->host_role)) != STORE_OK ||
+	    (err = col_text(r, 0, 2, &c->hostname)) != STORE_OK ||
+	    (err = col_text(r, 0, 5, &c->reason)) != STORE_OK ||
+	    (err = col_text(r, 0, 7, &c->user)) != STORE_OK ||
+	    (err = col_text(r, 0, 8, &c->rhost)) != STORE_OK ||
+	    (err = col_text(r, 0, 9, &c->service)) != STORE_OK ||
+	    (err = col_text(r, 0, 10, &c->addr_key)) != STORE_OK)
+		return err;
+	c->kind = strcmp(PQgetvalue(r, 0, 3), "register") == 0;
+	snprintf(c->state, sizeof(c->state), "%s", PQgetvalue(r, 0, 4));
+	snprintf(c->code, sizeof(c->code), "%s", PQgetvalue(r, 0, 6));
+	if ((err = col_blob(r, 0, 11, &b, &n)) != STORE_OK)
+		return err;
+	if (n == sizeof(c->challenge))
+		memcpy(c->challenge, b, n);
+	free(b);
+	if ((err = col_blob(r, 0, 12, &b, &n)) != STORE_OK)
+		return err;
+	if ((c->has_handle = n == sizeof(c->user_handle)))
+		memcpy(c->user_handle, b, n);
+	free(b);
+	c->consumes_enrollment = col_bool(r, 0, 13);
+	c->created = col_int(r, 0, 14);
+	c->expires = col_int(r, 0, 15);
+	c->finished = col_int(r, 0, 16);
+	return c->user != NULL && c->hostname != NULL && c->rhost != NULL && c->service != NULL &&
+	    c->addr_key != NULL ? STORE_OK : STORE_ERR_IO;
+}
+
+store_err_t
+pg_ceremony_get(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    struct store_ceremony *out)
+{
+	struct pg_args a = { .n = 0 };
+	PGresult *res;
+	store_err_t err;
+
+	memset(out, 0, sizeof(*out));	/* pg_ceremony_move's own, too */
+	arg_bytes(&a, hash, STORE_TOKEN_HASH_LEN);
+	if ((err = pg_run(pg_of(st), PG_CER_GET, &a, &res)) != STORE_OK)
+		return err;
+	err = PQntuples(res) == 1 ? pg_ceremony_read(res, out) : STORE_ERR_NOT_FOUND;
+	PQclear(res);
+	if (err != STORE_OK)
+		store_ceremony_free(out);
+	return err;
+}
+
+store_err_t
+pg_ceremony_move(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    const char *from, const char *to, const char *reason, int64_t now)
+{
+	struct store_pg *pg = pg_of(st);
+	struct store_ceremony now_row;
+	struct pg_args a = { .n = 0 };
+	store_err_t err;
+
+	arg_bytes(&a, hash, STORE_TOKEN_HASH_LEN);
+	arg_text(&a, from);
+	arg_text(&a, to);
+	arg_text(&a, reason);
+	arg_int(&a, now);
+	err = pg_change(pg, PG_CER_MOVE, &a);
+	if (err != STORE_ERR_NOT_FOUND)
+		return err;
+	/* no row changed: gone (or not ours to see), or no longer in `from` */
+	if ((err = pg_ceremony_get(st, hash, &now_row)) != STORE_OK)
+		return err;
+	store_ceremony_free(&now_row);
+	return STORE_ERR_CONFLICT;
+}
+
+store_err_t
+pg_ceremony_set_handle(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
+    const unsigned char handle[STORE_USER_HANDLE_LEN], unsigned char out[STORE_USER_HANDLE_LEN])
+{
+	struct pg_args a = { .n = 0 };
+	PGresult *res;
+	store_err_t err;
+
+	arg_bytes(&a, hash, STORE_TOKEN_HASH_LEN);
+	arg_bytes(&a, handle, STORE_USER_HANDLE_LEN);
+	if ((err = pg_run(pg_of(st), PG_CER_SET_HANDLE, &a, &res)) != STORE_OK)
+		return err;
+	err = col_fixed(res, out, STORE_USER_HANDLE_LEN);	/* none: gone, or no longer pending */
+	PQclear(res);
+	return err;
+}
+
+store_err_t
+pg_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before, size_t batch,
+    size_t *expired, size_t *forgotten)
+{
+	struct store_pg *pg = pg_of(st);
+	struct pg_args a = { .n = 0 };
+	PGresult *res;
+	store_err_t err;
+
+	arg_int(&a, now);
+	arg_int(&a, (int64_t)batch);
+	if ((err = pg_run(pg, PG_CER_EXPIRE, &a, &res)) != STORE_OK)
+		return err;
+	*expired = (size_t)pg_changed(res);
+	PQclear(res);
+	if (!pg->may_forget)
+		return STORE_OK;
+	a.n = 0;
+	arg_int(&a, forget_before);
+	arg_int(&a, (int64_t)batch);
+	err = pg_run(pg, PG_CER_FORGET, &a, &res);
+	if (err == STORE_OK) {
+		*forgotten = (size_t)pg_changed(res);
+		PQclear(res);
+	} else if (err == STORE_ERR_DENIED) {
+		pg->may_forget = 0;	/* a host's role: the web instances forget */
+		err = STORE_OK;
+	}
+	return err;
+}
+
+/* ---- change notices --------------------------------------------------------- */
+
+store_err_t
+pg_ceremony_listen(store_t *st)
+{
+	struct store_pg *pg = pg_of(st);
+	PGresult *res;
+	store_err_t err;
+
+	if ((err = pg_ready(pg)) != STORE_OK ||
+	    (err = pg_query(pg, "SELECT session_user", &res)) != STORE_OK)
+		return err;
+	snprintf(pg->channel, sizeof(pg->channel), "pk:%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(pg->listen);
+	if ((err = pg_connect(pg->conninfo, pg->lock_timeout_ms, pg->statement_timeout_ms, 0,
+	    pg->channel, &pg->listen, pg->msg, sizeof(pg->msg))) != STORE_OK)
+		return err;
+	return PQsetnonblocking(pg->listen, 1) == 0 ? STORE_OK : STORE_ERR_IO;
+}
+
+int
+pg_notice_fd(store_t *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	if (pg->listen == NULL || PQstatus(pg->listen) != CONNECTION_OK)
+		return -1;
+	return PQsocket(pg->listen);
+}
+
+static int
+nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* A notice's payload: the token hash in lower-case hex, exactly. */
+static int
+payload_hash(const char *p, unsigned char hash[STORE_TOKEN_HASH_LEN])
+{
+	for (size_t i = 0; i < STORE_TOKEN_HASH_LEN; i++) {
+		int hi = nibble(p[2 * i]), lo = hi < 0 ? -1 : nibble(p[2 * i + 1]);
+
+		if (lo < 0)
+			return 0;
+		hash[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return p[2 * STORE_TOKEN_HASH_LEN] == '\0';
+}
+
+/*
+ * Reads what arrived, without waiting.  A lost listening connection is
+ * made again by the worker (store_pg_conn.c); meanwhile this says
+ * STORE_ERR_UNAVAILABLE, and notices sent in between are lost: the
+ * caller's fallback re-reads are what make that harmless.
+ */
+store_err_t
+pg_notices(store_t *st, void (*fn)(const unsigned char[STORE_TOKEN_HASH_LEN], void *), void *arg)
+{
+	struct store_pg *pg = pg_of(st);
+	unsigned char hash[STORE_TOKEN_HASH_LEN];
+	store_err_t err;
+	PGnotify *n;
+
+	if (pg->channel[0] == '\0')
+		return STORE_ERR_INVALID;	/* store_ceremony_listen first */
+	if (pg->listen != NULL && PQstatus(pg->listen) == CONNECTION_OK &&
+	    PQconsumeInput(pg->listen) != 1)
+		PQfinish(pg->listen), pg->listen = NULL;
+	if ((err = pg_listen_ready(pg)) != STORE_OK)
+		return err;
+	while ((n = PQnotifies(pg->listen)) != NULL) {
+		if (payload_hash(n->extra, hash))
+			fn(hash, arg);
+		PQfreemem(n);
+	}
+	return STORE_OK;
+}
+
+store_err_t
+pg_exec_script(store_t *st, const char *sql)
+{
+	struct store_pg *pg = pg_of(st);
+	store_err_t err;
+
+	if (pg->in_txn)
+		return STORE_ERR_INVALID;
+	if ((err = pg_begin(pg)) != STORE_OK)
+		return err;
+	if ((err = pg_simple(pg, sql)) != STORE_OK) {
+		pg_rollback(pg);
+		return err;
+	}
+	return pg_commit(pg);
+}
