@@ -24,6 +24,7 @@
 	    "too many pending logins for this user from this address") \
 	X(CTL_REFUSAL_LIMIT_ADDRESS, "limit_address", "too many pending logins from this address") \
 	X(CTL_REFUSAL_LIMIT_TOTAL, "limit_total", "too many pending logins") \
+	X(CTL_REFUSAL_LIMIT_HOST, "limit_host", "too many pending logins on this host") \
 	X(CTL_REFUSAL_LIMIT_CONNECTION, "limit_connection", \
 	    "too many pending logins on one control connection") \
 	X(CTL_REFUSAL_UNKNOWN_CEREMONY, "unknown_ceremony", "no such login request") \

@@ -301,6 +301,7 @@ refusal_message(enum ctl_refusal r)
 	case CTL_REFUSAL_LIMIT_USER_ADDRESS:
 	case CTL_REFUSAL_LIMIT_ADDRESS:
 	case CTL_REFUSAL_LIMIT_TOTAL:
+	case CTL_REFUSAL_LIMIT_HOST:
 	case CTL_REFUSAL_LIMIT_CONNECTION:
 		return "passkey: too many pending logins, try again later";
 	case CTL_REFUSAL_RATE_LIMITED:

@@ -30,6 +30,8 @@ static const struct {
 	  "print a one-time passkey registration link for a user" },
 	{ "revoke-enrollment", cmd_revoke_enrollment,
 	  "withdraw a user's pending enrollment" },
+	{ "fleet", cmd_fleet,
+	  "the SQL of a fleet's PostgreSQL roles; applied with --store" },
 };
 
 const char *passkeyctl_socket;

@@ -31,7 +31,7 @@ struct list {
 
 struct ceremony_table {
 	struct ceremony *bucket[BUCKETS];
-	struct ceremony *by_hash[BUCKETS];	/* the same, by token hash */
+	struct ceremony **by_hash;	/* BUCKETS, by token hash; NULL: not kept */
 	struct list usual;		/* the usual lifetime, in creation order */
 	struct ceremony *expiry_cursor;	/* in usual: the first not yet past its expiry */
 	unsigned usual_lifetime;	/* set by the first ceremony */
@@ -77,22 +77,45 @@ ceremony_token_hash(const char *token, uint8_t out[CEREMONY_HASH_LEN])
 		memset(out, 0, CEREMONY_HASH_LEN);	/* matches nothing a store holds */
 }
 
-static unsigned
-hash_bucket_of(const uint8_t hash[CEREMONY_HASH_LEN])
+static uint64_t
+hash_key_of(const uint8_t hash[CEREMONY_HASH_LEN])
 {
-	return ((unsigned)hash[0] << 8 | hash[1]) & (BUCKETS - 1);
+	uint64_t k;
+
+	memcpy(&k, hash, sizeof(k));
+	return k;
 }
 
-/* Into both indexes. */
+static unsigned
+hash_bucket_of(uint64_t key)
+{
+	return (unsigned)(key & (BUCKETS - 1));
+}
+
+/* Into the indexes. */
 static void
 index_add(struct ceremony_table *t, struct ceremony *c)
 {
-	unsigned b = bucket_of(c->token), hb = hash_bucket_of(c->token_hash);
+	unsigned b = bucket_of(c->token);
+	uint8_t hash[CEREMONY_HASH_LEN];
 
 	c->hash_next = t->bucket[b];
 	t->bucket[b] = c;
-	c->by_hash_next = t->by_hash[hb];
-	t->by_hash[hb] = c;
+	if (t->by_hash == NULL)
+		return;
+	ceremony_token_hash(c->token, hash);
+	c->hash_key = hash_key_of(hash);
+	b = hash_bucket_of(c->hash_key);
+	c->by_hash_next = t->by_hash[b];
+	t->by_hash[b] = c;
+}
+
+int
+ceremony_table_index_hashes(struct ceremony_table *t)
+{
+	if (t->by_hash == NULL && (t->by_hash = calloc(BUCKETS, sizeof(*t->by_hash))) == NULL)
+		return -1;
+	return 0;
 }
 
 struct ceremony_table *
@@ -226,10 +249,12 @@ unlink_ceremony(struct ceremony_table *t, struct ceremony *c)
 	while (*pp != c)
 		pp = &(*pp)->hash_next;
 	*pp = c->hash_next;
-	pp = &t->by_hash[hash_bucket_of(c->token_hash)];
-	while (*pp != c)
-		pp = &(*pp)->by_hash_next;
-	*pp = c->by_hash_next;
+	if (t->by_hash != NULL) {
+		pp = &t->by_hash[hash_bucket_of(c->hash_key)];
+		while (*pp != c)
+			pp = &(*pp)->by_hash_next;
+		*pp = c->by_hash_next;
+	}
 	if (t->expiry_cursor == c)
 		t->expiry_cursor = c->next;
 	if (c->prev)
@@ -261,6 +286,7 @@ ceremony_table_free(struct ceremony_table *t)
 		ceremony_free(c);
 	}
 	countmap_free(t->pending_by);
+	free(t->by_hash);
 	free(t);
 }
 
@@ -289,7 +315,6 @@ make_secrets(struct ceremony *c)
 	    random_bytes(code, sizeof(code)) != 0)
 		return -1;
 	rp_b64url_encode(raw, sizeof(raw), c->token);
-	ceremony_token_hash(c->token, c->token_hash);
 	for (size_t i = 0, j = 0; i < 6; i++) {
 		if (i == 3)
 			c->code[j++] = '-';
@@ -381,11 +406,19 @@ ceremony_find(struct ceremony_table *t, const char *token)
 struct ceremony *
 ceremony_find_hash(struct ceremony_table *t, const uint8_t hash[CEREMONY_HASH_LEN])
 {
+	uint64_t key = hash_key_of(hash);
+	uint8_t full[CEREMONY_HASH_LEN];
 	struct ceremony *c;
 
-	for (c = t->by_hash[hash_bucket_of(hash)]; c != NULL; c = c->by_hash_next)
-		if (memcmp(c->token_hash, hash, CEREMONY_HASH_LEN) == 0)
+	if (t->by_hash == NULL)
+		return NULL;
+	for (c = t->by_hash[hash_bucket_of(key)]; c != NULL; c = c->by_hash_next) {
+		if (c->hash_key != key)
+			continue;
+		ceremony_token_hash(c->token, full);
+		if (memcmp(full, hash, CEREMONY_HASH_LEN) == 0)
 			return c;
+	}
 	return NULL;
 }
 
@@ -408,7 +441,6 @@ ceremony_adopt(struct ceremony_table *t, const char *token, const char *user,
 	c->hostname = put(&at, hostname, lh);
 	c->addr_key = "";
 	memcpy(c->token, token, CEREMONY_TOKEN_LEN + 1);
-	ceremony_token_hash(c->token, c->token_hash);
 	c->foreign = 1;
 	c->state = CTL_STATE_PENDING;
 	index_add(t, c);

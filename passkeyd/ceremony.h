@@ -51,7 +51,12 @@ struct ceremony {
 	 * a page: held under no limit here, and its owner logs its end.
 	 */
 	uint8_t foreign;
-	uint8_t token_hash[CEREMONY_HASH_LEN];
+	/*
+	 * The first 8 bytes of the token's SHA-256 (ceremony_token_hash), the
+	 * key of the table's second index; the whole hash is computed when
+	 * needed rather than kept (memory per pending ceremony).
+	 */
+	uint64_t hash_key;
 	uint8_t challenge[CEREMONY_CHALLENGE_LEN];
 	uint8_t user_handle[CEREMONY_HANDLE_LEN];
 	char *user, *rhost, *service;
@@ -68,7 +73,6 @@ struct ceremony {
 	uint64_t conn;
 	const char *reason;		/* static code of a failure, or NULL */
 	struct ceremony *hash_next, *by_hash_next;
-	int64_t refreshed_ms;		/* fleet: when the store's row was last read */
 	struct ceremony *prev, *next;	/* creation order */
 };
 
@@ -89,6 +93,12 @@ struct ceremony_spec {
 struct ceremony_table;
 
 struct ceremony_table *ceremony_table_new(struct ceremony_limits limits);
+/*
+ * Also index ceremonies by token hash (ceremony_find_hash), for a fleet's
+ * change notices: 512 KiB of buckets that a single host does without.
+ * Call before the first ceremony; -1 when out of memory.
+ */
+int ceremony_table_index_hashes(struct ceremony_table *t);
 void ceremony_table_free(struct ceremony_table *t);
 
 /*

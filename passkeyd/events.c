@@ -119,7 +119,7 @@ event_log(struct passkeyd *d, const struct event_rec *e)
 	    clock_monotonic_ms()))
 		return;
 	event_print(d, e);
-	if (d->journal == NULL)
+	if (d->journal == NULL || !d->audit_rows)
 		return;
 	event_to_store(e, &ev);
 	(void)journal_event(d->journal, &ev);	/* a full queue counts the loss */
@@ -157,4 +157,22 @@ events_tick(struct passkeyd *d, int64_t now_ms)
 	if (d->journal != NULL && (lost = journal_take_dropped(d->journal)) > 0)
 		daemon_log(d, "audit log: %llu rows could not be written (%s)",
 		    (unsigned long long)lost, d->store ? store_errmsg(d->store) : "no store");
+}
+
+enum ctl_refusal
+store_refusal(struct passkeyd *d, store_err_t err)
+{
+	/* the store's own words (the OS's or the server's) are for the log */
+	if (err != STORE_OK && d != NULL && d->store != NULL)
+		daemon_log_noisy(d, "store: %s: %s", store_err_str(err), store_errmsg(d->store));
+	switch (err) {
+	case STORE_OK:
+		return CTL_REFUSAL_NONE;
+	case STORE_ERR_BUSY:
+		return CTL_REFUSAL_STORE_BUSY;
+	case STORE_ERR_UNAVAILABLE:
+		return CTL_REFUSAL_STORE_UNAVAILABLE;
+	default:
+		return CTL_REFUSAL_STORE_ERROR;
+	}
 }

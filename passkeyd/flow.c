@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fleet.h"
 #include "flow.h"
 #include "rp_b64url.h"
 
@@ -38,34 +39,33 @@ log_ceremony(struct passkeyd *d, struct ceremony *c, const char *what,
 	    .reason = reason, .c = c, .noisy = noisy });
 }
 
+/*
+ * A new ceremony under this instance's limits; in a fleet also written to
+ * the store, under the fleet's, before anyone is given its link.
+ */
 static enum ctl_refusal
-begin(struct passkeyd *d, const struct ceremony_spec *spec, struct ceremony **out)
+begin(struct passkeyd *d, struct ceremony_spec spec, int consumes_enrollment,
+    struct ceremony **out)
 {
-	return ceremony_begin(d->ceremonies, spec, time(NULL), out);
-}
+	enum ctl_refusal r;
 
-enum ctl_refusal
-flow_store_refusal(struct passkeyd *d, store_err_t err)
-{
-	/* the store's own words (the OS's or the server's) are for the log */
-	if (err != STORE_OK && d != NULL && d->store != NULL)
-		daemon_log_noisy(d, "store: %s: %s", store_err_str(err), store_errmsg(d->store));
-	switch (err) {
-	case STORE_OK:
-		return CTL_REFUSAL_NONE;
-	case STORE_ERR_BUSY:
-		return CTL_REFUSAL_STORE_BUSY;
-	case STORE_ERR_UNAVAILABLE:
-		return CTL_REFUSAL_STORE_UNAVAILABLE;
-	default:
-		return CTL_REFUSAL_STORE_ERROR;
+	spec.hostname = d->cfg.hostname;
+	if ((r = ceremony_begin(d->ceremonies, &spec, time(NULL), out)) != CTL_REFUSAL_NONE)
+		return r;
+	(*out)->consumes_enrollment = (uint8_t)consumes_enrollment;
+	if (d->fleet && (r = fleet_publish(d, *out)) != CTL_REFUSAL_NONE) {
+		/* never handed out: it holds no place here either */
+		ceremony_finish(d->ceremonies, *out, CTL_STATE_CANCELLED, ctl_refusal_code(r),
+		    time(NULL));
+		*out = NULL;
 	}
+	return r;
 }
 
 static const char *
 store_reason(struct passkeyd *d, store_err_t err)
 {
-	return ctl_refusal_code(flow_store_refusal(d, err));
+	return ctl_refusal_code(store_refusal(d, err));
 }
 
 /* Which ceremony a login gets (PROTOCOL.md login_begin). */
@@ -80,13 +80,13 @@ login_kind(struct passkeyd *d, const struct login_request *r,
 	*kind = CEREMONY_LOGIN;
 	*enrolling = 0;
 	if ((err = store_cred_count_user(d->store, r->user, &n)) != STORE_OK)
-		return flow_store_refusal(d, err);
+		return store_refusal(d, err);
 	if (n > 0)
 		return CTL_REFUSAL_NONE;
 	*kind = CEREMONY_REGISTER;
 	if (r->enroll == ENROLL_PENDING) {
 		if ((err = store_enroll_pending(d->store, r->user, time(NULL), &pending)) != STORE_OK)
-			return flow_store_refusal(d, err);
+			return store_refusal(d, err);
 		*enrolling = pending;
 		return pending ? CTL_REFUSAL_NONE : CTL_REFUSAL_NO_PASSKEY;
 	}
@@ -104,11 +104,9 @@ flow_login_begin(struct passkeyd *d, const struct login_request *r,
 	*out = NULL;
 	err = login_kind(d, r, &kind, &enrolling);
 	if (err == CTL_REFUSAL_NONE)
-		err = begin(d, &(struct ceremony_spec){ .kind = kind, .user = r->user,
+		err = begin(d, (struct ceremony_spec){ .kind = kind, .user = r->user,
 		    .rhost = r->rhost, .service = r->service, .owner = 0,
-		    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout }, out);
-	if (err == CTL_REFUSAL_NONE)
-		(*out)->consumes_enrollment = (uint8_t)enrolling;
+		    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout }, enrolling, out);
 	/* a refusal can be repeated at will by whoever reaches sshd: budgeted */
 	event_log(d, &(struct event_rec){
 	    .event = kind == CEREMONY_LOGIN || err ? "login_begin" : "register_begin",
@@ -144,7 +142,7 @@ enroll_done(struct passkeyd *d, void *arg, store_err_t result)
 
 	w->c->committing = 0;
 	if (result != STORE_OK) {
-		r = flow_store_refusal(d, result);
+		r = store_refusal(d, result);
 		/* never handed out: it must hold no place and open nothing */
 		ceremony_finish(d->ceremonies, w->c, CTL_STATE_CANCELLED,
 		    ctl_refusal_code(r), time(NULL));
@@ -164,9 +162,9 @@ flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
 	struct ceremony *c;
 	enum ctl_refusal err;
 
-	err = begin(d, &(struct ceremony_spec){ .kind = CEREMONY_REGISTER,
+	err = begin(d, (struct ceremony_spec){ .kind = CEREMONY_REGISTER,
 	    .user = user, .rhost = "", .service = "passkeyctl", .owner = 0,
-	    .lifetime = lifetime }, &c);
+	    .lifetime = lifetime }, 1, &c);
 	if (err == CTL_REFUSAL_NONE && (w = calloc(1, sizeof(*w))) == NULL) {
 		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, "internal_error",
 		    time(NULL));
@@ -178,7 +176,6 @@ flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
 		    .reason = ctl_refusal_code(err), .detail = by });
 		return err;
 	}
-	c->consumes_enrollment = 1;
 	*w = (struct enroll_write){ .c = c, .expires = (int64_t)c->expires,
 	    .done = done, .arg = arg };
 	snprintf(w->by, sizeof(w->by), "%s", by);
@@ -197,9 +194,9 @@ flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
 {
 	enum ctl_refusal err;
 
-	err = begin(d, &(struct ceremony_spec){ .kind = CEREMONY_REGISTER,
+	err = begin(d, (struct ceremony_spec){ .kind = CEREMONY_REGISTER,
 	    .user = user, .rhost = "", .service = "passkeyctl", .owner = owner,
-	    .lifetime = d->cfg.ceremony_timeout }, out);
+	    .lifetime = d->cfg.ceremony_timeout }, 0, out);
 	event_log(d, &(struct event_rec){ .event = "register_begin", .user = user,
 	    .service = "passkeyctl", .verdict = err ? "refused" : "ok",
 	    .reason = err ? ctl_refusal_code(err) : NULL, .c = *out,
@@ -207,11 +204,22 @@ flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
 	return err;
 }
 
+struct ceremony *
+flow_find(struct passkeyd *d, const char *token, int *unavailable)
+{
+	*unavailable = 0;
+	return d->fleet ? fleet_find(d, token, unavailable) : ceremony_find(d->ceremonies, token);
+}
+
 void
 flow_refresh(struct passkeyd *d, struct ceremony *c)
 {
-	time_t now = time(NULL);
+	time_t now;
 
+	/* in a fleet the store's row says first: decided or expired elsewhere */
+	if (d->fleet && c->state == CTL_STATE_PENDING && !c->committing)
+		(void)fleet_refresh(d, c);
+	now = time(NULL);
 	if (c->state == CTL_STATE_PENDING && !c->committing && now >= c->expires) {
 		ceremony_finish(d->ceremonies, c, CTL_STATE_EXPIRED, "expired", now);
 		flow_on_expire(c, d);
@@ -221,18 +229,29 @@ flow_refresh(struct passkeyd *d, struct ceremony *c)
 void
 flow_on_expire(struct ceremony *c, void *arg)
 {
-	log_ceremony(arg, c, "expired", "fail", "expired", 0);
+	if (!c->foreign)	/* another instance's: its own says so */
+		log_ceremony(arg, c, "expired", "fail", "expired", 0);
 }
 
 enum ctl_state
 flow_status(struct passkeyd *d, struct ceremony *c)
 {
+	store_err_t err;
+	const char *why;
+
 	flow_refresh(d, c);
-	if (c->state == CTL_STATE_APPROVED) {
-		c->state = CTL_STATE_USED;
-		return CTL_STATE_APPROVED;
+	if (c->state != CTL_STATE_APPROVED)
+		return (enum ctl_state)c->state;
+	/* in a fleet, single use is the store's: no approval leaves here without it */
+	if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_APPROVED, CTL_STATE_USED,
+	    NULL)) != STORE_OK) {
+		why = err == STORE_ERR_CONFLICT ? "ceremony_used" : store_reason(d, err);
+		ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, why, time(NULL));
+		log_ceremony(d, c, "failed", "fail", why, 0);
+		return CTL_STATE_FAILED;
 	}
-	return (enum ctl_state)c->state;
+	c->state = CTL_STATE_USED;
+	return CTL_STATE_APPROVED;
 }
 
 void
@@ -242,6 +261,16 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 	/* a committing approval is decided by the store, not by a cancel */
 	if (c->state != CTL_STATE_PENDING || c->committing)
 		return;
+	/*
+	 * Decided elsewhere meanwhile: follow that.  A store that cannot be
+	 * reached cancels nothing there, but the link's row expires, and
+	 * nobody waits for its verdict here any more.
+	 */
+	if (d->fleet && fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_CANCELLED,
+	    why) == STORE_ERR_CONFLICT) {
+		(void)fleet_refresh(d, c);
+		return;
+	}
 	ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, why, time(NULL));
 	log_ceremony(d, c, "cancelled", "fail", why, 0);
 }
@@ -249,9 +278,20 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 void
 flow_deny(struct passkeyd *d, struct ceremony *c)
 {
+	store_err_t err;
+
 	flow_refresh(d, c);
 	if (c->state != CTL_STATE_PENDING || c->committing)
 		return;
+	/* a denial that the store does not hold denies nothing: the host would not know */
+	if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_DENIED,
+	    "denied")) != STORE_OK) {
+		if (err == STORE_ERR_CONFLICT)
+			(void)fleet_refresh(d, c);
+		else
+			(void)store_refusal(d, err);	/* logged */
+		return;
+	}
 	ceremony_finish(d->ceremonies, c, CTL_STATE_DENIED, "denied", time(NULL));
 	/* someone the user did not expect tried to log in: say so loudly */
 	log_ceremony(d, c, "denied", "deny", "denied", 0);
@@ -368,6 +408,9 @@ registration_handle(struct passkeyd *d, struct ceremony *c)
 	err = store_user_handle(d->store, c->user, 0, c->user_handle);
 	if (err == STORE_ERR_NOT_FOUND)
 		err = store_random_handle(c->user_handle);
+	/* in a fleet, the first instance to offer one fixes it for all */
+	if (err == STORE_OK && d->fleet)
+		err = fleet_set_handle(d, c);
 	if (err == STORE_OK)
 		c->has_handle = 1;
 	return err;
@@ -408,6 +451,8 @@ struct approval {
 	struct ceremony *c;
 	flow_finish_fn done;
 	void *arg;
+	int fleet;		/* the ceremony's row moves to approved in the same transaction */
+	int lost;		/* and another instance had decided it first */
 	/* login */
 	unsigned char *cred_id;
 	size_t cred_id_len;
@@ -443,6 +488,24 @@ reason_of(struct passkeyd *d, store_err_t err)
 	}
 }
 
+/*
+ * In a fleet, the ceremony's row moves to approved first, in the same
+ * transaction: another instance that decided it first makes this a
+ * conflict (a->lost), and nothing of this approval is written.
+ */
+static store_err_t
+decide_row(store_t *st, struct approval *a)
+{
+	store_err_t err;
+
+	if (!a->fleet)
+		return STORE_OK;
+	err = fleet_move(st, a->c, CTL_STATE_PENDING, CTL_STATE_APPROVED, NULL);
+	if (err == STORE_ERR_CONFLICT || err == STORE_ERR_NOT_FOUND)
+		a->lost = 1;
+	return err;
+}
+
 /* The approval's audit row, in the approval's own transaction. */
 static store_err_t
 add_approved_row(store_t *st, const struct ceremony *c)
@@ -463,6 +526,8 @@ login_apply(store_t *st, void *arg)
 	struct store_event row;
 	store_err_t err;
 
+	if ((err = decide_row(st, a)) != STORE_OK)
+		return err;
 	err = store_cred_record_use(st, a->cred_id, a->cred_id_len, a->sign_count,
 	    a->must_grow, a->bs, (int64_t)time(NULL), c->rhost);
 	if (err == STORE_OK && a->regressed) {
@@ -483,6 +548,8 @@ register_apply(store_t *st, void *arg)
 	struct ceremony *c = a->c;
 	store_err_t err;
 
+	if ((err = decide_row(st, a)) != STORE_OK)
+		return err;
 	a->rec.created = (int64_t)time(NULL);
 	err = store_cred_register(st, &a->rec, c->user_handle, c->consumes_enrollment,
 	    (int64_t)time(NULL));
@@ -507,10 +574,16 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 			event_print(d, &(struct event_rec){ .event = "sign_count_regressed",
 			    .user = c->user, .rhost = c->rhost, .verdict = "warn",
 			    .reason = "sign_count_regressed", .c = c });
+	} else if (a->lost) {
+		/* decided elsewhere first: this instance follows the store's verdict */
+		c->committing = 0;
+		(void)fleet_refresh(d, c);
 	} else {
 		const char *reason = reason_of(d, result);
 
 		ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, reason, time(NULL));
+		if (a->fleet)	/* the row's approval was rolled back with the rest */
+			(void)fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_FAILED, reason);
 		log_ceremony(d, c, "failed", "fail", reason, 0);
 	}
 	a->done(d, a->arg);
@@ -669,6 +742,7 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 		a->c = c;
 		a->done = done;
 		a->arg = arg;
+		a->fleet = d->fleet;
 		*reason = c->kind == CEREMONY_LOGIN ? verify_login(d, c, resp, a) :
 		    verify_register(d, c, resp, a);
 	}
@@ -680,8 +754,10 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 	}
 	if (a != NULL)
 		approval_free(a);
-	/* one verification attempt per challenge: a failure ends it */
+	/* one verification attempt per challenge: a failure ends it, everywhere */
 	ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, *reason, time(NULL));
+	if (d->fleet)
+		(void)fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_FAILED, *reason);
 	log_ceremony(d, c, "failed", "fail", *reason, 0);
 	return 0;
 }

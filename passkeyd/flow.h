@@ -28,10 +28,11 @@ struct login_request {
 };
 
 /*
- * The refusal a failed store call means (busy, unavailable, or an error);
- * the store's own reason goes to the log, under the log's noise budget.
+ * The ceremony a page's token names: this instance's, or in a fleet any
+ * instance's (fleet_find).  NULL for none; *unavailable when the store
+ * could not be asked.
  */
-enum ctl_refusal flow_store_refusal(struct passkeyd *d, store_err_t err);
+struct ceremony *flow_find(struct passkeyd *d, const char *token, int *unavailable);
 
 enum ctl_refusal flow_login_begin(struct passkeyd *d, const struct login_request *r,
     struct ceremony **out);

@@ -342,7 +342,7 @@ api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony 
 	out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o}",
 	    "state", "pending",
 	    "kind", c->kind == CEREMONY_LOGIN ? "login" : "register",
-	    "user", c->user, "host", h->d->cfg.hostname, "rhost", c->rhost,
+	    "user", c->user, "host", c->hostname, "rhost", c->rhost,
 	    "service", c->service, "created", created,
 	    "expires_in", (json_int_t)(c->expires - time(NULL)),
 	    "code", c->code, "publicKey", pk);
@@ -419,6 +419,7 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	char token[CEREMONY_TOKEN_LEN + 1];
 	const char *op, *slash;
 	struct ceremony *c;
+	int unavailable;
 
 	if (!origin_allowed(h, conn))
 		return send_state(conn, 403, "error", "origin_not_allowed");
@@ -430,8 +431,9 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	memcpy(token, url + 5, CEREMONY_TOKEN_LEN);
 	token[CEREMONY_TOKEN_LEN] = '\0';
 	op = slash + 1;
-	if ((c = ceremony_find(h->d->ceremonies, token)) == NULL)
-		return send_state(conn, 404, "unknown", NULL);
+	if ((c = flow_find(h->d, token, &unavailable)) == NULL)
+		return unavailable ? send_state(conn, 503, "error", "store_unavailable") :
+		    send_state(conn, 404, "unknown", NULL);
 	if (strcmp(op, "finish") == 0)
 		return api_finish(h, conn, c, req);
 	flow_refresh(h->d, c);

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "file.h"
 #include "control.h"
+#include "fleet.h"
 #include "flow.h"
 #include "http.h"
 #include "passkeyd.h"
@@ -313,7 +314,8 @@ prune_done(struct passkeyd *d, void *arg, store_err_t result)
 static void
 queue_prune(struct passkeyd *d, struct prune_job *p)
 {
-	if (p->queued || (d->cfg.audit_retention_days == 0 && d->cfg.audit_max_rows == 0))
+	if (p->queued || !d->audit_rows ||
+	    (d->cfg.audit_retention_days == 0 && d->cfg.audit_max_rows == 0))
 		return;
 	p->before_time = d->cfg.audit_retention_days == 0 ? 0 :
 	    (int64_t)time(NULL) - (int64_t)d->cfg.audit_retention_days * 86400;
@@ -347,18 +349,24 @@ loop_timeout(int a, int b)
 static void
 run_loop(struct passkeyd *d)
 {
-	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS];
+	/* HTTP, the control socket and its clients, the store's change notices */
+	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1];
 	struct prune_job prune = { 0 };
 	int journal_wait = -1;
 	time_t last_sweep = 0;
 
 	while (!stop_signal) {
-		size_t n;
+		size_t n, notice = 0;
 		int timeout = 1000;
 		int64_t now_ms;
 
 		fds[0] = (struct pollfd){ .fd = http_poll_fd(d->http), .events = POLLIN };
-		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 1);
+		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 2);
+		if (d->fleet && (fds[n].fd = fleet_notice_fd(d)) >= 0) {
+			fds[n].events = POLLIN;
+			fds[n].revents = 0;
+			notice = n++;
+		}
 		timeout = loop_timeout(timeout, http_timeout_ms(d->http));
 		timeout = loop_timeout(timeout, control_timeout_ms(d->control));
 		timeout = loop_timeout(timeout, journal_wait);
@@ -368,7 +376,9 @@ run_loop(struct passkeyd *d)
 		}
 		now_ms = clock_monotonic_ms();
 		http_run(d->http, now_ms);
-		control_handle(d->control, fds + 1, n - 1, now_ms);
+		control_handle(d->control, fds + 1, (notice ? notice : n) - 1, now_ms);
+		if (notice && fds[notice].revents)
+			fleet_notices(d);
 		/* one transaction for this turn's writes; answers follow the commit */
 		journal_wait = journal_flush(d->journal, d, d->store, now_ms);
 		/* finishes the commit decided: MHD sends them only when it runs */
@@ -377,6 +387,8 @@ run_loop(struct passkeyd *d)
 		if (time(NULL) != last_sweep) {
 			last_sweep = time(NULL);
 			ceremony_sweep(d->ceremonies, last_sweep, flow_on_expire, d);
+			if (d->fleet)
+				fleet_tick(d);
 			queue_prune(d, &prune);
 			events_tick(d, now_ms);
 			if (journal_wait < 0 && journal_queued(d->journal) > 0)
@@ -419,7 +431,20 @@ check_store_writable(struct passkeyd *d, char *err, size_t errlen)
 
 	event_to_store(&(struct event_rec){ .event = "daemon_started", .verdict = "info",
 	    .detail = PASSKEYD_VERSION }, &ev);
-	if ((se = store_event_add(d->store, &ev)) != STORE_OK) {
+	d->audit_rows = 1;
+	se = store_event_add(d->store, &ev);
+	/*
+	 * An SSH host's role in a fleet may not write the audit log (it may
+	 * only make and read its own ceremonies): its events go to its log,
+	 * and the web instances write the rows of what they decide.
+	 */
+	if (se == STORE_ERR_DENIED && d->fleet) {
+		d->audit_rows = 0;
+		daemon_log(d, "the store's role may not write the audit log: this host's events"
+		    " go to its log only");
+		return 0;
+	}
+	if (se != STORE_OK) {
 		snprintf(err, errlen, "store %s cannot be written (%s): %s", d->cfg.store_shown,
 		    store_err_str(se), store_errmsg(d->store));
 		return -1;
@@ -490,6 +515,14 @@ main(int argc, char **argv)
 	}
 	/* the loop must not stall behind another program's lock (journal.h) */
 	store_set_busy_timeout(d.store, 200);
+	/* a store that keeps ceremonies makes this instance one of a fleet */
+	if ((serr = store_ceremony_listen(d.store)) == STORE_OK) {
+		d.fleet = 1;
+	} else if (serr != STORE_ERR_UNSUPPORTED) {
+		fprintf(stderr, "passkeyd: store %s: change notices: %s: %s\n", d.cfg.store_shown,
+		    store_err_str(serr), store_errmsg(d.store));
+		goto out;
+	}
 	if (check_store_writable(&d, err, sizeof(err)) != 0) {
 		fprintf(stderr, "passkeyd: %s\n", err);
 		goto out;
@@ -499,6 +532,7 @@ main(int argc, char **argv)
 	limits.per_address = d.cfg.max_pending_per_address;
 	limits.per_user_address = d.cfg.max_pending_per_user_address;
 	if ((d.ceremonies = ceremony_table_new(limits)) == NULL ||
+	    (d.fleet && ceremony_table_index_hashes(d.ceremonies) != 0) ||
 	    (d.journal = journal_new()) == NULL ||
 	    (d.keys = keycache_new()) == NULL ||
 	    (d.control_rates = rate_table_new()) == NULL) {

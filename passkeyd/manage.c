@@ -130,7 +130,7 @@ resolve(struct op_ctx *x, struct store_credential *out)
 		return CTL_REFUSAL_BAD_REQUEST;
 	if (is_hex_prefix(id)) {
 		if ((se = store_cred_find(x->d->store, owner, id, out, &matches)) != STORE_OK)
-			return flow_store_refusal(x->d, se);
+			return store_refusal(x->d, se);
 		if (matches > 1)
 			return CTL_REFUSAL_AMBIGUOUS_ID;
 		if (matches == 1)
@@ -146,7 +146,7 @@ resolve(struct op_ctx *x, struct store_credential *out)
 	if (se == STORE_ERR_NOT_FOUND)
 		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
 	if (se != STORE_OK)
-		return flow_store_refusal(x->d, se);
+		return store_refusal(x->d, se);
 	/* someone else's: the same answer as for a made-up ID */
 	if (owner != NULL && strcmp(out->user, owner) != 0) {
 		store_credential_free(out);
@@ -206,7 +206,7 @@ manage_list(struct op_ctx *x)
 	if (user != NULL && x->uid == 0 && cursor == 0 && unknown_user(x->d, user))
 		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
 	if ((se = store_cred_page(x->d->store, user, cursor, LIST_PAGE_ROWS, &list)) != STORE_OK)
-		return op_refuse(flow_store_refusal(x->d, se));
+		return op_refuse(store_refusal(x->d, se));
 	items = json_array();
 	for (i = 0; items != NULL && i < list.count; i++) {
 		json_t *o = credential_json(x->d, &list.items[i]);
@@ -282,7 +282,7 @@ refusal_of(struct passkeyd *d, store_err_t se)
 	case STORE_ERR_NOT_FOUND:	/* removed meanwhile by another daemon */
 		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
 	default:
-		return flow_store_refusal(d, se);
+		return store_refusal(d, se);
 	}
 }
 
@@ -482,7 +482,7 @@ manage_events(struct op_ctx *x)
 		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
 	if ((se = store_event_list(x->d->store, user, (size_t)(limit < EVENTS_PAGE_ROWS ?
 	    limit : EVENTS_PAGE_ROWS), cursor, &list)) != STORE_OK)
-		return op_refuse(flow_store_refusal(x->d, se));
+		return op_refuse(store_refusal(x->d, se));
 	items = json_array();
 	for (i = 0; items != NULL && i < list.count; i++) {
 		json_t *o = event_json(&list.items[i]);

@@ -40,6 +40,10 @@ struct passkeyd {
 	struct rate_table *control_rates;
 	uint64_t control_rate_refusals;
 	uid_t control_rate_last_uid;
+	/* the store holds the ceremonies too (PostgreSQL: fleet.h) */
+	int fleet;
+	/* this instance's role may write the audit log (a host's may not) */
+	int audit_rows;
 };
 
 /* One audit event: a line in the daemon's log and a row in the store. */
@@ -67,6 +71,11 @@ void event_to_store(const struct event_rec *e, struct store_event *out);
 void events_tick(struct passkeyd *d, int64_t now_ms);
 void daemon_log(struct passkeyd *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * The refusal a failed store call means (busy, unavailable, or an error);
+ * the store's own reason goes to the log, under the log's noise budget.
+ */
+enum ctl_refusal store_refusal(struct passkeyd *d, store_err_t err);
 /* daemon_log under the log_noise budget: for lines a client can cause. */
 void daemon_log_noisy(struct passkeyd *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -177,7 +177,7 @@ store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
 		return NULL;
 	}
 	b.p[0] = '\0';
-	add(&b, "-- ssh-passkeys fleet roles (passkeyctl fleet-sql); safe to run again\n");
+	add(&b, "-- ssh-passkeys fleet roles (passkeyctl fleet); safe to run again\n");
 	snprintf(role, sizeof(role), "%s_web", prefix);
 	create_role(&b, role, 0);
 	snprintf(role, sizeof(role), "%s_hosts", prefix);

@@ -64,13 +64,15 @@ def nss_env(folder, extra=()):
 
 class Daemon:
     def __init__(self, passkeyd, tmp, name, extra="", user=None, store=None, nss=True,
-                 extra_users=(), wait=True):
+                 extra_users=(), wait=True, origin=None):
+        """origin: the pages' origin when it is not this daemon's own (a
+        fleet's web instances share one); it is also the public_url."""
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
         self.port = free_port()
         self.sock = os.path.join(self.dir, "control.sock")
         self.store = store or os.path.join(self.dir, "store.db")
-        self.origin = f"http://localhost:{self.port}"
+        self.origin = origin or f"http://localhost:{self.port}"
         self.conf = os.path.join(self.dir, "passkeyd.conf")
         self.held = {}
         with open(self.conf, "w") as f:

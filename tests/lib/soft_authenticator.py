@@ -367,13 +367,14 @@ class SoftAuthenticator:
 
 # --- the daemon's HTTP API ------------------------------------------------
 
-def api(origin, token, op, body=b"{}", host="127.0.0.1", timeout=10):
+def api(origin, token, op, body=b"{}", host="127.0.0.1", timeout=10, port=None):
     """POST /api/TOKEN/op to the daemon serving origin (plain HTTP), with
-    that Origin header.  Returns (HTTP status, answer JSON)."""
+    that Origin header; port: one instance of several serving the origin.
+    Returns (HTTP status, answer JSON)."""
     u = urllib.parse.urlsplit(origin)
     if isinstance(body, (dict, list)):
         body = json.dumps(body)
-    c = http.client.HTTPConnection(host, u.port or 80, timeout=timeout)
+    c = http.client.HTTPConnection(host, port or u.port or 80, timeout=timeout)
     try:
         c.request("POST", f"/api/{token}/{op}", body=body,
                   headers={"Content-Type": "application/json", "Origin": origin})

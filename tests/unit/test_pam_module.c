@@ -788,6 +788,7 @@ static const struct begin_case begins[] = {
 	B_REFUSE("limit_user_address", LIMIT),
 	B_REFUSE("limit_address", LIMIT),
 	B_REFUSE("limit_total", LIMIT),
+	B_REFUSE("limit_host", LIMIT),
 	B_REFUSE("limit_connection", LIMIT),
 	B_REFUSE("rate_limited", BUSY),
 	B_REFUSE("busy", BUSY),

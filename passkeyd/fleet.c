@@ -1,0 +1,223 @@
+/*
+ * The fleet's ceremonies: the local table and the store's rows kept in
+ * step (fleet.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fleet.h"
+#include "rp_err.h"
+
+#define FLEET_SWEEP_BATCH	256
+
+/*
+ * A reason read from the store, as one of ours: c->reason points at
+ * static codes only, and only codes we know may reach a page or the log.
+ */
+static const char *
+known_reason(const char *r)
+{
+	static const char *const fixed[] = { "expired", "denied", "cancelled", "client_gone",
+	    "credential_not_allowed", "credential_exists", "enrollment_not_pending",
+	    "ceremony_used", "internal_error" };
+	enum ctl_refusal cr;
+
+	if (r == NULL)
+		return NULL;
+	if ((cr = ctl_refusal_from_code(r)) != CTL_REFUSAL__COUNT)
+		return ctl_refusal_code(cr);
+	for (int i = 0; i < RP_ERR__COUNT; i++)
+		if (strcmp(rp_err_code(i), r) == 0)
+			return rp_err_code(i);
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcmp(fixed[i], r) == 0)
+			return fixed[i];
+	return "failed";
+}
+
+enum ctl_refusal
+fleet_publish(struct passkeyd *d, struct ceremony *c)
+{
+	struct store_ceremony row;
+	char refusal[32];
+	enum ctl_refusal r;
+	store_err_t err;
+
+	memset(&row, 0, sizeof(row));
+	ceremony_token_hash(c->token, row.token_hash);
+	row.hostname = (char *)c->hostname;
+	row.kind = c->kind == CEREMONY_REGISTER;
+	snprintf(row.code, sizeof(row.code), "%s", c->code);
+	row.user = c->user;
+	row.rhost = c->rhost;
+	row.service = c->service;
+	row.addr_key = c->addr_key;
+	memcpy(row.challenge, c->challenge, sizeof(row.challenge));
+	row.consumes_enrollment = c->consumes_enrollment;
+	row.created = (int64_t)c->created;
+	row.expires = (int64_t)c->expires;
+	err = store_ceremony_add(d->store, &row, refusal, sizeof(refusal));
+	explicit_bzero(row.challenge, sizeof(row.challenge));
+	if (err == STORE_OK)
+		return CTL_REFUSAL_NONE;
+	if (err == STORE_ERR_LIMIT)
+		return (r = ctl_refusal_from_code(refusal)) != CTL_REFUSAL__COUNT ? r :
+		    CTL_REFUSAL_LIMIT_TOTAL;
+	return store_refusal(d, err);
+}
+
+/* The row's secrets and times, for a ceremony another instance began. */
+static void
+take_row(struct ceremony *c, const struct store_ceremony *row)
+{
+	c->kind = row->kind ? CEREMONY_REGISTER : CEREMONY_LOGIN;
+	snprintf(c->code, sizeof(c->code), "%.*s", CEREMONY_CODE_LEN, row->code);
+	memcpy(c->challenge, row->challenge, sizeof(c->challenge));
+	if ((c->has_handle = (uint8_t)row->has_handle))
+		memcpy(c->user_handle, row->user_handle, sizeof(c->user_handle));
+	c->consumes_enrollment = (uint8_t)row->consumes_enrollment;
+	c->created = (time_t)row->created;
+	c->expires = (time_t)row->expires;
+}
+
+/* Follows the row's state: an end decided elsewhere ends it here too. */
+static void
+follow_state(struct passkeyd *d, struct ceremony *c, const struct store_ceremony *row)
+{
+	enum ctl_state s = ctl_state_from_name(row->state);
+	char ev[40];
+
+	if (s == CTL_STATE__COUNT || s == (enum ctl_state)c->state)
+		return;
+	if (c->state == CTL_STATE_PENDING && s != CTL_STATE_PENDING) {
+		ceremony_finish(d->ceremonies, c, s, known_reason(row->reason),
+		    row->finished > 0 ? (time_t)row->finished : time(NULL));
+		if (!c->foreign) {	/* our host's log says how its login ended */
+			snprintf(ev, sizeof(ev), "%s_%s", c->kind == CEREMONY_LOGIN ? "login" :
+			    "register", ctl_state_name(s));
+			event_print(d, &(struct event_rec){ .event = ev, .user = c->user,
+			    .rhost = c->rhost, .verdict = s == CTL_STATE_APPROVED ? "ok" : "fail",
+			    .reason = c->reason, .detail = "decided by the fleet", .c = c });
+		}
+	} else if (c->state == CTL_STATE_APPROVED && s == CTL_STATE_USED) {
+		c->state = CTL_STATE_USED;
+	}
+}
+
+int
+fleet_refresh(struct passkeyd *d, struct ceremony *c)
+{
+	struct store_ceremony row;
+	store_err_t err;
+	uint8_t hash[CEREMONY_HASH_LEN];
+
+	ceremony_token_hash(c->token, hash);
+	if ((err = store_ceremony_get(d->store, hash, &row)) != STORE_OK) {
+		/* another instance's row, forgotten: it ended long ago */
+		if (err == STORE_ERR_NOT_FOUND && c->foreign && c->state == CTL_STATE_PENDING)
+			ceremony_finish(d->ceremonies, c, CTL_STATE_EXPIRED, "expired", time(NULL));
+		else if (err != STORE_ERR_NOT_FOUND)
+			(void)store_refusal(d, err);	/* logged */
+		return 0;
+	}
+	if (c->foreign && c->state == CTL_STATE_PENDING)
+		take_row(c, &row);
+	follow_state(d, c, &row);
+	store_ceremony_free(&row);
+	return 1;
+}
+
+struct ceremony *
+fleet_find(struct passkeyd *d, const char *token, int *unavailable)
+{
+	struct store_ceremony row;
+	struct ceremony *c = ceremony_find(d->ceremonies, token);
+	uint8_t hash[CEREMONY_HASH_LEN];
+	store_err_t err;
+
+	*unavailable = 0;
+	if (c != NULL) {
+		if (c->state == CTL_STATE_PENDING && !c->committing)
+			(void)fleet_refresh(d, c);
+		return c;
+	}
+	if (!ceremony_token_valid(token))
+		return NULL;
+	ceremony_token_hash(token, hash);
+	if ((err = store_ceremony_get(d->store, hash, &row)) != STORE_OK) {
+		if (err != STORE_ERR_NOT_FOUND) {
+			*unavailable = 1;
+			(void)store_refusal(d, err);	/* logged */
+		}
+		return NULL;
+	}
+	c = ceremony_adopt(d->ceremonies, token, row.user, row.rhost, row.service, row.hostname);
+	if (c != NULL) {
+		take_row(c, &row);
+		follow_state(d, c, &row);
+	}
+	store_ceremony_free(&row);
+	return c;
+}
+
+store_err_t
+fleet_move(store_t *st, const struct ceremony *c, enum ctl_state from, enum ctl_state to,
+    const char *reason)
+{
+	uint8_t hash[CEREMONY_HASH_LEN];
+
+	ceremony_token_hash(c->token, hash);
+	return store_ceremony_move(st, hash, ctl_state_name(from), ctl_state_name(to), reason,
+	    (int64_t)time(NULL));
+}
+
+store_err_t
+fleet_set_handle(struct passkeyd *d, struct ceremony *c)
+{
+	uint8_t hash[CEREMONY_HASH_LEN], chosen[CEREMONY_HANDLE_LEN];
+	store_err_t err;
+
+	ceremony_token_hash(c->token, hash);
+	if ((err = store_ceremony_set_handle(d->store, hash, c->user_handle, chosen)) == STORE_OK)
+		memcpy(c->user_handle, chosen, sizeof(chosen));
+	return err;
+}
+
+static void
+on_notice(const unsigned char hash[STORE_TOKEN_HASH_LEN], void *arg)
+{
+	struct passkeyd *d = arg;
+	struct ceremony *c = ceremony_find_hash(d->ceremonies, hash);
+
+	/* a notice is a hint, anyone may send one: only the row is believed */
+	if (c != NULL && !c->foreign && c->state == CTL_STATE_PENDING && !c->committing)
+		(void)fleet_refresh(d, c);
+}
+
+void
+fleet_notices(struct passkeyd *d)
+{
+	(void)store_notices(d->store, on_notice, d);
+}
+
+int
+fleet_notice_fd(struct passkeyd *d)
+{
+	return store_notice_fd(d->store);
+}
+
+void
+fleet_tick(struct passkeyd *d)
+{
+	time_t now = time(NULL);
+	size_t expired = 0, forgotten = 0;
+	store_err_t err;
+
+	err = store_ceremony_sweep(d->store, (int64_t)now, (int64_t)now - CEREMONY_KEEP_FINAL,
+	    FLEET_SWEEP_BATCH, &expired, &forgotten);
+	if (err != STORE_OK && err != STORE_ERR_UNAVAILABLE)
+		(void)store_refusal(d, err);	/* logged */
+	/* a notice lost while the listening connection was down: read again */
+	fleet_notices(d);
+}

@@ -1,0 +1,55 @@
+/*
+ * The fleet: with a PostgreSQL store, ceremonies live in the database as
+ * well as here, so that any passkeyd instance can take any step of any
+ * host's login.  The SSH host's own instance begins the ceremony (and
+ * keeps it in its table, where its PAM module asks); a web instance
+ * serving the page reads it from the store ("adopts" it, ceremony.h) and
+ * decides it there; the decision reaches the host by a change notice, or
+ * by reading the row again when the module asks.
+ *
+ * The store is the referee: a state changes only by a conditional update
+ * from the state seen (store_ceremony_move), so two instances acting on
+ * one ceremony cannot both succeed, and the fleet's limits are the
+ * database's.  What is here is the translation between the two copies.
+ * With SQLite, d->fleet is 0 and none of this runs.
+ */
+#ifndef PASSKEYD_FLEET_H
+#define PASSKEYD_FLEET_H
+
+#include "passkeyd.h"
+
+/*
+ * Writes a new ceremony of ours to the store, under the fleet's limits:
+ * CTL_REFUSAL_NONE, a limit's refusal, or the store's failure.
+ */
+enum ctl_refusal fleet_publish(struct passkeyd *d, struct ceremony *c);
+
+/*
+ * A ceremony by token: ours, or another instance's read from the store
+ * and taken into the table.  Either is brought up to date with the store
+ * first (unless its approval is being written here).  NULL for none, with
+ * *unavailable set when the store could not be asked.
+ */
+struct ceremony *fleet_find(struct passkeyd *d, const char *token, int *unavailable);
+
+/* Reads the ceremony's row again and follows it; 0 when it could not. */
+int fleet_refresh(struct passkeyd *d, struct ceremony *c);
+
+/* store_ceremony_move for c, at now (on st: inside a journal entry too). */
+store_err_t fleet_move(store_t *st, const struct ceremony *c, enum ctl_state from,
+    enum ctl_state to, const char *reason);
+
+/*
+ * A registration's user handle, chosen once for the whole fleet: the one
+ * in c (the user's, or fresh) unless another instance chose first.
+ */
+store_err_t fleet_set_handle(struct passkeyd *d, struct ceremony *c);
+
+/* The change notices that arrived: each of ours named is read again. */
+void fleet_notices(struct passkeyd *d);
+int fleet_notice_fd(struct passkeyd *d);
+
+/* Once a second: expires what is past due and forgets old final rows. */
+void fleet_tick(struct passkeyd *d);
+
+#endif

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""A fleet on one real PostgreSQL server (tests/lib/pg-server.sh): the
+roles from `passkeyctl fleet --store`, two SSH hosts' passkeyd instances
+(each on its own host role, its own host name) and two web instances (on
+web roles) serving one origin, all real daemons over their real control
+sockets and HTTP, answered by tests/lib/soft_authenticator.py:
+
+  - a passkey registered through host A's login logs in to host B; each
+    page shows the host the login is for;
+  - any instance takes any step: options on one web instance, finish on
+    the other, the verdict answered to the host;
+  - Deny and expiry across instances;
+  - the web instance that served the options is killed (SIGKILL): the
+    finish goes to the other, and the login is approved;
+  - single use across instances: a finish replayed to the other instance
+    is refused, and the host says "used" after its one approval;
+  - a host's daemon runs on a role that may not write the audit log; the
+    web instances write the rows.
+
+TAP; needs root like test_daemon.py, whose Daemon class it uses.
+usage: test_fleet.py PASSKEYD PASSKEYCTL"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+import test_daemon as td  # noqa: E402  (reads PASSKEYD from sys.argv[1])
+import soft_authenticator as sa  # noqa: E402
+from pgserver import PgServer  # noqa: E402
+from tap import ok, note, group, plan, skip_all, free_port  # noqa: E402
+
+PASSKEYD = os.path.abspath(sys.argv[1])
+PASSKEYCTL = os.path.abspath(sys.argv[2])
+
+
+class Fleet:
+    def __init__(self, pg, tmp):
+        self.pg = pg
+        self.uri = pg.create_db("fleet")
+        self.origin = f"http://localhost:{free_port()}"   # what nginx would serve
+        r = subprocess.run([PASSKEYCTL, "fleet", "--store", self.uri, "--prefix", "pkt",
+                            "--host", "pkt_hosta=host-a.example", "--host",
+                            "pkt_hostb=host-b.example", "--web", "pkt_web1", "--web",
+                            "pkt_web2"], capture_output=True, text=True, timeout=60)
+        self.roles = r
+        # hosts: short lifetimes on B (5 s), to see expiry across instances
+        self.a = td.Daemon(tmp, "host-a", store=pg.uri_of("fleet", "pkt_hosta"),
+                           origin=self.origin, extra="hostname = host-a.example\n")
+        self.b = td.Daemon(tmp, "host-b", store=pg.uri_of("fleet", "pkt_hostb"),
+                           origin=self.origin,
+                           extra="hostname = host-b.example\nceremony_timeout = 5\n")
+        self.w1 = td.Daemon(tmp, "web-1", store=pg.uri_of("fleet", "pkt_web1"),
+                            origin=self.origin, extra="hostname = login.example\n")
+        self.w2 = td.Daemon(tmp, "web-2", store=pg.uri_of("fleet", "pkt_web2"),
+                            origin=self.origin, extra="hostname = login.example\n")
+
+    def daemons(self):
+        return (self.a, self.b, self.w1, self.w2)
+
+    def api(self, web, token, op, body=b"{}"):
+        return sa.api(self.origin, token, op, body, port=web.port)
+
+    def stop(self):
+        for d in self.daemons():
+            d.stop()
+
+
+def begin(host, user="alice", enroll="none"):
+    return td.login(host, user=user, enroll=enroll)
+
+
+def status(host, token):
+    return host.ctl({"op": "status", "token": token})
+
+
+def until_state(host, token, want, seconds=5):
+    """The host's status until it is `want` (or seconds pass)."""
+    end = time.monotonic() + seconds
+    s = None
+    while time.monotonic() < end:
+        s = status(host, token)
+        if s.get("state") == want:
+            return s
+        time.sleep(0.05)
+    return s
+
+
+def test_roles(f):
+    ok(f.roles.returncode == 0 and "fleet roles applied" in f.roles.stdout,
+       "roles: passkeyctl fleet --store applies the schema and the roles",
+       (f.roles.returncode, f.roles.stdout, f.roles.stderr))
+    ok(all(d.proc.poll() is None for d in f.daemons()),
+       "roles: two hosts and two web instances start on their own roles",
+       [d.logtext()[-600:] for d in f.daemons()])
+    ok("may not write the audit log" in f.a.logtext() and
+       "may not write the audit log" not in f.w1.logtext(),
+       "roles: a host's role may not write the audit log; a web instance's may")
+
+
+def test_register_at_a_login_at_b(f, alice):
+    j = begin(f.a, enroll="after-auth")
+    ok(j.get("ok") and j.get("kind") == "register", "a: registration begins on host A", j)
+    st, opt = f.api(f.w1, j["token"], "options")
+    ok(st == 200 and opt.get("host") == "host-a.example" and opt.get("kind") == "register",
+       "a: web 1 serves its page, showing host A", (st, opt))
+    body = json.dumps(alice.create(opt["publicKey"], f.origin, sign_count=1))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    ok(st == 200 and r.get("state") == "approved", "a: web 2 takes the finish", (st, r))
+    s = until_state(f.a, j["token"], "approved")
+    ok(s.get("state") == "approved", "a: host A is told approved", s)
+    ok(status(f.a, j["token"]).get("state") == "used", "a: and then used: one approval", s)
+
+    j = begin(f.b)
+    ok(j.get("ok") and j.get("kind") == "login", "b: the passkey registered at A logs in"
+       " at B: a login (not a registration) begins on host B", j)
+    st, opt = f.api(f.w2, j["token"], "options")
+    ok(st == 200 and opt.get("host") == "host-b.example", "b: the page shows host B",
+       (st, opt))
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=2))
+    st, r = f.api(f.w1, j["token"], "finish", body)
+    ok(st == 200 and r.get("state") == "approved", "b: approved through web 1", (st, r))
+    ok(until_state(f.b, j["token"], "approved").get("state") == "approved",
+       "b: host B is told approved")
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    ok(st == 410 and r.get("state") == "used",
+       "b: the same finish replayed to the other instance is refused: used", (st, r))
+    ok(status(f.b, j["token"]).get("state") == "used", "b: host B says used after its one"
+       " approval")
+    # host A never sees host B's ceremony
+    ok(f.a.ctl({"op": "status", "token": j["token"]}).get("error") == "unknown_ceremony",
+       "b: host A knows nothing of host B's ceremony")
+
+
+def test_deny_and_expiry(f, alice):
+    j = begin(f.a)
+    st, r = f.api(f.w2, j["token"], "deny")
+    ok(st == 200 and r.get("state") == "denied", "deny: web 2 denies host A's login", (st, r))
+    s = until_state(f.a, j["token"], "denied")
+    ok(s.get("state") == "denied", "deny: host A is told denied", s)
+    st, r = f.api(f.w1, j["token"], "options")
+    ok(st == 410 and r.get("state") == "denied", "deny: web 1 says denied too", (st, r))
+
+    j = begin(f.b)
+    st, opt = f.api(f.w1, j["token"], "options")
+    ok(st == 200, "expiry: a login on host B (5 s lifetime) is pending", (st, opt))
+    time.sleep(6.2)
+    st, r = f.api(f.w2, j["token"], "options")
+    ok(st == 410 and r.get("state") == "expired", "expiry: web 2 says expired", (st, r))
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=50))
+    st, r = f.api(f.w1, j["token"], "finish", body)
+    ok(st != 200, "expiry: a late finish is refused", (st, r))
+    ok(status(f.b, j["token"]).get("state") == "expired", "expiry: host B says expired")
+
+
+def test_web_killed(f, alice):
+    j = begin(f.a)
+    st, opt = f.api(f.w1, j["token"], "options")
+    ok(st == 200, "kill: web 1 served the options", (st, opt))
+    f.w1.proc.send_signal(signal.SIGKILL)
+    f.w1.proc.wait(10)
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=60))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    ok(st == 200 and r.get("state") == "approved",
+       "kill: web 1 killed (SIGKILL): the finish goes through web 2", (st, r))
+    ok(until_state(f.a, j["token"], "approved").get("state") == "approved",
+       "kill: host A is told approved")
+
+
+def test_audit(f):
+    rows = f.pg.query(f.uri, "SELECT event, count(*) FROM events GROUP BY event ORDER BY 1")
+    counts = {r[0]: int(r[1]) for r in rows}
+    ok(counts.get("register_approved") == 1 and counts.get("login_approved") == 2,
+       "audit: the web instances wrote the approvals' rows", counts)
+    ok(counts.get("daemon_started") == 2, "audit: only the two web instances wrote a"
+       " daemon_started row", counts)
+    hosts = f.pg.query(f.uri, "SELECT host_role, hostname, count(*) FROM ceremonies"
+                       " GROUP BY 1, 2 ORDER BY 1")
+    ok(all(r[0] in ("pkt_hosta", "pkt_hostb") for r in hosts) and
+       ["pkt_hosta", "host-a.example"] == hosts[0][:2],
+       "audit: each ceremony row names its host's role and registered name", hosts)
+
+
+def main():
+    if os.geteuid() != 0:
+        return skip_all("needs root (the Daemon harness of test_daemon.py)")
+    tmp = tempfile.mkdtemp(prefix="passkeyd-fleet.")
+    os.chmod(tmp, 0o755)
+    try:
+        with PgServer() as pg:
+            f = Fleet(pg, tmp)
+            try:
+                alice = sa.SoftAuthenticator()
+                for name, fn, args in (("test_roles", test_roles, ()),
+                                       ("test_register_at_a_login_at_b",
+                                        test_register_at_a_login_at_b, (alice,)),
+                                       ("test_deny_and_expiry", test_deny_and_expiry, (alice,)),
+                                       ("test_web_killed", test_web_killed, (alice,)),
+                                       ("test_audit", test_audit, ())):
+                    with group(name):
+                        fn(f, *args)
+            finally:
+                f.stop()
+                for d in f.daemons():
+                    if d.proc.returncode not in (0, -signal.SIGKILL):
+                        note(f"{d.dir}: exit {d.proc.returncode}: {d.logtext()[-800:]}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return plan()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
