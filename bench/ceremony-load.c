@@ -25,6 +25,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,8 +348,22 @@ struct worker {
 	unsigned long done, errors;
 	double *lat;
 	size_t nlat, caplat;
+	/* the status request after the approval: the user's Enter -> PAM_SUCCESS */
+	double *enter;
+	size_t nenter, capenter;
 	char last_error[200];
 };
+
+static void
+push(double **v, size_t *n, size_t *cap, double x)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 1024;
+		if ((*v = realloc(*v, *cap * sizeof(double))) == NULL)
+			die("out of memory");
+	}
+	(*v)[(*n)++] = x;
+}
 
 static void
 fail(struct worker *w, const char *what, const json_t *j)
@@ -366,6 +381,7 @@ ceremony(struct worker *w, struct user *u, int registering)
 	struct ctl c;
 	json_t *j, *opt = NULL, *fin = NULL;
 	char *resp = NULL, token[64], rhost[32];
+	double t_enter;
 	long st;
 	int rc = -1;
 
@@ -398,12 +414,15 @@ ceremony(struct worker *w, struct user *u, int registering)
 		fail(w, "finish", fin);
 		goto out;
 	}
+	t_enter = now_s();
 	j = ctl_ask(&c, json_pack("{s:s, s:s}", "op", "status", "token", token));
 	if (j == NULL || strcmp(json_string_value(json_object_get(j, "state")) ?
 	    json_string_value(json_object_get(j, "state")) : "", "approved") != 0) {
 		fail(w, "status", j);
 		goto out;
 	}
+	if (!registering)
+		push(&w->enter, &w->nenter, &w->capenter, now_s() - t_enter);
 	rc = 0;
 out:
 	json_decref(j);
@@ -427,12 +446,7 @@ run_worker(void *arg)
 		double t0 = now_s();
 
 		if (ceremony(w, &users[i], 0) == 0) {
-			if (w->nlat == w->caplat) {
-				w->caplat = w->caplat ? 2 * w->caplat : 1024;
-				if ((w->lat = realloc(w->lat, w->caplat * sizeof(double))) == NULL)
-					die("out of memory");
-			}
-			w->lat[w->nlat++] = now_s() - t0;
+			push(&w->lat, &w->nlat, &w->caplat, now_s() - t0);
 			w->done++;
 		}
 	}
@@ -441,20 +455,48 @@ run_worker(void *arg)
 
 static int cmp_double(const void *a, const void *b);
 
+/* The workers' samples of one kind, sorted; *n their count. */
+static double *
+gather(struct worker *ws, int c, size_t off_v, size_t off_n, size_t *n)
+{
+	double *all;
+	size_t total = 0;
+
+	for (int k = 0; k < c; k++)
+		total += *(size_t *)((char *)&ws[k] + off_n);
+	if ((all = malloc((total + 1) * sizeof(double))) == NULL)
+		die("out of memory");
+	*n = 0;
+	for (int k = 0; k < c; k++) {
+		size_t m = *(size_t *)((char *)&ws[k] + off_n);
+
+		memcpy(all + *n, *(double **)((char *)&ws[k] + off_v), m * sizeof(double));
+		*n += m;
+	}
+	qsort(all, *n, sizeof(double), cmp_double);
+	return all;
+}
+
+static double
+pct_ms(const double *v, size_t n, double q)
+{
+	return n ? v[(size_t)((double)n * q)] * 1000 : -1.0;
+}
+
 /* C threads for S seconds; one result line. */
 static int
 run_load(struct worker *ws, int c, int secs)
 {
 	pthread_t th[MAX_THREADS];
-	double t0, elapsed, *all;
+	double t0, elapsed, *all, *enter;
 	unsigned long done = 0, errors = 0;
-	size_t nall = 0;
+	size_t nall, nenter;
 
 	concurrency = c;
 	stop_flag = 0;
 	for (int k = 0; k < c; k++) {
 		ws[k].done = ws[k].errors = 0;
-		ws[k].nlat = 0;
+		ws[k].nlat = ws[k].nenter = 0;
 	}
 	t0 = now_s();
 	for (int k = 0; k < c; k++)
@@ -468,23 +510,19 @@ run_load(struct worker *ws, int c, int secs)
 	for (int k = 0; k < c; k++) {
 		done += ws[k].done;
 		errors += ws[k].errors;
-		nall += ws[k].nlat;
-	}
-	if ((all = malloc((nall + 1) * sizeof(double))) == NULL)
-		die("out of memory");
-	nall = 0;
-	for (int k = 0; k < c; k++) {
-		memcpy(all + nall, ws[k].lat, ws[k].nlat * sizeof(double));
-		nall += ws[k].nlat;
 		if (ws[k].errors)
 			fprintf(stderr, "ceremony-load: thread %d: %lu errors, last: %s\n", k,
 			    ws[k].errors, ws[k].last_error);
 	}
-	qsort(all, nall, sizeof(double), cmp_double);
-	printf("logins=%lu per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%lu\n", done,
-	    (double)done / elapsed, nall ? all[nall / 2] * 1000 : -1.0,
-	    nall ? all[(size_t)((double)nall * 0.99)] * 1000 : -1.0, errors);
+	all = gather(ws, c, offsetof(struct worker, lat), offsetof(struct worker, nlat), &nall);
+	enter = gather(ws, c, offsetof(struct worker, enter), offsetof(struct worker, nenter),
+	    &nenter);
+	printf("logins=%lu per_s=%.0f p50_ms=%.2f p99_ms=%.2f enter_p50_ms=%.3f"
+	    " enter_p99_ms=%.3f errors=%lu\n", done, (double)done / elapsed,
+	    pct_ms(all, nall, 0.5), pct_ms(all, nall, 0.99), pct_ms(enter, nenter, 0.5),
+	    pct_ms(enter, nenter, 0.99), errors);
 	free(all);
+	free(enter);
 	return errors > done / 100 ? 1 : 0;
 }
 

@@ -13,6 +13,12 @@ needs and runs it.
   memory: bytes per pending ceremony (RSS growth over 100k pending)
   listing: logins per second during a root listing of 100k passkeys, as a
       ratio to the rate without it
+  fleet: the same ceremonies at c=16 on one instance on SQLite, one on
+      PostgreSQL and two on one PostgreSQL database (the load split between
+      them), rounds alternating; ceremonies per second and the server time
+      from the user's Enter (the status request after the approval) to the
+      answer PAM_SUCCESS follows, p50 and p99; PostgreSQL from
+      tests/lib/pg-server.sh (fsync on, as a real server's)
 
 usage: ceremony.py --passkeyd BIN --load BIN --peer server.mjs [--short]"""
 import argparse
@@ -69,13 +75,13 @@ def rss_kib(pid):
 
 
 class Ours:
-    def __init__(self, passkeyd, folder, extra="", names=(), legacy=False):
+    def __init__(self, passkeyd, folder, extra="", names=(), legacy=False, store=None):
         self.dir = folder
         os.makedirs(folder, exist_ok=True)
         self.port = free_port()
         self.origin = f"http://localhost:{self.port}"
         self.sock = os.path.join(folder, "control.sock")
-        self.store = os.path.join(folder, "store.db")
+        self.store = store or os.path.join(folder, "store.db")
         conf = os.path.join(folder, "passkeyd.conf")
         with open(conf, "w") as f:
             # the peer asks for UV as "preferred": compare like with like
@@ -131,10 +137,10 @@ class Load:
     """One ceremony-load process per server: it registers the users once
     and runs a load for each "run C S" line."""
 
-    def __init__(self, binary, server, max_c):
+    def __init__(self, binary, server, max_c, prefix="bench"):
         self.p = subprocess.Popen([binary, "--socket", server.sock, "--origin", server.origin,
                                    "--users", str(USERS), "--concurrency", str(max_c),
-                                   "--register", "--interactive"],
+                                   "--register", "--interactive", "--user-prefix", prefix],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         if self.p.stdout.readline().strip() != "ready":
             raise SystemExit("bench: ceremony-load could not register its users")
@@ -353,6 +359,66 @@ def listing(args, tmp):
         ours.stop()
 
 
+def fleet(args, tmp):
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                    "lib"))
+    from pgserver import PgServer
+    c, (rounds, seconds) = 16, ((1, 3) if args.short else (3, 5))
+    names = [f"{p}{i}" for p in ("bench", "bencha", "benchb") for i in range(USERS)]
+    with PgServer() as pg:
+        one, two = pg.create_db("one"), pg.create_db("two")
+        servers = {"sqlite": [Ours(args.passkeyd, os.path.join(tmp, "f-sqlite"), names=names)],
+                   "pg1": [Ours(args.passkeyd, os.path.join(tmp, "f-pg1"), names=names,
+                                store=one)],
+                   "pg2": [Ours(args.passkeyd, os.path.join(tmp, f"f-pg2-{k}"), names=names,
+                                store=two) for k in (0, 1)]}
+        loads = {}
+        try:
+            for who, srvs in servers.items():
+                loads[who] = [Load(args.load, srv, c, prefix=("bench", "bencha", "benchb")[
+                    k + (1 if who == "pg2" else 0)]) for k, srv in enumerate(srvs)]
+            rate = {who: [] for who in servers}
+            enter50 = {who: [] for who in servers}
+            enter99 = {who: [] for who in servers}
+            errs = 0
+            for r in range(rounds):
+                order = list(servers) if r % 2 == 0 else list(reversed(servers))
+                for who in order:
+                    share = c // len(loads[who])
+                    res = [None] * len(loads[who])
+
+                    def go(k, who=who, share=share, res=res):
+                        res[k] = loads[who][k].run(share, seconds)
+                    ts = [threading.Thread(target=go, args=(k,)) for k in range(len(res))]
+                    for t in ts:
+                        t.start()
+                    for t in ts:
+                        t.join()
+                    errs += sum(int(x.get("errors", 1)) for x in res)
+                    rate[who].append(sum(float(x["per_s"]) for x in res))
+                    enter50[who].append(statistics.mean(float(x["enter_p50_ms"]) for x in res))
+                    enter99[who].append(max(float(x["enter_p99_ms"]) for x in res))
+            med = lambda d, who: statistics.median(d[who])  # noqa: E731
+            print(f"fleet c={c} sqlite_per_s={med(rate, 'sqlite'):.0f} pg_per_s={med(rate, 'pg1'):.0f}"
+                  f" pg_two_per_s={med(rate, 'pg2'):.0f}"
+                  f" two_vs_one={med(rate, 'pg2') / med(rate, 'pg1'):.2f} errors={errs}", flush=True)
+            print(f"enter: enter_to_success_ms p50 sqlite={med(enter50, 'sqlite'):.3f}"
+                  f" pg={med(enter50, 'pg1'):.3f} pg_two={med(enter50, 'pg2'):.3f}"
+                  f" pg_minus_sqlite_p50={med(enter50, 'pg1') - med(enter50, 'sqlite'):.3f}"
+                  f" p99 sqlite={med(enter99, 'sqlite'):.3f} pg={med(enter99, 'pg1'):.3f}"
+                  f" pg_two={med(enter99, 'pg2'):.3f}", flush=True)
+            if errs:
+                failures.append(f"fleet: {errs} ceremonies failed")
+        finally:
+            for ls in loads.values():
+                for l in ls:
+                    l.close()
+            for srvs in servers.values():
+                for srv in srvs:
+                    srv.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--passkeyd", required=True)
@@ -364,7 +430,8 @@ def main():
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="passkeyd-ceremony-bench.")
     try:
-        for name, fn in (("ceremonies", ceremonies), ("begins", begins), ("listing", listing)):
+        for name, fn in (("ceremonies", ceremonies), ("begins", begins), ("listing", listing),
+                         ("fleet", fleet)):
             if not args.only or args.only == name:
                 fn(args, tmp)
     finally:

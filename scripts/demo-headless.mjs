@@ -10,16 +10,22 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from '../tests/browser/node_modules/playwright-core/index.mjs';
 import { chromiumArgs } from '../tests/browser/chromium-args.mjs';
 
-const arg = (name) => {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0 || i + 1 >= process.argv.length) {
-    console.error(`usage: demo-headless.mjs --enroll-url U --ssh-port P --user U --askpass F --workdir D`);
-    process.exit(2);
-  }
-  return process.argv[i + 1];
+// --enroll-url U (optional): register a passkey there first; then one ssh login per
+// --ssh-port, in order, each approving whatever link its prompt shows (a first login's
+// registration, or a login).
+const usageExit = () => {
+  console.error('usage: demo-headless.mjs [--enroll-url U] --ssh-port P [--ssh-port P2 ...] --user U --askpass F --workdir D');
+  process.exit(2);
 };
-const enrollUrl = arg('enroll-url'), sshPort = arg('ssh-port'), user = arg('user');
+const argAll = (name) => process.argv.flatMap((a, i) => (a === `--${name}` && i + 1 < process.argv.length ? [process.argv[i + 1]] : []));
+const arg = (name, optional = false) => {
+  const v = argAll(name)[0];
+  if (v === undefined && !optional) usageExit();
+  return v;
+};
+const enrollUrl = arg('enroll-url', true), sshPorts = argAll('ssh-port'), user = arg('user');
 const askpass = arg('askpass'), workdir = arg('workdir');
+if (!sshPorts.length) usageExit();
 const say = (s) => console.log(`   ${s}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -35,18 +41,8 @@ async function approve(page, url, what) {
   if (state !== 'approved') throw new Error(`${what} did not succeed: ${state}`);
 }
 
-const profile = fs.mkdtempSync(path.join(workdir, 'chromium.'));
-const ctx = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: chromiumArgs() });
-let rc = 1;
-try {
-  const page = await ctx.newPage();
-  const cdp = await ctx.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'internal',
-    hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true } });
-  say('Chromium started with a virtual platform authenticator (user verification on)');
-  await approve(page, enrollUrl, 'registration');
-
+// One stock ssh login; the link its first prompt shows is approved in page. 0 on success.
+async function sshLogin(page, sshPort) {
   const askdir = fs.mkdtempSync(path.join(workdir, 'askpass.'));
   say(`running: ssh -p ${sshPort} ${user}@localhost echo ... (answers come through SSH_ASKPASS)`);
   const ssh = spawn('setsid', ['-w', 'ssh', '-p', sshPort, '-o', 'StrictHostKeyChecking=no',
@@ -59,7 +55,8 @@ try {
   ssh.stderr.on('data', (d) => { out += d; });
   const exited = new Promise((r) => ssh.on('exit', (code) => r(code)));
 
-  let done = false, seen = new Set();
+  let done = false;
+  const seen = new Set();
   exited.then(() => { done = true; });
   while (!done) {
     for (const f of fs.readdirSync(askdir).filter((n) => n.startsWith('prompt.') && !seen.has(n))) {
@@ -68,7 +65,8 @@ try {
       const url = prompt.split('\n').find((l) => /^https?:\/\/\S+$/.test(l.trim()));
       say('the terminal prompt:');
       prompt.split('\n').filter((l) => !/[\u2580-\u2588]/.test(l)).forEach((l) => say(`  | ${l}`));
-      if (url && seen.size === 1) await approve(page, url.trim(), 'login approval');
+      if (url && seen.size === 1)
+        await approve(page, url.trim(), /\/r\//.test(url) ? 'first login: registration' : 'login approval');
       say('pressing Enter in the terminal');
       const id = f.slice('prompt.'.length);
       fs.writeFileSync(path.join(askdir, `.a${id}`), '\n');
@@ -79,7 +77,23 @@ try {
   const code = await exited;
   out.trim().split('\n').forEach((l) => say(`ssh: ${l}`));
   say(`ssh exited with ${code}`);
-  rc = code === 0 && out.includes('with a passkey') ? 0 : 1;
+  return code === 0 && out.includes('with a passkey') ? 0 : 1;
+}
+
+const profile = fs.mkdtempSync(path.join(workdir, 'chromium.'));
+const ctx = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: chromiumArgs() });
+let rc = 1;
+try {
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'internal',
+    hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true } });
+  say('Chromium started with a virtual platform authenticator (user verification on)');
+  if (enrollUrl) await approve(page, enrollUrl, 'registration');
+  rc = 0;
+  for (const sshPort of sshPorts)
+    if ((await sshLogin(page, sshPort)) !== 0) rc = 1;
 } catch (e) {
   console.error(`demo: ${e.message}`);
 } finally {

@@ -3,6 +3,8 @@
 #
 #   bash scripts/demo.sh              a person approves in a browser
 #   bash scripts/demo.sh --headless   headless Chromium's virtual authenticator approves
+#   bash scripts/demo.sh --fleet      two SSH hosts and two web instances behind nginx on
+#                                     one PostgreSQL (scripts/demo-fleet.sh); --headless too
 #
 # Builds, then starts passkeyd (SQLite store, http://localhost) and a private
 # sshd on loopback whose PAM service uses pam_passkey.so, with a demo user.
@@ -15,11 +17,18 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 headless=0
-case "${1:-}" in
-  --headless) headless=1 ;;
-  "") [ -t 0 ] && [ -t 1 ] || { headless=1; echo "demo: no terminal, so running --headless"; } ;;
-  *) echo "usage: bash scripts/demo.sh [--headless]" >&2; exit 2 ;;
-esac
+fleet=0
+for a in "$@"; do
+  case "$a" in
+    --headless) headless=1 ;;
+    --fleet) fleet=1 ;;
+    *) echo "usage: bash scripts/demo.sh [--fleet] [--headless]" >&2; exit 2 ;;
+  esac
+done
+if [ "$headless" -eq 0 ] && ! { [ -t 0 ] && [ -t 1 ]; }; then
+  headless=1
+  echo "demo: no terminal, so running --headless"
+fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "demo: it starts sshd and creates a demo account, so it needs root; re-running with sudo"
   exec sudo bash "$0" "$@"
@@ -28,6 +37,7 @@ fi
 bash scripts/install-deps.sh
 bash scripts/build.sh
 build=$repo/build
+[ "$fleet" -eq 0 ] || exec bash scripts/demo-fleet.sh "$headless"
 
 DEMO_USER=passkey-demo
 DAEMON_USER=passkeyd

@@ -11,7 +11,7 @@ packages=(
   openssh-server openssh-client sudo curl passwd
   libpam-wrapper libnss-wrapper pamtester python3-pypamtest
   chromium libcurl4-openssl-dev
-  postgresql libpq-dev
+  postgresql libpq-dev nginx
 )
 
 missing=()

@@ -12,7 +12,7 @@
 # What is counted (tests/summarize.py reads each meson testlog.json):
 #   checks         each distinct check once: every cmocka case and TAP check
 #                  of the meson run in build/, plus the one-shot steps
-#                  (install, fuzz, browser, demo, bench, ceremony-bench)
+#                  (install, fuzz, browser, demo, demo-fleet, bench, ceremony-bench)
 #   repeated runs  the same checks run again: the unit suites under
 #                  valgrind, all but the acceptance test under ASan+UBSan;
 #                  reported as runs, their failures count as failures
@@ -236,6 +236,8 @@ one_shot browser capture_and_verify
 
 echo "== the main job, headless: README's first command with Chromium approving"
 one_shot demo bash -c 'bash scripts/demo.sh --headless > build/demo.log 2>&1 || { tail -30 build/demo.log; exit 1; }'
+echo "== the fleet demo: bash scripts/demo.sh --fleet --headless (PostgreSQL, nginx, two hosts)"
+one_shot demo-fleet bash -c 'bash scripts/demo.sh --fleet --headless > build/demo-fleet.log 2>&1 || { tail -30 build/demo-fleet.log; exit 1; }'
 
 echo "== benchmark (figures only; ratios against OpenSSL in the same run)"
 one_shot bench build/bench/passkey-bench

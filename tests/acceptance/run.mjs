@@ -7,7 +7,7 @@
 //
 //   --build DIR   the Meson build directory: DIR/passkeyd/passkeyd, DIR/pam/pam_passkey.so,
 //                 DIR/passkeyctl/passkeyctl
-//   --only LIST   run only these cases (comma separated letters: a,b,c,d,e,f,g,h,i,j); (a) is
+//   --only LIST   run only these cases (comma separated letters: a,b,...,m); (a) is
 //                 added when a case that needs its passkey is selected
 //   --selftest    check the harness's own pieces without the project's binaries: a private
 //                 sshd with a trivial PAM stack of system modules, the askpass round trip,
@@ -21,14 +21,16 @@
 // the ssh client driven through SSH_ASKPASS (tests/acceptance/askpass.sh), passkeyd with an
 // SQLite store, pam_passkey.so, passkeyctl, headless Chromium with CDP WebAuthn virtual
 // authenticators (playwright-core from tests/browser/node_modules), pamtester under pam_wrapper,
-// and the real sudo.
+// and the real sudo; for case (m), tests/acceptance/fleet.mjs: a private PostgreSQL
+// (tests/lib/pg-server.sh), Debian's nginx, two more sshd and four more passkeyd.
 //
 // Output: TAP ("1..N", "ok N - ..." / "not ok N - ...", "# " diagnostics, "# measure: ..."
 // lines with timings). Exit status 0 when every test passed, 1 otherwise, 2 for bad usage or
 // when not run as root. Everything started or written is removed at the end, also on failure
 // and on Ctrl-C: sshd, passkeyd, Chromium, ssh/sudo/pamtester children,
-// /etc/pam.d/sshd-passkey-test, /etc/pam.d/sudo-passkey-test, /etc/sudoers.d/pkt-passkey-test
-// and the temporary directory (/run/sshd, created when missing, stays). The throwaway accounts
+// /etc/pam.d/sshd-passkey-test, /etc/pam.d/sudo-passkey-test, /etc/sudoers.d/pkt-passkey-test,
+// (m)'s /etc/pam.d/sshd-passkey-fleet-a and -b, nginx and the PostgreSQL server, and the
+// temporary directory (/run/sshd, created when missing, stays). The throwaway accounts
 // pkt-alice, pkt-bob, pkt-carol (normal, home directories) and pkt-daemon (system, no shell)
 // are created when missing and left behind: their passwords stay locked ("!"), which sshd
 // with UsePAM and pam_unix's account stage accept; no password ever authenticates them.
@@ -43,6 +45,7 @@ import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromiumArgs } from '../browser/chromium-args.mjs';
+import { fleetCases } from './fleet.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -192,6 +195,7 @@ const st = {
   logs: {},              // name -> LogTap
   failures: 0,
   measures: [],
+  cleanups: [],          // synchronous undo steps of what is not a process or a file (PostgreSQL)
 };
 
 function track(child, name) {
@@ -232,6 +236,7 @@ async function cleanup() {
     const order = (n) => (n === 'passkeyd' ? 2 : n === 'sshd' ? 1 : 0);
     const procs = [...st.procs.values()].sort((x, y) => order(x.name) - order(y.name));
     for (const { child } of procs) await stopProc(child, { wait: 3000 });
+    runCleanups();
     removeSysFiles();
     if (st.tmp) {
       if (args.keep) process.stderr.write(`run.mjs: kept ${st.tmp}\n`);
@@ -241,9 +246,14 @@ async function cleanup() {
   return cleaning;
 }
 
+function runCleanups() {
+  for (const undo of st.cleanups.splice(0)) { try { undo(); } catch { /* best effort */ } }
+}
+
 function cleanupSync() { // last resort on process exit: no awaiting possible
   if (st.browserPid && alive(st.browserPid)) killTree(st.browserPid, 'SIGKILL');
   for (const pid of st.procs.keys()) killTree(pid, 'SIGKILL');
+  runCleanups();
   removeSysFiles();
   if (st.tmp && !args.keep) { try { fs.rmSync(st.tmp, { recursive: true, force: true }); } catch { /* best effort */ } }
 }
@@ -402,13 +412,15 @@ function writeSysFile(file, text, mode = 0o644) {
   fs.chmodSync(file, mode);
 }
 
-async function startSshd() {
+// A private sshd; its PAM service is the name of the symlink it is started through (service).
+async function startSshd({ service = SERVICE } = {}) {
   const port = await freePort();
-  const dir = st.tmp;
+  const dir = service === SERVICE ? st.tmp : path.join(st.tmp, service);
+  if (dir !== st.tmp) fs.mkdirSync(dir, { mode: 0o755 });
   // sshd's privilege separation directory (systemd's unit would make it). Left in place at the
   // end: another sshd on this machine may need it by then.
   if (!fs.existsSync(PRIVSEP_DIR)) fs.mkdirSync(PRIVSEP_DIR, { recursive: true, mode: 0o755 });
-  const link = path.join(dir, SERVICE);
+  const link = path.join(dir, service);
   fs.symlinkSync(SSHD, link);
   const hostKey = path.join(dir, 'ssh_host_ed25519_key');
   const kg = sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pkt-acceptance', '-f', hostKey]);
@@ -439,7 +451,8 @@ async function startSshd() {
     `AllowUsers ${USERS.join(' ')}`,
     '',
   ].join('\n'));
-  const tap = st.logs.sshd || (st.logs.sshd = new LogTap('sshd'));
+  const tapName = service === SERVICE ? 'sshd' : service;
+  const tap = st.logs[tapName] || (st.logs[tapName] = new LogTap(tapName));
   const child = track(spawn(link, ['-D', '-e', '-f', cfg], {
     env: { PATH: PATH_ENV, LANG: 'C', PAM_PASSKEY_DEBUG_STDERR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'], detached: true,
@@ -453,9 +466,11 @@ async function startSshd() {
     await sleep(50);
   }
   if (!(await tcpOpen(port))) throw new Error(`sshd did not come up on 127.0.0.1:${port}: ${tap.tail()}`);
-  st.sshd = child;
-  st.sshPort = port;
-  return port;
+  if (service === SERVICE) {
+    st.sshd = child;
+    st.sshPort = port;
+  }
+  return { port, child };
 }
 
 // A second sshd for (k): public-key logins only, the keys in ~/.ssh/authorized_keys. Same PAM
@@ -580,7 +595,7 @@ async function runAskpassClient(name, cmd, argv, { env, dir, onPrompt, timeoutMs
   return res;
 }
 
-function sshLogin(user, name, onPrompt, { cmd = 'echo OK', timeoutMs = 60_000, from = null } = {}) {
+function sshLogin(user, name, onPrompt, { cmd = 'echo OK', timeoutMs = 60_000, from = null, port = st.sshPort } = {}) {
   const dir = askDir(name);
   const env = {
     PATH: PATH_ENV, LANG: 'C', HOME: process.env.HOME || '/root',
@@ -594,7 +609,7 @@ function sshLogin(user, name, onPrompt, { cmd = 'echo OK', timeoutMs = 60_000, f
     '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', 'IdentityAgent=none', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=0',
     ...(from ? ['-b', from] : []), // a source address of its own, on loopback
-    '-p', String(st.sshPort), `${user}@127.0.0.1`, cmd];
+    '-p', String(port), `${user}@127.0.0.1`, cmd];
   return runAskpassClient(`ssh-${name}`, 'setsid', argv, { env, dir, onPrompt, timeoutMs });
 }
 
@@ -941,7 +956,7 @@ async function acceptance() {
     st.storePath = path.join(storeDir, 'passkeys.db');
     writeSshdPam();
     writePamWrapperServices();
-    const port = await startSshd();
+    const { port } = await startSshd();
     t.diag(`sshd on 127.0.0.1:${port}, passkeyd will use 127.0.0.1:${st.webPort}`);
     const pw = USERS.map((u) => `${u} "${sh('getent', ['shadow', u]).stdout.split(':')[1]}"`).join(', ');
     t.diag(`password fields (locked; sshd with UsePAM and pam_unix's account stage accept them): ${pw}`);
@@ -1471,6 +1486,13 @@ async function acceptance() {
     t.measure(`(f) ssh start -> failure with passkeyd down: ${ms(r.tExit - r.tStart)}`);
   });
 
+  // ---------------------------------------------------------------- (m) a fleet: tests/acceptance/fleet.mjs
+  fleetCases(T, {
+    st, sh, freePort, track, httpReq, sleep, short, ms, header, writeSysFile, startSshd, sshLogin,
+    newAuthPage, drivePage, parsePrompt, apiFor, sshFailedAuth, passkeyMsg, sshSummary, LogTap, Skip,
+    needSetup, DAEMON_USER, MODULE_TIMEOUT, PATH_ENV, REPO_ROOT,
+  });
+
   out(`1..${tests.length}`);
   for (const x of tests) {
     const ok = await runTest(x.title, x.fn, { key: x.key });
@@ -1500,7 +1522,7 @@ async function selftest() {
       'session required pam_permit.so',
       '',
     ].join('\n'));
-    const port = await startSshd();
+    const { port } = await startSshd();
     t.diag(`sshd on 127.0.0.1:${port}`);
     const sh1 = sh('getent', ['shadow', 'pkt-alice']).stdout.split(':')[1];
     t.diag(`pkt-alice's password field: "${sh1}"`);

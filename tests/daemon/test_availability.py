@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 from tap import ok, note, group, plan  # noqa: E402
 import attackers  # noqa: E402
+from pgserver import PgServer  # noqa: E402
 import daemon as harness  # noqa: E402
 from daemon import read_line  # noqa: E402
 import soft_authenticator as sa  # noqa: E402
@@ -48,8 +49,20 @@ SECONDS = int(os.environ.get("AVAIL_SECONDS", "15"))
 BEGIN_MAX_S, HTTP_MAX_S = 1.0, 2.0
 
 
-def Daemon(*args, **kw):
-    return harness.Daemon(PASSKEYD, *args, **kw)
+# AVAIL_STORE=postgresql: the floods against daemons on PostgreSQL (a fleet's
+# instances: ceremonies in the database, the fleet's limits there too), each
+# daemon on a fresh database of one private server (tests/lib/pg-server.sh).
+STORE = os.environ.get("AVAIL_STORE", "sqlite")
+PG = None
+FLEET_TESTS = ("test_control_slots", "test_pipelining", "test_slowloris",
+               "test_replay_and_cancel", "test_lockout_from_other_addresses",
+               "test_refused_enroll")
+
+
+def Daemon(tmp, name, *args, **kw):
+    if PG is not None and "store" not in kw:
+        kw["store"] = PG.create_db("av_" + name.replace("-", "_"))
+    return harness.Daemon(PASSKEYD, tmp, name, *args, **kw)
 
 
 def nobody():
@@ -57,6 +70,9 @@ def nobody():
 
 
 def rows(d, where="1=1", args=()):
+    if d.store.startswith("postgresql"):
+        where = where.replace("user =", "user_name =")
+        return int(PG.value(d.store, f"SELECT count(*) FROM events WHERE {where}"))
     db = sqlite3.connect(f"file:{d.store}?mode=ro", uri=True, timeout=10)
     try:
         return db.execute(f"SELECT count(*) FROM events WHERE {where}", args).fetchone()[0]
@@ -319,9 +335,12 @@ def test_refused_enroll(tmp):
         ok(first.get("ok"), "enroll: bob has one pending registration", first)
         e = d.ctl({"op": "enroll", "user": "bob"})
         ok(e.get("error") == "limit_user", "enroll: an enroll over bob's limit is refused", e)
-        db = sqlite3.connect(f"file:{d.store}?mode=ro", uri=True)
-        n = db.execute("SELECT count(*) FROM enrollments WHERE user = 'bob'").fetchone()[0]
-        db.close()
+        if d.store.startswith("postgresql"):
+            n = int(PG.value(d.store, "SELECT count(*) FROM enrollments WHERE user_name = 'bob'"))
+        else:
+            db = sqlite3.connect(f"file:{d.store}?mode=ro", uri=True)
+            n = db.execute("SELECT count(*) FROM enrollments WHERE user = 'bob'").fetchone()[0]
+            db.close()
         ok(n == 0, "enroll: the refused enroll left no enrollment row", n)
         d.abandon(first["token"])
         time.sleep(0.3)
@@ -533,10 +552,14 @@ def main():
         return 0
     tmp = tempfile.mkdtemp(prefix="passkeyd-avail.")
     os.chmod(tmp, 0o755)
+    global PG
     tests = [test_control_slots, test_pipelining, test_slowloris, test_replay_and_cancel,
              test_lockout_from_other_addresses, test_refused_enroll, test_read_only_store,
              test_audit_bound, test_store_locked, test_disk_full, test_ipv6_per_64]
     only = os.environ.get("AVAIL_ONLY")
+    if STORE == "postgresql":
+        tests = [t for t in tests if t.__name__ in FLEET_TESTS]
+        PG = PgServer()
     try:
         for t in tests:
             if only and only not in t.__name__:
@@ -544,6 +567,8 @@ def main():
             with group(t.__name__):	# one broken test is one failure, not the end
                 t(tmp)
     finally:
+        if PG is not None:
+            PG.remove()
         shutil.rmtree(tmp, ignore_errors=True)
     return plan()
 
