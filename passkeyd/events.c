@@ -125,6 +125,21 @@ event_log(struct passkeyd *d, const struct event_rec *e)
 	(void)journal_event(d->journal, &ev);	/* a full queue counts the loss */
 }
 
+/*
+ * The store's own words (the OS's or the server's): the loop's
+ * connection's, or else those of the journal writer's, whose batches
+ * fail on a connection of their own.
+ */
+static const char *
+store_words(struct passkeyd *d)
+{
+	const char *why = store_errmsg(d->store);
+
+	if ((why == NULL || why[0] == '\0') && d->journal != NULL)
+		why = journal_errmsg(d->journal);
+	return why != NULL ? why : "";
+}
+
 void
 events_tick(struct passkeyd *d, int64_t now_ms)
 {
@@ -156,7 +171,7 @@ events_tick(struct passkeyd *d, int64_t now_ms)
 	}
 	if (d->journal != NULL && (lost = journal_take_dropped(d->journal)) > 0)
 		daemon_log(d, "audit log: %llu rows could not be written (%s)",
-		    (unsigned long long)lost, d->store ? store_errmsg(d->store) : "no store");
+		    (unsigned long long)lost, d->store ? store_words(d) : "no store");
 }
 
 enum ctl_refusal
@@ -164,7 +179,7 @@ store_refusal(struct passkeyd *d, store_err_t err)
 {
 	/* the store's own words (the OS's or the server's) are for the log */
 	if (err != STORE_OK && d != NULL && d->store != NULL)
-		daemon_log_noisy(d, "store: %s: %s", store_err_str(err), store_errmsg(d->store));
+		daemon_log_noisy(d, "store: %s: %s", store_err_str(err), store_words(d));
 	switch (err) {
 	case STORE_OK:
 		return CTL_REFUSAL_NONE;

@@ -137,11 +137,9 @@ fleet_find(struct passkeyd *d, const char *token, int *unavailable)
 	store_err_t err;
 
 	*unavailable = 0;
-	if (c != NULL) {
-		if (c->state == CTL_STATE_PENDING && !c->committing)
-			(void)fleet_refresh(d, c);
+	/* known here: its caller reads the row anyway (flow_refresh), once */
+	if (c != NULL)
 		return c;
-	}
 	if (!ceremony_token_valid(token))
 		return NULL;
 	ceremony_token_hash(token, hash);

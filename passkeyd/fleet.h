@@ -26,9 +26,9 @@ enum ctl_refusal fleet_publish(struct passkeyd *d, struct ceremony *c);
 
 /*
  * A ceremony by token: ours, or another instance's read from the store
- * and taken into the table.  Either is brought up to date with the store
- * first (unless its approval is being written here).  NULL for none, with
- * *unavailable set when the store could not be asked.
+ * and taken into the table.  One known here is returned as it is: the
+ * caller brings it up to date (flow_refresh) before acting on it.  NULL
+ * for none, with *unavailable set when the store could not be asked.
  */
 struct ceremony *fleet_find(struct passkeyd *d, const char *token, int *unavailable);
 

@@ -725,7 +725,6 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 	struct approval *a;
 	int rc;
 
-	flow_refresh(d, c);
 	if (c->committing) {
 		*reason = "ceremony_in_progress";
 		return 0;

@@ -68,7 +68,9 @@ json_t *flow_options(struct passkeyd *d, struct ceremony *c, const char **err);
 /* Called when a finish that went to the journal is decided (see c->state). */
 typedef void (*flow_finish_fn)(struct passkeyd *d, void *arg);
 /*
- * The browser's answer.  Returns 1 when verification passed and the
+ * The browser's answer, for a ceremony its caller has just brought up to
+ * date (flow_refresh: expired, or decided elsewhere in a fleet).
+ * Returns 1 when verification passed and the
  * approval is being written: `done` is called once it is decided, and
  * c->state then tells approved or failed.  Returns 0 when it is decided
  * now: *reason is NULL never here; it is the failure's code, or the

@@ -387,13 +387,15 @@ api_finish(struct http_server *h, struct MHD_Connection *conn, struct ceremony *
     struct request *req)
 {
 	const char *reason = NULL;
-	int was_pending = c->state == CTL_STATE_PENDING && !c->committing;
 	struct http_conn *hc;
+	int was_pending;
 
 	if (req->phase == DECIDED)
 		return c->state == CTL_STATE_APPROVED || c->state == CTL_STATE_USED ?
 		    send_state(conn, 200, "approved", NULL) :
 		    send_state(conn, 400, "failed", c->reason);
+	flow_refresh(h->d, c);
+	was_pending = c->state == CTL_STATE_PENDING && !c->committing;
 	/* called on a finished ceremony too: a replay is logged there */
 	if (flow_finish(h->d, c, req->body ? req->body : "", req->len, finish_decided,
 	    req, &reason)) {

@@ -17,12 +17,26 @@
  * began: one transaction per login, not one per row.  A write with a
  * `done` is committed at the end of the turn it was queued in.
  *
- * The loop never waits for the store's lock: when another program holds
- * it (or a store server is being reconnected to), the batch is kept and
- * tried again on a later turn, and only after JOURNAL_MAX_WAIT_MS do its
- * entries fail (STORE_ERR_BUSY, or STORE_ERR_UNAVAILABLE).  The queue is
- * bounded: beyond JOURNAL_MAX_ENTRIES a new entry is refused at once and
- * an audit row is dropped and counted.
+ * The loop never waits for a commit.  passkeyd gives the journal store
+ * connections of its own (journal_start_writer), and writer threads
+ * commit the batches on them while the loop goes on serving: a slow
+ * fsync, another program's lock or a slow database server holds up only
+ * the answers that wait for that batch, never the other logins' pages,
+ * begins and statuses.  Each writer holds one batch at a time; what is
+ * queued while all are busy becomes the next, bigger batch.  With more
+ * than one writer (PostgreSQL), a batch held up by a row lock holds up
+ * only its own entries: the next goes to another writer.  `apply` runs on the
+ * writer thread and may touch only its arg (and what the loop leaves
+ * alone while the entry is queued: a committing ceremony); `done` runs on
+ * the loop, in journal_flush, after the writer's pipe woke it.
+ *
+ * Without a writer (tests, fuzzers) the loop commits the batch itself at
+ * the end of its turn, and when another program holds the store's lock
+ * (or a store server is being reconnected to), the batch is kept and
+ * tried again on a later turn.  Either way, only after JOURNAL_MAX_WAIT_MS
+ * do its entries fail (STORE_ERR_BUSY, or STORE_ERR_UNAVAILABLE).  The
+ * queue is bounded: beyond JOURNAL_MAX_ENTRIES a new entry is refused at
+ * once and an audit row is dropped and counted.
  */
 #ifndef PASSKEYD_JOURNAL_H
 #define PASSKEYD_JOURNAL_H
@@ -36,6 +50,7 @@
 #define JOURNAL_MAX_WAIT_MS	5000
 #define JOURNAL_RETRY_MS	10
 #define JOURNAL_ROWS_DELAY_MS	100
+#define JOURNAL_MAX_WRITERS	4
 
 struct passkeyd;
 struct journal;
@@ -44,8 +59,23 @@ typedef store_err_t (*journal_apply_fn)(store_t *st, void *arg);
 typedef void (*journal_done_fn)(struct passkeyd *d, void *arg, store_err_t result);
 
 struct journal *journal_new(void);
-/* Entries still queued get done(STORE_ERR_IO); events are dropped. */
+/*
+ * Entries still queued get done(STORE_ERR_IO); events are dropped.  A
+ * batch with the writer is waited for (its store calls are bounded).
+ */
 void journal_free(struct journal *j, struct passkeyd *d);
+
+/*
+ * Commits from now on in writer threads: this adds one, on `own` (a
+ * connection to the same store as the loop's; the journal closes it).
+ * Each idle writer takes the next batch, so several writers commit at
+ * once (for a store that takes concurrent writers).  -1 when the thread
+ * cannot start or JOURNAL_MAX_WRITERS run: `own` is closed, and the
+ * writers there are (or the loop) go on committing.
+ */
+int journal_start_writer(struct journal *j, store_t *own);
+/* Readable when the writer has finished a batch; -1 without a writer. */
+int journal_poll_fd(const struct journal *j);
 
 /*
  * Queues a write, committed at the end of this turn; -1 when the queue is
@@ -63,14 +93,24 @@ int journal_add_background(struct journal *j, journal_apply_fn apply,
     journal_done_fn done, void *arg);
 
 /*
- * Commits what is queued, once per loop turn (or lets lone audit rows
- * wait for company).  Returns the milliseconds until it wants to run
- * again, or -1 when nothing is queued.
+ * Answers the batch the writer finished, and commits (or hands the
+ * writer) what is queued, once per loop turn (or lets lone audit rows
+ * wait for company).  `st` is the loop's store, used only without a
+ * writer.  Returns the milliseconds until it wants to run again, or -1
+ * when it needs no timer (nothing queued, or the writer's pipe will wake
+ * the loop).
  */
 int journal_flush(struct journal *j, struct passkeyd *d, store_t *st, int64_t now_ms);
+/*
+ * At the end: commits everything queued, for at most timeout_ms.  0 when
+ * nothing is left, -1 when something is (journal_free fails it).
+ */
+int journal_drain(struct journal *j, struct passkeyd *d, store_t *st, int timeout_ms);
 
 size_t journal_queued(const struct journal *j);
 /* Audit rows lost since the last call (queue full, or a failed commit). */
 uint64_t journal_take_dropped(struct journal *j);
+/* The writer's store's own words for the last batch that failed, or "". */
+const char *journal_errmsg(const struct journal *j);
 
 #endif

@@ -350,18 +350,24 @@ static void
 run_loop(struct passkeyd *d)
 {
 	/* HTTP, the control socket and its clients, the store's change notices */
-	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1];
+	/* ... and the journal's writer saying a batch is committed */
+	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1 + 1];
 	struct prune_job prune = { 0 };
 	int journal_wait = -1;
 	time_t last_sweep = 0;
 
 	while (!stop_signal) {
-		size_t n, notice = 0;
+		size_t n, notice = 0, written = 0;
 		int timeout = 1000;
 		int64_t now_ms;
 
 		fds[0] = (struct pollfd){ .fd = http_poll_fd(d->http), .events = POLLIN };
-		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 2);
+		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 3);
+		if ((fds[n].fd = journal_poll_fd(d->journal)) >= 0) {
+			fds[n].events = POLLIN;
+			fds[n].revents = 0;
+			written = n++;
+		}
 		if (d->fleet && (fds[n].fd = fleet_notice_fd(d)) >= 0) {
 			fds[n].events = POLLIN;
 			fds[n].revents = 0;
@@ -376,7 +382,8 @@ run_loop(struct passkeyd *d)
 		}
 		now_ms = clock_monotonic_ms();
 		http_run(d->http, now_ms);
-		control_handle(d->control, fds + 1, (notice ? notice : n) - 1, now_ms);
+		control_handle(d->control, fds + 1, (written ? written : notice ? notice : n) - 1,
+		    now_ms);
 		if (notice && fds[notice].revents)
 			fleet_notices(d);
 		/* one transaction for this turn's writes; answers follow the commit */
@@ -409,13 +416,64 @@ run_loop(struct passkeyd *d)
 static void
 drain_journal(struct passkeyd *d)
 {
-	int64_t until = clock_monotonic_ms() + JOURNAL_MAX_WAIT_MS;
-	int wait;
+	if (journal_drain(d->journal, d, d->store, JOURNAL_MAX_WAIT_MS) != 0)
+		daemon_log(d, "stopping with %zu store writes not committed",
+		    journal_queued(d->journal));
+}
 
-	/* at the end, lone rows need not wait for company */
-	while ((wait = journal_flush(d->journal, d, d->store, clock_monotonic_ms() +
-	    JOURNAL_ROWS_DELAY_MS)) >= 0 && clock_monotonic_ms() < until)
-		poll(NULL, 0, wait > 0 ? wait : 1);
+/*
+ * A journal writer commits on a connection of its own, so that no
+ * commit holds up the loop (journal.h).  A store that cannot be opened
+ * twice (an in-memory one) keeps committing on the loop.
+ */
+static int
+add_journal_writer(struct passkeyd *d)
+{
+	char why[256] = "";
+	store_t *own;
+	store_err_t se;
+
+	if ((se = store_open_why(d->cfg.store, &own, why, sizeof(why))) != STORE_OK) {
+		daemon_log(d, "store writer: another connection: %s%s%s", store_err_str(se),
+		    why[0] ? ": " : "", why);
+		return -1;
+	}
+	if (journal_start_writer(d->journal, own) != 0) {
+		daemon_log(d, "store writer: no thread");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * SQLite takes one writer at a time: one writer thread.  A fleet's
+ * server takes many, and a second writer keeps a batch held up by a row
+ * lock from holding up the next (each writer is a server connection).
+ */
+#define FLEET_JOURNAL_WRITERS	2
+
+static void
+start_journal_writers(struct passkeyd *d)
+{
+	size_t n = strlen(d->cfg.store);
+	store_err_t se;
+
+	/* another connection to an in-memory store would be another store */
+	if (n >= 8 && strcmp(d->cfg.store + n - 8, ":memory:") == 0)
+		return;
+	if (add_journal_writer(d) != 0) {
+		daemon_log(d, "store writes stay on the loop");
+		return;
+	}
+	for (int i = 1; d->fleet && i < FLEET_JOURNAL_WRITERS; i++)
+		(void)add_journal_writer(d);
+	/*
+	 * What is left on the loop's connection are the fleet's ceremony
+	 * rows, whose loss in a server crash fails closed (store.h): their
+	 * commits need not wait for the disk, the journal's still do.
+	 */
+	if (d->fleet && (se = store_set_lazy_commit(d->store, 1)) != STORE_OK)
+		daemon_log(d, "store: lazy commits for ceremony rows: %s", store_err_str(se));
 }
 
 /*
@@ -547,6 +605,8 @@ main(int argc, char **argv)
 		openlog("passkeyd", LOG_PID, LOG_AUTHPRIV);
 		d.log_to_syslog = 1;
 	}
+	/* after daemon(): a thread does not cross fork() */
+	start_journal_writers(&d);
 	daemon_log(&d, "listening on %s (%s), control socket %s, store %s, rp_id %s",
 	    d.cfg.listen, cert ? "https" : "http", d.cfg.socket_path, d.cfg.store_shown,
 	    d.cfg.rp_id);

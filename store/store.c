@@ -113,6 +113,15 @@ store_set_busy_timeout(store_t *st, int ms)
 	return st->ops->set_busy_timeout(st, ms);
 }
 
+store_err_t
+store_set_lazy_commit(store_t *st, int on)
+{
+	if (st == NULL)
+		return STORE_ERR_INVALID;
+	return st->ops->set_lazy_commit != NULL ? st->ops->set_lazy_commit(st, on) :
+	    STORE_ERR_UNSUPPORTED;
+}
+
 const char *
 store_errmsg(store_t *st)
 {

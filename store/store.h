@@ -120,6 +120,17 @@ int store_schema_version(const store_t *st);
  * must not stall behind another writer.
  */
 store_err_t store_set_busy_timeout(store_t *st, int ms);
+/*
+ * With on, a commit on this connection may return before it is on disk
+ * (PostgreSQL's synchronous_commit = off): done and visible at once, but
+ * a crash of the server within a fraction of a second may undo it.  Only
+ * for a connection whose writes fail closed when lost: passkeyd's loop,
+ * whose ceremony rows (a new pending one, a deny, a consumed approval)
+ * either vanish or can no longer be redeemed, while approvals, counters,
+ * passkeys and audit rows go through the journal's own, synchronous
+ * connection.  STORE_ERR_UNSUPPORTED where every commit is synchronous.
+ */
+store_err_t store_set_lazy_commit(store_t *st, int on);
 /* The backend's last error, one line, for logs; never NULL. */
 const char *store_errmsg(store_t *st);
 

@@ -309,6 +309,7 @@ store_err_t
 store_pg_open(const char *uri, store_t **out, char *why, size_t whylen)
 {
 	PQconninfoOption *opts;
+	struct pg_settings set;
 	struct store_pg *pg;
 	store_err_t err;
 
@@ -329,7 +330,8 @@ store_pg_open(const char *uri, store_t **out, char *why, size_t whylen)
 	pg->statement_timeout_ms = PG_STATEMENT_TIMEOUT_MS;
 	pg->may_forget = 1;
 	/* the statements only once the tables they name exist */
-	err = pg_connect(uri, pg->lock_timeout_ms, pg->statement_timeout_ms, 0, NULL,
+	set = pg_settings_of(pg);
+	err = pg_connect(uri, &set, 0, NULL,
 	    &pg->conn, pg->msg, sizeof(pg->msg));
 	if (err == STORE_OK && (err = pg_migrate(pg, why, whylen)) == STORE_OK)
 		err = pg_prepare_all(pg);
@@ -378,6 +380,23 @@ pg_set_busy_timeout(store_t *st, int ms)
 	pg->statement_timeout_ms = stmt < 1000 ? 1000 :
 	    stmt > PG_STATEMENT_TIMEOUT_MS ? PG_STATEMENT_TIMEOUT_MS : (int)stmt;
 	pg->settings_stale = 1;	/* set before the next statement outside a transaction */
+	return pg->in_txn ? STORE_OK : pg_ready(pg);
+}
+
+/*
+ * Commits on this connection return before the server has flushed them
+ * (synchronous_commit = off): the write is done and seen by everyone at
+ * once, and only a crash of the server within a fraction of a second
+ * can undo it.  The next synchronous commit on any connection flushes it
+ * first (the WAL is one sequence).  store.h says who may use it.
+ */
+static store_err_t
+pg_set_lazy_commit(store_t *st, int on)
+{
+	struct store_pg *pg = pg_of(st);
+
+	pg->lazy_commit = on != 0;
+	pg->settings_stale = 1;
 	return pg->in_txn ? STORE_OK : pg_ready(pg);
 }
 
@@ -1009,6 +1028,7 @@ static const struct store_ops pg_ops = {
 	.close = pg_close,
 	.schema_version = pg_schema_version,
 	.set_busy_timeout = pg_set_busy_timeout,
+	.set_lazy_commit = pg_set_lazy_commit,
 	.errmsg = pg_errmsg,
 	.txn_begin = pg_txn_begin,
 	.txn_commit = pg_txn_commit,

@@ -140,6 +140,7 @@ struct store_pg {
 	int settings_stale;	/* the timeouts changed since the connection was made */
 	int lock_timeout_ms;
 	int statement_timeout_ms;
+	int lazy_commit;	/* store_set_lazy_commit: synchronous_commit = off */
 	struct pg_job *job;	/* a reconnect under way */
 	int64_t job_started_ms;
 	int64_t retry_after_ms;	/* no new attempt before this (after a failed one) */
@@ -156,6 +157,18 @@ static inline struct store_pg *
 pg_of(store_t *st)
 {
 	return (struct store_pg *)st;
+}
+
+/* What every connection of a store sets for its session. */
+struct pg_settings {
+	int lock_ms, stmt_ms, lazy_commit;
+};
+
+static inline struct pg_settings
+pg_settings_of(const struct store_pg *pg)
+{
+	return (struct pg_settings){ pg->lock_timeout_ms, pg->statement_timeout_ms,
+	    pg->lazy_commit };
 }
 
 /* ---- parameters ---------------------------------------------------------- */
@@ -208,8 +221,10 @@ arg_bool(struct pg_args *a, int v)
  * prepare, also prepares every statement; with channel, LISTENs there.
  * Blocking (the reconnect worker calls it too).  The reason in msg.
  */
-store_err_t pg_connect(const char *uri, int lock_ms, int stmt_ms, int prepare,
+store_err_t pg_connect(const char *uri, const struct pg_settings *set, int prepare,
     const char *channel, PGconn **out, char *msg, size_t msglen);
+/* The SET statements that make a connection's session what set says. */
+void pg_settings_sql(const struct pg_settings *set, char *sql, size_t len);
 store_err_t pg_prepare_all(struct store_pg *pg);
 /* Ends the connections, and a reconnect under way (the worker finishes alone). */
 void pg_disconnect(struct store_pg *pg);

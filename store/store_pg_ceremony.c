@@ -187,6 +187,7 @@ store_err_t
 pg_ceremony_listen(store_t *st)
 {
 	struct store_pg *pg = pg_of(st);
+	struct pg_settings set;
 	PGresult *res;
 	store_err_t err;
 
@@ -196,7 +197,8 @@ pg_ceremony_listen(store_t *st)
 	snprintf(pg->channel, sizeof(pg->channel), "pk:%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	PQfinish(pg->listen);
-	if ((err = pg_connect(pg->conninfo, pg->lock_timeout_ms, pg->statement_timeout_ms, 0,
+	set = pg_settings_of(pg);
+	if ((err = pg_connect(pg->conninfo, &set, 0,
 	    pg->channel, &pg->listen, pg->msg, sizeof(pg->msg))) != STORE_OK)
 		return err;
 	return PQsetnonblocking(pg->listen, 1) == 0 ? STORE_OK : STORE_ERR_IO;

@@ -252,8 +252,16 @@ setup_check_writable(PGconn *c, char *msg, size_t msglen)
 	return err;
 }
 
+void
+pg_settings_sql(const struct pg_settings *set, char *sql, size_t len)
+{
+	snprintf(sql, len, "SET statement_timeout = %d; SET lock_timeout = %d; "
+	    "SET synchronous_commit = %s", set->stmt_ms, set->lock_ms,
+	    set->lazy_commit ? "off" : "on");
+}
+
 store_err_t
-pg_connect(const char *uri, int lock_ms, int stmt_ms, int prepare, const char *channel,
+pg_connect(const char *uri, const struct pg_settings *set, int prepare, const char *channel,
     PGconn **out, char *msg, size_t msglen)
 {
 	/* ours first: the URI's own settings, expanded from dbname, win */
@@ -275,8 +283,7 @@ pg_connect(const char *uri, int lock_ms, int stmt_ms, int prepare, const char *c
 		PQfinish(c);
 		return STORE_ERR_UNAVAILABLE;
 	}
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET lock_timeout = %d",
-	    stmt_ms, lock_ms);
+	pg_settings_sql(set, sql, sizeof(sql));
 	err = setup_exec(c, sql, msg, msglen);
 	if (err == STORE_OK)
 		err = setup_check_writable(c, msg, msglen);
@@ -315,7 +322,8 @@ struct pg_job {
 	int done, abandoned;
 	/* what to make: copies, so that the worker needs nothing of the store */
 	char *uri;
-	int lock_ms, stmt_ms, prepare;
+	struct pg_settings set;
+	int prepare;
 	char channel[80];
 	/* what came of it */
 	PGconn *conn;
@@ -344,7 +352,7 @@ job_main(void *arg)
 	store_err_t err;
 	int abandoned;
 
-	err = pg_connect(j->uri, j->lock_ms, j->stmt_ms, j->prepare,
+	err = pg_connect(j->uri, &j->set, j->prepare,
 	    j->channel[0] ? j->channel : NULL, &c, msg, sizeof(msg));
 	pthread_mutex_lock(&j->mu);
 	j->conn = c;
@@ -373,8 +381,7 @@ job_start(struct store_pg *pg, int prepare, const char *channel)
 	}
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
-	j->lock_ms = pg->lock_timeout_ms;
-	j->stmt_ms = pg->statement_timeout_ms;
+	j->set = pg_settings_of(pg);
 	j->prepare = prepare;
 	snprintf(j->channel, sizeof(j->channel), "%s", channel != NULL ? channel : "");
 	pthread_attr_init(&attr);
@@ -517,8 +524,9 @@ pg_ready(struct store_pg *pg)
 	if ((pg->job != NULL || !pg_alive(pg->conn)) && (err = pg_reconnect(pg)) != STORE_OK)
 		return err;
 	if (pg->settings_stale) {
-		snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET lock_timeout = %d",
-		    pg->statement_timeout_ms, pg->lock_timeout_ms);
+		struct pg_settings set = pg_settings_of(pg);
+
+		pg_settings_sql(&set, sql, sizeof(sql));
 		if ((err = pg_simple(pg, sql)) != STORE_OK)
 			return err;
 		pg->settings_stale = 0;

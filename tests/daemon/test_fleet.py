@@ -15,7 +15,11 @@ sockets and HTTP, answered by tests/lib/soft_authenticator.py:
   - single use across instances: a finish replayed to the other instance
     is refused, and the host says "used" after its one approval;
   - a host's daemon runs on a role that may not write the audit log; the
-    web instances write the rows.
+    web instances write the rows;
+  - one slow query does not stall other logins: while another session
+    holds alice's passkey row locked, her approval waits, and carol's
+    whole login (begin, options, finish, status) goes through the same
+    web instance meanwhile; alice's is approved once the lock goes.
 
 TAP; needs root like test_daemon.py, whose Daemon class it uses.
 usage: test_fleet.py PASSKEYD PASSKEYCTL"""
@@ -26,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -174,10 +179,67 @@ def test_web_killed(f, alice):
        "kill: host A is told approved")
 
 
+def register(f, who, user):
+    j = begin(f.b, user=user, enroll="after-auth")
+    st, opt = f.api(f.w2, j["token"], "options")
+    body = json.dumps(who.create(opt["publicKey"], f.origin, sign_count=1))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    return st == 200 and until_state(f.b, j["token"], "approved").get("state") == "approved"
+
+
+def whole_login(f, who, user, count):
+    """begin on host B, options and finish on web 2, status: the state."""
+    j = begin(f.b, user=user)
+    st, opt = f.api(f.w2, j["token"], "options")
+    body = json.dumps(who.get(opt["publicKey"], f.origin, sign_count=count))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    return until_state(f.b, j["token"], "approved").get("state")
+
+
+def test_slow_query(f, alice):
+    carol = sa.SoftAuthenticator()
+    ok(register(f, carol, "carol"), "slow: carol registers a passkey through host B")
+    # another session holds alice's passkey row: her counter update must wait
+    locker = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                               f.uri],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    locker.stdin.write("BEGIN;\nSELECT 'locked' FROM credentials WHERE user_name = 'alice'"
+                       " FOR UPDATE;\n")
+    locker.stdin.flush()
+    ok(locker.stdout.readline().strip() == "locked", "slow: another session holds alice's"
+       " passkey row locked")
+    j = begin(f.b)
+    st, opt = f.api(f.w2, j["token"], "options")
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=70))
+    result = {}
+
+    def alice_finish():
+        result["finish"] = f.api(f.w2, j["token"], "finish", body)
+    t = threading.Thread(target=alice_finish)
+    t.start()
+    time.sleep(0.5)
+    ok(t.is_alive() and status(f.b, j["token"]).get("state") == "pending",
+       "slow: alice's approval waits for the lock", result)
+    t0 = time.monotonic()
+    state = whole_login(f, carol, "carol", 2)
+    took = time.monotonic() - t0
+    ok(state == "approved" and took < 1.0, "slow: meanwhile carol's whole login through the"
+       f" same web instance is approved in {took * 1000:.0f} ms (< 1 s)", state)
+    locker.stdin.write("ROLLBACK;\n\\q\n")
+    locker.stdin.flush()
+    locker.wait(10)
+    t.join(10)
+    st, r = result.get("finish", (0, {}))
+    ok(st == 200 and r.get("state") == "approved", "slow: alice's is approved once the lock"
+       " is gone", (st, r))
+    ok(until_state(f.b, j["token"], "approved").get("state") == "approved",
+       "slow: and host B is told so")
+
+
 def test_audit(f):
     rows = f.pg.query(f.uri, "SELECT event, count(*) FROM events GROUP BY event ORDER BY 1")
     counts = {r[0]: int(r[1]) for r in rows}
-    ok(counts.get("register_approved") == 1 and counts.get("login_approved") == 2,
+    ok(counts.get("register_approved") == 2 and counts.get("login_approved") == 4,
        "audit: the web instances wrote the approvals' rows", counts)
     ok(counts.get("daemon_started") == 2, "audit: only the two web instances wrote a"
        " daemon_started row", counts)
@@ -203,6 +265,7 @@ def main():
                                         test_register_at_a_login_at_b, (alice,)),
                                        ("test_deny_and_expiry", test_deny_and_expiry, (alice,)),
                                        ("test_web_killed", test_web_killed, (alice,)),
+                                       ("test_slow_query", test_slow_query, (alice,)),
                                        ("test_audit", test_audit, ())):
                     with group(name):
                         fn(f, *args)
