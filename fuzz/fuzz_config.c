@@ -149,7 +149,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strchr(err, '\n') != NULL)
 			bad("a refusal without a one-line reason", text);
 		if (cfg.rp_id != NULL || cfg.public_url != NULL || cfg.listen != NULL ||
-		    cfg.store != NULL || cfg.n_origins != 0 || cfg.trust_anchors != NULL)
+		    cfg.store != NULL || cfg.n_origins != 0 || cfg.trust_anchors != NULL ||
+		    cfg.aaguid_names != NULL)
 			bad("a refused config that kept a value", text);
 	}
 	config_free(&cfg);

@@ -5,7 +5,7 @@
 #
 # Environment:
 #   FUZZ_JOBS=N          harnesses run at once (default 2)
-#   FUZZ_HARNESSES="a b" run only these (default: all nine)
+#   FUZZ_HARNESSES="a b" run only these (default: all ten)
 #   FUZZ_BUILD_DIR=DIR   build directory (default build-fuzz, at the top)
 #   FUZZ_CORPUS=DIR      keep the corpus in DIR/<harness> across runs
 #                        (default: a temporary directory, removed at exit)
@@ -28,7 +28,7 @@ build=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-2}
 harnesses=${FUZZ_HARNESSES:-"fuzz_clientdata fuzz_authdata fuzz_attobj fuzz_cose
 	fuzz_verify_registration fuzz_verify_assertion fuzz_control fuzz_config
-	fuzz_pam_options"}
+	fuzz_pam_options fuzz_aaguid"}
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 

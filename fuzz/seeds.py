@@ -8,7 +8,7 @@ The first form writes OUTDIR/<harness>/<name> for every harness in fuzz/:
 the RP core's from the test vectors, fuzz_control's from the requests of
 control/PROTOCOL.md, fuzz_config's from passkeyd/passkeyd.conf.sample and
 every key's values, fuzz_pam_options's from pam/options.h and the pam.d
-samples in dist/.
+samples in dist/, fuzz_aaguid's from data/aaguid-names.tsv and bad lines.
 The second regenerates the committed C table of ceremonies the harnesses
 know (see fuzz_vectors.h).  DIR defaults to tests/data next to this
 script's parent; vectors are read from its w3c/, browser/ and attestation/
@@ -49,6 +49,7 @@ HARNESSES = (
     "fuzz_control",
     "fuzz_config",
     "fuzz_pam_options",
+    "fuzz_aaguid",
 )
 
 
@@ -497,6 +498,7 @@ CONFIG_VALUES = {
     "accept_attestation": ["none self untrusted", "none", "trusted", "",
                            "none,none", "all"],
     "trust_anchors": ["/tmp", "/nonexistent/roots", "/etc/passwd", ""],
+    "aaguid_names": ["/etc/passkeyd/aaguid-names.tsv", ""],
 }
 
 
@@ -596,6 +598,34 @@ def seed_pam_options(corpus, top):
         "qr=yes", "qr=no", "timeout=5", "timeout=6", "enroll=pending",
         "enroll=none"]).encode())
     corpus.add("fuzz_pam_options", "many", "\n".join(["debug"] * 40).encode())
+
+
+# --- fuzz_aaguid ------------------------------------------------------------------
+
+AAGUID_LINES = [
+    "08987058-cadc-4b81-b6e1-30de50dcbe96\tWindows Hello",
+    "08987058-CADC-4B81-B6E1-30DE50DCBE96\tUpper case",
+    "08987058-cadc-4b81-b6e1-30de50dcbe96\tCRLF\r",
+    "# a comment", "", "nonsense", "08987058-cadc-4b81-b6e1-30de50dcbe96\t",
+    "08987058-cadc-4b81-b6e1-30de50dcbe96 space",
+    "08987058xcadc-4b81-b6e1-30de50dcbe96\tx",
+    "08987058-cadc-4b81-b6e1-30de50dcbe96\ta\tb",
+    "08987058-cadc-4b81-b6e1-30de50dcbe96\tevil\x1b[2J",
+    "08987058-cadc-4b81-b6e1-30de50dcbe96\tabc\u202ecba",
+    "08987058-cadc-4b81-b6e1-30de50dcbe96\t" + "n" * 64,
+    "08987058-cadc-4b81-b6e1-30de50dcbe96\t" + "n" * 65,
+    "08987058-cadc-4b81-b6e1-30de50dcbe96\t\u00e9t\u00e9",
+]
+
+
+def seed_aaguid(corpus, top):
+    with open(os.path.join(top, "data", "aaguid-names.tsv"), "rb") as fp:
+        corpus.add("fuzz_aaguid", "shipped", fp.read())
+    for i, line in enumerate(AAGUID_LINES):
+        corpus.add("fuzz_aaguid", "line_%d" % i, line.encode())
+        corpus.add("fuzz_aaguid", "line_%d_then_override" % i, (
+            line + "\n08987058-cadc-4b81-b6e1-30de50dcbe96\tLater").encode())
+    corpus.add("fuzz_aaguid", "all", "\n".join(AAGUID_LINES[:5]).encode())
 
 
 def c_str(s, indent="\t    "):
@@ -731,6 +761,7 @@ def main(argv):
     seed_control(corpus)
     seed_config(corpus, top)
     seed_pam_options(corpus, top)
+    seed_aaguid(corpus, top)
     for path in files:
         try:
             seed_vector(corpus, path)

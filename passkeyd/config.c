@@ -250,6 +250,7 @@ static const char *const single_keys[] = {
 	"sign_count_regression", "allowed_algorithms", "accept_attestation",
 	"max_pending_per_user_address", "audit_retention_days", "audit_max_rows",
 	"http_max_connections", "http_max_per_address", "http_request_timeout",
+	"aaguid_names",
 };
 
 static int
@@ -347,6 +348,8 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 		return set_attestation(cfg, v, err, errlen);
 	if (strcmp(key, "trust_anchors") == 0)
 		return set_trust_anchors(cfg, v, err, errlen);
+	if (strcmp(key, "aaguid_names") == 0)
+		return set_string(&cfg->aaguid_names, v, err, errlen);
 	return fail(err, errlen, "unknown key '%s'", key);
 }
 
@@ -542,7 +545,8 @@ config_free(struct config *cfg)
 {
 	char **strings[] = { &cfg->rp_id, &cfg->rp_name, &cfg->listen,
 	    &cfg->public_url, &cfg->tls_cert, &cfg->tls_key, &cfg->hostname,
-	    &cfg->store, &cfg->store_shown, &cfg->socket_path, &cfg->user, &cfg->trust_anchors };
+	    &cfg->store, &cfg->store_shown, &cfg->socket_path, &cfg->user, &cfg->trust_anchors,
+	    &cfg->aaguid_names };
 
 	if (cfg->store != NULL)
 		explicit_bzero(cfg->store, strlen(cfg->store));	/* may hold a password */

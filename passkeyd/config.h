@@ -47,6 +47,7 @@ struct config {
 	size_t n_algs;			/* the order ES256, EdDSA, RS256 */
 	int accepted_attestation;	/* enum rp_attestation mask; TRUSTED always set */
 	char *trust_anchors;		/* folder of PEM files, or NULL */
+	char *aaguid_names;		/* an admin's authenticator names (aaguid.h), or NULL */
 	unsigned seen;			/* keys given once, for "given twice" */
 };
 

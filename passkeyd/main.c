@@ -544,8 +544,15 @@ main(int argc, char **argv)
 		config_free(&d.cfg);
 		return 2;
 	}
+	if ((d.aaguids = aaguid_table_load(d.cfg.aaguid_names, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "passkeyd: %s: %s\n", config_path, err);
+		rp_policy_free(&d.policy);
+		config_free(&d.cfg);
+		return 2;
+	}
 	if (check_only) {
 		printf("passkeyd: %s: ok\n", config_path);
+		aaguid_table_free(d.aaguids);
 		rp_policy_free(&d.policy);
 		config_free(&d.cfg);
 		return 0;
@@ -623,6 +630,7 @@ out:
 	http_stop(d.http);
 	ceremony_table_free(d.ceremonies);
 	keycache_free(d.keys);
+	aaguid_table_free(d.aaguids);
 	rate_table_free(d.control_rates);
 	rp_policy_free(&d.policy);
 	store_close(d.store);

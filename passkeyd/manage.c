@@ -85,7 +85,7 @@ credential_json(const struct passkeyd *d, const struct store_credential *c)
 	    " s:I, s:o?, s:s?, s:b, s:b, s:b, s:I, s:s}",
 	    "short_id", sid, "id", id, "user", c->user, "nickname", c->nickname,
 	    "alg", alg_name(c->alg), "cose_alg", c->alg, "aaguid", aaguid,
-	    "authenticator", aaguid_name(c->aaguid), "fmt", c->fmt,
+	    "authenticator", aaguid_table_name(d->aaguids, c->aaguid), "fmt", c->fmt,
 	    "attestation", c->attestation, "created", (json_int_t)c->created,
 	    "last_used", c->last_used ? json_integer((json_int_t)c->last_used) : NULL,
 	    "last_address", c->last_addr != NULL && c->last_addr[0] ? c->last_addr : NULL,

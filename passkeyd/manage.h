@@ -26,9 +26,5 @@ json_t *manage_export(struct op_ctx *x);
 json_t *manage_events(struct op_ctx *x);
 json_t *manage_revoke_enrollment(struct op_ctx *x);
 
-/* aaguid.c: the 8-4-4-4-12 text form, lower case. */
-void aaguid_format(const unsigned char aaguid[16], char out[37]);
-/* aaguid.c: the authenticator's common name, or NULL when not known. */
-const char *aaguid_name(const unsigned char aaguid[16]);
 
 #endif

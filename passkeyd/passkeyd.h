@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "aaguid.h"
 #include "ceremony.h"
 #include "config.h"
 #include "journal.h"
@@ -28,6 +29,7 @@ struct passkeyd {
 	struct ceremony_table *ceremonies;
 	struct journal *journal;
 	struct keycache *keys;		/* parsed public keys per credential */
+	struct aaguid_table *aaguids;	/* authenticator names, for people */
 	struct control_server *control;
 	struct http_server *http;
 	int log_to_syslog;

@@ -110,6 +110,9 @@ def test_list_rename_remove(ctl, d):
               "last_used", "last_address", "backup_eligible", "backed_up", "user_verified"}
     ok(rc == 0 and fields <= set(mine[0]), "list --json: every documented field",
        sorted(set(fields) - set(mine[0] if mine else {})))
+    ok(rc == 0 and mine[0]["aaguid"] == "00000000-0000-0000-0000-000000000000" and
+       mine[0]["authenticator"] == "Soft test key",
+       "list --json: the authenticator's name from the admin's aaguid_names table", mine[0])
     ok(rc == 0 and mine[0]["id"] == b64u(a1.credentials[0].id),
        "list --json: id is the credential ID in base64url", mine and mine[0]["id"])
     rc, out, err = ctl.run("list", user=m1)
@@ -514,7 +517,11 @@ def main():
     d = d2 = None
     try:
         # UV optional, so one passkey can be registered without it (export test)
-        d = Daemon(tmp, "a", extra="require_uv = no\n")
+        # and an admin's authenticator name for the soft authenticator's AAGUID
+        names = os.path.join(tmp, "aaguid-names.tsv")
+        with open(names, "w") as f:
+            f.write("00000000-0000-0000-0000-000000000000\tSoft test key\n")
+        d = Daemon(tmp, "a", extra=f"require_uv = no\naaguid_names = {names}\n")
         ctl = Ctl(d.sock)
         with group("test_list_rename_remove"):
             test_list_rename_remove(ctl, d)

@@ -58,6 +58,18 @@ def test_config(tmp):
     for url in ("http://", "https://", "https:///x"):
         rc, err = check(base.replace("public_url = http://localhost:1", f"public_url = {url}"))
         ok(rc == 2 and "no host" in err, f"config: public_url {url} without a host refused", err)
+    names = os.path.join(tmp, "names.tsv")
+    with open(names, "w") as f:
+        f.write("# ours\n00000000-0000-0000-0000-000000000000\tSoft key\n")
+    rc, err = check(base + f"aaguid_names = {names}\n")
+    ok(rc == 0, "config: aaguid_names with a good table passes --check-config", err)
+    with open(names, "a") as f:
+        f.write("00000000-0000-0000-0000-000000000001\tbad\x1b[2Jname\n")
+    rc, err = check(base + f"aaguid_names = {names}\n")
+    ok(rc == 2 and "line 3: name is not printable" in err and "\x1b" not in err,
+       "config: aaguid_names with a control character in a name refused, with its line", err)
+    rc, err = check(base + f"aaguid_names = {names}.missing\n")
+    ok(rc == 2 and "aaguid_names" in err, "config: a missing aaguid_names file refused", err)
     rc, err = check(base + "\x1b[31mred = 1\n")
     ok(rc == 2 and "not a key" in err and "\x1b" not in err,
        "config: a key with a control character is refused without echoing it", err)
