@@ -24,6 +24,17 @@ ctl_url_ok(const char *s)
 }
 
 bool
+ctl_host_ok(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max || s[0] == '.' || s[0] == '-')
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789.-") == n;
+}
+
+bool
 ctl_word_ok(const char *s, size_t max)
 {
 	size_t n;

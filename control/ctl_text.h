@@ -13,6 +13,9 @@
 #define CTL_USER_MAX	64
 #define CTL_URL_MAX	2048
 #define CTL_CODE_MAX	32
+/* `enroll`'s expires_in: a minute to 30 days (the CLI checks the same) */
+#define CTL_ENROLL_MIN_EXPIRES	60
+#define CTL_ENROLL_MAX_EXPIRES	(30L * 86400)
 
 /*
  * A user name: 1..CTL_USER_MAX bytes of text that is safe to show
@@ -23,5 +26,7 @@ bool ctl_user_name_valid(const char *name);
 bool ctl_url_ok(const char *s);
 /* 1..max bytes of [A-Za-z0-9_-]: tokens, codes, error and reason codes. */
 bool ctl_word_ok(const char *s, size_t max);
+/* 1..max bytes of [A-Za-z0-9.-], not starting with '.' or '-': a host name to show. */
+bool ctl_host_ok(const char *s, size_t max);
 
 #endif

@@ -9,7 +9,7 @@
  *   - success: *bad is -1; socket is the default or an absolute path under
  *     108 bytes taken from argv; timeout is 1..3600; enroll is none,
  *     pending or after-auth; daemon_user is the default or a valid user
- *     name from argv; qr, nullok and debug are what the last words said;
+ *     name from argv; qr, nullok, debug and flow are what the last words said;
  *   - refusal: *bad names a word, the words before it parse on their own,
  *     and that word alone is refused: the first bad word is the one named.
  */
@@ -51,6 +51,7 @@ static void
 check_ok(const struct pk_opts *o, int argc, const char **argv)
 {
 	bool qr = false, nullok = false, debug = false;
+	enum pk_flow flow = PK_FLOW_PROMPT;
 
 	if (o->socket == NULL || (strcmp(o->socket, CTL_DEFAULT_SOCKET) != 0 &&
 	    (!in_argv(o->socket, argc, argv) || o->socket[0] != '/' ||
@@ -74,9 +75,13 @@ check_ok(const struct pk_opts *o, int argc, const char **argv)
 			qr = true;
 		else if (strcmp(argv[i], "qr=no") == 0)
 			qr = false;
+		else if (strcmp(argv[i], "flow=info") == 0)
+			flow = PK_FLOW_INFO;
+		else if (strcmp(argv[i], "flow=prompt") == 0)
+			flow = PK_FLOW_PROMPT;
 	}
-	if (o->qr != qr || o->nullok != nullok || o->debug != debug)
-		bad("qr, nullok or debug not as the words said", argc, argv);
+	if (o->qr != qr || o->nullok != nullok || o->debug != debug || o->flow != flow)
+		bad("qr, nullok, debug or flow not as the words said", argc, argv);
 }
 
 int

@@ -567,6 +567,7 @@ PAM_WORDS = [
     "enroll=none", "enroll=pending", "enroll=after-auth", "enroll=always",
     "enroll=",
     "qr=yes", "qr=no", "qr=YES", "qr=",
+    "flow=prompt", "flow=info", "flow=INFO", "flow=", "flow",
     "daemon_user=passkeyd", "daemon_user=root", "daemon_user=", "daemon_user=a/b",
     "daemon_user=" + "u" * 65, "daemon_user=\u202euser",
     "", "=", "socket", "timeout", "unknown=1",

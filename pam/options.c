@@ -52,6 +52,13 @@ parse_one(const char *a, struct pk_opts *o)
 		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
 			return -1;
 		o->qr = v[0] == 'y';
+	} else if ((v = value_of(a, "flow")) != NULL) {
+		if (strcmp(v, "prompt") == 0)
+			o->flow = PK_FLOW_PROMPT;
+		else if (strcmp(v, "info") == 0)
+			o->flow = PK_FLOW_INFO;
+		else
+			return -1;
 	} else if ((v = value_of(a, "daemon_user")) != NULL) {
 		if (!ctl_user_name_valid(v))
 			return -1;
@@ -65,7 +72,7 @@ int
 pk_opts_parse(int argc, const char **argv, struct pk_opts *o, int *bad)
 {
 	*o = (struct pk_opts){ .socket = CTL_DEFAULT_SOCKET,
-	    .timeout = PK_DEFAULT_TIMEOUT, .enroll = "none",
+	    .timeout = PK_DEFAULT_TIMEOUT, .enroll = "none", .flow = PK_FLOW_PROMPT,
 	    .daemon_user = PK_DEFAULT_DAEMON_USER };
 	*bad = -1;
 	for (int i = 0; i < argc; i++)

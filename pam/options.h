@@ -9,6 +9,10 @@
  *   nullok                 a user with no passkey gets PAM_IGNORE
  *   enroll=none|pending|after-auth
  *   qr=yes|no              a QR code of the link in the prompt
+ *   flow=prompt|info       prompt: the link in a prompt, Enter after approving
+ *                          (default; any sshd); info: the link as info text and
+ *                          the module waits by itself, no Enter (sshd 10.3+,
+ *                          which sends info text at once)
  *   daemon_user=NAME       the account passkeyd runs as (default passkeyd):
  *                          the socket must be served by it or by root
  *   debug                  log details
@@ -22,12 +26,18 @@
 #define PK_MAX_TIMEOUT		3600
 #define PK_DEFAULT_DAEMON_USER	"passkeyd"
 
+enum pk_flow {
+	PK_FLOW_PROMPT,
+	PK_FLOW_INFO,
+};
+
 struct pk_opts {
 	const char *socket;	/* the strings point into argv */
 	long timeout;
 	bool nullok;
 	const char *enroll;	/* "none", "pending" or "after-auth" */
 	bool qr;
+	enum pk_flow flow;
 	bool debug;
 	const char *daemon_user;
 };

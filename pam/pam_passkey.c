@@ -54,6 +54,8 @@
  * second, and a bound on rounds no person pressing Enter reaches.
  */
 #define PK_MIN_POLL_MS		1000
+/* flow=info: the module asks by itself; this often, so approval is felt at once */
+#define PK_INFO_POLL_MS		300
 #define PK_MAX_ROUNDS		200
 
 struct pk_ceremony {
@@ -63,6 +65,7 @@ struct pk_ceremony {
 	const char *token;
 	const char *url;
 	const char *code;
+	const char *host;	/* the server the page names, or NULL */
 	long expires_in;
 };
 
@@ -183,11 +186,11 @@ converse(pam_handle_t *pamh, const char *text)
 	return r;
 }
 
-/* Sleeps until at least PK_MIN_POLL_MS after *last, then sets *last. */
+/* Sleeps until at least ms after *last, then sets *last. */
 static void
-pace(long long *last)
+pace(long long *last, long ms)
 {
-	long long wait = *last + PK_MIN_POLL_MS - clock_monotonic_ms();
+	long long wait = *last + ms - clock_monotonic_ms();
 
 	if (wait > 0) {
 		struct timespec ts = { .tv_sec = wait / 1000,
@@ -281,6 +284,10 @@ ceremony_ok(struct pk_ceremony *c)
 	c->token = ctl_resp_str(c->resp, "token");
 	c->url = ctl_resp_str(c->resp, "url");
 	c->code = ctl_resp_str(c->resp, "code");
+	/* only shown, and only when it is a short host name */
+	c->host = ctl_resp_str(c->resp, "host");
+	if (!ctl_host_ok(c->host, PROMPT_HOST_MAX))
+		c->host = NULL;
 	if (!json_is_integer(exp) || json_integer_value(exp) < 1 ||
 	    json_integer_value(exp) > PK_MAX_EXPIRES)
 		return false;
@@ -352,13 +359,18 @@ begin(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 	return PAM_AUTH_ERR;
 }
 
-/* Says why a final state other than "approved" ends the login. */
+/*
+ * Says why a final state other than "approved" ends the login: with
+ * flow=prompt in a prompt that waits for Enter (prompt_held), else (or
+ * when the conversation is gone) as an error message, which sshd 10.3+
+ * shows at once.
+ */
 static void
-say_final(pam_handle_t *pamh, const struct pk_ceremony *c, enum ctl_state state,
-    const char *reason)
+say_final(pam_handle_t *pamh, const struct pk_opts *o, const struct pk_ceremony *c,
+    enum ctl_state state, const char *reason)
 {
 	const char *what = c->kind == PROMPT_REGISTER ? "registration" : "login";
-	char line[160];
+	char line[160], *text;
 
 	switch (state) {
 	case CTL_STATE_DENIED:
@@ -379,7 +391,10 @@ say_final(pam_handle_t *pamh, const struct pk_ceremony *c, enum ctl_state state,
 		snprintf(line, sizeof(line), "passkey: the %s request was cancelled", what);
 		break;
 	}
-	pk_say(pamh, line);
+	text = o->flow == PK_FLOW_PROMPT ? prompt_held(line) : NULL;
+	if (text == NULL || converse(pamh, text) != PAM_SUCCESS)
+		pk_say(pamh, line);
+	free(text);
 }
 
 /*
@@ -404,7 +419,7 @@ check_status(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 		pk_log(pamh, LOG_NOTICE, "status for user %s refused: %s", user, err);
 		/* Forgotten after expiry: for the user, it expired. */
 		if (ctl_refusal_from_code(err) == CTL_REFUSAL_UNKNOWN_CEREMONY)
-			say_final(pamh, c, CTL_STATE_EXPIRED, NULL);
+			say_final(pamh, o, c, CTL_STATE_EXPIRED, NULL);
 		else
 			pk_say(pamh, "passkey: the passkey service is not available");
 		json_decref(resp);
@@ -422,7 +437,7 @@ check_status(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 		    c->kind == PROMPT_REGISTER ? "registration" : "login", user,
 		    ctl_state_name(state), state == CTL_STATE_FAILED ? " " : "",
 		    state == CTL_STATE_FAILED ? safe_code(ctl_resp_str(resp, "reason")) : "");
-		say_final(pamh, c, state, ctl_resp_str(resp, "reason"));
+		say_final(pamh, o, c, state, ctl_resp_str(resp, "reason"));
 		json_decref(resp);
 		return PAM_AUTH_ERR;
 	}
@@ -439,6 +454,39 @@ check_status(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 	return PAM_INCOMPLETE;
 }
 
+/* How long the module waits: its own timeout, or the ceremony's life if shorter. */
+static long
+wait_window(const struct pk_opts *o, const struct pk_ceremony *c)
+{
+	return c->expires_in < o->timeout ? c->expires_in : o->timeout;
+}
+
+/* The first text the user sees (make: prompt_first or prompt_info), QR code and all. */
+static char *
+first_text(pam_handle_t *pamh, const struct pk_opts *o, struct prompt_args *pa,
+    char *(*make)(const struct prompt_args *))
+{
+	char *qr = NULL, *text;
+
+	if (o->qr && (qr = qr_render(pa->url, PROMPT_COLUMNS,
+	    prompt_qr_lines(pa->url), NULL, NULL)) == NULL)
+		pk_debug(pamh, o, "QR code left out: it does not fit the terminal");
+	pa->qr = qr;
+	text = make(pa);
+	pa->qr = NULL;
+	free(qr);
+	return text;
+}
+
+/* What the user is told when the module's own wait runs out. */
+static void
+say_timed_out(pam_handle_t *pamh, const struct pk_ceremony *c)
+{
+	pk_say(pamh, c->kind == PROMPT_REGISTER ?
+	    "passkey: the registration request timed out" :
+	    "passkey: the login request timed out");
+}
+
 /*
  * Prompts until the daemon gives a final verdict or time runs out.  The
  * conversation blocks until the user answers, so the deadline is checked
@@ -448,19 +496,13 @@ static int
 wait_verdict(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
     struct pk_ceremony *c)
 {
-	long window = c->expires_in < o->timeout ? c->expires_in : o->timeout;
+	long window = wait_window(o, c);
 	long long deadline = clock_monotonic_ms() + window * 1000LL, last = 0;
 	struct prompt_args pa = { .kind = c->kind, .url = c->url, .code = c->code,
-	    .seconds = window };
-	char *qr = NULL, *text;
+	    .host = c->host, .seconds = window };
+	char *text = first_text(pamh, o, &pa, prompt_first);
 	int r;
 
-	if (o->qr && (qr = qr_render(c->url, PROMPT_COLUMNS,
-	    prompt_qr_lines(c->url), NULL, NULL)) == NULL)
-		pk_debug(pamh, o, "QR code left out: it does not fit the terminal");
-	pa.qr = qr;
-	text = prompt_first(&pa);
-	free(qr);
 	for (int round = 0;; round++) {
 		long left;
 
@@ -478,7 +520,7 @@ wait_verdict(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 			cancel(pamh, o, c);
 			return PAM_AUTH_ERR;
 		}
-		pace(&last);
+		pace(&last, PK_MIN_POLL_MS);
 		left = (long)((deadline - clock_monotonic_ms()) / 1000);
 		if ((r = check_status(pamh, o, user, c, &left)) != PAM_INCOMPLETE) {
 			if (r != PAM_SUCCESS)
@@ -487,16 +529,65 @@ wait_verdict(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 		}
 		if (left <= 0 || round + 1 >= PK_MAX_ROUNDS) {
 			pk_log(pamh, LOG_NOTICE, "no verdict for user %s in time: cancelling", user);
-			pk_say(pamh, c->kind == PROMPT_REGISTER ?
-			    "passkey: the registration request timed out" :
-			    "passkey: the login request timed out");
+			say_timed_out(pamh, c);
 			cancel(pamh, o, c);
 			return PAM_AUTH_ERR;
 		}
 		pk_debug(pamh, o, "still pending, %ld s left", left);
-		pa.qr = NULL;
 		pa.seconds = left;
 		text = prompt_again(&pa);
+	}
+}
+
+/*
+ * flow=info, for sshd 10.3 and later, which sends PAM info text to the
+ * client at once: the link goes out as one info message, and the module
+ * asks passkeyd by itself until a verdict, with no prompt.  The user
+ * approves and is in; there is no Enter to press.  sshd's LoginGraceTime
+ * and a client that goes away (sshd ends the module, and passkeyd cancels
+ * the ceremony bound to its connection) bound the wait too.
+ */
+static int
+wait_verdict_info(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
+    struct pk_ceremony *c)
+{
+	long window = wait_window(o, c);
+	long long deadline = clock_monotonic_ms() + window * 1000LL, last;
+	struct prompt_args pa = { .kind = c->kind, .url = c->url, .code = c->code,
+	    .host = c->host, .seconds = window };
+	char *text = first_text(pamh, o, &pa, prompt_info);
+	int r;
+
+	if (text == NULL) {
+		pk_log(pamh, LOG_ERR, "out of memory");
+		cancel(pamh, o, c);
+		return PAM_AUTH_ERR;
+	}
+	r = pam_info(pamh, "%s", text);
+	free(text);
+	if (r != PAM_SUCCESS) {
+		pk_log(pamh, LOG_NOTICE, "conversation failed for user %s (%s): "
+		    "cancelling", user, pam_strerror(pamh, r));
+		cancel(pamh, o, c);
+		return PAM_AUTH_ERR;
+	}
+	last = clock_monotonic_ms();
+	for (;;) {
+		long left;
+
+		pace(&last, PK_INFO_POLL_MS);
+		left = (long)((deadline - clock_monotonic_ms()) / 1000);
+		if ((r = check_status(pamh, o, user, c, &left)) != PAM_INCOMPLETE) {
+			if (r != PAM_SUCCESS)
+				cancel(pamh, o, c);
+			return r;
+		}
+		if (clock_monotonic_ms() >= deadline) {
+			pk_log(pamh, LOG_NOTICE, "no verdict for user %s in time: cancelling", user);
+			say_timed_out(pamh, c);
+			cancel(pamh, o, c);
+			return PAM_AUTH_ERR;
+		}
 	}
 }
 
@@ -549,7 +640,8 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		pk_debug(pamh, &o, "%s ceremony %.6s... for user %s, expires in %ld s",
 		    c.kind == PROMPT_REGISTER ? "register" : "login", c.token, user,
 		    c.expires_in);
-		r = wait_verdict(pamh, &o, user, &c);
+		r = o.flow == PK_FLOW_INFO ? wait_verdict_info(pamh, &o, user, &c) :
+		    wait_verdict(pamh, &o, user, &c);
 	}
 	json_decref(c.resp);
 	ctl_close(c.conn);

@@ -4,11 +4,25 @@
 
 #include "prompt.h"
 
-static const char *
-heading(enum prompt_kind k)
+/*
+ * The first line, naming the server as the page does (ssh's own
+ * "(user@host)" prefix names it as the client typed it: "localhost" for
+ * a page that says "vm").
+ */
+static char *
+heading(const struct prompt_args *a)
 {
-	return k == PROMPT_REGISTER ? "Register a passkey for this account:" :
-	    "Approve this login with your passkey:";
+	char *s;
+	int host = a->host != NULL && a->host[0] != '\0';
+
+	if (a->kind == PROMPT_REGISTER) {
+		if (asprintf(&s, "Register a passkey for this account%s%s:", host ? " on " : "",
+		    host ? a->host : "") == -1)
+			return NULL;
+	} else if (asprintf(&s, "Approve this login%s%s with your passkey:", host ? " to " : "",
+	    host ? a->host : "") == -1)
+		return NULL;
+	return s;
 }
 
 static const char *
@@ -20,12 +34,30 @@ verb(enum prompt_kind k)
 char *
 prompt_first(const struct prompt_args *a)
 {
-	char *s;
+	char *s, *head = heading(a);
 
-	if (asprintf(&s, "%s\n%s%s\ncode: %s\nPress Enter after %s (expires in %ld s): ",
-	    heading(a->kind), a->qr != NULL ? a->qr : "", a->url, a->code,
-	    verb(a->kind), a->seconds) == -1)
+	if (head == NULL)
 		return NULL;
+	if (asprintf(&s, "%s\n%s%s\ncode: %s\nPress Enter after %s (expires in %ld s): ",
+	    head, a->qr != NULL ? a->qr : "", a->url, a->code,
+	    verb(a->kind), a->seconds) == -1)
+		s = NULL;
+	free(head);
+	return s;
+}
+
+char *
+prompt_info(const struct prompt_args *a)
+{
+	char *s, *head = heading(a);
+
+	if (head == NULL)
+		return NULL;
+	if (asprintf(&s, "%s\n%s%s\ncode: %s\nWaiting for your %s (expires in %ld s)...",
+	    head, a->qr != NULL ? a->qr : "", a->url, a->code,
+	    a->kind == PROMPT_REGISTER ? "registration" : "approval", a->seconds) == -1)
+		s = NULL;
+	free(head);
 	return s;
 }
 
@@ -39,6 +71,16 @@ prompt_again(const struct prompt_args *a)
 	    a->kind == PROMPT_REGISTER ? "Not registered yet." : "Not approved yet.",
 	    a->kind == PROMPT_REGISTER ? "register" : "approve",
 	    a->url, a->code, verb(a->kind), a->seconds) == -1)
+		return NULL;
+	return s;
+}
+
+char *
+prompt_held(const char *line)
+{
+	char *s;
+
+	if (asprintf(&s, "%s\nPress Enter to continue: ", line) == -1)
 		return NULL;
 	return s;
 }

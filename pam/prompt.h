@@ -18,6 +18,8 @@
 
 #define PROMPT_COLUMNS		80
 #define PROMPT_MAX_LINES	23
+/* A longer host name is left out of the heading, which must stay one line. */
+#define PROMPT_HOST_MAX		24
 
 enum prompt_kind {
 	PROMPT_LOGIN,
@@ -29,6 +31,7 @@ struct prompt_args {
 	const char *url;	/* checked with ctl_url_ok() */
 	const char *code;	/* checked with ctl_word_ok() */
 	const char *qr;		/* qr_render() output, or NULL */
+	const char *host;	/* the server the page names (ctl_host_ok), or NULL */
 	long seconds;		/* until the module gives up */
 };
 
@@ -36,6 +39,22 @@ struct prompt_args {
 char *prompt_first(const struct prompt_args *a);
 /* Each later one: "Not approved yet", URL, code, "Press Enter". */
 char *prompt_again(const struct prompt_args *a);
+/*
+ * flow=info: the same heading, QR code, URL and code as one info text,
+ * ending "Waiting for your approval (expires in N s)...": sshd 10.3 and
+ * later send it at once, and the module waits with no prompt.  (An older
+ * ssh client prints info text through its logger, escaping non-ASCII:
+ * a QR code there is noise.)
+ */
+char *prompt_info(const struct prompt_args *a);
+
+/*
+ * How a ceremony ended (denied, failed, expired...), as a prompt of its
+ * own: sshd 9.2 shows pam_error() text only with the next prompt, and the
+ * next attempt's prompt (up to 23 lines) would scroll it off an 80x24
+ * terminal at once.  A prompt stays until the user presses Enter.
+ */
+char *prompt_held(const char *line);
 
 /* Lines left for a QR code in the first prompt for this URL (may be <= 0). */
 int prompt_qr_lines(const char *url);

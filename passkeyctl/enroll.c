@@ -21,7 +21,6 @@
 #include "ctl_text.h"
 #include "passkeyctl.h"
 
-#define ENROLL_MAX_EXPIRES	(366L * 86400)
 
 enum { OPT_SOCKET = 256, OPT_EXPIRES, OPT_HELP };
 
@@ -56,10 +55,10 @@ cmd_enroll(int argc, char **argv)
 			break;
 		case OPT_EXPIRES:
 			if (optarg[0] < '0' || optarg[0] > '9' ||
-			    (expires = strtoll(optarg, &end, 10)) < 1 ||
-			    expires > ENROLL_MAX_EXPIRES || *end != '\0')
-				return usage_error(enroll_usage, "--expires must be 1..%ld seconds: '%s'",
-				    ENROLL_MAX_EXPIRES, optarg);
+			    (expires = strtoll(optarg, &end, 10)) < CTL_ENROLL_MIN_EXPIRES ||
+			    expires > CTL_ENROLL_MAX_EXPIRES || *end != '\0')
+				return usage_error(enroll_usage, "--expires must be %d..%ld seconds: '%s'",
+				    CTL_ENROLL_MIN_EXPIRES, CTL_ENROLL_MAX_EXPIRES, optarg);
 			break;
 		case OPT_HELP:
 			fputs(enroll_usage, stdout);

@@ -115,10 +115,11 @@ ceremony_answer(struct passkeyd *d, const struct ceremony *c)
 
 	snprintf(url, sizeof(url), "%s/%s/%s", d->cfg.public_url,
 	    c->kind == CEREMONY_LOGIN ? "l" : "r", c->token);
-	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:I}", "ok", 1,
+	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:s}", "ok", 1,
 	    "kind", c->kind == CEREMONY_LOGIN ? "login" : "register",
 	    "token", c->token, "url", url, "code", c->code,
-	    "expires_in", (json_int_t)(c->expires - time(NULL)));
+	    "expires_in", (json_int_t)(c->expires - time(NULL)),
+	    "host", c->hostname != NULL ? c->hostname : "");
 }
 
 static json_t *
@@ -183,8 +184,8 @@ op_enroll(struct op_ctx *x)
 	if ((err = canonical_user(str(x->req, "user"), user)) != CTL_REFUSAL_NONE)
 		return op_refuse(err);
 	if (exp != NULL) {
-		if (!json_is_integer(exp) || json_integer_value(exp) < 60 ||
-		    json_integer_value(exp) > 30 * 86400)
+		if (!json_is_integer(exp) || json_integer_value(exp) < CTL_ENROLL_MIN_EXPIRES ||
+		    json_integer_value(exp) > CTL_ENROLL_MAX_EXPIRES)
 			return op_refuse(CTL_REFUSAL_BAD_REQUEST);
 		lifetime = json_integer_value(exp);
 	}

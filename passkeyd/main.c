@@ -346,7 +346,8 @@ loop_timeout(int a, int b)
 	return a < b ? a : b;
 }
 
-static void
+/* Until a signal stops it (0), or poll() fails (-1: exit 1, so a supervisor restarts it). */
+static int
 run_loop(struct passkeyd *d)
 {
 	/* HTTP, the control socket and its clients, the store's change notices */
@@ -378,7 +379,7 @@ run_loop(struct passkeyd *d)
 		timeout = loop_timeout(timeout, journal_wait);
 		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
 			daemon_log(d, "poll: %s", strerror(errno));
-			break;
+			return -1;
 		}
 		now_ms = clock_monotonic_ms();
 		http_run(d->http, now_ms);
@@ -410,6 +411,7 @@ run_loop(struct passkeyd *d)
 			log_status(d);
 		}
 	}
+	return 0;
 }
 
 /* Writes queued at the end get a last chance, for a bounded time. */
@@ -617,9 +619,10 @@ main(int argc, char **argv)
 	daemon_log(&d, "listening on %s (%s), control socket %s, store %s, rp_id %s",
 	    d.cfg.listen, cert ? "https" : "http", d.cfg.socket_path, d.cfg.store_shown,
 	    d.cfg.rp_id);
-	run_loop(&d);
-	daemon_log(&d, "stopping on signal %d", (int)stop_signal);
-	rc = 0;
+	if (run_loop(&d) == 0) {
+		daemon_log(&d, "stopping on signal %d", (int)stop_signal);
+		rc = 0;
+	}
 out:
 	if (d.journal != NULL) {
 		drain_journal(&d);

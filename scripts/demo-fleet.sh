@@ -132,7 +132,7 @@ start_host() {	# a|b
   ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key_$1"
   cat > "/etc/pam.d/$service" <<PAM
 # written by scripts/demo-fleet.sh, removed when it ends
-auth     required  $build/pam/pam_passkey.so socket=$dir/host$1.sock enroll=pending qr=yes timeout=120
+auth     required  $build/pam/pam_passkey.so socket=$dir/host$1.sock enroll=pending qr=no timeout=120
 account  include   common-account
 session  required  pam_permit.so
 PAM
@@ -150,7 +150,7 @@ AuthorizedKeysFile none
 LoginGraceTime 120
 CONF
   ln -s /usr/sbin/sshd "$dir/$service"	# PAM service = sshd's argv[0] basename
-  "$dir/$service" -D -e -f "$dir/sshd_config_$1" 2> "$dir/sshd_$1.log" &
+  PAM_PASSKEY_DEBUG_STDERR=1 "$dir/$service" -D -e -f "$dir/sshd_config_$1" 2> "$dir/sshd_$1.log" &
   pids+=($!)
   eval "ssh_$1=$port"
   echo "   host $1: sshd on 127.0.0.1:$port, passkeyd as role passkey_demo_$1 (host name demo-host-$1)"
@@ -178,7 +178,7 @@ else
     [ "$h" = b ] || echo "   (the first login registers your passkey; the page says host demo-host-a)"
     set +e
     ssh -p "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-      -o PreferredAuthentications=keyboard-interactive "$DEMO_USER@localhost" \
+      -o LogLevel=ERROR -o PreferredAuthentications=keyboard-interactive "$DEMO_USER@localhost" \
       "echo; echo \"   logged in on host $h with a passkey\""
     r=$?
     set -e

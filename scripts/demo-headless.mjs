@@ -30,15 +30,34 @@ const say = (s) => console.log(`   ${s}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 
-async function approve(page, url, what) {
+const visibleText = (page, sel) => page.evaluate((s) => {
+  const e = document.querySelector(s);
+  return e && !e.closest('[hidden]') ? e.textContent.trim().replace(/\s+/g, ' ') : null;
+}, sel);
+
+// atLogin: a registration that an SSH login asked for, whose page must say
+// that registering approves that login too.
+async function approve(page, url, what, { atLogin = false } = {}) {
   await page.goto(url);
   await page.waitForSelector('#state[data-state=ready]', { timeout: 10_000 });
   say(`page shows: ${(await page.textContent('#lead')).trim().replace(/\s+/g, ' ')}; code ${await page.textContent('#code')}`);
+  const remaining = await visibleText(page, '#remaining');
+  say(`page: expires in ${remaining}`);
+  // an hour or more reads as hours ("23 h 59 min"), never as "1439:59"
+  if (!/^(\d+ h \d\d min|[0-5]?\d:\d\d)$/.test(remaining || ''))
+    throw new Error(`${what}: the page's time left reads "${remaining}"`);
+  const note = await visibleText(page, '#also-login');
+  if (note) say(`page says: ${note}`);
+  if (atLogin !== !!note)
+    throw new Error(`${what}: the page ${atLogin ? 'does not say' : 'says'} that registering approves a waiting login`);
   await page.click('#approve');
   await page.waitForSelector('#state:is([data-state=approved],[data-state=failed],[data-state=error],[data-state=cancelled])', { timeout: 15_000 });
   const state = await page.getAttribute('#state', 'data-state');
-  say(`${what}: page state "${state}"`);
+  say(`${what}: page state "${state}": ${await visibleText(page, '#state-detail')}`);
   if (state !== 'approved') throw new Error(`${what} did not succeed: ${state}`);
+  // a final page offers nothing to press
+  if (await visibleText(page, '#actions') !== null || await visibleText(page, '#foot') !== null)
+    throw new Error(`${what}: the final page still shows its buttons or its footer`);
 }
 
 // One stock ssh login; the link its first prompt shows is approved in page. 0 on success.
@@ -66,7 +85,8 @@ async function sshLogin(page, sshPort) {
       say('the terminal prompt:');
       prompt.split('\n').filter((l) => !/[\u2580-\u2588]/.test(l)).forEach((l) => say(`  | ${l}`));
       if (url && seen.size === 1)
-        await approve(page, url.trim(), /\/r\//.test(url) ? 'first login: registration' : 'login approval');
+        await approve(page, url.trim(), /\/r\//.test(url) ? 'first login: registration' : 'login approval',
+          { atLogin: /\/r\//.test(url) });
       say('pressing Enter in the terminal');
       const id = f.slice('prompt.'.length);
       fs.writeFileSync(path.join(askdir, `.a${id}`), '\n');
@@ -81,9 +101,10 @@ async function sshLogin(page, sshPort) {
 }
 
 const profile = fs.mkdtempSync(path.join(workdir, 'chromium.'));
-const ctx = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: chromiumArgs() });
-let rc = 1;
+let rc = 1, ctx = null;
+// every failure is one line, and demo.sh goes on to its summary
 try {
+  ctx = await chromium.launchPersistentContext(profile, { executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: chromiumArgs() });
   const page = await ctx.newPage();
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
@@ -95,8 +116,8 @@ try {
   for (const sshPort of sshPorts)
     if ((await sshLogin(page, sshPort)) !== 0) rc = 1;
 } catch (e) {
-  console.error(`demo: ${e.message}`);
+  console.error(`demo: ${String((e && e.message) || e).split('\n')[0]}`);
 } finally {
-  await ctx.close();
+  if (ctx) await ctx.close().catch(() => {});
 }
 process.exit(rc);

@@ -11,7 +11,7 @@ packages=(
   openssh-server openssh-client sudo curl passwd
   libpam-wrapper libnss-wrapper pamtester python3-pypamtest
   chromium libcurl4-openssl-dev
-  postgresql libpq-dev nginx
+  postgresql libpq-dev nginx mandoc debootstrap
   systemd
 )
 
@@ -27,8 +27,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # a fresh machine's unattended-upgrades may hold dpkg's lock for minutes:
+  # wait for it (up to 10 minutes) instead of failing at once
+  lock=(-o DPkg::Lock::Timeout=600)
+  $SUDO apt-get "${lock[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${lock[@]}" install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # playwright-core drives the system Chromium; it downloads no browser.

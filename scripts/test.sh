@@ -206,10 +206,14 @@ check_install() {
   for f in usr/sbin/passkeyd usr/bin/passkeyctl usr/lib/x86_64-linux-gnu/security/pam_passkey.so \
       usr/lib/systemd/system/passkeyd.service etc/passkeyd/passkeyd.conf.sample \
       usr/share/doc/ssh-passkeys/examples/pam.d-sshd.sample \
-      usr/share/doc/ssh-passkeys/examples/sshd_config.sample; do
+      usr/share/doc/ssh-passkeys/examples/sshd_config.sample \
+      usr/share/doc/ssh-passkeys/examples/aaguid-names.tsv \
+      usr/share/man/man8/pam_passkey.8 usr/share/man/man8/passkeyd.8 \
+      usr/share/man/man5/passkeyd.conf.5 usr/share/man/man1/passkeyctl.1; do
     [ -f "$stage/root/$f" ] || { echo "   missing: $f"; rc=1; }
   done
-  for k in ProtectSystem=strict NoNewPrivileges=yes StateDirectory=passkeyd RuntimeDirectory=passkeyd User=passkeyd; do
+  for k in ProtectSystem=strict NoNewPrivileges=yes StateDirectory=passkeyd RuntimeDirectory=passkeyd User=passkeyd \
+      ExecReload=; do
     grep -q "^$k" "$stage/root/usr/lib/systemd/system/passkeyd.service" 2>/dev/null || { echo "   unit lacks $k"; rc=1; }
   done
   # the sample config must be one the daemon accepts

@@ -10,6 +10,7 @@
   var stateEl = $('state'), approveBtn = $('approve'), denyBtn = $('deny');
 
   var opts = null;      // the options answer
+  var atLogin = false;  // a registration that a waiting login asked for
   var pending = false;  // the ceremony is pending as far as we know
   var busy = false;     // a request or ceremony is under way
   var deadline = 0;     // performance.now() at expiry
@@ -68,6 +69,9 @@
     pending = busy = false;
     clearInterval(timer);
     $('countdown').hidden = true;
+    // nothing is left to press: no greyed-out buttons, no "press Deny"
+    $('actions').hidden = true;
+    $('foot').hidden = true;
     show(state, title, detail);
   }
   function expired() { final('expired', 'This request has expired', AGAIN); }
@@ -75,9 +79,17 @@
 
   function left() { return Math.max(0, deadline - performance.now()); }
 
+  // "1:30" under an hour; "23 h 59 min" for an enrollment's day-long link.
+  function duration(s) {
+    if (s >= 3600) {
+      return Math.floor(s / 3600) + ' h ' + ('0' + Math.floor((s % 3600) / 60)).slice(-2) + ' min';
+    }
+    return Math.floor(s / 60) + ':' + ('0' + (s % 60)).slice(-2);
+  }
+
   function tick() {
     var s = Math.ceil(left() / 1000);
-    $('remaining').textContent = Math.floor(s / 60) + ':' + ('0' + (s % 60)).slice(-2);
+    $('remaining').textContent = duration(s);
     var st = stateEl.getAttribute('data-state');
     if (s <= 0 && !busy && (st === 'ready' || st === 'cancelled' || st === 'unsupported')) expired();
   }
@@ -88,7 +100,8 @@
     switch (r.state) {
       case 'approved':
         return final('approved', REG ? 'Passkey registered' : 'Approved',
-          (REG ? 'Passkey registered.' : 'Approved.') + ' Go back to your terminal and press Enter.');
+          (REG ? (atLogin ? 'Passkey registered, and your login approved.' : 'Passkey registered.')
+            : 'Approved.') + ' Go back to your terminal and press Enter.');
       case 'denied':
         return final('denied', REG ? 'Registration cancelled' : 'Login denied',
           (REG ? 'No passkey was registered.' : 'The login was refused.') + ' You can close this page.');
@@ -239,9 +252,25 @@
     catch (e) { return d.toLocaleString(); }
   }
 
+  // Where the request came from, in words: the SSH client's address, or
+  // what asked on the server itself.
+  function source(r) {
+    var host = r.host || 'the server';
+    if (r.rhost) return r.rhost;
+    if (r.service === 'passkeyctl') return 'the passkeyctl command, run on ' + host;
+    if (r.service === 'sudo') return 'a sudo prompt on ' + host;
+    return 'a login on ' + host + ' itself (' + (r.service || 'unknown') + ')';
+  }
+
   function details(r) {
     ['user', 'host'].forEach(function (k) { setText(k, r[k]); setText('lead-' + k, r[k]); });
-    setText('rhost', r.rhost || 'this machine (service ' + (r.service || 'unknown') + ')');
+    setText('rhost', source(r));
+    // a registration that a login asked for: registering approves that login
+    atLogin = REG && !!r.service && r.service !== 'passkeyctl';
+    if (atLogin && $('also-login')) {
+      setText('also-service', r.service);
+      $('also-login').hidden = false;
+    }
     setText('created', when(r.created));
     $('created').title = clean(r.created);
     setText('code', r.code);

@@ -30,10 +30,12 @@
 // and on Ctrl-C: sshd, passkeyd, Chromium, ssh/sudo/pamtester children,
 // /etc/pam.d/sshd-passkey-test, /etc/pam.d/sudo-passkey-test, /etc/sudoers.d/pkt-passkey-test,
 // (m)'s /etc/pam.d/sshd-passkey-fleet-a and -b, nginx and the PostgreSQL server, and the
-// temporary directory (/run/sshd, created when missing, stays). The throwaway accounts
-// pkt-alice, pkt-bob, pkt-carol (normal, home directories) and pkt-daemon (system, no shell)
-// are created when missing and left behind: their passwords stay locked ("!"), which sshd
-// with UsePAM and pam_unix's account stage accept; no password ever authenticates them.
+// temporary directory (/run/sshd, created when missing, stays), and pam_wrapper's copies of
+// the services in /tmp/pam.X. The throwaway accounts pkt-alice, pkt-bob, pkt-carol (normal,
+// home directories) and pkt-daemon (system, no shell) are created when missing and removed at
+// the end (with their homes) when this run created them; their passwords stay locked ("!"),
+// which sshd with UsePAM and pam_unix's account stage accept; no password ever authenticates
+// them.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -220,6 +222,25 @@ async function stopProc(child, { sig = 'SIGTERM', wait = 4000 } = {}) {
 function removeSysFiles() {
   for (const f of st.sysFiles) { try { fs.rmSync(f, { force: true }); } catch { /* best effort */ } }
   st.sysFiles.clear();
+  removePamWrapperDirs();
+}
+
+// pam_wrapper copies the services into /tmp/pam.X (a fixed place) and removes the copy only when
+// the process that loaded it exits normally; sudo execs its command, and a killed pamtester never
+// does.  Ours name this run's socket, or an earlier run's folder whose process is gone.
+function removePamWrapperDirs() {
+  let names = [];
+  try { names = fs.readdirSync('/tmp').filter((n) => /^pam\.[0-9A-Za-z]$/.test(n)); } catch { return; }
+  for (const n of names) {
+    const dir = path.join('/tmp', n);
+    try {
+      const svc = fs.readFileSync(path.join(dir, 'passkey-strict'), 'utf8');
+      const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8').trim());
+      const ours = st.tmp && svc.includes(st.tmp);
+      const stale = /\/pkt-acceptance-[^/]+\/run\/control\.sock/.test(svc) && !(pid > 0 && alive(pid));
+      if (ours || stale) fs.rmSync(dir, { recursive: true, force: true });
+    } catch { /* not one of ours */ }
+  }
 }
 
 let cleaning = null;
@@ -382,6 +403,8 @@ function ensureAccounts() {
     if (r.code !== 0) throw new Error(`useradd ${DAEMON_USER}: ${r.stderr.trim()}`);
     made.push(DAEMON_USER);
   }
+  // what this run made, it removes (with the homes), once its processes are gone
+  for (const u of made) st.cleanups.push(() => sh('userdel', ['--remove', u]));
   return made;
 }
 
@@ -648,7 +671,8 @@ async function runPamtester(service, user, { onPrompt = null, timeoutMs = 45_000
       let answer = '';
       try { answer = await onPrompt(text, res.prompts.length - 1, rec); } catch { answer = ''; }
       rec.tAnswered = now();
-      child.stdin.write(`${answer ?? ''}\n`);
+      // undefined: type nothing (text that asked for no answer)
+      if (answer !== undefined) child.stdin.write(`${answer ?? ''}\n`);
     } else await Promise.race([exited, sleep(25)]);
   }
   if (!done) { res.timedOut = true; await stopProc(child, { wait: 2000 }); }
@@ -774,11 +798,15 @@ async function drivePage(ap, url, action, { finalTimeoutMs = 15_000 } = {}) {
   r.first = await waitState(ap.page, ['loading'], 10_000);
   r.tReady = now();
   r.code = (await ap.page.textContent('#code').catch(() => null))?.trim() || null;
+  r.from = (await ap.page.textContent('#rhost').catch(() => null))?.trim() || null;
+  r.note = await ap.page.evaluate(() => { const e = document.getElementById('also-login'); return e && !e.hidden ? e.textContent.trim() : null; }).catch(() => null);
   if (action === 'none' || r.first !== 'ready') { r.final = r.first; return r; }
   const sel = action === 'deny' ? '#deny' : '#approve';
   await ap.page.click(sel, { timeout: 5000 });
   r.final = await waitState(ap.page, ['loading', 'ready', 'working'], finalTimeoutMs);
   r.tFinal = now();
+  // what is still on offer once the page is final
+  r.finalButtons = await ap.page.evaluate(() => ['actions', 'foot'].filter((id) => !document.getElementById(id)?.hidden)).catch(() => null);
   return r;
 }
 
@@ -868,6 +896,8 @@ function writePamWrapperServices() {
   fs.writeFileSync(path.join(dir, 'passkey-strict'), [`auth [ignore=ignore default=die] ${modulePamLine()}`, 'auth required pam_permit.so', ...rest].join('\n'));
   fs.writeFileSync(path.join(dir, 'passkey-nullok'), [`auth [ignore=ignore default=die] ${modulePamLine('nullok')}`, 'auth required pam_permit.so', ...rest].join('\n'));
   fs.writeFileSync(path.join(dir, 'sudo'), [`auth required ${modulePamLine()}`, ...rest].join('\n'));
+  // flow=info: the link as informational text, which pamtester (like sudo) prints at once
+  fs.writeFileSync(path.join(dir, 'sudo-info'), [`auth required ${modulePamLine('flow=info')}`, ...rest].join('\n'));
   fs.writeFileSync(path.join(dir, 'other'), ['auth required pam_deny.so', 'account required pam_deny.so', 'session required pam_deny.so', 'password required pam_deny.so', ''].join('\n'));
   st.pamWrapDir = dir;
 }
@@ -897,7 +927,13 @@ function storeRowsFor(user) {
 // ------------------------------------------------------------------ helpers for the cases
 
 const sshFailedAuth = (r) => r.code === 255 && /Permission denied/.test(r.stderr);
-const passkeyMsg = (r) => r.stderr.split('\n').map((l) => l.trim()).find((l) => l.startsWith('passkey: ')) || null;
+// How a ceremony ended is said in a prompt of its own that waits for Enter (pam/prompt.c
+// prompt_held), so that the next prompt cannot scroll it away; the line, or null.
+const heldMsg = (rec) => (rec && /(?:^|\n|\) )(passkey: [^\n]+)\nPress Enter to continue: ?$/.exec(rec.text) || [])[1] || null;
+// The module's "passkey: ..." line: on ssh's stderr (the service's troubles), or held in the
+// last prompt (how a ceremony ended).
+const passkeyMsg = (r) => r.stderr.split('\n').map((l) => l.trim()).find((l) => l.startsWith('passkey: ')) ||
+  heldMsg(r.prompts[r.prompts.length - 1]) || null;
 const sshSummary = (r) => `exit ${r.code ?? r.signal}${r.timedOut ? ' (timed out)' : ''}; stdout "${short(r.stdout, 80)}"; stderr "${short(r.stderr, 240)}"; prompts ${r.prompts.length}`;
 
 function sshdLineAfter(re, t0) {
@@ -993,6 +1029,9 @@ async function acceptance() {
     t.check(p.first === 'ready', 'the registration page reaches data-state "ready"', p.first);
     t.need(p.final === 'approved', 'the registration page ends in data-state "approved"',
       `${p.final}; api ${JSON.stringify(alice.ap.api.map((x) => [x.op, x.status, x.json]))}; console ${short(alice.ap.console.join(' / '))}`);
+    t.check(/^the passkeyctl command, run on \S+$/.test(p.from || ''), 'the page says where the link came from in words ("the passkeyctl command, run on HOST")', p.from);
+    t.check(p.note === null, 'a registration from passkeyctl does not claim to approve a login', p.note);
+    t.check(Array.isArray(p.finalButtons) && p.finalButtons.length === 0, 'the final page shows no buttons and no "press Cancel" footer', p.finalButtons);
     const ev = await waitEvent((e) => e.event === 'register_approved' && e.user === 'pkt-alice', 3000, from);
     t.check(ev, 'passkeyd logged event=register_approved user=pkt-alice', eventsSummary(from));
     if (ev) t.check(tokenMatches(ev, token), 'the register_approved event names the enrollment token', ev._line);
@@ -1163,9 +1202,12 @@ async function acceptance() {
     });
     t.need(info, 'the prompt carries a URL', sshSummary(r));
     t.check(page && page.final === 'denied', 'the page ends in data-state "denied"', page && page.final);
+    t.check(page && Array.isArray(page.finalButtons) && page.finalButtons.length === 0,
+      'the denied page shows no greyed-out buttons and no "press Deny" footer', page && page.finalButtons);
     t.check(sshFailedAuth(r) && !/OK/.test(r.stdout), 'ssh fails with "Permission denied" and runs nothing', sshSummary(r));
-    t.check(r.prompts.length === 1, 'no re-prompt after Enter', r.prompts.length);
-    t.check(passkeyMsg(r), 'ssh shows the module\'s one-line "passkey: ..." message on stderr', short(r.stderr));
+    t.check(r.prompts.length === 2, 'after Enter, one more prompt (the ending) and no new login prompt', r.prompts.map((p) => short(p.text, 80)));
+    t.check(heldMsg(r.prompts[1]) === 'passkey: login denied in the browser',
+      'the Deny is said in a prompt of its own that waits for Enter, so the next prompt cannot scroll it away', r.prompts[1] && r.prompts[1].text);
     const ev = await waitEvent((e) => e.event === 'login_denied' && tokenMatches(e, info.token), 3000, from);
     t.check(ev && ev.user === 'pkt-alice', 'passkeyd logged event=login_denied user=pkt-alice', eventsSummary(from));
     t.check(sshdLineAfter(/Failed keyboard-interactive\/pam for pkt-alice/, r.tStart), 'sshd logged "Failed keyboard-interactive/pam for pkt-alice"', st.logs.sshd.tail(4));
@@ -1252,6 +1294,23 @@ async function acceptance() {
     if (ev) t.check(ev.service === 'sudo', 'the event names service=sudo', ev._line);
     if (ev) t.diag(short(ev._line.replace(/^.*?event=/, 'event='), 200));
     if (r.prompts[0]) t.measure(`(i) Enter -> pamtester exit (pam_authenticate returned): ${ms(r.tExit - r.prompts[r.prompts.length - 1].tAnswered)}`);
+  });
+
+  T('(i2) flow=info through pam_wrapper + pamtester: the link arrives as text, approved in Chromium -> authenticated with no Enter', 'i', async (t) => {
+    needAlice(t);
+    let page = null;
+    let info = null;
+    // pamtester's stdin stays open and unanswered: the module must not ask for anything
+    const r = await runPamtester('sudo-info', 'pkt-alice', { onPrompt: async (text, i) => {
+      if (i === 0 && (info = parsePrompt(text))) page = await drivePage(alice.ap, info.url, 'approve');
+      return undefined;
+    } });
+    t.need(info, 'the link arrived as informational text', `exit ${r.code}; ${short(r.output)}`);
+    t.check(/Waiting for your approval \(expires in \d+ s\)/.test(r.output) && !/Press Enter/.test(r.output),
+      'the text says it is waiting, and asks for no Enter', short(r.output));
+    t.check(page && page.final === 'approved', 'the page ends in "approved"', page && page.final);
+    t.check(r.code === 0 && /successfully authenticated/.test(r.output), 'pamtester: successfully authenticated, nothing typed', `exit ${r.code}; ${short(r.output)}`);
+    if (page && page.tFinal) t.measure(`(i2) page approved -> pam_authenticate returned, no Enter: ${ms(r.tExit - page.tFinal)}`);
   });
 
   T('(j) the real sudo: pkt-alice runs `sudo -A /usr/bin/id -un` with PAM service sudo-passkey-test -> root', 'j', async (t) => {
@@ -1436,9 +1495,10 @@ async function acceptance() {
     // (e)
     t.need(eInfo, '(e) the prompt carries a URL', sshSummary(e));
     t.check(sshFailedAuth(e), '(e) ssh fails with "Permission denied"', sshSummary(e));
-    t.check(e.prompts.length >= 3 && e.prompts.slice(1).every((p) => (parsePrompt(p.text) || {}).url === eInfo.url),
+    t.check(e.prompts.length >= 4 && e.prompts.slice(1, -1).every((p) => (parsePrompt(p.text) || {}).url === eInfo.url),
       '(e) Enter while pending re-prompts, with the same URL again', e.prompts.map((p) => short(p.text, 100)));
-    t.check(passkeyMsg(e) && /expired/.test(passkeyMsg(e)), '(e) ssh shows "passkey: ... expired"', short(e.stderr));
+    t.check(/expired/.test(heldMsg(e.prompts[e.prompts.length - 1]) || ''),
+      '(e) the last prompt says "passkey: ... expired" and waits for Enter', short(e.stderr));
     const ee = await waitEvent((x) => tokenMatches(x, eInfo.token) && (x.event === 'login_expired' || x.reason === 'expired'), 3000, from);
     t.check(ee && ee.user === 'pkt-alice', '(e) passkeyd logged login_expired (reason=expired) for the token', eventsSummary(from));
     if (ee) t.diag(`(e) ${short(ee._line.replace(/^.*?event=/, 'event='), 200)}`);
@@ -1489,7 +1549,7 @@ async function acceptance() {
   // ---------------------------------------------------------------- (m) a fleet: tests/acceptance/fleet.mjs
   fleetCases(T, {
     st, sh, freePort, track, httpReq, sleep, short, ms, header, writeSysFile, startSshd, sshLogin,
-    newAuthPage, drivePage, parsePrompt, apiFor, sshFailedAuth, passkeyMsg, sshSummary, LogTap, Skip,
+    newAuthPage, drivePage, parsePrompt, apiFor, sshFailedAuth, passkeyMsg, heldMsg, sshSummary, LogTap, Skip,
     needSetup, DAEMON_USER, MODULE_TIMEOUT, PATH_ENV, REPO_ROOT,
   });
 

@@ -40,11 +40,15 @@ SK_PROVIDER = os.path.abspath(sys.argv[3])
 USERS = ["pkt-m1", "pkt-m2", "pkt-m3"]
 
 
+MADE = []   # the accounts this run created: removed at the end
+
+
 def ensure_user(name, home):
     try:
         pwd.getpwnam(name)
     except KeyError:
         subprocess.run(["useradd", "-M", "-s", "/bin/sh", name], check=True)
+        MADE.append(name)
     # a fresh home each run; '*' keeps password logins impossible
     subprocess.run(["usermod", "-d", home, "-p", "*", name], check=True)
     os.makedirs(home, exist_ok=True)
@@ -546,6 +550,8 @@ def main():
             if x is not None:
                 x.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        for u in MADE:
+            subprocess.run(["userdel", u], capture_output=True)
     return plan()
 
 

@@ -140,6 +140,9 @@ def run(cmd, env=None, timeout=SSH_TIMEOUT):
         return -999, e.stdout or "", f"timeout after {timeout}s\n{e.stderr or ''}"
 
 
+MADE = []   # the accounts this run created: removed at the end
+
+
 def ensure_user():
     """pkt-sk: an ordinary account that sshd will let in with a public key."""
     try:
@@ -149,6 +152,7 @@ def ensure_user():
                           "ssh-passkeys sk-provider test", USER])
         if rc != 0:
             raise RuntimeError(f"useradd {USER}: {err.strip()}")
+        MADE.append(USER)
         pw = pwd.getpwnam(USER)
     if pw.pw_shell != "/bin/sh":
         run(["usermod", "-s", "/bin/sh", USER])
@@ -575,6 +579,8 @@ def main():
     finally:
         if sshd is not None:
             sshd.stop()
+        for u in MADE:
+            run(["userdel", u])
         if os.environ.get("PASSKEY_SK_KEEP_TMP"):
             note(f"kept {tmp}")
         else:

@@ -613,6 +613,40 @@ expect_told(struct run *r, const char *line)
 		assert_string_equal(r->infos[i], MARK);
 }
 
+/*
+ * How a ceremony ended (denied, failed, expired, used, cancelled) is said
+ * in a prompt of its own that waits for Enter (pam/prompt.c prompt_held),
+ * so that the next attempt's prompt cannot scroll it away; the service's
+ * troubles (not available, busy...) stay error messages.
+ */
+static bool
+held_line(const char *told)
+{
+	static const char *const ends[] = { " denied in the browser", " request expired",
+	    " failed (", " was already used", " was cancelled" };
+
+	for (size_t i = 0; told != NULL && i < sizeof(ends) / sizeof(ends[0]); i++)
+		if (strstr(told, ends[i]) != NULL)
+			return true;
+	return false;
+}
+
+/* expect_told, or for an ending, the last prompt says it and nothing else does. */
+static void
+expect_outcome(struct run *r, const char *line)
+{
+	char want[256];
+
+	if (!held_line(line)) {
+		expect_told(r, line);
+		return;
+	}
+	snprintf(want, sizeof(want), "%s\nPress Enter to continue: ", line);
+	assert_true(r->nprompts >= 2);
+	assert_string_equal(r->prompts[r->nprompts - 1], want);
+	expect_told(r, NULL);
+}
+
 static const char *
 rc_name(int rc)
 {
@@ -752,13 +786,13 @@ test_verdict(void **state)
 	run_pam(r);
 
 	expect_rc(r, v->rc);
-	expect_told(r, v->told);
+	expect_outcome(r, v->told);
 	expect_begin(r, me, RHOST, "none");
 	if (v->cancel)
 		expect_ops(r, "login_begin", "status", "cancel");
 	else
 		expect_ops(r, "login_begin", "status");
-	assert_int_equal(r->nprompts, 1);
+	assert_int_equal(r->nprompts, 1 + held_line(v->told));
 }
 
 /* ------------------------------------------------------------------ */
@@ -929,6 +963,43 @@ test_prompt_and_request(void **state)
 	assert_null(strstr(r->prompts[0], "\xe2\x96"));	/* no QR code by default */
 }
 
+/*
+ * The heading names the server as the page does ("host" of login_begin),
+ * when that is a short host name; anything else is left out, never shown.
+ */
+static void
+test_prompt_names_host(void **state)
+{
+	static const struct { const char *host, *heading; } cases[] = {
+		{ "vm", "Approve this login to vm with your passkey:\n" },
+		{ "db7.example.com", "Approve this login to db7.example.com with your passkey:\n" },
+		{ "", "Approve this login with your passkey:\n" },
+		{ "a b", "Approve this login with your passkey:\n" },
+		{ "evil\\u001b[2J", "Approve this login with your passkey:\n" },
+		{ "-rf", "Approve this login with your passkey:\n" },
+		{ "host-name-of-25-bytes.xyz", "Approve this login with your passkey:\n" },
+		{ "host-name-of-24-bytes.xy", "Approve this login to host-name-of-24-bytes.xy with your passkey:\n" },
+	};
+	struct run *r = &R;
+	char begin[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		run_free(r);
+		memset(r, 0, sizeof(*r));
+		snprintf(begin, sizeof(begin), "{\"ok\":true,\"kind\":\"login\",\"token\":\"" TOKEN
+		    "\",\"url\":\"" URL "\",\"code\":\"" CODE "\",\"expires_in\":90,\"host\":\"%s\"}",
+		    cases[i].host);
+		script(r, begin, 0);
+		script(r, STATE("approved"), 0);
+		run_pam(r);
+		expect_rc(r, PAM_SUCCESS);
+		assert_int_equal(r->nprompts, 1);
+		if (strncmp(r->prompts[0], cases[i].heading, strlen(cases[i].heading)) != 0)
+			fail_msg("host \"%s\": prompt begins \"%.80s\"", cases[i].host, r->prompts[0]);
+	}
+}
+
 static void
 test_register_prompt(void **state)
 {
@@ -963,6 +1034,80 @@ test_all_options(void **state)
 	expect_ops(r, "login_begin", "status");
 	assert_non_null(strstr(r->prompts[0], "\xe2\x96"));	/* a QR code in half blocks */
 	assert_non_null(strstr(r->prompts[0], "\n" URL "\n"));
+}
+
+/*
+ * flow=info (sshd 10.3+): the link goes out as one info message and the
+ * module waits by itself: no prompt at all, no Enter.  Approved after two
+ * "pending" answers.
+ */
+static void
+test_info_flow_approved(void **state)
+{
+	struct run *r = &R;
+	int info = -1;
+
+	script(r, BEGIN, 0);
+	script(r, STATE("pending"), 0);
+	script(r, STATE("pending"), 0);
+	script(r, STATE("approved"), 0);
+	r->extra = "flow=info";
+	run_pam(r);
+
+	expect_rc(r, PAM_SUCCESS);
+	assert_int_equal(r->nprompts, 0);
+	assert_int_equal(r->nerrors, 0);
+	expect_ops(r, "login_begin", "status", "status", "status");
+	for (int i = 0; i < r->ninfos; i++)
+		if (strstr(r->infos[i], "\n" URL "\n") != NULL)
+			info = i;
+	assert_int_not_equal(info, -1);
+	assert_true(strncmp(r->infos[info], "Approve this login with your passkey:\n", 38) == 0);
+	assert_non_null(strstr(r->infos[info], "\ncode: " CODE "\n"));
+	assert_non_null(strstr(r->infos[info], "\nWaiting for your approval (expires in 5 s)..."));
+	assert_null(strstr(r->infos[info], "Press Enter"));
+}
+
+/* flow=info, denied: said at once as an error line, no prompt to press. */
+static void
+test_info_flow_denied(void **state)
+{
+	struct run *r = &R;
+
+	script(r, BEGIN, 0);
+	script(r, STATE("denied"), 0);
+	script(r, STATE("cancelled"), 0);
+	r->extra = "flow=info";
+	run_pam(r);
+
+	expect_rc(r, PAM_AUTH_ERR);
+	assert_int_equal(r->nprompts, 0);
+	assert_int_equal(r->nerrors, 1);
+	assert_string_equal(r->errors[0], "passkey: login denied in the browser");
+	expect_ops(r, "login_begin", "status", "cancel");
+}
+
+/* flow=info: the module's own timeout ends the wait, said as an error line. */
+static void
+test_info_flow_timeout(void **state)
+{
+	struct run *r = &R;
+	int n;
+
+	script(r, BEGIN, 0);
+	for (n = 0; n < 5; n++)
+		script(r, STATE("pending"), 0);
+	script(r, STATE("cancelled"), 0);
+	r->extra = "flow=info timeout=1";
+	run_pam(r);
+
+	expect_rc(r, PAM_AUTH_ERR);
+	assert_int_equal(r->nprompts, 0);
+	assert_int_equal(r->nerrors, 1);
+	assert_string_equal(r->errors[0], "passkey: the login request timed out");
+	/* one status about every 300 ms for a second: 3 or 4, then the cancel */
+	assert_true(r->nreqs >= 4 && r->nreqs <= 7);
+	assert_string_equal(req_str(r, r->nreqs - 1, "op"), "cancel");
 }
 
 static void
@@ -1025,9 +1170,9 @@ test_pending_then_denied(void **state)
 	run_pam(r);
 
 	expect_rc(r, PAM_AUTH_ERR);
-	expect_told(r, "passkey: login denied in the browser");
+	expect_outcome(r, "passkey: login denied in the browser");
 	expect_ops(r, "login_begin", "status", "status", "cancel");
-	assert_int_equal(r->nprompts, 2);
+	assert_int_equal(r->nprompts, 3);
 }
 
 /*
@@ -1166,7 +1311,7 @@ test_cancel_refused(void **state)
 	run_pam(r);
 
 	expect_rc(r, PAM_AUTH_ERR);
-	expect_told(r, "passkey: login denied in the browser");
+	expect_outcome(r, "passkey: login denied in the browser");
 	expect_ops(r, "login_begin", "status", "cancel");
 }
 
@@ -1260,7 +1405,7 @@ static const char *const bad_options[] = {
 	"nullokk", "NULLOK", "nullok=1", "debug=yes", "socket", "socket=", "socket=relative/c.sock",
 	"socket=/" A64 A64, "timeout=0", "timeout=-1", "timeout=", "timeout=5s", "timeout=3601",
 	"timeout=+5", "timeout=99999999999999999999", "enroll=", "enroll=always", "enroll=NONE",
-	"qr=", "qr=maybe", "qr=YES", "daemon_user=", "daemon_user=a/b", "daemon_user=" A64 "a",
+	"qr=", "qr=maybe", "qr=YES", "flow=", "flow=INFO", "flow=auto", "flow", "daemon_user=", "daemon_user=a/b", "daemon_user=" A64 "a",
 	"timeout", "=", "sockets=/tmp/x",
 };
 
@@ -1505,8 +1650,12 @@ plain_main(void)
 		addf(&ts, test_begin, &begins[i], "login_begin: %s", begins[i].name);
 	add(&ts, "prompt and request", test_prompt_and_request, NULL);
 	add(&ts, "register prompt", test_register_prompt, NULL);
+	add(&ts, "prompt names the host", test_prompt_names_host, NULL);
 	add(&ts, "all options", test_all_options, NULL);
 	add(&ts, "enroll=after-auth", test_enroll_after_auth, NULL);
+	add(&ts, "flow=info: approved, no prompt", test_info_flow_approved, NULL);
+	add(&ts, "flow=info: denied", test_info_flow_denied, NULL);
+	add(&ts, "flow=info: the module's timeout", test_info_flow_timeout, NULL);
 	add(&ts, "pending, pending, approved", test_pending_then_approved, NULL);
 	add(&ts, "pending, denied", test_pending_then_denied, NULL);
 	add(&ts, "timeout by expiry", test_timeout_by_expiry, NULL);

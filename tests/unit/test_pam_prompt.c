@@ -114,6 +114,37 @@ test_first_prompt_layout(void **state)
 	free(s);
 }
 
+/* The heading names the server as the page does, when it is given. */
+static void
+test_heading_names_host(void **state)
+{
+	struct prompt_args a = { .kind = PROMPT_LOGIN, .url = URL60,
+	    .code = "4F7-K2Q", .seconds = 90, .host = "vm" };
+	char *s = prompt_first(&a);
+
+	(void)state;
+	assert_non_null(s);
+	assert_true(strncmp(s, "Approve this login to vm with your passkey:\n", 44) == 0);
+	free(s);
+	a.kind = PROMPT_REGISTER;
+	s = prompt_first(&a);
+	assert_non_null(s);
+	assert_true(strncmp(s, "Register a passkey for this account on vm:\n", 43) == 0);
+	free(s);
+}
+
+/* An ending stays on screen: a prompt of its own, two short lines. */
+static void
+test_held_ending(void **state)
+{
+	char *s = prompt_held("passkey: login denied in the browser");
+
+	(void)state;
+	assert_non_null(s);
+	assert_string_equal(s, "passkey: login denied in the browser\nPress Enter to continue: ");
+	free(s);
+}
+
 static void
 test_register_wording(void **state)
 {
@@ -318,6 +349,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_prompt_layout),
 		cmocka_unit_test(test_register_wording),
+		cmocka_unit_test(test_held_ending),
+		cmocka_unit_test(test_heading_names_host),
 		cmocka_unit_test(test_again_prompt_repeats_url),
 		cmocka_unit_test(test_qr_is_the_symbol_with_quiet_zone),
 		cmocka_unit_test(test_first_prompt_with_qr_fits_80x24),
