@@ -9,5 +9,7 @@
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t clock_monotonic_ms(void);
+/* Seconds on CLOCK_MONOTONIC, to the nanosecond: for measuring, not deadlines. */
+double clock_monotonic_s(void);
 
 #endif

@@ -93,7 +93,8 @@ valid_origin(const char *v)
 }
 
 static int
-parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
+parse_address(const char *v, struct sockaddr_storage *ss, socklen_t *sslen, int *loopback,
+    char *err, size_t errlen)
 {
 	char host[64];
 	const char *colon;
@@ -120,22 +121,43 @@ parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
 	host[hlen] = '\0';
 	if (set_uint(&port, colon + 1, 1, 65535, err, errlen) != 0)
 		return -1;
-	memset(&cfg->listen_addr, 0, sizeof(cfg->listen_addr));
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&cfg->listen_addr;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cfg->listen_addr;
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
 	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
 		in4->sin_port = htons((uint16_t)port);
-		cfg->listen_addr_len = sizeof(*in4);
-		cfg->listen_loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+		*sslen = sizeof(*in4);
+		*loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
 	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons((uint16_t)port);
-		cfg->listen_addr_len = sizeof(*in6);
-		cfg->listen_loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+		*sslen = sizeof(*in6);
+		*loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
 	} else
 		return fail(err, errlen, "'%s' is not a numeric IPv4 or IPv6 address", host);
+	return 0;
+}
+
+static int
+parse_listen(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	if (parse_address(v, &cfg->listen_addr, &cfg->listen_addr_len, &cfg->listen_loopback,
+	    err, errlen) != 0)
+		return -1;
 	return set_string(&cfg->listen, v, err, errlen);
+}
+
+/* The metrics listener: an address of its own, never the pages' (fill_and_check). */
+static int
+parse_metrics_listen(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	int loopback;
+
+	if (parse_address(v, &cfg->metrics_addr, &cfg->metrics_addr_len, &loopback,
+	    err, errlen) != 0)
+		return -1;
+	return set_string(&cfg->metrics_listen, v, err, errlen);
 }
 
 /*
@@ -250,7 +272,7 @@ static const char *const single_keys[] = {
 	"sign_count_regression", "allowed_algorithms", "accept_attestation",
 	"max_pending_per_user_address", "audit_retention_days", "audit_max_rows",
 	"http_max_connections", "http_max_per_address", "http_request_timeout",
-	"aaguid_names",
+	"aaguid_names", "metrics_listen",
 };
 
 static int
@@ -350,6 +372,8 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 		return set_trust_anchors(cfg, v, err, errlen);
 	if (strcmp(key, "aaguid_names") == 0)
 		return set_string(&cfg->aaguid_names, v, err, errlen);
+	if (strcmp(key, "metrics_listen") == 0)
+		return parse_metrics_listen(cfg, v, err, errlen);
 	return fail(err, errlen, "unknown key '%s'", key);
 }
 
@@ -398,6 +422,10 @@ fill_and_check(struct config *cfg, char *err, size_t errlen)
 	if (cfg->tls_cert == NULL && !cfg->listen_loopback)
 		return fail(err, errlen, "plain HTTP is allowed only on a loopback "
 		    "listen address; set tls_cert and tls_key");
+	/* the numbers are for the operator's scraper, never on the public page port */
+	if (cfg->metrics_listen != NULL && cfg->metrics_addr_len == cfg->listen_addr_len &&
+	    memcmp(&cfg->metrics_addr, &cfg->listen_addr, cfg->listen_addr_len) == 0)
+		return fail(err, errlen, "metrics_listen must not be the pages' listen address");
 	char shown[512];
 
 	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
@@ -546,7 +574,7 @@ config_free(struct config *cfg)
 	char **strings[] = { &cfg->rp_id, &cfg->rp_name, &cfg->listen,
 	    &cfg->public_url, &cfg->tls_cert, &cfg->tls_key, &cfg->hostname,
 	    &cfg->store, &cfg->store_shown, &cfg->socket_path, &cfg->user, &cfg->trust_anchors,
-	    &cfg->aaguid_names };
+	    &cfg->aaguid_names, &cfg->metrics_listen };
 
 	if (cfg->store != NULL)
 		explicit_bzero(cfg->store, strlen(cfg->store));	/* may hold a password */

@@ -48,6 +48,9 @@ struct config {
 	int accepted_attestation;	/* enum rp_attestation mask; TRUSTED always set */
 	char *trust_anchors;		/* folder of PEM files, or NULL */
 	char *aaguid_names;		/* an admin's authenticator names (aaguid.h), or NULL */
+	char *metrics_listen;		/* the Prometheus endpoint's address, or NULL: none */
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addr_len;
 	unsigned seen;			/* keys given once, for "given twice" */
 };
 

@@ -322,6 +322,7 @@ control_dispatch(struct passkeyd *d, struct control_call *call, const char *line
 	    &rate_rules[op->rate], clock_monotonic_ms())) {
 		d->control_rate_refusals++;
 		d->control_rate_last_uid = x.uid;
+		metrics_throttled(d->metrics, x.uid);
 		err = CTL_REFUSAL_RATE_LIMITED;
 	} else
 		err = permitted(&x, op);

@@ -86,6 +86,7 @@ event_print(struct passkeyd *d, const struct event_rec *e)
 
 	if (service == NULL && e->c != NULL)
 		service = e->c->service;
+	metrics_event(d->metrics, e);
 	escape(u, sizeof(u), e->user);
 	escape(h, sizeof(h), e->rhost);
 	escape(r, sizeof(r), e->reason);
@@ -116,8 +117,10 @@ event_log(struct passkeyd *d, const struct event_rec *e)
 	struct store_event ev;
 
 	if (e->noisy && !rate_take(&d->audit_noise, &audit_noise_rule,
-	    clock_monotonic_ms()))
+	    clock_monotonic_ms())) {
+		metrics_event(d->metrics, e);	/* not logged, still counted */
 		return;
+	}
 	event_print(d, e);
 	if (d->journal == NULL || !d->audit_rows)
 		return;
@@ -177,6 +180,8 @@ events_tick(struct passkeyd *d, int64_t now_ms)
 enum ctl_refusal
 store_refusal(struct passkeyd *d, store_err_t err)
 {
+	if (err != STORE_OK && d != NULL)
+		metrics_store_error(d->metrics, err);
 	/* the store's own words (the OS's or the server's) are for the log */
 	if (err != STORE_OK && d != NULL && d->store != NULL)
 		daemon_log_noisy(d, "store: %s: %s", store_err_str(err), store_words(d));

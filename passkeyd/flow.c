@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fleet.h"
 #include "flow.h"
 #include "rp_b64url.h"
@@ -611,6 +612,7 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 	const rp_pubkey_t *pubkey = NULL;
 	const char *reason = NULL;
 	store_err_t serr;
+	double t0;
 	int rc;
 
 	memset(&cred, 0, sizeof(cred));
@@ -644,8 +646,10 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 	known.user_handle_len = sizeof(handle);
 	known.backup_eligible = cred.be;
 	rp_policy_set_time(d->policy, time(NULL));
+	t0 = clock_monotonic_s();
 	rc = rp_verify_assertion(d->policy, c->challenge, sizeof(c->challenge),
 	    resp, &known, &result);
+	metrics_verify(d->metrics, clock_monotonic_s() - t0);
 	if (rc != RP_OK) {
 		reason = rp_err_code(rc);
 		goto out;
@@ -674,11 +678,14 @@ verify_register(struct passkeyd *d, struct ceremony *c, const rp_response_t *res
 {
 	struct store_credential *rec = &a->rec;
 	uint8_t flags;
+	double t0;
 	int rc;
 
 	rp_policy_set_time(d->policy, time(NULL));
+	t0 = clock_monotonic_s();
 	rc = rp_verify_registration(d->policy, c->challenge, sizeof(c->challenge),
 	    resp, &a->cred);
+	metrics_verify(d->metrics, clock_monotonic_s() - t0);
 	if (rc != RP_OK)
 		return rp_err_code(rc);
 	if (!c->has_handle)	/* no options were asked for: no user.id was offered */

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "journal.h"
+#include "passkeyd.h"
 
 struct entry {
 	journal_apply_fn apply;
@@ -38,6 +39,7 @@ struct writer {
 	pthread_cond_t cv;
 	int wake;		/* the journal's pipe, the end the writer writes */
 	int stop, busy, done;
+	double took;		/* the batch's BEGIN to COMMIT, in seconds */
 	struct entry *batch;
 	store_err_t *results;
 	size_t n;
@@ -165,11 +167,17 @@ journal_event(struct journal *j, const struct store_event *ev)
 	return 0;
 }
 
-/* Hands each entry its result; rows of a failed batch are lost. */
+/*
+ * Hands each entry its result; rows of a failed batch are lost.  took:
+ * the commit's seconds (metrics), or a negative number when there was
+ * no commit (the journal closing).
+ */
 static void
 finish_batch(struct journal *j, struct passkeyd *d, struct entry *batch,
-    const store_err_t *results, size_t n, store_err_t all)
+    const store_err_t *results, size_t n, store_err_t all, double took)
 {
+	if (took >= 0 && d != NULL)
+		metrics_commit(d->metrics, took, all);
 	for (size_t i = 0; i < n; i++) {
 		store_err_t r = all != STORE_OK ? all : results[i];
 
@@ -247,6 +255,7 @@ flush_here(struct journal *j, struct passkeyd *d, store_t *st, int64_t now_ms)
 	struct entry *batch;
 	store_err_t *results, err;
 	size_t n;
+	double t0 = clock_monotonic_s();
 	int wait;
 
 	if (!due(j, now_ms, &wait))
@@ -271,7 +280,7 @@ flush_here(struct journal *j, struct passkeyd *d, store_t *st, int64_t now_ms)
 	}
 	if (err == STORE_OK)
 		err = run_batch(st, batch, results, n);
-	finish_batch(j, d, batch, results, n, err);
+	finish_batch(j, d, batch, results, n, err, clock_monotonic_s() - t0);
 	free(results);
 	free(batch);
 	return j->n > 0 ? 0 : -1;
@@ -314,10 +323,13 @@ writer_main(void *arg)
 		if (!(w->busy && !w->done))
 			break;	/* stopping, and nothing handed over */
 		pthread_mutex_unlock(&w->mu);
+		double t0 = clock_monotonic_s();
+
 		err = w->results == NULL ? STORE_ERR_NOMEM : writer_begin(w);
 		if (err == STORE_OK)
 			err = run_batch(w->st, w->batch, w->results, w->n);
 		pthread_mutex_lock(&w->mu);
+		w->took = clock_monotonic_s() - t0;
 		w->all = err;
 		snprintf(w->why, sizeof(w->why), "%s", err != STORE_OK ?
 		    store_errmsg(w->st) : "");
@@ -335,6 +347,7 @@ collect(struct journal *j, struct writer *w, struct passkeyd *d)
 {
 	struct entry *batch;
 	store_err_t *results, all;
+	double took;
 	size_t n;
 
 	pthread_mutex_lock(&w->mu);
@@ -346,13 +359,14 @@ collect(struct journal *j, struct writer *w, struct passkeyd *d)
 	results = w->results;
 	n = w->n;
 	all = w->all;
+	took = w->took;
 	if (all != STORE_OK)
 		snprintf(j->why, sizeof(j->why), "%s", w->why);
 	w->batch = NULL;
 	w->results = NULL;
 	w->busy = w->done = 0;
 	pthread_mutex_unlock(&w->mu);
-	finish_batch(j, d, batch, results, n, results == NULL ? STORE_ERR_NOMEM : all);
+	finish_batch(j, d, batch, results, n, results == NULL ? STORE_ERR_NOMEM : all, took);
 	free(results);
 	free(batch);
 	return 1;
@@ -578,7 +592,7 @@ journal_free(struct journal *j, struct passkeyd *d)
 	j->q = NULL;
 	j->n = j->cap = 0;
 	j->closing = 1;
-	finish_batch(j, d, batch, NULL, n, STORE_ERR_IO);
+	finish_batch(j, d, batch, NULL, n, STORE_ERR_IO, -1);
 	free(batch);
 	free(j);
 }

@@ -351,23 +351,28 @@ static int
 run_loop(struct passkeyd *d)
 {
 	/* HTTP, the control socket and its clients, the store's change notices */
-	/* ... and the journal's writer saying a batch is committed */
-	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1 + 1];
+	/* ... the journal's writer saying a batch is committed, the metrics listener */
+	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1 + 1 + 1];
 	struct prune_job prune = { 0 };
 	int journal_wait = -1;
 	time_t last_sweep = 0;
 
 	while (!stop_signal) {
-		size_t n, notice = 0, written = 0;
+		size_t n, notice = 0, written = 0, scrape = 0;
 		int timeout = 1000;
 		int64_t now_ms;
 
 		fds[0] = (struct pollfd){ .fd = http_poll_fd(d->http), .events = POLLIN };
-		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 3);
+		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 4);
 		if ((fds[n].fd = journal_poll_fd(d->journal)) >= 0) {
 			fds[n].events = POLLIN;
 			fds[n].revents = 0;
 			written = n++;
+		}
+		if ((fds[n].fd = metrics_server_poll_fd(d->metrics_server)) >= 0) {
+			fds[n].events = POLLIN;
+			fds[n].revents = 0;
+			scrape = n++;
 		}
 		if (d->fleet && (fds[n].fd = fleet_notice_fd(d)) >= 0) {
 			fds[n].events = POLLIN;
@@ -383,8 +388,11 @@ run_loop(struct passkeyd *d)
 		}
 		now_ms = clock_monotonic_ms();
 		http_run(d->http, now_ms);
-		control_handle(d->control, fds + 1, (written ? written : notice ? notice : n) - 1,
-		    now_ms);
+		control_handle(d->control, fds + 1, (written ? written : scrape ? scrape :
+		    notice ? notice : n) - 1, now_ms);
+		/* a scrape is read and answered here, on the loop, like a page */
+		if (d->metrics_server != NULL)
+			metrics_server_run(d->metrics_server);
 		if (notice && fds[notice].revents)
 			fleet_notices(d);
 		/* one transaction for this turn's writes; answers follow the commit */
@@ -568,6 +576,8 @@ main(int argc, char **argv)
 	set_signals();
 	raise_fd_limit(&d.cfg);
 	if ((d.http = http_start(&d, cert, key, err, sizeof(err))) == NULL ||
+	    (d.cfg.metrics_listen != NULL &&
+	    (d.metrics_server = metrics_server_start(&d, err, sizeof(err))) == NULL) ||
 	    (d.control = control_start(&d, err, sizeof(err))) == NULL ||
 	    drop_privileges(d.cfg.user, err, sizeof(err)) != 0) {
 		fprintf(stderr, "passkeyd: %s\n", err);
@@ -602,6 +612,7 @@ main(int argc, char **argv)
 	    (d.fleet && ceremony_table_index_hashes(d.ceremonies) != 0) ||
 	    (d.journal = journal_new()) == NULL ||
 	    (d.keys = keycache_new()) == NULL ||
+	    (d.metrics = metrics_new()) == NULL ||
 	    (d.control_rates = rate_table_new()) == NULL) {
 		fprintf(stderr, "passkeyd: out of memory\n");
 		goto out;
@@ -630,9 +641,11 @@ out:
 		d.journal = NULL;
 	}
 	control_stop(d.control);
+	metrics_server_stop(d.metrics_server);
 	http_stop(d.http);
 	ceremony_table_free(d.ceremonies);
 	keycache_free(d.keys);
+	metrics_free(d.metrics);
 	aaguid_table_free(d.aaguids);
 	rate_table_free(d.control_rates);
 	rp_policy_free(&d.policy);

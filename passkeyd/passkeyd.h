@@ -15,6 +15,7 @@
 #include "config.h"
 #include "journal.h"
 #include "keycache.h"
+#include "metrics.h"
 #include "passkey_rp.h"
 #include "ratelimit.h"
 #include "store.h"
@@ -30,6 +31,8 @@ struct passkeyd {
 	struct journal *journal;
 	struct keycache *keys;		/* parsed public keys per credential */
 	struct aaguid_table *aaguids;	/* authenticator names, for people */
+	struct metrics *metrics;	/* numbers for Prometheus (metrics.h) */
+	struct metrics_server *metrics_server;	/* its listener, or NULL */
 	struct control_server *control;
 	struct http_server *http;
 	int log_to_syslog;

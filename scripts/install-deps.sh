@@ -12,7 +12,7 @@ packages=(
   libpam-wrapper libnss-wrapper pamtester python3-pypamtest
   chromium libcurl4-openssl-dev
   postgresql libpq-dev nginx mandoc debootstrap
-  systemd
+  systemd python3-prometheus-client
 )
 
 missing=()

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""passkeyd's Prometheus endpoint (metrics_listen), scraped over real HTTP
+and read with a real parser (Debian's python3-prometheus-client):
+
+  - the families a Prometheus user expects, named and typed by the
+    conventions (counters end in _total, histograms have buckets, sum and
+    count, gauges are gauges);
+  - the numbers follow what happened: a registration and a login approved
+    (verify_seconds counts both), a login denied, a begin refused by the
+    per-user-address limit, pending ceremonies, store commits, a non-root
+    account throttled on the control socket (by uid);
+  - never on the page port; metrics_listen equal to listen is refused.
+
+TAP; needs root like test_daemon.py, whose harness it uses.
+usage: test_metrics.py PASSKEYD"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+# the parser is Debian's package: run under the system Python when the one
+# on PATH (a pyenv, a venv) lacks it
+try:
+    from prometheus_client.parser import text_string_to_metric_families
+except ImportError:
+    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != \
+            os.path.realpath("/usr/bin/python3") and not os.environ.get("PKT_REEXEC"):
+        os.environ["PKT_REEXEC"] = "1"
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+
+import test_daemon as td  # noqa: E402  (reads PASSKEYD from sys.argv[1])
+import soft_authenticator as sa  # noqa: E402
+from tap import ok, group, plan, skip_all, free_port  # noqa: E402
+
+PASSKEYD = os.path.abspath(sys.argv[1])
+
+
+def scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+
+
+def families(text):
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def value(fams, family, sample, **labels):
+    f = fams.get(family)
+    for s in (f.samples if f else []):
+        if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
+            return s.value
+    return None
+
+
+def throttle(d, uid, n=150):
+    """n pings pipelined on one connection as uid; how many were rate_limited."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(td.harness.TEST_UID_BASE)
+            os.setuid(uid)
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(d.sock)
+            s.sendall(b'{"op":"ping"}\n' * n)
+            got, buf = 0, b""
+            s.settimeout(5)
+            while buf.count(b"\n") < n:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            got = sum(1 for line in buf.split(b"\n") if b"rate_limited" in line)
+            os.write(w, str(got).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    return int(out or 0)
+
+
+def test_config(tmp):
+    p = os.path.join(tmp, "same.conf")
+    with open(p, "w") as f:
+        f.write("rp_id = localhost\norigin = http://localhost:1\npublic_url = http://localhost:1\n"
+                "listen = 127.0.0.1:18080\nmetrics_listen = 127.0.0.1:18080\n")
+    r = subprocess.run([PASSKEYD, "--config", p, "--check-config"], capture_output=True, text=True)
+    ok(r.returncode == 2 and "metrics_listen must not be the pages' listen address" in r.stderr,
+       "config: metrics_listen on the pages' own address is refused", r.stderr)
+
+
+def test_scrape(tmp):
+    mport = free_port()
+    d = td.Daemon(tmp, "m", extra=f"metrics_listen = 127.0.0.1:{mport}\n"
+                  "max_pending_per_user_address = 2\n")
+    try:
+        st, ctype, text = scrape(mport)
+        ok(st == 200 and ctype.startswith("text/plain; version=0.0.4"),
+           "GET /metrics answers 200 in the text exposition format 0.0.4", (st, ctype))
+        fams = families(text)
+        want = {"passkeyd_ceremonies": "counter", "passkeyd_refusals": "counter",
+                "passkeyd_events": "counter", "passkeyd_verify_seconds": "histogram",
+                "passkeyd_ceremonies_pending": "gauge", "passkeyd_store_commits": "counter",
+                "passkeyd_store_commit_seconds": "histogram", "passkeyd_store_errors": "counter",
+                "passkeyd_control_throttled": "counter", "passkeyd_store_writes_queued": "gauge",
+                "passkeyd_ceremonies_held": "gauge"}
+        ok(all(n in fams and fams[n].type == t for n, t in want.items()),
+           "the families are there, typed by Prometheus conventions (the parser strips _total)",
+           {n: fams[n].type if n in fams else None for n in want})
+        st, _, _ = d.get("/metrics")
+        ok(st == 404, "the page port does not serve /metrics", st)
+
+        # a registration and a login approved, a login denied
+        alice = sa.SoftAuthenticator()
+        j = td.login(d, "alice", enroll="after-auth")
+        st, r = sa.register(d.origin, j["token"], alice)
+        ok(st == 200 and r.get("state") == "approved", "alice registers a passkey", r)
+        j = td.login(d, "alice")
+        st, r = sa.login(d.origin, j["token"], alice)
+        ok(st == 200 and r.get("state") == "approved", "alice logs in", r)
+        j = td.login(d, "alice")
+        st, r = d.api(j["token"], "deny")
+        ok(st == 200, "a login of alice's is denied", r)
+        # two held pending from one address, the third refused by the pair limit
+        held = [td.login(d, "alice", rhost="198.51.100.9") for _ in range(2)]
+        third = td.login(d, "alice", rhost="198.51.100.9")
+        ok(all(h.get("ok") for h in held) and third.get("error") == "limit_user_address",
+           "two logins pending from one address; the third refused (limit_user_address)", third)
+        bob = d.uid_of("bob")
+        limited = throttle(d, bob)
+        ok(limited > 0, f"uid {bob} pipelining 150 pings: {limited} rate_limited", limited)
+
+        fams = families(scrape(mport)[2])
+        c = "passkeyd_ceremonies"
+        ok(value(fams, c, c + "_total", kind="register", outcome="approved") == 1 and
+           value(fams, c, c + "_total", kind="login", outcome="approved") == 1,
+           "ceremonies_total: one registration and one login approved",
+           [s for s in fams[c].samples])
+        ok(value(fams, c, c + "_total", kind="login", outcome="denied", reason="denied") == 1,
+           "ceremonies_total: one login denied, reason denied", [s for s in fams[c].samples])
+        ok(value(fams, "passkeyd_refusals", "passkeyd_refusals_total", event="login_begin",
+                 reason="limit_user_address") == 1,
+           "refusals_total{event=login_begin,reason=limit_user_address} is 1",
+           [s for s in fams["passkeyd_refusals"].samples])
+        v = "passkeyd_verify_seconds"
+        ok(value(fams, v, v + "_count") == 2 and value(fams, v, v + "_bucket", le="+Inf") == 2 and
+           0 < value(fams, v, v + "_sum") < 1,
+           "verify_seconds: two answers verified, in well under a second in all",
+           [s for s in fams[v].samples])
+        ok(value(fams, "passkeyd_ceremonies_pending", "passkeyd_ceremonies_pending") == 2,
+           "ceremonies_pending is 2 (the two held)", fams["passkeyd_ceremonies_pending"].samples)
+        ok((value(fams, "passkeyd_store_commits", "passkeyd_store_commits_total",
+                  result="ok") or 0) >= 2 and
+           value(fams, "passkeyd_store_commit_seconds", "passkeyd_store_commit_seconds_count") >= 2,
+           "store commits counted and timed", fams["passkeyd_store_commits"].samples)
+        ok(value(fams, "passkeyd_control_throttled", "passkeyd_control_throttled_total",
+                 uid=str(bob)) == limited,
+           f"control_throttled_total{{uid=\"{bob}\"}} is the {limited} refused",
+           fams["passkeyd_control_throttled"].samples)
+        for h in held:
+            d.abandon(h["token"])
+        st, _, _ = d.request("POST", "/metrics", body=b"x")
+        ok(st in (404, 405), "POST /metrics on the page port: not served either (404/405)", st)
+        req = urllib.request.Request(f"http://127.0.0.1:{mport}/metrics", data=b"x", method="POST")
+        try:
+            code = urllib.request.urlopen(req, timeout=5).status
+        except urllib.error.HTTPError as e:
+            code = e.code
+        ok(code == 405, "the metrics listener refuses POST (405)", code)
+    finally:
+        d.stop()
+    ok(d.proc.returncode == 0, "passkeyd with a metrics listener stops cleanly", d.logtext()[-500:])
+
+
+def main():
+    if os.geteuid() != 0:
+        return skip_all("needs root (the Daemon harness of test_daemon.py)")
+    tmp = tempfile.mkdtemp(prefix="passkeyd-metrics.")
+    os.chmod(tmp, 0o755)
+    try:
+        with group("test_config"):
+            test_config(tmp)
+        with group("test_scrape"):
+            test_scrape(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return plan()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
