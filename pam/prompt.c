@@ -53,9 +53,14 @@ prompt_info(const struct prompt_args *a)
 
 	if (head == NULL)
 		return NULL;
-	if (asprintf(&s, "%s\n%s%s\ncode: %s\nWaiting for your %s (expires in %ld s)...",
-	    head, a->qr != NULL ? a->qr : "", a->url, a->code,
-	    a->kind == PROMPT_REGISTER ? "registration" : "approval", a->seconds) == -1)
+	/*
+	 * The link before the QR code: an ssh client before 10.3 prints this
+	 * through its logger, escapes the QR code's UTF-8 (four bytes for one)
+	 * and keeps 1024 bytes: what comes first must be what is needed.
+	 */
+	if (asprintf(&s, "%s\n%s\ncode: %s\nWaiting for your %s (expires in %ld s)...%s%s",
+	    head, a->url, a->code, a->kind == PROMPT_REGISTER ? "registration" : "approval",
+	    a->seconds, a->qr != NULL ? "\n" : "", a->qr != NULL ? a->qr : "") == -1)
 		s = NULL;
 	free(head);
 	return s;

@@ -40,11 +40,12 @@ char *prompt_first(const struct prompt_args *a);
 /* Each later one: "Not approved yet", URL, code, "Press Enter". */
 char *prompt_again(const struct prompt_args *a);
 /*
- * flow=info: the same heading, QR code, URL and code as one info text,
- * ending "Waiting for your approval (expires in N s)...": sshd 10.3 and
+ * flow=info: the heading, URL, code and "Waiting for your approval
+ * (expires in N s)..." as one info text, the QR code last: sshd 10.3 and
  * later send it at once, and the module waits with no prompt.  (An older
- * ssh client prints info text through its logger, escaping non-ASCII:
- * a QR code there is noise.)
+ * ssh client prints info text through its logger, escaping non-ASCII and
+ * keeping 1024 bytes: the QR code there is noise, cut short after the
+ * link.)
  */
 char *prompt_info(const struct prompt_args *a);
 

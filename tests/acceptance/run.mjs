@@ -7,7 +7,7 @@
 //
 //   --build DIR   the Meson build directory: DIR/passkeyd/passkeyd, DIR/pam/pam_passkey.so,
 //                 DIR/passkeyctl/passkeyctl
-//   --only LIST   run only these cases (comma separated letters: a,b,...,m); (a) is
+//   --only LIST   run only these cases (comma separated letters: a,b,...,n); (a) is
 //                 added when a case that needs its passkey is selected
 //   --selftest    check the harness's own pieces without the project's binaries: a private
 //                 sshd with a trivial PAM stack of system modules, the askpass round trip,
@@ -22,14 +22,18 @@
 // SQLite store, pam_passkey.so, passkeyctl, headless Chromium with CDP WebAuthn virtual
 // authenticators (playwright-core from tests/browser/node_modules), pamtester under pam_wrapper,
 // and the real sudo; for case (m), tests/acceptance/fleet.mjs: a private PostgreSQL
-// (tests/lib/pg-server.sh), Debian's nginx, two more sshd and four more passkeyd.
+// (tests/lib/pg-server.sh), Debian's nginx, two more sshd and four more passkeyd; for case (n),
+// tests/acceptance/newssh.mjs: a newer OpenSSH (10.x, Debian sid) in a root made by debootstrap
+// in the temporary directory (from the Debian mirror apt uses: the one host it reaches beyond
+// loopback; PKT_NO_SID=1 skips it), its own sshd and ssh chrooted there, against this passkeyd.
 //
 // Output: TAP ("1..N", "ok N - ..." / "not ok N - ...", "# " diagnostics, "# measure: ..."
 // lines with timings). Exit status 0 when every test passed, 1 otherwise, 2 for bad usage or
 // when not run as root. Everything started or written is removed at the end, also on failure
 // and on Ctrl-C: sshd, passkeyd, Chromium, ssh/sudo/pamtester children,
 // /etc/pam.d/sshd-passkey-test, /etc/pam.d/sudo-passkey-test, /etc/sudoers.d/pkt-passkey-test,
-// (m)'s /etc/pam.d/sshd-passkey-fleet-a and -b, nginx and the PostgreSQL server, and the
+// (m)'s /etc/pam.d/sshd-passkey-fleet-a and -b, nginx and the PostgreSQL server, (n)'s mounts
+// in its root (/dev, /proc and the control socket's folder, bound there), and the
 // temporary directory (/run/sshd, created when missing, stays), and pam_wrapper's copies of
 // the services in /tmp/pam.X. The throwaway accounts pkt-alice, pkt-bob, pkt-carol (normal,
 // home directories) and pkt-daemon (system, no shell) are created when missing and removed at
@@ -48,6 +52,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromiumArgs } from '../browser/chromium-args.mjs';
 import { fleetCases } from './fleet.mjs';
+import { newSshCases, NEWSSH_WATCHDOG_EXTRA_MS } from './newssh.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -99,7 +104,7 @@ function parseArgs(argv) {
   }
   if (!a.selftest && !a.build) usage(2, '--build BUILDDIR is required (or --selftest)');
   // Every case but (f) and (h) needs the passkey that (a) registers.
-  if (a.only && [...a.only].some((k) => 'bcdegij'.includes(k))) a.only.add('a');
+  if (a.only && [...a.only].some((k) => 'bcdegijn'.includes(k))) a.only.add('a');
   return a;
 }
 
@@ -1553,6 +1558,13 @@ async function acceptance() {
     needSetup, DAEMON_USER, MODULE_TIMEOUT, PATH_ENV, REPO_ROOT,
   });
 
+  // ---------------------------------------------------------------- (n) a newer OpenSSH: tests/acceptance/newssh.mjs
+  newSshCases(T, {
+    st, sh, freePort, track, sleep, short, ms, LogTap, Skip, needSetup, needAlice, alice, startDaemon,
+    drivePage, parsePrompt, sshFailedAuth, sshSummary, waitEvent, tokenMatches, eventsSummary,
+    DAEMON_USER, MODULE_TIMEOUT, PATH_ENV, REPO_ROOT,
+  });
+
   out(`1..${tests.length}`);
   for (const x of tests) {
     const ok = await runTest(x.title, x.fn, { key: x.key });
@@ -1683,7 +1695,9 @@ async function main() {
   st.askpass = path.join(st.tmp, 'askpass.sh');
   fs.copyFileSync(path.join(HERE, 'askpass.sh'), st.askpass);
   fs.chmodSync(st.askpass, 0o755);
-  const watchdog = setTimeout(() => abort(`watchdog: the run took over ${WATCHDOG_MS / 1000} s`), WATCHDOG_MS);
+  // (n) builds a Debian sid root with debootstrap first: more time when it runs
+  const watchdogMs = WATCHDOG_MS + (!args.selftest && (!args.only || args.only.has('n')) ? NEWSSH_WATCHDOG_EXTRA_MS : 0);
+  const watchdog = setTimeout(() => abort(`watchdog: the run took over ${watchdogMs / 1000} s`), watchdogMs);
   const t0 = Date.now();
   try {
     if (args.selftest) await selftest();

@@ -133,6 +133,28 @@ test_heading_names_host(void **state)
 	free(s);
 }
 
+/*
+ * flow=info: the link, the code and "Waiting" come before the QR code,
+ * so that an older client's logger (1024 bytes, escaped) still shows them.
+ */
+static void
+test_info_text_link_first(void **state)
+{
+	struct prompt_args a = { .kind = PROMPT_LOGIN, .url = URL60,
+	    .code = "4F7-K2Q", .seconds = 90, .qr = "QRQRQR\nQRQRQR\n" };
+	char *s = prompt_info(&a);
+	const char *url, *wait, *qr;
+
+	(void)state;
+	assert_non_null(s);
+	assert_non_null(url = strstr(s, "\n" URL60 "\n"));
+	assert_non_null(wait = strstr(s, "\nWaiting for your approval (expires in 90 s)..."));
+	assert_non_null(qr = strstr(s, "QRQRQR"));
+	assert_true(url < wait && wait < qr);
+	assert_null(strstr(s, "Press Enter"));
+	free(s);
+}
+
 /* An ending stays on screen: a prompt of its own, two short lines. */
 static void
 test_held_ending(void **state)
@@ -351,6 +373,7 @@ main(void)
 		cmocka_unit_test(test_register_wording),
 		cmocka_unit_test(test_held_ending),
 		cmocka_unit_test(test_heading_names_host),
+		cmocka_unit_test(test_info_text_link_first),
 		cmocka_unit_test(test_again_prompt_repeats_url),
 		cmocka_unit_test(test_qr_is_the_symbol_with_quiet_zone),
 		cmocka_unit_test(test_first_prompt_with_qr_fits_80x24),
