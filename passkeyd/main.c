@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -439,6 +440,13 @@ drain_journal(struct passkeyd *d)
 static int
 add_journal_writer(struct passkeyd *d)
 {
+	/*
+	 * One malloc arena for the loop and the writers: glibc would give each
+	 * writer thread an arena of its own, whose pages (the store's
+	 * statements and rows) add to every pending ceremony's share of memory.
+	 * The writers allocate little and seldom contend with the loop.
+	 */
+	(void)mallopt(M_ARENA_MAX, 1);
 	char why[256] = "";
 	store_t *own;
 	store_err_t se;
@@ -448,6 +456,8 @@ add_journal_writer(struct passkeyd *d)
 		    why[0] ? ": " : "", why);
 		return -1;
 	}
+	/* it appends rows and updates a counter: its pages need not stay cached */
+	(void)store_set_cache_kib(own, 256);
 	if (journal_start_writer(d->journal, own) != 0) {
 		daemon_log(d, "store writer: no thread");
 		return -1;

@@ -114,6 +114,15 @@ store_set_busy_timeout(store_t *st, int ms)
 }
 
 store_err_t
+store_set_cache_kib(store_t *st, int kib)
+{
+	if (st == NULL || kib < 64)
+		return STORE_ERR_INVALID;
+	return st->ops->set_cache_kib != NULL ? st->ops->set_cache_kib(st, kib) :
+	    STORE_ERR_UNSUPPORTED;
+}
+
+store_err_t
 store_set_lazy_commit(store_t *st, int on)
 {
 	if (st == NULL)

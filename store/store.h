@@ -131,6 +131,12 @@ store_err_t store_set_busy_timeout(store_t *st, int ms);
  * connection.  STORE_ERR_UNSUPPORTED where every commit is synchronous.
  */
 store_err_t store_set_lazy_commit(store_t *st, int on);
+/*
+ * The connection's page cache, at most kib KiB (>= 64): a connection that
+ * only appends and updates a few rows (the journal's writer) needs little.
+ * STORE_ERR_UNSUPPORTED where the server keeps the cache.
+ */
+store_err_t store_set_cache_kib(store_t *st, int kib);
 /* The backend's last error, one line, for logs; never NULL. */
 const char *store_errmsg(store_t *st);
 

@@ -699,6 +699,16 @@ sq_schema_version(const store_t *st)
 	return ((const struct store_sqlite *)st)->version;
 }
 
+/* The connection's page cache, at most kib KiB (SQLite's default is 2 MiB). */
+static store_err_t
+sq_set_cache_kib(store_t *st, int kib)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = %d", -kib);
+	return sq_exec(sq_of(st)->db, sql);
+}
+
 static store_err_t
 sq_set_busy_timeout(store_t *st, int ms)
 {
@@ -1447,6 +1457,7 @@ static const struct store_ops sq_ops = {
 	.close = sq_close,
 	.schema_version = sq_schema_version,
 	.set_busy_timeout = sq_set_busy_timeout,
+	.set_cache_kib = sq_set_cache_kib,
 	.errmsg = sq_errmsg,
 	.txn_begin = sq_txn_begin,
 	.txn_commit = sq_txn_commit,
