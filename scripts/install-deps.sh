@@ -11,7 +11,7 @@ packages=(
   openssh-server openssh-client sudo curl passwd
   libpam-wrapper libnss-wrapper pamtester python3-pypamtest
   chromium libcurl4-openssl-dev
-  postgresql libpq-dev nginx mandoc debootstrap
+  postgresql libpq-dev nginx mandoc debootstrap debhelper dpkg-dev fakeroot lintian
   systemd python3-prometheus-client
 )
 

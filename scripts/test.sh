@@ -12,7 +12,7 @@
 # What is counted (tests/summarize.py reads each meson testlog.json):
 #   checks         each distinct check once: every cmocka case and TAP check
 #                  of the meson run in build/, plus the one-shot steps
-#                  (install, fuzz, browser, demo, demo-fleet, bench, ceremony-bench)
+#                  (install, debian, fuzz, browser, demo, demo-fleet, bench, ceremony-bench)
 #   repeated runs  the same checks run again: the unit suites under
 #                  valgrind, all but the acceptance test under ASan+UBSan;
 #                  reported as runs, their failures count as failures
@@ -222,6 +222,9 @@ check_install() {
   return $rc
 }
 one_shot install check_install
+
+echo "== Debian packages: dpkg-buildpackage, lintian, installed into a fresh Debian 12 root, purged"
+one_shot debian bash -c 'bash tests/dist/test_debian.sh 2>&1 | sed "s/^/   /"; exit "${PIPESTATUS[0]}"'
 
 echo "== fuzzing: every harness, ${FUZZ_SECONDS:-60} s each, ASan+UBSan"
 one_shot fuzz bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
