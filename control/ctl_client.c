@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl_client.h"
 
 struct ctl_conn {
@@ -49,15 +50,6 @@ ctl_err_str(int err)
 	return ctl_err_table[err].text;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	/* Monotonic: a clock step while the user approves must not matter. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Waits until fd is ready for events or the deadline passes.  Readiness
@@ -68,7 +60,7 @@ wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_monotonic_ms();
 		int n;
 
 		if (left <= 0)
@@ -111,7 +103,7 @@ connect_until(int fd, const struct sockaddr_un *sun, int64_t deadline)
 			 * busy.  Unix sockets cannot be polled for this, so try
 			 * again shortly, within the deadline.
 			 */
-			if (now_ms() + 10 >= deadline)
+			if (clock_monotonic_ms() + 10 >= deadline)
 				return CTL_ERR_TIMEOUT;
 			pause_ms(10);
 			continue;
@@ -154,7 +146,7 @@ ctl_connect(const char *path, int timeout_ms, struct ctl_conn **out)
 		free(c);
 		return errno == ENOMEM || errno == ENOBUFS ? CTL_ERR_NOMEM : CTL_ERR_IO;
 	}
-	if ((err = connect_until(c->fd, &sun, now_ms() + timeout_ms)) != CTL_OK) {
+	if ((err = connect_until(c->fd, &sun, clock_monotonic_ms() + timeout_ms)) != CTL_OK) {
 		ctl_close(c);
 		return err;
 	}
@@ -261,7 +253,7 @@ recv_line(struct ctl_conn *c, size_t *len, int64_t deadline)
 static int
 request(struct ctl_conn *c, const json_t *req, json_t **resp)
 {
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = clock_monotonic_ms() + c->timeout_ms;
 	json_error_t jerr;
 	size_t n, len;
 	char *line;

@@ -16,9 +16,13 @@
 
 #include <jansson.h>
 
+#include "file.h"
 #include "passkey_rp.h"
 #include "passkeyctl.h"
 #include "rp_b64url.h"
+
+/* A PEM file of trust anchors: a few certificates (passkeyd allows the same). */
+#define VERIFY_ANCHOR_MAX	(1024 * 1024)
 
 struct verify_args {
 	rp_policy_t *policy;
@@ -93,44 +97,6 @@ parse_rfc3339(const char *s, time_t *out)
 	sign = *p == '+' ? 1 : -1;
 	*out -= sign * (oh * 3600 + om * 60);
 	return true;
-}
-
-static bool
-read_file(const char *path, char **buf, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 0;
-
-	*buf = NULL;
-	*len = 0;
-	if (f == NULL)
-		return false;
-	for (;;) {
-		char *nb;
-		size_t n;
-
-		if (*len + 4096 > cap) {
-			if (cap > 16 << 20 || (nb = realloc(*buf, cap = cap * 2 + 4096)) == NULL)
-				break;
-			*buf = nb;
-		}
-		n = fread(*buf + *len, 1, cap - *len, f);
-		*len += n;
-		if (n == 0) {
-			bool ok = !ferror(f);
-
-			fclose(f);
-			if (!ok) {
-				free(*buf);
-				*buf = NULL;
-			}
-			return ok;
-		}
-	}
-	fclose(f);
-	free(*buf);
-	*buf = NULL;
-	return false;
 }
 
 /* Reads stdin, at most one byte past the core's limit so it can say so. */
@@ -211,16 +177,15 @@ decode_flag(const char *usage, const char *flag, const char *v, uint8_t **out, s
 static int
 add_anchor(rp_policy_t *p, const char *path)
 {
-	char *pem;
-	size_t len;
+	char *pem, why[512];
 	int err;
 
-	if (!read_file(path, &pem, &len)) {
-		fprintf(stderr, "passkeyctl: cannot read trust anchor %s: %s\n", path,
-		    strerror(errno ? errno : EIO));
+	/* the one bounded reader (common/file.h), as passkeyd reads its anchors */
+	if ((pem = file_read_text(path, VERIFY_ANCHOR_MAX, 0, why, sizeof(why))) == NULL) {
+		fprintf(stderr, "passkeyctl: cannot read trust anchor: %s\n", why);
 		return EXIT_USAGE;
 	}
-	err = rp_policy_add_trust_anchor_pem(p, pem, len);
+	err = rp_policy_add_trust_anchor_pem(p, pem, strlen(pem));
 	free(pem);
 	if (err != RP_OK) {
 		fprintf(stderr, "passkeyctl: %s: %s\n", path, rp_err_str(err));
