@@ -21,7 +21,8 @@
 // the ssh client driven through SSH_ASKPASS (tests/acceptance/askpass.sh), passkeyd with an
 // SQLite store, pam_passkey.so, passkeyctl, headless Chromium with CDP WebAuthn virtual
 // authenticators (playwright-core from tests/browser/node_modules), pamtester under pam_wrapper,
-// and the real sudo; for case (m), tests/acceptance/fleet.mjs: a private PostgreSQL
+// and the real sudo; for case (o), scp, sftp, rsync and ansible-core over an ssh ControlMaster;
+// for case (m), tests/acceptance/fleet.mjs: a private PostgreSQL
 // (tests/lib/pg-server.sh), Debian's nginx, two more sshd and four more passkeyd; for case (n),
 // tests/acceptance/newssh.mjs: a newer OpenSSH (10.x, Debian sid) in a root made by debootstrap
 // in the temporary directory (from the Debian mirror apt uses: the one host it reaches beyond
@@ -104,7 +105,7 @@ function parseArgs(argv) {
   }
   if (!a.selftest && !a.build) usage(2, '--build BUILDDIR is required (or --selftest)');
   // Every case but (f) and (h) needs the passkey that (a) registers.
-  if (a.only && [...a.only].some((k) => 'bcdegijn'.includes(k))) a.only.add('a');
+  if (a.only && [...a.only].some((k) => 'bcdegijno'.includes(k))) a.only.add('a');
   return a;
 }
 
@@ -474,6 +475,8 @@ async function startSshd({ service = SERVICE } = {}) {
     'MaxStartups 50',
     'X11Forwarding no',
     'AllowTcpForwarding no',
+    // scp (the SFTP protocol since 9.0) and sftp: case (o)
+    'Subsystem sftp internal-sftp',
     'PrintMotd no',
     'PrintLastLog no',
     `AllowUsers ${USERS.join(' ')}`,
@@ -623,7 +626,7 @@ async function runAskpassClient(name, cmd, argv, { env, dir, onPrompt, timeoutMs
   return res;
 }
 
-function sshLogin(user, name, onPrompt, { cmd = 'echo OK', timeoutMs = 60_000, from = null, port = st.sshPort } = {}) {
+function sshLogin(user, name, onPrompt, { cmd = 'echo OK', timeoutMs = 60_000, from = null, port = st.sshPort, extra = [] } = {}) {
   const dir = askDir(name);
   const env = {
     PATH: PATH_ENV, LANG: 'C', HOME: process.env.HOME || '/root',
@@ -637,8 +640,18 @@ function sshLogin(user, name, onPrompt, { cmd = 'echo OK', timeoutMs = 60_000, f
     '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'GlobalKnownHostsFile=/dev/null',
     '-o', 'IdentityAgent=none', '-o', 'ConnectTimeout=10', '-o', 'ServerAliveInterval=0',
     ...(from ? ['-b', from] : []), // a source address of its own, on loopback
+    ...extra,
     '-p', String(port), `${user}@127.0.0.1`, cmd];
   return runAskpassClient(`ssh-${name}`, 'setsid', argv, { env, dir, onPrompt, timeoutMs });
+}
+
+// Any other client (scp, sftp, rsync, ansible) without a terminal, its prompts through askpass.
+function askpassClient(name, cmd, args, { timeoutMs = 60_000, onPrompt = async () => '', env = {} } = {}) {
+  const dir = askDir(name);
+  return runAskpassClient(name, 'setsid', ['-w', cmd, ...args], { dir, onPrompt, timeoutMs, env: {
+    PATH: PATH_ENV, LANG: 'C', HOME: process.env.HOME || '/root',
+    SSH_ASKPASS: st.askpass, SSH_ASKPASS_REQUIRE: 'force', PKT_ASKPASS_DIR: dir, PKT_ASKPASS_TIMEOUT: '100',
+    ...env } });
 }
 
 // pamtester (under pam_wrapper): prompts arrive on stderr (misc_conv), answers go to stdin.
@@ -1113,6 +1126,76 @@ async function acceptance() {
     if (fin.length) { alice.finishBody = fin[0].body; alice.loginToken = info.token; alice.loginUrl = info.url; }
     if (page) t.measure(`(b) prompt shown -> page approved: ${ms(page.tFinal - r.prompts[0].tShown)}`);
     measureLogin(t, '(b)', r, 'pkt-alice');
+  });
+
+  // ---------------------------------------------------------------- (o) one approval, many connections
+  // OpenSSH's connection sharing: the first ssh is approved once and stays as a master
+  // (ControlPersist); scp, sftp, rsync, parallel ssh and Ansible open sessions on it and never
+  // authenticate again.  What README "Many connections" tells users to do.
+  T('(o) one approval, many connections: an ssh ControlMaster approved once in Chromium, then scp, sftp, rsync, 10 parallel ssh and `ansible -m ping` ride on it with no prompt; after `ssh -O exit` the browser is needed again', 'o', async (t) => {
+    needAlice(t);
+    const from = st.logs.daemon.mark;
+    const cp = path.join(st.tmp, 'cm-%C');
+    const noHostKeys = ['-F', '/dev/null', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+      '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
+    const shared = [...noHostKeys, '-o', 'ControlMaster=no', '-o', `ControlPath=${cp}`];
+    const ssh = `ssh ${shared.join(' ')} -p ${st.sshPort}`;
+    const home = st.accounts['pkt-alice'].home;
+    let page = null;
+    let info = null;
+    st.cleanups.push(() => sh('ssh', [...noHostKeys, '-o', `ControlPath=${cp}`, '-O', 'exit', '-p', String(st.sshPort), 'pkt-alice@127.0.0.1']));
+    const m = await sshLogin('pkt-alice', 'o-master', async (text, i) => {
+      if (i === 0 && (info = parsePrompt(text))) page = await drivePage(alice.ap, info.url, 'approve');
+      return '';
+    }, { extra: ['-o', 'ControlMaster=auto', '-o', `ControlPath=${cp}`, '-o', 'ControlPersist=120'] });
+    t.need(info && page && page.final === 'approved' && m.code === 0 && m.stdout.trim() === 'OK',
+      'the first ssh (ControlMaster=auto, ControlPersist=120) is approved once in Chromium', sshSummary(m));
+    const check = sh('ssh', [...noHostKeys, '-o', `ControlPath=${cp}`, '-O', 'check', '-p', String(st.sshPort), 'pkt-alice@127.0.0.1']);
+    t.check(check.code === 0, 'the master stays after that ssh exits (ssh -O check)', check.stderr.trim());
+    const tRide = now();
+    const src = path.join(st.tmp, 'o-file.txt');
+    fs.writeFileSync(src, `one approval ${process.pid}\n`);
+    const none = (r) => r.prompts.length === 0 && r.code === 0;
+    const scp = await askpassClient('o-scp', 'scp', [...shared, '-P', String(st.sshPort), src, 'pkt-alice@127.0.0.1:o-scp.txt']);
+    let copied = '';
+    try { copied = fs.readFileSync(path.join(home, 'o-scp.txt'), 'utf8'); } catch { /* checked below */ }
+    t.check(none(scp) && copied === fs.readFileSync(src, 'utf8'), 'scp copies a file over the master, no prompt', sshSummary(scp));
+    const batch = path.join(st.tmp, 'o-sftp.batch');
+    const back = path.join(st.tmp, 'o-sftp-back.txt');
+    fs.writeFileSync(batch, `get o-scp.txt ${back}\n`);
+    const sftp = await askpassClient('o-sftp', 'sftp', [...shared, '-P', String(st.sshPort), '-b', batch, 'pkt-alice@127.0.0.1']);
+    t.check(none(sftp) && fs.existsSync(back) && fs.readFileSync(back, 'utf8') === copied, 'sftp fetches it back over the master, no prompt', sshSummary(sftp));
+    const rsync = await askpassClient('o-rsync', 'rsync', ['-e', ssh, src, 'pkt-alice@127.0.0.1:o-rsync.txt']);
+    let synced = '';
+    try { synced = fs.readFileSync(path.join(home, 'o-rsync.txt'), 'utf8'); } catch { /* checked below */ }
+    t.check(none(rsync) && synced === copied, 'rsync over ssh copies it over the master, no prompt', sshSummary(rsync));
+    const many = await Promise.all(Array.from({ length: 10 }, (_, k) => sshLogin('pkt-alice', `o-par-${k}`, async () => '',
+      { extra: ['-o', 'ControlMaster=no', '-o', `ControlPath=${cp}`], cmd: 'echo OK' })));
+    t.check(many.every((r) => none(r) && r.stdout.trim() === 'OK'), '10 parallel ssh sessions over the master, no prompt',
+      many.map((r) => `${r.code}/${r.prompts.length}`).join(' '));
+    const adir = path.join(st.tmp, 'ansible');
+    fs.mkdirSync(adir, { recursive: true });
+    const inv = path.join(adir, 'hosts.ini');
+    fs.writeFileSync(inv, `[passkey]\nlocal ansible_host=127.0.0.1 ansible_port=${st.sshPort} ansible_user=pkt-alice ` +
+      `ansible_python_interpreter=/usr/bin/python3 ansible_ssh_args="${[...noHostKeys.slice(2), '-o', 'ControlMaster=auto',
+        '-o', 'ControlPersist=60s', '-o', `ControlPath=${cp}`].join(' ')}"\n`);
+    const ans = await askpassClient('o-ansible', 'ansible', ['-i', inv, 'passkey', '-m', 'ping'], { timeoutMs: 90_000,
+      env: { HOME: adir, ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_LOCAL_TEMP: path.join(adir, 'tmp'), ANSIBLE_NOCOLOR: '1' } });
+    t.check(none(ans) && /"ping": "pong"/.test(ans.stdout), '`ansible -m ping` (Debian\'s ansible-core) over the master: pong, no prompt', sshSummary(ans));
+    t.measure(`(o) scp + sftp + rsync + 10 ssh + ansible over one approval: ${ms(now() - tRide)}`);
+    const approvals = events(from).filter((e) => e.event === 'login_approved' && e.user === 'pkt-alice');
+    const begins = events(from).filter((e) => /^login_begin/.test(e.event) && e.user === 'pkt-alice');
+    t.check(approvals.length === 1, `one approval for all of it (login_approved events for pkt-alice: ${approvals.length})`, eventsSummary(from));
+    t.diag(`logins per approval: 1 master + 1 scp + 1 sftp + 1 rsync + 10 ssh + 1 ansible = 15 connections; ${begins.length} login_begin event(s)`);
+    const exit = sh('ssh', [...noHostKeys, '-o', `ControlPath=${cp}`, '-O', 'exit', '-p', String(st.sshPort), 'pkt-alice@127.0.0.1']);
+    t.check(exit.code === 0, 'ssh -O exit ends the master', exit.stderr.trim());
+    let again = null;
+    // the link is all this needs to see: then the client goes away (its ceremony is cancelled)
+    const after = await sshLogin('pkt-alice', 'o-after', async (text, i, rec, res) => {
+      if (i === 0) { again = parsePrompt(text); res.kill(); }
+      return '';
+    }, { extra: ['-o', 'ControlMaster=no', '-o', `ControlPath=${cp}`], timeoutMs: 20_000 });
+    t.check(again && after.code !== 0, 'without the master, the next ssh asks for the browser again (a new link)', sshSummary(after));
   });
 
   // ------------------------------------------- (l) logins from other addresses
