@@ -93,3 +93,14 @@ text_sanitize(const char *s, char *out, size_t outlen)
 	out[o] = '\0';
 	return out;
 }
+
+bool
+text_hostname_chars(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max)
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789.-") == n;
+}

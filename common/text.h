@@ -29,6 +29,9 @@ bool text_char_unsafe(uint32_t cp);
 /* s is min..max bytes of valid UTF-8 with no refused character. */
 bool text_is_safe(const char *s, size_t min, size_t max);
 
+/* s is 1..max bytes of [A-Za-z0-9.-]: the characters of a host name to show. */
+bool text_hostname_chars(const char *s, size_t max);
+
 /*
  * Copies s into out (outlen > 0, always NUL-terminated) with every
  * refused character and every invalid byte replaced by '?'.  Cut at a

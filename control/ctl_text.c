@@ -26,12 +26,7 @@ ctl_url_ok(const char *s)
 bool
 ctl_host_ok(const char *s, size_t max)
 {
-	size_t n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > max || s[0] == '.' || s[0] == '-')
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789.-") == n;
+	return text_hostname_chars(s, max) && s[0] != '.' && s[0] != '-';
 }
 
 bool

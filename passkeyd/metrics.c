@@ -2,12 +2,12 @@
  * Prometheus numbers (metrics.h): counters kept on the loop, rendered on
  * the loop, served by a second libmicrohttpd daemon polled by the loop.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "metrics.h"
+#include "strbuf.h"
 #include "passkeyd.h"
 
 /* (event, verdict, reason) series kept; beyond, they are summed in "other". */
@@ -166,66 +166,24 @@ metrics_throttled(struct metrics *m, uid_t uid)
 
 /* ---- rendering ------------------------------------------------------------ */
 
-struct text {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 static void
-put(struct text *t, const char *fmt, ...)
+family(struct strbuf *t, const char *name, const char *type, const char *help)
 {
-	va_list ap;
-	int n;
-
-	for (;;) {
-		if (t->failed)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(t->p != NULL ? t->p + t->len : NULL, t->p != NULL ?
-		    t->cap - t->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->failed = 1;
-			return;
-		}
-		if (t->p != NULL && t->len + (size_t)n < t->cap) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t ncap = t->cap == 0 ? 4096 : t->cap * 2;
-		while (ncap < t->len + (size_t)n + 1)
-			ncap *= 2;
-		char *np = realloc(t->p, ncap);
-		if (np == NULL) {
-			t->failed = 1;
-			return;
-		}
-		t->p = np;
-		t->cap = ncap;
-	}
+	strbuf_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
-family(struct text *t, const char *name, const char *type, const char *help)
-{
-	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
-put_histogram(struct text *t, const char *name, const char *help, const struct histogram *h)
+put_histogram(struct strbuf *t, const char *name, const char *help, const struct histogram *h)
 {
 	uint64_t cum = 0;
 
 	family(t, name, "histogram", help);
 	for (size_t i = 0; i < h->n; i++) {
 		cum += h->bucket[i];
-		put(t, "%s_bucket{le=\"%g\"} %llu\n", name, h->le[i], (unsigned long long)cum);
+		strbuf_printf(t, "%s_bucket{le=\"%g\"} %llu\n", name, h->le[i], (unsigned long long)cum);
 	}
-	put(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
-	put(t, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
+	strbuf_printf(t, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)h->count);
+	strbuf_printf(t, "%s_sum %.9g\n%s_count %llu\n", name, h->sum, name, (unsigned long long)h->count);
 }
 
 /* "login_approved" -> kind "login", outcome "approved" for a ceremony's end. */
@@ -251,7 +209,7 @@ ceremony_end(const char *event, char *kind, size_t klen, const char **outcome)
 }
 
 static void
-put_events(struct text *t, const struct metrics *m)
+put_events(struct strbuf *t, const struct metrics *m)
 {
 	char kind[16];
 	const char *outcome;
@@ -260,59 +218,59 @@ put_events(struct text *t, const struct metrics *m)
 	    "Ceremonies ended, by kind (login, register), outcome and reason.");
 	for (size_t i = 0; i < m->ns; i++)
 		if (ceremony_end(m->s[i].event, kind, sizeof(kind), &outcome))
-			put(t, "passkeyd_ceremonies_total{kind=\"%s\",outcome=\"%s\",reason=\"%s\"} "
+			strbuf_printf(t, "passkeyd_ceremonies_total{kind=\"%s\",outcome=\"%s\",reason=\"%s\"} "
 			    "%llu\n", kind, outcome, m->s[i].reason, (unsigned long long)m->s[i].n);
 	family(t, "passkeyd_refusals_total", "counter",
 	    "Requests refused, by the event refused and the named reason (limits among them).");
 	for (size_t i = 0; i < m->ns; i++)
 		if (strcmp(m->s[i].verdict, "refused") == 0)
-			put(t, "passkeyd_refusals_total{event=\"%s\",reason=\"%s\"} %llu\n",
+			strbuf_printf(t, "passkeyd_refusals_total{event=\"%s\",reason=\"%s\"} %llu\n",
 			    m->s[i].event, m->s[i].reason, (unsigned long long)m->s[i].n);
 	family(t, "passkeyd_events_total", "counter",
 	    "Audit events, by event, verdict and reason.");
 	for (size_t i = 0; i < m->ns; i++)
-		put(t, "passkeyd_events_total{event=\"%s\",verdict=\"%s\",reason=\"%s\"} %llu\n",
+		strbuf_printf(t, "passkeyd_events_total{event=\"%s\",verdict=\"%s\",reason=\"%s\"} %llu\n",
 		    m->s[i].event, m->s[i].verdict, m->s[i].reason, (unsigned long long)m->s[i].n);
 	family(t, "passkeyd_events_unlabelled_total", "counter",
 	    "Audit events beyond the series kept (counted, not labelled).");
-	put(t, "passkeyd_events_unlabelled_total %llu\n", (unsigned long long)m->other_events);
+	strbuf_printf(t, "passkeyd_events_unlabelled_total %llu\n", (unsigned long long)m->other_events);
 }
 
 static void
-put_store(struct text *t, const struct metrics *m)
+put_store(struct strbuf *t, const struct metrics *m)
 {
 	family(t, "passkeyd_store_commits_total", "counter",
 	    "Store transactions of the journal, by result.");
 	for (int i = 0; i < STORE_ERR_COUNT; i++)
 		if (m->commits[i] > 0 || i == STORE_OK)
-			put(t, "passkeyd_store_commits_total{result=\"%s\"} %llu\n",
+			strbuf_printf(t, "passkeyd_store_commits_total{result=\"%s\"} %llu\n",
 			    store_err_str((store_err_t)i), (unsigned long long)m->commits[i]);
 	put_histogram(t, "passkeyd_store_commit_seconds",
 	    "Time to commit one journal batch (one transaction for many writes).", &m->commit);
 	family(t, "passkeyd_store_errors_total", "counter",
 	    "Store errors answered to a caller, by error.");
 	for (int i = 1; i < STORE_ERR_COUNT; i++)
-		put(t, "passkeyd_store_errors_total{error=\"%s\"} %llu\n",
+		strbuf_printf(t, "passkeyd_store_errors_total{error=\"%s\"} %llu\n",
 		    store_err_str((store_err_t)i), (unsigned long long)m->store_errors[i]);
 }
 
 static void
-put_control(struct text *t, const struct metrics *m)
+put_control(struct strbuf *t, const struct metrics *m)
 {
 	family(t, "passkeyd_control_throttled_total", "counter",
 	    "Control-socket requests refused by the caller's budget, by uid.");
 	for (size_t i = 0; i < m->nthrottled; i++)
-		put(t, "passkeyd_control_throttled_total{uid=\"%lu\"} %llu\n",
+		strbuf_printf(t, "passkeyd_control_throttled_total{uid=\"%lu\"} %llu\n",
 		    (unsigned long)m->throttled[i].uid, (unsigned long long)m->throttled[i].n);
 	if (m->throttled_other > 0)
-		put(t, "passkeyd_control_throttled_total{uid=\"other\"} %llu\n",
+		strbuf_printf(t, "passkeyd_control_throttled_total{uid=\"other\"} %llu\n",
 		    (unsigned long long)m->throttled_other);
 }
 
 char *
 metrics_render(struct passkeyd *d, size_t *len)
 {
-	struct text t = { 0 };
+	struct strbuf t = { 0 };
 	const struct metrics *m = d->metrics;
 
 	if (m == NULL)
@@ -321,18 +279,13 @@ metrics_render(struct passkeyd *d, size_t *len)
 	put_histogram(&t, "passkeyd_verify_seconds",
 	    "Time the relying-party core took to verify one browser answer.", &m->verify);
 	family(&t, "passkeyd_ceremonies_pending", "gauge", "Ceremonies pending now.");
-	put(&t, "passkeyd_ceremonies_pending %zu\n", ceremony_pending_count(d->ceremonies));
+	strbuf_printf(&t, "passkeyd_ceremonies_pending %zu\n", ceremony_pending_count(d->ceremonies));
 	family(&t, "passkeyd_ceremonies_held", "gauge",
 	    "Ceremonies held in memory, pending or final (kept 10 minutes after the end).");
-	put(&t, "passkeyd_ceremonies_held %zu\n", ceremony_count(d->ceremonies));
+	strbuf_printf(&t, "passkeyd_ceremonies_held %zu\n", ceremony_count(d->ceremonies));
 	family(&t, "passkeyd_store_writes_queued", "gauge", "Store writes waiting for a commit.");
-	put(&t, "passkeyd_store_writes_queued %zu\n", journal_queued(d->journal));
+	strbuf_printf(&t, "passkeyd_store_writes_queued %zu\n", journal_queued(d->journal));
 	put_store(&t, m);
 	put_control(&t, m);
-	if (t.failed) {
-		free(t.p);
-		return NULL;
-	}
-	*len = t.len;
-	return t.p;
+	return strbuf_take(&t, len);
 }

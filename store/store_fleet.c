@@ -15,50 +15,13 @@
  * as ever; the group roles get no login.  Names are checked here so that
  * they can go into SQL text as they are.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store.h"
-
-struct sql_buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void add(struct sql_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-add(struct sql_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->failed = 1;
-			return;
-		}
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		char *grown = realloc(b->p, b->cap * 2 + (size_t)n);
-		if (grown == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = grown;
-		b->cap = b->cap * 2 + (size_t)n;
-	}
-}
+#include "strbuf.h"
+#include "text.h"
 
 /* A role name we write unquoted: a lower-case letter, then [a-z0-9_], at most 48. */
 static int
@@ -72,16 +35,13 @@ plain_role(const char *s, size_t n)
 static int
 plain_hostname(const char *s)
 {
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= 253 &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n;
+	return text_hostname_chars(s, 253);
 }
 
 static void
-create_role(struct sql_buf *b, const char *role, int login)
+create_role(struct strbuf *b, const char *role, int login)
 {
-	add(b, "DO $r$ BEGIN\n"
+	strbuf_printf(b, "DO $r$ BEGIN\n"
 	    "  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%s') THEN\n"
 	    "    CREATE ROLE %s %s;\n"
 	    "  END IF;\n"
@@ -89,18 +49,18 @@ create_role(struct sql_buf *b, const char *role, int login)
 }
 
 static void
-grants(struct sql_buf *b, const char *pre)
+grants(struct strbuf *b, const char *pre)
 {
-	add(b, "REVOKE ALL ON pk_meta, pk_hosts, pk_limits, users, credentials, enrollments,"
+	strbuf_printf(b, "REVOKE ALL ON pk_meta, pk_hosts, pk_limits, users, credentials, enrollments,"
 	    " events, ceremonies FROM PUBLIC;\n"
 	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_ceremony_announce() FROM PUBLIC;\n"
 	    "GRANT SELECT ON pk_meta TO %s_web, %s_hosts;\n", pre, pre);
-	add(b, "-- an SSH host: reads passkeys, makes and reads back its own ceremonies\n"
+	strbuf_printf(b, "-- an SSH host: reads passkeys, makes and reads back its own ceremonies\n"
 	    "GRANT SELECT ON users, credentials, enrollments, pk_hosts TO %s_hosts;\n"
 	    "GRANT SELECT, INSERT ON ceremonies TO %s_hosts;\n"
 	    "GRANT UPDATE (state, reason, finished, challenge) ON ceremonies TO %s_hosts;\n",
 	    pre, pre, pre);
-	add(b, "-- the approval pages: decide ceremonies, write passkeys and the audit log\n"
+	strbuf_printf(b, "-- the approval pages: decide ceremonies, write passkeys and the audit log\n"
 	    "GRANT SELECT ON pk_hosts, pk_limits TO %s_web;\n"
 	    "GRANT SELECT, INSERT, UPDATE, DELETE ON users, credentials, enrollments TO %s_web;\n"
 	    "GRANT SELECT, INSERT, DELETE ON events TO %s_web;\n"
@@ -111,7 +71,7 @@ grants(struct sql_buf *b, const char *pre)
 }
 
 static void
-policies(struct sql_buf *b, const char *pre)
+policies(struct strbuf *b, const char *pre)
 {
 	static const char *const names[][2] = {
 		{ "pk_hosts_read", "ceremonies" }, { "pk_hosts_add", "ceremonies" },
@@ -122,8 +82,8 @@ policies(struct sql_buf *b, const char *pre)
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		add(b, "DROP POLICY IF EXISTS %s ON %s;\n", names[i][0], names[i][1]);
-	add(b, "CREATE POLICY pk_hosts_read ON ceremonies FOR SELECT TO %s_hosts\n"
+		strbuf_printf(b, "DROP POLICY IF EXISTS %s ON %s;\n", names[i][0], names[i][1]);
+	strbuf_printf(b, "CREATE POLICY pk_hosts_read ON ceremonies FOR SELECT TO %s_hosts\n"
 	    "  USING (host_role = session_user);\n"
 	    "CREATE POLICY pk_hosts_add ON ceremonies FOR INSERT TO %s_hosts\n"
 	    "  WITH CHECK (host_role = session_user AND state = 'pending');\n"
@@ -131,7 +91,7 @@ policies(struct sql_buf *b, const char *pre)
 	    "  USING (host_role = session_user AND state IN ('pending', 'approved'))\n"
 	    "  WITH CHECK (host_role = session_user AND state IN ('cancelled', 'expired', 'used'));\n",
 	    pre, pre, pre);
-	add(b, "CREATE POLICY pk_web_read ON ceremonies FOR SELECT TO %s_web USING (true);\n"
+	strbuf_printf(b, "CREATE POLICY pk_web_read ON ceremonies FOR SELECT TO %s_web USING (true);\n"
 	    "CREATE POLICY pk_web_add ON ceremonies FOR INSERT TO %s_web\n"
 	    "  WITH CHECK (host_role = session_user AND state = 'pending');\n"
 	    "CREATE POLICY pk_web_decide ON ceremonies FOR UPDATE TO %s_web\n"
@@ -149,8 +109,8 @@ char *
 store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
     const char *const *webs, size_t n_webs, char *why, size_t whylen)
 {
-	struct sql_buf b = { .cap = 8192 };
-	char role[64];
+	struct strbuf b = { 0 };
+	char role[64], *sql;
 
 	if (prefix == NULL || !plain_role(prefix, strlen(prefix)) || strlen(prefix) > 32) {
 		snprintf(why, whylen, "the prefix must be 1-32 of a-z, 0-9, '_', from a letter");
@@ -172,12 +132,7 @@ store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
 			    webs[i]);
 			return NULL;
 		}
-	if ((b.p = malloc(b.cap)) == NULL) {
-		snprintf(why, whylen, "out of memory");
-		return NULL;
-	}
-	b.p[0] = '\0';
-	add(&b, "-- ssh-passkeys fleet roles (passkeyctl fleet); safe to run again\n");
+	strbuf_printf(&b, "-- ssh-passkeys fleet roles (passkeyctl fleet); safe to run again\n");
 	snprintf(role, sizeof(role), "%s_web", prefix);
 	create_role(&b, role, 0);
 	snprintf(role, sizeof(role), "%s_hosts", prefix);
@@ -188,22 +143,19 @@ store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
 		const char *eq = strchr(hosts[i], '=');
 
 		snprintf(role, sizeof(role), "%.*s", (int)(eq - hosts[i]), hosts[i]);
-		add(&b, "-- the SSH host %s\n", eq + 1);
+		strbuf_printf(&b, "-- the SSH host %s\n", eq + 1);
 		create_role(&b, role, 1);
-		add(&b, "GRANT %s_hosts TO %s;\n"
+		strbuf_printf(&b, "GRANT %s_hosts TO %s;\n"
 		    "INSERT INTO pk_hosts (role, hostname) VALUES ('%s', '%s')\n"
 		    "  ON CONFLICT (role) DO UPDATE SET hostname = excluded.hostname;\n",
 		    prefix, role, role, eq + 1);
 	}
 	for (size_t i = 0; i < n_webs; i++) {
-		add(&b, "-- the web instance role %s\n", webs[i]);
+		strbuf_printf(&b, "-- the web instance role %s\n", webs[i]);
 		create_role(&b, webs[i], 1);
-		add(&b, "GRANT %s_web TO %s;\n", prefix, webs[i]);
+		strbuf_printf(&b, "GRANT %s_web TO %s;\n", prefix, webs[i]);
 	}
-	if (b.failed) {
-		free(b.p);
+	if ((sql = strbuf_take(&b, NULL)) == NULL)
 		snprintf(why, whylen, "out of memory");
-		return NULL;
-	}
-	return b.p;
+	return sql;
 }
