@@ -17,23 +17,8 @@ repo=$(pwd)
 build=$repo/build
 headless=${1:?usage: demo-fleet.sh HEADLESS(0|1)}
 
-DEMO_USER=passkey-demo
-DAEMON_USER=passkeyd
-free_port() {	# prefers $1 when free
-  python3 - "$1" <<'PY'
-import socket, sys
-for port in (int(sys.argv[1]), 0):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port)); print(s.getsockname()[1]); break
-    except OSError:
-        pass
-    finally:
-        s.close()
-PY
-}
-id "$DEMO_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$DEMO_USER"
-id "$DAEMON_USER" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$DAEMON_USER"
+. scripts/demo-lib.sh
+demo_accounts
 
 dir=$(mktemp -d /tmp/passkey-fleet.XXXXXX)
 chmod 755 "$dir"
@@ -50,7 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-step() { printf '\n== %s\n' "$*"; }
 
 step "1. PostgreSQL: a private server, the schema and the fleet's roles"
 out=$(bash tests/lib/pg-server.sh start "$dir/pg")
@@ -82,11 +66,7 @@ ceremony_timeout = 90
 CONF
   "$build/passkeyd/passkeyd" --config "$conf" --foreground 2> "$dir/$1.log" &
   pids+=($!)
-  for _ in $(seq 50); do
-    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && [ -S "$dir/$1.sock" ] && break
-    sleep 0.1
-  done
-  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$dir/$1.log"; exit 1; }
+  wait_passkeyd "$port" "$dir/$1.log" "$dir/$1.sock"
   eval "port_$1=$port"
 }
 
@@ -124,34 +104,11 @@ curl -sf "$origin/healthz" >/dev/null || { cat "$dir/nginx/error.log"; exit 1; }
 echo "   nginx -> 127.0.0.1:$port_web1, 127.0.0.1:$port_web2"
 
 step "3. hosts A and B: a private sshd and a passkeyd (host role) each"
-[ -d /run/sshd ] || { mkdir -p /run/sshd; made_run_sshd=1; }
 start_host() {	# a|b
-  local service=sshd-passkey-demo-$1 port
+  local port
   start_daemon "host$1" "passkey_demo_$1" "demo-host-$1"
   port=$(free_port "$([ "$1" = a ] && echo 2222 || echo 2223)")
-  ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key_$1"
-  cat > "/etc/pam.d/$service" <<PAM
-# written by scripts/demo-fleet.sh, removed when it ends
-auth     required  $build/pam/pam_passkey.so socket=$dir/host$1.sock enroll=pending qr=no timeout=120
-account  include   common-account
-session  required  pam_permit.so
-PAM
-  cat > "$dir/sshd_config_$1" <<CONF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $dir/host_key_$1
-PidFile $dir/sshd_$1.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-AuthenticationMethods keyboard-interactive
-PasswordAuthentication no
-PermitRootLogin no
-AuthorizedKeysFile none
-LoginGraceTime 120
-CONF
-  ln -s /usr/sbin/sshd "$dir/$service"	# PAM service = sshd's argv[0] basename
-  PAM_PASSKEY_DEBUG_STDERR=1 "$dir/$service" -D -e -f "$dir/sshd_config_$1" 2> "$dir/sshd_$1.log" &
-  pids+=($!)
+  start_demo_sshd "sshd-passkey-demo-$1" "$port" "$dir/host$1.sock" "$1"
   eval "ssh_$1=$port"
   echo "   host $1: sshd on 127.0.0.1:$port, passkeyd as role passkey_demo_$1 (host name demo-host-$1)"
 }

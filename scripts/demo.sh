@@ -39,25 +39,9 @@ bash scripts/build.sh
 build=$repo/build
 [ "$fleet" -eq 0 ] || exec bash scripts/demo-fleet.sh "$headless"
 
-DEMO_USER=passkey-demo
-DAEMON_USER=passkeyd
+. scripts/demo-lib.sh
 SERVICE=sshd-passkey-demo
-free_port() {	# prefers $1 when free
-  python3 - "$1" <<'PY'
-import socket, sys
-for port in (int(sys.argv[1]), 0):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port)); print(s.getsockname()[1]); break
-    except OSError:
-        pass
-    finally:
-        s.close()
-PY
-}
-
-id "$DEMO_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$DEMO_USER"
-id "$DAEMON_USER" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$DAEMON_USER"
+demo_accounts
 
 dir=$(mktemp -d /tmp/passkey-demo.XXXXXX)
 chmod 755 "$dir"
@@ -78,8 +62,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step() { printf '\n== %s\n' "$*"; }
-
 step "1. passkeyd on http://localhost:$web_port (store: SQLite; runs as '$DAEMON_USER')"
 cat > "$dir/passkeyd.conf" <<CONF
 rp_id = localhost
@@ -94,39 +76,11 @@ ceremony_timeout = 90
 CONF
 "$build/passkeyd/passkeyd" --config "$dir/passkeyd.conf" --foreground 2> "$dir/passkeyd.log" &
 pids+=($!)
-for _ in $(seq 50); do
-  curl -sf "http://127.0.0.1:$web_port/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$web_port/healthz" >/dev/null || { cat "$dir/passkeyd.log"; exit 1; }
+wait_passkeyd "$web_port" "$dir/passkeyd.log"
 echo "   passkeyd is up; its log: event=... lines below at the end"
 
 step "2. a private sshd on 127.0.0.1:$ssh_port, PAM service '$SERVICE' -> pam_passkey.so"
-[ -d /run/sshd ] || { mkdir -p /run/sshd; made_run_sshd=1; }
-ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
-cat > "/etc/pam.d/$SERVICE" <<PAM
-# written by scripts/demo.sh, removed when it ends
-auth     required  $build/pam/pam_passkey.so socket=$dir/control.sock enroll=pending qr=no timeout=120
-account  include   common-account
-session  required  pam_permit.so
-PAM
-cat > "$dir/sshd_config" <<CONF
-Port $ssh_port
-ListenAddress 127.0.0.1
-HostKey $dir/host_key
-PidFile $dir/sshd.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-AuthenticationMethods keyboard-interactive
-PasswordAuthentication no
-PermitRootLogin no
-AuthorizedKeysFile none
-LoginGraceTime 120
-CONF
-ln -s /usr/sbin/sshd "$dir/$SERVICE"	# PAM service = sshd's argv[0] basename
-# the module's log lines (why a login ended) go to sshd.log with sshd's own
-PAM_PASSKEY_DEBUG_STDERR=1 "$dir/$SERVICE" -D -e -f "$dir/sshd_config" 2> "$dir/sshd.log" &
-pids+=($!)
+start_demo_sshd "$SERVICE" "$ssh_port" "$dir/control.sock" main
 sleep 0.5
 echo "   sshd is up"
 
@@ -169,6 +123,6 @@ grep -o 'event=.*' "$dir/passkeyd.log" | sed 's/^/   /'
 if [ "$rc" -eq 0 ]; then
   echo; echo "demo: passkey login succeeded"
 else
-  echo; echo "demo: the login failed (exit $rc); sshd said:"; tail -5 "$dir/sshd.log" | sed 's/^/   /'
+  echo; echo "demo: the login failed (exit $rc); sshd said:"; tail -5 "$dir/sshd_main.log" | sed 's/^/   /'
 fi
 exit "$rc"
