@@ -275,63 +275,29 @@ export function newSshCases(T, h) {
       SSH_ASKPASS: which === 'new' ? INNER_ASKPASS : st.askpass, SSH_ASKPASS_REQUIRE: 'force',
       PKT_ASKPASS_DIR: askDir, PKT_ASKPASS_TIMEOUT: '100',
     };
-    const res = { name, which, code: null, signal: null, stdout: '', stderr: '', errLines: [], prompts: [],
-      timedOut: false, tStart: now(), tExit: null, tFirstStdout: null, info: null, tUrl: null, urlError: null };
-    // setsid: no controlling terminal, so ssh asks askpass for every prompt
-    const child = h.track(spawn('setsid', argv, { env, stdio: ['ignore', 'pipe', 'pipe'] }), `ssh-n-${name}`);
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (d) => { if (res.tFirstStdout === null) res.tFirstStdout = now(); res.stdout += d; });
+    // what this client adds to runAskpassClient's record: stderr's lines, and the link on it
+    const more = { which, errLines: [], info: null, tUrl: null, urlError: null };
     let urlTask = null;
     let part = '';
-    child.stderr.on('data', (d) => {
+    const onStderr = (d, res) => {
       const t = now();
-      res.stderr += d;
       part += d;
       let i;
-      while ((i = part.indexOf('\n')) >= 0) { res.errLines.push({ t, line: part.slice(0, i).replace(/\r$/, '') }); part = part.slice(i + 1); }
-      if (!res.info) {
+      while ((i = part.indexOf('\n')) >= 0) { more.errLines.push({ t, line: part.slice(0, i).replace(/\r$/, '') }); part = part.slice(i + 1); }
+      if (!more.info) {
         const info = h.parsePrompt(res.stderr);
         if (info) {
-          res.info = info;
-          res.tUrl = t;
-          if (onUrl) urlTask = Promise.resolve().then(() => onUrl(info, res)).catch((e) => { res.urlError = e && e.message ? e.message : String(e); });
+          more.info = info;
+          more.tUrl = t;
+          if (onUrl) urlTask = Promise.resolve().then(() => onUrl(info, res)).catch((e) => { more.urlError = e && e.message ? e.message : String(e); });
         }
       }
-    });
-    const exited = new Promise((resolve) => child.on('close', (code, signal) => {
-      if (part) res.errLines.push({ t: now(), line: part });
-      res.code = code; res.signal = signal; res.tExit = now(); resolve();
-    }));
-    let done = false;
-    exited.then(() => { done = true; });
-    const seen = new Set();
-    const deadline = Date.now() + timeoutMs;
-    while (!done && Date.now() < deadline) {
-      let files = [];
-      try { files = fs.readdirSync(hostDir).filter((f) => /^prompt\.\d+$/.test(f) && !seen.has(f)); } catch { /* not yet */ }
-      for (const f of files) {
-        seen.add(f);
-        const pid = f.slice(7);
-        const rec = { id: pid, text: fs.readFileSync(path.join(hostDir, f), 'utf8'), tShown: now(), tAnswered: null };
-        res.prompts.push(rec);
-        let answer = '';
-        try { answer = await onPrompt(rec.text, res.prompts.length - 1, rec, res); } catch { answer = ''; }
-        fs.writeFileSync(path.join(hostDir, `.answer.${pid}`), `${answer ?? ''}\n`);
-        fs.renameSync(path.join(hostDir, `.answer.${pid}`), path.join(hostDir, `answer.${pid}`));
-      }
-      if (!files.length) await Promise.race([exited, h.sleep(20)]);
-    }
-    if (!done) {
-      res.timedOut = true;
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
-    }
-    await exited;
+    };
+    // setsid: no controlling terminal, so ssh asks askpass for every prompt
+    const res = await h.runAskpassClient(`ssh-n-${name}`, 'setsid', argv, { env, dir: hostDir, onPrompt, timeoutMs, onStderr });
+    if (part) more.errLines.push({ t: now(), line: part });
     if (urlTask) await urlTask;
-    for (const rec of res.prompts) {
-      try { rec.tAnswered = Number(fs.readFileSync(path.join(hostDir, `answered.${rec.id}`), 'utf8').trim()) / 1e6; } catch { /* never answered */ }
-    }
-    return res;
+    return Object.assign(res, more);
   }
 
   const summary = (r) => `${h.sshSummary(r)}${r.urlError ? `; page error: ${r.urlError}` : ''}`;

@@ -575,8 +575,9 @@ function askDir(name, owner) {
 }
 
 // Runs a client whose prompts go through askpass.sh into `dir`; onPrompt(text, index, rec) returns
-// the answer (a string, sent with a newline). Returns what the client did.
-async function runAskpassClient(name, cmd, argv, { env, dir, onPrompt, timeoutMs = 60_000, maxPrompts = 40 }) {
+// the answer (a string, sent with a newline); onStderr(chunk, res), if given, sees stderr as it
+// comes. Returns what the client did.
+async function runAskpassClient(name, cmd, argv, { env, dir, onPrompt, timeoutMs = 60_000, maxPrompts = 40, onStderr = null }) {
   const res = { name, code: null, signal: null, stdout: '', stderr: '', prompts: [], timedOut: false,
     tStart: now(), tExit: null, tFirstStdout: null, promptErrors: [] };
   const child = track(spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] }), name);
@@ -584,7 +585,7 @@ async function runAskpassClient(name, cmd, argv, { env, dir, onPrompt, timeoutMs
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
   child.stdout.on('data', (d) => { if (res.tFirstStdout === null) res.tFirstStdout = now(); res.stdout += d; });
-  child.stderr.on('data', (d) => { res.stderr += d; });
+  child.stderr.on('data', (d) => { res.stderr += d; if (onStderr) onStderr(d, res); });
   const exited = new Promise((resolve) => child.on('close', (code, signal) => {
     res.code = code; res.signal = signal; res.tExit = now(); resolve();
   }));
@@ -1645,7 +1646,7 @@ async function acceptance() {
   newSshCases(T, {
     st, sh, freePort, track, sleep, short, ms, LogTap, Skip, needSetup, needAlice, alice, startDaemon,
     drivePage, parsePrompt, sshFailedAuth, sshSummary, waitEvent, tokenMatches, eventsSummary,
-    DAEMON_USER, MODULE_TIMEOUT, PATH_ENV, REPO_ROOT,
+    runAskpassClient, DAEMON_USER, MODULE_TIMEOUT, PATH_ENV, REPO_ROOT,
   });
 
   out(`1..${tests.length}`);
