@@ -62,33 +62,19 @@ def value(fams, family, sample, **labels):
 
 def throttle(d, uid, n=150):
     """n pings pipelined on one connection as uid; how many were rate_limited."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            os.setgroups([])
-            os.setgid(td.harness.TEST_UID_BASE)
-            os.setuid(uid)
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(d.sock)
-            s.sendall(b'{"op":"ping"}\n' * n)
-            got, buf = 0, b""
-            s.settimeout(5)
-            while buf.count(b"\n") < n:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-            got = sum(1 for line in buf.split(b"\n") if b"rate_limited" in line)
-            os.write(w, str(got).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r) as f:
-        out = f.read()
-    os.waitpid(pid, 0)
-    return int(out or 0)
+    def pipeline():
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(d.sock)
+        s.sendall(b'{"op":"ping"}\n' * n)
+        buf = b""
+        s.settimeout(5)
+        while buf.count(b"\n") < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return str(sum(1 for line in buf.split(b"\n") if b"rate_limited" in line))
+    return int(td.harness.as_uid(uid, pipeline) or 0)
 
 
 def test_config(tmp):

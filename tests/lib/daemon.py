@@ -164,22 +164,7 @@ class Daemon:
         """Sends one line as uid (root when None) and returns the answer."""
         if uid is None:
             return self._ctl_raw(line)
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            try:
-                os.setgroups([])
-                os.setgid(TEST_UID_BASE if uid >= TEST_UID_BASE else pwd.getpwuid(uid).pw_gid)
-                os.setuid(uid)
-                os.write(w, self._ctl_raw(line).encode())
-            finally:
-                os._exit(0)
-        os.close(w)
-        with os.fdopen(r) as f:
-            out = f.read()
-        os.waitpid(pid, 0)
-        return out
+        return as_uid(uid, lambda: self._ctl_raw(line))
 
     def _ctl_raw(self, line):
         s = self.connect()
@@ -220,6 +205,26 @@ class Daemon:
         s = self.held.pop(token, None)
         if s is not None:
             s.close()
+
+
+def as_uid(uid, fn):
+    """fn() run in a child process as uid (a test user's group); the text it returns."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.setgroups([])
+            os.setgid(TEST_UID_BASE if uid >= TEST_UID_BASE else pwd.getpwuid(uid).pw_gid)
+            os.setuid(uid)
+            os.write(w, fn().encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    return out
 
 
 def read_line(s):
