@@ -391,8 +391,12 @@ run_loop(struct passkeyd *d)
 		http_run(d->http, now_ms);
 		control_handle(d->control, fds + 1, (written ? written : scrape ? scrape :
 		    notice ? notice : n) - 1, now_ms);
-		/* a scrape is read and answered here, on the loop, like a page */
-		if (d->metrics_server != NULL)
+		/*
+		 * A scrape is read and answered here, on the loop, like a page:
+		 * when its listener has something, and each second for its
+		 * connections' timeouts (below), not on every turn.
+		 */
+		if (scrape && fds[scrape].revents)
 			metrics_server_run(d->metrics_server);
 		if (notice && fds[notice].revents)
 			fleet_notices(d);
@@ -404,6 +408,8 @@ run_loop(struct passkeyd *d)
 		if (time(NULL) != last_sweep) {
 			last_sweep = time(NULL);
 			ceremony_sweep(d->ceremonies, last_sweep, flow_on_expire, d);
+			if (d->metrics_server != NULL)
+				metrics_server_run(d->metrics_server);
 			if (d->fleet)
 				fleet_tick(d);
 			queue_prune(d, &prune);
