@@ -210,6 +210,42 @@ valid_id(const unsigned char *id, size_t id_len)
 	return id != NULL && id_len >= 1 && id_len <= STORE_CRED_ID_MAX;
 }
 
+/*
+ * A word of printable ASCII without spaces and without any of `not`: the
+ * keys a window is matched on (a PAM service, an address), compared byte
+ * for byte, so nothing that could look like something else.
+ */
+static int
+valid_word(const char *s, size_t min, size_t max, const char *not)
+{
+	size_t n = s != NULL ? strnlen(s, max + 1) : 0;
+
+	if (s == NULL || n < min || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c > '~' || strchr(not, c) != NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* An SSH key as OpenSSH shows it ("SHA256:" and 43 base64 characters), or "". */
+static int
+valid_client_key(const char *s)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/";
+
+	if (s == NULL)
+		return 0;
+	if (*s == '\0')
+		return 1;
+	return strncmp(s, "SHA256:", 7) == 0 && strlen(s + 7) == 43 &&
+	    strspn(s + 7, b64) == 43;
+}
+
 static int
 valid_nickname(const char *nickname)
 {
@@ -449,13 +485,14 @@ store_user_handle(store_t *st, const char *user, int create,
 	return st->ops->user_handle(st, user, create != 0, out);
 }
 
-store_err_t
-store_random_handle(unsigned char out[STORE_USER_HANDLE_LEN])
+/* n bytes from the kernel's generator (getrandom(2)). */
+static store_err_t
+random_fill(unsigned char *out, size_t len)
 {
 	size_t got = 0;
 
-	while (got < STORE_USER_HANDLE_LEN) {
-		ssize_t n = getrandom(out + got, STORE_USER_HANDLE_LEN - got, 0);
+	while (got < len) {
+		ssize_t n = getrandom(out + got, len - got, 0);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -465,6 +502,12 @@ store_random_handle(unsigned char out[STORE_USER_HANDLE_LEN])
 		got += (size_t)n;
 	}
 	return STORE_OK;
+}
+
+store_err_t
+store_random_handle(unsigned char out[STORE_USER_HANDLE_LEN])
+{
+	return random_fill(out, STORE_USER_HANDLE_LEN);
 }
 
 store_err_t
@@ -592,7 +635,10 @@ valid_ceremony(const struct store_ceremony *c)
 	return c != NULL && valid_user(c->user) && valid_text(c->hostname, 1, 253) &&
 	    valid_text(c->rhost, 0, 255) && valid_text(c->service, 0, 64) &&
 	    valid_text(c->addr_key, 0, 255) && valid_text(c->code, 1, STORE_CODE_MAX - 1) &&
-	    (c->kind == 0 || c->kind == 1) && c->created >= 0 && c->expires > c->created;
+	    (c->kind == 0 || c->kind == 1) && c->created >= 0 && c->expires > c->created &&
+	    c->reuse >= 0 && c->reuse <= STORE_REUSE_MAX &&
+	    strnlen(c->client_key, sizeof(c->client_key)) < sizeof(c->client_key) &&
+	    valid_client_key(c->client_key);
 }
 
 #define CEREMONY_OP(st, op) ((st) != NULL && (st)->ops->op != NULL)
@@ -701,6 +747,152 @@ store_notices(store_t *st, void (*fn)(const unsigned char[STORE_TOKEN_HASH_LEN],
 	if (!CEREMONY_OP(st, notices))
 		return STORE_ERR_UNSUPPORTED;
 	return st->ops->notices(st, fn, arg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Re-approval windows                                                */
+/* ------------------------------------------------------------------ */
+
+/* A PAM service name: it is a file name under /etc/pam.d. */
+static int
+valid_service(const char *s)
+{
+	return valid_word(s, 1, 64, "/");
+}
+
+/* An address as PAM_RHOST gives it; a window needs one. */
+static int
+valid_rhost(const char *s)
+{
+	return valid_word(s, 1, 255, "");
+}
+
+static int
+valid_window_id(const char *s)
+{
+	return s != NULL && strlen(s) == STORE_WINDOW_ID_LEN &&
+	    strspn(s, "0123456789abcdef") == STORE_WINDOW_ID_LEN;
+}
+
+/* The approval's token prefix: printable ASCII, spaces included. */
+static int
+valid_source(const char *s)
+{
+	size_t n = s != NULL ? strnlen(s, STORE_SOURCE_MAX + 1) : 0;
+
+	if (n < 1 || n > STORE_SOURCE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < ' ' || (unsigned char)s[i] > '~')
+			return 0;
+	return 1;
+}
+
+static int
+valid_window(const struct store_window *w)
+{
+	return w != NULL && valid_user(w->user) && valid_service(w->service) &&
+	    valid_rhost(w->rhost) && valid_client_key(w->client_key) &&
+	    text_hostname_chars(w->hostname, 253) && valid_source(w->source) &&
+	    valid_id(w->cred_id, w->cred_id_len) && w->opened >= 0 &&
+	    w->expires > w->opened;
+}
+
+/* The id is made here, so no backend (and no caller) can choose one. */
+store_err_t
+store_window_open(store_t *st, struct store_window *w)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[STORE_WINDOW_ID_LEN / 2];
+	store_err_t err;
+
+	if (st == NULL || !valid_window(w))
+		return STORE_ERR_INVALID;
+	if ((err = random_fill(r, sizeof(r))) != STORE_OK)
+		return err;
+	for (size_t i = 0; i < sizeof(r); i++) {
+		w->id[2 * i] = hex[r[i] >> 4];
+		w->id[2 * i + 1] = hex[r[i] & 15];
+	}
+	w->id[STORE_WINDOW_ID_LEN] = '\0';
+	if ((err = st->ops->window_open(st, w)) != STORE_OK)
+		w->id[0] = '\0';
+	return err;
+}
+
+store_err_t
+store_window_find(store_t *st, const char *user, const char *service, const char *rhost,
+    const char *client_key, const char *hostname, int64_t now, int64_t opened_after,
+    struct store_window *out)
+{
+	if (out == NULL)
+		return STORE_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || !valid_user(user) || !valid_service(service) ||
+	    !valid_rhost(rhost) || !valid_client_key(client_key) ||
+	    !text_hostname_chars(hostname, 253) || now < 0)
+		return STORE_ERR_INVALID;
+	return st->ops->window_find(st, user, service, rhost, client_key, hostname, now,
+	    opened_after, out);
+}
+
+store_err_t
+store_window_use(store_t *st, const char *id, int64_t now)
+{
+	if (st == NULL || !valid_window_id(id) || now < 0)
+		return STORE_ERR_INVALID;
+	return st->ops->window_use(st, id, now);
+}
+
+store_err_t
+store_window_list(store_t *st, const char *user, int64_t now,
+    struct store_window_list *out)
+{
+	if (out == NULL)
+		return STORE_ERR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || (user != NULL && !valid_user(user)) || now < 0)
+		return STORE_ERR_INVALID;
+	return st->ops->window_list(st, user, now, out);
+}
+
+store_err_t
+store_window_revoke(store_t *st, const char *id, const char *user, size_t *n)
+{
+	if (n == NULL)
+		return STORE_ERR_INVALID;
+	*n = 0;
+	if (st == NULL || (id != NULL && !valid_window_id(id)) ||
+	    (user != NULL && !valid_user(user)))
+		return STORE_ERR_INVALID;
+	return st->ops->window_revoke(st, id, user, n);
+}
+
+void
+store_window_free(struct store_window *w)
+{
+	if (w == NULL)
+		return;
+	free(w->user);
+	free(w->service);
+	free(w->rhost);
+	free(w->client_key);
+	free(w->hostname);
+	free(w->source);
+	free(w->cred_id);
+	memset(w, 0, sizeof(*w));
+}
+
+void
+store_window_list_free(struct store_window_list *list)
+{
+	if (list == NULL)
+		return;
+	for (size_t i = 0; i < list->count; i++)
+		store_window_free(&list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = 0;
 }
 
 store_err_t

@@ -273,6 +273,7 @@ void store_event_list_free(struct store_event_list *list);
 #define STORE_CHALLENGE_LEN	32
 #define STORE_STATE_MAX		16
 #define STORE_CODE_MAX		16
+#define STORE_CLIENT_KEY_MAX	64	/* "SHA256:" and 43 base64 characters */
 
 struct store_ceremony {
 	unsigned char token_hash[STORE_TOKEN_HASH_LEN];
@@ -287,6 +288,9 @@ struct store_ceremony {
 	unsigned char user_handle[STORE_USER_HANDLE_LEN];
 	int has_handle;
 	int consumes_enrollment;
+	/* the re-approval window its approval opens: seconds (0: none) and client key */
+	int reuse;
+	char client_key[STORE_CLIENT_KEY_MAX + 1];
 	int64_t created, expires, finished;
 };
 
@@ -339,6 +343,69 @@ store_err_t store_ceremony_listen(store_t *st);
 int store_notice_fd(store_t *st);
 store_err_t store_notices(store_t *st,
     void (*fn)(const unsigned char hash[STORE_TOKEN_HASH_LEN], void *), void *arg);
+
+/*
+ * Re-approval windows (schema 3): after a passkey approval of a login
+ * from one client, further logins of the same user, by the same PAM
+ * service, from the same client skip the browser until the window ends.
+ * "The same client" is the address (PAM_RHOST) and, when sshd exposed it,
+ * the SSH public key the client already authenticated with, kept as its
+ * OpenSSH fingerprint ("SHA256:...", or "" for none).  A window is written
+ * in the approval's own transaction (so it exists only if the approval
+ * does), names the credential that opened it (removing that credential
+ * ends it, in the same transaction) and the approval it came from
+ * (`source`: the ceremony's token prefix as the audit log shows it).
+ * In a fleet the web role writes windows and hosts only read and count
+ * their use: a host cannot open a window for itself.
+ */
+#define STORE_WINDOW_ID_LEN	16	/* lower-case hex characters */
+#define STORE_SOURCE_MAX	16
+
+struct store_window {
+	char id[STORE_WINDOW_ID_LEN + 1];
+	char *user, *service, *rhost;
+	char *client_key;		/* a fingerprint, or "" */
+	char *hostname;			/* the host whose login opened it */
+	char *source;			/* the approval's token prefix */
+	unsigned char *cred_id;		/* the credential that approved it */
+	size_t cred_id_len;
+	int64_t opened, expires, last_used;	/* last_used 0: never reused */
+	uint64_t uses;
+};
+
+struct store_window_list {
+	struct store_window *items;
+	size_t count;
+};
+
+/*
+ * Adds a window (w->id is made here, random, and written back); expired
+ * windows are deleted in the same call.  user, service and rhost must be
+ * valid and rhost not empty; expires > opened.
+ */
+store_err_t store_window_open(store_t *st, struct store_window *w);
+/*
+ * The newest window of this user, service, address and client key (exact
+ * match; "" matches only ""), still open at `now` and opened at or after
+ * `opened_after`.  A window without a client key matches only when its
+ * hostname is `hostname`: an address alone says nothing about a client
+ * of another host.  STORE_ERR_NOT_FOUND for none.
+ */
+store_err_t store_window_find(store_t *st, const char *user, const char *service,
+    const char *rhost, const char *client_key, const char *hostname, int64_t now,
+    int64_t opened_after, struct store_window *out);
+/* Counts one reuse (uses + 1, last_used = now); STORE_ERR_NOT_FOUND when gone or ended. */
+store_err_t store_window_use(store_t *st, const char *id, int64_t now);
+/* Open windows at `now`, oldest first; user NULL: everyone's. */
+store_err_t store_window_list(store_t *st, const char *user, int64_t now,
+    struct store_window_list *out);
+/*
+ * Ends windows: the one `id` names (NULL: all), of `user` only (NULL:
+ * anyone's).  *n is how many ended; 0 is not an error.
+ */
+store_err_t store_window_revoke(store_t *st, const char *id, const char *user, size_t *n);
+void store_window_free(struct store_window *w);		/* frees members */
+void store_window_list_free(struct store_window_list *list);
 
 /*
  * The SQL that sets up a fleet's roles on a PostgreSQL store (the schema

@@ -13,6 +13,8 @@
 
 /* Longest attestation format name ("packed", "android-safetynet", ...). */
 #define STORE_FMT_MAX		32
+/* A ceremony's re-approval window, at most (a week; PostgreSQL's migration 3 too). */
+#define STORE_REUSE_MAX		604800
 
 struct store_ops {
 	const char *name;
@@ -61,6 +63,17 @@ struct store_ops {
 	    struct store_event_list *);
 	store_err_t (*event_prune)(store_t *, int64_t, uint64_t, size_t, size_t *);
 	store_err_t (*event_count)(store_t *, uint64_t *);
+
+	/* re-approval windows; w->id is made by store.c */
+	store_err_t (*window_open)(store_t *, const struct store_window *);
+	store_err_t (*window_find)(store_t *, const char *, const char *, const char *,
+	    const char *, const char *, int64_t, int64_t, struct store_window *);
+	store_err_t (*window_use)(store_t *, const char *, int64_t);
+	/* user NULL: everyone's */
+	store_err_t (*window_list)(store_t *, const char *, int64_t,
+	    struct store_window_list *);
+	/* id NULL: all; user NULL: anyone's */
+	store_err_t (*window_revoke)(store_t *, const char *, const char *, size_t *);
 
 	/* NULL in a backend without them (STORE_ERR_UNSUPPORTED) */
 	store_err_t (*ceremony_add)(store_t *, const struct store_ceremony *, char *, size_t);

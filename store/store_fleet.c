@@ -6,11 +6,13 @@
  *                 ceremonies (the admit trigger stamps its role and its
  *                 registered host name) and reads them back; may end them
  *                 only as cancelled, expired or used; reads credentials,
- *                 users and enrollments.  Nothing else: no verdict, no
- *                 other host's ceremony, no credential written.
+ *                 users and enrollments; finds, counts the use of and
+ *                 ends re-approval windows.  Nothing else: no verdict, no
+ *                 other host's ceremony, no credential written, no window
+ *                 opened or lengthened.
  *   prefix_web    the approval pages: read every ceremony and decide
- *                 pending ones; write credentials, users, enrollments and
- *                 the audit log.
+ *                 pending ones; write credentials, users, enrollments,
+ *                 re-approval windows and the audit log.
  * The tables' owner (who ran the migrations) passes row-level security
  * as ever; the group roles get no login.  Names are checked here so that
  * they can go into SQL text as they are.
@@ -52,7 +54,7 @@ static void
 grants(struct strbuf *b, const char *pre)
 {
 	strbuf_printf(b, "REVOKE ALL ON pk_meta, pk_hosts, pk_limits, users, credentials, enrollments,"
-	    " events, ceremonies FROM PUBLIC;\n"
+	    " events, ceremonies, windows FROM PUBLIC;\n"
 	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_ceremony_announce() FROM PUBLIC;\n"
 	    "GRANT SELECT ON pk_meta TO %s_web, %s_hosts;\n", pre, pre);
 	strbuf_printf(b, "-- an SSH host: reads passkeys, makes and reads back its own ceremonies\n"
@@ -60,6 +62,10 @@ grants(struct strbuf *b, const char *pre)
 	    "GRANT SELECT, INSERT ON ceremonies TO %s_hosts;\n"
 	    "GRANT UPDATE (state, reason, finished, challenge) ON ceremonies TO %s_hosts;\n",
 	    pre, pre, pre);
+	/* no INSERT: a host that could open windows could let itself in everywhere */
+	strbuf_printf(b, "-- and uses, counts and ends re-approval windows, but opens none\n"
+	    "GRANT SELECT, DELETE ON windows TO %s_hosts;\n"
+	    "GRANT UPDATE (uses, last_used) ON windows TO %s_hosts;\n", pre, pre);
 	strbuf_printf(b, "-- the approval pages: decide ceremonies, write passkeys and the audit log\n"
 	    "GRANT SELECT ON pk_hosts, pk_limits TO %s_web;\n"
 	    "GRANT SELECT, INSERT, UPDATE, DELETE ON users, credentials, enrollments TO %s_web;\n"
@@ -67,7 +73,9 @@ grants(struct strbuf *b, const char *pre)
 	    "GRANT USAGE ON SEQUENCE credentials_seq_seq, events_id_seq TO %s_web;\n"
 	    "GRANT SELECT, INSERT, DELETE ON ceremonies TO %s_web;\n"
 	    "GRANT UPDATE (state, reason, finished, challenge, user_handle) ON ceremonies"
-	    " TO %s_web;\n", pre, pre, pre, pre, pre, pre);
+	    " TO %s_web;\n"
+	    "GRANT SELECT, INSERT, UPDATE, DELETE ON windows TO %s_web;\n",
+	    pre, pre, pre, pre, pre, pre, pre);
 }
 
 static void

@@ -167,6 +167,32 @@ static const char *const pg_migrations[] = {
 	"CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies"
 	"  FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)"
 	"  EXECUTE FUNCTION pk_ceremony_announce();",
+
+	/*
+	 * 3: re-approval windows (SQLite's version 3), and what a ceremony's
+	 * approval may open: its length and the client's key, chosen by the
+	 * host that made the row and fixed then (no role may update them).
+	 * Whatever a host writes, a window is a week at most (the CHECK).
+	 */
+	"CREATE TABLE windows ("
+	"  id text PRIMARY KEY,"
+	"  user_name text NOT NULL,"
+	"  service text NOT NULL,"
+	"  rhost text NOT NULL,"
+	"  client_key text NOT NULL DEFAULT '',"
+	"  hostname text NOT NULL,"
+	"  source text NOT NULL,"
+	"  cred_id bytea NOT NULL CHECK (length(cred_id) BETWEEN 1 AND 1023),"
+	"  opened bigint NOT NULL,"
+	"  expires bigint NOT NULL CHECK (expires > opened),"
+	"  last_used bigint NOT NULL DEFAULT 0,"
+	"  uses bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX windows_match ON windows (user_name, service, rhost, client_key);"
+	"CREATE INDEX windows_cred ON windows (cred_id);"
+	"CREATE INDEX windows_expires ON windows (expires);"
+	"ALTER TABLE ceremonies"
+	"  ADD COLUMN reuse integer NOT NULL DEFAULT 0 CHECK (reuse BETWEEN 0 AND 604800),"
+	"  ADD COLUMN client_key text NOT NULL DEFAULT '';",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -642,9 +668,14 @@ pg_cred_read(PGresult *r, int row, struct store_credential *c)
 	return STORE_OK;
 }
 
+/*
+ * Runs a statement and reads its rows into a new array of `size`-byte
+ * items (*items, *count) with read() per row; the caller frees the list
+ * on an error (a half-read item is counted too).
+ */
 static store_err_t
-pg_cred_rows(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a,
-    struct store_credential_list *out)
+pg_rows(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a, void **items,
+    size_t *count, size_t size, store_err_t (*read)(PGresult *, int, void *))
 {
 	PGresult *res;
 	store_err_t err;
@@ -653,13 +684,29 @@ pg_cred_rows(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a,
 	if ((err = pg_run(pg, id, a, &res)) != STORE_OK)
 		return err;
 	n = PQntuples(res);
-	if (n > 0 && (out->items = calloc((size_t)n, sizeof(*out->items))) == NULL)
+	if (n > 0 && (*items = calloc((size_t)n, size)) == NULL)
 		err = STORE_ERR_NOMEM;
 	for (int i = 0; err == STORE_OK && i < n; i++) {
-		out->count++;
-		err = pg_cred_read(res, i, &out->items[i]);
+		(*count)++;
+		err = read(res, i, (char *)*items + size * (size_t)i);
 	}
 	PQclear(res);
+	return err;
+}
+
+static store_err_t
+pg_cred_read_any(PGresult *r, int row, void *item)
+{
+	return pg_cred_read(r, row, item);
+}
+
+static store_err_t
+pg_cred_rows(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a,
+    struct store_credential_list *out)
+{
+	store_err_t err = pg_rows(pg, id, a, (void **)&out->items, &out->count,
+	    sizeof(*out->items), pg_cred_read_any);
+
 	if (err != STORE_OK)
 		store_credential_list_free(out);
 	return err;
@@ -827,6 +874,12 @@ pg_cred_remove(store_t *st, const unsigned char *id, size_t id_len, int keep_las
 		if (err == STORE_ERR_NOT_FOUND && keep_last &&
 		    (err = pg_cred_exists(pg, id, id_len, NULL)) == STORE_OK)
 			err = STORE_ERR_LAST;
+	}
+	/* the windows it approved end with it */
+	if (err == STORE_OK) {
+		a.n = 0;
+		arg_bytes(&a, id, id_len);
+		err = pg_run(pg, PG_WINDOW_END_CRED, &a, NULL);
 	}
 	free(owner);
 	/* the refusal is an answer, not a failure of the transaction */
@@ -1023,6 +1076,147 @@ pg_event_prune(store_t *st, int64_t before_time, uint64_t max_rows, size_t batch
 	return STORE_OK;
 }
 
+/* ---- re-approval windows ----------------------------------------------------- */
+
+/* The expired ones go in the same statement: the table holds open windows, about. */
+static store_err_t
+pg_window_open(store_t *st, const struct store_window *w)
+{
+	struct pg_args a = { .n = 0 };
+
+	arg_text(&a, w->id);
+	arg_text(&a, w->user);
+	arg_text(&a, w->service);
+	arg_text(&a, w->rhost);
+	arg_text(&a, w->client_key);
+	arg_text(&a, w->hostname);
+	arg_text(&a, w->source);
+	arg_bytes(&a, w->cred_id, w->cred_id_len);
+	arg_int(&a, w->opened);
+	arg_int(&a, w->expires);
+	return pg_run(pg_of(st), PG_WINDOW_OPEN, &a, NULL);
+}
+
+static store_err_t
+pg_window_read(PGresult *r, int row, struct store_window *w)
+{
+	store_err_t err;
+
+	if (PQgetisnull(r, row, 0) || PQgetlength(r, row, 0) != STORE_WINDOW_ID_LEN)
+		return STORE_ERR_IO;
+	memcpy(w->id, PQgetvalue(r, row, 0), STORE_WINDOW_ID_LEN);
+	w->id[STORE_WINDOW_ID_LEN] = '\0';
+	if ((err = col_text(r, row, 1, &w->user)) != STORE_OK ||
+	    (err = col_text(r, row, 2, &w->service)) != STORE_OK ||
+	    (err = col_text(r, row, 3, &w->rhost)) != STORE_OK ||
+	    (err = col_text(r, row, 4, &w->client_key)) != STORE_OK ||
+	    (err = col_text(r, row, 5, &w->hostname)) != STORE_OK ||
+	    (err = col_text(r, row, 6, &w->source)) != STORE_OK ||
+	    (err = col_blob(r, row, 7, &w->cred_id, &w->cred_id_len)) != STORE_OK)
+		return err;
+	if (w->user == NULL || w->service == NULL || w->rhost == NULL ||
+	    w->client_key == NULL || w->hostname == NULL || w->source == NULL)
+		return STORE_ERR_IO;
+	w->opened = col_int(r, row, 8);
+	w->expires = col_int(r, row, 9);
+	w->last_used = col_int(r, row, 10);
+	w->uses = (uint64_t)col_int(r, row, 11);
+	return STORE_OK;
+}
+
+static store_err_t
+pg_window_read_any(PGresult *r, int row, void *item)
+{
+	return pg_window_read(r, row, item);
+}
+
+static store_err_t
+pg_window_rows(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a,
+    struct store_window_list *out)
+{
+	store_err_t err = pg_rows(pg, id, a, (void **)&out->items, &out->count,
+	    sizeof(*out->items), pg_window_read_any);
+
+	if (err != STORE_OK)
+		store_window_list_free(out);
+	return err;
+}
+
+static store_err_t
+pg_window_find(store_t *st, const char *user, const char *service, const char *rhost,
+    const char *client_key, const char *hostname, int64_t now, int64_t opened_after,
+    struct store_window *out)
+{
+	struct store_window_list l = { 0 };
+	struct pg_args a = { .n = 0 };
+	store_err_t err;
+
+	arg_text(&a, user);
+	arg_text(&a, service);
+	arg_text(&a, rhost);
+	arg_text(&a, client_key);
+	arg_text(&a, hostname);
+	arg_int(&a, now);
+	arg_int(&a, opened_after);
+	if ((err = pg_window_rows(pg_of(st), PG_WINDOW_FIND, &a, &l)) != STORE_OK)
+		return err;
+	if (l.count == 0)
+		err = STORE_ERR_NOT_FOUND;
+	else {
+		*out = l.items[0];
+		memset(&l.items[0], 0, sizeof(l.items[0]));
+	}
+	store_window_list_free(&l);
+	return err;
+}
+
+static store_err_t
+pg_window_use(store_t *st, const char *id, int64_t now)
+{
+	struct pg_args a = { .n = 0 };
+
+	arg_text(&a, id);
+	arg_int(&a, now);
+	return pg_change(pg_of(st), PG_WINDOW_USE, &a);
+}
+
+static store_err_t
+pg_window_list(store_t *st, const char *user, int64_t now, struct store_window_list *out)
+{
+	struct pg_args a = { .n = 0 };
+
+	/* the user comes last: the all-users statement has no such parameter */
+	arg_int(&a, now);
+	if (user != NULL)
+		arg_text(&a, user);
+	return pg_window_rows(pg_of(st), user != NULL ? PG_WINDOW_LIST_USER :
+	    PG_WINDOW_LIST_ALL, &a, out);
+}
+
+static store_err_t
+pg_window_revoke(store_t *st, const char *id, const char *user, size_t *n)
+{
+	struct pg_args a = { .n = 0 };
+	enum pg_stmt_id stmt = PG_WINDOW_REVOKE_ALL;
+	PGresult *res;
+	store_err_t err;
+
+	/* three statements, so each keeps its index */
+	if (id != NULL) {
+		stmt = PG_WINDOW_REVOKE_ID;
+		arg_text(&a, id);
+		arg_text(&a, user);
+	} else if (user != NULL) {
+		stmt = PG_WINDOW_REVOKE_USER;
+		arg_text(&a, user);
+	}
+	if ((err = pg_run(pg_of(st), stmt, &a, &res)) != STORE_OK)
+		return err;
+	*n = (size_t)pg_changed(res);
+	PQclear(res);
+	return STORE_OK;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -1053,6 +1247,11 @@ static const struct store_ops pg_ops = {
 	.event_list = pg_event_list,
 	.event_prune = pg_event_prune,
 	.event_count = pg_event_count,
+	.window_open = pg_window_open,
+	.window_find = pg_window_find,
+	.window_use = pg_window_use,
+	.window_list = pg_window_list,
+	.window_revoke = pg_window_revoke,
 	.ceremony_add = pg_ceremony_add,
 	.ceremony_get = pg_ceremony_get,
 	.ceremony_move = pg_ceremony_move,

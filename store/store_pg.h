@@ -41,7 +41,10 @@
 #define PG_CER_COLUMNS \
 	"token_hash, host_role, hostname, kind, state, reason, code, user_name, rhost," \
 	" service, addr_key, challenge, user_handle, consumes_enrollment, created, expires," \
-	" finished"
+	" finished, reuse, client_key"
+#define PG_WINDOW_COLUMNS \
+	"id, user_name, service, rhost, client_key, hostname, source, cred_id, opened," \
+	" expires, last_used, uses"
 #define PG_ZERO32 "decode(repeat('00', 32), 'hex')"
 
 /* Every statement, prepared once per connection: X(symbol, SQL). */
@@ -100,8 +103,8 @@
 	    " (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)") \
 	X(PG_CER_INSERT, "INSERT INTO ceremonies (token_hash, hostname, kind, state, code," \
 	    " user_name, rhost, service, addr_key, challenge, user_handle, consumes_enrollment," \
-	    " created, expires) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11," \
-	    " $12, $13)") \
+	    " created, expires, reuse, client_key) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7," \
+	    " $8, $9, $10, $11, $12, $13, $14, $15)") \
 	X(PG_CER_GET, "SELECT " PG_CER_COLUMNS " FROM ceremonies WHERE token_hash = $1") \
 	X(PG_CER_MOVE, "UPDATE ceremonies SET state = $3::text, reason = $4, finished = $5," \
 	    " challenge = CASE WHEN $3::text = 'pending' THEN challenge ELSE " PG_ZERO32 " END" \
@@ -114,7 +117,30 @@
 	    " FOR UPDATE SKIP LOCKED)") \
 	X(PG_CER_FORGET, "DELETE FROM ceremonies WHERE token_hash IN (SELECT token_hash" \
 	    " FROM ceremonies WHERE state <> 'pending' AND finished < $1 LIMIT $2" \
-	    " FOR UPDATE SKIP LOCKED)")
+	    " FOR UPDATE SKIP LOCKED)") \
+	/*
+	 * the purge skips rows another transaction holds: two approvals at once
+	 * must not wait on each other over a window that has ended anyway
+	 */ \
+	X(PG_WINDOW_OPEN, "WITH purge AS (DELETE FROM windows WHERE id IN (SELECT id" \
+	    " FROM windows WHERE expires <= $9 FOR UPDATE SKIP LOCKED))" \
+	    " INSERT INTO windows (id, user_name, service, rhost, client_key, hostname, source," \
+	    " cred_id, opened, expires) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)") \
+	X(PG_WINDOW_FIND, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE user_name = $1 AND service = $2 AND rhost = $3 AND client_key = $4" \
+	    " AND (client_key <> '' OR hostname = $5) AND expires > $6 AND opened >= $7" \
+	    " ORDER BY opened DESC, expires DESC, id LIMIT 1") \
+	X(PG_WINDOW_USE, "UPDATE windows SET uses = uses + 1, last_used = $2" \
+	    " WHERE id = $1 AND expires > $2") \
+	X(PG_WINDOW_LIST_ALL, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE expires > $1 ORDER BY opened, id") \
+	X(PG_WINDOW_LIST_USER, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE expires > $1 AND user_name = $2 ORDER BY opened, id") \
+	X(PG_WINDOW_REVOKE_ID, "DELETE FROM windows WHERE id = $1" \
+	    " AND ($2::text IS NULL OR user_name = $2::text)") \
+	X(PG_WINDOW_REVOKE_USER, "DELETE FROM windows WHERE user_name = $1") \
+	X(PG_WINDOW_REVOKE_ALL, "DELETE FROM windows") \
+	X(PG_WINDOW_END_CRED, "DELETE FROM windows WHERE cred_id = $1")
 
 enum pg_stmt_id {
 #define PG_STMT_ENUM(sym, sql) sym,

@@ -1,7 +1,7 @@
 /*
  * Ceremonies in PostgreSQL: a fleet's shared state (store.h, "Ceremonies
  * in the store").  The rows, their limits and who may change what are the
- * database's (the admit trigger of migration 2, and the policies of
+ * database's (the admit trigger of migrations 2 and 3, and the policies of
  * store_fleet.c); this file only reads and moves them.  Change notices
  * come on a second connection that LISTENs to "pk:ROLE".
  */
@@ -36,6 +36,8 @@ pg_ceremony_add(store_t *st, const struct store_ceremony *c, char *refusal, size
 	arg_bool(&a, c->consumes_enrollment);
 	arg_int(&a, c->created);
 	arg_int(&a, c->expires);
+	arg_int(&a, c->reuse);
+	arg_text(&a, c->client_key);
 	err = pg_run(pg, PG_CER_INSERT, &a, NULL);
 	/* the trigger's message is the refusal's code: pass on only one of ours */
 	if (err == STORE_ERR_LIMIT && refusal != NULL && refusal_len > 0) {
@@ -86,6 +88,11 @@ pg_ceremony_read(PGresult *r, struct store_ceremony *c)
 	c->created = col_int(r, 0, 14);
 	c->expires = col_int(r, 0, 15);
 	c->finished = col_int(r, 0, 16);
+	c->reuse = (int)col_int(r, 0, 17);
+	/* cut short, a key would be another key: refuse it instead */
+	if (PQgetlength(r, 0, 18) >= (int)sizeof(c->client_key))
+		return STORE_ERR_IO;
+	memcpy(c->client_key, PQgetvalue(r, 0, 18), (size_t)PQgetlength(r, 0, 18));
 	return c->user != NULL && c->hostname != NULL && c->rhost != NULL && c->service != NULL &&
 	    c->addr_key != NULL ? STORE_OK : STORE_ERR_IO;
 }

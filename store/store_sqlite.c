@@ -91,6 +91,28 @@ static const char *const sq_migrations[] = {
 	"UPDATE credentials SET id_hash = pk_sha256_hex(id);"
 	"CREATE INDEX credentials_id_hash ON credentials(id_hash);"
 	"PRAGMA user_version = 2;",
+	/*
+	 * 3: re-approval windows.  Matched on the four keys; found by their
+	 * credential when it is removed, by expiry when they are purged.
+	 */
+	"CREATE TABLE windows ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  user TEXT NOT NULL,"
+	"  service TEXT NOT NULL,"
+	"  rhost TEXT NOT NULL,"
+	"  client_key TEXT NOT NULL DEFAULT '',"
+	"  hostname TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  cred_id BLOB NOT NULL CHECK (length(cred_id) BETWEEN 1 AND 1023),"
+	"  opened INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL CHECK (expires > opened),"
+	"  last_used INTEGER NOT NULL DEFAULT 0,"
+	"  uses INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX windows_match ON windows(user, service, rhost, client_key);"
+	"CREATE INDEX windows_cred ON windows(cred_id);"
+	"CREATE INDEX windows_expires ON windows(expires);"
+	"PRAGMA user_version = 3;",
 };
 
 #define SQ_VERSION	((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
@@ -99,6 +121,9 @@ static const char *const sq_migrations[] = {
 	"user, id, alg, pubkey_cose, sign_count, fmt, aaguid, uv, be, bs," \
 	" attestation, nickname, created, last_used, last_addr, rowid"
 #define SQ_EVENT_COLUMNS "id, time, event, user, addr, verdict, reason, detail"
+#define SQ_WINDOW_COLUMNS \
+	"id, user, service, rhost, client_key, hostname, source, cred_id, opened, expires," \
+	" last_used, uses"
 
 /*
  * Every statement the backend runs, prepared once.  X(symbol, SQL).
@@ -168,7 +193,26 @@ static const char *const sq_migrations[] = {
 	X(SQ_EVENT_PRUNE_TIME, "DELETE FROM events WHERE id IN" \
 	    " (SELECT id FROM events ORDER BY id LIMIT ?2) AND time < ?1") \
 	X(SQ_EVENT_PRUNE_BELOW, "DELETE FROM events WHERE id IN" \
-	    " (SELECT id FROM events WHERE id < ?1 ORDER BY id LIMIT ?2)")
+	    " (SELECT id FROM events WHERE id < ?1 ORDER BY id LIMIT ?2)") \
+	X(SQ_WINDOW_INSERT, "INSERT INTO windows (id, user, service, rhost, client_key," \
+	    " hostname, source, cred_id, opened, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7," \
+	    " ?8, ?9, ?10)") \
+	X(SQ_WINDOW_PURGE, "DELETE FROM windows WHERE expires <= ?1") \
+	/* a window without a client key is only its own host's */ \
+	X(SQ_WINDOW_FIND, "SELECT " SQ_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE user = ?1 AND service = ?2 AND rhost = ?3 AND client_key = ?4" \
+	    " AND (client_key <> '' OR hostname = ?5) AND expires > ?6 AND opened >= ?7" \
+	    " ORDER BY opened DESC, expires DESC, id LIMIT 1") \
+	X(SQ_WINDOW_USE, "UPDATE windows SET uses = uses + 1, last_used = ?2" \
+	    " WHERE id = ?1 AND expires > ?2") \
+	X(SQ_WINDOW_LIST_ALL, "SELECT " SQ_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE expires > ?1 ORDER BY opened, id") \
+	X(SQ_WINDOW_LIST_USER, "SELECT " SQ_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE user = ?2 AND expires > ?1 ORDER BY opened, id") \
+	X(SQ_WINDOW_REVOKE_ID, "DELETE FROM windows WHERE id = ?1 AND (?2 IS NULL OR user = ?2)") \
+	X(SQ_WINDOW_REVOKE_USER, "DELETE FROM windows WHERE user = ?1") \
+	X(SQ_WINDOW_REVOKE_ALL, "DELETE FROM windows") \
+	X(SQ_WINDOW_END_CRED, "DELETE FROM windows WHERE cred_id = ?1")
 
 enum sq_stmt_id {
 #define SQ_STMT_ENUM(sym, sql) sym,
@@ -1055,29 +1099,48 @@ sq_cred_list_user(store_t *st, const char *user, struct store_credential_list *o
 	return sq_cred_rows(stmt, out);
 }
 
-/* Reads every row a prepared, bound statement returns into out. */
+/*
+ * Reads every row a prepared, bound statement returns into a growing
+ * array of `size`-byte items (*items, *count), with read() per row; the
+ * caller frees the list on an error (a half-read item is counted too).
+ */
 static store_err_t
-sq_cred_rows(sqlite3_stmt *stmt, struct store_credential_list *out)
+sq_rows(sqlite3_stmt *stmt, void **items, size_t *count, size_t size,
+    store_err_t (*read)(sqlite3_stmt *, void *))
 {
 	size_t cap = 0;
 	store_err_t err = STORE_OK;
 	int rc;
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct store_credential *n;
+		char *n;
 
-		if ((n = sq_grow(out->items, &cap, out->count, sizeof(*n))) == NULL) {
+		if ((n = sq_grow(*items, &cap, *count, size)) == NULL) {
 			err = STORE_ERR_NOMEM;
 			break;
 		}
-		out->items = n;
-		/* Counted before reading, so a half-read item is freed too. */
-		if ((err = sq_cred_read(stmt, &out->items[out->count++])) != STORE_OK)
+		*items = n;
+		if ((err = read(stmt, n + size * (*count)++)) != STORE_OK)
 			break;
 	}
 	if (err == STORE_OK && rc != SQLITE_DONE)
 		err = sq_err(rc);
 	sq_reset(stmt);
+	return err;
+}
+
+static store_err_t
+sq_cred_read_any(sqlite3_stmt *stmt, void *item)
+{
+	return sq_cred_read(stmt, item);
+}
+
+static store_err_t
+sq_cred_rows(sqlite3_stmt *stmt, struct store_credential_list *out)
+{
+	store_err_t err = sq_rows(stmt, (void **)&out->items, &out->count, sizeof(*out->items),
+	    sq_cred_read_any);
+
 	if (err != STORE_OK)
 		store_credential_list_free(out);
 	return err;
@@ -1205,9 +1268,9 @@ sq_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
 }
 
 static store_err_t
-sq_cred_remove(store_t *st, const unsigned char *id, size_t id_len, int keep_last)
+sq_cred_delete(struct store_sqlite *sq, const unsigned char *id, size_t id_len,
+    int keep_last)
 {
-	struct store_sqlite *sq = sq_of(st);
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
@@ -1224,6 +1287,23 @@ sq_cred_remove(store_t *st, const unsigned char *id, size_t id_len, int keep_las
 	    (err = sq_cred_exists(sq, id, id_len)) == STORE_OK)
 		err = STORE_ERR_LAST;
 	return err;
+}
+
+static store_err_t sq_window_end_cred(struct store_sqlite *, const unsigned char *, size_t);
+
+/* The passkey and the windows it opened go together, or neither does. */
+static store_err_t
+sq_cred_remove(store_t *st, const unsigned char *id, size_t id_len, int keep_last)
+{
+	struct store_sqlite *sq = sq_of(st);
+	store_err_t err;
+	int outer;
+
+	if ((err = sq_atomic_begin(sq, &outer)) != STORE_OK)
+		return err;
+	if ((err = sq_cred_delete(sq, id, id_len, keep_last)) == STORE_OK)
+		err = sq_window_end_cred(sq, id, id_len);
+	return sq_atomic_end(sq, outer, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1452,6 +1532,222 @@ sq_event_prune(store_t *st, int64_t before_time, uint64_t max_rows, size_t batch
 	return STORE_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* Re-approval windows                                                */
+/* ------------------------------------------------------------------ */
+
+static store_err_t
+sq_window_purge(struct store_sqlite *sq, int64_t before)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_stmt(sq, SQ_WINDOW_PURGE, &stmt)) != STORE_OK)
+		return err;
+	if (sqlite3_bind_int64(stmt, 1, before) != SQLITE_OK) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_run(stmt);
+}
+
+static store_err_t
+sq_window_insert(struct store_sqlite *sq, const struct store_window *w)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+	int rc;
+
+	if ((err = sq_stmt(sq, SQ_WINDOW_INSERT, &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, w->id) != SQLITE_OK ||
+	    sq_bind_text(stmt, 2, w->user) != SQLITE_OK ||
+	    sq_bind_text(stmt, 3, w->service) != SQLITE_OK ||
+	    sq_bind_text(stmt, 4, w->rhost) != SQLITE_OK ||
+	    sq_bind_text(stmt, 5, w->client_key) != SQLITE_OK ||
+	    sq_bind_text(stmt, 6, w->hostname) != SQLITE_OK ||
+	    sq_bind_text(stmt, 7, w->source) != SQLITE_OK ||
+	    sq_bind_blob(stmt, 8, w->cred_id, w->cred_id_len) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 9, w->opened) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 10, w->expires) != SQLITE_OK) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	rc = sqlite3_step(stmt);
+	sq_reset(stmt);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return STORE_ERR_EXISTS;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return STORE_ERR_INVALID;
+	return rc == SQLITE_DONE ? STORE_OK : sq_err(rc);
+}
+
+/* The expired ones go in the same transaction: the table holds open windows, about. */
+static store_err_t
+sq_window_open(store_t *st, const struct store_window *w)
+{
+	struct store_sqlite *sq = sq_of(st);
+	store_err_t err;
+	int outer;
+
+	if ((err = sq_atomic_begin(sq, &outer)) != STORE_OK)
+		return err;
+	if ((err = sq_window_purge(sq, w->opened)) == STORE_OK)
+		err = sq_window_insert(sq, w);
+	return sq_atomic_end(sq, outer, err);
+}
+
+/* Reads one row selected with SQ_WINDOW_COLUMNS. */
+static store_err_t
+sq_window_read(sqlite3_stmt *stmt, struct store_window *w)
+{
+	const unsigned char *id = sqlite3_column_text(stmt, 0);
+	store_err_t err;
+
+	if (id == NULL || strlen((const char *)id) != STORE_WINDOW_ID_LEN)
+		return STORE_ERR_IO;
+	memcpy(w->id, id, STORE_WINDOW_ID_LEN + 1);
+	if ((err = sq_col_text(stmt, 1, &w->user)) != STORE_OK ||
+	    (err = sq_col_text(stmt, 2, &w->service)) != STORE_OK ||
+	    (err = sq_col_text(stmt, 3, &w->rhost)) != STORE_OK ||
+	    (err = sq_col_text(stmt, 4, &w->client_key)) != STORE_OK ||
+	    (err = sq_col_text(stmt, 5, &w->hostname)) != STORE_OK ||
+	    (err = sq_col_text(stmt, 6, &w->source)) != STORE_OK ||
+	    (err = sq_col_blob(stmt, 7, &w->cred_id, &w->cred_id_len)) != STORE_OK)
+		return err;
+	if (w->user == NULL || w->service == NULL || w->rhost == NULL ||
+	    w->client_key == NULL || w->hostname == NULL || w->source == NULL)
+		return STORE_ERR_IO;
+	w->opened = sqlite3_column_int64(stmt, 8);
+	w->expires = sqlite3_column_int64(stmt, 9);
+	w->last_used = sqlite3_column_int64(stmt, 10);
+	w->uses = (uint64_t)sqlite3_column_int64(stmt, 11);
+	return STORE_OK;
+}
+
+static store_err_t
+sq_window_read_any(sqlite3_stmt *stmt, void *item)
+{
+	return sq_window_read(stmt, item);
+}
+
+static store_err_t
+sq_window_rows(sqlite3_stmt *stmt, struct store_window_list *out)
+{
+	store_err_t err = sq_rows(stmt, (void **)&out->items, &out->count, sizeof(*out->items),
+	    sq_window_read_any);
+
+	if (err != STORE_OK)
+		store_window_list_free(out);
+	return err;
+}
+
+static store_err_t
+sq_window_find(store_t *st, const char *user, const char *service, const char *rhost,
+    const char *client_key, const char *hostname, int64_t now, int64_t opened_after,
+    struct store_window *out)
+{
+	struct store_window_list found = { 0 };
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_stmt(sq_of(st), SQ_WINDOW_FIND, &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, user) != SQLITE_OK ||
+	    sq_bind_text(stmt, 2, service) != SQLITE_OK ||
+	    sq_bind_text(stmt, 3, rhost) != SQLITE_OK ||
+	    sq_bind_text(stmt, 4, client_key) != SQLITE_OK ||
+	    sq_bind_text(stmt, 5, hostname) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 6, now) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 7, opened_after) != SQLITE_OK) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	if ((err = sq_window_rows(stmt, &found)) != STORE_OK)
+		return err;
+	if (found.count == 0)
+		err = STORE_ERR_NOT_FOUND;
+	else {
+		*out = found.items[0];
+		memset(&found.items[0], 0, sizeof(found.items[0]));
+	}
+	store_window_list_free(&found);
+	return err;
+}
+
+static store_err_t
+sq_window_use(store_t *st, const char *id, int64_t now)
+{
+	struct store_sqlite *sq = sq_of(st);
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_stmt(sq, SQ_WINDOW_USE, &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, id) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, now) != SQLITE_OK) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_change(sq, stmt);
+}
+
+static store_err_t
+sq_window_list(store_t *st, const char *user, int64_t now, struct store_window_list *out)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	/* two statements, so the per-user one keeps its index */
+	if ((err = sq_stmt(sq_of(st), user != NULL ? SQ_WINDOW_LIST_USER :
+	    SQ_WINDOW_LIST_ALL, &stmt)) != STORE_OK)
+		return err;
+	if (sqlite3_bind_int64(stmt, 1, now) != SQLITE_OK ||
+	    (user != NULL && sq_bind_text(stmt, 2, user) != SQLITE_OK)) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_window_rows(stmt, out);
+}
+
+static store_err_t
+sq_window_revoke(store_t *st, const char *id, const char *user, size_t *n)
+{
+	struct store_sqlite *sq = sq_of(st);
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	/* three statements, so each keeps its index */
+	if ((err = sq_stmt(sq, id != NULL ? SQ_WINDOW_REVOKE_ID : user != NULL ?
+	    SQ_WINDOW_REVOKE_USER : SQ_WINDOW_REVOKE_ALL, &stmt)) != STORE_OK)
+		return err;
+	if ((id != NULL && (sq_bind_text(stmt, 1, id) != SQLITE_OK ||
+	    sq_bind_text(stmt, 2, user) != SQLITE_OK)) ||
+	    (id == NULL && user != NULL && sq_bind_text(stmt, 1, user) != SQLITE_OK)) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	if ((err = sq_run(stmt)) == STORE_OK)
+		*n = (size_t)sqlite3_changes(sq->db);
+	return err;
+}
+
+/* Removing a passkey ends what it approved (sq_cred_remove's transaction). */
+static store_err_t
+sq_window_end_cred(struct store_sqlite *sq, const unsigned char *id, size_t id_len)
+{
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_stmt(sq, SQ_WINDOW_END_CRED, &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_blob(stmt, 1, id, id_len) != SQLITE_OK) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	return sq_run(stmt);
+}
+
 static const struct store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1482,4 +1778,9 @@ static const struct store_ops sq_ops = {
 	.event_list = sq_event_list,
 	.event_prune = sq_event_prune,
 	.event_count = sq_event_count,
+	.window_open = sq_window_open,
+	.window_find = sq_window_find,
+	.window_use = sq_window_use,
+	.window_list = sq_window_list,
+	.window_revoke = sq_window_revoke,
 };

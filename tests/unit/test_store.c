@@ -43,8 +43,8 @@
 } while (0)
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
-#define SCHEMA		2
-#define PG_SCHEMA	2
+#define SCHEMA		3
+#define PG_SCHEMA	3
 
 #define PG_BASE_PREFIX	"postgresql:///postgres?"
 
@@ -332,10 +332,11 @@ test_open_creates_schema(void **state)
 	assert_int_equal(raw_int(f->spec, "PRAGMA user_version"), SCHEMA);
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'table' AND name IN"
-	    " ('users', 'credentials', 'enrollments', 'events')"), 4);
+	    " ('users', 'credentials', 'enrollments', 'events', 'windows')"), 5);
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM sqlite_master"
 	    " WHERE type = 'index' AND name IN"
-	    " ('credentials_user', 'events_user', 'credentials_id_hash')"), 3);
+	    " ('credentials_user', 'events_user', 'credentials_id_hash', 'windows_match',"
+	    " 'windows_cred', 'windows_expires')"), 6);
 	raw_text(f->spec, "PRAGMA journal_mode", buf, sizeof(buf));
 	assert_string_equal(buf, "wal");
 
@@ -1838,6 +1839,450 @@ test_event_bound_with_gaps(void **state)
 	store_close(st);
 }
 
+/* ================================================================== */
+/* Re-approval windows                                                */
+/* ================================================================== */
+
+/* two OpenSSH fingerprints (SHA-256 of "a" and "b") */
+#define KEY_A	"SHA256:ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs"
+#define KEY_B	"SHA256:PiPoFgA5WUoziU9lZOGxNIu9egCI1CxKy3PurtWcAJ0"
+
+/* A valid window pointing at the caller's strings. */
+static void
+window_init(struct store_window *w, const char *user, const char *rhost, const char *key,
+    const char *cred, int64_t opened, int64_t expires)
+{
+	memset(w, 0, sizeof(*w));
+	w->user = (char *)user;
+	w->service = (char *)"sshd";
+	w->rhost = (char *)rhost;
+	w->client_key = (char *)key;
+	w->hostname = (char *)"host-a.example";
+	w->source = (char *)"Tk3x9Qa2";
+	w->cred_id = (unsigned char *)cred;
+	w->cred_id_len = strlen(cred);
+	w->opened = opened;
+	w->expires = expires;
+}
+
+static store_err_t
+open_window(store_t *st, const char *user, const char *rhost, const char *key,
+    const char *cred, int64_t opened, int64_t expires, char id[STORE_WINDOW_ID_LEN + 1])
+{
+	struct store_window w;
+	store_err_t err;
+
+	window_init(&w, user, rhost, key, cred, opened, expires);
+	err = store_window_open(st, &w);
+	memcpy(id, w.id, STORE_WINDOW_ID_LEN + 1);
+	return err;
+}
+
+/* The id of the window store_window_find gives, into buf; "" for none. */
+static const char *
+found(store_t *st, const char *user, const char *service, const char *rhost, const char *key,
+    const char *hostname, int64_t now, int64_t opened_after, char *buf)
+{
+	struct store_window w;
+	store_err_t err;
+
+	err = store_window_find(st, user, service, rhost, key, hostname, now, opened_after, &w);
+	if (err == STORE_ERR_NOT_FOUND) {
+		assert_null(w.user);
+		buf[0] = '\0';
+		return buf;
+	}
+	assert_store(err, STORE_OK);
+	memcpy(buf, w.id, STORE_WINDOW_ID_LEN + 1);
+	store_window_free(&w);
+	return buf;
+}
+
+#define FIND(user, service, rhost, key, host, now, after) \
+	found(st, user, service, rhost, key, host, now, after, got)
+
+/* open, find (each key exact; expiry; opened_after; keyless only on its host), use, list */
+static void
+test_window_find(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	char w1[STORE_WINDOW_ID_LEN + 1], w2[STORE_WINDOW_ID_LEN + 1],
+	    w3[STORE_WINDOW_ID_LEN + 1], w4[STORE_WINDOW_ID_LEN + 1], got[STORE_WINDOW_ID_LEN + 1];
+	struct store_window w;
+	struct store_window_list l;
+
+	assert_store(add_cred(st, "alice", "cred-a", 1), STORE_OK);
+	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000, w1),
+	    STORE_OK);
+	assert_int_equal(strlen(w1), STORE_WINDOW_ID_LEN);
+	assert_int_equal(strspn(w1, "0123456789abcdef"), STORE_WINDOW_ID_LEN);
+
+	/* everything round-trips; a keyed window is found from any host */
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-b.example",
+	    1500, 0, &w), STORE_OK);
+	assert_string_equal(w.id, w1);
+	assert_string_equal(w.user, "alice");
+	assert_string_equal(w.service, "sshd");
+	assert_string_equal(w.rhost, "192.0.2.1");
+	assert_string_equal(w.client_key, KEY_A);
+	assert_string_equal(w.hostname, "host-a.example");
+	assert_string_equal(w.source, "Tk3x9Qa2");
+	assert_int_equal(w.cred_id_len, 6);
+	assert_memory_equal(w.cred_id, "cred-a", 6);
+	assert_int_equal(w.opened, 1000);
+	assert_int_equal(w.expires, 2000);
+	assert_int_equal(w.last_used, 0);
+	assert_int_equal(w.uses, 0);
+	store_window_free(&w);
+	assert_null(w.user);
+
+	/* every key is matched exactly */
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    w1);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.2", KEY_A, "host-a.example", 1500, 0),
+	    "");
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.10", KEY_A, "host-a.example", 1500, 0),
+	    "");
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_B, "host-a.example", 1500, 0),
+	    "");
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", "", "host-a.example", 1500, 0),
+	    "");
+	assert_string_equal(FIND("alice", "sudo", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    "");
+	assert_string_equal(FIND("bob", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    "");
+	assert_string_equal(FIND("Alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    "");
+	/* open while now < expires, and only since opened_after */
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1999, 0),
+	    w1);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 2000, 0),
+	    "");
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500,
+	    1000), w1);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500,
+	    1001), "");
+
+	/* without a key: only from the host that opened it */
+	assert_store(open_window(st, "alice", "192.0.2.1", "", "cred-a", 1100, 2100, w2),
+	    STORE_OK);
+	assert_string_not_equal(w2, w1);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", "", "host-a.example", 1500, 0), w2);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", "", "host-b.example", 1500, 0), "");
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    w1);
+
+	/* the newest of two that match wins, while it is open */
+	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1200, 1900, w3),
+	    STORE_OK);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    w3);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1950, 0),
+	    w1);
+
+	/* each reuse counted; an ended or unknown one is not found */
+	assert_store(store_window_use(st, w3, 1600), STORE_OK);
+	assert_store(store_window_use(st, w3, 1700), STORE_OK);
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example",
+	    1800, 0, &w), STORE_OK);
+	assert_string_equal(w.id, w3);
+	assert_int_equal(w.uses, 2);
+	assert_int_equal(w.last_used, 1700);
+	store_window_free(&w);
+	assert_store(store_window_use(st, w3, 1900), STORE_ERR_NOT_FOUND);
+	assert_store(store_window_use(st, "0123456789abcdef", 1500), STORE_ERR_NOT_FOUND);
+	assert_int_equal(raw_int(f->spec, "SELECT uses FROM windows WHERE id = (SELECT id FROM"
+	    " windows WHERE opened = 1000)"), 0);
+
+	/* the open ones, oldest first: a user's, everyone's */
+	assert_store(open_window(st, "bob", "198.51.100.7", KEY_B, "cred-b", 1300, 3000, w4),
+	    STORE_OK);
+	assert_store(store_window_list(st, "alice", 1500, &l), STORE_OK);
+	assert_int_equal(l.count, 3);
+	assert_string_equal(l.items[0].id, w1);
+	assert_string_equal(l.items[1].id, w2);
+	assert_string_equal(l.items[2].id, w3);
+	assert_int_equal(l.items[2].uses, 2);
+	assert_string_equal(l.items[1].client_key, "");
+	store_window_list_free(&l);
+	assert_null(l.items);
+	assert_store(store_window_list(st, "alice", 1950, &l), STORE_OK);
+	assert_int_equal(l.count, 2);
+	store_window_list_free(&l);
+	assert_store(store_window_list(st, NULL, 1500, &l), STORE_OK);
+	assert_int_equal(l.count, 4);
+	assert_string_equal(l.items[3].id, w4);
+	assert_string_equal(l.items[3].user, "bob");
+	store_window_list_free(&l);
+	assert_store(store_window_list(st, NULL, 3000, &l), STORE_OK);
+	assert_int_equal(l.count, 0);
+	store_window_list_free(&l);
+	assert_store(store_window_list(st, "carol", 1500, &l), STORE_OK);
+	assert_int_equal(l.count, 0);
+	store_window_list_free(&l);
+	store_close(st);
+}
+
+/* revoke by id (and owner), by user, all; opening purges ended windows */
+static void
+test_window_revoke(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	char w1[STORE_WINDOW_ID_LEN + 1], w2[STORE_WINDOW_ID_LEN + 1],
+	    w3[STORE_WINDOW_ID_LEN + 1], w4[STORE_WINDOW_ID_LEN + 1], got[STORE_WINDOW_ID_LEN + 1];
+	struct store_window_list l;
+	size_t n = 99;
+
+	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 5000, w1),
+	    STORE_OK);
+	assert_store(open_window(st, "alice", "192.0.2.2", KEY_A, "cred-a", 1000, 5000, w2),
+	    STORE_OK);
+	assert_store(open_window(st, "alice", "192.0.2.3", "", "cred-a", 1000, 5000, w3),
+	    STORE_OK);
+	assert_store(open_window(st, "bob", "192.0.2.1", KEY_B, "cred-b", 1000, 5000, w4),
+	    STORE_OK);
+	/* an id with another owner named: nothing */
+	assert_store(store_window_revoke(st, w1, "bob", &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    w1);
+	assert_store(store_window_revoke(st, w1, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    "");
+	assert_store(store_window_use(st, w1, 1500), STORE_ERR_NOT_FOUND);
+	assert_store(store_window_revoke(st, w1, NULL, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_store(store_window_revoke(st, w2, NULL, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	/* a user's: the others' stay */
+	assert_store(store_window_revoke(st, NULL, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_store(store_window_list(st, NULL, 1500, &l), STORE_OK);
+	assert_int_equal(l.count, 1);
+	assert_string_equal(l.items[0].id, w4);
+	store_window_list_free(&l);
+	assert_store(store_window_revoke(st, NULL, NULL, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 0);
+	assert_store(store_window_revoke(st, NULL, NULL, &n), STORE_OK);
+	assert_int_equal(n, 0);
+
+	/* opening one deletes those ended by then (expires <= opened), no other */
+	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 10, 20, w1), STORE_OK);
+	assert_store(open_window(st, "alice", "192.0.2.2", KEY_A, "cred-a", 10, 21, w2), STORE_OK);
+	assert_store(open_window(st, "bob", "192.0.2.1", KEY_A, "cred-a", 10, 19, w4), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 3);
+	assert_store(open_window(st, "carol", "192.0.2.9", "", "cred-c", 20, 30, w3), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 2);
+	assert_store(store_window_list(st, NULL, 20, &l), STORE_OK);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.items[0].id, w2);
+	assert_string_equal(l.items[1].id, w3);
+	store_window_list_free(&l);
+	store_close(st);
+}
+
+/* Removing a passkey ends the windows it approved, in the same transaction. */
+static void
+test_window_cred_remove(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	char wa[STORE_WINDOW_ID_LEN + 1], wa2[STORE_WINDOW_ID_LEN + 1],
+	    wb[STORE_WINDOW_ID_LEN + 1], wx[STORE_WINDOW_ID_LEN + 1], got[STORE_WINDOW_ID_LEN + 1];
+	struct store_window_list l;
+
+	assert_store(add_cred(st, "alice", "cred-a", 1), STORE_OK);
+	assert_store(add_cred(st, "alice", "cred-b", 2), STORE_OK);
+	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 5000, wa),
+	    STORE_OK);
+	assert_store(open_window(st, "alice", "192.0.2.2", "", "cred-a", 1000, 5000, wa2),
+	    STORE_OK);
+	assert_store(open_window(st, "alice", "192.0.2.3", KEY_B, "cred-b", 1000, 5000, wb),
+	    STORE_OK);
+	assert_store(store_cred_remove_not_last(st, (const unsigned char *)"cred-a", 6),
+	    STORE_OK);
+	assert_store(store_window_list(st, "alice", 1500, &l), STORE_OK);
+	assert_int_equal(l.count, 1);
+	assert_string_equal(l.items[0].id, wb);
+	assert_memory_equal(l.items[0].cred_id, "cred-b", 6);
+	store_window_list_free(&l);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    "");
+	assert_store(store_window_use(st, wa2, 1500), STORE_ERR_NOT_FOUND);
+	/* a refused removal ends nothing */
+	assert_store(store_cred_remove_not_last(st, (const unsigned char *)"cred-b", 6),
+	    STORE_ERR_LAST);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.3", KEY_B, "host-a.example", 1500, 0),
+	    wb);
+	/* nor does one undone with its transaction */
+	assert_store(store_txn_begin(st), STORE_OK);
+	assert_store(store_cred_remove(st, (const unsigned char *)"cred-b", 6), STORE_OK);
+	store_txn_rollback(st);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.3", KEY_B, "host-a.example", 1500, 0),
+	    wb);
+	assert_store(store_cred_remove(st, (const unsigned char *)"cred-b", 6), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 0);
+
+	/* a window exists only if its transaction (the approval's) commits */
+	assert_store(store_txn_begin(st), STORE_OK);
+	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 5000, wx),
+	    STORE_OK);
+	store_txn_rollback(st);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    "");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 0);
+	store_close(st);
+}
+
+static void
+test_window_invalid(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	static const char *const bad_keys[] = {
+		"SHA256:", "SHA256:short", "MD5:ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs",
+		"sha256:ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs",
+		"SHA256:ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSL",	/* 42 */
+		"SHA256:ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLsx",	/* 44 */
+		"SHA256:ypeBEsobvcr6wjGzmiPcTaeG7-gUfE5yuYB3ha_uSLs",	/* base64url */
+		"SHA256:ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSL=",
+		" SHA256:ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs",
+	};
+	static const char *const bad_rhosts[] = { "", "192.0.2.1 ", "a b", "x\ny", "caf\xc3\xa9" };
+	static const char *const bad_ids[] = { "", "0123456789abcde", "0123456789abcdef0",
+	    "0123456789ABCDEF", "0123456789abcdeg", "../../etc/passw" };
+	char rhost256[257], id[STORE_WINDOW_ID_LEN + 1];
+	struct store_window w;
+	struct store_window_list l;
+	size_t n;
+
+	memset(rhost256, 'r', 256);
+	rhost256[256] = '\0';
+	window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	for (size_t i = 0; i < sizeof(bad_keys) / sizeof(bad_keys[0]); i++) {
+		w.client_key = (char *)bad_keys[i];
+		assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+		assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", bad_keys[i],
+		    "host-a.example", 1500, 0, &w), STORE_ERR_INVALID);
+		window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	}
+	for (size_t i = 0; i < sizeof(bad_rhosts) / sizeof(bad_rhosts[0]); i++) {
+		w.rhost = (char *)bad_rhosts[i];
+		assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+		assert_store(store_window_find(st, "alice", "sshd", bad_rhosts[i], KEY_A,
+		    "host-a.example", 1500, 0, &w), STORE_ERR_INVALID);
+		window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	}
+	w.rhost = rhost256;
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	rhost256[255] = '\0';		/* 255: the longest */
+	assert_store(store_window_open(st, &w), STORE_OK);
+	assert_int_equal(strlen(w.id), STORE_WINDOW_ID_LEN);
+
+	window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 1000);
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);	/* expires > opened */
+	assert_string_equal(w.id, "");
+	window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", -1, 1000);
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	window_init(&w, "", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	window_init(&w, "ali\nce", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	w.service = (char *)"";
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	w.service = (char *)"../sshd";
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	w.service = (char *)"ss hd";
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	w.service = NULL;
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	w.hostname = (char *)"host_a";
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	w.hostname = (char *)"";
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	w.source = (char *)"";
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	w.source = (char *)"0123456789abcdefX";	/* 17 */
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	w.source = (char *)"tab\there";
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	w.cred_id_len = 0;
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	w.cred_id_len = STORE_CRED_ID_MAX + 1;
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	w.cred_id = NULL;
+	w.cred_id_len = 4;
+	assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
+	window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
+	assert_store(store_window_open(NULL, &w), STORE_ERR_INVALID);
+	assert_store(store_window_open(st, NULL), STORE_ERR_INVALID);
+
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host a",
+	    1500, 0, &w), STORE_ERR_INVALID);
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, NULL,
+	    1500, 0, &w), STORE_ERR_INVALID);
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", NULL, "host-a.example",
+	    1500, 0, &w), STORE_ERR_INVALID);
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example",
+	    1500, 0, NULL), STORE_ERR_INVALID);
+	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
+		assert_store(store_window_use(st, bad_ids[i], 1500), STORE_ERR_INVALID);
+		assert_store(store_window_revoke(st, bad_ids[i], NULL, &n), STORE_ERR_INVALID);
+	}
+	assert_store(store_window_use(st, NULL, 1500), STORE_ERR_INVALID);
+	assert_store(store_window_revoke(st, NULL, "bad\nuser", &n), STORE_ERR_INVALID);
+	assert_store(store_window_revoke(st, NULL, NULL, NULL), STORE_ERR_INVALID);
+	assert_store(store_window_list(st, "", 1500, &l), STORE_ERR_INVALID);
+	assert_null(l.items);
+	assert_store(store_window_list(st, NULL, 1500, NULL), STORE_ERR_INVALID);
+
+	/* only the one valid window above was written */
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 1);
+	memcpy(id, "0123456789abcdef", sizeof(id));
+	assert_store(store_window_use(st, id, 1500), STORE_ERR_NOT_FOUND);
+	store_close(st);
+}
+
+/*
+ * A version 2 store (before windows) is brought to version 3 in place:
+ * its rows stay, and windows work.  Version 3 only added a table and its
+ * indexes, so dropping them and the version is a version 2 file.
+ */
+static void
+test_migrate_v2(void **state)
+{
+	struct fixture *f = *state;
+	char id[STORE_WINDOW_ID_LEN + 1], got[STORE_WINDOW_ID_LEN + 1];
+	store_t *st = open_store(f->spec);
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "cred-a", 1), STORE_OK);
+	store_close(st);
+	raw_exec(f->spec, "DROP TABLE windows; PRAGMA user_version = 2;");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name LIKE 'windows%'"), 0);
+	st = open_store(f->spec);
+	assert_int_equal(store_schema_version(st), SCHEMA);
+	assert_int_equal(raw_int(f->spec, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name LIKE 'windows%'"), 4);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000, id),
+	    STORE_OK);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    id);
+	store_close(st);
+}
+
 /* The API's promises: every backend keeps them. */
 #define STORE_API_TESTS(T) \
 	T(test_reopen_keeps_data), \
@@ -1863,7 +2308,11 @@ test_event_bound_with_gaps(void **state)
 	T(test_event_prune_and_pages), \
 	T(test_event_bound_with_gaps), \
 	T(test_cred_find), \
-	T(test_cred_page)
+	T(test_cred_page), \
+	T(test_window_find), \
+	T(test_window_revoke), \
+	T(test_window_cred_remove), \
+	T(test_window_invalid)
 
 /* ================================================================== */
 /* PostgreSQL's own                                                   */
@@ -1880,9 +2329,10 @@ test_pg_creates_schema(void **state)
 	assert_int_equal(raw_int(f->spec, "SELECT version FROM pk_meta"), PG_SCHEMA);
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_tables WHERE schemaname ="
 	    " current_schema() AND tablename IN"
-	    " ('pk_meta', 'users', 'credentials', 'enrollments', 'events')"), 5);
+	    " ('pk_meta', 'users', 'credentials', 'enrollments', 'events', 'windows')"), 6);
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_indexes WHERE indexname IN"
-	    " ('credentials_user', 'events_user', 'credentials_id_hash')"), 3);
+	    " ('credentials_user', 'events_user', 'credentials_id_hash', 'windows_match',"
+	    " 'windows_cred', 'windows_expires')"), 6);
 	/* Opening a current store again migrates nothing and still works. */
 	st = open_store(f->spec);
 	assert_int_equal(store_schema_version(st), PG_SCHEMA);
@@ -2418,6 +2868,222 @@ test_pg_fleet_roles(void **state)
 }
 
 /*
+ * Windows in a fleet: the web role opens them; a host's role finds them,
+ * counts their use and ends them, but can neither open one (it would let
+ * itself in everywhere) nor lengthen, widen or move one; and no role can
+ * change what a ceremony's approval may open once the host wrote it.
+ */
+static void
+test_pg_fleet_windows(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const refused[][2] = {
+		{ "INSERT INTO windows (id, user_name, service, rhost, client_key, hostname, source,"
+		  " cred_id, opened, expires) VALUES ('00112233445566ff', 'alice', 'sshd',"
+		  " '192.0.2.9', '', 'host-a.example', 'x', '\\x01', 1, 99999999999)",
+		  "open a window" },
+		{ "UPDATE windows SET expires = expires + 86400", "lengthen a window" },
+		{ "UPDATE windows SET client_key = ''", "drop a window's client key" },
+		{ "UPDATE windows SET rhost = '203.0.113.5'", "move a window to another address" },
+		{ "UPDATE windows SET user_name = 'bob'", "give a window to another user" },
+		{ "UPDATE windows SET service = 'sudo'", "widen a window to another service" },
+		{ "UPDATE windows SET hostname = 'host-b.example'", "move a window to another host" },
+		{ "UPDATE windows SET opened = opened + 86400", "make a window newer" },
+		{ "UPDATE ceremonies SET reuse = 604800", "lengthen what an approval opens" },
+		{ "UPDATE ceremonies SET client_key = ''", "change whose window an approval opens" },
+	};
+	static const char *const hosts[] = { "pkt_hosta=host-a.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri_a[PATH_MAX + 256], uri_w[PATH_MAX + 256], why[200], st[8];
+	char id[STORE_WINDOW_ID_LEN + 1], old[STORE_WINDOW_ID_LEN + 1], sql[200];
+	store_t *owner = open_store(f->spec), *as_a, *as_w;
+	int64_t now = (int64_t)time(NULL);
+	struct store_window w;
+	struct store_window_list l;
+	PGconn *a, *wc;
+	char *script;
+	size_t n;
+
+	script = store_fleet_sql("pkt", hosts, 1, webs, 1, why, sizeof(why));
+	assert_non_null(script);
+	assert_store(store_exec_script(owner, script), STORE_OK);
+	free(script);
+	assert_store(add_cred(owner, "alice", "cred-1", 1), STORE_OK);
+
+	/* the web role opens windows (and purges ended ones as it does) */
+	role_uri(f, "pkt_web1", uri_w, sizeof(uri_w));
+	as_w = open_store(uri_w);
+	assert_store(open_window(as_w, "alice", "192.0.2.1", KEY_A, "cred-1", now - 100,
+	    now - 50, old), STORE_OK);
+	assert_store(open_window(as_w, "alice", "192.0.2.1", KEY_A, "cred-1", now - 10,
+	    now + 3600, id), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 1);
+	store_close(as_w);
+
+	/* a host finds one, counts a use, lists; it cannot open one */
+	role_uri(f, "pkt_hosta", uri_a, sizeof(uri_a));
+	as_a = open_store(uri_a);
+	assert_store(store_window_find(as_a, "alice", "sshd", "192.0.2.1", KEY_A,
+	    "host-b.example", now, 0, &w), STORE_OK);
+	assert_string_equal(w.id, id);
+	store_window_free(&w);
+	assert_store(store_window_use(as_a, id, now), STORE_OK);
+	assert_store(store_window_list(as_a, NULL, now, &l), STORE_OK);
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.items[0].uses, 1);
+	assert_int_equal(l.items[0].last_used, now);
+	store_window_list_free(&l);
+	assert_store(open_window(as_a, "alice", "192.0.2.9", "", "cred-1", now, now + 3600, old),
+	    STORE_ERR_DENIED);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 1);
+
+	a = pg_raw(uri_a);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		try_sql(a, refused[i][0], st, sizeof(st));
+		if (strcmp(st, "42501") != 0)
+			print_error("host A could %s (SQLSTATE \"%s\"): %s\n", refused[i][1], st,
+			    refused[i][0]);
+		assert_string_equal(st, "42501");
+	}
+	/* uses and last_used are its to write, and SELECT */
+	assert_string_equal(try_sql(a, "UPDATE windows SET uses = uses + 1, last_used = 5",
+	    st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, "SELECT count(*) FROM windows", st, sizeof(st)), "");
+	PQfinish(a);
+	snprintf(sql, sizeof(sql), "SELECT uses FROM windows WHERE id = '%s' AND last_used = 5"
+	    " AND expires = %lld", id, (long long)(now + 3600));
+	assert_int_equal(raw_int(f->spec, sql), 2);
+
+	/* the web role cannot change a ceremony's window either */
+	wc = pg_raw(uri_w);
+	assert_string_equal(try_sql(wc, "UPDATE ceremonies SET reuse = 604800", st, sizeof(st)),
+	    "42501");
+	assert_string_equal(try_sql(wc, "UPDATE ceremonies SET client_key = ''", st, sizeof(st)),
+	    "42501");
+	PQfinish(wc);
+
+	/* and a host ends windows (passkeyctl sessions revoke on a host) */
+	assert_store(store_window_revoke(as_a, id, NULL, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 0);
+	store_close(as_a);
+	store_close(owner);
+	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_web1, pkt_web, pkt_hosts;"
+	    " DROP ROLE pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
+}
+
+#define HEX32(c)	"'\\x" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+			c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c "'"
+
+/* What a ceremony's approval may open: written with the row, read back, capped. */
+static void
+test_pg_ceremony_reuse(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c, got;
+
+	ceremony_init(&c, 0x31, "alice", "192.0.2.1", now);
+	c.reuse = 3600;
+	snprintf(c.client_key, sizeof(c.client_key), "%s", KEY_A);
+	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_OK);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_int_equal(got.reuse, 3600);
+	assert_string_equal(got.client_key, KEY_A);
+	store_ceremony_free(&got);
+	/* none asked for: none */
+	ceremony_init(&c, 0x32, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_OK);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_int_equal(got.reuse, 0);
+	assert_string_equal(got.client_key, "");
+	store_ceremony_free(&got);
+	/* the API takes a week at most, and a key only as OpenSSH shows it */
+	ceremony_init(&c, 0x33, "alice", "192.0.2.1", now);
+	c.reuse = 604801;
+	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_ERR_INVALID);
+	c.reuse = -1;
+	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_ERR_INVALID);
+	c.reuse = 604800;
+	snprintf(c.client_key, sizeof(c.client_key), "SHA256:short");
+	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_ERR_INVALID);
+	memset(c.client_key, 'k', sizeof(c.client_key));	/* no terminator */
+	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_ERR_INVALID);
+	snprintf(c.client_key, sizeof(c.client_key), "%s", KEY_B);
+	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_OK);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_int_equal(got.reuse, 604800);
+	assert_string_equal(got.client_key, KEY_B);
+	store_ceremony_free(&got);
+	/* and the database refuses what SQL written by hand asks beyond that */
+	{
+		PGconn *raw = pg_raw(f->spec);
+		char st8[8];
+		static const char *const ins = "INSERT INTO ceremonies (token_hash, hostname, kind,"
+		    " state, code, user_name, rhost, service, addr_key, challenge, created, expires,"
+		    " reuse) VALUES (%s, 'h.example', 'login', 'pending', 'X', 'bob', '', 'sshd', '',"
+		    " " HEX32("0") ", 1, 99999999999, %s)";
+		char sql[600];
+
+		snprintf(sql, sizeof(sql), ins, HEX32("4"), "604801");
+		assert_string_equal(try_sql(raw, sql, st8, sizeof(st8)), "23514");
+		snprintf(sql, sizeof(sql), ins, HEX32("5"), "-5");
+		assert_string_equal(try_sql(raw, sql, st8, sizeof(st8)), "23514");
+		PQfinish(raw);
+	}
+	store_close(st);
+}
+
+/*
+ * A version 2 database (before windows) is brought to version 3 in place:
+ * its rows stay, its ceremonies ask for no window, and windows work.
+ * Version 3 added a table and two columns; without them and at version 2,
+ * this is the schema of version 2.
+ */
+static void
+test_pg_migrate_v2(void **state)
+{
+	struct fixture *f = *state;
+	char id[STORE_WINDOW_ID_LEN + 1], got_id[STORE_WINDOW_ID_LEN + 1];
+	store_t *st = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c, got;
+	char *got_buf = got_id;
+	size_t n;
+
+	assert_store(add_cred(st, "alice", "cred-a", 1), STORE_OK);
+	ceremony_init(&c, 0x41, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_OK);
+	store_close(st);
+	raw_exec(f->spec, "DROP TABLE windows; ALTER TABLE ceremonies DROP COLUMN reuse,"
+	    " DROP COLUMN client_key; UPDATE pk_meta SET version = 2");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'ceremonies' AND column_name IN ('reuse', 'client_key')"), 0);
+
+	st = open_store(f->spec);
+	assert_int_equal(store_schema_version(st), PG_SCHEMA);
+	assert_int_equal(raw_int(f->spec, "SELECT version FROM pk_meta"), 3);
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_int_equal(got.reuse, 0);
+	assert_string_equal(got.client_key, "");
+	store_ceremony_free(&got);
+	ceremony_init(&c, 0x42, "alice", "192.0.2.1", now);
+	c.reuse = 60;
+	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_OK);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_int_equal(got.reuse, 60);
+	store_ceremony_free(&got);
+	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000, id),
+	    STORE_OK);
+	assert_string_equal(found(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example",
+	    1500, 0, got_buf), id);
+	store_close(st);
+}
+
+/*
  * A server process that stops answering (SIGSTOP here; a dropped network
  * does the same) holds a call no longer than its statement timeout and a
  * grace; the connection is then given up, and made again once it answers.
@@ -2524,6 +3190,7 @@ main(int argc, char **argv)
 		T(test_concurrent_create),
 		T(test_readonly_refused),
 		T(test_migrate_v1),
+		T(test_migrate_v2),
 		STORE_API_TESTS(T),
 	};
 #undef T
@@ -2540,6 +3207,9 @@ main(int argc, char **argv)
 		T(test_pg_ceremonies),
 		T(test_pg_ceremony_limits),
 		T(test_pg_fleet_roles),
+		T(test_pg_fleet_windows),
+		T(test_pg_ceremony_reuse),
+		T(test_pg_migrate_v2),
 		T(test_pg_stuck_server),
 		STORE_API_TESTS(T),
 	};
