@@ -40,6 +40,9 @@
 	    "this is the account's last passkey; removing it locks the account out " \
 	    "of passkey logins (use --force to remove it anyway)") \
 	X(CTL_REFUSAL_NO_ENROLLMENT, "no_enrollment", "the user has no pending enrollment") \
+	X(CTL_REFUSAL_REUSE_ENDED, "reuse_ended", \
+	    "the re-approval window ended as it was used; log in again") \
+	X(CTL_REFUSAL_UNKNOWN_WINDOW, "unknown_window", "no such re-approval window") \
 	X(CTL_REFUSAL_BAD_NAME, "bad_name", \
 	    "a name is 1 to 128 bytes of UTF-8 without control or bidirectional-override characters") \
 	X(CTL_REFUSAL_INTERNAL_ERROR, "internal_error", "internal error")

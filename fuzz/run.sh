@@ -28,7 +28,7 @@ build=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-2}
 harnesses=${FUZZ_HARNESSES:-"fuzz_clientdata fuzz_authdata fuzz_attobj fuzz_cose
 	fuzz_verify_registration fuzz_verify_assertion fuzz_control fuzz_config
-	fuzz_pam_options fuzz_aaguid"}
+	fuzz_pam_options fuzz_aaguid fuzz_client_key"}
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 

@@ -50,6 +50,7 @@ HARNESSES = (
     "fuzz_config",
     "fuzz_pam_options",
     "fuzz_aaguid",
+    "fuzz_client_key",
 )
 
 
@@ -629,6 +630,27 @@ def seed_aaguid(corpus, top):
     corpus.add("fuzz_aaguid", "all", "\n".join(AAGUID_LINES[:5]).encode())
 
 
+# --- fuzz_client_key --------------------------------------------------------------
+
+# An Ed25519 key line as ssh-keygen writes it (a made-up key: 32 bytes of 0x11).
+ED25519_KEY = ("ssh-ed25519 " + base64.b64encode(
+    b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + b"\x11" * 32).decode())
+
+
+def seed_client_key(corpus, top):
+    info = [
+        "publickey " + ED25519_KEY + "\n",
+        "publickey ssh-rsa AAAAB3NzaC1yc2E=\npublickey " + ED25519_KEY + "\n",
+        "keyboard-interactive\npublickey " + ED25519_KEY,
+        "publickey " + ED25519_KEY + " trailing fields\n",
+        "publickey ssh-ed25519 AAAA$(x)\n", "publickey \n", "publickey", "",
+        "publickey " + ED25519_KEY.replace("ssh-ed25519 ", "ssh-rsa ") + "\n",
+        ED25519_KEY,
+    ]
+    for i, text in enumerate(info):
+        corpus.add("fuzz_client_key", "info_%d" % i, text.encode())
+
+
 def c_str(s, indent="\t    "):
     """A C string literal, split over lines of at most ~72 columns."""
     out, cur = [], ""
@@ -763,6 +785,7 @@ def main(argv):
     seed_config(corpus, top)
     seed_pam_options(corpus, top)
     seed_aaguid(corpus, top)
+    seed_client_key(corpus, top)
     for path in files:
         try:
             seed_vector(corpus, path)

@@ -59,6 +59,12 @@ parse_one(const char *a, struct pk_opts *o)
 			o->flow = PK_FLOW_INFO;
 		else
 			return -1;
+	} else if ((v = value_of(a, "reuse")) != NULL) {
+		return parse_long(v, 0, PK_MAX_REUSE, &o->reuse);
+	} else if ((v = value_of(a, "reuse_key")) != NULL) {
+		if (strcmp(v, "required") != 0 && strcmp(v, "optional") != 0)
+			return -1;
+		o->reuse_key_required = v[0] == 'r';
 	} else if ((v = value_of(a, "daemon_user")) != NULL) {
 		if (!ctl_user_name_valid(v))
 			return -1;
@@ -72,7 +78,7 @@ int
 pk_opts_parse(int argc, const char **argv, struct pk_opts *o, int *bad)
 {
 	*o = (struct pk_opts){ .socket = CTL_DEFAULT_SOCKET,
-	    .timeout = PK_DEFAULT_TIMEOUT, .enroll = "none", .flow = PK_FLOW_PROMPT,
+	    .timeout = PK_DEFAULT_TIMEOUT, .enroll = "none", .flow = PK_FLOW_PROMPT, .reuse_key_required = true,
 	    .daemon_user = PK_DEFAULT_DAEMON_USER };
 	*bad = -1;
 	for (int i = 0; i < argc; i++)

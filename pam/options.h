@@ -13,6 +13,14 @@
  *                          (default; any sshd); info: the link as info text and
  *                          the module waits by itself, no Enter (sshd 10.3+,
  *                          which sends info text at once)
+ *   reuse=SECONDS          a re-approval window: after a passkey approval,
+ *                          this service's further logins of the user from the
+ *                          same client skip the browser for SECONDS (0..604800,
+ *                          default 0: off; passkeyd's reuse_max caps it)
+ *   reuse_key=required|optional
+ *                          required (default): a window needs the SSH key the
+ *                          client authenticated with (SSH_AUTH_INFO_0); the
+ *                          address alone is never enough
  *   daemon_user=NAME       the account passkeyd runs as (default passkeyd):
  *                          the socket must be served by it or by root
  *   debug                  log details
@@ -25,6 +33,7 @@
 #define PK_DEFAULT_TIMEOUT	120	/* s, the module's whole wait */
 #define PK_MAX_TIMEOUT		3600
 #define PK_DEFAULT_DAEMON_USER	"passkeyd"
+#define PK_MAX_REUSE		604800	/* s, a week: passkeyd's ceiling too */
 
 enum pk_flow {
 	PK_FLOW_PROMPT,
@@ -38,6 +47,8 @@ struct pk_opts {
 	const char *enroll;	/* "none", "pending" or "after-auth" */
 	bool qr;
 	enum pk_flow flow;
+	long reuse;		/* seconds, 0: no re-approval window */
+	bool reuse_key_required;
 	bool debug;
 	const char *daemon_user;
 };

@@ -37,6 +37,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
+#include "auth_info.h"
 #include "clock.h"
 #include "ctl_client.h"
 #include "ctl_codes.h"
@@ -67,6 +68,7 @@ struct pk_ceremony {
 	const char *code;
 	const char *host;	/* the server the page names, or NULL */
 	long expires_in;
+	bool reused;		/* let in by a re-approval window: no ceremony */
 };
 
 /*
@@ -315,9 +317,50 @@ refusal_message(enum ctl_refusal r)
 	case CTL_REFUSAL_BUSY:
 	case CTL_REFUSAL_STORE_BUSY:
 		return "passkey: the passkey service is busy, try again";
+	case CTL_REFUSAL_REUSE_ENDED:
+		return "passkey: this client's earlier approval just ended, try again";
 	default:
 		return "passkey: the passkey service is not available";
 	}
+}
+
+/*
+ * The login_begin request.  With reuse= it asks for a re-approval window,
+ * naming the client by the SSH key sshd says it authenticated with (the
+ * address is passkeyd's to add).  A key that is not plainly one is left
+ * out: then reuse_key=required gets no window, never a wrong one.
+ */
+static json_t *
+begin_request(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
+    const char *rhost, const char *service)
+{
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "login_begin",
+	    "user", user, "rhost", rhost, "service", service, "enroll", o->enroll);
+	const char *info;
+	char key[PK_CLIENT_KEY_MAX + 1];
+
+	if (req == NULL || o->reuse == 0)
+		return req;
+	json_object_set_new(req, "reuse", json_integer(o->reuse));
+	json_object_set_new(req, "reuse_key", json_string(o->reuse_key_required ?
+	    "required" : "optional"));
+	info = pam_getenv(pamh, "SSH_AUTH_INFO_0");
+	if (info != NULL && pk_auth_info_key(info, key, sizeof(key)) == 0)
+		json_object_set_new(req, "client_key", json_string(key));
+	else
+		pk_debug(pamh, o, "no client key from sshd (SSH_AUTH_INFO_0)");
+	return req;
+}
+
+/* An answer that lets the login in on an open re-approval window. */
+static bool
+reused(json_t *resp)
+{
+	const char *kind = ctl_resp_str(resp, "kind");
+
+	return kind != NULL && strcmp(kind, "reused") == 0 &&
+	    ctl_word_ok(ctl_resp_str(resp, "window"), 16) &&
+	    ctl_word_ok(ctl_resp_str(resp, "source"), 16);
 }
 
 static int
@@ -332,14 +375,20 @@ begin(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 		rhost = item;
 	if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS && item != NULL)
 		service = item;
-	pk_debug(pamh, o, "login_begin user=%s rhost=%s service=%s enroll=%s",
-	    user, rhost, service, o->enroll);
+	pk_debug(pamh, o, "login_begin user=%s rhost=%s service=%s enroll=%s reuse=%ld",
+	    user, rhost, service, o->enroll, o->reuse);
 	if (connect_daemon(pamh, o, &c->conn) != 0 ||
-	    call(pamh, o, c, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "login_begin",
-	    "user", user, "rhost", rhost, "service", service, "enroll", o->enroll),
-	    &c->resp) != CTL_OK) {
+	    call(pamh, o, c, begin_request(pamh, o, user, rhost, service), &c->resp) != CTL_OK) {
 		pk_say(pamh, "passkey: the passkey service is not available");
 		return PAM_AUTH_ERR;
+	}
+	if (ctl_resp_ok(c->resp) && reused(c->resp)) {
+		pk_log(pamh, LOG_INFO, "login approved for user %s by re-approval window %s "
+		    "(from approval %s)", user, safe_code(ctl_resp_str(c->resp, "window")),
+		    safe_code(ctl_resp_str(c->resp, "source")));
+		(void)pam_info(pamh, "passkey: approved by this client's earlier passkey approval");
+		c->reused = true;
+		return PAM_SUCCESS;
 	}
 	if (ctl_resp_ok(c->resp)) {
 		if (ceremony_ok(c))
@@ -636,7 +685,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		pk_say(pamh, "passkey: no passkey is registered for this account");
 		return PAM_AUTH_ERR;
 	}
-	if ((r = begin(pamh, &o, user, &c)) == PAM_SUCCESS) {
+	if ((r = begin(pamh, &o, user, &c)) == PAM_SUCCESS && !c.reused) {
 		pk_debug(pamh, &o, "%s ceremony %.6s... for user %s, expires in %ld s",
 		    c.kind == PROMPT_REGISTER ? "register" : "login", c.token, user,
 		    c.expires_in);

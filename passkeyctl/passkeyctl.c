@@ -26,6 +26,8 @@ static const struct {
 	{ "export-openssh", cmd_export_openssh,
 	  "a passkey as an OpenSSH security-key line and key file" },
 	{ "events", cmd_events, "the audit log: logins, failures, changes" },
+	{ "sessions", cmd_sessions,
+	  "re-approval windows: list them, or end them (revoke ID|--all)" },
 	{ "enroll", cmd_enroll,
 	  "print a one-time passkey registration link for a user" },
 	{ "revoke-enrollment", cmd_revoke_enrollment,

@@ -17,6 +17,7 @@ int cmd_remove(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_export_openssh(int argc, char **argv);
 int cmd_fleet(int argc, char **argv);
+int cmd_sessions(int argc, char **argv);
 
 /* --socket given before the command, or NULL: passkeyd's control socket. */
 extern const char *passkeyctl_socket;

@@ -332,7 +332,8 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	char addr[ADDR_KEY_MAX];
 	enum ctl_refusal r;
 	struct ceremony *c;
-	size_t lu, lr, ls, la;
+	size_t lu, lr, ls, la, lk;
+	const char *key = spec->client_key != NULL ? spec->client_key : "";
 	char *at;
 
 	*out = NULL;
@@ -344,14 +345,17 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	ls = strlen(spec->service);
 	/* an address key that is the address itself is not stored twice */
 	la = strcmp(addr, spec->rhost) == 0 ? 0 : strlen(addr) + 1;
+	lk = strlen(key);
 	/* one allocation: the struct, then its strings */
-	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + la + 3)) == NULL)
+	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + la + lk + 4)) == NULL)
 		return CTL_REFUSAL_INTERNAL_ERROR;
 	at = (char *)(c + 1);
 	c->user = put(&at, spec->user, lu);
 	c->rhost = put(&at, spec->rhost, lr);
 	c->service = put(&at, spec->service, ls);
 	c->addr_key = la == 0 ? c->rhost : put(&at, addr, la - 1);
+	c->client_key = put(&at, key, lk);
+	c->reuse = spec->reuse;
 	if (make_secrets(c) != 0 ||
 	    /* 144 random bits make a clash unthinkable, but never alias one */
 	    ceremony_find(t, c->token) != NULL || count_pending(t, c, 1) != 0) {
@@ -424,21 +428,23 @@ ceremony_find_hash(struct ceremony_table *t, const uint8_t hash[CEREMONY_HASH_LE
 
 struct ceremony *
 ceremony_adopt(struct ceremony_table *t, const char *token, const char *user,
-    const char *rhost, const char *service, const char *hostname)
+    const char *rhost, const char *service, const char *hostname, const char *client_key)
 {
 	size_t lu = strlen(user), lr = strlen(rhost), ls = strlen(service), lh = strlen(hostname);
+	size_t lk = strlen(client_key);
 	struct ceremony *c;
 	char *at;
 
 	if (!ceremony_token_valid(token) || ceremony_find(t, token) != NULL)
 		return NULL;
-	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + lh + 4)) == NULL)
+	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + lh + lk + 5)) == NULL)
 		return NULL;
 	at = (char *)(c + 1);
 	c->user = put(&at, user, lu);
 	c->rhost = put(&at, rhost, lr);
 	c->service = put(&at, service, ls);
 	c->hostname = put(&at, hostname, lh);
+	c->client_key = put(&at, client_key, lk);
 	c->addr_key = "";
 	memcpy(c->token, token, CEREMONY_TOKEN_LEN + 1);
 	c->foreign = 1;

@@ -72,6 +72,12 @@ struct ceremony {
 	 */
 	uint64_t conn;
 	const char *reason;		/* static code of a failure, or NULL */
+	/*
+	 * The re-approval window its approval opens (flow.c): seconds, 0 for
+	 * none, and the client's SSH key fingerprint ("" for none).
+	 */
+	uint32_t reuse;
+	char *client_key;
 	struct ceremony *hash_next, *by_hash_next;
 	struct ceremony *prev, *next;	/* creation order */
 };
@@ -88,6 +94,8 @@ struct ceremony_spec {
 	uid_t owner;
 	uint64_t conn;
 	unsigned lifetime;		/* seconds */
+	unsigned reuse;			/* the window its approval opens, or 0 */
+	const char *client_key;		/* fingerprint, or NULL / "" */
 };
 
 struct ceremony_table;
@@ -126,7 +134,8 @@ void ceremony_token_hash(const char *token, uint8_t out[CEREMONY_HASH_LEN]);
  * or when the token is malformed or already known.
  */
 struct ceremony *ceremony_adopt(struct ceremony_table *t, const char *token,
-    const char *user, const char *rhost, const char *service, const char *hostname);
+    const char *user, const char *rhost, const char *service, const char *hostname,
+    const char *client_key);
 
 /* Ends a pending ceremony (approved, denied, failed, expired, cancelled). */
 void ceremony_finish(struct ceremony_table *t, struct ceremony *c,

@@ -272,7 +272,7 @@ static const char *const single_keys[] = {
 	"sign_count_regression", "allowed_algorithms", "accept_attestation",
 	"max_pending_per_user_address", "audit_retention_days", "audit_max_rows",
 	"http_max_connections", "http_max_per_address", "http_request_timeout",
-	"aaguid_names", "metrics_listen",
+	"aaguid_names", "metrics_listen", "reuse_max",
 };
 
 static int
@@ -335,6 +335,8 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 		return set_uint(&cfg->ceremony_timeout, v, 5, 3600, err, errlen);
 	if (strcmp(key, "enroll_timeout") == 0)
 		return set_uint(&cfg->enroll_timeout, v, 60, 30 * 86400, err, errlen);
+	if (strcmp(key, "reuse_max") == 0)
+		return set_uint(&cfg->reuse_max, v, 0, 604800, err, errlen);	/* CONFIG_REUSE_MAX */
 	if (strcmp(key, "max_pending_total") == 0)
 		return set_uint(&cfg->max_pending_total, v, 1, 1000000, err, errlen);
 	if (strcmp(key, "max_pending_per_user") == 0)
@@ -383,6 +385,7 @@ set_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->ceremony_timeout = 90;
 	cfg->enroll_timeout = 86400;
+	cfg->reuse_max = CONFIG_REUSE_DEFAULT;
 	cfg->max_pending_total = 10000;
 	cfg->max_pending_per_user = 32;
 	cfg->max_pending_per_address = 16;

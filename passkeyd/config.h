@@ -13,6 +13,9 @@
 
 #define CONFIG_MAX_ORIGINS 16
 #define CONFIG_MAX_ALGS 3		/* ES256, EdDSA, RS256 */
+/* re-approval windows: the PAM module asks for one (reuse=); these cap it */
+#define CONFIG_REUSE_DEFAULT	43200	/* 12 h */
+#define CONFIG_REUSE_MAX	604800	/* 7 days */
 
 struct config {
 	char *rp_id;
@@ -32,6 +35,7 @@ struct config {
 	char *user;			/* NULL: do not change user */
 	unsigned ceremony_timeout;	/* seconds */
 	unsigned enroll_timeout;	/* seconds */
+	unsigned reuse_max;		/* seconds a re-approval window may last; 0: none */
 	unsigned max_pending_total;
 	unsigned max_pending_per_user;
 	unsigned max_pending_per_address;

@@ -10,11 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client_key.h"
 #include "clock.h"
+#include "config.h"
 #include "control_ops.h"
 #include "ctl_text.h"
 #include "flow.h"
 #include "manage.h"
+#include "sessions.h"
 #include "text.h"
 
 /* Who may call an op. */
@@ -122,6 +125,49 @@ ceremony_answer(struct passkeyd *d, const struct ceremony *c)
 	    "host", c->hostname != NULL ? c->hostname : "");
 }
 
+/*
+ * The re-approval window the module's service asks for (pam_passkey's
+ * reuse= and reuse_key=) and the client's SSH key as sshd exposed it,
+ * kept as its fingerprint in fp.
+ */
+static enum ctl_refusal
+reuse_request(json_t *req, struct login_request *r, char fp[CLIENT_KEY_FP_LEN + 1])
+{
+	json_t *reuse = json_object_get(req, "reuse"), *key = json_object_get(req, "client_key");
+	const char *need = str(req, "reuse_key");
+
+	fp[0] = '\0';
+	r->client_key = fp;
+	r->key_required = 1;
+	if (reuse != NULL && (!json_is_integer(reuse) || json_integer_value(reuse) < 0 ||
+	    json_integer_value(reuse) > CONFIG_REUSE_MAX))
+		return CTL_REFUSAL_BAD_REQUEST;
+	r->reuse = reuse != NULL ? (unsigned)json_integer_value(reuse) : 0;
+	if (need != NULL && strcmp(need, "required") != 0 && strcmp(need, "optional") != 0)
+		return CTL_REFUSAL_BAD_REQUEST;
+	if (json_object_get(req, "reuse_key") != NULL && need == NULL)
+		return CTL_REFUSAL_BAD_REQUEST;
+	r->key_required = need == NULL || strcmp(need, "required") == 0;
+	if (key != NULL && (!json_is_string(key) ||
+	    client_key_fingerprint(json_string_value(key), fp) != 0))
+		return CTL_REFUSAL_BAD_REQUEST;
+	return CTL_REFUSAL_NONE;
+}
+
+/* A login a window let in: the answer, once its use is written. */
+static void
+reuse_answer(struct passkeyd *d, void *arg, const struct store_window *w,
+    enum ctl_refusal refused)
+{
+	time_t left = w != NULL ? w->expires - time(NULL) : 0;
+
+	(void)d;
+	control_answer(arg, w == NULL ? op_refuse(refused) :
+	    json_pack("{s:b, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "kind", "reused",
+	    "window", w->id, "source", w->source, "expires_in",
+	    (json_int_t)(left > 0 ? left : 0), "host", w->hostname));
+}
+
 static json_t *
 op_login_begin(struct op_ctx *x)
 {
@@ -130,12 +176,14 @@ op_login_begin(struct op_ctx *x)
 	json_t *bind = json_object_get(x->req, "bind");
 	struct login_request r = { .rhost = rhost, .service = service,
 	    .conn = x->call->conn };
-	char user[CTL_USER_MAX + 1];
+	char user[CTL_USER_MAX + 1], fp[CLIENT_KEY_FP_LEN + 1];
+	struct control_reply *later;
 	enum ctl_refusal err;
 	struct ceremony *c;
 
 	if (!valid_rhost(rhost) || !valid_service(service) ||
-	    (bind != NULL && !json_is_boolean(bind)))
+	    (bind != NULL && !json_is_boolean(bind)) ||
+	    reuse_request(x->req, &r, fp) != CTL_REFUSAL_NONE)
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
 	/* unbound: lives until its expiry, for a tool that hands it on */
 	if (json_is_false(bind))
@@ -159,6 +207,13 @@ op_login_begin(struct op_ctx *x)
 		return op_refuse(err);
 	}
 	r.user = user;
+	/* this client's earlier approval, while its window is open: no browser */
+	if (r.reuse > 0 && (later = control_defer(x->call)) != NULL) {
+		if (flow_login_reuse(x->d, &r, reuse_answer, later))
+			return NULL;
+		x->call->deferred = 0;
+		free(later);
+	}
 	if ((err = flow_login_begin(x->d, &r, &c)) != CTL_REFUSAL_NONE)
 		return op_refuse(err);
 	if (r.conn != 0)
@@ -255,6 +310,8 @@ static const struct control_op control_ops[] = {
 	{ "export",		WHO_SELF,	RATE_READ,	manage_export },
 	{ "events",		WHO_SELF,	RATE_READ,	manage_events },
 	{ "revoke_enrollment",	WHO_ROOT,	RATE_WRITE,	manage_revoke_enrollment },
+	{ "sessions",		WHO_SELF,	RATE_READ,	sessions_list },
+	{ "sessions_revoke",	WHO_SELF,	RATE_WRITE,	sessions_revoke },
 	{ "ping",		WHO_ANY,	RATE_POLL,	op_ping },
 };
 

@@ -81,7 +81,7 @@ daemon_log_noisy(struct passkeyd *d, const char *fmt, ...)
 void
 event_print(struct passkeyd *d, const struct event_rec *e)
 {
-	char u[4 * 64 + 8], h[4 * 255 + 8], sv[4 * 64 + 8], r[128], tok[8] = "-";
+	char u[4 * 64 + 8], h[4 * 255 + 8], sv[4 * 64 + 8], r[128], tok[4 * 6 + 8] = "-";
 	const char *service = e->service;
 
 	if (service == NULL && e->c != NULL)
@@ -94,6 +94,12 @@ event_print(struct passkeyd *d, const struct event_rec *e)
 	/* enough of the token to correlate lines, too little to use it */
 	if (e->c != NULL)
 		snprintf(tok, sizeof(tok), "%.6s", e->c->token);
+	else if (e->token != NULL) {
+		char six[8];
+
+		snprintf(six, sizeof(six), "%.6s", e->token);
+		escape(tok, sizeof(tok), six);
+	}
 	daemon_log(d, "event=%s user=%s rhost=%s service=%s verdict=%s reason=%s token=%s",
 	    e->event, u, h, sv, e->verdict, r, tok);
 }

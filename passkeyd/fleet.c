@@ -55,6 +55,8 @@ fleet_publish(struct passkeyd *d, struct ceremony *c)
 	row.addr_key = c->addr_key;
 	memcpy(row.challenge, c->challenge, sizeof(row.challenge));
 	row.consumes_enrollment = c->consumes_enrollment;
+	row.reuse = (int)c->reuse;
+	snprintf(row.client_key, sizeof(row.client_key), "%s", c->client_key);
 	row.created = (int64_t)c->created;
 	row.expires = (int64_t)c->expires;
 	err = store_ceremony_add(d->store, &row, refusal, sizeof(refusal));
@@ -77,6 +79,7 @@ take_row(struct ceremony *c, const struct store_ceremony *row)
 	if ((c->has_handle = (uint8_t)row->has_handle))
 		memcpy(c->user_handle, row->user_handle, sizeof(c->user_handle));
 	c->consumes_enrollment = (uint8_t)row->consumes_enrollment;
+	c->reuse = row->reuse > 0 ? (uint32_t)row->reuse : 0;
 	c->created = (time_t)row->created;
 	c->expires = (time_t)row->expires;
 }
@@ -150,7 +153,8 @@ fleet_find(struct passkeyd *d, const char *token, int *unavailable)
 		}
 		return NULL;
 	}
-	c = ceremony_adopt(d->ceremonies, token, row.user, row.rhost, row.service, row.hostname);
+	c = ceremony_adopt(d->ceremonies, token, row.user, row.rhost, row.service, row.hostname,
+	    row.client_key);
 	if (c != NULL) {
 		take_row(c, &row);
 		follow_state(d, c, &row);

@@ -15,6 +15,7 @@
 #include "fleet.h"
 #include "flow.h"
 #include "rp_b64url.h"
+#include "text.h"
 
 static const char *
 kind_name(const struct ceremony *c)
@@ -94,6 +95,29 @@ login_kind(struct passkeyd *d, const struct login_request *r,
 	return r->enroll == ENROLL_AFTER_AUTH ? CTL_REFUSAL_NONE : CTL_REFUSAL_NO_PASSKEY;
 }
 
+static const char *
+client_key_of(const struct login_request *r)
+{
+	return r->client_key != NULL ? r->client_key : "";
+}
+
+/*
+ * The re-approval window a login may open or use: seconds, or 0 when it
+ * may not.  With no address there is no client to name; a key the
+ * service requires must be there; a host name the store cannot keep
+ * opens none.
+ */
+static unsigned
+reuse_seconds(struct passkeyd *d, const struct login_request *r)
+{
+	unsigned s = r->reuse < d->cfg.reuse_max ? r->reuse : d->cfg.reuse_max;
+
+	if (s == 0 || r->rhost[0] == '\0' || (r->key_required && client_key_of(r)[0] == '\0') ||
+	    !text_hostname_chars(d->cfg.hostname, 253))
+		return 0;
+	return s;
+}
+
 enum ctl_refusal
 flow_login_begin(struct passkeyd *d, const struct login_request *r,
     struct ceremony **out)
@@ -107,7 +131,8 @@ flow_login_begin(struct passkeyd *d, const struct login_request *r,
 	if (err == CTL_REFUSAL_NONE)
 		err = begin(d, (struct ceremony_spec){ .kind = kind, .user = r->user,
 		    .rhost = r->rhost, .service = r->service, .owner = 0,
-		    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout }, enrolling, out);
+		    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout,
+		    .reuse = reuse_seconds(d, r), .client_key = client_key_of(r) }, enrolling, out);
 	/* a refusal can be repeated at will by whoever reaches sshd: budgeted */
 	event_log(d, &(struct event_rec){
 	    .event = kind == CEREMONY_LOGIN || err ? "login_begin" : "register_begin",
@@ -116,6 +141,95 @@ flow_login_begin(struct passkeyd *d, const struct login_request *r,
 	    .reason = err ? ctl_refusal_code(err) : NULL, .c = *out,
 	    .noisy = err != CTL_REFUSAL_NONE });
 	return err;
+}
+
+/* Re-approval windows -------------------------------------------------- */
+
+/* A window found for a login, on its way to the store as used. */
+struct reuse_use {
+	struct store_window w;
+	int audit;		/* this instance's role writes the audit log */
+	flow_reuse_fn done;
+	void *arg;
+};
+
+/* login_reused names the window and, as its token, the approval it came from. */
+static void
+reused_event(const struct store_window *w, char *detail, size_t len, struct event_rec *e)
+{
+	snprintf(detail, len, "window=%s from=%s", w->id, w->source);
+	*e = (struct event_rec){ .event = "login_reused", .user = w->user, .rhost = w->rhost,
+	    .service = w->service, .verdict = "ok", .detail = detail, .token = w->source };
+}
+
+static store_err_t
+reuse_apply(store_t *st, void *arg)
+{
+	struct reuse_use *u = arg;
+	struct store_event row;
+	struct event_rec e;
+	char detail[64];
+	store_err_t err;
+
+	/* gone or ended since it was found: no use is counted, nobody gets in */
+	if ((err = store_window_use(st, u->w.id, (int64_t)time(NULL))) != STORE_OK || !u->audit)
+		return err;
+	reused_event(&u->w, detail, sizeof(detail), &e);
+	event_to_store(&e, &row);
+	return store_event_add(st, &row);
+}
+
+static void
+reuse_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct reuse_use *u = arg;
+	enum ctl_refusal refused = CTL_REFUSAL_NONE;
+	struct event_rec e;
+	char detail[64];
+
+	reused_event(&u->w, detail, sizeof(detail), &e);
+	if (result != STORE_OK) {
+		refused = result == STORE_ERR_NOT_FOUND ? CTL_REFUSAL_REUSE_ENDED :
+		    store_refusal(d, result);
+		e.verdict = "refused";
+		e.reason = ctl_refusal_code(refused);
+	}
+	event_print(d, &e);	/* a use's row went with it */
+	u->done(d, u->arg, result == STORE_OK ? &u->w : NULL, refused);
+	store_window_free(&u->w);
+	free(u);
+}
+
+int
+flow_login_reuse(struct passkeyd *d, const struct login_request *r,
+    flow_reuse_fn done, void *arg)
+{
+	unsigned s = reuse_seconds(d, r);
+	time_t now = time(NULL);
+	struct reuse_use *u;
+	store_err_t err;
+
+	if (s == 0 || (u = calloc(1, sizeof(*u))) == NULL)
+		return 0;
+	/* opened no longer ago than this service allows now, whatever it allowed then */
+	err = store_window_find(d->store, r->user, r->service, r->rhost, client_key_of(r),
+	    d->cfg.hostname, (int64_t)now, (int64_t)now - s, &u->w);
+	if (err != STORE_OK) {
+		if (err != STORE_ERR_NOT_FOUND)
+			(void)store_refusal(d, err);	/* logged; the browser decides */
+		store_window_free(&u->w);
+		free(u);
+		return 0;
+	}
+	u->audit = d->audit_rows;
+	u->done = done;
+	u->arg = arg;
+	if (journal_add(d->journal, reuse_apply, reuse_done, u) != 0) {
+		store_window_free(&u->w);
+		free(u);
+		return 0;
+	}
+	return 1;
 }
 
 /* An enrollment row, written before its link is handed out. */
@@ -462,6 +576,8 @@ struct approval {
 	/* registration */
 	rp_credential_t *cred;
 	struct store_credential rec;
+	/* the re-approval window it opened, or "" */
+	char window[STORE_WINDOW_ID_LEN + 1];
 };
 
 static void
@@ -519,6 +635,45 @@ add_approved_row(store_t *st, const struct ceremony *c)
 	return store_event_add(st, &row);
 }
 
+/*
+ * The re-approval window a module's login opens when it is approved, in
+ * the approval's own transaction: it exists only if the approval does,
+ * and names the passkey that approved it (removing it ends the window).
+ */
+static store_err_t
+open_window(store_t *st, struct approval *a, const unsigned char *cred_id, size_t cred_id_len)
+{
+	const struct ceremony *c = a->c;
+	int64_t now = (int64_t)time(NULL);
+	struct store_window w;
+	struct store_event row;
+	char source[8], detail[96];
+	store_err_t err;
+
+	if (c->reuse == 0)
+		return STORE_OK;
+	snprintf(source, sizeof(source), "%.6s", c->token);
+	memset(&w, 0, sizeof(w));
+	w.user = c->user;
+	w.service = c->service;
+	w.rhost = c->rhost;
+	w.client_key = c->client_key;
+	w.hostname = (char *)c->hostname;
+	w.source = source;
+	w.cred_id = (unsigned char *)cred_id;
+	w.cred_id_len = cred_id_len;
+	w.opened = now;
+	w.expires = now + c->reuse;
+	if ((err = store_window_open(st, &w)) != STORE_OK)
+		return err;
+	memcpy(a->window, w.id, sizeof(a->window));
+	snprintf(detail, sizeof(detail), "window=%s seconds=%u key=%s", w.id, (unsigned)c->reuse,
+	    c->client_key[0] != '\0' ? c->client_key : "none");
+	event_to_store(&(struct event_rec){ .event = "window_opened", .user = c->user,
+	    .rhost = c->rhost, .verdict = "ok", .detail = detail }, &row);
+	return store_event_add(st, &row);
+}
+
 static store_err_t
 login_apply(store_t *st, void *arg)
 {
@@ -539,6 +694,8 @@ login_apply(store_t *st, void *arg)
 	}
 	if (err == STORE_OK)
 		err = add_approved_row(st, c);
+	if (err == STORE_OK)
+		err = open_window(st, a, a->cred_id, a->cred_id_len);
 	return err;
 }
 
@@ -556,6 +713,8 @@ register_apply(store_t *st, void *arg)
 	    (int64_t)time(NULL));
 	if (err == STORE_OK)
 		err = add_approved_row(st, c);
+	if (err == STORE_OK)
+		err = open_window(st, a, a->rec.id, a->rec.id_len);
 	return err;
 }
 
@@ -575,6 +734,9 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 			event_print(d, &(struct event_rec){ .event = "sign_count_regressed",
 			    .user = c->user, .rhost = c->rhost, .verdict = "warn",
 			    .reason = "sign_count_regressed", .c = c });
+		if (a->window[0] != '\0')
+			event_print(d, &(struct event_rec){ .event = "window_opened",
+			    .user = c->user, .rhost = c->rhost, .verdict = "ok", .c = c });
 	} else if (a->lost) {
 		/* decided elsewhere first: this instance follows the store's verdict */
 		c->committing = 0;

@@ -25,6 +25,15 @@ struct login_request {
 	const char *user, *rhost, *service;
 	enum enroll_mode enroll;
 	uint64_t conn;		/* the control connection to bind it to, or 0 */
+	/*
+	 * A re-approval window, as the module's service asks (reuse=):
+	 * seconds (0: none; capped by reuse_max), the client's SSH key
+	 * fingerprint ("" when sshd exposed none) and whether a key is
+	 * required for one.
+	 */
+	unsigned reuse;
+	const char *client_key;
+	int key_required;
 };
 
 /*
@@ -36,6 +45,21 @@ struct ceremony *flow_find(struct passkeyd *d, const char *token, int *unavailab
 
 enum ctl_refusal flow_login_begin(struct passkeyd *d, const struct login_request *r,
     struct ceremony **out);
+
+/*
+ * Called once a reuse is decided: w is the window whose use (and audit
+ * row) the store now holds, or NULL with the refusal when it ended
+ * meanwhile (CTL_REFUSAL_REUSE_ENDED) or the store could not record it.
+ */
+typedef void (*flow_reuse_fn)(struct passkeyd *d, void *arg, const struct store_window *w,
+    enum ctl_refusal refused);
+/*
+ * A login that an open re-approval window of this user, service and
+ * client lets in without the browser.  Returns 1 when a window matched
+ * and `done` will be called; 0 when none did (begin a ceremony).
+ */
+int flow_login_reuse(struct passkeyd *d, const struct login_request *r,
+    flow_reuse_fn done, void *arg);
 
 /* Called once the enrollment is durable (CTL_REFUSAL_NONE, c set) or refused. */
 typedef void (*flow_enroll_fn)(struct passkeyd *d, void *arg, enum ctl_refusal r,

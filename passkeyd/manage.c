@@ -29,8 +29,8 @@
  * The user a request is about: the caller itself when absent; another
  * account only for root.  Returns NULL for all users (root, absent).
  */
-static const char *
-subject(const struct op_ctx *x, enum ctl_refusal *refused)
+const char *
+manage_subject(const struct op_ctx *x, enum ctl_refusal *refused)
 {
 	json_t *u = json_object_get(x->req, "user");
 	const char *user = json_string_value(u);
@@ -198,7 +198,7 @@ manage_list(struct op_ctx *x)
 	size_t used = 64, i;
 	int64_t last = 0;
 
-	user = subject(x, &refused);
+	user = manage_subject(x, &refused);
 	if (refused != CTL_REFUSAL_NONE)
 		return op_refuse(refused);
 	if (get_cursor(x->req, &cursor) != 0)
@@ -467,7 +467,7 @@ manage_events(struct op_ctx *x)
 	size_t used = 64, i;
 	int64_t last = 0;
 
-	user = subject(x, &refused);
+	user = manage_subject(x, &refused);
 	if (refused != CTL_REFUSAL_NONE)
 		return op_refuse(refused);
 	if (lim != NULL) {

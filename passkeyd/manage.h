@@ -17,6 +17,12 @@
 /* The shortest prefix of it a command accepts. */
 #define MANAGE_ID_MIN	6
 
+/*
+ * The account a request is about: the caller's own; another one (or all,
+ * NULL when "user" is absent) only for root.  *refused says why not.
+ */
+const char *manage_subject(const struct op_ctx *x, enum ctl_refusal *refused);
+
 void manage_short_id(const unsigned char *id, size_t len, char out[MANAGE_ID_HEX + 1]);
 
 json_t *manage_list(struct op_ctx *x);

@@ -59,6 +59,7 @@ struct event_rec {
 	const char *reason;	/* a stable code, or NULL */
 	const char *detail;	/* free text, or NULL */
 	const struct ceremony *c;	/* gives the token prefix; NULL for none */
+	const char *token;	/* else this token prefix (a reuse names its approval's) */
 	/*
 	 * Caused by outside input that can repeat at will (a refused begin, a
 	 * replayed finish, a page's report): such rows share a rate budget,

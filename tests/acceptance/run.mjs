@@ -7,7 +7,7 @@
 //
 //   --build DIR   the Meson build directory: DIR/passkeyd/passkeyd, DIR/pam/pam_passkey.so,
 //                 DIR/passkeyctl/passkeyctl
-//   --only LIST   run only these cases (comma separated letters: a,b,...,n); (a) is
+//   --only LIST   run only these cases (comma separated letters: a,b,...,p); (a) is
 //                 added when a case that needs its passkey is selected
 //   --selftest    check the harness's own pieces without the project's binaries: a private
 //                 sshd with a trivial PAM stack of system modules, the askpass round trip,
@@ -26,7 +26,9 @@
 // (tests/lib/pg-server.sh), Debian's nginx, two more sshd and four more passkeyd; for case (n),
 // tests/acceptance/newssh.mjs: a newer OpenSSH (10.x, Debian sid) in a root made by debootstrap
 // in the temporary directory (from the Debian mirror apt uses: the one host it reaches beyond
-// loopback; PKT_NO_SID=1 skips it), its own sshd and ssh chrooted there, against this passkeyd.
+// loopback; PKT_NO_SID=1 skips it), its own sshd and ssh chrooted there, against this passkeyd;
+// for case (p), tests/acceptance/reuse.mjs: a third sshd asking for a public key and then the
+// passkey, whose PAM line opens re-approval windows (/etc/pam.d/sshd-passkey-reuse).
 //
 // Output: TAP ("1..N", "ok N - ..." / "not ok N - ...", "# " diagnostics, "# measure: ..."
 // lines with timings). Exit status 0 when every test passed, 1 otherwise, 2 for bad usage or
@@ -54,6 +56,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromiumArgs } from '../browser/chromium-args.mjs';
 import { fleetCases } from './fleet.mjs';
 import { newSshCases, NEWSSH_WATCHDOG_EXTRA_MS } from './newssh.mjs';
+import { reuseCases } from './reuse.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -105,7 +108,7 @@ function parseArgs(argv) {
   }
   if (!a.selftest && !a.build) usage(2, '--build BUILDDIR is required (or --selftest)');
   // Every case but (f) and (h) needs the passkey that (a) registers.
-  if (a.only && [...a.only].some((k) => 'bcdegijno'.includes(k))) a.only.add('a');
+  if (a.only && [...a.only].some((k) => 'bcdegijnop'.includes(k))) a.only.add('a');
   return a;
 }
 
@@ -958,6 +961,11 @@ const sshSummary = (r) => `exit ${r.code ?? r.signal}${r.timedOut ? ' (timed out
 function sshdLineAfter(re, t0) {
   return st.logs.sshd.find((rec) => rec.t >= t0 && re.test(rec.line));
 }
+// The same, waiting up to 2 s: sshd's unprivileged child sends its log lines to the monitor,
+// which writes them when it gets to them, so the client can exit before its "Failed" line shows.
+async function sshdLineSoon(re, t0) {
+  return st.logs.sshd.waitFor((rec) => rec.t >= t0 && re.test(rec.line), 2000);
+}
 
 // Measures one successful login: Enter (askpass printed the answer) -> sshd logged "Accepted
 // keyboard-interactive/pam" (after pam_authenticate returned PAM_SUCCESS) and -> ssh printed OK.
@@ -1199,6 +1207,14 @@ async function acceptance() {
     t.check(again && after.code !== 0, 'without the master, the next ssh asks for the browser again (a new link)', sshSummary(after));
   });
 
+  // ---------------------------------------------------------------- (p) re-approval windows: tests/acceptance/reuse.mjs
+  // (before (e) and (f), which restart and stop passkeyd)
+  reuseCases(T, {
+    st, sh, freePort, track, tcpOpen, sleep, now, ms, short, header, writeSysFile, modulePamLine, LogTap,
+    needAlice, alice, askpassClient, parsePrompt, drivePage, runPamtester, sshSummary, waitEvent, events,
+    tokenMatches, eventsSummary, PATH_ENV,
+  });
+
   // ------------------------------------------- (l) logins from other addresses
   // Finding 3 of the availability review: killed ssh connections used to
   // hold the user's places until expiry.  sshd kills the PAM child when its
@@ -1299,7 +1315,7 @@ async function acceptance() {
       'the Deny is said in a prompt of its own that waits for Enter, so the next prompt cannot scroll it away', r.prompts[1] && r.prompts[1].text);
     const ev = await waitEvent((e) => e.event === 'login_denied' && tokenMatches(e, info.token), 3000, from);
     t.check(ev && ev.user === 'pkt-alice', 'passkeyd logged event=login_denied user=pkt-alice', eventsSummary(from));
-    t.check(sshdLineAfter(/Failed keyboard-interactive\/pam for pkt-alice/, r.tStart), 'sshd logged "Failed keyboard-interactive/pam for pkt-alice"', st.logs.sshd.tail(4));
+    t.check(await sshdLineSoon(/Failed keyboard-interactive\/pam for pkt-alice/, r.tStart), 'sshd logged "Failed keyboard-interactive/pam for pkt-alice"', st.logs.sshd.tail(4));
     if (passkeyMsg(r)) t.diag(`user saw: ${passkeyMsg(r)}`);
     const last = r.prompts[r.prompts.length - 1];
     if (last && last.tAnswered) t.measure(`(c) Enter -> ssh exit after Deny: ${ms(r.tExit - last.tAnswered)}`);
@@ -1700,7 +1716,7 @@ async function selftest() {
     t.check(sshFailedAuth(r), 'ssh fails with Permission denied', sshSummary(r));
     t.check(passkeyMsg(r) === 'passkey: selftest failure for pkt-bob', 'the "passkey: ..." line is on ssh\'s stderr', short(r.stderr));
     t.check(r.prompts.length === 0, 'no prompt was shown', r.prompts.length);
-    t.check(sshdLineAfter(/Failed keyboard-interactive\/pam for pkt-bob/, r.tStart), 'sshd logged the failure', st.logs.sshd.tail(4));
+    t.check(await sshdLineSoon(/Failed keyboard-interactive\/pam for pkt-bob/, r.tStart), 'sshd logged the failure', st.logs.sshd.tail(4));
   });
   T('selftest: pamtester under pam_wrapper: prompt seen on its output, answer on stdin', async (t) => {
     const dir = path.join(st.tmp, 'pam_wrapper');

@@ -19,7 +19,11 @@ sockets and HTTP, answered by tests/lib/soft_authenticator.py:
   - one slow query does not stall other logins: while another session
     holds alice's passkey row locked, her approval waits, and carol's
     whole login (begin, options, finish, status) goes through the same
-    web instance meanwhile; alice's is approved once the lock goes.
+    web instance meanwhile; alice's is approved once the lock goes;
+  - a re-approval window opened by an approval of a login at host A (the
+    web instance writes it) lets the same client (address and SSH key) in
+    at host B with no ceremony; another key gets a ceremony; host B lists
+    it and ends it; a host's role cannot open one.
 
 TAP; needs root like test_daemon.py, whose Daemon class it uses.
 usage: test_fleet.py PASSKEYD PASSKEYCTL"""
@@ -250,6 +254,67 @@ def test_audit(f):
        "audit: each ceremony row names its host's role and registered name", hosts)
 
 
+def ssh_key(seed):
+    """An OpenSSH Ed25519 public key line (made up: 32 bytes of seed)."""
+    import base64
+    blob = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + bytes([seed]) * 32
+    return "ssh-ed25519 " + base64.b64encode(blob).decode()
+
+
+def begin_reuse(host, key, rhost="198.51.100.7"):
+    return host.hold({"op": "login_begin", "user": "alice", "rhost": rhost,
+                      "service": "sshd", "enroll": "none", "reuse": 300,
+                      "client_key": key})
+
+
+def test_windows(f, alice):
+    key_a, key_b = ssh_key(1), ssh_key(2)
+    j = begin_reuse(f.a, key_a)
+    ok(j.get("ok") and j.get("kind") == "login", "windows: a login with reuse=300 begins at"
+       " host A (no window yet)", j)
+    # web 1 was killed in test_web_killed
+    st, opt = f.api(f.w2, j["token"], "options")
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=100))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    ok(st == 200 and r.get("state") == "approved", "windows: approved through web 2", (st, r))
+    ok(until_state(f.a, j["token"], "approved").get("state") == "approved",
+       "windows: host A is told approved")
+    rows = f.pg.query(f.uri, "SELECT user_name, service, rhost, hostname, source, client_key"
+                      " FROM windows")
+    ok(len(rows) == 1 and rows[0][:4] == ["alice", "sshd", "198.51.100.7", "host-a.example"]
+       and j["token"].startswith(rows[0][4]) and rows[0][5].startswith("SHA256:"),
+       "windows: web 2 wrote one window, for host A's login, naming its approval and the"
+       " key's fingerprint", rows)
+    r = begin_reuse(f.b, key_a)
+    ok(r.get("ok") and r.get("kind") == "reused" and j["token"].startswith(r.get("source", "-")),
+       "windows: the same client at host B is let in on it, with no ceremony", r)
+    r = begin_reuse(f.b, key_b)
+    ok(r.get("ok") and r.get("kind") == "login", "windows: another key at host B gets a"
+       " ceremony", r)
+    r = begin_reuse(f.b, key_a, rhost="198.51.100.8")
+    ok(r.get("ok") and r.get("kind") == "login", "windows: another address at host B gets a"
+       " ceremony", r)
+    ls = f.b.ctl({"op": "sessions", "user": "alice"})
+    w = (ls.get("sessions") or [{}])[0]
+    ok(ls.get("ok") and len(ls["sessions"]) == 1 and w.get("uses") == 1 and
+       w.get("host") == "host-a.example", "windows: host B lists it, used once", ls)
+    rows = f.pg.query(f.uri, "SELECT event, count(*) FROM events WHERE event IN"
+                      " ('window_opened', 'login_reused') GROUP BY 1")
+    ok(dict((r[0], int(r[1])) for r in rows) == {"window_opened": 1},
+       "windows: the web instance wrote window_opened; a host's role writes no audit rows",
+       rows)
+    ok("event=login_reused" in f.b.logtext(), "windows: host B logged login_reused")
+    r = f.b.ctl({"op": "sessions_revoke", "all": True, "user": "alice"})
+    ok(r.get("ok") and r.get("revoked") == 1, "windows: host B's role ends it", r)
+    r = begin_reuse(f.a, key_a)
+    ok(r.get("ok") and r.get("kind") == "login", "windows: then host A asks for the"
+       " browser again", r)
+    may = f.pg.query(f.uri, "SELECT has_table_privilege('pkt_hosta', 'windows', 'INSERT'),"
+                     " has_table_privilege('pkt_web1', 'windows', 'INSERT')")
+    ok(may == [["f", "t"]], "windows: a host's role may not INSERT a window; a web role may",
+       may)
+
+
 def main():
     if os.geteuid() != 0:
         return skip_all("needs root (the Daemon harness of test_daemon.py)")
@@ -266,7 +331,8 @@ def main():
                                        ("test_deny_and_expiry", test_deny_and_expiry, (alice,)),
                                        ("test_web_killed", test_web_killed, (alice,)),
                                        ("test_slow_query", test_slow_query, (alice,)),
-                                       ("test_audit", test_audit, ())):
+                                       ("test_audit", test_audit, ()),
+                                       ("test_windows", test_windows, (alice,))):
                     with group(name):
                         fn(f, *args)
             finally:

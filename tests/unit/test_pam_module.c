@@ -123,6 +123,7 @@ struct run {
 	const char *extra;	/* options after socket=, daemon_user=, timeout=5 */
 	const char *daemon_user; /* NULL: me */
 	bool no_rhost;
+	const char *auth_info;	/* SSH_AUTH_INFO_0 as sshd sets it, or NULL */
 	struct step steps[MAX_STEPS];
 	size_t nsteps;
 	int conv_fail_at;	/* that prompt (from 1) fails with PAM_CONV_ERR */
@@ -441,6 +442,20 @@ write_service(const struct run *r)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* SSH_AUTH_INFO_0 in the PAM environment, as sshd puts it there. */
+static int
+put_auth_info(pam_handle_t *h, const char *info)
+{
+	char *kv = NULL;
+	int rc;
+
+	if (asprintf(&kv, "SSH_AUTH_INFO_0=%s", info) < 0)
+		return PAM_BUF_ERR;
+	rc = pam_putenv(h, kv);
+	free(kv);
+	return rc;
+}
+
 static void
 run_pam(struct run *r)
 {
@@ -485,6 +500,8 @@ run_pam(struct run *r)
 	start = pam_start_confdir(SERVICE, r->user != NULL ? r->user : me, &c, dir, &h);
 	if (start == PAM_SUCCESS) {
 		if (!r->no_rhost && pam_set_item(h, PAM_RHOST, RHOST) != PAM_SUCCESS)
+			start = PAM_SYSTEM_ERR;
+		if (r->auth_info != NULL && put_auth_info(h, r->auth_info) != PAM_SUCCESS)
 			start = PAM_SYSTEM_ERR;
 		t0 = now_ms();
 		r->rc = start == PAM_SUCCESS ? pam_authenticate(h, 0) : start;
@@ -1399,6 +1416,68 @@ test_daemon_user_unknown(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Re-approval windows                                                 */
+
+#define KEY_A	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmJx9jHx0Nc2o3xRk7hTQ3yE3vYF1lZl2QwxJbTq5k1"
+#define REUSED	"{\"ok\":true,\"kind\":\"reused\",\"window\":\"0123456789abcdef\"," \
+	"\"source\":\"AbC-12\",\"expires_in\":290,\"host\":\"h\"}"
+
+/*
+ * reuse=: the request asks for a window and names the client by the key
+ * sshd exposed (the last publickey line); a "reused" answer lets the
+ * login in at once, with no prompt and no status round.
+ */
+static void
+test_reuse_answered(void **state)
+{
+	struct run *r = &R;
+
+	script(r, REUSED, 0);
+	r->extra = "reuse=300";
+	r->auth_info = "publickey ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC=\npublickey " KEY_A "\n";
+	run_pam(r);
+
+	expect_rc(r, PAM_SUCCESS);
+	expect_ops(r, "login_begin");
+	assert_int_equal(r->nprompts, 0);
+	assert_int_equal(json_integer_value(json_object_get(req_json(r, 0), "reuse")), 300);
+	assert_string_equal(req_str(r, 0, "reuse_key"), "required");
+	assert_string_equal(req_str(r, 0, "client_key"), KEY_A);
+}
+
+/* No key from sshd (or not plainly one): the request carries none; a ceremony follows. */
+static void
+test_reuse_without_key(void **state)
+{
+	struct run *r = &R;
+
+	script(r, BEGIN, 0);
+	script(r, STATE("approved"), 0);
+	r->extra = "reuse=60 reuse_key=optional";
+	r->auth_info = "keyboard-interactive\npublickey ssh-ed25519 AAAA$(x)\n";
+	run_pam(r);
+
+	expect_rc(r, PAM_SUCCESS);
+	expect_ops(r, "login_begin", "status");
+	assert_string_equal(req_str(r, 0, "reuse_key"), "optional");
+	assert_null(json_object_get(req_json(r, 0), "client_key"));
+}
+
+/* A "reused" answer that is not plainly one fails closed. */
+static void
+test_reuse_bad_answer(void **state)
+{
+	struct run *r = &R;
+
+	script(r, "{\"ok\":true,\"kind\":\"reused\",\"window\":\"a b\",\"source\":\"x\"}", 0);
+	r->extra = "reuse=60";
+	run_pam(r);
+
+	expect_rc(r, PAM_AUTH_ERR);
+	expect_told(r, NA);
+}
+
+/* ------------------------------------------------------------------ */
 /* Options                                                             */
 
 static const char *const bad_options[] = {
@@ -1406,7 +1485,8 @@ static const char *const bad_options[] = {
 	"socket=/" A64 A64, "timeout=0", "timeout=-1", "timeout=", "timeout=5s", "timeout=3601",
 	"timeout=+5", "timeout=99999999999999999999", "enroll=", "enroll=always", "enroll=NONE",
 	"qr=", "qr=maybe", "qr=YES", "flow=", "flow=INFO", "flow=auto", "flow", "daemon_user=", "daemon_user=a/b", "daemon_user=" A64 "a",
-	"timeout", "=", "sockets=/tmp/x",
+	"timeout", "=", "sockets=/tmp/x", "reuse=", "reuse=-1", "reuse=604801", "reuse=1h",
+	"reuse_key=", "reuse_key=maybe", "reuse_key=REQUIRED", "reuse",
 };
 
 static void
@@ -1652,6 +1732,9 @@ plain_main(void)
 	add(&ts, "register prompt", test_register_prompt, NULL);
 	add(&ts, "prompt names the host", test_prompt_names_host, NULL);
 	add(&ts, "all options", test_all_options, NULL);
+	add(&ts, "reuse: a window's answer lets in at once", test_reuse_answered, NULL);
+	add(&ts, "reuse: no plain key, none sent", test_reuse_without_key, NULL);
+	add(&ts, "reuse: a bad reused answer fails closed", test_reuse_bad_answer, NULL);
 	add(&ts, "enroll=after-auth", test_enroll_after_auth, NULL);
 	add(&ts, "flow=info: approved, no prompt", test_info_flow_approved, NULL);
 	add(&ts, "flow=info: denied", test_info_flow_denied, NULL);

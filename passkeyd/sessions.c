@@ -1,0 +1,158 @@
+/*
+ * Listing and ending re-approval windows (sessions.h).  A window is
+ * opened only by an approval (flow.c); here it is shown or ended, and an
+ * end is written with its audit row before it is answered.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl_text.h"
+#include "manage.h"
+#include "sessions.h"
+
+/* an answer is one line of at most 8192 bytes; "more" says some were left out */
+#define SESSIONS_BUDGET		6500
+
+static json_t *
+window_json(const struct store_window *w)
+{
+	char sid[MANAGE_ID_HEX + 1];
+
+	manage_short_id(w->cred_id, w->cred_id_len, sid);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}",
+	    "id", w->id, "user", w->user, "service", w->service, "rhost", w->rhost,
+	    "client_key", w->client_key, "host", w->hostname, "source", w->source,
+	    "credential", sid, "opened", (json_int_t)w->opened,
+	    "expires", (json_int_t)w->expires, "last_used", (json_int_t)w->last_used,
+	    "uses", (json_int_t)w->uses);
+}
+
+json_t *
+sessions_list(struct op_ctx *x)
+{
+	struct store_window_list list;
+	enum ctl_refusal refused;
+	json_t *items, *out;
+	const char *user;
+	store_err_t se;
+	size_t i, used = 64;
+
+	user = manage_subject(x, &refused);
+	if (refused != CTL_REFUSAL_NONE)
+		return op_refuse(refused);
+	if ((se = store_window_list(x->d->store, user, (int64_t)time(NULL), &list)) != STORE_OK)
+		return op_refuse(store_refusal(x->d, se));
+	items = json_array();
+	for (i = 0; items != NULL && i < list.count; i++) {
+		json_t *o = window_json(&list.items[i]);
+		char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		size_t len = text != NULL ? strlen(text) : 0;
+
+		free(text);
+		if (o == NULL || text == NULL || used + len + 1 > SESSIONS_BUDGET) {
+			json_decref(o);
+			break;
+		}
+		used += len + 1;
+		json_array_append_new(items, o);
+	}
+	out = items != NULL ? json_pack("{s:b, s:o, s:b}", "ok", 1, "sessions", items,
+	    "more", i < list.count) : NULL;
+	store_window_list_free(&list);
+	return out;
+}
+
+/* An end of windows on its way to the store. */
+struct revoke {
+	char id[STORE_WINDOW_ID_LEN + 1];	/* "" for all */
+	char user[CTL_USER_MAX + 1];		/* "" for anyone's */
+	char detail[128];
+	size_t n;
+	int audit;		/* this instance's role writes the audit log (a host's does not) */
+	struct control_reply *reply;
+};
+
+static store_err_t
+revoke_apply(store_t *st, void *arg)
+{
+	struct revoke *r = arg;
+	struct store_event row;
+	char *at;
+	store_err_t se;
+
+	se = store_window_revoke(st, r->id[0] != '\0' ? r->id : NULL,
+	    r->user[0] != '\0' ? r->user : NULL, &r->n);
+	if (se != STORE_OK || r->n == 0 || !r->audit)
+		return se;
+	at = r->detail + strlen(r->detail);
+	snprintf(at, sizeof(r->detail) - (size_t)(at - r->detail), " count=%zu", r->n);
+	event_to_store(&(struct event_rec){ .event = "window_revoked",
+	    .user = r->user[0] != '\0' ? r->user : NULL, .rhost = "", .verdict = "ok",
+	    .detail = r->detail }, &row);
+	return store_event_add(st, &row);
+}
+
+static void
+revoke_done(struct passkeyd *d, void *arg, store_err_t se)
+{
+	struct revoke *r = arg;
+
+	if (se == STORE_OK && r->n > 0)
+		event_print(d, &(struct event_rec){ .event = "window_revoked",
+		    .user = r->user[0] != '\0' ? r->user : NULL, .verdict = "ok" });
+	if (se != STORE_OK)
+		control_answer(r->reply, op_refuse(store_refusal(d, se)));
+	else if (r->n == 0 && r->id[0] != '\0')
+		control_answer(r->reply, op_refuse(CTL_REFUSAL_UNKNOWN_WINDOW));
+	else
+		control_answer(r->reply, json_pack("{s:b, s:I}", "ok", 1, "revoked",
+		    (json_int_t)r->n));
+	free(r);
+}
+
+/* A window ID: STORE_WINDOW_ID_LEN lower-case hex digits. */
+static int
+valid_window_id(const char *s)
+{
+	return s != NULL && strlen(s) == STORE_WINDOW_ID_LEN &&
+	    strspn(s, "0123456789abcdef") == STORE_WINDOW_ID_LEN;
+}
+
+/* {"id": ID} ends one window, {"all": true} all of the subject's (root, no user: everyone's). */
+json_t *
+sessions_revoke(struct op_ctx *x)
+{
+	const char *id = json_string_value(json_object_get(x->req, "id")), *user;
+	json_t *all = json_object_get(x->req, "all");
+	enum ctl_refusal refused;
+	struct revoke *r;
+
+	user = manage_subject(x, &refused);
+	if (refused != CTL_REFUSAL_NONE)
+		return op_refuse(refused);
+	/* exactly one of the two */
+	if ((id != NULL) == json_is_true(all) || (id != NULL && !valid_window_id(id)) ||
+	    (all != NULL && !json_is_boolean(all)) ||
+	    (json_object_get(x->req, "id") != NULL && id == NULL))
+		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	snprintf(r->id, sizeof(r->id), "%s", id != NULL ? id : "");
+	snprintf(r->user, sizeof(r->user), "%s", user != NULL ? user : "");
+	snprintf(r->detail, sizeof(r->detail), "id=%s by=%s", id != NULL ? id : "all",
+	    x->uid == 0 ? "root" : x->self);
+	r->audit = x->d->audit_rows;
+	if ((r->reply = control_defer(x->call)) == NULL) {
+		free(r);
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	}
+	if (journal_add(x->d->journal, revoke_apply, revoke_done, r) != 0) {
+		x->call->deferred = 0;
+		free(r->reply);
+		free(r);
+		return op_refuse(CTL_REFUSAL_STORE_BUSY);
+	}
+	return NULL;
+}
