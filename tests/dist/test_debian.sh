@@ -138,12 +138,13 @@ for p in passkeyd libpam-passkey passkeyctl; do
   f=$(ls "$work/src/${p}_"*"_$arch.deb" 2>/dev/null | head -n 1)
   [ -n "$f" ] && debs+=("$f")
 done
-if [ $rc -ne 0 ] || [ ${#debs[@]} -ne 3 ]; then
-  not_ok "dpkg-buildpackage -us -uc -b builds passkeyd, libpam-passkey and passkeyctl" \
+devdeb=$(ls "$work/src/libpasskey-rp-dev_"*"_$arch.deb" 2>/dev/null | head -n 1)
+if [ $rc -ne 0 ] || [ ${#debs[@]} -ne 3 ] || [ -z "$devdeb" ]; then
+  not_ok "dpkg-buildpackage -us -uc -b builds passkeyd, libpam-passkey, passkeyctl and libpasskey-rp-dev" \
     "$(tail -n 40 "$work/build.log")"
   stop "no packages"
 fi
-ok "dpkg-buildpackage -us -uc -b builds passkeyd, libpam-passkey and passkeyctl"
+ok "dpkg-buildpackage -us -uc -b builds passkeyd, libpam-passkey, passkeyctl and libpasskey-rp-dev"
 
 # what each package carries: its programs' manual pages, nothing of the bench
 contents() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's|^\./|/|'; }
@@ -159,7 +160,8 @@ pages_ok() {
 }
 man_pages_in_debs() {
   pages_ok passkeyd man8/passkeyd.8 man5/passkeyd.conf.5 &&
-    pages_ok libpam-passkey man8/pam_passkey.8 && pages_ok passkeyctl man1/passkeyctl.1
+    pages_ok libpam-passkey man8/pam_passkey.8 && pages_ok passkeyctl man1/passkeyctl.1 &&
+    pages_ok libpasskey-rp-dev man3/passkey_rp.3
 }
 check "each package carries the manual pages of its programs" man_pages_in_debs
 no_bench() {
@@ -169,6 +171,28 @@ no_bench() {
   done
 }
 check "no package ships the benchmarks (passkey-bench, ceremony-load)" no_bench
+
+# -- the RP core's -dev package: the public API only, and a program can use it
+dev_contents() {
+  local want got
+  want=$(printf '%s\n' /usr/include/passkey-rp/passkey_rp.h /usr/include/passkey-rp/rp_b64url.h \
+    /usr/include/passkey-rp/rp_err.h "/usr/lib/$multiarch/libpasskey-rp.a" \
+    "/usr/lib/$multiarch/pkgconfig/passkey-rp.pc" | sort)
+  got=$(contents "$devdeb" | grep -E '\.(h|a|pc)$' | sort)
+  [ "$want" = "$got" ] || { echo "want:"; echo "$want"; echo "got:"; echo "$got"; return 1; }
+}
+check "libpasskey-rp-dev holds the three public headers, libpasskey-rp.a and passkey-rp.pc, nothing of the core's own" dev_contents
+# unpacked (the root has no compiler), pkg-config's sysroot pointed at it; the
+# core's own dependencies come from this machine's -dev packages
+dev_builds() {
+  local d="$work/dev"
+  dpkg-deb -x "$devdeb" "$d" || return 1
+  PKG_CONFIG_SYSROOT_DIR="$d" PKG_CONFIG_PATH="$d/usr/lib/$multiarch/pkgconfig" \
+    sh -c 'cc -Wall -Werror -o "$1" "$2" $(pkg-config --cflags --libs passkey-rp)' sh \
+    "$work/rp-user" "$here/rp-user.c" || return 1
+  [ "$("$work/rp-user")" = ok ] || { echo "tests/dist/rp-user.c did not print ok"; return 1; }
+}
+check "tests/dist/rp-user.c (only <passkey_rp.h>, <rp_b64url.h>) builds with pkg-config --cflags --libs passkey-rp against the unpacked package, and runs" dev_builds
 
 # -- lintian
 changes=$(ls "$work/src/"*.changes | head -n 1)

@@ -53,7 +53,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from tap import ok, note, group, plan  # noqa: E402
 
 ROOT = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", ".."))
-PAGES = ["pam_passkey.8", "passkeyd.8", "passkeyd.conf.5", "passkeyctl.1"]
+PAGES = ["pam_passkey.8", "passkeyd.8", "passkeyd.conf.5", "passkeyctl.1", "passkey_rp.3"]
+RP_HEADERS = ["passkey_rp.h", "rp_err.h", "rp_b64url.h"]
 
 
 def read(rel):
@@ -495,11 +496,46 @@ def check_passkeyctl():
        "the flag check notices a flag missing from its command's entry (--no-wait)")
 
 
+def rp_functions():
+    """The functions the RP core's public headers declare."""
+    names = set()
+    for h in RP_HEADERS:
+        text = re.sub(r"/\*.*?\*/", "", read(os.path.join("rpcore", "include", h)), flags=re.S)
+        names |= set(re.findall(r"^[A-Za-z][\w \t*]*?\b(rp_\w+)\(", text, re.M))
+    return names
+
+
+def page_functions(text, section):
+    body = "\n".join(sections(text).get(section, []))
+    return set(re.findall(r"^\.(?:Fn|Fo)\s+(rp_\w+)", body, re.M))
+
+
+def check_rpcore():
+    funcs = rp_functions()
+    ok(len(funcs) >= 40 and {"rp_verify_assertion", "rp_err_code", "rp_b64url_decode"} <= funcs,
+       f"rpcore/include declares {len(funcs)} functions", sorted(funcs))
+    text = page("passkey_rp.3")
+    shown = page_functions(text, "SYNOPSIS")
+    ok(funcs == shown, "passkey_rp.3's SYNOPSIS shows exactly the public headers' functions",
+       f"missing: {sorted(funcs - shown)}; not in the headers: {sorted(shown - funcs)}")
+    heads = {"passkey_rp.h", "rp_b64url.h"}
+    synopsis = "\n".join(sections(text).get("SYNOPSIS", []))
+    ok(all(f".In {h}" in synopsis for h in heads), "passkey_rp.3 names the headers to include")
+    build = read(os.path.join("rpcore", "meson.build"))
+    m = re.search(r"install_headers\((.*?)\)", build, re.S)
+    installed = {os.path.basename(x) for x in re.findall(r"'([^']+\.h)'", m.group(1))} if m else set()
+    ok(installed == set(RP_HEADERS), "rpcore/meson.build installs exactly the public headers",
+       sorted(installed))
+    cut = re.sub(r"^\.Fn rp_err_str\b.*$", ".Fn rp_removed_for_the_test", text, count=1, flags=re.M)
+    ok("rp_err_str" not in page_functions(cut, "SYNOPSIS"),
+       "the function check notices a missing function (rp_err_str)")
+
+
 def check_install():
     build = read(os.path.join("docs", "man", "meson.build"))
     m = re.search(r"install_man\((.*?)\)", build, re.S)
     installed = set(re.findall(r"'([^']+)'", m.group(1))) if m else set()
-    ok(installed == set(PAGES), "docs/man/meson.build installs the four pages",
+    ok(installed == set(PAGES), f"docs/man/meson.build installs the {len(PAGES)} pages",
        f"installs {sorted(installed)}")
     top = read("meson.build")
     ok(re.search(r"^subdir\('docs/man'\)", top, re.M),
@@ -546,6 +582,7 @@ def main():
     note(f"sources and pages under {os.path.relpath(ROOT)}")
     for name, fn in (("passkeyd.conf.5", check_config), ("pam_passkey.8", check_pam),
                      ("passkeyd.8", check_passkeyd), ("passkeyctl.1", check_passkeyctl),
+                     ("passkey_rp.3", check_rpcore),
                      ("install", check_install), ("mandoc", check_mandoc),
                      ("groff", check_groff)):
         with group(name):
