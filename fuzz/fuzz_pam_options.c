@@ -9,7 +9,8 @@
  *   - success: *bad is -1; socket is the default or an absolute path under
  *     108 bytes taken from argv; timeout is 1..3600; enroll is none,
  *     pending or after-auth; daemon_user is the default or a valid user
- *     name from argv; qr, nullok, debug and flow are what the last words said;
+ *     name from argv; reuse is 0..604800; qr, nullok, debug, flow and
+ *     reuse_key are what the last words said;
  *   - refusal: *bad names a word, the words before it parse on their own,
  *     and that word alone is refused: the first bad word is the one named.
  */
@@ -50,7 +51,7 @@ in_argv(const char *p, int argc, const char **argv)
 static void
 check_ok(const struct pk_opts *o, int argc, const char **argv)
 {
-	bool qr = false, nullok = false, debug = false;
+	bool qr = false, nullok = false, debug = false, key_required = true;
 	enum pk_flow flow = PK_FLOW_PROMPT;
 
 	if (o->socket == NULL || (strcmp(o->socket, CTL_DEFAULT_SOCKET) != 0 &&
@@ -66,6 +67,8 @@ check_ok(const struct pk_opts *o, int argc, const char **argv)
 	if (o->daemon_user == NULL || (strcmp(o->daemon_user, PK_DEFAULT_DAEMON_USER) != 0 &&
 	    (!in_argv(o->daemon_user, argc, argv) || !ctl_user_name_valid(o->daemon_user))))
 		bad("a daemon_user that is not a valid name from argv", argc, argv);
+	if (o->reuse < 0 || o->reuse > PK_MAX_REUSE)
+		bad("a reuse out of 0..604800", argc, argv);
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "nullok") == 0)
 			nullok = true;
@@ -79,9 +82,14 @@ check_ok(const struct pk_opts *o, int argc, const char **argv)
 			flow = PK_FLOW_INFO;
 		else if (strcmp(argv[i], "flow=prompt") == 0)
 			flow = PK_FLOW_PROMPT;
+		else if (strcmp(argv[i], "reuse_key=required") == 0)
+			key_required = true;
+		else if (strcmp(argv[i], "reuse_key=optional") == 0)
+			key_required = false;
 	}
-	if (o->qr != qr || o->nullok != nullok || o->debug != debug || o->flow != flow)
-		bad("qr, nullok, debug or flow not as the words said", argc, argv);
+	if (o->qr != qr || o->nullok != nullok || o->debug != debug || o->flow != flow ||
+	    o->reuse_key_required != key_required)
+		bad("qr, nullok, debug, flow or reuse_key not as the words said", argc, argv);
 }
 
 int

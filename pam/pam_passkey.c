@@ -352,14 +352,21 @@ begin_request(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 	return req;
 }
 
-/* An answer that lets the login in on an open re-approval window. */
+/*
+ * An answer that lets the login in on an open re-approval window: only
+ * when this service asked for one, and with reuse_key=required only when
+ * the request named the client's key.  Anything else that says "reused"
+ * is not understood, and fails closed (ceremony_ok refuses the kind).
+ */
 static bool
-reused(json_t *resp)
+reused(const struct pk_opts *o, json_t *req, json_t *resp)
 {
 	const char *kind = ctl_resp_str(resp, "kind");
 
-	return kind != NULL && strcmp(kind, "reused") == 0 &&
-	    ctl_word_ok(ctl_resp_str(resp, "window"), 16) &&
+	if (kind == NULL || strcmp(kind, "reused") != 0 || o->reuse == 0 ||
+	    (o->reuse_key_required && json_object_get(req, "client_key") == NULL))
+		return false;
+	return ctl_word_ok(ctl_resp_str(resp, "window"), 16) &&
 	    ctl_word_ok(ctl_resp_str(resp, "source"), 16);
 }
 
@@ -370,6 +377,8 @@ begin(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 	const void *item;
 	const char *rhost = "", *service = "", *err;
 	enum ctl_refusal r;
+	json_t *req;
+	int rc;
 
 	if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != NULL)
 		rhost = item;
@@ -377,17 +386,21 @@ begin(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 		service = item;
 	pk_debug(pamh, o, "login_begin user=%s rhost=%s service=%s enroll=%s reuse=%ld",
 	    user, rhost, service, o->enroll, o->reuse);
-	if (connect_daemon(pamh, o, &c->conn) != 0 ||
-	    call(pamh, o, c, begin_request(pamh, o, user, rhost, service), &c->resp) != CTL_OK) {
+	req = begin_request(pamh, o, user, rhost, service);
+	rc = connect_daemon(pamh, o, &c->conn) != 0 ||
+	    call(pamh, o, c, json_incref(req), &c->resp) != CTL_OK;
+	if (rc == 0)
+		c->reused = ctl_resp_ok(c->resp) && reused(o, req, c->resp);
+	json_decref(req);
+	if (rc != 0) {
 		pk_say(pamh, "passkey: the passkey service is not available");
 		return PAM_AUTH_ERR;
 	}
-	if (ctl_resp_ok(c->resp) && reused(c->resp)) {
+	if (c->reused) {
 		pk_log(pamh, LOG_INFO, "login approved for user %s by re-approval window %s "
 		    "(from approval %s)", user, safe_code(ctl_resp_str(c->resp, "window")),
 		    safe_code(ctl_resp_str(c->resp, "source")));
 		(void)pam_info(pamh, "passkey: approved by this client's earlier passkey approval");
-		c->reused = true;
 		return PAM_SUCCESS;
 	}
 	if (ctl_resp_ok(c->resp)) {
@@ -695,7 +708,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	json_decref(c.resp);
 	ctl_close(c.conn);
 	explicit_bzero(user, sizeof(user));
-	/* Only these leave the module; PAM_SUCCESS only from "approved". */
+	/*
+	 * Only these leave the module; PAM_SUCCESS only from "approved", or
+	 * from a re-approval window this service asked for.
+	 */
 	return r == PAM_SUCCESS || r == PAM_IGNORE ? r : PAM_AUTH_ERR;
 }
 

@@ -272,7 +272,7 @@ static const char *const single_keys[] = {
 	"sign_count_regression", "allowed_algorithms", "accept_attestation",
 	"max_pending_per_user_address", "audit_retention_days", "audit_max_rows",
 	"http_max_connections", "http_max_per_address", "http_request_timeout",
-	"aaguid_names", "metrics_listen", "reuse_max",
+	"aaguid_names", "metrics_listen", "reuse_max", "reuse_across_hosts",
 };
 
 static int
@@ -355,6 +355,8 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 		return set_uint(&cfg->http_max_per_address, v, 1, 60000, err, errlen);
 	if (strcmp(key, "http_request_timeout") == 0)
 		return set_uint(&cfg->http_request_timeout, v, 1, 300, err, errlen);
+	if (strcmp(key, "reuse_across_hosts") == 0)
+		return set_bool(&cfg->reuse_across_hosts, v, err, errlen);
 	if (strcmp(key, "require_uv") == 0)
 		return set_bool(&cfg->require_uv, v, err, errlen);
 	if (strcmp(key, "sign_count_regression") == 0) {

@@ -36,6 +36,7 @@ struct config {
 	unsigned ceremony_timeout;	/* seconds */
 	unsigned enroll_timeout;	/* seconds */
 	unsigned reuse_max;		/* seconds a re-approval window may last; 0: none */
+	int reuse_across_hosts;		/* a fleet's windows opened by other hosts count here */
 	unsigned max_pending_total;
 	unsigned max_pending_per_user;
 	unsigned max_pending_per_address;

@@ -101,18 +101,32 @@ client_key_of(const struct login_request *r)
 	return r->client_key != NULL ? r->client_key : "";
 }
 
+/* Printable ASCII, no spaces, 1..max: what the store keeps of a window's client. */
+static int
+plain_word(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return 0;
+	return n >= 1 && n <= max;
+}
+
 /*
  * The re-approval window a login may open or use: seconds, or 0 when it
  * may not.  With no address there is no client to name; a key the
- * service requires must be there; a host name the store cannot keep
- * opens none.
+ * service requires must be there; a client, service or host name the
+ * store cannot keep opens none (rather than failing the approval).
  */
 static unsigned
 reuse_seconds(struct passkeyd *d, const struct login_request *r)
 {
 	unsigned s = r->reuse < d->cfg.reuse_max ? r->reuse : d->cfg.reuse_max;
 
-	if (s == 0 || r->rhost[0] == '\0' || (r->key_required && client_key_of(r)[0] == '\0') ||
+	if (s == 0 || !plain_word(r->rhost, 255) || !plain_word(r->service, 64) ||
+	    strchr(r->service, '/') != NULL ||
+	    (r->key_required && client_key_of(r)[0] == '\0') ||
 	    !text_hostname_chars(d->cfg.hostname, 253))
 		return 0;
 	return s;
@@ -213,7 +227,8 @@ flow_login_reuse(struct passkeyd *d, const struct login_request *r,
 		return 0;
 	/* opened no longer ago than this service allows now, whatever it allowed then */
 	err = store_window_find(d->store, r->user, r->service, r->rhost, client_key_of(r),
-	    d->cfg.hostname, (int64_t)now, (int64_t)now - s, &u->w);
+	    d->cfg.hostname, d->fleet && d->cfg.reuse_across_hosts, (int64_t)now,
+	    (int64_t)now - s, &u->w);
 	if (err != STORE_OK) {
 		if (err != STORE_ERR_NOT_FOUND)
 			(void)store_refusal(d, err);	/* logged; the browser decides */
@@ -576,7 +591,12 @@ struct approval {
 	/* registration */
 	rp_credential_t *cred;
 	struct store_credential rec;
-	/* the re-approval window it opened, or "" */
+	/*
+	 * The re-approval window it opens: seconds, 0 for none (the
+	 * ceremony's ask, capped by this instance's reuse_max: in a fleet
+	 * the host that began it asked), and its ID once opened.
+	 */
+	unsigned reuse;
 	char window[STORE_WINDOW_ID_LEN + 1];
 };
 
@@ -647,10 +667,10 @@ open_window(store_t *st, struct approval *a, const unsigned char *cred_id, size_
 	int64_t now = (int64_t)time(NULL);
 	struct store_window w;
 	struct store_event row;
-	char source[8], detail[96];
+	char source[8], detail[160];
 	store_err_t err;
 
-	if (c->reuse == 0)
+	if (a->reuse == 0)
 		return STORE_OK;
 	snprintf(source, sizeof(source), "%.6s", c->token);
 	memset(&w, 0, sizeof(w));
@@ -663,12 +683,12 @@ open_window(store_t *st, struct approval *a, const unsigned char *cred_id, size_
 	w.cred_id = (unsigned char *)cred_id;
 	w.cred_id_len = cred_id_len;
 	w.opened = now;
-	w.expires = now + c->reuse;
+	w.expires = now + a->reuse;
 	if ((err = store_window_open(st, &w)) != STORE_OK)
 		return err;
 	memcpy(a->window, w.id, sizeof(a->window));
-	snprintf(detail, sizeof(detail), "window=%s seconds=%u key=%s", w.id, (unsigned)c->reuse,
-	    c->client_key[0] != '\0' ? c->client_key : "none");
+	snprintf(detail, sizeof(detail), "window=%s from=%s service=%.16s seconds=%u key=%s",
+	    w.id, source, c->service, a->reuse, c->client_key[0] != '\0' ? c->client_key : "none");
 	event_to_store(&(struct event_rec){ .event = "window_opened", .user = c->user,
 	    .rhost = c->rhost, .verdict = "ok", .detail = detail }, &row);
 	return store_event_add(st, &row);
@@ -911,6 +931,7 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 		a->done = done;
 		a->arg = arg;
 		a->fleet = d->fleet;
+		a->reuse = c->reuse < d->cfg.reuse_max ? c->reuse : d->cfg.reuse_max;
 		*reason = c->kind == CEREMONY_LOGIN ? verify_login(d, c, resp, a) :
 		    verify_register(d, c, resp, a);
 	}

@@ -822,8 +822,8 @@ store_window_open(store_t *st, struct store_window *w)
 
 store_err_t
 store_window_find(store_t *st, const char *user, const char *service, const char *rhost,
-    const char *client_key, const char *hostname, int64_t now, int64_t opened_after,
-    struct store_window *out)
+    const char *client_key, const char *hostname, int any_host, int64_t now,
+    int64_t opened_after, struct store_window *out)
 {
 	if (out == NULL)
 		return STORE_ERR_INVALID;
@@ -832,8 +832,8 @@ store_window_find(store_t *st, const char *user, const char *service, const char
 	    !valid_rhost(rhost) || !valid_client_key(client_key) ||
 	    !text_hostname_chars(hostname, 253) || now < 0)
 		return STORE_ERR_INVALID;
-	return st->ops->window_find(st, user, service, rhost, client_key, hostname, now,
-	    opened_after, out);
+	return st->ops->window_find(st, user, service, rhost, client_key, hostname,
+	    any_host != 0, now, opened_after, out);
 }
 
 store_err_t

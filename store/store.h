@@ -386,14 +386,18 @@ struct store_window_list {
 store_err_t store_window_open(store_t *st, struct store_window *w);
 /*
  * The newest window of this user, service, address and client key (exact
- * match; "" matches only ""), still open at `now` and opened at or after
- * `opened_after`.  A window without a client key matches only when its
- * hostname is `hostname`: an address alone says nothing about a client
- * of another host.  STORE_ERR_NOT_FOUND for none.
+ * match; "" matches only ""), still open at `now`, opened at or after
+ * `opened_after` and not after now + STORE_WINDOW_SKEW (a writer whose
+ * clock runs ahead must not make a window last longer).  Only windows of
+ * `hostname` count, unless `any_host`: then a window with a client key
+ * opened by another host of a fleet counts too (one without never: an
+ * address alone says nothing about a client of another host).
+ * STORE_ERR_NOT_FOUND for none.
  */
+#define STORE_WINDOW_SKEW	60	/* seconds */
 store_err_t store_window_find(store_t *st, const char *user, const char *service,
-    const char *rhost, const char *client_key, const char *hostname, int64_t now,
-    int64_t opened_after, struct store_window *out);
+    const char *rhost, const char *client_key, const char *hostname, int any_host,
+    int64_t now, int64_t opened_after, struct store_window *out);
 /* Counts one reuse (uses + 1, last_used = now); STORE_ERR_NOT_FOUND when gone or ended. */
 store_err_t store_window_use(store_t *st, const char *id, int64_t now);
 /* Open windows at `now`, oldest first; user NULL: everyone's. */

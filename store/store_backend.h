@@ -67,7 +67,7 @@ struct store_ops {
 	/* re-approval windows; w->id is made by store.c */
 	store_err_t (*window_open)(store_t *, const struct store_window *);
 	store_err_t (*window_find)(store_t *, const char *, const char *, const char *,
-	    const char *, const char *, int64_t, int64_t, struct store_window *);
+	    const char *, const char *, int, int64_t, int64_t, struct store_window *);
 	store_err_t (*window_use)(store_t *, const char *, int64_t);
 	/* user NULL: everyone's */
 	store_err_t (*window_list)(store_t *, const char *, int64_t,

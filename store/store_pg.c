@@ -1144,8 +1144,8 @@ pg_window_rows(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a,
 
 static store_err_t
 pg_window_find(store_t *st, const char *user, const char *service, const char *rhost,
-    const char *client_key, const char *hostname, int64_t now, int64_t opened_after,
-    struct store_window *out)
+    const char *client_key, const char *hostname, int any_host, int64_t now,
+    int64_t opened_after, struct store_window *out)
 {
 	struct store_window_list l = { 0 };
 	struct pg_args a = { .n = 0 };
@@ -1158,6 +1158,8 @@ pg_window_find(store_t *st, const char *user, const char *service, const char *r
 	arg_text(&a, hostname);
 	arg_int(&a, now);
 	arg_int(&a, opened_after);
+	arg_text(&a, any_host ? "true" : "false");
+	arg_int(&a, now + STORE_WINDOW_SKEW);
 	if ((err = pg_window_rows(pg_of(st), PG_WINDOW_FIND, &a, &l)) != STORE_OK)
 		return err;
 	if (l.count == 0)

@@ -128,7 +128,8 @@
 	    " cred_id, opened, expires) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)") \
 	X(PG_WINDOW_FIND, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
 	    " WHERE user_name = $1 AND service = $2 AND rhost = $3 AND client_key = $4" \
-	    " AND (client_key <> '' OR hostname = $5) AND expires > $6 AND opened >= $7" \
+	    " AND (hostname = $5 OR ($8 AND client_key <> '')) AND expires > $6" \
+	    " AND opened >= $7 AND opened <= $9" \
 	    " ORDER BY opened DESC, expires DESC, id LIMIT 1") \
 	X(PG_WINDOW_USE, "UPDATE windows SET uses = uses + 1, last_used = $2" \
 	    " WHERE id = $1 AND expires > $2") \

@@ -198,10 +198,11 @@ static const char *const sq_migrations[] = {
 	    " hostname, source, cred_id, opened, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7," \
 	    " ?8, ?9, ?10)") \
 	X(SQ_WINDOW_PURGE, "DELETE FROM windows WHERE expires <= ?1") \
-	/* a window without a client key is only its own host's */ \
+	/* a window without a client key is only ever its own host's */ \
 	X(SQ_WINDOW_FIND, "SELECT " SQ_WINDOW_COLUMNS " FROM windows" \
 	    " WHERE user = ?1 AND service = ?2 AND rhost = ?3 AND client_key = ?4" \
-	    " AND (client_key <> '' OR hostname = ?5) AND expires > ?6 AND opened >= ?7" \
+	    " AND (hostname = ?5 OR (?8 AND client_key <> '')) AND expires > ?6" \
+	    " AND opened >= ?7 AND opened <= ?9" \
 	    " ORDER BY opened DESC, expires DESC, id LIMIT 1") \
 	X(SQ_WINDOW_USE, "UPDATE windows SET uses = uses + 1, last_used = ?2" \
 	    " WHERE id = ?1 AND expires > ?2") \
@@ -886,13 +887,26 @@ sq_user_handle(store_t *st, const char *user, int create,
 /* Credentials                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Runs a bound INSERT: a taken key is STORE_ERR_EXISTS, a broken rule STORE_ERR_INVALID. */
+static store_err_t
+sq_insert(sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+
+	sq_reset(stmt);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return STORE_ERR_EXISTS;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return STORE_ERR_INVALID;
+	return rc == SQLITE_DONE ? STORE_OK : sq_err(rc);
+}
+
 static store_err_t
 sq_cred_insert(struct store_sqlite *sq, const struct store_credential *c)
 {
 	char hash[STORE_ID_HASH_LEN + 1];
 	sqlite3_stmt *stmt;
 	store_err_t err;
-	int rc;
 
 	store_id_hash(c->id, c->id_len, hash);
 	if ((err = sq_stmt(sq, SQ_CRED_INSERT, &stmt)) != STORE_OK)
@@ -916,13 +930,7 @@ sq_cred_insert(struct store_sqlite *sq, const struct store_credential *c)
 		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
-	rc = sqlite3_step(stmt);
-	sq_reset(stmt);
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return STORE_ERR_EXISTS;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return STORE_ERR_INVALID;
-	return rc == SQLITE_DONE ? STORE_OK : sq_err(rc);
+	return sq_insert(stmt);
 }
 
 /*
@@ -1556,7 +1564,6 @@ sq_window_insert(struct store_sqlite *sq, const struct store_window *w)
 {
 	sqlite3_stmt *stmt;
 	store_err_t err;
-	int rc;
 
 	if ((err = sq_stmt(sq, SQ_WINDOW_INSERT, &stmt)) != STORE_OK)
 		return err;
@@ -1573,13 +1580,7 @@ sq_window_insert(struct store_sqlite *sq, const struct store_window *w)
 		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
-	rc = sqlite3_step(stmt);
-	sq_reset(stmt);
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return STORE_ERR_EXISTS;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return STORE_ERR_INVALID;
-	return rc == SQLITE_DONE ? STORE_OK : sq_err(rc);
+	return sq_insert(stmt);
 }
 
 /* The expired ones go in the same transaction: the table holds open windows, about. */
@@ -1644,8 +1645,8 @@ sq_window_rows(sqlite3_stmt *stmt, struct store_window_list *out)
 
 static store_err_t
 sq_window_find(store_t *st, const char *user, const char *service, const char *rhost,
-    const char *client_key, const char *hostname, int64_t now, int64_t opened_after,
-    struct store_window *out)
+    const char *client_key, const char *hostname, int any_host, int64_t now,
+    int64_t opened_after, struct store_window *out)
 {
 	struct store_window_list found = { 0 };
 	sqlite3_stmt *stmt;
@@ -1659,7 +1660,9 @@ sq_window_find(store_t *st, const char *user, const char *service, const char *r
 	    sq_bind_text(stmt, 4, client_key) != SQLITE_OK ||
 	    sq_bind_text(stmt, 5, hostname) != SQLITE_OK ||
 	    sqlite3_bind_int64(stmt, 6, now) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 7, opened_after) != SQLITE_OK) {
+	    sqlite3_bind_int64(stmt, 7, opened_after) != SQLITE_OK ||
+	    sqlite3_bind_int(stmt, 8, any_host) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 9, now + STORE_WINDOW_SKEW) != SQLITE_OK) {
 		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}

@@ -87,6 +87,13 @@
     return Math.floor(s / 60) + ':' + ('0' + (s % 60)).slice(-2);
   }
 
+  // A window's length in words: "12 h", "8 h 30 min", "5 min", "45 s".
+  function span(s) {
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    if (h > 0) return h + ' h' + (m ? ' ' + m + ' min' : '');
+    return m > 0 ? m + ' min' : s + ' s';
+  }
+
   function tick() {
     var s = Math.ceil(left() / 1000);
     $('remaining').textContent = duration(s);
@@ -270,6 +277,12 @@
     if (atLogin && $('also-login')) {
       setText('also-service', r.service);
       $('also-login').hidden = false;
+    }
+    // the re-approval window this approval opens: said before it is given
+    if (Number(r.reuse) > 0) {
+      setText('reuse', 'the same client may log in again for ' + span(Number(r.reuse)) +
+        ' without asking' + (r.client_key ? ' (SSH key ' + r.client_key + ')' : ' (by its address alone)'));
+      $('reuse-row').hidden = false;
     }
     setText('created', when(r.created));
     $('created').title = clean(r.created);

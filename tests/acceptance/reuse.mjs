@@ -137,6 +137,13 @@ export function reuseCases(T, h) {
     t.need(first.info && first.page && first.page.final === 'approved' && first.res.code === 0 &&
       first.res.stdout.trim() === 'OK', 'publickey, then the passkey approved in Chromium: logged in', h.sshSummary(first.res));
     r.source = first.info.token;
+    // the page said what the approval would also do, before it was given
+    const said = await h.alice.ap.page.evaluate(() => {
+      const row = document.getElementById('reuse-row');
+      return row && !row.hidden ? document.getElementById('reuse').textContent : null;
+    }).catch(() => null);
+    t.check(said && said.includes('5 min') && said.includes(r.fpA),
+      'the page showed the window: "the same client may log in again for 5 min ... (SSH key ...)"', said);
     const ev = await h.waitEvent((e) => e.event === 'window_opened' && h.tokenMatches(e, first.info.token), 3000, from);
     t.check(ev && ev.user === 'pkt-alice', 'passkeyd logged window_opened for that approval', h.eventsSummary(from));
     const s = sessions();
@@ -218,7 +225,7 @@ export function reuseCases(T, h) {
     t.check(bad.code !== 0 && /unknown_window|no such re-approval window/.test(bad.stderr), 'revoking an unknown window is a named refusal', `${bad.code} ${bad.stderr}`);
   });
 
-  T(`(p5) a window that ran out (reuse=${SHORT_WINDOW}) lets nobody in: the browser again`, 'p', async (t) => {
+  T(`(p5) a window that ran out (reuse=${SHORT_WINDOW}), or one opened for ${WINDOW} s after the PAM line lowered reuse= to ${SHORT_WINDOW}, lets nobody in: the browser again`, 'p', async (t) => {
     needReuse(t);
     writePam(`reuse=${SHORT_WINDOW}`);
     const first = await ssh('short-approve', { action: 'approve' });
@@ -230,6 +237,16 @@ export function reuseCases(T, h) {
     t.check(late.info && late.res.code !== 0, `${SHORT_WINDOW + 1.5} s later: a new link`, h.sshSummary(late.res));
     const s = sessions();
     t.check(s.code === 0 && Array.isArray(s.list) && s.list.length === 0, 'no open window is listed', s.list);
+    // a setting lowered later shortens the windows already open
+    writePam(`reuse=${WINDOW}`);
+    const long = await ssh('long-approve', { action: 'approve' });
+    t.need(long.page && long.page.final === 'approved' && long.res.code === 0, `approved again, reuse=${WINDOW}`, h.sshSummary(long.res));
+    writePam(`reuse=${SHORT_WINDOW}`);
+    const lowered = await ssh('lowered-soon');
+    t.check(lowered.ok, `reuse lowered to ${SHORT_WINDOW} on the PAM line: at once, still in`, h.sshSummary(lowered.res));
+    await h.sleep((SHORT_WINDOW + 1.5) * 1000);
+    const after = await ssh('lowered-late');
+    t.check(after.info && after.res.code !== 0, `${SHORT_WINDOW + 1.5} s later: a new link, though the window was opened for ${WINDOW} s`, h.sshSummary(after.res));
     writePam(`reuse=${WINDOW}`);
   });
 

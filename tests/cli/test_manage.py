@@ -31,13 +31,13 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import test_daemon  # noqa: E402  (the Daemon harness)
 from test_daemon import Daemon  # noqa: E402
 from tap import ok, free_port, group, plan  # noqa: E402
-from soft_authenticator import SoftAuthenticator, generate_key, register, b64u  # noqa: E402
+from soft_authenticator import SoftAuthenticator, generate_key, register, login, b64u  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 test_daemon.PASSKEYD = os.path.abspath(sys.argv[1])
 PASSKEYCTL = os.path.abspath(sys.argv[2])
 SK_PROVIDER = os.path.abspath(sys.argv[3])
-USERS = ["pkt-m1", "pkt-m2", "pkt-m3"]
+USERS = ["pkt-m1", "pkt-m2", "pkt-m3", "pkt-m4"]
 
 
 MADE = []   # the accounts this run created: removed at the end
@@ -510,6 +510,119 @@ def test_concurrency(ctl_a, da, db_path, other_sock, other_origin):
        (rc, len(evs or []), total, err))
 
 
+def ssh_key_line(seed):
+    """An OpenSSH Ed25519 public key line (made up) and its fingerprint as
+    ssh-keygen -l prints it."""
+    import hashlib
+    blob = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + bytes([seed]) * 32
+    fp = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    return "ssh-ed25519 " + base64.b64encode(blob).decode(), "SHA256:" + fp
+
+
+def begin_window(d, user, key=None, service="sshd", rhost="192.0.2.50", need="required",
+                 reuse=86400):
+    req = {"op": "login_begin", "user": user, "rhost": rhost, "service": service,
+           "enroll": "none", "reuse": reuse, "reuse_key": need}
+    if key is not None:
+        req["client_key"] = key
+    return d.hold(req)
+
+
+def approve_login(d, j, auth, cred):
+    """The browser's part (options, get with that credential, finish) and
+    the module's (status until approved)."""
+    st, r = login(d.origin, j["token"], auth, credential_id=cred.id)
+    state = None
+    for _ in range(100):
+        state = d.ctl({"op": "status", "token": j["token"]}).get("state")
+        if state != "pending":
+            break
+        time.sleep(0.02)
+    return st == 200 and r.get("state") == "approved" and state == "approved"
+
+
+def test_windows(ctl, d):
+    """Re-approval windows through the real daemon and passkeyctl: the cap,
+    the exact client, reuse_key, who may list and end them, and removing a
+    passkey ends the windows it opened."""
+    m3, m1 = USERS[3], USERS[0]
+    a, b = SoftAuthenticator(), SoftAuthenticator()
+    ca, j = add_passkey(ctl, d.origin, m3, a)
+    cb, j2 = add_passkey(ctl, d.origin, m3, b)
+    ok(ca is not None and cb is not None, "windows: pkt-m4 registers two passkeys", (j, j2))
+    key, fp = ssh_key_line(7)
+    other, _ = ssh_key_line(8)
+    j = begin_window(d, m3, key)
+    ok(j.get("kind") == "login", "windows: the first login with reuse=86400 needs the browser", j)
+    ok(approve_login(d, j, a, ca), "windows: approved with passkey A")
+    rc, mine, err = ctl.json("sessions", user=m3)
+    w = (mine or [{}])[0]
+    ok(rc == 0 and len(mine) == 1 and w.get("client_key") == fp and w.get("service") == "sshd"
+       and w.get("rhost") == "192.0.2.50" and j["token"].startswith(w.get("source", "-")),
+       "windows: passkeyctl sessions as pkt-m4 lists it with the key's ssh-keygen fingerprint",
+       (rc, mine, err))
+    ok(w.get("expires", 0) - w.get("opened", 0) == 600,
+       "windows: 86400 s asked, reuse_max = 600 given", w)
+    r = begin_window(d, m3, key)
+    ok(r.get("kind") == "reused" and r.get("window") == w.get("id"),
+       "windows: the same client again: reused, no ceremony", r)
+    for what, kw in (("another service", {"service": "sudo"}),
+                     ("another address", {"rhost": "192.0.2.51"}),
+                     ("another key", {"key": other}),
+                     ("no key (required)", {"key": None}),
+                     ("no key, even with reuse_key=optional", {"key": None, "need": "optional"})):
+        args = {"key": key}
+        args.update(kw)
+        r = begin_window(d, m3, **args)
+        ok(r.get("kind") == "login", f"windows: {what}: the browser again", r)
+        d.abandon(r.get("token", ""))
+    r = begin_window(d, m1, key)
+    ok(r.get("kind") != "reused", "windows: another user: no reuse", r)
+    # an address-only window (reuse_key=optional), approved with passkey B
+    j = begin_window(d, m3, None, need="optional", rhost="192.0.2.60")
+    ok(j.get("kind") == "login" and approve_login(d, j, b, cb),
+       "windows: reuse_key=optional without a key: approved with passkey B")
+    r = begin_window(d, m3, None, need="optional", rhost="192.0.2.60")
+    ok(r.get("kind") == "reused", "windows: that address alone is let in (optional)", r)
+    r = begin_window(d, m3, None, need="required", rhost="192.0.2.60")
+    ok(r.get("kind") == "login", "windows: but never where a key is required", r)
+    d.abandon(r.get("token", ""))
+    r = begin_window(d, m3, key, reuse=0)
+    ok(r.get("kind") == "login", "windows: a service without reuse= never reuses", r)
+    d.abandon(r.get("token", ""))
+    rc, out, err = ctl.run("sessions", "--user", m3, user=m1)
+    ok(rc == 1 and "not_permitted" in err, "windows: pkt-m1 may not list pkt-m4's", (rc, err))
+    rc, out, err = ctl.run("sessions", "revoke", w["id"], user=m1)
+    ok(rc == 1 and "unknown_window" in err, "windows: nor end one (unknown_window for it)",
+       (rc, err))
+    rc, every, err = ctl.json("sessions")
+    ok(rc == 0 and len([x for x in every if x["user"] == m3]) == 2,
+       "windows: root lists everyone's (pkt-m4's two)", every)
+    rc, out, err = ctl.run("sessions", user=m3)
+    ok(rc == 0 and w["id"] in out and fp in out, "windows: the human listing shows ID and key",
+       out)
+    rc, items, err = ctl.json("list", user=m3)
+    sid = [c["short_id"] for c in items if c["id"] == b64u(ca.id)]
+    rc2, out, err = ctl.run("remove", sid[0] if sid else "-", user=m3)
+    rc, mine, err = ctl.json("sessions", user=m3)
+    ok(rc2 == 0 and rc == 0 and [x["client_key"] for x in mine] == [""],
+       "windows: removing passkey A ends the window it opened; B's stays", (rc2, mine))
+    r = begin_window(d, m3, key)
+    ok(r.get("kind") == "login", "windows: and that client needs the browser again", r)
+    d.abandon(r.get("token", ""))
+    rc, out, err = ctl.run("sessions", "revoke", "--all", user=m3)
+    ok(rc == 0 and "ended 1 re-approval window" in out, "windows: pkt-m4 ends its own", out)
+    rc, out, err = ctl.run("sessions", "revoke", "0123456789abcdef", user=m3)
+    ok(rc == 1 and "unknown_window" in err, "windows: an unknown ID: unknown_window", err)
+    rc, out, err = ctl.run("sessions", "revoke")
+    ok(rc == 2, "windows: revoke without an ID or --all is a usage error", (rc, err))
+    rows = sqlite3.connect(f"file:{d.store}?mode=ro", uri=True).execute(
+        "SELECT event, count(*) FROM events WHERE event IN ('window_opened',"
+        " 'login_reused', 'window_revoked') GROUP BY event").fetchall()
+    ok(dict(rows) == {"window_opened": 2, "login_reused": 2, "window_revoked": 1},
+       "windows: the audit log has each opening, reuse and revocation", rows)
+
+
 def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root (runs passkeyctl as several accounts, sshd)")
@@ -525,7 +638,8 @@ def main():
         names = os.path.join(tmp, "aaguid-names.tsv")
         with open(names, "w") as f:
             f.write("00000000-0000-0000-0000-000000000000\tSoft test key\n")
-        d = Daemon(tmp, "a", extra=f"require_uv = no\naaguid_names = {names}\n")
+        d = Daemon(tmp, "a", extra=f"require_uv = no\naaguid_names = {names}\n"
+                   "reuse_max = 600\n")
         ctl = Ctl(d.sock)
         with group("test_list_rename_remove"):
             test_list_rename_remove(ctl, d)
@@ -533,6 +647,8 @@ def main():
             test_events_and_enrollment(ctl, d)
         with group("test_bad_input"):
             test_bad_input(ctl)
+        with group("test_windows"):
+            test_windows(ctl, d)
         creds = None
         with group("test_export"):
             creds = test_export(ctl, d, tmp)

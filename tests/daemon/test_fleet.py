@@ -21,9 +21,11 @@ sockets and HTTP, answered by tests/lib/soft_authenticator.py:
     whole login (begin, options, finish, status) goes through the same
     web instance meanwhile; alice's is approved once the lock goes;
   - a re-approval window opened by an approval of a login at host A (the
-    web instance writes it) lets the same client (address and SSH key) in
-    at host B with no ceremony; another key gets a ceremony; host B lists
-    it and ends it; a host's role cannot open one.
+    web instance writes it; the page says so first) lets the same client
+    (address and SSH key) in at host B, which takes other hosts' windows
+    (reuse_across_hosts = yes), with no ceremony; another key or address
+    gets a ceremony; host B lists it and ends it; host A, left at the
+    default, does not take host B's windows; a host's role cannot open one.
 
 TAP; needs root like test_daemon.py, whose Daemon class it uses.
 usage: test_fleet.py PASSKEYD PASSKEYCTL"""
@@ -65,7 +67,8 @@ class Fleet:
                            origin=self.origin, extra="hostname = host-a.example\n")
         self.b = td.Daemon(tmp, "host-b", store=pg.uri_of("fleet", "pkt_hostb"),
                            origin=self.origin,
-                           extra="hostname = host-b.example\nceremony_timeout = 5\n")
+                           extra="hostname = host-b.example\nceremony_timeout = 5\n"
+                           "reuse_across_hosts = yes\n")
         self.w1 = td.Daemon(tmp, "web-1", store=pg.uri_of("fleet", "pkt_web1"),
                             origin=self.origin, extra="hostname = login.example\n")
         self.w2 = td.Daemon(tmp, "web-2", store=pg.uri_of("fleet", "pkt_web2"),
@@ -267,27 +270,33 @@ def begin_reuse(host, key, rhost="198.51.100.7"):
                       "client_key": key})
 
 
+def approve_at_web(f, alice, j, count):
+    st, opt = f.api(f.w2, j["token"], "options")   # web 1 was killed in test_web_killed
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=count))
+    st2, r = f.api(f.w2, j["token"], "finish", body)
+    return opt, st2 == 200 and r.get("state") == "approved"
+
+
 def test_windows(f, alice):
     key_a, key_b = ssh_key(1), ssh_key(2)
     j = begin_reuse(f.a, key_a)
     ok(j.get("ok") and j.get("kind") == "login", "windows: a login with reuse=300 begins at"
        " host A (no window yet)", j)
-    # web 1 was killed in test_web_killed
-    st, opt = f.api(f.w2, j["token"], "options")
-    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=100))
-    st, r = f.api(f.w2, j["token"], "finish", body)
-    ok(st == 200 and r.get("state") == "approved", "windows: approved through web 2", (st, r))
-    ok(until_state(f.a, j["token"], "approved").get("state") == "approved",
-       "windows: host A is told approved")
+    opt, approved = approve_at_web(f, alice, j, 100)
+    ok(opt.get("reuse") == 300 and opt.get("client_key", "").startswith("SHA256:"),
+       "windows: the page is told the window its approval opens, and the key", opt)
+    ok(approved and until_state(f.a, j["token"], "approved").get("state") == "approved",
+       "windows: approved through web 2; host A is told")
     rows = f.pg.query(f.uri, "SELECT user_name, service, rhost, hostname, source, client_key"
                       " FROM windows")
     ok(len(rows) == 1 and rows[0][:4] == ["alice", "sshd", "198.51.100.7", "host-a.example"]
-       and j["token"].startswith(rows[0][4]) and rows[0][5].startswith("SHA256:"),
+       and j["token"].startswith(rows[0][4]) and rows[0][5] == opt.get("client_key"),
        "windows: web 2 wrote one window, for host A's login, naming its approval and the"
        " key's fingerprint", rows)
     r = begin_reuse(f.b, key_a)
     ok(r.get("ok") and r.get("kind") == "reused" and j["token"].startswith(r.get("source", "-")),
-       "windows: the same client at host B is let in on it, with no ceremony", r)
+       "windows: the same client at host B (reuse_across_hosts = yes) is let in on it,"
+       " with no ceremony", r)
     r = begin_reuse(f.b, key_b)
     ok(r.get("ok") and r.get("kind") == "login", "windows: another key at host B gets a"
        " ceremony", r)
@@ -301,14 +310,22 @@ def test_windows(f, alice):
     rows = f.pg.query(f.uri, "SELECT event, count(*) FROM events WHERE event IN"
                       " ('window_opened', 'login_reused') GROUP BY 1")
     ok(dict((r[0], int(r[1])) for r in rows) == {"window_opened": 1},
-       "windows: the web instance wrote window_opened; a host's role writes no audit rows",
-       rows)
+       "windows: the web instance wrote window_opened; a host's role writes no audit rows"
+       " (host B's reuse is in its log)", rows)
     ok("event=login_reused" in f.b.logtext(), "windows: host B logged login_reused")
     r = f.b.ctl({"op": "sessions_revoke", "all": True, "user": "alice"})
     ok(r.get("ok") and r.get("revoked") == 1, "windows: host B's role ends it", r)
-    r = begin_reuse(f.a, key_a)
-    ok(r.get("ok") and r.get("kind") == "login", "windows: then host A asks for the"
+    r = begin_reuse(f.b, key_a)
+    ok(r.get("ok") and r.get("kind") == "login", "windows: then host B asks for the"
        " browser again", r)
+    _, approved = approve_at_web(f, alice, r, 101)
+    ok(approved and until_state(f.b, r["token"], "approved").get("state") == "approved",
+       "windows: approved: a window of host B's")
+    r = begin_reuse(f.a, key_a)
+    ok(r.get("ok") and r.get("kind") == "login", "windows: host A (reuse_across_hosts left"
+       " at no) does not take host B's window", r)
+    r = begin_reuse(f.b, key_a)
+    ok(r.get("ok") and r.get("kind") == "reused", "windows: host B takes its own", r)
     may = f.pg.query(f.uri, "SELECT has_table_privilege('pkt_hosta', 'windows', 'INSERT'),"
                      " has_table_privilege('pkt_web1', 'windows', 'INSERT')")
     ok(may == [["f", "t"]], "windows: a host's role may not INSERT a window; a web role may",

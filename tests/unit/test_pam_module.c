@@ -1470,11 +1470,41 @@ test_reuse_bad_answer(void **state)
 	struct run *r = &R;
 
 	script(r, "{\"ok\":true,\"kind\":\"reused\",\"window\":\"a b\",\"source\":\"x\"}", 0);
-	r->extra = "reuse=60";
+	r->extra = "reuse=60 reuse_key=optional";
 	run_pam(r);
 
 	expect_rc(r, PAM_AUTH_ERR);
 	expect_told(r, NA);
+}
+
+/*
+ * A "reused" answer the module did not ask for (no reuse=), or one that
+ * would need a client key the request did not carry: not understood,
+ * fail closed.
+ */
+static void
+test_reuse_not_asked(void **state)
+{
+	struct run *r = &R;
+
+	script(r, REUSED, 0);
+	run_pam(r);
+	expect_rc(r, PAM_AUTH_ERR);
+	expect_told(r, NA);
+	expect_ops(r, "login_begin");
+}
+
+static void
+test_reuse_without_key_refused(void **state)
+{
+	struct run *r = &R;
+
+	script(r, REUSED, 0);
+	r->extra = "reuse=60";
+	run_pam(r);
+	expect_rc(r, PAM_AUTH_ERR);
+	expect_told(r, NA);
+	assert_null(json_object_get(req_json(r, 0), "client_key"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1735,6 +1765,9 @@ plain_main(void)
 	add(&ts, "reuse: a window's answer lets in at once", test_reuse_answered, NULL);
 	add(&ts, "reuse: no plain key, none sent", test_reuse_without_key, NULL);
 	add(&ts, "reuse: a bad reused answer fails closed", test_reuse_bad_answer, NULL);
+	add(&ts, "reuse: a reused answer not asked for fails closed", test_reuse_not_asked, NULL);
+	add(&ts, "reuse: a reused answer without the required key fails closed",
+	    test_reuse_without_key_refused, NULL);
 	add(&ts, "enroll=after-auth", test_enroll_after_auth, NULL);
 	add(&ts, "flow=info: approved, no prompt", test_info_flow_approved, NULL);
 	add(&ts, "flow=info: denied", test_info_flow_denied, NULL);

@@ -1886,7 +1886,7 @@ found(store_t *st, const char *user, const char *service, const char *rhost, con
 	struct store_window w;
 	store_err_t err;
 
-	err = store_window_find(st, user, service, rhost, key, hostname, now, opened_after, &w);
+	err = store_window_find(st, user, service, rhost, key, hostname, 1, now, opened_after, &w);
 	if (err == STORE_ERR_NOT_FOUND) {
 		assert_null(w.user);
 		buf[0] = '\0';
@@ -1919,7 +1919,7 @@ test_window_find(void **state)
 	assert_int_equal(strspn(w1, "0123456789abcdef"), STORE_WINDOW_ID_LEN);
 
 	/* everything round-trips; a keyed window is found from any host */
-	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-b.example",
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-b.example", 1,
 	    1500, 0, &w), STORE_OK);
 	assert_string_equal(w.id, w1);
 	assert_string_equal(w.user, "alice");
@@ -1964,7 +1964,20 @@ test_window_find(void **state)
 	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500,
 	    1001), "");
 
-	/* without a key: only from the host that opened it */
+	/* a keyed window of another host counts only when any_host asks for it */
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-b.example", 0,
+	    1500, 0, &w), STORE_ERR_NOT_FOUND);
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 0,
+	    1500, 0, &w), STORE_OK);
+	assert_string_equal(w.id, w1);
+	store_window_free(&w);
+	/* opened "in the future" by a writer whose clock runs ahead: not before now + skew */
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example",
+	    1000 - STORE_WINDOW_SKEW, 0), w1);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example",
+	    1000 - STORE_WINDOW_SKEW - 1, 0), "");
+
+	/* without a key: only from the host that opened it, any_host or not */
 	assert_store(open_window(st, "alice", "192.0.2.1", "", "cred-a", 1100, 2100, w2),
 	    STORE_OK);
 	assert_string_not_equal(w2, w1);
@@ -1984,7 +1997,7 @@ test_window_find(void **state)
 	/* each reuse counted; an ended or unknown one is not found */
 	assert_store(store_window_use(st, w3, 1600), STORE_OK);
 	assert_store(store_window_use(st, w3, 1700), STORE_OK);
-	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example",
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1,
 	    1800, 0, &w), STORE_OK);
 	assert_string_equal(w.id, w3);
 	assert_int_equal(w.uses, 2);
@@ -2167,14 +2180,14 @@ test_window_invalid(void **state)
 		w.client_key = (char *)bad_keys[i];
 		assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
 		assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", bad_keys[i],
-		    "host-a.example", 1500, 0, &w), STORE_ERR_INVALID);
+		    "host-a.example", 1, 1500, 0, &w), STORE_ERR_INVALID);
 		window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
 	}
 	for (size_t i = 0; i < sizeof(bad_rhosts) / sizeof(bad_rhosts[0]); i++) {
 		w.rhost = (char *)bad_rhosts[i];
 		assert_store(store_window_open(st, &w), STORE_ERR_INVALID);
 		assert_store(store_window_find(st, "alice", "sshd", bad_rhosts[i], KEY_A,
-		    "host-a.example", 1500, 0, &w), STORE_ERR_INVALID);
+		    "host-a.example", 1, 1500, 0, &w), STORE_ERR_INVALID);
 		window_init(&w, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000);
 	}
 	w.rhost = rhost256;
@@ -2225,13 +2238,13 @@ test_window_invalid(void **state)
 	assert_store(store_window_open(NULL, &w), STORE_ERR_INVALID);
 	assert_store(store_window_open(st, NULL), STORE_ERR_INVALID);
 
-	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host a",
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host a", 1,
 	    1500, 0, &w), STORE_ERR_INVALID);
-	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, NULL,
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, NULL, 1,
 	    1500, 0, &w), STORE_ERR_INVALID);
-	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", NULL, "host-a.example",
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", NULL, "host-a.example", 1,
 	    1500, 0, &w), STORE_ERR_INVALID);
-	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example",
+	assert_store(store_window_find(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1,
 	    1500, 0, NULL), STORE_ERR_INVALID);
 	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		assert_store(store_window_use(st, bad_ids[i], 1500), STORE_ERR_INVALID);
@@ -2924,7 +2937,7 @@ test_pg_fleet_windows(void **state)
 	role_uri(f, "pkt_hosta", uri_a, sizeof(uri_a));
 	as_a = open_store(uri_a);
 	assert_store(store_window_find(as_a, "alice", "sshd", "192.0.2.1", KEY_A,
-	    "host-b.example", now, 0, &w), STORE_OK);
+	    "host-b.example", 1, now, 0, &w), STORE_OK);
 	assert_string_equal(w.id, id);
 	store_window_free(&w);
 	assert_store(store_window_use(as_a, id, now), STORE_OK);
