@@ -209,7 +209,10 @@ check_install() {
       usr/share/doc/ssh-passkeys/examples/sshd_config.sample \
       usr/share/doc/ssh-passkeys/examples/aaguid-names.tsv \
       usr/share/man/man8/pam_passkey.8 usr/share/man/man8/passkeyd.8 \
-      usr/share/man/man5/passkeyd.conf.5 usr/share/man/man1/passkeyctl.1; do
+      usr/share/man/man5/passkeyd.conf.5 usr/share/man/man1/passkeyctl.1 \
+      usr/include/passkey-rp/passkey_rp.h usr/include/passkey-rp/rp_err.h \
+      usr/include/passkey-rp/rp_b64url.h usr/lib/x86_64-linux-gnu/libpasskey-rp.a \
+      usr/lib/x86_64-linux-gnu/pkgconfig/passkey-rp.pc usr/share/man/man3/passkey_rp.3; do
     [ -f "$stage/root/$f" ] || { echo "   missing: $f"; rc=1; }
   done
   for k in ProtectSystem=strict NoNewPrivileges=yes StateDirectory=passkeyd RuntimeDirectory=passkeyd User=passkeyd \
