@@ -16,7 +16,8 @@
  * S seconds.  Prints one line: logins=N per_s=R p50_ms=A p99_ms=B errors=E.
  * With --interactive it prints "ready" after registering and then runs one
  * load per "run C S" line on stdin (C up to --concurrency), so that a driver
- * can interleave runs against two servers while each keeps its passkeys.
+ * can interleave runs against two servers while each keeps its passkeys;
+ * "run C S N" stops after N logins (a fixed amount of work, for profiles).
  * libcurl carries the HTTP (keep-alive per thread), jansson reads the
  * answers, OpenSSL makes the keys and signatures; no other library does a
  * whole ceremony, so the glue is written here.
@@ -63,6 +64,8 @@ static const char *sock_path, *origin, *prefix = "bench";
 static int n_users = 64, concurrency = 1, seconds = 5, do_register;
 static struct user users[MAX_USERS];
 static volatile int stop_flag;
+/* "run C S N": at most N logins in all (0: as many as S seconds allow) */
+static unsigned long login_limit, logins_started;
 
 static double
 now_s(void)
@@ -445,6 +448,10 @@ run_worker(void *arg)
 		int i = w->id + (k++ % mine) * concurrency;
 		double t0 = now_s();
 
+		if (login_limit > 0 &&
+		    __atomic_fetch_add(&logins_started, 1, __ATOMIC_RELAXED) >= login_limit)
+			break;
+
 		if (ceremony(w, &users[i], 0) == 0) {
 			push(&w->lat, &w->nlat, &w->caplat, now_s() - t0);
 			w->done++;
@@ -485,7 +492,7 @@ pct_ms(const double *v, size_t n, double q)
 
 /* C threads for S seconds; one result line. */
 static int
-run_load(struct worker *ws, int c, int secs)
+run_load(struct worker *ws, int c, int secs, unsigned long limit)
 {
 	pthread_t th[MAX_THREADS];
 	double t0, elapsed, *all, *enter;
@@ -494,6 +501,8 @@ run_load(struct worker *ws, int c, int secs)
 
 	concurrency = c;
 	stop_flag = 0;
+	login_limit = limit;
+	logins_started = 0;
 	for (int k = 0; k < c; k++) {
 		ws[k].done = ws[k].errors = 0;
 		ws[k].nlat = ws[k].nenter = 0;
@@ -501,7 +510,9 @@ run_load(struct worker *ws, int c, int secs)
 	t0 = now_s();
 	for (int k = 0; k < c; k++)
 		pthread_create(&th[k], NULL, run_worker, &ws[k]);
-	while (now_s() - t0 < secs)
+	/* with a limit, the workers stop by themselves (secs still bounds the run) */
+	while (now_s() - t0 < secs && (limit == 0 ||
+	    __atomic_load_n(&logins_started, __ATOMIC_RELAXED) < limit + (unsigned long)c))
 		usleep(20000);
 	stop_flag = 1;
 	for (int k = 0; k < c; k++)
@@ -599,17 +610,21 @@ main(int argc, char **argv)
 	}
 	ws[0].errors = 0;
 	if (!interactive)
-		return run_load(ws, concurrency, seconds);
-	/* the driver interleaves runs against two servers: "run C S" lines */
+		return run_load(ws, concurrency, seconds, 0);
+	/*
+	 * the driver interleaves runs against two servers: "run C S" lines;
+	 * "run C S N" stops after N logins (a fixed amount of work, for profiles)
+	 */
 	printf("ready\n");
 	fflush(stdout);
 	max_c = concurrency;
 	while (fgets(line, sizeof(line), stdin) != NULL) {
+		unsigned long limit = 0;
 		int c, t;
 
-		if (sscanf(line, "run %d %d", &c, &t) != 2 || c < 1 || c > max_c || t < 1)
+		if (sscanf(line, "run %d %d %lu", &c, &t, &limit) < 2 || c < 1 || c > max_c || t < 1)
 			break;
-		run_load(ws, c, t);
+		run_load(ws, c, t, limit);
 		fflush(stdout);
 	}
 	return 0;

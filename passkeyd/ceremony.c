@@ -305,16 +305,20 @@ check_limits(const struct ceremony_table *t, const char *user, const char *addr)
 	return CTL_REFUSAL_NONE;
 }
 
+/* The token, the challenge and the code: independent bytes of one getrandom(2). */
 static int
 make_secrets(struct ceremony *c)
 {
-	uint8_t raw[CEREMONY_TOKEN_BYTES], code[6];
+	uint8_t raw[CEREMONY_TOKEN_BYTES + sizeof(c->challenge) + 6];
+	const uint8_t *challenge = raw + CEREMONY_TOKEN_BYTES;
+	const uint8_t *code = challenge + sizeof(c->challenge);
 
-	if (random_bytes(raw, sizeof(raw)) != 0 ||
-	    random_bytes(c->challenge, sizeof(c->challenge)) != 0 ||
-	    random_bytes(code, sizeof(code)) != 0)
+	if (random_bytes(raw, sizeof(raw)) != 0) {
+		explicit_bzero(raw, sizeof(raw));
 		return -1;
-	rp_b64url_encode(raw, sizeof(raw), c->token);
+	}
+	rp_b64url_encode(raw, CEREMONY_TOKEN_BYTES, c->token);
+	memcpy(c->challenge, challenge, sizeof(c->challenge));
 	for (size_t i = 0, j = 0; i < 6; i++) {
 		if (i == 3)
 			c->code[j++] = '-';

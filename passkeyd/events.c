@@ -43,17 +43,41 @@ escape(char *out, size_t outlen, const char *in)
 	out[o] = '\0';
 }
 
+/* Room for any event line (escaped fields at their longest) in one piece. */
+#define LOG_LINE_MAX	4096
+
+/*
+ * A line goes out in one write: stderr is unbuffered, and the prefix, the
+ * text and the newline written apart were three system calls (and, under
+ * systemd, three messages for journald to read) per event.  A longer line
+ * than the buffer holds is written the old way.
+ */
 static void
 vlog(struct passkeyd *d, const char *fmt, va_list ap)
 {
+	static const char prefix[] = "passkeyd: ";
+	char line[LOG_LINE_MAX];
+	size_t pl = sizeof(prefix) - 1;
+	va_list aq;
+	int n;
+
 	if (d != NULL && d->log_to_syslog) {
 		vsyslog(LOG_AUTHPRIV | LOG_INFO, fmt, ap);
+		return;
+	}
+	va_copy(aq, ap);
+	n = vsnprintf(line + pl, sizeof(line) - pl - 1, fmt, aq);
+	va_end(aq);
+	if (n >= 0 && (size_t)n < sizeof(line) - pl - 1) {
+		memcpy(line, prefix, pl);
+		line[pl + (size_t)n] = '\n';
+		fwrite(line, 1, pl + (size_t)n + 1, stderr);
 	} else {
-		fputs("passkeyd: ", stderr);
+		fputs(prefix, stderr);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
-		fflush(stderr);
 	}
+	fflush(stderr);
 }
 
 void

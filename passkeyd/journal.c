@@ -38,6 +38,7 @@ struct writer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int wake;		/* the journal's pipe, the end the writer writes */
+	unsigned *signals;	/* the journal's count of wake-ups sent (atomic) */
 	int stop, busy, done;
 	double took;		/* the batch's BEGIN to COMMIT, in seconds */
 	struct entry *batch;
@@ -52,6 +53,12 @@ struct journal {
 	struct writer *w[JOURNAL_MAX_WRITERS];
 	size_t nw;
 	int wake[2];		/* [0] polled by the loop, [1] written by the writers */
+	/*
+	 * Wake-ups the writers sent (atomic, counted before the byte is
+	 * written) and the loop has read: the pipe is read only while they
+	 * differ, not on every loop turn.
+	 */
+	unsigned signals, drained;
 	struct entry *q;	/* FIFO: q[0..n) */
 	size_t n, cap;
 	size_t waited_on;	/* queued entries someone waits for (not lone rows) */
@@ -334,8 +341,11 @@ writer_main(void *arg)
 		snprintf(w->why, sizeof(w->why), "%s", err != STORE_OK ?
 		    store_errmsg(w->st) : "");
 		w->done = 1;
+		/* counted first: the loop reads the pipe until it has them all */
+		__atomic_add_fetch(w->signals, 1, __ATOMIC_SEQ_CST);
 		/* a full pipe already holds a wake-up: one is enough */
-		(void)!write(w->wake, "", 1);
+		if (write(w->wake, "", 1) != 1)
+			__atomic_sub_fetch(w->signals, 1, __ATOMIC_SEQ_CST);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -372,14 +382,21 @@ collect(struct journal *j, struct writer *w, struct passkeyd *d)
 	return 1;
 }
 
-/* Every batch the writers finished, in the order of the writers. */
+/*
+ * Every batch the writers finished, in the order of the writers.  The
+ * pipe is drained only while a wake-up sent is not yet read: a byte is
+ * written after its count, so one not arrived yet is read on the turn
+ * its arrival wakes.
+ */
 static void
 collect_all(struct journal *j, struct passkeyd *d)
 {
 	char drain[64];
+	ssize_t n;
 
-	while (read(j->wake[0], drain, sizeof(drain)) > 0)
-		;
+	while (__atomic_load_n(&j->signals, __ATOMIC_SEQ_CST) != j->drained &&
+	    (n = read(j->wake[0], drain, sizeof(drain))) > 0)
+		j->drained += (unsigned)n;
 	for (size_t i = 0; i < j->nw; i++)
 		(void)collect(j, j->w[i], d);
 }
@@ -398,8 +415,14 @@ hand_over(struct journal *j, struct writer *w)
 	w->n = n;
 	w->busy = 1;
 	w->done = 0;
-	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+	/*
+	 * After the unlock: a writer woken while the loop still holds its
+	 * mutex would only block on it again (two more futex calls and a
+	 * context switch per batch).  It checks busy under the mutex before
+	 * it waits, so the wake-up cannot be missed.
+	 */
+	pthread_cond_signal(&w->cv);
 }
 
 static int
@@ -513,6 +536,7 @@ journal_start_writer(struct journal *j, store_t *own)
 	}
 	w->st = own;
 	w->wake = j->wake[1];
+	w->signals = &j->signals;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -687,6 +688,21 @@ sq_free(struct store_sqlite *sq)
 	free(sq);
 }
 
+/*
+ * Process-wide settings, before SQLite's first use.  Its allocation
+ * statistics (nothing here reads them) take one global mutex around every
+ * malloc and free, a mutex the daemon's loop and its journal writers
+ * would otherwise share.  Refused (SQLITE_MISUSE, and harmless) when
+ * something else initialized SQLite first.
+ */
+static pthread_once_t sq_global_once = PTHREAD_ONCE_INIT;
+
+static void
+sq_global_setup(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 store_err_t
 store_sqlite_open(const char *path, store_t **out, char *why, size_t whylen)
 {
@@ -696,6 +712,7 @@ store_sqlite_open(const char *path, store_t **out, char *why, size_t whylen)
 	int rc;
 
 	*out = NULL;
+	(void)pthread_once(&sq_global_once, sq_global_setup);
 	if (strcmp(path, ":memory:") != 0) {
 		/* SQLite reads "file:..." as a URI; "./file:..." is a path. */
 		if (strncmp(path, "file:", 5) == 0) {

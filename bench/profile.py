@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Per-login cost of passkeyd over a fixed number of logins, for the
+performance issue's attribution.  passkeyd starts as bench/ceremony.py
+starts it (SQLite store, nss_wrapper users); bench/ceremony-load registers
+its users, warms the daemon up (every key parsed, the store's pages read),
+then runs N logins at each concurrency ("run C S N").
+
+  profile.py plain     BIN [--n N] [--c 1,16]   user and system ms per login
+  profile.py strace    BIN ...                  system calls per login, by kind
+  profile.py callgrind BIN ...                  instructions per login, by library
+
+callgrind: passkeyd runs under valgrind with instrumentation off until the
+measured logins (callgrind_control -i on, -z, then -d after them); the
+dumps stay in --out for callgrind_annotate (--inclusive=yes, --tree=caller).
+Needs valgrind, strace, and the build of bench/ceremony.sh (build/)."""
+import argparse
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ceremony as cb  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+def proc_times(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])	# utime, stime in ticks
+
+
+def callgrind_by_object(path):
+    """Exclusive Ir per shared object of one callgrind dump, and the total."""
+    names = {"ob": {}, "fn": {}}
+    per_fn, fn_ob = collections.Counter(), {}
+    ob = fn = None
+    after_calls = False
+
+    def name(kind, rest):
+        m = re.match(r"\((\d+)\)(?: (.*))?", rest)
+        if not m:
+            return rest
+        if m.group(2) is not None:
+            names[kind][m.group(1)] = m.group(2)
+        return names[kind].get(m.group(1), "?")
+    with open(path) as f:
+        for line in f:
+            if line[:1].isdigit() or line[:1] in "+-*":
+                if not after_calls:
+                    parts = line.split()
+                    per_fn[fn] += int(parts[1]) if len(parts) > 1 else 0
+                after_calls = False	# a calls= line's cost is the callee's, inclusive
+                continue
+            key, _, rest = line.rstrip("\n").partition("=")
+            if key == "ob":
+                ob = name("ob", rest)
+            elif key == "fn":
+                fn = name("fn", rest)
+                fn_ob.setdefault(fn, ob)
+            elif key in ("cob", "cfn"):
+                name(key[1:], rest)
+            elif key == "calls":
+                after_calls = True
+    by_ob = collections.Counter()
+    for f, ir in per_fn.items():
+        by_ob[os.path.basename(fn_ob.get(f) or "?")] += ir
+    return by_ob, sum(by_ob.values())
+
+
+def strace_counts(path):
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 5 and p[3].isdigit() and p[-1] != "total":
+                counts[p[-1]] = int(p[3])
+    return counts
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=("plain", "strace", "callgrind"))
+    ap.add_argument("passkeyd")
+    ap.add_argument("--n", type=int, default=2000, help="logins per concurrency")
+    ap.add_argument("--c", default="1,16", help="concurrencies")
+    ap.add_argument("--load", default=os.path.join(ROOT, "build", "bench", "ceremony-load"))
+    ap.add_argument("--out", default="", help="keep the dumps here (default: a temporary folder)")
+    args = ap.parse_args()
+    cs = [int(x) for x in args.c.split(",")]
+    tmp = tempfile.mkdtemp(prefix="passkeyd-profile.")
+    out = args.out or tmp
+    os.makedirs(out, exist_ok=True)
+    wrapper = os.path.join(tmp, "passkeyd.sh")
+    binary = os.path.abspath(args.passkeyd)
+    with open(wrapper, "w") as f:
+        if args.mode == "callgrind":
+            f.write(f"#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no "
+                    f"--callgrind-out-file={out}/callgrind.%p.out {binary} \"$@\"\n")
+        else:
+            f.write(f"#!/bin/sh\nexec {binary} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    srv = load = None
+    try:
+        srv = cb.Ours(wrapper, os.path.join(tmp, "srv"),
+                      names=[f"bench{i}" for i in range(cb.USERS)])
+        pid = srv.proc.pid
+        load = cb.Load(args.load, srv, max(cs))
+
+        def run(c, n):
+            load.p.stdin.write(f"run {c} 3600 {n}\n")
+            load.p.stdin.flush()
+            return dict(kv.split("=") for kv in load.p.stdout.readline().split())
+        run(max(cs), 2 * cb.USERS)	# warm-up: not measured
+        hz = os.sysconf("SC_CLK_TCK")
+        for dump, c in enumerate(cs, 1):
+            tracer = None
+            if args.mode == "callgrind":
+                for op in (["-i", "on"], ["-z"]):
+                    subprocess.run(["callgrind_control", *op, str(pid)], check=True,
+                                   capture_output=True)
+            elif args.mode == "strace":
+                tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o",
+                                           f"{out}/strace.c{c}.txt"], stderr=subprocess.DEVNULL)
+                time.sleep(1.5)	# attached to every thread
+            u0, s0 = proc_times(pid)
+            res = run(c, args.n)
+            u1, s1 = proc_times(pid)
+            n = max(1, int(res["logins"]))
+            print(f"c={c} logins={n} errors={res['errors']} per_s={res['per_s']} "
+                  f"user_ms={(u1 - u0) * 1000 / hz / n:.3f} sys_ms={(s1 - s0) * 1000 / hz / n:.3f}",
+                  flush=True)
+            if tracer is not None:
+                time.sleep(0.5)
+                tracer.send_signal(2)
+                tracer.wait(30)
+                counts = strace_counts(f"{out}/strace.c{c}.txt")
+                print("  syscalls per login: " + " ".join(
+                    f"{k}={v / n:.2f}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])
+                    if v / n >= 0.05) + f" total={sum(counts.values()) / n:.2f}", flush=True)
+            if args.mode == "callgrind":
+                for op in (["-d", f"c{c}"], ["-i", "off"]):
+                    subprocess.run(["callgrind_control", *op, str(pid)], check=True,
+                                   capture_output=True)
+                path = [p for p in os.listdir(out) if p.endswith(f".out.{dump}")][0]
+                by_ob, total = callgrind_by_object(os.path.join(out, path))
+                kept = f" ({out}/{path})" if args.out else ""
+                print(f"  instructions per login: {total / n:,.0f}{kept}", flush=True)
+                for ob, ir in by_ob.most_common(10):
+                    print(f"    {ir / n:10,.0f} {100 * ir / total:5.1f}%  {ob}", flush=True)
+    finally:
+        if load is not None:
+            load.close()
+        if srv is not None:
+            srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
