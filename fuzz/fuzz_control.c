@@ -580,6 +580,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		call.can_bind = room_to_bind(&d, &c);
 		root_ran |= uid == 0;
 		ans = control_dispatch(&d, &call, line, line_len);
+		/* a page the op serialized itself: it must be one JSON object, as control.c sends it */
+		if (call.text != NULL) {
+			if (ans != NULL)
+				fuzz_fail("both an answer and a serialized one", line, line_len, ans);
+			if ((ans = json_loads(call.text, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
+			    strchr(call.text, '\n') != NULL || strlen(call.text) > CONTROL_LINE_MAX)
+				fuzz_fail("a serialized answer that is not one JSON line", line, line_len,
+				    NULL);
+			free(call.text);
+			call.text = NULL;
+		}
 		if (verbose) {
 			char *a = ans != NULL ? json_dumps(ans, JSON_COMPACT) : NULL;
 

@@ -259,13 +259,12 @@ flush_out(struct client *c)
 }
 
 /* Queues one answer line and sends what the socket takes at once. */
+/* Sends one answer line; s is malloc'd JSON text (consumed), NULL when there is none. */
 static void
-reply(struct client *c, json_t *obj)
+reply_text(struct client *c, char *s)
 {
-	char *s = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
 	size_t len;
 
-	json_decref(obj);
 	if (s == NULL || c->out != NULL) {	/* one answer at a time, by design */
 		free(s);
 		c->closing = 1;
@@ -278,6 +277,15 @@ reply(struct client *c, json_t *obj)
 	c->out_off = 0;
 	c->out_ms = clock_monotonic_ms();
 	flush_out(c);
+}
+
+static void
+reply(struct client *c, json_t *obj)
+{
+	char *s = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+	json_decref(obj);
+	reply_text(c, s);
 }
 
 static struct client *
@@ -351,7 +359,12 @@ serve_line(struct control_server *s, struct client *c, const char *line, size_t 
 		c->waiting = 1;
 		return;
 	}
-	reply(c, answer);
+	if (answer == NULL && call.text != NULL)
+		reply_text(c, call.text);
+	else {
+		free(call.text);
+		reply(c, answer);
+	}
 	c->last_ms = clock_monotonic_ms();
 	if (call.close_after)
 		c->closing = 1;

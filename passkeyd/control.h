@@ -53,6 +53,12 @@ struct control_call {
 	int can_bind;		/* the connection has room for another bound ceremony */
 	/* a ceremony the op bound to this connection (cancelled when it closes) */
 	char bind_token[CEREMONY_TOKEN_LEN + 1];
+	/*
+	 * An answer the op serialized itself (one JSON object, no newline),
+	 * sent as it is when the op returns NULL: a listing page, built from
+	 * items serialized once (manage_page), is not serialized again.
+	 */
+	char *text;
 };
 
 /* Where a deferred answer goes: the connection, if it is still there. */

@@ -385,7 +385,7 @@ control_dispatch(struct passkeyd *d, struct control_call *call, const char *line
 		err = permitted(&x, op);
 	out = err == CTL_REFUSAL_NONE ? op->run(&x) : op_refuse(err);
 	json_decref(x.req);
-	if (out == NULL && !call->deferred)
+	if (out == NULL && !call->deferred && call->text == NULL)
 		out = op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	return out;
 }

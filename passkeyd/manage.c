@@ -18,12 +18,10 @@
 #include "manage.h"
 #include "rp_b64url.h"
 
-/* Answers stay under the protocol's line bound (CTL_MAX_LINE, 8192). */
-#define PAGE_BUDGET		6500
 #define EVENTS_LIMIT_MAX	10000
 #define EVENTS_LIMIT_DEFAULT	50
 #define EVENTS_PAGE_ROWS	200	/* rows read for one page */
-#define LIST_PAGE_ROWS		24	/* passkeys read for one page: what fits PAGE_BUDGET */
+#define LIST_PAGE_ROWS		24	/* passkeys read for one page: what fits MANAGE_PAGE_BUDGET */
 
 /*
  * The user a request is about: the caller itself when absent; another
@@ -57,6 +55,39 @@ manage_short_id(const unsigned char *id, size_t len, char out[MANAGE_ID_HEX + 1]
 	store_id_hash(id, len, full);
 	memcpy(out, full, MANAGE_ID_HEX);
 	out[MANAGE_ID_HEX] = '\0';
+}
+
+void
+manage_page_start(struct manage_page *p, const char *key)
+{
+	*p = (struct manage_page){ .used = 64 };
+	strbuf_printf(&p->b, "{\"ok\":true,\"%s\":[", key);
+}
+
+int
+manage_page_add(struct manage_page *p, json_t *o)
+{
+	char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t len = text != NULL ? strlen(text) : 0;
+	int fits = text != NULL && (p->n == 0 || p->used + len + 1 <= MANAGE_PAGE_BUDGET);
+
+	json_decref(o);
+	if (fits) {
+		strbuf_printf(&p->b, "%s%s", p->n > 0 ? "," : "", text);
+		p->used += len + 1;
+		p->n++;
+	}
+	free(text);
+	return fits && !p->b.failed;
+}
+
+json_t *
+manage_page_end(struct op_ctx *x, struct manage_page *p, const char *tail)
+{
+	strbuf_printf(&p->b, "]%s%s}", tail != NULL ? "," : "", tail != NULL ? tail : "");
+	if ((x->call->text = strbuf_take(&p->b, NULL)) == NULL)
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	return NULL;
 }
 
 static const char *
@@ -194,8 +225,10 @@ manage_list(struct op_ctx *x)
 	store_err_t se;
 	const char *user;
 	json_int_t cursor;
-	json_t *items, *out;
-	size_t used = 64, i;
+	struct manage_page page;
+	char tail[40] = "";
+	json_t *out;
+	size_t i;
 	int64_t last = 0;
 
 	user = manage_subject(x, &refused);
@@ -207,26 +240,14 @@ manage_list(struct op_ctx *x)
 		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
 	if ((se = store_cred_page(x->d->store, user, cursor, LIST_PAGE_ROWS, &list)) != STORE_OK)
 		return op_refuse(store_refusal(x->d, se));
-	items = json_array();
-	for (i = 0; items != NULL && i < list.count; i++) {
-		json_t *o = credential_json(x->d, &list.items[i]);
-		char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-		size_t len = text != NULL ? strlen(text) : 0;
-
-		free(text);
-		if (o == NULL || text == NULL ||
-		    (used + len + 1 > PAGE_BUDGET && json_array_size(items) > 0)) {
-			json_decref(o);
-			break;
-		}
-		used += len + 1;
-		json_array_append_new(items, o);
+	manage_page_start(&page, "credentials");
+	for (i = 0; i < list.count && manage_page_add(&page,
+	    credential_json(x->d, &list.items[i])); i++)
 		last = list.items[i].seq;
-	}
-	out = json_pack("{s:b, s:o}", "ok", 1, "credentials", items);
 	/* cut by the budget, or a full page: more may follow */
-	if (out != NULL && last > 0 && (i < list.count || list.count == LIST_PAGE_ROWS))
-		json_object_set_new(out, "next", json_integer((json_int_t)last));
+	if (last > 0 && (i < list.count || list.count == LIST_PAGE_ROWS))
+		snprintf(tail, sizeof(tail), "\"next\":%lld", (long long)last);
+	out = manage_page_end(x, &page, tail[0] != '\0' ? tail : NULL);
 	store_credential_list_free(&list);
 	return out;
 }
@@ -458,13 +479,15 @@ event_json(const struct store_event *e)
 json_t *
 manage_events(struct op_ctx *x)
 {
-	json_t *lim = json_object_get(x->req, "limit"), *items, *out;
+	json_t *lim = json_object_get(x->req, "limit"), *out;
 	json_int_t limit = EVENTS_LIMIT_DEFAULT, cursor;
 	struct store_event_list list;
+	struct manage_page page;
 	enum ctl_refusal refused;
+	char tail[40] = "";
 	store_err_t se;
 	const char *user;
-	size_t used = 64, i;
+	size_t i;
 	int64_t last = 0;
 
 	user = manage_subject(x, &refused);
@@ -483,27 +506,14 @@ manage_events(struct op_ctx *x)
 	if ((se = store_event_list(x->d->store, user, (size_t)(limit < EVENTS_PAGE_ROWS ?
 	    limit : EVENTS_PAGE_ROWS), cursor, &list)) != STORE_OK)
 		return op_refuse(store_refusal(x->d, se));
-	items = json_array();
-	for (i = 0; items != NULL && i < list.count; i++) {
-		json_t *o = event_json(&list.items[i]);
-		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-		size_t len = s != NULL ? strlen(s) : 0;
-
-		free(s);
-		if (o == NULL || s == NULL ||
-		    (used + len + 1 > PAGE_BUDGET && json_array_size(items) > 0)) {
-			json_decref(o);
-			break;
-		}
-		used += len + 1;
-		json_array_append_new(items, o);
+	manage_page_start(&page, "events");
+	for (i = 0; i < list.count && manage_page_add(&page, event_json(&list.items[i])); i++)
 		last = list.items[i].id;
-	}
 	/* cut by the budget, or a full page while the client wants more */
-	out = json_pack("{s:b, s:o}", "ok", 1, "events", items);
-	if (out != NULL && last > 0 && (i < list.count ||
+	if (last > 0 && (i < list.count ||
 	    (list.count == EVENTS_PAGE_ROWS && (json_int_t)i < limit)))
-		json_object_set_new(out, "next", json_integer((json_int_t)last));
+		snprintf(tail, sizeof(tail), "\"next\":%lld", (long long)last);
+	out = manage_page_end(x, &page, tail[0] != '\0' ? tail : NULL);
 	store_event_list_free(&list);
 	return out;
 }

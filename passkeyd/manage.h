@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "control_ops.h"
+#include "strbuf.h"
 
 /* A passkey's short ID: the first hex digits of SHA-256(credential ID). */
 #define MANAGE_ID_HEX	12
@@ -22,6 +23,27 @@
  * NULL when "user" is absent) only for root.  *refused says why not.
  */
 const char *manage_subject(const struct op_ctx *x, enum ctl_refusal *refused);
+
+/*
+ * One page of a listing as one answer line, {"ok":true,"KEY":[...],...},
+ * each item serialized once: it goes into the line as it is, and the
+ * control layer sends the line without serializing the page again.  An
+ * item is left out (and the page ends) when it would take the line past
+ * MANAGE_PAGE_BUDGET bytes, unless it is the first.
+ */
+#define MANAGE_PAGE_BUDGET	6500	/* of the 8192 a line may hold */
+struct manage_page {
+	struct strbuf b;
+	size_t n, used;
+};
+void manage_page_start(struct manage_page *p, const char *key);
+/* Adds o (consumed): 1, or 0 when it does not fit or memory ran out. */
+int manage_page_add(struct manage_page *p, json_t *o);
+/*
+ * Closes the page, with `tail` (further members as JSON text, or NULL)
+ * after the array, and hands the line to the call: NULL, or a refusal.
+ */
+json_t *manage_page_end(struct op_ctx *x, struct manage_page *p, const char *tail);
 
 void manage_short_id(const unsigned char *id, size_t len, char out[MANAGE_ID_HEX + 1]);
 

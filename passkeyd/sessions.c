@@ -12,8 +12,6 @@
 #include "manage.h"
 #include "sessions.h"
 
-/* an answer is one line of at most 8192 bytes; "more" says some were left out */
-#define SESSIONS_BUDGET		6500
 
 static json_t *
 window_json(const struct store_window *w)
@@ -33,33 +31,22 @@ json_t *
 sessions_list(struct op_ctx *x)
 {
 	struct store_window_list list;
+	struct manage_page page;
 	enum ctl_refusal refused;
-	json_t *items, *out;
 	const char *user;
 	store_err_t se;
-	size_t i, used = 64;
+	json_t *out;
+	size_t i;
 
 	user = manage_subject(x, &refused);
 	if (refused != CTL_REFUSAL_NONE)
 		return op_refuse(refused);
 	if ((se = store_window_list(x->d->store, user, (int64_t)time(NULL), &list)) != STORE_OK)
 		return op_refuse(store_refusal(x->d, se));
-	items = json_array();
-	for (i = 0; items != NULL && i < list.count; i++) {
-		json_t *o = window_json(&list.items[i]);
-		char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-		size_t len = text != NULL ? strlen(text) : 0;
-
-		free(text);
-		if (o == NULL || text == NULL || used + len + 1 > SESSIONS_BUDGET) {
-			json_decref(o);
-			break;
-		}
-		used += len + 1;
-		json_array_append_new(items, o);
-	}
-	out = items != NULL ? json_pack("{s:b, s:o, s:b}", "ok", 1, "sessions", items,
-	    "more", i < list.count) : NULL;
+	manage_page_start(&page, "sessions");
+	for (i = 0; i < list.count && manage_page_add(&page, window_json(&list.items[i])); i++)
+		;
+	out = manage_page_end(x, &page, i < list.count ? "\"more\":true" : "\"more\":false");
 	store_window_list_free(&list);
 	return out;
 }
