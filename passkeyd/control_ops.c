@@ -59,6 +59,21 @@ op_refuse(enum ctl_refusal r)
 	return ctl_refusal_json(r);
 }
 
+json_t *
+op_defer_write(struct op_ctx *x, struct control_reply **reply, journal_apply_fn apply,
+    journal_done_fn done, void *arg)
+{
+	if ((*reply = control_defer(x->call)) == NULL)
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	if (journal_add(x->d->journal, apply, done, arg) != 0) {
+		x->call->deferred = 0;
+		free(*reply);
+		*reply = NULL;
+		return op_refuse(CTL_REFUSAL_STORE_BUSY);
+	}
+	return NULL;
+}
+
 void
 control_account_name(uid_t uid, char *out, size_t len)
 {

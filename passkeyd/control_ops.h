@@ -41,4 +41,14 @@ void control_account_name(uid_t uid, char *out, size_t len);
 json_t *op_ok(void);
 json_t *op_refuse(enum ctl_refusal r);
 
+/*
+ * For an op whose answer waits for a write: defers the call's answer,
+ * setting *reply (in arg, for done to answer through) before the write
+ * is queued in the journal.  NULL when queued (the handler returns it);
+ * else the refusal, with nothing deferred or queued and arg still the
+ * caller's to free.
+ */
+json_t *op_defer_write(struct op_ctx *x, struct control_reply **reply,
+    journal_apply_fn apply, journal_done_fn done, void *arg);
+
 #endif

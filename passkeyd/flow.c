@@ -101,18 +101,6 @@ client_key_of(const struct login_request *r)
 	return r->client_key != NULL ? r->client_key : "";
 }
 
-/* Printable ASCII, no spaces, 1..max: what the store keeps of a window's client. */
-static int
-plain_word(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return 0;
-	return n >= 1 && n <= max;
-}
-
 /*
  * The re-approval window a login may open or use: seconds, or 0 when it
  * may not.  With no address there is no client to name; a key the
@@ -124,8 +112,7 @@ reuse_seconds(struct passkeyd *d, const struct login_request *r)
 {
 	unsigned s = r->reuse < d->cfg.reuse_max ? r->reuse : d->cfg.reuse_max;
 
-	if (s == 0 || !plain_word(r->rhost, 255) || !plain_word(r->service, 64) ||
-	    strchr(r->service, '/') != NULL ||
+	if (s == 0 || !store_window_client_ok(r->service, r->rhost) ||
 	    (r->key_required && client_key_of(r)[0] == '\0') ||
 	    !text_hostname_chars(d->cfg.hostname, 253))
 		return 0;
@@ -354,6 +341,12 @@ flow_refresh(struct passkeyd *d, struct ceremony *c)
 		ceremony_finish(d->ceremonies, c, CTL_STATE_EXPIRED, "expired", now);
 		flow_on_expire(c, d);
 	}
+}
+
+unsigned
+flow_window_seconds(const struct passkeyd *d, const struct ceremony *c)
+{
+	return c->reuse < d->cfg.reuse_max ? c->reuse : d->cfg.reuse_max;
 }
 
 void
@@ -931,7 +924,7 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 		a->done = done;
 		a->arg = arg;
 		a->fleet = d->fleet;
-		a->reuse = c->reuse < d->cfg.reuse_max ? c->reuse : d->cfg.reuse_max;
+		a->reuse = flow_window_seconds(d, c);
 		*reason = c->kind == CEREMONY_LOGIN ? verify_login(d, c, resp, a) :
 		    verify_register(d, c, resp, a);
 	}

@@ -106,6 +106,13 @@ void flow_deny(struct passkeyd *d, struct ceremony *c);
 void flow_client_cancelled(struct passkeyd *d, struct ceremony *c,
     const char *dom_error);
 
+/*
+ * The re-approval window c's approval opens here: what the ceremony asks
+ * (in a fleet, the host that began it), capped by this instance's
+ * reuse_max; 0 for none.
+ */
+unsigned flow_window_seconds(const struct passkeyd *d, const struct ceremony *c);
+
 /* ceremony_sweep callback: logs the expiry. */
 void flow_on_expire(struct ceremony *c, void *passkeyd);
 

@@ -346,10 +346,10 @@ api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony 
 	    "service", c->service, "created", created,
 	    "expires_in", (json_int_t)(c->expires - time(NULL)),
 	    "code", c->code, "publicKey", pk);
-	/* the re-approval window the approval opens (flow.c caps it the same way) */
-	if (out != NULL && c->reuse > 0 && h->d->cfg.reuse_max > 0) {
-		json_object_set_new(out, "reuse", json_integer((json_int_t)(c->reuse <
-		    h->d->cfg.reuse_max ? c->reuse : h->d->cfg.reuse_max)));
+	/* the re-approval window the approval opens, said before it is given */
+	if (out != NULL && flow_window_seconds(h->d, c) > 0) {
+		json_object_set_new(out, "reuse", json_integer((json_int_t)flow_window_seconds(h->d,
+		    c)));
 		json_object_set_new(out, "client_key", json_string(c->client_key));
 	}
 	return send_json(conn, 200, out);

@@ -332,17 +332,11 @@ static json_t *
 change_queue(struct op_ctx *x, struct change *ch, journal_apply_fn apply,
     journal_done_fn done)
 {
-	if ((ch->reply = control_defer(x->call)) == NULL) {
+	json_t *refused = op_defer_write(x, &ch->reply, apply, done, ch);
+
+	if (refused != NULL)
 		change_free(ch);
-		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
-	}
-	if (journal_add(x->d->journal, apply, done, ch) != 0) {
-		x->call->deferred = 0;
-		free(ch->reply);
-		change_free(ch);
-		return op_refuse(CTL_REFUSAL_STORE_BUSY);
-	}
-	return NULL;
+	return refused;
 }
 
 static store_err_t

@@ -99,20 +99,12 @@ revoke_done(struct passkeyd *d, void *arg, store_err_t se)
 	free(r);
 }
 
-/* A window ID: STORE_WINDOW_ID_LEN lower-case hex digits. */
-static int
-valid_window_id(const char *s)
-{
-	return s != NULL && strlen(s) == STORE_WINDOW_ID_LEN &&
-	    strspn(s, "0123456789abcdef") == STORE_WINDOW_ID_LEN;
-}
-
 /* {"id": ID} ends one window, {"all": true} all of the subject's (root, no user: everyone's). */
 json_t *
 sessions_revoke(struct op_ctx *x)
 {
 	const char *id = json_string_value(json_object_get(x->req, "id")), *user;
-	json_t *all = json_object_get(x->req, "all");
+	json_t *all = json_object_get(x->req, "all"), *refused_json;
 	enum ctl_refusal refused;
 	struct revoke *r;
 
@@ -120,7 +112,7 @@ sessions_revoke(struct op_ctx *x)
 	if (refused != CTL_REFUSAL_NONE)
 		return op_refuse(refused);
 	/* exactly one of the two */
-	if ((id != NULL) == json_is_true(all) || (id != NULL && !valid_window_id(id)) ||
+	if ((id != NULL) == json_is_true(all) || (id != NULL && !store_window_id_ok(id)) ||
 	    (all != NULL && !json_is_boolean(all)) ||
 	    (json_object_get(x->req, "id") != NULL && id == NULL))
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
@@ -131,15 +123,7 @@ sessions_revoke(struct op_ctx *x)
 	snprintf(r->detail, sizeof(r->detail), "id=%s by=%s", id != NULL ? id : "all",
 	    x->uid == 0 ? "root" : x->self);
 	r->audit = x->d->audit_rows;
-	if ((r->reply = control_defer(x->call)) == NULL) {
+	if ((refused_json = op_defer_write(x, &r->reply, revoke_apply, revoke_done, r)) != NULL)
 		free(r);
-		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
-	}
-	if (journal_add(x->d->journal, revoke_apply, revoke_done, r) != 0) {
-		x->call->deferred = 0;
-		free(r->reply);
-		free(r);
-		return op_refuse(CTL_REFUSAL_STORE_BUSY);
-	}
-	return NULL;
+	return refused_json;
 }

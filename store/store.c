@@ -767,8 +767,14 @@ valid_rhost(const char *s)
 	return valid_word(s, 1, 255, "");
 }
 
-static int
-valid_window_id(const char *s)
+int
+store_window_client_ok(const char *service, const char *rhost)
+{
+	return valid_service(service) && valid_rhost(rhost);
+}
+
+int
+store_window_id_ok(const char *s)
 {
 	return s != NULL && strlen(s) == STORE_WINDOW_ID_LEN &&
 	    strspn(s, "0123456789abcdef") == STORE_WINDOW_ID_LEN;
@@ -791,8 +797,8 @@ valid_source(const char *s)
 static int
 valid_window(const struct store_window *w)
 {
-	return w != NULL && valid_user(w->user) && valid_service(w->service) &&
-	    valid_rhost(w->rhost) && valid_client_key(w->client_key) &&
+	return w != NULL && valid_user(w->user) &&
+	    store_window_client_ok(w->service, w->rhost) && valid_client_key(w->client_key) &&
 	    text_hostname_chars(w->hostname, 253) && valid_source(w->source) &&
 	    valid_id(w->cred_id, w->cred_id_len) && w->opened >= 0 &&
 	    w->expires > w->opened;
@@ -828,8 +834,8 @@ store_window_find(store_t *st, const char *user, const char *service, const char
 	if (out == NULL)
 		return STORE_ERR_INVALID;
 	memset(out, 0, sizeof(*out));
-	if (st == NULL || !valid_user(user) || !valid_service(service) ||
-	    !valid_rhost(rhost) || !valid_client_key(client_key) ||
+	if (st == NULL || !valid_user(user) || !store_window_client_ok(service, rhost) ||
+	    !valid_client_key(client_key) ||
 	    !text_hostname_chars(hostname, 253) || now < 0)
 		return STORE_ERR_INVALID;
 	return st->ops->window_find(st, user, service, rhost, client_key, hostname,
@@ -839,7 +845,7 @@ store_window_find(store_t *st, const char *user, const char *service, const char
 store_err_t
 store_window_use(store_t *st, const char *id, int64_t now)
 {
-	if (st == NULL || !valid_window_id(id) || now < 0)
+	if (st == NULL || !store_window_id_ok(id) || now < 0)
 		return STORE_ERR_INVALID;
 	return st->ops->window_use(st, id, now);
 }
@@ -862,7 +868,7 @@ store_window_revoke(store_t *st, const char *id, const char *user, size_t *n)
 	if (n == NULL)
 		return STORE_ERR_INVALID;
 	*n = 0;
-	if (st == NULL || (id != NULL && !valid_window_id(id)) ||
+	if (st == NULL || (id != NULL && !store_window_id_ok(id)) ||
 	    (user != NULL && !valid_user(user)))
 		return STORE_ERR_INVALID;
 	return st->ops->window_revoke(st, id, user, n);

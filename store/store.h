@@ -408,6 +408,15 @@ store_err_t store_window_list(store_t *st, const char *user, int64_t now,
  * anyone's).  *n is how many ended; 0 is not an error.
  */
 store_err_t store_window_revoke(store_t *st, const char *id, const char *user, size_t *n);
+/*
+ * Whether a window can name this client: the service and the address as
+ * the store keeps them (printable ASCII without spaces, 1..64 and 1..255
+ * bytes, no '/' in a service).  A caller checks before it asks for a
+ * window it could not open.
+ */
+int store_window_client_ok(const char *service, const char *rhost);
+/* Whether s has the shape of a window ID (STORE_WINDOW_ID_LEN lower-case hex digits). */
+int store_window_id_ok(const char *s);
 void store_window_free(struct store_window *w);		/* frees members */
 void store_window_list_free(struct store_window_list *list);
 

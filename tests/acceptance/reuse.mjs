@@ -15,7 +15,6 @@
 //
 // Removed at the end: the PAM file (run.mjs's writeSysFile), the key file in pkt-alice's home
 // (with the account), the sshd (tracked) and the folder in the run's temporary folder.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -47,34 +46,15 @@ export function reuseCases(T, h) {
   }
 
   async function startSshd(dir) {
-    const port = await h.freePort();
     const link = path.join(dir, SERVICE); // sshd's PAM service is the name it is started as
     fs.symlinkSync('/usr/sbin/sshd', link);
-    const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-    const kg = sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pkt-acceptance-p', '-f', hostKey]);
-    if (kg.code !== 0) throw new Error(`ssh-keygen: ${kg.stderr}`);
-    const cfg = path.join(dir, 'sshd_config');
-    fs.writeFileSync(cfg, [
-      `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, 'PidFile none', 'UsePAM yes',
-      'PubkeyAuthentication yes', 'KbdInteractiveAuthentication yes', 'PasswordAuthentication no',
+    const { port } = await h.startExtraSshd(dir, link, 'sshd-p', [
+      'UsePAM yes', 'PubkeyAuthentication yes', 'KbdInteractiveAuthentication yes', 'PasswordAuthentication no',
       'AuthenticationMethods publickey,keyboard-interactive', 'ExposeAuthInfo yes',
       'AuthorizedKeysFile .ssh/pkt-reuse-keys', 'PermitRootLogin no', 'UseDNS no', 'LogLevel VERBOSE',
       'LoginGraceTime 100', 'MaxStartups 60', 'MaxSessions 30', 'Subsystem sftp internal-sftp',
-      'PrintMotd no', 'PrintLastLog no', 'AllowUsers pkt-alice', '',
-    ].join('\n'));
-    const tap = st.logs['sshd-p'] || (st.logs['sshd-p'] = new h.LogTap('sshd-p'));
-    const child = h.track(spawn(link, ['-D', '-e', '-f', cfg], {
-      env: { PATH: h.PATH_ENV, LANG: 'C', PAM_PASSKEY_DEBUG_STDERR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-    }), 'sshd-p');
-    tap.attach(child.stdout, ':out');
-    tap.attach(child.stderr);
-    const end = Date.now() + 10_000;
-    while (Date.now() < end && !(await h.tcpOpen(port))) {
-      if (child.exitCode !== null || child.signalCode !== null) break;
-      await h.sleep(50);
-    }
-    if (!(await h.tcpOpen(port))) throw new Error(`sshd (p) did not come up: ${tap.tail()}`);
+      'PrintMotd no', 'PrintLastLog no', 'AllowUsers pkt-alice',
+    ], { PAM_PASSKEY_DEBUG_STDERR: '1' });
     return port;
   }
 

@@ -507,24 +507,21 @@ async function startSshd({ service = SERVICE } = {}) {
   return { port, child };
 }
 
-// A second sshd for (k): public-key logins only, the keys in ~/.ssh/authorized_keys. Same PAM
-// service name (its account stage lets the locked test accounts in); auth stack not used.
-async function startPubkeySshd(dir) {
+// One more private sshd, started as `program` (its PAM service is that name) with a host key of
+// its own and `lines` after Port, ListenAddress, HostKey and PidFile; its log goes to the tap
+// `name`.  Returns { port, child } once it accepts connections.
+async function startExtraSshd(dir, program, name, lines, env = {}) {
   const port = await freePort();
   const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-  const kg = sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pkt-acceptance-k', '-f', hostKey]);
+  const kg = sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `pkt-acceptance-${name}`, '-f', hostKey]);
   if (kg.code !== 0) throw new Error(`ssh-keygen: ${kg.stderr}`);
   const cfg = path.join(dir, 'sshd_config');
-  fs.writeFileSync(cfg, [
-    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, 'PidFile none', 'UsePAM yes',
-    'KbdInteractiveAuthentication no', 'PasswordAuthentication no', 'PubkeyAuthentication yes',
-    'AuthenticationMethods publickey', 'AuthorizedKeysFile .ssh/authorized_keys', 'PermitRootLogin no',
-    'UseDNS no', 'LogLevel VERBOSE', 'PrintMotd no', 'PrintLastLog no', 'AllowUsers pkt-alice', '',
-  ].join('\n'));
-  const tap = st.logs['sshd-k'] || (st.logs['sshd-k'] = new LogTap('sshd-k'));
-  const child = track(spawn(path.join(st.tmp, SERVICE), ['-D', '-e', '-f', cfg], {
-    env: { PATH: PATH_ENV, LANG: 'C' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-  }), 'sshd-k');
+  fs.writeFileSync(cfg, [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, 'PidFile none',
+    ...lines, ''].join('\n'));
+  const tap = st.logs[name] || (st.logs[name] = new LogTap(name));
+  const child = track(spawn(program, ['-D', '-e', '-f', cfg], {
+    env: { PATH: PATH_ENV, LANG: 'C', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  }), name);
   tap.attach(child.stdout, ':out');
   tap.attach(child.stderr);
   const end = Date.now() + 10_000;
@@ -532,7 +529,18 @@ async function startPubkeySshd(dir) {
     if (child.exitCode !== null || child.signalCode !== null) break;
     await sleep(50);
   }
-  if (!(await tcpOpen(port))) throw new Error(`sshd (k) did not come up: ${tap.tail()}`);
+  if (!(await tcpOpen(port))) throw new Error(`${name} did not come up: ${tap.tail()}`);
+  return { port, child };
+}
+
+// A second sshd for (k): public-key logins only, the keys in ~/.ssh/authorized_keys. Same PAM
+// service name (its account stage lets the locked test accounts in); auth stack not used.
+async function startPubkeySshd(dir) {
+  const { port, child } = await startExtraSshd(dir, path.join(st.tmp, SERVICE), 'sshd-k', [
+    'UsePAM yes', 'KbdInteractiveAuthentication no', 'PasswordAuthentication no', 'PubkeyAuthentication yes',
+    'AuthenticationMethods publickey', 'AuthorizedKeysFile .ssh/authorized_keys', 'PermitRootLogin no',
+    'UseDNS no', 'LogLevel VERBOSE', 'PrintMotd no', 'PrintLastLog no', 'AllowUsers pkt-alice',
+  ]);
   st.sshdK = child;
   return port;
 }
@@ -1210,7 +1218,7 @@ async function acceptance() {
   // ---------------------------------------------------------------- (p) re-approval windows: tests/acceptance/reuse.mjs
   // (before (e) and (f), which restart and stop passkeyd)
   reuseCases(T, {
-    st, sh, freePort, track, tcpOpen, sleep, now, ms, short, header, writeSysFile, modulePamLine, LogTap,
+    st, sh, startExtraSshd, sleep, now, ms, short, header, writeSysFile, modulePamLine,
     needAlice, alice, askpassClient, parsePrompt, drivePage, runPamtester, sshSummary, waitEvent, events,
     tokenMatches, eventsSummary, PATH_ENV,
   });
