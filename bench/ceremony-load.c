@@ -354,6 +354,9 @@ struct worker {
 	/* the status request after the approval: the user's Enter -> PAM_SUCCESS */
 	double *enter;
 	size_t nenter, capenter;
+	/* each step's time, for where a login's time goes: begin, options, finish */
+	double *step[3];
+	size_t nstep[3], capstep[3];
 	char last_error[200];
 };
 
@@ -378,13 +381,23 @@ fail(struct worker *w, const char *what, const json_t *j)
 	free(s);
 }
 
+/* A step of a login (not of a registration) took from *t to now. */
+static void
+step_done(struct worker *w, int k, double *t)
+{
+	double now = now_s();
+
+	push(&w->step[k], &w->nstep[k], &w->capstep[k], now - *t);
+	*t = now;
+}
+
 static int
 ceremony(struct worker *w, struct user *u, int registering)
 {
 	struct ctl c;
 	json_t *j, *opt = NULL, *fin = NULL;
 	char *resp = NULL, token[64], rhost[32];
-	double t_enter;
+	double t_enter, t_step;
 	long st;
 	int rc = -1;
 
@@ -393,6 +406,7 @@ ceremony(struct worker *w, struct user *u, int registering)
 		return -1;
 	}
 	snprintf(rhost, sizeof(rhost), "10.%d.%d.%d", w->id / 250, w->id % 250, 1);
+	t_step = now_s();
 	j = ctl_ask(&c, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "login_begin",
 	    "user", u->name, "rhost", rhost, "service", "bench",
 	    "enroll", registering ? "after-auth" : "none"));
@@ -403,10 +417,12 @@ ceremony(struct worker *w, struct user *u, int registering)
 	snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
 	json_decref(j);
 	j = NULL;
+	step_done(w, 0, &t_step);
 	if ((opt = api(w->curl, w->hdr, token, "options", "{}", &st)) == NULL || st != 200) {
 		fail(w, "options", opt);
 		goto out;
 	}
+	step_done(w, 1, &t_step);
 	resp = registering ? create(u, json_object_get(opt, "publicKey")) :
 	    get(u, json_object_get(opt, "publicKey"));
 	if (resp == NULL) {
@@ -417,6 +433,7 @@ ceremony(struct worker *w, struct user *u, int registering)
 		fail(w, "finish", fin);
 		goto out;
 	}
+	step_done(w, 2, &t_step);
 	t_enter = now_s();
 	j = ctl_ask(&c, json_pack("{s:s, s:s}", "op", "status", "token", token));
 	if (j == NULL || strcmp(json_string_value(json_object_get(j, "state")) ?
@@ -506,6 +523,7 @@ run_load(struct worker *ws, int c, int secs, unsigned long limit)
 	for (int k = 0; k < c; k++) {
 		ws[k].done = ws[k].errors = 0;
 		ws[k].nlat = ws[k].nenter = 0;
+		ws[k].nstep[0] = ws[k].nstep[1] = ws[k].nstep[2] = 0;
 	}
 	t0 = now_s();
 	for (int k = 0; k < c; k++)
@@ -529,9 +547,19 @@ run_load(struct worker *ws, int c, int secs, unsigned long limit)
 	enter = gather(ws, c, offsetof(struct worker, enter), offsetof(struct worker, nenter),
 	    &nenter);
 	printf("logins=%lu per_s=%.0f p50_ms=%.2f p99_ms=%.2f enter_p50_ms=%.3f"
-	    " enter_p99_ms=%.3f errors=%lu\n", done, (double)done / elapsed,
+	    " enter_p99_ms=%.3f errors=%lu", done, (double)done / elapsed,
 	    pct_ms(all, nall, 0.5), pct_ms(all, nall, 0.99), pct_ms(enter, nenter, 0.5),
 	    pct_ms(enter, nenter, 0.99), errors);
+	for (int i = 0; i < 3; i++) {
+		size_t n;
+		double *v = gather(ws, c, offsetof(struct worker, step) + i * sizeof(double *),
+		    offsetof(struct worker, nstep) + i * sizeof(size_t), &n);
+
+		printf(" %s_p50_ms=%.3f", (const char *[]){ "begin", "options",
+		    "finish" }[i], pct_ms(v, n, 0.5));
+		free(v);
+	}
+	printf("\n");
 	free(all);
 	free(enter);
 	return errors > done / 100 ? 1 : 0;

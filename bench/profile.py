@@ -8,6 +8,7 @@ then runs N logins at each concurrency ("run C S N").
   profile.py plain     BIN [--n N] [--c 1,16]   user and system ms per login
   profile.py strace    BIN ...                  system calls per login, by kind
   profile.py callgrind BIN ...                  instructions per login, by library
+  profile.py ... --pg                           the same with the store on PostgreSQL
 
 callgrind: passkeyd runs under valgrind with instrumentation off until the
 measured logins (callgrind_control -i on, -z, then -d after them); the
@@ -91,6 +92,8 @@ def main():
     ap.add_argument("--c", default="1,16", help="concurrencies")
     ap.add_argument("--load", default=os.path.join(ROOT, "build", "bench", "ceremony-load"))
     ap.add_argument("--out", default="", help="keep the dumps here (default: a temporary folder)")
+    ap.add_argument("--pg", action="store_true",
+                    help="the store on a PostgreSQL server started here (tests/lib/pgserver.py)")
     args = ap.parse_args()
     cs = [int(x) for x in args.c.split(",")]
     tmp = tempfile.mkdtemp(prefix="passkeyd-profile.")
@@ -105,10 +108,16 @@ def main():
         else:
             f.write(f"#!/bin/sh\nexec {binary} \"$@\"\n")
     os.chmod(wrapper, 0o755)
-    srv = load = None
+    srv = load = pg = None
     try:
+        store = None
+        if args.pg:
+            sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+            from pgserver import PgServer
+            pg = PgServer().__enter__()
+            store = pg.create_db("profile")
         srv = cb.Ours(wrapper, os.path.join(tmp, "srv"),
-                      names=[f"bench{i}" for i in range(cb.USERS)])
+                      names=[f"bench{i}" for i in range(cb.USERS)], store=store)
         pid = srv.proc.pid
         load = cb.Load(args.load, srv, max(cs))
 
@@ -158,6 +167,8 @@ def main():
             load.close()
         if srv is not None:
             srv.stop()
+        if pg is not None:
+            pg.__exit__(None, None, None)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

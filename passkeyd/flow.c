@@ -328,19 +328,41 @@ flow_find(struct passkeyd *d, const char *token, int *unavailable)
 	return d->fleet ? fleet_find(d, token, unavailable) : ceremony_find(d->ceremonies, token);
 }
 
-void
-flow_refresh(struct passkeyd *d, struct ceremony *c)
+static void
+expire_if_due(struct passkeyd *d, struct ceremony *c)
 {
-	time_t now;
+	time_t now = time(NULL);
 
-	/* in a fleet the store's row says first: decided or expired elsewhere */
-	if (d->fleet && c->state == CTL_STATE_PENDING && !c->committing)
-		(void)fleet_refresh(d, c);
-	now = time(NULL);
 	if (c->state == CTL_STATE_PENDING && !c->committing && now >= c->expires) {
 		ceremony_finish(d->ceremonies, c, CTL_STATE_EXPIRED, "expired", now);
 		flow_on_expire(c, d);
 	}
+}
+
+void
+flow_refresh(struct passkeyd *d, struct ceremony *c)
+{
+	/* in a fleet the store's row says first: decided or expired elsewhere */
+	if (d->fleet && c->state == CTL_STATE_PENDING && !c->committing)
+		(void)fleet_refresh(d, c);
+	expire_if_due(d, c);
+}
+
+void
+flow_refresh_page(struct passkeyd *d, struct ceremony *c)
+{
+	/*
+	 * A ceremony begun here needs no read of its row before a step of
+	 * the page: a verdict given elsewhere meanwhile is announced on this
+	 * host's channel (fleet_notices), and an approval here moves the row
+	 * only from pending (decide_row), so the store's verdict wins anyway.
+	 * That is two reads of the store fewer per login on the event loop.
+	 */
+	if (d->fleet && c->foreign) {
+		flow_refresh(d, c);
+		return;
+	}
+	expire_if_due(d, c);
 }
 
 unsigned

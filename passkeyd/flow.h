@@ -74,8 +74,10 @@ enum ctl_refusal flow_enroll(struct passkeyd *d, const char *user, unsigned life
 enum ctl_refusal flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
     struct ceremony **out);
 
-/* Expires c first when its time is up. */
+/* Expires c first when its time is up; in a fleet, reads its row first. */
 void flow_refresh(struct passkeyd *d, struct ceremony *c);
+/* The same before the page's options and finish: reads only another instance's row. */
+void flow_refresh_page(struct passkeyd *d, struct ceremony *c);
 
 /*
  * The verdict for the PAM module: the state.  The first call that sees

@@ -400,7 +400,7 @@ api_finish(struct http_server *h, struct MHD_Connection *conn, struct ceremony *
 		return c->state == CTL_STATE_APPROVED || c->state == CTL_STATE_USED ?
 		    send_state(conn, 200, "approved", NULL) :
 		    send_state(conn, 400, "failed", c->reason);
-	flow_refresh(h->d, c);
+	flow_refresh_page(h->d, c);
 	was_pending = c->state == CTL_STATE_PENDING && !c->committing;
 	/* called on a finished ceremony too: a replay is logged there */
 	if (flow_finish(h->d, c, req->body ? req->body : "", req->len, finish_decided,
@@ -444,7 +444,11 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		    send_state(conn, 404, "unknown", NULL);
 	if (strcmp(op, "finish") == 0)
 		return api_finish(h, conn, c, req);
-	flow_refresh(h->d, c);
+	/* Deny and cancel read the row first: they act on it */
+	if (strcmp(op, "options") == 0)
+		flow_refresh_page(h->d, c);
+	else
+		flow_refresh(h->d, c);
 	if (c->state != CTL_STATE_PENDING)
 		return send_final(conn, c);
 	if (strcmp(op, "options") == 0)

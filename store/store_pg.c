@@ -462,9 +462,12 @@ pg_txn_mark_end(store_t *st, int keep)
 {
 	struct store_pg *pg = pg_of(st);
 
+	if (pg->conn == NULL)
+		return;
 	if (!keep || PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
-		(void)pg_simple(pg, "ROLLBACK TO SAVEPOINT pk_mark");
-	(void)pg_simple(pg, "RELEASE SAVEPOINT pk_mark");
+		(void)pg_simple(pg, "ROLLBACK TO SAVEPOINT pk_mark; RELEASE SAVEPOINT pk_mark");
+	else
+		pg->release_pending = 1;	/* sent with what comes next (pg_exec) */
 }
 
 /* One operation's changes, all or nothing (as the SQLite backend's). */

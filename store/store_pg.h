@@ -164,6 +164,13 @@ struct store_pg {
 	char *conninfo;
 	int version;
 	int in_txn;		/* between our BEGIN and its COMMIT or ROLLBACK */
+	/*
+	 * The journal's last savepoint is kept: its RELEASE goes with the next
+	 * simple statement (the next SAVEPOINT, usually), or is not sent at
+	 * all when COMMIT ends the transaction.  One round trip per journal
+	 * entry fewer on the writer's connection.
+	 */
+	int release_pending;
 	int settings_stale;	/* the timeouts changed since the connection was made */
 	int lock_timeout_ms;
 	int statement_timeout_ms;

@@ -140,12 +140,34 @@ pg_ok(PGresult *res)
 	return PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 }
 
+static int
+pg_ok_clear(PGresult *res)
+{
+	int ok = res != NULL && pg_ok(res);
+
+	PQclear(res);
+	return ok;
+}
+
+#define PG_RELEASE_MARK "RELEASE SAVEPOINT pk_mark"
+
 /* The answer to constant SQL (one or more statements); NULL as pg_await. */
 static PGresult *
 pg_exec(struct store_pg *pg, const char *sql)
 {
+	char both[256];
+
 	if (pg->conn == NULL)
 		return NULL;
+	/* a kept RELEASE goes first, in the same message (one round trip) */
+	if (pg->release_pending) {
+		pg->release_pending = 0;
+		if ((size_t)snprintf(both, sizeof(both), PG_RELEASE_MARK "; %s", sql) <
+		    sizeof(both))
+			sql = both;
+		else if (!pg_ok_clear(pg_exec(pg, PG_RELEASE_MARK)))
+			return NULL;
+	}
 	if (!PQsendQuery(pg->conn, sql))
 		return PQstatus(pg->conn) == CONNECTION_OK ? pg_await(pg) : NULL;
 	return pg_await(pg);
@@ -560,6 +582,8 @@ pg_run(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a, PGresul
 			return err;
 		if (pg->conn == NULL)
 			return STORE_ERR_UNAVAILABLE;	/* lost inside a transaction */
+		if (pg->release_pending && (err = pg_simple(pg, PG_RELEASE_MARK)) != STORE_OK)
+			return err;
 		res = NULL;
 		if (PQsendQueryPrepared(pg->conn, pg_sql[id].name, a != NULL ? a->n : 0,
 		    a != NULL ? a->val : NULL, a != NULL ? a->len : NULL,
@@ -630,6 +654,7 @@ pg_commit(struct store_pg *pg)
 	PGresult *res;
 	store_err_t err = STORE_OK;
 
+	pg->release_pending = 0;	/* COMMIT releases every savepoint */
 	if (pg->conn == NULL) {
 		err = STORE_ERR_UNAVAILABLE;
 	} else if (PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
@@ -658,6 +683,7 @@ pg_commit(struct store_pg *pg)
 void
 pg_rollback(struct store_pg *pg)
 {
+	pg->release_pending = 0;
 	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		(void)pg_simple(pg, "ROLLBACK");

@@ -160,6 +160,19 @@ def test_deny_and_expiry(f, alice):
     st, r = f.api(f.w1, j["token"], "options")
     ok(st == 410 and r.get("state") == "denied", "deny: web 1 says denied too", (st, r))
 
+    # host A serving its own page reads no row before options and finish
+    # (flow_refresh_page): a denial given at web 2 meanwhile still wins
+    j = begin(f.a)
+    st, opt = f.api(f.a, j["token"], "options")
+    ok(st == 200, "deny: host A's own page gives the options", (st, opt))
+    st, r = f.api(f.w2, j["token"], "deny")
+    ok(st == 200 and r.get("state") == "denied", "deny: web 2 denies it meanwhile", (st, r))
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=40))
+    st, r = f.api(f.a, j["token"], "finish", body)
+    ok(st != 200 and r.get("state") == "denied",
+       "deny: a finish at host A's own page after it is refused, denied", (st, r))
+    ok(status(f.a, j["token"]).get("state") == "denied", "deny: host A says denied, not approved")
+
     j = begin(f.b)
     st, opt = f.api(f.w1, j["token"], "options")
     ok(st == 200, "expiry: a login on host B (5 s lifetime) is pending", (st, opt))
