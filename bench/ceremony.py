@@ -340,34 +340,34 @@ def listing(args, tmp):
         lo = Load(args.load, ours, 16)
         seconds = 2 if args.short else 5
         alone = float(lo.run(16, seconds)["per_s"])
-        stop = threading.Event()
-        pages = []
+        # what an admin runs: passkeyctl, which pages through the control socket
+        ctl = os.path.join(os.path.dirname(os.path.abspath(args.passkeyd)), "..", "passkeyctl",
+                           "passkeyctl")
 
-        def lister():
-            c = Ctl(ours.sock)
-            while not stop.is_set():
-                cursor, seen = None, 0
-                while not stop.is_set():
-                    req = {"op": "list"}
-                    if cursor is not None:
-                        req["cursor"] = cursor
-                    t0 = time.perf_counter()
-                    r = c.call(req)
-                    pages.append(time.perf_counter() - t0)
-                    seen += len(r.get("credentials", []))
-                    cursor = r.get("next")
-                    if cursor is None:
-                        break
-        t = threading.Thread(target=lister)
+        def list_all():
+            """One whole listing: its seconds, and the passkeys it printed (-1: failed)."""
+            t0 = time.perf_counter()
+            out = subprocess.run([ctl, "--socket", ours.sock, "list", "--json"],
+                                 capture_output=True, timeout=600)
+            n = len(json.loads(out.stdout or b"[]")) if out.returncode == 0 else -1
+            return time.perf_counter() - t0, n
+        idle_s, idle_n = list_all()
+        busy = []
+        t = threading.Thread(target=lambda: busy.append(list_all()))
         t.start()
-        time.sleep(0.5)
+        time.sleep(0.2)
         during = float(lo.run(16, seconds)["per_s"])
-        stop.set()
+        still = t.is_alive()	# the listing lasted the whole measurement
         t.join()
+        busy_s, busy_n = busy[0] if busy else (-1, -1)
         print(f"listing: passkeys={count + USERS} logins_per_s_alone={alone:.0f} "
-              f"during_root_listing={during:.0f} ratio={during / alone:.2f} pages={len(pages)} "
-              f"page_ms_p50={statistics.median(pages) * 1000:.1f} "
-              f"page_ms_max={max(pages) * 1000:.1f}", flush=True)
+              f"during_root_listing={during:.0f} ratio={during / alone:.2f} "
+              f"listing_s idle={idle_s:.2f} during_logins={busy_s:.2f} "
+              f"(passkeyctl list --json; it ran through the measurement: "
+              f"{'yes' if still else 'no'})", flush=True)
+        if idle_n != count + USERS or busy_n != count + USERS:
+            failures.append(f"listing: passkeyctl listed {idle_n} and {busy_n}, "
+                            f"not {count + USERS}")
     finally:
         if lo is not None:
             lo.close()

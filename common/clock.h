@@ -9,6 +9,8 @@
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t clock_monotonic_ms(void);
+/* Microseconds on CLOCK_MONOTONIC: for budgets of loop time (share.h). */
+int64_t clock_monotonic_us(void);
 /* Seconds on CLOCK_MONOTONIC, to the nanosecond: for measuring, not deadlines. */
 double clock_monotonic_s(void);
 

@@ -54,17 +54,14 @@ print_refusal(const json_t *resp)
 	fputs(")\n", stderr);
 }
 
-int
-daemon_ask(const char *sock, const json_t *req, json_t **resp)
+/* One request on an open connection (daemon_ask's answer rules). */
+static int
+ask_on(struct ctl_conn *c, const char *sock, const json_t *req, json_t **resp)
 {
 	int err;
 
 	*resp = NULL;
-	if (sock[0] == '\0') {
-		fprintf(stderr, "passkeyctl: empty --socket\n");
-		return EXIT_VERDICT_REJECTED;
-	}
-	if ((err = ctl_call(sock, DAEMON_TIMEOUT_MS, req, resp)) != CTL_OK) {
+	if ((err = ctl_request(c, req, resp)) != CTL_OK) {
 		fprintf(stderr, "passkeyctl: %s: %s\n", sock, ctl_err_str(err));
 		return EXIT_VERDICT_REJECTED;
 	}
@@ -75,6 +72,36 @@ daemon_ask(const char *sock, const json_t *req, json_t **resp)
 		return EXIT_VERDICT_REJECTED;
 	}
 	return EXIT_VERDICT_OK;
+}
+
+static int
+open_daemon(const char *sock, struct ctl_conn **c)
+{
+	int err;
+
+	if (sock[0] == '\0') {
+		fprintf(stderr, "passkeyctl: empty --socket\n");
+		return EXIT_VERDICT_REJECTED;
+	}
+	if ((err = ctl_connect(sock, DAEMON_TIMEOUT_MS, c)) != CTL_OK) {
+		fprintf(stderr, "passkeyctl: %s: %s\n", sock, ctl_err_str(err));
+		return EXIT_VERDICT_REJECTED;
+	}
+	return EXIT_VERDICT_OK;
+}
+
+int
+daemon_ask(const char *sock, const json_t *req, json_t **resp)
+{
+	struct ctl_conn *c;
+	int r;
+
+	*resp = NULL;
+	if ((r = open_daemon(sock, &c)) != EXIT_VERDICT_OK)
+		return r;
+	r = ask_on(c, sock, req, resp);
+	ctl_close(c);
+	return r;
 }
 
 /*
@@ -102,12 +129,19 @@ int
 daemon_ask_all(const char *sock, json_t *req, const char *key, json_t **items)
 {
 	json_t *resp, *page, *next, *cursor;
+	struct ctl_conn *c;
 	int r;
 
 	if ((*items = json_array()) == NULL)
 		return EXIT_VERDICT_REJECTED;
+	/* one connection for every page: a listing of 100k is thousands of pages */
+	if ((r = open_daemon(sock, &c)) != EXIT_VERDICT_OK) {
+		json_decref(*items);
+		*items = NULL;
+		return r;
+	}
 	for (;;) {
-		if ((r = daemon_ask(sock, req, &resp)) != EXIT_VERDICT_OK)
+		if ((r = ask_on(c, sock, req, &resp)) != EXIT_VERDICT_OK)
 			break;
 		page = json_object_get(resp, key);
 		next = json_object_get(resp, "next");
@@ -126,6 +160,7 @@ daemon_ask_all(const char *sock, json_t *req, const char *key, json_t **items)
 		}
 		json_decref(resp);
 	}
+	ctl_close(c);
 	if (r != EXIT_VERDICT_OK) {
 		json_decref(*items);
 		*items = NULL;

@@ -33,6 +33,7 @@ struct client {
 	int closing;		/* drop at the end of this turn */
 	int eof;		/* the peer will send nothing more */
 	int waiting;		/* a deferred answer is outstanding */
+	int64_t held_ms;	/* its next line waits for the loop's share (share.h) until */
 	/*
 	 * What the socket would not take yet: the client reads slower than it
 	 * asks.  Nothing more of its requests is served until it is sent, and
@@ -340,8 +341,10 @@ room_to_bind(struct control_server *s, struct client *c)
 	return kept < CONTROL_BOUND_MAX;
 }
 
-static void
-serve_line(struct control_server *s, struct client *c, const char *line, size_t len)
+/* 0 when the line was not served yet: it waits for the loop's share */
+static int
+serve_line(struct control_server *s, struct client *c, const char *line, size_t len,
+    int64_t now_ms)
 {
 	struct control_call call = { .server = s, .uid = c->uid, .conn = c->serial };
 	json_t *answer;
@@ -353,11 +356,15 @@ serve_line(struct control_server *s, struct client *c, const char *line, size_t 
 	call.name = c->name;
 	call.can_bind = room_to_bind(s, c);
 	answer = control_dispatch(s->d, &call, line, len);
+	if (call.later_us > 0) {
+		c->held_ms = now_ms + (call.later_us + 999) / 1000;
+		return 0;
+	}
 	if (call.bind_token[0] != '\0' && c->n_bound < CONTROL_BOUND_MAX)
 		memcpy(c->bound[c->n_bound++], call.bind_token, sizeof(call.bind_token));
 	if (call.deferred) {
 		c->waiting = 1;
-		return;
+		return 1;
 	}
 	if (answer == NULL && call.text != NULL)
 		reply_text(c, call.text);
@@ -368,6 +375,7 @@ serve_line(struct control_server *s, struct client *c, const char *line, size_t 
 	c->last_ms = clock_monotonic_ms();
 	if (call.close_after)
 		c->closing = 1;
+	return 1;
 }
 
 /* Serves up to `budget` whole lines already in the buffer. */
@@ -377,10 +385,11 @@ serve_buffered(struct control_server *s, struct client *c, int budget, int64_t n
 	char *nl;
 
 	while (budget-- > 0 && !c->closing && !c->waiting && !c->eof && c->out == NULL &&
-	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+	    c->held_ms <= now_ms && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
 		size_t line = (size_t)(nl - c->buf);
 
-		serve_line(s, c, c->buf, line);
+		if (!serve_line(s, c, c->buf, line, now_ms))
+			break;
 		explicit_bzero(c->buf, line + 1);
 		memmove(c->buf, nl + 1, c->len - line - 1);
 		c->len -= line + 1;
@@ -508,13 +517,19 @@ control_handle(struct control_server *s, const struct pollfd *fds, size_t n,
 int
 control_timeout_ms(const struct control_server *s)
 {
+	int64_t now = clock_monotonic_ms();
+	int wait = -1;
+
 	for (size_t i = 0; i < s->n_clients; i++) {
 		const struct client *c = s->clients[i];
 
-		if (!c->waiting && !c->closing && c->out == NULL && memchr(c->buf, '\n', c->len) != NULL)
-			return 0;
+		if (!c->waiting && !c->closing && c->out == NULL && memchr(c->buf, '\n', c->len) != NULL) {
+			if (c->held_ms <= now)
+				return 0;
+			wait = wait < 0 || c->held_ms - now < wait ? (int)(c->held_ms - now) : wait;
+		}
 	}
-	return -1;
+	return wait;
 }
 
 size_t

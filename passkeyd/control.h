@@ -19,7 +19,10 @@
  *     requests of each non-root connection, so pipelining buys no share
  *     of the loop (root: CONTROL_TURN_REQUESTS_ROOT);
  *   - the answers of one connection come in order: a request whose answer
- *     waits for the store (control_defer) holds back the next one.
+ *     waits for the store (control_defer) holds back the next one;
+ *   - a listing's pages wait their turn while logins are served (share.h):
+ *     the request stays in its buffer until the loop's share for it has
+ *     grown back.
  */
 #ifndef PASSKEYD_CONTROL_H
 #define PASSKEYD_CONTROL_H
@@ -59,6 +62,12 @@ struct control_call {
 	 * items serialized once (manage_page), is not serialized again.
 	 */
 	char *text;
+	/*
+	 * The op can wait and the loop's share for it is spent (share.h): it
+	 * did not run, and its line is served again after this many
+	 * microseconds.
+	 */
+	int64_t later_us;
 };
 
 /* Where a deferred answer goes: the connection, if it is still there. */

@@ -372,6 +372,33 @@ permitted(struct op_ctx *x, const struct control_op *op)
 	return CTL_REFUSAL_NOT_PERMITTED;
 }
 
+/*
+ * A read for a person (a listing's page, the audit log) runs only while
+ * the loop's share for such reads lasts: logins first (share.h).  Asked
+ * before anything else about the request, so that a request held back
+ * and served again later is counted once by the per-account rates.
+ */
+static int
+must_wait(struct passkeyd *d, struct control_call *call, const struct control_op *op)
+{
+	if (op->rate == RATE_READ)
+		call->later_us = share_wait_us(&d->manage_share, clock_monotonic_us());
+	else if (op->rate == RATE_BEGIN || op->rate == RATE_POLL)
+		share_note_login(&d->manage_share, clock_monotonic_us());
+	return call->later_us > 0;
+}
+
+static json_t *
+run_op(struct op_ctx *x, const struct control_op *op)
+{
+	int64_t t0 = clock_monotonic_us();
+	json_t *out = op->run(x);
+
+	if (op->rate == RATE_READ)
+		share_charge(&x->d->manage_share, clock_monotonic_us() - t0);
+	return out;
+}
+
 json_t *
 control_dispatch(struct passkeyd *d, struct control_call *call, const char *line,
     size_t len)
@@ -390,7 +417,10 @@ control_dispatch(struct passkeyd *d, struct control_call *call, const char *line
 	}
 	if ((op = find_op(str(x.req, "op"))) == NULL)
 		err = CTL_REFUSAL_BAD_REQUEST;
-	else if (x.uid != 0 && !rate_table_take(d->control_rates, x.uid, op->rate,
+	else if (must_wait(d, call, op)) {
+		json_decref(x.req);
+		return NULL;	/* not run: its line is served again later */
+	} else if (x.uid != 0 && !rate_table_take(d->control_rates, x.uid, op->rate,
 	    &rate_rules[op->rate], clock_monotonic_ms())) {
 		d->control_rate_refusals++;
 		d->control_rate_last_uid = x.uid;
@@ -398,7 +428,7 @@ control_dispatch(struct passkeyd *d, struct control_call *call, const char *line
 		err = CTL_REFUSAL_RATE_LIMITED;
 	} else
 		err = permitted(&x, op);
-	out = err == CTL_REFUSAL_NONE ? op->run(&x) : op_refuse(err);
+	out = err == CTL_REFUSAL_NONE ? run_op(&x, op) : op_refuse(err);
 	json_decref(x.req);
 	if (out == NULL && !call->deferred && call->text == NULL)
 		out = op_refuse(CTL_REFUSAL_INTERNAL_ERROR);

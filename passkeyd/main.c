@@ -620,6 +620,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "passkeyd: %s\n", err);
 		goto out;
 	}
+	share_init(&d.manage_share, clock_monotonic_us());
 	limits.total = d.cfg.max_pending_total;
 	limits.per_user = d.cfg.max_pending_per_user;
 	limits.per_address = d.cfg.max_pending_per_address;

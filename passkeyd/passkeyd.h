@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "passkey_rp.h"
 #include "ratelimit.h"
+#include "share.h"
 #include "store.h"
 
 struct control_server;
@@ -34,6 +35,7 @@ struct passkeyd {
 	struct metrics *metrics;	/* numbers for Prometheus (metrics.h) */
 	struct metrics_server *metrics_server;	/* its listener, or NULL */
 	struct control_server *control;
+	struct share manage_share;	/* the loop's time for listings (share.h) */
 	struct http_server *http;
 	int log_to_syslog;
 	/* audit rows that outside input causes (refusals, replays, page reports) */

@@ -13,12 +13,15 @@ and read with a real parser (Debian's python3-prometheus-client):
 
 TAP; needs root like test_daemon.py, whose harness it uses.
 usage: test_metrics.py PASSKEYD"""
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.request
 
 # the parser is Debian's package: run under the system Python when the one
@@ -170,6 +173,67 @@ def test_scrape(tmp):
     ok(d.proc.returncode == 0, "passkeyd with a metrics listener stops cleanly", d.logtext()[-500:])
 
 
+def list_all(d):
+    """Every passkey through root's `list` pages on one connection: the IDs, in order."""
+    s = d.connect(timeout=30)
+    f = s.makefile("rb")
+    ids, cursor = [], None
+    try:
+        while True:
+            req = {"op": "list"} if cursor is None else {"op": "list", "cursor": cursor}
+            s.sendall((json.dumps(req) + "\n").encode())
+            r = json.loads(f.readline() or b"{}")
+            if not r.get("ok"):
+                return ids, r
+            ids += [c["id"] for c in r.get("credentials", [])]
+            if (cursor := r.get("next")) is None:
+                return ids, r
+    finally:
+        s.close()
+
+
+def test_listing_yields(tmp):
+    """A root listing's pages wait for the loop's share while logins are
+    served (passkeyd/share.h): the listing still ends, with every passkey
+    once, and the waits are counted; with no login going on, none wait."""
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "bench"))
+    from ceremony import seed
+    mport = free_port()
+    d = td.Daemon(tmp, "share")
+    d.stop()
+    seed(d.store, 3000)
+    d = td.Daemon(tmp, "share2", store=d.store, extra=f"metrics_listen = 127.0.0.1:{mport}\n")
+    held = lambda: value(families(scrape(mport)[2]), "passkeyd_control_reads_held",  # noqa: E731
+                         "passkeyd_control_reads_held_total")
+    try:
+        idle, last = list_all(d)
+        ok(len(idle) == 3000 and len(set(idle)) == 3000, "idle: root lists the 3000 passkeys",
+           (len(idle), last))
+        ok(held() == 0, "idle: no page waited", held())
+        stop = threading.Event()
+
+        def logins():
+            while not stop.is_set():	# login steps back to back: begin, options
+                j = d.hold({"op": "login_begin", "user": "alice", "rhost": "192.0.2.8",
+                            "service": "sshd", "enroll": "after-auth"})
+                if j.get("token"):
+                    d.api(j["token"], "options")
+                    d.abandon(j["token"])
+        t = threading.Thread(target=logins)
+        t.start()
+        try:
+            time.sleep(0.3)
+            busy, last = list_all(d)
+        finally:
+            stop.set()
+            t.join()
+        ok(busy == idle, "during logins: the same 3000 passkeys, once each, in the same order",
+           (len(busy), last))
+        ok(held() > 0, "during logins: pages waited for the loop's share", held())
+    finally:
+        d.stop()
+
+
 def main():
     if os.geteuid() != 0:
         return skip_all("needs root (the Daemon harness of test_daemon.py)")
@@ -180,6 +244,8 @@ def main():
             test_config(tmp)
         with group("test_scrape"):
             test_scrape(tmp)
+        with group("test_listing_yields"):
+            test_listing_yields(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return plan()

@@ -18,6 +18,7 @@
 #include "addrkey.h"
 #include "ceremony.h"
 #include "countmap.h"
+#include "share.h"
 #include "keycache.h"
 
 static const struct ceremony_limits limits = { .total = 6, .per_user = 3,
@@ -285,6 +286,43 @@ test_countmap(void **state)
 	countmap_free(m);
 }
 
+/*
+ * The loop's share for listings (share.h): unlimited while nobody logs
+ * in; while logins are served, SHARE_PERCENT of the time, and a page
+ * that overspent waits until the budget has grown back.
+ */
+static void
+test_share(void **state)
+{
+	struct share s;
+	int64_t t = 1000000000, wait;
+
+	(void)state;
+	share_init(&s, t);
+	/* nobody logging in: a long page leaves no debt and no wait */
+	share_charge(&s, 50000);
+	assert_int_equal(share_wait_us(&s, t), 0);
+	share_charge(&s, 50000);
+	assert_int_equal(share_wait_us(&s, t + 1), 0);
+	/* a login step: the burst may be spent, then the pages wait */
+	share_note_login(&s, t + 10);
+	assert_int_equal(share_wait_us(&s, t + 10), 0);
+	share_charge(&s, SHARE_BURST_US + 300);
+	wait = share_wait_us(&s, t + 10);
+	assert_true(wait > 0);
+	/* 300 us overspent at SHARE_PERCENT: 3000 us of real time at 10 % */
+	assert_true(wait >= 300 * 100 / SHARE_PERCENT &&
+	    wait <= 300 * 100 / SHARE_PERCENT + 2);
+	assert_true(share_wait_us(&s, t + 10 + wait / 2) > 0);
+	assert_int_equal(share_wait_us(&s, t + 10 + wait), 0);
+	/* the budget grows back to the burst, never beyond it */
+	assert_int_equal(share_wait_us(&s, t + 10 + 100000), 0);
+	share_charge(&s, SHARE_BURST_US + 1);
+	assert_true(share_wait_us(&s, t + 10 + 100000) > 0);
+	/* SHARE_ACTIVE_MS after the last login step the pages run freely again */
+	assert_int_equal(share_wait_us(&s, t + 10 + (int64_t)SHARE_ACTIVE_MS * 1000 + 1), 0);
+}
+
 /* A fresh P-256 key as a COSE_Key (RFC 9053). */
 static size_t
 cose_key(uint8_t out[77])
@@ -352,6 +390,7 @@ main(void)
 		cmocka_unit_test(test_sweep_mixed_lifetimes),
 		cmocka_unit_test(test_final_states_are_bounded),
 		cmocka_unit_test(test_countmap),
+		cmocka_unit_test(test_share),
 		cmocka_unit_test(test_keycache),
 	};
 

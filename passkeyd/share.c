@@ -1,0 +1,52 @@
+/* See share.h: a token bucket of loop time, open while no login is served. */
+#include "share.h"
+
+void
+share_init(struct share *s, int64_t now_us)
+{
+	s->tokens_us = SHARE_BURST_US;
+	s->refilled_us = now_us;
+	s->login_us = now_us - (int64_t)SHARE_ACTIVE_MS * 1000 - 1;
+}
+
+void
+share_note_login(struct share *s, int64_t now_us)
+{
+	s->login_us = now_us;
+}
+
+static void
+refill(struct share *s, int64_t now_us)
+{
+	int64_t grown;
+
+	if (now_us <= s->refilled_us)
+		return;
+	grown = (now_us - s->refilled_us) * SHARE_PERCENT / 100;
+	s->tokens_us = s->tokens_us + grown > SHARE_BURST_US ? SHARE_BURST_US :
+	    s->tokens_us + grown;
+	s->refilled_us = now_us;
+}
+
+int64_t
+share_wait_us(struct share *s, int64_t now_us)
+{
+	refill(s, now_us);
+	if (now_us - s->login_us > (int64_t)SHARE_ACTIVE_MS * 1000) {
+		/* nobody is logging in: nothing to yield to, and no debt for later */
+		s->tokens_us = SHARE_BURST_US;
+		return 0;
+	}
+	if (s->tokens_us >= 0)
+		return 0;
+	/* until the budget is above zero again, at SHARE_PERCENT of real time */
+	s->held++;
+	return (-s->tokens_us * 100) / SHARE_PERCENT + 1;
+}
+
+void
+share_charge(struct share *s, int64_t spent_us)
+{
+	if (spent_us > 0)
+		s->tokens_us -= spent_us;
+}
