@@ -813,8 +813,8 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 	int rc;
 
 	memset(&cred, 0, sizeof(cred));
-	serr = store_cred_get(d->store, rp_response_raw_id_ptr(resp),
-	    rp_response_raw_id_len(resp), &cred);
+	serr = store_cred_get_for_login(d->store, rp_response_raw_id_ptr(resp),
+	    rp_response_raw_id_len(resp), &cred, handle);
 	if (serr == STORE_ERR_NOT_FOUND)
 		return "credential_not_allowed";
 	if (serr != STORE_OK)
@@ -822,10 +822,6 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 	/* a passkey of someone else proves nothing about this user */
 	if (strcmp(cred.user, c->user) != 0) {
 		reason = "credential_not_allowed";
-		goto out;
-	}
-	if ((serr = store_user_handle(d->store, c->user, 0, handle)) != STORE_OK) {
-		reason = store_reason(d, serr);
 		goto out;
 	}
 	/* parsed once per credential, and again only when its stored key changed */

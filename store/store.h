@@ -172,6 +172,13 @@ store_err_t store_cred_register(store_t *st, const struct store_credential *cred
     int64_t now);
 store_err_t store_cred_get(store_t *st, const unsigned char *id, size_t id_len,
     struct store_credential *out);
+/*
+ * The credential and its user's handle, as store_cred_get and
+ * store_user_handle (create 0) would give them: what verifying a login
+ * needs, in one query on a store server (one round trip on the loop).
+ */
+store_err_t store_cred_get_for_login(store_t *st, const unsigned char *id, size_t id_len,
+    struct store_credential *out, unsigned char handle[STORE_USER_HANDLE_LEN]);
 /* The user's credentials, oldest first. */
 store_err_t store_cred_list_user(store_t *st, const char *user,
     struct store_credential_list *out);

@@ -735,6 +735,34 @@ pg_cred_get(store_t *st, const unsigned char *id, size_t id_len, struct store_cr
 	return err;
 }
 
+/* The handle is the column after the credential's (PG_CRED_GET_LOGIN). */
+static store_err_t
+pg_cred_get_for_login(store_t *st, const unsigned char *id, size_t id_len,
+    struct store_credential *out, unsigned char handle[STORE_USER_HANDLE_LEN])
+{
+	struct pg_args a = { .n = 0 };
+	PGresult *res;
+	store_err_t err;
+	int col;
+
+	arg_bytes(&a, id, id_len);
+	if ((err = pg_run(pg_of(st), PG_CRED_GET_LOGIN, &a, &res)) != STORE_OK)
+		return err;
+	col = PQnfields(res) - 1;
+	if (PQntuples(res) != 1)
+		err = STORE_ERR_NOT_FOUND;
+	else if (PQgetisnull(res, 0, col))
+		err = STORE_ERR_NOT_FOUND;	/* no user row: as store_user_handle says */
+	else if (PQgetlength(res, 0, col) != STORE_USER_HANDLE_LEN)
+		err = STORE_ERR_IO;
+	else if ((err = pg_cred_read(res, 0, out)) == STORE_OK)
+		memcpy(handle, PQgetvalue(res, 0, col), STORE_USER_HANDLE_LEN);
+	PQclear(res);
+	if (err != STORE_OK)
+		store_credential_free(out);
+	return err;
+}
+
 static store_err_t
 pg_cred_list_user(store_t *st, const char *user, struct store_credential_list *out)
 {
@@ -1237,6 +1265,7 @@ static const struct store_ops pg_ops = {
 	.cred_add = pg_cred_add,
 	.cred_register = pg_cred_register,
 	.cred_get = pg_cred_get,
+	.cred_get_for_login = pg_cred_get_for_login,
 	.cred_list_user = pg_cred_list_user,
 	.cred_count_user = pg_cred_count_user,
 	.cred_page = pg_cred_page,

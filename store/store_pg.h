@@ -58,6 +58,8 @@
 	    " last_addr, id_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12," \
 	    " $13, $14, $15, $16)") \
 	X(PG_CRED_GET, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE id = $1") \
+	X(PG_CRED_GET_LOGIN, "SELECT " PG_CRED_COLUMNS ", (SELECT handle FROM users" \
+	    " WHERE name = credentials.user_name) FROM credentials WHERE id = $1") \
 	X(PG_CRED_OWNER, "SELECT user_name FROM credentials WHERE id = $1") \
 	X(PG_CRED_LIST_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE user_name = $1" \
 	    " ORDER BY created, seq") \

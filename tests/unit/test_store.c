@@ -590,6 +590,25 @@ test_cred_add_get(void **state)
 	store_credential_free(&out);
 	assert_null(out.user);
 
+	/* what a login reads: the same credential and its user's handle, at once */
+	{
+		unsigned char h[STORE_USER_HANDLE_LEN], want[STORE_USER_HANDLE_LEN];
+
+		assert_store(store_user_handle(st, "alice", 0, want), STORE_OK);
+		assert_store(store_cred_get_for_login(st, (const unsigned char *)"cred-roundtrip",
+		    strlen("cred-roundtrip"), &out, h), STORE_OK);
+		assert_string_equal(out.user, "alice");
+		assert_int_equal(out.sign_count, UINT32_MAX);
+		assert_memory_equal(out.pubkey_cose, test_pubkey, sizeof(test_pubkey));
+		assert_memory_equal(h, want, sizeof(h));
+		store_credential_free(&out);
+		assert_store(store_cred_get_for_login(st, (const unsigned char *)"cred-absent",
+		    strlen("cred-absent"), &out, h), STORE_ERR_NOT_FOUND);
+		assert_null(out.user);
+		assert_store(store_cred_get_for_login(st, (const unsigned char *)"cred-roundtrip",
+		    0, &out, h), STORE_ERR_INVALID);
+	}
+
 	/* A binary ID with NUL bytes is a different key from its prefix. */
 	{
 		static const unsigned char bin[] = { 0x00, 0xff, 0x00, 0x01 };
