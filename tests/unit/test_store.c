@@ -1410,6 +1410,11 @@ test_txn(void **state)
 	assert_store(store_txn_mark(st), STORE_OK);
 	assert_store(add_cred(st, "alice", "txn-1", 1), STORE_ERR_EXISTS);
 	store_txn_mark_end(st, 0);
+	/* parts that sent nothing, kept and undone (PostgreSQL never sent their marks) */
+	assert_store(store_txn_mark(st), STORE_OK);
+	store_txn_mark_end(st, 1);
+	assert_store(store_txn_mark(st), STORE_OK);
+	store_txn_mark_end(st, 0);
 	/* not visible to another connection before the commit */
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM credentials"), 0);
 	assert_store(store_txn_commit(st), STORE_OK);
