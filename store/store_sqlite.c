@@ -149,6 +149,8 @@ static const char *const sq_migrations[] = {
 	    " id_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14," \
 	    " ?15, ?16)") \
 	X(SQ_CRED_GET, "SELECT " SQ_CRED_COLUMNS " FROM credentials WHERE id = ?1") \
+	X(SQ_CRED_GET_LOGIN, "SELECT " SQ_CRED_COLUMNS ", (SELECT handle FROM users" \
+	    " WHERE name = credentials.user) FROM credentials WHERE id = ?1") \
 	X(SQ_CRED_EXISTS, "SELECT 1 FROM credentials WHERE id = ?1") \
 	X(SQ_CRED_LIST_USER, "SELECT " SQ_CRED_COLUMNS " FROM credentials WHERE user = ?1" \
 	    " ORDER BY created, rowid") \
@@ -1039,24 +1041,32 @@ sq_cred_read(sqlite3_stmt *stmt, struct store_credential *c)
 	return STORE_OK;
 }
 
+/* The handle, when asked for, is the column after the credential's (SQ_CRED_GET_LOGIN). */
 static store_err_t
-sq_cred_get(store_t *st, const unsigned char *id, size_t id_len,
-    struct store_credential *out)
+cred_get_one(struct store_sqlite *sq, enum sq_stmt_id id_stmt, const unsigned char *id,
+    size_t id_len, struct store_credential *out, unsigned char *handle)
 {
 	sqlite3_stmt *stmt;
 	store_err_t err;
-	int rc;
+	int rc, col;
 
-	if ((err = sq_stmt(sq_of(st), SQ_CRED_GET, &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq, id_stmt, &stmt)) != STORE_OK)
 		return err;
 	if ((rc = sq_bind_blob(stmt, 1, id, id_len)) != SQLITE_OK) {
 		sq_reset(stmt);
 		return sq_err(rc);
 	}
 	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		err = sq_cred_read(stmt, out);
-	else if (rc == SQLITE_DONE)
+	col = sqlite3_column_count(stmt) - 1;
+	if (rc == SQLITE_ROW && handle != NULL && sqlite3_column_type(stmt, col) == SQLITE_NULL)
+		err = STORE_ERR_NOT_FOUND;	/* no user row: as store_user_handle says */
+	else if (rc == SQLITE_ROW && handle != NULL &&
+	    sqlite3_column_bytes(stmt, col) != STORE_USER_HANDLE_LEN)
+		err = STORE_ERR_IO;
+	else if (rc == SQLITE_ROW) {
+		if ((err = sq_cred_read(stmt, out)) == STORE_OK && handle != NULL)
+			memcpy(handle, sqlite3_column_blob(stmt, col), STORE_USER_HANDLE_LEN);
+	} else if (rc == SQLITE_DONE)
 		err = STORE_ERR_NOT_FOUND;
 	else
 		err = sq_err(rc);
@@ -1064,6 +1074,20 @@ sq_cred_get(store_t *st, const unsigned char *id, size_t id_len,
 	if (err != STORE_OK)
 		store_credential_free(out);
 	return err;
+}
+
+static store_err_t
+sq_cred_get(store_t *st, const unsigned char *id, size_t id_len,
+    struct store_credential *out)
+{
+	return cred_get_one(sq_of(st), SQ_CRED_GET, id, id_len, out, NULL);
+}
+
+static store_err_t
+sq_cred_get_for_login(store_t *st, const unsigned char *id, size_t id_len,
+    struct store_credential *out, unsigned char handle[STORE_USER_HANDLE_LEN])
+{
+	return cred_get_one(sq_of(st), SQ_CRED_GET_LOGIN, id, id_len, out, handle);
 }
 
 static store_err_t
@@ -1783,6 +1807,7 @@ static const struct store_ops sq_ops = {
 	.cred_add = sq_cred_add,
 	.cred_register = sq_cred_register,
 	.cred_get = sq_cred_get,
+	.cred_get_for_login = sq_cred_get_for_login,
 	.cred_list_user = sq_cred_list_user,
 	.cred_count_user = sq_cred_count_user,
 	.cred_page = sq_cred_page,
