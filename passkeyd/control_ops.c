@@ -40,10 +40,18 @@ static const struct rate_rule rate_rules[RATE_CLASSES] = {
 
 typedef json_t *(*op_fn)(struct op_ctx *);
 
+/* The loop's share for reads for people (share.h): who waits, for whom. */
+enum op_share {
+	SHARE_NONE,
+	SHARE_LOGIN,	/* a login step: reads for people yield to it for a while */
+	SHARE_WAITS,	/* a read for a person: runs while the share lasts */
+};
+
 struct control_op {
 	const char *name;
 	enum op_who who;
 	enum op_rate rate;
+	enum op_share share;
 	op_fn run;
 };
 
@@ -314,20 +322,20 @@ op_ping(struct op_ctx *x)
 
 /* Who may do what, in one place (PROTOCOL.md "Who is asking"). */
 static const struct control_op control_ops[] = {
-	{ "login_begin",	WHO_ROOT,	RATE_BEGIN,	op_login_begin },
-	{ "status",		WHO_OWNER,	RATE_POLL,	op_status },
-	{ "cancel",		WHO_OWNER,	RATE_POLL,	op_cancel },
-	{ "enroll",		WHO_ROOT,	RATE_WRITE,	op_enroll },
-	{ "register_begin",	WHO_SELF,	RATE_BEGIN,	op_register_begin },
-	{ "list",		WHO_SELF,	RATE_READ,	manage_list },
-	{ "rename",		WHO_SELF,	RATE_WRITE,	manage_rename },
-	{ "remove",		WHO_SELF,	RATE_WRITE,	manage_remove },
-	{ "export",		WHO_SELF,	RATE_READ,	manage_export },
-	{ "events",		WHO_SELF,	RATE_READ,	manage_events },
-	{ "revoke_enrollment",	WHO_ROOT,	RATE_WRITE,	manage_revoke_enrollment },
-	{ "sessions",		WHO_SELF,	RATE_READ,	sessions_list },
-	{ "sessions_revoke",	WHO_SELF,	RATE_WRITE,	sessions_revoke },
-	{ "ping",		WHO_ANY,	RATE_POLL,	op_ping },
+	{ "login_begin",	WHO_ROOT,	RATE_BEGIN,	SHARE_LOGIN,	op_login_begin },
+	{ "status",		WHO_OWNER,	RATE_POLL,	SHARE_LOGIN,	op_status },
+	{ "cancel",		WHO_OWNER,	RATE_POLL,	SHARE_NONE,	op_cancel },
+	{ "enroll",		WHO_ROOT,	RATE_WRITE,	SHARE_NONE,	op_enroll },
+	{ "register_begin",	WHO_SELF,	RATE_BEGIN,	SHARE_NONE,	op_register_begin },
+	{ "list",		WHO_SELF,	RATE_READ,	SHARE_WAITS,	manage_list },
+	{ "rename",		WHO_SELF,	RATE_WRITE,	SHARE_NONE,	manage_rename },
+	{ "remove",		WHO_SELF,	RATE_WRITE,	SHARE_NONE,	manage_remove },
+	{ "export",		WHO_SELF,	RATE_READ,	SHARE_WAITS,	manage_export },
+	{ "events",		WHO_SELF,	RATE_READ,	SHARE_WAITS,	manage_events },
+	{ "revoke_enrollment",	WHO_ROOT,	RATE_WRITE,	SHARE_NONE,	manage_revoke_enrollment },
+	{ "sessions",		WHO_SELF,	RATE_READ,	SHARE_WAITS,	sessions_list },
+	{ "sessions_revoke",	WHO_SELF,	RATE_WRITE,	SHARE_NONE,	sessions_revoke },
+	{ "ping",		WHO_ANY,	RATE_POLL,	SHARE_NONE,	op_ping },
 };
 
 static const struct control_op *
@@ -381,10 +389,8 @@ permitted(struct op_ctx *x, const struct control_op *op)
 static int
 must_wait(struct passkeyd *d, struct control_call *call, const struct control_op *op)
 {
-	if (op->rate == RATE_READ)
+	if (op->share == SHARE_WAITS)
 		call->later_us = share_wait_us(&d->manage_share, clock_monotonic_us());
-	else if (op->rate == RATE_BEGIN || op->rate == RATE_POLL)
-		share_note_login(&d->manage_share, clock_monotonic_us());
 	return call->later_us > 0;
 }
 
@@ -392,9 +398,13 @@ static json_t *
 run_op(struct op_ctx *x, const struct control_op *op)
 {
 	int64_t t0 = clock_monotonic_us();
-	json_t *out = op->run(x);
+	json_t *out;
 
-	if (op->rate == RATE_READ)
+	/* only a step its caller may take counts: ping does not slow a listing */
+	if (op->share == SHARE_LOGIN)
+		share_note_login(&x->d->manage_share, t0);
+	out = op->run(x);
+	if (op->share == SHARE_WAITS)
 		share_charge(&x->d->manage_share, clock_monotonic_us() - t0);
 	return out;
 }

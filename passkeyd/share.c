@@ -49,4 +49,6 @@ share_charge(struct share *s, int64_t spent_us)
 {
 	if (spent_us > 0)
 		s->tokens_us -= spent_us;
+	if (s->tokens_us < -SHARE_MAX_DEBT_US)
+		s->tokens_us = -SHARE_MAX_DEBT_US;
 }

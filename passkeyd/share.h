@@ -10,7 +10,9 @@
  * most SHARE_PERCENT of the loop's time, with a burst of SHARE_BURST_US.
  * Past that, their next request waits in its connection's buffer (it is
  * not refused) until the budget has grown back.  With no login going on
- * they run at full speed.
+ * they run at full speed.  Login steps are what their callers may take:
+ * root's begin, a ceremony's status, a page step on a ceremony that
+ * exists (so ping and the like slow no listing).
  *
  * Pure bookkeeping: the caller passes the time, so the unit test drives it.
  */
@@ -22,6 +24,8 @@
 #define SHARE_PERCENT		10
 #define SHARE_BURST_US		2000
 #define SHARE_ACTIVE_MS		250
+/* A read that overran much leaves at most this debt: a wait of 1 s at 10 % */
+#define SHARE_MAX_DEBT_US	100000
 
 struct share {
 	int64_t tokens_us;	/* what may still be spent; below 0 after a long page */

@@ -212,6 +212,24 @@ def test_listing_yields(tmp):
         ok(held() == 0, "idle: no page waited", held())
         stop = threading.Event()
 
+        def pings():
+            s = d.connect()
+            f = s.makefile("rb")
+            while not stop.is_set():	# not a login step: no reason to wait
+                s.sendall(b'{"op":"ping"}\n')
+                f.readline()
+            s.close()
+        t = threading.Thread(target=pings)
+        t.start()
+        try:
+            pinged, last = list_all(d)
+        finally:
+            stop.set()
+            t.join()
+        ok(pinged == idle and held() == 0, "during a flood of pings: every passkey, no page waited",
+           (len(pinged), held()))
+        stop.clear()
+
         def logins():
             while not stop.is_set():	# login steps back to back: begin, options
                 j = d.hold({"op": "login_begin", "user": "alice", "rhost": "192.0.2.8",

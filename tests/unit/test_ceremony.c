@@ -319,6 +319,12 @@ test_share(void **state)
 	assert_int_equal(share_wait_us(&s, t + 10 + 100000), 0);
 	share_charge(&s, SHARE_BURST_US + 1);
 	assert_true(share_wait_us(&s, t + 10 + 100000) > 0);
+	/* a read that overran by far leaves a bounded debt: the wait is at most 1 s */
+	share_note_login(&s, t + 10 + 100000);
+	share_charge(&s, 5000000);
+	wait = share_wait_us(&s, t + 10 + 100000);
+	assert_true(wait > 0 && wait <= (int64_t)SHARE_MAX_DEBT_US * 100 / SHARE_PERCENT + 1);
+	share_note_login(&s, t + 10);
 	/* SHARE_ACTIVE_MS after the last login step the pages run freely again */
 	assert_int_equal(share_wait_us(&s, t + 10 + (int64_t)SHARE_ACTIVE_MS * 1000 + 1), 0);
 }
