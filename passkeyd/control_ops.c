@@ -40,10 +40,9 @@ static const struct rate_rule rate_rules[RATE_CLASSES] = {
 
 typedef json_t *(*op_fn)(struct op_ctx *);
 
-/* The loop's share for reads for people (share.h): who waits, for whom. */
+/* The loop's share for reads for people (share.h): who waits. */
 enum op_share {
 	SHARE_NONE,
-	SHARE_LOGIN,	/* a login step: reads for people yield to it for a while */
 	SHARE_WAITS,	/* a read for a person: runs while the share lasts */
 };
 
@@ -322,8 +321,8 @@ op_ping(struct op_ctx *x)
 
 /* Who may do what, in one place (PROTOCOL.md "Who is asking"). */
 static const struct control_op control_ops[] = {
-	{ "login_begin",	WHO_ROOT,	RATE_BEGIN,	SHARE_LOGIN,	op_login_begin },
-	{ "status",		WHO_OWNER,	RATE_POLL,	SHARE_LOGIN,	op_status },
+	{ "login_begin",	WHO_ROOT,	RATE_BEGIN,	SHARE_NONE,	op_login_begin },
+	{ "status",		WHO_OWNER,	RATE_POLL,	SHARE_NONE,	op_status },
 	{ "cancel",		WHO_OWNER,	RATE_POLL,	SHARE_NONE,	op_cancel },
 	{ "enroll",		WHO_ROOT,	RATE_WRITE,	SHARE_NONE,	op_enroll },
 	{ "register_begin",	WHO_SELF,	RATE_BEGIN,	SHARE_NONE,	op_register_begin },
@@ -400,9 +399,6 @@ run_op(struct op_ctx *x, const struct control_op *op)
 	int64_t t0 = clock_monotonic_us();
 	json_t *out;
 
-	/* only a step its caller may take counts: ping does not slow a listing */
-	if (op->share == SHARE_LOGIN)
-		share_note_login(&x->d->manage_share, t0);
 	out = op->run(x);
 	if (op->share == SHARE_WAITS)
 		share_charge(&x->d->manage_share, clock_monotonic_us() - t0);

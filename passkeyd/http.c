@@ -442,8 +442,6 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	if ((c = flow_find(h->d, token, &unavailable)) == NULL)
 		return unavailable ? send_state(conn, 503, "error", "store_unavailable") :
 		    send_state(conn, 404, "unknown", NULL);
-	/* a login step: listings yield to it for a while (share.h) */
-	share_note_login(&h->d->manage_share, clock_monotonic_us());
 	if (strcmp(op, "finish") == 0)
 		return api_finish(h, conn, c, req);
 	/* Deny and cancel read the row first: they act on it */

@@ -361,7 +361,7 @@ run_loop(struct passkeyd *d)
 	while (!stop_signal) {
 		size_t n, notice = 0, written = 0, scrape = 0;
 		int timeout = 1000;
-		int64_t now_ms;
+		int64_t now_ms, woke_us, done_us;
 
 		fds[0] = (struct pollfd){ .fd = http_poll_fd(d->http), .events = POLLIN };
 		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 4);
@@ -388,6 +388,7 @@ run_loop(struct passkeyd *d)
 			return -1;
 		}
 		now_ms = clock_monotonic_ms();
+		woke_us = clock_monotonic_us();
 		http_run(d->http, now_ms);
 		control_handle(d->control, fds + 1, (written ? written : scrape ? scrape :
 		    notice ? notice : n) - 1, now_ms);
@@ -417,6 +418,9 @@ run_loop(struct passkeyd *d)
 			if (journal_wait < 0 && journal_queued(d->journal) > 0)
 				journal_wait = 0;
 		}
+		/* how busy the turn kept the loop: listings yield when it is (share.h) */
+		done_us = clock_monotonic_us();
+		share_turn(&d->manage_share, done_us, done_us - woke_us);
 		if (reload_signal) {
 			reload_signal = 0;
 			http_reload_tls(d->http);

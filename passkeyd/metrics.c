@@ -287,8 +287,11 @@ metrics_render(struct passkeyd *d, size_t *len)
 	strbuf_printf(&t, "passkeyd_store_writes_queued %zu\n", journal_queued(d->journal));
 	put_store(&t, m);
 	put_control(&t, m);
+	family(&t, "passkeyd_loop_busy_percent", "gauge",
+	    "Share of the loop's time taken by work other than listings, over the last 100 ms.");
+	strbuf_printf(&t, "passkeyd_loop_busy_percent %d\n", d->manage_share.busy_percent);
 	family(&t, "passkeyd_control_reads_held_total", "counter",
-	    "Times a listing's request waited for the loop's share while logins were served.");
+	    "Times a listing's request waited for the loop's share while the loop was busy.");
 	strbuf_printf(&t, "passkeyd_control_reads_held_total %llu\n",
 	    (unsigned long long)d->manage_share.held);
 	return strbuf_take(&t, len);
