@@ -355,11 +355,14 @@ serve_line(struct control_server *s, struct client *c, const char *line, size_t 
 	}
 	call.name = c->name;
 	call.can_bind = room_to_bind(s, c);
+	call.due = c->held_ms != 0;	/* served only once its wait is over */
 	answer = control_dispatch(s->d, &call, line, len);
 	if (call.later_us > 0) {
 		c->held_ms = now_ms + (call.later_us + 999) / 1000;
+		c->line_ms = now_ms;	/* whole: its wait is ours, not the client's trickle */
 		return 0;
 	}
+	c->held_ms = 0;
 	if (call.bind_token[0] != '\0' && c->n_bound < CONTROL_BOUND_MAX)
 		memcpy(c->bound[c->n_bound++], call.bind_token, sizeof(call.bind_token));
 	if (call.deferred) {

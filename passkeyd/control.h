@@ -68,6 +68,7 @@ struct control_call {
 	 * microseconds.
 	 */
 	int64_t later_us;
+	int due;		/* a line held once and its wait over: it runs now */
 };
 
 /* Where a deferred answer goes: the connection, if it is still there. */

@@ -385,11 +385,18 @@ permitted(struct op_ctx *x, const struct control_op *op)
  * before anything else about the request, so that a request held back
  * and served again later is counted once by the per-account rates.
  */
+static enum share_who
+share_who(uid_t uid)
+{
+	return uid == 0 ? SHARE_ROOT : SHARE_USERS;
+}
+
 static int
 must_wait(struct passkeyd *d, struct control_call *call, const struct control_op *op)
 {
-	if (op->share == SHARE_WAITS)
-		call->later_us = share_wait_us(&d->manage_share, clock_monotonic_us());
+	if (op->share == SHARE_WAITS && !call->due)
+		call->later_us = share_wait_us(&d->manage_share, share_who(call->uid),
+		    clock_monotonic_us());
 	return call->later_us > 0;
 }
 
@@ -401,7 +408,7 @@ run_op(struct op_ctx *x, const struct control_op *op)
 
 	out = op->run(x);
 	if (op->share == SHARE_WAITS)
-		share_charge(&x->d->manage_share, clock_monotonic_us() - t0);
+		share_charge(&x->d->manage_share, share_who(x->uid), clock_monotonic_us() - t0);
 	return out;
 }
 

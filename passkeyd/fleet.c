@@ -140,7 +140,10 @@ fleet_find(struct passkeyd *d, const char *token, int *unavailable)
 	store_err_t err;
 
 	*unavailable = 0;
-	/* known here: its caller reads the row anyway (flow_refresh), once */
+	/*
+	 * Known here: its caller brings it up to date (flow_refresh, which
+	 * reads the row; before a page step, only another instance's).
+	 */
 	if (c != NULL)
 		return c;
 	if (!ceremony_token_valid(token))

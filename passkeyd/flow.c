@@ -641,6 +641,27 @@ reason_of(struct passkeyd *d, store_err_t err)
 }
 
 /*
+ * A failure here ends the ceremony everywhere: one verification attempt
+ * per challenge.  In a fleet, unless the store says another instance
+ * decided it first, a verdict this one had not read yet (it reads its own
+ * ceremony's row before no page step, flow_refresh_page, and a notice may
+ * still be on its way): then it follows the store's verdict instead.
+ */
+static void
+fail_everywhere(struct passkeyd *d, struct ceremony *c, const char *reason)
+{
+	store_err_t err;
+
+	c->committing = 0;
+	if (d->fleet && ((err = fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_FAILED,
+	    reason)) == STORE_ERR_CONFLICT || err == STORE_ERR_NOT_FOUND) &&
+	    fleet_refresh(d, c) && c->state != CTL_STATE_PENDING)
+		return;
+	ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, reason, time(NULL));
+	log_ceremony(d, c, "failed", "fail", reason, 0);
+}
+
+/*
  * In a fleet, the ceremony's row moves to approved first, in the same
  * transaction: another instance that decided it first makes this a
  * conflict (a->lost), and nothing of this approval is written.
@@ -777,12 +798,8 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 		c->committing = 0;
 		(void)fleet_refresh(d, c);
 	} else {
-		const char *reason = reason_of(d, result);
-
-		ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, reason, time(NULL));
-		if (a->fleet)	/* the row's approval was rolled back with the rest */
-			(void)fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_FAILED, reason);
-		log_ceremony(d, c, "failed", "fail", reason, 0);
+		/* in a fleet the row's approval was rolled back with the rest */
+		fail_everywhere(d, c, reason_of(d, result));
 	}
 	a->done(d, a->arg);
 	approval_free(a);
@@ -954,10 +971,6 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 	}
 	if (a != NULL)
 		approval_free(a);
-	/* one verification attempt per challenge: a failure ends it, everywhere */
-	ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, *reason, time(NULL));
-	if (d->fleet)
-		(void)fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_FAILED, *reason);
-	log_ceremony(d, c, "failed", "fail", *reason, 0);
+	fail_everywhere(d, c, *reason);
 	return 0;
 }

@@ -11,9 +11,11 @@
  * of the loop's time over the last SHARE_WINDOW_US, they may use at most
  * SHARE_PERCENT of it, with a burst of SHARE_BURST_US.  Past that, their
  * next request waits in its connection's buffer (it is not refused) until
- * the budget has grown back.  A quiet loop, or one serving a few logins a
- * second, lets them run at full speed: the share costs nobody anything
- * when there is time to spare.
+ * the budget has grown back, and then runs.  Root has a budget of its own,
+ * so no account's reads can hold back an admin's listing.  A quiet loop,
+ * or one serving a few logins a second, lets them run at full speed.  (A
+ * loop busy between half and all of its time still caps them: logins
+ * first, while they want much of the loop.)
  *
  * Pure bookkeeping: the caller passes the times, so the unit test drives it.
  */
@@ -29,9 +31,16 @@
 /* A read that overran much leaves at most this debt: a wait of 1 s at 5 % */
 #define SHARE_MAX_DEBT_US	50000
 
-struct share {
+/* Root's reads (an admin's listing) and everyone else's: no account can spend root's. */
+enum share_who { SHARE_ROOT, SHARE_USERS, SHARE_WHO };
+
+struct share_bucket {
 	int64_t tokens_us;	/* what may still be spent; below 0 after a long page */
-	int64_t refilled_us;	/* when tokens_us was last brought up to date */
+	int64_t refilled_us;	/* the time up to which tokens_us has been grown */
+};
+
+struct share {
+	struct share_bucket bucket[SHARE_WHO];
 	int64_t window_us;	/* when the current measuring window began */
 	int64_t other_us;	/* the loop's time on other work in that window */
 	int64_t read_us;	/* the reads' time in the current turn */
@@ -42,9 +51,13 @@ struct share {
 void share_init(struct share *s, int64_t now_us);
 /* One turn of the loop ended at now_us, after busy_us of work (reads included). */
 void share_turn(struct share *s, int64_t now_us, int64_t busy_us);
-/* 0 when work that can wait may run now, else the microseconds to wait. */
-int64_t share_wait_us(struct share *s, int64_t now_us);
-/* Work that can wait ran for spent_us. */
-void share_charge(struct share *s, int64_t spent_us);
+/*
+ * 0 when a read of who's may run now, else the microseconds to wait.  A
+ * read told to wait runs when that time is over, whatever the budget
+ * says then (control.c): a wait is never renewed, so none is starved.
+ */
+int64_t share_wait_us(struct share *s, enum share_who who, int64_t now_us);
+/* A read of who's ran for spent_us. */
+void share_charge(struct share *s, enum share_who who, int64_t spent_us);
 
 #endif

@@ -172,6 +172,19 @@ def test_deny_and_expiry(f, alice):
     ok(st != 200 and r.get("state") == "denied",
        "deny: a finish at host A's own page after it is refused, denied", (st, r))
     ok(status(f.a, j["token"]).get("state") == "denied", "deny: host A says denied, not approved")
+    # approved at web 2, then a forged finish at host A's own page: it fails
+    # there, and host A follows the store's approval (fail_everywhere) rather
+    # than failing the login
+    j = begin(f.a)
+    st, opt = f.api(f.w2, j["token"], "options")
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=45))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    ok(st == 200 and r.get("state") == "approved", "approve: web 2 approves host A's login",
+       (st, r))
+    st, r = f.api(f.a, j["token"], "finish", b'{"id":"forged","type":"public-key"}')
+    ok(st != 200, "approve: a forged finish at host A's own page after it is refused", (st, r))
+    ok(until_state(f.a, j["token"], "approved").get("state") == "approved",
+       "approve: host A says approved, as the store does")
 
     j = begin(f.b)
     st, opt = f.api(f.w1, j["token"], "options")
@@ -259,7 +272,7 @@ def test_slow_query(f, alice):
 def test_audit(f):
     rows = f.pg.query(f.uri, "SELECT event, count(*) FROM events GROUP BY event ORDER BY 1")
     counts = {r[0]: int(r[1]) for r in rows}
-    ok(counts.get("register_approved") == 2 and counts.get("login_approved") == 4,
+    ok(counts.get("register_approved") == 2 and counts.get("login_approved") == 5,
        "audit: the web instances wrote the approvals' rows", counts)
     ok(counts.get("daemon_started") == 2, "audit: only the two web instances wrote a"
        " daemon_started row", counts)

@@ -310,40 +310,44 @@ test_share(void **state)
 	(void)state;
 	share_init(&s, t);
 	/* an idle loop: a long page leaves no debt and no wait */
-	share_charge(&s, 50000);
+	share_charge(&s, SHARE_ROOT, 50000);
 	share_turn(&s, t + 50000, 50000);	/* the page itself is not "other work" */
 	t += 50000;
 	busy_window(&s, &t, 0);
-	assert_int_equal(share_wait_us(&s, t), 0);
-	share_charge(&s, 50000);
-	assert_int_equal(share_wait_us(&s, t + 1), 0);
+	assert_int_equal(share_wait_us(&s, SHARE_ROOT, t), 0);
+	share_charge(&s, SHARE_ROOT, 50000);
+	assert_int_equal(share_wait_us(&s, SHARE_ROOT, t + 1), 0);
 	/* a few logins a second (10 % busy): still no wait */
 	busy_window(&s, &t, 10);
-	share_charge(&s, 50000);
-	assert_int_equal(share_wait_us(&s, t), 0);
+	share_charge(&s, SHARE_ROOT, 50000);
+	assert_int_equal(share_wait_us(&s, SHARE_ROOT, t), 0);
 	/* other work keeps the loop busy: the burst may be spent, then pages wait */
 	busy_window(&s, &t, 90);
-	assert_int_equal(share_wait_us(&s, t), 0);
-	share_charge(&s, SHARE_BURST_US + 300);
-	wait = share_wait_us(&s, t);
+	assert_int_equal(share_wait_us(&s, SHARE_ROOT, t), 0);
+	share_charge(&s, SHARE_ROOT, SHARE_BURST_US + 300);
+	wait = share_wait_us(&s, SHARE_ROOT, t);
 	/* 300 us overspent: 300 * 100 / SHARE_PERCENT us of real time to grow back */
 	assert_true(wait >= 300 * 100 / SHARE_PERCENT &&
 	    wait <= 300 * 100 / SHARE_PERCENT + 2);
-	assert_true(share_wait_us(&s, t + wait / 2) > 0);
-	assert_int_equal(share_wait_us(&s, t + wait), 0);
+	assert_true(share_wait_us(&s, SHARE_ROOT, t + wait / 2) > 0);
+	assert_int_equal(share_wait_us(&s, SHARE_ROOT, t + wait), 0);
 	/* the budget grows back to the burst, never beyond it */
 	t += 100000;
-	assert_int_equal(share_wait_us(&s, t), 0);
-	share_charge(&s, SHARE_BURST_US + 1);
-	assert_true(share_wait_us(&s, t) > 0);
+	assert_int_equal(share_wait_us(&s, SHARE_ROOT, t), 0);
+	share_charge(&s, SHARE_ROOT, SHARE_BURST_US + 1);
+	assert_true(share_wait_us(&s, SHARE_ROOT, t) > 0);
 	/* a read that overran by far leaves a bounded debt: the wait is at most 1 s */
-	share_charge(&s, 5000000);
-	wait = share_wait_us(&s, t);
+	share_charge(&s, SHARE_ROOT, 5000000);
+	wait = share_wait_us(&s, SHARE_ROOT, t);
 	assert_true(wait > 0 && wait <= (int64_t)SHARE_MAX_DEBT_US * 100 / SHARE_PERCENT + 1);
 	assert_true(s.held >= 4);
+	/* root's budget is its own: the other accounts' reads do not wait for it */
+	assert_int_equal(share_wait_us(&s, SHARE_USERS, t), 0);
+	share_charge(&s, SHARE_USERS, 5000000);
+	assert_true(share_wait_us(&s, SHARE_USERS, t) > 0);
 	/* the loop quiet again for a window: the pages run freely */
 	share_turn(&s, t + SHARE_WINDOW_US, 0);
-	assert_int_equal(share_wait_us(&s, t + SHARE_WINDOW_US), 0);
+	assert_int_equal(share_wait_us(&s, SHARE_ROOT, t + SHARE_WINDOW_US), 0);
 }
 
 /* A fresh P-256 key as a COSE_Key (RFC 9053). */
