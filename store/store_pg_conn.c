@@ -582,8 +582,12 @@ pg_run(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a, PGresul
 			return err;
 		if (pg->conn == NULL)
 			return STORE_ERR_UNAVAILABLE;	/* lost inside a transaction */
-		if (pg->release_pending && (err = pg_simple(pg, PG_RELEASE_MARK)) != STORE_OK)
-			return err;
+		/* a kept RELEASE alone (pg_exec would add it to itself) */
+		if (pg->release_pending) {
+			pg->release_pending = 0;
+			if ((err = pg_simple(pg, PG_RELEASE_MARK)) != STORE_OK)
+				return err;
+		}
 		res = NULL;
 		if (PQsendQueryPrepared(pg->conn, pg_sql[id].name, a != NULL ? a->n : 0,
 		    a != NULL ? a->val : NULL, a != NULL ? a->len : NULL,

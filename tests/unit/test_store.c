@@ -1403,6 +1403,9 @@ test_txn(void **state)
 	assert_store(store_txn_mark(st), STORE_OK);
 	assert_store(add_cred(st, "alice", "txn-1", 1), STORE_OK);
 	store_txn_mark_end(st, 1);
+	/* a statement between parts (PostgreSQL: a kept RELEASE goes first, once) */
+	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
+	assert_int_equal(n, 1);
 	assert_store(store_txn_mark(st), STORE_OK);
 	assert_store(add_cred(st, "alice", "txn-2", 1), STORE_OK);
 	assert_store(store_event_add(st, &ev), STORE_OK);
