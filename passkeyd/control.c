@@ -259,8 +259,10 @@ flush_out(struct client *c)
 	return 0;
 }
 
-/* Queues one answer line and sends what the socket takes at once. */
-/* Sends one answer line; s is malloc'd JSON text (consumed), NULL when there is none. */
+/*
+ * Queues one answer line and sends what the socket takes at once; s is
+ * malloc'd JSON text (consumed), NULL when there is none.
+ */
 static void
 reply_text(struct client *c, char *s)
 {
@@ -280,6 +282,7 @@ reply_text(struct client *c, char *s)
 	flush_out(c);
 }
 
+/* The same for obj (consumed). */
 static void
 reply(struct client *c, json_t *obj)
 {

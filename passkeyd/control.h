@@ -20,9 +20,9 @@
  *     of the loop (root: CONTROL_TURN_REQUESTS_ROOT);
  *   - the answers of one connection come in order: a request whose answer
  *     waits for the store (control_defer) holds back the next one;
- *   - a listing's pages wait their turn while logins are served (share.h):
- *     the request stays in its buffer until the loop's share for it has
- *     grown back.
+ *   - while other work keeps the loop busy, a listing's pages wait their
+ *     turn (share.h): the request stays in its buffer until the loop's
+ *     share for it has grown back, then runs.
  */
 #ifndef PASSKEYD_CONTROL_H
 #define PASSKEYD_CONTROL_H

@@ -379,18 +379,18 @@ permitted(struct op_ctx *x, const struct control_op *op)
 	return CTL_REFUSAL_NOT_PERMITTED;
 }
 
-/*
- * A read for a person (a listing's page, the audit log) runs only while
- * the loop's share for such reads lasts: logins first (share.h).  Asked
- * before anything else about the request, so that a request held back
- * and served again later is counted once by the per-account rates.
- */
 static enum share_who
 share_who(uid_t uid)
 {
 	return uid == 0 ? SHARE_ROOT : SHARE_USERS;
 }
 
+/*
+ * A read for a person (a listing's page, the audit log) runs only while
+ * the loop's share for such reads lasts: logins first (share.h).  Asked
+ * before anything else about the request, so that a request held back
+ * and served again later is counted once by the per-account rates.
+ */
 static int
 must_wait(struct passkeyd *d, struct control_call *call, const struct control_op *op)
 {

@@ -52,6 +52,9 @@ escape(char *out, size_t outlen, const char *in)
  * systemd, three messages for journald to read) per event.  A longer line
  * than the buffer holds is written the old way.
  */
+static void vlog(struct passkeyd *d, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vlog(struct passkeyd *d, const char *fmt, va_list ap)
 {

@@ -330,6 +330,7 @@ send_final(struct MHD_Connection *conn, struct ceremony *c)
 static enum MHD_Result
 api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony *c)
 {
+	unsigned window = flow_window_seconds(h->d, c);
 	char created[32];
 	const char *err;
 	struct tm tm;
@@ -347,9 +348,8 @@ api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony 
 	    "expires_in", (json_int_t)(c->expires - time(NULL)),
 	    "code", c->code, "publicKey", pk);
 	/* the re-approval window the approval opens, said before it is given */
-	if (out != NULL && flow_window_seconds(h->d, c) > 0) {
-		json_object_set_new(out, "reuse", json_integer((json_int_t)flow_window_seconds(h->d,
-		    c)));
+	if (out != NULL && window > 0) {
+		json_object_set_new(out, "reuse", json_integer((json_int_t)window));
 		json_object_set_new(out, "client_key", json_string(c->client_key));
 	}
 	return send_json(conn, 200, out);

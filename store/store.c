@@ -325,20 +325,12 @@ store_err_t
 store_cred_get_for_login(store_t *st, const unsigned char *id, size_t id_len,
     struct store_credential *out, unsigned char handle[STORE_USER_HANDLE_LEN])
 {
-	store_err_t err;
-
-	if (handle == NULL)
+	if (out == NULL || handle == NULL)
 		return STORE_ERR_INVALID;
-	if (st != NULL && st->ops->cred_get_for_login != NULL && out != NULL &&
-	    valid_id(id, id_len)) {
-		memset(out, 0, sizeof(*out));
-		return st->ops->cred_get_for_login(st, id, id_len, out, handle);
-	}
-	if ((err = store_cred_get(st, id, id_len, out)) != STORE_OK)
-		return err;
-	if ((err = store_user_handle(st, out->user, 0, handle)) != STORE_OK)
-		store_credential_free(out);
-	return err;
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || !valid_id(id, id_len))
+		return STORE_ERR_INVALID;
+	return st->ops->cred_get_for_login(st, id, id_len, out, handle);
 }
 
 store_err_t

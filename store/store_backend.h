@@ -36,7 +36,7 @@ struct store_ops {
 	    const unsigned char[STORE_USER_HANDLE_LEN], int, int64_t);
 	store_err_t (*cred_get)(store_t *, const unsigned char *, size_t,
 	    struct store_credential *);
-	/* NULL: cred_get, then user_handle */
+	/* cred_get and the user's handle (user_handle, create 0), in one query */
 	store_err_t (*cred_get_for_login)(store_t *, const unsigned char *, size_t,
 	    struct store_credential *, unsigned char[STORE_USER_HANDLE_LEN]);
 	/* user NULL: every user's */
