@@ -486,12 +486,12 @@ static int
 sweep_one(struct ceremony_table *t, struct ceremony *c, time_t now,
     void (*on_expire)(struct ceremony *, void *), void *arg)
 {
-	if (c->state == CTL_STATE_PENDING && !c->committing && now >= c->expires) {
+	if (c->state == CTL_STATE_PENDING && !c->committing && !c->calls && now >= c->expires) {
 		ceremony_finish(t, c, CTL_STATE_EXPIRED, "expired", now);
 		if (on_expire)
 			on_expire(c, arg);
 	}
-	if (c->state != CTL_STATE_PENDING && now >= forget_at(c)) {
+	if (c->state != CTL_STATE_PENDING && !c->calls && now >= forget_at(c)) {
 		unlink_ceremony(t, c);
 		ceremony_free(c);
 		return 1;
@@ -507,10 +507,11 @@ ceremony_sweep(struct ceremony_table *t, time_t now,
 
 	/*
 	 * The usual lifetime: only what is due, then stop.  An approval being
-	 * written is decided by the store within seconds; the cursor waits.
+	 * written, or a row being read off the loop (calls), is decided by the
+	 * store within seconds; the cursor waits.
 	 */
-	for (c = t->expiry_cursor; c != NULL && now >= c->expires && !c->committing;
-	    c = next) {
+	for (c = t->expiry_cursor; c != NULL && now >= c->expires && !c->committing &&
+	    !c->calls; c = next) {
 		next = c->next;
 		t->expiry_cursor = next;
 		if (c->state == CTL_STATE_PENDING) {
@@ -520,7 +521,7 @@ ceremony_sweep(struct ceremony_table *t, time_t now,
 		}
 	}
 	for (c = t->usual.head; c != NULL && c->state != CTL_STATE_PENDING &&
-	    now >= forget_at(c); c = next) {
+	    !c->calls && now >= forget_at(c); c = next) {
 		next = c->next;
 		unlink_ceremony(t, c);
 		ceremony_free(c);
@@ -532,7 +533,7 @@ ceremony_sweep(struct ceremony_table *t, time_t now,
 	/* bound the memory of remembered final states too: the oldest go first */
 	for (c = t->usual.head; c != NULL && t->count > 2 * (size_t)t->limits.total; c = next) {
 		next = c->next;
-		if (c->state != CTL_STATE_PENDING) {
+		if (c->state != CTL_STATE_PENDING && !c->calls) {
 			unlink_ceremony(t, c);
 			ceremony_free(c);
 		}

@@ -52,6 +52,14 @@ struct ceremony {
 	 */
 	uint8_t foreign;
 	/*
+	 * Store calls for it off the loop (offload.h), and whether one of them
+	 * is status's approved -> used: while any is out it is neither expired
+	 * nor forgotten here (the row it reads may say approved), and no
+	 * second use is tried.
+	 */
+	uint8_t calls;
+	uint8_t using_row;
+	/*
 	 * The first 8 bytes of the token's SHA-256 (ceremony_token_hash), the
 	 * key of the table's second index; the whole hash is computed when
 	 * needed rather than kept (memory per pending ceremony).

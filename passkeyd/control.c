@@ -314,18 +314,37 @@ control_defer(struct control_call *call)
 	return r;
 }
 
-void
-control_answer(struct control_reply *r, json_t *answer)
+int
+control_answer_bound(struct control_reply *r, json_t *answer, const char *token)
 {
 	struct client *c = r->server != NULL ? find_serial(r->server, r->conn) : NULL;
+	int there = c != NULL && !c->closing;
 
-	if (c != NULL && !c->closing) {
+	if (there) {
+		/* room was checked when the request was served (can_bind) */
+		if (token != NULL && c->n_bound < CONTROL_BOUND_MAX)
+			memcpy(c->bound[c->n_bound++], token, sizeof(c->bound[0]));
 		reply(c, answer);
 		c->waiting = 0;
 		c->last_ms = clock_monotonic_ms();
 	} else
 		json_decref(answer);
 	free(r);
+	return there;
+}
+
+void
+control_answer(struct control_reply *r, json_t *answer)
+{
+	(void)control_answer_bound(r, answer, NULL);
+}
+
+int
+control_reply_wanted(const struct control_reply *r)
+{
+	struct client *c = r->server != NULL ? find_serial(r->server, r->conn) : NULL;
+
+	return c != NULL && !c->closing;
 }
 
 /* Drops bound tokens whose ceremonies ended; 1 when there is room for one more. */

@@ -97,5 +97,12 @@ size_t control_client_count(const struct control_server *s);
 struct control_reply *control_defer(struct control_call *call);
 /* Sends the deferred answer (consumed) and frees r; a gone client loses it. */
 void control_answer(struct control_reply *r, json_t *answer);
+/*
+ * The same, binding the ceremony `token` to the connection (cancelled
+ * when it closes); 0 when the client was gone: nobody has its link.
+ */
+int control_answer_bound(struct control_reply *r, json_t *answer, const char *token);
+/* Whether r's connection is still there to take an answer. */
+int control_reply_wanted(const struct control_reply *r);
 
 #endif

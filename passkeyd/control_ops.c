@@ -190,6 +190,22 @@ reuse_answer(struct passkeyd *d, void *arg, const struct store_window *w,
 	    (json_int_t)(left > 0 ? left : 0), "host", w->hostname));
 }
 
+/* A begin handed off, answered (bound to its connection, or not). */
+static int
+begun_bound(struct passkeyd *d, void *arg, enum ctl_refusal r, struct ceremony *c)
+{
+	return control_answer_bound(arg, r == CTL_REFUSAL_NONE ? ceremony_answer(d, c) :
+	    op_refuse(r), c != NULL ? c->token : NULL);
+}
+
+static int
+begun(struct passkeyd *d, void *arg, enum ctl_refusal r, struct ceremony *c)
+{
+	(void)control_answer_bound(arg, r == CTL_REFUSAL_NONE ? ceremony_answer(d, c) :
+	    op_refuse(r), NULL);
+	return 1;	/* unbound: it lives on for whoever has its link */
+}
+
 static json_t *
 op_login_begin(struct op_ctx *x)
 {
@@ -232,6 +248,14 @@ op_login_begin(struct op_ctx *x)
 	/* this client's earlier approval, while its window is open: no browser */
 	if (r.reuse > 0 && (later = control_defer(x->call)) != NULL) {
 		if (flow_login_reuse(x->d, &r, reuse_answer, later))
+			return NULL;
+		x->call->deferred = 0;
+		free(later);
+	}
+	/* a fleet's: the reads and the ceremony's row off the loop (offload.h) */
+	if (x->d->fleet && offload_ready(x->d->offload) &&
+	    (later = control_defer(x->call)) != NULL) {
+		if (flow_login_begin_later(x->d, &r, r.conn != 0 ? begun_bound : begun, later))
 			return NULL;
 		x->call->deferred = 0;
 		free(later);
@@ -291,17 +315,39 @@ op_register_begin(struct op_ctx *x)
 }
 
 static json_t *
-op_status(struct op_ctx *x)
+status_answer(struct ceremony *c, enum ctl_state state)
 {
-	enum ctl_state state = flow_status(x->d, x->c);
-	time_t left = x->c->expires - time(NULL);
+	time_t left = c != NULL ? c->expires - time(NULL) : 0;
 	json_t *out;
 
 	out = json_pack("{s:b, s:s, s:I}", "ok", 1, "state", ctl_state_name(state),
 	    "expires_in", (json_int_t)(left > 0 ? left : 0));
-	if (out != NULL && state == CTL_STATE_FAILED && x->c->reason != NULL)
-		json_object_set_new(out, "reason", json_string(x->c->reason));
+	if (out != NULL && c != NULL && state == CTL_STATE_FAILED && c->reason != NULL)
+		json_object_set_new(out, "reason", json_string(c->reason));
 	return out;
+}
+
+static void
+status_later(struct passkeyd *d, void *arg, struct ceremony *c, enum ctl_state state)
+{
+	(void)d;
+	control_answer(arg, status_answer(c, state));
+}
+
+static json_t *
+op_status(struct op_ctx *x)
+{
+	struct control_reply *later;
+
+	/* a fleet's: the row's read and its use off the loop (offload.h) */
+	if (x->d->fleet && offload_ready(x->d->offload) &&
+	    (later = control_defer(x->call)) != NULL) {
+		if (flow_status_later(x->d, x->c, status_later, later))
+			return NULL;
+		x->call->deferred = 0;
+		free(later);
+	}
+	return status_answer(x->c, flow_status(x->d, x->c));
 }
 
 static json_t *

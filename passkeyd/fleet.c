@@ -36,37 +36,50 @@ known_reason(const char *r)
 	return "failed";
 }
 
-enum ctl_refusal
-fleet_publish(struct passkeyd *d, struct ceremony *c)
+void
+fleet_row_of(const struct ceremony *c, struct store_ceremony *row)
 {
-	struct store_ceremony row;
-	char refusal[32];
-	enum ctl_refusal r;
-	store_err_t err;
+	memset(row, 0, sizeof(*row));
+	ceremony_token_hash(c->token, row->token_hash);
+	row->hostname = (char *)c->hostname;
+	row->kind = c->kind == CEREMONY_REGISTER;
+	snprintf(row->code, sizeof(row->code), "%s", c->code);
+	row->user = c->user;
+	row->rhost = c->rhost;
+	row->service = c->service;
+	row->addr_key = c->addr_key;
+	memcpy(row->challenge, c->challenge, sizeof(row->challenge));
+	row->consumes_enrollment = c->consumes_enrollment;
+	row->reuse = (int)c->reuse;
+	snprintf(row->client_key, sizeof(row->client_key), "%s", c->client_key);
+	row->created = (int64_t)c->created;
+	row->expires = (int64_t)c->expires;
+}
 
-	memset(&row, 0, sizeof(row));
-	ceremony_token_hash(c->token, row.token_hash);
-	row.hostname = (char *)c->hostname;
-	row.kind = c->kind == CEREMONY_REGISTER;
-	snprintf(row.code, sizeof(row.code), "%s", c->code);
-	row.user = c->user;
-	row.rhost = c->rhost;
-	row.service = c->service;
-	row.addr_key = c->addr_key;
-	memcpy(row.challenge, c->challenge, sizeof(row.challenge));
-	row.consumes_enrollment = c->consumes_enrollment;
-	row.reuse = (int)c->reuse;
-	snprintf(row.client_key, sizeof(row.client_key), "%s", c->client_key);
-	row.created = (int64_t)c->created;
-	row.expires = (int64_t)c->expires;
-	err = store_ceremony_add(d->store, &row, refusal, sizeof(refusal));
-	explicit_bzero(row.challenge, sizeof(row.challenge));
+enum ctl_refusal
+fleet_published(struct passkeyd *d, store_err_t err, const char *refusal)
+{
+	enum ctl_refusal r;
+
 	if (err == STORE_OK)
 		return CTL_REFUSAL_NONE;
 	if (err == STORE_ERR_LIMIT)
 		return (r = ctl_refusal_from_code(refusal)) != CTL_REFUSAL__COUNT ? r :
 		    CTL_REFUSAL_LIMIT_TOTAL;
 	return store_refusal(d, err);
+}
+
+enum ctl_refusal
+fleet_publish(struct passkeyd *d, struct ceremony *c)
+{
+	struct store_ceremony row;
+	char refusal[32] = "";
+	store_err_t err;
+
+	fleet_row_of(c, &row);
+	err = store_ceremony_add(d->store, &row, refusal, sizeof(refusal));
+	explicit_bzero(row.challenge, sizeof(row.challenge));
+	return fleet_published(d, err, refusal);
 }
 
 /* The row's secrets and times, for a ceremony another instance began. */
@@ -109,14 +122,10 @@ follow_state(struct passkeyd *d, struct ceremony *c, const struct store_ceremony
 }
 
 int
-fleet_refresh(struct passkeyd *d, struct ceremony *c)
+fleet_follow_row(struct passkeyd *d, struct ceremony *c, store_err_t err,
+    const struct store_ceremony *row)
 {
-	struct store_ceremony row;
-	store_err_t err;
-	uint8_t hash[CEREMONY_HASH_LEN];
-
-	ceremony_token_hash(c->token, hash);
-	if ((err = store_ceremony_get(d->store, hash, &row)) != STORE_OK) {
+	if (err != STORE_OK) {
 		/* another instance's row, forgotten: it ended long ago */
 		if (err == STORE_ERR_NOT_FOUND && c->foreign && c->state == CTL_STATE_PENDING)
 			ceremony_finish(d->ceremonies, c, CTL_STATE_EXPIRED, "expired", time(NULL));
@@ -125,10 +134,48 @@ fleet_refresh(struct passkeyd *d, struct ceremony *c)
 		return 0;
 	}
 	if (c->foreign && c->state == CTL_STATE_PENDING)
-		take_row(c, &row);
-	follow_state(d, c, &row);
-	store_ceremony_free(&row);
+		take_row(c, row);
+	follow_state(d, c, row);
 	return 1;
+}
+
+int
+fleet_refresh(struct passkeyd *d, struct ceremony *c)
+{
+	struct store_ceremony row;
+	store_err_t err;
+	uint8_t hash[CEREMONY_HASH_LEN];
+	int followed;
+
+	ceremony_token_hash(c->token, hash);
+	err = store_ceremony_get(d->store, hash, &row);
+	followed = fleet_follow_row(d, c, err, &row);
+	if (err == STORE_OK)
+		store_ceremony_free(&row);
+	return followed;
+}
+
+struct ceremony *
+fleet_adopt(struct passkeyd *d, const char *token, store_err_t err,
+    const struct store_ceremony *row, int *unavailable)
+{
+	struct ceremony *c;
+
+	*unavailable = 0;
+	if (err != STORE_OK) {
+		if (err != STORE_ERR_NOT_FOUND) {
+			*unavailable = 1;
+			(void)store_refusal(d, err);	/* logged */
+		}
+		return NULL;
+	}
+	c = ceremony_adopt(d->ceremonies, token, row->user, row->rhost, row->service,
+	    row->hostname, row->client_key);
+	if (c != NULL) {
+		take_row(c, row);
+		follow_state(d, c, row);
+	}
+	return c;
 }
 
 struct ceremony *
@@ -149,20 +196,10 @@ fleet_find(struct passkeyd *d, const char *token, int *unavailable)
 	if (!ceremony_token_valid(token))
 		return NULL;
 	ceremony_token_hash(token, hash);
-	if ((err = store_ceremony_get(d->store, hash, &row)) != STORE_OK) {
-		if (err != STORE_ERR_NOT_FOUND) {
-			*unavailable = 1;
-			(void)store_refusal(d, err);	/* logged */
-		}
-		return NULL;
-	}
-	c = ceremony_adopt(d->ceremonies, token, row.user, row.rhost, row.service, row.hostname,
-	    row.client_key);
-	if (c != NULL) {
-		take_row(c, &row);
-		follow_state(d, c, &row);
-	}
-	store_ceremony_free(&row);
+	err = store_ceremony_get(d->store, hash, &row);
+	c = fleet_adopt(d, token, err, &row, unavailable);
+	if (err == STORE_OK)
+		store_ceremony_free(&row);
 	return c;
 }
 
@@ -189,6 +226,61 @@ fleet_set_handle(struct passkeyd *d, struct ceremony *c)
 	return err;
 }
 
+/* A row read off the loop for a notice (offload.h). */
+struct notice_read {
+	char token[CEREMONY_TOKEN_LEN + 1];
+	uint8_t hash[CEREMONY_HASH_LEN];
+	store_err_t err;
+	struct store_ceremony row;
+};
+
+static store_err_t
+notice_read_call(store_t *st, void *arg)
+{
+	struct notice_read *n = arg;
+
+	n->err = store_ceremony_get(st, n->hash, &n->row);
+	return STORE_OK;
+}
+
+static void
+notice_read_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct notice_read *n = arg;
+	struct ceremony *c = ceremony_find(d->ceremonies, n->token);
+
+	if (result != STORE_OK)	/* not run at all (the daemon stopping) */
+		n->err = result;
+	if (c != NULL) {
+		c->calls--;
+		/* what happened here meanwhile stands: the row is followed only from pending */
+		if (c->state == CTL_STATE_PENDING && !c->committing)
+			(void)fleet_follow_row(d, c, n->err, &n->row);
+	}
+	if (n->err == STORE_OK)
+		store_ceremony_free(&n->row);
+	free(n);
+}
+
+/* Reads c's row off the loop when it can (1), else not at all (0). */
+static int
+refresh_later(struct passkeyd *d, struct ceremony *c)
+{
+	struct notice_read *n;
+
+	if (!offload_ready(d->offload) || c->calls == UINT8_MAX ||
+	    (n = calloc(1, sizeof(*n))) == NULL)
+		return 0;
+	memcpy(n->token, c->token, sizeof(n->token));
+	ceremony_token_hash(c->token, n->hash);
+	if (offload_add(d->offload, notice_read_call, notice_read_done, n) != 0) {
+		free(n);
+		return 0;
+	}
+	c->calls++;
+	return 1;
+}
+
 static void
 on_notice(const unsigned char hash[STORE_TOKEN_HASH_LEN], void *arg)
 {
@@ -196,7 +288,8 @@ on_notice(const unsigned char hash[STORE_TOKEN_HASH_LEN], void *arg)
 	struct ceremony *c = ceremony_find_hash(d->ceremonies, hash);
 
 	/* a notice is a hint, anyone may send one: only the row is believed */
-	if (c != NULL && !c->foreign && c->state == CTL_STATE_PENDING && !c->committing)
+	if (c != NULL && !c->foreign && c->state == CTL_STATE_PENDING && !c->committing &&
+	    !refresh_later(d, c))
 		(void)fleet_refresh(d, c);
 }
 
@@ -212,17 +305,50 @@ fleet_notice_fd(struct passkeyd *d)
 	return store_notice_fd(d->store);
 }
 
+/* The fleet's expiry, each second, off the loop when it can be. */
+struct sweep {
+	int64_t now;
+	size_t expired, forgotten;
+	store_err_t err;
+};
+
+static store_err_t
+sweep_call(store_t *st, void *arg)
+{
+	struct sweep *w = arg;
+
+	w->err = store_ceremony_sweep(st, w->now, w->now - CEREMONY_KEEP_FINAL,
+	    FLEET_SWEEP_BATCH, &w->expired, &w->forgotten);
+	return STORE_OK;
+}
+
+static void
+sweep_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct sweep *w = arg;
+
+	if (result != STORE_OK)	/* not run at all (the daemon stopping) */
+		w->err = result;
+	d->fleet_sweeping = 0;
+	if (w->err != STORE_OK && w->err != STORE_ERR_UNAVAILABLE)
+		(void)store_refusal(d, w->err);	/* logged */
+	free(w);
+}
+
 void
 fleet_tick(struct passkeyd *d)
 {
-	time_t now = time(NULL);
-	size_t expired = 0, forgotten = 0;
-	store_err_t err;
+	struct sweep *w;
 
-	err = store_ceremony_sweep(d->store, (int64_t)now, (int64_t)now - CEREMONY_KEEP_FINAL,
-	    FLEET_SWEEP_BATCH, &expired, &forgotten);
-	if (err != STORE_OK && err != STORE_ERR_UNAVAILABLE)
-		(void)store_refusal(d, err);	/* logged */
+	/* one at a time: a slow one is not joined by the next second's */
+	if (!d->fleet_sweeping && (w = calloc(1, sizeof(*w))) != NULL) {
+		w->now = (int64_t)time(NULL);
+		d->fleet_sweeping = 1;
+		if (offload_add(d->offload, sweep_call, sweep_done, w) != 0) {
+			(void)sweep_call(d->store, w);
+			sweep_done(d, w, STORE_OK);
+		}
+	}
 	/* a notice lost while the listening connection was down: read again */
 	fleet_notices(d);
 }

@@ -23,6 +23,10 @@
  * CTL_REFUSAL_NONE, a limit's refusal, or the store's failure.
  */
 enum ctl_refusal fleet_publish(struct passkeyd *d, struct ceremony *c);
+/* The row fleet_publish writes (its strings are c's). */
+void fleet_row_of(const struct ceremony *c, struct store_ceremony *row);
+/* What the row's INSERT answered (err, and the admit trigger's refusal code). */
+enum ctl_refusal fleet_published(struct passkeyd *d, store_err_t err, const char *refusal);
 
 /*
  * A ceremony by token: ours, or another instance's read from the store
@@ -31,9 +35,21 @@ enum ctl_refusal fleet_publish(struct passkeyd *d, struct ceremony *c);
  * for none, with *unavailable set when the store could not be asked.
  */
 struct ceremony *fleet_find(struct passkeyd *d, const char *token, int *unavailable);
+/*
+ * Takes in another instance's ceremony from its row, read off the loop
+ * (err: the read's result); NULL as fleet_find says it.
+ */
+struct ceremony *fleet_adopt(struct passkeyd *d, const char *token, store_err_t err,
+    const struct store_ceremony *row, int *unavailable);
 
 /* Reads the ceremony's row again and follows it; 0 when it could not. */
 int fleet_refresh(struct passkeyd *d, struct ceremony *c);
+/*
+ * Follows a row read off the loop (err: the read's result, row valid
+ * when STORE_OK), as fleet_refresh does; 0 when there was no row.
+ */
+int fleet_follow_row(struct passkeyd *d, struct ceremony *c, store_err_t err,
+    const struct store_ceremony *row);
 
 /* store_ceremony_move for c, at now (on st: inside a journal entry too). */
 store_err_t fleet_move(store_t *st, const struct ceremony *c, enum ctl_state from,

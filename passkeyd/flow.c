@@ -11,9 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "client_key.h"
 #include "clock.h"
+#include "ctl_text.h"
 #include "fleet.h"
 #include "flow.h"
+#include "page_reads.h"
 #include "rp_b64url.h"
 #include "text.h"
 
@@ -70,27 +73,45 @@ store_reason(struct passkeyd *d, store_err_t err)
 	return ctl_refusal_code(store_refusal(d, err));
 }
 
-/* Which ceremony a login gets (PROTOCOL.md login_begin). */
+/*
+ * What a login's begin reads: the user's passkeys (how many), and with
+ * none, under enroll=pending, whether an enrollment is pending for them.
+ */
+struct begin_reads {
+	store_err_t count_err, pending_err;
+	size_t n;
+	int pending;
+};
+
+static void
+read_for_begin(store_t *st, const struct login_request *r, int64_t now,
+    struct begin_reads *b)
+{
+	b->n = 0;
+	b->pending = 0;
+	b->pending_err = STORE_OK;
+	b->count_err = store_cred_count_user(st, r->user, &b->n);
+	if (b->count_err == STORE_OK && b->n == 0 && r->enroll == ENROLL_PENDING)
+		b->pending_err = store_enroll_pending(st, r->user, now, &b->pending);
+}
+
+/* Which ceremony a login gets (PROTOCOL.md login_begin), from what was read. */
 static enum ctl_refusal
-login_kind(struct passkeyd *d, const struct login_request *r,
+login_kind(struct passkeyd *d, const struct login_request *r, const struct begin_reads *b,
     enum ceremony_kind *kind, int *enrolling)
 {
-	size_t n = 0;
-	int pending = 0;
-	store_err_t err;
-
 	*kind = CEREMONY_LOGIN;
 	*enrolling = 0;
-	if ((err = store_cred_count_user(d->store, r->user, &n)) != STORE_OK)
-		return store_refusal(d, err);
-	if (n > 0)
+	if (b->count_err != STORE_OK)
+		return store_refusal(d, b->count_err);
+	if (b->n > 0)
 		return CTL_REFUSAL_NONE;
 	*kind = CEREMONY_REGISTER;
 	if (r->enroll == ENROLL_PENDING) {
-		if ((err = store_enroll_pending(d->store, r->user, time(NULL), &pending)) != STORE_OK)
-			return store_refusal(d, err);
-		*enrolling = pending;
-		return pending ? CTL_REFUSAL_NONE : CTL_REFUSAL_NO_PASSKEY;
+		if (b->pending_err != STORE_OK)
+			return store_refusal(d, b->pending_err);
+		*enrolling = b->pending;
+		return b->pending ? CTL_REFUSAL_NONE : CTL_REFUSAL_NO_PASSKEY;
 	}
 	return r->enroll == ENROLL_AFTER_AUTH ? CTL_REFUSAL_NONE : CTL_REFUSAL_NO_PASSKEY;
 }
@@ -119,29 +140,182 @@ reuse_seconds(struct passkeyd *d, const struct login_request *r)
 	return s;
 }
 
-enum ctl_refusal
-flow_login_begin(struct passkeyd *d, const struct login_request *r,
-    struct ceremony **out)
+static struct ceremony_spec
+login_spec(struct passkeyd *d, const struct login_request *r, enum ceremony_kind kind)
 {
-	enum ceremony_kind kind;
-	enum ctl_refusal err;
-	int enrolling;
+	return (struct ceremony_spec){ .kind = kind, .user = r->user,
+	    .rhost = r->rhost, .service = r->service, .owner = 0,
+	    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout,
+	    .reuse = reuse_seconds(d, r), .client_key = client_key_of(r) };
+}
 
-	*out = NULL;
-	err = login_kind(d, r, &kind, &enrolling);
-	if (err == CTL_REFUSAL_NONE)
-		err = begin(d, (struct ceremony_spec){ .kind = kind, .user = r->user,
-		    .rhost = r->rhost, .service = r->service, .owner = 0,
-		    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout,
-		    .reuse = reuse_seconds(d, r), .client_key = client_key_of(r) }, enrolling, out);
+/* A login's begin, said in the log (and the audit log) either way. */
+static void
+log_login_begin(struct passkeyd *d, const struct login_request *r, enum ceremony_kind kind,
+    enum ctl_refusal err, struct ceremony *c)
+{
 	/* a refusal can be repeated at will by whoever reaches sshd: budgeted */
 	event_log(d, &(struct event_rec){
 	    .event = kind == CEREMONY_LOGIN || err ? "login_begin" : "register_begin",
 	    .user = r->user, .rhost = r->rhost, .service = r->service,
 	    .verdict = err ? "refused" : "ok",
-	    .reason = err ? ctl_refusal_code(err) : NULL, .c = *out,
+	    .reason = err ? ctl_refusal_code(err) : NULL, .c = c,
 	    .noisy = err != CTL_REFUSAL_NONE });
+}
+
+enum ctl_refusal
+flow_login_begin(struct passkeyd *d, const struct login_request *r,
+    struct ceremony **out)
+{
+	struct begin_reads b;
+	enum ceremony_kind kind;
+	enum ctl_refusal err;
+	int enrolling;
+
+	*out = NULL;
+	read_for_begin(d->store, r, (int64_t)time(NULL), &b);
+	err = login_kind(d, r, &b, &kind, &enrolling);
+	if (err == CTL_REFUSAL_NONE)
+		err = begin(d, login_spec(d, r, kind), enrolling, out);
+	log_login_begin(d, r, kind, err, *out);
 	return err;
+}
+
+/*
+ * A fleet's login begin, its store calls off the loop (offload.h): the
+ * reads first, then, once the ceremony is made here under this
+ * instance's limits, its row.  The request's strings are copied: the
+ * control request they came with is gone by then.
+ */
+struct begin_call {
+	struct login_request r;
+	char user[CTL_USER_MAX + 1], rhost[256], service[65];
+	char client_key[CLIENT_KEY_FP_LEN + 1];
+	int64_t now;
+	struct begin_reads reads;
+	enum ceremony_kind kind;
+	/* the ceremony, pinned (calls, committing) while its row is written */
+	struct ceremony *c;
+	struct store_ceremony row;
+	store_err_t add_err;
+	char refusal[32];
+	flow_begin_fn done;
+	void *arg;
+};
+
+static store_err_t
+begin_reads_call(store_t *st, void *arg)
+{
+	struct begin_call *b = arg;
+
+	read_for_begin(st, &b->r, b->now, &b->reads);
+	return STORE_OK;
+}
+
+static store_err_t
+begin_row_call(store_t *st, void *arg)
+{
+	struct begin_call *b = arg;
+
+	b->add_err = store_ceremony_add(st, &b->row, b->refusal, sizeof(b->refusal));
+	return STORE_OK;
+}
+
+/* The end of a begin handed off: logged, answered, and the call freed. */
+static void
+begin_answer(struct passkeyd *d, struct begin_call *b, enum ctl_refusal err)
+{
+	struct ceremony *c = err == CTL_REFUSAL_NONE ? b->c : NULL;
+
+	log_login_begin(d, &b->r, b->kind, err, c);
+	/* nobody is there to hand its link to: it holds no place */
+	if (!b->done(d, b->arg, err, c) && c != NULL)
+		flow_cancel(d, c, "client_gone");
+	explicit_bzero(b->row.challenge, sizeof(b->row.challenge));
+	free(b);
+}
+
+static void
+begin_row_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct begin_call *b = arg;
+	struct ceremony *c = b->c;
+	enum ctl_refusal err;
+
+	if (result != STORE_OK)	/* not run at all (the daemon stopping) */
+		b->add_err = result;
+	c->calls--;
+	c->committing = 0;
+	if ((err = fleet_published(d, b->add_err, b->refusal)) != CTL_REFUSAL_NONE)
+		/* never handed out: it holds no place here either */
+		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, ctl_refusal_code(err),
+		    time(NULL));
+	begin_answer(d, b, err);
+}
+
+static void
+begin_reads_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct begin_call *b = arg;
+	struct ceremony_spec spec;
+	enum ctl_refusal err;
+	int enrolling;
+
+	if (result != STORE_OK)	/* not run at all (the daemon stopping) */
+		b->reads.count_err = result;
+	err = login_kind(d, &b->r, &b->reads, &b->kind, &enrolling);
+	if (err == CTL_REFUSAL_NONE) {
+		spec = login_spec(d, &b->r, b->kind);
+		spec.hostname = d->cfg.hostname;
+		err = ceremony_begin(d->ceremonies, &spec, time(NULL), &b->c);
+	}
+	if (err != CTL_REFUSAL_NONE) {
+		begin_answer(d, b, err);
+		return;
+	}
+	b->c->consumes_enrollment = (uint8_t)enrolling;
+	fleet_row_of(b->c, &b->row);
+	/* no answer, deny, cancel or expiry acts on it until its row is written */
+	b->c->calls++;
+	b->c->committing = 1;
+	if (offload_add(d->offload, begin_row_call, begin_row_done, b) != 0) {
+		(void)begin_row_call(d->store, b);	/* no room off the loop: here */
+		begin_row_done(d, b, STORE_OK);
+	}
+}
+
+int
+flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
+    flow_begin_fn done, void *arg)
+{
+	const char *key = client_key_of(r);
+	struct begin_call *b;
+
+	if (!d->fleet || !offload_ready(d->offload) || (b = calloc(1, sizeof(*b))) == NULL)
+		return 0;
+	b->r = *r;
+	b->r.user = b->user;
+	b->r.rhost = b->rhost;
+	b->r.service = b->service;
+	b->r.client_key = b->client_key;
+	b->now = (int64_t)time(NULL);
+	b->done = done;
+	b->arg = arg;
+	/* what the control request checked fits; anything else is begun here */
+	if (strlen(r->user) >= sizeof(b->user) || strlen(r->rhost) >= sizeof(b->rhost) ||
+	    strlen(r->service) >= sizeof(b->service) || strlen(key) >= sizeof(b->client_key)) {
+		free(b);
+		return 0;
+	}
+	memcpy(b->user, r->user, strlen(r->user) + 1);
+	memcpy(b->rhost, r->rhost, strlen(r->rhost) + 1);
+	memcpy(b->service, r->service, strlen(r->service) + 1);
+	memcpy(b->client_key, key, strlen(key) + 1);
+	if (offload_add(d->offload, begin_reads_call, begin_reads_done, b) != 0) {
+		free(b);
+		return 0;
+	}
+	return 1;
 }
 
 /* Re-approval windows -------------------------------------------------- */
@@ -322,10 +496,18 @@ flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
 }
 
 struct ceremony *
-flow_find(struct passkeyd *d, const char *token, int *unavailable)
+flow_find(struct passkeyd *d, const char *token, const struct page_reads *pre,
+    int *unavailable)
 {
+	struct ceremony *c;
+
 	*unavailable = 0;
-	return d->fleet ? fleet_find(d, token, unavailable) : ceremony_find(d->ceremonies, token);
+	if (!d->fleet)
+		return ceremony_find(d->ceremonies, token);
+	/* another instance's, read off the loop: taken in from that row */
+	if (pre != NULL && pre->row_read && (c = ceremony_find(d->ceremonies, token)) == NULL)
+		return fleet_adopt(d, token, pre->row_err, &pre->row, unavailable);
+	return fleet_find(d, token, unavailable);
 }
 
 static void
@@ -333,7 +515,8 @@ expire_if_due(struct passkeyd *d, struct ceremony *c)
 {
 	time_t now = time(NULL);
 
-	if (c->state == CTL_STATE_PENDING && !c->committing && now >= c->expires) {
+	/* a row being read off the loop may say approved: it says first */
+	if (c->state == CTL_STATE_PENDING && !c->committing && !c->calls && now >= c->expires) {
 		ceremony_finish(d->ceremonies, c, CTL_STATE_EXPIRED, "expired", now);
 		flow_on_expire(c, d);
 	}
@@ -349,7 +532,7 @@ flow_refresh(struct passkeyd *d, struct ceremony *c)
 }
 
 void
-flow_refresh_page(struct passkeyd *d, struct ceremony *c)
+flow_refresh_page(struct passkeyd *d, struct ceremony *c, const struct page_reads *pre)
 {
 	/*
 	 * A ceremony begun here needs no read of its row before a step of
@@ -359,8 +542,10 @@ flow_refresh_page(struct passkeyd *d, struct ceremony *c)
 	 * That is two reads of the store fewer per login on the event loop.
 	 */
 	if (d->fleet && c->foreign) {
-		flow_refresh(d, c);
-		return;
+		if (pre != NULL && pre->row_read && c->state == CTL_STATE_PENDING && !c->committing)
+			(void)fleet_follow_row(d, c, pre->row_err, &pre->row);	/* read off the loop */
+		else
+			flow_refresh(d, c);
 	}
 	expire_if_due(d, c);
 }
@@ -378,18 +563,13 @@ flow_on_expire(struct ceremony *c, void *arg)
 		log_ceremony(arg, c, "expired", "fail", "expired", 0);
 }
 
-enum ctl_state
-flow_status(struct passkeyd *d, struct ceremony *c)
+/* An approved ceremony's use, as the store answered it (err). */
+static enum ctl_state
+status_used(struct passkeyd *d, struct ceremony *c, store_err_t err)
 {
-	store_err_t err;
 	const char *why;
 
-	flow_refresh(d, c);
-	if (c->state != CTL_STATE_APPROVED)
-		return (enum ctl_state)c->state;
-	/* in a fleet, single use is the store's: no approval leaves here without it */
-	if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_APPROVED, CTL_STATE_USED,
-	    NULL)) != STORE_OK) {
+	if (err != STORE_OK) {
 		why = err == STORE_ERR_CONFLICT ? "ceremony_used" : store_reason(d, err);
 		ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, why, time(NULL));
 		log_ceremony(d, c, "failed", "fail", why, 0);
@@ -397,6 +577,159 @@ flow_status(struct passkeyd *d, struct ceremony *c)
 	}
 	c->state = CTL_STATE_USED;
 	return CTL_STATE_APPROVED;
+}
+
+enum ctl_state
+flow_status(struct passkeyd *d, struct ceremony *c)
+{
+	int64_t t0;
+	store_err_t err;
+
+	flow_refresh(d, c);
+	if (c->state != CTL_STATE_APPROVED)
+		return (enum ctl_state)c->state;
+	/* another status is using it (flow_status_later): that one answers approved */
+	if (c->using_row)
+		return CTL_STATE_PENDING;
+	/* in a fleet, single use is the store's: no approval leaves here without it */
+	if (!d->fleet)
+		return status_used(d, c, STORE_OK);
+	t0 = clock_monotonic_ms();
+	err = fleet_move(d->store, c, CTL_STATE_APPROVED, CTL_STATE_USED, NULL);
+	/* slow, or no answer: the next uses go off the loop for a while */
+	if (clock_monotonic_ms() - t0 > FLOW_USE_SLOW_MS || err == STORE_ERR_BUSY ||
+	    err == STORE_ERR_UNAVAILABLE)
+		d->uses_off_loop_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
+	return status_used(d, c, err);
+}
+
+/* A status's store calls, off the loop: the row read, then its use. */
+struct status_call {
+	char token[CEREMONY_TOKEN_LEN + 1];
+	uint8_t hash[CEREMONY_HASH_LEN];
+	int read;		/* pending here: read the row (flow_refresh) */
+	int use;		/* approved (here, or in the row read): approved -> used */
+	int used;		/* the use was tried */
+	int64_t now;
+	store_err_t read_err, use_err;
+	struct store_ceremony row;
+	flow_status_fn done;
+	void *arg;
+};
+
+static store_err_t
+status_call(store_t *st, void *arg)
+{
+	struct status_call *s = arg;
+
+	if (s->read) {
+		s->read_err = store_ceremony_get(st, s->hash, &s->row);
+		/* approved elsewhere: this status is its use, in the same hand-off */
+		if (s->read_err == STORE_OK && strcmp(s->row.state, "approved") == 0)
+			s->use = 1;
+	}
+	if (s->use) {
+		s->used = 1;
+		s->use_err = store_ceremony_move(st, s->hash, "approved", "used", NULL, s->now);
+	}
+	return STORE_OK;
+}
+
+static void
+status_call_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct status_call *s = arg;
+	struct ceremony *c = ceremony_find(d->ceremonies, s->token);
+	enum ctl_state state;
+	int used_here = 0;
+
+	/*
+	 * Not run at all (it waited too long, or the daemon is stopping):
+	 * nothing was read, and an approval still waits for its use, which
+	 * the module's next status tries again.
+	 */
+	if (result != STORE_OK) {
+		s->read_err = result;
+		s->used = 0;
+	}
+	if (c != NULL) {
+		c->calls--;
+		c->using_row = 0;
+		/* as flow_refresh: an approval being written here is the store's to decide */
+		if (s->read && c->state == CTL_STATE_PENDING && !c->committing)
+			(void)fleet_follow_row(d, c, s->read_err, &s->row);
+		/*
+		 * Used in the store, so approved there, whatever this instance
+		 * knows yet: its own approval may have committed while the row
+		 * was read, before the journal's answer reached the loop.  That
+		 * approval's answer is still on its way, and holds the ceremony
+		 * (committing) until it comes: it is left to it.
+		 */
+		if (s->used && s->use_err == STORE_OK && c->state == CTL_STATE_PENDING) {
+			if (c->committing)
+				used_here = 1;
+			else
+				ceremony_finish(d->ceremonies, c, CTL_STATE_APPROVED, NULL,
+				    time(NULL));
+		}
+		expire_if_due(d, c);
+	}
+	if (used_here)
+		state = CTL_STATE_APPROVED;
+	else if (c == NULL || c->state != CTL_STATE_APPROVED)
+		state = c != NULL ? (enum ctl_state)c->state : CTL_STATE_EXPIRED;
+	else if (s->used)
+		state = status_used(d, c, s->use_err);
+	else if (result != STORE_OK)
+		state = CTL_STATE_PENDING;
+	/* approved here while the row was read: the use is another hand-off */
+	else if (flow_status_later(d, c, s->done, s->arg))
+		goto out;
+	else
+		state = flow_status(d, c);
+	s->done(d, s->arg, c, state);
+out:
+	if (s->read && s->read_err == STORE_OK)
+		store_ceremony_free(&s->row);
+	free(s);
+}
+
+int
+flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done, void *arg)
+{
+	struct status_call *s;
+	int read, use;
+
+	/* one status at a time hands off: another meanwhile is answered here */
+	if (!d->fleet || !offload_ready(d->offload) || c->using_row || c->calls == UINT8_MAX)
+		return 0;
+	/* the row first, then the clock, as flow_refresh does (status_call_done) */
+	read = c->state == CTL_STATE_PENDING && !c->committing;
+	use = c->state == CTL_STATE_APPROVED;
+	/*
+	 * An approval known here is used on the loop (flow_status) while the
+	 * server answers fast: one UPDATE by key, whose hand-off would cost
+	 * the user's Enter more than its round trip (flow.h).
+	 */
+	if (!read && use && clock_monotonic_ms() >= d->uses_off_loop_until_ms)
+		return 0;
+	if ((!read && !use) || (s = calloc(1, sizeof(*s))) == NULL)
+		return 0;
+	memcpy(s->token, c->token, sizeof(s->token));
+	ceremony_token_hash(c->token, s->hash);
+	s->read = read;
+	s->use = use;
+	s->now = (int64_t)time(NULL);
+	s->done = done;
+	s->arg = arg;
+	if (offload_add(d->offload, status_call, status_call_done, s) != 0) {
+		free(s);
+		return 0;
+	}
+	c->calls++;
+	/* a pending one may turn out approved: its use is tried in the same call */
+	c->using_row = 1;
+	return 1;
 }
 
 void
@@ -562,9 +895,11 @@ registration_handle(struct passkeyd *d, struct ceremony *c)
 }
 
 json_t *
-flow_options(struct passkeyd *d, struct ceremony *c, const char **err)
+flow_options(struct passkeyd *d, struct ceremony *c, const struct page_reads *pre,
+    const char **err)
 {
-	struct store_credential_list creds = { 0 };
+	struct store_credential_list own = { 0 };
+	const struct store_credential_list *creds = &own;
 	json_int_t timeout_ms;
 	json_t *pk = NULL;
 	store_err_t serr;
@@ -573,17 +908,23 @@ flow_options(struct passkeyd *d, struct ceremony *c, const char **err)
 	timeout_ms = (json_int_t)(c->expires - time(NULL)) * 1000;
 	if (timeout_ms < 1000)
 		timeout_ms = 1000;
-	if ((serr = store_cred_list_user(d->store, c->user, &creds)) != STORE_OK) {
+	/* read off the loop: the same user's, a moment ago */
+	if (pre != NULL && pre->creds_read && strcmp(pre->creds_user, c->user) == 0) {
+		serr = pre->creds_err;
+		creds = &pre->creds;
+	} else
+		serr = store_cred_list_user(d->store, c->user, &own);
+	if (serr != STORE_OK) {
 		*err = store_reason(d, serr);
 		return NULL;
 	}
 	if (c->kind == CEREMONY_LOGIN)
-		pk = login_options(d, c, timeout_ms, &creds);
+		pk = login_options(d, c, timeout_ms, creds);
 	else if ((serr = registration_handle(d, c)) != STORE_OK)
 		*err = store_reason(d, serr);
 	else
-		pk = register_options(d, c, timeout_ms, &creds);
-	store_credential_list_free(&creds);
+		pk = register_options(d, c, timeout_ms, creds);
+	store_credential_list_free(&own);
 	if (pk != NULL)
 		*err = NULL;
 	return pk;
@@ -782,7 +1123,9 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 	char ev[40];
 
 	if (result == STORE_OK) {
-		ceremony_finish(d->ceremonies, c, CTL_STATE_APPROVED, NULL, time(NULL));
+		/* a status may have found the row approved and used it already */
+		if (c->state == CTL_STATE_PENDING)
+			ceremony_finish(d->ceremonies, c, CTL_STATE_APPROVED, NULL, time(NULL));
 		/* the row went with the change; this is its log line */
 		event_print(d, &(struct event_rec){ .event = kind_event(c, "approved", ev,
 		    sizeof(ev)), .user = c->user, .rhost = c->rhost, .verdict = "ok", .c = c });
@@ -817,7 +1160,7 @@ commit(struct passkeyd *d, struct approval *a, journal_apply_fn apply)
 
 static const char *
 verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
-    struct approval *a)
+    struct page_reads *pre, struct approval *a)
 {
 	struct store_credential cred;
 	struct rp_known_credential known;
@@ -830,8 +1173,18 @@ verify_login(struct passkeyd *d, struct ceremony *c, const rp_response_t *resp,
 	int rc;
 
 	memset(&cred, 0, sizeof(cred));
-	serr = store_cred_get_for_login(d->store, rp_response_raw_id_ptr(resp),
-	    rp_response_raw_id_len(resp), &cred, handle);
+	/* read off the loop, for this very assertion (pre->resp): taken over */
+	if (pre != NULL && pre->cred_read && pre->resp == resp) {
+		serr = pre->cred_err;
+		if (serr == STORE_OK) {
+			cred = pre->cred;
+			memset(&pre->cred, 0, sizeof(pre->cred));
+			memcpy(handle, pre->handle, sizeof(handle));
+		}
+		pre->cred_read = 0;
+	} else
+		serr = store_cred_get_for_login(d->store, rp_response_raw_id_ptr(resp),
+		    rp_response_raw_id_len(resp), &cred, handle);
 	if (serr == STORE_ERR_NOT_FOUND)
 		return "credential_not_allowed";
 	if (serr != STORE_OK)
@@ -936,9 +1289,9 @@ not_pending(struct passkeyd *d, struct ceremony *c)
 
 int
 flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len,
-    flow_finish_fn done, void *arg, const char **reason)
+    struct page_reads *pre, flow_finish_fn done, void *arg, const char **reason)
 {
-	rp_response_t *resp = NULL;
+	rp_response_t *resp = NULL, *parsed = NULL;
 	struct approval *a;
 	int rc;
 
@@ -950,20 +1303,25 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 		*reason = not_pending(d, c);
 		return 0;
 	}
+	/* parsed once, before its passkey was read off the loop */
+	if (pre != NULL && pre->resp != NULL)
+		resp = pre->resp;
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
 		*reason = "internal_error";
-	} else if ((rc = rp_response_from_json(body, len, &resp)) != RP_OK) {
+	} else if (resp == NULL && (rc = rp_response_from_json(body, len, &parsed)) != RP_OK) {
 		*reason = rp_err_code(rc);
 	} else {
+		if (resp == NULL)
+			resp = parsed;
 		a->c = c;
 		a->done = done;
 		a->arg = arg;
 		a->fleet = d->fleet;
 		a->reuse = flow_window_seconds(d, c);
-		*reason = c->kind == CEREMONY_LOGIN ? verify_login(d, c, resp, a) :
+		*reason = c->kind == CEREMONY_LOGIN ? verify_login(d, c, resp, pre, a) :
 		    verify_register(d, c, resp, a);
 	}
-	rp_response_free(&resp);
+	rp_response_free(&parsed);
 	if (*reason == NULL) {
 		if (commit(d, a, c->kind == CEREMONY_LOGIN ? login_apply : register_apply))
 			return 1;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "page_reads.h"
 #include "passkeyd.h"
 
 enum enroll_mode { ENROLL_NONE, ENROLL_PENDING, ENROLL_AFTER_AUTH };
@@ -39,12 +40,25 @@ struct login_request {
 /*
  * The ceremony a page's token names: this instance's, or in a fleet any
  * instance's (fleet_find).  NULL for none; *unavailable when the store
- * could not be asked.
+ * could not be asked.  pre, here and below: what page_reads_start read
+ * off the loop for this step, or NULL to read it now.
  */
-struct ceremony *flow_find(struct passkeyd *d, const char *token, int *unavailable);
+struct ceremony *flow_find(struct passkeyd *d, const char *token, const struct page_reads *pre,
+    int *unavailable);
 
 enum ctl_refusal flow_login_begin(struct passkeyd *d, const struct login_request *r,
     struct ceremony **out);
+/*
+ * The same with its store calls off the loop (offload.h): returns 1 when
+ * they were handed off, and done(d, arg, refusal, c) follows (c NULL when
+ * refused); done returns whether the answer reached its client: when not,
+ * the ceremony is cancelled.  0 when nothing can be handed off: call
+ * flow_login_begin.
+ */
+typedef int (*flow_begin_fn)(struct passkeyd *d, void *arg, enum ctl_refusal r,
+    struct ceremony *c);
+int flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
+    flow_begin_fn done, void *arg);
 
 /*
  * Called once a reuse is decided: w is the window whose use (and audit
@@ -77,7 +91,7 @@ enum ctl_refusal flow_register_begin(struct passkeyd *d, const char *user, uid_t
 /* Expires c first when its time is up; in a fleet, reads its row first. */
 void flow_refresh(struct passkeyd *d, struct ceremony *c);
 /* The same before the page's options and finish: reads only another instance's row. */
-void flow_refresh_page(struct passkeyd *d, struct ceremony *c);
+void flow_refresh_page(struct passkeyd *d, struct ceremony *c, const struct page_reads *pre);
 
 /*
  * The verdict for the PAM module: the state.  The first call that sees
@@ -85,11 +99,32 @@ void flow_refresh_page(struct passkeyd *d, struct ceremony *c);
  * USED).  A ceremony whose approval is still being written is PENDING.
  */
 enum ctl_state flow_status(struct passkeyd *d, struct ceremony *c);
+/*
+ * The same with its store calls off the loop (offload.h): returns 1 when
+ * they were handed off, and done(d, arg, c, state) follows (c NULL when
+ * the ceremony is gone by then); 0 when the status needs no store call or
+ * none can be handed off: call flow_status.
+ *
+ * The one store call a login still makes on the loop is an approval's
+ * use (approved -> used, one UPDATE by key), for the user's Enter: at 16
+ * logins at once here, its hand-off took the server's part of Enter ->
+ * PAM_SUCCESS from about 0.9 ms to 2.4 ms (p50).  Once a use takes longer
+ * than FLOW_USE_SLOW_MS, or finds the server busy or gone, the uses go
+ * off the loop too for FLOW_USE_OFF_LOOP_MS: a slow server holds the loop
+ * once, for at most one statement's bound.
+ */
+#define FLOW_USE_SLOW_MS	20
+#define FLOW_USE_OFF_LOOP_MS	10000
+typedef void (*flow_status_fn)(struct passkeyd *d, void *arg, struct ceremony *c,
+    enum ctl_state state);
+int flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done,
+    void *arg);
 /* The module gave up, or its connection closed (why: "cancelled", "client_gone"). */
 void flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why);
 
 /* For the page: the PublicKeyCredential*OptionsJSON, or NULL with *err. */
-json_t *flow_options(struct passkeyd *d, struct ceremony *c, const char **err);
+json_t *flow_options(struct passkeyd *d, struct ceremony *c, const struct page_reads *pre,
+    const char **err);
 
 /* Called when a finish that went to the journal is decided (see c->state). */
 typedef void (*flow_finish_fn)(struct passkeyd *d, void *arg);
@@ -103,7 +138,8 @@ typedef void (*flow_finish_fn)(struct passkeyd *d, void *arg);
  * state's name for a ceremony no longer pending.
  */
 int flow_finish(struct passkeyd *d, struct ceremony *c, const char *body,
-    size_t len, flow_finish_fn done, void *arg, const char **reason);
+    size_t len, struct page_reads *pre, flow_finish_fn done, void *arg,
+    const char **reason);
 void flow_deny(struct passkeyd *d, struct ceremony *c);
 void flow_client_cancelled(struct passkeyd *d, struct ceremony *c,
     const char *dom_error);

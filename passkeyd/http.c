@@ -12,7 +12,9 @@
  *
  * A finish whose approval waits for the store (flow_finish returned 1)
  * suspends its connection; the journal's callback resumes it, and MHD
- * calls the handler again to send the verdict.
+ * calls the handler again to send the verdict.  In a fleet, a page step
+ * whose reads go off the loop (page_reads.h) is suspended the same way
+ * until they return, then handled again with what they read.
  */
 #include <limits.h>
 #include <microhttpd.h>
@@ -64,7 +66,7 @@ struct http_server {
 	uint64_t tls_failures;		/* handshakes that failed, not yet reported */
 };
 
-enum phase { RECEIVING, COMMITTING, DECIDED };
+enum phase { RECEIVING, READING, READ, COMMITTING, DECIDED };
 
 /* Per request: the POST body as it arrives, and a finish under way. */
 struct request {
@@ -74,6 +76,7 @@ struct request {
 	enum phase phase;
 	struct MHD_Connection *conn;
 	struct http_server *h;
+	struct page_reads *pre;		/* READ: what the step's reads returned */
 };
 
 static const char csp[] =
@@ -328,7 +331,8 @@ send_final(struct MHD_Connection *conn, struct ceremony *c)
 }
 
 static enum MHD_Result
-api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony *c)
+api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony *c,
+    const struct request *req)
 {
 	unsigned window = flow_window_seconds(h->d, c);
 	char created[32];
@@ -336,7 +340,7 @@ api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony 
 	struct tm tm;
 	json_t *pk, *out;
 
-	if ((pk = flow_options(h->d, c, &err)) == NULL)
+	if ((pk = flow_options(h->d, c, req->pre, &err)) == NULL)
 		return send_state(conn, 500, "error", err);
 	gmtime_r(&c->created, &tm);
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -373,19 +377,47 @@ api_cancel(struct http_server *h, struct MHD_Connection *conn,
 	return send_state(conn, 200, "pending", NULL);
 }
 
-/* The journal decided a suspended finish: let MHD call the handler again. */
+/* A suspended request goes on: MHD calls the handler again. */
 static void
-finish_decided(struct passkeyd *d, void *arg)
+resume(struct request *req, enum phase phase)
 {
-	struct request *req = arg;
 	struct http_conn *c = conn_of(req->conn);
 
-	(void)d;
-	req->phase = DECIDED;
+	req->phase = phase;
 	if (c != NULL)
 		queue_arm(req->h, c, clock_monotonic_ms());
 	MHD_resume_connection(req->conn);
 	req->h->resumed = 1;
+}
+
+/* Waiting for us, not for the client: no deadline meanwhile. */
+static void
+suspend(struct http_server *h, struct MHD_Connection *conn, struct request *req,
+    enum phase phase)
+{
+	struct http_conn *hc;
+
+	req->phase = phase;
+	req->conn = conn;
+	if ((hc = conn_of(conn)) != NULL)
+		queue_remove(h, hc);
+	MHD_suspend_connection(conn);
+}
+
+/* The journal decided a suspended finish. */
+static void
+finish_decided(struct passkeyd *d, void *arg)
+{
+	(void)d;
+	resume(arg, DECIDED);
+}
+
+/* A step's reads returned (page_reads.h). */
+static void
+reads_returned(struct passkeyd *d, void *arg)
+{
+	(void)d;
+	resume(arg, READ);
 }
 
 static enum MHD_Result
@@ -393,24 +425,18 @@ api_finish(struct http_server *h, struct MHD_Connection *conn, struct ceremony *
     struct request *req)
 {
 	const char *reason = NULL;
-	struct http_conn *hc;
 	int was_pending;
 
 	if (req->phase == DECIDED)
 		return c->state == CTL_STATE_APPROVED || c->state == CTL_STATE_USED ?
 		    send_state(conn, 200, "approved", NULL) :
 		    send_state(conn, 400, "failed", c->reason);
-	flow_refresh_page(h->d, c);
+	flow_refresh_page(h->d, c, req->pre);
 	was_pending = c->state == CTL_STATE_PENDING && !c->committing;
 	/* called on a finished ceremony too: a replay is logged there */
-	if (flow_finish(h->d, c, req->body ? req->body : "", req->len, finish_decided,
-	    req, &reason)) {
-		req->phase = COMMITTING;
-		req->conn = conn;
-		/* waiting for us, not for the client: no deadline meanwhile */
-		if ((hc = conn_of(conn)) != NULL)
-			queue_remove(h, hc);
-		MHD_suspend_connection(conn);
+	if (flow_finish(h->d, c, req->body ? req->body : "", req->len, req->pre,
+	    finish_decided, req, &reason)) {
+		suspend(h, conn, req, COMMITTING);
 		return MHD_YES;
 	}
 	if (c->committing)
@@ -439,20 +465,28 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	memcpy(token, url + 5, CEREMONY_TOKEN_LEN);
 	token[CEREMONY_TOKEN_LEN] = '\0';
 	op = slash + 1;
-	if ((c = flow_find(h->d, token, &unavailable)) == NULL)
+	/* a fleet's: the step's reads off the loop first (page_reads.h) */
+	if (req->phase == RECEIVING && (strcmp(op, "options") == 0 ||
+	    strcmp(op, "finish") == 0) && page_reads_start(h->d, token,
+	    strcmp(op, "finish") == 0, req->body ? req->body : "", req->len,
+	    reads_returned, req, &req->pre)) {
+		suspend(h, conn, req, READING);
+		return MHD_YES;
+	}
+	if ((c = flow_find(h->d, token, req->pre, &unavailable)) == NULL)
 		return unavailable ? send_state(conn, 503, "error", "store_unavailable") :
 		    send_state(conn, 404, "unknown", NULL);
 	if (strcmp(op, "finish") == 0)
 		return api_finish(h, conn, c, req);
 	/* Deny and cancel read the row first: they act on it */
 	if (strcmp(op, "options") == 0)
-		flow_refresh_page(h->d, c);
+		flow_refresh_page(h->d, c, req->pre);
 	else
 		flow_refresh(h->d, c);
 	if (c->state != CTL_STATE_PENDING)
 		return send_final(conn, c);
 	if (strcmp(op, "options") == 0)
-		return api_options(h, conn, c);
+		return api_options(h, conn, c, req);
 	if (strcmp(op, "deny") == 0) {
 		flow_deny(h->d, c);
 		return c->state == CTL_STATE_DENIED ? send_state(conn, 200, "denied", NULL) :
@@ -499,7 +533,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (req->phase == COMMITTING)	/* resumed before it was decided: wait on */
+	/* resumed before its reads returned or it was decided: wait on */
+	if (req->phase == READING || req->phase == COMMITTING)
 		return MHD_YES;
 	return handle_api(h, conn, url, req);
 }
@@ -515,6 +550,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)toe;
 	if (req != NULL) {
+		page_reads_free(req->pre);
 		free(req->body);
 		free(req);
 		*con_cls = NULL;

@@ -352,23 +352,25 @@ static int
 run_loop(struct passkeyd *d)
 {
 	/* HTTP, the control socket and its clients, the store's change notices */
-	/* ... the journal's writer saying a batch is committed, the metrics listener */
-	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1 + 1 + 1];
+	/* ... the journal's writer saying a batch is committed, the metrics listener, */
+	/* an offloaded store call returned */
+	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1 + 1 + 1 + 1];
 	struct prune_job prune = { 0 };
 	int journal_wait = -1;
 	time_t last_sweep = 0;
 
 	while (!stop_signal) {
-		size_t n, notice = 0, written = 0, scrape = 0;
+		size_t n, controls, notice = 0, scrape = 0, offloaded = 0;
 		int timeout = 1000;
 		int64_t now_ms, woke_us, done_us;
 
 		fds[0] = (struct pollfd){ .fd = http_poll_fd(d->http), .events = POLLIN };
-		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 4);
+		n = 1 + control_fill_poll(d->control, fds + 1, sizeof(fds) / sizeof(fds[0]) - 5);
+		controls = n - 1;
 		if ((fds[n].fd = journal_poll_fd(d->journal)) >= 0) {
 			fds[n].events = POLLIN;
 			fds[n].revents = 0;
-			written = n++;
+			n++;	/* journal_flush runs every turn anyway */
 		}
 		if ((fds[n].fd = metrics_server_poll_fd(d->metrics_server)) >= 0) {
 			fds[n].events = POLLIN;
@@ -380,6 +382,11 @@ run_loop(struct passkeyd *d)
 			fds[n].revents = 0;
 			notice = n++;
 		}
+		if ((fds[n].fd = offload_poll_fd(d->offload)) >= 0) {
+			fds[n].events = POLLIN;
+			fds[n].revents = 0;
+			offloaded = n++;
+		}
 		timeout = loop_timeout(timeout, http_timeout_ms(d->http));
 		timeout = loop_timeout(timeout, control_timeout_ms(d->control));
 		timeout = loop_timeout(timeout, journal_wait);
@@ -390,8 +397,7 @@ run_loop(struct passkeyd *d)
 		now_ms = clock_monotonic_ms();
 		woke_us = clock_monotonic_us();
 		http_run(d->http, now_ms);
-		control_handle(d->control, fds + 1, (written ? written : scrape ? scrape :
-		    notice ? notice : n) - 1, now_ms);
+		control_handle(d->control, fds + 1, controls, now_ms);
 		/*
 		 * A scrape is read and answered here, on the loop, like a page:
 		 * when its listener has something, and each second for its
@@ -401,11 +407,20 @@ run_loop(struct passkeyd *d)
 			metrics_server_run(d->metrics_server);
 		if (notice && fds[notice].revents)
 			fleet_notices(d);
+		/* steps whose store call returned go on (an approval's commit is queued) */
+		if (offloaded && fds[offloaded].revents)
+			offload_flush(d->offload, d);
 		/* one transaction for this turn's writes; answers follow the commit */
 		journal_wait = journal_flush(d->journal, d, d->store, now_ms);
-		/* finishes the commit decided: MHD sends them only when it runs */
-		if (http_wants_run(d->http))
+		/*
+		 * Finishes the commit decided, and steps whose reads returned:
+		 * MHD runs them only when it runs.  A step that went on may have
+		 * queued its approval: it is committed in this turn too.
+		 */
+		if (http_wants_run(d->http)) {
 			http_run(d->http, now_ms);
+			journal_wait = journal_flush(d->journal, d, d->store, now_ms);
+		}
 		if (time(NULL) != last_sweep) {
 			last_sweep = time(NULL);
 			ceremony_sweep(d->ceremonies, last_sweep, flow_on_expire, d);
@@ -504,6 +519,44 @@ start_journal_writers(struct passkeyd *d)
 	 */
 	if (d->fleet && (se = store_set_lazy_commit(d->store, 1)) != STORE_OK)
 		daemon_log(d, "store: lazy commits for ceremony rows: %s", store_err_str(se));
+}
+
+/*
+ * A fleet's login steps hand their store calls to threads with server
+ * connections of their own (offload.h), so the loop never waits on the
+ * server for them.  Two: a call held up by a row lock or a slow statement
+ * leaves the other worker to the other logins.  Without them (no second
+ * connection) the steps call the store on the loop, each call bounded by
+ * the statement timeout.
+ */
+#define FLEET_OFFLOAD_WORKERS	2
+
+static void
+start_offload_workers(struct passkeyd *d)
+{
+	char why[256] = "";
+	store_t *own;
+	store_err_t se;
+
+	if (!d->fleet || (d->offload = offload_new()) == NULL)
+		return;
+	for (int i = 0; i < FLEET_OFFLOAD_WORKERS; i++) {
+		if ((se = store_open_why(d->cfg.store, &own, why, sizeof(why))) != STORE_OK) {
+			daemon_log(d, "store calls off the loop: another connection: %s%s%s",
+			    store_err_str(se), why[0] ? ": " : "", why);
+			break;
+		}
+		/* the loop's timeouts: a call waits on a lock no longer than the loop would */
+		store_set_busy_timeout(own, 200);
+		/* and its commits: ceremony rows, whose loss fails closed (store.h) */
+		(void)store_set_lazy_commit(own, 1);
+		if (offload_start_worker(d->offload, own) != 0) {
+			daemon_log(d, "store calls off the loop: no thread");
+			break;
+		}
+	}
+	if (!offload_ready(d->offload))
+		daemon_log(d, "store calls stay on the loop");
 }
 
 /*
@@ -648,6 +701,7 @@ main(int argc, char **argv)
 	}
 	/* after daemon(): a thread does not cross fork() */
 	start_journal_writers(&d);
+	start_offload_workers(&d);
 	daemon_log(&d, "listening on %s (%s), control socket %s, store %s, rp_id %s",
 	    d.cfg.listen, cert ? "https" : "http", d.cfg.socket_path, d.cfg.store_shown,
 	    d.cfg.rp_id);
@@ -656,6 +710,9 @@ main(int argc, char **argv)
 		rc = 0;
 	}
 out:
+	/* before the journal: a step that goes on may still queue a write */
+	offload_free(d.offload, &d);
+	d.offload = NULL;
 	if (d.journal != NULL) {
 		drain_journal(&d);
 		journal_free(d.journal, &d);

@@ -14,6 +14,7 @@
 #include "ceremony.h"
 #include "config.h"
 #include "journal.h"
+#include "offload.h"
 #include "keycache.h"
 #include "metrics.h"
 #include "passkey_rp.h"
@@ -30,6 +31,7 @@ struct passkeyd {
 	rp_policy_t *policy;
 	struct ceremony_table *ceremonies;
 	struct journal *journal;
+	struct offload *offload;	/* a fleet's store calls off the loop, or NULL */
 	struct keycache *keys;		/* parsed public keys per credential */
 	struct aaguid_table *aaguids;	/* authenticator names, for people */
 	struct metrics *metrics;	/* numbers for Prometheus (metrics.h) */
@@ -49,6 +51,8 @@ struct passkeyd {
 	uid_t control_rate_last_uid;
 	/* the store holds the ceremonies too (PostgreSQL: fleet.h) */
 	int fleet;
+	int fleet_sweeping;	/* its expiry is off the loop (fleet_tick) */
+	int64_t uses_off_loop_until_ms;	/* flow_status_later (flow.h) */
 	/* this instance's role may write the audit log (a host's may not) */
 	int audit_rows;
 };

@@ -26,6 +26,12 @@ sockets and HTTP, answered by tests/lib/soft_authenticator.py:
     (reuse_across_hosts = yes), with no ceremony; another key or address
     gets a ceremony; host B lists it and ends it; host A, left at the
     default, does not take host B's windows; a host's role cannot open one.
+  - the server frozen (SIGSTOP): a page's options wait for it off the
+    loop, while the same web instance answers /healthz, its login page
+    and its control socket at once; thawed, the login goes through;
+  - frozen again: an approval's use, on the host's loop while the server
+    is fast, finds no answer within its bound and fails closed; the next
+    use waits off the loop while the host answers at once.
 
 TAP; needs root like test_daemon.py, whose Daemon class it uses.
 usage: test_fleet.py PASSKEYD PASSKEYCTL"""
@@ -358,6 +364,114 @@ def test_windows(f, alice):
        may)
 
 
+def server_pids(pg):
+    """The PostgreSQL server's processes: the postmaster and its children."""
+    with open(os.path.join(pg.dir, "data", "postmaster.pid")) as fh:
+        main_pid = int(fh.readline())
+    kids = subprocess.run(["pgrep", "-P", str(main_pid)], capture_output=True, text=True)
+    return [main_pid] + [int(p) for p in kids.stdout.split()]
+
+
+def timed(fn):
+    t0 = time.monotonic()
+    r = fn()
+    return r, time.monotonic() - t0
+
+
+def test_frozen_server(f, alice):
+    """The server stops answering (SIGSTOP): a page step waits for it off
+    the loop, and the same instance goes on serving what needs no store."""
+    j = begin(f.b)
+    ok(j.get("ok"), "frozen: host B begins a login", j)
+    pids = server_pids(f.pg)
+    result = {}
+
+    def options():
+        result["options"] = f.api(f.w2, j["token"], "options")
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        t = threading.Thread(target=options)
+        t.start()
+        time.sleep(0.3)
+        (st, _, body), took = timed(lambda: f.w2.get("/healthz"))
+        ok(st == 200 and took < 0.5, f"frozen: web 2 answers /healthz in {took * 1000:.0f} ms"
+           " while its page's read waits for the server", (st, body))
+        (st, _, body), took = timed(lambda: f.w2.get("/l/" + j["token"]))
+        ok(st == 200 and took < 0.5, f"frozen: and serves the login page in {took * 1000:.0f}"
+           " ms", st)
+        r, took = timed(lambda: f.w2.ctl({"op": "ping"}))
+        ok(r.get("ok") and took < 0.5, f"frozen: and its control socket in {took * 1000:.0f}"
+           " ms", r)
+        ok(t.is_alive(), "frozen: the options still wait for the server")
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+    t.join(10)
+    st, opt = result.get("options", (0, {}))
+    if not ok(st == 200 and "publicKey" in opt, "frozen: the server thawed, the options"
+              " come", st):
+        return
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=200))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    ok(st == 200 and until_state(f.b, j["token"], "approved").get("state") == "approved",
+       "frozen: and the login is approved", (st, r))
+
+
+def approved_and_told(f, host, who, count):
+    """A login begun at host and approved at web 2; True once host's log says
+    it followed the approval (its notice), before any status used it."""
+    j = begin(host)
+    st, opt = f.api(f.w2, j["token"], "options")
+    body = json.dumps(who.get(opt["publicKey"], f.origin, sign_count=count))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    told = "event=login_approved user=alice"
+    end = time.monotonic() + 5
+    while st == 200 and time.monotonic() < end:
+        if any(told in line and f"token={j['token'][:6]}" in line
+               for line in host.logtext().splitlines()):
+            return j, True
+        time.sleep(0.05)
+    return j, False
+
+
+def test_frozen_status(f, alice):
+    """An approval's use runs on the host's loop while the server answers
+    fast; the first that finds the server frozen holds the loop for its
+    bound and fails closed, and the uses after it go off the loop."""
+    j1, told1 = approved_and_told(f, f.b, alice, 300)
+    j2, told2 = approved_and_told(f, f.b, alice, 301)
+    ok(told1 and told2, "frozen status: two logins approved at web 2, host B told")
+    pids = server_pids(f.pg)
+    result = {}
+
+    def second():
+        result["status"] = status(f.b, j2["token"])
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        r, took = timed(lambda: status(f.b, j1["token"]))
+        ok(r.get("state") == "failed" and r.get("reason") == "store_unavailable" and
+           took < 4.5, f"frozen status: the first use finds no server in {took:.1f} s and"
+           " fails closed (store_unavailable)", r)
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.3)
+        r, took = timed(lambda: f.b.ctl({"op": "ping"}))
+        ok(r.get("ok") and took < 0.5, f"frozen status: the next use waits off the loop:"
+           f" host B answers a ping in {took * 1000:.0f} ms meanwhile", r)
+        ok(t.is_alive(), "frozen status: the second use still waits for the server")
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+    t.join(10)
+    r = result.get("status", {})
+    ok(r.get("state") in ("approved", "failed"), "frozen status: thawed, the second is"
+       f" answered ({r.get('state')}, never a hang)", r)
+    ok(status(f.b, j1["token"]).get("state") == "failed", "frozen status: and the first"
+       " stays failed")
+
+
 def main():
     if os.geteuid() != 0:
         return skip_all("needs root (the Daemon harness of test_daemon.py)")
@@ -375,7 +489,11 @@ def main():
                                        ("test_web_killed", test_web_killed, (alice,)),
                                        ("test_slow_query", test_slow_query, (alice,)),
                                        ("test_audit", test_audit, ()),
-                                       ("test_windows", test_windows, (alice,))):
+                                       ("test_windows", test_windows, (alice,)),
+                                       ("test_frozen_server", test_frozen_server,
+                                        (alice,)),
+                                       ("test_frozen_status", test_frozen_status,
+                                        (alice,))):
                     with group(name):
                         fn(f, *args)
             finally:

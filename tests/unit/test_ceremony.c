@@ -20,6 +20,12 @@
 #include "countmap.h"
 #include "share.h"
 #include "keycache.h"
+#include "offload.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 static const struct ceremony_limits limits = { .total = 6, .per_user = 3,
     .per_address = 3, .per_user_address = 2 };
@@ -261,6 +267,241 @@ test_final_states_are_bounded(void **state)
 	ceremony_table_free(t);
 }
 
+/*
+ * A ceremony whose store call is off the loop (calls) is not forgotten,
+ * however old its final state or however many are remembered: the call's
+ * answer finds it when it comes back.
+ */
+static void
+test_called_is_not_forgotten(void **state)
+{
+	struct ceremony_table *t = ceremony_table_new(limits);
+	struct ceremony *a = begin_ok(t, "u", "h1", 1000), *found;
+
+	(void)state;
+	ceremony_finish(t, a, CTL_STATE_APPROVED, NULL, 1001);
+	a->calls = 1;
+	ceremony_sweep(t, 1001 + CEREMONY_KEEP_FINAL + 100, NULL, NULL);
+	found = ceremony_find(t, a->token);
+	assert_ptr_equal(found, a);
+	/* the memory bound on final states passes it by too */
+	for (int i = 0; i < 40; i++) {
+		char user[16];
+		snprintf(user, sizeof(user), "v%d", i);
+		struct ceremony *c = begin_ok(t, user, "", 2000 + i);
+		ceremony_finish(t, c, CTL_STATE_USED, NULL, 2000 + i);
+	}
+	ceremony_sweep(t, 2050, NULL, NULL);
+	assert_ptr_equal(ceremony_find(t, a->token), a);
+	/* its call answered: forgotten as any other */
+	a->calls = 0;
+	ceremony_sweep(t, 2050 + CEREMONY_KEEP_FINAL + 100, NULL, NULL);
+	assert_int_equal(ceremony_count(t), 0);
+	ceremony_table_free(t);
+}
+
+/* ---- offload: store calls off the loop --------------------------------- */
+
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int open, entered;
+	int open_after_ms;	/* open_gate_later's delay */
+};
+
+struct probe {
+	int n;			/* its place in the order of adding */
+	store_err_t give;	/* what fn returns */
+	struct gate *gate;	/* fn waits for it to open, when set */
+	int *order;		/* done writes n here, in the order dones run */
+	int *ndone;
+	store_err_t got;
+	int ran;
+};
+
+static store_err_t
+probe_fn(store_t *st, void *arg)
+{
+	struct probe *p = arg;
+
+	assert_non_null(st);	/* the worker's own connection */
+	if (p->gate != NULL) {
+		pthread_mutex_lock(&p->gate->mu);
+		p->gate->entered = 1;
+		pthread_cond_broadcast(&p->gate->cv);
+		while (!p->gate->open)
+			pthread_cond_wait(&p->gate->cv, &p->gate->mu);
+		pthread_mutex_unlock(&p->gate->mu);
+	}
+	p->ran = 1;
+	return p->give;
+}
+
+static void
+probe_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct probe *p = arg;
+
+	(void)d;
+	p->got = result;
+	p->order[(*p->ndone)++] = p->n;
+}
+
+static store_t *
+scratch_store(char *path, size_t len)
+{
+	store_t *st = NULL;
+	char spec[256];
+	int fd;
+
+	snprintf(path, len, "/tmp/test-offload-XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(spec, sizeof(spec), "sqlite:%s", path);
+	assert_int_equal(store_open(spec, &st), STORE_OK);
+	return st;
+}
+
+/* Waits until the offload's pipe says answers are there, then takes them. */
+static void
+flush_when_ready(struct offload *o)
+{
+	struct pollfd pfd = { .fd = offload_poll_fd(o), .events = POLLIN };
+
+	assert_true(pfd.fd >= 0);
+	assert_int_equal(poll(&pfd, 1, 2 * OFFLOAD_MAX_WAIT_MS), 1);
+	offload_flush(o, NULL);
+}
+
+static void
+test_offload(void **state)
+{
+	struct offload *o = offload_new();
+	struct probe p[8];
+	int order[8], ndone = 0;
+	char path[64];
+
+	(void)state;
+	/* no worker: nothing is handed off, the caller calls the store itself */
+	assert_false(offload_ready(o));
+	assert_int_equal(offload_poll_fd(o), -1);
+	assert_int_equal(offload_add(o, probe_fn, probe_done, &p[0]), -1);
+	assert_int_equal(offload_start_worker(o, scratch_store(path, sizeof(path))), 0);
+	assert_true(offload_ready(o));
+	/* each call's own result, each done once, in the order of adding (one worker) */
+	for (int i = 0; i < 8; i++) {
+		p[i] = (struct probe){ .n = i, .give = i % 2 ? STORE_ERR_BUSY : STORE_OK,
+		    .order = order, .ndone = &ndone };
+		assert_int_equal(offload_add(o, probe_fn, probe_done, &p[i]), 0);
+	}
+	for (int tries = 0; ndone < 8 && tries < 100; tries++)
+		flush_when_ready(o);
+	assert_int_equal(ndone, 8);
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(order[i], i);
+		assert_int_equal(p[i].got, i % 2 ? STORE_ERR_BUSY : STORE_OK);
+	}
+	assert_int_equal(offload_outstanding(o), 0);
+	offload_free(o, NULL);
+	unlink(path);
+}
+
+static void *
+open_gate_later(void *arg)
+{
+	struct gate *g = arg;
+
+	(void)poll(NULL, 0, g->open_after_ms);
+	pthread_mutex_lock(&g->mu);
+	g->open = 1;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+/*
+ * Stopping: the running call ends and is answered with its result; the
+ * ones still queued are answered STORE_ERR_UNAVAILABLE without running.
+ * Meanwhile the bound holds: beyond OFFLOAD_MAX_CALLS nothing is added.
+ */
+static void
+test_offload_stop_and_bound(void **state)
+{
+	/* opened once offload_free has surely begun to stop */
+	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 200 };
+	struct offload *o = offload_new();
+	struct probe first, *queued = calloc(OFFLOAD_MAX_CALLS, sizeof(*queued));
+	int *order = calloc(OFFLOAD_MAX_CALLS + 1, sizeof(*order)), ndone = 0;
+	pthread_t opener;
+	char path[64];
+
+	(void)state;
+	assert_non_null(queued);
+	assert_int_equal(offload_start_worker(o, scratch_store(path, sizeof(path))), 0);
+	first = (struct probe){ .n = 0, .give = STORE_OK, .gate = &g, .order = order,
+	    .ndone = &ndone };
+	assert_int_equal(offload_add(o, probe_fn, probe_done, &first), 0);
+	pthread_mutex_lock(&g.mu);
+	while (!g.entered)
+		pthread_cond_wait(&g.cv, &g.mu);
+	pthread_mutex_unlock(&g.mu);
+	/* the worker holds the first call: the rest queue up to the bound */
+	for (int i = 1; i < OFFLOAD_MAX_CALLS; i++) {
+		queued[i] = (struct probe){ .n = i, .give = STORE_OK, .order = order,
+		    .ndone = &ndone };
+		assert_int_equal(offload_add(o, probe_fn, probe_done, &queued[i]), 0);
+	}
+	assert_int_equal(offload_outstanding(o), OFFLOAD_MAX_CALLS);
+	assert_int_equal(offload_add(o, probe_fn, probe_done, &queued[0]), -1);
+	assert_int_equal(pthread_create(&opener, NULL, open_gate_later, &g), 0);
+	offload_free(o, NULL);
+	pthread_join(opener, NULL);
+	assert_int_equal(first.got, STORE_OK);
+	assert_true(first.ran);
+	assert_int_equal(ndone, OFFLOAD_MAX_CALLS);
+	for (int i = 1; i < OFFLOAD_MAX_CALLS; i++) {
+		assert_false(queued[i].ran);
+		assert_int_equal(queued[i].got, STORE_ERR_UNAVAILABLE);
+	}
+	free(queued);
+	free(order);
+	unlink(path);
+}
+
+/* A call that waited in the queue too long is answered busy, not run. */
+static void
+test_offload_wait_is_bounded(void **state)
+{
+	/* opened once the second call has waited past the bound */
+	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
+	    OFFLOAD_MAX_WAIT_MS + 300 };
+	struct offload *o = offload_new();
+	struct probe first, second;
+	int order[2], ndone = 0;
+	pthread_t opener;
+	char path[64];
+
+	(void)state;
+	assert_int_equal(offload_start_worker(o, scratch_store(path, sizeof(path))), 0);
+	first = (struct probe){ .n = 0, .give = STORE_OK, .gate = &g, .order = order,
+	    .ndone = &ndone };
+	second = (struct probe){ .n = 1, .give = STORE_OK, .order = order, .ndone = &ndone };
+	assert_int_equal(offload_add(o, probe_fn, probe_done, &first), 0);
+	assert_int_equal(offload_add(o, probe_fn, probe_done, &second), 0);
+	assert_int_equal(pthread_create(&opener, NULL, open_gate_later, &g), 0);
+	for (int tries = 0; ndone < 2 && tries < 100; tries++)
+		flush_when_ready(o);
+	pthread_join(opener, NULL);
+	assert_int_equal(ndone, 2);
+	assert_true(first.ran);
+	assert_int_equal(first.got, STORE_OK);
+	assert_false(second.ran);
+	assert_int_equal(second.got, STORE_ERR_BUSY);
+	offload_free(o, NULL);
+	unlink(path);
+}
+
 /* The counts behind the limits: exact, and forgotten at zero. */
 static void
 test_countmap(void **state)
@@ -416,6 +657,10 @@ main(void)
 		cmocka_unit_test(test_committing_is_not_expired),
 		cmocka_unit_test(test_sweep_mixed_lifetimes),
 		cmocka_unit_test(test_final_states_are_bounded),
+		cmocka_unit_test(test_called_is_not_forgotten),
+		cmocka_unit_test(test_offload),
+		cmocka_unit_test(test_offload_stop_and_bound),
+		cmocka_unit_test(test_offload_wait_is_bounded),
 		cmocka_unit_test(test_countmap),
 		cmocka_unit_test(test_share),
 		cmocka_unit_test(test_keycache),

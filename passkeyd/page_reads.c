@@ -1,0 +1,119 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "offload.h"
+#include "page_reads.h"
+#include "passkeyd.h"
+
+/* On an offload worker: only p and the store. */
+static store_err_t
+reads_call(store_t *st, void *arg)
+{
+	struct page_reads *p = arg;
+	const char *user = p->user;
+	int kind = p->kind;
+
+	if (p->want_row) {
+		p->row_read = 1;
+		p->row_err = store_ceremony_get(st, p->hash, &p->row);
+		/* no row, or decided already: the step answers without passkeys */
+		if (p->row_err != STORE_OK || strcmp(p->row.state, "pending") != 0)
+			return STORE_OK;
+		user = p->row.user;
+		kind = p->row.kind ? CEREMONY_REGISTER : CEREMONY_LOGIN;
+	}
+	if (user == NULL)
+		return STORE_OK;
+	if (!p->finish) {
+		p->creds_read = 1;
+		p->creds_user = user;
+		p->creds_err = store_cred_list_user(st, user, &p->creds);
+	} else if (kind == CEREMONY_LOGIN) {
+		p->cred_read = 1;
+		p->cred_err = store_cred_get_for_login(st, rp_response_raw_id_ptr(p->resp),
+		    rp_response_raw_id_len(p->resp), &p->cred, p->handle);
+	}
+	return STORE_OK;
+}
+
+static void
+reads_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct page_reads *p = arg;
+
+	/* not run at all (the daemon stopping): every read it was for failed */
+	if (result != STORE_OK && !p->row_read && !p->creds_read && !p->cred_read) {
+		if (p->want_row) {
+			p->row_read = 1;
+			p->row_err = result;
+		} else if (!p->finish) {
+			p->creds_read = 1;
+			p->creds_user = p->user;
+			p->creds_err = result;
+		} else {
+			p->cred_read = 1;
+			p->cred_err = result;
+		}
+	}
+	p->done(d, p->arg);
+}
+
+/* Whether the step on this ceremony reads the store at all (flow.c). */
+static int
+reads_anything(const struct ceremony *c, int finish)
+{
+	if (c == NULL || c->foreign)
+		return 1;	/* its row */
+	if (c->state != CTL_STATE_PENDING || c->committing)
+		return 0;	/* answered from its state */
+	return !finish || c->kind == CEREMONY_LOGIN;
+}
+
+int
+page_reads_start(struct passkeyd *d, const char *token, int finish, const char *body,
+    size_t len, void (*done)(struct passkeyd *d, void *arg), void *arg,
+    struct page_reads **out)
+{
+	struct ceremony *c;
+	struct page_reads *p;
+
+	*out = NULL;
+	if (!d->fleet || !offload_ready(d->offload) || !ceremony_token_valid(token))
+		return 0;
+	c = ceremony_find(d->ceremonies, token);
+	if (!reads_anything(c, finish) || (p = calloc(1, sizeof(*p))) == NULL)
+		return 0;
+	memcpy(p->token, token, sizeof(p->token));
+	ceremony_token_hash(token, p->hash);
+	p->finish = finish;
+	p->kind = c != NULL ? c->kind : -1;
+	p->want_row = c == NULL || c->foreign;
+	p->done = done;
+	p->arg = arg;
+	/* a body that does not parse is refused by the step, with its reason */
+	if ((c != NULL && (p->user = strdup(c->user)) == NULL) ||
+	    (finish && rp_response_from_json(body, len, &p->resp) != RP_OK) ||
+	    offload_add(d->offload, reads_call, reads_done, p) != 0) {
+		page_reads_free(p);
+		return 0;
+	}
+	*out = p;
+	return 1;
+}
+
+void
+page_reads_free(struct page_reads *p)
+{
+	if (p == NULL)
+		return;
+	if (p->row_read && p->row_err == STORE_OK)
+		store_ceremony_free(&p->row);
+	if (p->creds_read && p->creds_err == STORE_OK)
+		store_credential_list_free(&p->creds);
+	if (p->cred_read && p->cred_err == STORE_OK)
+		store_credential_free(&p->cred);
+	explicit_bzero(p->handle, sizeof(p->handle));
+	rp_response_free(&p->resp);
+	free(p->user);
+	free(p);
+}

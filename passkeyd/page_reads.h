@@ -1,0 +1,64 @@
+/*
+ * A page step's store reads, done off the loop before the step runs
+ * (offload.h).  On a fleet's instance, a page's options need the user's
+ * passkeys, a login's finish needs the passkey its assertion names, and a
+ * step on another instance's ceremony needs its row: page_reads_start
+ * hands those reads to an offload worker, and the HTTP layer suspends the
+ * request until they return.  The step then runs on the loop as it would
+ * have, with what was read (flow.h's functions take it; NULL there means
+ * "read now").  What is read is only as old as the hand-off: the
+ * ceremony's state is checked again on the loop, the row is only ever
+ * followed forward (fleet.c), and an approval is decided by the store
+ * in its own transaction (a counter's compare-and-set, pending -> approved).
+ */
+#ifndef PASSKEYD_PAGE_READS_H
+#define PASSKEYD_PAGE_READS_H
+
+#include <stddef.h>
+
+#include "ceremony.h"
+#include "passkey_rp.h"
+#include "store.h"
+
+struct passkeyd;
+
+struct page_reads {
+	char token[CEREMONY_TOKEN_LEN + 1];
+	uint8_t hash[CEREMONY_HASH_LEN];
+	int finish;		/* the step: finish, else options */
+	char *user;		/* the ceremony's user, when it is known here */
+	int kind;		/* enum ceremony_kind when known here, else -1 */
+	/*
+	 * What was read (*_read) and the store's answer: the ceremony's row
+	 * (another instance's ceremony), the passkeys of creds_user (options),
+	 * the passkey the assertion names and its user's handle (a login's
+	 * finish).  Set by the worker; the loop reads them after done.
+	 */
+	int want_row, row_read;
+	store_err_t row_err;
+	struct store_ceremony row;
+	int creds_read;
+	const char *creds_user;
+	store_err_t creds_err;
+	struct store_credential_list creds;
+	int cred_read;
+	store_err_t cred_err;
+	struct store_credential cred;
+	unsigned char handle[STORE_USER_HANDLE_LEN];
+	rp_response_t *resp;	/* finish: the body, parsed once */
+	void (*done)(struct passkeyd *d, void *arg);
+	void *arg;
+};
+
+/*
+ * Hands the step's reads off: returns 1 and done(d, arg) follows on the
+ * loop, with *out set (the caller frees it once the step has run); 0
+ * when the step reads nothing off the loop (not a fleet, no worker,
+ * nothing to read): run it as it is.
+ */
+int page_reads_start(struct passkeyd *d, const char *token, int finish, const char *body,
+    size_t len, void (*done)(struct passkeyd *d, void *arg), void *arg,
+    struct page_reads **out);
+void page_reads_free(struct page_reads *p);
+
+#endif
