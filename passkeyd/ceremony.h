@@ -59,6 +59,8 @@ struct ceremony {
 	 */
 	uint8_t calls;
 	uint8_t using_row;
+	/* a status used its row while its approval here was still being written */
+	uint8_t used_early;
 	/*
 	 * The first 8 bytes of the token's SHA-256 (ceremony_token_hash), the
 	 * key of the table's second index; the whole hash is computed when

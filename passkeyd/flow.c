@@ -221,6 +221,53 @@ begin_row_call(store_t *st, void *arg)
 	return STORE_OK;
 }
 
+/* A row's end that nobody waits for, off the loop when it can be. */
+struct row_end {
+	uint8_t hash[CEREMONY_HASH_LEN];
+	const char *why;	/* static */
+	int64_t now;
+};
+
+static store_err_t
+row_end_call(store_t *st, void *arg)
+{
+	struct row_end *e = arg;
+
+	(void)store_ceremony_move(st, e->hash, "pending", "cancelled", e->why, e->now);
+	return STORE_OK;
+}
+
+static void
+row_end_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	(void)d;
+	(void)result;	/* not moved: the row expires, and holds its place till then */
+	free(arg);
+}
+
+/*
+ * A ceremony begun here whose link was never handed out (its module gave
+ * up first): nobody elsewhere can have decided it, so it ends here at
+ * once, and its row follows off the loop.
+ */
+static void
+cancel_unseen(struct passkeyd *d, struct ceremony *c, const char *why)
+{
+	struct row_end *e = calloc(1, sizeof(*e));
+
+	ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, why, time(NULL));
+	log_ceremony(d, c, "cancelled", "fail", why, 0);
+	if (e == NULL)
+		return;
+	ceremony_token_hash(c->token, e->hash);
+	e->why = why;
+	e->now = (int64_t)time(NULL);
+	if (offload_add(d->offload, row_end_call, row_end_done, e) != 0) {
+		(void)row_end_call(d->store, e);
+		row_end_done(d, e, STORE_OK);
+	}
+}
+
 /* The end of a begin handed off: logged, answered, and the call freed. */
 static void
 begin_answer(struct passkeyd *d, struct begin_call *b, enum ctl_refusal err)
@@ -230,7 +277,7 @@ begin_answer(struct passkeyd *d, struct begin_call *b, enum ctl_refusal err)
 	log_login_begin(d, &b->r, b->kind, err, c);
 	/* nobody is there to hand its link to: it holds no place */
 	if (!b->done(d, b->arg, err, c) && c != NULL)
-		flow_cancel(d, c, "client_gone");
+		cancel_unseen(d, c, "client_gone");
 	explicit_bzero(b->row.challenge, sizeof(b->row.challenge));
 	free(b);
 }
@@ -244,6 +291,7 @@ begin_row_done(struct passkeyd *d, void *arg, store_err_t result)
 
 	if (result != STORE_OK)	/* not run at all (the daemon stopping) */
 		b->add_err = result;
+	flow_store_trouble(d, b->add_err);
 	c->calls--;
 	c->committing = 0;
 	if ((err = fleet_published(d, b->add_err, b->refusal)) != CTL_REFUSAL_NONE)
@@ -263,6 +311,7 @@ begin_reads_done(struct passkeyd *d, void *arg, store_err_t result)
 
 	if (result != STORE_OK)	/* not run at all (the daemon stopping) */
 		b->reads.count_err = result;
+	flow_store_trouble(d, b->reads.count_err);
 	err = login_kind(d, &b->r, &b->reads, &b->kind, &enrolling);
 	if (err == CTL_REFUSAL_NONE) {
 		spec = login_spec(d, &b->r, b->kind);
@@ -597,10 +646,17 @@ flow_status(struct passkeyd *d, struct ceremony *c)
 	t0 = clock_monotonic_ms();
 	err = fleet_move(d->store, c, CTL_STATE_APPROVED, CTL_STATE_USED, NULL);
 	/* slow, or no answer: the next uses go off the loop for a while */
-	if (clock_monotonic_ms() - t0 > FLOW_USE_SLOW_MS || err == STORE_ERR_BUSY ||
-	    err == STORE_ERR_UNAVAILABLE)
+	if (clock_monotonic_ms() - t0 > FLOW_USE_SLOW_MS)
 		d->uses_off_loop_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
+	flow_store_trouble(d, err);
 	return status_used(d, c, err);
+}
+
+void
+flow_store_trouble(struct passkeyd *d, store_err_t err)
+{
+	if (err == STORE_ERR_BUSY || err == STORE_ERR_UNAVAILABLE)
+		d->uses_off_loop_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
 }
 
 /* A status's store calls, off the loop: the row read, then its use. */
@@ -652,6 +708,9 @@ status_call_done(struct passkeyd *d, void *arg, store_err_t result)
 		s->read_err = result;
 		s->used = 0;
 	}
+	flow_store_trouble(d, result);
+	flow_store_trouble(d, s->read ? s->read_err : STORE_OK);
+	flow_store_trouble(d, s->used ? s->use_err : STORE_OK);
 	if (c != NULL) {
 		c->calls--;
 		c->using_row = 0;
@@ -667,7 +726,7 @@ status_call_done(struct passkeyd *d, void *arg, store_err_t result)
 		 */
 		if (s->used && s->use_err == STORE_OK && c->state == CTL_STATE_PENDING) {
 			if (c->committing)
-				used_here = 1;
+				used_here = c->used_early = 1;
 			else
 				ceremony_finish(d->ceremonies, c, CTL_STATE_APPROVED, NULL,
 				    time(NULL));
@@ -1126,6 +1185,8 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 		/* a status may have found the row approved and used it already */
 		if (c->state == CTL_STATE_PENDING)
 			ceremony_finish(d->ceremonies, c, CTL_STATE_APPROVED, NULL, time(NULL));
+		if (c->used_early && c->state == CTL_STATE_APPROVED)
+			c->state = CTL_STATE_USED;
 		/* the row went with the change; this is its log line */
 		event_print(d, &(struct event_rec){ .event = kind_event(c, "approved", ev,
 		    sizeof(ev)), .user = c->user, .rhost = c->rhost, .verdict = "ok", .c = c });

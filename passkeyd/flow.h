@@ -115,6 +115,8 @@ enum ctl_state flow_status(struct passkeyd *d, struct ceremony *c);
  */
 #define FLOW_USE_SLOW_MS	20
 #define FLOW_USE_OFF_LOOP_MS	10000
+/* A store call off the loop found the server busy or gone: uses go off it too. */
+void flow_store_trouble(struct passkeyd *d, store_err_t err);
 typedef void (*flow_status_fn)(struct passkeyd *d, void *arg, struct ceremony *c,
     enum ctl_state state);
 int flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done,

@@ -452,6 +452,7 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 {
 	char token[CEREMONY_TOKEN_LEN + 1];
 	const char *op, *slash;
+	enum page_step step;
 	struct ceremony *c;
 	int unavailable;
 
@@ -465,27 +466,27 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	memcpy(token, url + 5, CEREMONY_TOKEN_LEN);
 	token[CEREMONY_TOKEN_LEN] = '\0';
 	op = slash + 1;
+	step = strcmp(op, "options") == 0 ? PAGE_OPTIONS :
+	    strcmp(op, "finish") == 0 ? PAGE_FINISH : PAGE_OTHER;
 	/* a fleet's: the step's reads off the loop first (page_reads.h) */
-	if (req->phase == RECEIVING && (strcmp(op, "options") == 0 ||
-	    strcmp(op, "finish") == 0) && page_reads_start(h->d, token,
-	    strcmp(op, "finish") == 0, req->body ? req->body : "", req->len,
-	    reads_returned, req, &req->pre)) {
+	if (req->phase == RECEIVING && page_reads_start(h->d, token, step,
+	    req->body ? req->body : "", req->len, reads_returned, req, &req->pre)) {
 		suspend(h, conn, req, READING);
 		return MHD_YES;
 	}
 	if ((c = flow_find(h->d, token, req->pre, &unavailable)) == NULL)
 		return unavailable ? send_state(conn, 503, "error", "store_unavailable") :
 		    send_state(conn, 404, "unknown", NULL);
-	if (strcmp(op, "finish") == 0)
+	if (step == PAGE_FINISH)
 		return api_finish(h, conn, c, req);
 	/* Deny and cancel read the row first: they act on it */
-	if (strcmp(op, "options") == 0)
+	if (step == PAGE_OPTIONS)
 		flow_refresh_page(h->d, c, req->pre);
 	else
 		flow_refresh(h->d, c);
 	if (c->state != CTL_STATE_PENDING)
 		return send_final(conn, c);
-	if (strcmp(op, "options") == 0)
+	if (step == PAGE_OPTIONS)
 		return api_options(h, conn, c, req);
 	if (strcmp(op, "deny") == 0) {
 		flow_deny(h->d, c);

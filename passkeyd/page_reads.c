@@ -1,9 +1,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow.h"
 #include "offload.h"
 #include "page_reads.h"
 #include "passkeyd.h"
+
+/*
+ * The step's passkey reads did not happen (err): say so, so that the step
+ * fails with the store's reason rather than read them on the loop.  Only
+ * for a ceremony known here (its user): one read from its row alone has
+ * no step left once its row is missing.
+ */
+static void
+reads_failed(struct page_reads *p, store_err_t err)
+{
+	if (p->user == NULL)
+		return;
+	if (p->step == PAGE_OPTIONS) {
+		p->creds_read = 1;
+		p->creds_user = p->user;
+		p->creds_err = err;
+	} else if (p->step == PAGE_FINISH && p->kind == CEREMONY_LOGIN) {
+		p->cred_read = 1;
+		p->cred_err = err;
+	}
+}
 
 /* On an offload worker: only p and the store. */
 static store_err_t
@@ -15,20 +37,24 @@ reads_call(store_t *st, void *arg)
 
 	if (p->want_row) {
 		p->row_read = 1;
-		p->row_err = store_ceremony_get(st, p->hash, &p->row);
-		/* no row, or decided already: the step answers without passkeys */
-		if (p->row_err != STORE_OK || strcmp(p->row.state, "pending") != 0)
+		if ((p->row_err = store_ceremony_get(st, p->hash, &p->row)) != STORE_OK) {
+			if (p->row_err != STORE_ERR_NOT_FOUND)
+				reads_failed(p, p->row_err);
+			return STORE_OK;
+		}
+		/* decided already: the step answers without passkeys */
+		if (strcmp(p->row.state, "pending") != 0)
 			return STORE_OK;
 		user = p->row.user;
 		kind = p->row.kind ? CEREMONY_REGISTER : CEREMONY_LOGIN;
 	}
 	if (user == NULL)
 		return STORE_OK;
-	if (!p->finish) {
+	if (p->step == PAGE_OPTIONS) {
 		p->creds_read = 1;
 		p->creds_user = user;
 		p->creds_err = store_cred_list_user(st, user, &p->creds);
-	} else if (kind == CEREMONY_LOGIN) {
+	} else if (p->step == PAGE_FINISH && kind == CEREMONY_LOGIN) {
 		p->cred_read = 1;
 		p->cred_err = store_cred_get_for_login(st, rp_response_raw_id_ptr(p->resp),
 		    rp_response_raw_id_len(p->resp), &p->cred, p->handle);
@@ -41,37 +67,41 @@ reads_done(struct passkeyd *d, void *arg, store_err_t result)
 {
 	struct page_reads *p = arg;
 
-	/* not run at all (the daemon stopping): every read it was for failed */
-	if (result != STORE_OK && !p->row_read && !p->creds_read && !p->cred_read) {
-		if (p->want_row) {
-			p->row_read = 1;
-			p->row_err = result;
-		} else if (!p->finish) {
-			p->creds_read = 1;
-			p->creds_user = p->user;
-			p->creds_err = result;
-		} else {
-			p->cred_read = 1;
-			p->cred_err = result;
-		}
+	/* not run at all (it waited too long, the daemon stopping): nothing was read */
+	if (result != STORE_OK) {
+		p->row_read = p->want_row;
+		p->row_err = result;
+		reads_failed(p, result);
 	}
+	flow_store_trouble(d, p->row_read ? p->row_err : STORE_OK);
+	flow_store_trouble(d, p->creds_read ? p->creds_err : STORE_OK);
+	flow_store_trouble(d, p->cred_read ? p->cred_err : STORE_OK);
 	p->done(d, p->arg);
 }
 
-/* Whether the step on this ceremony reads the store at all (flow.c). */
+/*
+ * Whether the step on this ceremony reads the store at all (flow.c).  A
+ * token nobody here knows is read off the loop for every step, so that
+ * made-up tokens cost the loop nothing; deny and cancel on a known one
+ * act on its row on the loop.
+ */
 static int
-reads_anything(const struct ceremony *c, int finish)
+reads_anything(const struct ceremony *c, enum page_step step)
 {
-	if (c == NULL || c->foreign)
+	if (c == NULL)
 		return 1;	/* its row */
+	if (step == PAGE_OTHER)
+		return 0;
+	if (c->foreign)
+		return 1;
 	if (c->state != CTL_STATE_PENDING || c->committing)
 		return 0;	/* answered from its state */
-	return !finish || c->kind == CEREMONY_LOGIN;
+	return step == PAGE_OPTIONS || c->kind == CEREMONY_LOGIN;
 }
 
 int
-page_reads_start(struct passkeyd *d, const char *token, int finish, const char *body,
-    size_t len, void (*done)(struct passkeyd *d, void *arg), void *arg,
+page_reads_start(struct passkeyd *d, const char *token, enum page_step step,
+    const char *body, size_t len, void (*done)(struct passkeyd *d, void *arg), void *arg,
     struct page_reads **out)
 {
 	struct ceremony *c;
@@ -81,18 +111,18 @@ page_reads_start(struct passkeyd *d, const char *token, int finish, const char *
 	if (!d->fleet || !offload_ready(d->offload) || !ceremony_token_valid(token))
 		return 0;
 	c = ceremony_find(d->ceremonies, token);
-	if (!reads_anything(c, finish) || (p = calloc(1, sizeof(*p))) == NULL)
+	if (!reads_anything(c, step) || (p = calloc(1, sizeof(*p))) == NULL)
 		return 0;
 	memcpy(p->token, token, sizeof(p->token));
 	ceremony_token_hash(token, p->hash);
-	p->finish = finish;
+	p->step = step;
 	p->kind = c != NULL ? c->kind : -1;
 	p->want_row = c == NULL || c->foreign;
 	p->done = done;
 	p->arg = arg;
 	/* a body that does not parse is refused by the step, with its reason */
 	if ((c != NULL && (p->user = strdup(c->user)) == NULL) ||
-	    (finish && rp_response_from_json(body, len, &p->resp) != RP_OK) ||
+	    (step == PAGE_FINISH && rp_response_from_json(body, len, &p->resp) != RP_OK) ||
 	    offload_add(d->offload, reads_call, reads_done, p) != 0) {
 		page_reads_free(p);
 		return 0;

@@ -22,10 +22,17 @@
 
 struct passkeyd;
 
+/* The page's steps, as far as their reads go. */
+enum page_step {
+	PAGE_OPTIONS,
+	PAGE_FINISH,
+	PAGE_OTHER,	/* deny, cancel, anything: only an unknown ceremony's row */
+};
+
 struct page_reads {
 	char token[CEREMONY_TOKEN_LEN + 1];
 	uint8_t hash[CEREMONY_HASH_LEN];
-	int finish;		/* the step: finish, else options */
+	enum page_step step;
 	char *user;		/* the ceremony's user, when it is known here */
 	int kind;		/* enum ceremony_kind when known here, else -1 */
 	/*
@@ -56,8 +63,8 @@ struct page_reads {
  * when the step reads nothing off the loop (not a fleet, no worker,
  * nothing to read): run it as it is.
  */
-int page_reads_start(struct passkeyd *d, const char *token, int finish, const char *body,
-    size_t len, void (*done)(struct passkeyd *d, void *arg), void *arg,
+int page_reads_start(struct passkeyd *d, const char *token, enum page_step step,
+    const char *body, size_t len, void (*done)(struct passkeyd *d, void *arg), void *arg,
     struct page_reads **out);
 void page_reads_free(struct page_reads *p);
 

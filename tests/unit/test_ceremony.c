@@ -429,7 +429,7 @@ static void
 test_offload_stop_and_bound(void **state)
 {
 	/* opened once offload_free has surely begun to stop */
-	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 200 };
+	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 1000 };
 	struct offload *o = offload_new();
 	struct probe first, *queued = calloc(OFFLOAD_MAX_CALLS, sizeof(*queued));
 	int *order = calloc(OFFLOAD_MAX_CALLS + 1, sizeof(*order)), ndone = 0;
