@@ -31,7 +31,9 @@ sockets and HTTP, answered by tests/lib/soft_authenticator.py:
     and its control socket at once; thawed, the login goes through;
   - frozen again: an approval's use, on the host's loop while the server
     is fast, finds no answer within its bound and fails closed; the next
-    use waits off the loop while the host answers at once.
+    use waits off the loop while the host answers at once;
+  - a module that leaves before its begin is answered (server frozen
+    meanwhile): the host ends the ceremony (client_gone), and its row too.
 
 TAP; needs root like test_daemon.py, whose Daemon class it uses.
 usage: test_fleet.py PASSKEYD PASSKEYCTL"""
@@ -475,6 +477,43 @@ def test_frozen_status(f, alice):
        " stays failed")
 
 
+def test_gone_before_answer(f):
+    """A module that leaves before its begin is answered (the server frozen
+    meanwhile, so that it surely does): the ceremony ends at once at the
+    host, and its row follows off the loop."""
+    end = time.monotonic() + 10
+    while not begin(f.b).get("ok") and time.monotonic() < end:
+        time.sleep(0.1)	# connections a frozen call lost, made again
+    pids = server_pids(f.pg)
+    req = {"op": "login_begin", "user": "alice", "rhost": "192.0.2.9", "service": "sshd",
+           "enroll": "none"}
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        s = f.b.connect()
+        s.sendall((json.dumps(req) + "\n").encode())
+        time.sleep(0.3)
+        s.close()
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+    said = lambda: [line for line in f.b.logtext().splitlines()  # noqa: E731
+                    if "event=login_cancelled" in line and "rhost=192.0.2.9" in line]
+    end = time.monotonic() + 5
+    while not said() and time.monotonic() < end:
+        time.sleep(0.05)
+    ok(len(said()) == 1 and "reason=client_gone" in said()[0], "gone: host B ends the"
+       " ceremony whose module left before the answer (client_gone)", said())
+    rows = []
+    while time.monotonic() < end:
+        rows = f.pg.query(f.uri, "SELECT state, reason FROM ceremonies"
+                          " WHERE rhost = '192.0.2.9'")
+        if rows and rows[0][0] != "pending":
+            break
+        time.sleep(0.05)
+    ok(rows == [["cancelled", "client_gone"]], "gone: and its row says so", rows)
+
+
 def main():
     if os.geteuid() != 0:
         return skip_all("needs root (the Daemon harness of test_daemon.py)")
@@ -496,7 +535,9 @@ def main():
                                        ("test_frozen_server", test_frozen_server,
                                         (alice,)),
                                        ("test_frozen_status", test_frozen_status,
-                                        (alice,))):
+                                        (alice,)),
+                                       ("test_gone_before_answer",
+                                        test_gone_before_answer, ())):
                     with group(name):
                         fn(f, *args)
             finally:
