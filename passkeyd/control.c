@@ -120,7 +120,9 @@ cancel_bound(struct control_server *s, struct client *c)
 	for (size_t i = 0; i < c->n_bound; i++) {
 		struct ceremony *cer = ceremony_find(s->d->ceremonies, c->bound[i]);
 
-		if (cer != NULL && cer->conn == c->serial)
+		/* off the loop in a fleet: a flood of dropped connections costs it nothing */
+		if (cer != NULL && cer->conn == c->serial &&
+		    !flow_cancel_later(s->d, cer, "client_gone", NULL, NULL))
 			flow_cancel(s->d, cer, "client_gone");
 	}
 	c->n_bound = 0;

@@ -350,9 +350,27 @@ op_status(struct op_ctx *x)
 	return status_answer(x->c, flow_status(x->d, x->c));
 }
 
+static void
+cancel_later(struct passkeyd *d, void *arg, struct ceremony *c, enum ctl_state state)
+{
+	(void)d;
+	(void)c;
+	control_answer(arg, json_pack("{s:b, s:s}", "ok", 1, "state", ctl_state_name(state)));
+}
+
 static json_t *
 op_cancel(struct op_ctx *x)
 {
+	struct control_reply *later;
+
+	/* a fleet's: the row's move off the loop (offload.h) */
+	if (x->d->fleet && offload_ready(x->d->offload) &&
+	    (later = control_defer(x->call)) != NULL) {
+		if (flow_cancel_later(x->d, x->c, "cancelled", cancel_later, later))
+			return NULL;
+		x->call->deferred = 0;
+		free(later);
+	}
 	flow_cancel(x->d, x->c, "cancelled");
 	return json_pack("{s:b, s:s}", "ok", 1, "state",
 	    ctl_state_name((enum ctl_state)x->c->state));

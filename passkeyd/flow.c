@@ -812,6 +812,91 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 	log_ceremony(d, c, "cancelled", "fail", why, 0);
 }
 
+/*
+ * A cancel's store calls off the loop: the row's pending -> cancelled,
+ * and, when another instance decided first, the row to follow.  One round
+ * trip where flow_cancel reads first: the move is conditional anyway.
+ */
+struct cancel_call {
+	char token[CEREMONY_TOKEN_LEN + 1];
+	uint8_t hash[CEREMONY_HASH_LEN];
+	const char *why;	/* static */
+	int64_t now;
+	store_err_t move_err, row_err;
+	int row_read;
+	struct store_ceremony row;
+	flow_status_fn done;
+	void *arg;
+};
+
+static store_err_t
+cancel_call(store_t *st, void *arg)
+{
+	struct cancel_call *k = arg;
+
+	k->move_err = store_ceremony_move(st, k->hash, "pending", "cancelled", k->why, k->now);
+	if (k->move_err == STORE_ERR_CONFLICT) {
+		k->row_read = 1;
+		k->row_err = store_ceremony_get(st, k->hash, &k->row);
+	}
+	return STORE_OK;
+}
+
+static void
+cancel_call_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct cancel_call *k = arg;
+	struct ceremony *c = ceremony_find(d->ceremonies, k->token);
+
+	if (result != STORE_OK)	/* not run: cancelled here only, as flow_cancel would */
+		k->move_err = result;
+	flow_store_trouble(d, k->move_err);
+	if (c != NULL) {
+		c->calls--;
+		/* an approval begun here meanwhile is the store's to decide (flow_cancel) */
+		if (c->state == CTL_STATE_PENDING && !c->committing) {
+			if (k->move_err == STORE_ERR_CONFLICT)
+				(void)fleet_follow_row(d, c, k->row_read ? k->row_err :
+				    STORE_ERR_IO, &k->row);
+			else {
+				ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, k->why,
+				    time(NULL));
+				log_ceremony(d, c, "cancelled", "fail", k->why, 0);
+			}
+		}
+	}
+	if (k->done != NULL)
+		k->done(d, k->arg, c, c != NULL ? (enum ctl_state)c->state : CTL_STATE_CANCELLED);
+	if (k->row_read && k->row_err == STORE_OK)
+		store_ceremony_free(&k->row);
+	free(k);
+}
+
+int
+flow_cancel_later(struct passkeyd *d, struct ceremony *c, const char *why,
+    flow_status_fn done, void *arg)
+{
+	struct cancel_call *k;
+
+	/* nothing to move: flow_cancel answers from here */
+	if (!d->fleet || !offload_ready(d->offload) || c->calls == UINT8_MAX ||
+	    c->state != CTL_STATE_PENDING || c->committing ||
+	    (k = calloc(1, sizeof(*k))) == NULL)
+		return 0;
+	memcpy(k->token, c->token, sizeof(k->token));
+	ceremony_token_hash(c->token, k->hash);
+	k->why = why;
+	k->now = (int64_t)time(NULL);
+	k->done = done;
+	k->arg = arg;
+	if (offload_add(d->offload, cancel_call, cancel_call_done, k) != 0) {
+		free(k);
+		return 0;
+	}
+	c->calls++;
+	return 1;
+}
+
 void
 flow_deny(struct passkeyd *d, struct ceremony *c)
 {

@@ -123,6 +123,14 @@ int flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn don
     void *arg);
 /* The module gave up, or its connection closed (why: "cancelled", "client_gone"). */
 void flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why);
+/*
+ * The same with its store calls off the loop (offload.h): 1 when handed
+ * off, and done(d, arg, c, state) follows (done may be NULL: nobody waits
+ * for the answer); 0 when there is nothing to move in the store, or
+ * nothing can be handed off: call flow_cancel.  why must be static.
+ */
+int flow_cancel_later(struct passkeyd *d, struct ceremony *c, const char *why,
+    flow_status_fn done, void *arg);
 
 /* For the page: the PublicKeyCredential*OptionsJSON, or NULL with *err. */
 json_t *flow_options(struct passkeyd *d, struct ceremony *c, const struct page_reads *pre,

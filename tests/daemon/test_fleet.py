@@ -34,9 +34,13 @@ sockets and HTTP, answered by tests/lib/soft_authenticator.py:
     use waits off the loop while the host answers at once;
   - a module that leaves before its begin is answered (server frozen
     meanwhile): the host ends the ceremony (client_gone), and its row too.
+  - a module's connection drops while the server is frozen: the cancel
+    waits off the loop, the host answers at once, and the row follows.
 
 TAP; needs root like test_daemon.py, whose Daemon class it uses.
 usage: test_fleet.py PASSKEYD PASSKEYCTL"""
+import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -374,6 +378,19 @@ def server_pids(pg):
     return [main_pid] + [int(p) for p in kids.stdout.split()]
 
 
+@contextlib.contextmanager
+def frozen(pg):
+    """The server's processes stopped (SIGSTOP) for the block, then continued."""
+    pids = server_pids(pg)
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+
+
 def timed(fn):
     t0 = time.monotonic()
     r = fn()
@@ -385,14 +402,11 @@ def test_frozen_server(f, alice):
     the loop, and the same instance goes on serving what needs no store."""
     j = begin(f.b)
     ok(j.get("ok"), "frozen: host B begins a login", j)
-    pids = server_pids(f.pg)
     result = {}
 
     def options():
         result["options"] = f.api(f.w2, j["token"], "options")
-    for p in pids:
-        os.kill(p, signal.SIGSTOP)
-    try:
+    with frozen(f.pg):
         t = threading.Thread(target=options)
         t.start()
         time.sleep(0.3)
@@ -406,9 +420,6 @@ def test_frozen_server(f, alice):
         ok(r.get("ok") and took < 0.5, f"frozen: and its control socket in {took * 1000:.0f}"
            " ms", r)
         ok(t.is_alive(), "frozen: the options still wait for the server")
-    finally:
-        for p in pids:
-            os.kill(p, signal.SIGCONT)
     t.join(10)
     st, opt = result.get("options", (0, {}))
     if not ok(st == 200 and "publicKey" in opt, "frozen: the server thawed, the options"
@@ -444,14 +455,11 @@ def test_frozen_status(f, alice):
     j1, told1 = approved_and_told(f, f.b, alice, 300)
     j2, told2 = approved_and_told(f, f.b, alice, 301)
     ok(told1 and told2, "frozen status: two logins approved at web 2, host B told")
-    pids = server_pids(f.pg)
     result = {}
 
     def second():
         result["status"] = status(f.b, j2["token"])
-    for p in pids:
-        os.kill(p, signal.SIGSTOP)
-    try:
+    with frozen(f.pg):
         r, took = timed(lambda: status(f.b, j1["token"]))
         ok(r.get("state") == "failed" and r.get("reason") == "store_unavailable" and
            took < 4.5, f"frozen status: the first use finds no server in {took:.1f} s and"
@@ -466,15 +474,24 @@ def test_frozen_status(f, alice):
         ok(t.is_alive() or result.get("status", {}).get("state") == "failed",
            "frozen status: the second use waits for the server, or fails closed",
            result)
-    finally:
-        for p in pids:
-            os.kill(p, signal.SIGCONT)
     t.join(10)
     r = result.get("status", {})
     ok(r.get("state") in ("approved", "failed"), "frozen status: thawed, the second is"
        f" answered ({r.get('state')}, never a hang)", r)
     ok(status(f.b, j1["token"]).get("state") == "failed", "frozen status: and the first"
        " stays failed")
+
+
+def decided_rows(f, where, seconds=5):
+    """(state, reason) of the ceremony rows matching where, once none is pending."""
+    end = time.monotonic() + seconds
+    rows = []
+    while time.monotonic() < end:
+        rows = f.pg.query(f.uri, f"SELECT state, reason FROM ceremonies WHERE {where}")
+        if rows and all(r[0] != "pending" for r in rows):
+            break
+        time.sleep(0.05)
+    return rows
 
 
 def test_gone_before_answer(f):
@@ -484,19 +501,13 @@ def test_gone_before_answer(f):
     end = time.monotonic() + 10
     while not begin(f.b).get("ok") and time.monotonic() < end:
         time.sleep(0.1)	# connections a frozen call lost, made again
-    pids = server_pids(f.pg)
     req = {"op": "login_begin", "user": "alice", "rhost": "192.0.2.9", "service": "sshd",
            "enroll": "none"}
-    for p in pids:
-        os.kill(p, signal.SIGSTOP)
-    try:
+    with frozen(f.pg):
         s = f.b.connect()
         s.sendall((json.dumps(req) + "\n").encode())
         time.sleep(0.3)
         s.close()
-    finally:
-        for p in pids:
-            os.kill(p, signal.SIGCONT)
     said = lambda: [line for line in f.b.logtext().splitlines()  # noqa: E731
                     if "event=login_cancelled" in line and "rhost=192.0.2.9" in line]
     end = time.monotonic() + 5
@@ -504,14 +515,38 @@ def test_gone_before_answer(f):
         time.sleep(0.05)
     ok(len(said()) == 1 and "reason=client_gone" in said()[0], "gone: host B ends the"
        " ceremony whose module left before the answer (client_gone)", said())
-    rows = []
-    while time.monotonic() < end:
-        rows = f.pg.query(f.uri, "SELECT state, reason FROM ceremonies"
-                          " WHERE rhost = '192.0.2.9'")
-        if rows and rows[0][0] != "pending":
-            break
-        time.sleep(0.05)
+    rows = decided_rows(f, "rhost = '192.0.2.9'")
     ok(rows == [["cancelled", "client_gone"]], "gone: and its row says so", rows)
+
+
+def test_dropped_while_frozen(f):
+    """A module's connection drops (sshd killed it) while the server is
+    frozen: the cancel's move waits off the loop, the host answers at once
+    meanwhile, and once thawed the row says cancelled."""
+    end = time.monotonic() + 10
+    j = begin(f.b, user="carol")
+    while not j.get("ok") and time.monotonic() < end:
+        time.sleep(0.1)
+        j = begin(f.b, user="carol")
+    ok(j.get("ok"), "dropped: host B begins a login", j)
+    with frozen(f.pg):
+        f.b.abandon(j["token"])
+        time.sleep(0.3)
+        r, took = timed(lambda: f.b.ctl({"op": "ping"}))
+        ok(r.get("ok") and took < 0.5, f"dropped: host B answers a ping in {took * 1000:.0f}"
+           " ms while the cancel waits for the server", r)
+    rows = decided_rows(f, "token_hash = '\\x%s'" % hashlib.sha256(j["token"].encode())
+                        .hexdigest())
+    ok(rows == [["cancelled", "client_gone"]], "dropped: thawed, its row says cancelled", rows)
+    ok(status(f.b, j["token"]).get("state") == "cancelled", "dropped: and so does host B")
+    j = begin(f.b, user="carol")
+    r = f.b.ctl({"op": "cancel", "token": j.get("token", "")})
+    rows = f.pg.query(f.uri, "SELECT state, reason FROM ceremonies WHERE user_name ="
+                      " 'carol' AND reason = 'cancelled'")
+    ok(r.get("state") == "cancelled" and rows == [["cancelled", "cancelled"]],
+       "dropped: the module's own cancel is answered once its row is moved", (r, rows))
+    st, page = f.api(f.w2, j.get("token", ""), "options")
+    ok(page.get("state") == "cancelled", "dropped: and the page says cancelled", page)
 
 
 def main():
@@ -537,7 +572,9 @@ def main():
                                        ("test_frozen_status", test_frozen_status,
                                         (alice,)),
                                        ("test_gone_before_answer",
-                                        test_gone_before_answer, ())):
+                                        test_gone_before_answer, ()),
+                                       ("test_dropped_while_frozen",
+                                        test_dropped_while_frozen, ())):
                     with group(name):
                         fn(f, *args)
             finally:
