@@ -229,13 +229,20 @@ def test_listing_yields(tmp):
                 d.abandon(j["token"])
             time.sleep(pause)
 
+    body = os.path.join(tmp, "body")
+    with open(body, "wb") as fh:
+        fh.write(b"x" * 60000)
+
     def flood(stop):
-        # four curls' parallel transfers: more requests than the loop can serve
+        # four curls' parallel uploads: each 60 kB body costs the loop more
+        # than it costs curl, so the loop is busy whatever curl's own share
+        # of the two cores (a flood of /healthz left it at 49 % once)
         def one():
             while not stop.is_set():
                 subprocess.run(["curl", "-s", "-o", "/dev/null", "--parallel", "--parallel-max",
-                                "8", f"http://127.0.0.1:{d.port}/healthz?[1-2000]"], timeout=60,
-                               stderr=subprocess.DEVNULL)
+                                "8", "--data-binary", f"@{body}",
+                                f"http://127.0.0.1:{d.port}/api/{'A' * 24}/options?[1-2000]"],
+                               timeout=60, stderr=subprocess.DEVNULL)
         ts = [threading.Thread(target=one) for _ in range(4)]
         for t in ts:
             t.start()
