@@ -341,12 +341,11 @@ control_answer(struct control_reply *r, json_t *answer)
 	(void)control_answer_bound(r, answer, NULL);
 }
 
-int
-control_reply_wanted(const struct control_reply *r)
+void
+control_undefer(struct control_call *call, struct control_reply *r)
 {
-	struct client *c = r->server != NULL ? find_serial(r->server, r->conn) : NULL;
-
-	return c != NULL && !c->closing;
+	call->deferred = 0;
+	free(r);
 }
 
 /* Drops bound tokens whose ceremonies ended; 1 when there is room for one more. */

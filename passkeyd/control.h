@@ -102,7 +102,7 @@ void control_answer(struct control_reply *r, json_t *answer);
  * when it closes); 0 when the client was gone: nobody has its link.
  */
 int control_answer_bound(struct control_reply *r, json_t *answer, const char *token);
-/* Whether r's connection is still there to take an answer. */
-int control_reply_wanted(const struct control_reply *r);
+/* The op answers now after all: undoes control_defer (r is freed). */
+void control_undefer(struct control_call *call, struct control_reply *r);
 
 #endif

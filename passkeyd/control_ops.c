@@ -73,8 +73,7 @@ op_defer_write(struct op_ctx *x, struct control_reply **reply, journal_apply_fn 
 	if ((*reply = control_defer(x->call)) == NULL)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	if (journal_add(x->d->journal, apply, done, arg) != 0) {
-		x->call->deferred = 0;
-		free(*reply);
+		control_undefer(x->call, *reply);
 		*reply = NULL;
 		return op_refuse(CTL_REFUSAL_STORE_BUSY);
 	}
@@ -249,16 +248,14 @@ op_login_begin(struct op_ctx *x)
 	if (r.reuse > 0 && (later = control_defer(x->call)) != NULL) {
 		if (flow_login_reuse(x->d, &r, reuse_answer, later))
 			return NULL;
-		x->call->deferred = 0;
-		free(later);
+		control_undefer(x->call, later);
 	}
 	/* a fleet's: the reads and the ceremony's row off the loop (offload.h) */
 	if (x->d->fleet && offload_ready(x->d->offload) &&
 	    (later = control_defer(x->call)) != NULL) {
 		if (flow_login_begin_later(x->d, &r, r.conn != 0 ? begun_bound : begun, later))
 			return NULL;
-		x->call->deferred = 0;
-		free(later);
+		control_undefer(x->call, later);
 	}
 	if ((err = flow_login_begin(x->d, &r, &c)) != CTL_REFUSAL_NONE)
 		return op_refuse(err);
@@ -294,8 +291,7 @@ op_enroll(struct op_ctx *x)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	err = flow_enroll(x->d, user, (unsigned)lifetime, "root", enroll_answer, later);
 	if (err != CTL_REFUSAL_NONE) {
-		x->call->deferred = 0;
-		free(later);
+		control_undefer(x->call, later);
 		return op_refuse(err);
 	}
 	return NULL;
@@ -344,10 +340,15 @@ op_status(struct op_ctx *x)
 	    (later = control_defer(x->call)) != NULL) {
 		if (flow_status_later(x->d, x->c, status_later, later))
 			return NULL;
-		x->call->deferred = 0;
-		free(later);
+		control_undefer(x->call, later);
 	}
 	return status_answer(x->c, flow_status(x->d, x->c));
+}
+
+static json_t *
+cancel_answer(enum ctl_state state)
+{
+	return json_pack("{s:b, s:s}", "ok", 1, "state", ctl_state_name(state));
 }
 
 static void
@@ -355,7 +356,7 @@ cancel_later(struct passkeyd *d, void *arg, struct ceremony *c, enum ctl_state s
 {
 	(void)d;
 	(void)c;
-	control_answer(arg, json_pack("{s:b, s:s}", "ok", 1, "state", ctl_state_name(state)));
+	control_answer(arg, cancel_answer(state));
 }
 
 static json_t *
@@ -368,12 +369,10 @@ op_cancel(struct op_ctx *x)
 	    (later = control_defer(x->call)) != NULL) {
 		if (flow_cancel_later(x->d, x->c, "cancelled", cancel_later, later))
 			return NULL;
-		x->call->deferred = 0;
-		free(later);
+		control_undefer(x->call, later);
 	}
 	flow_cancel(x->d, x->c, "cancelled");
-	return json_pack("{s:b, s:s}", "ok", 1, "state",
-	    ctl_state_name((enum ctl_state)x->c->state));
+	return cancel_answer((enum ctl_state)x->c->state);
 }
 
 static json_t *
