@@ -344,10 +344,7 @@ fleet_tick(struct passkeyd *d)
 	if (!d->fleet_sweeping && (w = calloc(1, sizeof(*w))) != NULL) {
 		w->now = (int64_t)time(NULL);
 		d->fleet_sweeping = 1;
-		if (offload_add(d->offload, sweep_call, sweep_done, w) != 0) {
-			(void)sweep_call(d->store, w);
-			sweep_done(d, w, STORE_OK);
-		}
+		offload_call(d->offload, d, d->store, sweep_call, sweep_done, w);
 	}
 	/* a notice lost while the listening connection was down: read again */
 	fleet_notices(d);

@@ -262,10 +262,7 @@ cancel_unseen(struct passkeyd *d, struct ceremony *c, const char *why)
 	ceremony_token_hash(c->token, e->hash);
 	e->why = why;
 	e->now = (int64_t)time(NULL);
-	if (offload_add(d->offload, row_end_call, row_end_done, e) != 0) {
-		(void)row_end_call(d->store, e);
-		row_end_done(d, e, STORE_OK);
-	}
+	offload_call(d->offload, d, d->store, row_end_call, row_end_done, e);
 }
 
 /* The end of a begin handed off: logged, answered, and the call freed. */
@@ -327,10 +324,7 @@ begin_reads_done(struct passkeyd *d, void *arg, store_err_t result)
 	/* no answer, deny, cancel or expiry acts on it until its row is written */
 	b->c->calls++;
 	b->c->committing = 1;
-	if (offload_add(d->offload, begin_row_call, begin_row_done, b) != 0) {
-		(void)begin_row_call(d->store, b);	/* no room off the loop: here */
-		begin_row_done(d, b, STORE_OK);
-	}
+	offload_call(d->offload, d, d->store, begin_row_call, begin_row_done, b);
 }
 
 int

@@ -162,6 +162,14 @@ offload_add(struct offload *o, offload_fn fn, offload_done_fn done, void *arg)
 	return added ? 0 : -1;
 }
 
+void
+offload_call(struct offload *o, struct passkeyd *d, store_t *here, offload_fn fn,
+    offload_done_fn done, void *arg)
+{
+	if (offload_add(o, fn, done, arg) != 0)
+		done(d, arg, fn(here, arg));
+}
+
 int
 offload_poll_fd(const struct offload *o)
 {

@@ -60,6 +60,13 @@ int offload_ready(const struct offload *o);
  * and the caller runs the call itself.
  */
 int offload_add(struct offload *o, offload_fn fn, offload_done_fn done, void *arg);
+/*
+ * The same, or, when nothing can be handed off, fn(here, arg) on the
+ * loop at once: done follows either way.  For a call that must happen
+ * even when it costs the loop a round trip.
+ */
+void offload_call(struct offload *o, struct passkeyd *d, store_t *here, offload_fn fn,
+    offload_done_fn done, void *arg);
 /* Readable when a call has returned; -1 without a worker. */
 int offload_poll_fd(const struct offload *o);
 /* Runs `done` for every call that has returned (on the loop). */
