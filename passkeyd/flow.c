@@ -542,13 +542,11 @@ struct ceremony *
 flow_find(struct passkeyd *d, const char *token, const struct page_reads *pre,
     int *unavailable)
 {
-	struct ceremony *c;
-
 	*unavailable = 0;
 	if (!d->fleet)
 		return ceremony_find(d->ceremonies, token);
 	/* another instance's, read off the loop: taken in from that row */
-	if (pre != NULL && pre->row_read && (c = ceremony_find(d->ceremonies, token)) == NULL)
+	if (pre != NULL && pre->row_read && ceremony_find(d->ceremonies, token) == NULL)
 		return fleet_adopt(d, token, pre->row_err, &pre->row, unavailable);
 	return fleet_find(d, token, unavailable);
 }

@@ -530,6 +530,8 @@ start_journal_writers(struct passkeyd *d)
  * the statement timeout.
  */
 #define FLEET_OFFLOAD_WORKERS	2
+/* How long the loop's store calls, and the offload's, wait for a lock. */
+#define LOOP_LOCK_WAIT_MS	200
 
 static void
 start_offload_workers(struct passkeyd *d)
@@ -547,7 +549,7 @@ start_offload_workers(struct passkeyd *d)
 			break;
 		}
 		/* the loop's timeouts: a call waits on a lock no longer than the loop would */
-		store_set_busy_timeout(own, 200);
+		store_set_busy_timeout(own, LOOP_LOCK_WAIT_MS);
 		/* and its commits: ceremony rows, whose loss fails closed (store.h) */
 		(void)store_set_lazy_commit(own, 1);
 		if (offload_start_worker(d->offload, own) != 0) {
@@ -664,7 +666,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* the loop must not stall behind another program's lock (journal.h) */
-	store_set_busy_timeout(d.store, 200);
+	store_set_busy_timeout(d.store, LOOP_LOCK_WAIT_MS);
 	/* a store that keeps ceremonies makes this instance one of a fleet */
 	if ((serr = store_ceremony_listen(d.store)) == STORE_OK) {
 		d.fleet = 1;
