@@ -193,6 +193,17 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE ceremonies"
 	"  ADD COLUMN reuse integer NOT NULL DEFAULT 0 CHECK (reuse BETWEEN 0 AND 604800),"
 	"  ADD COLUMN client_key text NOT NULL DEFAULT '';",
+
+	/*
+	 * 4: a row is announced only when it leaves pending.  A host follows
+	 * its row from pending only (fleet.c on_notice), so every later move
+	 * (approved -> used, the host's own) woke each listener for nothing:
+	 * one wasted wake-up per login, per instance sharing the role.
+	 */
+	"DROP TRIGGER ceremonies_announce ON ceremonies;"
+	"CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies"
+	"  FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')"
+	"  EXECUTE FUNCTION pk_ceremony_announce();",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
