@@ -651,6 +651,15 @@ flow_store_trouble(struct passkeyd *d, store_err_t err)
 		d->uses_off_loop_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
 }
 
+/* Whether an approval known here is used off the loop now (flow.h). */
+static int
+uses_off_loop(const struct passkeyd *d)
+{
+	int64_t now = clock_monotonic_ms(), slow = offload_slow_heard_ms(d->offload);
+
+	return now < d->uses_off_loop_until_ms || (slow != 0 && now < slow + FLOW_USE_OFF_LOOP_MS);
+}
+
 /* A status's store calls, off the loop: the row read, then its use. */
 struct status_call {
 	char token[CEREMONY_TOKEN_LEN + 1];
@@ -762,7 +771,7 @@ flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done, v
 	 * server answers fast: one UPDATE by key, whose hand-off would cost
 	 * the user's Enter more than its round trip (flow.h).
 	 */
-	if (!read && use && clock_monotonic_ms() >= d->uses_off_loop_until_ms)
+	if (!read && use && !uses_off_loop(d))
 		return 0;
 	if ((!read && !use) || (s = calloc(1, sizeof(*s))) == NULL)
 		return 0;
