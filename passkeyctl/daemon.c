@@ -146,9 +146,11 @@ daemon_ask_all(const char *sock, json_t *req, const char *key, json_t **items)
 		page = json_object_get(resp, key);
 		next = json_object_get(resp, "next");
 		cursor = json_object_get(req, "cursor");
+		/* a cursor is a number (list, events) or a string (sessions), never empty */
 		if (!json_is_array(page) || json_array_extend(*items, page) != 0 ||
-		    (next != NULL && (!json_is_integer(next) || json_array_size(page) == 0 ||
-		    (cursor != NULL && json_integer_value(next) == json_integer_value(cursor))))) {
+		    (next != NULL && ((!json_is_integer(next) && (!json_is_string(next) ||
+		    json_string_length(next) == 0)) || json_array_size(page) == 0 ||
+		    (cursor != NULL && json_equal(next, cursor))))) {
 			/* a page that brings nothing, or a cursor that does not move, loops */
 			fprintf(stderr, "passkeyctl: passkeyd sent an invalid answer\n");
 			r = EXIT_VERDICT_REJECTED;

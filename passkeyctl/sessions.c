@@ -72,18 +72,18 @@ print_window(const json_t *w, time_t now)
 static int
 list(const char *user, int json)
 {
-	json_t *req, *resp = NULL, *items;
+	json_t *req, *items;
 	time_t now = time(NULL);
 	int r;
 
 	req = json_pack("{s:s, s:s*}", "op", "sessions", "user", user);
 	if (req == NULL)
 		return usage_error(sessions_usage, "user name is not UTF-8");
-	r = daemon_ask(daemon_socket(), req, &resp);
+	/* every page, on one connection */
+	r = daemon_ask_all(daemon_socket(), req, "sessions", &items);
 	json_decref(req);
 	if (r != EXIT_VERDICT_OK)
 		return r;
-	items = json_object_get(resp, "sessions");
 	if (json)
 		r = print_json_pretty(items);
 	else if (json_array_size(items) == 0)
@@ -94,10 +94,7 @@ list(const char *user, int json)
 		for (size_t i = 0; i < json_array_size(items); i++)
 			print_window(json_array_get(items, i), now);
 	}
-	if (json_is_true(json_object_get(resp, "more")))
-		fprintf(stderr, "passkeyctl: more windows than one answer holds; "
-		    "name a user with --user\n");
-	json_decref(resp);
+	json_decref(items);
 	return r;
 }
 

@@ -27,26 +27,71 @@ window_json(const struct store_window *w)
 	    "uses", (json_int_t)w->uses);
 }
 
+/* Windows read for one page: about what fits MANAGE_PAGE_BUDGET (some 330 bytes each). */
+#define SESSIONS_PAGE_ROWS	20
+
+/*
+ * "cursor": "OPENED:ID", the last window of the page before, as "next"
+ * gave it (0: the request has none; -1: it is malformed).
+ */
+static int
+get_window_cursor(json_t *req, struct store_window_key *key)
+{
+	json_t *c = json_object_get(req, "cursor");
+	const char *s = json_string_value(c), *colon;
+	char *end;
+	long long opened;
+
+	if (c == NULL)
+		return 0;
+	if (s == NULL || (colon = strchr(s, ':')) == NULL || colon == s || colon - s > 19 ||
+	    strspn(s, "0123456789") != (size_t)(colon - s))
+		return -1;
+	opened = strtoll(s, &end, 10);
+	if (end != colon || !store_window_id_ok(colon + 1))
+		return -1;
+	key->opened = opened;
+	memcpy(key->id, colon + 1, sizeof(key->id));
+	return 1;
+}
+
+/*
+ * Keyset pages oldest first: a page is one indexed range of
+ * SESSIONS_PAGE_ROWS windows (store_window_page) however many there are,
+ * so root listing everyone's holds the loop for one page at a time.
+ */
 json_t *
 sessions_list(struct op_ctx *x)
 {
 	struct store_window_list list;
+	struct store_window_key after, last;
 	struct manage_page page;
 	enum ctl_refusal refused;
 	const char *user;
+	char tail[64] = "";
 	store_err_t se;
 	json_t *out;
 	size_t i;
+	int has;
 
 	user = manage_subject(x, &refused);
 	if (refused != CTL_REFUSAL_NONE)
 		return op_refuse(refused);
-	if ((se = store_window_list(x->d->store, user, (int64_t)time(NULL), &list)) != STORE_OK)
+	if ((has = get_window_cursor(x->req, &after)) < 0)
+		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	if ((se = store_window_page(x->d->store, user, (int64_t)time(NULL), has ? &after : NULL,
+	    SESSIONS_PAGE_ROWS, &list)) != STORE_OK)
 		return op_refuse(store_refusal(x->d, se));
 	manage_page_start(&page, "sessions");
-	for (i = 0; i < list.count && manage_page_add(&page, window_json(&list.items[i])); i++)
-		;
-	out = manage_page_end(x, &page, i < list.count ? "\"more\":true" : "\"more\":false");
+	for (i = 0; i < list.count && manage_page_add(&page, window_json(&list.items[i])); i++) {
+		last.opened = list.items[i].opened;
+		memcpy(last.id, list.items[i].id, sizeof(last.id));
+	}
+	/* cut by the budget, or a full page: more may follow */
+	if (i > 0 && (i < list.count || list.count == SESSIONS_PAGE_ROWS))
+		snprintf(tail, sizeof(tail), "\"next\":\"%lld:%s\"", (long long)last.opened,
+		    last.id);
+	out = manage_page_end(x, &page, tail[0] != '\0' ? tail : NULL);
 	store_window_list_free(&list);
 	return out;
 }

@@ -863,15 +863,20 @@ store_window_use(store_t *st, const char *id, int64_t now)
 }
 
 store_err_t
-store_window_list(store_t *st, const char *user, int64_t now,
-    struct store_window_list *out)
+store_window_page(store_t *st, const char *user, int64_t now,
+    const struct store_window_key *after, size_t limit, struct store_window_list *out)
 {
+	/* the first page starts after every key a window can have */
+	static const struct store_window_key first = { INT64_MIN, "" };
+
 	if (out == NULL)
 		return STORE_ERR_INVALID;
 	memset(out, 0, sizeof(*out));
-	if (st == NULL || (user != NULL && !valid_user(user)) || now < 0)
+	if (st == NULL || (user != NULL && !valid_user(user)) || now < 0 ||
+	    (uint64_t)limit > (uint64_t)INT64_MAX || (after != NULL && !store_window_id_ok(after->id)))
 		return STORE_ERR_INVALID;
-	return st->ops->window_list(st, user, now, out);
+	return st->ops->window_page(st, user, now, after != NULL ? after : &first,
+	    limit == 0 ? -1 : (int64_t)limit, out);
 }
 
 store_err_t

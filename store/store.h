@@ -408,9 +408,22 @@ store_err_t store_window_find(store_t *st, const char *user, const char *service
     int64_t now, int64_t opened_after, struct store_window *out);
 /* Counts one reuse (uses + 1, last_used = now); STORE_ERR_NOT_FOUND when gone or ended. */
 store_err_t store_window_use(store_t *st, const char *id, int64_t now);
-/* Open windows at `now`, oldest first; user NULL: everyone's. */
-store_err_t store_window_list(store_t *st, const char *user, int64_t now,
-    struct store_window_list *out);
+/*
+ * A window's place in the listing (store_window_page): windows are listed
+ * by (opened, id), oldest first, and a page starts after a key.
+ */
+struct store_window_key {
+	int64_t opened;
+	char id[STORE_WINDOW_ID_LEN + 1];
+};
+/*
+ * Open windows at `now`, oldest first, after `after` (NULL: from the
+ * first), at most `limit` (0: all); user NULL: everyone's.  A page costs
+ * one indexed range of `limit` rows, however many windows there are:
+ * pass the last window's key for the next.
+ */
+store_err_t store_window_page(store_t *st, const char *user, int64_t now,
+    const struct store_window_key *after, size_t limit, struct store_window_list *out);
 /*
  * Ends windows: the one `id` names (NULL: all), of `user` only (NULL:
  * anyone's).  *n is how many ended; 0 is not an error.

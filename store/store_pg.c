@@ -204,6 +204,12 @@ static const char *const pg_migrations[] = {
 	"CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies"
 	"  FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')"
 	"  EXECUTE FUNCTION pk_ceremony_announce();",
+
+	/*
+	 * 5: the listing of everyone's windows walks (opened, id) from where
+	 * its last page ended, one range of a page's rows: no sort of them all.
+	 */
+	"CREATE INDEX windows_opened ON windows (opened, id);",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -1225,16 +1231,20 @@ pg_window_use(store_t *st, const char *id, int64_t now)
 }
 
 static store_err_t
-pg_window_list(store_t *st, const char *user, int64_t now, struct store_window_list *out)
+pg_window_page(store_t *st, const char *user, int64_t now, const struct store_window_key *after,
+    int64_t limit, struct store_window_list *out)
 {
 	struct pg_args a = { .n = 0 };
 
 	/* the user comes last: the all-users statement has no such parameter */
 	arg_int(&a, now);
+	arg_int(&a, after->opened);
+	arg_text(&a, after->id);
+	arg_int(&a, limit < 0 ? INT64_MAX : limit);	/* PostgreSQL refuses LIMIT -1 */
 	if (user != NULL)
 		arg_text(&a, user);
-	return pg_window_rows(pg_of(st), user != NULL ? PG_WINDOW_LIST_USER :
-	    PG_WINDOW_LIST_ALL, &a, out);
+	return pg_window_rows(pg_of(st), user != NULL ? PG_WINDOW_PAGE_USER :
+	    PG_WINDOW_PAGE_ALL, &a, out);
 }
 
 static store_err_t
@@ -1295,7 +1305,7 @@ static const struct store_ops pg_ops = {
 	.window_open = pg_window_open,
 	.window_find = pg_window_find,
 	.window_use = pg_window_use,
-	.window_list = pg_window_list,
+	.window_page = pg_window_page,
 	.window_revoke = pg_window_revoke,
 	.ceremony_add = pg_ceremony_add,
 	.ceremony_get = pg_ceremony_get,

@@ -135,10 +135,12 @@
 	    " ORDER BY opened DESC, expires DESC, id LIMIT 1") \
 	X(PG_WINDOW_USE, "UPDATE windows SET uses = uses + 1, last_used = $2" \
 	    " WHERE id = $1 AND expires > $2") \
-	X(PG_WINDOW_LIST_ALL, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
-	    " WHERE expires > $1 ORDER BY opened, id") \
-	X(PG_WINDOW_LIST_USER, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
-	    " WHERE expires > $1 AND user_name = $2 ORDER BY opened, id") \
+	X(PG_WINDOW_PAGE_ALL, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE (opened, id) > ($2::bigint, $3::text) AND expires > $1" \
+	    " ORDER BY opened, id LIMIT $4") \
+	X(PG_WINDOW_PAGE_USER, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE (opened, id) > ($2::bigint, $3::text) AND expires > $1 AND user_name = $5" \
+	    " ORDER BY opened, id LIMIT $4") \
 	X(PG_WINDOW_REVOKE_ID, "DELETE FROM windows WHERE id = $1" \
 	    " AND ($2::text IS NULL OR user_name = $2::text)") \
 	X(PG_WINDOW_REVOKE_USER, "DELETE FROM windows WHERE user_name = $1") \

@@ -114,6 +114,13 @@ static const char *const sq_migrations[] = {
 	"CREATE INDEX windows_cred ON windows(cred_id);"
 	"CREATE INDEX windows_expires ON windows(expires);"
 	"PRAGMA user_version = 3;",
+
+	/*
+	 * 4: the listing of everyone's windows walks (opened, id) from where
+	 * its last page ended, one range of a page's rows: no sort of them all.
+	 */
+	"CREATE INDEX windows_opened ON windows(opened, id);"
+	"PRAGMA user_version = 4;",
 };
 
 #define SQ_VERSION	((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
@@ -209,10 +216,11 @@ static const char *const sq_migrations[] = {
 	    " ORDER BY opened DESC, expires DESC, id LIMIT 1") \
 	X(SQ_WINDOW_USE, "UPDATE windows SET uses = uses + 1, last_used = ?2" \
 	    " WHERE id = ?1 AND expires > ?2") \
-	X(SQ_WINDOW_LIST_ALL, "SELECT " SQ_WINDOW_COLUMNS " FROM windows" \
-	    " WHERE expires > ?1 ORDER BY opened, id") \
-	X(SQ_WINDOW_LIST_USER, "SELECT " SQ_WINDOW_COLUMNS " FROM windows" \
-	    " WHERE user = ?2 AND expires > ?1 ORDER BY opened, id") \
+	X(SQ_WINDOW_PAGE_ALL, "SELECT " SQ_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE (opened, id) > (?3, ?4) AND expires > ?1 ORDER BY opened, id LIMIT ?5") \
+	X(SQ_WINDOW_PAGE_USER, "SELECT " SQ_WINDOW_COLUMNS " FROM windows" \
+	    " WHERE user = ?2 AND (opened, id) > (?3, ?4) AND expires > ?1" \
+	    " ORDER BY opened, id LIMIT ?5") \
 	X(SQ_WINDOW_REVOKE_ID, "DELETE FROM windows WHERE id = ?1 AND (?2 IS NULL OR user = ?2)") \
 	X(SQ_WINDOW_REVOKE_USER, "DELETE FROM windows WHERE user = ?1") \
 	X(SQ_WINDOW_REVOKE_ALL, "DELETE FROM windows") \
@@ -1737,17 +1745,21 @@ sq_window_use(store_t *st, const char *id, int64_t now)
 }
 
 static store_err_t
-sq_window_list(store_t *st, const char *user, int64_t now, struct store_window_list *out)
+sq_window_page(store_t *st, const char *user, int64_t now, const struct store_window_key *after,
+    int64_t limit, struct store_window_list *out)
 {
 	sqlite3_stmt *stmt;
 	store_err_t err;
 
 	/* two statements, so the per-user one keeps its index */
-	if ((err = sq_stmt(sq_of(st), user != NULL ? SQ_WINDOW_LIST_USER :
-	    SQ_WINDOW_LIST_ALL, &stmt)) != STORE_OK)
+	if ((err = sq_stmt(sq_of(st), user != NULL ? SQ_WINDOW_PAGE_USER :
+	    SQ_WINDOW_PAGE_ALL, &stmt)) != STORE_OK)
 		return err;
 	if (sqlite3_bind_int64(stmt, 1, now) != SQLITE_OK ||
-	    (user != NULL && sq_bind_text(stmt, 2, user) != SQLITE_OK)) {
+	    (user != NULL && sq_bind_text(stmt, 2, user) != SQLITE_OK) ||
+	    sqlite3_bind_int64(stmt, 3, after->opened) != SQLITE_OK ||
+	    sq_bind_text(stmt, 4, after->id) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 5, limit) != SQLITE_OK) {
 		sq_reset(stmt);
 		return STORE_ERR_NOMEM;
 	}
@@ -1826,6 +1838,6 @@ static const struct store_ops sq_ops = {
 	.window_open = sq_window_open,
 	.window_find = sq_window_find,
 	.window_use = sq_window_use,
-	.window_list = sq_window_list,
+	.window_page = sq_window_page,
 	.window_revoke = sq_window_revoke,
 };

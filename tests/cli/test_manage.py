@@ -541,6 +541,49 @@ def approve_login(d, j, auth, cred):
     return st == 200 and r.get("state") == "approved" and state == "approved"
 
 
+def windows_in_pages(ctl, d, user):
+    """More windows than one answer holds: the daemon sends keyset pages
+    ("next", then "cursor"), and passkeyctl joins them, each window once,
+    oldest first.  The extra windows are written into the store as an
+    approval would, then removed."""
+    rc, before, err = ctl.json("sessions")
+    base = len(before or [])
+    db = sqlite3.connect(d.store, timeout=10)
+    extra = [f"{0xabc000 + i:016x}" for i in range(70)]
+    now = int(time.time())
+    with db:
+        db.executemany("INSERT INTO windows (id, user, service, rhost, client_key, hostname,"
+                       " source, cred_id, opened, expires) VALUES (?, ?, 'sshd', '192.0.2.70',"
+                       " '', 'host', 'seed', x'01', ?, ?)",
+                       [(x, user, now - 100 + i // 7, now + 600) for i, x in enumerate(extra)])
+    first = d.ctl({"op": "sessions"})
+    nxt = first.get("next")
+    ok(first.get("ok") and isinstance(nxt, str) and 0 < len(first["sessions"]) < 70,
+       f"windows: root's listing of {base + 70} comes in pages, with a next cursor", {
+           k: first.get(k) for k in ("ok", "next")})
+    second = d.ctl({"op": "sessions", "cursor": nxt})
+    ok(second.get("ok") and second["sessions"] and
+       second["sessions"][0]["id"] not in [x["id"] for x in first["sessions"]],
+       "windows: the cursor's page starts after it", {k: second.get(k) for k in ("ok", "next")})
+    for bad in (12, "", "x:0123456789abcdef", "1:short", f"{now}:{'g' * 16}"):
+        r = d.ctl({"op": "sessions", "cursor": bad})
+        ok(r.get("error") == "bad_request", f"windows: cursor {bad!r} is bad_request", r)
+    rc, every, err = ctl.json("sessions")
+    ids = [x["id"] for x in every or []]
+    mine = [x for x in ids if x in extra]
+    keys = [(x["opened"], x["id"]) for x in every or []]
+    ok(rc == 0 and len(ids) == len(set(ids)) == base + 70 and mine == extra and
+       keys == sorted(keys),
+       f"windows: passkeyctl sessions joins every page: {base + 70}, each once, oldest first",
+       (rc, len(ids), err))
+    rc, out, err = ctl.run("sessions", "--user", user)
+    ok(rc == 0 and all(x in out for x in extra), "windows: the human listing of a user's 70"
+       " shows each", (rc, err))
+    with db:
+        db.execute("DELETE FROM windows WHERE source = 'seed'")
+    db.close()
+
+
 def test_windows(ctl, d):
     """Re-approval windows through the real daemon and passkeyctl: the cap,
     the exact client, reuse_key, who may list and end them, and removing a
@@ -601,6 +644,7 @@ def test_windows(ctl, d):
     rc, out, err = ctl.run("sessions", user=m3)
     ok(rc == 0 and w["id"] in out and fp in out, "windows: the human listing shows ID and key",
        out)
+    windows_in_pages(ctl, d, m1)
     rc, items, err = ctl.json("list", user=m3)
     sid = [c["short_id"] for c in items if c["id"] == b64u(ca.id)]
     rc2, out, err = ctl.run("remove", sid[0] if sid else "-", user=m3)

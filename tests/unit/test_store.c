@@ -43,8 +43,8 @@
 } while (0)
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
-#define SCHEMA		3
-#define PG_SCHEMA	4
+#define SCHEMA		4
+#define PG_SCHEMA	5
 
 #define PG_BASE_PREFIX	"postgresql:///postgres?"
 
@@ -2038,7 +2038,7 @@ test_window_find(void **state)
 	/* the open ones, oldest first: a user's, everyone's */
 	assert_store(open_window(st, "bob", "198.51.100.7", KEY_B, "cred-b", 1300, 3000, w4),
 	    STORE_OK);
-	assert_store(store_window_list(st, "alice", 1500, &l), STORE_OK);
+	assert_store(store_window_page(st, "alice", 1500, NULL, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 3);
 	assert_string_equal(l.items[0].id, w1);
 	assert_string_equal(l.items[1].id, w2);
@@ -2047,20 +2047,82 @@ test_window_find(void **state)
 	assert_string_equal(l.items[1].client_key, "");
 	store_window_list_free(&l);
 	assert_null(l.items);
-	assert_store(store_window_list(st, "alice", 1950, &l), STORE_OK);
+	assert_store(store_window_page(st, "alice", 1950, NULL, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 2);
 	store_window_list_free(&l);
-	assert_store(store_window_list(st, NULL, 1500, &l), STORE_OK);
+	assert_store(store_window_page(st, NULL, 1500, NULL, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 4);
 	assert_string_equal(l.items[3].id, w4);
 	assert_string_equal(l.items[3].user, "bob");
 	store_window_list_free(&l);
-	assert_store(store_window_list(st, NULL, 3000, &l), STORE_OK);
+	assert_store(store_window_page(st, NULL, 3000, NULL, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 0);
 	store_window_list_free(&l);
-	assert_store(store_window_list(st, "carol", 1500, &l), STORE_OK);
+	assert_store(store_window_page(st, "carol", 1500, NULL, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 0);
 	store_window_list_free(&l);
+	store_close(st);
+}
+
+/*
+ * Keyset pages of windows: every open one exactly once, oldest first
+ * (opened, then id: windows opened in the same second are split too),
+ * each page starting after the key it is given; ended ones never.
+ */
+static void
+test_window_pages(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	char ids[7][STORE_WINDOW_ID_LEN + 1], seen[7][STORE_WINDOW_ID_LEN + 1];
+	struct store_window_key key;
+	struct store_window_list l;
+	size_t n = 0, pages = 0;
+	int64_t prev_opened = 0;
+
+	/* three open in one second, one ended by 1500, three more; one of bob's */
+	for (int i = 0; i < 7; i++)
+		assert_store(open_window(st, i == 5 ? "bob" : "alice", "192.0.2.1", KEY_A,
+		    "cred-a", i < 3 ? 1000 : 1000 + 10 * i, i == 3 ? 1400 : 3000, ids[i]),
+		    STORE_OK);
+	assert_store(store_window_page(st, NULL, 1500, NULL, 2, &l), STORE_OK);
+	while (l.count > 0) {
+		assert_true(l.count <= 2);
+		for (size_t i = 0; i < l.count; i++) {
+			assert_true(n < 6);
+			assert_true(l.items[i].opened >= prev_opened);
+			prev_opened = l.items[i].opened;
+			memcpy(seen[n++], l.items[i].id, STORE_WINDOW_ID_LEN + 1);
+		}
+		key.opened = l.items[l.count - 1].opened;
+		memcpy(key.id, l.items[l.count - 1].id, sizeof(key.id));
+		store_window_list_free(&l);
+		assert_true(++pages < 10);
+		assert_store(store_window_page(st, NULL, 1500, &key, 2, &l), STORE_OK);
+	}
+	store_window_list_free(&l);
+	assert_int_equal(n, 6);
+	assert_int_equal(pages, 3);
+	/* each open one once, the ended one never; the same second in id order */
+	for (int i = 0; i < 7; i++) {
+		int times = 0;
+
+		for (size_t k = 0; k < n; k++)
+			times += strcmp(seen[k], ids[i]) == 0;
+		assert_int_equal(times, i == 3 ? 0 : 1);
+	}
+	assert_true(strcmp(seen[0], seen[1]) < 0 && strcmp(seen[1], seen[2]) < 0);
+	/* a user's, from a key in the middle: only what follows it */
+	key.opened = 1000;
+	memcpy(key.id, seen[2], sizeof(key.id));
+	assert_store(store_window_page(st, "alice", 1500, &key, 0, &l), STORE_OK);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.items[0].id, ids[4]);
+	assert_string_equal(l.items[1].id, ids[6]);
+	store_window_list_free(&l);
+	/* a key that is no window's shape is refused */
+	memcpy(key.id, "not-a-window-id!", sizeof(key.id));
+	assert_store(store_window_page(st, NULL, 1500, &key, 2, &l), STORE_ERR_INVALID);
 	store_close(st);
 }
 
@@ -2100,7 +2162,7 @@ test_window_revoke(void **state)
 	/* a user's: the others' stay */
 	assert_store(store_window_revoke(st, NULL, "alice", &n), STORE_OK);
 	assert_int_equal(n, 1);
-	assert_store(store_window_list(st, NULL, 1500, &l), STORE_OK);
+	assert_store(store_window_page(st, NULL, 1500, NULL, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 1);
 	assert_string_equal(l.items[0].id, w4);
 	store_window_list_free(&l);
@@ -2117,7 +2179,7 @@ test_window_revoke(void **state)
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 3);
 	assert_store(open_window(st, "carol", "192.0.2.9", "", "cred-c", 20, 30, w3), STORE_OK);
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 2);
-	assert_store(store_window_list(st, NULL, 20, &l), STORE_OK);
+	assert_store(store_window_page(st, NULL, 20, NULL, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 2);
 	assert_string_equal(l.items[0].id, w2);
 	assert_string_equal(l.items[1].id, w3);
@@ -2145,7 +2207,7 @@ test_window_cred_remove(void **state)
 	    STORE_OK);
 	assert_store(store_cred_remove_not_last(st, (const unsigned char *)"cred-a", 6),
 	    STORE_OK);
-	assert_store(store_window_list(st, "alice", 1500, &l), STORE_OK);
+	assert_store(store_window_page(st, "alice", 1500, NULL, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 1);
 	assert_string_equal(l.items[0].id, wb);
 	assert_memory_equal(l.items[0].cred_id, "cred-b", 6);
@@ -2280,9 +2342,9 @@ test_window_invalid(void **state)
 	assert_store(store_window_use(st, NULL, 1500), STORE_ERR_INVALID);
 	assert_store(store_window_revoke(st, NULL, "bad\nuser", &n), STORE_ERR_INVALID);
 	assert_store(store_window_revoke(st, NULL, NULL, NULL), STORE_ERR_INVALID);
-	assert_store(store_window_list(st, "", 1500, &l), STORE_ERR_INVALID);
+	assert_store(store_window_page(st, "", 1500, NULL, 0, &l), STORE_ERR_INVALID);
 	assert_null(l.items);
-	assert_store(store_window_list(st, NULL, 1500, NULL), STORE_ERR_INVALID);
+	assert_store(store_window_page(st, NULL, 1500, NULL, 0, NULL), STORE_ERR_INVALID);
 
 	/* only the one valid window above was written */
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 1);
@@ -2311,9 +2373,10 @@ test_migrate_v2(void **state)
 	    " WHERE name LIKE 'windows%'"), 0);
 	st = open_store(f->spec);
 	assert_int_equal(store_schema_version(st), SCHEMA);
-	assert_int_equal(raw_int(f->spec, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->spec, "PRAGMA user_version"), SCHEMA);
+	/* the table and its four indexes (windows_opened: version 4) */
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM sqlite_master"
-	    " WHERE name LIKE 'windows%'"), 4);
+	    " WHERE name LIKE 'windows%'"), 5);
 	assert_store(store_cred_count_user(st, "alice", &n), STORE_OK);
 	assert_int_equal(n, 1);
 	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000, id),
@@ -2350,6 +2413,7 @@ test_migrate_v2(void **state)
 	T(test_cred_find), \
 	T(test_cred_page), \
 	T(test_window_find), \
+	T(test_window_pages), \
 	T(test_window_revoke), \
 	T(test_window_cred_remove), \
 	T(test_window_invalid)
@@ -2995,7 +3059,7 @@ test_pg_fleet_windows(void **state)
 	assert_string_equal(w.id, id);
 	store_window_free(&w);
 	assert_store(store_window_use(as_a, id, now), STORE_OK);
-	assert_store(store_window_list(as_a, NULL, now, &l), STORE_OK);
+	assert_store(store_window_page(as_a, NULL, now, NULL, 0, &l), STORE_OK);
 	assert_int_equal(l.count, 1);
 	assert_int_equal(l.items[0].uses, 1);
 	assert_int_equal(l.items[0].last_used, now);
