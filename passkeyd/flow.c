@@ -651,15 +651,6 @@ flow_store_trouble(struct passkeyd *d, store_err_t err)
 		d->uses_off_loop_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
 }
 
-/* Whether an approval known here is used off the loop now (flow.h). */
-static int
-uses_off_loop(const struct passkeyd *d)
-{
-	int64_t now = clock_monotonic_ms(), slow = offload_slow_heard_ms(d->offload);
-
-	return now < d->uses_off_loop_until_ms || (slow != 0 && now < slow + FLOW_USE_OFF_LOOP_MS);
-}
-
 /* A status's store calls, off the loop: the row read, then its use. */
 struct status_call {
 	char token[CEREMONY_TOKEN_LEN + 1];
@@ -667,6 +658,7 @@ struct status_call {
 	int read;		/* pending here: read the row (flow_refresh) */
 	int use;		/* approved (here, or in the row read): approved -> used */
 	int used;		/* the use was tried */
+	int64_t use_ms;		/* how long it took */
 	int64_t now;
 	store_err_t read_err, use_err;
 	struct store_ceremony row;
@@ -686,8 +678,11 @@ status_call(store_t *st, void *arg)
 			s->use = 1;
 	}
 	if (s->use) {
+		int64_t t0 = clock_monotonic_ms();
+
 		s->used = 1;
 		s->use_err = store_ceremony_move(st, s->hash, "approved", "used", NULL, s->now);
+		s->use_ms = clock_monotonic_ms() - t0;
 	}
 	return STORE_OK;
 }
@@ -712,6 +707,9 @@ status_call_done(struct passkeyd *d, void *arg, store_err_t result)
 	flow_store_trouble(d, result);
 	flow_store_trouble(d, s->read ? s->read_err : STORE_OK);
 	flow_store_trouble(d, s->used ? s->use_err : STORE_OK);
+	/* still slow: the uses stay off the loop (flow.h) */
+	if (s->used && s->use_ms > FLOW_USE_SLOW_MS)
+		d->uses_off_loop_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
 	if (c != NULL) {
 		c->calls--;
 		c->using_row = 0;
@@ -771,7 +769,7 @@ flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done, v
 	 * server answers fast: one UPDATE by key, whose hand-off would cost
 	 * the user's Enter more than its round trip (flow.h).
 	 */
-	if (!read && use && !uses_off_loop(d))
+	if (!read && use && clock_monotonic_ms() >= d->uses_off_loop_until_ms)
 		return 0;
 	if ((!read && !use) || (s = calloc(1, sizeof(*s))) == NULL)
 		return 0;

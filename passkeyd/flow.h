@@ -110,12 +110,13 @@ enum ctl_state flow_status(struct passkeyd *d, struct ceremony *c);
  * logins at once here, its hand-off took the server's part of Enter ->
  * PAM_SUCCESS from about 0.9 ms to 2.4 ms (p50).  Once a use takes longer
  * than FLOW_USE_SLOW_MS, or any store call finds the server busy or gone,
- * or a call off the loop runs longer than OFFLOAD_SLOW_MS, the uses go off
- * the loop too for FLOW_USE_OFF_LOOP_MS.  Those calls keep that window
- * open while the server stays slow, so it holds the loop once, for at
- * most one statement's bound, not once a window.
+ * the uses go off the loop for FLOW_USE_OFF_LOOP_MS.  A use off the loop
+ * that is slow too opens that window again, so a server that stays slow
+ * holds the loop once, for at most one statement's bound, not once a
+ * window.  Only the use's own time counts: a begin's row or a sweep may
+ * take longer on a healthy server with many pending ceremonies.
  */
-#define FLOW_USE_SLOW_MS	OFFLOAD_SLOW_MS
+#define FLOW_USE_SLOW_MS	20
 #define FLOW_USE_OFF_LOOP_MS	10000
 /* A store call off the loop found the server busy or gone: uses go off it too. */
 void flow_store_trouble(struct passkeyd *d, store_err_t err);

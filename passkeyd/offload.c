@@ -14,7 +14,6 @@ struct call {
 	void *arg;
 	store_err_t result;
 	int64_t queued_ms;	/* when it was added */
-	int64_t ran_ms;		/* how long fn ran (0: it did not) */
 };
 
 /* A first-in first-out ring of calls; its room is the offload's bound. */
@@ -45,7 +44,6 @@ struct offload {
 	int wake[2];		/* [0] polled by the loop, [1] written by the workers */
 	struct worker *w[OFFLOAD_MAX_WORKERS];
 	size_t nw;
-	int64_t slow_heard_ms;	/* the loop's alone: offload_slow_heard_ms */
 };
 
 static void
@@ -83,7 +81,6 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct offload *o = w->o;
 	struct call c;
-	int64_t t0;
 
 	pthread_mutex_lock(&o->mu);
 	for (;;) {
@@ -94,12 +91,10 @@ worker_main(void *arg)
 		c = ring_pop(&o->todo);
 		pthread_mutex_unlock(&o->mu);
 		/* its step has waited long enough: answered, not run */
-		if ((t0 = clock_monotonic_ms()) - c.queued_ms > OFFLOAD_MAX_WAIT_MS) {
+		if (clock_monotonic_ms() - c.queued_ms > OFFLOAD_MAX_WAIT_MS)
 			c.result = STORE_ERR_BUSY;
-		} else {
+		else
 			c.result = c.fn(w->st, c.arg);
-			c.ran_ms = clock_monotonic_ms() - t0;
-		}
 		pthread_mutex_lock(&o->mu);
 		ring_push(&o->answered, c);
 		/* one byte wakes the loop for every answer it finds then */
@@ -156,7 +151,7 @@ offload_add(struct offload *o, offload_fn fn, offload_done_fn done, void *arg)
 	pthread_mutex_lock(&o->mu);
 	if (!o->stop && o->out < OFFLOAD_MAX_CALLS) {
 		ring_push(&o->todo, (struct call){ fn, done, arg, STORE_OK,
-		    clock_monotonic_ms(), 0 });
+		    clock_monotonic_ms() });
 		o->out++;
 		added = 1;
 	}
@@ -218,17 +213,8 @@ offload_flush(struct offload *o, struct passkeyd *d)
 	 * is answered on a later turn, not in this one.
 	 */
 	n = take_answered(o, batch, sizeof(batch) / sizeof(batch[0]));
-	for (size_t i = 0; i < n; i++) {
-		if (batch[i].ran_ms > OFFLOAD_SLOW_MS)
-			o->slow_heard_ms = clock_monotonic_ms();
+	for (size_t i = 0; i < n; i++)
 		batch[i].done(d, batch[i].arg, batch[i].result);
-	}
-}
-
-int64_t
-offload_slow_heard_ms(const struct offload *o)
-{
-	return o != NULL ? o->slow_heard_ms : 0;
 }
 
 size_t

@@ -27,7 +27,6 @@
 #define PASSKEYD_OFFLOAD_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include "store.h"
 
@@ -39,9 +38,6 @@
  * timeouts for the call), however long the queue in front of it.
  */
 #define OFFLOAD_MAX_WAIT_MS	5000
-
-/* A call that runs longer than this found the server slow (offload_slow_heard_ms). */
-#define OFFLOAD_SLOW_MS		20
 
 struct passkeyd;
 struct offload;
@@ -75,13 +71,6 @@ void offload_call(struct offload *o, struct passkeyd *d, store_t *here, offload_
 int offload_poll_fd(const struct offload *o);
 /* Runs `done` for every call that has returned (on the loop). */
 void offload_flush(struct offload *o, struct passkeyd *d);
-/*
- * When (clock_monotonic_ms) the loop last took the answer of a call that
- * ran longer than OFFLOAD_SLOW_MS; 0: never.  What the loop itself would
- * still call the store for can go off it while the server is slow.
- */
-int64_t offload_slow_heard_ms(const struct offload *o);
-
 /* Calls out now: queued or running, not yet answered (metrics). */
 size_t offload_outstanding(struct offload *o);
 /*

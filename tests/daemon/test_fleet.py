@@ -482,6 +482,56 @@ def test_frozen_status(f, alice):
        " stays failed")
 
 
+def test_slow_uses(f, alice):
+    """A server that stays slow for longer than the 10 s window holds the
+    host's loop once, not once a window: each use off the loop that is
+    slow too keeps the uses off it.  Every use here sleeps 0.4 s in the
+    server (a trigger), so a use on the loop holds a ping that long.  Logins
+    run until one use holds the loop (the window an earlier test opened has
+    lapsed), then 11 s more: by then, without the renewal, the next window
+    would have lapsed too."""
+    # no use at host B for longer than the window: whatever an earlier test
+    # left open lapses (the slow uses below would keep it open otherwise)
+    time.sleep(10.5)
+    f.pg.query(f.uri, "CREATE FUNCTION pk_test_slow() RETURNS trigger LANGUAGE plpgsql AS $$"
+               " BEGIN IF NEW.state = 'used' THEN PERFORM pg_sleep(0.4); END IF;"
+               " RETURN NEW; END $$;"
+               " CREATE TRIGGER pk_test_slow BEFORE UPDATE ON ceremonies FOR EACH ROW"
+               " EXECUTE FUNCTION pk_test_slow()")
+    # alice's counts between test_windows' (101) and test_frozen_server's (200)
+    held, approved, count, t0 = [], 0, 110, time.monotonic()
+
+    def one_login():
+        nonlocal approved, count
+        j, told = approved_and_told(f, f.b, alice, count)
+        count += 1
+        result = {}
+        t = threading.Thread(target=lambda: result.update(status(f.b, j["token"])))
+        t.start()
+        time.sleep(0.1)
+        r, took = timed(lambda: f.b.ctl({"op": "ping"}))
+        t.join(10)
+        approved += told and result.get("state") == "approved"
+        if took > 0.25:
+            held.append(round(time.monotonic() - t0, 1))
+    try:
+        while not held and time.monotonic() - t0 < 5 and count < 195:
+            one_login()
+        ok(len(held) == 1, f"slow uses: once the window lapsed, a use ran on the loop and held"
+           f" a ping (at {held[0] if held else '-'} s)", held)
+        t1 = time.monotonic()
+        while held and time.monotonic() - t1 < 11 and count < 195:
+            one_login()
+        lasted = time.monotonic() - t1
+    finally:
+        f.pg.query(f.uri, "DROP TRIGGER pk_test_slow ON ceremonies;"
+                   " DROP FUNCTION pk_test_slow()")
+    ok(approved == count - 110, f"slow uses: {approved} logins over"
+       f" {time.monotonic() - t0:.0f} s, each approved though its use takes 0.4 s", approved)
+    ok(len(held) == 1 and lasted >= 11, f"slow uses: for {lasted:.0f} s after it, no use held"
+       " the loop again (the slow uses off the loop kept the window open)", held)
+
+
 def decided_rows(f, where, seconds=5):
     """(state, reason) of the ceremony rows matching where, once none is pending."""
     end = time.monotonic() + seconds
@@ -567,6 +617,7 @@ def main():
                                        ("test_slow_query", test_slow_query, (alice,)),
                                        ("test_audit", test_audit, ()),
                                        ("test_windows", test_windows, (alice,)),
+                                       ("test_slow_uses", test_slow_uses, (alice,)),
                                        ("test_frozen_server", test_frozen_server,
                                         (alice,)),
                                        ("test_frozen_status", test_frozen_status,

@@ -16,7 +16,6 @@
 #include <openssl/evp.h>
 
 #include "addrkey.h"
-#include "clock.h"
 #include "ceremony.h"
 #include "countmap.h"
 #include "share.h"
@@ -503,46 +502,6 @@ test_offload_wait_is_bounded(void **state)
 	unlink(path);
 }
 
-/*
- * A call that runs longer than OFFLOAD_SLOW_MS is heard of when its
- * answer is taken, and a quick one is not: what keeps a status's use
- * off the loop while the server is slow (flow.c uses_off_loop).
- */
-static void
-test_offload_slow_is_heard(void **state)
-{
-	struct gate g = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
-	    OFFLOAD_SLOW_MS + 30 };
-	struct offload *o = offload_new();
-	struct probe quick, slow;
-	int order[2], ndone = 0;
-	pthread_t opener;
-	int64_t before;
-	char path[64];
-
-	(void)state;
-	assert_int_equal(offload_slow_heard_ms(o), 0);
-	assert_int_equal(offload_start_worker(o, scratch_store(path, sizeof(path))), 0);
-	quick = (struct probe){ .n = 0, .give = STORE_OK, .order = order, .ndone = &ndone };
-	assert_int_equal(offload_add(o, probe_fn, probe_done, &quick), 0);
-	while (ndone < 1)
-		flush_when_ready(o);
-	assert_int_equal(offload_slow_heard_ms(o), 0);
-	slow = (struct probe){ .n = 1, .give = STORE_OK, .gate = &g, .order = order,
-	    .ndone = &ndone };
-	assert_int_equal(offload_add(o, probe_fn, probe_done, &slow), 0);
-	assert_int_equal(pthread_create(&opener, NULL, open_gate_later, &g), 0);
-	before = clock_monotonic_ms();
-	while (ndone < 2)
-		flush_when_ready(o);
-	pthread_join(opener, NULL);
-	assert_true(slow.ran);
-	assert_true(offload_slow_heard_ms(o) >= before + OFFLOAD_SLOW_MS);
-	assert_true(offload_slow_heard_ms(o) <= clock_monotonic_ms());
-	offload_free(o, NULL);
-	unlink(path);
-}
-
 /* The counts behind the limits: exact, and forgotten at zero. */
 static void
 test_countmap(void **state)
@@ -702,7 +661,6 @@ main(void)
 		cmocka_unit_test(test_offload),
 		cmocka_unit_test(test_offload_stop_and_bound),
 		cmocka_unit_test(test_offload_wait_is_bounded),
-		cmocka_unit_test(test_offload_slow_is_heard),
 		cmocka_unit_test(test_countmap),
 		cmocka_unit_test(test_share),
 		cmocka_unit_test(test_keycache),
