@@ -3167,7 +3167,7 @@ test_pg_ceremony_reuse(void **state)
 }
 
 /*
- * A version 2 database (before windows) is brought to version 3 in place:
+ * A version 2 database (before windows) is brought to the current version in place:
  * its rows stay, its ceremonies ask for no window, and windows work.
  * Version 3 added a table and two columns; without them and at version 2,
  * this is the schema of version 2.
@@ -3211,6 +3211,54 @@ test_pg_migrate_v2(void **state)
 	    STORE_OK);
 	assert_string_equal(found(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example",
 	    1500, 0, got_buf), id);
+	store_close(st);
+}
+
+/*
+ * A version 3 database (every change of state announced, no index for the
+ * windows' pages) is brought to the current version in place: a row is
+ * then announced only when it leaves pending, and the index is there.
+ */
+static void
+test_pg_migrate_v3(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c;
+	char refusal[32];
+	int seen[16];
+
+	store_close(st);
+	raw_exec(f->spec, "DROP TRIGGER ceremonies_announce ON ceremonies;"
+	    " CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies"
+	    " FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)"
+	    " EXECUTE FUNCTION pk_ceremony_announce();"
+	    " DROP INDEX windows_opened; UPDATE pk_meta SET version = 3");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_indexes"
+	    " WHERE indexname = 'windows_opened'"), 0);
+	st = open_store(f->spec);
+	assert_int_equal(store_schema_version(st), PG_SCHEMA);
+	assert_int_equal(raw_int(f->spec, "SELECT version FROM pk_meta"), PG_SCHEMA);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_indexes"
+	    " WHERE indexname = 'windows_opened'"), 1);
+	/* the decision is announced; the use is not (tag 9's denial comes after it) */
+	assert_store(store_ceremony_listen(st), STORE_OK);
+	ceremony_init(&c, 7, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(st, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_OK);
+	wait_notices_of(st, 7, seen);
+	assert_int_equal(seen[7], 1);
+	assert_store(store_ceremony_move(st, c.token_hash, "approved", "used", NULL, now),
+	    STORE_OK);
+	ceremony_init(&c, 9, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(st, c.token_hash, "pending", "denied", "denied", now),
+	    STORE_OK);
+	wait_notices_of(st, 9, seen);
+	assert_int_equal(seen[9], 1);
+	assert_int_equal(seen[7], 0);
 	store_close(st);
 }
 
@@ -3341,6 +3389,7 @@ main(int argc, char **argv)
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
 		T(test_pg_migrate_v2),
+		T(test_pg_migrate_v3),
 		T(test_pg_stuck_server),
 		STORE_API_TESTS(T),
 	};
