@@ -13,6 +13,8 @@ needs and runs it.
   memory: bytes per pending ceremony (RSS growth over 100k pending)
   listing: logins per second during a root listing of 100k passkeys, as a
       ratio to the rate without it
+  windows: one page of root's re-approval windows (sessions) at 1k and at
+      100k open windows, milliseconds and their ratio
   fleet: the same ceremonies at c=16 on one instance on SQLite, one on
       PostgreSQL and two on one PostgreSQL database (the load split between
       them), rounds alternating; ceremonies per second and the server time
@@ -395,6 +397,60 @@ def listing(args, tmp):
 HELD = "passkeyd_control_reads_held_total"
 
 
+def seed_windows(store, first, last):
+    """Open re-approval windows first..last-1 of as many users, written
+    into the store as an approval would."""
+    db = sqlite3.connect(store, timeout=30)
+    now = int(time.time())
+    with db:
+        db.executemany("INSERT INTO windows (id, user, service, rhost, client_key, hostname,"
+                       " source, cred_id, opened, expires) VALUES (?, ?, 'sshd', ?, '', 'bench',"
+                       " 'seed', x'01', ?, ?)",
+                       ((f"{i:016x}", f"seed{i}", f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
+                         now - 3600 + i % 3000, now + 86400) for i in range(first, last)))
+    db.close()
+
+
+def windows(args, tmp):
+    """Root's `sessions` (every user's re-approval windows), the first page
+    and a page deep into the listing, at 1k and at 100k open windows: the
+    median time of one answer, and the ratio.  A page is one index range,
+    so it should cost the same however many windows are open."""
+    big = 20000 if args.short else 100000
+    folder = os.path.join(tmp, "windows")
+    ours = Ours(args.passkeyd, folder)	# makes the schema
+    times = {}
+    try:
+        for count in (1000, big):
+            ours.stop()
+            seed_windows(ours.store, 1000 if count == big else 0, count)
+            # a cursor in the middle: where a listing's later pages start
+            db = sqlite3.connect(ours.store)
+            mid = db.execute("SELECT opened, id FROM windows ORDER BY opened, id"
+                             " LIMIT 1 OFFSET ?", (count // 2,)).fetchone()
+            db.close()
+            deep = {"op": "sessions", "cursor": f"{mid[0]}:{mid[1]}"}
+            ours = Ours(args.passkeyd, folder)
+            c = Ctl(ours.sock)
+            first = c.call({"op": "sessions"})
+            took = []
+            for _ in range(5 if args.short else 25):
+                for req in ({"op": "sessions"}, deep):
+                    t0 = time.perf_counter()
+                    r = c.call(req)
+                    took.append(time.perf_counter() - t0)
+                    if not r.get("ok") or not r.get("sessions") or "next" not in r:
+                        failures.append(f"windows: a page of {count} came back as {str(r)[:120]}")
+            if not first.get("ok"):
+                failures.append(f"windows: sessions answered {first}")
+            times[count] = statistics.median(took) * 1000
+        print(f"windows: sessions_page_ms open=1000 {times[1000]:.2f} open={big}"
+              f" {times[big]:.2f} ratio={times[big] / times[1000]:.2f}"
+              " (root's passkeyctl sessions, one page)", flush=True)
+    finally:
+        ours.stop()
+
+
 def fleet(args, tmp):
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
@@ -467,7 +523,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="passkeyd-ceremony-bench.")
     try:
         for name, fn in (("ceremonies", ceremonies), ("begins", begins), ("listing", listing),
-                         ("fleet", fleet)):
+                         ("windows", windows), ("fleet", fleet)):
             if not args.only or args.only == name:
                 fn(args, tmp)
     finally:
