@@ -222,10 +222,13 @@ begin_row_call(store_t *st, void *arg)
 }
 
 /* A row's end that nobody waits for, off the loop when it can be. */
+/* A row moved from pending off the loop, its ceremony already ended here. */
 struct row_end {
 	uint8_t hash[CEREMONY_HASH_LEN];
+	const char *to;		/* static: "cancelled", "denied", "failed" */
 	const char *why;	/* static */
 	int64_t now;
+	store_err_t err;
 };
 
 static store_err_t
@@ -233,16 +236,35 @@ row_end_call(store_t *st, void *arg)
 {
 	struct row_end *e = arg;
 
-	(void)store_ceremony_move(st, e->hash, "pending", "cancelled", e->why, e->now);
+	e->err = store_ceremony_move(st, e->hash, "pending", e->to, e->why, e->now);
 	return STORE_OK;
 }
 
 static void
 row_end_done(struct passkeyd *d, void *arg, store_err_t result)
 {
-	(void)d;
-	(void)result;	/* not moved: the row expires, and holds its place till then */
-	free(arg);
+	struct row_end *e = arg;
+
+	/* not moved: the row expires, and holds its place till then */
+	flow_store_trouble(d, result != STORE_OK ? result : e->err);
+	free(e);
+}
+
+/* Ends c here as `state` and hands its row's move off (offload_call). */
+static void
+end_here_row_later(struct passkeyd *d, struct ceremony *c, enum ctl_state state,
+    const char *to, const char *why)
+{
+	struct row_end *e = calloc(1, sizeof(*e));
+
+	ceremony_finish(d->ceremonies, c, state, why, time(NULL));
+	if (e == NULL)
+		return;
+	ceremony_token_hash(c->token, e->hash);
+	e->to = to;
+	e->why = why;
+	e->now = (int64_t)time(NULL);
+	offload_call(d->offload, d, d->store, row_end_call, row_end_done, e);
 }
 
 /*
@@ -253,16 +275,8 @@ row_end_done(struct passkeyd *d, void *arg, store_err_t result)
 static void
 cancel_unseen(struct passkeyd *d, struct ceremony *c, const char *why)
 {
-	struct row_end *e = calloc(1, sizeof(*e));
-
-	ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, why, time(NULL));
+	end_here_row_later(d, c, CTL_STATE_CANCELLED, "cancelled", why);
 	log_ceremony(d, c, "cancelled", "fail", why, 0);
-	if (e == NULL)
-		return;
-	ceremony_token_hash(c->token, e->hash);
-	e->why = why;
-	e->now = (int64_t)time(NULL);
-	offload_call(d->offload, d, d->store, row_end_call, row_end_done, e);
 }
 
 /* The end of a begin handed off: logged, answered, and the call freed. */
@@ -566,8 +580,14 @@ expire_if_due(struct passkeyd *d, struct ceremony *c)
 void
 flow_refresh(struct passkeyd *d, struct ceremony *c)
 {
-	/* in a fleet the store's row says first: decided or expired elsewhere */
-	if (d->fleet && c->state == CTL_STATE_PENDING && !c->committing)
+	/*
+	 * In a fleet the store's row says first: decided or expired
+	 * elsewhere.  Not while the server is found slow (flow_store_slow):
+	 * then what is known here stands, as every move made from here is
+	 * conditional on the row being pending, so a verdict given elsewhere
+	 * still wins in the store.
+	 */
+	if (d->fleet && c->state == CTL_STATE_PENDING && !c->committing && !flow_store_slow(d))
 		(void)fleet_refresh(d, c);
 	expire_if_due(d, c);
 }
@@ -639,16 +659,22 @@ flow_status(struct passkeyd *d, struct ceremony *c)
 	err = fleet_move(d->store, c, CTL_STATE_APPROVED, CTL_STATE_USED, NULL);
 	/* slow, or no answer: the next uses go off the loop for a while */
 	if (clock_monotonic_ms() - t0 > FLOW_USE_SLOW_MS)
-		d->uses_off_loop_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
+		d->store_slow_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
 	flow_store_trouble(d, err);
 	return status_used(d, c, err);
+}
+
+int
+flow_store_slow(const struct passkeyd *d)
+{
+	return clock_monotonic_ms() < d->store_slow_until_ms;
 }
 
 void
 flow_store_trouble(struct passkeyd *d, store_err_t err)
 {
 	if (err == STORE_ERR_BUSY || err == STORE_ERR_UNAVAILABLE)
-		d->uses_off_loop_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
+		d->store_slow_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
 }
 
 /* A status's store calls, off the loop: the row read, then its use. */
@@ -709,7 +735,7 @@ status_call_done(struct passkeyd *d, void *arg, store_err_t result)
 	flow_store_trouble(d, s->used ? s->use_err : STORE_OK);
 	/* still slow: the uses stay off the loop (flow.h) */
 	if (s->used && s->use_ms > FLOW_USE_SLOW_MS)
-		d->uses_off_loop_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
+		d->store_slow_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
 	if (c != NULL) {
 		c->calls--;
 		c->using_row = 0;
@@ -769,7 +795,7 @@ flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done, v
 	 * server answers fast: one UPDATE by key, whose hand-off would cost
 	 * the user's Enter more than its round trip (flow.h).
 	 */
-	if (!read && use && clock_monotonic_ms() >= d->uses_off_loop_until_ms)
+	if (!read && use && !flow_store_slow(d))
 		return 0;
 	if ((!read && !use) || (s = calloc(1, sizeof(*s))) == NULL)
 		return 0;
@@ -904,6 +930,12 @@ flow_deny(struct passkeyd *d, struct ceremony *c)
 	flow_refresh(d, c);
 	if (c->state != CTL_STATE_PENDING || c->committing)
 		return;
+	/* the server found slow: denied here at once, the row follows (flow.h) */
+	if (d->fleet && flow_store_slow(d)) {
+		end_here_row_later(d, c, CTL_STATE_DENIED, "denied", "denied");
+		log_ceremony(d, c, "denied", "deny", "denied", 0);
+		return;
+	}
 	/* a denial that the store does not hold denies nothing: the host would not know */
 	if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_DENIED,
 	    "denied")) != STORE_OK) {
@@ -1137,6 +1169,12 @@ fail_everywhere(struct passkeyd *d, struct ceremony *c, const char *reason)
 	store_err_t err;
 
 	c->committing = 0;
+	/* the server found slow: failed here at once, the row follows (flow.h) */
+	if (d->fleet && flow_store_slow(d)) {
+		end_here_row_later(d, c, CTL_STATE_FAILED, "failed", reason);
+		log_ceremony(d, c, "failed", "fail", reason, 0);
+		return;
+	}
 	if (d->fleet && ((err = fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_FAILED,
 	    reason)) == STORE_ERR_CONFLICT || err == STORE_ERR_NOT_FOUND) &&
 	    fleet_refresh(d, c) && c->state != CTL_STATE_PENDING)

@@ -120,6 +120,18 @@ enum ctl_state flow_status(struct passkeyd *d, struct ceremony *c);
 #define FLOW_USE_OFF_LOOP_MS	10000
 /* A store call off the loop found the server busy or gone: uses go off it too. */
 void flow_store_trouble(struct passkeyd *d, store_err_t err);
+/*
+ * Whether the server was found slow or gone within FLOW_USE_OFF_LOOP_MS.
+ * Then the loop calls the store for no login step it can hand off: an
+ * approval's use goes off the loop, and a page's deny or a failed
+ * finish ends its ceremony here at once while its row's move (pending ->
+ * denied or failed) follows off the loop.  Not waiting for that move has
+ * one cost, only while the server is slow: when another instance decided
+ * the ceremony first, this one still says denied or failed (the row, and
+ * every other instance, keep the first decision; a host that ended it so
+ * here fails its login closed).
+ */
+int flow_store_slow(const struct passkeyd *d);
 typedef void (*flow_status_fn)(struct passkeyd *d, void *arg, struct ceremony *c,
     enum ctl_state state);
 int flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done,

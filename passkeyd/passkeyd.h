@@ -52,7 +52,7 @@ struct passkeyd {
 	/* the store holds the ceremonies too (PostgreSQL: fleet.h) */
 	int fleet;
 	int fleet_sweeping;	/* its expiry is off the loop (fleet_tick) */
-	int64_t uses_off_loop_until_ms;	/* flow_status_later (flow.h) */
+	int64_t store_slow_until_ms;	/* flow_store_slow (flow.h) */
 	/* this instance's role may write the audit log (a host's may not) */
 	int audit_rows;
 };

@@ -532,6 +532,56 @@ def test_slow_uses(f, alice):
        " the loop again (the slow uses off the loop kept the window open)", held)
 
 
+def test_slow_deny_and_failure(f):
+    """Once a web instance has found the server gone, a page's deny and a
+    failed finish of ceremonies it knows end them there at once, their rows'
+    moves handed off: the loop does not wait on the server for them (nor
+    reads their rows first).  Nothing is approved: host A never says so,
+    and neither does a row.  Host A's logins: they live 120 s, host B's 5."""
+    end = time.monotonic() + 10
+    while not begin(f.a).get("ok") and time.monotonic() < end:
+        time.sleep(0.1)	# connections a frozen call lost, made again
+    # an address of their own: alice's earlier logins hold her other one's places
+    j1, j2, j3 = (td.login(f.a, user="alice", rhost=f"192.0.2.{n}") for n in (61, 62, 63))
+    known = [f.api(f.w2, j["token"], "options")[0] for j in (j1, j2)]
+    ok(all(j.get("ok") for j in (j1, j2, j3)) and known == [200, 200],
+       "slow deny: host A begins three logins; web 2 serves two of them their options", known)
+    result = {}
+    with frozen(f.pg):
+        # web 2 meets the frozen server: a third's row, unknown there, cannot be read
+        (st, r), took = timed(lambda: f.api(f.w2, j3["token"], "options"))
+        ok(st != 200, f"slow deny: web 2 cannot read an unknown login's row ({st}, after"
+           f" {took:.1f} s)", r)
+
+        def ping_meanwhile():
+            time.sleep(0.1)
+            result["ping"] = timed(lambda: f.w2.ctl({"op": "ping"}))
+        t = threading.Thread(target=ping_meanwhile)
+        t.start()
+        (st, r), took = timed(lambda: f.api(f.w2, j1["token"], "deny"))
+        t.join(10)
+        ok(st == 200 and r.get("state") == "denied" and took < 0.5,
+           f"slow deny: a deny is answered denied in {took * 1000:.0f} ms, server frozen",
+           (st, r))
+        ping, ping_took = result.get("ping", ({}, 99))
+        ok(ping.get("ok") and ping_took < 0.5, f"slow deny: web 2 answers a ping in"
+           f" {ping_took * 1000:.0f} ms meanwhile", ping)
+        (st, r), took = timed(lambda: f.api(f.w2, j2["token"], "finish", b"{}"))
+        ok(st != 200 and r.get("state") == "failed" and took < 0.5,
+           f"slow deny: a malformed finish fails the login in {took * 1000:.0f} ms", (st, r))
+    states = [until_state(f.a, j["token"], "approved", 3).get("state") for j in (j1, j2)]
+    rows = [r[0] for r in f.pg.query(f.uri, "SELECT state FROM ceremonies WHERE"
+                                     f" token_hash IN ({hashes(j1, j2)})")]
+    ok("approved" not in states and not set(rows) & {"approved", "used"},
+       "slow deny: thawed, host A approves neither, nor does any row say so", (states, rows))
+
+
+def hashes(*begun):
+    """The SQL list of the token hashes of these begun logins."""
+    return ", ".join("'\\x" + hashlib.sha256(j["token"].encode()).hexdigest() + "'"
+                     for j in begun)
+
+
 def decided_rows(f, where, seconds=5):
     """(state, reason) of the ceremony rows matching where, once none is pending."""
     end = time.monotonic() + seconds
@@ -625,7 +675,9 @@ def main():
                                        ("test_gone_before_answer",
                                         test_gone_before_answer, ()),
                                        ("test_dropped_while_frozen",
-                                        test_dropped_while_frozen, ())):
+                                        test_dropped_while_frozen, ()),
+                                       ("test_slow_deny_and_failure",
+                                        test_slow_deny_and_failure, ())):
                     with group(name):
                         fn(f, *args)
             finally:
