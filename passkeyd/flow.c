@@ -250,10 +250,14 @@ row_end_done(struct passkeyd *d, void *arg, store_err_t result)
 	free(e);
 }
 
-/* Ends c here as `state` and hands its row's move off (offload_call). */
+/*
+ * Ends c here as `state` and hands its row's move off.  When it cannot
+ * be handed off, the move runs here if `here` says it may; else the row
+ * is left to expire.
+ */
 static void
 end_here_row_later(struct passkeyd *d, struct ceremony *c, enum ctl_state state,
-    const char *to, const char *why)
+    const char *to, const char *why, int here)
 {
 	struct row_end *e = calloc(1, sizeof(*e));
 
@@ -264,7 +268,10 @@ end_here_row_later(struct passkeyd *d, struct ceremony *c, enum ctl_state state,
 	e->to = to;
 	e->why = why;
 	e->now = (int64_t)time(NULL);
-	offload_call(d->offload, d, d->store, row_end_call, row_end_done, e);
+	if (here)
+		offload_call(d->offload, d, d->store, row_end_call, row_end_done, e);
+	else if (offload_add(d->offload, row_end_call, row_end_done, e) != 0)
+		free(e);
 }
 
 /*
@@ -275,7 +282,7 @@ end_here_row_later(struct passkeyd *d, struct ceremony *c, enum ctl_state state,
 static void
 cancel_unseen(struct passkeyd *d, struct ceremony *c, const char *why)
 {
-	end_here_row_later(d, c, CTL_STATE_CANCELLED, "cancelled", why);
+	end_here_row_later(d, c, CTL_STATE_CANCELLED, "cancelled", why, 1);
 	log_ceremony(d, c, "cancelled", "fail", why, 0);
 }
 
@@ -922,32 +929,34 @@ flow_cancel_later(struct passkeyd *d, struct ceremony *c, const char *why,
 	return 1;
 }
 
-void
+const char *
 flow_deny(struct passkeyd *d, struct ceremony *c)
 {
 	store_err_t err;
 
 	flow_refresh(d, c);
 	if (c->state != CTL_STATE_PENDING || c->committing)
-		return;
-	/* the server found slow: denied here at once, the row follows (flow.h) */
-	if (d->fleet && flow_store_slow(d)) {
-		end_here_row_later(d, c, CTL_STATE_DENIED, "denied", "denied");
-		log_ceremony(d, c, "denied", "deny", "denied", 0);
-		return;
-	}
-	/* a denial that the store does not hold denies nothing: the host would not know */
+		return NULL;
+	/*
+	 * A denial that the store does not hold denies nothing: the host
+	 * would not know, and another instance could still approve.  While
+	 * the server is found slow the loop does not wait for it: the user
+	 * is told to try again, and the ceremony stays as it is (flow.h).
+	 */
+	if (d->fleet && flow_store_slow(d))
+		return "store_busy";
 	if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_DENIED,
 	    "denied")) != STORE_OK) {
 		if (err == STORE_ERR_CONFLICT)
 			(void)fleet_refresh(d, c);
 		else
-			(void)store_refusal(d, err);	/* logged */
-		return;
+			return ctl_refusal_code(store_refusal(d, err));	/* logged */
+		return NULL;
 	}
 	ceremony_finish(d->ceremonies, c, CTL_STATE_DENIED, "denied", time(NULL));
 	/* someone the user did not expect tried to log in: say so loudly */
 	log_ceremony(d, c, "denied", "deny", "denied", 0);
+	return NULL;
 }
 
 void
@@ -1169,9 +1178,13 @@ fail_everywhere(struct passkeyd *d, struct ceremony *c, const char *reason)
 	store_err_t err;
 
 	c->committing = 0;
-	/* the server found slow: failed here at once, the row follows (flow.h) */
-	if (d->fleet && flow_store_slow(d)) {
-		end_here_row_later(d, c, CTL_STATE_FAILED, "failed", reason);
+	/*
+	 * The server found slow: failed here at once, the row follows (flow.h).
+	 * Not a ceremony a status here already used in the store (used_early):
+	 * its row is the truth, and is followed below.
+	 */
+	if (d->fleet && flow_store_slow(d) && !c->used_early) {
+		end_here_row_later(d, c, CTL_STATE_FAILED, "failed", reason, 0);
 		log_ceremony(d, c, "failed", "fail", reason, 0);
 		return;
 	}

@@ -122,14 +122,19 @@ enum ctl_state flow_status(struct passkeyd *d, struct ceremony *c);
 void flow_store_trouble(struct passkeyd *d, store_err_t err);
 /*
  * Whether the server was found slow or gone within FLOW_USE_OFF_LOOP_MS.
- * Then the loop calls the store for no login step it can hand off: an
- * approval's use goes off the loop, and a page's deny or a failed
- * finish ends its ceremony here at once while its row's move (pending ->
- * denied or failed) follows off the loop.  Not waiting for that move has
- * one cost, only while the server is slow: when another instance decided
- * the ceremony first, this one still says denied or failed (the row, and
- * every other instance, keep the first decision; a host that ended it so
- * here fails its login closed).
+ * Then the loop does not wait on the server for a login's step:
+ * - an approval's use goes off the loop (flow_status_later);
+ * - flow_refresh keeps what is known here rather than read the row (every
+ *   move made from here is conditional on pending, so a verdict given
+ *   elsewhere still wins in the store);
+ * - a failed finish ends its ceremony here at once and hands its row's
+ *   move (pending -> failed) off, or leaves the row to expire;
+ * - a page's deny is refused store_busy (try again): a denial the store
+ *   does not hold would deny nothing.
+ * The cost of not waiting for a failure's move, only then: a ceremony
+ * another instance decided first still says failed here (the row and the
+ * other instances keep the first decision; a host that ended it so fails
+ * its login closed), and its audit log says failed besides the approval.
  */
 int flow_store_slow(const struct passkeyd *d);
 typedef void (*flow_status_fn)(struct passkeyd *d, void *arg, struct ceremony *c,
@@ -165,7 +170,8 @@ typedef void (*flow_finish_fn)(struct passkeyd *d, void *arg);
 int flow_finish(struct passkeyd *d, struct ceremony *c, const char *body,
     size_t len, struct page_reads *pre, flow_finish_fn done, void *arg,
     const char **reason);
-void flow_deny(struct passkeyd *d, struct ceremony *c);
+/* A page's deny: NULL when done (or nothing to do), else the refusal's code (store_busy). */
+const char *flow_deny(struct passkeyd *d, struct ceremony *c);
 void flow_client_cancelled(struct passkeyd *d, struct ceremony *c,
     const char *dom_error);
 

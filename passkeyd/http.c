@@ -479,7 +479,7 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		    send_state(conn, 404, "unknown", NULL);
 	if (step == PAGE_FINISH)
 		return api_finish(h, conn, c, req);
-	/* Deny and cancel read the row first: they act on it */
+	/* Deny and cancel read the row first (unless the server is found slow, flow.h) */
 	if (step == PAGE_OPTIONS)
 		flow_refresh_page(h->d, c, req->pre);
 	else
@@ -489,8 +489,11 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	if (step == PAGE_OPTIONS)
 		return api_options(h, conn, c, req);
 	if (strcmp(op, "deny") == 0) {
-		flow_deny(h->d, c);
-		return c->state == CTL_STATE_DENIED ? send_state(conn, 200, "denied", NULL) :
+		const char *refused = flow_deny(h->d, c);
+
+		if (c->state == CTL_STATE_DENIED)
+			return send_state(conn, 200, "denied", NULL);
+		return refused != NULL ? send_state(conn, 503, "error", refused) :
 		    send_state(conn, 409, "pending", "ceremony_in_progress");
 	}
 	if (strcmp(op, "cancel") == 0)

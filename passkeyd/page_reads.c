@@ -83,7 +83,7 @@ reads_done(struct passkeyd *d, void *arg, store_err_t result)
  * Whether the step on this ceremony reads the store at all (flow.c).  A
  * token nobody here knows is read off the loop for every step, so that
  * made-up tokens cost the loop nothing; deny and cancel on a known one
- * act on its row on the loop.
+ * act on its row on the loop (not while the server is found slow: flow.h).
  */
 static int
 reads_anything(const struct ceremony *c, enum page_step step)
