@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "flow.h"
 #include "passkeyd.h"
 
 /* Audit rows from outside input: 20 a second, bursts of 200. */
@@ -213,8 +214,11 @@ events_tick(struct passkeyd *d, int64_t now_ms)
 enum ctl_refusal
 store_refusal(struct passkeyd *d, store_err_t err)
 {
-	if (err != STORE_OK && d != NULL)
+	if (err != STORE_OK && d != NULL) {
 		metrics_store_error(d->metrics, err);
+		/* a server found busy or gone: the loop stops waiting on it (flow.h) */
+		flow_store_trouble(d, err);
+	}
 	/* the store's own words (the OS's or the server's) are for the log */
 	if (err != STORE_OK && d != NULL && d->store != NULL)
 		daemon_log_noisy(d, "store: %s: %s", store_err_str(err), store_words(d));

@@ -826,6 +826,8 @@ flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done, v
 void
 flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 {
+	store_err_t err = STORE_OK;
+
 	flow_refresh(d, c);
 	/* a committing approval is decided by the store, not by a cancel */
 	if (c->state != CTL_STATE_PENDING || c->committing)
@@ -835,11 +837,13 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 	 * reached cancels nothing there, but the link's row expires, and
 	 * nobody waits for its verdict here any more.
 	 */
-	if (d->fleet && fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_CANCELLED,
-	    why) == STORE_ERR_CONFLICT) {
+	if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_CANCELLED,
+	    why)) == STORE_ERR_CONFLICT) {
 		(void)fleet_refresh(d, c);
 		return;
 	}
+	if (d->fleet)
+		flow_store_trouble(d, err);
 	ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, why, time(NULL));
 	log_ceremony(d, c, "cancelled", "fail", why, 0);
 }
@@ -947,7 +951,8 @@ flow_deny(struct passkeyd *d, struct ceremony *c)
 		return "store_busy";
 	if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_DENIED,
 	    "denied")) != STORE_OK) {
-		if (err == STORE_ERR_CONFLICT)
+		/* decided elsewhere, or forgotten (expired long ago): the row says */
+		if (err == STORE_ERR_CONFLICT || err == STORE_ERR_NOT_FOUND)
 			(void)fleet_refresh(d, c);
 		else
 			return ctl_refusal_code(store_refusal(d, err));	/* logged */
@@ -1175,7 +1180,7 @@ reason_of(struct passkeyd *d, store_err_t err)
 static void
 fail_everywhere(struct passkeyd *d, struct ceremony *c, const char *reason)
 {
-	store_err_t err;
+	store_err_t err = STORE_OK;
 
 	c->committing = 0;
 	/*
@@ -1192,6 +1197,8 @@ fail_everywhere(struct passkeyd *d, struct ceremony *c, const char *reason)
 	    reason)) == STORE_ERR_CONFLICT || err == STORE_ERR_NOT_FOUND) &&
 	    fleet_refresh(d, c) && c->state != CTL_STATE_PENDING)
 		return;
+	if (d->fleet)
+		flow_store_trouble(d, err);
 	ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, reason, time(NULL));
 	log_ceremony(d, c, "failed", "fail", reason, 0);
 }
@@ -1316,7 +1323,12 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 	struct ceremony *c = a->c;
 	char ev[40];
 
-	if (result == STORE_OK) {
+	/*
+	 * A status here that used the row (used_early) saw this approval
+	 * committed, whatever the journal heard back (a COMMIT whose answer
+	 * was lost): PAM was told approved, and so is the log.
+	 */
+	if (result == STORE_OK || (c->used_early && !a->lost)) {
 		/* a status may have found the row approved and used it already */
 		if (c->state == CTL_STATE_PENDING)
 			ceremony_finish(d->ceremonies, c, CTL_STATE_APPROVED, NULL, time(NULL));

@@ -493,6 +493,9 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 
 		if (c->state == CTL_STATE_DENIED)
 			return send_state(conn, 200, "denied", NULL);
+		/* decided elsewhere first, or expired: what it is now */
+		if (c->state != CTL_STATE_PENDING)
+			return send_final(conn, c);
 		return refused != NULL ? send_state(conn, 503, "error", refused) :
 		    send_state(conn, 409, "pending", "ceremony_in_progress");
 	}
