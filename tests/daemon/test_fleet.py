@@ -583,6 +583,30 @@ def test_slow_deny_and_failure(f):
        " failure's pending or failed", (states, rows))
 
 
+def test_loop_failure_opens_window(f):
+    """A store call on the loop that finds the server gone opens the slow
+    window too, not only one off the loop: a deny whose row read on the
+    loop timed out is refused store_busy (the window), and the next deny
+    at once.  Before, the first got store_unavailable and nothing changed."""
+    time.sleep(10.5)	# the window test_slow_deny_and_failure opened at web 2 lapses
+    j1, j2 = (td.login(f.a, user="alice", rhost=f"192.0.2.{n}") for n in (64, 65))
+    known = []
+    for j in (j1, j2):
+        end = time.monotonic() + 10
+        while (st := f.api(f.w2, j["token"], "options")[0]) != 200 and time.monotonic() < end:
+            time.sleep(0.1)
+        known.append(st)
+    ok(j1.get("ok") and j2.get("ok") and known == [200, 200], "loop failure: host A begins"
+       " two logins; web 2 serves them their options", known)
+    with frozen(f.pg):
+        (st, r), took = timed(lambda: f.api(f.w2, j1["token"], "deny"))
+        ok(st == 503 and r.get("error") == "store_busy", f"loop failure: a deny whose row read"
+           f" on the loop found no server is refused store_busy after {took:.1f} s", (st, r))
+        (st, r), took = timed(lambda: f.api(f.w2, j2["token"], "deny"))
+        ok(st == 503 and r.get("error") == "store_busy" and took < 0.5,
+           f"loop failure: the next deny is refused in {took * 1000:.0f} ms", (st, r))
+
+
 def hashes(*begun):
     """The SQL list of the token hashes of these begun logins."""
     return ", ".join("'\\x" + hashlib.sha256(j["token"].encode()).hexdigest() + "'"
@@ -684,7 +708,9 @@ def main():
                                        ("test_dropped_while_frozen",
                                         test_dropped_while_frozen, ()),
                                        ("test_slow_deny_and_failure",
-                                        test_slow_deny_and_failure, ())):
+                                        test_slow_deny_and_failure, ()),
+                                       ("test_loop_failure_opens_window",
+                                        test_loop_failure_opens_window, ())):
                     with group(name):
                         fn(f, *args)
             finally:
