@@ -221,7 +221,6 @@ begin_row_call(store_t *st, void *arg)
 	return STORE_OK;
 }
 
-/* A row's end that nobody waits for, off the loop when it can be. */
 /* A row moved from pending off the loop, its ceremony already ended here. */
 struct row_end {
 	uint8_t hash[CEREMONY_HASH_LEN];
@@ -631,6 +630,20 @@ flow_on_expire(struct ceremony *c, void *arg)
 		log_ceremony(arg, c, "expired", "fail", "expired", 0);
 }
 
+static void
+store_found_slow(struct passkeyd *d)
+{
+	d->store_slow_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
+}
+
+/* A use took ms: a slow one (here or off the loop) keeps the window open (flow.h). */
+static void
+use_took(struct passkeyd *d, int64_t ms)
+{
+	if (ms > FLOW_USE_SLOW_MS)
+		store_found_slow(d);
+}
+
 /* An approved ceremony's use, as the store answered it (err). */
 static enum ctl_state
 status_used(struct passkeyd *d, struct ceremony *c, store_err_t err)
@@ -665,8 +678,7 @@ flow_status(struct passkeyd *d, struct ceremony *c)
 	t0 = clock_monotonic_ms();
 	err = fleet_move(d->store, c, CTL_STATE_APPROVED, CTL_STATE_USED, NULL);
 	/* slow, or no answer: the next uses go off the loop for a while */
-	if (clock_monotonic_ms() - t0 > FLOW_USE_SLOW_MS)
-		d->store_slow_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
+	use_took(d, clock_monotonic_ms() - t0);
 	flow_store_trouble(d, err);
 	return status_used(d, c, err);
 }
@@ -681,7 +693,7 @@ void
 flow_store_trouble(struct passkeyd *d, store_err_t err)
 {
 	if (err == STORE_ERR_BUSY || err == STORE_ERR_UNAVAILABLE)
-		d->store_slow_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
+		store_found_slow(d);
 }
 
 /* A status's store calls, off the loop: the row read, then its use. */
@@ -740,9 +752,8 @@ status_call_done(struct passkeyd *d, void *arg, store_err_t result)
 	flow_store_trouble(d, result);
 	flow_store_trouble(d, s->read ? s->read_err : STORE_OK);
 	flow_store_trouble(d, s->used ? s->use_err : STORE_OK);
-	/* still slow: the uses stay off the loop (flow.h) */
-	if (s->used && s->use_ms > FLOW_USE_SLOW_MS)
-		d->store_slow_until_ms = clock_monotonic_ms() + FLOW_USE_OFF_LOOP_MS;
+	if (s->used)
+		use_took(d, s->use_ms);
 	if (c != NULL) {
 		c->calls--;
 		c->using_row = 0;
@@ -842,8 +853,7 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 		(void)fleet_refresh(d, c);
 		return;
 	}
-	if (d->fleet)
-		flow_store_trouble(d, err);
+	flow_store_trouble(d, err);
 	ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, why, time(NULL));
 	log_ceremony(d, c, "cancelled", "fail", why, 0);
 }
@@ -1197,8 +1207,7 @@ fail_everywhere(struct passkeyd *d, struct ceremony *c, const char *reason)
 	    reason)) == STORE_ERR_CONFLICT || err == STORE_ERR_NOT_FOUND) &&
 	    fleet_refresh(d, c) && c->state != CTL_STATE_PENDING)
 		return;
-	if (d->fleet)
-		flow_store_trouble(d, err);
+	flow_store_trouble(d, err);
 	ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, reason, time(NULL));
 	log_ceremony(d, c, "failed", "fail", reason, 0);
 }

@@ -876,7 +876,7 @@ store_window_page(store_t *st, const char *user, int64_t now,
 	    (uint64_t)limit > (uint64_t)INT64_MAX || (after != NULL && !store_window_id_ok(after->id)))
 		return STORE_ERR_INVALID;
 	return st->ops->window_page(st, user, now, after != NULL ? after : &first,
-	    limit == 0 ? -1 : (int64_t)limit, out);
+	    limit == 0 ? INT64_MAX : (int64_t)limit, out);
 }
 
 store_err_t

@@ -73,7 +73,7 @@ struct store_ops {
 	    const char *, const char *, int, int64_t, int64_t, struct store_window *);
 	store_err_t (*window_use)(store_t *, const char *, int64_t);
 	/* user NULL: everyone's */
-	/* after is never NULL here; limit -1: all */
+	/* after is never NULL here; limit is at least 1 (INT64_MAX: all) */
 	store_err_t (*window_page)(store_t *, const char *, int64_t,
 	    const struct store_window_key *, int64_t, struct store_window_list *);
 	/* id NULL: all; user NULL: anyone's */

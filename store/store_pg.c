@@ -1240,7 +1240,7 @@ pg_window_page(store_t *st, const char *user, int64_t now, const struct store_wi
 	arg_int(&a, now);
 	arg_int(&a, after->opened);
 	arg_text(&a, after->id);
-	arg_int(&a, limit < 0 ? INT64_MAX : limit);	/* PostgreSQL refuses LIMIT -1 */
+	arg_int(&a, limit);
 	if (user != NULL)
 		arg_text(&a, user);
 	return pg_window_rows(pg_of(st), user != NULL ? PG_WINDOW_PAGE_USER :

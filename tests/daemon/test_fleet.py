@@ -544,12 +544,7 @@ def test_slow_deny_and_failure(f):
         time.sleep(0.1)	# connections a frozen call lost, made again
     # an address of their own: alice's earlier logins hold her other one's places
     j1, j2, j3 = (td.login(f.a, user="alice", rhost=f"192.0.2.{n}") for n in (61, 62, 63))
-    known = []
-    for j in (j1, j2):
-        end = time.monotonic() + 10
-        while (st := f.api(f.w2, j["token"], "options")[0]) != 200 and time.monotonic() < end:
-            time.sleep(0.1)	# a worker's connection an earlier freeze lost, made again
-        known.append(st)
+    known = [options_once_up(f, j) for j in (j1, j2)]
     ok(all(j.get("ok") for j in (j1, j2, j3)) and known == [200, 200],
        "slow deny: host A begins three logins; web 2 serves two of them their options", known)
     result = {}
@@ -576,8 +571,8 @@ def test_slow_deny_and_failure(f):
         ok(st != 200 and r.get("state") == "failed" and took < 0.5,
            f"slow deny: a malformed finish fails the login in {took * 1000:.0f} ms", (st, r))
     states = [until_state(f.a, j["token"], "approved", 3).get("state") for j in (j1, j2)]
-    rows = [f.pg.value(f.uri, "SELECT state FROM ceremonies WHERE"
-                       f" token_hash IN ({hashes(j)})") for j in (j1, j2)]
+    rows = [f.pg.value(f.uri, f"SELECT state FROM ceremonies WHERE token_hash = {hash_sql(j)}")
+            for j in (j1, j2)]
     ok("approved" not in states and rows[0] == "pending" and rows[1] in ("pending", "failed"),
        "slow deny: thawed, host A approves neither; the refused deny's row is pending, the"
        " failure's pending or failed", (states, rows))
@@ -590,12 +585,7 @@ def test_loop_failure_opens_window(f):
     at once.  Before, the first got store_unavailable and nothing changed."""
     time.sleep(10.5)	# the window test_slow_deny_and_failure opened at web 2 lapses
     j1, j2 = (td.login(f.a, user="alice", rhost=f"192.0.2.{n}") for n in (64, 65))
-    known = []
-    for j in (j1, j2):
-        end = time.monotonic() + 10
-        while (st := f.api(f.w2, j["token"], "options")[0]) != 200 and time.monotonic() < end:
-            time.sleep(0.1)
-        known.append(st)
+    known = [options_once_up(f, j) for j in (j1, j2)]
     ok(j1.get("ok") and j2.get("ok") and known == [200, 200], "loop failure: host A begins"
        " two logins; web 2 serves them their options", known)
     with frozen(f.pg):
@@ -607,10 +597,19 @@ def test_loop_failure_opens_window(f):
            f"loop failure: the next deny is refused in {took * 1000:.0f} ms", (st, r))
 
 
-def hashes(*begun):
-    """The SQL list of the token hashes of these begun logins."""
-    return ", ".join("'\\x" + hashlib.sha256(j["token"].encode()).hexdigest() + "'"
-                     for j in begun)
+def options_once_up(f, j):
+    """Web 2's options for j, asked again for up to 10 s while they fail:
+    a worker's connection that an earlier freeze lost is made again.  The
+    last status code."""
+    end = time.monotonic() + 10
+    while (st := f.api(f.w2, j["token"], "options")[0]) != 200 and time.monotonic() < end:
+        time.sleep(0.1)
+    return st
+
+
+def hash_sql(j):
+    """The SQL literal of a begun login's token hash (the row's key)."""
+    return "'\\x" + hashlib.sha256(j["token"].encode()).hexdigest() + "'"
 
 
 def decided_rows(f, where, seconds=5):
@@ -666,8 +665,7 @@ def test_dropped_while_frozen(f):
         r, took = timed(lambda: f.b.ctl({"op": "ping"}))
         ok(r.get("ok") and took < 0.5, f"dropped: host B answers a ping in {took * 1000:.0f}"
            " ms while the cancel waits for the server", r)
-    rows = decided_rows(f, "token_hash = '\\x%s'" % hashlib.sha256(j["token"].encode())
-                        .hexdigest())
+    rows = decided_rows(f, f"token_hash = {hash_sql(j)}")
     ok(rows == [["cancelled", "client_gone"]], "dropped: thawed, its row says cancelled", rows)
     ok(status(f.b, j["token"]).get("state") == "cancelled", "dropped: and so does host B")
     j = begin(f.b, user="carol")

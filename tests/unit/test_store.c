@@ -2657,6 +2657,27 @@ wait_notices_of(store_t *st, unsigned char tag, int seen[16])
 	}
 }
 
+/*
+ * That tag 7's use (approved -> used, just made) was not announced to
+ * listener: mover denies a new ceremony of tag 9, and once its notice is
+ * heard (notices come in commit order) no notice of tag 7 came before it.
+ */
+static void
+assert_use_unannounced(store_t *listener, store_t *mover, int64_t now)
+{
+	struct store_ceremony nine;
+	char refusal[32];
+	int seen[16];
+
+	ceremony_init(&nine, 9, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(mover, &nine, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(mover, nine.token_hash, "pending", "denied", "denied",
+	    now), STORE_OK);
+	wait_notices_of(listener, 9, seen);
+	assert_int_equal(seen[9], 1);
+	assert_int_equal(seen[7], 0);
+}
+
 /* Waits up to 3 s for a notice on st; how many for tag 7 arrived. */
 static int
 wait_notices(store_t *st)
@@ -2724,23 +2745,8 @@ test_pg_ceremonies(void **state)
 	assert_store(store_ceremony_move(st, c.token_hash, "approved", "used", NULL, now), STORE_OK);
 	assert_store(store_ceremony_move(other, c.token_hash, "approved", "used", NULL, now),
 	    STORE_ERR_CONFLICT);
-	/*
-	 * Only leaving pending is announced: the host's own use wakes no
-	 * listener.  Notices come in commit order, so once tag 9's denial
-	 * is heard, a notice of tag 7's use would have come before it.
-	 */
-	{
-		struct store_ceremony nine;
-		int seen[16];
-
-		ceremony_init(&nine, 9, "alice", "192.0.2.1", now);
-		assert_store(store_ceremony_add(st, &nine, refusal, sizeof(refusal)), STORE_OK);
-		assert_store(store_ceremony_move(other, nine.token_hash, "pending", "denied",
-		    "denied", now), STORE_OK);
-		wait_notices_of(st, 9, seen);
-		assert_int_equal(seen[9], 1);
-		assert_int_equal(seen[7], 0);
-	}
+	/* only leaving pending is announced: the host's own use wakes no listener */
+	assert_use_unannounced(st, other, now);
 	memset(c.token_hash, 0x99, sizeof(c.token_hash));
 	assert_store(store_ceremony_move(st, c.token_hash, "pending", "denied", NULL, now),
 	    STORE_ERR_NOT_FOUND);
@@ -3252,13 +3258,7 @@ test_pg_migrate_v3(void **state)
 	assert_int_equal(seen[7], 1);
 	assert_store(store_ceremony_move(st, c.token_hash, "approved", "used", NULL, now),
 	    STORE_OK);
-	ceremony_init(&c, 9, "alice", "192.0.2.1", now);
-	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
-	assert_store(store_ceremony_move(st, c.token_hash, "pending", "denied", "denied", now),
-	    STORE_OK);
-	wait_notices_of(st, 9, seen);
-	assert_int_equal(seen[9], 1);
-	assert_int_equal(seen[7], 0);
+	assert_use_unannounced(st, st, now);
 	store_close(st);
 }
 
