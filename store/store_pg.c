@@ -470,7 +470,7 @@ pg_txn_rollback(store_t *st)
 static store_err_t
 pg_txn_mark(store_t *st)
 {
-	return pg_simple(pg_of(st), "SAVEPOINT pk_mark");
+	return pg_later(pg_of(st), "SAVEPOINT pk_mark");
 }
 
 /* After a failed statement the part can only be undone, whatever keep says. */
@@ -484,7 +484,7 @@ pg_txn_mark_end(store_t *st, int keep)
 	if (!keep || PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
 		(void)pg_simple(pg, "ROLLBACK TO SAVEPOINT pk_mark; RELEASE SAVEPOINT pk_mark");
 	else
-		pg->release_pending = 1;	/* sent with what comes next (pg_exec) */
+		(void)pg_later(pg, PG_RELEASE_MARK);	/* an error is the next statement's */
 }
 
 /* One operation's changes, all or nothing (as the SQLite backend's). */

@@ -162,6 +162,9 @@ extern const struct pg_statement {
 
 struct pg_job;
 
+#define PG_LATER_MAX	4
+#define PG_RELEASE_MARK	"RELEASE SAVEPOINT pk_mark"
+
 struct store_pg {
 	struct store base;	/* first: a store_t * is a struct store_pg * */
 	PGconn *conn;		/* NULL after it was given up */
@@ -169,12 +172,14 @@ struct store_pg {
 	int version;
 	int in_txn;		/* between our BEGIN and its COMMIT or ROLLBACK */
 	/*
-	 * The journal's last savepoint is kept: its RELEASE goes with the next
-	 * simple statement (the next SAVEPOINT, usually), or is not sent at
-	 * all when COMMIT ends the transaction.  One round trip per journal
-	 * entry fewer on the writer's connection.
+	 * Constant SQL that needs no answer of its own (a transaction's BEGIN,
+	 * the journal's SAVEPOINT and RELEASE) is kept and sent with the next
+	 * statement: in the same message for constant SQL, in one pipeline
+	 * for a prepared one.  A kept RELEASE is not sent at all when COMMIT
+	 * ends the transaction.  Three round trips a login fewer (pg_later).
 	 */
-	int release_pending;
+	const char *later[PG_LATER_MAX];
+	int nlater;
 	int settings_stale;	/* the timeouts changed since the connection was made */
 	int lock_timeout_ms;
 	int statement_timeout_ms;
@@ -269,6 +274,12 @@ void pg_disconnect(struct store_pg *pg);
 
 store_err_t pg_err_of(struct store_pg *pg, PGresult *res);
 void pg_remember(struct store_pg *pg, PGresult *res);
+/*
+ * Constant SQL (one statement, whose only answer can be an error) sent
+ * with whatever goes next; see store_pg.later.  Its error is the next
+ * statement's: callers inside a transaction lose nothing by the wait.
+ */
+store_err_t pg_later(struct store_pg *pg, const char *sql);
 /* Constant SQL (one or more statements), bounded in time. */
 store_err_t pg_simple(struct store_pg *pg, const char *sql);
 /* A constant query's rows (text), bounded in time. */

@@ -96,30 +96,49 @@ pg_give_up(struct store_pg *pg, const char *why)
 }
 
 /*
- * The results of what was sent, until the deadline: the first error if
- * any, else the last result.  NULL when nothing usable came in time (the
- * connection is then given up) or the connection failed.
+ * Waits until libpq can hand over a result or the deadline passes.  0 when
+ * nothing came in time: the connection is then given up.
+ */
+static int
+pg_wait_result(struct store_pg *pg, int64_t deadline)
+{
+	while (PQisBusy(pg->conn)) {
+		struct pollfd pfd = { .fd = PQsocket(pg->conn), .events = POLLIN };
+		int64_t left = deadline - clock_monotonic_ms();
+		int n;
+
+		if (left <= 0 || pfd.fd < 0 ||
+		    ((n = poll(&pfd, 1, (int)left)) == 0) || (n < 0 && errno != EINTR)) {
+			pg_give_up(pg, "no answer from the server in time");
+			return 0;
+		}
+		if (n > 0 && PQconsumeInput(pg->conn) == 0)
+			break;	/* a broken connection: PQgetResult says how */
+	}
+	return 1;
+}
+
+static int64_t
+pg_deadline(const struct store_pg *pg)
+{
+	return clock_monotonic_ms() + pg->statement_timeout_ms + PG_CLIENT_GRACE_MS;
+}
+
+/*
+ * The results of one query (of what was sent, outside a pipeline), until
+ * the deadline: the first error if any, else the last result.  NULL when
+ * nothing usable came in time (the connection is then given up) or the
+ * connection failed.
  */
 static PGresult *
-pg_await(struct store_pg *pg)
+pg_await_until(struct store_pg *pg, int64_t deadline)
 {
-	int64_t deadline = clock_monotonic_ms() + pg->statement_timeout_ms + PG_CLIENT_GRACE_MS;
 	PGresult *keep = NULL, *res;
 
 	for (;;) {
-		while (PQisBusy(pg->conn)) {
-			struct pollfd pfd = { .fd = PQsocket(pg->conn), .events = POLLIN };
-			int64_t left = deadline - clock_monotonic_ms();
-			int n;
-
-			if (left <= 0 || pfd.fd < 0 ||
-			    ((n = poll(&pfd, 1, (int)left)) == 0) || (n < 0 && errno != EINTR)) {
-				PQclear(keep);
-				pg_give_up(pg, "no answer from the server in time");
-				return NULL;
-			}
-			if (n > 0 && PQconsumeInput(pg->conn) == 0)
-				break;	/* a broken connection: PQgetResult says how */
+		if (!pg_wait_result(pg, deadline)) {
+			PQclear(keep);
+			return NULL;
 		}
 		if ((res = PQgetResult(pg->conn)) == NULL)
 			return keep;
@@ -134,43 +153,76 @@ pg_await(struct store_pg *pg)
 	}
 }
 
+static PGresult *
+pg_await(struct store_pg *pg)
+{
+	return pg_await_until(pg, pg_deadline(pg));
+}
+
 static int
 pg_ok(PGresult *res)
 {
 	return PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 }
 
+/*
+ * What was kept (store_pg.later), then sql if not NULL, as one message of
+ * constant SQL; 0 when it does not fit.
+ */
 static int
-pg_ok_clear(PGresult *res)
+later_join(const struct store_pg *pg, const char *sql, char *buf, size_t len)
 {
-	int ok = res != NULL && pg_ok(res);
+	size_t used = 0;
+	int n;
 
-	PQclear(res);
-	return ok;
+	buf[0] = '\0';
+	for (int i = 0; i <= pg->nlater; i++) {
+		const char *part = i < pg->nlater ? pg->later[i] : sql;
+
+		if (part == NULL)
+			break;
+		n = snprintf(buf + used, len - used, "%s%s", used > 0 ? "; " : "", part);
+		if (n < 0 || (size_t)n >= len - used)
+			return 0;
+		used += (size_t)n;
+	}
+	return 1;
 }
-
-#define PG_RELEASE_MARK "RELEASE SAVEPOINT pk_mark"
 
 /* The answer to constant SQL (one or more statements); NULL as pg_await. */
 static PGresult *
 pg_exec(struct store_pg *pg, const char *sql)
 {
-	char both[256];
+	char both[512];
+	PGresult *res;
 
 	if (pg->conn == NULL)
 		return NULL;
-	/* a kept RELEASE goes first, in the same message (one round trip) */
-	if (pg->release_pending) {
-		pg->release_pending = 0;
-		if ((size_t)snprintf(both, sizeof(both), PG_RELEASE_MARK "; %s", sql) <
-		    sizeof(both))
+	if (pg->nlater > 0) {
+		if (later_join(pg, sql, both, sizeof(both))) {
 			sql = both;
-		else if (!pg_ok_clear(pg_exec(pg, PG_RELEASE_MARK)))
-			return NULL;
+		} else {
+			/* too long together (a script): what was kept goes first, alone */
+			(void)later_join(pg, NULL, both, sizeof(both));
+			pg->nlater = 0;
+			if ((res = pg_exec(pg, both)) == NULL || !pg_ok(res))
+				return res;
+			PQclear(res);
+		}
+		pg->nlater = 0;
 	}
 	if (!PQsendQuery(pg->conn, sql))
 		return PQstatus(pg->conn) == CONNECTION_OK ? pg_await(pg) : NULL;
 	return pg_await(pg);
+}
+
+store_err_t
+pg_later(struct store_pg *pg, const char *sql)
+{
+	if (pg->nlater == PG_LATER_MAX)
+		return pg_simple(pg, sql);	/* sends it with what was kept */
+	pg->later[pg->nlater++] = sql;
+	return STORE_OK;
 }
 
 store_err_t
@@ -568,6 +620,63 @@ pg_retry_safe(struct store_pg *pg, enum pg_stmt_id id, int was_idle)
 	    strncmp(pg_sql[id].sql, "SELECT ", 7) == 0 && strstr(pg_sql[id].sql, " FOR ") == NULL;
 }
 
+static int
+pg_send_prepared(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a)
+{
+	return PQsendQueryPrepared(pg->conn, pg_sql[id].name, a != NULL ? a->n : 0,
+	    a != NULL ? a->val : NULL, a != NULL ? a->len : NULL, a != NULL ? a->fmt : NULL, 1);
+}
+
+/*
+ * What was kept, then a prepared statement, in one pipeline: one round
+ * trip.  The answer as pg_await's: the first error, else the statement's
+ * result.  A pipeline that cannot be sent or ended in order gives the
+ * connection up (only inside a transaction are there kept statements, and
+ * its caller is told it was lost).
+ */
+static PGresult *
+pg_pipelined(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a)
+{
+	int64_t deadline = pg_deadline(pg);
+	int n = pg->nlater, ok, got;
+	PGresult *keep = NULL, *res;
+
+	pg->nlater = 0;
+	ok = PQenterPipelineMode(pg->conn);
+	for (int i = 0; ok && i < n; i++)
+		ok = PQsendQueryParams(pg->conn, pg->later[i], 0, NULL, NULL, NULL, NULL, 0);
+	if (!ok || !pg_send_prepared(pg, id, a) || !PQpipelineSync(pg->conn)) {
+		pg_give_up(pg, "cannot send to the server");
+		return NULL;
+	}
+	for (got = 0; got <= n; got++) {
+		if ((res = pg_await_until(pg, deadline)) == NULL)
+			break;
+		if (keep != NULL && !pg_ok(keep)) {
+			PQclear(res);	/* the first error, then PGRES_PIPELINE_ABORTED */
+		} else {
+			PQclear(keep);
+			keep = res;
+		}
+	}
+	ok = got == n + 1 && pg_wait_result(pg, deadline);
+	if (ok) {
+		res = PQgetResult(pg->conn);
+		ok = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+	}
+	if (ok && PQexitPipelineMode(pg->conn))
+		return keep;
+	/* a lost connection says so; anything else is given up, never half-read */
+	if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR && pg->conn != NULL &&
+	    PQstatus(pg->conn) != CONNECTION_OK)
+		return keep;
+	PQclear(keep);
+	if (pg->conn != NULL)
+		pg_give_up(pg, "the server's answers did not come in order");
+	return NULL;
+}
+
 store_err_t
 pg_run(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a, PGresult **out)
 {
@@ -582,16 +691,10 @@ pg_run(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a, PGresul
 			return err;
 		if (pg->conn == NULL)
 			return STORE_ERR_UNAVAILABLE;	/* lost inside a transaction */
-		/* a kept RELEASE alone (pg_exec would add it to itself) */
-		if (pg->release_pending) {
-			pg->release_pending = 0;
-			if ((err = pg_simple(pg, PG_RELEASE_MARK)) != STORE_OK)
-				return err;
-		}
 		res = NULL;
-		if (PQsendQueryPrepared(pg->conn, pg_sql[id].name, a != NULL ? a->n : 0,
-		    a != NULL ? a->val : NULL, a != NULL ? a->len : NULL,
-		    a != NULL ? a->fmt : NULL, 1) || PQstatus(pg->conn) == CONNECTION_OK)
+		if (pg->nlater > 0)
+			res = pg_pipelined(pg, id, a);
+		else if (pg_send_prepared(pg, id, a) || PQstatus(pg->conn) == CONNECTION_OK)
 			res = pg_await(pg);
 		if (res != NULL && pg_ok(res))
 			break;
@@ -641,7 +744,7 @@ pg_begin(struct store_pg *pg)
 {
 	store_err_t err;
 
-	if ((err = pg_ready(pg)) != STORE_OK || (err = pg_simple(pg, "BEGIN")) != STORE_OK)
+	if ((err = pg_ready(pg)) != STORE_OK || (err = pg_later(pg, "BEGIN")) != STORE_OK)
 		return err;
 	pg->in_txn = 1;
 	return STORE_OK;
@@ -658,7 +761,9 @@ pg_commit(struct store_pg *pg)
 	PGresult *res;
 	store_err_t err = STORE_OK;
 
-	pg->release_pending = 0;	/* COMMIT releases every savepoint */
+	/* COMMIT releases every savepoint */
+	while (pg->nlater > 0 && strcmp(pg->later[pg->nlater - 1], PG_RELEASE_MARK) == 0)
+		pg->nlater--;
 	if (pg->conn == NULL) {
 		err = STORE_ERR_UNAVAILABLE;
 	} else if (PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
@@ -687,7 +792,7 @@ pg_commit(struct store_pg *pg)
 void
 pg_rollback(struct store_pg *pg)
 {
-	pg->release_pending = 0;
+	pg->nlater = 0;		/* a BEGIN kept was never sent: nothing to undo */
 	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		(void)pg_simple(pg, "ROLLBACK");

@@ -3302,6 +3302,72 @@ test_pg_stuck_server(void **state)
 	store_close(st);
 }
 
+/*
+ * A transaction's BEGIN and the journal's SAVEPOINT and RELEASE go out in
+ * one pipeline with the next prepared statement (store_pg_conn.c
+ * pg_pipelined).  A failed statement there is its own error, its mark
+ * undoes it alone and the transaction goes on; a server that stops
+ * answering under a pipeline costs the same bound as one statement, the
+ * transaction is lost (never committed in part) and the store recovers.
+ */
+static void
+test_pg_pipelined_marks(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_event ev = { 1, "x", NULL, NULL, "ok", NULL, NULL, 0 };
+	struct store_ceremony c;
+	char refusal[32], sql[256];
+	struct timespec t0;
+	store_err_t err = STORE_ERR_UNAVAILABLE;
+	long pid, ms;
+
+	ceremony_init(&c, 9, "alice", "192.0.2.1", now);
+	assert_store(store_txn_begin(st), STORE_OK);
+	assert_store(store_txn_mark(st), STORE_OK);	/* BEGIN, SAVEPOINT, INSERT: one trip */
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	store_txn_mark_end(st, 1);
+	assert_store(store_txn_mark(st), STORE_OK);	/* RELEASE, SAVEPOINT, INSERT */
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_ERR_EXISTS);
+	store_txn_mark_end(st, 0);
+	assert_store(store_txn_mark(st), STORE_OK);
+	assert_store(store_event_add(st, &ev), STORE_OK);
+	store_txn_mark_end(st, 1);
+	assert_store(store_txn_commit(st), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies"), 1);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM events"), 1);
+
+	/* the server stops answering under a pipeline */
+	assert_store(store_set_busy_timeout(st, 200), STORE_OK);	/* statements: 1 s */
+	snprintf(sql, sizeof(sql), "SELECT pid FROM pg_stat_activity WHERE datname = '%s'"
+	    " AND pid <> pg_backend_pid()", f->db);
+	pid = raw_int(f->spec, sql);
+	assert_true(pid > 0);
+	assert_store(store_txn_begin(st), STORE_OK);
+	assert_store(store_txn_mark(st), STORE_OK);
+	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = store_event_add(st, &ev);
+	ms = ms_since(&t0);
+	assert_int_equal(kill((pid_t)pid, SIGCONT), 0);
+	assert_store(err, STORE_ERR_UNAVAILABLE);
+	assert_true(ms >= 2500 && ms < 6000);	/* 1 s statement timeout + 2 s grace */
+	store_txn_mark_end(st, 1);
+	assert_store(store_txn_commit(st), STORE_ERR_UNAVAILABLE);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 5000 && (err = store_txn_begin(st)) == STORE_ERR_UNAVAILABLE)
+		usleep(10 * 1000);
+	assert_store(err, STORE_OK);
+	assert_store(store_txn_mark(st), STORE_OK);
+	assert_store(store_event_add(st, &ev), STORE_OK);
+	store_txn_mark_end(st, 1);
+	assert_store(store_txn_commit(st), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM events"), 2);
+	assert_store(store_set_busy_timeout(st, 100), STORE_OK);
+	store_close(st);
+}
+
 /* Stops or starts the run's server again (pg-server.sh stop|restart). */
 static void
 pg_server_ctl(const char *verb)
@@ -3383,6 +3449,7 @@ main(int argc, char **argv)
 		T(test_pg_unreachable),
 		T(test_pg_reconnect),
 		T(test_pg_server_restart),
+		T(test_pg_pipelined_marks),
 		T(test_pg_ceremonies),
 		T(test_pg_ceremony_limits),
 		T(test_pg_fleet_roles),
