@@ -32,6 +32,14 @@
  */
 #define PG_CLIENT_GRACE_MS	2000
 #define PG_RECONNECT_SLICE_MS	100	/* what the call starting a reconnect waits for it */
+/*
+ * A BEGIN waits for the next statement only on a connection that answered
+ * this recently: on one idle longer, it goes alone, so that a connection
+ * that died silently (a vanished host) is found at the BEGIN, where the
+ * journal can wait for a new one, rather than under a batch's first
+ * entry, which would fail the batch.
+ */
+#define PG_BEGIN_LATER_MS	1000
 #define PG_RECONNECT_BACKOFF_MS	1000	/* after an attempt that timed out */
 
 #define PG_CRED_COLUMNS \
@@ -180,6 +188,7 @@ struct store_pg {
 	 */
 	const char *later[PG_LATER_MAX];
 	int nlater;
+	int64_t answered_ms;	/* when this connection last answered (monotonic) */
 	int settings_stale;	/* the timeouts changed since the connection was made */
 	int lock_timeout_ms;
 	int statement_timeout_ms;

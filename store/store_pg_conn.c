@@ -92,6 +92,7 @@ pg_give_up(struct store_pg *pg, const char *why)
 {
 	PQfinish(pg->conn);
 	pg->conn = NULL;
+	pg->nlater = 0;		/* a new connection starts with nothing kept */
 	snprintf(pg->msg, sizeof(pg->msg), "postgresql: %s", why);
 }
 
@@ -142,6 +143,7 @@ pg_await_until(struct store_pg *pg, int64_t deadline)
 		}
 		if ((res = PQgetResult(pg->conn)) == NULL)
 			return keep;
+		pg->answered_ms = clock_monotonic_ms();
 		if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
 			PQclear(res);	/* the first error is the one that matters */
 		} else {
@@ -210,6 +212,12 @@ pg_exec(struct store_pg *pg, const char *sql)
 			PQclear(res);
 		}
 		pg->nlater = 0;
+		if (!PQsendQuery(pg->conn, sql)) {
+			/* what was kept is gone with it: the transaction is lost */
+			pg_give_up(pg, "cannot send to the server");
+			return NULL;
+		}
+		return pg_await(pg);
 	}
 	if (!PQsendQuery(pg->conn, sql))
 		return PQstatus(pg->conn) == CONNECTION_OK ? pg_await(pg) : NULL;
@@ -219,6 +227,10 @@ pg_exec(struct store_pg *pg, const char *sql)
 store_err_t
 pg_later(struct store_pg *pg, const char *sql)
 {
+	if (!pg->in_txn)
+		return STORE_ERR_INVALID;	/* only a transaction's own SQL waits */
+	if (pg->conn == NULL)
+		return STORE_ERR_UNAVAILABLE;
 	if (pg->nlater == PG_LATER_MAX)
 		return pg_simple(pg, sql);	/* sends it with what was kept */
 	pg->later[pg->nlater++] = sql;
@@ -638,7 +650,7 @@ static PGresult *
 pg_pipelined(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a)
 {
 	int64_t deadline = pg_deadline(pg);
-	int n = pg->nlater, ok, got;
+	int n = pg->nlater, ok, got, kept_failed = 0;
 	PGresult *keep = NULL, *res;
 
 	pg->nlater = 0;
@@ -657,6 +669,7 @@ pg_pipelined(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a)
 		} else {
 			PQclear(keep);
 			keep = res;
+			kept_failed = got < n && !pg_ok(keep);
 		}
 	}
 	ok = got == n + 1 && pg_wait_result(pg, deadline);
@@ -664,6 +677,16 @@ pg_pipelined(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a)
 		res = PQgetResult(pg->conn);
 		ok = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
 		PQclear(res);
+	}
+	/*
+	 * A BEGIN, SAVEPOINT or RELEASE that failed leaves the journal's marks
+	 * in doubt (an undo could reach a part already reported done): never
+	 * an error the caller might take as its statement's own.
+	 */
+	if (ok && kept_failed) {
+		PQclear(keep);
+		pg_give_up(pg, "a transaction's BEGIN or savepoint failed");
+		return NULL;
 	}
 	if (ok && PQexitPipelineMode(pg->conn))
 		return keep;
@@ -744,10 +767,14 @@ pg_begin(struct store_pg *pg)
 {
 	store_err_t err;
 
-	if ((err = pg_ready(pg)) != STORE_OK || (err = pg_later(pg, "BEGIN")) != STORE_OK)
+	if ((err = pg_ready(pg)) != STORE_OK)
 		return err;
 	pg->in_txn = 1;
-	return STORE_OK;
+	err = clock_monotonic_ms() - pg->answered_ms < PG_BEGIN_LATER_MS ?
+	    pg_later(pg, "BEGIN") : pg_simple(pg, "BEGIN");
+	if (err != STORE_OK)
+		pg->in_txn = 0;
+	return err;
 }
 
 /*
@@ -767,6 +794,7 @@ pg_commit(struct store_pg *pg)
 	if (pg->conn == NULL) {
 		err = STORE_ERR_UNAVAILABLE;
 	} else if (PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
+		pg->nlater = 0;		/* they would only fail in front of the ROLLBACK */
 		snprintf(pg->msg, sizeof(pg->msg), "postgresql: the transaction had failed");
 		err = STORE_ERR_IO;
 	} else if ((res = pg_exec(pg, "COMMIT")) == NULL) {
@@ -782,6 +810,7 @@ pg_commit(struct store_pg *pg)
 		}
 		PQclear(res);
 	}
+	pg->nlater = 0;
 	if (err != STORE_OK && pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		(void)pg_simple(pg, "ROLLBACK");

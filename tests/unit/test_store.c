@@ -3364,6 +3364,27 @@ test_pg_pipelined_marks(void **state)
 	store_txn_mark_end(st, 1);
 	assert_store(store_txn_commit(st), STORE_OK);
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM events"), 2);
+
+	/*
+	 * A connection idle for a while sends its BEGIN alone: one that died
+	 * silently is found there (the journal waits for a new one) rather
+	 * than under a batch's first entry.
+	 */
+	pid = raw_int(f->spec, sql);
+	assert_true(pid > 0);
+	usleep(1200 * 1000);	/* store_pg.h PG_BEGIN_LATER_MS: 1 s */
+	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = store_txn_begin(st);
+	ms = ms_since(&t0);
+	assert_int_equal(kill((pid_t)pid, SIGCONT), 0);
+	assert_store(err, STORE_ERR_UNAVAILABLE);
+	assert_true(ms >= 2500 && ms < 6000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < 5000 && (err = store_txn_begin(st)) == STORE_ERR_UNAVAILABLE)
+		usleep(10 * 1000);
+	assert_store(err, STORE_OK);
+	store_txn_rollback(st);
 	assert_store(store_set_busy_timeout(st, 100), STORE_OK);
 	store_close(st);
 }
