@@ -20,7 +20,10 @@ needs and runs it.
       them), rounds alternating; ceremonies per second and the server time
       from the user's Enter (the status request after the approval) to the
       answer PAM_SUCCESS follows, p50 and p99; PostgreSQL from
-      tests/lib/pg-server.sh (fsync on, as a real server's)
+      tests/lib/pg-server.sh (fsync on, as a real server's); each round's
+      own two-vs-one pair; and the whole machine's CPU per ceremony (every
+      process, the server's too), which bounds the rate when all the
+      cores are busy
 
 usage: ceremony.py --passkeyd BIN --load BIN --peer server.mjs [--short]"""
 import argparse
@@ -81,6 +84,13 @@ def settle(pid, quiet=0.3, limit=15.0):
         if now == last:
             return
         last = now
+
+
+def machine_busy_ticks():
+    """The whole machine's busy CPU ticks (every core; /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4]	# all but idle and iowait
 
 
 def rss_kib(pid):
@@ -473,6 +483,8 @@ def fleet(args, tmp):
             rate = {who: [] for who in servers}
             enter50 = {who: [] for who in servers}
             enter99 = {who: [] for who in servers}
+            busy = {who: [] for who in servers}
+            hz = os.sysconf("SC_CLK_TCK")
             errs = 0
             for r in range(rounds):
                 order = list(servers) if r % 2 == 0 else list(reversed(servers))
@@ -483,10 +495,13 @@ def fleet(args, tmp):
                     def go(k, who=who, share=share, res=res):
                         res[k] = loads[who][k].run(share, seconds)
                     ts = [threading.Thread(target=go, args=(k,)) for k in range(len(res))]
+                    b0 = machine_busy_ticks()
                     for t in ts:
                         t.start()
                     for t in ts:
                         t.join()
+                    done = sum(int(x["logins"]) for x in res)
+                    busy[who].append((machine_busy_ticks() - b0) * 1000 / hz / max(done, 1))
                     errs += sum(int(x.get("errors", 1)) for x in res)
                     rate[who].append(sum(float(x["per_s"]) for x in res))
                     enter50[who].append(statistics.mean(float(x["enter_p50_ms"]) for x in res))
@@ -504,6 +519,13 @@ def fleet(args, tmp):
                   f" pg_minus_sqlite_p50={med(enter50, 'pg1') - med(enter50, 'sqlite'):.3f}"
                   f" p99 sqlite={med(enter99, 'sqlite'):.3f} pg={med(enter99, 'pg1'):.3f}"
                   f" pg_two={med(enter99, 'pg2'):.3f}", flush=True)
+            # what limits them here: the machine's CPU (every process, the
+            # server's too) per ceremony; on cores all busy, the rate is its
+            # inverse, and two instances can only match one
+            print(f"fleet_cpu: machine_cpu_ms_per_ceremony sqlite={med(busy, 'sqlite'):.2f}"
+                  f" pg={med(busy, 'pg1'):.2f} pg_two={med(busy, 'pg2'):.2f}"
+                  f" two_vs_one={med(busy, 'pg2') / med(busy, 'pg1'):.2f}"
+                  f" cores={os.cpu_count()}", flush=True)
             if errs:
                 failures.append(f"fleet: {errs} ceremonies failed")
         finally:
