@@ -677,9 +677,11 @@ flow_status(struct passkeyd *d, struct ceremony *c)
 		return status_used(d, c, STORE_OK);
 	t0 = clock_monotonic_ms();
 	err = fleet_move(d->store, c, CTL_STATE_APPROVED, CTL_STATE_USED, NULL);
-	/* slow, or no answer: the next uses go off the loop for a while */
+	/*
+	 * Slow: the next uses go off the loop for a while.  No answer does the
+	 * same through status_used's store_refusal (flow_store_trouble).
+	 */
 	use_took(d, clock_monotonic_ms() - t0);
-	flow_store_trouble(d, err);
 	return status_used(d, c, err);
 }
 

@@ -118,7 +118,11 @@ enum ctl_state flow_status(struct passkeyd *d, struct ceremony *c);
  */
 #define FLOW_USE_SLOW_MS	20
 #define FLOW_USE_OFF_LOOP_MS	10000
-/* A store call off the loop found the server busy or gone: uses go off it too. */
+/*
+ * A store call (on the loop or off it) found the server busy or gone: opens
+ * the window of flow_store_slow.  store_refusal calls it for every store
+ * error it logs; calls whose errors it does not see call it themselves.
+ */
 void flow_store_trouble(struct passkeyd *d, store_err_t err);
 /*
  * Whether the server was found slow or gone within FLOW_USE_OFF_LOOP_MS.

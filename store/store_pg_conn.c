@@ -197,30 +197,28 @@ pg_exec(struct store_pg *pg, const char *sql)
 {
 	char both[512];
 	PGresult *res;
+	int kept = pg->nlater > 0;
 
 	if (pg->conn == NULL)
 		return NULL;
-	if (pg->nlater > 0) {
-		if (later_join(pg, sql, both, sizeof(both))) {
-			sql = both;
-		} else {
-			/* too long together (a script): what was kept goes first, alone */
-			(void)later_join(pg, NULL, both, sizeof(both));
-			pg->nlater = 0;
-			if ((res = pg_exec(pg, both)) == NULL || !pg_ok(res))
-				return res;
-			PQclear(res);
-		}
+	if (kept && later_join(pg, sql, both, sizeof(both))) {
+		sql = both;
+	} else if (kept) {
+		/* too long together (a script): what was kept goes first, alone */
+		(void)later_join(pg, NULL, both, sizeof(both));
 		pg->nlater = 0;
-		if (!PQsendQuery(pg->conn, sql)) {
-			/* what was kept is gone with it: the transaction is lost */
-			pg_give_up(pg, "cannot send to the server");
-			return NULL;
-		}
-		return pg_await(pg);
+		if ((res = pg_exec(pg, both)) == NULL || !pg_ok(res))
+			return res;
+		PQclear(res);
 	}
-	if (!PQsendQuery(pg->conn, sql))
-		return PQstatus(pg->conn) == CONNECTION_OK ? pg_await(pg) : NULL;
+	pg->nlater = 0;
+	if (!PQsendQuery(pg->conn, sql)) {
+		if (!kept)
+			return PQstatus(pg->conn) == CONNECTION_OK ? pg_await(pg) : NULL;
+		/* what was kept is gone with it: the transaction is lost */
+		pg_give_up(pg, "cannot send to the server");
+		return NULL;
+	}
 	return pg_await(pg);
 }
 
@@ -794,7 +792,6 @@ pg_commit(struct store_pg *pg)
 	if (pg->conn == NULL) {
 		err = STORE_ERR_UNAVAILABLE;
 	} else if (PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
-		pg->nlater = 0;		/* they would only fail in front of the ROLLBACK */
 		snprintf(pg->msg, sizeof(pg->msg), "postgresql: the transaction had failed");
 		err = STORE_ERR_IO;
 	} else if ((res = pg_exec(pg, "COMMIT")) == NULL) {
@@ -810,7 +807,7 @@ pg_commit(struct store_pg *pg)
 		}
 		PQclear(res);
 	}
-	pg->nlater = 0;
+	pg->nlater = 0;		/* kept SQL would only fail in front of the ROLLBACK */
 	if (err != STORE_OK && pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		(void)pg_simple(pg, "ROLLBACK");

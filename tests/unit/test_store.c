@@ -3263,6 +3263,23 @@ test_pg_migrate_v3(void **state)
 }
 
 /*
+ * The server process behind the store under test: the fixture's database's
+ * one other connection (raw_int's own is excluded).
+ */
+static long
+store_backend_pid(struct fixture *f)
+{
+	char sql[256];
+	long pid;
+
+	snprintf(sql, sizeof(sql), "SELECT pid FROM pg_stat_activity WHERE datname = '%s'"
+	    " AND pid <> pg_backend_pid()", f->db);
+	pid = raw_int(f->spec, sql);
+	assert_true(pid > 0);
+	return pid;
+}
+
+/*
  * A server process that stops answering (SIGSTOP here; a dropped network
  * does the same) holds a call no longer than its statement timeout and a
  * grace; the connection is then given up, and made again once it answers.
@@ -3272,7 +3289,6 @@ test_pg_stuck_server(void **state)
 {
 	struct fixture *f = *state;
 	store_t *st = open_store(f->spec);
-	char sql[256];
 	struct timespec t0;
 	store_err_t err = STORE_ERR_UNAVAILABLE;
 	long pid, ms;
@@ -3280,10 +3296,7 @@ test_pg_stuck_server(void **state)
 
 	assert_store(add_cred(st, "alice", "cred-1", 0), STORE_OK);
 	assert_store(store_set_busy_timeout(st, 200), STORE_OK);	/* statements: 1 s */
-	snprintf(sql, sizeof(sql), "SELECT pid FROM pg_stat_activity WHERE datname = '%s'"
-	    " AND pid <> pg_backend_pid()", f->db);
-	pid = raw_int(f->spec, sql);
-	assert_true(pid > 0);
+	pid = store_backend_pid(f);
 	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
 	/* a write: it is not sent again elsewhere (a read would be, and succeed) */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -3318,7 +3331,7 @@ test_pg_pipelined_marks(void **state)
 	int64_t now = (int64_t)time(NULL);
 	struct store_event ev = { 1, "x", NULL, NULL, "ok", NULL, NULL, 0 };
 	struct store_ceremony c;
-	char refusal[32], sql[256];
+	char refusal[32];
 	struct timespec t0;
 	store_err_t err = STORE_ERR_UNAVAILABLE;
 	long pid, ms;
@@ -3340,10 +3353,7 @@ test_pg_pipelined_marks(void **state)
 
 	/* the server stops answering under a pipeline */
 	assert_store(store_set_busy_timeout(st, 200), STORE_OK);	/* statements: 1 s */
-	snprintf(sql, sizeof(sql), "SELECT pid FROM pg_stat_activity WHERE datname = '%s'"
-	    " AND pid <> pg_backend_pid()", f->db);
-	pid = raw_int(f->spec, sql);
-	assert_true(pid > 0);
+	pid = store_backend_pid(f);
 	assert_store(store_txn_begin(st), STORE_OK);
 	assert_store(store_txn_mark(st), STORE_OK);
 	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
@@ -3370,8 +3380,7 @@ test_pg_pipelined_marks(void **state)
 	 * silently is found there (the journal waits for a new one) rather
 	 * than under a batch's first entry.
 	 */
-	pid = raw_int(f->spec, sql);
-	assert_true(pid > 0);
+	pid = store_backend_pid(f);
 	usleep(1200 * 1000);	/* store_pg.h PG_BEGIN_LATER_MS: 1 s */
 	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
