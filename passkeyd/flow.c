@@ -861,28 +861,34 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 }
 
 /*
- * A cancel's store calls off the loop: the row's pending -> cancelled,
- * and, when another instance decided first, the row to follow.  One round
- * trip where flow_cancel reads first: the move is conditional anyway.
+ * A cancel's, a page's deny's or a failed finish's store calls off the
+ * loop: the row's pending -> cancelled, denied or failed, and, when
+ * another instance decided first, the row to follow.  One round trip
+ * where flow_cancel and flow_deny read first: the move is conditional
+ * anyway.
  */
-struct cancel_call {
+struct end_call {
 	char token[CEREMONY_TOKEN_LEN + 1];
 	uint8_t hash[CEREMONY_HASH_LEN];
+	enum ctl_state to;	/* CTL_STATE_CANCELLED or CTL_STATE_DENIED */
 	const char *why;	/* static */
 	int64_t now;
 	store_err_t move_err, row_err;
 	int row_read;
 	struct store_ceremony row;
-	flow_status_fn done;
+	flow_status_fn cancelled;	/* one of the three */
+	flow_deny_fn denied;
+	flow_finish_fn failed;
 	void *arg;
 };
 
 static store_err_t
-cancel_call(store_t *st, void *arg)
+end_call(store_t *st, void *arg)
 {
-	struct cancel_call *k = arg;
+	struct end_call *k = arg;
 
-	k->move_err = store_ceremony_move(st, k->hash, "pending", "cancelled", k->why, k->now);
+	k->move_err = store_ceremony_move(st, k->hash, "pending", ctl_state_name(k->to),
+	    k->why, k->now);
 	if (k->move_err == STORE_ERR_CONFLICT) {
 		k->row_read = 1;
 		k->row_err = store_ceremony_get(st, k->hash, &k->row);
@@ -890,59 +896,145 @@ cancel_call(store_t *st, void *arg)
 	return STORE_OK;
 }
 
-static void
-cancel_call_done(struct passkeyd *d, void *arg, store_err_t result)
+/*
+ * The ceremony the call was for, unpinned; NULL when it is gone.  Also
+ * whether the store's answer is still news to it: an approval begun here
+ * meanwhile is the store's to decide, and a notice may have told the end
+ * first.
+ */
+static struct ceremony *
+end_call_returned(struct passkeyd *d, struct end_call *k, store_err_t result, int *news)
 {
-	struct cancel_call *k = arg;
 	struct ceremony *c = ceremony_find(d->ceremonies, k->token);
 
-	if (result != STORE_OK)	/* not run: cancelled here only, as flow_cancel would */
+	if (result != STORE_OK)	/* not run */
 		k->move_err = result;
 	flow_store_trouble(d, k->move_err);
+	*news = 0;
 	if (c != NULL) {
 		c->calls--;
-		/* an approval begun here meanwhile is the store's to decide (flow_cancel) */
-		if (c->state == CTL_STATE_PENDING && !c->committing) {
-			if (k->move_err == STORE_ERR_CONFLICT)
-				(void)fleet_follow_row(d, c, k->row_read ? k->row_err :
-				    STORE_ERR_IO, &k->row);
-			else {
-				ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, k->why,
-				    time(NULL));
-				log_ceremony(d, c, "cancelled", "fail", k->why, 0);
-			}
-		}
+		*news = c->state == CTL_STATE_PENDING && !c->committing;
 	}
-	if (k->done != NULL)
-		k->done(d, k->arg, c, c != NULL ? (enum ctl_state)c->state : CTL_STATE_CANCELLED);
+	return c;
+}
+
+static void
+end_call_free(struct end_call *k)
+{
 	if (k->row_read && k->row_err == STORE_OK)
 		store_ceremony_free(&k->row);
 	free(k);
+}
+
+/* Another instance's verdict came first (or its row is gone): follow the row. */
+static void
+end_call_follow(struct passkeyd *d, struct ceremony *c, struct end_call *k)
+{
+	(void)fleet_follow_row(d, c, k->row_read ? k->row_err : k->move_err, &k->row);
+}
+
+static void
+cancel_call_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct end_call *k = arg;
+	int news;
+	struct ceremony *c = end_call_returned(d, k, result, &news);
+
+	/* a store that cannot be reached cancels here only, as flow_cancel would */
+	if (news && k->move_err == STORE_ERR_CONFLICT)
+		end_call_follow(d, c, k);
+	else if (news) {
+		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, k->why, time(NULL));
+		log_ceremony(d, c, "cancelled", "fail", k->why, 0);
+	}
+	if (k->cancelled != NULL)
+		k->cancelled(d, k->arg, c, c != NULL ? (enum ctl_state)c->state :
+		    CTL_STATE_CANCELLED);
+	end_call_free(k);
+}
+
+static void
+deny_call_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct end_call *k = arg;
+	const char *refused = NULL;
+	int news;
+	struct ceremony *c = end_call_returned(d, k, result, &news);
+
+	/*
+	 * A denial the store does not hold denies nothing (flow_deny); one it
+	 * holds is logged even when an approval here is still being written
+	 * (news 0): that approval's move from pending will find it denied.
+	 */
+	if (c != NULL && k->move_err == STORE_OK) {
+		if (news)
+			ceremony_finish(d->ceremonies, c, CTL_STATE_DENIED, "denied", time(NULL));
+		log_ceremony(d, c, "denied", "deny", "denied", 0);
+	} else if (news && (k->move_err == STORE_ERR_CONFLICT ||
+	    k->move_err == STORE_ERR_NOT_FOUND))
+		end_call_follow(d, c, k);
+	else if (news)
+		refused = ctl_refusal_code(store_refusal(d, k->move_err));	/* logged */
+	k->denied(d, k->arg, c, c != NULL && k->move_err == STORE_OK, refused);
+	end_call_free(k);
+}
+
+/* Hands c's end off (end_call); 0 when it cannot be. */
+static int
+end_later(struct passkeyd *d, struct ceremony *c, enum ctl_state to, const char *why,
+    struct end_call *k, offload_done_fn done)
+{
+	memcpy(k->token, c->token, sizeof(k->token));
+	ceremony_token_hash(c->token, k->hash);
+	k->to = to;
+	k->why = why;
+	k->now = (int64_t)time(NULL);
+	if (offload_add(d->offload, end_call, done, k) != 0) {
+		free(k);
+		return 0;
+	}
+	c->calls++;
+	return 1;
+}
+
+/* Whether c's row can be moved from pending off the loop now. */
+static int
+end_can_go_later(struct passkeyd *d, const struct ceremony *c)
+{
+	return d->fleet && offload_ready(d->offload) && c->calls < UINT8_MAX &&
+	    c->state == CTL_STATE_PENDING && !c->committing;
 }
 
 int
 flow_cancel_later(struct passkeyd *d, struct ceremony *c, const char *why,
     flow_status_fn done, void *arg)
 {
-	struct cancel_call *k;
+	struct end_call *k;
 
 	/* nothing to move: flow_cancel answers from here */
-	if (!d->fleet || !offload_ready(d->offload) || c->calls == UINT8_MAX ||
-	    c->state != CTL_STATE_PENDING || c->committing ||
+	if (!end_can_go_later(d, c) || (k = calloc(1, sizeof(*k))) == NULL)
+		return 0;
+	k->cancelled = done;
+	k->arg = arg;
+	return end_later(d, c, CTL_STATE_CANCELLED, why, k, cancel_call_done);
+}
+
+int
+flow_deny_later(struct passkeyd *d, struct ceremony *c, flow_deny_fn done, void *arg)
+{
+	struct end_call *k;
+
+	/*
+	 * Nothing to move, or the server found slow (flow_deny refuses at
+	 * once then): flow_deny answers from here.
+	 */
+	expire_if_due(d, c);
+	if (!end_can_go_later(d, c) || flow_store_slow(d) ||
 	    (k = calloc(1, sizeof(*k))) == NULL)
 		return 0;
-	memcpy(k->token, c->token, sizeof(k->token));
-	ceremony_token_hash(c->token, k->hash);
-	k->why = why;
-	k->now = (int64_t)time(NULL);
-	k->done = done;
+	k->denied = done;
 	k->arg = arg;
-	if (offload_add(d->offload, cancel_call, cancel_call_done, k) != 0) {
-		free(k);
-		return 0;
-	}
-	c->calls++;
-	return 1;
+	return end_later(d, c, CTL_STATE_DENIED, "denied", k, deny_call_done);
 }
 
 const char *
@@ -1212,6 +1304,53 @@ fail_everywhere(struct passkeyd *d, struct ceremony *c, const char *reason)
 	flow_store_trouble(d, err);
 	ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, reason, time(NULL));
 	log_ceremony(d, c, "failed", "fail", reason, 0);
+}
+
+/*
+ * fail_everywhere with its store calls off the loop (end_call): the row's
+ * pending -> failed, and the row when another instance decided first.
+ * The ceremony stays `committing` meanwhile, as under an approval, so no
+ * second attempt at its challenge is verified here, and the finish waits
+ * for its done, as an approval's does.
+ */
+static void
+fail_call_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct end_call *k = arg;
+	struct ceremony *c = ceremony_find(d->ceremonies, k->token);
+	int news;
+
+	if (c != NULL)
+		c->committing = 0;	/* fail_later's */
+	c = end_call_returned(d, k, result, &news);
+	if (news && (k->move_err == STORE_ERR_CONFLICT || k->move_err == STORE_ERR_NOT_FOUND))
+		end_call_follow(d, c, k);
+	/* as fail_everywhere: a store that cannot be reached fails it here anyway */
+	if (news && c->state == CTL_STATE_PENDING) {
+		ceremony_finish(d->ceremonies, c, CTL_STATE_FAILED, k->why, time(NULL));
+		log_ceremony(d, c, "failed", "fail", k->why, 0);
+	}
+	k->failed(d, k->arg);
+	end_call_free(k);
+}
+
+/* 1 when c's failure went off the loop (reason: static), and done follows. */
+static int
+fail_later(struct passkeyd *d, struct ceremony *c, const char *reason, flow_finish_fn done,
+    void *arg)
+{
+	struct end_call *k;
+
+	/* found slow, or used by a status here: fail_everywhere's own paths */
+	if (!end_can_go_later(d, c) || flow_store_slow(d) || c->used_early ||
+	    (k = calloc(1, sizeof(*k))) == NULL)
+		return 0;
+	k->failed = done;
+	k->arg = arg;
+	if (!end_later(d, c, CTL_STATE_FAILED, reason, k, fail_call_done))
+		return 0;
+	c->committing = 1;
+	return 1;
 }
 
 /*
@@ -1548,6 +1687,8 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 	}
 	if (a != NULL)
 		approval_free(a);
+	if (fail_later(d, c, *reason, done, arg))
+		return 1;
 	fail_everywhere(d, c, *reason);
 	return 0;
 }

@@ -166,16 +166,31 @@ typedef void (*flow_finish_fn)(struct passkeyd *d, void *arg);
  * The browser's answer, for a ceremony its caller has just brought up to
  * date (flow_refresh: expired, or decided elsewhere in a fleet).
  * Returns 1 when verification passed and the
- * approval is being written: `done` is called once it is decided, and
- * c->state then tells approved or failed.  Returns 0 when it is decided
- * now: *reason is NULL never here; it is the failure's code, or the
- * state's name for a ceremony no longer pending.
+ * approval is being written, or, in a fleet, when it failed and the
+ * failure's row is being moved off the loop (pending -> failed): `done`
+ * is called once it is decided, and c->state then tells approved or
+ * failed (or what another instance decided first).  Returns 0 when it is
+ * decided now: *reason is NULL never here; it is the failure's code, or
+ * the state's name for a ceremony no longer pending.
  */
 int flow_finish(struct passkeyd *d, struct ceremony *c, const char *body,
     size_t len, struct page_reads *pre, flow_finish_fn done, void *arg,
     const char **reason);
 /* A page's deny: NULL when done (or nothing to do), else the refusal's code (store_busy). */
 const char *flow_deny(struct passkeyd *d, struct ceremony *c);
+/*
+ * The same with its store calls off the loop (offload.h): the row's move
+ * (pending -> denied), and, when another instance decided first, the row
+ * to follow.  Returns 1 when handed off, and done(d, arg, c, held,
+ * refused) follows: c NULL when the ceremony is gone by then, held when
+ * the store took this denial (c may still say pending while an approval
+ * here is being written: that approval will fail), refused as
+ * flow_deny's; 0 when there is nothing to move, the server is found slow
+ * or nothing can be handed off: call flow_deny.
+ */
+typedef void (*flow_deny_fn)(struct passkeyd *d, void *arg, struct ceremony *c,
+    int held, const char *refused);
+int flow_deny_later(struct passkeyd *d, struct ceremony *c, flow_deny_fn done, void *arg);
 void flow_client_cancelled(struct passkeyd *d, struct ceremony *c,
     const char *dom_error);
 

@@ -66,7 +66,7 @@ struct http_server {
 	uint64_t tls_failures;		/* handshakes that failed, not yet reported */
 };
 
-enum phase { RECEIVING, READING, READ, COMMITTING, DECIDED };
+enum phase { RECEIVING, READING, READ, COMMITTING, DECIDED, DENYING, DENIED };
 
 /* Per request: the POST body as it arrives, and a finish under way. */
 struct request {
@@ -77,6 +77,9 @@ struct request {
 	struct MHD_Connection *conn;
 	struct http_server *h;
 	struct page_reads *pre;		/* READ: what the step's reads returned */
+	/* DENIED: the ceremony as its deny left it (gone: -1), and the refusal */
+	int denied_state;
+	const char *denied_reason, *refused;
 };
 
 static const char csp[] =
@@ -320,14 +323,19 @@ origin_allowed(struct http_server *h, struct MHD_Connection *conn)
 
 /* A final ceremony's answer: 410 Gone with its state. */
 static enum MHD_Result
+send_final_state(struct MHD_Connection *conn, enum ctl_state s, const char *reason)
+{
+	const char *state = ctl_state_name(s);
+
+	if (s == CTL_STATE_APPROVED)
+		state = "used";	/* the page must not suggest it can approve again */
+	return send_state(conn, 410, state, s == CTL_STATE_FAILED ? reason : NULL);
+}
+
+static enum MHD_Result
 send_final(struct MHD_Connection *conn, struct ceremony *c)
 {
-	const char *state = ctl_state_name((enum ctl_state)c->state);
-
-	if (c->state == CTL_STATE_APPROVED)
-		state = "used";	/* the page must not suggest it can approve again */
-	return send_state(conn, 410, state,
-	    c->state == CTL_STATE_FAILED ? c->reason : NULL);
+	return send_final_state(conn, (enum ctl_state)c->state, c->reason);
 }
 
 static enum MHD_Result
@@ -412,6 +420,20 @@ finish_decided(struct passkeyd *d, void *arg)
 	resume(arg, DECIDED);
 }
 
+/* A deny handed off returned (flow_deny_later): what to answer. */
+static void
+deny_returned(struct passkeyd *d, void *arg, struct ceremony *c, int held,
+    const char *refused)
+{
+	struct request *req = arg;
+
+	(void)d;
+	req->denied_state = held ? CTL_STATE_DENIED : c != NULL ? c->state : -1;
+	req->denied_reason = c != NULL ? c->reason : NULL;
+	req->refused = refused;
+	resume(req, DENIED);
+}
+
 /* A step's reads returned (page_reads.h). */
 static void
 reads_returned(struct passkeyd *d, void *arg)
@@ -446,6 +468,39 @@ api_finish(struct http_server *h, struct MHD_Connection *conn, struct ceremony *
 	return send_state(conn, 400, "failed", reason);
 }
 
+/* A deny's answer, from the state it left its ceremony in. */
+static enum MHD_Result
+deny_reply(struct MHD_Connection *conn, int state, const char *reason, const char *refused)
+{
+	if (state < 0)	/* forgotten meanwhile */
+		return send_state(conn, 404, "unknown", NULL);
+	if (state == CTL_STATE_DENIED)
+		return send_state(conn, 200, "denied", NULL);
+	/* decided elsewhere first, or expired: what it is now */
+	if (state != CTL_STATE_PENDING)
+		return send_final_state(conn, (enum ctl_state)state, reason);
+	return refused != NULL ? send_state(conn, 503, "error", refused) :
+	    send_state(conn, 409, "pending", "ceremony_in_progress");
+}
+
+static enum MHD_Result
+api_deny(struct http_server *h, struct MHD_Connection *conn, struct ceremony *c,
+    struct request *req)
+{
+	const char *refused;
+
+	/* in a fleet, its move off the loop, with no read first: the move is conditional */
+	if (flow_deny_later(h->d, c, deny_returned, req)) {
+		suspend(h, conn, req, DENYING);
+		return MHD_YES;
+	}
+	/* decided already (a second deny too): what it is */
+	if (c->state != CTL_STATE_PENDING)
+		return send_final(conn, c);
+	refused = flow_deny(h->d, c);
+	return deny_reply(conn, c->state, c->reason, refused);
+}
+
 static enum MHD_Result
 handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
     struct request *req)
@@ -467,7 +522,11 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	token[CEREMONY_TOKEN_LEN] = '\0';
 	op = slash + 1;
 	step = strcmp(op, "options") == 0 ? PAGE_OPTIONS :
-	    strcmp(op, "finish") == 0 ? PAGE_FINISH : PAGE_OTHER;
+	    strcmp(op, "finish") == 0 ? PAGE_FINISH :
+	    strcmp(op, "deny") == 0 ? PAGE_DENY : PAGE_CANCEL;
+	/* nothing else: an unknown step costs the store nothing */
+	if (step == PAGE_CANCEL && strcmp(op, "cancel") != 0)
+		return send_state(conn, 404, "unknown", NULL);
 	/* a fleet's: the step's reads off the loop first (page_reads.h) */
 	if (req->phase == RECEIVING && page_reads_start(h->d, token, step,
 	    req->body ? req->body : "", req->len, reads_returned, req, &req->pre)) {
@@ -479,29 +538,15 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		    send_state(conn, 404, "unknown", NULL);
 	if (step == PAGE_FINISH)
 		return api_finish(h, conn, c, req);
-	/* Deny and cancel read the row first (unless the server is found slow, flow.h) */
-	if (step == PAGE_OPTIONS)
-		flow_refresh_page(h->d, c, req->pre);
-	else
-		flow_refresh(h->d, c);
+	if (step == PAGE_DENY)
+		return api_deny(h, conn, c, req);
+	/* another instance's row was read off the loop first (page_reads.h) */
+	flow_refresh_page(h->d, c, req->pre);
 	if (c->state != CTL_STATE_PENDING)
 		return send_final(conn, c);
 	if (step == PAGE_OPTIONS)
 		return api_options(h, conn, c, req);
-	if (strcmp(op, "deny") == 0) {
-		const char *refused = flow_deny(h->d, c);
-
-		if (c->state == CTL_STATE_DENIED)
-			return send_state(conn, 200, "denied", NULL);
-		/* decided elsewhere first, or expired: what it is now */
-		if (c->state != CTL_STATE_PENDING)
-			return send_final(conn, c);
-		return refused != NULL ? send_state(conn, 503, "error", refused) :
-		    send_state(conn, 409, "pending", "ceremony_in_progress");
-	}
-	if (strcmp(op, "cancel") == 0)
-		return api_cancel(h, conn, c, req);
-	return send_state(conn, 404, "unknown", NULL);
+	return api_cancel(h, conn, c, req);
 }
 
 static enum MHD_Result
@@ -541,8 +586,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	/* resumed before its reads returned or it was decided: wait on */
-	if (req->phase == READING || req->phase == COMMITTING)
+	if (req->phase == READING || req->phase == COMMITTING || req->phase == DENYING)
 		return MHD_YES;
+	if (req->phase == DENIED)
+		return deny_reply(conn, req->denied_state, req->denied_reason, req->refused);
 	return handle_api(h, conn, url, req);
 }
 

@@ -21,7 +21,7 @@ reads_failed(struct page_reads *p, store_err_t err)
 		p->creds_read = 1;
 		p->creds_user = p->user;
 		p->creds_err = err;
-	} else if (p->step == PAGE_FINISH && p->kind == CEREMONY_LOGIN) {
+	} else if (p->step == PAGE_FINISH && p->kind == CEREMONY_LOGIN && p->resp != NULL) {
 		p->cred_read = 1;
 		p->cred_err = err;
 	}
@@ -54,7 +54,7 @@ reads_call(store_t *st, void *arg)
 		p->creds_read = 1;
 		p->creds_user = user;
 		p->creds_err = store_cred_list_user(st, user, &p->creds);
-	} else if (p->step == PAGE_FINISH && kind == CEREMONY_LOGIN) {
+	} else if (p->step == PAGE_FINISH && kind == CEREMONY_LOGIN && p->resp != NULL) {
 		p->cred_read = 1;
 		p->cred_err = store_cred_get_for_login(st, rp_response_raw_id_ptr(p->resp),
 		    rp_response_raw_id_len(p->resp), &p->cred, p->handle);
@@ -82,16 +82,20 @@ reads_done(struct passkeyd *d, void *arg, store_err_t result)
 /*
  * Whether the step on this ceremony reads the store at all (flow.c).  A
  * token nobody here knows is read off the loop for every step, so that
- * made-up tokens cost the loop nothing; deny and cancel on a known one
- * act on its row on the loop (not while the server is found slow: flow.h).
+ * made-up tokens cost the loop nothing.  A deny on a known one reads
+ * nothing first: its move, off the loop too, is conditional, and reads
+ * the row only when another instance decided first (flow_deny_later).
  */
 static int
-reads_anything(const struct ceremony *c, enum page_step step)
+reads_anything(const struct passkeyd *d, const struct ceremony *c, enum page_step step)
 {
 	if (c == NULL)
 		return 1;	/* its row */
-	if (step == PAGE_OTHER)
+	if (step == PAGE_DENY)
 		return 0;
+	if (step == PAGE_CANCEL)	/* flow_refresh_page's read, which skips it when slow */
+		return c->foreign && c->state == CTL_STATE_PENDING && !c->committing &&
+		    !flow_store_slow(d);
 	if (c->foreign)
 		return 1;
 	if (c->state != CTL_STATE_PENDING || c->committing)
@@ -111,7 +115,7 @@ page_reads_start(struct passkeyd *d, const char *token, enum page_step step,
 	if (!d->fleet || !offload_ready(d->offload) || !ceremony_token_valid(token))
 		return 0;
 	c = ceremony_find(d->ceremonies, token);
-	if (!reads_anything(c, step) || (p = calloc(1, sizeof(*p))) == NULL)
+	if (!reads_anything(d, c, step) || (p = calloc(1, sizeof(*p))) == NULL)
 		return 0;
 	memcpy(p->token, token, sizeof(p->token));
 	ceremony_token_hash(token, p->hash);
@@ -120,9 +124,16 @@ page_reads_start(struct passkeyd *d, const char *token, enum page_step step,
 	p->want_row = c == NULL || c->foreign;
 	p->done = done;
 	p->arg = arg;
-	/* a body that does not parse is refused by the step, with its reason */
+	/*
+	 * A body that does not parse is refused by the step, with its reason:
+	 * no passkey to read for it, but the row still is (flow_refresh_page).
+	 */
+	if (step == PAGE_FINISH && rp_response_from_json(body, len, &p->resp) != RP_OK &&
+	    !p->want_row) {
+		page_reads_free(p);
+		return 0;
+	}
 	if ((c != NULL && (p->user = strdup(c->user)) == NULL) ||
-	    (step == PAGE_FINISH && rp_response_from_json(body, len, &p->resp) != RP_OK) ||
 	    offload_add(d->offload, reads_call, reads_done, p) != 0) {
 		page_reads_free(p);
 		return 0;

@@ -26,7 +26,8 @@ struct passkeyd;
 enum page_step {
 	PAGE_OPTIONS,
 	PAGE_FINISH,
-	PAGE_OTHER,	/* deny, cancel, anything: only an unknown ceremony's row */
+	PAGE_DENY,	/* only an unknown ceremony's row: its move reads a decided one */
+	PAGE_CANCEL,	/* the browser gave up: the row of one not begun here */
 };
 
 struct page_reads {
