@@ -214,18 +214,6 @@ fleet_move(store_t *st, const struct ceremony *c, enum ctl_state from, enum ctl_
 	    (int64_t)time(NULL));
 }
 
-store_err_t
-fleet_set_handle(struct passkeyd *d, struct ceremony *c)
-{
-	uint8_t hash[CEREMONY_HASH_LEN], chosen[CEREMONY_HANDLE_LEN];
-	store_err_t err;
-
-	ceremony_token_hash(c->token, hash);
-	if ((err = store_ceremony_set_handle(d->store, hash, c->user_handle, chosen)) == STORE_OK)
-		memcpy(c->user_handle, chosen, sizeof(chosen));
-	return err;
-}
-
 /* A row read off the loop for a notice (offload.h). */
 struct notice_read {
 	char token[CEREMONY_TOKEN_LEN + 1];

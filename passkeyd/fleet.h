@@ -55,12 +55,6 @@ int fleet_follow_row(struct passkeyd *d, struct ceremony *c, store_err_t err,
 store_err_t fleet_move(store_t *st, const struct ceremony *c, enum ctl_state from,
     enum ctl_state to, const char *reason);
 
-/*
- * A registration's user handle, chosen once for the whole fleet: the one
- * in c (the user's, or fresh) unless another instance chose first.
- */
-store_err_t fleet_set_handle(struct passkeyd *d, struct ceremony *c);
-
 /* The change notices that arrived: each of ours named is read again. */
 void fleet_notices(struct passkeyd *d);
 int fleet_notice_fd(struct passkeyd *d);

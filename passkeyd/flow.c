@@ -1170,21 +1170,43 @@ register_options(struct passkeyd *d, struct ceremony *c, json_int_t timeout_ms,
  * which anyone with the link can send, writes nothing.
  */
 static store_err_t
-registration_handle(struct passkeyd *d, struct ceremony *c)
+registration_handle(struct passkeyd *d, struct ceremony *c, const struct page_reads *pre)
 {
+	uint8_t hash[CEREMONY_HASH_LEN];
 	store_err_t err;
 
 	if (c->has_handle)
 		return STORE_OK;
-	err = store_user_handle(d->store, c->user, 0, c->user_handle);
-	if (err == STORE_ERR_NOT_FOUND)
-		err = store_random_handle(c->user_handle);
-	/* in a fleet, the first instance to offer one fixes it for all */
-	if (err == STORE_OK && d->fleet)
-		err = fleet_set_handle(d, c);
+	if (pre != NULL && pre->handle_read) {	/* chosen off the loop */
+		if ((err = pre->handle_err) == STORE_OK)
+			memcpy(c->user_handle, pre->handle, sizeof(c->user_handle));
+	} else {
+		ceremony_token_hash(c->token, hash);
+		err = flow_choose_handle(d->store, c->user, d->fleet ? hash : NULL,
+		    c->user_handle);
+	}
 	if (err == STORE_OK)
 		c->has_handle = 1;
 	return err;
+}
+
+store_err_t
+flow_choose_handle(store_t *st, const char *user, const uint8_t *row_hash,
+    unsigned char out[STORE_USER_HANDLE_LEN])
+{
+	unsigned char mine[STORE_USER_HANDLE_LEN];
+	store_err_t err;
+
+	err = store_user_handle(st, user, 0, mine);
+	if (err == STORE_ERR_NOT_FOUND)
+		err = store_random_handle(mine);
+	if (err != STORE_OK)
+		return err;
+	/* in a fleet, the first instance to offer one fixes it for all */
+	if (row_hash != NULL)
+		return store_ceremony_set_handle(st, row_hash, mine, out);
+	memcpy(out, mine, sizeof(mine));
+	return STORE_OK;
 }
 
 json_t *
@@ -1213,7 +1235,7 @@ flow_options(struct passkeyd *d, struct ceremony *c, const struct page_reads *pr
 	}
 	if (c->kind == CEREMONY_LOGIN)
 		pk = login_options(d, c, timeout_ms, creds);
-	else if ((serr = registration_handle(d, c)) != STORE_OK)
+	else if ((serr = registration_handle(d, c, pre)) != STORE_OK)
 		*err = store_reason(d, serr);
 	else
 		pk = register_options(d, c, timeout_ms, creds);

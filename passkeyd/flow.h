@@ -156,6 +156,16 @@ void flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why);
 int flow_cancel_later(struct passkeyd *d, struct ceremony *c, const char *why,
     flow_status_fn done, void *arg);
 
+/*
+ * A registration's user handle: the user's own when the store has one,
+ * else fresh random bytes.  In a fleet (row_hash: the ceremony row's key)
+ * the first instance to offer one fixes it in the row for all, and out is
+ * the one fixed.  No I/O but the store's: page_reads.c calls it off the
+ * loop.
+ */
+store_err_t flow_choose_handle(store_t *st, const char *user, const uint8_t *row_hash,
+    unsigned char out[STORE_USER_HANDLE_LEN]);
+
 /* For the page: the PublicKeyCredential*OptionsJSON, or NULL with *err. */
 json_t *flow_options(struct passkeyd *d, struct ceremony *c, const struct page_reads *pre,
     const char **err);
@@ -169,7 +179,8 @@ typedef void (*flow_finish_fn)(struct passkeyd *d, void *arg);
  * approval is being written, or, in a fleet, when it failed and the
  * failure's row is being moved off the loop (pending -> failed): `done`
  * is called once it is decided, and c->state then tells approved or
- * failed (or what another instance decided first).  Returns 0 when it is
+ * failed (or what another instance decided first); *reason is NULL for
+ * an approval, else the failure's code.  Returns 0 when it is
  * decided now: *reason is NULL never here; it is the failure's code, or
  * the state's name for a ceremony no longer pending.
  */

@@ -77,6 +77,7 @@ struct request {
 	struct MHD_Connection *conn;
 	struct http_server *h;
 	struct page_reads *pre;		/* READ: what the step's reads returned */
+	const char *failed;		/* COMMITTING a failure: its reason (static) */
 	/* DENIED: the ceremony as its deny left it (gone: -1), and the refusal */
 	int denied_state;
 	const char *denied_reason, *refused;
@@ -458,6 +459,7 @@ api_finish(struct http_server *h, struct MHD_Connection *conn, struct ceremony *
 	/* called on a finished ceremony too: a replay is logged there */
 	if (flow_finish(h->d, c, req->body ? req->body : "", req->len, req->pre,
 	    finish_decided, req, &reason)) {
+		req->failed = reason;
 		suspend(h, conn, req, COMMITTING);
 		return MHD_YES;
 	}
@@ -590,6 +592,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	if (req->phase == DENIED)
 		return deny_reply(conn, req->denied_state, req->denied_reason, req->refused);
+	/*
+	 * This finish failed: so it says, whatever the store held (as when
+	 * answered at once), and even if its ceremony was forgotten meanwhile.
+	 */
+	if (req->phase == DECIDED && req->failed != NULL)
+		return send_state(conn, 400, "failed", req->failed);
 	return handle_api(h, conn, url, req);
 }
 
@@ -727,9 +735,6 @@ http_timeout_ms(struct http_server *h)
 
 	if (h->resumed)
 		return 0;
-	/* a draining old daemon is run every turn: wake up now and then */
-	if (h->old.mhd != NULL)
-		return 100;
 	if (MHD_get_timeout(h->mhd, &ms) != MHD_YES)
 		ms = ULLONG_MAX;
 	if (h->head != NULL) {
@@ -739,9 +744,21 @@ http_timeout_ms(struct http_server *h)
 		if ((MHD_UNSIGNED_LONG_LONG)until < ms)
 			ms = (MHD_UNSIGNED_LONG_LONG)until;
 	}
+	/* a draining old daemon is run every turn: wake up now and then */
+	if (h->old.mhd != NULL && ms > 100)
+		ms = 100;
 	if (ms == ULLONG_MAX)
 		return -1;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Whether a timeout of MHD's is due (or a connection has input it read already). */
+static int
+mhd_due(struct MHD_Daemon *mhd)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	return MHD_get_timeout(mhd, &ms) == MHD_YES && ms == 0;
 }
 
 static void
@@ -770,20 +787,29 @@ mhd_connections(struct MHD_Daemon *mhd)
 }
 
 void
-http_run(struct http_server *h, int64_t now_ms)
+http_run(struct http_server *h, int64_t now_ms, int ready)
 {
 	unsigned before = mhd_connections(h->mhd);
+	int resumed = h->resumed;
 
 	h->resumed = 0;
 	expire_conns(h, now_ms);
-	MHD_run(h->mhd);
 	/*
-	 * At its connection limit MHD stops listening, and starts again only
-	 * in the run after one closes: run again now, or queued clients wait
-	 * for the next wake-up.
+	 * MHD's run costs an epoll_wait: only when it may find something.  Its
+	 * descriptor (level-triggered) stays readable until it runs, and a
+	 * connection closed by expire_conns makes it readable, so nothing
+	 * skipped here waits longer than the next turn's poll.
 	 */
-	if (mhd_connections(h->mhd) < before)
+	if (ready || resumed || mhd_due(h->mhd)) {
 		MHD_run(h->mhd);
+		/*
+		 * At its connection limit MHD stops listening, and starts again
+		 * only in the run after one closes: run again now, or queued
+		 * clients wait for the next wake-up.
+		 */
+		if (mhd_connections(h->mhd) < before)
+			MHD_run(h->mhd);
+	}
 	run_old(h, now_ms);
 	if (h->tls_failures > 0 && rate_take(&h->d->log_noise,
 	    &(struct rate_rule){ 0.1, 1.0 }, now_ms)) {

@@ -55,8 +55,12 @@ int http_timeout_ms(struct http_server *h);
  * serves it only in its next run, and its descriptor does not wake poll.
  */
 int http_wants_run(const struct http_server *h);
-/* Serves what is ready, and closes connections past their deadline. */
-void http_run(struct http_server *h, int64_t now_ms);
+/*
+ * Serves what is ready, and closes connections past their deadline.
+ * ready: http_poll_fd was readable (else MHD runs only for a resumed
+ * request or a due timeout).
+ */
+void http_run(struct http_server *h, int64_t now_ms, int ready);
 void http_stop(struct http_server *h);
 size_t http_connection_count(const struct http_server *h);
 /*

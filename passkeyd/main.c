@@ -396,7 +396,7 @@ run_loop(struct passkeyd *d)
 		}
 		now_ms = clock_monotonic_ms();
 		woke_us = clock_monotonic_us();
-		http_run(d->http, now_ms);
+		http_run(d->http, now_ms, fds[0].revents != 0);
 		control_handle(d->control, fds + 1, controls, now_ms);
 		/*
 		 * A scrape is read and answered here, on the loop, like a page:
@@ -418,7 +418,7 @@ run_loop(struct passkeyd *d)
 		 * queued its approval: it is committed in this turn too.
 		 */
 		if (http_wants_run(d->http)) {
-			http_run(d->http, now_ms);
+			http_run(d->http, now_ms, 1);
 			journal_wait = journal_flush(d->journal, d, d->store, now_ms);
 		}
 		if (time(NULL) != last_sweep) {

@@ -54,6 +54,11 @@ reads_call(store_t *st, void *arg)
 		p->creds_read = 1;
 		p->creds_user = user;
 		p->creds_err = store_cred_list_user(st, user, &p->creds);
+		if (p->creds_err == STORE_OK && kind == CEREMONY_REGISTER &&
+		    (p->want_row ? !p->row.has_handle : p->want_handle)) {
+			p->handle_read = 1;
+			p->handle_err = flow_choose_handle(st, user, p->hash, p->handle);
+		}
 	} else if (p->step == PAGE_FINISH && kind == CEREMONY_LOGIN && p->resp != NULL) {
 		p->cred_read = 1;
 		p->cred_err = store_cred_get_for_login(st, rp_response_raw_id_ptr(p->resp),
@@ -76,6 +81,7 @@ reads_done(struct passkeyd *d, void *arg, store_err_t result)
 	flow_store_trouble(d, p->row_read ? p->row_err : STORE_OK);
 	flow_store_trouble(d, p->creds_read ? p->creds_err : STORE_OK);
 	flow_store_trouble(d, p->cred_read ? p->cred_err : STORE_OK);
+	flow_store_trouble(d, p->handle_read ? p->handle_err : STORE_OK);
 	p->done(d, p->arg);
 }
 
@@ -122,6 +128,7 @@ page_reads_start(struct passkeyd *d, const char *token, enum page_step step,
 	p->step = step;
 	p->kind = c != NULL ? c->kind : -1;
 	p->want_row = c == NULL || c->foreign;
+	p->want_handle = c != NULL && c->kind == CEREMONY_REGISTER && !c->has_handle;
 	p->done = done;
 	p->arg = arg;
 	/*

@@ -52,7 +52,13 @@ struct page_reads {
 	int cred_read;
 	store_err_t cred_err;
 	struct store_credential cred;
-	unsigned char handle[STORE_USER_HANDLE_LEN];
+	unsigned char handle[STORE_USER_HANDLE_LEN];	/* also a registration's, below */
+	/*
+	 * A registration's options: its user handle, chosen and fixed in the
+	 * row (flow_choose_handle) when the ceremony had none (want_handle).
+	 */
+	int want_handle, handle_read;
+	store_err_t handle_err;
 	rp_response_t *resp;	/* finish: the body, parsed once */
 	void (*done)(struct passkeyd *d, void *arg);
 	void *arg;
