@@ -426,6 +426,34 @@ store_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
 	    bs != 0, when, addr);
 }
 
+store_err_t
+store_login_approve(store_t *st, const unsigned char *row_hash, int64_t now,
+    const struct store_cred_use *use, const struct store_event *ev, int *failed)
+{
+	store_err_t err;
+
+	*failed = 0;
+	if (st == NULL || use == NULL || !valid_id(use->id, use->id_len) || use->when < 0 ||
+	    !valid_event(ev) || now < 0)
+		return STORE_ERR_INVALID;
+	if (row_hash != NULL && st->ops->ceremony_move == NULL)
+		return STORE_ERR_UNSUPPORTED;
+	if (st->ops->login_approve != NULL)
+		return st->ops->login_approve(st, row_hash, now, use, ev, failed);
+	if (row_hash != NULL && (err = st->ops->ceremony_move(st, row_hash, "pending",
+	    "approved", NULL, now)) != STORE_OK)
+		return err;
+	*failed = 1;
+	if ((err = store_cred_record_use(st, use->id, use->id_len, use->sign_count,
+	    use->must_grow, use->bs, use->when, use->addr)) != STORE_OK)
+		return err;
+	*failed = 2;
+	if ((err = st->ops->event_add(st, ev)) != STORE_OK)
+		return err;
+	*failed = 0;
+	return STORE_OK;
+}
+
 int
 store_nickname_valid(const char *nickname)
 {

@@ -213,6 +213,30 @@ store_err_t store_cred_count_user(store_t *st, const char *user, size_t *count);
  */
 store_err_t store_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
     uint32_t sign_count, int must_grow, int bs, int64_t when, const char *addr);
+/* A verified assertion's use of a passkey: store_cred_record_use's arguments. */
+struct store_cred_use {
+	const unsigned char *id;
+	size_t id_len;
+	uint32_t sign_count;
+	int must_grow;
+	int bs;
+	int64_t when;
+	const char *addr;
+};
+/*
+ * A login's approval, in one round trip where the backend can (one SQL
+ * statement on PostgreSQL): the ceremony row's pending -> approved
+ * (row_hash: a fleet's; NULL for none, as with SQLite), then the
+ * passkey's use (store_cred_record_use), then the audit row ev, each only
+ * when the one before it held.  On an error, *failed says which did not
+ * hold: 0 the row (STORE_ERR_CONFLICT: no longer pending, or past its
+ * expiry; STORE_ERR_NOT_FOUND: none this role may change), 1 the use (as
+ * store_cred_record_use says), 2 the audit row.  What held before it is
+ * not undone here: call it inside a transaction, and roll back to a
+ * savepoint (the journal's mark) on any error.
+ */
+store_err_t store_login_approve(store_t *st, const unsigned char *row_hash, int64_t now,
+    const struct store_cred_use *use, const struct store_event *ev, int *failed);
 store_err_t store_cred_rename(store_t *st, const unsigned char *id, size_t id_len,
     const char *nickname);
 /* 1 when store_cred_rename takes this nickname (NULL, which clears it, is 0 here). */

@@ -49,6 +49,9 @@ struct store_ops {
 	    struct store_credential *, size_t *);
 	store_err_t (*cred_record_use)(store_t *, const unsigned char *, size_t,
 	    uint32_t, int, int, int64_t, const char *);
+	/* NULL: store.c makes it of ceremony_move, cred_record_use and event_add */
+	store_err_t (*login_approve)(store_t *, const unsigned char *, int64_t,
+	    const struct store_cred_use *, const struct store_event *, int *);
 	store_err_t (*cred_rename)(store_t *, const unsigned char *, size_t,
 	    const char *);
 	/* keep_last: refuse (STORE_ERR_LAST) to remove a user's only one */

@@ -87,6 +87,23 @@
 	    " AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))") \
 	X(PG_CRED_USE_MAX, "UPDATE credentials SET sign_count = greatest(sign_count, $1)," \
 	    " bs = $2, last_used = $3, last_addr = $4 WHERE id = $5") \
+	/*
+	 * store_login_approve: the ceremony row (none when $1 is NULL), the
+	 * use (PG_CRED_USE_GROW or _MAX by $8) only after it, the audit row
+	 * only after the use; what each did, counted
+	 */ \
+	X(PG_LOGIN_APPROVE, "WITH d AS (UPDATE ceremonies SET state = 'approved'," \
+	    " reason = NULL, finished = $2, challenge = " PG_ZERO32 \
+	    " WHERE token_hash = $1 AND state = 'pending' AND expires > $2 RETURNING 1)," \
+	    " u AS (UPDATE credentials SET sign_count = CASE WHEN $8 THEN $3" \
+	    " ELSE greatest(sign_count, $3) END, bs = $4, last_used = $5, last_addr = $6" \
+	    " WHERE id = $7 AND ($1::bytea IS NULL OR EXISTS (SELECT 1 FROM d))" \
+	    " AND (NOT $8 OR sign_count < $3 OR (sign_count = 0 AND $3 = 0)) RETURNING 1)," \
+	    " e AS (INSERT INTO events (time, event, user_name, addr, verdict, reason, detail)" \
+	    " SELECT $9::bigint, $10::text, $11::text, $12::text, $13::text, $14::text," \
+	    " $15::text FROM u RETURNING 1)" \
+	    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM u)," \
+	    " (SELECT count(*) FROM e)") \
 	X(PG_CRED_RENAME, "UPDATE credentials SET nickname = $1 WHERE id = $2") \
 	X(PG_CRED_REMOVE, "DELETE FROM credentials WHERE id = $1 AND" \
 	    " ($2 = false OR (SELECT count(*) FROM credentials AS o" \

@@ -730,6 +730,81 @@ test_cred_record_use(void **state)
 	store_close(st);
 }
 
+/* An approval's audit row, as the daemon writes one. */
+static struct store_event
+approved_event(int64_t when)
+{
+	return (struct store_event){ .time = when, .event = "login_approved", .user = "alice",
+	    .addr = "192.0.2.7", .verdict = "ok" };
+}
+
+static uint64_t
+event_count(store_t *st)
+{
+	uint64_t n = 0;
+
+	assert_store(store_event_count(st, &n), STORE_OK);
+	return n;
+}
+
+/*
+ * store_login_approve without a ceremony row (as on SQLite, or a fleet's
+ * daemon asked for none): the use, then its audit row, only after the use.
+ */
+static void
+test_login_approve(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	struct store_event ev = approved_event(1700000300);
+	struct store_cred_use use = { .id = (const unsigned char *)"cred-app", .id_len = 8,
+	    .sign_count = 9, .must_grow = 1, .bs = 1, .when = 1700000300, .addr = "192.0.2.7" };
+	struct store_credential c;
+	uint64_t before;
+	int failed = -1;
+
+	assert_store(add_cred(st, "alice", "cred-app", 100), STORE_OK);
+	before = event_count(st);
+	assert_store(store_login_approve(st, NULL, 1700000300, &use, &ev, &failed), STORE_OK);
+	assert_int_equal(failed, 0);
+	assert_store(get_cred(st, "cred-app", &c), STORE_OK);
+	assert_int_equal(c.sign_count, 9);
+	assert_int_equal(c.bs, 1);
+	assert_int_equal(c.last_used, 1700000300);
+	assert_string_equal(c.last_addr, "192.0.2.7");
+	store_credential_free(&c);
+	assert_int_equal(event_count(st), before + 1);
+
+	/* the same count again: the compare-and-set refuses it, and no audit row */
+	assert_store(store_login_approve(st, NULL, 1700000301, &use, &ev, &failed),
+	    STORE_ERR_CONFLICT);
+	assert_int_equal(failed, 1);
+	assert_int_equal(event_count(st), before + 1);
+	/* without must_grow the count never goes down, and the row is written */
+	use.must_grow = 0;
+	use.sign_count = 2;
+	assert_store(store_login_approve(st, NULL, 1700000302, &use, &ev, &failed), STORE_OK);
+	assert_store(get_cred(st, "cred-app", &c), STORE_OK);
+	assert_int_equal(c.sign_count, 9);
+	store_credential_free(&c);
+	assert_int_equal(event_count(st), before + 2);
+	/* a passkey that is gone */
+	use.id = (const unsigned char *)"cred-gon";
+	assert_store(store_login_approve(st, NULL, 1700000303, &use, &ev, &failed),
+	    STORE_ERR_NOT_FOUND);
+	assert_int_equal(failed, 1);
+	use.must_grow = 1;
+	assert_store(store_login_approve(st, NULL, 1700000303, &use, &ev, &failed),
+	    STORE_ERR_NOT_FOUND);
+	assert_int_equal(failed, 1);
+	assert_int_equal(event_count(st), before + 2);
+	/* bad arguments */
+	assert_store(store_login_approve(st, NULL, 1, NULL, &ev, &failed), STORE_ERR_INVALID);
+	ev.verdict = NULL;
+	assert_store(store_login_approve(st, NULL, 1, &use, &ev, &failed), STORE_ERR_INVALID);
+	store_close(st);
+}
+
 static void
 test_cred_rename(void **state)
 {
@@ -2393,6 +2468,7 @@ test_migrate_v2(void **state)
 	T(test_cred_list_count), \
 	T(test_cred_duplicate_id), \
 	T(test_cred_record_use), \
+	T(test_login_approve), \
 	T(test_cred_rename), \
 	T(test_cred_remove), \
 	T(test_cred_remove_not_last), \
@@ -2686,6 +2762,80 @@ wait_notices(store_t *st)
 
 	wait_notices_of(st, 7, seen);
 	return seen[7];
+}
+
+/*
+ * store_login_approve with a fleet's ceremony row: the row's pending ->
+ * approved, the use and the audit row in one statement; each part only
+ * after the one before it, and a part that did not hold told apart.
+ */
+static void
+test_pg_login_approve(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_event ev = approved_event(now);
+	struct store_cred_use use = { .id = (const unsigned char *)"cred-ceq", .id_len = 8,
+	    .sign_count = 9, .must_grow = 1, .when = now, .addr = "192.0.2.7" };
+	static const unsigned char zero[STORE_CHALLENGE_LEN];
+	struct store_ceremony c, old, got;
+	struct store_credential cred;
+	char refusal[32];
+	uint64_t before;
+	int failed = -1;
+
+	assert_store(add_cred(st, "alice", "cred-ceq", 100), STORE_OK);
+	ceremony_init(&c, 21, "alice", "192.0.2.21", now);
+	ceremony_init(&old, 22, "alice", "192.0.2.22", now - 300);
+	old.expires = now - 1;
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_add(st, &old, refusal, sizeof(refusal)), STORE_OK);
+	before = event_count(st);
+
+	/* the passkey's count already at 9: the use fails, after the row moved */
+	use.sign_count = 5;
+	assert_store(store_txn_begin(st), STORE_OK);
+	assert_store(store_login_approve(st, c.token_hash, now, &use, &ev, &failed),
+	    STORE_ERR_CONFLICT);
+	assert_int_equal(failed, 1);
+	store_txn_rollback(st);	/* the journal's mark, in effect */
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_string_equal(got.state, "pending");
+	store_ceremony_free(&got);
+	assert_int_equal(event_count(st), before);
+
+	use.sign_count = 10;
+	assert_store(store_login_approve(st, c.token_hash, now, &use, &ev, &failed), STORE_OK);
+	assert_int_equal(failed, 0);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_string_equal(got.state, "approved");
+	assert_memory_equal(got.challenge, zero, sizeof(zero));
+	store_ceremony_free(&got);
+	assert_store(get_cred(st, "cred-ceq", &cred), STORE_OK);
+	assert_int_equal(cred.sign_count, 10);
+	store_credential_free(&cred);
+	assert_int_equal(event_count(st), before + 1);
+
+	/* decided already: the row fails first, and nothing else is written */
+	use.sign_count = 11;
+	assert_store(store_login_approve(st, c.token_hash, now, &use, &ev, &failed),
+	    STORE_ERR_CONFLICT);
+	assert_int_equal(failed, 0);
+	/* past its expiry, as store_ceremony_move to approved */
+	assert_store(store_login_approve(st, old.token_hash, now, &use, &ev, &failed),
+	    STORE_ERR_CONFLICT);
+	assert_int_equal(failed, 0);
+	/* no such row */
+	memset(old.token_hash, 0x77, sizeof(old.token_hash));
+	assert_store(store_login_approve(st, old.token_hash, now, &use, &ev, &failed),
+	    STORE_ERR_NOT_FOUND);
+	assert_int_equal(failed, 0);
+	assert_store(get_cred(st, "cred-ceq", &cred), STORE_OK);
+	assert_int_equal(cred.sign_count, 10);
+	store_credential_free(&cred);
+	assert_int_equal(event_count(st), before + 1);
+	store_close(st);
 }
 
 static void
@@ -3481,6 +3631,7 @@ main(int argc, char **argv)
 		T(test_pg_server_restart),
 		T(test_pg_pipelined_marks),
 		T(test_pg_ceremonies),
+		T(test_pg_login_approve),
 		T(test_pg_ceremony_limits),
 		T(test_pg_fleet_roles),
 		T(test_pg_fleet_windows),
