@@ -432,6 +432,8 @@ store_login_approve(store_t *st, const unsigned char *row_hash, int64_t now,
 {
 	store_err_t err;
 
+	if (failed == NULL)
+		return STORE_ERR_INVALID;
 	*failed = 0;
 	if (st == NULL || use == NULL || !valid_id(use->id, use->id_len) || use->when < 0 ||
 	    !valid_event(ev) || now < 0)

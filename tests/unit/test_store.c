@@ -738,6 +738,24 @@ approved_event(int64_t when)
 	    .addr = "192.0.2.7", .verdict = "ok" };
 }
 
+/* The newest audit row is ev, field by field. */
+static void
+assert_newest_event(store_t *st, const struct store_event *ev)
+{
+	struct store_event_list l;
+
+	assert_store(store_event_list(st, NULL, 1, 0, &l), STORE_OK);
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.items[0].time, ev->time);
+	assert_string_equal(l.items[0].event, ev->event);
+	assert_string_equal(l.items[0].user, ev->user);
+	assert_string_equal(l.items[0].addr, ev->addr);
+	assert_string_equal(l.items[0].verdict, ev->verdict);
+	assert_null(l.items[0].reason);
+	assert_null(l.items[0].detail);
+	store_event_list_free(&l);
+}
+
 static uint64_t
 event_count(store_t *st)
 {
@@ -774,6 +792,7 @@ test_login_approve(void **state)
 	assert_string_equal(c.last_addr, "192.0.2.7");
 	store_credential_free(&c);
 	assert_int_equal(event_count(st), before + 1);
+	assert_newest_event(st, &ev);
 
 	/* the same count again: the compare-and-set refuses it, and no audit row */
 	assert_store(store_login_approve(st, NULL, 1700000301, &use, &ev, &failed),
@@ -2777,29 +2796,34 @@ test_pg_login_approve(void **state)
 	int64_t now = (int64_t)time(NULL);
 	struct store_event ev = approved_event(now);
 	struct store_cred_use use = { .id = (const unsigned char *)"cred-ceq", .id_len = 8,
-	    .sign_count = 9, .must_grow = 1, .when = now, .addr = "192.0.2.7" };
+	    .sign_count = 9, .must_grow = 1, .bs = 1, .when = now, .addr = "192.0.2.7" };
 	static const unsigned char zero[STORE_CHALLENGE_LEN];
+	store_t *listener = open_store(f->spec);
 	struct store_ceremony c, old, got;
 	struct store_credential cred;
 	char refusal[32];
 	uint64_t before;
-	int failed = -1;
+	int failed = -1, seen[16];
 
 	assert_store(add_cred(st, "alice", "cred-ceq", 100), STORE_OK);
-	ceremony_init(&c, 21, "alice", "192.0.2.21", now);
-	ceremony_init(&old, 22, "alice", "192.0.2.22", now - 300);
+	ceremony_init(&c, 11, "alice", "192.0.2.21", now);
+	ceremony_init(&old, 12, "alice", "192.0.2.22", now - 300);
 	old.expires = now - 1;
 	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
 	assert_store(store_ceremony_add(st, &old, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_listen(listener), STORE_OK);
 	before = event_count(st);
 
-	/* the passkey's count already at 9: the use fails, after the row moved */
+	/* the passkey's count is 5 (add_cred): 5 fails the use, after the row moved */
 	use.sign_count = 5;
 	assert_store(store_txn_begin(st), STORE_OK);
 	assert_store(store_login_approve(st, c.token_hash, now, &use, &ev, &failed),
 	    STORE_ERR_CONFLICT);
 	assert_int_equal(failed, 1);
-	store_txn_rollback(st);	/* the journal's mark, in effect */
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_string_equal(got.state, "approved");	/* not undone here... */
+	store_ceremony_free(&got);
+	store_txn_rollback(st);	/* ...but by the journal's mark, in effect */
 	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
 	assert_string_equal(got.state, "pending");
 	store_ceremony_free(&got);
@@ -2810,12 +2834,21 @@ test_pg_login_approve(void **state)
 	assert_int_equal(failed, 0);
 	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
 	assert_string_equal(got.state, "approved");
+	assert_null(got.reason);
+	assert_int_equal(got.finished, now);
 	assert_memory_equal(got.challenge, zero, sizeof(zero));
 	store_ceremony_free(&got);
 	assert_store(get_cred(st, "cred-ceq", &cred), STORE_OK);
 	assert_int_equal(cred.sign_count, 10);
+	assert_int_equal(cred.bs, 1);
+	assert_int_equal(cred.last_used, now);
+	assert_string_equal(cred.last_addr, "192.0.2.7");
 	store_credential_free(&cred);
 	assert_int_equal(event_count(st), before + 1);
+	assert_newest_event(st, &ev);
+	/* announced once: the rolled-back move said nothing */
+	wait_notices_of(listener, 11, seen);
+	assert_int_equal(seen[11], 1);
 
 	/* decided already: the row fails first, and nothing else is written */
 	use.sign_count = 11;
@@ -2835,6 +2868,7 @@ test_pg_login_approve(void **state)
 	assert_int_equal(cred.sign_count, 10);
 	store_credential_free(&cred);
 	assert_int_equal(event_count(st), before + 1);
+	store_close(listener);
 	store_close(st);
 }
 
