@@ -623,8 +623,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /*
  * MHD's own messages: a failed TLS handshake writes one each, so a client
- * can cause them at will; they share the noisy-log budget.
+ * can cause them at will; they share the noisy-log budget.  fmt is MHD's
+ * (the attribute tells the compiler so, and checks the call below).
  */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
