@@ -355,7 +355,13 @@ run_loop(struct passkeyd *d)
 	/* ... the journal's writer saying a batch is committed, the metrics listener, */
 	/* an offloaded store call returned */
 	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1 + 1 + 1 + 1];
-	struct prune_job prune = { 0 };
+	/*
+	 * Static: a prune queued on the journal may still be run by its
+	 * writer after this returns (on SIGTERM), until main frees the
+	 * journal.  On the stack it was read out of scope (ASan,
+	 * stack-use-after-scope in prune_apply).  One loop per process.
+	 */
+	static struct prune_job prune;
 	int journal_wait = -1;
 	time_t last_sweep = 0;
 
