@@ -870,7 +870,7 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 struct end_call {
 	char token[CEREMONY_TOKEN_LEN + 1];
 	uint8_t hash[CEREMONY_HASH_LEN];
-	enum ctl_state to;	/* CTL_STATE_CANCELLED or CTL_STATE_DENIED */
+	enum ctl_state to;	/* CTL_STATE_CANCELLED, _DENIED or _FAILED */
 	const char *why;	/* static */
 	int64_t now;
 	store_err_t move_err, row_err;
@@ -1181,7 +1181,8 @@ registration_handle(struct passkeyd *d, struct ceremony *c, const struct page_re
 		if ((err = pre->handle_err) == STORE_OK)
 			memcpy(c->user_handle, pre->handle, sizeof(c->user_handle));
 	} else {
-		ceremony_token_hash(c->token, hash);
+		if (d->fleet)	/* the row's key: only a fleet has rows */
+			ceremony_token_hash(c->token, hash);
 		err = flow_choose_handle(d->store, c->user, d->fleet ? hash : NULL,
 		    c->user_handle);
 	}
@@ -1393,6 +1394,14 @@ decide_row(store_t *st, struct approval *a)
 	return err;
 }
 
+/* The approval's audit row (its event name goes in ev). */
+static void
+approved_row(const struct ceremony *c, char ev[40], struct store_event *row)
+{
+	event_to_store(&(struct event_rec){ .event = kind_event(c, "approved", ev, 40),
+	    .user = c->user, .rhost = c->rhost, .verdict = "ok" }, row);
+}
+
 /* The approval's audit row, in the approval's own transaction. */
 static store_err_t
 add_approved_row(store_t *st, const struct ceremony *c)
@@ -1400,8 +1409,7 @@ add_approved_row(store_t *st, const struct ceremony *c)
 	char ev[40];
 	struct store_event row;
 
-	event_to_store(&(struct event_rec){ .event = kind_event(c, "approved", ev,
-	    sizeof(ev)), .user = c->user, .rhost = c->rhost, .verdict = "ok" }, &row);
+	approved_row(c, ev, &row);
 	return store_event_add(st, &row);
 }
 
@@ -1483,8 +1491,7 @@ approve_in_one(store_t *st, struct approval *a)
 	int64_t now = (int64_t)time(NULL);
 	int failed;
 
-	event_to_store(&(struct event_rec){ .event = kind_event(c, "approved", ev,
-	    sizeof(ev)), .user = c->user, .rhost = c->rhost, .verdict = "ok" }, &row);
+	approved_row(c, ev, &row);
 	if (a->fleet)
 		ceremony_token_hash(c->token, hash);
 	err = store_login_approve(st, a->fleet ? hash : NULL, now, &(struct store_cred_use){
