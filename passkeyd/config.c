@@ -20,6 +20,9 @@
 
 #define CONFIG_MAX_BYTES (64 * 1024)
 
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -119,8 +119,8 @@ static const char *const sq_migrations[] = {
 	 * 4: the listing of everyone's windows walks (opened, id) from where
 	 * its last page ended, one range of a page's rows: no sort of them all.
 	 */
-	"CREATE INDEX windows_opened ON windows(opened, id);"
-	"PRAGMA user_version = 4;",
+	("CREATE INDEX windows_opened ON windows(opened, id);"
+	"PRAGMA user_version = 4;"),
 };
 
 #define SQ_VERSION	((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
