@@ -316,23 +316,45 @@ control_defer(struct control_call *call)
 	return r;
 }
 
+/* The client a deferred answer goes to (r freed), or NULL when it is gone. */
+static struct client *
+reply_client(struct control_reply *r)
+{
+	struct client *c = r->server != NULL ? find_serial(r->server, r->conn) : NULL;
+
+	free(r);
+	if (c == NULL || c->closing)
+		return NULL;
+	c->waiting = 0;
+	c->last_ms = clock_monotonic_ms();
+	return c;
+}
+
 int
 control_answer_bound(struct control_reply *r, json_t *answer, const char *token)
 {
-	struct client *c = r->server != NULL ? find_serial(r->server, r->conn) : NULL;
-	int there = c != NULL && !c->closing;
+	struct client *c = reply_client(r);
 
-	if (there) {
-		/* room was checked when the request was served (can_bind) */
-		if (token != NULL && c->n_bound < CONTROL_BOUND_MAX)
-			memcpy(c->bound[c->n_bound++], token, sizeof(c->bound[0]));
-		reply(c, answer);
-		c->waiting = 0;
-		c->last_ms = clock_monotonic_ms();
-	} else
+	if (c == NULL) {
 		json_decref(answer);
-	free(r);
-	return there;
+		return 0;
+	}
+	/* room was checked when the request was served (can_bind) */
+	if (token != NULL && c->n_bound < CONTROL_BOUND_MAX)
+		memcpy(c->bound[c->n_bound++], token, sizeof(c->bound[0]));
+	reply(c, answer);
+	return 1;
+}
+
+void
+control_answer_text(struct control_reply *r, char *text)
+{
+	struct client *c = reply_client(r);
+
+	if (c != NULL)
+		reply_text(c, text);
+	else
+		free(text);
 }
 
 void

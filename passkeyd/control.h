@@ -102,6 +102,8 @@ void control_answer(struct control_reply *r, json_t *answer);
  * when it closes); 0 when the client was gone: nobody has its link.
  */
 int control_answer_bound(struct control_reply *r, json_t *answer, const char *token);
+/* The same with an answer the op serialized itself (control_call's text; consumed). */
+void control_answer_text(struct control_reply *r, char *text);
 /* The op answers now after all: undoes control_defer (r is freed). */
 void control_undefer(struct control_call *call, struct control_reply *r);
 

@@ -17,6 +17,7 @@
 #include "ctl_text.h"
 #include "flow.h"
 #include "manage.h"
+#include "offload.h"
 #include "sessions.h"
 #include "text.h"
 
@@ -78,6 +79,82 @@ op_defer_write(struct op_ctx *x, struct control_reply **reply, journal_apply_fn 
 		return op_refuse(CTL_REFUSAL_STORE_BUSY);
 	}
 	return NULL;
+}
+
+static enum share_who
+share_who(uid_t uid)
+{
+	return uid == 0 ? SHARE_ROOT : SHARE_USERS;
+}
+
+/* A read handed off: its answer waits for it (op_read). */
+struct read_later {
+	op_read_fn read;
+	op_answer_fn answer;
+	void *arg;
+	struct control_reply *reply;
+	enum share_who who;
+	int64_t took_us;	/* the read's own time, on the worker */
+};
+
+static store_err_t
+read_later_call(store_t *st, void *arg)
+{
+	struct read_later *l = arg;
+	int64_t t0 = clock_monotonic_us();
+	store_err_t se = l->read(st, l->arg);
+
+	l->took_us = clock_monotonic_us() - t0;
+	return se;
+}
+
+/* On the loop: the answer, sent to the client if it is still there. */
+static json_t *
+answer_of(struct passkeyd *d, op_answer_fn answer, void *arg, store_err_t result,
+    char **text)
+{
+	json_t *out;
+
+	*text = NULL;
+	out = answer(d, arg, result, text);
+	if (out == NULL && *text == NULL)
+		out = op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	return out;
+}
+
+static void
+read_later_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct read_later *l = arg;
+	int64_t t0 = clock_monotonic_us();
+	char *text;
+	json_t *out = answer_of(d, l->answer, l->arg, result, &text);
+
+	share_charge(&d->manage_share, l->who, l->took_us + clock_monotonic_us() - t0);
+	if (out == NULL)
+		control_answer_text(l->reply, text);
+	else
+		control_answer(l->reply, out);
+	free(l);
+}
+
+json_t *
+op_read(struct op_ctx *x, op_read_fn read, op_answer_fn answer, void *arg)
+{
+	struct read_later *l;
+
+	if (x->d->fleet && offload_ready(x->d->offload) &&
+	    (l = calloc(1, sizeof(*l))) != NULL) {
+		*l = (struct read_later){ .read = read, .answer = answer, .arg = arg,
+		    .who = share_who(x->uid) };
+		if ((l->reply = control_defer(x->call)) != NULL &&
+		    offload_add(x->d->offload, read_later_call, read_later_done, l) == 0)
+			return NULL;
+		if (l->reply != NULL)
+			control_undefer(x->call, l->reply);
+		free(l);
+	}
+	return answer_of(x->d, answer, arg, read(x->d->store, arg), &x->call->text);
 }
 
 void
@@ -244,16 +321,17 @@ op_login_begin(struct op_ctx *x)
 		return op_refuse(err);
 	}
 	r.user = user;
-	/* this client's earlier approval, while its window is open: no browser */
-	if (r.reuse > 0 && (later = control_defer(x->call)) != NULL) {
-		if (flow_login_reuse(x->d, &r, reuse_answer, later))
+	/* a fleet's: the window, the reads and the ceremony's row off the loop (offload.h) */
+	if (x->d->fleet && offload_ready(x->d->offload) &&
+	    (later = control_defer(x->call)) != NULL) {
+		if (flow_login_begin_later(x->d, &r, r.conn != 0 ? begun_bound : begun,
+		    reuse_answer, later))
 			return NULL;
 		control_undefer(x->call, later);
 	}
-	/* a fleet's: the reads and the ceremony's row off the loop (offload.h) */
-	if (x->d->fleet && offload_ready(x->d->offload) &&
-	    (later = control_defer(x->call)) != NULL) {
-		if (flow_login_begin_later(x->d, &r, r.conn != 0 ? begun_bound : begun, later))
+	/* this client's earlier approval, while its window is open: no browser */
+	if (r.reuse > 0 && (later = control_defer(x->call)) != NULL) {
+		if (flow_login_reuse(x->d, &r, reuse_answer, later))
 			return NULL;
 		control_undefer(x->call, later);
 	}
@@ -440,12 +518,6 @@ permitted(struct op_ctx *x, const struct control_op *op)
 		return CTL_REFUSAL_NONE;
 	}
 	return CTL_REFUSAL_NOT_PERMITTED;
-}
-
-static enum share_who
-share_who(uid_t uid)
-{
-	return uid == 0 ? SHARE_ROOT : SHARE_USERS;
 }
 
 /*

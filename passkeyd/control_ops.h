@@ -51,4 +51,20 @@ json_t *op_refuse(enum ctl_refusal r);
 json_t *op_defer_write(struct op_ctx *x, struct control_reply **reply,
     journal_apply_fn apply, journal_done_fn done, void *arg);
 
+/*
+ * A read for a person (a listing's page, an export), its store calls off
+ * the loop in a fleet (offload.h): read(st, arg) runs on an offload
+ * worker, the call's answer deferred meanwhile, then answer(d, arg,
+ * result, &text) on the loop gives the answer, or NULL with a page's
+ * text, and frees arg.  `result` is read's, or why it never ran.  Without
+ * a worker (SQLite) both run here at once.  The loop's share for such
+ * reads (share.h) is charged the read's time too, so a person's reads
+ * keep yielding to logins on the workers as on the loop.  Returns what
+ * the handler returns.
+ */
+typedef store_err_t (*op_read_fn)(store_t *st, void *arg);
+typedef json_t *(*op_answer_fn)(struct passkeyd *d, void *arg, store_err_t result,
+    char **text);
+json_t *op_read(struct op_ctx *x, op_read_fn read, op_answer_fn answer, void *arg);
+
 #endif

@@ -181,17 +181,137 @@ flow_login_begin(struct passkeyd *d, const struct login_request *r,
 	return err;
 }
 
+/* Re-approval windows -------------------------------------------------- */
+
+/* A window found for a login, on its way to the store as used. */
+struct reuse_use {
+	struct store_window w;
+	int audit;		/* this instance's role writes the audit log */
+	flow_reuse_fn done;
+	void *arg;
+};
+
+/* login_reused names the window and, as its token, the approval it came from. */
+static void
+reused_event(const struct store_window *w, char *detail, size_t len, struct event_rec *e)
+{
+	snprintf(detail, len, "window=%s from=%s", w->id, w->source);
+	*e = (struct event_rec){ .event = "login_reused", .user = w->user, .rhost = w->rhost,
+	    .service = w->service, .verdict = "ok", .detail = detail, .token = w->source };
+}
+
+static store_err_t
+reuse_apply(store_t *st, void *arg)
+{
+	struct reuse_use *u = arg;
+	struct store_event row;
+	struct event_rec e;
+	char detail[64];
+	store_err_t err;
+
+	/* gone or ended since it was found: no use is counted, nobody gets in */
+	if ((err = store_window_use(st, u->w.id, (int64_t)time(NULL))) != STORE_OK || !u->audit)
+		return err;
+	reused_event(&u->w, detail, sizeof(detail), &e);
+	event_to_store(&e, &row);
+	return store_event_add(st, &row);
+}
+
+static void
+reuse_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct reuse_use *u = arg;
+	enum ctl_refusal refused = CTL_REFUSAL_NONE;
+	struct event_rec e;
+	char detail[64];
+
+	reused_event(&u->w, detail, sizeof(detail), &e);
+	if (result != STORE_OK) {
+		refused = result == STORE_ERR_NOT_FOUND ? CTL_REFUSAL_REUSE_ENDED :
+		    store_refusal(d, result);
+		e.verdict = "refused";
+		e.reason = ctl_refusal_code(refused);
+	}
+	event_print(d, &e);	/* a use's row went with it */
+	u->done(d, u->arg, result == STORE_OK ? &u->w : NULL, refused);
+	store_window_free(&u->w);
+	free(u);
+}
+
+/*
+ * The open window of r's user, service and client that lets it in, opened
+ * no longer ago than `seconds` (what the service allows now, whatever it
+ * allowed then): on the loop, or on an offload worker (a fleet's begin).
+ */
+static store_err_t
+find_window(store_t *st, const struct login_request *r, unsigned seconds,
+    const char *hostname, int any_host, struct store_window *w)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	return store_window_find(st, r->user, r->service, r->rhost, client_key_of(r),
+	    hostname, any_host, now, now - seconds, w);
+}
+
+/* Hands window w's use (taken from it) to the journal; 0 when it is full. */
+static int
+reuse_queue(struct passkeyd *d, struct store_window *w, flow_reuse_fn done, void *arg)
+{
+	struct reuse_use *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return 0;
+	u->w = *w;
+	u->audit = d->audit_rows;
+	u->done = done;
+	u->arg = arg;
+	if (journal_add(d->journal, reuse_apply, reuse_done, u) != 0) {
+		free(u);
+		return 0;
+	}
+	memset(w, 0, sizeof(*w));
+	return 1;
+}
+
+int
+flow_login_reuse(struct passkeyd *d, const struct login_request *r,
+    flow_reuse_fn done, void *arg)
+{
+	unsigned s = reuse_seconds(d, r);
+	struct store_window w = { 0 };
+	store_err_t err;
+
+	if (s == 0)
+		return 0;
+	err = find_window(d->store, r, s, d->cfg.hostname,
+	    d->fleet && d->cfg.reuse_across_hosts, &w);
+	if (err == STORE_OK && reuse_queue(d, &w, done, arg))
+		return 1;
+	if (err != STORE_OK && err != STORE_ERR_NOT_FOUND)
+		(void)store_refusal(d, err);	/* logged; the browser decides */
+	store_window_free(&w);
+	return 0;
+}
+
 /*
  * A fleet's login begin, its store calls off the loop (offload.h): the
- * reads first, then, once the ceremony is made here under this
- * instance's limits, its row.  The request's strings are copied: the
- * control request they came with is gone by then.
+ * client's open re-approval window and the reads first, then, once the
+ * ceremony is made here under this instance's limits, its row.  The
+ * request's strings are copied: the control request they came with is
+ * gone by then.
  */
 struct begin_call {
 	struct login_request r;
 	char user[CTL_USER_MAX + 1], rhost[256], service[65];
 	char client_key[CLIENT_KEY_FP_LEN + 1];
 	int64_t now;
+	/* the window looked for first (reuse_s > 0), as flow_login_reuse does */
+	unsigned reuse_s;
+	int any_host;
+	char hostname[254];
+	struct store_window w;
+	store_err_t window_err;	/* STORE_OK: found, and nothing else was read */
+	flow_reuse_fn reused;
 	struct begin_reads reads;
 	enum ceremony_kind kind;
 	/* the ceremony, pinned (calls, committing) while its row is written */
@@ -208,7 +328,11 @@ begin_reads_call(store_t *st, void *arg)
 {
 	struct begin_call *b = arg;
 
-	read_for_begin(st, &b->r, b->now, &b->reads);
+	if (b->reuse_s > 0)
+		b->window_err = find_window(st, &b->r, b->reuse_s, b->hostname, b->any_host,
+		    &b->w);
+	if (b->window_err != STORE_OK)
+		read_for_begin(st, &b->r, b->now, &b->reads);
 	return STORE_OK;
 }
 
@@ -296,7 +420,30 @@ begin_answer(struct passkeyd *d, struct begin_call *b, enum ctl_refusal err)
 	if (!b->done(d, b->arg, err, c) && c != NULL)
 		cancel_unseen(d, c, "client_gone");
 	explicit_bzero(b->row.challenge, sizeof(b->row.challenge));
+	store_window_free(&b->w);
 	free(b);
+}
+
+static void begin_reads_done(struct passkeyd *d, void *arg, store_err_t result);
+
+/*
+ * The window found lets the login in without the browser: its use goes
+ * to the journal, and reuse_answer follows.  A full journal begins a
+ * ceremony instead, as on the loop: the reads, off the loop again.
+ */
+static void
+begin_reused(struct passkeyd *d, struct begin_call *b)
+{
+	if (reuse_queue(d, &b->w, b->reused, b->arg)) {
+		free(b);
+		return;
+	}
+	store_window_free(&b->w);
+	memset(&b->w, 0, sizeof(b->w));
+	b->reuse_s = 0;
+	b->window_err = STORE_ERR_NOT_FOUND;
+	if (offload_add(d->offload, begin_reads_call, begin_reads_done, b) != 0)
+		begin_answer(d, b, CTL_REFUSAL_STORE_BUSY);
 }
 
 static void
@@ -326,8 +473,16 @@ begin_reads_done(struct passkeyd *d, void *arg, store_err_t result)
 	enum ctl_refusal err;
 	int enrolling;
 
-	if (result != STORE_OK)	/* not run at all (the daemon stopping) */
+	if (result != STORE_OK) {	/* not run at all (the daemon stopping) */
+		b->window_err = STORE_ERR_NOT_FOUND;
 		b->reads.count_err = result;
+	}
+	if (b->window_err == STORE_OK) {
+		begin_reused(d, b);
+		return;
+	}
+	if (b->window_err != STORE_ERR_NOT_FOUND)
+		(void)store_refusal(d, b->window_err);	/* logged; the browser decides */
 	flow_store_trouble(d, b->reads.count_err);
 	err = login_kind(d, &b->r, &b->reads, &b->kind, &enrolling);
 	if (err == CTL_REFUSAL_NONE) {
@@ -349,7 +504,7 @@ begin_reads_done(struct passkeyd *d, void *arg, store_err_t result)
 
 int
 flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
-    flow_begin_fn done, void *arg)
+    flow_begin_fn done, flow_reuse_fn reused, void *arg)
 {
 	const char *key = client_key_of(r);
 	struct begin_call *b;
@@ -363,10 +518,15 @@ flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
 	b->r.client_key = b->client_key;
 	b->now = (int64_t)time(NULL);
 	b->done = done;
+	b->reused = reused;
 	b->arg = arg;
+	b->reuse_s = reuse_seconds(d, r);
+	b->any_host = d->cfg.reuse_across_hosts;
+	b->window_err = STORE_ERR_NOT_FOUND;
 	/* what the control request checked fits; anything else is begun here */
 	if (strlen(r->user) >= sizeof(b->user) || strlen(r->rhost) >= sizeof(b->rhost) ||
-	    strlen(r->service) >= sizeof(b->service) || strlen(key) >= sizeof(b->client_key)) {
+	    strlen(r->service) >= sizeof(b->service) || strlen(key) >= sizeof(b->client_key) ||
+	    strlen(d->cfg.hostname) >= sizeof(b->hostname)) {
 		free(b);
 		return 0;
 	}
@@ -374,98 +534,9 @@ flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
 	memcpy(b->rhost, r->rhost, strlen(r->rhost) + 1);
 	memcpy(b->service, r->service, strlen(r->service) + 1);
 	memcpy(b->client_key, key, strlen(key) + 1);
+	memcpy(b->hostname, d->cfg.hostname, strlen(d->cfg.hostname) + 1);
 	if (offload_add(d->offload, begin_reads_call, begin_reads_done, b) != 0) {
 		free(b);
-		return 0;
-	}
-	return 1;
-}
-
-/* Re-approval windows -------------------------------------------------- */
-
-/* A window found for a login, on its way to the store as used. */
-struct reuse_use {
-	struct store_window w;
-	int audit;		/* this instance's role writes the audit log */
-	flow_reuse_fn done;
-	void *arg;
-};
-
-/* login_reused names the window and, as its token, the approval it came from. */
-static void
-reused_event(const struct store_window *w, char *detail, size_t len, struct event_rec *e)
-{
-	snprintf(detail, len, "window=%s from=%s", w->id, w->source);
-	*e = (struct event_rec){ .event = "login_reused", .user = w->user, .rhost = w->rhost,
-	    .service = w->service, .verdict = "ok", .detail = detail, .token = w->source };
-}
-
-static store_err_t
-reuse_apply(store_t *st, void *arg)
-{
-	struct reuse_use *u = arg;
-	struct store_event row;
-	struct event_rec e;
-	char detail[64];
-	store_err_t err;
-
-	/* gone or ended since it was found: no use is counted, nobody gets in */
-	if ((err = store_window_use(st, u->w.id, (int64_t)time(NULL))) != STORE_OK || !u->audit)
-		return err;
-	reused_event(&u->w, detail, sizeof(detail), &e);
-	event_to_store(&e, &row);
-	return store_event_add(st, &row);
-}
-
-static void
-reuse_done(struct passkeyd *d, void *arg, store_err_t result)
-{
-	struct reuse_use *u = arg;
-	enum ctl_refusal refused = CTL_REFUSAL_NONE;
-	struct event_rec e;
-	char detail[64];
-
-	reused_event(&u->w, detail, sizeof(detail), &e);
-	if (result != STORE_OK) {
-		refused = result == STORE_ERR_NOT_FOUND ? CTL_REFUSAL_REUSE_ENDED :
-		    store_refusal(d, result);
-		e.verdict = "refused";
-		e.reason = ctl_refusal_code(refused);
-	}
-	event_print(d, &e);	/* a use's row went with it */
-	u->done(d, u->arg, result == STORE_OK ? &u->w : NULL, refused);
-	store_window_free(&u->w);
-	free(u);
-}
-
-int
-flow_login_reuse(struct passkeyd *d, const struct login_request *r,
-    flow_reuse_fn done, void *arg)
-{
-	unsigned s = reuse_seconds(d, r);
-	time_t now = time(NULL);
-	struct reuse_use *u;
-	store_err_t err;
-
-	if (s == 0 || (u = calloc(1, sizeof(*u))) == NULL)
-		return 0;
-	/* opened no longer ago than this service allows now, whatever it allowed then */
-	err = store_window_find(d->store, r->user, r->service, r->rhost, client_key_of(r),
-	    d->cfg.hostname, d->fleet && d->cfg.reuse_across_hosts, (int64_t)now,
-	    (int64_t)now - s, &u->w);
-	if (err != STORE_OK) {
-		if (err != STORE_ERR_NOT_FOUND)
-			(void)store_refusal(d, err);	/* logged; the browser decides */
-		store_window_free(&u->w);
-		free(u);
-		return 0;
-	}
-	u->audit = d->audit_rows;
-	u->done = done;
-	u->arg = arg;
-	if (journal_add(d->journal, reuse_apply, reuse_done, u) != 0) {
-		store_window_free(&u->w);
-		free(u);
 		return 0;
 	}
 	return 1;

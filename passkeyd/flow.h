@@ -49,17 +49,16 @@ struct ceremony *flow_find(struct passkeyd *d, const char *token, const struct p
 enum ctl_refusal flow_login_begin(struct passkeyd *d, const struct login_request *r,
     struct ceremony **out);
 /*
- * The same with its store calls off the loop (offload.h): returns 1 when
- * they were handed off, and done(d, arg, refusal, c) follows (c NULL when
+ * The same with its store calls off the loop (offload.h), the client's
+ * open re-approval window first (flow_login_reuse's): returns 1 when they
+ * were handed off, and then either reused(d, arg, ...) follows, when a
+ * window let the login in, or done(d, arg, refusal, c) (c NULL when
  * refused); done returns whether the answer reached its client: when not,
  * the ceremony is cancelled.  0 when nothing can be handed off: call
- * flow_login_begin.
+ * flow_login_reuse, then flow_login_begin.
  */
 typedef int (*flow_begin_fn)(struct passkeyd *d, void *arg, enum ctl_refusal r,
     struct ceremony *c);
-int flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
-    flow_begin_fn done, void *arg);
-
 /*
  * Called once a reuse is decided: w is the window whose use (and audit
  * row) the store now holds, or NULL with the refusal when it ended
@@ -67,6 +66,8 @@ int flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
  */
 typedef void (*flow_reuse_fn)(struct passkeyd *d, void *arg, const struct store_window *w,
     enum ctl_refusal refused);
+int flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
+    flow_begin_fn done, flow_reuse_fn reused, void *arg);
 /*
  * A login that an open re-approval window of this user, service and
  * client lets in without the browser.  Returns 1 when a window matched

@@ -82,10 +82,10 @@ manage_page_add(struct manage_page *p, json_t *o)
 }
 
 json_t *
-manage_page_end(struct op_ctx *x, struct manage_page *p, const char *tail)
+manage_page_end(struct manage_page *p, const char *tail, char **text)
 {
 	strbuf_printf(&p->b, "]%s%s}", tail != NULL ? "," : "", tail != NULL ? tail : "");
-	if ((x->call->text = strbuf_take(&p->b, NULL)) == NULL)
+	if ((*text = strbuf_take(&p->b, NULL)) == NULL)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	return NULL;
 }
@@ -141,49 +141,84 @@ is_hex_prefix(const char *s)
 }
 
 /*
- * Resolves the request's "id" among the passkeys the caller may see: a
- * prefix (at least MANAGE_ID_MIN hex digits) of the passkey's short ID, or
- * its whole credential ID in base64url.  Both are one indexed lookup in
- * the store, however many passkeys it holds.  On success *out is a copy
- * the caller frees with store_credential_free.
+ * A passkey a request's "id" names, among those the caller may see: a
+ * prefix (at least MANAGE_ID_MIN hex digits) of the passkey's short ID,
+ * or its whole credential ID in base64url.  Both are one indexed lookup
+ * in the store, however many passkeys it holds.  The request is checked
+ * on the loop (lookup_prepare); the lookup itself (lookup_read) runs
+ * where the op's store calls run: on an offload worker or in the journal.
  */
+struct lookup {
+	char owner[CTL_USER_MAX + 1];	/* "" for root: anyone's */
+	char prefix[65];		/* a short ID's prefix, or "" */
+	uint8_t *raw;			/* the whole credential ID, or NULL */
+	size_t raw_len;
+	enum ctl_refusal refused;	/* none such, or more than one */
+	struct store_credential c;	/* the passkey, when found */
+};
+
 static enum ctl_refusal
-resolve(struct op_ctx *x, struct store_credential *out)
+lookup_prepare(const struct op_ctx *x, struct lookup *k)
 {
 	const char *id = json_string_value(json_object_get(x->req, "id"));
-	const char *owner = x->uid == 0 ? NULL : x->self;
-	uint8_t *raw = NULL;
-	size_t raw_len = 0, matches = 0;
-	store_err_t se;
 
-	memset(out, 0, sizeof(*out));
+	memset(k, 0, sizeof(*k));
 	if (id == NULL || strlen(id) == 0 || strlen(id) > 2048)
 		return CTL_REFUSAL_BAD_REQUEST;
-	if (is_hex_prefix(id)) {
-		if ((se = store_cred_find(x->d->store, owner, id, out, &matches)) != STORE_OK)
-			return store_refusal(x->d, se);
-		if (matches > 1)
-			return CTL_REFUSAL_AMBIGUOUS_ID;
+	if (x->uid != 0)
+		snprintf(k->owner, sizeof(k->owner), "%s", x->self);
+	if (is_hex_prefix(id))
+		snprintf(k->prefix, sizeof(k->prefix), "%s", id);
+	if (rp_b64url_decode_alloc(id, strlen(id), &k->raw, &k->raw_len) != 0 ||
+	    k->raw_len == 0 || k->raw_len > STORE_CRED_ID_MAX) {
+		free(k->raw);
+		k->raw = NULL;
+	}
+	return k->prefix[0] != '\0' || k->raw != NULL ? CTL_REFUSAL_NONE :
+	    CTL_REFUSAL_UNKNOWN_CREDENTIAL;
+}
+
+/* STORE_OK with k->c filled, or with k->refused; else the store's error. */
+static store_err_t
+lookup_read(store_t *st, struct lookup *k)
+{
+	const char *owner = k->owner[0] != '\0' ? k->owner : NULL;
+	size_t matches = 0;
+	store_err_t se;
+
+	if (k->prefix[0] != '\0') {
+		if ((se = store_cred_find(st, owner, k->prefix, &k->c, &matches)) != STORE_OK)
+			return se;
 		if (matches == 1)
-			return CTL_REFUSAL_NONE;
+			return STORE_OK;
+		if (matches > 1) {
+			k->refused = CTL_REFUSAL_AMBIGUOUS_ID;
+			return STORE_OK;
+		}
 	}
-	if (rp_b64url_decode_alloc(id, strlen(id), &raw, &raw_len) != 0 || raw_len == 0 ||
-	    raw_len > STORE_CRED_ID_MAX) {
-		free(raw);
-		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
-	}
-	se = store_cred_get(x->d->store, raw, raw_len, out);
-	free(raw);
+	k->refused = CTL_REFUSAL_UNKNOWN_CREDENTIAL;
+	if (k->raw == NULL)
+		return STORE_OK;
+	se = store_cred_get(st, k->raw, k->raw_len, &k->c);
 	if (se == STORE_ERR_NOT_FOUND)
-		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
+		return STORE_OK;
 	if (se != STORE_OK)
-		return store_refusal(x->d, se);
+		return se;
 	/* someone else's: the same answer as for a made-up ID */
-	if (owner != NULL && strcmp(out->user, owner) != 0) {
-		store_credential_free(out);
-		return CTL_REFUSAL_UNKNOWN_CREDENTIAL;
+	if (owner != NULL && strcmp(k->c.user, owner) != 0) {
+		store_credential_free(&k->c);
+		memset(&k->c, 0, sizeof(k->c));
+		return STORE_OK;
 	}
-	return CTL_REFUSAL_NONE;
+	k->refused = CTL_REFUSAL_NONE;
+	return STORE_OK;
+}
+
+static void
+lookup_free(struct lookup *k)
+{
+	free(k->raw);
+	store_credential_free(&k->c);
 }
 
 static int
@@ -200,64 +235,148 @@ get_cursor(json_t *req, json_int_t *cursor)
 	return 0;
 }
 
-/* An account that neither exists here nor has passkeys is a typo. */
+/*
+ * The user a listing is about, checked on the loop: "" for every user's
+ * (root).  Root naming an account this system does not know is told
+ * unknown_user when it has no passkeys either (a typo), which the read
+ * learns from the store.
+ */
+struct subject {
+	char user[CTL_USER_MAX + 1];
+	int check_unknown;
+	int unknown;
+};
+
+static enum ctl_refusal
+subject_prepare(const struct op_ctx *x, int first_page, struct subject *s)
+{
+	enum ctl_refusal refused;
+	const char *user = manage_subject(x, &refused);
+
+	memset(s, 0, sizeof(*s));
+	if (refused != CTL_REFUSAL_NONE)
+		return refused;
+	if (user != NULL)
+		snprintf(s->user, sizeof(s->user), "%s", user);
+	s->check_unknown = user != NULL && x->uid == 0 && first_page && getpwnam(user) == NULL;
+	return CTL_REFUSAL_NONE;
+}
+
+/* The user to read for, NULL for all; 1 (and s->unknown) for a typo. */
 static int
-unknown_user(struct passkeyd *d, const char *user)
+subject_read(store_t *st, struct subject *s, const char **user)
 {
 	size_t n = 0;
 
-	if (getpwnam(user) != NULL)
-		return 0;
-	return store_cred_count_user(d->store, user, &n) == STORE_OK && n == 0;
+	*user = s->user[0] != '\0' ? s->user : NULL;
+	s->unknown = s->check_unknown && store_cred_count_user(st, *user, &n) == STORE_OK &&
+	    n == 0;
+	return s->unknown;
+}
+
+/* The refusal a read ended with: the store's, or the request's. */
+static json_t *
+read_refusal(struct passkeyd *d, store_err_t se, enum ctl_refusal refused)
+{
+	return op_refuse(se != STORE_OK ? store_refusal(d, se) : refused);
+}
+
+/*
+ * Closes a page whose items are keyed by an integer: "next" (the key of
+ * the last item sent) when more may follow.
+ */
+static json_t *
+page_close(struct manage_page *page, int64_t last, int more, char **text)
+{
+	char tail[40] = "";
+
+	if (last > 0 && more)
+		snprintf(tail, sizeof(tail), "\"next\":%lld", (long long)last);
+	return manage_page_end(page, tail[0] != '\0' ? tail : NULL, text);
+}
+
+/* A page of passkeys being read (manage_list). */
+struct list_read {
+	struct subject who;
+	json_int_t cursor;
+	struct store_credential_list list;
+};
+
+static store_err_t
+list_read(store_t *st, void *arg)
+{
+	struct list_read *l = arg;
+	const char *user;
+
+	if (subject_read(st, &l->who, &user))
+		return STORE_OK;
+	return store_cred_page(st, user, l->cursor, LIST_PAGE_ROWS, &l->list);
+}
+
+static json_t *
+list_answer(struct passkeyd *d, void *arg, store_err_t se, char **text)
+{
+	struct list_read *l = arg;
+	struct manage_page page;
+	json_t *out;
+	size_t i;
+	int64_t last = 0;
+
+	if (se != STORE_OK || l->who.unknown)
+		out = read_refusal(d, se, CTL_REFUSAL_UNKNOWN_USER);
+	else {
+		manage_page_start(&page, "credentials");
+		for (i = 0; i < l->list.count && manage_page_add(&page,
+		    credential_json(d, &l->list.items[i])); i++)
+			last = l->list.items[i].seq;
+		/* cut by the budget, or a full page: more may follow */
+		out = page_close(&page, last, i < l->list.count ||
+		    l->list.count == LIST_PAGE_ROWS, text);
+	}
+	store_credential_list_free(&l->list);
+	free(l);
+	return out;
 }
 
 /*
  * Keyset pages in creation order: "cursor" is the place of the last
  * passkey sent, so a page costs one indexed query of LIST_PAGE_ROWS rows
  * however large the inventory; root listing every user's passkeys holds
- * the loop for one page at a time.
+ * the loop for one page at a time, and in a fleet not even for its query
+ * (op_read).
  */
 json_t *
 manage_list(struct op_ctx *x)
 {
-	struct store_credential_list list;
+	struct list_read *l = calloc(1, sizeof(*l));
 	enum ctl_refusal refused;
-	store_err_t se;
-	const char *user;
-	json_int_t cursor;
-	struct manage_page page;
-	char tail[40] = "";
-	json_t *out;
-	size_t i;
-	int64_t last = 0;
+	int bad_cursor;
 
-	user = manage_subject(x, &refused);
-	if (refused != CTL_REFUSAL_NONE)
+	if (l == NULL)
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	bad_cursor = get_cursor(x->req, &l->cursor) != 0;
+	refused = subject_prepare(x, l->cursor == 0, &l->who);
+	if (refused == CTL_REFUSAL_NONE && bad_cursor)
+		refused = CTL_REFUSAL_BAD_REQUEST;
+	if (refused != CTL_REFUSAL_NONE) {
+		free(l);
 		return op_refuse(refused);
-	if (get_cursor(x->req, &cursor) != 0)
-		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
-	if (user != NULL && x->uid == 0 && cursor == 0 && unknown_user(x->d, user))
-		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
-	if ((se = store_cred_page(x->d->store, user, cursor, LIST_PAGE_ROWS, &list)) != STORE_OK)
-		return op_refuse(store_refusal(x->d, se));
-	manage_page_start(&page, "credentials");
-	for (i = 0; i < list.count && manage_page_add(&page,
-	    credential_json(x->d, &list.items[i])); i++)
-		last = list.items[i].seq;
-	/* cut by the budget, or a full page: more may follow */
-	if (last > 0 && (i < list.count || list.count == LIST_PAGE_ROWS))
-		snprintf(tail, sizeof(tail), "\"next\":%lld", (long long)last);
-	out = manage_page_end(x, &page, tail[0] != '\0' ? tail : NULL);
-	store_credential_list_free(&list);
-	return out;
+	}
+	return op_read(x, list_read, list_answer, l);
 }
 
 /*
  * A change to one passkey, written with its audit row in one transaction
- * of the journal; the answer waits for the commit.
+ * of the journal; the answer waits for the commit.  The passkey the
+ * request names is looked up there too, first (change_find): the loop
+ * does not wait on the store for it, and what is changed is what was
+ * found in the same transaction.
  */
 struct change {
-	struct store_credential c;
+	struct lookup k;		/* rename, remove: the passkey named */
+	enum ctl_refusal refused;	/* by the lookup: nothing was written */
+	struct store_credential c;	/* the passkey (revoke: only its user) */
+	char by[CTL_USER_MAX + 1];
 	char sid[MANAGE_ID_HEX + 1];
 	char detail[128];
 	char name[STORE_NICKNAME_MAX + 1];	/* rename */
@@ -270,8 +389,27 @@ struct change {
 static void
 change_free(struct change *ch)
 {
+	lookup_free(&ch->k);
 	store_credential_free(&ch->c);
 	free(ch);
+}
+
+/*
+ * In the journal, before the change: the passkey, or ch->refused (and
+ * nothing to write).  STORE_OK unless the store failed.
+ */
+static store_err_t
+change_find(store_t *st, struct change *ch)
+{
+	store_err_t se = lookup_read(st, &ch->k);
+
+	if (se != STORE_OK || (ch->refused = ch->k.refused) != CTL_REFUSAL_NONE)
+		return se;
+	ch->c = ch->k.c;
+	memset(&ch->k.c, 0, sizeof(ch->k.c));
+	manage_short_id(ch->c.id, ch->c.id_len, ch->sid);
+	snprintf(ch->detail, sizeof(ch->detail), "id=%s by=%s", ch->sid, ch->by);
+	return STORE_OK;
 }
 
 static store_err_t
@@ -307,7 +445,7 @@ refusal_of(struct passkeyd *d, store_err_t se)
 	}
 }
 
-/* Resolves the passkey and prepares a change; NULL with *refused. */
+/* Prepares a change of the passkey the request names; NULL with *refused. */
 static struct change *
 change_new(struct op_ctx *x, const char *event, enum ctl_refusal *refused)
 {
@@ -316,14 +454,12 @@ change_new(struct op_ctx *x, const char *event, enum ctl_refusal *refused)
 	*refused = CTL_REFUSAL_INTERNAL_ERROR;
 	if (ch == NULL)
 		return NULL;
-	if ((*refused = resolve(x, &ch->c)) != CTL_REFUSAL_NONE) {
+	if ((*refused = lookup_prepare(x, &ch->k)) != CTL_REFUSAL_NONE) {
 		change_free(ch);
 		return NULL;
 	}
 	ch->event = event;
-	manage_short_id(ch->c.id, ch->c.id_len, ch->sid);
-	snprintf(ch->detail, sizeof(ch->detail), "id=%s by=%s", ch->sid,
-	    x->uid == 0 ? "root" : x->self);
+	snprintf(ch->by, sizeof(ch->by), "%s", x->uid == 0 ? "root" : x->self);
 	return ch;
 }
 
@@ -343,8 +479,11 @@ static store_err_t
 rename_apply(store_t *st, void *arg)
 {
 	struct change *ch = arg;
-	store_err_t se = store_cred_rename(st, ch->c.id, ch->c.id_len, ch->name);
+	store_err_t se = change_find(st, ch);
 
+	if (se != STORE_OK || ch->refused != CTL_REFUSAL_NONE)
+		return se;
+	se = store_cred_rename(st, ch->c.id, ch->c.id_len, ch->name);
 	return se == STORE_OK ? change_row(st, ch, "ok", NULL) : se;
 }
 
@@ -353,9 +492,14 @@ rename_done(struct passkeyd *d, void *arg, store_err_t se)
 {
 	struct change *ch = arg;
 
-	if (se == STORE_OK)
-		change_print(d, ch, "ok", NULL);
-	control_answer(ch->reply, se == STORE_OK ? op_ok() : op_refuse(refusal_of(d, se)));
+	if (se == STORE_OK && ch->refused != CTL_REFUSAL_NONE)
+		control_answer(ch->reply, op_refuse(ch->refused));
+	else {
+		if (se == STORE_OK)
+			change_print(d, ch, "ok", NULL);
+		control_answer(ch->reply, se == STORE_OK ? op_ok() :
+		    op_refuse(refusal_of(d, se)));
+	}
 	change_free(ch);
 }
 
@@ -379,8 +523,10 @@ static store_err_t
 remove_apply(store_t *st, void *arg)
 {
 	struct change *ch = arg;
-	store_err_t se;
+	store_err_t se = change_find(st, ch);
 
+	if (se != STORE_OK || ch->refused != CTL_REFUSAL_NONE)
+		return se;
 	se = ch->keep_last ? store_cred_remove_not_last(st, ch->c.id, ch->c.id_len) :
 	    store_cred_remove(st, ch->c.id, ch->c.id_len);
 	if (se == STORE_OK)
@@ -403,6 +549,11 @@ remove_done(struct passkeyd *d, void *arg, store_err_t se)
 	struct change *ch = arg;
 	json_t *out;
 
+	if (se == STORE_OK && ch->refused != CTL_REFUSAL_NONE) {
+		control_answer(ch->reply, op_refuse(ch->refused));
+		change_free(ch);
+		return;
+	}
 	if (se == STORE_OK && ch->kept != STORE_OK)
 		se = ch->kept;
 	if (se == STORE_OK)
@@ -432,28 +583,55 @@ manage_remove(struct op_ctx *x)
 	return change_queue(x, ch, remove_apply, remove_done);
 }
 
-json_t *
-manage_export(struct op_ctx *x)
+static store_err_t
+export_read(store_t *st, void *arg)
 {
-	struct store_credential c;
-	enum ctl_refusal err;
-	json_t *o;
-	char *cose;
+	return lookup_read(st, arg);
+}
 
-	if ((err = resolve(x, &c)) != CTL_REFUSAL_NONE)
-		return op_refuse(err);
-	o = credential_json(x->d, &c);
-	cose = rp_b64url_encode_alloc(c.pubkey_cose, c.pubkey_len);
+static json_t *
+export_answer(struct passkeyd *d, void *arg, store_err_t se, char **text)
+{
+	struct lookup *k = arg;
+	json_t *o = NULL;
+	char *cose = NULL;
+
+	(void)text;
+	if (se != STORE_OK || k->refused != CTL_REFUSAL_NONE) {
+		o = read_refusal(d, se, k->refused);
+		lookup_free(k);
+		free(k);
+		return o;
+	}
+	o = credential_json(d, &k->c);
+	cose = rp_b64url_encode_alloc(k->c.pubkey_cose, k->c.pubkey_len);
 	if (o == NULL || cose == NULL ||
 	    json_object_set_new(o, "public_key_cose", json_string(cose)) != 0) {
 		json_decref(o);
 		o = NULL;
 	}
 	free(cose);
-	store_credential_free(&c);
+	lookup_free(k);
+	free(k);
 	if (o == NULL)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	return json_pack("{s:b, s:o}", "ok", 1, "credential", o);
+}
+
+json_t *
+manage_export(struct op_ctx *x)
+{
+	struct lookup *k = calloc(1, sizeof(*k));
+	enum ctl_refusal err;
+
+	if (k == NULL)
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	if ((err = lookup_prepare(x, k)) != CTL_REFUSAL_NONE) {
+		lookup_free(k);
+		free(k);
+		return op_refuse(err);
+	}
+	return op_read(x, export_read, export_answer, k);
 }
 
 static json_t *
@@ -465,6 +643,50 @@ event_json(const struct store_event *e)
 	    "verdict", e->verdict, "reason", e->reason, "detail", e->detail);
 }
 
+/* A page of the audit log being read (manage_events). */
+struct events_read {
+	struct subject who;
+	json_int_t cursor, limit;
+	struct store_event_list list;
+};
+
+static store_err_t
+events_read(store_t *st, void *arg)
+{
+	struct events_read *e = arg;
+	const char *user;
+
+	if (subject_read(st, &e->who, &user))
+		return STORE_OK;
+	return store_event_list(st, user, (size_t)(e->limit < EVENTS_PAGE_ROWS ? e->limit :
+	    EVENTS_PAGE_ROWS), e->cursor, &e->list);
+}
+
+static json_t *
+events_answer(struct passkeyd *d, void *arg, store_err_t se, char **text)
+{
+	struct events_read *e = arg;
+	struct manage_page page;
+	json_t *out;
+	size_t i;
+	int64_t last = 0;
+
+	if (se != STORE_OK || e->who.unknown)
+		out = read_refusal(d, se, CTL_REFUSAL_UNKNOWN_USER);
+	else {
+		manage_page_start(&page, "events");
+		for (i = 0; i < e->list.count && manage_page_add(&page,
+		    event_json(&e->list.items[i])); i++)
+			last = e->list.items[i].id;
+		/* cut by the budget, or a full page while the client wants more */
+		out = page_close(&page, last, i < e->list.count ||
+		    (e->list.count == EVENTS_PAGE_ROWS && (json_int_t)i < e->limit), text);
+	}
+	store_event_list_free(&e->list);
+	free(e);
+	return out;
+}
+
 /*
  * Keyset pages, newest first: "cursor" is the id the previous page ended
  * at, so each page costs the same however deep it is.  "limit" is what
@@ -473,43 +695,25 @@ event_json(const struct store_event *e)
 json_t *
 manage_events(struct op_ctx *x)
 {
-	json_t *lim = json_object_get(x->req, "limit"), *out;
-	json_int_t limit = EVENTS_LIMIT_DEFAULT, cursor;
-	struct store_event_list list;
-	struct manage_page page;
+	json_t *lim = json_object_get(x->req, "limit");
+	struct events_read *e = calloc(1, sizeof(*e));
 	enum ctl_refusal refused;
-	char tail[40] = "";
-	store_err_t se;
-	const char *user;
-	size_t i;
-	int64_t last = 0;
 
-	user = manage_subject(x, &refused);
-	if (refused != CTL_REFUSAL_NONE)
+	if (e == NULL)
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	e->limit = EVENTS_LIMIT_DEFAULT;
+	refused = subject_prepare(x, 1, &e->who);
+	if (refused == CTL_REFUSAL_NONE && ((lim != NULL && (!json_is_integer(lim) ||
+	    json_integer_value(lim) < 1 || json_integer_value(lim) > EVENTS_LIMIT_MAX)) ||
+	    get_cursor(x->req, &e->cursor) != 0))
+		refused = CTL_REFUSAL_BAD_REQUEST;
+	if (refused != CTL_REFUSAL_NONE) {
+		free(e);
 		return op_refuse(refused);
-	if (lim != NULL) {
-		if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
-		    json_integer_value(lim) > EVENTS_LIMIT_MAX)
-			return op_refuse(CTL_REFUSAL_BAD_REQUEST);
-		limit = json_integer_value(lim);
 	}
-	if (get_cursor(x->req, &cursor) != 0)
-		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
-	if (user != NULL && x->uid == 0 && unknown_user(x->d, user))
-		return op_refuse(CTL_REFUSAL_UNKNOWN_USER);
-	if ((se = store_event_list(x->d->store, user, (size_t)(limit < EVENTS_PAGE_ROWS ?
-	    limit : EVENTS_PAGE_ROWS), cursor, &list)) != STORE_OK)
-		return op_refuse(store_refusal(x->d, se));
-	manage_page_start(&page, "events");
-	for (i = 0; i < list.count && manage_page_add(&page, event_json(&list.items[i])); i++)
-		last = list.items[i].id;
-	/* cut by the budget, or a full page while the client wants more */
-	if (last > 0 && (i < list.count ||
-	    (list.count == EVENTS_PAGE_ROWS && (json_int_t)i < limit)))
-		snprintf(tail, sizeof(tail), "\"next\":%lld", (long long)last);
-	out = manage_page_end(x, &page, tail[0] != '\0' ? tail : NULL);
-	store_event_list_free(&list);
-	return out;
+	if (lim != NULL)
+		e->limit = json_integer_value(lim);
+	return op_read(x, events_read, events_answer, e);
 }
 
 static store_err_t

@@ -41,9 +41,9 @@ void manage_page_start(struct manage_page *p, const char *key);
 int manage_page_add(struct manage_page *p, json_t *o);
 /*
  * Closes the page, with `tail` (further members as JSON text, or NULL)
- * after the array, and hands the line to the call: NULL, or a refusal.
+ * after the array, into *text (the answer's line): NULL, or a refusal.
  */
-json_t *manage_page_end(struct op_ctx *x, struct manage_page *p, const char *tail);
+json_t *manage_page_end(struct manage_page *p, const char *tail, char **text);
 
 void manage_short_id(const unsigned char *id, size_t len, char out[MANAGE_ID_HEX + 1]);
 

@@ -55,45 +55,78 @@ get_window_cursor(json_t *req, struct store_window_key *key)
 	return 1;
 }
 
+/* A page of windows being read (sessions_list). */
+struct page_read {
+	char user[CTL_USER_MAX + 1];	/* "" for everyone's (root) */
+	int has;			/* a cursor: the page starts after `after` */
+	struct store_window_key after;
+	struct store_window_list list;
+};
+
+static store_err_t
+page_read(store_t *st, void *arg)
+{
+	struct page_read *p = arg;
+
+	return store_window_page(st, p->user[0] != '\0' ? p->user : NULL, (int64_t)time(NULL),
+	    p->has ? &p->after : NULL, SESSIONS_PAGE_ROWS, &p->list);
+}
+
+static json_t *
+page_answer(struct passkeyd *d, void *arg, store_err_t se, char **text)
+{
+	struct page_read *p = arg;
+	struct store_window_key last;
+	struct manage_page page;
+	char tail[64] = "";
+	json_t *out;
+	size_t i;
+
+	if (se != STORE_OK)
+		out = op_refuse(store_refusal(d, se));
+	else {
+		manage_page_start(&page, "sessions");
+		for (i = 0; i < p->list.count && manage_page_add(&page,
+		    window_json(&p->list.items[i])); i++) {
+			last.opened = p->list.items[i].opened;
+			memcpy(last.id, p->list.items[i].id, sizeof(last.id));
+		}
+		/* cut by the budget, or a full page: more may follow */
+		if (i > 0 && (i < p->list.count || p->list.count == SESSIONS_PAGE_ROWS))
+			snprintf(tail, sizeof(tail), "\"next\":\"%lld:%s\"",
+			    (long long)last.opened, last.id);
+		out = manage_page_end(&page, tail[0] != '\0' ? tail : NULL, text);
+	}
+	store_window_list_free(&p->list);
+	free(p);
+	return out;
+}
+
 /*
  * Keyset pages oldest first: a page is one indexed range of
  * SESSIONS_PAGE_ROWS windows (store_window_page) however many there are,
- * so root listing everyone's holds the loop for one page at a time.
+ * so root listing everyone's holds the loop for one page at a time, and
+ * in a fleet not even for its query (op_read).
  */
 json_t *
 sessions_list(struct op_ctx *x)
 {
-	struct store_window_list list;
-	struct store_window_key after, last;
-	struct manage_page page;
+	struct page_read *p = calloc(1, sizeof(*p));
 	enum ctl_refusal refused;
 	const char *user;
-	char tail[64] = "";
-	store_err_t se;
-	json_t *out;
-	size_t i;
-	int has;
 
+	if (p == NULL)
+		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	user = manage_subject(x, &refused);
-	if (refused != CTL_REFUSAL_NONE)
+	if (refused == CTL_REFUSAL_NONE && (p->has = get_window_cursor(x->req, &p->after)) < 0)
+		refused = CTL_REFUSAL_BAD_REQUEST;
+	if (refused != CTL_REFUSAL_NONE) {
+		free(p);
 		return op_refuse(refused);
-	if ((has = get_window_cursor(x->req, &after)) < 0)
-		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
-	if ((se = store_window_page(x->d->store, user, (int64_t)time(NULL), has ? &after : NULL,
-	    SESSIONS_PAGE_ROWS, &list)) != STORE_OK)
-		return op_refuse(store_refusal(x->d, se));
-	manage_page_start(&page, "sessions");
-	for (i = 0; i < list.count && manage_page_add(&page, window_json(&list.items[i])); i++) {
-		last.opened = list.items[i].opened;
-		memcpy(last.id, list.items[i].id, sizeof(last.id));
 	}
-	/* cut by the budget, or a full page: more may follow */
-	if (i > 0 && (i < list.count || list.count == SESSIONS_PAGE_ROWS))
-		snprintf(tail, sizeof(tail), "\"next\":\"%lld:%s\"", (long long)last.opened,
-		    last.id);
-	out = manage_page_end(x, &page, tail[0] != '\0' ? tail : NULL);
-	store_window_list_free(&list);
-	return out;
+	if (user != NULL)
+		snprintf(p->user, sizeof(p->user), "%s", user);
+	return op_read(x, page_read, page_answer, p);
 }
 
 /* An end of windows on its way to the store. */

@@ -391,6 +391,29 @@ def test_windows(f, alice):
        may)
 
 
+def test_frozen_reuse(f, alice):
+    """A begin that asks for a re-approval window looks for it off the loop:
+    with the server frozen, host B answers a ping at once meanwhile, and the
+    begin, once the server is back, is let in on host B's window (the one
+    test_windows left open)."""
+    result = {}
+
+    def reuse():
+        result["begin"] = begin_reuse(f.b, ssh_key(1))
+    with frozen(f.pg):
+        t = threading.Thread(target=reuse)
+        t.start()
+        time.sleep(0.3)
+        r, took = timed(lambda: f.b.ctl({"op": "ping"}))
+        ok(r.get("ok") and took < 0.2, f"frozen reuse: host B answers a ping in"
+           f" {took * 1000:.0f} ms while a begin's window is looked for", r)
+        ok(t.is_alive(), "frozen reuse: the begin waits for the server (off the loop)")
+    t.join(10)
+    r = result.get("begin", {})
+    ok(r.get("ok") and r.get("kind") == "reused" and r.get("host") == "host-b.example",
+       "frozen reuse: thawed, the begin is let in on host B's window", r)
+
+
 def server_pids(pg):
     """The PostgreSQL server's processes: the postmaster and its children."""
     with open(os.path.join(pg.dir, "data", "postmaster.pid")) as fh:
@@ -460,6 +483,58 @@ def test_frozen_server(f, alice):
     st, r = f.api(f.w2, j["token"], "finish", body)
     ok(st == 200 and until_state(f.b, j["token"], "approved").get("state") == "approved",
        "frozen: and the login is approved", (st, r))
+
+
+def test_frozen_reads(f, alice):
+    """A person's reads (list, export, events, sessions) and a rename's or
+    removal's lookup of the passkey it names do not hold the loop while the
+    server is frozen: web 2 answers a ping at once meanwhile, and each is
+    answered once the server is back."""
+    ls = f.w2.ctl({"op": "list", "user": "alice"})
+    sid = (ls.get("credentials") or [{}])[0].get("short_id", "")
+    if not ok(ls.get("ok") and sid, "frozen reads: web 2 lists alice's passkeys", ls):
+        return
+    asks = {"list": {"op": "list", "user": "alice"},
+            "export": {"op": "export", "id": sid},
+            "events": {"op": "events", "user": "alice", "limit": 5},
+            "sessions": {"op": "sessions", "user": "alice"},
+            "remove": {"op": "remove", "id": "abcdef0123"},
+            "rename": {"op": "rename", "id": sid, "name": "frozen"}}
+    result = {}
+
+    def ask(name):
+        result[name] = f.w2.ctl(asks[name])
+    with frozen(f.pg):
+        ts = [threading.Thread(target=ask, args=(name,)) for name in asks]
+        for t in ts:
+            t.start()
+        time.sleep(0.3)
+        r, took = timed(lambda: f.w2.ctl({"op": "ping"}))
+        ok(r.get("ok") and took < 0.2, f"frozen reads: web 2 answers a ping in"
+           f" {took * 1000:.0f} ms while six management requests wait for the server", r)
+        alive = [name for name, t in zip(asks, ts) if t.is_alive()]
+        ok(alive == list(asks), "frozen reads: each of them waits (off the loop)", alive)
+    for t in ts:
+        t.join(10)
+    r = result.get("list", {})
+    ok(r.get("ok") and any(c.get("short_id") == sid for c in r.get("credentials", [])),
+       "frozen reads: thawed, the listing comes", r)
+    r = result.get("export", {}).get("credential", {})
+    ok(r.get("short_id") == sid and r.get("public_key_cose"), "frozen reads: and the export",
+       result.get("export"))
+    r = result.get("events", {})
+    ok(r.get("ok") and 0 < len(r.get("events", [])) <= 5, "frozen reads: and the audit log's"
+       " page", r)
+    r = result.get("sessions", {})
+    ok(r.get("ok") and isinstance(r.get("sessions"), list), "frozen reads: and the windows", r)
+    ok(result.get("remove", {}).get("error") == "unknown_credential", "frozen reads: a removal"
+       " of an ID nobody has is refused unknown_credential, after its lookup",
+       result.get("remove"))
+    ok(result.get("rename", {}).get("ok"), "frozen reads: the rename is made",
+       result.get("rename"))
+    r = f.w2.ctl({"op": "list", "user": "alice"})
+    ok(any(c.get("short_id") == sid and c.get("nickname") == "frozen"
+           for c in r.get("credentials", [])), "frozen reads: the listing shows the new name", r)
 
 
 def approved_and_told(f, host, who, count):
@@ -833,8 +908,11 @@ def main():
                                        ("test_slow_query", test_slow_query, (alice,)),
                                        ("test_audit", test_audit, ()),
                                        ("test_windows", test_windows, (alice,)),
+                                       ("test_frozen_reuse", test_frozen_reuse, (alice,)),
                                        ("test_slow_uses", test_slow_uses, (alice,)),
                                        ("test_frozen_server", test_frozen_server,
+                                        (alice,)),
+                                       ("test_frozen_reads", test_frozen_reads,
                                         (alice,)),
                                        ("test_frozen_status", test_frozen_status,
                                         (alice,)),
