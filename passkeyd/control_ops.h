@@ -58,9 +58,8 @@ json_t *op_defer_write(struct op_ctx *x, struct control_reply **reply,
  * result, &text) on the loop gives the answer, or NULL with a page's
  * text, and frees arg.  `result` is read's, or why it never ran.  Without
  * a worker (SQLite) both run here at once.  The loop's share for such
- * reads (share.h) is charged the read's time too, so a person's reads
- * keep yielding to logins on the workers as on the loop.  Returns what
- * the handler returns.
+ * reads (share.h) is charged what they cost the loop: there, building
+ * the page.  Returns what the handler returns.
  */
 typedef store_err_t (*op_read_fn)(store_t *st, void *arg);
 typedef json_t *(*op_answer_fn)(struct passkeyd *d, void *arg, store_err_t result,

@@ -442,6 +442,7 @@ begin_reused(struct passkeyd *d, struct begin_call *b)
 	memset(&b->w, 0, sizeof(b->w));
 	b->reuse_s = 0;
 	b->window_err = STORE_ERR_NOT_FOUND;
+	b->now = (int64_t)time(NULL);
 	if (offload_add(d->offload, begin_reads_call, begin_reads_done, b) != 0)
 		begin_answer(d, b, CTL_REFUSAL_STORE_BUSY);
 }
