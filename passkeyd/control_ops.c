@@ -375,11 +375,24 @@ op_enroll(struct op_ctx *x)
 static json_t *
 op_register_begin(struct op_ctx *x)
 {
+	struct control_reply *later;
 	struct ceremony *c;
 	enum ctl_refusal err;
 
 	if (x->uid == 0)	/* root has `enroll` for any account */
 		return op_refuse(CTL_REFUSAL_NOT_PERMITTED);
+	/* a fleet's: the ceremony's row off the loop (offload.h) */
+	if (x->d->fleet && offload_ready(x->d->offload) &&
+	    (later = control_defer(x->call)) != NULL) {
+		if (flow_register_begin_later(x->d, x->self, x->uid, enroll_answer, later,
+		    &err)) {
+			if (err == CTL_REFUSAL_NONE)
+				return NULL;
+			control_undefer(x->call, later);
+			return op_refuse(err);
+		}
+		control_undefer(x->call, later);
+	}
 	if ((err = flow_register_begin(x->d, x->self, x->uid, &c)) != CTL_REFUSAL_NONE)
 		return op_refuse(err);
 	return ceremony_answer(x->d, c);

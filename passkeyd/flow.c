@@ -67,6 +67,94 @@ begin(struct passkeyd *d, struct ceremony_spec spec, int consumes_enrollment,
 	return r;
 }
 
+/*
+ * begin() with the row written off the loop (a fleet's, offload.h): the
+ * ceremony is made here under this instance's limits, pinned (calls,
+ * committing: no answer, deny, cancel or expiry acts on it) while its
+ * row's INSERT is handed off, then then(d, arg, refusal, c) follows on
+ * the loop (c NULL when refused).  A refusal here is returned at once,
+ * and `then` is not called.  When nothing can be handed off, the INSERT
+ * runs here if `here` says it may (`then` follows at once: not from a
+ * control op, whose answer is not deferred yet), else store_busy is
+ * returned.  Call it only when offload_ready.
+ */
+typedef void (*published_fn)(struct passkeyd *d, void *arg, enum ctl_refusal r,
+    struct ceremony *c);
+struct publish {
+	struct ceremony *c;
+	struct store_ceremony row;
+	store_err_t add_err;
+	char refusal[32];
+	published_fn then;
+	void *arg;
+};
+
+static store_err_t
+publish_call(store_t *st, void *arg)
+{
+	struct publish *p = arg;
+
+	p->add_err = store_ceremony_add(st, &p->row, p->refusal, sizeof(p->refusal));
+	return STORE_OK;
+}
+
+static void
+publish_done(struct passkeyd *d, void *arg, store_err_t result)
+{
+	struct publish *p = arg;
+	struct ceremony *c = p->c;
+	enum ctl_refusal r;
+
+	if (result != STORE_OK)	/* not run at all */
+		p->add_err = result;
+	flow_store_trouble(d, p->add_err);
+	c->calls--;
+	c->committing = 0;
+	if ((r = fleet_published(d, p->add_err, p->refusal)) != CTL_REFUSAL_NONE) {
+		/* never handed out: it holds no place here either */
+		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, ctl_refusal_code(r),
+		    time(NULL));
+		c = NULL;
+	}
+	explicit_bzero(p->row.challenge, sizeof(p->row.challenge));
+	p->then(d, p->arg, r, c);
+	free(p);
+}
+
+static enum ctl_refusal
+begin_later(struct passkeyd *d, struct ceremony_spec spec, int consumes_enrollment,
+    published_fn then, void *arg, int here)
+{
+	struct publish *p = calloc(1, sizeof(*p));
+	enum ctl_refusal r;
+
+	if (p == NULL)
+		return CTL_REFUSAL_INTERNAL_ERROR;
+	spec.hostname = d->cfg.hostname;
+	if ((r = ceremony_begin(d->ceremonies, &spec, time(NULL), &p->c)) != CTL_REFUSAL_NONE) {
+		free(p);
+		return r;
+	}
+	p->c->consumes_enrollment = (uint8_t)consumes_enrollment;
+	fleet_row_of(p->c, &p->row);
+	p->then = then;
+	p->arg = arg;
+	p->c->calls++;
+	p->c->committing = 1;
+	if (here) {
+		offload_call(d->offload, d, d->store, publish_call, publish_done, p);
+		return CTL_REFUSAL_NONE;
+	}
+	if (offload_add(d->offload, publish_call, publish_done, p) == 0)
+		return CTL_REFUSAL_NONE;
+	p->c->calls--;
+	p->c->committing = 0;
+	ceremony_finish(d->ceremonies, p->c, CTL_STATE_CANCELLED, "store_busy", time(NULL));
+	explicit_bzero(p->row.challenge, sizeof(p->row.challenge));
+	free(p);
+	return CTL_REFUSAL_STORE_BUSY;
+}
+
 static const char *
 store_reason(struct passkeyd *d, store_err_t err)
 {
@@ -314,11 +402,6 @@ struct begin_call {
 	flow_reuse_fn reused;
 	struct begin_reads reads;
 	enum ceremony_kind kind;
-	/* the ceremony, pinned (calls, committing) while its row is written */
-	struct ceremony *c;
-	struct store_ceremony row;
-	store_err_t add_err;
-	char refusal[32];
 	flow_begin_fn done;
 	void *arg;
 };
@@ -333,15 +416,6 @@ begin_reads_call(store_t *st, void *arg)
 		    &b->w);
 	if (b->window_err != STORE_OK)
 		read_for_begin(st, &b->r, b->now, &b->reads);
-	return STORE_OK;
-}
-
-static store_err_t
-begin_row_call(store_t *st, void *arg)
-{
-	struct begin_call *b = arg;
-
-	b->add_err = store_ceremony_add(st, &b->row, b->refusal, sizeof(b->refusal));
 	return STORE_OK;
 }
 
@@ -411,15 +485,13 @@ cancel_unseen(struct passkeyd *d, struct ceremony *c, const char *why)
 
 /* The end of a begin handed off: logged, answered, and the call freed. */
 static void
-begin_answer(struct passkeyd *d, struct begin_call *b, enum ctl_refusal err)
+begin_answer(struct passkeyd *d, struct begin_call *b, enum ctl_refusal err,
+    struct ceremony *c)
 {
-	struct ceremony *c = err == CTL_REFUSAL_NONE ? b->c : NULL;
-
 	log_login_begin(d, &b->r, b->kind, err, c);
 	/* nobody is there to hand its link to: it holds no place */
 	if (!b->done(d, b->arg, err, c) && c != NULL)
 		cancel_unseen(d, c, "client_gone");
-	explicit_bzero(b->row.challenge, sizeof(b->row.challenge));
 	store_window_free(&b->w);
 	free(b);
 }
@@ -444,33 +516,20 @@ begin_reused(struct passkeyd *d, struct begin_call *b)
 	b->window_err = STORE_ERR_NOT_FOUND;
 	b->now = (int64_t)time(NULL);
 	if (offload_add(d->offload, begin_reads_call, begin_reads_done, b) != 0)
-		begin_answer(d, b, CTL_REFUSAL_STORE_BUSY);
+		begin_answer(d, b, CTL_REFUSAL_STORE_BUSY, NULL);
 }
 
+/* The ceremony's row is written (or refused): the answer. */
 static void
-begin_row_done(struct passkeyd *d, void *arg, store_err_t result)
+begin_published(struct passkeyd *d, void *arg, enum ctl_refusal r, struct ceremony *c)
 {
-	struct begin_call *b = arg;
-	struct ceremony *c = b->c;
-	enum ctl_refusal err;
-
-	if (result != STORE_OK)	/* not run at all (the daemon stopping) */
-		b->add_err = result;
-	flow_store_trouble(d, b->add_err);
-	c->calls--;
-	c->committing = 0;
-	if ((err = fleet_published(d, b->add_err, b->refusal)) != CTL_REFUSAL_NONE)
-		/* never handed out: it holds no place here either */
-		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, ctl_refusal_code(err),
-		    time(NULL));
-	begin_answer(d, b, err);
+	begin_answer(d, arg, r, c);
 }
 
 static void
 begin_reads_done(struct passkeyd *d, void *arg, store_err_t result)
 {
 	struct begin_call *b = arg;
-	struct ceremony_spec spec;
 	enum ctl_refusal err;
 	int enrolling;
 
@@ -486,21 +545,12 @@ begin_reads_done(struct passkeyd *d, void *arg, store_err_t result)
 		(void)store_refusal(d, b->window_err);	/* logged; the browser decides */
 	flow_store_trouble(d, b->reads.count_err);
 	err = login_kind(d, &b->r, &b->reads, &b->kind, &enrolling);
-	if (err == CTL_REFUSAL_NONE) {
-		spec = login_spec(d, &b->r, b->kind);
-		spec.hostname = d->cfg.hostname;
-		err = ceremony_begin(d->ceremonies, &spec, time(NULL), &b->c);
-	}
-	if (err != CTL_REFUSAL_NONE) {
-		begin_answer(d, b, err);
-		return;
-	}
-	b->c->consumes_enrollment = (uint8_t)enrolling;
-	fleet_row_of(b->c, &b->row);
-	/* no answer, deny, cancel or expiry acts on it until its row is written */
-	b->c->calls++;
-	b->c->committing = 1;
-	offload_call(d->offload, d, d->store, begin_row_call, begin_row_done, b);
+	/* made here under this instance's limits; its row off the loop too */
+	if (err == CTL_REFUSAL_NONE)
+		err = begin_later(d, login_spec(d, &b->r, b->kind), enrolling, begin_published,
+		    b, 1);
+	if (err != CTL_REFUSAL_NONE)
+		begin_answer(d, b, err, NULL);
 }
 
 int
@@ -548,6 +598,7 @@ struct enroll_write {
 	struct ceremony *c;
 	int64_t expires;
 	char by[64];
+	char user[CTL_USER_MAX + 1];
 	flow_enroll_fn done;
 	void *arg;
 };
@@ -580,54 +631,134 @@ enroll_done(struct passkeyd *d, void *arg, store_err_t result)
 	free(w);
 }
 
-enum ctl_refusal
-flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
-    const char *by, flow_enroll_fn done, void *arg)
+static void
+enroll_refused(struct passkeyd *d, const char *user, const char *by, enum ctl_refusal err)
 {
-	struct enroll_write *w;
-	struct ceremony *c;
-	enum ctl_refusal err;
+	event_log(d, &(struct event_rec){ .event = "enroll", .user = user,
+	    .service = "passkeyctl", .verdict = "refused", .reason = ctl_refusal_code(err),
+	    .detail = by });
+}
 
-	err = begin(d, (struct ceremony_spec){ .kind = CEREMONY_REGISTER,
-	    .user = user, .rhost = "", .service = "passkeyctl", .owner = 0,
-	    .lifetime = lifetime }, 1, &c);
-	if (err == CTL_REFUSAL_NONE && (w = calloc(1, sizeof(*w))) == NULL) {
-		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, "internal_error",
-		    time(NULL));
-		err = CTL_REFUSAL_INTERNAL_ERROR;
-	}
-	if (err != CTL_REFUSAL_NONE) {
-		event_log(d, &(struct event_rec){ .event = "enroll", .user = user,
-		    .service = "passkeyctl", .verdict = "refused",
-		    .reason = ctl_refusal_code(err), .detail = by });
-		return err;
-	}
-	*w = (struct enroll_write){ .c = c, .expires = (int64_t)c->expires,
-	    .done = done, .arg = arg };
-	snprintf(w->by, sizeof(w->by), "%s", by);
+/* The ceremony is made (and in a fleet its row written): the enrollment row next. */
+static void
+enroll_write(struct passkeyd *d, struct enroll_write *w, struct ceremony *c)
+{
+	w->c = c;
+	w->expires = (int64_t)c->expires;
 	/* the sweep leaves a committing ceremony alone until it is decided */
 	c->committing = 1;
 	if (journal_add(d->journal, enroll_apply, enroll_done, w) != 0) {
 		c->committing = 0;
 		enroll_done(d, w, STORE_ERR_BUSY);
 	}
-	return CTL_REFUSAL_NONE;
+}
+
+/* A fleet's: the ceremony's row was written off the loop, or refused. */
+static void
+enroll_published(struct passkeyd *d, void *arg, enum ctl_refusal r, struct ceremony *c)
+{
+	struct enroll_write *w = arg;
+
+	if (r == CTL_REFUSAL_NONE) {
+		enroll_write(d, w, c);
+		return;
+	}
+	enroll_refused(d, w->user, w->by, r);
+	w->done(d, w->arg, r, NULL);
+	free(w);
+}
+
+enum ctl_refusal
+flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
+    const char *by, flow_enroll_fn done, void *arg)
+{
+	struct ceremony_spec spec = { .kind = CEREMONY_REGISTER, .user = user, .rhost = "",
+	    .service = "passkeyctl", .owner = 0, .lifetime = lifetime };
+	struct enroll_write *w = calloc(1, sizeof(*w));
+	struct ceremony *c;
+	enum ctl_refusal err = CTL_REFUSAL_INTERNAL_ERROR;
+
+	if (w != NULL) {
+		*w = (struct enroll_write){ .done = done, .arg = arg };
+		snprintf(w->by, sizeof(w->by), "%s", by);
+		snprintf(w->user, sizeof(w->user), "%s", user);
+		/* a fleet's: the ceremony's row off the loop (offload.h) */
+		if (d->fleet && offload_ready(d->offload)) {
+			if ((err = begin_later(d, spec, 1, enroll_published, w, 0)) ==
+			    CTL_REFUSAL_NONE)
+				return CTL_REFUSAL_NONE;
+		} else if ((err = begin(d, spec, 1, &c)) == CTL_REFUSAL_NONE) {
+			enroll_write(d, w, c);
+			return CTL_REFUSAL_NONE;
+		}
+	}
+	enroll_refused(d, user, by, err);
+	free(w);
+	return err;
+}
+
+static struct ceremony_spec
+register_spec(struct passkeyd *d, const char *user, uid_t owner)
+{
+	return (struct ceremony_spec){ .kind = CEREMONY_REGISTER, .user = user, .rhost = "",
+	    .service = "passkeyctl", .owner = owner, .lifetime = d->cfg.ceremony_timeout };
+}
+
+static void
+log_register_begin(struct passkeyd *d, const char *user, enum ctl_refusal err,
+    struct ceremony *c)
+{
+	event_log(d, &(struct event_rec){ .event = "register_begin", .user = user,
+	    .service = "passkeyctl", .verdict = err ? "refused" : "ok",
+	    .reason = err ? ctl_refusal_code(err) : NULL, .c = c,
+	    .detail = "passkeyctl add", .noisy = err != CTL_REFUSAL_NONE });
 }
 
 enum ctl_refusal
 flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
     struct ceremony **out)
 {
-	enum ctl_refusal err;
+	enum ctl_refusal err = begin(d, register_spec(d, user, owner), 0, out);
 
-	err = begin(d, (struct ceremony_spec){ .kind = CEREMONY_REGISTER,
-	    .user = user, .rhost = "", .service = "passkeyctl", .owner = owner,
-	    .lifetime = d->cfg.ceremony_timeout }, 0, out);
-	event_log(d, &(struct event_rec){ .event = "register_begin", .user = user,
-	    .service = "passkeyctl", .verdict = err ? "refused" : "ok",
-	    .reason = err ? ctl_refusal_code(err) : NULL, .c = *out,
-	    .detail = "passkeyctl add", .noisy = err != CTL_REFUSAL_NONE });
+	log_register_begin(d, user, err, *out);
 	return err;
+}
+
+/* A registration begun off the loop, on its way to its answer. */
+struct register_later {
+	char user[CTL_USER_MAX + 1];
+	flow_enroll_fn done;
+	void *arg;
+};
+
+static void
+register_published(struct passkeyd *d, void *arg, enum ctl_refusal r, struct ceremony *c)
+{
+	struct register_later *g = arg;
+
+	log_register_begin(d, g->user, r, c);
+	g->done(d, g->arg, r, c);
+	free(g);
+}
+
+int
+flow_register_begin_later(struct passkeyd *d, const char *user, uid_t owner,
+    flow_enroll_fn done, void *arg, enum ctl_refusal *refused)
+{
+	struct register_later *g;
+
+	*refused = CTL_REFUSAL_NONE;
+	if (!d->fleet || !offload_ready(d->offload) || (g = calloc(1, sizeof(*g))) == NULL)
+		return 0;
+	snprintf(g->user, sizeof(g->user), "%s", user);
+	g->done = done;
+	g->arg = arg;
+	if ((*refused = begin_later(d, register_spec(d, g->user, owner), 0,
+	    register_published, g, 0)) != CTL_REFUSAL_NONE) {
+		log_register_begin(d, user, *refused, NULL);
+		free(g);
+	}
+	return 1;
 }
 
 struct ceremony *

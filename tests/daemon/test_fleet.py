@@ -551,6 +551,39 @@ def test_frozen_reads(f, alice):
            for c in r.get("credentials", [])), "frozen reads: the listing shows the new name", r)
 
 
+def test_frozen_registrations(f):
+    """Root's enroll and a user's `passkeyctl add` (register_begin) write
+    their ceremony's row off the loop: with the server frozen, web 2 answers
+    a ping at once meanwhile, and both are answered once it is back."""
+    result = {}
+
+    def add():	# as dave's uid, in a child: the answer waits in the thread
+        result["add"] = f.w2.ctl({"op": "register_begin"}, uid=f.w2.uid_of("dave"))
+    with frozen(f.pg):
+        enroll = sent(f.w2, {"op": "enroll", "user": "erin"})
+        t = threading.Thread(target=add)
+        t.start()
+        time.sleep(0.4)
+        r, took = timed(lambda: f.w2.ctl({"op": "ping"}))
+        ok(r.get("ok") and took < 0.2, f"frozen registrations: web 2 answers a ping in"
+           f" {took * 1000:.0f} ms while an enroll and a register_begin wait", r)
+        ok(not answered(enroll) and t.is_alive(), "frozen registrations: neither is"
+           " answered yet (each waits off the loop)")
+    r = answer_of(enroll)
+    t.join(10)
+    ok(r.get("ok") and r.get("kind") == "register" and r.get("token"),
+       "frozen registrations: thawed, root's enroll of erin is answered with its link", r)
+    rows = f.pg.query(f.uri, "SELECT user_name, kind, state FROM ceremonies WHERE user_name IN"
+                      " ('dave', 'erin') ORDER BY 1")
+    a = result.get("add", {})
+    ok(a.get("ok") and a.get("kind") == "register" and a.get("token"),
+       "frozen registrations: and dave's register_begin", a)
+    ok(rows == [["dave", "register", "pending"], ["erin", "register", "pending"]],
+       "frozen registrations: both rows are in the store, pending", rows)
+    r = f.w2.ctl({"op": "revoke_enrollment", "user": "erin"})
+    ok(r.get("ok"), "frozen registrations: erin's enrollment revoked again", r)
+
+
 def approved_and_told(f, host, who, count):
     """A login begun at host and approved at web 2; True once host's log says
     it followed the approval (its notice), before any status used it."""
@@ -928,6 +961,8 @@ def main():
                                         (alice,)),
                                        ("test_frozen_reads", test_frozen_reads,
                                         (alice,)),
+                                       ("test_frozen_registrations",
+                                        test_frozen_registrations, ()),
                                        ("test_frozen_status", test_frozen_status,
                                         (alice,)),
                                        ("test_gone_before_answer",
