@@ -271,6 +271,14 @@ begun_bound(struct passkeyd *d, void *arg, enum ctl_refusal r, struct ceremony *
 	    op_refuse(r), c != NULL ? c->token : NULL);
 }
 
+/* Answered to the caller alone: 0 when it was gone (nobody has its link). */
+static int
+begun_for_caller(struct passkeyd *d, void *arg, enum ctl_refusal r, struct ceremony *c)
+{
+	return control_answer_bound(arg, r == CTL_REFUSAL_NONE ? ceremony_answer(d, c) :
+	    op_refuse(r), NULL);
+}
+
 static int
 begun(struct passkeyd *d, void *arg, enum ctl_refusal r, struct ceremony *c)
 {
@@ -384,7 +392,7 @@ op_register_begin(struct op_ctx *x)
 	/* a fleet's: the ceremony's row off the loop (offload.h) */
 	if (x->d->fleet && offload_ready(x->d->offload) &&
 	    (later = control_defer(x->call)) != NULL) {
-		if (flow_register_begin_later(x->d, x->self, x->uid, enroll_answer, later,
+		if (flow_register_begin_later(x->d, x->self, x->uid, begun_for_caller, later,
 		    &err)) {
 			if (err == CTL_REFUSAL_NONE)
 				return NULL;

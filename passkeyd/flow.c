@@ -639,18 +639,21 @@ enroll_refused(struct passkeyd *d, const char *user, const char *by, enum ctl_re
 	    .detail = by });
 }
 
-/* The ceremony is made (and in a fleet its row written): the enrollment row next. */
-static void
+/*
+ * The ceremony is made (and in a fleet its row written): the enrollment
+ * row next.  -1 when the journal is full: nothing was queued.
+ */
+static int
 enroll_write(struct passkeyd *d, struct enroll_write *w, struct ceremony *c)
 {
 	w->c = c;
 	w->expires = (int64_t)c->expires;
 	/* the sweep leaves a committing ceremony alone until it is decided */
 	c->committing = 1;
-	if (journal_add(d->journal, enroll_apply, enroll_done, w) != 0) {
-		c->committing = 0;
-		enroll_done(d, w, STORE_ERR_BUSY);
-	}
+	if (journal_add(d->journal, enroll_apply, enroll_done, w) == 0)
+		return 0;
+	c->committing = 0;
+	return -1;
 }
 
 /* A fleet's: the ceremony's row was written off the loop, or refused. */
@@ -660,7 +663,8 @@ enroll_published(struct passkeyd *d, void *arg, enum ctl_refusal r, struct cerem
 	struct enroll_write *w = arg;
 
 	if (r == CTL_REFUSAL_NONE) {
-		enroll_write(d, w, c);
+		if (enroll_write(d, w, c) != 0)
+			enroll_done(d, w, STORE_ERR_BUSY);
 		return;
 	}
 	enroll_refused(d, w->user, w->by, r);
@@ -688,8 +692,15 @@ flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
 			    CTL_REFUSAL_NONE)
 				return CTL_REFUSAL_NONE;
 		} else if ((err = begin(d, spec, 1, &c)) == CTL_REFUSAL_NONE) {
-			enroll_write(d, w, c);
-			return CTL_REFUSAL_NONE;
+			if (enroll_write(d, w, c) == 0)
+				return CTL_REFUSAL_NONE;
+			/*
+			 * Refused now, not through `done`: the caller's answer
+			 * is not deferred yet (a control op's would hang).
+			 */
+			ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, "store_busy",
+			    time(NULL));
+			err = CTL_REFUSAL_STORE_BUSY;
 		}
 	}
 	enroll_refused(d, user, by, err);
@@ -727,7 +738,7 @@ flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
 /* A registration begun off the loop, on its way to its answer. */
 struct register_later {
 	char user[CTL_USER_MAX + 1];
-	flow_enroll_fn done;
+	flow_begin_fn done;
 	void *arg;
 };
 
@@ -737,13 +748,15 @@ register_published(struct passkeyd *d, void *arg, enum ctl_refusal r, struct cer
 	struct register_later *g = arg;
 
 	log_register_begin(d, g->user, r, c);
-	g->done(d, g->arg, r, c);
+	/* nobody is there to hand its link to: it holds no place */
+	if (!g->done(d, g->arg, r, c) && c != NULL)
+		cancel_unseen(d, c, "client_gone");
 	free(g);
 }
 
 int
 flow_register_begin_later(struct passkeyd *d, const char *user, uid_t owner,
-    flow_enroll_fn done, void *arg, enum ctl_refusal *refused)
+    flow_begin_fn done, void *arg, enum ctl_refusal *refused)
 {
 	struct register_later *g;
 

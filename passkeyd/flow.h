@@ -92,11 +92,12 @@ enum ctl_refusal flow_register_begin(struct passkeyd *d, const char *user, uid_t
  * The same with its row written off the loop (a fleet's, offload.h):
  * returns 1 when it was dealt with here, and then either *refused says
  * why not (done is not called), or done(d, arg, refusal, c) follows once
- * the row is written; 0 when nothing can be handed off: call
- * flow_register_begin.
+ * the row is written (flow_login_begin_later's `done`: when the answer
+ * did not reach its client, the ceremony is cancelled); 0 when nothing
+ * can be handed off: call flow_register_begin.
  */
 int flow_register_begin_later(struct passkeyd *d, const char *user, uid_t owner,
-    flow_enroll_fn done, void *arg, enum ctl_refusal *refused);
+    flow_begin_fn done, void *arg, enum ctl_refusal *refused);
 
 /* Expires c first when its time is up; in a fleet, reads its row first. */
 void flow_refresh(struct passkeyd *d, struct ceremony *c);

@@ -66,6 +66,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import test_daemon as td  # noqa: E402  (reads PASSKEYD from sys.argv[1])
 import soft_authenticator as sa  # noqa: E402
 from pgserver import PgServer  # noqa: E402
+from daemon import as_uid  # noqa: E402
 from tap import ok, note, group, plan, skip_all, free_port  # noqa: E402
 
 PASSKEYD = os.path.abspath(sys.argv[1])
@@ -556,13 +557,21 @@ def test_frozen_registrations(f):
     their ceremony's row off the loop: with the server frozen, web 2 answers
     a ping at once meanwhile, and both are answered once it is back."""
     result = {}
+    dave = f.w2.uid_of("dave")
 
     def add():	# as dave's uid, in a child: the answer waits in the thread
-        result["add"] = f.w2.ctl({"op": "register_begin"}, uid=f.w2.uid_of("dave"))
+        result["add"] = f.w2.ctl({"op": "register_begin"}, uid=dave)
+
+    def add_and_leave():	# the same, gone before the answer
+        s = f.w2.connect()
+        s.sendall(b'{"op": "register_begin"}\n')
+        s.close()
+        return ""
     with frozen(f.pg):
         enroll = sent(f.w2, {"op": "enroll", "user": "erin"})
         t = threading.Thread(target=add)
         t.start()
+        as_uid(dave, add_and_leave)
         time.sleep(0.4)
         r, took = timed(lambda: f.w2.ctl({"op": "ping"}))
         ok(r.get("ok") and took < 0.2, f"frozen registrations: web 2 answers a ping in"
@@ -573,13 +582,21 @@ def test_frozen_registrations(f):
     t.join(10)
     ok(r.get("ok") and r.get("kind") == "register" and r.get("token"),
        "frozen registrations: thawed, root's enroll of erin is answered with its link", r)
-    rows = f.pg.query(f.uri, "SELECT user_name, kind, state FROM ceremonies WHERE user_name IN"
-                      " ('dave', 'erin') ORDER BY 1")
     a = result.get("add", {})
     ok(a.get("ok") and a.get("kind") == "register" and a.get("token"),
        "frozen registrations: and dave's register_begin", a)
-    ok(rows == [["dave", "register", "pending"], ["erin", "register", "pending"]],
-       "frozen registrations: both rows are in the store, pending", rows)
+    end = time.monotonic() + 5
+    while True:
+        rows = f.pg.query(f.uri, "SELECT user_name, kind, state, coalesce(reason, '') FROM"
+                          " ceremonies WHERE user_name IN ('dave', 'erin') ORDER BY 1, 3 DESC")
+        if ["dave", "register", "cancelled", "client_gone"] in rows or time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    ok(rows == [["dave", "register", "pending", ""], ["dave", "register", "cancelled",
+                                                      "client_gone"],
+                ["erin", "register", "pending", ""]],
+       "frozen registrations: the three rows are in the store: the two answered pending,"
+       " the one whose caller left cancelled (client_gone)", rows)
     r = f.w2.ctl({"op": "revoke_enrollment", "user": "erin"})
     ok(r.get("ok"), "frozen registrations: erin's enrollment revoked again", r)
 
