@@ -44,6 +44,29 @@ log_ceremony(struct passkeyd *d, struct ceremony *c, const char *what,
 	    .reason = reason, .c = c, .noisy = noisy });
 }
 
+/* A new ceremony under this instance's limits, its row (in a fleet) not written yet. */
+static enum ctl_refusal
+begin_here(struct passkeyd *d, struct ceremony_spec spec, int consumes_enrollment,
+    struct ceremony **out)
+{
+	enum ctl_refusal r;
+
+	spec.hostname = d->cfg.hostname;
+	if ((r = ceremony_begin(d->ceremonies, &spec, time(NULL), out)) == CTL_REFUSAL_NONE)
+		(*out)->consumes_enrollment = (uint8_t)consumes_enrollment;
+	return r;
+}
+
+/*
+ * A ceremony whose row or enrollment the store did not take (r says why):
+ * never handed out, so it holds no place here either and opens nothing.
+ */
+static void
+withdraw(struct passkeyd *d, struct ceremony *c, enum ctl_refusal r)
+{
+	ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, ctl_refusal_code(r), time(NULL));
+}
+
 /*
  * A new ceremony under this instance's limits; in a fleet also written to
  * the store, under the fleet's, before anyone is given its link.
@@ -54,14 +77,10 @@ begin(struct passkeyd *d, struct ceremony_spec spec, int consumes_enrollment,
 {
 	enum ctl_refusal r;
 
-	spec.hostname = d->cfg.hostname;
-	if ((r = ceremony_begin(d->ceremonies, &spec, time(NULL), out)) != CTL_REFUSAL_NONE)
+	if ((r = begin_here(d, spec, consumes_enrollment, out)) != CTL_REFUSAL_NONE)
 		return r;
-	(*out)->consumes_enrollment = (uint8_t)consumes_enrollment;
 	if (d->fleet && (r = fleet_publish(d, *out)) != CTL_REFUSAL_NONE) {
-		/* never handed out: it holds no place here either */
-		ceremony_finish(d->ceremonies, *out, CTL_STATE_CANCELLED, ctl_refusal_code(r),
-		    time(NULL));
+		withdraw(d, *out, r);
 		*out = NULL;
 	}
 	return r;
@@ -111,9 +130,7 @@ publish_done(struct passkeyd *d, void *arg, store_err_t result)
 	c->calls--;
 	c->committing = 0;
 	if ((r = fleet_published(d, p->add_err, p->refusal)) != CTL_REFUSAL_NONE) {
-		/* never handed out: it holds no place here either */
-		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, ctl_refusal_code(r),
-		    time(NULL));
+		withdraw(d, c, r);
 		c = NULL;
 	}
 	explicit_bzero(p->row.challenge, sizeof(p->row.challenge));
@@ -130,12 +147,10 @@ begin_later(struct passkeyd *d, struct ceremony_spec spec, int consumes_enrollme
 
 	if (p == NULL)
 		return CTL_REFUSAL_INTERNAL_ERROR;
-	spec.hostname = d->cfg.hostname;
-	if ((r = ceremony_begin(d->ceremonies, &spec, time(NULL), &p->c)) != CTL_REFUSAL_NONE) {
+	if ((r = begin_here(d, spec, consumes_enrollment, &p->c)) != CTL_REFUSAL_NONE) {
 		free(p);
 		return r;
 	}
-	p->c->consumes_enrollment = (uint8_t)consumes_enrollment;
 	fleet_row_of(p->c, &p->row);
 	p->then = then;
 	p->arg = arg;
@@ -149,7 +164,7 @@ begin_later(struct passkeyd *d, struct ceremony_spec spec, int consumes_enrollme
 		return CTL_REFUSAL_NONE;
 	p->c->calls--;
 	p->c->committing = 0;
-	ceremony_finish(d->ceremonies, p->c, CTL_STATE_CANCELLED, "store_busy", time(NULL));
+	withdraw(d, p->c, CTL_REFUSAL_STORE_BUSY);
 	explicit_bzero(p->row.challenge, sizeof(p->row.challenge));
 	free(p);
 	return CTL_REFUSAL_STORE_BUSY;
@@ -483,15 +498,25 @@ cancel_unseen(struct passkeyd *d, struct ceremony *c, const char *why)
 	log_ceremony(d, c, "cancelled", "fail", why, 0);
 }
 
+/*
+ * A begin handed off, answered through done(); when the answer reached
+ * nobody, nobody has its link: it holds no place.
+ */
+static void
+hand_out(struct passkeyd *d, flow_begin_fn done, void *arg, enum ctl_refusal err,
+    struct ceremony *c)
+{
+	if (!done(d, arg, err, c) && c != NULL)
+		cancel_unseen(d, c, "client_gone");
+}
+
 /* The end of a begin handed off: logged, answered, and the call freed. */
 static void
 begin_answer(struct passkeyd *d, struct begin_call *b, enum ctl_refusal err,
     struct ceremony *c)
 {
 	log_login_begin(d, &b->r, b->kind, err, c);
-	/* nobody is there to hand its link to: it holds no place */
-	if (!b->done(d, b->arg, err, c) && c != NULL)
-		cancel_unseen(d, c, "client_gone");
+	hand_out(d, b->done, b->arg, err, c);
 	store_window_free(&b->w);
 	free(b);
 }
@@ -620,9 +645,7 @@ enroll_done(struct passkeyd *d, void *arg, store_err_t result)
 	w->c->committing = 0;
 	if (result != STORE_OK) {
 		r = store_refusal(d, result);
-		/* never handed out: it must hold no place and open nothing */
-		ceremony_finish(d->ceremonies, w->c, CTL_STATE_CANCELLED,
-		    ctl_refusal_code(r), time(NULL));
+		withdraw(d, w->c, r);
 	}
 	event_log(d, &(struct event_rec){ .event = "enroll", .user = w->c->user,
 	    .service = "passkeyctl", .verdict = r ? "refused" : "ok",
@@ -698,9 +721,8 @@ flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
 			 * Refused now, not through `done`: the caller's answer
 			 * is not deferred yet (a control op's would hang).
 			 */
-			ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, "store_busy",
-			    time(NULL));
 			err = CTL_REFUSAL_STORE_BUSY;
+			withdraw(d, c, err);
 		}
 	}
 	enroll_refused(d, user, by, err);
@@ -748,9 +770,7 @@ register_published(struct passkeyd *d, void *arg, enum ctl_refusal r, struct cer
 	struct register_later *g = arg;
 
 	log_register_begin(d, g->user, r, c);
-	/* nobody is there to hand its link to: it holds no place */
-	if (!g->done(d, g->arg, r, c) && c != NULL)
-		cancel_unseen(d, c, "client_gone");
+	hand_out(d, g->done, g->arg, r, c);
 	free(g);
 }
 
