@@ -170,7 +170,7 @@ event_log(struct passkeyd *d, const struct event_rec *e)
 static const char *
 store_words(struct passkeyd *d)
 {
-	const char *why = store_errmsg(d->store);
+	const char *why = d->store_words != NULL ? d->store_words : store_errmsg(d->store);
 
 	if ((why == NULL || why[0] == '\0') && d->journal != NULL)
 		why = journal_errmsg(d->journal);

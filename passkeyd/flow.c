@@ -1490,7 +1490,9 @@ struct approval {
 	flow_finish_fn done;
 	void *arg;
 	int fleet;		/* the ceremony's row moves to approved in the same transaction */
-	int lost;		/* and another instance had decided it first */
+	int lost;		/* and another instance had decided it first: */
+	store_err_t row_err;	/* its row, read in the journal's transaction (lost_row) */
+	struct store_ceremony row;
 	/* login */
 	unsigned char *cred_id;
 	size_t cred_id_len;
@@ -1513,6 +1515,8 @@ approval_free(struct approval *a)
 {
 	free(a->cred_id);
 	rp_credential_free(&a->cred);
+	if (a->lost && a->row_err == STORE_OK)
+		store_ceremony_free(&a->row);
 	free(a);
 }
 
@@ -1739,6 +1743,25 @@ approve_in_one(store_t *st, struct approval *a)
 	return err;
 }
 
+/*
+ * An approval another instance beat: its row, read here, on the journal's
+ * connection, so that approval_done follows it without a store call on
+ * the loop.  Rare (two verdicts at once), yet a server that froze just
+ * then held the loop for the statement's bound.  Its own statement: the
+ * approval's part was rolled back to its mark, the read keeps nothing.
+ */
+static store_err_t
+lost_row(store_t *st, struct approval *a, store_err_t err)
+{
+	uint8_t hash[CEREMONY_HASH_LEN];
+
+	if (a->lost) {
+		ceremony_token_hash(a->c->token, hash);
+		a->row_err = store_ceremony_get(st, hash, &a->row);
+	}
+	return err;
+}
+
 static store_err_t
 login_apply(store_t *st, void *arg)
 {
@@ -1748,7 +1771,7 @@ login_apply(store_t *st, void *arg)
 	err = a->regressed ? regressed_use(st, a) : approve_in_one(st, a);
 	if (err == STORE_OK)
 		err = open_window(st, a, a->cred_id, a->cred_id_len);
-	return err;
+	return lost_row(st, a, err);
 }
 
 static store_err_t
@@ -1759,7 +1782,7 @@ register_apply(store_t *st, void *arg)
 	store_err_t err;
 
 	if ((err = decide_row(st, a)) != STORE_OK)
-		return err;
+		return lost_row(st, a, err);
 	a->rec.created = (int64_t)time(NULL);
 	err = store_cred_register(st, &a->rec, c->user_handle, c->consumes_enrollment,
 	    (int64_t)time(NULL));
@@ -1775,6 +1798,7 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 {
 	struct approval *a = arg;
 	struct ceremony *c = a->c;
+	const char *reason;
 	char ev[40];
 
 	/*
@@ -1801,10 +1825,20 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 	} else if (a->lost) {
 		/* decided elsewhere first: this instance follows the store's verdict */
 		c->committing = 0;
-		(void)fleet_refresh(d, c);
+		(void)fleet_follow_row(d, c, a->row_err, &a->row);
 	} else {
-		/* in a fleet the row's approval was rolled back with the rest */
-		fail_everywhere(d, c, reason_of(d, result));
+		/*
+		 * In a fleet the row's approval was rolled back with the rest;
+		 * its failure goes off the loop where it can (fail_later),
+		 * and the finish waits for it, as a failed verification's does.
+		 */
+		reason = reason_of(d, result);
+		c->committing = 0;
+		if (fail_later(d, c, reason, a->done, a->arg)) {
+			approval_free(a);
+			return;
+		}
+		fail_everywhere(d, c, reason);
 	}
 	a->done(d, a->arg);
 	approval_free(a);

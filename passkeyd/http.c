@@ -503,6 +503,30 @@ api_deny(struct http_server *h, struct MHD_Connection *conn, struct ceremony *c,
 	return deny_reply(conn, c->state, c->reason, refused);
 }
 
+/* The step, on what its reads found (or reading now). */
+static enum MHD_Result
+api_step(struct http_server *h, struct MHD_Connection *conn, struct request *req,
+    const char *token, enum page_step step)
+{
+	struct ceremony *c;
+	int unavailable;
+
+	if ((c = flow_find(h->d, token, req->pre, &unavailable)) == NULL)
+		return unavailable ? send_state(conn, 503, "error", "store_unavailable") :
+		    send_state(conn, 404, "unknown", NULL);
+	if (step == PAGE_FINISH)
+		return api_finish(h, conn, c, req);
+	if (step == PAGE_DENY)
+		return api_deny(h, conn, c, req);
+	/* another instance's row was read off the loop first (page_reads.h) */
+	flow_refresh_page(h->d, c, req->pre);
+	if (c->state != CTL_STATE_PENDING)
+		return send_final(conn, c);
+	if (step == PAGE_OPTIONS)
+		return api_options(h, conn, c, req);
+	return api_cancel(h, conn, c, req);
+}
+
 static enum MHD_Result
 handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
     struct request *req)
@@ -510,8 +534,7 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	char token[CEREMONY_TOKEN_LEN + 1];
 	const char *op, *slash;
 	enum page_step step;
-	struct ceremony *c;
-	int unavailable;
+	enum MHD_Result ret;
 
 	if (!origin_allowed(h, conn))
 		return send_state(conn, 403, "error", "origin_not_allowed");
@@ -535,21 +558,13 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 		suspend(h, conn, req, READING);
 		return MHD_YES;
 	}
-	if ((c = flow_find(h->d, token, req->pre, &unavailable)) == NULL)
-		return unavailable ? send_state(conn, 503, "error", "store_unavailable") :
-		    send_state(conn, 404, "unknown", NULL);
-	if (step == PAGE_FINISH)
-		return api_finish(h, conn, c, req);
-	if (step == PAGE_DENY)
-		return api_deny(h, conn, c, req);
-	/* another instance's row was read off the loop first (page_reads.h) */
-	flow_refresh_page(h->d, c, req->pre);
-	if (c->state != CTL_STATE_PENDING)
-		return send_final(conn, c);
-	if (step == PAGE_OPTIONS)
-		return api_options(h, conn, c, req);
-	return api_cancel(h, conn, c, req);
+	/* an error the reads met is logged in their connection's words */
+	h->d->store_words = page_reads_words(req->pre);
+	ret = api_step(h, conn, req, token, step);
+	h->d->store_words = NULL;
+	return ret;
 }
+
 
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,

@@ -17,6 +17,7 @@ struct entry {
 	journal_apply_fn apply;
 	journal_done_fn done;
 	void *arg;
+	char *words;	/* its connection's words for an error it met (store.h) */
 };
 
 /* An audit row owns copies of its strings, laid out after it. */
@@ -91,7 +92,7 @@ push(struct journal *j, journal_apply_fn apply, journal_done_fn done, void *arg,
 		j->q = nq;
 		j->cap = ncap;
 	}
-	j->q[j->n++] = (struct entry){ apply, done, arg };
+	j->q[j->n++] = (struct entry){ apply, done, arg, NULL };
 	j->waited_on += waited_on != 0;
 	if (j->first_ms == 0)
 		j->first_ms = clock_monotonic_ms();
@@ -190,8 +191,15 @@ finish_batch(struct journal *j, struct passkeyd *d, struct entry *batch,
 
 		if (batch[i].apply == apply_event && r != STORE_OK)
 			j->dropped++;
+		/* whose words: the entry's own error, else the batch's */
+		if (d != NULL)
+			d->store_words = batch[i].words != NULL ? batch[i].words :
+			    all != STORE_OK && j->why[0] != '\0' ? j->why : NULL;
 		if (batch[i].done != NULL)
 			batch[i].done(d, batch[i].arg, r);
+		if (d != NULL)
+			d->store_words = NULL;
+		free(batch[i].words);
 	}
 }
 
@@ -208,9 +216,14 @@ run_batch(store_t *st, struct entry *batch, store_err_t *results, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		store_err_t r = store_txn_mark(st);
+		const char *words;
 
 		if (r == STORE_OK) {
+			store_errmsg_clear(st);
 			r = batch[i].apply(st, batch[i].arg);
+			/* before the mark's end, whose success would say "no error" */
+			if (r != STORE_OK && (words = store_errmsg_new(st)) != NULL)
+				batch[i].words = strdup(words);
 			store_txn_mark_end(st, r == STORE_OK);
 		}
 		results[i] = r;
@@ -287,6 +300,9 @@ flush_here(struct journal *j, struct passkeyd *d, store_t *st, int64_t now_ms)
 	}
 	if (err == STORE_OK)
 		err = run_batch(st, batch, results, n);
+	/* the loop's own connection: its words, not a writer's of before */
+	if (err != STORE_OK)
+		snprintf(j->why, sizeof(j->why), "%s", store_errmsg(st));
 	finish_batch(j, d, batch, results, n, err, clock_monotonic_s() - t0);
 	free(results);
 	free(batch);

@@ -3,10 +3,12 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "offload.h"
+#include "passkeyd.h"
 
 struct call {
 	offload_fn fn;
@@ -14,6 +16,7 @@ struct call {
 	void *arg;
 	store_err_t result;
 	int64_t queued_ms;	/* when it was added */
+	char *words;		/* the worker's connection's error, if any (store.h) */
 };
 
 /* A first-in first-out ring of calls; its room is the offload's bound. */
@@ -75,6 +78,34 @@ offload_new(void)
 	return o;
 }
 
+/* Runs c on st, keeping what st said of an error it met (store.h). */
+static store_err_t
+run(store_t *st, struct call *c)
+{
+	store_err_t result;
+	const char *words;
+
+	store_errmsg_clear(st);
+	result = c->fn(st, c->arg);
+	if ((words = store_errmsg_new(st)) != NULL)
+		c->words = strdup(words);	/* NULL: the loop's words, as before */
+	return result;
+}
+
+/* c's done, told whose words an error it met has (NULL: the loop's). */
+static void
+answer(struct passkeyd *d, struct call *c, store_err_t result)
+{
+	const char *was = d != NULL ? d->store_words : NULL;
+
+	if (d != NULL)
+		d->store_words = c->words;
+	c->done(d, c->arg, result);
+	if (d != NULL)
+		d->store_words = was;
+	free(c->words);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -94,7 +125,7 @@ worker_main(void *arg)
 		if (clock_monotonic_ms() - c.queued_ms > OFFLOAD_MAX_WAIT_MS)
 			c.result = STORE_ERR_BUSY;
 		else
-			c.result = c.fn(w->st, c.arg);
+			c.result = run(w->st, &c);
 		pthread_mutex_lock(&o->mu);
 		ring_push(&o->answered, c);
 		/* one byte wakes the loop for every answer it finds then */
@@ -151,7 +182,7 @@ offload_add(struct offload *o, offload_fn fn, offload_done_fn done, void *arg)
 	pthread_mutex_lock(&o->mu);
 	if (!o->stop && o->out < OFFLOAD_MAX_CALLS) {
 		ring_push(&o->todo, (struct call){ fn, done, arg, STORE_OK,
-		    clock_monotonic_ms() });
+		    clock_monotonic_ms(), NULL });
 		o->out++;
 		added = 1;
 	}
@@ -166,8 +197,10 @@ void
 offload_call(struct offload *o, struct passkeyd *d, store_t *here, offload_fn fn,
     offload_done_fn done, void *arg)
 {
+	struct call here_call = { fn, done, arg, STORE_OK, 0, NULL };
+
 	if (offload_add(o, fn, done, arg) != 0)
-		done(d, arg, fn(here, arg));
+		answer(d, &here_call, fn(here, arg));	/* run here: the loop's own words */
 }
 
 int
@@ -214,7 +247,7 @@ offload_flush(struct offload *o, struct passkeyd *d)
 	 */
 	n = take_answered(o, batch, sizeof(batch) / sizeof(batch[0]));
 	for (size_t i = 0; i < n; i++)
-		batch[i].done(d, batch[i].arg, batch[i].result);
+		answer(d, &batch[i], batch[i].result);
 }
 
 size_t
@@ -250,7 +283,7 @@ offload_free(struct offload *o, struct passkeyd *d)
 	/* no worker left: the rings are the loop's alone */
 	while (o->answered.n > 0) {
 		c = ring_pop(&o->answered);
-		c.done(d, c.arg, c.result);
+		answer(d, &c, c.result);
 	}
 	while (o->todo.n > 0) {
 		c = ring_pop(&o->todo);

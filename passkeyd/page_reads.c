@@ -82,6 +82,8 @@ reads_done(struct passkeyd *d, void *arg, store_err_t result)
 	flow_store_trouble(d, p->creds_read ? p->creds_err : STORE_OK);
 	flow_store_trouble(d, p->cred_read ? p->cred_err : STORE_OK);
 	flow_store_trouble(d, p->handle_read ? p->handle_err : STORE_OK);
+	if (d->store_words != NULL)
+		p->words = strdup(d->store_words);
 	p->done(d, p->arg);
 }
 
@@ -162,6 +164,13 @@ page_reads_free(struct page_reads *p)
 		store_credential_free(&p->cred);
 	explicit_bzero(p->handle, sizeof(p->handle));
 	rp_response_free(&p->resp);
+	free(p->words);
 	free(p->user);
 	free(p);
+}
+
+const char *
+page_reads_words(const struct page_reads *p)
+{
+	return p != NULL ? p->words : NULL;
 }

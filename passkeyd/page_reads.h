@@ -60,6 +60,7 @@ struct page_reads {
 	int want_handle, handle_read;
 	store_err_t handle_err;
 	rp_response_t *resp;	/* finish: the body, parsed once */
+	char *words;		/* the worker's connection's words for an error, or NULL */
 	void (*done)(struct passkeyd *d, void *arg);
 	void *arg;
 };
@@ -74,5 +75,11 @@ int page_reads_start(struct passkeyd *d, const char *token, enum page_step step,
     const char *body, size_t len, void (*done)(struct passkeyd *d, void *arg), void *arg,
     struct page_reads **out);
 void page_reads_free(struct page_reads *p);
+/*
+ * The words of the worker's connection for an error its reads met (NULL:
+ * none, or p is): the step that uses what was read logs them
+ * (d->store_words), not the loop connection's.
+ */
+const char *page_reads_words(const struct page_reads *p);
 
 #endif

@@ -32,6 +32,12 @@ struct passkeyd {
 	struct ceremony_table *ceremonies;
 	struct journal *journal;
 	struct offload *offload;	/* a fleet's store calls off the loop, or NULL */
+	/*
+	 * While an offload worker's or a journal writer's answer is handled:
+	 * what its own connection said (store_errmsg_new), for the log; else
+	 * NULL, and errors are d->store's.
+	 */
+	const char *store_words;
 	struct keycache *keys;		/* parsed public keys per credential */
 	struct aaguid_table *aaguids;	/* authenticator names, for people */
 	struct metrics *metrics;	/* numbers for Prometheus (metrics.h) */

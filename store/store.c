@@ -137,6 +137,21 @@ store_errmsg(store_t *st)
 	return st != NULL ? st->ops->errmsg(st) : "no store";
 }
 
+void
+store_errmsg_clear(store_t *st)
+{
+	if (st != NULL && st->ops->errmsg_clear != NULL)
+		st->ops->errmsg_clear(st);
+}
+
+const char *
+store_errmsg_new(store_t *st)
+{
+	if (st == NULL)
+		return NULL;
+	return st->ops->errmsg_new != NULL ? st->ops->errmsg_new(st) : st->ops->errmsg(st);
+}
+
 store_err_t
 store_txn_begin(store_t *st)
 {

@@ -139,6 +139,16 @@ store_err_t store_set_lazy_commit(store_t *st, int on);
 store_err_t store_set_cache_kib(store_t *st, int kib);
 /* The backend's last error, one line, for logs; never NULL. */
 const char *store_errmsg(store_t *st);
+/*
+ * Whose words: a thread that runs calls for another (passkeyd's offload
+ * workers and journal writers) clears them before a call, and hands on
+ * what store_errmsg_new says after it with the call's answer, so that an
+ * error is logged with its own connection's text.  store_errmsg_new is
+ * NULL when nothing failed since the clear; a backend that cannot tell
+ * (SQLite) always says store_errmsg.
+ */
+void store_errmsg_clear(store_t *st);
+const char *store_errmsg_new(store_t *st);
 
 /*
  * Transactions.  Between store_txn_begin and store_txn_commit every call

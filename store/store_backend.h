@@ -24,6 +24,9 @@ struct store_ops {
 	store_err_t (*set_lazy_commit)(store_t *, int);	/* NULL: unsupported */
 	store_err_t (*set_cache_kib)(store_t *, int);	/* NULL: unsupported */
 	const char *(*errmsg)(store_t *);
+	/* NULL, both: the backend cannot tell an error since a clear (store.h) */
+	void (*errmsg_clear)(store_t *);
+	const char *(*errmsg_new)(store_t *);
 
 	store_err_t (*txn_begin)(store_t *);
 	store_err_t (*txn_commit)(store_t *);

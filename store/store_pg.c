@@ -408,6 +408,20 @@ pg_errmsg(store_t *st)
 	return pg->msg[0] ? pg->msg : "postgresql: no error";
 }
 
+static void
+pg_errmsg_clear(store_t *st)
+{
+	pg_of(st)->msg[0] = '\0';
+}
+
+static const char *
+pg_errmsg_new(store_t *st)
+{
+	struct store_pg *pg = pg_of(st);
+
+	return pg->msg[0] ? pg->msg : NULL;
+}
+
 /*
  * The "busy timeout": how long a statement waits for a row lock.  A
  * caller that waits little on locks (the daemon's loop) also wants its
@@ -1338,6 +1352,8 @@ static const struct store_ops pg_ops = {
 	.set_busy_timeout = pg_set_busy_timeout,
 	.set_lazy_commit = pg_set_lazy_commit,
 	.errmsg = pg_errmsg,
+	.errmsg_clear = pg_errmsg_clear,
+	.errmsg_new = pg_errmsg_new,
 	.txn_begin = pg_txn_begin,
 	.txn_commit = pg_txn_commit,
 	.txn_rollback = pg_txn_rollback,

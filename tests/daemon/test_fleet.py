@@ -42,6 +42,10 @@ sockets and HTTP, answered by tests/lib/soft_authenticator.py:
     meanwhile): the host ends the ceremony (client_gone), and its row too.
   - a module's connection drops while the server is frozen: the cancel
     waits off the loop, the host answers at once, and the row follows.
+  - an approval that another session's deny beat to the row follows the
+    row, read in the approval's transaction, and one whose counter another
+    use overtook fails off the loop: the web instance answers pings at
+    once while the ceremonies table is locked whole just after.
 
 TAP; needs root like test_daemon.py, whose Daemon class it uses.
 usage: test_fleet.py PASSKEYD PASSKEYCTL"""
@@ -763,6 +767,7 @@ def test_frozen_deny(f):
     # the window test_slow_deny_and_failure opened at web 2, or a failure of
     # options_once_up while a lost connection was made again, lapses
     time.sleep(10.5)
+    logged = len(f.w2.logtext())
     ok(all(j.get("ok") for j in (j1, j2, j3)) and known == [200] * 3, "frozen deny: host A"
        " begins three logins; web 2 serves them their options", known)
     result = {}
@@ -794,6 +799,13 @@ def test_frozen_deny(f):
         (st, r), took = timed(lambda: f.api(f.w2, j2["token"], "deny"))
         ok(st == 503 and r.get("error") == "store_busy" and took < 0.5,
            f"frozen deny: the next deny is refused store_busy in {took * 1000:.0f} ms", (st, r))
+    # the workers' connections gave up, not the loop's: their words are
+    # logged (the loop's would say "no error")
+    lines = [line for line in f.w2.logtext()[logged:].splitlines()
+             if "store: unavailable:" in line]
+    ok(any("no answer from the server in time" in line for line in lines) and
+       not any("no error" in line for line in lines), "frozen deny: the log says why, in"
+       " the words of the connections that gave up", lines)
     rows = [f.pg.value(f.uri, f"SELECT state FROM ceremonies WHERE token_hash = {hash_sql(j)}")
             for j in (j1, j2, j3)]
     # The first deny's UPDATE (and the failure's) was sent before its answer
@@ -872,6 +884,122 @@ def test_slow_moves(f):
               for j, s in ((j1, "denied"), (j2, "failed"))]
     ok(states == ["denied", "failed"], "slow moves: and host A is told so", states)
 
+
+def psql_session(f):
+    """A psql session on the fleet's database, fed line by line."""
+    return subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", f.uri],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def said(session, sql, seconds=10):
+    """Sends sql to a psql session; its next output line, or None after seconds."""
+    session.stdin.write(sql + "\n")
+    session.stdin.flush()
+    if not select.select([session.stdout], [], [], seconds)[0]:
+        return None
+    return session.stdout.readline().strip()
+
+
+def behind_a_session(f, j, body, sql):
+    """Web 2's finish of j (body) waits behind another session that ran sql
+    (one row back) and holds its transaction open.  A third session then
+    asks for the whole ceremonies table, and the first commits: the table
+    is taken once the approval's transaction is done, and held 1.8 s while
+    web 2 is pinged.  (what sql answered, the finish's answer, whether the
+    table was taken, the pings' times)"""
+    decider, table_lock = psql_session(f), psql_session(f)
+    result, pings, whole, held = {}, [], None, None
+    try:
+        held = said(decider, "BEGIN; " + sql)
+
+        def finish():
+            result["finish"] = f.api(f.w2, j["token"], "finish", body)
+
+        def ping_meanwhile():	# from the commit on, while the table is held
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 1.8:
+                pings.append(timed(lambda: f.w2.ctl({"op": "ping"}))[1])
+                time.sleep(0.05)
+        t = threading.Thread(target=finish)
+        t.start()
+        time.sleep(0.5)
+        result["waited"] = t.is_alive()
+        table_lock.stdin.write("BEGIN; LOCK TABLE ceremonies IN ACCESS EXCLUSIVE MODE;"
+                               " SELECT 'whole';\n")
+        table_lock.stdin.flush()
+        time.sleep(0.2)
+        pinger = threading.Thread(target=ping_meanwhile)
+        pinger.start()
+        said(decider, "COMMIT; SELECT 'committed';")
+        if select.select([table_lock.stdout], [], [], 10)[0]:
+            whole = table_lock.stdout.readline().strip() == "whole"
+        pinger.join(10)
+        said(table_lock, "ROLLBACK; SELECT 'done';")
+        t.join(10)
+    finally:
+        for session in (decider, table_lock):
+            with contextlib.suppress(Exception):
+                session.stdin.write("ROLLBACK;\n\\q\n")
+                session.stdin.flush()
+            session.wait(10)
+    return held, result.get("waited"), result.get("finish", (0, {})), whole, pings
+
+
+def test_lost_race(f):
+    """An approval the store refuses does not send the loop to the store.
+    Each time another session holds what the approval needs, with its
+    change not committed yet, and web 2's approval waits behind it
+    (behind_a_session).  Once the approval's transaction is done, the
+    whole ceremonies table is held: a store call on web 2's loop would wait
+    for it (up to the loop's lock wait, 200 ms), and so would every ping.
+      - another use stored a higher counter (a cloned passkey): the approval
+        fails sign_count_regressed, and the row's move to failed is handed
+        off (before, fail_everywhere moved it on the loop);
+      - another instance denied the login: the approval lost, and follows
+        the row, read in its own transaction on the journal's connection
+        (before, read on the loop, which then failed: the finish did not
+        say denied)."""
+    rita = sa.SoftAuthenticator()
+    ok(register(f, rita, "rita"), "lost race: rita registers a passkey through host B")
+    # First the counter: another use stored a higher one meanwhile (a cloned
+    # passkey).  First, as a store call that waits out its lock opens the
+    # slow window (flow_store_slow), whose failures go off the loop anyway.
+    j = begin(f.b, user="rita")
+    st, opt = f.api(f.w2, j["token"], "options")
+    body = json.dumps(rita.get(opt.get("publicKey", {}), f.origin, sign_count=5))
+    held, waited, (st, r), whole, pings = behind_a_session(
+        f, j, body, "UPDATE credentials SET sign_count = 1000 WHERE user_name = 'rita'"
+        " RETURNING 'counted';")
+    ok(held == "counted" and waited, "lost counter: another session stores rita's counter"
+       " at 1000, not committed yet; web 2's approval at 5 waits for the passkey's row",
+       (held, waited))
+    ok(whole and st == 400 and r.get("state") == "failed" and
+       r.get("error") == "sign_count_regressed", "lost counter: the approval fails"
+       " sign_count_regressed, its failure handed off; then the whole table was taken",
+       (whole, st, r))
+    ok(pings and max(pings) < 0.12, f"lost counter: meanwhile web 2 answers {len(pings)}"
+       f" pings, the slowest in {max(pings or [99]) * 1000:.0f} ms", pings)
+    ok(until_state(f.b, j["token"], "failed", 3).get("state") != "approved",
+       "lost counter: host B does not approve it")
+    j = begin(f.b, user="rita")
+    st, opt = f.api(f.w2, j["token"], "options")
+    body = json.dumps(rita.get(opt.get("publicKey", {}), f.origin, sign_count=1001))
+    held, waited, (st, r), whole, pings = behind_a_session(
+        f, j, body, "UPDATE ceremonies SET state = 'denied', reason = 'denied', finished ="
+        f" extract(epoch FROM now())::bigint WHERE token_hash = {hash_sql(j)} AND state ="
+        " 'pending' RETURNING 'decided';")
+    ok(held == "decided" and waited, "lost race: another session denies the login in its"
+       " row, not committed yet; web 2's approval waits for the row", (held, waited))
+    ok(whole and st == 400 and r.get("state") == "failed" and r.get("error") == "denied",
+       "lost race: web 2's approval lost the row, and its finish fails, denied; then"
+       " another session took the whole table", (whole, st, r))
+    ok(pings and max(pings) < 0.12, f"lost race: meanwhile web 2 answers {len(pings)} pings,"
+       f" the slowest in {max(pings or [99]) * 1000:.0f} ms", pings)
+    ok(until_state(f.b, j["token"], "denied").get("state") == "denied",
+       "lost race: host B says denied")
+    n = f.pg.value(f.uri, "SELECT count(*) FROM events WHERE user_name = 'rita'"
+                   " AND event = 'login_approved'")
+    ok(n == "0", "lost race: no approval of rita's is in the audit log", n)
 
 def options_once_up(f, j):
     """Web 2's options for j, asked again for up to 10 s while they fail:
@@ -990,7 +1118,8 @@ def main():
                                         test_slow_deny_and_failure, ()),
                                        ("test_frozen_deny",
                                         test_frozen_deny, ()),
-                                       ("test_slow_moves", test_slow_moves, ())):
+                                       ("test_slow_moves", test_slow_moves, ()),
+                                       ("test_lost_race", test_lost_race, ())):
                     with group(name):
                         fn(f, *args)
             finally:

@@ -929,6 +929,40 @@ test_cred_list_all(void **state)
 	store_close(st);
 }
 
+/*
+ * store_errmsg_new (store.h): on PostgreSQL, NULL after store_errmsg_clear
+ * until a call meets an error, then that error's words; SQLite cannot
+ * tell, and says store_errmsg always.
+ */
+static void
+test_errmsg_new(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	struct store_credential c;
+	const char *words;
+
+	assert_store(add_cred(st, "alice", "cred-1", 100), STORE_OK);
+	store_errmsg_clear(st);
+	if (is_pg(f->spec))
+		assert_null(store_errmsg_new(st));
+	assert_store(add_cred(st, "bob", "cred-1", 100), STORE_ERR_EXISTS);
+	words = store_errmsg_new(st);
+	assert_non_null(words);
+	assert_string_equal(words, store_errmsg(st));
+	assert_null(strstr(words, "no error"));
+	store_errmsg_clear(st);
+	assert_store(get_cred(st, "cred-1", &c), STORE_OK);
+	store_credential_free(&c);
+	if (is_pg(f->spec)) {
+		assert_null(store_errmsg_new(st));	/* a success says nothing new */
+		assert_string_equal(store_errmsg(st), "postgresql: no error");
+	} else {
+		assert_string_equal(store_errmsg_new(st), store_errmsg(st));
+	}
+	store_close(st);
+}
+
 static void
 test_not_found(void **state)
 {
@@ -2493,6 +2527,7 @@ test_migrate_v2(void **state)
 	T(test_cred_remove_not_last), \
 	T(test_cred_list_all), \
 	T(test_not_found), \
+	T(test_errmsg_new), \
 	T(test_invalid_args), \
 	T(test_user_handle), \
 	T(test_enroll), \
