@@ -18,6 +18,8 @@
  * load per "run C S" line on stdin (C up to --concurrency), so that a driver
  * can interleave runs against two servers while each keeps its passkeys;
  * "run C S N" stops after N logins (a fixed amount of work, for profiles).
+ * "verify N" prints verify_us=U: the CPU time of one raw ES256 verification
+ * in OpenSSL, timed here over N, a baseline taken in the same run.
  * libcurl carries the HTTP (keep-alive per thread), jansson reads the
  * answers, OpenSSL makes the keys and signatures; no other library does a
  * whole ceremony, so the glue is written here.
@@ -252,6 +254,53 @@ sign(EVP_PKEY *k, const uint8_t *m, size_t mlen, uint8_t *sig)
 	return n;
 }
 
+static int cmp_double(const void *a, const void *b);
+
+static double
+thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * What a relying party's verification costs at least: OpenSSL's
+ * EVP_DigestVerify (init, SHA-256, ECDSA P-256) over what an assertion
+ * signs (authData || SHA-256 of clientDataJSON: 69 bytes), with the key of
+ * a user registered here.  CPU time of this thread, the median of five
+ * batches' means: a login's CPU can then be read in verifications, which
+ * carries over between machines as milliseconds do not.
+ */
+static void
+verify_baseline(int n)
+{
+	uint8_t m[69], sig[80];
+	double batch[5];
+	size_t len;
+	EVP_MD_CTX *ctx;
+	int per = n / 5 > 0 ? n / 5 : 1;
+
+	if (RAND_bytes(m, sizeof(m)) != 1)
+		die("random");
+	len = sign(users[0].key, m, sizeof(m), sig);
+	for (int b = 0; b < 5; b++) {
+		double t0 = thread_cpu_s();
+
+		for (int i = 0; i < per; i++) {
+			if ((ctx = EVP_MD_CTX_new()) == NULL ||
+			    EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, users[0].key) != 1 ||
+			    EVP_DigestVerify(ctx, sig, len, m, sizeof(m)) != 1)
+				die("verifying");
+			EVP_MD_CTX_free(ctx);
+		}
+		batch[b] = (thread_cpu_s() - t0) / per;
+	}
+	qsort(batch, 5, sizeof(batch[0]), cmp_double);
+	printf("verify_us=%.2f\n", batch[2] * 1e6);
+}
+
 static char *
 client_data(const char *type, const char *challenge, size_t *len)
 {
@@ -477,8 +526,6 @@ run_worker(void *arg)
 	return NULL;
 }
 
-static int cmp_double(const void *a, const void *b);
-
 /* The workers' samples of one kind, sorted; *n their count. */
 static double *
 gather(struct worker *ws, int c, size_t off_v, size_t off_n, size_t *n)
@@ -650,9 +697,14 @@ main(int argc, char **argv)
 		unsigned long limit = 0;
 		int c, t;
 
-		if (sscanf(line, "run %d %d %lu", &c, &t, &limit) < 2 || c < 1 || c > max_c || t < 1)
+		if (sscanf(line, "verify %d", &c) == 1 && c > 0) {
+			verify_baseline(c);
+		} else if (sscanf(line, "run %d %d %lu", &c, &t, &limit) < 2 || c < 1 ||
+		    c > max_c || t < 1) {
 			break;
-		run_load(ws, c, t, limit);
+		} else {
+			run_load(ws, c, t, limit);
+		}
 		fflush(stdout);
 	}
 	return 0;

@@ -5,10 +5,14 @@ figures the performance issue tracks.  bench/ceremony.sh builds what this
 needs and runs it.
 
   ceremonies c=N ours_per_s=A peer_per_s=B ratio=A/B ours_cpu_ms=X p50_ms=Y p99_ms=Z
+      verify_cpu_ms=V ours_cpu_in_verifies=X/V
       one login = control login_begin -> POST options -> POST finish (an ES256
       assertion signed by bench/ceremony-load) -> control status "approved",
       at concurrency 1, 16 and 64; rounds alternate between the two servers
-      so that the machine's noise hits both; medians of the rounds
+      so that the machine's noise hits both; medians of the rounds.  V: the
+      CPU time of one raw ES256 verification in OpenSSL (ceremony-load's
+      "verify"), before and after the rounds: a login's daemon CPU in
+      verifications carries over between machines as milliseconds do not
   begin: begin_per_s at 1k and at 100k pending ceremonies, and their ratio
   memory: bytes per pending ceremony (RSS growth over 100k pending)
   listing: logins per second during a root listing of 100k passkeys, as a
@@ -178,6 +182,13 @@ class Load:
         line = self.p.stdout.readline()
         return dict(kv.split("=") for kv in line.split())
 
+    def verify_us(self, n=2000):
+        """CPU microseconds of one raw ES256 verification in OpenSSL, timed
+        in this load's process (ceremony-load's "verify N")."""
+        self.p.stdin.write(f"verify {n}\n")
+        self.p.stdin.flush()
+        return float(self.p.stdout.readline().split("=")[1])
+
     def close(self):
         self.p.stdin.close()
         self.p.wait(10)
@@ -202,6 +213,7 @@ def ceremonies(args, tmp):
             rate = {who: [] for who in servers}
             cpu = {who: [] for who in servers}
             p50, p99, errs = [], [], 0
+            verify = [loads["ours"].verify_us()]	# the baseline, before and after
             for r in range(rounds):
                 order = list(servers)
                 if r % 2:
@@ -217,10 +229,13 @@ def ceremonies(args, tmp):
                     if who == "ours":
                         p50.append(float(res["p50_ms"]))
                         p99.append(float(res["p99_ms"]))
+            verify.append(loads["ours"].verify_us())
             a, b = statistics.median(rate["ours"]), statistics.median(rate["peer"])
+            ours_cpu, verify_ms = statistics.median(cpu["ours"]), statistics.mean(verify) / 1000
             line = (f"ceremonies c={c} ours_per_s={a:.0f} peer_per_s={b:.0f} ratio={a / b:.2f} "
-                    f"ours_cpu_ms={statistics.median(cpu['ours']):.3f} "
-                    f"p50_ms={statistics.median(p50):.2f} p99_ms={statistics.median(p99):.2f}")
+                    f"ours_cpu_ms={ours_cpu:.3f} "
+                    f"p50_ms={statistics.median(p50):.2f} p99_ms={statistics.median(p99):.2f} "
+                    f"verify_cpu_ms={verify_ms:.4f} ours_cpu_in_verifies={ours_cpu / verify_ms:.2f}")
             if "base" in servers:
                 line += (f" baseline_per_s={statistics.median(rate['base']):.0f} "
                          f"baseline_cpu_ms={statistics.median(cpu['base']):.3f}")
