@@ -1491,7 +1491,8 @@ struct approval {
 	void *arg;
 	int fleet;		/* the ceremony's row moves to approved in the same transaction */
 	int lost;		/* and another instance had decided it first: */
-	store_err_t row_err;	/* its row, read in the journal's transaction (lost_row) */
+	int row_read;		/* its row, read in the journal's transaction (lost_row) */
+	store_err_t row_err;
 	struct store_ceremony row;
 	/* login */
 	unsigned char *cred_id;
@@ -1515,7 +1516,7 @@ approval_free(struct approval *a)
 {
 	free(a->cred_id);
 	rp_credential_free(&a->cred);
-	if (a->lost && a->row_err == STORE_OK)
+	if (a->row_read && a->row_err == STORE_OK)
 		store_ceremony_free(&a->row);
 	free(a);
 }
@@ -1747,17 +1748,21 @@ approve_in_one(store_t *st, struct approval *a)
  * An approval another instance beat: its row, read here, on the journal's
  * connection, so that approval_done follows it without a store call on
  * the loop.  Rare (two verdicts at once), yet a server that froze just
- * then held the loop for the statement's bound.  Its own statement: the
- * approval's part was rolled back to its mark, the read keeps nothing.
+ * then held the loop for the statement's bound.  Read inside the
+ * approval's mark, before the journal rolls back to it: a read changes
+ * nothing, and the locks the approval took still hold, so a session
+ * queued for the whole table does not make it wait.  (The backend read
+ * the row too, to tell "gone" from "decided", and kept nothing of it.)
  */
 static store_err_t
 lost_row(store_t *st, struct approval *a, store_err_t err)
 {
 	uint8_t hash[CEREMONY_HASH_LEN];
 
-	if (a->lost) {
+	if (a->lost && !a->row_read) {
 		ceremony_token_hash(a->c->token, hash);
 		a->row_err = store_ceremony_get(st, hash, &a->row);
+		a->row_read = 1;
 	}
 	return err;
 }
@@ -1825,7 +1830,10 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 	} else if (a->lost) {
 		/* decided elsewhere first: this instance follows the store's verdict */
 		c->committing = 0;
-		(void)fleet_follow_row(d, c, a->row_err, &a->row);
+		if (a->row_read)
+			(void)fleet_follow_row(d, c, a->row_err, &a->row);
+		else
+			(void)fleet_refresh(d, c);	/* not reached: lost_row reads it */
 	} else {
 		/*
 		 * In a fleet the row's approval was rolled back with the rest;

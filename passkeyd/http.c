@@ -565,7 +565,6 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	return ret;
 }
 
-
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,

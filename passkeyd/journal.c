@@ -193,7 +193,8 @@ finish_batch(struct journal *j, struct passkeyd *d, struct entry *batch,
 			j->dropped++;
 		/* whose words: the entry's own error, else the batch's */
 		if (d != NULL)
-			d->store_words = batch[i].words != NULL ? batch[i].words :
+			d->store_words = batch[i].words != NULL && (all == STORE_OK ||
+			    results[i] == all) ? batch[i].words :
 			    all != STORE_OK && j->why[0] != '\0' ? j->why : NULL;
 		if (batch[i].done != NULL)
 			batch[i].done(d, batch[i].arg, r);

@@ -122,9 +122,10 @@ worker_main(void *arg)
 		c = ring_pop(&o->todo);
 		pthread_mutex_unlock(&o->mu);
 		/* its step has waited long enough: answered, not run */
-		if (clock_monotonic_ms() - c.queued_ms > OFFLOAD_MAX_WAIT_MS)
+		if (clock_monotonic_ms() - c.queued_ms > OFFLOAD_MAX_WAIT_MS) {
 			c.result = STORE_ERR_BUSY;
-		else
+			c.words = strdup("passkeyd: no store worker was free in time");
+		} else
 			c.result = run(w->st, &c);
 		pthread_mutex_lock(&o->mu);
 		ring_push(&o->answered, c);
@@ -287,7 +288,8 @@ offload_free(struct offload *o, struct passkeyd *d)
 	}
 	while (o->todo.n > 0) {
 		c = ring_pop(&o->todo);
-		c.done(d, c.arg, STORE_ERR_UNAVAILABLE);
+		c.words = strdup("passkeyd: stopping before the call ran");
+		answer(d, &c, STORE_ERR_UNAVAILABLE);
 	}
 	if (o->wake[0] >= 0) {
 		close(o->wake[0]);

@@ -213,6 +213,7 @@ struct store_pg {
 	struct pg_job *job;	/* a reconnect under way */
 	int64_t job_started_ms;
 	int64_t retry_after_ms;	/* no new attempt before this (after a failed one) */
+	char retry_why[400];	/* and why that one failed: msg may be cleared since */
 	int may_forget;		/* 0 once the role was refused DELETE on ceremonies */
 	int64_t rows_bound_at;	/* when the audit log's row bound was last enforced */
 	int rows_bound_more;	/* and it left more to remove */

@@ -563,12 +563,16 @@ pg_reconnect(struct store_pg *pg)
 	int wait_ms = 0;
 
 	if (pg->job == NULL) {
-		if (now < pg->retry_after_ms)
-			return STORE_ERR_UNAVAILABLE;	/* the last failure's reason stays */
+		if (now < pg->retry_after_ms) {
+			/* the last failure's reason (store_errmsg_clear may have cleared it) */
+			memcpy(pg->msg, pg->retry_why, sizeof(pg->msg));
+			return STORE_ERR_UNAVAILABLE;
+		}
 		PQfinish(pg->conn);
 		pg->conn = NULL;
 		if ((pg->job = job_start(pg, 1, NULL)) == NULL) {
 			snprintf(pg->msg, sizeof(pg->msg), "postgresql: cannot start a reconnect");
+			memcpy(pg->retry_why, pg->msg, sizeof(pg->retry_why));
 			pg->retry_after_ms = now + PG_RECONNECT_BACKOFF_MS;
 			return STORE_ERR_UNAVAILABLE;
 		}
@@ -593,6 +597,7 @@ pg_reconnect(struct store_pg *pg)
 		 */
 		pg->retry_after_ms = took < PG_RECONNECT_SLICE_MS ? 0 :
 		    clock_monotonic_ms() + PG_RECONNECT_BACKOFF_MS;
+		memcpy(pg->retry_why, pg->msg, sizeof(pg->retry_why));
 		return err == STORE_ERR_READONLY ? err : STORE_ERR_UNAVAILABLE;
 	}
 	pg->conn = c;
