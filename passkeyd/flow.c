@@ -902,6 +902,14 @@ flow_status(struct passkeyd *d, struct ceremony *c)
 	int64_t t0;
 	store_err_t err;
 
+	/*
+	 * Another status's read of the row is out (flow_status_later): it
+	 * brings the ceremony up to date, and expiry waits for it (calls),
+	 * so this one reads nothing on the loop.  Before, a second connection
+	 * polling the same pending ceremony read the row here each time.
+	 */
+	if (c->using_row && c->state == CTL_STATE_PENDING)
+		return CTL_STATE_PENDING;
 	flow_refresh(d, c);
 	if (c->state != CTL_STATE_APPROVED)
 		return (enum ctl_state)c->state;

@@ -46,6 +46,8 @@ sockets and HTTP, answered by tests/lib/soft_authenticator.py:
     row, read in the approval's transaction, and one whose counter another
     use overtook fails off the loop: the web instance answers pings at
     once while the ceremonies table is locked whole just after.
+  - two connections poll one pending login, the server frozen: the second
+    status is answered pending at once while the first's read is out.
 
 TAP; needs root like test_daemon.py, whose Daemon class it uses.
 usage: test_fleet.py PASSKEYD PASSKEYCTL"""
@@ -900,6 +902,32 @@ def said(session, sql, seconds=10):
     return session.stdout.readline().strip()
 
 
+def test_second_status(f):
+    """Two connections poll one pending login at once: the first status
+    hands the row's read off; the second, while that read is out, is
+    answered pending at once, with no read of its own on the loop.  With
+    the server frozen, the second's answer and a ping come at once; before,
+    the second read the row on the loop and held it for the statement's
+    bound (any account may poll its own registration from 16 connections)."""
+    time.sleep(10.5)	# a slow window an earlier test opened at host B lapses
+    j = td.login(f.b, user="alice", rhost="192.0.2.70")
+    ok(j.get("ok"), "second status: host B begins a login", j)
+    with frozen(f.pg):
+        first = sent(f.b, {"op": "status", "token": j["token"]})
+        time.sleep(0.3)
+        waiting = not answered(first)
+        r, took = timed(lambda: status(f.b, j["token"]))
+        p, ping_took = timed(lambda: f.b.ctl({"op": "ping"}))
+    ok(waiting and r.get("state") == "pending" and took < 0.5, "second status: while the"
+       f" first waits for the frozen server, the second is answered pending in"
+       f" {took * 1000:.0f} ms", (waiting, r))
+    ok(p.get("ok") and ping_took < 0.5, f"second status: and a ping in"
+       f" {ping_took * 1000:.0f} ms", p)
+    r = answer_of(first)
+    ok(r.get("state") in ("pending", "failed"), "second status: thawed, the first is"
+       f" answered ({r.get('state')}, never approved, never a hang)", r)
+    f.b.ctl({"op": "cancel", "token": j["token"]})
+
 def behind_a_session(f, j, body, sql):
     """Web 2's finish of j (body) waits behind another session that ran sql
     (one row back) and holds its transaction open.  A third session then
@@ -1139,7 +1167,8 @@ def main():
                                        ("test_frozen_deny",
                                         test_frozen_deny, ()),
                                        ("test_slow_moves", test_slow_moves, ()),
-                                       ("test_lost_race", test_lost_race, ())):
+                                       ("test_lost_race", test_lost_race, ()),
+                                       ("test_second_status", test_second_status, ())):
                     with group(name):
                         fn(f, *args)
             finally:
