@@ -180,6 +180,20 @@ journal_event(struct journal *j, const struct store_event *ev)
  * the commit's seconds (metrics), or a negative number when there was
  * no commit (the journal closing).
  */
+/*
+ * Whose words go with entry i's answer: its own error's, when that is what
+ * it is told (it alone failed, or its error failed the batch); else the
+ * failed batch's; NULL: none of the writer's, the loop's own.
+ */
+static const char *
+words_of(const struct journal *j, const struct entry *e, const store_err_t *results,
+    size_t i, store_err_t all)
+{
+	if (e->words != NULL && (all == STORE_OK || results[i] == all))
+		return e->words;
+	return all != STORE_OK && j->why[0] != '\0' ? j->why : NULL;
+}
+
 static void
 finish_batch(struct journal *j, struct passkeyd *d, struct entry *batch,
     const store_err_t *results, size_t n, store_err_t all, double took)
@@ -191,11 +205,8 @@ finish_batch(struct journal *j, struct passkeyd *d, struct entry *batch,
 
 		if (batch[i].apply == apply_event && r != STORE_OK)
 			j->dropped++;
-		/* whose words: the entry's own error, else the batch's */
 		if (d != NULL)
-			d->store_words = batch[i].words != NULL && (all == STORE_OK ||
-			    results[i] == all) ? batch[i].words :
-			    all != STORE_OK && j->why[0] != '\0' ? j->why : NULL;
+			d->store_words = words_of(j, &batch[i], results, i, all);
 		if (batch[i].done != NULL)
 			batch[i].done(d, batch[i].arg, r);
 		if (d != NULL)

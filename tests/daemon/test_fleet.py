@@ -274,14 +274,10 @@ def test_slow_query(f, alice):
     carol = sa.SoftAuthenticator()
     ok(register(f, carol, "carol"), "slow: carol registers a passkey through host B")
     # another session holds alice's passkey row: her counter update must wait
-    locker = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
-                               f.uri],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    locker.stdin.write("BEGIN;\nSELECT 'locked' FROM credentials WHERE user_name = 'alice'"
-                       " FOR UPDATE;\n")
-    locker.stdin.flush()
-    ok(locker.stdout.readline().strip() == "locked", "slow: another session holds alice's"
-       " passkey row locked")
+    locker = psql_session(f)
+    ok(said(locker, "BEGIN;\nSELECT 'locked' FROM credentials WHERE user_name = 'alice'"
+            " FOR UPDATE;") == "locked", "slow: another session holds alice's passkey row"
+       " locked")
     j = begin(f.b)
     st, opt = f.api(f.w2, j["token"], "options")
     body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=70))
