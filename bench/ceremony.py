@@ -28,6 +28,8 @@ needs and runs it.
       own two-vs-one pair; and the whole machine's CPU per ceremony (every
       process, the server's too), which bounds the rate when all the
       cores are busy
+  fleet_begin: begin_per_s on PostgreSQL at 1k and at 100k pending
+      ceremonies of the fleet, and their ratio: the admit trigger's counts
 
 usage: ceremony.py --passkeyd BIN --load BIN --peer server.mjs [--short]"""
 import argparse
@@ -268,6 +270,13 @@ class Ctl:
         return self.pipeline([req])[0]
 
 
+def begin_req(i):
+    """The i-th begin of a begin-rate measurement: root, from its own address."""
+    return {"op": "login_begin", "user": "root", "service": "bench",
+            "rhost": f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", "enroll": "after-auth",
+            "bind": False}
+
+
 def begins(args, tmp):
     """login_begin at 1k and at 100k pending, alternating three times (the
     filler ceremonies are cancelled back down), medians: the machine's
@@ -279,14 +288,8 @@ def begins(args, tmp):
         seq = [0]
 
         def begin_reqs(k):
-            reqs = []
-            for _ in range(k):
-                i = seq[0]
-                seq[0] += 1
-                reqs.append({"op": "login_begin", "user": "root", "service": "bench",
-                             "rhost": f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
-                             "enroll": "after-auth", "bind": False})
-            return reqs
+            seq[0] += k
+            return [begin_req(i) for i in range(seq[0] - k, seq[0])]
 
         def fill(upto):
             while len(tokens) < upto:
@@ -334,6 +337,83 @@ def begins(args, tmp):
               flush=True)
     finally:
         ours.stop()
+
+
+def fleet_begins(args, tmp):
+    """login_begin on PostgreSQL at 1k and at 100k pending ceremonies in
+    the fleet (another host's rows, written in SQL), alternating three
+    times, medians: what the admit trigger's counts cost a begin.  Each
+    rate is taken once the fleet's counts were made again after the fill
+    (pk_pending_recount, asked by the daemon's sweep each second)."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                    "lib"))
+    from pgserver import PgServer
+    big = 20000 if args.short else 100000
+    with PgServer() as pg:
+        uri = pg.create_db("begins")
+        ours = Ours(args.passkeyd, os.path.join(tmp, "fleet-begin"), store=uri)
+        try:
+            pg.query(uri, "UPDATE pk_limits SET per_user = 1000000, per_address = 1000000,"
+                     " per_user_address = 1000000, per_host = 1000000, total = 1000000")
+            c = Ctl(ours.sock)
+            seq, tokens = [0], []
+
+            def filler(upto):
+                have = int(pg.value(uri, "SELECT count(*) FROM ceremonies"
+                                         " WHERE host_role = 'filler'"))
+                if upto < have:
+                    pg.query(uri, "DELETE FROM ceremonies WHERE host_role = 'filler'"
+                                  f" AND user_name::text > 'filler{upto:07d}'")
+                    return
+                # as a host's rows, written past the trigger (a superuser's
+                # replica role): what is measured is the begins, not the fill
+                pg.query(uri, "SET session_replication_role = replica;"
+                         " INSERT INTO ceremonies (token_hash, host_role, hostname, kind, state,"
+                         " code, user_name, rhost, service, addr_key, challenge, created,"
+                         " expires, admitted) SELECT sha256(('filler' || i)::bytea), 'filler',"
+                         " 'filler.example', 'login', 'pending', 'FIL-' || i,"
+                         " 'filler' || lpad(i::text, 7, '0'), '', 'sshd', '',"
+                         " sha256(i::text::bytea), e, e + 3600, nextval('pk_admitted')"
+                         f" FROM generate_series({have + 1}, {upto}) i,"
+                         " (SELECT floor(extract(epoch FROM now()))::bigint AS e) t")
+
+            def counted():
+                for _ in range(150):
+                    if pg.value(uri, "SELECT count(*) FROM pk_pending_total WHERE upto >="
+                                     " (SELECT last_value FROM pk_admitted)") == "1":
+                        return
+                    time.sleep(0.1)
+                raise SystemExit("bench: the fleet's counts were not made again in 15 s")
+
+            def rate(count):
+                t0 = time.perf_counter()
+                for i in range(seq[0], seq[0] + count):
+                    r = c.call(begin_req(i))
+                    if not r.get("ok"):
+                        raise SystemExit(f"bench: begin refused: {r}")
+                    tokens.append(r["token"])
+                seq[0] += count
+                return count / (time.perf_counter() - t0)
+
+            def cancel_ours():
+                while tokens:
+                    c.pipeline([{"op": "cancel", "token": t} for t in tokens[-500:]])
+                    del tokens[-500:]
+
+            small, large = [], []
+            for _ in range(1 if args.short else 3):
+                for upto, rates in ((1000, small), (big, large)):
+                    cancel_ours()
+                    filler(upto)
+                    counted()
+                    settle(ours.proc.pid)
+                    rates.append(rate(1000))
+            r1, r2 = statistics.median(small), statistics.median(large)
+            print(f"fleet_begin: begin_per_s pending=1000 {r1:.0f} pending={big} {r2:.0f}"
+                  f" ratio={r2 / r1:.2f}", flush=True)
+        finally:
+            ours.stop()
 
 
 def seed(store, count):
@@ -564,7 +644,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="passkeyd-ceremony-bench.")
     try:
         for name, fn in (("ceremonies", ceremonies), ("begins", begins), ("listing", listing),
-                         ("windows", windows), ("fleet", fleet)):
+                         ("windows", windows), ("fleet", fleet), ("fleet_begins", fleet_begins)):
             if not args.only or args.only == name:
                 fn(args, tmp)
     finally:

@@ -54,9 +54,13 @@ static void
 grants(struct strbuf *b, const char *pre)
 {
 	strbuf_printf(b, "REVOKE ALL ON pk_meta, pk_hosts, pk_limits, users, credentials, enrollments,"
-	    " events, ceremonies, windows FROM PUBLIC;\n"
-	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_ceremony_announce() FROM PUBLIC;\n"
+	    " events, ceremonies, windows, pk_pending_total, pk_pending_hosts FROM PUBLIC;\n"
+	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_ceremony_announce(),"
+	    " pk_pending_recount() FROM PUBLIC;\n"
 	    "GRANT SELECT ON pk_meta TO %s_web, %s_hosts;\n", pre, pre);
+	/* it counts at most once a second, whoever asks: every instance's sweep may */
+	strbuf_printf(b, "GRANT EXECUTE ON FUNCTION pk_pending_recount() TO %s_web, %s_hosts;\n",
+	    pre, pre);
 	strbuf_printf(b, "-- an SSH host: reads passkeys, makes and reads back its own ceremonies\n"
 	    "GRANT SELECT ON users, credentials, enrollments, pk_hosts TO %s_hosts;\n"
 	    "GRANT SELECT, INSERT ON ceremonies TO %s_hosts;\n"

@@ -28,6 +28,8 @@
 #include "store_pg.h"
 
 #define PG_ADVISORY_KEY	0x706173736b657931LL	/* "passkey1": migrations */
+/* how old (seconds) the fleet's pending counts may be and still be used */
+#define PK_COUNTS_FRESH	"10"
 
 static const struct store_ops pg_ops;
 
@@ -210,6 +212,133 @@ static const char *const pg_migrations[] = {
 	 * its last page ended, one range of a page's rows: no sort of them all.
 	 */
 	"CREATE INDEX windows_opened ON windows (opened, id);",
+
+	/*
+	 * 6: the fleet's pending counts without a walk of every pending row
+	 * per begin.  At 100k pending that walk cost 6-8 ms of the server per
+	 * begin, and the same again for a begin it refused: a flood near the
+	 * total limit was cheap to send and dear to refuse.
+	 *   - The trigger numbers each row it admits (`admitted`, from a
+	 *     sequence only the owner uses: a caller's value is overwritten).
+	 *   - pk_pending_recount() counts the pending rows, in total and per
+	 *     host role, at most once a second fleet-wide; every instance's
+	 *     sweep asks for it.
+	 *   - A begin adds to those counts the rows admitted since: a range of
+	 *     the newest rows, by index.
+	 * A row that left pending since the recount is still counted until
+	 * the next one (a second or two): the limits err on the side of
+	 * refusing.  So does a row admitted since that has already expired:
+	 * the rows admitted since are counted by their number alone, so that
+	 * no plan can walk the pending rows by expiry instead (a plan made on
+	 * the statistics of a table from before a flood would).  Counts older
+	 * than PK_COUNTS_FRESH seconds (no instance sweeping) are not used:
+	 * the begin counts every row, as before.
+	 */
+	"CREATE SEQUENCE pk_admitted;"
+	"ALTER TABLE ceremonies ADD COLUMN admitted bigint;"
+	"UPDATE ceremonies SET admitted = nextval('pk_admitted');"
+	"ALTER TABLE ceremonies ALTER COLUMN admitted SET NOT NULL;"
+	"DROP INDEX ceremonies_pending_host;"
+	"CREATE INDEX ceremonies_pending_admitted ON ceremonies (admitted) WHERE state = 'pending';"
+	"CREATE INDEX ceremonies_pending_host ON ceremonies (host_role, admitted)"
+	"  WHERE state = 'pending';"
+	"CREATE TABLE pk_pending_total ("
+	"  one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+	"  n bigint NOT NULL, upto bigint NOT NULL, at bigint NOT NULL);"
+	"CREATE TABLE pk_pending_hosts ("
+	"  host_role name PRIMARY KEY, n bigint NOT NULL);"
+	"ALTER TABLE pk_pending_total ENABLE ROW LEVEL SECURITY;"
+	"ALTER TABLE pk_pending_hosts ENABLE ROW LEVEL SECURITY;"
+	/*
+	 * `upto` is read before the count, each statement with its own
+	 * snapshot: a row numbered after it and counted too is counted twice
+	 * (refusing sooner); one numbered before it and not yet committed at
+	 * the count is missed until the next recount, as today's count, on
+	 * its snapshot, misses the begins in flight.  A table that has more
+	 * than doubled since the server last measured it is measured again
+	 * here: a flood grows it faster than autovacuum looks (a minute), and
+	 * plans made on the near-empty table's statistics walk a whole index
+	 * for each of a begin's counts.
+	 */
+	"CREATE FUNCTION pk_pending_recount() RETURNS boolean LANGUAGE plpgsql"
+	"  SECURITY DEFINER SET search_path FROM CURRENT AS $f$\n"
+	"DECLARE now_s bigint := floor(extract(epoch FROM clock_timestamp())); upto bigint;"
+	"  total bigint;\n"
+	"BEGIN\n"
+	"  IF NOT pg_try_advisory_xact_lock(hashtextextended('pk:recount', 0)) THEN\n"
+	"    RETURN false;\n"
+	"  END IF;\n"
+	"  IF EXISTS (SELECT 1 FROM pk_pending_total WHERE at >= now_s - 1) THEN\n"
+	"    RETURN false;\n"
+	"  END IF;\n"
+	"  SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO upto FROM pk_admitted;\n"
+	"  DELETE FROM pk_pending_hosts;\n"
+	"  INSERT INTO pk_pending_hosts (host_role, n) SELECT host_role, count(*)"
+	"    FROM ceremonies WHERE state = 'pending' AND expires > now_s GROUP BY host_role;\n"
+	"  INSERT INTO pk_pending_total (n, upto, at)"
+	"    SELECT coalesce(sum(n), 0), upto, now_s FROM pk_pending_hosts\n"
+	"    ON CONFLICT (one) DO UPDATE SET n = excluded.n, upto = excluded.upto,"
+	"      at = excluded.at RETURNING n INTO total;\n"
+	"  IF total > 2 * (SELECT greatest(reltuples, 0) FROM pg_class"
+	"      WHERE oid = 'ceremonies'::regclass) + 1000 THEN\n"
+	"    ANALYZE ceremonies;\n"
+	"  END IF;\n"
+	"  RETURN true;\n"
+	"END $f$;"
+	"REVOKE ALL ON FUNCTION pk_pending_recount() FROM PUBLIC;"
+	"CREATE OR REPLACE FUNCTION pk_ceremony_admit() RETURNS trigger LANGUAGE plpgsql"
+	"  SECURITY DEFINER SET search_path FROM CURRENT AS $f$\n"
+	"DECLARE lim pk_limits; n bigint; now_s bigint := floor(extract(epoch FROM now()));"
+	"  host text; counted pk_pending_total;\n"
+	"BEGIN\n"
+	"  SELECT * INTO lim FROM pk_limits;\n"
+	"  NEW.host_role := session_user;\n"
+	"  NEW.state := 'pending'; NEW.reason := NULL; NEW.finished := NULL;\n"
+	"  NEW.admitted := nextval('pk_admitted');\n"
+	"  SELECT hostname INTO host FROM pk_hosts WHERE role = session_user;\n"
+	"  IF host IS NOT NULL THEN\n"
+	"    NEW.hostname := host;\n"
+	"    NEW.created := now_s;\n"
+	"    NEW.consumes_enrollment := NEW.consumes_enrollment AND NEW.kind = 'register';\n"
+	"    IF NEW.expires > now_s + lim.host_lifetime THEN\n"
+	"      NEW.expires := now_s + lim.host_lifetime;\n"
+	"    END IF;\n"
+	"  END IF;\n"
+	"  PERFORM pg_advisory_xact_lock(hashtextextended('pk:u:' || NEW.user_name, 0));\n"
+	"  SELECT * INTO counted FROM pk_pending_total WHERE at >= now_s - " PK_COUNTS_FRESH ";\n"
+	"  IF FOUND THEN\n"
+	"    SELECT count(*) + counted.n INTO n FROM ceremonies WHERE state = 'pending'"
+	"      AND admitted > counted.upto;\n"
+	"  ELSE\n"
+	"    SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s;\n"
+	"  END IF;\n"
+	"  IF n >= lim.total THEN RAISE EXCEPTION 'limit_total' USING ERRCODE = 'PK001'; END IF;\n"
+	"  IF counted.at IS NOT NULL THEN\n"
+	"    SELECT count(*) + coalesce((SELECT h.n FROM pk_pending_hosts h"
+	"      WHERE h.host_role = session_user), 0) INTO n FROM ceremonies"
+	"      WHERE state = 'pending' AND host_role = session_user AND admitted > counted.upto;\n"
+	"  ELSE\n"
+	"    SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s"
+	"      AND host_role = session_user;\n"
+	"  END IF;\n"
+	"  IF n >= lim.per_host THEN RAISE EXCEPTION 'limit_host' USING ERRCODE = 'PK001'; END IF;\n"
+	"  IF NEW.addr_key <> '' THEN\n"
+	"    SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s"
+	"      AND user_name = NEW.user_name AND addr_key = NEW.addr_key;\n"
+	"    IF n >= lim.per_user_address THEN\n"
+	"      RAISE EXCEPTION 'limit_user_address' USING ERRCODE = 'PK001';\n"
+	"    END IF;\n"
+	"    SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s"
+	"      AND addr_key = NEW.addr_key;\n"
+	"    IF n >= lim.per_address THEN\n"
+	"      RAISE EXCEPTION 'limit_address' USING ERRCODE = 'PK001';\n"
+	"    END IF;\n"
+	"  END IF;\n"
+	"  SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s"
+	"    AND user_name = NEW.user_name;\n"
+	"  IF n >= lim.per_user THEN RAISE EXCEPTION 'limit_user' USING ERRCODE = 'PK001'; END IF;\n"
+	"  RETURN NEW;\n"
+	"END $f$;",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -372,6 +501,7 @@ store_pg_open(const char *uri, store_t **out, char *why, size_t whylen)
 	pg->lock_timeout_ms = 5000;
 	pg->statement_timeout_ms = PG_STATEMENT_TIMEOUT_MS;
 	pg->may_forget = 1;
+	pg->may_recount = 1;
 	/* the statements only once the tables they name exist */
 	set = pg_settings_of(pg);
 	err = pg_connect(uri, &set, 0, NULL,

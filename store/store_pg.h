@@ -145,6 +145,8 @@
 	X(PG_CER_FORGET, "DELETE FROM ceremonies WHERE token_hash IN (SELECT token_hash" \
 	    " FROM ceremonies WHERE state <> 'pending' AND finished < $1 LIMIT $2" \
 	    " FOR UPDATE SKIP LOCKED)") \
+	/* the fleet's pending counts, again (migration 6): at most once a second */ \
+	X(PG_CER_RECOUNT, "SELECT pk_pending_recount()") \
 	/*
 	 * the purge skips rows another transaction holds: two approvals at once
 	 * must not wait on each other over a window that has ended anyway
@@ -215,6 +217,7 @@ struct store_pg {
 	int64_t retry_after_ms;	/* no new attempt before this (after a failed one) */
 	char retry_why[400];	/* and why that one failed: msg may be cleared since */
 	int may_forget;		/* 0 once the role was refused DELETE on ceremonies */
+	int may_recount;	/* 0 once the role was refused pk_pending_recount() */
 	int64_t rows_bound_at;	/* when the audit log's row bound was last enforced */
 	int rows_bound_more;	/* and it left more to remove */
 	PGconn *listen;		/* the second connection, for change notices */

@@ -157,6 +157,8 @@ pg_ceremony_set_handle(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LE
 	return err;
 }
 
+static store_err_t pg_recount(struct store_pg *);
+
 store_err_t
 pg_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before, size_t batch,
     size_t *expired, size_t *forgotten)
@@ -172,17 +174,42 @@ pg_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before, size_t batch,
 		return err;
 	*expired = (size_t)pg_changed(res);
 	PQclear(res);
-	if (!pg->may_forget)
+	if (pg->may_forget) {
+		a.n = 0;
+		arg_int(&a, forget_before);
+		arg_int(&a, (int64_t)batch);
+		err = pg_run(pg, PG_CER_FORGET, &a, &res);
+		if (err == STORE_OK) {
+			*forgotten = (size_t)pg_changed(res);
+			PQclear(res);
+		} else if (err == STORE_ERR_DENIED) {
+			pg->may_forget = 0;	/* a host's role: the web instances forget */
+		} else {
+			return err;
+		}
+	}
+	return pg_recount(pg);
+}
+
+/*
+ * The fleet's pending counts (migration 6), which the admit trigger uses
+ * while they are fresh.  Every instance asks; the database counts at most
+ * once a second, so asking is cheap.  A role that may not (the fleet's
+ * SQL not yet run again since the upgrade) stops asking: the trigger then
+ * counts every row, as before.
+ */
+static store_err_t
+pg_recount(struct store_pg *pg)
+{
+	PGresult *res;
+	store_err_t err;
+
+	if (!pg->may_recount)
 		return STORE_OK;
-	a.n = 0;
-	arg_int(&a, forget_before);
-	arg_int(&a, (int64_t)batch);
-	err = pg_run(pg, PG_CER_FORGET, &a, &res);
-	if (err == STORE_OK) {
-		*forgotten = (size_t)pg_changed(res);
+	if ((err = pg_run(pg, PG_CER_RECOUNT, NULL, &res)) == STORE_OK)
 		PQclear(res);
-	} else if (err == STORE_ERR_DENIED) {
-		pg->may_forget = 0;	/* a host's role: the web instances forget */
+	else if (err == STORE_ERR_DENIED) {
+		pg->may_recount = 0;
 		err = STORE_OK;
 	}
 	return err;

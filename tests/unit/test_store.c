@@ -44,7 +44,18 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	5
+#define PG_SCHEMA	6
+
+/*
+ * What migration 6 added, taken away again: with it, a current database
+ * is an older version's.  The admit trigger's body stays the current one;
+ * migration 6 writes it again.
+ */
+#define PG_UNDO_6	"DROP FUNCTION pk_pending_recount(); DROP TABLE pk_pending_total," \
+	" pk_pending_hosts; DROP INDEX ceremonies_pending_admitted, ceremonies_pending_host;" \
+	" CREATE INDEX ceremonies_pending_host ON ceremonies (host_role)" \
+	" WHERE state = 'pending'; ALTER TABLE ceremonies DROP COLUMN admitted;" \
+	" DROP SEQUENCE pk_admitted;"
 
 #define PG_BASE_PREFIX	"postgresql:///postgres?"
 
@@ -3042,6 +3053,73 @@ test_pg_ceremony_limits(void **state)
 	store_close(b);
 }
 
+/*
+ * The fleet's pending counts (migration 6).  A begin adds the rows admitted
+ * since the last recount to the counts it made; counts too old are not
+ * used; a row that left pending since the recount still counts until the
+ * next one: the limits refuse sooner, never later.
+ */
+static void
+test_pg_pending_counts(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c;
+	size_t expired, forgotten;
+	char refusal[32];
+	const char *users[] = { "u1", "u2" };
+	long upto;
+
+	raw_exec(f->spec, "UPDATE pk_limits SET total = 4, per_host = 3");
+	for (unsigned char t = 1; t <= 2; t++) {
+		ceremony_init(&c, t, users[t - 1], "", now);
+		assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	}
+	assert_store(store_ceremony_sweep(st, now, 0, 100, &expired, &forgotten), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT n FROM pk_pending_total"), 2);
+	assert_int_equal(raw_int(f->spec, "SELECT n FROM pk_pending_hosts"
+	    " WHERE host_role = session_user"), 2);
+	upto = raw_int(f->spec, "SELECT upto FROM pk_pending_total");
+	assert_int_equal(upto, raw_int(f->spec, "SELECT max(admitted) FROM ceremonies"));
+	/* counted, plus the rows admitted since */
+	ceremony_init(&c, 3, "u3", "", now);
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	ceremony_init(&c, 4, "u4", "", now);
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_ERR_LIMIT);
+	assert_string_equal(refusal, "limit_host");
+	/* an ended row counts until the next recount, which comes once a second at most */
+	memset(c.token_hash, 1, sizeof(c.token_hash));
+	assert_store(store_ceremony_move(st, c.token_hash, "pending", "cancelled", "client_gone",
+	    now), STORE_OK);
+	ceremony_init(&c, 4, "u4", "", now);
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_ERR_LIMIT);
+	assert_store(store_ceremony_sweep(st, now, 0, 100, &expired, &forgotten), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT upto FROM pk_pending_total"), upto);
+	raw_exec(f->spec, "UPDATE pk_pending_total SET at = at - 2");
+	assert_store(store_ceremony_sweep(st, now, 0, 100, &expired, &forgotten), STORE_OK);
+	assert_true(raw_int(f->spec, "SELECT upto FROM pk_pending_total") > upto);
+	assert_int_equal(raw_int(f->spec, "SELECT n FROM pk_pending_total"), 2);	/* 2 and 3 */
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	/* the counts are what a begin believes while they are fresh ... */
+	raw_exec(f->spec, "UPDATE pk_limits SET per_host = 100;"
+	    " UPDATE pk_pending_total SET n = 1000");
+	ceremony_init(&c, 5, "u5", "", now);
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_ERR_LIMIT);
+	assert_string_equal(refusal, "limit_total");
+	/* ... and not once they are stale: every row is counted, as before */
+	raw_exec(f->spec, "UPDATE pk_pending_total SET at = at - 11");
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	ceremony_init(&c, 6, "u6", "", now);
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_ERR_LIMIT);
+	assert_string_equal(refusal, "limit_total");	/* 2, 3, 4 and 5 */
+	/* a recount is the rows' own count, whatever the counts said */
+	assert_store(store_ceremony_sweep(st, now, 0, 100, &expired, &forgotten), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT n FROM pk_pending_total"), 4);
+	assert_int_equal(raw_int(f->spec, "SELECT n FROM pk_pending_hosts"), 4);
+	store_close(st);
+}
+
 /* This test's database as another role (trust on the socket: any role). */
 static void
 role_uri(const struct fixture *f, const char *role, char *out, size_t len)
@@ -3118,6 +3196,9 @@ test_pg_fleet_roles(void **state)
 		{ "SET ROLE pkt_web", "become a web instance" },
 		{ "SET ROLE pkt_web1", "become a web instance's login" },
 		{ "SELECT pk_ceremony_admit()", "call the admit function" },
+		{ "UPDATE pk_pending_total SET n = 0", "zero the fleet's pending count" },
+		{ "DELETE FROM pk_pending_hosts", "forget a host's pending count" },
+		{ "SELECT nextval('pk_admitted')", "number ceremonies itself" },
 	};
 	static const char *const hosts[] = { "pkt_hosta=host-a.example", "pkt_hostb=host-b.example" };
 	static const char *const webs[] = { "pkt_web1" };
@@ -3191,15 +3272,18 @@ test_pg_fleet_roles(void **state)
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state ="
 	    " 'pending'"), 2);
 	/* a made-up state or host on insert: the row is pending and A's all the same */
+	/* nor can it number its row out of the fleet's counts (migration 6) */
 	assert_string_equal(try_sql(a, "INSERT INTO ceremonies (token_hash, host_role, hostname,"
-	    " kind, state, code, user_name, rhost, service, addr_key, challenge, created, expires)"
-	    " VALUES ('\\x" "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc',"
+	    " kind, state, code, user_name, rhost, service, addr_key, challenge, created, expires,"
+	    " admitted) VALUES ('\\x" "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc',"
 	    " 'pkt_hostb', 'host-b.example', 'login', 'approved', 'X', 'alice', '', 'sshd', '',"
 	    " '\\x" "0000000000000000000000000000000000000000000000000000000000000000', 1,"
-	    " 99999999999)", st, sizeof(st)), "");
+	    " 99999999999, -1)", st, sizeof(st)), "");
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state = 'pending'"
 	    " AND host_role = 'pkt_hosta' AND hostname = 'host-a.example'"
-	    " AND expires <= extract(epoch FROM now()) + 900"), 2);
+	    " AND expires <= extract(epoch FROM now()) + 900 AND admitted > 0"), 2);
+	/* it may ask for the fleet's counts again (once a second, whoever asks) */
+	assert_string_equal(try_sql(a, "SELECT pk_pending_recount()", st, sizeof(st)), "");
 	/* it may end its own ceremony as cancelled */
 	assert_string_equal(try_sql(a, "UPDATE ceremonies SET state = 'cancelled' WHERE"
 	    " token_hash = " HASH_A, st, sizeof(st)), "");
@@ -3412,7 +3496,7 @@ test_pg_migrate_v2(void **state)
 	ceremony_init(&c, 0x41, "alice", "192.0.2.1", now);
 	assert_store(store_ceremony_add(st, &c, NULL, 0), STORE_OK);
 	store_close(st);
-	raw_exec(f->spec, "DROP TABLE windows; ALTER TABLE ceremonies DROP COLUMN reuse,"
+	raw_exec(f->spec, PG_UNDO_6 "DROP TABLE windows; ALTER TABLE ceremonies DROP COLUMN reuse,"
 	    " DROP COLUMN client_key; UPDATE pk_meta SET version = 2");
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM information_schema.columns"
 	    " WHERE table_name = 'ceremonies' AND column_name IN ('reuse', 'client_key')"), 0);
@@ -3432,6 +3516,10 @@ test_pg_migrate_v2(void **state)
 	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
 	assert_int_equal(got.reuse, 60);
 	store_ceremony_free(&got);
+	/* every row numbered (migration 6), the old one first */
+	assert_int_equal(raw_int(f->spec, "SELECT count(DISTINCT admitted) FROM ceremonies"), 2);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE admitted ="
+	    " (SELECT min(admitted) FROM ceremonies) AND reuse = 0"), 1);
 	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 2000, id),
 	    STORE_OK);
 	assert_string_equal(found(st, "alice", "sshd", "192.0.2.1", KEY_A, "host-a.example",
@@ -3455,7 +3543,7 @@ test_pg_migrate_v3(void **state)
 	int seen[16];
 
 	store_close(st);
-	raw_exec(f->spec, "DROP TRIGGER ceremonies_announce ON ceremonies;"
+	raw_exec(f->spec, PG_UNDO_6 "DROP TRIGGER ceremonies_announce ON ceremonies;"
 	    " CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies"
 	    " FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)"
 	    " EXECUTE FUNCTION pk_ceremony_announce();"
@@ -3702,6 +3790,7 @@ main(int argc, char **argv)
 		T(test_pg_ceremonies),
 		T(test_pg_login_approve),
 		T(test_pg_ceremony_limits),
+		T(test_pg_pending_counts),
 		T(test_pg_fleet_roles),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
