@@ -443,6 +443,28 @@ reads_returned(struct passkeyd *d, void *arg)
 	resume(arg, READ);
 }
 
+/*
+ * A finish the journal decided.  Its approval may have lost to a verdict
+ * given elsewhere first (another instance's deny, or the expiry): the
+ * page is told that verdict, as a finish that came after it would be, and
+ * not that this finish failed.
+ */
+static enum MHD_Result
+finish_decided_reply(struct MHD_Connection *conn, struct ceremony *c)
+{
+	switch (c->state) {
+	case CTL_STATE_APPROVED:
+	case CTL_STATE_USED:
+		return send_state(conn, 200, "approved", NULL);
+	case CTL_STATE_DENIED:
+	case CTL_STATE_EXPIRED:
+	case CTL_STATE_CANCELLED:
+		return send_final(conn, c);
+	default:	/* this finish's own failure */
+		return send_state(conn, 400, "failed", c->reason);
+	}
+}
+
 static enum MHD_Result
 api_finish(struct http_server *h, struct MHD_Connection *conn, struct ceremony *c,
     struct request *req)
@@ -451,9 +473,7 @@ api_finish(struct http_server *h, struct MHD_Connection *conn, struct ceremony *
 	int was_pending;
 
 	if (req->phase == DECIDED)
-		return c->state == CTL_STATE_APPROVED || c->state == CTL_STATE_USED ?
-		    send_state(conn, 200, "approved", NULL) :
-		    send_state(conn, 400, "failed", c->reason);
+		return finish_decided_reply(conn, c);
 	flow_refresh_page(h->d, c, req->pre);
 	was_pending = c->state == CTL_STATE_PENDING && !c->committing;
 	/* called on a finished ceremony too: a replay is logged there */
