@@ -2,8 +2,10 @@
  * The fleet's ceremonies: the local table and the store's rows kept in
  * step (fleet.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "fleet.h"
@@ -291,6 +293,25 @@ int
 fleet_notice_fd(struct passkeyd *d)
 {
 	return store_notice_fd(d->store);
+}
+
+int
+fleet_instance_init(struct passkeyd *d)
+{
+	unsigned char b[STORE_INSTANCE_MAX / 2];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -1;
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(d->instance + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+void
+fleet_instance_of(struct passkeyd *d, store_t *st)
+{
+	/* a failure is the connection's: the setting is made again with it */
+	(void)store_set_instance(st, d->instance);
 }
 
 /* The fleet's expiry, each second, off the loop when it can be. */

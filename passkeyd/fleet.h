@@ -59,6 +59,15 @@ store_err_t fleet_move(store_t *st, const struct ceremony *c, enum ctl_state fro
 void fleet_notices(struct passkeyd *d);
 int fleet_notice_fd(struct passkeyd *d);
 
+/*
+ * This process's name for the store (store_set_instance), drawn at
+ * start: every connection of one passkeyd says the same, so that a
+ * ceremony it made and then decided itself wakes no listener.
+ * fleet_instance_of gives it to a connection; with SQLite it does nothing.
+ */
+int fleet_instance_init(struct passkeyd *d);
+void fleet_instance_of(struct passkeyd *d, store_t *st);
+
 /* Once a second: expires what is past due and forgets old final rows. */
 void fleet_tick(struct passkeyd *d);
 

@@ -489,6 +489,7 @@ add_journal_writer(struct passkeyd *d)
 	}
 	/* it appends rows and updates a counter: its pages need not stay cached */
 	(void)store_set_cache_kib(own, 256);
+	fleet_instance_of(d, own);
 	if (journal_start_writer(d->journal, own) != 0) {
 		daemon_log(d, "store writer: no thread");
 		return -1;
@@ -558,6 +559,7 @@ start_offload_workers(struct passkeyd *d)
 		store_set_busy_timeout(own, LOOP_LOCK_WAIT_MS);
 		/* and its commits: ceremony rows, whose loss fails closed (store.h) */
 		(void)store_set_lazy_commit(own, 1);
+		fleet_instance_of(d, own);
 		if (offload_start_worker(d->offload, own) != 0) {
 			daemon_log(d, "store calls off the loop: no thread");
 			break;
@@ -666,6 +668,10 @@ main(int argc, char **argv)
 	}
 	if (key != NULL)
 		explicit_bzero(key, strlen(key));
+	if (fleet_instance_init(&d) != 0) {
+		fprintf(stderr, "passkeyd: no random bytes for the instance's name\n");
+		goto out;
+	}
 	if ((serr = store_open_why(d.cfg.store, &d.store, err, sizeof(err))) != STORE_OK) {
 		fprintf(stderr, "passkeyd: store %s: %s%s%s\n", d.cfg.store_shown, store_err_str(serr),
 		    err[0] ? ": " : "", err);
@@ -673,6 +679,7 @@ main(int argc, char **argv)
 	}
 	/* the loop must not stall behind another program's lock (journal.h) */
 	store_set_busy_timeout(d.store, LOOP_LOCK_WAIT_MS);
+	fleet_instance_of(&d, d.store);
 	/* a store that keeps ceremonies makes this instance one of a fleet */
 	if ((serr = store_ceremony_listen(d.store)) == STORE_OK) {
 		d.fleet = 1;

@@ -131,6 +131,17 @@ store_set_lazy_commit(store_t *st, int on)
 	    STORE_ERR_UNSUPPORTED;
 }
 
+store_err_t
+store_set_instance(store_t *st, const char *id)
+{
+	size_t n = id != NULL ? strlen(id) : 0;
+
+	if (st == NULL || n < 1 || n > STORE_INSTANCE_MAX || strspn(id, "0123456789abcdef") != n)
+		return STORE_ERR_INVALID;
+	return st->ops->set_instance != NULL ? st->ops->set_instance(st, id) :
+	    STORE_ERR_UNSUPPORTED;
+}
+
 const char *
 store_errmsg(store_t *st)
 {

@@ -132,6 +132,16 @@ store_err_t store_set_busy_timeout(store_t *st, int ms);
  */
 store_err_t store_set_lazy_commit(store_t *st, int on);
 /*
+ * Which instance of passkeyd this connection works for: 1 to
+ * STORE_INSTANCE_MAX of [0-9a-f], the same on every connection of one
+ * process.  A ceremony row that one instance made and then decided is not
+ * announced (store_notices): nobody else waits for it, and every listener
+ * of the host's role would wake for nothing.  STORE_ERR_UNSUPPORTED where
+ * nothing is announced.
+ */
+#define STORE_INSTANCE_MAX	32
+store_err_t store_set_instance(store_t *st, const char *id);
+/*
  * The connection's page cache, at most kib KiB (>= 64): a connection that
  * only appends and updates a few rows (the journal's writer) needs little.
  * STORE_ERR_UNSUPPORTED where the server keeps the cache.

@@ -22,6 +22,7 @@ struct store_ops {
 	int (*schema_version)(const store_t *);
 	store_err_t (*set_busy_timeout)(store_t *, int);
 	store_err_t (*set_lazy_commit)(store_t *, int);	/* NULL: unsupported */
+	store_err_t (*set_instance)(store_t *, const char *);	/* NULL: unsupported */
 	store_err_t (*set_cache_kib)(store_t *, int);	/* NULL: unsupported */
 	const char *(*errmsg)(store_t *);
 	/* NULL, both: the backend cannot tell an error since a clear (store.h) */

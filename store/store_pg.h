@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <libpq-fe.h>
 
@@ -212,6 +213,7 @@ struct store_pg {
 	int lock_timeout_ms;
 	int statement_timeout_ms;
 	int lazy_commit;	/* store_set_lazy_commit: synchronous_commit = off */
+	char instance[STORE_INSTANCE_MAX + 1];	/* store_set_instance: pk.instance */
 	struct pg_job *job;	/* a reconnect under way */
 	int64_t job_started_ms;
 	int64_t retry_after_ms;	/* no new attempt before this (after a failed one) */
@@ -235,13 +237,17 @@ pg_of(store_t *st)
 /* What every connection of a store sets for its session. */
 struct pg_settings {
 	int lock_ms, stmt_ms, lazy_commit;
+	char instance[STORE_INSTANCE_MAX + 1];	/* "": none set */
 };
 
 static inline struct pg_settings
 pg_settings_of(const struct store_pg *pg)
 {
-	return (struct pg_settings){ pg->lock_timeout_ms, pg->statement_timeout_ms,
-	    pg->lazy_commit };
+	struct pg_settings set = { pg->lock_timeout_ms, pg->statement_timeout_ms,
+	    pg->lazy_commit, "" };
+
+	memcpy(set.instance, pg->instance, sizeof(set.instance));
+	return set;
 }
 
 /* ---- parameters ---------------------------------------------------------- */
@@ -297,6 +303,7 @@ arg_bool(struct pg_args *a, int v)
 store_err_t pg_connect(const char *uri, const struct pg_settings *set, int prepare,
     const char *channel, PGconn **out, char *msg, size_t msglen);
 /* The SET statements that make a connection's session what set says. */
+#define PG_SETTINGS_SQL_MAX	256
 void pg_settings_sql(const struct pg_settings *set, char *sql, size_t len);
 store_err_t pg_prepare_all(struct store_pg *pg);
 /* Ends the connections, and a reconnect under way (the worker finishes alone). */

@@ -339,9 +339,10 @@ setup_check_writable(PGconn *c, char *msg, size_t msglen)
 void
 pg_settings_sql(const struct pg_settings *set, char *sql, size_t len)
 {
+	/* the instance is [0-9a-f] only (store_set_instance): it goes in as it is */
 	snprintf(sql, len, "SET statement_timeout = %d; SET lock_timeout = %d; "
-	    "SET synchronous_commit = %s", set->stmt_ms, set->lock_ms,
-	    set->lazy_commit ? "off" : "on");
+	    "SET synchronous_commit = %s; SET pk.instance = '%s'", set->stmt_ms, set->lock_ms,
+	    set->lazy_commit ? "off" : "on", set->instance);
 }
 
 store_err_t
@@ -353,7 +354,7 @@ pg_connect(const char *uri, const struct pg_settings *set, int prepare, const ch
 	    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
 	    "client_encoding", "dbname", NULL };
 	const char *vals[] = { "5", "5000", "1", "10", "5", "3", "UTF8", uri, NULL };
-	char sql[128], *ident;
+	char sql[PG_SETTINGS_SQL_MAX], *ident;
 	store_err_t err;
 	PGconn *c;
 
@@ -607,7 +608,7 @@ pg_reconnect(struct store_pg *pg)
 store_err_t
 pg_ready(struct store_pg *pg)
 {
-	char sql[128];
+	char sql[PG_SETTINGS_SQL_MAX];
 	store_err_t err;
 
 	if ((pg->job != NULL || !pg_alive(pg->conn)) && (err = pg_reconnect(pg)) != STORE_OK)

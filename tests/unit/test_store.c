@@ -48,14 +48,14 @@
 
 /*
  * What migration 6 added, taken away again: with it, a current database
- * is an older version's.  The admit trigger's body stays the current one;
- * migration 6 writes it again.
+ * is an older version's.  The admit and announce triggers' bodies stay
+ * the current ones; migration 6 writes them again.
  */
 #define PG_UNDO_6	"DROP FUNCTION pk_pending_recount(); DROP TABLE pk_pending_total," \
 	" pk_pending_hosts; DROP INDEX ceremonies_pending_admitted, ceremonies_pending_host;" \
 	" CREATE INDEX ceremonies_pending_host ON ceremonies (host_role)" \
-	" WHERE state = 'pending'; ALTER TABLE ceremonies DROP COLUMN admitted;" \
-	" DROP SEQUENCE pk_admitted;"
+	" WHERE state = 'pending'; ALTER TABLE ceremonies DROP COLUMN admitted," \
+	" DROP COLUMN waiter; DROP SEQUENCE pk_admitted;"
 
 #define PG_BASE_PREFIX	"postgresql:///postgres?"
 
@@ -2830,6 +2830,88 @@ wait_notices(store_t *st)
 }
 
 /*
+ * A row that one instance made and then decided is not announced; one
+ * decided by another instance, or made or decided by a connection that
+ * named no instance, is (migration 6, store_set_instance).  mine and twin
+ * are two connections of one instance (the loop's and a journal writer's).
+ */
+static void
+test_pg_own_decision_unannounced(void **state)
+{
+	struct fixture *f = *state;
+	store_t *mine = open_store(f->spec), *twin = open_store(f->spec);
+	store_t *stranger = open_store(f->spec), *nameless = open_store(f->spec);
+	store_t *listener = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c, got;
+	char refusal[32];
+	int seen[16];
+
+	assert_store(store_set_instance(mine, "0a1b"), STORE_OK);
+	assert_store(store_set_instance(twin, "0a1b"), STORE_OK);
+	assert_store(store_set_instance(stranger, "0c"), STORE_OK);
+	assert_store(store_set_instance(mine, "0A"), STORE_ERR_INVALID);
+	assert_store(store_set_instance(mine, "0a'; --"), STORE_ERR_INVALID);
+	assert_store(store_set_instance(mine, ""), STORE_ERR_INVALID);
+	assert_store(store_ceremony_listen(listener), STORE_OK);
+	/* 1: made by mine, decided by twin: the same instance, no notice */
+	ceremony_init(&c, 1, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(mine, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE waiter = '0a1b'"),
+	    1);
+	assert_store(store_ceremony_move(twin, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_OK);
+	/* 2: decided by another instance: announced, and after 1's commit */
+	ceremony_init(&c, 2, "alice", "192.0.2.2", now);
+	assert_store(store_ceremony_add(mine, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(stranger, c.token_hash, "pending", "denied", "denied",
+	    now), STORE_OK);
+	wait_notices_of(listener, 2, seen);
+	assert_int_equal(seen[2], 1);
+	assert_int_equal(seen[1], 0);
+	/* 3: decided by a connection that named none; 4: made by one */
+	ceremony_init(&c, 3, "alice", "192.0.2.3", now);
+	assert_store(store_ceremony_add(mine, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(nameless, c.token_hash, "pending", "denied", "denied",
+	    now), STORE_OK);
+	wait_notices_of(listener, 3, seen);
+	assert_int_equal(seen[3], 1);
+	ceremony_init(&c, 4, "bob", "192.0.2.4", now);
+	assert_store(store_ceremony_add(nameless, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(twin, c.token_hash, "pending", "denied", "denied", now),
+	    STORE_OK);
+	wait_notices_of(listener, 4, seen);
+	assert_int_equal(seen[4], 1);
+	/* a connection made again keeps the name: 5, made and decided by mine after it */
+	assert_store(store_ceremony_get(mine, c.token_hash, &got), STORE_OK);
+	store_ceremony_free(&got);
+	assert_int_equal(raw_int(f->spec, "SELECT count(pg_terminate_backend(pid)) FROM"
+	    " pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE 'SELECT %'"
+	    " AND query LIKE '%FROM ceremonies WHERE token_hash = $1'"), 1);	/* mine's */
+	ceremony_init(&c, 5, "bob", "192.0.2.5", now);
+	for (int i = 0; i < 50 && store_ceremony_add(mine, &c, refusal, sizeof(refusal)) !=
+	    STORE_OK; i++)
+		usleep(100 * 1000);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE token_hash ="
+	    " '\\x" "0505050505050505050505050505050505050505050505050505050505050505'"
+	    " AND waiter = '0a1b'"), 1);
+	assert_store(store_ceremony_move(mine, c.token_hash, "pending", "denied", "denied", now),
+	    STORE_OK);
+	ceremony_init(&c, 6, "bob", "192.0.2.6", now);
+	assert_store(store_ceremony_add(mine, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(stranger, c.token_hash, "pending", "denied", "denied",
+	    now), STORE_OK);
+	wait_notices_of(listener, 6, seen);
+	assert_int_equal(seen[6], 1);
+	assert_int_equal(seen[5], 0);
+	store_close(mine);
+	store_close(twin);
+	store_close(stranger);
+	store_close(nameless);
+	store_close(listener);
+}
+
+/*
  * store_login_approve with a fleet's ceremony row: the row's pending ->
  * approved, the use and the audit row in one statement; each part only
  * after the one before it, and a part that did not hold told apart.
@@ -3791,6 +3873,7 @@ main(int argc, char **argv)
 		T(test_pg_login_approve),
 		T(test_pg_ceremony_limits),
 		T(test_pg_pending_counts),
+		T(test_pg_own_decision_unannounced),
 		T(test_pg_fleet_roles),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
