@@ -460,7 +460,7 @@ finish_decided_reply(struct MHD_Connection *conn, struct ceremony *c)
 	case CTL_STATE_EXPIRED:
 	case CTL_STATE_CANCELLED:
 		return send_final(conn, c);
-	default:	/* this finish's own failure */
+	default:	/* this finish's own failure, or a row that could not be read */
 		return send_state(conn, 400, "failed", c->reason);
 	}
 }

@@ -58,9 +58,16 @@ grants(struct strbuf *b, const char *pre)
 	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_ceremony_announce(),"
 	    " pk_pending_recount() FROM PUBLIC;\n"
 	    "GRANT SELECT ON pk_meta TO %s_web, %s_hosts;\n", pre, pre);
-	/* it counts at most once a second, whoever asks: every instance's sweep may */
-	strbuf_printf(b, "GRANT EXECUTE ON FUNCTION pk_pending_recount() TO %s_web, %s_hosts;\n",
-	    pre, pre);
+	/*
+	 * the web instances' sweeps count the fleet's pending ceremonies (at
+	 * most once a second); not the hosts, which could hold the count's
+	 * locks by holding the call's transaction open
+	 */
+	strbuf_printf(b, "GRANT EXECUTE ON FUNCTION pk_pending_recount() TO %s_web;\n", pre);
+	/* names the owner's functions could meet in the schema are the owner's alone */
+	strbuf_printf(b, "DO $s$ BEGIN\n"
+	    "  EXECUTE format('REVOKE CREATE ON SCHEMA %%I FROM PUBLIC', current_schema());\n"
+	    "END $s$;\n");
 	strbuf_printf(b, "-- an SSH host: reads passkeys, makes and reads back its own ceremonies\n"
 	    "GRANT SELECT ON users, credentials, enrollments, pk_hosts TO %s_hosts;\n"
 	    "GRANT SELECT, INSERT ON ceremonies TO %s_hosts;\n"

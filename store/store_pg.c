@@ -221,18 +221,22 @@ static const char *const pg_migrations[] = {
 	 *   - The trigger numbers each row it admits (`admitted`, from a
 	 *     sequence only the owner uses: a caller's value is overwritten).
 	 *   - pk_pending_recount() counts the pending rows, in total and per
-	 *     host role, at most once a second fleet-wide; every instance's
-	 *     sweep asks for it.
+	 *     host role, at most once a second fleet-wide; every web
+	 *     instance's sweep asks for it (hosts may not: a host that held
+	 *     the call's transaction open would hold its locks).
 	 *   - A begin adds to those counts the rows admitted since: a range of
 	 *     the newest rows, by index.
+	 *   - One ceremony per transaction, before any other write: rows a
+	 *     transaction kept uncommitted across a recount would be in
+	 *     neither count (the old count at least saw the transaction's own).
 	 * A row that left pending since the recount is still counted until
 	 * the next one (a second or two): the limits err on the side of
 	 * refusing.  So does a row admitted since that has already expired:
 	 * the rows admitted since are counted by their number alone, so that
 	 * no plan can walk the pending rows by expiry instead (a plan made on
 	 * the statistics of a table from before a flood would).  Counts older
-	 * than PK_COUNTS_FRESH seconds (no instance sweeping) are not used:
-	 * the begin counts every row, as before.
+	 * than PK_COUNTS_FRESH seconds, or from the future (a clock stepped
+	 * back), are not used: the begin counts every row, as before.
 	 */
 	"CREATE SEQUENCE pk_admitted;"
 	"ALTER TABLE ceremonies ADD COLUMN admitted bigint;"
@@ -245,6 +249,7 @@ static const char *const pg_migrations[] = {
 	"CREATE TABLE pk_pending_total ("
 	"  one boolean PRIMARY KEY DEFAULT true CHECK (one),"
 	"  n bigint NOT NULL, upto bigint NOT NULL, at bigint NOT NULL);"
+	"INSERT INTO pk_pending_total VALUES (true, 0, 0, 0);"	/* never counted: stale */
 	"CREATE TABLE pk_pending_hosts ("
 	"  host_role name PRIMARY KEY, n bigint NOT NULL);"
 	"ALTER TABLE pk_pending_total ENABLE ROW LEVEL SECURITY;"
@@ -254,34 +259,36 @@ static const char *const pg_migrations[] = {
 	 * snapshot: a row numbered after it and counted too is counted twice
 	 * (refusing sooner); one numbered before it and not yet committed at
 	 * the count is missed until the next recount, as today's count, on
-	 * its snapshot, misses the begins in flight.  A table that has more
-	 * than doubled since the server last measured it is measured again
-	 * here: a flood grows it faster than autovacuum looks (a minute), and
-	 * plans made on the near-empty table's statistics walk a whole index
-	 * for each of a begin's counts.
+	 * its snapshot, misses the begins in flight.  The count row's lock,
+	 * skipped when held, lets one count run at a time; only the owner
+	 * may take it.  A table that has more than doubled since the server
+	 * last measured it is measured again here: a flood grows it faster
+	 * than autovacuum looks (a minute), and plans made on the near-empty
+	 * table's statistics walk a whole index for each of a begin's counts.
+	 * The settings it measures with are the function's, not the caller's;
+	 * a measure that cannot have its lock at once is left to the next.
 	 */
 	"CREATE FUNCTION pk_pending_recount() RETURNS boolean LANGUAGE plpgsql"
-	"  SECURITY DEFINER SET search_path FROM CURRENT AS $f$\n"
-	"DECLARE now_s bigint := floor(extract(epoch FROM clock_timestamp())); upto bigint;"
-	"  total bigint;\n"
+	"  SECURITY DEFINER SET default_statistics_target FROM CURRENT"
+	"  SET vacuum_cost_delay = 0 SET lock_timeout = 100 AS $f$\n"
+	"DECLARE now_s bigint := floor(extract(epoch FROM clock_timestamp())); numbered bigint;"
+	"  total bigint; last_at bigint;\n"
 	"BEGIN\n"
-	"  IF NOT pg_try_advisory_xact_lock(hashtextextended('pk:recount', 0)) THEN\n"
-	"    RETURN false;\n"
-	"  END IF;\n"
-	"  IF EXISTS (SELECT 1 FROM pk_pending_total WHERE at >= now_s - 1) THEN\n"
-	"    RETURN false;\n"
-	"  END IF;\n"
-	"  SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO upto FROM pk_admitted;\n"
+	"  SELECT at INTO last_at FROM pk_pending_total FOR UPDATE SKIP LOCKED;\n"
+	"  IF NOT FOUND OR last_at BETWEEN now_s - 1 AND now_s THEN RETURN false; END IF;\n"
+	"  SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO numbered FROM pk_admitted;\n"
 	"  DELETE FROM pk_pending_hosts;\n"
 	"  INSERT INTO pk_pending_hosts (host_role, n) SELECT host_role, count(*)"
 	"    FROM ceremonies WHERE state = 'pending' AND expires > now_s GROUP BY host_role;\n"
-	"  INSERT INTO pk_pending_total (n, upto, at)"
-	"    SELECT coalesce(sum(n), 0), upto, now_s FROM pk_pending_hosts\n"
-	"    ON CONFLICT (one) DO UPDATE SET n = excluded.n, upto = excluded.upto,"
-	"      at = excluded.at RETURNING n INTO total;\n"
-	"  IF total > 2 * (SELECT greatest(reltuples, 0) FROM pg_class"
+	"  UPDATE pk_pending_total SET n = (SELECT coalesce(sum(n), 0) FROM pk_pending_hosts),"
+	"    upto = numbered, at = now_s RETURNING n INTO total;\n"
+	"  IF total > 2 * (SELECT greatest(reltuples, 0)::bigint FROM pg_class"
 	"      WHERE oid = 'ceremonies'::regclass) + 1000 THEN\n"
-	"    ANALYZE ceremonies;\n"
+	"    BEGIN\n"
+	"      ANALYZE ceremonies;\n"
+	"    EXCEPTION WHEN OTHERS THEN\n"
+	"      NULL;\n"	/* its lock was not had at once: the counts stand, the next tries */
+	"    END;\n"
 	"  END IF;\n"
 	"  RETURN true;\n"
 	"END $f$;"
@@ -310,6 +317,10 @@ static const char *const pg_migrations[] = {
 	"DECLARE lim pk_limits; n bigint; now_s bigint := floor(extract(epoch FROM now()));"
 	"  host text; counted pk_pending_total;\n"
 	"BEGIN\n"
+	"  IF pg_current_xact_id_if_assigned() IS NOT NULL THEN\n"
+	"    RAISE EXCEPTION 'limit_host' USING ERRCODE = 'PK001',"
+	"      DETAIL = 'one ceremony per transaction, and before any other write';\n"
+	"  END IF;\n"
 	"  SELECT * INTO lim FROM pk_limits;\n"
 	"  NEW.host_role := session_user;\n"
 	"  NEW.state := 'pending'; NEW.reason := NULL; NEW.finished := NULL;\n"
@@ -325,7 +336,8 @@ static const char *const pg_migrations[] = {
 	"    END IF;\n"
 	"  END IF;\n"
 	"  PERFORM pg_advisory_xact_lock(hashtextextended('pk:u:' || NEW.user_name, 0));\n"
-	"  SELECT * INTO counted FROM pk_pending_total WHERE at >= now_s - " PK_COUNTS_FRESH ";\n"
+	"  SELECT * INTO counted FROM pk_pending_total"
+	"    WHERE at BETWEEN now_s - " PK_COUNTS_FRESH " AND now_s + 1;\n"
 	"  IF FOUND THEN\n"
 	"    SELECT count(*) + counted.n INTO n FROM ceremonies WHERE state = 'pending'"
 	"      AND admitted > counted.upto;\n"
@@ -358,7 +370,22 @@ static const char *const pg_migrations[] = {
 	"    AND user_name = NEW.user_name;\n"
 	"  IF n >= lim.per_user THEN RAISE EXCEPTION 'limit_user' USING ERRCODE = 'PK001'; END IF;\n"
 	"  RETURN NEW;\n"
-	"END $f$;",
+	"END $f$;"
+	/*
+	 * The functions that run as the owner look names up in the schema
+	 * of the tables alone, then pg_temp, last.  FROM CURRENT kept the
+	 * owner's path: "$user", public, with pg_temp, where any caller may
+	 * make objects, searched first.  A host's temporary view called
+	 * ceremonies or pk_limits stood in for the table (limits undone) and
+	 * ran its functions as the owner (a red-team review of this
+	 * migration found it; it was so since migration 2).
+	 */
+	"DO $d$ BEGIN\n"
+	"  EXECUTE format('ALTER FUNCTION pk_ceremony_admit() SET search_path = %I, pg_temp',"
+	"    current_schema());\n"
+	"  EXECUTE format('ALTER FUNCTION pk_pending_recount() SET search_path = %I, pg_temp',"
+	"    current_schema());\n"
+	"END $d$;",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -521,7 +548,6 @@ store_pg_open(const char *uri, store_t **out, char *why, size_t whylen)
 	pg->lock_timeout_ms = 5000;
 	pg->statement_timeout_ms = PG_STATEMENT_TIMEOUT_MS;
 	pg->may_forget = 1;
-	pg->may_recount = 1;
 	/* the statements only once the tables they name exist */
 	set = pg_settings_of(pg);
 	err = pg_connect(uri, &set, 0, NULL,

@@ -219,7 +219,7 @@ struct store_pg {
 	int64_t retry_after_ms;	/* no new attempt before this (after a failed one) */
 	char retry_why[400];	/* and why that one failed: msg may be cleared since */
 	int may_forget;		/* 0 once the role was refused DELETE on ceremonies */
-	int may_recount;	/* 0 once the role was refused pk_pending_recount() */
+	int64_t recount_refused_ms;	/* when the role was last refused pk_pending_recount() */
 	int64_t rows_bound_at;	/* when the audit log's row bound was last enforced */
 	int rows_bound_more;	/* and it left more to remove */
 	PGconn *listen;		/* the second connection, for change notices */

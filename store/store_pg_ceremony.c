@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "store_pg.h"
 
 store_err_t
@@ -194,22 +195,27 @@ pg_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before, size_t batch,
 /*
  * The fleet's pending counts (migration 6), which the admit trigger uses
  * while they are fresh.  Every instance asks; the database counts at most
- * once a second, so asking is cheap.  A role that may not (the fleet's
- * SQL not yet run again since the upgrade) stops asking: the trigger then
- * counts every row, as before.
+ * once a second, so asking is cheap.  A role that may not (a host's, or a
+ * web role before the fleet's SQL is run again after the upgrade) asks
+ * again a minute later only: meanwhile the trigger counts every row, as
+ * before.
  */
+#define PG_RECOUNT_REFUSED_MS	60000
+
 static store_err_t
 pg_recount(struct store_pg *pg)
 {
+	int64_t now = clock_monotonic_ms();
 	PGresult *res;
 	store_err_t err;
 
-	if (!pg->may_recount)
+	if (pg->recount_refused_ms != 0 && now - pg->recount_refused_ms < PG_RECOUNT_REFUSED_MS)
 		return STORE_OK;
-	if ((err = pg_run(pg, PG_CER_RECOUNT, NULL, &res)) == STORE_OK)
+	if ((err = pg_run(pg, PG_CER_RECOUNT, NULL, &res)) == STORE_OK) {
+		pg->recount_refused_ms = 0;
 		PQclear(res);
-	else if (err == STORE_ERR_DENIED) {
-		pg->may_recount = 0;
+	} else if (err == STORE_ERR_DENIED) {
+		pg->recount_refused_ms = now;
 		err = STORE_OK;
 	}
 	return err;

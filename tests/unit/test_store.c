@@ -3228,6 +3228,50 @@ try_sql(PGconn *c, const char *sql, char *state, size_t len)
 #define HASH_A	"'\\x" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "'"
 #define HASH_B	"'\\x" "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" "'"
 
+/* A ceremony row as a host's role would write it by hand; h: 64 hex digits. */
+#define HOST_ROW(h) "INSERT INTO public.ceremonies (token_hash, hostname, kind, state," \
+	" code, user_name, rhost, service, addr_key, challenge, created, expires) VALUES" \
+	" ('\\x" h "', 'x', 'login', 'pending', 'X', 'alice', '', 'sshd', ''," \
+	" '\\x" "0000000000000000000000000000000000000000000000000000000000000000', 1," \
+	" 99999999999)"
+
+/*
+ * The fleet's limits hold against host A (connection a, one pending row
+ * of its own), with the real limit per host set to 2:
+ *   - its own objects of the tables' names, temporary ones, do not stand
+ *     in for the owner's in the admit trigger (which runs as the owner):
+ *     its pk_limits would lift the limits, its ceremonies hide every row;
+ *   - one transaction admits one ceremony, so rows it keeps uncommitted
+ *     across a recount cannot pile up unseen by the counts.
+ */
+static void
+assert_host_limits_hold(const struct fixture *f, PGconn *a)
+{
+	char st[8];
+
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state = 'pending'"
+	    " AND host_role = 'pkt_hosta'"), 1);
+	raw_exec(f->spec, "UPDATE pk_limits SET per_host = 2");
+	assert_string_equal(try_sql(a, "CREATE TEMP VIEW pk_limits AS SELECT true AS one,"
+	    " 1000000 AS per_user, 1000000 AS per_address, 1000000 AS per_user_address,"
+	    " 1000000 AS per_host, 1000000 AS total, 900 AS host_lifetime;"
+	    " CREATE TEMP VIEW ceremonies AS SELECT * FROM public.ceremonies WHERE false",
+	    st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, "BEGIN", st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, HOST_ROW("dd" "dddddddddddddddddddddddddddddddddddddd"
+	    "dddddddddddddddddddddddd"), st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, HOST_ROW("ee" "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+	    "eeeeeeeeeeeeeeeeeeeeeeee"), st, sizeof(st)), "PK001");	/* a second in one */
+	assert_string_equal(try_sql(a, "ROLLBACK", st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, HOST_ROW("dd" "dddddddddddddddddddddddddddddddddddddd"
+	    "dddddddddddddddddddddddd"), st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, HOST_ROW("ee" "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+	    "eeeeeeeeeeeeeeeeeeeeeeee"), st, sizeof(st)), "PK001");	/* the real limit, 2 */
+	assert_string_equal(try_sql(a, "DROP VIEW pg_temp.pk_limits, pg_temp.ceremonies",
+	    st, sizeof(st)), "");
+	raw_exec(f->spec, "UPDATE pk_limits SET per_host = 10000");
+}
+
 /*
  * Least privilege on the real server: connected as host A's role, every
  * act that could open another host (or approve anything) is refused by
@@ -3281,6 +3325,8 @@ test_pg_fleet_roles(void **state)
 		{ "UPDATE pk_pending_total SET n = 0", "zero the fleet's pending count" },
 		{ "DELETE FROM pk_pending_hosts", "forget a host's pending count" },
 		{ "SELECT nextval('pk_admitted')", "number ceremonies itself" },
+		{ "SELECT pk_pending_recount()", "count the fleet's ceremonies (and hold the count)" },
+		{ "UPDATE ceremonies SET waiter = 'x'", "silence another instance's notices" },
 	};
 	static const char *const hosts[] = { "pkt_hosta=host-a.example", "pkt_hostb=host-b.example" };
 	static const char *const webs[] = { "pkt_web1" };
@@ -3364,11 +3410,10 @@ test_pg_fleet_roles(void **state)
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state = 'pending'"
 	    " AND host_role = 'pkt_hosta' AND hostname = 'host-a.example'"
 	    " AND expires <= extract(epoch FROM now()) + 900 AND admitted > 0"), 2);
-	/* it may ask for the fleet's counts again (once a second, whoever asks) */
-	assert_string_equal(try_sql(a, "SELECT pk_pending_recount()", st, sizeof(st)), "");
 	/* it may end its own ceremony as cancelled */
 	assert_string_equal(try_sql(a, "UPDATE ceremonies SET state = 'cancelled' WHERE"
 	    " token_hash = " HASH_A, st, sizeof(st)), "");
+	assert_host_limits_hold(f, a);
 	PQfinish(a);
 
 	/* a web instance decides a pending ceremony, but cannot use another host's */
@@ -3383,6 +3428,14 @@ test_pg_fleet_roles(void **state)
 	snprintf(hex, sizeof(hex), "%s", try_sql(w, "UPDATE pk_limits SET total = 1", st,
 	    sizeof(st)));
 	assert_string_equal(hex, "42501");
+	/* it counts the fleet's ceremonies, the owner's rows whatever its own objects say */
+	raw_exec(f->spec, "UPDATE pk_pending_total SET at = 0, n = -1");
+	assert_string_equal(try_sql(w, "CREATE TEMP VIEW ceremonies AS SELECT * FROM"
+	    " public.ceremonies WHERE false; SELECT pk_pending_recount()", st, sizeof(st)), "");
+	assert_true(raw_int(f->spec, "SELECT n FROM pk_pending_total") > 0);
+	assert_int_equal(raw_int(f->spec, "SELECT n FROM pk_pending_total"),
+	    raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state = 'pending'"
+	    " AND expires > extract(epoch FROM now())"));
 	PQfinish(w);
 	store_close(owner);
 	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts;"
@@ -3731,7 +3784,9 @@ test_pg_pipelined_marks(void **state)
 	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
 	store_txn_mark_end(st, 1);
 	assert_store(store_txn_mark(st), STORE_OK);	/* RELEASE, SAVEPOINT, INSERT */
-	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_ERR_EXISTS);
+	c.token_hash[0] ^= 1;	/* a second ceremony in one transaction: the trigger refuses */
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_ERR_LIMIT);
+	assert_string_equal(refusal, "limit_host");
 	store_txn_mark_end(st, 0);
 	assert_store(store_txn_mark(st), STORE_OK);
 	assert_store(store_event_add(st, &ev), STORE_OK);
