@@ -267,11 +267,23 @@ static const char *const pg_migrations[] = {
 	 * table's statistics walk a whole index for each of a begin's counts.
 	 * The settings it measures with are the function's, not the caller's;
 	 * a measure that cannot have its lock at once is left to the next.
+	 *
+	 * Both functions that run as the owner name every function they call
+	 * in pg_catalog, with typed arguments, and look names up in the
+	 * tables' schema, then pg_temp, last (set below): a caller's object of
+	 * the same name, temporary or in a schema where anyone may create
+	 * (PostgreSQL 14's public), must never match better.  And the admit
+	 * trigger only tries the user's lock: anyone may take an advisory
+	 * lock, and a host that held alice's (or sat in a transaction that
+	 * inserted one of her ceremonies) made each begin of hers, fleet-wide,
+	 * wait out the lock timeout and fail.  Without it, two begins of one
+	 * user at the same moment may both take a per-user limit's last place.
 	 */
 	"CREATE FUNCTION pk_pending_recount() RETURNS boolean LANGUAGE plpgsql"
 	"  SECURITY DEFINER SET default_statistics_target FROM CURRENT"
 	"  SET vacuum_cost_delay = 0 SET lock_timeout = 100 AS $f$\n"
-	"DECLARE now_s bigint := floor(extract(epoch FROM clock_timestamp())); numbered bigint;"
+	"DECLARE now_s bigint := pg_catalog.floor(extract(epoch FROM"
+	"  pg_catalog.clock_timestamp())); numbered bigint;"
 	"  total bigint; last_at bigint;\n"
 	"BEGIN\n"
 	"  SELECT at INTO last_at FROM pk_pending_total FOR UPDATE SKIP LOCKED;\n"
@@ -282,10 +294,10 @@ static const char *const pg_migrations[] = {
 	"    FROM ceremonies WHERE state = 'pending' AND expires > now_s GROUP BY host_role;\n"
 	"  UPDATE pk_pending_total SET n = (SELECT coalesce(sum(n), 0) FROM pk_pending_hosts),"
 	"    upto = numbered, at = now_s RETURNING n INTO total;\n"
-	"  IF total > 2 * (SELECT greatest(reltuples, 0)::bigint FROM pg_class"
-	"      WHERE oid = 'ceremonies'::regclass) + 1000 THEN\n"
+	"  IF total > 2 * (SELECT greatest(reltuples, 0)::bigint FROM pg_catalog.pg_class"
+	"      WHERE oid = 'ceremonies'::pg_catalog.regclass) + 1000 THEN\n"
 	"    BEGIN\n"
-	"      ANALYZE ceremonies;\n"
+	"      ANALYZE (SKIP_LOCKED) ceremonies;\n"
 	"    EXCEPTION WHEN OTHERS THEN\n"
 	"      NULL;\n"	/* its lock was not had at once: the counts stand, the next tries */
 	"    END;\n"
@@ -314,18 +326,20 @@ static const char *const pg_migrations[] = {
 	"END $f$;"
 	"CREATE OR REPLACE FUNCTION pk_ceremony_admit() RETURNS trigger LANGUAGE plpgsql"
 	"  SECURITY DEFINER SET search_path FROM CURRENT AS $f$\n"
-	"DECLARE lim pk_limits; n bigint; now_s bigint := floor(extract(epoch FROM now()));"
+	"DECLARE lim pk_limits; n bigint;"
+	"  now_s bigint := pg_catalog.floor(extract(epoch FROM pg_catalog.now()));"
 	"  host text; counted pk_pending_total;\n"
 	"BEGIN\n"
-	"  IF pg_current_xact_id_if_assigned() IS NOT NULL THEN\n"
+	"  IF pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL THEN\n"
 	"    RAISE EXCEPTION 'limit_host' USING ERRCODE = 'PK001',"
 	"      DETAIL = 'one ceremony per transaction, and before any other write';\n"
 	"  END IF;\n"
 	"  SELECT * INTO lim FROM pk_limits;\n"
 	"  NEW.host_role := session_user;\n"
 	"  NEW.state := 'pending'; NEW.reason := NULL; NEW.finished := NULL;\n"
-	"  NEW.admitted := nextval('pk_admitted');\n"
-	"  NEW.waiter := left(coalesce(current_setting('pk.instance', true), ''), 32);\n"
+	"  NEW.admitted := pg_catalog.nextval('pk_admitted'::regclass);\n"
+	"  NEW.waiter := pg_catalog.left(coalesce(pg_catalog.current_setting('pk.instance',"
+	" true), ''), 32);\n"
 	"  SELECT hostname INTO host FROM pk_hosts WHERE role = session_user;\n"
 	"  IF host IS NOT NULL THEN\n"
 	"    NEW.hostname := host;\n"
@@ -335,7 +349,8 @@ static const char *const pg_migrations[] = {
 	"      NEW.expires := now_s + lim.host_lifetime;\n"
 	"    END IF;\n"
 	"  END IF;\n"
-	"  PERFORM pg_advisory_xact_lock(hashtextextended('pk:u:' || NEW.user_name, 0));\n"
+	"  PERFORM pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended("
+	"    pg_catalog.concat('pk:u:', NEW.user_name), 0::bigint));\n"
 	"  SELECT * INTO counted FROM pk_pending_total"
 	"    WHERE at BETWEEN now_s - " PK_COUNTS_FRESH " AND now_s + 1;\n"
 	"  IF FOUND THEN\n"
@@ -381,10 +396,10 @@ static const char *const pg_migrations[] = {
 	 * migration found it; it was so since migration 2).
 	 */
 	"DO $d$ BEGIN\n"
-	"  EXECUTE format('ALTER FUNCTION pk_ceremony_admit() SET search_path = %I, pg_temp',"
-	"    current_schema());\n"
-	"  EXECUTE format('ALTER FUNCTION pk_pending_recount() SET search_path = %I, pg_temp',"
-	"    current_schema());\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_admit()"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_pending_recount()"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
 	"END $d$;",
 };
 

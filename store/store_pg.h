@@ -148,6 +148,7 @@
 	    " FOR UPDATE SKIP LOCKED)") \
 	/* the fleet's pending counts, again (migration 6): at most once a second */ \
 	X(PG_CER_RECOUNT, "SELECT pk_pending_recount()") \
+	X(PG_CER_MAY_RECOUNT, "SELECT has_function_privilege('pk_pending_recount()', 'EXECUTE')") \
 	/*
 	 * the purge skips rows another transaction holds: two approvals at once
 	 * must not wait on each other over a window that has ended anyway
@@ -219,7 +220,8 @@ struct store_pg {
 	int64_t retry_after_ms;	/* no new attempt before this (after a failed one) */
 	char retry_why[400];	/* and why that one failed: msg may be cleared since */
 	int may_forget;		/* 0 once the role was refused DELETE on ceremonies */
-	int64_t recount_refused_ms;	/* when the role was last refused pk_pending_recount() */
+	int64_t recount_asked_ms;	/* when the role last asked whether it may recount */
+	int may_recount;	/* and the answer */
 	int64_t rows_bound_at;	/* when the audit log's row bound was last enforced */
 	int rows_bound_more;	/* and it left more to remove */
 	PGconn *listen;		/* the second connection, for change notices */

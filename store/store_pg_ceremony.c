@@ -194,13 +194,14 @@ pg_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before, size_t batch,
 
 /*
  * The fleet's pending counts (migration 6), which the admit trigger uses
- * while they are fresh.  Every instance asks; the database counts at most
- * once a second, so asking is cheap.  A role that may not (a host's, or a
- * web role before the fleet's SQL is run again after the upgrade) asks
- * again a minute later only: meanwhile the trigger counts every row, as
- * before.
+ * while they are fresh.  Every web instance asks; the database counts at
+ * most once a second, so asking is cheap.  Whether the role may is asked
+ * first, and again a minute later while it may not (a host's role, or a
+ * web role before the fleet's SQL is run again after the upgrade): a
+ * refused call would write an error to the server's log each second, per
+ * host.  Meanwhile the trigger counts every row, as before.
  */
-#define PG_RECOUNT_REFUSED_MS	60000
+#define PG_RECOUNT_ASK_MS	60000
 
 static store_err_t
 pg_recount(struct store_pg *pg)
@@ -209,13 +210,20 @@ pg_recount(struct store_pg *pg)
 	PGresult *res;
 	store_err_t err;
 
-	if (pg->recount_refused_ms != 0 && now - pg->recount_refused_ms < PG_RECOUNT_REFUSED_MS)
-		return STORE_OK;
-	if ((err = pg_run(pg, PG_CER_RECOUNT, NULL, &res)) == STORE_OK) {
-		pg->recount_refused_ms = 0;
+	if (!pg->may_recount && (pg->recount_asked_ms == 0 ||
+	    now - pg->recount_asked_ms >= PG_RECOUNT_ASK_MS)) {
+		if ((err = pg_run(pg, PG_CER_MAY_RECOUNT, NULL, &res)) != STORE_OK)
+			return err;
+		pg->may_recount = col_bool(res, 0, 0);
+		pg->recount_asked_ms = now;
 		PQclear(res);
-	} else if (err == STORE_ERR_DENIED) {
-		pg->recount_refused_ms = now;
+	}
+	if (!pg->may_recount)
+		return STORE_OK;
+	if ((err = pg_run(pg, PG_CER_RECOUNT, NULL, &res)) == STORE_OK)
+		PQclear(res);
+	else if (err == STORE_ERR_DENIED) {	/* revoked since */
+		pg->may_recount = 0;
 		err = STORE_OK;
 	}
 	return err;

@@ -3242,34 +3242,59 @@ try_sql(PGconn *c, const char *sql, char *state, size_t len)
  *     in for the owner's in the admit trigger (which runs as the owner):
  *     its pk_limits would lift the limits, its ceremonies hide every row;
  *   - one transaction admits one ceremony, so rows it keeps uncommitted
- *     across a recount cannot pile up unseen by the counts.
+ *     across a recount cannot pile up unseen by the counts;
+ *   - holding a user's advisory lock delays no other host's begin for her.
  */
 static void
 assert_host_limits_hold(const struct fixture *f, PGconn *a)
 {
-	char st[8];
+	char st[8], uri_b[PATH_MAX + 256];
+	PGconn *b;
 
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state = 'pending'"
 	    " AND host_role = 'pkt_hosta'"), 1);
+	/* a second in one transaction, though the limits (10000 a host) have room */
+	assert_string_equal(try_sql(a, "BEGIN", st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, HOST_ROW("dd" "dddddddddddddddddddddddddddddddddddddd"
+	    "dddddddddddddddddddddddd"), st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, HOST_ROW("ee" "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+	    "eeeeeeeeeeeeeeeeeeeeeeee"), st, sizeof(st)), "PK001");
+	assert_string_equal(try_sql(a, "ROLLBACK", st, sizeof(st)), "");
+	/* another session holding alice's lock (the trigger's, or its own) stops no begin */
+	assert_string_equal(try_sql(a, "SELECT pg_advisory_lock(hashtextextended('pk:u:alice',"
+	    " 0::bigint))", st, sizeof(st)), "");
+	role_uri(f, "pkt_hostb", uri_b, sizeof(uri_b));
+	b = pg_raw(uri_b);
+	assert_string_equal(try_sql(b, "SET lock_timeout = 1000; " HOST_ROW("ab" "abababababab"
+	    "ababababababababababababababababababababababababab"), st, sizeof(st)), "");
+	PQfinish(b);
 	raw_exec(f->spec, "UPDATE pk_limits SET per_host = 2");
 	assert_string_equal(try_sql(a, "CREATE TEMP VIEW pk_limits AS SELECT true AS one,"
 	    " 1000000 AS per_user, 1000000 AS per_address, 1000000 AS per_user_address,"
 	    " 1000000 AS per_host, 1000000 AS total, 900 AS host_lifetime;"
 	    " CREATE TEMP VIEW ceremonies AS SELECT * FROM public.ceremonies WHERE false",
 	    st, sizeof(st)), "");
-	assert_string_equal(try_sql(a, "BEGIN", st, sizeof(st)), "");
-	assert_string_equal(try_sql(a, HOST_ROW("dd" "dddddddddddddddddddddddddddddddddddddd"
-	    "dddddddddddddddddddddddd"), st, sizeof(st)), "");
-	assert_string_equal(try_sql(a, HOST_ROW("ee" "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
-	    "eeeeeeeeeeeeeeeeeeeeeeee"), st, sizeof(st)), "PK001");	/* a second in one */
-	assert_string_equal(try_sql(a, "ROLLBACK", st, sizeof(st)), "");
 	assert_string_equal(try_sql(a, HOST_ROW("dd" "dddddddddddddddddddddddddddddddddddddd"
 	    "dddddddddddddddddddddddd"), st, sizeof(st)), "");
 	assert_string_equal(try_sql(a, HOST_ROW("ee" "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 	    "eeeeeeeeeeeeeeeeeeeeeeee"), st, sizeof(st)), "PK001");	/* the real limit, 2 */
-	assert_string_equal(try_sql(a, "DROP VIEW pg_temp.pk_limits, pg_temp.ceremonies",
-	    st, sizeof(st)), "");
-	raw_exec(f->spec, "UPDATE pk_limits SET per_host = 10000");
+	assert_string_equal(try_sql(a, "DROP VIEW pg_temp.pk_limits, pg_temp.ceremonies;"
+	    " SELECT pg_advisory_unlock_all()", st, sizeof(st)), "");
+	/*
+	 * where anyone may create in the schema (PostgreSQL 14's public), its
+	 * function that matches a call better than pg_catalog's is not called
+	 */
+	raw_exec(f->spec, "UPDATE pk_limits SET per_host = 10000; GRANT CREATE ON SCHEMA public"
+	    " TO PUBLIC");
+	assert_string_equal(try_sql(a, "CREATE FUNCTION public.nextval(text) RETURNS bigint"
+	    " LANGUAGE sql AS 'SELECT -5::bigint'", st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, HOST_ROW("fa" "fafafafafafafafafafafafafafa"
+	    "fafafafafafafafafafafafafafafafafa"), st, sizeof(st)), "");
+	raw_exec(f->spec, "DROP FUNCTION public.nextval(text); REVOKE CREATE ON SCHEMA public"
+	    " FROM PUBLIC");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE token_hash ="
+	    " '\\x" "fafafafafafafafafafafafafafafafafafafafafafafafafafafafafafafafa'"
+	    " AND admitted > 0"), 1);
 }
 
 /*
