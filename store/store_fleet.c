@@ -7,9 +7,9 @@
  *                 registered host name) and reads them back; may end them
  *                 only as cancelled, expired or used; reads credentials,
  *                 users and enrollments; finds, counts the use of and
- *                 ends re-approval windows.  Nothing else: no verdict, no
- *                 other host's ceremony, no credential written, no window
- *                 opened or lengthened.
+ *                 ends (pk_windows_end) re-approval windows.  Nothing
+ *                 else: no verdict, no other host's ceremony, no
+ *                 credential written, no window opened or lengthened.
  *   prefix_web    the approval pages: read every ceremony and decide
  *                 pending ones; write credentials, users, enrollments,
  *                 re-approval windows and the audit log.
@@ -56,7 +56,7 @@ grants(struct strbuf *b, const char *pre)
 	strbuf_printf(b, "REVOKE ALL ON pk_meta, pk_hosts, pk_limits, users, credentials, enrollments,"
 	    " events, ceremonies, windows, pk_pending_total, pk_pending_hosts FROM PUBLIC;\n"
 	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_ceremony_announce(),"
-	    " pk_pending_recount() FROM PUBLIC;\n"
+	    " pk_pending_recount(), pk_windows_end(text, text) FROM PUBLIC;\n"
 	    "GRANT SELECT ON pk_meta TO %s_web, %s_hosts;\n", pre, pre);
 	/*
 	 * the web instances' sweeps count the fleet's pending ceremonies (at
@@ -74,9 +74,16 @@ grants(struct strbuf *b, const char *pre)
 	    "GRANT UPDATE (state, reason, finished, challenge) ON ceremonies TO %s_hosts;\n",
 	    pre, pre, pre);
 	/* no INSERT: a host that could open windows could let itself in everywhere */
+	/*
+	 * and it ends them through pk_windows_end, not the table's DELETE,
+	 * which would let it LOCK the table (revoked from roles made before)
+	 */
 	strbuf_printf(b, "-- and uses, counts and ends re-approval windows, but opens none\n"
-	    "GRANT SELECT, DELETE ON windows TO %s_hosts;\n"
-	    "GRANT UPDATE (uses, last_used) ON windows TO %s_hosts;\n", pre, pre);
+	    "GRANT SELECT ON windows TO %s_hosts;\n"
+	    "REVOKE DELETE ON windows FROM %s_hosts;\n"
+	    "GRANT UPDATE (uses, last_used) ON windows TO %s_hosts;\n"
+	    "GRANT EXECUTE ON FUNCTION pk_windows_end(text, text) TO %s_hosts, %s_web;\n",
+	    pre, pre, pre, pre, pre);
 	strbuf_printf(b, "-- the approval pages: decide ceremonies, write passkeys and the audit log\n"
 	    "GRANT SELECT ON pk_hosts, pk_limits TO %s_web;\n"
 	    "GRANT SELECT, INSERT, UPDATE, DELETE ON users, credentials, enrollments TO %s_web;\n"

@@ -395,7 +395,31 @@ static const char *const pg_migrations[] = {
 	 * ran its functions as the owner (a red-team review of this
 	 * migration found it; it was so since migration 2).
 	 */
+	/*
+	 * A host ends windows (passkeyctl sessions revoke on a host) through
+	 * this function, not the table's DELETE: DELETE on a table lets its
+	 * holder LOCK it in ACCESS EXCLUSIVE mode, and a host that held
+	 * windows so stalled every window lookup and every approval that opens
+	 * one (found by the second review; since migration 3).
+	 */
+	"CREATE FUNCTION pk_windows_end(p_id text, p_user text) RETURNS bigint"
+	"  LANGUAGE plpgsql SECURITY DEFINER AS $f$\n"
+	"DECLARE n bigint;\n"
+	"BEGIN\n"
+	"  IF p_id IS NOT NULL THEN\n"
+	"    DELETE FROM windows WHERE id = p_id AND (p_user IS NULL OR user_name = p_user);\n"
+	"  ELSIF p_user IS NOT NULL THEN\n"
+	"    DELETE FROM windows WHERE user_name = p_user;\n"
+	"  ELSE\n"
+	"    DELETE FROM windows;\n"
+	"  END IF;\n"
+	"  GET DIAGNOSTICS n = ROW_COUNT;\n"
+	"  RETURN n;\n"
+	"END $f$;"
+	"REVOKE ALL ON FUNCTION pk_windows_end(text, text) FROM PUBLIC;"
 	"DO $d$ BEGIN\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_windows_end(text, text)"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
 	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_admit()"
 	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
 	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_pending_recount()"
@@ -1526,22 +1550,14 @@ static store_err_t
 pg_window_revoke(store_t *st, const char *id, const char *user, size_t *n)
 {
 	struct pg_args a = { .n = 0 };
-	enum pg_stmt_id stmt = PG_WINDOW_REVOKE_ALL;
 	PGresult *res;
 	store_err_t err;
 
-	/* three statements, so each keeps its index */
-	if (id != NULL) {
-		stmt = PG_WINDOW_REVOKE_ID;
-		arg_text(&a, id);
-		arg_text(&a, user);
-	} else if (user != NULL) {
-		stmt = PG_WINDOW_REVOKE_USER;
-		arg_text(&a, user);
-	}
-	if ((err = pg_run(pg_of(st), stmt, &a, &res)) != STORE_OK)
+	arg_text(&a, id);
+	arg_text(&a, user);
+	if ((err = pg_run(pg_of(st), PG_WINDOW_REVOKE, &a, &res)) != STORE_OK)
 		return err;
-	*n = (size_t)pg_changed(res);
+	*n = (size_t)col_int(res, 0, 0);
 	PQclear(res);
 	return STORE_OK;
 }

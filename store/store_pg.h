@@ -170,10 +170,8 @@
 	X(PG_WINDOW_PAGE_USER, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
 	    " WHERE (opened, id) > ($2::bigint, $3::text) AND expires > $1 AND user_name = $5" \
 	    " ORDER BY opened, id LIMIT $4") \
-	X(PG_WINDOW_REVOKE_ID, "DELETE FROM windows WHERE id = $1" \
-	    " AND ($2::text IS NULL OR user_name = $2::text)") \
-	X(PG_WINDOW_REVOKE_USER, "DELETE FROM windows WHERE user_name = $1") \
-	X(PG_WINDOW_REVOKE_ALL, "DELETE FROM windows") \
+	/* by id (of user $2 only, if given), by user, or all: as the owner (migration 6) */ \
+	X(PG_WINDOW_REVOKE, "SELECT pk_windows_end($1::text, $2::text)") \
 	X(PG_WINDOW_END_CRED, "DELETE FROM windows WHERE cred_id = $1")
 
 enum pg_stmt_id {

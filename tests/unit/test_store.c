@@ -51,7 +51,8 @@
  * is an older version's.  The admit and announce triggers' bodies stay
  * the current ones; migration 6 writes them again.
  */
-#define PG_UNDO_6	"DROP FUNCTION pk_pending_recount(); DROP TABLE pk_pending_total," \
+#define PG_UNDO_6	"DROP FUNCTION pk_pending_recount(), pk_windows_end(text, text);" \
+	" DROP TABLE pk_pending_total," \
 	" pk_pending_hosts; DROP INDEX ceremonies_pending_admitted, ceremonies_pending_host;" \
 	" CREATE INDEX ceremonies_pending_host ON ceremonies (host_role)" \
 	" WHERE state = 'pending'; ALTER TABLE ceremonies DROP COLUMN admitted," \
@@ -3491,6 +3492,7 @@ test_pg_fleet_windows(void **state)
 		{ "UPDATE windows SET opened = opened + 86400", "make a window newer" },
 		{ "UPDATE ceremonies SET reuse = 604800", "lengthen what an approval opens" },
 		{ "UPDATE ceremonies SET client_key = ''", "change whose window an approval opens" },
+		{ "DELETE FROM windows", "delete windows itself (and so LOCK the table)" },
 	};
 	static const char *const hosts[] = { "pkt_hosta=host-a.example" };
 	static const char *const webs[] = { "pkt_web1" };
@@ -3545,6 +3547,10 @@ test_pg_fleet_windows(void **state)
 			    refused[i][0]);
 		assert_string_equal(st, "42501");
 	}
+	/* nor hold the table, stalling every lookup and every approval that opens one */
+	assert_string_equal(try_sql(a, "BEGIN; LOCK TABLE windows IN ACCESS EXCLUSIVE MODE",
+	    st, sizeof(st)), "42501");
+	assert_string_equal(try_sql(a, "ROLLBACK", st, sizeof(st)), "");
 	/* uses and last_used are its to write, and SELECT */
 	assert_string_equal(try_sql(a, "UPDATE windows SET uses = uses + 1, last_used = 5",
 	    st, sizeof(st)), "");
