@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "fleet.h"
@@ -298,13 +297,7 @@ fleet_notice_fd(struct passkeyd *d)
 int
 fleet_instance_init(struct passkeyd *d)
 {
-	unsigned char b[STORE_INSTANCE_MAX / 2];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -1;
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(d->instance + 2 * i, 3, "%02x", b[i]);
-	return 0;
+	return store_instance_new(d->instance) == STORE_OK ? 0 : -1;
 }
 
 void

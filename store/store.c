@@ -131,12 +131,19 @@ store_set_lazy_commit(store_t *st, int on)
 	    STORE_ERR_UNSUPPORTED;
 }
 
+/* s: min to max lower-case hex digits, nothing else. */
+static int
+lower_hex(const char *s, size_t min, size_t max)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n >= min && n <= max && strspn(s, "0123456789abcdef") == n;
+}
+
 store_err_t
 store_set_instance(store_t *st, const char *id)
 {
-	size_t n = id != NULL ? strlen(id) : 0;
-
-	if (st == NULL || n < 1 || n > STORE_INSTANCE_MAX || strspn(id, "0123456789abcdef") != n)
+	if (st == NULL || !lower_hex(id, 1, STORE_INSTANCE_MAX))
 		return STORE_ERR_INVALID;
 	return st->ops->set_instance != NULL ? st->ops->set_instance(st, id) :
 	    STORE_ERR_UNSUPPORTED;
@@ -397,9 +404,7 @@ store_cred_page(store_t *st, const char *user, int64_t after, size_t limit,
 static int
 valid_hex_prefix(const char *p)
 {
-	size_t n = p != NULL ? strlen(p) : 0;
-
-	return n >= 1 && n <= STORE_ID_HASH_LEN && strspn(p, "0123456789abcdef") == n;
+	return lower_hex(p, 1, STORE_ID_HASH_LEN);
 }
 
 store_err_t
@@ -570,6 +575,32 @@ random_fill(unsigned char *out, size_t len)
 		got += (size_t)n;
 	}
 	return STORE_OK;
+}
+
+/* n random bytes as 2n lower-case hex digits, then a NUL (out: 2n + 1). */
+static store_err_t
+random_hex(char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[STORE_INSTANCE_MAX / 2];
+	store_err_t err;
+
+	if (n > sizeof(r))
+		return STORE_ERR_INVALID;
+	if ((err = random_fill(r, n)) != STORE_OK)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return STORE_OK;
+}
+
+store_err_t
+store_instance_new(char out[STORE_INSTANCE_MAX + 1])
+{
+	return random_hex(out, STORE_INSTANCE_MAX / 2);
 }
 
 store_err_t
@@ -844,8 +875,7 @@ store_window_client_ok(const char *service, const char *rhost)
 int
 store_window_id_ok(const char *s)
 {
-	return s != NULL && strlen(s) == STORE_WINDOW_ID_LEN &&
-	    strspn(s, "0123456789abcdef") == STORE_WINDOW_ID_LEN;
+	return lower_hex(s, STORE_WINDOW_ID_LEN, STORE_WINDOW_ID_LEN);
 }
 
 /* The approval's token prefix: printable ASCII, spaces included. */
@@ -876,19 +906,12 @@ valid_window(const struct store_window *w)
 store_err_t
 store_window_open(store_t *st, struct store_window *w)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char r[STORE_WINDOW_ID_LEN / 2];
 	store_err_t err;
 
 	if (st == NULL || !valid_window(w))
 		return STORE_ERR_INVALID;
-	if ((err = random_fill(r, sizeof(r))) != STORE_OK)
+	if ((err = random_hex(w->id, STORE_WINDOW_ID_LEN / 2)) != STORE_OK)
 		return err;
-	for (size_t i = 0; i < sizeof(r); i++) {
-		w->id[2 * i] = hex[r[i] >> 4];
-		w->id[2 * i + 1] = hex[r[i] & 15];
-	}
-	w->id[STORE_WINDOW_ID_LEN] = '\0';
 	if ((err = st->ops->window_open(st, w)) != STORE_OK)
 		w->id[0] = '\0';
 	return err;

@@ -141,6 +141,8 @@ store_err_t store_set_lazy_commit(store_t *st, int on);
  */
 #define STORE_INSTANCE_MAX	32
 store_err_t store_set_instance(store_t *st, const char *id);
+/* A new instance name: STORE_INSTANCE_MAX random hex digits. */
+store_err_t store_instance_new(char out[STORE_INSTANCE_MAX + 1]);
 /*
  * The connection's page cache, at most kib KiB (>= 64): a connection that
  * only appends and updates a few rows (the journal's writer) needs little.
