@@ -20,6 +20,7 @@ import pwd
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 from tap import free_port
@@ -207,20 +208,29 @@ class Daemon:
             s.close()
 
 
+# Held from a pipe's creation until the parent closes its write end: a
+# child forked meanwhile by another thread would inherit that end, and the
+# read below would wait for that child to exit too (a test that runs
+# as_uid in two threads at once stalled until the other child's answer).
+_FORK_LOCK = threading.Lock()
+
+
 def as_uid(uid, fn):
     """fn() run in a child process as uid (a test user's group); the text it returns."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            os.setgroups([])
-            os.setgid(TEST_UID_BASE if uid >= TEST_UID_BASE else pwd.getpwuid(uid).pw_gid)
-            os.setuid(uid)
-            os.write(w, fn().encode())
-        finally:
-            os._exit(0)
-    os.close(w)
+    with _FORK_LOCK:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                os.setgroups([])
+                os.setgid(TEST_UID_BASE if uid >= TEST_UID_BASE else
+                          pwd.getpwuid(uid).pw_gid)
+                os.setuid(uid)
+                os.write(w, fn().encode())
+            finally:
+                os._exit(0)
+        os.close(w)
     with os.fdopen(r) as f:
         out = f.read()
     os.waitpid(pid, 0)
