@@ -56,44 +56,50 @@
 	" expires, last_used, uses"
 #define PG_ZERO32 "decode(repeat('00', 32), 'hex')"
 
-/* Every statement, prepared once per connection: X(symbol, SQL). */
+/*
+ * Every statement, prepared once per connection: X(symbol, kind, SQL).
+ * The kind says whether a statement lost with its connection may be sent
+ * again (pg_run): PG_READ only for one that changes nothing, takes no row
+ * lock and calls no function of ours (the recount and pk_windows_end
+ * write behind a SELECT); anything else is PG_WRITE, which fails closed.
+ */
 #define PG_STATEMENTS(X) \
-	X(PG_HANDLE_GET, "SELECT handle FROM users WHERE name = $1") \
-	X(PG_HANDLE_MAKE, "INSERT INTO users (name, handle, created) VALUES ($1, $2, $3)" \
+	X(PG_HANDLE_GET, PG_READ, "SELECT handle FROM users WHERE name = $1") \
+	X(PG_HANDLE_MAKE, PG_WRITE, "INSERT INTO users (name, handle, created) VALUES ($1, $2, $3)" \
 	    " ON CONFLICT (name) DO NOTHING") \
-	X(PG_USER_LOCK, "SELECT 1 FROM users WHERE name = $1 FOR NO KEY UPDATE") \
-	X(PG_CRED_INSERT, "INSERT INTO credentials (user_name, id, alg, pubkey_cose," \
+	X(PG_USER_LOCK, PG_WRITE, "SELECT 1 FROM users WHERE name = $1 FOR NO KEY UPDATE") \
+	X(PG_CRED_INSERT, PG_WRITE, "INSERT INTO credentials (user_name, id, alg, pubkey_cose," \
 	    " sign_count, fmt, aaguid, uv, be, bs, attestation, nickname, created, last_used," \
 	    " last_addr, id_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12," \
 	    " $13, $14, $15, $16)") \
-	X(PG_CRED_GET, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE id = $1") \
-	X(PG_CRED_GET_LOGIN, "SELECT " PG_CRED_COLUMNS ", (SELECT handle FROM users" \
+	X(PG_CRED_GET, PG_READ, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE id = $1") \
+	X(PG_CRED_GET_LOGIN, PG_READ, "SELECT " PG_CRED_COLUMNS ", (SELECT handle FROM users" \
 	    " WHERE name = credentials.user_name) FROM credentials WHERE id = $1") \
-	X(PG_CRED_OWNER, "SELECT user_name FROM credentials WHERE id = $1") \
-	X(PG_CRED_LIST_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE user_name = $1" \
+	X(PG_CRED_OWNER, PG_READ, "SELECT user_name FROM credentials WHERE id = $1") \
+	X(PG_CRED_LIST_USER, PG_READ, "SELECT " PG_CRED_COLUMNS " FROM credentials WHERE user_name = $1" \
 	    " ORDER BY created, seq") \
-	X(PG_CRED_LIST_ALL, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	X(PG_CRED_LIST_ALL, PG_READ, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
 	    " ORDER BY user_name COLLATE \"C\", created, seq") \
-	X(PG_CRED_COUNT_USER, "SELECT count(*) FROM credentials WHERE user_name = $1") \
-	X(PG_CRED_PAGE_ALL, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	X(PG_CRED_COUNT_USER, PG_READ, "SELECT count(*) FROM credentials WHERE user_name = $1") \
+	X(PG_CRED_PAGE_ALL, PG_READ, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
 	    " WHERE seq > $1 ORDER BY seq LIMIT $2") \
-	X(PG_CRED_PAGE_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	X(PG_CRED_PAGE_USER, PG_READ, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
 	    " WHERE user_name = $1 AND seq > $2 ORDER BY seq LIMIT $3") \
-	X(PG_CRED_FIND_ALL, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	X(PG_CRED_FIND_ALL, PG_READ, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
 	    " WHERE id_hash >= $1 AND id_hash < $1 || 'g' LIMIT 2") \
-	X(PG_CRED_FIND_USER, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
+	X(PG_CRED_FIND_USER, PG_READ, "SELECT " PG_CRED_COLUMNS " FROM credentials" \
 	    " WHERE id_hash >= $1 AND id_hash < $1 || 'g' AND user_name = $2 LIMIT 2") \
-	X(PG_CRED_USE_GROW, "UPDATE credentials SET sign_count = $1, bs = $2," \
+	X(PG_CRED_USE_GROW, PG_WRITE, "UPDATE credentials SET sign_count = $1, bs = $2," \
 	    " last_used = $3, last_addr = $4 WHERE id = $5" \
 	    " AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))") \
-	X(PG_CRED_USE_MAX, "UPDATE credentials SET sign_count = greatest(sign_count, $1)," \
+	X(PG_CRED_USE_MAX, PG_WRITE, "UPDATE credentials SET sign_count = greatest(sign_count, $1)," \
 	    " bs = $2, last_used = $3, last_addr = $4 WHERE id = $5") \
 	/*
 	 * store_login_approve: the ceremony row (none when $1 is NULL), the
 	 * use (PG_CRED_USE_GROW or _MAX by $8) only after it, the audit row
 	 * only after the use; what each did, counted
 	 */ \
-	X(PG_LOGIN_APPROVE, "WITH d AS (UPDATE ceremonies SET state = 'approved'," \
+	X(PG_LOGIN_APPROVE, PG_WRITE, "WITH d AS (UPDATE ceremonies SET state = 'approved'," \
 	    " reason = NULL, finished = $2, challenge = " PG_ZERO32 \
 	    " WHERE token_hash = $1 AND state = 'pending' AND expires > $2 RETURNING 1)," \
 	    " u AS (UPDATE credentials SET sign_count = CASE WHEN $8 THEN $3" \
@@ -105,85 +111,90 @@
 	    " $15::text FROM u RETURNING 1)" \
 	    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM u)," \
 	    " (SELECT count(*) FROM e)") \
-	X(PG_CRED_RENAME, "UPDATE credentials SET nickname = $1 WHERE id = $2") \
-	X(PG_CRED_REMOVE, "DELETE FROM credentials WHERE id = $1 AND" \
+	X(PG_CRED_RENAME, PG_WRITE, "UPDATE credentials SET nickname = $1 WHERE id = $2") \
+	X(PG_CRED_REMOVE, PG_WRITE, "DELETE FROM credentials WHERE id = $1 AND" \
 	    " ($2 = false OR (SELECT count(*) FROM credentials AS o" \
 	    "  WHERE o.user_name = credentials.user_name) > 1)") \
-	X(PG_ENROLL_ADD, "INSERT INTO enrollments (user_name, created, expires, created_by)" \
+	X(PG_ENROLL_ADD, PG_WRITE, "INSERT INTO enrollments (user_name, created, expires, created_by)" \
 	    " VALUES ($1, $2, $3, $4) ON CONFLICT (user_name) DO UPDATE SET" \
 	    " created = excluded.created, expires = excluded.expires," \
 	    " created_by = excluded.created_by") \
-	X(PG_ENROLL_GET, "SELECT expires FROM enrollments WHERE user_name = $1") \
-	X(PG_ENROLL_GET_LOCK, "SELECT expires FROM enrollments WHERE user_name = $1 FOR UPDATE") \
-	X(PG_ENROLL_REMOVE, "DELETE FROM enrollments WHERE user_name = $1") \
-	X(PG_EVENT_ADD, "INSERT INTO events (time, event, user_name, addr, verdict, reason," \
+	X(PG_ENROLL_GET, PG_READ, "SELECT expires FROM enrollments WHERE user_name = $1") \
+	X(PG_ENROLL_GET_LOCK, PG_WRITE, "SELECT expires FROM enrollments WHERE user_name = $1" \
+	    " FOR UPDATE") \
+	X(PG_ENROLL_REMOVE, PG_WRITE, "DELETE FROM enrollments WHERE user_name = $1") \
+	X(PG_EVENT_ADD, PG_WRITE, "INSERT INTO events (time, event, user_name, addr, verdict, reason," \
 	    " detail) VALUES ($1, $2, $3, $4, $5, $6, $7)") \
-	X(PG_EVENT_LIST_ALL, "SELECT " PG_EVENT_COLUMNS " FROM events" \
+	X(PG_EVENT_LIST_ALL, PG_READ, "SELECT " PG_EVENT_COLUMNS " FROM events" \
 	    " WHERE id < $2 ORDER BY id DESC LIMIT $1") \
-	X(PG_EVENT_LIST_USER, "SELECT " PG_EVENT_COLUMNS " FROM events" \
+	X(PG_EVENT_LIST_USER, PG_READ, "SELECT " PG_EVENT_COLUMNS " FROM events" \
 	    " WHERE id < $2 AND user_name = $3 ORDER BY id DESC LIMIT $1") \
-	X(PG_EVENT_BOUNDS, "SELECT min(id), max(id) FROM events") \
-	X(PG_EVENT_OLDEST_TIME, "SELECT time FROM events ORDER BY id LIMIT 1") \
-	X(PG_EVENT_NTH_NEWEST, "SELECT id FROM events ORDER BY id DESC OFFSET $1 LIMIT 1") \
-	X(PG_EVENT_PRUNE_TIME, "DELETE FROM events WHERE id IN" \
+	X(PG_EVENT_BOUNDS, PG_READ, "SELECT min(id), max(id) FROM events") \
+	X(PG_EVENT_OLDEST_TIME, PG_READ, "SELECT time FROM events ORDER BY id LIMIT 1") \
+	X(PG_EVENT_NTH_NEWEST, PG_READ, "SELECT id FROM events ORDER BY id DESC OFFSET $1 LIMIT 1") \
+	X(PG_EVENT_PRUNE_TIME, PG_WRITE, "DELETE FROM events WHERE id IN" \
 	    " (SELECT id FROM events ORDER BY id LIMIT $2) AND time < $1") \
-	X(PG_EVENT_PRUNE_BELOW, "DELETE FROM events WHERE id IN" \
+	X(PG_EVENT_PRUNE_BELOW, PG_WRITE, "DELETE FROM events WHERE id IN" \
 	    " (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)") \
-	X(PG_CER_INSERT, "INSERT INTO ceremonies (token_hash, hostname, kind, state, code," \
+	X(PG_CER_INSERT, PG_WRITE, "INSERT INTO ceremonies (token_hash, hostname, kind, state, code," \
 	    " user_name, rhost, service, addr_key, challenge, user_handle, consumes_enrollment," \
 	    " created, expires, reuse, client_key) VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7," \
 	    " $8, $9, $10, $11, $12, $13, $14, $15)") \
-	X(PG_CER_GET, "SELECT " PG_CER_COLUMNS " FROM ceremonies WHERE token_hash = $1") \
-	X(PG_CER_MOVE, "UPDATE ceremonies SET state = $3::text, reason = $4, finished = $5," \
+	X(PG_CER_GET, PG_READ, "SELECT " PG_CER_COLUMNS " FROM ceremonies WHERE token_hash = $1") \
+	X(PG_CER_MOVE, PG_WRITE, "UPDATE ceremonies SET state = $3::text, reason = $4, finished = $5," \
 	    " challenge = CASE WHEN $3::text = 'pending' THEN challenge ELSE " PG_ZERO32 " END" \
 	    " WHERE token_hash = $1 AND state = $2 AND ($3::text <> 'approved' OR expires > $5)") \
-	X(PG_CER_SET_HANDLE, "UPDATE ceremonies SET user_handle = coalesce(user_handle, $2)" \
+	X(PG_CER_SET_HANDLE, PG_WRITE, "UPDATE ceremonies SET user_handle = coalesce(user_handle, $2)" \
 	    " WHERE token_hash = $1 AND state = 'pending' RETURNING user_handle") \
-	X(PG_CER_EXPIRE, "UPDATE ceremonies SET state = 'expired', reason = 'expired'," \
+	X(PG_CER_EXPIRE, PG_WRITE, "UPDATE ceremonies SET state = 'expired', reason = 'expired'," \
 	    " finished = $1, challenge = " PG_ZERO32 " WHERE token_hash IN (SELECT token_hash" \
 	    " FROM ceremonies WHERE state = 'pending' AND expires <= $1 LIMIT $2" \
 	    " FOR UPDATE SKIP LOCKED)") \
-	X(PG_CER_FORGET, "DELETE FROM ceremonies WHERE token_hash IN (SELECT token_hash" \
+	X(PG_CER_FORGET, PG_WRITE, "DELETE FROM ceremonies WHERE token_hash IN (SELECT token_hash" \
 	    " FROM ceremonies WHERE state <> 'pending' AND finished < $1 LIMIT $2" \
 	    " FOR UPDATE SKIP LOCKED)") \
 	/* the fleet's pending counts, again (migration 6): at most once a second */ \
-	X(PG_CER_RECOUNT, "SELECT pk_pending_recount()") \
-	X(PG_CER_MAY_RECOUNT, "SELECT has_function_privilege('pk_pending_recount()', 'EXECUTE')") \
+	X(PG_CER_RECOUNT, PG_WRITE, "SELECT pk_pending_recount()") \
+	X(PG_CER_MAY_RECOUNT, PG_READ, "SELECT has_function_privilege('pk_pending_recount()'," \
+	    " 'EXECUTE')") \
 	/*
 	 * the purge skips rows another transaction holds: two approvals at once
 	 * must not wait on each other over a window that has ended anyway
 	 */ \
-	X(PG_WINDOW_OPEN, "WITH purge AS (DELETE FROM windows WHERE id IN (SELECT id" \
+	X(PG_WINDOW_OPEN, PG_WRITE, "WITH purge AS (DELETE FROM windows WHERE id IN (SELECT id" \
 	    " FROM windows WHERE expires <= $9 FOR UPDATE SKIP LOCKED))" \
 	    " INSERT INTO windows (id, user_name, service, rhost, client_key, hostname, source," \
 	    " cred_id, opened, expires) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)") \
-	X(PG_WINDOW_FIND, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
+	X(PG_WINDOW_FIND, PG_READ, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
 	    " WHERE user_name = $1 AND service = $2 AND rhost = $3 AND client_key = $4" \
 	    " AND (hostname = $5 OR ($8 AND client_key <> '')) AND expires > $6" \
 	    " AND opened >= $7 AND opened <= $9" \
 	    " ORDER BY opened DESC, expires DESC, id LIMIT 1") \
-	X(PG_WINDOW_USE, "UPDATE windows SET uses = uses + 1, last_used = $2" \
+	X(PG_WINDOW_USE, PG_WRITE, "UPDATE windows SET uses = uses + 1, last_used = $2" \
 	    " WHERE id = $1 AND expires > $2") \
-	X(PG_WINDOW_PAGE_ALL, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
+	X(PG_WINDOW_PAGE_ALL, PG_READ, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
 	    " WHERE (opened, id) > ($2::bigint, $3::text) AND expires > $1" \
 	    " ORDER BY opened, id LIMIT $4") \
-	X(PG_WINDOW_PAGE_USER, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
+	X(PG_WINDOW_PAGE_USER, PG_READ, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
 	    " WHERE (opened, id) > ($2::bigint, $3::text) AND expires > $1 AND user_name = $5" \
 	    " ORDER BY opened, id LIMIT $4") \
 	/* by id (of user $2 only, if given), by user, or all: as the owner (migration 6) */ \
-	X(PG_WINDOW_REVOKE, "SELECT pk_windows_end($1::text, $2::text)") \
-	X(PG_WINDOW_END_CRED, "DELETE FROM windows WHERE cred_id = $1")
+	X(PG_WINDOW_REVOKE, PG_WRITE, "SELECT pk_windows_end($1::text, $2::text)") \
+	X(PG_WINDOW_END_CRED, PG_WRITE, "DELETE FROM windows WHERE cred_id = $1")
 
 enum pg_stmt_id {
-#define PG_STMT_ENUM(sym, sql) sym,
+#define PG_STMT_ENUM(sym, kind, sql) sym,
 	PG_STATEMENTS(PG_STMT_ENUM)
 #undef PG_STMT_ENUM
 	PG_STMT__COUNT
 };
 
 
+enum pg_stmt_kind { PG_WRITE, PG_READ };
+
 extern const struct pg_statement {
 	const char *name;
+	enum pg_stmt_kind kind;
 	const char *sql;
 } pg_sql[PG_STMT__COUNT];
 

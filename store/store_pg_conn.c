@@ -30,7 +30,7 @@
 #include "store_pg.h"
 
 const struct pg_statement pg_sql[PG_STMT__COUNT] = {
-#define PG_STMT_ROW(sym, text) { #sym, text },
+#define PG_STMT_ROW(sym, kind, text) { #sym, kind, text },
 	PG_STATEMENTS(PG_STMT_ROW)
 #undef PG_STMT_ROW
 };
@@ -633,7 +633,7 @@ static int
 pg_retry_safe(struct store_pg *pg, enum pg_stmt_id id, int was_idle)
 {
 	return was_idle && (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) &&
-	    strncmp(pg_sql[id].sql, "SELECT ", 7) == 0 && strstr(pg_sql[id].sql, " FOR ") == NULL;
+	    pg_sql[id].kind == PG_READ;
 }
 
 static int
