@@ -64,10 +64,16 @@ grants(struct strbuf *b, const char *pre)
 	 * locks by holding the call's transaction open
 	 */
 	strbuf_printf(b, "GRANT EXECUTE ON FUNCTION pk_pending_recount() TO %s_web;\n", pre);
-	/* names the owner's functions could meet in the schema are the owner's alone */
+	/*
+	 * names the owner's functions could meet in the schema are the owner's
+	 * alone; and the roles may reach the schema (only public's USAGE is
+	 * everyone's by default: another schema would lock the fleet out)
+	 */
 	strbuf_printf(b, "DO $s$ BEGIN\n"
 	    "  EXECUTE format('REVOKE CREATE ON SCHEMA %%I FROM PUBLIC', current_schema());\n"
-	    "END $s$;\n");
+	    "  EXECUTE format('GRANT USAGE ON SCHEMA %%I TO %s_web, %s_hosts',"
+	    " current_schema());\n"
+	    "END $s$;\n", pre, pre);
 	strbuf_printf(b, "-- an SSH host: reads passkeys, makes and reads back its own ceremonies\n"
 	    "GRANT SELECT ON users, credentials, enrollments, pk_hosts TO %s_hosts;\n"
 	    "GRANT SELECT, INSERT ON ceremonies TO %s_hosts;\n"

@@ -3303,6 +3303,57 @@ assert_host_limits_hold(const struct fixture *f, PGconn *a)
  * act that could open another host (or approve anything) is refused by
  * the database itself: roles, column grants and row-level security.
  */
+/*
+ * A fleet in a schema of its own (the URI's search_path): the roles' SQL
+ * lets them reach it, as it does public.  Before, only public's USAGE,
+ * everyone's by default, let them in, and every host failed closed.
+ */
+static void
+test_pg_fleet_schema(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pks_hosta=host-a.example" };
+	static const char *const webs[] = { "pks_web1" };
+	static const char opt[] = "&options=-csearch_path%3Dfleet";
+	char spec[sizeof(f->spec) + sizeof(opt)], uri[PATH_MAX + 320], why[200];
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c, got;
+	store_t *owner, *as_a, *as_w;
+	char *sql;
+
+	raw_exec(f->spec, "CREATE SCHEMA fleet");
+	snprintf(spec, sizeof(spec), "%s%s", f->spec, opt);
+	owner = open_store(spec);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_tables WHERE"
+	    " schemaname = 'fleet' AND tablename = 'ceremonies'"), 1);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_tables WHERE"
+	    " schemaname = 'public'"), 0);
+	sql = store_fleet_sql("pks", hosts, 1, webs, 1, why, sizeof(why));
+	assert_non_null(sql);
+	assert_store(store_exec_script(owner, sql), STORE_OK);
+	free(sql);
+
+	role_uri(f, "pks_hosta", uri, sizeof(uri));
+	strcat(uri, opt);
+	as_a = open_store(uri);
+	ceremony_init(&c, 0xaa, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(as_a, &c, NULL, 0), STORE_OK);
+	assert_store(store_ceremony_get(as_a, c.token_hash, &got), STORE_OK);
+	store_ceremony_free(&got);
+	role_uri(f, "pks_web1", uri, sizeof(uri));
+	strcat(uri, opt);
+	as_w = open_store(uri);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "denied", "denied", now),
+	    STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM fleet.ceremonies WHERE"
+	    " host_role = 'pks_hosta' AND state = 'denied'"), 1);
+	store_close(as_w);
+	store_close(as_a);
+	store_close(owner);
+	raw_exec(f->spec, "DROP OWNED BY pks_hosta, pks_web1, pks_web, pks_hosts;"
+	    " DROP ROLE pks_hosta, pks_web1, pks_web, pks_hosts");
+}
+
 static void
 test_pg_fleet_roles(void **state)
 {
@@ -3961,6 +4012,7 @@ main(int argc, char **argv)
 		T(test_pg_pending_counts),
 		T(test_pg_own_decision_unannounced),
 		T(test_pg_fleet_roles),
+		T(test_pg_fleet_schema),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
 		T(test_pg_migrate_v2),
