@@ -636,6 +636,21 @@ enroll_apply(store_t *st, void *arg)
 	return store_enroll_add(st, w->c->user, w->expires, w->by);
 }
 
+/*
+ * An enrollment's ceremony whose enrollment was not written: nobody has
+ * its link.  In a fleet its row is in the store already, where it would
+ * hold a place in the user's limits until it expired: it is cancelled
+ * there too (off the loop; left to expire when nothing can be handed off).
+ */
+static void
+enroll_withdraw(struct passkeyd *d, struct ceremony *c, enum ctl_refusal r)
+{
+	if (d->fleet)
+		end_here_row_later(d, c, CTL_STATE_CANCELLED, "cancelled", ctl_refusal_code(r), 0);
+	else
+		withdraw(d, c, r);
+}
+
 static void
 enroll_done(struct passkeyd *d, void *arg, store_err_t result)
 {
@@ -645,7 +660,7 @@ enroll_done(struct passkeyd *d, void *arg, store_err_t result)
 	w->c->committing = 0;
 	if (result != STORE_OK) {
 		r = store_refusal(d, result);
-		withdraw(d, w->c, r);
+		enroll_withdraw(d, w->c, r);
 	}
 	event_log(d, &(struct event_rec){ .event = "enroll", .user = w->c->user,
 	    .service = "passkeyctl", .verdict = r ? "refused" : "ok",
@@ -722,7 +737,7 @@ flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
 			 * is not deferred yet (a control op's would hang).
 			 */
 			err = CTL_REFUSAL_STORE_BUSY;
-			withdraw(d, c, err);
+			enroll_withdraw(d, c, err);
 		}
 	}
 	enroll_refused(d, user, by, err);

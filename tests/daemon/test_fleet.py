@@ -38,6 +38,8 @@ sockets and HTTP, answered by tests/lib/soft_authenticator.py:
     deny does not wait (store_busy at once);
   - slow moves (0.6 s each, a trigger): a page's deny and a failed finish
     go through off the loop while the web instance answers pings at once;
+  - root's enroll whose enrollment the store refuses (a trigger): refused
+    store_error, and the ceremony's row written before it is cancelled;
   - a module that leaves before its begin is answered (server frozen
     meanwhile): the host ends the ceremony (client_gone), and its row too.
   - a module's connection drops while the server is frozen: the cancel
@@ -603,6 +605,37 @@ def test_frozen_registrations(f):
     ok(r.get("ok"), "frozen registrations: erin's enrollment revoked again", r)
 
 
+def test_enroll_not_written(f):
+    """Root's enroll whose enrollment the store refuses (a trigger of the
+    test's raises): refused with the store's reason, and the ceremony's
+    row, written first, is cancelled with that reason, not left pending
+    to hold a place in erin's limits until it expires."""
+    f.pg.query(f.uri, "CREATE FUNCTION pk_test_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+               " $$BEGIN RAISE EXCEPTION 'refused by the test'; END$$;"
+               " CREATE TRIGGER pk_test_refuse BEFORE INSERT OR UPDATE ON enrollments"
+               " FOR EACH ROW WHEN (NEW.user_name = 'erin') EXECUTE FUNCTION pk_test_refuse()")
+    try:
+        r = f.w2.ctl({"op": "enroll", "user": "erin"})
+        ok(r.get("ok") is False and r.get("error") == "store_error",
+           "enroll not written: refused store_error", r)
+        end = time.monotonic() + 5
+        while True:
+            rows = f.pg.query(f.uri, "SELECT state, coalesce(reason, '') FROM ceremonies"
+                              " WHERE user_name = 'erin' AND state <> 'pending'")
+            if rows or time.monotonic() > end:
+                break
+            time.sleep(0.1)
+        ok(rows == [["cancelled", "store_error"]], "enroll not written: its ceremony's row"
+           " is cancelled (store_error), not left pending", rows)
+    finally:
+        f.pg.query(f.uri, "DROP TRIGGER pk_test_refuse ON enrollments;"
+                   " DROP FUNCTION pk_test_refuse()")
+    r = f.w2.ctl({"op": "enroll", "user": "erin"})
+    ok(r.get("ok") and r.get("token"), "enroll not written: with the trigger gone, it is", r)
+    r = f.w2.ctl({"op": "revoke_enrollment", "user": "erin"})
+    ok(r.get("ok"), "enroll not written: erin's enrollment revoked again", r)
+
+
 def approved_and_told(f, host, who, count):
     """A login begun at host and approved at web 2; True once host's log says
     it followed the approval (its notice), before any status used it."""
@@ -1157,6 +1190,8 @@ def main():
                                         (alice,)),
                                        ("test_frozen_registrations",
                                         test_frozen_registrations, ()),
+                                       ("test_enroll_not_written",
+                                        test_enroll_not_written, ()),
                                        ("test_frozen_status", test_frozen_status,
                                         (alice,)),
                                        ("test_gone_before_answer",
