@@ -54,9 +54,11 @@ static void
 grants(struct strbuf *b, const char *pre)
 {
 	strbuf_printf(b, "REVOKE ALL ON pk_meta, pk_hosts, pk_limits, users, credentials, enrollments,"
-	    " events, ceremonies, windows, pk_pending_total, pk_pending_hosts FROM PUBLIC;\n"
+	    " events, ceremonies, windows, window_uses, pk_pending_total, pk_pending_hosts"
+	    " FROM PUBLIC;\n"
 	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_ceremony_announce(),"
-	    " pk_pending_recount(), pk_windows_end(text, text) FROM PUBLIC;\n"
+	    " pk_pending_recount(), pk_windows_end(text, text), pk_window_use(text, bigint)"
+	    " FROM PUBLIC;\n"
 	    "GRANT SELECT ON pk_meta TO %s_web, %s_hosts;\n", pre, pre);
 	/*
 	 * the web instances' sweeps count the fleet's pending ceremonies (at
@@ -82,14 +84,17 @@ grants(struct strbuf *b, const char *pre)
 	/* no INSERT: a host that could open windows could let itself in everywhere */
 	/*
 	 * and it ends them through pk_windows_end, not the table's DELETE,
-	 * which would let it LOCK the table (revoked from roles made before)
+	 * which would let it LOCK the table; and counts a use through
+	 * pk_window_use, in a row of its own, not the window's UPDATE, which
+	 * would let it hold the window's row (both revoked from roles made
+	 * before)
 	 */
 	strbuf_printf(b, "-- and uses, counts and ends re-approval windows, but opens none\n"
-	    "GRANT SELECT ON windows TO %s_hosts;\n"
-	    "REVOKE DELETE ON windows FROM %s_hosts;\n"
-	    "GRANT UPDATE (uses, last_used) ON windows TO %s_hosts;\n"
-	    "GRANT EXECUTE ON FUNCTION pk_windows_end(text, text) TO %s_hosts, %s_web;\n",
-	    pre, pre, pre, pre, pre);
+	    "GRANT SELECT ON windows, window_uses TO %s_hosts;\n"
+	    "REVOKE DELETE, UPDATE ON windows FROM %s_hosts;\n"
+	    "GRANT EXECUTE ON FUNCTION pk_windows_end(text, text), pk_window_use(text, bigint)"
+	    " TO %s_hosts, %s_web;\n",
+	    pre, pre, pre, pre);
 	strbuf_printf(b, "-- the approval pages: decide ceremonies, write passkeys and the audit log\n"
 	    "GRANT SELECT ON pk_hosts, pk_limits TO %s_web;\n"
 	    "GRANT SELECT, INSERT, UPDATE, DELETE ON users, credentials, enrollments TO %s_web;\n"
@@ -98,8 +103,9 @@ grants(struct strbuf *b, const char *pre)
 	    "GRANT SELECT, INSERT, DELETE ON ceremonies TO %s_web;\n"
 	    "GRANT UPDATE (state, reason, finished, challenge, user_handle) ON ceremonies"
 	    " TO %s_web;\n"
-	    "GRANT SELECT, INSERT, UPDATE, DELETE ON windows TO %s_web;\n",
-	    pre, pre, pre, pre, pre, pre, pre);
+	    "GRANT SELECT, INSERT, UPDATE, DELETE ON windows TO %s_web;\n"
+	    "GRANT SELECT ON window_uses TO %s_web;\n",
+	    pre, pre, pre, pre, pre, pre, pre, pre);
 }
 
 static void

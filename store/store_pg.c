@@ -425,6 +425,59 @@ static const char *const pg_migrations[] = {
 	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_pending_recount()"
 	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
 	"END $d$;",
+
+	/*
+	 * 7: a window's uses in rows of their own, one per role, and a
+	 * window's end a tombstone, so that no use ever waits on a lock a host
+	 * can hold.  A host could UPDATE a window's uses, and so hold every
+	 * window row locked in a transaction it kept open: each login that
+	 * found such a window waited out the lock timeout on its use and was
+	 * refused store_busy (a red-team review found it; since migration 3).
+	 *   - pk_window_use(), run as the owner, takes the window's row FOR
+	 *     KEY SHARE, which no other use waits on, and counts the use in
+	 *     the caller's own row: a host that holds its calls open holds its
+	 *     own logins only.
+	 *   - pk_windows_end() no longer DELETEs (a FOR UPDATE lock, which a
+	 *     KEY SHARE waits on, and a host may hold its call open): it makes
+	 *     the row expired (opened 0, expires 1), a FOR NO KEY UPDATE lock,
+	 *     which no use waits on.  The purge of expired rows removes it
+	 *     later, and the uses rows with it (the foreign key's cascade).
+	 * A host that holds an end open still holds off other ends of the
+	 * same windows (store_busy), never a login.
+	 */
+	"CREATE TABLE window_uses ("
+	"  window_id text NOT NULL REFERENCES windows (id) ON DELETE CASCADE,"
+	"  host_role name NOT NULL,"
+	"  uses bigint NOT NULL,"
+	"  last_used bigint NOT NULL,"
+	"  PRIMARY KEY (window_id, host_role));"
+	"CREATE FUNCTION pk_window_use(p_id text, p_now bigint) RETURNS integer"
+	"  LANGUAGE plpgsql SECURITY DEFINER AS $f$\n"
+	"BEGIN\n"
+	"  PERFORM 1 FROM windows WHERE id = p_id AND expires > p_now FOR KEY SHARE;\n"
+	"  IF NOT FOUND THEN RETURN 0; END IF;\n"
+	"  INSERT INTO window_uses AS u (window_id, host_role, uses, last_used)\n"
+	"    VALUES (p_id, session_user, 1, p_now)\n"
+	"    ON CONFLICT (window_id, host_role) DO UPDATE\n"
+	"    SET uses = u.uses + 1, last_used = GREATEST(u.last_used, excluded.last_used);\n"
+	"  RETURN 1;\n"
+	"END $f$;"
+	"REVOKE ALL ON FUNCTION pk_window_use(text, bigint) FROM PUBLIC;"
+	"CREATE OR REPLACE FUNCTION pk_windows_end(p_id text, p_user text) RETURNS bigint"
+	"  LANGUAGE plpgsql SECURITY DEFINER AS $f$\n"
+	"DECLARE n bigint;\n"
+	"BEGIN\n"
+	"  UPDATE windows SET opened = 0, expires = 1 WHERE expires > 1 AND\n"
+	"    (id = p_id OR p_id IS NULL) AND (user_name = p_user OR p_user IS NULL);\n"
+	"  GET DIAGNOSTICS n = ROW_COUNT;\n"
+	"  RETURN n;\n"
+	"END $f$;"
+	"DO $d$ BEGIN\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_window_use(text, bigint)"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_windows_end(text, text)"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
+	"END $d$;",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -1523,10 +1576,18 @@ static store_err_t
 pg_window_use(store_t *st, const char *id, int64_t now)
 {
 	struct pg_args a = { .n = 0 };
+	PGresult *res;
+	store_err_t err;
 
 	arg_text(&a, id);
 	arg_int(&a, now);
-	return pg_change(pg_of(st), PG_WINDOW_USE, &a);
+	if ((err = pg_run(pg_of(st), PG_WINDOW_USE, &a, &res)) != STORE_OK)
+		return err;
+	/* 1: counted; 0: no such window open (migration 7) */
+	if (PQntuples(res) != 1 || col_int(res, 0, 0) != 1)
+		err = PQntuples(res) == 1 ? STORE_ERR_NOT_FOUND : STORE_ERR_IO;
+	PQclear(res);
+	return err;
 }
 
 static store_err_t

@@ -51,9 +51,16 @@
 	"token_hash, host_role, hostname, kind, state, reason, code, user_name, rhost," \
 	" service, addr_key, challenge, user_handle, consumes_enrollment, created, expires," \
 	" finished, reuse, client_key"
+/*
+ * a window's uses are its row's (before migration 7) and its uses rows',
+ * summed without overflow (hosts could write the row's before)
+ */
 #define PG_WINDOW_COLUMNS \
 	"id, user_name, service, rhost, client_key, hostname, source, cred_id, opened," \
-	" expires, last_used, uses"
+	" expires, GREATEST(last_used, (SELECT max(u.last_used) FROM window_uses u" \
+	" WHERE u.window_id = windows.id)), LEAST(uses::numeric + coalesce((SELECT" \
+	" sum(u.uses) FROM window_uses u WHERE u.window_id = windows.id), 0)," \
+	" 9223372036854775807)::bigint"
 #define PG_ZERO32 "decode(repeat('00', 32), 'hex')"
 
 /*
@@ -170,8 +177,8 @@
 	    " AND (hostname = $5 OR ($8 AND client_key <> '')) AND expires > $6" \
 	    " AND opened >= $7 AND opened <= $9" \
 	    " ORDER BY opened DESC, expires DESC, id LIMIT 1") \
-	X(PG_WINDOW_USE, PG_WRITE, "UPDATE windows SET uses = uses + 1, last_used = $2" \
-	    " WHERE id = $1 AND expires > $2") \
+	/* 1 when counted, 0 when no such window is open: as the owner (migration 7) */ \
+	X(PG_WINDOW_USE, PG_WRITE, "SELECT pk_window_use($1::text, $2::bigint)") \
 	X(PG_WINDOW_PAGE_ALL, PG_READ, "SELECT " PG_WINDOW_COLUMNS " FROM windows" \
 	    " WHERE (opened, id) > ($2::bigint, $3::text) AND expires > $1" \
 	    " ORDER BY opened, id LIMIT $4") \
@@ -180,7 +187,9 @@
 	    " ORDER BY opened, id LIMIT $4") \
 	/* by id (of user $2 only, if given), by user, or all: as the owner (migration 6) */ \
 	X(PG_WINDOW_REVOKE, PG_WRITE, "SELECT pk_windows_end($1::text, $2::text)") \
-	X(PG_WINDOW_END_CRED, PG_WRITE, "DELETE FROM windows WHERE cred_id = $1")
+	/* a tombstone, as pk_windows_end's (migration 7): no use waits on it */ \
+	X(PG_WINDOW_END_CRED, PG_WRITE, "UPDATE windows SET opened = 0, expires = 1" \
+	    " WHERE cred_id = $1 AND expires > 1")
 
 enum pg_stmt_id {
 #define PG_STMT_ENUM(sym, kind, sql) sym,

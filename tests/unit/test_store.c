@@ -44,14 +44,16 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	6
+#define PG_SCHEMA	7
 
 /*
- * What migration 6 added, taken away again: with it, a current database
- * is an older version's.  The admit and announce triggers' bodies stay
+ * What migrations 7 and 6 added, taken away again: with it, a current
+ * database is an older version's.  The admit and announce triggers' bodies stay
  * the current ones; migration 6 writes them again.
  */
-#define PG_UNDO_6	"DROP FUNCTION pk_pending_recount(), pk_windows_end(text, text);" \
+#define PG_UNDO_7	"DROP FUNCTION pk_window_use(text, bigint); DROP TABLE window_uses;"
+#define PG_UNDO_6	PG_UNDO_7 \
+	"DROP FUNCTION pk_pending_recount(), pk_windows_end(text, text);" \
 	" DROP TABLE pk_pending_total," \
 	" pk_pending_hosts; DROP INDEX ceremonies_pending_admitted, ceremonies_pending_host;" \
 	" CREATE INDEX ceremonies_pending_host ON ceremonies (host_role)" \
@@ -2308,7 +2310,7 @@ test_window_revoke(void **state)
 	store_window_list_free(&l);
 	assert_store(store_window_revoke(st, NULL, NULL, &n), STORE_OK);
 	assert_int_equal(n, 1);
-	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows WHERE expires > 1"), 0);
 	assert_store(store_window_revoke(st, NULL, NULL, &n), STORE_OK);
 	assert_int_equal(n, 0);
 
@@ -2367,7 +2369,7 @@ test_window_cred_remove(void **state)
 	assert_string_equal(FIND("alice", "sshd", "192.0.2.3", KEY_B, "host-a.example", 1500, 0),
 	    wb);
 	assert_store(store_cred_remove(st, (const unsigned char *)"cred-b", 6), STORE_OK);
-	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows WHERE expires > 1"), 0);
 
 	/* a window exists only if its transaction (the approval's) commits */
 	assert_store(store_txn_begin(st), STORE_OK);
@@ -2376,7 +2378,7 @@ test_window_cred_remove(void **state)
 	store_txn_rollback(st);
 	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
 	    "");
-	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows WHERE expires > 1"), 0);
 	store_close(st);
 }
 
@@ -3303,6 +3305,19 @@ assert_host_limits_hold(const struct fixture *f, PGconn *a)
  * act that could open another host (or approve anything) is refused by
  * the database itself: roles, column grants and row-level security.
  */
+/* The fleet's roles' SQL (store_fleet.c), applied as the owner. */
+static void
+fleet_apply(store_t *owner, const char *prefix, const char *const *hosts, size_t n_hosts,
+    const char *const *webs, size_t n_webs)
+{
+	char why[200];
+	char *sql = store_fleet_sql(prefix, hosts, n_hosts, webs, n_webs, why, sizeof(why));
+
+	assert_non_null(sql);
+	assert_store(store_exec_script(owner, sql), STORE_OK);
+	free(sql);
+}
+
 /*
  * A fleet in a schema of its own (the URI's search_path): the roles' SQL
  * lets them reach it, as it does public.  Before, only public's USAGE,
@@ -3315,11 +3330,10 @@ test_pg_fleet_schema(void **state)
 	static const char *const hosts[] = { "pks_hosta=host-a.example" };
 	static const char *const webs[] = { "pks_web1" };
 	static const char opt[] = "&options=-csearch_path%3Dfleet";
-	char spec[sizeof(f->spec) + sizeof(opt)], uri[PATH_MAX + 320], why[200];
+	char spec[sizeof(f->spec) + sizeof(opt)], uri[PATH_MAX + 320];
 	int64_t now = (int64_t)time(NULL);
 	struct store_ceremony c, got;
 	store_t *owner, *as_a, *as_w;
-	char *sql;
 
 	raw_exec(f->spec, "CREATE SCHEMA fleet");
 	snprintf(spec, sizeof(spec), "%s%s", f->spec, opt);
@@ -3328,10 +3342,7 @@ test_pg_fleet_schema(void **state)
 	    " schemaname = 'fleet' AND tablename = 'ceremonies'"), 1);
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_tables WHERE"
 	    " schemaname = 'public'"), 0);
-	sql = store_fleet_sql("pks", hosts, 1, webs, 1, why, sizeof(why));
-	assert_non_null(sql);
-	assert_store(store_exec_script(owner, sql), STORE_OK);
-	free(sql);
+	fleet_apply(owner, "pks", hosts, 1, webs, 1);
 
 	role_uri(f, "pks_hosta", uri, sizeof(uri));
 	strcat(uri, opt);
@@ -3404,6 +3415,11 @@ test_pg_fleet_roles(void **state)
 		{ "SELECT nextval('pk_admitted')", "number ceremonies itself" },
 		{ "SELECT pk_pending_recount()", "count the fleet's ceremonies (and hold the count)" },
 		{ "UPDATE ceremonies SET waiter = 'x'", "silence another instance's notices" },
+		{ "UPDATE windows SET uses = uses + 1", "hold a window's row (migration 7)" },
+		{ "SELECT 1 FROM windows FOR KEY SHARE", "lock windows itself" },
+		{ "INSERT INTO window_uses VALUES ('x', 'pkt_hostb', 1, 1)",
+		  "count a use in another's name" },
+		{ "DELETE FROM window_uses", "forget windows' uses" },
 	};
 	static const char *const hosts[] = { "pkt_hosta=host-a.example", "pkt_hostb=host-b.example" };
 	static const char *const webs[] = { "pkt_web1" };
@@ -3547,20 +3563,16 @@ test_pg_fleet_windows(void **state)
 	};
 	static const char *const hosts[] = { "pkt_hosta=host-a.example" };
 	static const char *const webs[] = { "pkt_web1" };
-	char uri_a[PATH_MAX + 256], uri_w[PATH_MAX + 256], why[200], st[8];
+	char uri_a[PATH_MAX + 256], uri_w[PATH_MAX + 256], st[8];
 	char id[STORE_WINDOW_ID_LEN + 1], old[STORE_WINDOW_ID_LEN + 1], sql[200];
 	store_t *owner = open_store(f->spec), *as_a, *as_w;
 	int64_t now = (int64_t)time(NULL);
 	struct store_window w;
 	struct store_window_list l;
 	PGconn *a, *wc;
-	char *script;
 	size_t n;
 
-	script = store_fleet_sql("pkt", hosts, 1, webs, 1, why, sizeof(why));
-	assert_non_null(script);
-	assert_store(store_exec_script(owner, script), STORE_OK);
-	free(script);
+	fleet_apply(owner, "pkt", hosts, 1, webs, 1);
 	assert_store(add_cred(owner, "alice", "cred-1", 1), STORE_OK);
 
 	/* the web role opens windows (and purges ended ones as it does) */
@@ -3602,14 +3614,23 @@ test_pg_fleet_windows(void **state)
 	assert_string_equal(try_sql(a, "BEGIN; LOCK TABLE windows IN ACCESS EXCLUSIVE MODE",
 	    st, sizeof(st)), "42501");
 	assert_string_equal(try_sql(a, "ROLLBACK", st, sizeof(st)), "");
-	/* uses and last_used are its to write, and SELECT */
-	assert_string_equal(try_sql(a, "UPDATE windows SET uses = uses + 1, last_used = 5",
-	    st, sizeof(st)), "");
-	assert_string_equal(try_sql(a, "SELECT count(*) FROM windows", st, sizeof(st)), "");
+	/* a use is counted in its own row (migration 7), and it may SELECT */
+	snprintf(sql, sizeof(sql), "SELECT pk_window_use('%s', %lld)", id, (long long)now + 5);
+	assert_string_equal(try_sql(a, sql, st, sizeof(st)), "");
+	assert_string_equal(try_sql(a, "SELECT count(*) FROM windows, window_uses", st,
+	    sizeof(st)), "");
 	PQfinish(a);
-	snprintf(sql, sizeof(sql), "SELECT uses FROM windows WHERE id = '%s' AND last_used = 5"
-	    " AND expires = %lld", id, (long long)(now + 3600));
+	snprintf(sql, sizeof(sql), "SELECT uses FROM window_uses WHERE window_id = '%s' AND"
+	    " host_role = 'pkt_hosta' AND last_used = %lld", id, (long long)now + 5);
 	assert_int_equal(raw_int(f->spec, sql), 2);
+	snprintf(sql, sizeof(sql), "SELECT uses FROM windows WHERE id = '%s' AND"
+	    " expires = %lld", id, (long long)(now + 3600));
+	assert_int_equal(raw_int(f->spec, sql), 0);	/* its row untouched */
+	assert_store(store_window_page(as_a, NULL, now, NULL, 0, &l), STORE_OK);
+	assert_int_equal(l.count, 1);
+	assert_int_equal(l.items[0].uses, 2);
+	assert_int_equal(l.items[0].last_used, now + 5);
+	store_window_list_free(&l);
 
 	/* the web role cannot change a ceremony's window either */
 	wc = pg_raw(uri_w);
@@ -3622,11 +3643,91 @@ test_pg_fleet_windows(void **state)
 	/* and a host ends windows (passkeyctl sessions revoke on a host) */
 	assert_store(store_window_revoke(as_a, id, NULL, &n), STORE_OK);
 	assert_int_equal(n, 1);
-	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows WHERE expires > 1"), 0);
+	assert_store(store_window_use(as_a, id, now), STORE_ERR_NOT_FOUND);
 	store_close(as_a);
 	store_close(owner);
 	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_web1, pkt_web, pkt_hosts;"
 	    " DROP ROLE pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
+}
+
+/*
+ * What a host holds in a transaction it keeps open holds no use of a
+ * window (migration 7).  Before, a use was an UPDATE of the window's row,
+ * and an end its DELETE: a host holding either made every other host's
+ * use of that window wait out its lock timeout, refused store_busy.
+ */
+static void
+test_pg_window_use_held(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkt_hosta=host-a.example",
+	    "pkt_hostb=host-b.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri[PATH_MAX + 256], st[8], sql[200];
+	char id[STORE_WINDOW_ID_LEN + 1], id2[STORE_WINDOW_ID_LEN + 1];
+	store_t *owner = open_store(f->spec), *as_b, *as_w;
+	int64_t now = (int64_t)time(NULL);
+	struct store_window_list l;
+	PGconn *a;
+	size_t n;
+
+	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
+	assert_store(add_cred(owner, "alice", "cred-1", 1), STORE_OK);
+	role_uri(f, "pkt_web1", uri, sizeof(uri));
+	as_w = open_store(uri);
+	assert_store(store_set_busy_timeout(as_w, 200), STORE_OK);
+	assert_store(open_window(as_w, "alice", "192.0.2.1", KEY_A, "cred-1", now - 10,
+	    now + 3600, id), STORE_OK);
+	assert_store(open_window(as_w, "alice", "192.0.2.2", KEY_A, "cred-1", now - 5,
+	    now + 3600, id2), STORE_OK);
+	role_uri(f, "pkt_hostb", uri, sizeof(uri));
+	as_b = open_store(uri);
+	assert_store(store_set_busy_timeout(as_b, 200), STORE_OK);
+
+	/* host A: a use, its transaction left open, with no timeouts of its own */
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	a = pg_raw(uri);
+	snprintf(sql, sizeof(sql), "SET lock_timeout = 0; SET statement_timeout = 0; BEGIN;"
+	    " SELECT pk_window_use('%s', %lld)", id, (long long)now);
+	assert_string_equal(try_sql(a, sql, st, sizeof(st)), "");
+	/* host B's use of the same window, and the web role's, go through */
+	assert_store(store_window_use(as_b, id, now + 1), STORE_OK);
+	assert_store(store_window_use(as_w, id, now + 2), STORE_OK);
+	assert_store(store_window_page(as_b, NULL, now, NULL, 0, &l), STORE_OK);
+	assert_int_equal(l.count, 2);
+	assert_string_equal(l.items[0].id, id);
+	assert_int_equal(l.items[0].uses, 2);	/* A's is not committed yet */
+	assert_int_equal(l.items[0].last_used, now + 2);
+	store_window_list_free(&l);
+	/* and so does the window's end; a use after it finds none */
+	assert_store(store_window_revoke(as_w, id, NULL, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_store(store_window_use(as_b, id, now + 3), STORE_ERR_NOT_FOUND);
+	assert_string_equal(try_sql(a, "COMMIT", st, sizeof(st)), "");
+
+	/* host A: an end, held open: the window stays in use for everyone else */
+	snprintf(sql, sizeof(sql), "BEGIN; SELECT pk_windows_end('%s', NULL)", id2);
+	assert_string_equal(try_sql(a, sql, st, sizeof(st)), "");
+	assert_store(store_window_use(as_b, id2, now + 4), STORE_OK);
+	/* only another end of it waits for A's, and is refused busy */
+	assert_store(store_window_revoke(as_w, id2, NULL, &n), STORE_ERR_BUSY);
+	assert_string_equal(try_sql(a, "ROLLBACK", st, sizeof(st)), "");
+	PQfinish(a);
+	assert_store(store_window_revoke(as_w, id2, NULL, &n), STORE_OK);
+	assert_int_equal(n, 1);
+
+	/* the ended windows go with the purge of an approval that opens one, uses too */
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM window_uses"), 4);
+	assert_store(open_window(as_w, "alice", "192.0.2.3", KEY_A, "cred-1", now, now + 3600,
+	    id), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows"), 1);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM window_uses"), 0);
+	store_close(as_b);
+	store_close(as_w);
+	store_close(owner);
+	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts;"
+	    " DROP ROLE pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
 }
 
 #define HEX32(c)	"'\\x" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
@@ -4013,6 +4114,7 @@ main(int argc, char **argv)
 		T(test_pg_own_decision_unannounced),
 		T(test_pg_fleet_roles),
 		T(test_pg_fleet_schema),
+		T(test_pg_window_use_held),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
 		T(test_pg_migrate_v2),
