@@ -143,6 +143,45 @@ policies(struct strbuf *b, const char *pre)
 	    pre, pre, pre, pre, pre, pre);
 }
 
+/*
+ * No DDL from the fleet's roles, refused before it runs: PostgreSQL takes
+ * some commands' table lock before it checks the privilege (CREATE RULE
+ * on ceremonies asks for ACCESS EXCLUSIVE, CREATE TRIGGER for SHARE ROW
+ * EXCLUSIVE), so a host whose other session held any lock on the table
+ * queued its request, and every login's statement behind it (a red-team
+ * review, on a real server).  An event trigger at ddl_command_start runs
+ * before any lock; only a superuser may make one, so an owner that is
+ * none is warned, and keeps that limit (docs/DESIGN.md).  Superusers
+ * and the owner are no members, and keep their DDL.
+ */
+static void
+no_ddl(struct strbuf *b, const char *pre)
+{
+	strbuf_printf(b, "DO $e$ BEGIN\n"
+	    "  IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN\n"
+	    "    CREATE OR REPLACE FUNCTION %s_no_ddl() RETURNS event_trigger LANGUAGE plpgsql\n"
+	    "      SET search_path = pg_catalog AS $f$\n"
+	    "    BEGIN\n"
+	    "      IF EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m\n"
+	    "          JOIN pg_catalog.pg_roles r ON r.oid = m.member\n"
+	    "          JOIN pg_catalog.pg_roles g ON g.oid = m.roleid\n"
+	    "          WHERE r.rolname = session_user AND g.rolname IN ('%s_hosts', '%s_web')) THEN\n"
+	    "        RAISE EXCEPTION 'the passkey fleet''s roles run no DDL (%%)', tg_tag\n"
+	    "          USING ERRCODE = '42501';\n"
+	    "      END IF;\n"
+	    "    END $f$;\n"
+	    "    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger"
+	    " WHERE evtname = '%s_no_ddl') THEN\n"
+	    "      CREATE EVENT TRIGGER %s_no_ddl ON ddl_command_start"
+	    " EXECUTE FUNCTION %s_no_ddl();\n"
+	    "    END IF;\n"
+	    "  ELSE\n"
+	    "    RAISE WARNING 'not a superuser: no event trigger refuses the fleet''s roles DDL"
+	    " (docs/DESIGN.md, known limits)';\n"
+	    "  END IF;\n"
+	    "END $e$;\n", pre, pre, pre, pre, pre, pre);
+}
+
 char *
 store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
     const char *const *webs, size_t n_webs, char *why, size_t whylen)
@@ -177,6 +216,7 @@ store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
 	create_role(&b, role, 0);
 	grants(&b, prefix);
 	policies(&b, prefix);
+	no_ddl(&b, prefix);
 	for (size_t i = 0; i < n_hosts; i++) {
 		const char *eq = strchr(hosts[i], '=');
 

@@ -32,6 +32,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "store.h"
 
 #define assert_store(got, want) do {					\
@@ -3272,6 +3273,12 @@ assert_host_limits_hold(const struct fixture *f, PGconn *a)
 	    "ababababababababababababababababababababababababab"), st, sizeof(st)), "");
 	PQfinish(b);
 	raw_exec(f->spec, "UPDATE pk_limits SET per_host = 2");
+	/*
+	 * what follows holds where the owner is no superuser, and so no event
+	 * trigger refuses the roles' DDL (store_fleet.c no_ddl): it is off here
+	 */
+	assert_string_equal(try_sql(a, "CREATE TEMP VIEW x AS SELECT 1", st, sizeof(st)), "42501");
+	raw_exec(f->spec, "ALTER EVENT TRIGGER pkt_no_ddl DISABLE");
 	assert_string_equal(try_sql(a, "CREATE TEMP VIEW pk_limits AS SELECT true AS one,"
 	    " 1000000 AS per_user, 1000000 AS per_address, 1000000 AS per_user_address,"
 	    " 1000000 AS per_host, 1000000 AS total, 900 AS host_lifetime;"
@@ -3294,7 +3301,7 @@ assert_host_limits_hold(const struct fixture *f, PGconn *a)
 	assert_string_equal(try_sql(a, HOST_ROW("fa" "fafafafafafafafafafafafafafa"
 	    "fafafafafafafafafafafafafafafafafa"), st, sizeof(st)), "");
 	raw_exec(f->spec, "DROP FUNCTION public.nextval(text); REVOKE CREATE ON SCHEMA public"
-	    " FROM PUBLIC");
+	    " FROM PUBLIC; ALTER EVENT TRIGGER pkt_no_ddl ENABLE");
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE token_hash ="
 	    " '\\x" "fafafafafafafafafafafafafafafafafafafafafafafafafafafafafafafafa'"
 	    " AND admitted > 0"), 1);
@@ -3420,6 +3427,9 @@ test_pg_fleet_roles(void **state)
 		{ "INSERT INTO window_uses VALUES ('x', 'pkt_hostb', 1, 1)",
 		  "count a use in another's name" },
 		{ "DELETE FROM window_uses", "forget windows' uses" },
+		{ "CREATE TEMP TABLE x (a int)", "run DDL (an event trigger's refusal)" },
+		{ "CREATE RULE r AS ON INSERT TO ceremonies DO INSTEAD NOTHING",
+		  "ask for the ceremonies' ACCESS EXCLUSIVE lock" },
 	};
 	static const char *const hosts[] = { "pkt_hosta=host-a.example", "pkt_hostb=host-b.example" };
 	static const char *const webs[] = { "pkt_web1" };
@@ -3523,8 +3533,10 @@ test_pg_fleet_roles(void **state)
 	assert_string_equal(hex, "42501");
 	/* it counts the fleet's ceremonies, the owner's rows whatever its own objects say */
 	raw_exec(f->spec, "UPDATE pk_pending_total SET at = 0, n = -1");
+	raw_exec(f->spec, "ALTER EVENT TRIGGER pkt_no_ddl DISABLE");	/* as above */
 	assert_string_equal(try_sql(w, "CREATE TEMP VIEW ceremonies AS SELECT * FROM"
 	    " public.ceremonies WHERE false; SELECT pk_pending_recount()", st, sizeof(st)), "");
+	raw_exec(f->spec, "ALTER EVENT TRIGGER pkt_no_ddl ENABLE");
 	assert_true(raw_int(f->spec, "SELECT n FROM pk_pending_total") > 0);
 	assert_int_equal(raw_int(f->spec, "SELECT n FROM pk_pending_total"),
 	    raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state = 'pending'"
@@ -3646,6 +3658,50 @@ test_pg_fleet_windows(void **state)
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM windows WHERE expires > 1"), 0);
 	assert_store(store_window_use(as_a, id, now), STORE_ERR_NOT_FOUND);
 	store_close(as_a);
+	store_close(owner);
+	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_web1, pkt_web, pkt_hosts;"
+	    " DROP ROLE pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
+}
+
+/*
+ * A host cannot queue a strong lock on a table ahead of every login: its
+ * CREATE RULE is refused before PostgreSQL asks for the lock (the event
+ * trigger of store_fleet.c no_ddl).  Without it the request waits behind
+ * the host's other session, with no timeout of its own, and every read
+ * of ceremonies after it waits too.
+ */
+static void
+test_pg_fleet_no_lock_queue(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkt_hosta=host-a.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri[PATH_MAX + 256], st[8];
+	store_t *owner = open_store(f->spec);
+	PGconn *held, *a, *w;
+	int64_t t0;
+
+	fleet_apply(owner, "pkt", hosts, 1, webs, 1);
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	held = pg_raw(uri);
+	a = pg_raw(uri);
+	assert_string_equal(try_sql(held, "BEGIN; SELECT 1 FROM ceremonies LIMIT 1", st,
+	    sizeof(st)), "");
+	/* 3 s, not 0 as a host's could be: without the trigger this fails, never hangs */
+	t0 = clock_monotonic_ms();
+	assert_string_equal(try_sql(a, "SET statement_timeout = 3000; SET lock_timeout = 0;"
+	    " CREATE RULE r AS ON INSERT TO ceremonies DO INSTEAD NOTHING", st, sizeof(st)),
+	    "42501");
+	assert_true(clock_monotonic_ms() - t0 < 1000);
+	role_uri(f, "pkt_web1", uri, sizeof(uri));
+	w = pg_raw(uri);
+	assert_string_equal(try_sql(w, "SET lock_timeout = 1000; SELECT count(*) FROM ceremonies",
+	    st, sizeof(st)), "");
+	/* the owner's DDL is its own (a superuser's here) */
+	raw_exec(f->spec, "CREATE TABLE owners_own (x int); DROP TABLE owners_own");
+	PQfinish(w);
+	PQfinish(a);
+	PQfinish(held);
 	store_close(owner);
 	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_web1, pkt_web, pkt_hosts;"
 	    " DROP ROLE pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
@@ -4115,6 +4171,7 @@ main(int argc, char **argv)
 		T(test_pg_fleet_roles),
 		T(test_pg_fleet_schema),
 		T(test_pg_window_use_held),
+		T(test_pg_fleet_no_lock_queue),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
 		T(test_pg_migrate_v2),
