@@ -68,11 +68,18 @@ grants(struct strbuf *b, const char *pre)
 	strbuf_printf(b, "GRANT EXECUTE ON FUNCTION pk_pending_recount() TO %s_web;\n", pre);
 	/*
 	 * names the owner's functions could meet in the schema are the owner's
-	 * alone; and the roles may reach the schema (only public's USAGE is
-	 * everyone's by default: another schema would lock the fleet out)
+	 * alone; the roles may reach the schema (only public's USAGE is
+	 * everyone's by default: another schema would lock the fleet out),
+	 * and nobody else may: any role that may connect could otherwise
+	 * queue a lock on our tables ahead of every login (CREATE RULE asks
+	 * for it before the privilege check, and the event trigger of
+	 * no_ddl stops the fleet's roles only).  Without USAGE the name is
+	 * refused before any lock.  Where the owner does not own the schema
+	 * the REVOKEs only warn.
 	 */
 	strbuf_printf(b, "DO $s$ BEGIN\n"
-	    "  EXECUTE format('REVOKE CREATE ON SCHEMA %%I FROM PUBLIC', current_schema());\n"
+	    "  EXECUTE format('REVOKE CREATE, USAGE ON SCHEMA %%I FROM PUBLIC',"
+	    " current_schema());\n"
 	    "  EXECUTE format('GRANT USAGE ON SCHEMA %%I TO %s_web, %s_hosts',"
 	    " current_schema());\n"
 	    "END $s$;\n", pre, pre);
@@ -151,30 +158,34 @@ policies(struct strbuf *b, const char *pre)
  * queued its request, and every login's statement behind it (a red-team
  * review, on a real server).  An event trigger at ddl_command_start runs
  * before any lock; only a superuser may make one, so an owner that is
- * none is warned, and keeps that limit (docs/DESIGN.md).  Superusers
- * and the owner are no members, and keep their DDL.
+ * none is warned, and keeps that limit (docs/DESIGN.md).  The owner is
+ * no member, and superusers keep their DDL, members or not.
  */
 static void
 no_ddl(struct strbuf *b, const char *pre)
 {
+	/*
+	 * members through other groups too (pg_has_role), superusers not; a
+	 * role renamed or dropped (to_regrole NULL) refuses nobody, rather
+	 * than fail everyone's DDL; made again, and enabled, at each apply
+	 */
 	strbuf_printf(b, "DO $e$ BEGIN\n"
 	    "  IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN\n"
 	    "    CREATE OR REPLACE FUNCTION %s_no_ddl() RETURNS event_trigger LANGUAGE plpgsql\n"
 	    "      SET search_path = pg_catalog AS $f$\n"
 	    "    BEGIN\n"
-	    "      IF EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m\n"
-	    "          JOIN pg_catalog.pg_roles r ON r.oid = m.member\n"
-	    "          JOIN pg_catalog.pg_roles g ON g.oid = m.roleid\n"
-	    "          WHERE r.rolname = session_user AND g.rolname IN ('%s_hosts', '%s_web')) THEN\n"
+	    "      IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user)\n"
+	    "          AND EXISTS (SELECT 1 FROM pg_catalog.unnest(ARRAY['%s_hosts', '%s_web']) g\n"
+	    "          WHERE pg_catalog.to_regrole(g) IS NOT NULL\n"
+	    "          AND pg_catalog.pg_has_role(session_user, pg_catalog.to_regrole(g),"
+	    " 'MEMBER')) THEN\n"
 	    "        RAISE EXCEPTION 'the passkey fleet''s roles run no DDL (%%)', tg_tag\n"
 	    "          USING ERRCODE = '42501';\n"
 	    "      END IF;\n"
 	    "    END $f$;\n"
-	    "    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger"
-	    " WHERE evtname = '%s_no_ddl') THEN\n"
-	    "      CREATE EVENT TRIGGER %s_no_ddl ON ddl_command_start"
+	    "    DROP EVENT TRIGGER IF EXISTS %s_no_ddl;\n"
+	    "    CREATE EVENT TRIGGER %s_no_ddl ON ddl_command_start"
 	    " EXECUTE FUNCTION %s_no_ddl();\n"
-	    "    END IF;\n"
 	    "  ELSE\n"
 	    "    RAISE WARNING 'not a superuser: no event trigger refuses the fleet''s roles DDL"
 	    " (docs/DESIGN.md, known limits)';\n"

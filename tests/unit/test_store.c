@@ -3697,14 +3697,38 @@ test_pg_fleet_no_lock_queue(void **state)
 	w = pg_raw(uri);
 	assert_string_equal(try_sql(w, "SET lock_timeout = 1000; SELECT count(*) FROM ceremonies",
 	    st, sizeof(st)), "");
+	/* a role of no fleet's may not name the tables: refused before any lock */
+	PQfinish(a);
+	raw_exec(f->spec, "CREATE ROLE pkt_other LOGIN");
+	role_uri(f, "pkt_other", uri, sizeof(uri));
+	a = pg_raw(uri);
+	t0 = clock_monotonic_ms();
+	assert_string_equal(try_sql(a, "SET statement_timeout = 3000; SET lock_timeout = 0;"
+	    " CREATE RULE r AS ON INSERT TO public.ceremonies DO INSTEAD NOTHING", st,
+	    sizeof(st)), "42501");
+	assert_true(clock_monotonic_ms() - t0 < 1000);
+	PQfinish(a);
+	raw_exec(f->spec, "DROP ROLE pkt_other");
 	/* the owner's DDL is its own (a superuser's here) */
 	raw_exec(f->spec, "CREATE TABLE owners_own (x int); DROP TABLE owners_own");
 	PQfinish(w);
-	PQfinish(a);
 	PQfinish(held);
+	/* a host through a group of its own is a host too */
+	raw_exec(f->spec, "CREATE ROLE pkt_dc1 NOLOGIN; GRANT pkt_hosts TO pkt_dc1;"
+	    " CREATE ROLE pkt_hostz LOGIN; GRANT pkt_dc1 TO pkt_hostz");
+	role_uri(f, "pkt_hostz", uri, sizeof(uri));
+	a = pg_raw(uri);
+	assert_string_equal(try_sql(a, "CREATE TEMP TABLE z (x int)", st, sizeof(st)), "42501");
+	/* and the trigger an admin turned off is made again, on, by the next apply */
+	raw_exec(f->spec, "ALTER EVENT TRIGGER pkt_no_ddl DISABLE");
+	assert_string_equal(try_sql(a, "CREATE TEMP TABLE z (x int); DROP TABLE z", st,
+	    sizeof(st)), "");
+	fleet_apply(owner, "pkt", hosts, 1, webs, 1);
+	assert_string_equal(try_sql(a, "CREATE TEMP TABLE z (x int)", st, sizeof(st)), "42501");
+	PQfinish(a);
 	store_close(owner);
-	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_web1, pkt_web, pkt_hosts;"
-	    " DROP ROLE pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
+	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostz, pkt_web1, pkt_web, pkt_hosts;"
+	    " DROP ROLE pkt_hostz, pkt_dc1, pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
 }
 
 /*
