@@ -3436,7 +3436,6 @@ test_pg_fleet_roles(void **state)
 	char uri_a[PATH_MAX + 256], uri_w[PATH_MAX + 256], why[200], st[8], hex[80];
 	store_t *owner = open_store(f->spec), *as_a;
 	PGconn *a, *w;
-	char *sql;
 	size_t n;
 	int64_t now = (int64_t)time(NULL);
 	struct store_ceremony c, got;
@@ -3449,11 +3448,8 @@ test_pg_fleet_roles(void **state)
 	assert_null(store_fleet_sql("Pkt", NULL, 0, NULL, 0, why, sizeof(why)));
 	assert_null(store_fleet_sql("pkt", NULL, 0, (const char *[]){ "web\"1" }, 1, why,
 	    sizeof(why)));
-	sql = store_fleet_sql("pkt", hosts, 2, webs, 1, why, sizeof(why));
-	assert_non_null(sql);
-	assert_store(store_exec_script(owner, sql), STORE_OK);
-	assert_store(store_exec_script(owner, sql), STORE_OK);	/* again: no harm */
-	free(sql);
+	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
+	fleet_apply(owner, "pkt", hosts, 2, webs, 1);	/* again: no harm */
 	assert_store(add_cred(owner, "alice", "cred-1", 1), STORE_OK);
 
 	/* host A: its own ceremony, stamped with its role and registered name */
