@@ -1,13 +1,14 @@
 /*
  * passkeyctl fleet [--store URI] [--prefix P] [--host ROLE=HOSTNAME]...
- *                  [--web ROLE]...
+ *                  [--web ROLE]... [--host-connections N]
  * A fleet's database roles (store/store_fleet.c): printed as SQL for an
  * admin to read and run, or, with --store, applied there at once: the
  * schema is created or migrated first (as the URI's user, who must own
  * it), then the roles, grants and row-level security policies, in one
  * transaction.  Run again to add hosts: nothing else changes.  Passwords
  * are not set here: give the login roles theirs (ALTER ROLE ... PASSWORD,
- * or certificates) as the database's own administration does.
+ * or certificates) as the database's own administration does.  The
+ * server's warnings (an owner that is no superuser gets one) go to stderr.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -19,31 +20,33 @@
 
 #define FLEET_MAX_ROLES 1024
 
-enum { OPT_STORE = 256, OPT_PREFIX, OPT_HOST, OPT_WEB, OPT_HELP };
+enum { OPT_STORE = 256, OPT_PREFIX, OPT_HOST, OPT_WEB, OPT_HOST_CONNS, OPT_HELP };
 
 static const struct option fleet_options[] = {
 	{ "store", required_argument, NULL, OPT_STORE },
 	{ "prefix", required_argument, NULL, OPT_PREFIX },
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "web", required_argument, NULL, OPT_WEB },
+	{ "host-connections", required_argument, NULL, OPT_HOST_CONNS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const char fleet_usage[] =
     "usage: passkeyctl fleet [--store URI] [--prefix P] [--host ROLE=HOSTNAME]...\n"
-    "                        [--web ROLE]...\n"
+    "                        [--web ROLE]... [--host-connections N]\n"
     "The SQL for a fleet's PostgreSQL roles: PREFIX_hosts (each SSH host's\n"
     "passkeyd: its own ceremonies, read passkeys) and PREFIX_web (the approval\n"
     "pages), their grants and row-level security policies, and a login role\n"
     "per --host (bound to the host name its pages show) and per --web.\n"
+    "Every host role may hold N connections at most (default 16, at least 6).\n"
     "Printed; with --store (the owner's postgresql:// URI) applied there,\n"
     "after the schema.  PREFIX defaults to passkey.\n";
 
 static int
 apply(const char *uri, const char *sql)
 {
-	char why[512], shown[512];
+	char why[512], shown[512], warn[1024];
 	store_t *st;
 	store_err_t err;
 
@@ -53,7 +56,13 @@ apply(const char *uri, const char *sql)
 		    why[0] ? ": " : "", why);
 		return EXIT_VERDICT_REJECTED;
 	}
-	err = store_exec_script(st, sql);
+	err = store_exec_script(st, sql, warn, sizeof(warn));
+	for (const char *line = warn; *line != '\0'; ) {
+		size_t n = strcspn(line, "\n");	/* the last may be cut short: no '\n' */
+
+		fprintf(stderr, "passkeyctl: warning: %.*s\n", (int)n, line);
+		line += n + (line[n] == '\n');
+	}
 	if (err != STORE_OK)
 		fprintf(stderr, "passkeyctl: store %s: %s: %s\n", shown, store_err_str(err),
 		    store_errmsg(st));
@@ -67,9 +76,11 @@ int
 cmd_fleet(int argc, char **argv)
 {
 	const char *hosts[FLEET_MAX_ROLES], *webs[FLEET_MAX_ROLES];
-	const char *store = NULL, *prefix = "passkey";
-	size_t n_hosts = 0, n_webs = 0;
-	char why[256], *sql;
+	struct store_fleet_spec spec = { .prefix = "passkey", .hosts = hosts, .webs = webs,
+	    .host_conns = STORE_FLEET_HOST_CONNS_DEFAULT };
+	const char *store = NULL;
+	char why[256], *sql, *end;
+	long n;
 	int opt, rc;
 
 	optind = 1;
@@ -79,19 +90,27 @@ cmd_fleet(int argc, char **argv)
 			store = optarg;
 			break;
 		case OPT_PREFIX:
-			prefix = optarg;
+			spec.prefix = optarg;
+			break;
+		case OPT_HOST_CONNS:
+			n = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || n < STORE_FLEET_HOST_CONNS_MIN ||
+			    n > STORE_FLEET_HOST_CONNS_MAX)
+				return usage_error(fleet_usage, "--host-connections must be %d-%d",
+				    STORE_FLEET_HOST_CONNS_MIN, STORE_FLEET_HOST_CONNS_MAX);
+			spec.host_conns = (int)n;
 			break;
 		case OPT_HOST:
-			if (n_hosts == FLEET_MAX_ROLES)
+			if (spec.n_hosts == FLEET_MAX_ROLES)
 				return usage_error(fleet_usage, "at most %d hosts at once",
 				    FLEET_MAX_ROLES);
-			hosts[n_hosts++] = optarg;
+			hosts[spec.n_hosts++] = optarg;
 			break;
 		case OPT_WEB:
-			if (n_webs == FLEET_MAX_ROLES)
+			if (spec.n_webs == FLEET_MAX_ROLES)
 				return usage_error(fleet_usage, "at most %d web roles at once",
 				    FLEET_MAX_ROLES);
-			webs[n_webs++] = optarg;
+			webs[spec.n_webs++] = optarg;
 			break;
 		case OPT_HELP:
 			fputs(fleet_usage, stdout);
@@ -105,7 +124,7 @@ cmd_fleet(int argc, char **argv)
 	if (store != NULL && strncmp(store, "postgresql://", 13) != 0 &&
 	    strncmp(store, "postgres://", 11) != 0)
 		return usage_error(fleet_usage, "--store must be a postgresql:// URI");
-	if ((sql = store_fleet_sql(prefix, hosts, n_hosts, webs, n_webs, why, sizeof(why))) == NULL)
+	if ((sql = store_fleet_sql(&spec, why, sizeof(why))) == NULL)
 		return usage_error(fleet_usage, "%s", why);
 	if (store == NULL) {
 		fputs(sql, stdout);

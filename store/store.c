@@ -998,11 +998,14 @@ store_window_list_free(struct store_window_list *list)
 }
 
 store_err_t
-store_exec_script(store_t *st, const char *sql)
+store_exec_script(store_t *st, const char *sql, char *warn, size_t warnlen)
 {
+	if (warn == NULL || warnlen == 0)
+		return STORE_ERR_INVALID;
+	warn[0] = '\0';
 	if (st == NULL || sql == NULL || *sql == '\0')
 		return STORE_ERR_INVALID;
 	if (!CEREMONY_OP(st, exec_script))
 		return STORE_ERR_UNSUPPORTED;
-	return st->ops->exec_script(st, sql);
+	return st->ops->exec_script(st, sql, warn, warnlen);
 }

@@ -488,17 +488,43 @@ void store_window_free(struct store_window *w);		/* frees members */
 void store_window_list_free(struct store_window_list *list);
 
 /*
+ * What a fleet's roles are made of (store_fleet_sql): the group roles'
+ * prefix, a login role per host ("role=hostname": the host's name as its
+ * pages show it) and per web instance ("role"), and how many connections
+ * each host's role may hold at once (STORE_FLEET_HOST_CONNS_MIN..MAX).
+ */
+struct store_fleet_spec {
+	const char *prefix;
+	const char *const *hosts;
+	size_t n_hosts;
+	const char *const *webs;
+	size_t n_webs;
+	int host_conns;
+};
+
+/*
+ * A host's passkeyd holds six connections; the rest of the default is
+ * room for a reconnect while the server still counts the old ones (a
+ * partition it has not noticed yet).
+ */
+#define STORE_FLEET_HOST_CONNS_DEFAULT	16
+#define STORE_FLEET_HOST_CONNS_MIN	6
+#define STORE_FLEET_HOST_CONNS_MAX	1000
+
+/*
  * The SQL that sets up a fleet's roles on a PostgreSQL store (the schema
  * itself comes with store_open): group roles `prefix`_web and
- * `prefix`_hosts with their grants and row-level security policies, then
- * a login role per host in hosts[] ("role=hostname": the host's name as
- * its pages show it) and per web instance in webs[] ("role").  Running it
- * again changes nothing but what it was given anew.  A malloc'd string,
- * or NULL with the reason in why (a name that is not plain).
+ * `prefix`_hosts with their grants and row-level security policies, a
+ * login role per host and per web instance, and every host role's
+ * connection limit.  Running it again changes nothing but what it was
+ * given anew.  A malloc'd string, or NULL with the reason in why (a name
+ * that is not plain, a limit out of range).
  */
-char *store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
-    const char *const *webs, size_t n_webs, char *why, size_t whylen);
-/* Runs SQL text (store_fleet_sql's) on the store, as one transaction. */
-store_err_t store_exec_script(store_t *st, const char *sql);
+char *store_fleet_sql(const struct store_fleet_spec *spec, char *why, size_t whylen);
+/*
+ * Runs SQL text (store_fleet_sql's) on the store, as one transaction.
+ * The server's warnings, if any, go to warn, one per line ("" if none).
+ */
+store_err_t store_exec_script(store_t *st, const char *sql, char *warn, size_t warnlen);
 
 #endif

@@ -99,7 +99,7 @@ struct store_ops {
 	int (*notice_fd)(store_t *);
 	store_err_t (*notices)(store_t *, void (*)(const unsigned char[STORE_TOKEN_HASH_LEN],
 	    void *), void *);
-	store_err_t (*exec_script)(store_t *, const char *);
+	store_err_t (*exec_script)(store_t *, const char *, char *, size_t);
 };
 
 struct store {

@@ -13,9 +13,11 @@
  *   prefix_web    the approval pages: read every ceremony and decide
  *                 pending ones; write credentials, users, enrollments,
  *                 re-approval windows and the audit log.
- * The tables' owner (who ran the migrations) passes row-level security
- * as ever; the group roles get no login.  Names are checked here so that
- * they can go into SQL text as they are.
+ * Each host's login role may hold so many connections (a compromised one
+ * must not take every slot of the server's); the web roles' are not
+ * limited.  The tables' owner (who ran the migrations) passes row-level
+ * security as ever; the group roles get no login.  Names are checked
+ * here so that they can go into SQL text as they are.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,33 +195,126 @@ no_ddl(struct strbuf *b, const char *pre)
 	    "END $e$;\n", pre, pre, pre, pre, pre, pre);
 }
 
-char *
-store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
-    const char *const *webs, size_t n_webs, char *why, size_t whylen)
+/*
+ * What a host holds open, ended from outside.  Any role may SET its own
+ * timeouts off, so a compromised host could keep a transaction open for
+ * ever (its snapshot keeps the window uses it made from being vacuumed,
+ * an end it holds holds off other ends, and the notification queue is
+ * not trimmed past it), or LISTEN and read nothing, which holds back the
+ * queue's trimming the same way: once the queue is full (8 GB), every
+ * transaction that notifies fails, and so would every verdict.  The web
+ * instances' sweeps call this each second (store_pg_ceremony.c
+ * pg_end_held): it ends the session of a host role (a member of the
+ * group, through any group; no superuser) in this database whose
+ * transaction is older than p_seconds (2 at least).  That covers the deaf
+ * listener too: the server reads the queue for it, and waits to write
+ * the notices, inside a transaction (async.c ProcessIncomingNotify).  No
+ * host's own work takes a second.  It must see other roles' sessions and
+ * signal them: an owner that is a superuser, or has pg_read_all_stats and
+ * pg_signal_backend; without, it sees none to end, and ends none.  Names
+ * are looked up in pg_catalog, then pg_temp last: a caller's temporary
+ * view of pg_roles' name must not stand in for it.
+ */
+static void
+watchdog(struct strbuf *b, const char *pre)
 {
-	struct strbuf b = { 0 };
-	char role[64], *sql;
+	strbuf_printf(b, "CREATE OR REPLACE FUNCTION pk_end_held(p_seconds integer) RETURNS integer\n"
+	    "  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$\n"
+	    "DECLARE s record; n integer := 0; hosts regrole := to_regrole('%s_hosts');\n"
+	    "  held timestamptz := clock_timestamp()"
+	    " - make_interval(secs => greatest(p_seconds, 2));\n"
+	    "BEGIN\n"
+	    "  IF hosts IS NULL THEN RETURN 0; END IF;\n"
+	    "  FOR s IN SELECT a.pid, a.usename, a.state FROM pg_stat_activity a\n"
+	    "      JOIN pg_roles r ON r.oid = a.usesysid\n"
+	    "      WHERE a.datname = current_database() AND NOT r.rolsuper\n"
+	    "      AND pg_has_role(a.usesysid, hosts::oid, 'MEMBER')\n"
+	    "      AND a.xact_start < held LOOP\n"
+	    "    IF pg_terminate_backend(s.pid) THEN\n"
+	    "      n := n + 1;\n"
+	    "      RAISE LOG 'passkey fleet: ended the session %% of %% (%%): held open too long',"
+	    " s.pid, s.usename, s.state;\n"
+	    "    END IF;\n"
+	    "  END LOOP;\n"
+	    "  RETURN n;\n"
+	    "EXCEPTION WHEN insufficient_privilege THEN\n"
+	    "  RETURN n;\n"
+	    "END $f$;\n"
+	    "REVOKE ALL ON FUNCTION pk_end_held(integer) FROM PUBLIC;\n"
+	    "GRANT EXECUTE ON FUNCTION pk_end_held(integer) TO %s_web;\n", pre, pre);
+	strbuf_printf(b, "DO $w$ BEGIN\n"
+	    "  IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)\n"
+	    "      AND NOT (pg_catalog.pg_has_role('pg_signal_backend', 'MEMBER')\n"
+	    "      AND pg_catalog.pg_has_role('pg_read_all_stats', 'MEMBER')) THEN\n"
+	    "    RAISE WARNING 'not a superuser, nor a member of pg_signal_backend and"
+	    " pg_read_all_stats: pk_end_held() ends no host''s session held open"
+	    " (docs/DESIGN.md, known limits)';\n"
+	    "  END IF;\n"
+	    "END $w$;\n");
+}
+
+/*
+ * Every login role of the hosts' group (those made before too) may hold
+ * so many connections: a compromised host that opened all it could
+ * would otherwise take every slot of max_connections, and no instance
+ * that reconnects, anywhere in the fleet, would get one.  Superusers are
+ * not limited by PostgreSQL, and are left alone.
+ */
+static void
+host_connection_limit(struct strbuf *b, const char *pre, int conns)
+{
+	strbuf_printf(b, "DO $c$ DECLARE r name; BEGIN\n"
+	    "  FOR r IN SELECT rolname FROM pg_catalog.pg_roles WHERE rolcanlogin AND NOT rolsuper\n"
+	    "      AND pg_catalog.pg_has_role(oid, '%s_hosts'::regrole, 'MEMBER') LOOP\n"
+	    "    EXECUTE pg_catalog.format('ALTER ROLE %%I CONNECTION LIMIT %d', r);\n"
+	    "  END LOOP;\n"
+	    "END $c$;\n", pre, conns);
+}
+
+static int
+spec_ok(const struct store_fleet_spec *spec, char *why, size_t whylen)
+{
+	const char *prefix = spec->prefix;
 
 	if (prefix == NULL || !plain_role(prefix, strlen(prefix)) || strlen(prefix) > 32) {
 		snprintf(why, whylen, "the prefix must be 1-32 of a-z, 0-9, '_', from a letter");
-		return NULL;
+		return 0;
 	}
-	for (size_t i = 0; i < n_hosts; i++) {
-		const char *eq = strchr(hosts[i], '=');
+	if (spec->host_conns < STORE_FLEET_HOST_CONNS_MIN ||
+	    spec->host_conns > STORE_FLEET_HOST_CONNS_MAX) {
+		snprintf(why, whylen, "a host's connections must be %d-%d (its passkeyd holds %d)",
+		    STORE_FLEET_HOST_CONNS_MIN, STORE_FLEET_HOST_CONNS_MAX,
+		    STORE_FLEET_HOST_CONNS_MIN);
+		return 0;
+	}
+	for (size_t i = 0; i < spec->n_hosts; i++) {
+		const char *h = spec->hosts[i], *eq = strchr(h, '=');
 
-		if (eq == NULL || !plain_role(hosts[i], (size_t)(eq - hosts[i])) ||
-		    hosts[i][eq - hosts[i]] != '=' || !plain_hostname(eq + 1)) {
+		if (eq == NULL || !plain_role(h, (size_t)(eq - h)) || !plain_hostname(eq + 1)) {
 			snprintf(why, whylen, "a host is ROLE=HOSTNAME (ROLE: a-z, 0-9, '_', from a"
-			    " letter; HOSTNAME: letters, digits, '.', '-'): %.60s", hosts[i]);
-			return NULL;
+			    " letter; HOSTNAME: letters, digits, '.', '-'): %.60s", h);
+			return 0;
 		}
 	}
-	for (size_t i = 0; i < n_webs; i++)
-		if (!plain_role(webs[i], strlen(webs[i]))) {
+	for (size_t i = 0; i < spec->n_webs; i++)
+		if (!plain_role(spec->webs[i], strlen(spec->webs[i]))) {
 			snprintf(why, whylen, "a web role is a-z, 0-9, '_', from a letter: %.60s",
-			    webs[i]);
-			return NULL;
+			    spec->webs[i]);
+			return 0;
 		}
+	return 1;
+}
+
+char *
+store_fleet_sql(const struct store_fleet_spec *spec, char *why, size_t whylen)
+{
+	struct strbuf b = { 0 };
+	const char *prefix;
+	char role[64], *sql;
+
+	if (spec == NULL || !spec_ok(spec, why, whylen))
+		return NULL;
+	prefix = spec->prefix;
 	strbuf_printf(&b, "-- ssh-passkeys fleet roles (passkeyctl fleet); safe to run again\n");
 	snprintf(role, sizeof(role), "%s_web", prefix);
 	create_role(&b, role, 0);
@@ -228,10 +323,11 @@ store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
 	grants(&b, prefix);
 	policies(&b, prefix);
 	no_ddl(&b, prefix);
-	for (size_t i = 0; i < n_hosts; i++) {
-		const char *eq = strchr(hosts[i], '=');
+	watchdog(&b, prefix);
+	for (size_t i = 0; i < spec->n_hosts; i++) {
+		const char *h = spec->hosts[i], *eq = strchr(h, '=');
 
-		snprintf(role, sizeof(role), "%.*s", (int)(eq - hosts[i]), hosts[i]);
+		snprintf(role, sizeof(role), "%.*s", (int)(eq - h), h);
 		strbuf_printf(&b, "-- the SSH host %s\n", eq + 1);
 		create_role(&b, role, 1);
 		strbuf_printf(&b, "GRANT %s_hosts TO %s;\n"
@@ -239,10 +335,12 @@ store_fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
 		    "  ON CONFLICT (role) DO UPDATE SET hostname = excluded.hostname;\n",
 		    prefix, role, role, eq + 1);
 	}
-	for (size_t i = 0; i < n_webs; i++) {
-		strbuf_printf(&b, "-- the web instance role %s\n", webs[i]);
-		create_role(&b, webs[i], 1);
-		strbuf_printf(&b, "GRANT %s_web TO %s;\n", prefix, webs[i]);
+	strbuf_printf(&b, "-- each host's connections, at most\n");
+	host_connection_limit(&b, prefix, spec->host_conns);
+	for (size_t i = 0; i < spec->n_webs; i++) {
+		strbuf_printf(&b, "-- the web instance role %s\n", spec->webs[i]);
+		create_role(&b, spec->webs[i], 1);
+		strbuf_printf(&b, "GRANT %s_web TO %s;\n", prefix, spec->webs[i]);
 	}
 	if ((sql = strbuf_take(&b, NULL)) == NULL)
 		snprintf(why, whylen, "out of memory");

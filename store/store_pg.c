@@ -478,6 +478,17 @@ static const char *const pg_migrations[] = {
 	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_windows_end(text, text)"
 	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
 	"END $d$;",
+
+	/*
+	 * 8: the name of the watchdog that ends a host's sessions held open
+	 * too long, so that every instance can prepare its call.  Its body
+	 * comes with the roles' SQL (store_fleet.c watchdog), which knows the
+	 * hosts' group and is made again at each apply; until then it ends
+	 * nothing, and nobody but the owner may call it.
+	 */
+	"CREATE FUNCTION pk_end_held(p_seconds integer) RETURNS integer"
+	"  LANGUAGE sql AS 'SELECT 0';"
+	"REVOKE ALL ON FUNCTION pk_end_held(integer) FROM PUBLIC;",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -165,6 +165,13 @@
 	X(PG_CER_MAY_RECOUNT, PG_READ, "SELECT has_function_privilege('pk_pending_recount()'," \
 	    " 'EXECUTE')") \
 	/*
+	 * a host's sessions held open too long, ended (the roles' SQL makes
+	 * the function, store_fleet.c watchdog): one missing is no call
+	 */ \
+	X(PG_CER_END_HELD, PG_WRITE, "SELECT pk_end_held($1::integer)") \
+	X(PG_CER_MAY_END_HELD, PG_READ, "SELECT coalesce(has_function_privilege(" \
+	    "to_regprocedure('pk_end_held(integer)'), 'EXECUTE'), false)") \
+	/*
 	 * the purge skips rows another transaction holds: two approvals at once
 	 * must not wait on each other over a window that has ended anyway
 	 */ \
@@ -212,6 +219,12 @@ struct pg_job;
 #define PG_LATER_MAX	4
 #define PG_RELEASE_MARK	"RELEASE SAVEPOINT pk_mark"
 
+/* Whether the role may call a function only some roles may (asked, then known). */
+struct pg_may {
+	int64_t asked_ms;	/* when it last asked (monotonic; 0: never) */
+	int yes;
+};
+
 struct store_pg {
 	struct store base;	/* first: a store_t * is a struct store_pg * */
 	PGconn *conn;		/* NULL after it was given up */
@@ -238,8 +251,8 @@ struct store_pg {
 	int64_t retry_after_ms;	/* no new attempt before this (after a failed one) */
 	char retry_why[400];	/* and why that one failed: msg may be cleared since */
 	int may_forget;		/* 0 once the role was refused DELETE on ceremonies */
-	int64_t recount_asked_ms;	/* when the role last asked whether it may recount */
-	int may_recount;	/* and the answer */
+	struct pg_may recount;	/* whether the role may call pk_pending_recount() */
+	struct pg_may end_held;	/* and pk_end_held() */
 	int64_t rows_bound_at;	/* when the audit log's row bound was last enforced */
 	int rows_bound_more;	/* and it left more to remove */
 	PGconn *listen;		/* the second connection, for change notices */
@@ -382,6 +395,6 @@ store_err_t pg_ceremony_listen(store_t *st);
 int pg_notice_fd(store_t *st);
 store_err_t pg_notices(store_t *st,
     void (*fn)(const unsigned char[STORE_TOKEN_HASH_LEN], void *), void *arg);
-store_err_t pg_exec_script(store_t *st, const char *sql);
+store_err_t pg_exec_script(store_t *st, const char *sql, char *warn, size_t warnlen);
 
 #endif /* PASSKEY_STORE_PG_H */

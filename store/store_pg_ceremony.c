@@ -159,6 +159,7 @@ pg_ceremony_set_handle(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LE
 }
 
 static store_err_t pg_recount(struct store_pg *);
+static store_err_t pg_end_held(struct store_pg *);
 
 store_err_t
 pg_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before, size_t batch,
@@ -189,44 +190,89 @@ pg_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before, size_t batch,
 			return err;
 		}
 	}
-	return pg_recount(pg);
+	if ((err = pg_recount(pg)) != STORE_OK)
+		return err;
+	return pg_end_held(pg);
 }
 
 /*
- * The fleet's pending counts (migration 6), which the admit trigger uses
- * while they are fresh.  Every web instance asks; the database counts at
- * most once a second, so asking is cheap.  Whether the role may is asked
- * first, and again a minute later while it may not (a host's role, or a
- * web role before the fleet's SQL is run again after the upgrade): a
- * refused call would write an error to the server's log each second, per
- * host.  Meanwhile the trigger counts every row, as before.
+ * Whether the role may call a function the web instances call each
+ * second: asked first, and again a minute later while it may not (a
+ * host's role, or a web role before the fleet's SQL is run again after
+ * an upgrade): a refused call would write an error to the server's log
+ * each second, per host.
  */
-#define PG_RECOUNT_ASK_MS	60000
+#define PG_MAY_ASK_MS	60000
 
 static store_err_t
-pg_recount(struct store_pg *pg)
+pg_may(struct store_pg *pg, enum pg_stmt_id ask, struct pg_may *may)
 {
 	int64_t now = clock_monotonic_ms();
 	PGresult *res;
 	store_err_t err;
 
-	if (!pg->may_recount && (pg->recount_asked_ms == 0 ||
-	    now - pg->recount_asked_ms >= PG_RECOUNT_ASK_MS)) {
-		if ((err = pg_run(pg, PG_CER_MAY_RECOUNT, NULL, &res)) != STORE_OK)
-			return err;
-		pg->may_recount = col_bool(res, 0, 0);
-		pg->recount_asked_ms = now;
-		PQclear(res);
-	}
-	if (!pg->may_recount)
+	if (may->yes || (may->asked_ms != 0 && now - may->asked_ms < PG_MAY_ASK_MS))
 		return STORE_OK;
-	if ((err = pg_run(pg, PG_CER_RECOUNT, NULL, &res)) == STORE_OK)
+	if ((err = pg_run(pg, ask, NULL, &res)) != STORE_OK)
+		return err;
+	may->yes = col_bool(res, 0, 0);
+	may->asked_ms = now;
+	PQclear(res);
+	return STORE_OK;
+}
+
+/* A call the role may make, or (revoked since) no longer. */
+static store_err_t
+pg_may_call(struct store_pg *pg, enum pg_stmt_id call, struct pg_args *a, struct pg_may *may)
+{
+	PGresult *res;
+	store_err_t err;
+
+	if (!may->yes)
+		return STORE_OK;
+	if ((err = pg_run(pg, call, a, &res)) == STORE_OK)
 		PQclear(res);
 	else if (err == STORE_ERR_DENIED) {	/* revoked since */
-		pg->may_recount = 0;
+		may->yes = 0;
 		err = STORE_OK;
 	}
 	return err;
+}
+
+/*
+ * The fleet's pending counts (migration 6), which the admit trigger uses
+ * while they are fresh.  Every web instance asks; the database counts at
+ * most once a second, so asking is cheap.  Meanwhile, or where the role
+ * may not, the trigger counts every row, as before.
+ */
+static store_err_t
+pg_recount(struct store_pg *pg)
+{
+	store_err_t err;
+
+	if ((err = pg_may(pg, PG_CER_MAY_RECOUNT, &pg->recount)) != STORE_OK)
+		return err;
+	return pg_may_call(pg, PG_CER_RECOUNT, NULL, &pg->recount);
+}
+
+/*
+ * A host's sessions that hold a transaction open, or that the server has
+ * not been able to write to, for PG_HELD_S seconds are ended
+ * (store_fleet.c watchdog): any role may turn its own timeouts off.  No
+ * host's own work takes a second; what is held longer holds back others.
+ */
+#define PG_HELD_S	10
+
+static store_err_t
+pg_end_held(struct store_pg *pg)
+{
+	struct pg_args a = { .n = 0 };
+	store_err_t err;
+
+	if ((err = pg_may(pg, PG_CER_MAY_END_HELD, &pg->end_held)) != STORE_OK)
+		return err;
+	arg_int(&a, PG_HELD_S);
+	return pg_may_call(pg, PG_CER_END_HELD, &a, &pg->end_held);
 }
 
 /* ---- change notices --------------------------------------------------------- */
@@ -315,19 +361,46 @@ pg_notices(store_t *st, void (*fn)(const unsigned char[STORE_TOKEN_HASH_LEN], vo
 	return STORE_OK;
 }
 
+/* The server's WARNINGs, one per line, as many as fit: what an admin must read. */
+struct pg_warnings {
+	char *buf;
+	size_t len;
+};
+
+static void
+collect_warning(void *arg, const PGresult *res)
+{
+	struct pg_warnings *w = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	size_t used = strlen(w->buf);
+
+	if (sev == NULL || msg == NULL || strcmp(sev, "WARNING") != 0 || used + 1 >= w->len)
+		return;
+	snprintf(w->buf + used, w->len - used, "%s\n", msg);
+}
+
 store_err_t
-pg_exec_script(store_t *st, const char *sql)
+pg_exec_script(store_t *st, const char *sql, char *warn, size_t warnlen)
 {
 	struct store_pg *pg = pg_of(st);
+	struct pg_warnings w = { warn, warnlen };
+	PQnoticeReceiver prev;
+	PGconn *c;
 	store_err_t err;
 
 	if (pg->in_txn)
 		return STORE_ERR_INVALID;
 	if ((err = pg_begin(pg)) != STORE_OK)
 		return err;
-	if ((err = pg_simple(pg, sql)) != STORE_OK) {
+	/* the connection's own receiver (pg_connect's: nothing shown) comes back after */
+	c = pg->conn;
+	prev = PQsetNoticeReceiver(c, collect_warning, &w);
+	if ((err = pg_simple(pg, sql)) != STORE_OK)
 		pg_rollback(pg);
-		return err;
-	}
-	return pg_commit(pg);
+	else
+		err = pg_commit(pg);
+	if (pg->conn == c)
+		PQsetNoticeReceiver(c, prev, NULL);
+	return err;
 }

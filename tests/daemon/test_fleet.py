@@ -144,6 +144,35 @@ def test_roles(f):
     ok("may not write the audit log" in f.a.logtext() and
        "may not write the audit log" not in f.w1.logtext(),
        "roles: a host's role may not write the audit log; a web instance's may")
+    ok(f.roles.stderr == "", "roles: a superuser's apply has no warning", f.roles.stderr)
+
+
+def fleet_cli(*args):
+    return subprocess.run([PASSKEYCTL, "fleet", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_fleet_cli(f):
+    r = fleet_cli("--prefix", "pkq", "--host", "pkq_h=h.example", "--host-connections", "9")
+    ok(r.returncode == 0 and "CONNECTION LIMIT 9" in r.stdout,
+       "cli: --host-connections sets every host role's connection limit", r.stdout[-400:])
+    r = fleet_cli("--host-connections", "5")
+    ok(r.returncode != 0 and "--host-connections must be 6-1000" in r.stderr,
+       "cli: a limit too low for a host's passkeyd is refused", (r.returncode, r.stderr))
+    # an owner that is no superuser: the roles are made, and the admin is told what is not
+    f.pg.query(f.pg.uri, "CREATE ROLE pkn_owner LOGIN CREATEROLE")
+    f.pg.query(f.pg.uri, "CREATE DATABASE pkn OWNER pkn_owner")
+    r = fleet_cli("--store", f.pg.uri_of("pkn", "pkn_owner"), "--prefix", "pkn",
+                  "--host", "pkn_hosta=host-a.example")
+    ok(r.returncode == 0 and "fleet roles applied" in r.stdout,
+       "cli: an owner that is no superuser applies the roles", (r.returncode, r.stderr))
+    ok("passkeyctl: warning: not a superuser: no event trigger" in r.stderr,
+       "cli: and is warned, on stderr, that no event trigger refuses the roles' DDL",
+       r.stderr)
+    ok(f.pg.value(f.pg.uri, "SELECT rolconnlimit FROM pg_roles WHERE rolname = 'pkn_hosta'")
+       == "16", "cli: its host role has the default connection limit, 16")
+    f.pg.query(f.pg.uri, "DROP DATABASE pkn")
+    f.pg.query(f.pg.uri, "DROP ROLE pkn_hosta, pkn_web, pkn_hosts, pkn_owner")
 
 
 def test_register_at_a_login_at_b(f, alice):
@@ -934,6 +963,44 @@ def said(session, sql, seconds=10):
     return session.stdout.readline().strip()
 
 
+def test_held_session(f):
+    """A session of host A's role that holds a transaction open, its own
+    timeouts off, is ended by the web instances' sweeps (pk_end_held, the
+    roles' SQL) 10 s after it began: only from outside can a host's open
+    transaction be bounded.  Host A's own connections stay."""
+    uri = f.pg.uri_of("fleet", "pkt_hosta") + "&application_name=pk_held_test"
+    held = subprocess.Popen(["psql", "-X", "-q", uri], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    try:
+        held.stdin.write("SET idle_in_transaction_session_timeout = 0;\n"
+                         "SET statement_timeout = 0;\nBEGIN;\nSELECT 1;\n")
+        held.stdin.flush()
+        q = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pk_held_test'"
+             " AND xact_start IS NOT NULL")
+        end = time.monotonic() + 10
+        while f.pg.value(f.pg.uri, q) != "1" and time.monotonic() < end:
+            time.sleep(0.05)
+        began = time.monotonic()
+        ok(f.pg.value(f.pg.uri, q) == "1", "held session: host A's role holds a transaction"
+           " open")
+        gone = ("SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+                " 'pk_held_test'")
+        while f.pg.value(f.pg.uri, gone) != "0" and time.monotonic() < began + 20:
+            time.sleep(0.2)
+        took = time.monotonic() - began
+        ok(f.pg.value(f.pg.uri, gone) == "0" and 8 <= took <= 14, "held session: a web"
+           f" instance's sweep ends it, {took:.1f} s after it began (10 s, and the sweep's"
+           " second)", took)
+        j = begin(f.a)
+        ok(j.get("ok"), "held session: host A's own connections were not ended: a login"
+           " begins", j)
+        if j.get("ok"):
+            f.a.ctl({"op": "cancel", "token": j["token"]})
+    finally:
+        held.kill()
+        held.wait()
+
+
 def test_second_status(f):
     """Two connections poll one pending login at once: the first status
     hands the row's read off; the second, while that read is out, is
@@ -1175,6 +1242,7 @@ def main():
             try:
                 alice = sa.SoftAuthenticator()
                 for name, fn, args in (("test_roles", test_roles, ()),
+                                       ("test_fleet_cli", test_fleet_cli, ()),
                                        ("test_register_at_a_login_at_b",
                                         test_register_at_a_login_at_b, (alice,)),
                                        ("test_deny_and_expiry", test_deny_and_expiry, (alice,)),
@@ -1204,6 +1272,7 @@ def main():
                                         test_frozen_deny, ()),
                                        ("test_slow_moves", test_slow_moves, ()),
                                        ("test_lost_race", test_lost_race, ()),
+                                       ("test_held_session", test_held_session, ()),
                                        ("test_second_status", test_second_status, ())):
                     with group(name):
                         fn(f, *args)

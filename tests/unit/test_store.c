@@ -45,14 +45,15 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	7
+#define PG_SCHEMA	8
 
 /*
- * What migrations 7 and 6 added, taken away again: with it, a current
+ * What migrations 8, 7 and 6 added, taken away again: with it, a current
  * database is an older version's.  The admit and announce triggers' bodies stay
  * the current ones; migration 6 writes them again.
  */
-#define PG_UNDO_7	"DROP FUNCTION pk_window_use(text, bigint); DROP TABLE window_uses;"
+#define PG_UNDO_8	"DROP FUNCTION pk_end_held(integer);"
+#define PG_UNDO_7	PG_UNDO_8 "DROP FUNCTION pk_window_use(text, bigint); DROP TABLE window_uses;"
 #define PG_UNDO_6	PG_UNDO_7 \
 	"DROP FUNCTION pk_pending_recount(), pk_windows_end(text, text);" \
 	" DROP TABLE pk_pending_total," \
@@ -3312,17 +3313,37 @@ assert_host_limits_hold(const struct fixture *f, PGconn *a)
  * act that could open another host (or approve anything) is refused by
  * the database itself: roles, column grants and row-level security.
  */
-/* The fleet's roles' SQL (store_fleet.c), applied as the owner. */
+/* The fleet's roles' SQL (store_fleet.c), with a host connection limit. */
+static char *
+fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
+    const char *const *webs, size_t n_webs, int host_conns, char *why, size_t whylen)
+{
+	struct store_fleet_spec spec = { prefix, hosts, n_hosts, webs, n_webs, host_conns };
+
+	return store_fleet_sql(&spec, why, whylen);
+}
+
+/* That SQL, applied as the owner (a superuser here: no warning). */
+static void
+fleet_apply_conns(store_t *owner, const char *prefix, const char *const *hosts,
+    size_t n_hosts, const char *const *webs, size_t n_webs, int host_conns)
+{
+	char why[200], warn[400];
+	char *sql = fleet_sql(prefix, hosts, n_hosts, webs, n_webs, host_conns, why,
+	    sizeof(why));
+
+	assert_non_null(sql);
+	assert_store(store_exec_script(owner, sql, warn, sizeof(warn)), STORE_OK);
+	assert_string_equal(warn, "");
+	free(sql);
+}
+
 static void
 fleet_apply(store_t *owner, const char *prefix, const char *const *hosts, size_t n_hosts,
     const char *const *webs, size_t n_webs)
 {
-	char why[200];
-	char *sql = store_fleet_sql(prefix, hosts, n_hosts, webs, n_webs, why, sizeof(why));
-
-	assert_non_null(sql);
-	assert_store(store_exec_script(owner, sql), STORE_OK);
-	free(sql);
+	fleet_apply_conns(owner, prefix, hosts, n_hosts, webs, n_webs,
+	    STORE_FLEET_HOST_CONNS_DEFAULT);
 }
 
 /*
@@ -3441,12 +3462,18 @@ test_pg_fleet_roles(void **state)
 	struct store_ceremony c, got;
 
 	/* the SQL refuses names it could not write safely */
-	assert_null(store_fleet_sql("pkt", (const char *[]){ "a;drop=x" }, 1, NULL, 0, why,
+	assert_null(fleet_sql("pkt", (const char *[]){ "a;drop=x" }, 1, NULL, 0, 16, why,
 	    sizeof(why)));
-	assert_null(store_fleet_sql("pkt", (const char *[]){ "hosta=x'y" }, 1, NULL, 0, why,
+	assert_null(fleet_sql("pkt", (const char *[]){ "hosta=x'y" }, 1, NULL, 0, 16, why,
 	    sizeof(why)));
-	assert_null(store_fleet_sql("Pkt", NULL, 0, NULL, 0, why, sizeof(why)));
-	assert_null(store_fleet_sql("pkt", NULL, 0, (const char *[]){ "web\"1" }, 1, why,
+	assert_null(fleet_sql("Pkt", NULL, 0, NULL, 0, 16, why, sizeof(why)));
+	assert_null(fleet_sql("pkt", NULL, 0, (const char *[]){ "web\"1" }, 1, 16, why,
+	    sizeof(why)));
+	/* and a connection limit too low for a host's passkeyd, or beyond reason */
+	assert_null(fleet_sql("pkt", hosts, 2, NULL, 0, STORE_FLEET_HOST_CONNS_MIN - 1, why,
+	    sizeof(why)));
+	assert_non_null(strstr(why, "connections"));
+	assert_null(fleet_sql("pkt", hosts, 2, NULL, 0, STORE_FLEET_HOST_CONNS_MAX + 1, why,
 	    sizeof(why)));
 	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
 	fleet_apply(owner, "pkt", hosts, 2, webs, 1);	/* again: no harm */
@@ -3725,6 +3752,222 @@ test_pg_fleet_no_lock_queue(void **state)
 	store_close(owner);
 	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostz, pkt_web1, pkt_web, pkt_hosts;"
 	    " DROP ROLE pkt_hostz, pkt_dc1, pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
+}
+
+/* The connection limit of a role, as the server keeps it (-1: none). */
+static int
+role_conn_limit(const struct fixture *f, const char *role)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT rolconnlimit FROM pg_roles WHERE rolname = '%s'", role);
+	return raw_int(f->spec, sql);
+}
+
+/*
+ * A host's role may hold so many connections and no more.  Before, a
+ * compromised host could open every slot of the server's max_connections,
+ * and no instance anywhere in the fleet could then reconnect: every login
+ * behind one would fail.  Other hosts and the web instances still connect.
+ */
+static void
+test_pg_fleet_connection_limit(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkt_hosta=host-a.example",
+	    "pkt_hostb=host-b.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	enum { LIMIT = STORE_FLEET_HOST_CONNS_MIN };
+	char uri[PATH_MAX + 256], why[400];
+	store_t *owner = open_store(f->spec), *st = NULL;
+	PGconn *a[LIMIT], *extra, *other;
+	int64_t t0;
+
+	fleet_apply_conns(owner, "pkt", hosts, 2, webs, 1, LIMIT + 1);
+	assert_int_equal(role_conn_limit(f, "pkt_hosta"), LIMIT + 1);
+	assert_int_equal(role_conn_limit(f, "pkt_web1"), -1);	/* the web's are not limited */
+	/* every host role gets it at each apply: those not named, and those made by hand */
+	raw_exec(f->spec, "CREATE ROLE pkt_hostc LOGIN; GRANT pkt_hosts TO pkt_hostc");
+	fleet_apply_conns(owner, "pkt", hosts, 1, NULL, 0, LIMIT);
+	assert_int_equal(role_conn_limit(f, "pkt_hostb"), LIMIT);
+	assert_int_equal(role_conn_limit(f, "pkt_hostc"), LIMIT);
+
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	for (int i = 0; i < LIMIT; i++)
+		a[i] = pg_raw(uri);
+	extra = PQconnectdb(uri);
+	assert_int_not_equal(PQstatus(extra), CONNECTION_OK);
+	assert_non_null(strstr(PQerrorMessage(extra), "too many connections for role"));
+	PQfinish(extra);
+	/* passkeyd as host A is told why, and fails closed */
+	assert_store(store_open_why(uri, &st, why, sizeof(why)), STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "too many connections"));
+	/* nobody else is held up */
+	role_uri(f, "pkt_hostb", uri, sizeof(uri));
+	other = pg_raw(uri);
+	PQfinish(other);
+	role_uri(f, "pkt_web1", uri, sizeof(uri));
+	other = pg_raw(uri);
+	PQfinish(other);
+	/* and host A connects again once one of its own is gone */
+	PQfinish(a[0]);
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	t0 = clock_monotonic_ms();
+	for (;;) {
+		a[0] = PQconnectdb(uri);
+		if (PQstatus(a[0]) == CONNECTION_OK || clock_monotonic_ms() - t0 > 5000)
+			break;
+		PQfinish(a[0]);
+		usleep(20000);	/* the server counts a backend until it has exited */
+	}
+	assert_int_equal(PQstatus(a[0]), CONNECTION_OK);
+	for (int i = 0; i < LIMIT; i++)
+		PQfinish(a[i]);
+	store_close(owner);
+	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_hostc, pkt_web1, pkt_web,"
+	    " pkt_hosts; DROP ROLE pkt_hosta, pkt_hostb, pkt_hostc, pkt_web1, pkt_web, pkt_hosts");
+}
+
+/*
+ * An owner that is no superuser may set a fleet up, and is told what it
+ * could not make: the event trigger (store_fleet.c no_ddl).  Before, the
+ * server's warning was dropped on the way, and the admin never saw it.
+ */
+static void
+test_pg_fleet_owner_not_superuser(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkn_hosta=host-a.example" };
+	static const char *const webs[] = { "pkn_web1" };
+	static const char opt[] = "&options=-csearch_path%3Dpkn";
+	char uri[PATH_MAX + 320], why[200], warn[400], *sql;
+	store_t *owner;
+
+	raw_exec(f->spec, "CREATE ROLE pkn_owner LOGIN CREATEROLE;"
+	    " CREATE SCHEMA pkn AUTHORIZATION pkn_owner");
+	role_uri(f, "pkn_owner", uri, sizeof(uri));
+	strcat(uri, opt);
+	owner = open_store(uri);
+	sql = fleet_sql("pkn", hosts, 1, webs, 1, STORE_FLEET_HOST_CONNS_DEFAULT, why,
+	    sizeof(why));
+	assert_non_null(sql);
+	assert_store(store_exec_script(owner, sql, warn, sizeof(warn)), STORE_OK);
+	free(sql);
+	assert_non_null(strstr(warn, "not a superuser: no event trigger"));
+	assert_non_null(strstr(warn, "pk_end_held() ends no host's session"));
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_event_trigger"
+	    " WHERE evtname = 'pkn_no_ddl'"), 0);
+	/* the rest was made: the host's role and its limit */
+	assert_int_equal(role_conn_limit(f, "pkn_hosta"), STORE_FLEET_HOST_CONNS_DEFAULT);
+	store_close(owner);
+	raw_exec(f->spec, "DROP SCHEMA pkn CASCADE; DROP OWNED BY pkn_hosta, pkn_web1, pkn_web,"
+	    " pkn_hosts, pkn_owner; DROP ROLE pkn_hosta, pkn_web1, pkn_web, pkn_hosts, pkn_owner");
+}
+
+/* The first column of sql's first row as the connection's role, an integer (-1: none). */
+static long
+conn_int(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+	long v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ?
+	    strtol(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+
+	if (v == -1)
+		print_error("%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	return v;
+}
+
+/* Whether the server has a session of that pid, within 3 s of asking it to go. */
+static int
+session_stays(const struct fixture *f, int pid)
+{
+	char sql[96];
+	int64_t t0 = clock_monotonic_ms();
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+	while (raw_int(f->spec, sql) != 0) {
+		if (clock_monotonic_ms() - t0 > 3000)
+			return 1;
+		usleep(20000);
+	}
+	return 0;
+}
+
+/*
+ * What a host holds open is ended from outside (store_fleet.c watchdog):
+ * its timeouts are its own to turn off, so only pk_end_held(), which the
+ * web instances' sweeps call, bounds how long it keeps a transaction open
+ * (holding off window ends, vacuum and the notification queue's
+ * trimming), or a LISTEN whose notifications it never reads (the queue
+ * is trimmed no further than where that session is stuck, in a
+ * transaction; when it is full, every verdict's commit fails).
+ */
+static void
+test_pg_fleet_end_held(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkt_hosta=host-a.example",
+	    "pkt_hostb=host-b.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri[PATH_MAX + 256], st[8], sql[128];
+	store_t *owner = open_store(f->spec);
+	PGconn *held, *deaf, *fresh, *w, *w_held;
+	int64_t t0;
+
+	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	held = pg_raw(uri);
+	deaf = pg_raw(uri);
+	fresh = pg_raw(uri);
+	role_uri(f, "pkt_web1", uri, sizeof(uri));
+	w = pg_raw(uri);
+	w_held = pg_raw(uri);
+	t0 = clock_monotonic_ms();
+	assert_string_equal(try_sql(held, "SET statement_timeout = 0;"
+	    " SET idle_in_transaction_session_timeout = 0; BEGIN;"
+	    " SELECT count(*) FROM ceremonies", st, sizeof(st)), "");
+	assert_string_equal(try_sql(deaf, "LISTEN \"pk:pkt_hostb\"", st, sizeof(st)), "");
+	assert_string_equal(try_sql(w_held, "BEGIN; SELECT 1", st, sizeof(st)), "");
+	/* a host may not call it; before their time, nothing is ended */
+	assert_string_equal(try_sql(fresh, "SELECT pk_end_held(2)", st, sizeof(st)), "42501");
+	assert_int_equal(conn_int(w, "SELECT pk_end_held(2)"), 0);
+	/* notices the deaf session never reads: its server process waits to write them */
+	raw_exec(f->spec, "SELECT pg_notify('pk:pkt_hostb', repeat('x', 7900) || g)"
+	    " FROM generate_series(1, 3000) g");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d"
+	    " AND wait_event = 'ClientWrite'", PQbackendPID(deaf));
+	while (raw_int(f->spec, sql) == 0 && clock_monotonic_ms() - t0 < 10000)
+		usleep(20000);
+	assert_int_equal(raw_int(f->spec, sql), 1);
+	/* and it waits inside a transaction of its own: what the watchdog bounds */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d"
+	    " AND xact_start IS NOT NULL", PQbackendPID(deaf));
+	assert_int_equal(raw_int(f->spec, sql), 1);
+	while (clock_monotonic_ms() - t0 < 2500)
+		usleep(50000);
+	/* the held transaction and the deaf session are ended; nothing else */
+	assert_int_equal(conn_int(w, "SELECT pk_end_held(2)"), 2);
+	assert_false(session_stays(f, PQbackendPID(held)));
+	assert_false(session_stays(f, PQbackendPID(deaf)));
+	assert_string_equal(try_sql(fresh, "SELECT 1", st, sizeof(st)), "");
+	assert_string_equal(try_sql(w_held, "SELECT 1; COMMIT", st, sizeof(st)), "");
+	assert_string_not_equal(try_sql(held, "SELECT 1", st, sizeof(st)), "");
+	/* and the queue is trimmed past where the deaf session stood */
+	t0 = clock_monotonic_ms();
+	while (raw_int(f->spec, "SELECT pg_notify('pk:x', 'y');"
+	    " SELECT (pg_notification_queue_usage() = 0)::int") != 1 &&
+	    clock_monotonic_ms() - t0 < 3000)
+		usleep(50000);
+	assert_int_equal(raw_int(f->spec, "SELECT (pg_notification_queue_usage() = 0)::int"), 1);
+	PQfinish(held);
+	PQfinish(deaf);
+	PQfinish(fresh);
+	PQfinish(w_held);
+	PQfinish(w);
+	store_close(owner);
+	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts;"
+	    " DROP ROLE pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
 }
 
 /*
@@ -4192,6 +4435,9 @@ main(int argc, char **argv)
 		T(test_pg_fleet_schema),
 		T(test_pg_window_use_held),
 		T(test_pg_fleet_no_lock_queue),
+		T(test_pg_fleet_connection_limit),
+		T(test_pg_fleet_owner_not_superuser),
+		T(test_pg_fleet_end_held),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
 		T(test_pg_migrate_v2),
