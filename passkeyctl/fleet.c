@@ -10,6 +10,7 @@
  * or certificates) as the database's own administration does.  The
  * server's warnings (an owner that is no superuser gets one) go to stderr.
  */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,8 @@ cmd_fleet(int argc, char **argv)
 			break;
 		case OPT_HOST_CONNS:
 			n = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || n < STORE_FLEET_HOST_CONNS_MIN ||
+			if (!isdigit((unsigned char)*optarg) || *end != '\0' ||
+			    n < STORE_FLEET_HOST_CONNS_MIN ||
 			    n > STORE_FLEET_HOST_CONNS_MAX)
 				return usage_error(fleet_usage, "--host-connections must be %d-%d",
 				    STORE_FLEET_HOST_CONNS_MIN, STORE_FLEET_HOST_CONNS_MAX);

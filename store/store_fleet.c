@@ -198,22 +198,21 @@ no_ddl(struct strbuf *b, const char *pre)
 /*
  * What a host holds open, ended from outside.  Any role may SET its own
  * timeouts off, so a compromised host could keep a transaction open for
- * ever (its snapshot keeps the window uses it made from being vacuumed,
- * an end it holds holds off other ends, and the notification queue is
- * not trimmed past it), or LISTEN and read nothing, which holds back the
- * queue's trimming the same way: once the queue is full (8 GB), every
- * transaction that notifies fails, and so would every verdict.  The web
- * instances' sweeps call this each second (store_pg_ceremony.c
- * pg_end_held): it ends the session of a host role (a member of the
- * group, through any group; no superuser) in this database whose
- * transaction is older than p_seconds (2 at least).  That covers the deaf
- * listener too: the server reads the queue for it, and waits to write
- * the notices, inside a transaction (async.c ProcessIncomingNotify).  No
- * host's own work takes a second.  It must see other roles' sessions and
- * signal them: an owner that is a superuser, or has pg_read_all_stats and
- * pg_signal_backend; without, it sees none to end, and ends none.  Names
- * are looked up in pg_catalog, then pg_temp last: a caller's temporary
- * view of pg_roles' name must not stand in for it.
+ * ever: its snapshot keeps the window uses it made from being vacuumed,
+ * and an end it holds holds off other ends.  The web instances' sweeps
+ * call this each second (store_pg_ceremony.c pg_end_held): it ends the
+ * session of a host role (a member of the group, through any group; no
+ * superuser), in any database, that is in a transaction begun more than
+ * p_seconds (2 at least) ago.  Not an idle one: a session that reads the
+ * notification queue while idle does so in a transaction of the
+ * server's, and shows the start of its last statement, however long ago
+ * (a red-team review ended an honest LISTEN connection so).  The queue
+ * a deaf listener holds is no verdict's concern since migration 8.  No
+ * host's own work takes a second.  It must see other roles' sessions
+ * and signal them: an owner that is a superuser, or has
+ * pg_read_all_stats and pg_signal_backend; without, it sees none to end,
+ * and ends none.  Names are looked up in pg_catalog, then pg_temp last:
+ * a caller's temporary view of pg_roles' name must not stand in for it.
  */
 static void
 watchdog(struct strbuf *b, const char *pre)
@@ -227,9 +226,8 @@ watchdog(struct strbuf *b, const char *pre)
 	    "  IF hosts IS NULL THEN RETURN 0; END IF;\n"
 	    "  FOR s IN SELECT a.pid, a.usename, a.state FROM pg_stat_activity a\n"
 	    "      JOIN pg_roles r ON r.oid = a.usesysid\n"
-	    "      WHERE a.datname = current_database() AND NOT r.rolsuper\n"
-	    "      AND pg_has_role(a.usesysid, hosts::oid, 'MEMBER')\n"
-	    "      AND a.xact_start < held LOOP\n"
+	    "      WHERE NOT r.rolsuper AND pg_has_role(a.usesysid, hosts::oid, 'MEMBER')\n"
+	    "      AND a.state <> 'idle' AND a.xact_start < held LOOP\n"
 	    "    IF pg_terminate_backend(s.pid) THEN\n"
 	    "      n := n + 1;\n"
 	    "      RAISE LOG 'passkey fleet: ended the session %% of %% (%%): held open too long',"
@@ -271,6 +269,23 @@ host_connection_limit(struct strbuf *b, const char *pre, int conns)
 	    "END $c$;\n", pre, conns);
 }
 
+/*
+ * A login role's name may be neither a group's of this fleet (a host
+ * named P_web would put every web role in the hosts' group) nor one of
+ * PostgreSQL's own (pg_*: granting a group to pg_signal_backend would
+ * hand the fleet's rights to its members).
+ */
+static int
+login_name_ok(const char *prefix, const char *s, size_t n)
+{
+	size_t pl = strlen(prefix);
+
+	if (n >= 3 && strncmp(s, "pg_", 3) == 0)
+		return 0;
+	return !(n == pl + 4 && strncmp(s, prefix, pl) == 0 && strncmp(s + pl, "_web", 4) == 0) &&
+	    !(n == pl + 6 && strncmp(s, prefix, pl) == 0 && strncmp(s + pl, "_hosts", 6) == 0);
+}
+
 static int
 spec_ok(const struct store_fleet_spec *spec, char *why, size_t whylen)
 {
@@ -295,13 +310,25 @@ spec_ok(const struct store_fleet_spec *spec, char *why, size_t whylen)
 			    " letter; HOSTNAME: letters, digits, '.', '-'): %.60s", h);
 			return 0;
 		}
-	}
-	for (size_t i = 0; i < spec->n_webs; i++)
-		if (!plain_role(spec->webs[i], strlen(spec->webs[i]))) {
-			snprintf(why, whylen, "a web role is a-z, 0-9, '_', from a letter: %.60s",
-			    spec->webs[i]);
+		if (!login_name_ok(prefix, h, (size_t)(eq - h))) {
+			snprintf(why, whylen, "a host role may not be named pg_* or %s_web or %s_hosts:"
+			    " %.60s", prefix, prefix, h);
 			return 0;
 		}
+	}
+	for (size_t i = 0; i < spec->n_webs; i++) {
+		const char *w = spec->webs[i];
+
+		if (!plain_role(w, strlen(w))) {
+			snprintf(why, whylen, "a web role is a-z, 0-9, '_', from a letter: %.60s", w);
+			return 0;
+		}
+		if (!login_name_ok(prefix, w, strlen(w))) {
+			snprintf(why, whylen, "a web role may not be named pg_* or %s_web or %s_hosts:"
+			    " %.60s", prefix, prefix, w);
+			return 0;
+		}
+	}
 	return 1;
 }
 

@@ -3323,6 +3323,16 @@ fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
 	return store_fleet_sql(&spec, why, whylen);
 }
 
+/* Whether the SQL is made for these hosts (a name near a refused one, say). */
+static int
+fleet_sql_ok(const char *prefix, const char *const *hosts, size_t n_hosts)
+{
+	char why[200], *sql = fleet_sql(prefix, hosts, n_hosts, NULL, 0, 16, why, sizeof(why));
+
+	free(sql);
+	return sql != NULL;
+}
+
 /* That SQL, applied as the owner (a superuser here: no warning). */
 static void
 fleet_apply_conns(store_t *owner, const char *prefix, const char *const *hosts,
@@ -3475,6 +3485,15 @@ test_pg_fleet_roles(void **state)
 	assert_non_null(strstr(why, "connections"));
 	assert_null(fleet_sql("pkt", hosts, 2, NULL, 0, STORE_FLEET_HOST_CONNS_MAX + 1, why,
 	    sizeof(why)));
+	/* and login roles named as the fleet's groups, or as PostgreSQL's own */
+	assert_null(fleet_sql("pkt", (const char *[]){ "pkt_web=x.example" }, 1, NULL, 0, 16,
+	    why, sizeof(why)));
+	assert_non_null(strstr(why, "may not be named"));
+	assert_null(fleet_sql("pkt", NULL, 0, (const char *[]){ "pkt_hosts" }, 1, 16, why,
+	    sizeof(why)));
+	assert_null(fleet_sql("pkt", NULL, 0, (const char *[]){ "pg_signal_backend" }, 1, 16,
+	    why, sizeof(why)));
+	assert_true(fleet_sql_ok("pkt", (const char *[]){ "pkt_webby=x.example" }, 1));
 	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
 	fleet_apply(owner, "pkt", hosts, 2, webs, 1);	/* again: no harm */
 	assert_store(add_cred(owner, "alice", "cred-1", 1), STORE_OK);
@@ -3895,13 +3914,46 @@ session_stays(const struct fixture *f, int pid)
 }
 
 /*
+ * This test's server as another role, in another database of it.
+ */
+static void
+role_uri_db(const char *db, const char *role, char *out, size_t len)
+{
+	const char *host = strstr(pg_query, "host=");
+	size_t hl = host != NULL ? strcspn(host, "&") : 0;
+
+	snprintf(out, len, "postgresql:///%s?%.*s&user=%s", db, (int)hl, host, role);
+}
+
+/*
+ * A session that LISTENs and whose server process is stuck writing the
+ * notices it does not read (a notices' burst to an honest one, or a
+ * deaf one), with t0 when the test began.
+ */
+static void
+stuck_listener(const struct fixture *f, PGconn *deaf, int64_t t0)
+{
+	char sql[160], st[8];
+
+	assert_string_equal(try_sql(deaf, "LISTEN junk", st, sizeof(st)), "");
+	raw_exec(f->spec, "SELECT pg_notify('junk', repeat('x', 7900) || g)"
+	    " FROM generate_series(1, 3000) g");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d"
+	    " AND wait_event = 'ClientWrite' AND state = 'idle'", PQbackendPID(deaf));
+	while (raw_int(f->spec, sql) == 0 && clock_monotonic_ms() - t0 < 10000)
+		usleep(20000);
+	assert_int_equal(raw_int(f->spec, sql), 1);
+}
+
+/*
  * What a host holds open is ended from outside (store_fleet.c watchdog):
  * its timeouts are its own to turn off, so only pk_end_held(), which the
  * web instances' sweeps call, bounds how long it keeps a transaction open
- * (holding off window ends, vacuum and the notification queue's
- * trimming), or a LISTEN whose notifications it never reads (the queue
- * is trimmed no further than where that session is stuck, in a
- * transaction; when it is full, every verdict's commit fails).
+ * (a snapshot that keeps its window uses from being vacuumed, an end that
+ * holds off other ends), in the fleet's database or any other.  An idle
+ * session is not ended, even one whose server process has been stuck
+ * writing notices since: it shows the start of its last statement as its
+ * transaction's (a review found an honest LISTEN connection ended so).
  */
 static void
 test_pg_fleet_end_held(void **state)
@@ -3910,9 +3962,9 @@ test_pg_fleet_end_held(void **state)
 	static const char *const hosts[] = { "pkt_hosta=host-a.example",
 	    "pkt_hostb=host-b.example" };
 	static const char *const webs[] = { "pkt_web1" };
-	char uri[PATH_MAX + 256], st[8], sql[128];
+	char uri[PATH_MAX + 256], st[8];
 	store_t *owner = open_store(f->spec);
-	PGconn *held, *deaf, *fresh, *w, *w_held;
+	PGconn *held, *elsewhere, *deaf, *fresh, *w, *w_held;
 	int64_t t0;
 
 	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
@@ -3920,51 +3972,118 @@ test_pg_fleet_end_held(void **state)
 	held = pg_raw(uri);
 	deaf = pg_raw(uri);
 	fresh = pg_raw(uri);
+	role_uri_db("postgres", "pkt_hostb", uri, sizeof(uri));
+	elsewhere = pg_raw(uri);
 	role_uri(f, "pkt_web1", uri, sizeof(uri));
 	w = pg_raw(uri);
 	w_held = pg_raw(uri);
+	/* an idle listener first: its statement's start is older than the others' */
+	assert_string_equal(try_sql(deaf, "SELECT 1", st, sizeof(st)), "");
+	usleep(300000);
 	t0 = clock_monotonic_ms();
 	assert_string_equal(try_sql(held, "SET statement_timeout = 0;"
 	    " SET idle_in_transaction_session_timeout = 0; BEGIN;"
 	    " SELECT count(*) FROM ceremonies", st, sizeof(st)), "");
-	assert_string_equal(try_sql(deaf, "LISTEN \"pk:pkt_hostb\"", st, sizeof(st)), "");
+	assert_string_equal(try_sql(elsewhere, "BEGIN; SELECT 1", st, sizeof(st)), "");
 	assert_string_equal(try_sql(w_held, "BEGIN; SELECT 1", st, sizeof(st)), "");
 	/* a host may not call it; before their time, nothing is ended */
 	assert_string_equal(try_sql(fresh, "SELECT pk_end_held(2)", st, sizeof(st)), "42501");
 	assert_int_equal(conn_int(w, "SELECT pk_end_held(2)"), 0);
-	/* notices the deaf session never reads: its server process waits to write them */
-	raw_exec(f->spec, "SELECT pg_notify('pk:pkt_hostb', repeat('x', 7900) || g)"
-	    " FROM generate_series(1, 3000) g");
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d"
-	    " AND wait_event = 'ClientWrite'", PQbackendPID(deaf));
-	while (raw_int(f->spec, sql) == 0 && clock_monotonic_ms() - t0 < 10000)
-		usleep(20000);
-	assert_int_equal(raw_int(f->spec, sql), 1);
-	/* and it waits inside a transaction of its own: what the watchdog bounds */
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity WHERE pid = %d"
-	    " AND xact_start IS NOT NULL", PQbackendPID(deaf));
-	assert_int_equal(raw_int(f->spec, sql), 1);
+	stuck_listener(f, deaf, t0);
 	while (clock_monotonic_ms() - t0 < 2500)
 		usleep(50000);
-	/* the held transaction and the deaf session are ended; nothing else */
+	/* the two held transactions are ended; nothing else */
 	assert_int_equal(conn_int(w, "SELECT pk_end_held(2)"), 2);
 	assert_false(session_stays(f, PQbackendPID(held)));
-	assert_false(session_stays(f, PQbackendPID(deaf)));
+	assert_false(session_stays(f, PQbackendPID(elsewhere)));
+	assert_true(session_stays(f, PQbackendPID(deaf)));
 	assert_string_equal(try_sql(fresh, "SELECT 1", st, sizeof(st)), "");
 	assert_string_equal(try_sql(w_held, "SELECT 1; COMMIT", st, sizeof(st)), "");
 	assert_string_not_equal(try_sql(held, "SELECT 1", st, sizeof(st)), "");
-	/* and the queue is trimmed past where the deaf session stood */
-	t0 = clock_monotonic_ms();
-	while (raw_int(f->spec, "SELECT pg_notify('pk:x', 'y');"
-	    " SELECT (pg_notification_queue_usage() = 0)::int") != 1 &&
-	    clock_monotonic_ms() - t0 < 3000)
-		usleep(50000);
-	assert_int_equal(raw_int(f->spec, "SELECT (pg_notification_queue_usage() = 0)::int"), 1);
 	PQfinish(held);
+	PQfinish(elsewhere);
 	PQfinish(deaf);
 	PQfinish(fresh);
 	PQfinish(w_held);
 	PQfinish(w);
+	store_close(owner);
+	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts;"
+	    " DROP ROLE pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
+}
+
+/* Whether a notice came on c within ms (c LISTENs; it is read, and dropped). */
+static int
+notice_within(PGconn *c, int ms)
+{
+	int64_t t0 = clock_monotonic_ms();
+	PGnotify *n;
+
+	do {
+		assert_int_equal(PQconsumeInput(c), 1);
+		if ((n = PQnotifies(c)) != NULL) {
+			PQfreemem(n);
+			return 1;
+		}
+		usleep(20000);
+	} while (clock_monotonic_ms() - t0 < ms);
+	return 0;
+}
+
+/*
+ * A verdict does not wait on the notification queue (migration 8): a
+ * listener that reads nothing holds the queue, one for the whole server,
+ * and once it was full every verdict's commit failed.  The announce
+ * trigger now sends no notice while the queue is half full; a test
+ * cannot fill 4 GB, so the session's pk.notify_below stands in for the
+ * half: above it the verdict commits unannounced, below it is announced.
+ */
+static void
+test_pg_announce_queue_held(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkt_hosta=host-a.example",
+	    "pkt_hostb=host-b.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri[PATH_MAX + 256], st[8];
+	store_t *owner = open_store(f->spec), *as_a;
+	PGconn *listener, *deaf, *w;
+	struct store_ceremony c;
+	int64_t now = (int64_t)time(NULL);
+
+	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	as_a = open_store(uri);
+	listener = pg_raw(uri);
+	assert_string_equal(try_sql(listener, "LISTEN \"pk:pkt_hosta\"", st, sizeof(st)), "");
+	role_uri(f, "pkt_hostb", uri, sizeof(uri));
+	deaf = pg_raw(uri);
+	stuck_listener(f, deaf, clock_monotonic_ms());
+	assert_true(raw_int(f->spec, "SELECT (pg_notification_queue_usage() > 0)::int") == 1);
+	role_uri(f, "pkt_web1", uri, sizeof(uri));
+	w = pg_raw(uri);
+
+	/* the queue above the bound: the deny commits, and no notice is sent */
+	ceremony_init(&c, 0xa1, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(as_a, &c, NULL, 0), STORE_OK);
+	assert_string_equal(try_sql(w, "SET pk.notify_below = '0.0000000001';"
+	    " UPDATE ceremonies SET state = 'denied', reason = 'denied' WHERE token_hash ="
+	    " '\\x" "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1'",
+	    st, sizeof(st)), "");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state = 'denied'"),
+	    1);
+	assert_false(notice_within(listener, 500));
+	/* below it (a half, by default), the same verdict is announced */
+	ceremony_init(&c, 0xa2, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(as_a, &c, NULL, 0), STORE_OK);
+	assert_string_equal(try_sql(w, "RESET pk.notify_below;"
+	    " UPDATE ceremonies SET state = 'denied', reason = 'denied' WHERE token_hash ="
+	    " '\\x" "a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2'",
+	    st, sizeof(st)), "");
+	assert_true(notice_within(listener, 3000));
+	PQfinish(w);
+	PQfinish(deaf);
+	PQfinish(listener);
+	store_close(as_a);
 	store_close(owner);
 	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts;"
 	    " DROP ROLE pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
@@ -4438,6 +4557,7 @@ main(int argc, char **argv)
 		T(test_pg_fleet_connection_limit),
 		T(test_pg_fleet_owner_not_superuser),
 		T(test_pg_fleet_end_held),
+		T(test_pg_announce_queue_held),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
 		T(test_pg_migrate_v2),
