@@ -202,13 +202,19 @@ no_ddl(struct strbuf *b, const char *pre)
  * and an end it holds holds off other ends.  The web instances' sweeps
  * call this each second (store_pg_ceremony.c pg_end_held): it ends the
  * session of a host role (a member of the group, through any group; no
- * superuser), in any database, that is in a transaction begun more than
- * p_seconds (2 at least) ago.  Not an idle one: a session that reads the
- * notification queue while idle does so in a transaction of the
- * server's, and shows the start of its last statement, however long ago
- * (a red-team review ended an honest LISTEN connection so).  The queue
- * a deaf listener holds is no verdict's concern since migration 8.  No
- * host's own work takes a second.  It must see other roles' sessions
+ * superuser), in any database,
+ *   - in a transaction begun more than p_seconds (2 at least) ago; not
+ *     an idle one by that rule: a session that reads the notification
+ *     queue while idle does so in a transaction of the server's, and
+ *     shows the start of its last statement, however long ago (a
+ *     red-team review ended an honest LISTEN connection so);
+ *   - or idle that long, with a snapshot, while the server waits to
+ *     write to it: a listener that reads nothing, whose server process
+ *     is stuck writing notices with the queue's snapshot held (a second
+ *     review: it kept 3000 dead rows from being vacuumed, and holds the
+ *     queue's tail).  A listener that reads is stuck for no time: its
+ *     own notices are a few dozen bytes each.
+ * No host's own work takes a second.  It must see other roles' sessions
  * and signal them: an owner that is a superuser, or has
  * pg_read_all_stats and pg_signal_backend; without, it sees none to end,
  * and ends none.  Names are looked up in pg_catalog, then pg_temp last:
@@ -227,7 +233,9 @@ watchdog(struct strbuf *b, const char *pre)
 	    "  FOR s IN SELECT a.pid, a.usename, a.state FROM pg_stat_activity a\n"
 	    "      JOIN pg_roles r ON r.oid = a.usesysid\n"
 	    "      WHERE NOT r.rolsuper AND pg_has_role(a.usesysid, hosts::oid, 'MEMBER')\n"
-	    "      AND a.state <> 'idle' AND a.xact_start < held LOOP\n"
+	    "      AND ((a.state <> 'idle' AND a.xact_start < held)\n"
+	    "        OR (a.state = 'idle' AND a.wait_event = 'ClientWrite'\n"
+	    "          AND a.backend_xmin IS NOT NULL AND a.state_change < held)) LOOP\n"
 	    "    IF pg_terminate_backend(s.pid) THEN\n"
 	    "      n := n + 1;\n"
 	    "      RAISE LOG 'passkey fleet: ended the session %% of %% (%%): held open too long',"

@@ -480,32 +480,12 @@ static const char *const pg_migrations[] = {
 	"END $d$;",
 
 	/*
-	 * 8: a verdict no longer waits on the notification queue.  The queue
-	 * is the server's, one for every database, and is trimmed no further
-	 * than its slowest listener has read: a host that LISTENs and reads
-	 * nothing (or any role of the cluster that does) holds it, and once
-	 * it is full (8 GB) every transaction that notifies fails at commit,
-	 * every verdict with it (a red-team review, on a real server).  A
-	 * notice is only a hint (the module's status reads the row), so the
-	 * announce trigger sends none while the queue is half full or more
-	 * (or above the session's pk.notify_below, for a test): the verdict
-	 * commits, and the host learns it at the module's next status.
-	 *
-	 * And the name of the watchdog that ends a host's sessions held open
+	 * 8: the name of the watchdog that ends a host's sessions held open
 	 * too long, so that every instance can prepare its call.  Its body
 	 * comes with the roles' SQL (store_fleet.c watchdog), which knows the
 	 * hosts' group and is made again at each apply; until then it ends
 	 * nothing, and nobody but the owner may call it.
 	 */
-	"CREATE OR REPLACE FUNCTION pk_ceremony_announce() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
-	"BEGIN\n"
-	"  IF (NEW.waiter = '' OR NEW.waiter IS DISTINCT FROM current_setting('pk.instance', true))"
-	"    AND pg_catalog.pg_notification_queue_usage() < coalesce(NULLIF("
-	"    pg_catalog.current_setting('pk.notify_below', true), '')::float8, 0.5) THEN\n"
-	"    PERFORM pg_notify('pk:' || NEW.host_role, encode(NEW.token_hash, 'hex'));\n"
-	"  END IF;\n"
-	"  RETURN NULL;\n"
-	"END $f$;"
 	"CREATE FUNCTION pk_end_held(p_seconds integer) RETURNS integer"
 	"  LANGUAGE sql AS 'SELECT 0';"
 	"REVOKE ALL ON FUNCTION pk_end_held(integer) FROM PUBLIC;",
