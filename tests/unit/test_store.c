@@ -3461,6 +3461,9 @@ test_pg_fleet_roles(void **state)
 		{ "CREATE TEMP TABLE x (a int)", "run DDL (an event trigger's refusal)" },
 		{ "CREATE RULE r AS ON INSERT TO ceremonies DO INSTEAD NOTHING",
 		  "ask for the ceremonies' ACCESS EXCLUSIVE lock" },
+		{ "ALTER ROLE pkt_hosta CONNECTION LIMIT -1", "lift its own connection limit" },
+		{ "SET track_activities = off", "hide what its sessions do from the watchdog" },
+		{ "SELECT pk_end_held(2)", "end other hosts' sessions (the watchdog's call)" },
 	};
 	static const char *const hosts[] = { "pkt_hosta=host-a.example", "pkt_hostb=host-b.example" };
 	static const char *const webs[] = { "pkt_web1" };
