@@ -3207,14 +3207,31 @@ test_pg_pending_counts(void **state)
 	store_close(st);
 }
 
-/* This test's database as another role (trust on the socket: any role). */
+/* This test's server as another role (trust on the socket: any role), in database db. */
 static void
-role_uri(const struct fixture *f, const char *role, char *out, size_t len)
+role_uri_db(const char *db, const char *role, char *out, size_t len)
 {
 	const char *host = strstr(pg_query, "host=");
 	size_t hl = host != NULL ? strcspn(host, "&") : 0;
 
-	snprintf(out, len, "postgresql:///%s?%.*s&user=%s", f->db, (int)hl, host, role);
+	snprintf(out, len, "postgresql:///%s?%.*s&user=%s", db, (int)hl, host, role);
+}
+
+/* And in this test's database. */
+static void
+role_uri(const struct fixture *f, const char *role, char *out, size_t len)
+{
+	role_uri_db(f->db, role, out, len);
+}
+
+/* The roles a test made (a list, "a, b"), and what they own or were granted. */
+static void
+drop_roles(const struct fixture *f, const char *roles)
+{
+	char sql[512];
+
+	snprintf(sql, sizeof(sql), "DROP OWNED BY %s; DROP ROLE %s", roles, roles);
+	raw_exec(f->spec, sql);
 }
 
 /* sql as the connection's role: its SQLSTATE, "" when it succeeded. */
@@ -3399,8 +3416,7 @@ test_pg_fleet_schema(void **state)
 	store_close(as_w);
 	store_close(as_a);
 	store_close(owner);
-	raw_exec(f->spec, "DROP OWNED BY pks_hosta, pks_web1, pks_web, pks_hosts;"
-	    " DROP ROLE pks_hosta, pks_web1, pks_web, pks_hosts");
+	drop_roles(f, "pks_hosta, pks_web1, pks_web, pks_hosts");
 }
 
 static void
@@ -3588,8 +3604,7 @@ test_pg_fleet_roles(void **state)
 	    " AND expires > extract(epoch FROM now())"));
 	PQfinish(w);
 	store_close(owner);
-	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts;"
-	    " DROP ROLE pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
+	drop_roles(f, "pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
 }
 
 /*
@@ -3704,8 +3719,7 @@ test_pg_fleet_windows(void **state)
 	assert_store(store_window_use(as_a, id, now), STORE_ERR_NOT_FOUND);
 	store_close(as_a);
 	store_close(owner);
-	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_web1, pkt_web, pkt_hosts;"
-	    " DROP ROLE pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
+	drop_roles(f, "pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
 }
 
 /*
@@ -3772,8 +3786,7 @@ test_pg_fleet_no_lock_queue(void **state)
 	assert_string_equal(try_sql(a, "CREATE TEMP TABLE z (x int)", st, sizeof(st)), "42501");
 	PQfinish(a);
 	store_close(owner);
-	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostz, pkt_web1, pkt_web, pkt_hosts;"
-	    " DROP ROLE pkt_hostz, pkt_dc1, pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
+	drop_roles(f, "pkt_hostz, pkt_dc1, pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
 }
 
 /* The connection limit of a role, as the server keeps it (-1: none). */
@@ -3846,8 +3859,7 @@ test_pg_fleet_connection_limit(void **state)
 	for (int i = 0; i < LIMIT; i++)
 		PQfinish(a[i]);
 	store_close(owner);
-	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_hostc, pkt_web1, pkt_web,"
-	    " pkt_hosts; DROP ROLE pkt_hosta, pkt_hostb, pkt_hostc, pkt_web1, pkt_web, pkt_hosts");
+	drop_roles(f, "pkt_hosta, pkt_hostb, pkt_hostc, pkt_web1, pkt_web, pkt_hosts");
 }
 
 /*
@@ -3882,8 +3894,8 @@ test_pg_fleet_owner_not_superuser(void **state)
 	/* the rest was made: the host's role and its limit */
 	assert_int_equal(role_conn_limit(f, "pkn_hosta"), STORE_FLEET_HOST_CONNS_DEFAULT);
 	store_close(owner);
-	raw_exec(f->spec, "DROP SCHEMA pkn CASCADE; DROP OWNED BY pkn_hosta, pkn_web1, pkn_web,"
-	    " pkn_hosts, pkn_owner; DROP ROLE pkn_hosta, pkn_web1, pkn_web, pkn_hosts, pkn_owner");
+	raw_exec(f->spec, "DROP SCHEMA pkn CASCADE");
+	drop_roles(f, "pkn_hosta, pkn_web1, pkn_web, pkn_hosts, pkn_owner");
 }
 
 /* The first column of sql's first row as the connection's role, an integer (-1: none). */
@@ -3914,18 +3926,6 @@ session_stays(const struct fixture *f, int pid)
 		usleep(20000);
 	}
 	return 0;
-}
-
-/*
- * This test's server as another role, in another database of it.
- */
-static void
-role_uri_db(const char *db, const char *role, char *out, size_t len)
-{
-	const char *host = strstr(pg_query, "host=");
-	size_t hl = host != NULL ? strcspn(host, "&") : 0;
-
-	snprintf(out, len, "postgresql:///%s?%.*s&user=%s", db, (int)hl, host, role);
 }
 
 /*
@@ -4010,8 +4010,7 @@ test_pg_fleet_end_held(void **state)
 	PQfinish(w_held);
 	PQfinish(w);
 	store_close(owner);
-	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts;"
-	    " DROP ROLE pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
+	drop_roles(f, "pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
 }
 
 /*
@@ -4089,8 +4088,7 @@ test_pg_window_use_held(void **state)
 	store_close(as_b);
 	store_close(as_w);
 	store_close(owner);
-	raw_exec(f->spec, "DROP OWNED BY pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts;"
-	    " DROP ROLE pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
+	drop_roles(f, "pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
 }
 
 #define HEX32(c)	"'\\x" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
