@@ -305,6 +305,16 @@ fleet_instance_of(struct passkeyd *d, store_t *st)
 {
 	/* a failure is the connection's: the setting is made again with it */
 	(void)store_set_instance(st, d->instance);
+	/* what it decides is announced from the loop's listening connection */
+	if (d->store != NULL && st != d->store)
+		(void)store_set_announcer(st, d->store);
+}
+
+void
+fleet_announce(struct passkeyd *d)
+{
+	/* unavailable: the listening connection is being made again (fleet_notices) */
+	(void)store_announce(d->store);
 }
 
 /* The fleet's expiry, each second, off the loop when it can be. */

@@ -67,6 +67,11 @@ int fleet_notice_fd(struct passkeyd *d);
  */
 int fleet_instance_init(struct passkeyd *d);
 void fleet_instance_of(struct passkeyd *d, store_t *st);
+/*
+ * Sends the notices of what this instance decided, on any of its
+ * connections, without waiting (store_announce): each turn of the loop.
+ */
+void fleet_announce(struct passkeyd *d);
 
 /* Once a second: expires what is past due and forgets old final rows. */
 void fleet_tick(struct passkeyd *d);

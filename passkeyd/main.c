@@ -439,6 +439,9 @@ run_loop(struct passkeyd *d)
 			if (journal_wait < 0 && journal_queued(d->journal) > 0)
 				journal_wait = 0;
 		}
+		/* what this turn (and the writers since the last) decided, told its hosts */
+		if (d->fleet)
+			fleet_announce(d);
 		/* how busy the turn kept the loop: listings yield when it is (share.h) */
 		done_us = clock_monotonic_us();
 		share_turn(&d->manage_share, done_us, done_us - woke_us);

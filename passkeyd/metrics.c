@@ -267,6 +267,22 @@ put_control(struct strbuf *t, const struct metrics *m)
 		    (unsigned long long)m->throttled_other);
 }
 
+/* A fleet's change notices this instance sent its hosts, or lost (store_announce). */
+static void
+put_notices(struct strbuf *t, store_t *st)
+{
+	uint64_t sent, dropped;
+
+	store_announce_counts(st, &sent, &dropped);
+	family(t, "passkeyd_fleet_notices_total", "counter",
+	    "Change notices sent to the hosts of ceremonies decided here, or dropped"
+	    " (a full queue, a refused batch: the host reads its row at the next status).");
+	strbuf_printf(t, "passkeyd_fleet_notices_total{result=\"sent\"} %llu\n",
+	    (unsigned long long)sent);
+	strbuf_printf(t, "passkeyd_fleet_notices_total{result=\"dropped\"} %llu\n",
+	    (unsigned long long)dropped);
+}
+
 char *
 metrics_render(struct passkeyd *d, size_t *len)
 {
@@ -286,6 +302,8 @@ metrics_render(struct passkeyd *d, size_t *len)
 	family(&t, "passkeyd_store_writes_queued", "gauge", "Store writes waiting for a commit.");
 	strbuf_printf(&t, "passkeyd_store_writes_queued %zu\n", journal_queued(d->journal));
 	put_store(&t, m);
+	if (d->fleet)
+		put_notices(&t, d->store);
 	put_control(&t, m);
 	family(&t, "passkeyd_loop_busy_percent", "gauge",
 	    "Share of the loop's time taken by work other than listings, over the last 100 ms.");

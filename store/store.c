@@ -838,6 +838,31 @@ store_notice_fd(store_t *st)
 }
 
 store_err_t
+store_set_announcer(store_t *st, store_t *via)
+{
+	if (st == NULL || via == NULL)
+		return STORE_ERR_INVALID;
+	return CEREMONY_OP(st, set_announcer) ? st->ops->set_announcer(st, via) :
+	    STORE_ERR_UNSUPPORTED;
+}
+
+store_err_t
+store_announce(store_t *st)
+{
+	if (st == NULL)
+		return STORE_ERR_INVALID;
+	return CEREMONY_OP(st, announce) ? st->ops->announce(st) : STORE_ERR_UNSUPPORTED;
+}
+
+void
+store_announce_counts(store_t *st, uint64_t *sent, uint64_t *dropped)
+{
+	*sent = *dropped = 0;
+	if (st != NULL && CEREMONY_OP(st, announce_counts))
+		st->ops->announce_counts(st, sent, dropped);
+}
+
+store_err_t
 store_notices(store_t *st, void (*fn)(const unsigned char[STORE_TOKEN_HASH_LEN], void *),
     void *arg)
 {

@@ -386,17 +386,32 @@ store_err_t store_ceremony_sweep(store_t *st, int64_t now, int64_t forget_before
 void store_ceremony_free(struct store_ceremony *c);	/* frees members */
 
 /*
- * Change notices: after store_ceremony_listen, every change of state of a
- * ceremony this role made is announced (by the database, at commit) on a
- * second connection; store_notice_fd is its descriptor for poll(2) (-1
- * when there is none, e.g. while it reconnects), and store_notices hands
- * each announced token hash to fn.  A notice is a hint to read the row
- * again, never a verdict: anyone connected can send one.
+ * Change notices: after store_ceremony_listen, a move out of pending of a
+ * ceremony this role made is announced on a second connection;
+ * store_notice_fd is its descriptor for poll(2) (-1 when there is none,
+ * e.g. while it reconnects), and store_notices hands each announced token
+ * hash to fn.  A notice is a hint to read the row again, never a verdict:
+ * anyone connected can send one, and one may be lost.
  */
 store_err_t store_ceremony_listen(store_t *st);
 int store_notice_fd(store_t *st);
 store_err_t store_notices(store_t *st,
     void (*fn)(const unsigned char hash[STORE_TOKEN_HASH_LEN], void *), void *arg);
+/*
+ * Sending them.  The instance that moves a row out of pending announces
+ * it, after the commit and never inside it, unless it made the row itself
+ * (store_set_instance).  A connection's moves are queued on via's queue
+ * (its own unless set; via must outlive it; any thread may queue), and
+ * store_announce sends what is queued on via's listening connection
+ * without waiting: call it from via's thread after each turn of work.
+ * At most 512 wait; more, or a batch the server refuses (its notify lock
+ * not had within the lock timeout, its queue full), are dropped and
+ * counted.  STORE_ERR_INVALID before store_ceremony_listen;
+ * STORE_ERR_UNAVAILABLE while that connection is made again.
+ */
+store_err_t store_set_announcer(store_t *st, store_t *via);
+store_err_t store_announce(store_t *st);
+void store_announce_counts(store_t *st, uint64_t *sent, uint64_t *dropped);
 
 /*
  * Re-approval windows (schema 3): after a passkey approval of a login

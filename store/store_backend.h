@@ -99,6 +99,9 @@ struct store_ops {
 	int (*notice_fd)(store_t *);
 	store_err_t (*notices)(store_t *, void (*)(const unsigned char[STORE_TOKEN_HASH_LEN],
 	    void *), void *);
+	store_err_t (*set_announcer)(store_t *, store_t *);
+	store_err_t (*announce)(store_t *);
+	void (*announce_counts)(store_t *, uint64_t *, uint64_t *);
 	store_err_t (*exec_script)(store_t *, const char *, char *, size_t);
 };
 

@@ -489,6 +489,20 @@ static const char *const pg_migrations[] = {
 	"CREATE FUNCTION pk_end_held(p_seconds integer) RETURNS integer"
 	"  LANGUAGE sql AS 'SELECT 0';"
 	"REVOKE ALL ON FUNCTION pk_end_held(integer) FROM PUBLIC;",
+
+	/*
+	 * 9: no commit that decides a ceremony notifies any more.  A commit
+	 * that notifies takes the server's one notify lock (every database's)
+	 * and holds it while its notices are queued: a host that committed
+	 * 400 MB of its own notices held it for a second each time, and each
+	 * verdict's commit, which notified through this trigger, waited out
+	 * its lock timeout (200 ms on passkeyd's loop) and failed, fleet-wide;
+	 * a full queue failed them outright, and so did a host role whose
+	 * name made a channel too long.  The instance that decides now sends
+	 * the notice after its commit, from its listening connection, where a
+	 * wait or a failure costs only the notice (store_pg_announce.c).
+	 */
+	"DROP TRIGGER ceremonies_announce ON ceremonies; DROP FUNCTION pk_ceremony_announce();",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -624,6 +638,7 @@ pg_free(struct store_pg *pg)
 	if (pg->conninfo != NULL)
 		explicit_bzero(pg->conninfo, strlen(pg->conninfo));	/* may hold a password */
 	free(pg->conninfo);
+	pg_announce_free(pg);
 	free(pg);
 }
 
@@ -648,6 +663,7 @@ store_pg_open(const char *uri, store_t **out, char *why, size_t whylen)
 		return STORE_ERR_NOMEM;
 	}
 	pg->base.ops = &pg_ops;
+	pg_announce_init(pg);
 	pg->lock_timeout_ms = 5000;
 	pg->statement_timeout_ms = PG_STATEMENT_TIMEOUT_MS;
 	pg->may_forget = 1;
@@ -773,6 +789,7 @@ pg_txn_rollback(store_t *st)
 static store_err_t
 pg_txn_mark(store_t *st)
 {
+	pg_announce_mark(pg_of(st));
 	return pg_later(pg_of(st), "SAVEPOINT pk_mark");
 }
 
@@ -784,10 +801,12 @@ pg_txn_mark_end(store_t *st, int keep)
 
 	if (pg->conn == NULL)
 		return;
-	if (!keep || PQtransactionStatus(pg->conn) == PQTRANS_INERROR)
+	if (!keep || PQtransactionStatus(pg->conn) == PQTRANS_INERROR) {
+		pg_announce_mark_undone(pg);
 		(void)pg_simple(pg, "ROLLBACK TO SAVEPOINT pk_mark; RELEASE SAVEPOINT pk_mark");
-	else
+	} else {
 		(void)pg_later(pg, PG_RELEASE_MARK);	/* an error is the next statement's */
+	}
 }
 
 /* One operation's changes, all or nothing (as the SQLite backend's). */
@@ -1234,6 +1253,9 @@ pg_login_approve(store_t *st, const unsigned char *row_hash, int64_t now,
 	moved = col_int(res, 0, 0);
 	used = col_int(res, 0, 1);
 	logged = col_int(res, 0, 2);
+	/* a part that failed is undone by the caller's mark, and its notice with it */
+	if (row_hash != NULL && moved == 1)
+		pg_announce_row(pg, res, 0, 3, row_hash);
 	PQclear(res);
 	if (row_hash != NULL && moved != 1) {
 		*failed = 0;	/* as pg_ceremony_move: gone, or no longer pending */
@@ -1682,5 +1704,8 @@ static const struct store_ops pg_ops = {
 	.ceremony_listen = pg_ceremony_listen,
 	.notice_fd = pg_notice_fd,
 	.notices = pg_notices,
+	.set_announcer = pg_set_announcer,
+	.announce = pg_announce,
+	.announce_counts = pg_announce_counts,
 	.exec_script = pg_exec_script,
 };

@@ -5,6 +5,7 @@
  *   store_pg.c           opening, the schema and its migrations, users,
  *                        credentials, enrollments, the audit log
  *   store_pg_ceremony.c  ceremonies and their change notices (a fleet)
+ *   store_pg_announce.c  the notices this process sends, after the commit
  *   store_pg_conn.c      the connection: connecting, bounded execution,
  *                        reconnecting in a worker thread, errors, columns
  *
@@ -16,6 +17,7 @@
 #ifndef PASSKEY_STORE_PG_H
 #define PASSKEY_STORE_PG_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,11 +106,13 @@
 	/*
 	 * store_login_approve: the ceremony row (none when $1 is NULL), the
 	 * use (PG_CRED_USE_GROW or _MAX by $8) only after it, the audit row
-	 * only after the use; what each did, counted
+	 * only after the use; what each did, counted, and whom to announce
+	 * the row's move to (store_pg_announce.c)
 	 */ \
 	X(PG_LOGIN_APPROVE, PG_WRITE, "WITH d AS (UPDATE ceremonies SET state = 'approved'," \
 	    " reason = NULL, finished = $2, challenge = " PG_ZERO32 \
-	    " WHERE token_hash = $1 AND state = 'pending' AND expires > $2 RETURNING 1)," \
+	    " WHERE token_hash = $1 AND state = 'pending' AND expires > $2" \
+	    " RETURNING host_role, waiter)," \
 	    " u AS (UPDATE credentials SET sign_count = CASE WHEN $8 THEN $3" \
 	    " ELSE greatest(sign_count, $3) END, bs = $4, last_used = $5, last_addr = $6" \
 	    " WHERE id = $7 AND ($1::bytea IS NULL OR EXISTS (SELECT 1 FROM d))" \
@@ -117,7 +121,7 @@
 	    " SELECT $9::bigint, $10::text, $11::text, $12::text, $13::text, $14::text," \
 	    " $15::text FROM u RETURNING 1)" \
 	    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM u)," \
-	    " (SELECT count(*) FROM e)") \
+	    " (SELECT count(*) FROM e), (SELECT host_role FROM d), (SELECT waiter FROM d)") \
 	X(PG_CRED_RENAME, PG_WRITE, "UPDATE credentials SET nickname = $1 WHERE id = $2") \
 	X(PG_CRED_REMOVE, PG_WRITE, "DELETE FROM credentials WHERE id = $1 AND" \
 	    " ($2 = false OR (SELECT count(*) FROM credentials AS o" \
@@ -150,13 +154,14 @@
 	X(PG_CER_GET, PG_READ, "SELECT " PG_CER_COLUMNS " FROM ceremonies WHERE token_hash = $1") \
 	X(PG_CER_MOVE, PG_WRITE, "UPDATE ceremonies SET state = $3::text, reason = $4, finished = $5," \
 	    " challenge = CASE WHEN $3::text = 'pending' THEN challenge ELSE " PG_ZERO32 " END" \
-	    " WHERE token_hash = $1 AND state = $2 AND ($3::text <> 'approved' OR expires > $5)") \
+	    " WHERE token_hash = $1 AND state = $2 AND ($3::text <> 'approved' OR expires > $5)" \
+	    " RETURNING host_role, waiter") \
 	X(PG_CER_SET_HANDLE, PG_WRITE, "UPDATE ceremonies SET user_handle = coalesce(user_handle, $2)" \
 	    " WHERE token_hash = $1 AND state = 'pending' RETURNING user_handle") \
 	X(PG_CER_EXPIRE, PG_WRITE, "UPDATE ceremonies SET state = 'expired', reason = 'expired'," \
 	    " finished = $1, challenge = " PG_ZERO32 " WHERE token_hash IN (SELECT token_hash" \
 	    " FROM ceremonies WHERE state = 'pending' AND expires <= $1 LIMIT $2" \
-	    " FOR UPDATE SKIP LOCKED)") \
+	    " FOR UPDATE SKIP LOCKED) RETURNING token_hash, host_role, waiter") \
 	X(PG_CER_FORGET, PG_WRITE, "DELETE FROM ceremonies WHERE token_hash IN (SELECT token_hash" \
 	    " FROM ceremonies WHERE state <> 'pending' AND finished < $1 LIMIT $2" \
 	    " FOR UPDATE SKIP LOCKED)") \
@@ -219,6 +224,28 @@ struct pg_job;
 #define PG_LATER_MAX	4
 #define PG_RELEASE_MARK	"RELEASE SAVEPOINT pk_mark"
 
+/*
+ * A move out of pending that another instance waits for, to be announced
+ * on the channel of the host that made the row (store_pg_announce.c).
+ */
+#define PG_CHANNEL_MAX		64	/* a channel's name, NUL included (NAMEDATALEN) */
+#define PG_ANNOUNCE_STAGED	128	/* moved in a transaction not yet committed */
+#define PG_ANNOUNCE_MAX		512	/* committed, waiting to be sent; more are dropped */
+#define PG_ANNOUNCE_BATCH	32	/* sent in one statement, one commit */
+
+struct pg_announcement {
+	char channel[PG_CHANNEL_MAX];
+	unsigned char hash[STORE_TOKEN_HASH_LEN];
+};
+
+/* What a listening store sends: filled by every store that announces through it. */
+struct pg_announce_queue {
+	pthread_mutex_t mu;
+	struct pg_announcement q[PG_ANNOUNCE_MAX];
+	size_t head, n;
+	uint64_t sent, dropped;
+};
+
 /* Whether the role may call a function only some roles may (asked, then known). */
 struct pg_may {
 	int64_t asked_ms;	/* when it last asked (monotonic; 0: never) */
@@ -258,6 +285,19 @@ struct store_pg {
 	PGconn *listen;		/* the second connection, for change notices */
 	struct pg_job *listen_job;
 	char channel[80];	/* what it LISTENs to: "pk:" and this role */
+	/*
+	 * Announcing (store_pg_announce.c): moves staged until their commit,
+	 * then queued on announce_via's queue (this store's own unless
+	 * store_set_announcer said otherwise), which this store sends on its
+	 * listening connection when it has one.
+	 */
+	struct pg_announcement staged[PG_ANNOUNCE_STAGED];
+	size_t nstaged;
+	size_t nstaged_mark;	/* staged before the journal's mark (txn_mark) */
+	struct store_pg *announce_via;
+	struct pg_announce_queue queue;
+	size_t announcing;	/* notices in the batch sent on `listen`, unanswered yet */
+	int announce_failed;	/* and the server refused it */
 	char msg[400];
 };
 
@@ -396,5 +436,29 @@ int pg_notice_fd(store_t *st);
 store_err_t pg_notices(store_t *st,
     void (*fn)(const unsigned char[STORE_TOKEN_HASH_LEN], void *), void *arg);
 store_err_t pg_exec_script(store_t *st, const char *sql, char *warn, size_t warnlen);
+
+/* ---- store_pg_announce.c ------------------------------------------------- */
+
+void pg_announce_init(struct store_pg *pg);
+void pg_announce_free(struct store_pg *pg);
+store_err_t pg_set_announcer(store_t *st, store_t *via);
+/*
+ * A row that moved out of pending on this connection: announced on
+ * "pk:"+host_role once committed, unless this instance made it (waiter).
+ */
+void pg_announce_stage(struct store_pg *pg, const char *host_role, const char *waiter,
+    const unsigned char hash[STORE_TOKEN_HASH_LEN]);
+void pg_announce_row(struct store_pg *pg, PGresult *res, int row, int col,
+    const unsigned char hash[STORE_TOKEN_HASH_LEN]);
+void pg_announce_mark(struct store_pg *pg);
+void pg_announce_mark_undone(struct store_pg *pg);
+/* At the end of a transaction: committed (queued) or not (dropped). */
+void pg_announce_end(struct store_pg *pg, int committed);
+/* The answer of a batch sent, when it has come (on the listening connection). */
+void pg_announce_read(struct store_pg *pg);
+/* The listening connection was lost: so is the batch it was sending. */
+void pg_announce_lost(struct store_pg *pg);
+store_err_t pg_announce(store_t *st);
+void pg_announce_counts(store_t *st, uint64_t *sent, uint64_t *dropped);
 
 #endif /* PASSKEY_STORE_PG_H */

@@ -124,6 +124,7 @@ pg_ceremony_move(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
 	struct store_pg *pg = pg_of(st);
 	struct store_ceremony now_row;
 	struct pg_args a = { .n = 0 };
+	PGresult *res;
 	store_err_t err;
 
 	arg_bytes(&a, hash, STORE_TOKEN_HASH_LEN);
@@ -131,9 +132,16 @@ pg_ceremony_move(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LEN],
 	arg_text(&a, to);
 	arg_text(&a, reason);
 	arg_int(&a, now);
-	err = pg_change(pg, PG_CER_MOVE, &a);
-	if (err != STORE_ERR_NOT_FOUND)
+	if ((err = pg_run(pg, PG_CER_MOVE, &a, &res)) != STORE_OK)
 		return err;
+	if (PQntuples(res) == 1) {
+		/* only leaving pending is news: a host follows its row from there */
+		if (strcmp(from, "pending") == 0 && strcmp(to, "pending") != 0)
+			pg_announce_row(pg, res, 0, 0, hash);
+		PQclear(res);
+		return STORE_OK;
+	}
+	PQclear(res);
 	/* no row changed: gone (or not ours to see), or no longer in `from` */
 	if ((err = pg_ceremony_get(st, hash, &now_row)) != STORE_OK)
 		return err;
@@ -173,7 +181,10 @@ sweep_rows(struct store_pg *pg, int64_t now, int64_t forget_before, size_t batch
 	arg_int(&a, (int64_t)batch);
 	if ((err = pg_run(pg, PG_CER_EXPIRE, &a, &res)) != STORE_OK)
 		return err;
-	*expired = (size_t)pg_changed(res);
+	*expired = (size_t)PQntuples(res);
+	for (int i = 0; i < PQntuples(res); i++)
+		if (PQgetlength(res, i, 0) == STORE_TOKEN_HASH_LEN)
+			pg_announce_row(pg, res, i, 1, (const unsigned char *)PQgetvalue(res, i, 0));
 	PQclear(res);
 	if (pg->may_forget) {
 		a.n = 0;
@@ -303,6 +314,7 @@ pg_ceremony_listen(store_t *st)
 		return err;
 	snprintf(pg->channel, sizeof(pg->channel), "pk:%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
+	pg_announce_lost(pg);
 	PQfinish(pg->listen);
 	set = pg_settings_of(pg);
 	if ((err = pg_connect(pg->conninfo, &set, 0,
@@ -366,6 +378,7 @@ pg_notices(store_t *st, void (*fn)(const unsigned char[STORE_TOKEN_HASH_LEN], vo
 		PQfinish(pg->listen), pg->listen = NULL;
 	if ((err = pg_listen_ready(pg)) != STORE_OK)
 		return err;
+	pg_announce_read(pg);	/* a batch of ours answered */
 	while ((n = PQnotifies(pg->listen)) != NULL) {
 		if (payload_hash(n->extra, hash))
 			fn(hash, arg);

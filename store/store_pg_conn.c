@@ -817,6 +817,7 @@ pg_commit(struct store_pg *pg)
 	if (err != STORE_OK && pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		(void)pg_simple(pg, "ROLLBACK");
+	pg_announce_end(pg, err == STORE_OK);
 	pg->in_txn = 0;
 	return err;
 }
@@ -828,6 +829,7 @@ pg_rollback(struct store_pg *pg)
 	if (pg->conn != NULL && PQstatus(pg->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		(void)pg_simple(pg, "ROLLBACK");
+	pg_announce_end(pg, 0);
 	pg->in_txn = 0;
 }
 
@@ -841,6 +843,7 @@ pg_listen_ready(struct store_pg *pg)
 	if (pg->listen_job == NULL && pg->listen != NULL && PQstatus(pg->listen) == CONNECTION_OK)
 		return STORE_OK;
 	if (pg->listen_job == NULL) {
+		pg_announce_lost(pg);
 		PQfinish(pg->listen);
 		pg->listen = NULL;
 		if (clock_monotonic_ms() < pg->retry_after_ms ||

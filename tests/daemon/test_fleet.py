@@ -66,6 +66,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -100,8 +101,10 @@ class Fleet:
                            "reuse_across_hosts = yes\n")
         self.w1 = td.Daemon(tmp, "web-1", store=pg.uri_of("fleet", "pkt_web1"),
                             origin=self.origin, extra="hostname = login.example\n")
+        self.w2_metrics = free_port()
         self.w2 = td.Daemon(tmp, "web-2", store=pg.uri_of("fleet", "pkt_web2"),
-                            origin=self.origin, extra="hostname = login.example\n")
+                            origin=self.origin, extra="hostname = login.example\n"
+                            f"metrics_listen = 127.0.0.1:{self.w2_metrics}\n")
 
     def daemons(self):
         return (self.a, self.b, self.w1, self.w2)
@@ -682,6 +685,18 @@ def approved_and_told(f, host, who, count):
     return j, False
 
 
+def notices_of(port):
+    """passkeyd_fleet_notices_total by result, from a scrape of the instance's metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    got = {}
+    for line in text.splitlines():
+        if line.startswith("passkeyd_fleet_notices_total{result=\""):
+            key = line.split('"')[1]
+            got[key] = int(line.split()[-1])
+    return got
+
+
 def test_frozen_status(f, alice):
     """An approval's use runs on the host's loop while the server answers
     fast; the first that finds the server frozen holds the loop for its
@@ -689,6 +704,9 @@ def test_frozen_status(f, alice):
     j1, told1 = approved_and_told(f, f.b, alice, 300)
     j2, told2 = approved_and_told(f, f.b, alice, 301)
     ok(told1 and told2, "frozen status: two logins approved at web 2, host B told")
+    sent = notices_of(f.w2_metrics)
+    ok(sent.get("sent", 0) >= 2 and sent.get("dropped") == 0,
+       "frozen status: web 2 sent those notices itself, after its commits (its metrics)", sent)
     result = {}
 
     def second():

@@ -45,14 +45,24 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	8
+#define PG_SCHEMA	9
 
 /*
- * What migrations 8, 7 and 6 added, taken away again: with it, a current
- * database is an older version's.  The admit and announce triggers' bodies stay
- * the current ones; migration 6 writes them again.
+ * What migrations 9 to 6 changed, undone again: with it, a current
+ * database is an older version's.  The admit trigger's body stays the
+ * current one, and the announce trigger's is migration 6's; migration 6
+ * writes them again.
  */
-#define PG_UNDO_8	"DROP FUNCTION pk_end_held(integer);"
+#define PG_ANNOUNCE_TRIGGER \
+	"CREATE FUNCTION pk_ceremony_announce() RETURNS trigger LANGUAGE plpgsql AS $f$" \
+	" BEGIN IF NEW.waiter = '' OR NEW.waiter IS DISTINCT FROM" \
+	" current_setting('pk.instance', true) THEN PERFORM pg_notify('pk:' || NEW.host_role," \
+	" encode(NEW.token_hash, 'hex')); END IF; RETURN NULL; END $f$;" \
+	" CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies" \
+	" FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')" \
+	" EXECUTE FUNCTION pk_ceremony_announce();"
+#define PG_UNDO_9	PG_ANNOUNCE_TRIGGER
+#define PG_UNDO_8	PG_UNDO_9 "DROP FUNCTION pk_end_held(integer);"
 #define PG_UNDO_7	PG_UNDO_8 "DROP FUNCTION pk_window_use(text, bigint); DROP TABLE window_uses;"
 #define PG_UNDO_6	PG_UNDO_7 \
 	"DROP FUNCTION pk_pending_recount(), pk_windows_end(text, text);" \
@@ -2786,21 +2796,38 @@ on_notice(const unsigned char hash[STORE_TOKEN_HASH_LEN], void *arg)
 		seen[hash[0]]++;
 }
 
-/* Waits up to 3 s for a notice of tag on st; how many of each tag came (seen[16]). */
+/*
+ * Waits up to 3 s for a notice of tag on st, sent by via as passkeyd's
+ * loop sends them (store_announce, each turn); how many of each tag came
+ * (seen[16]).
+ */
 static void
-wait_notices_of(store_t *st, unsigned char tag, int seen[16])
+wait_heard(store_t *st, store_t *via, unsigned char tag, int seen[16])
 {
 	struct timespec t0;
+	int own[16];
 
 	memset(seen, 0, 16 * sizeof(seen[0]));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (seen[tag] == 0 && ms_since(&t0) < 3000) {
-		struct pollfd pfd = { .fd = store_notice_fd(st), .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = store_notice_fd(st), .events = POLLIN },
+		    { .fd = store_notice_fd(via), .events = POLLIN } };
 
-		assert_true(pfd.fd >= 0);
-		if (poll(&pfd, 1, 100) > 0)
+		assert_true(pfd[0].fd >= 0 && pfd[1].fd >= 0);
+		assert_store(store_announce(via), STORE_OK);
+		if (poll(pfd, 2, 100) > 0) {
+			if (via != st)	/* the answer to what it sent */
+				assert_store(store_notices(via, on_notice, own), STORE_OK);
 			assert_store(store_notices(st, on_notice, seen), STORE_OK);
+		}
 	}
+}
+
+/* The same, for movers that announce through st (store_set_announcer). */
+static void
+wait_notices_of(store_t *st, unsigned char tag, int seen[16])
+{
+	wait_heard(st, st, tag, seen);
 }
 
 /*
@@ -2822,6 +2849,27 @@ assert_use_unannounced(store_t *listener, store_t *mover, int64_t now)
 	wait_notices_of(listener, 9, seen);
 	assert_int_equal(seen[9], 1);
 	assert_int_equal(seen[7], 0);
+}
+
+/*
+ * A ceremony of tag that host made and mover denied is announced to host
+ * once, sent by host's listening connection (as passkeyd's loop's).
+ */
+static void
+assert_heard_once(store_t *host, store_t *mover, unsigned char tag, int64_t now)
+{
+	struct store_ceremony c;
+	char refusal[32];
+	int seen[16];
+
+	assert_store(store_ceremony_listen(host), STORE_OK);
+	assert_store(store_set_announcer(mover, host), STORE_OK);
+	ceremony_init(&c, tag, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(host, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(mover, c.token_hash, "pending", "denied", "denied", now),
+	    STORE_OK);
+	wait_notices_of(host, tag, seen);
+	assert_int_equal(seen[tag], 1);
 }
 
 /* Waits up to 3 s for a notice on st; how many for tag 7 arrived. */
@@ -2859,6 +2907,11 @@ test_pg_own_decision_unannounced(void **state)
 	assert_store(store_set_instance(mine, "0a'; --"), STORE_ERR_INVALID);
 	assert_store(store_set_instance(mine, ""), STORE_ERR_INVALID);
 	assert_store(store_ceremony_listen(listener), STORE_OK);
+	/* each announces through the listener, as passkeyd's connections through its loop's */
+	assert_store(store_set_announcer(mine, listener), STORE_OK);
+	assert_store(store_set_announcer(twin, listener), STORE_OK);
+	assert_store(store_set_announcer(stranger, listener), STORE_OK);
+	assert_store(store_set_announcer(nameless, listener), STORE_OK);
 	/* 1: made by mine, decided by twin: the same instance, no notice */
 	ceremony_init(&c, 1, "alice", "192.0.2.1", now);
 	assert_store(store_ceremony_add(mine, &c, refusal, sizeof(refusal)), STORE_OK);
@@ -2945,6 +2998,7 @@ test_pg_login_approve(void **state)
 	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
 	assert_store(store_ceremony_add(st, &old, refusal, sizeof(refusal)), STORE_OK);
 	assert_store(store_ceremony_listen(listener), STORE_OK);
+	assert_store(store_set_announcer(st, listener), STORE_OK);
 	before = event_count(st);
 
 	/* the passkey's count is 5 (add_cred): 5 fails the use, after the row moved */
@@ -3049,6 +3103,7 @@ test_pg_ceremonies(void **state)
 
 	/* one decision: the second instance's is a conflict; the host hears of it */
 	assert_store(store_ceremony_listen(st), STORE_OK);
+	assert_store(store_set_announcer(other, st), STORE_OK);
 	assert_store(store_ceremony_move(other, c.token_hash, "pending", "approved", NULL, now),
 	    STORE_OK);
 	assert_store(store_ceremony_move(st, c.token_hash, "pending", "denied", "denied", now),
@@ -4013,6 +4068,135 @@ test_pg_fleet_end_held(void **state)
 	drop_roles(f, "pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
 }
 
+/* Whether the server's notify lock is held now, by the server process pid. */
+static int
+notify_lock_held_by(PGconn *watch, int pid)
+{
+	char sql[300];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_locks WHERE locktype = 'object'"
+	    " AND database = 0 AND classid = 'pg_database'::regclass AND objid = 0"
+	    " AND mode = 'AccessExclusiveLock' AND granted AND pid = %d", pid);
+	return conn_int(watch, sql) == 1;
+}
+
+/* What one noisy commit of host A said: its results, each one a success. */
+static void
+assert_noise_done(PGconn *noisy)
+{
+	PGresult *res;
+
+	while ((res = PQgetResult(noisy)) != NULL) {
+		if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+			print_error("noise: %s\n", PQresultErrorMessage(res));
+		assert_true(PQresultStatus(res) == PGRES_TUPLES_OK ||
+		    PQresultStatus(res) == PGRES_COMMAND_OK);
+		PQclear(res);
+	}
+}
+
+/*
+ * A host that holds the server's notify lock holds up no verdict
+ * (migration 9).  Host A commits 100 MB of notices of its own, which
+ * holds the lock while they are queued, and a web instance decides host
+ * A's ceremonies at that moment, on a connection whose lock timeout is
+ * 50 ms.  Before, the decision's commit notified through a trigger: it
+ * waited out the timeout and failed, and a host that did this without
+ * end stopped every login of the fleet.  The notice that the web
+ * instance sends after its commit may wait or be lost (counted); the
+ * host hears a later one.
+ */
+static void
+test_pg_fleet_notify_lock(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkt_hosta=host-a.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri[PATH_MAX + 256], refusal[32];
+	store_t *owner = open_store(f->spec), *as_a, *as_w;
+	int64_t now = (int64_t)time(NULL), t0;
+	struct store_ceremony c;
+	uint64_t sent, dropped;
+	int held = 0, rounds, seen[16];
+	PGconn *noisy, *watch;
+
+	fleet_apply(owner, "pkt", hosts, 1, webs, 1);
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	as_a = open_store(uri);
+	noisy = pg_raw(uri);
+	assert_store(store_set_instance(as_a, "0a"), STORE_OK);
+	assert_store(store_ceremony_listen(as_a), STORE_OK);
+	role_uri(f, "pkt_web1", uri, sizeof(uri));
+	as_w = open_store(uri);
+	assert_store(store_set_busy_timeout(as_w, 50), STORE_OK);
+	assert_store(store_set_instance(as_w, "0b"), STORE_OK);
+	assert_store(store_ceremony_listen(as_w), STORE_OK);
+	watch = pg_raw(f->spec);
+	for (rounds = 1; rounds <= 6 && held < 2; rounds++) {
+		ceremony_init(&c, (unsigned char)rounds, "alice", "192.0.2.1", now);
+		assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
+		assert_int_equal(PQsendQuery(noisy, "BEGIN; SELECT count(pg_notify('pk:pkt_noise',"
+		    " g || repeat('x', 4000)) IS NULL) FROM generate_series(1, 25000) g; COMMIT"), 1);
+		t0 = clock_monotonic_ms();
+		while (!notify_lock_held_by(watch, PQbackendPID(noisy)) &&
+		    clock_monotonic_ms() - t0 < 10000)
+			;
+		assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "denied", "denied",
+		    now), STORE_OK);
+		(void)store_announce(as_w);	/* may wait for the lock: not the verdict's business */
+		held += notify_lock_held_by(watch, PQbackendPID(noisy));
+		assert_noise_done(noisy);
+	}
+	/* the verdict was given while host A still held the lock, twice */
+	assert_int_equal(held, 2);
+	/* once the lock is free, host A hears of the next: each notice sent or counted lost */
+	ceremony_init(&c, 9, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "denied", "denied", now),
+	    STORE_OK);
+	wait_heard(as_a, as_w, 9, seen);
+	assert_int_equal(seen[9], 1);
+	store_announce_counts(as_w, &sent, &dropped);
+	assert_int_equal(sent + dropped, (uint64_t)rounds);	/* the rounds, less one, and 9 */
+	PQfinish(watch);
+	PQfinish(noisy);
+	store_close(as_w);
+	store_close(as_a);
+	store_close(owner);
+	drop_roles(f, "pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
+}
+
+/*
+ * A role whose name makes "pk:" and it longer than a channel may be is
+ * still told: the notice goes on the channel cut as the server cuts its
+ * LISTEN (63 bytes).  Uncut, the pg_notify failed, and the batch with it.
+ */
+static void
+test_pg_announce_long_role(void **state)
+{
+	struct fixture *f = *state;
+	static const char role[] = "pkl_a_host_role_whose_name_is_sixty_one_bytes_long_0123456789";
+	char uri[PATH_MAX + 256], sql[200];
+	store_t *as_long, *other;
+	int64_t now = (int64_t)time(NULL);
+	uint64_t sent, dropped;
+
+	assert_int_equal(strlen(role), 61);
+	other = open_store(f->spec);	/* the schema's, owned by the test's owner */
+	snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN SUPERUSER", role);
+	raw_exec(f->spec, sql);
+	role_uri(f, role, uri, sizeof(uri));
+	as_long = open_store(uri);
+	assert_heard_once(as_long, other, 3, now);
+	store_announce_counts(as_long, &sent, &dropped);
+	assert_int_equal(sent, 1);
+	assert_int_equal(dropped, 0);
+	store_close(other);
+	store_close(as_long);
+	snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
+	raw_exec(f->spec, sql);
+}
+
 /*
  * What a host holds in a transaction it keeps open holds no use of a
  * window (migration 7).  Before, a use was an UPDATE of the window's row,
@@ -4249,6 +4433,36 @@ test_pg_migrate_v3(void **state)
 }
 
 /*
+ * A version 8 database, whose commits that decide notify through a
+ * trigger, is brought to version 9: the trigger and its function are gone,
+ * and a decision is announced once, by the instance that made it.
+ */
+static void
+test_pg_migrate_v8(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec), *other;
+	int64_t now = (int64_t)time(NULL);
+
+	store_close(st);
+	raw_exec(f->spec, PG_UNDO_9 "UPDATE pk_meta SET version = 8");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_trigger"
+	    " WHERE tgname = 'ceremonies_announce'"), 1);
+	st = open_store(f->spec);
+	assert_int_equal(raw_int(f->spec, "SELECT version FROM pk_meta"), PG_SCHEMA);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_trigger"
+	    " WHERE tgname = 'ceremonies_announce'"), 0);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_proc"
+	    " WHERE proname = 'pk_ceremony_announce'"), 0);
+	other = open_store(f->spec);
+	assert_heard_once(st, other, 7, now);
+	/* and no second one behind it (tag 9's, denied after, comes after it) */
+	assert_use_unannounced(st, other, now);
+	store_close(other);
+	store_close(st);
+}
+
+/*
  * The server process behind the store under test: the fixture's database's
  * one other connection (raw_int's own is excluded).
  */
@@ -4480,10 +4694,13 @@ main(int argc, char **argv)
 		T(test_pg_fleet_connection_limit),
 		T(test_pg_fleet_owner_not_superuser),
 		T(test_pg_fleet_end_held),
+		T(test_pg_fleet_notify_lock),
+		T(test_pg_announce_long_role),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
 		T(test_pg_migrate_v2),
 		T(test_pg_migrate_v3),
+		T(test_pg_migrate_v8),
 		T(test_pg_stuck_server),
 		STORE_API_TESTS(T),
 	};
