@@ -540,6 +540,15 @@ start_journal_writers(struct passkeyd *d)
  * the statement timeout.
  */
 #define FLEET_OFFLOAD_WORKERS	2
+/*
+ * A fleet instance's connections: the loop's and its listening one, the
+ * writers' and the workers'.  A host's role may not be limited to fewer
+ * (passkeyctl fleet --host-connections); a daemon that holds more needs
+ * that minimum raised first.
+ */
+#define FLEET_CONNECTIONS	(2 + FLEET_JOURNAL_WRITERS + FLEET_OFFLOAD_WORKERS)
+_Static_assert(FLEET_CONNECTIONS <= STORE_FLEET_HOST_CONNS_MIN,
+    "a host's role must be allowed every connection its passkeyd holds");
 /* How long the loop's store calls, and the offload's, wait for a lock. */
 #define LOOP_LOCK_WAIT_MS	200
 

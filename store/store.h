@@ -518,9 +518,10 @@ struct store_fleet_spec {
 };
 
 /*
- * A host's passkeyd holds six connections; the rest of the default is
- * room for a reconnect while the server still counts the old ones (a
- * partition it has not noticed yet).
+ * A host's passkeyd holds six connections (passkeyd/main.c
+ * FLEET_CONNECTIONS, checked against the minimum when it is built); the
+ * rest of the default is room for a reconnect while the server still
+ * counts the old ones (a partition it has not noticed yet).
  */
 #define STORE_FLEET_HOST_CONNS_DEFAULT	16
 #define STORE_FLEET_HOST_CONNS_MIN	6

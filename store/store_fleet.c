@@ -283,14 +283,18 @@ host_connection_limit(struct strbuf *b, const char *pre, int conns)
  * hand the fleet's rights to its members).
  */
 static int
-login_name_ok(const char *prefix, const char *s, size_t n)
+login_name_ok(const char *prefix, const char *kind, const char *s, size_t n, char *why,
+    size_t whylen)
 {
 	size_t pl = strlen(prefix);
 
-	if (n >= 3 && strncmp(s, "pg_", 3) == 0)
-		return 0;
-	return !(n == pl + 4 && strncmp(s, prefix, pl) == 0 && strncmp(s + pl, "_web", 4) == 0) &&
-	    !(n == pl + 6 && strncmp(s, prefix, pl) == 0 && strncmp(s + pl, "_hosts", 6) == 0);
+	if (!(n >= 3 && strncmp(s, "pg_", 3) == 0) &&
+	    !(n == pl + 4 && strncmp(s, prefix, pl) == 0 && strncmp(s + pl, "_web", 4) == 0) &&
+	    !(n == pl + 6 && strncmp(s, prefix, pl) == 0 && strncmp(s + pl, "_hosts", 6) == 0))
+		return 1;
+	snprintf(why, whylen, "a %s role may not be named pg_* or %s_web or %s_hosts: %.60s",
+	    kind, prefix, prefix, s);
+	return 0;
 }
 
 static int
@@ -317,11 +321,8 @@ spec_ok(const struct store_fleet_spec *spec, char *why, size_t whylen)
 			    " letter; HOSTNAME: letters, digits, '.', '-'): %.60s", h);
 			return 0;
 		}
-		if (!login_name_ok(prefix, h, (size_t)(eq - h))) {
-			snprintf(why, whylen, "a host role may not be named pg_* or %s_web or %s_hosts:"
-			    " %.60s", prefix, prefix, h);
+		if (!login_name_ok(prefix, "host", h, (size_t)(eq - h), why, whylen))
 			return 0;
-		}
 	}
 	for (size_t i = 0; i < spec->n_webs; i++) {
 		const char *w = spec->webs[i];
@@ -330,11 +331,8 @@ spec_ok(const struct store_fleet_spec *spec, char *why, size_t whylen)
 			snprintf(why, whylen, "a web role is a-z, 0-9, '_', from a letter: %.60s", w);
 			return 0;
 		}
-		if (!login_name_ok(prefix, w, strlen(w))) {
-			snprintf(why, whylen, "a web role may not be named pg_* or %s_web or %s_hosts:"
-			    " %.60s", prefix, prefix, w);
+		if (!login_name_ok(prefix, "web", w, strlen(w), why, whylen))
 			return 0;
-		}
 	}
 	return 1;
 }
