@@ -502,7 +502,8 @@ static const char *const pg_migrations[] = {
 	 * the notice after its commit, from its listening connection, where a
 	 * wait or a failure costs only the notice (store_pg_announce.c).
 	 */
-	"DROP TRIGGER ceremonies_announce ON ceremonies; DROP FUNCTION pk_ceremony_announce();",
+	("DROP TRIGGER IF EXISTS ceremonies_announce ON ceremonies;"
+	"  DROP FUNCTION IF EXISTS pk_ceremony_announce();"),
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

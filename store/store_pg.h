@@ -229,8 +229,8 @@ struct pg_job;
  * on the channel of the host that made the row (store_pg_announce.c).
  */
 #define PG_CHANNEL_MAX		64	/* a channel's name, NUL included (NAMEDATALEN) */
-#define PG_ANNOUNCE_STAGED	128	/* moved in a transaction not yet committed */
-#define PG_ANNOUNCE_MAX		512	/* committed, waiting to be sent; more are dropped */
+/* committed and waiting to be sent, or staged in one transaction: more are dropped */
+#define PG_ANNOUNCE_MAX		512
 #define PG_ANNOUNCE_BATCH	32	/* sent in one statement, one commit */
 
 struct pg_announcement {
@@ -241,7 +241,7 @@ struct pg_announcement {
 /* What a listening store sends: filled by every store that announces through it. */
 struct pg_announce_queue {
 	pthread_mutex_t mu;
-	struct pg_announcement q[PG_ANNOUNCE_MAX];
+	struct pg_announcement *q;	/* PG_ANNOUNCE_MAX, made at the first push */
 	size_t head, n;
 	uint64_t sent, dropped;
 };
@@ -291,9 +291,10 @@ struct store_pg {
 	 * store_set_announcer said otherwise), which this store sends on its
 	 * listening connection when it has one.
 	 */
-	struct pg_announcement staged[PG_ANNOUNCE_STAGED];
-	size_t nstaged;
+	struct pg_announcement *staged;	/* grown as needed, to PG_ANNOUNCE_MAX */
+	size_t nstaged, staged_cap;
 	size_t nstaged_mark;	/* staged before the journal's mark (txn_mark) */
+	size_t staged_over;	/* and those that found no room */
 	struct store_pg *announce_via;
 	struct pg_announce_queue queue;
 	size_t announcing;	/* notices in the batch sent on `listen`, unanswered yet */

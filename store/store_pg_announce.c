@@ -28,6 +28,8 @@ void
 pg_announce_free(struct store_pg *pg)
 {
 	pthread_mutex_destroy(&pg->queue.mu);
+	free(pg->queue.q);
+	free(pg->staged);
 }
 
 store_err_t
@@ -58,9 +60,22 @@ channel_of(const char *host_role, char out[PG_CHANNEL_MAX])
 }
 
 static void
+count_dropped(struct pg_announce_queue *q, size_t n)
+{
+	pthread_mutex_lock(&q->mu);
+	q->dropped += n;
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* Only the store that sends needs room: the others never push to their own. */
+static void
 queue_push(struct pg_announce_queue *q, const struct pg_announcement *a, size_t n)
 {
 	pthread_mutex_lock(&q->mu);
+	if (q->q == NULL && (q->q = calloc(PG_ANNOUNCE_MAX, sizeof(*q->q))) == NULL) {
+		q->dropped += n;
+		n = 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (q->n == PG_ANNOUNCE_MAX) {
 			q->dropped += n - i;
@@ -69,6 +84,27 @@ queue_push(struct pg_announce_queue *q, const struct pg_announcement *a, size_t 
 		q->q[(q->head + q->n++) % PG_ANNOUNCE_MAX] = a[i];
 	}
 	pthread_mutex_unlock(&q->mu);
+}
+
+/* Room for one more staged notice (a journal batch may decide thousands). */
+static int
+staged_room(struct store_pg *pg)
+{
+	struct pg_announcement *more;
+	size_t cap;
+
+	if (pg->nstaged < pg->staged_cap)
+		return 1;
+	if (pg->staged_cap == PG_ANNOUNCE_MAX)
+		return 0;
+	cap = pg->staged_cap == 0 ? 16 : 2 * pg->staged_cap;
+	if (cap > PG_ANNOUNCE_MAX)
+		cap = PG_ANNOUNCE_MAX;
+	if ((more = realloc(pg->staged, cap * sizeof(*more))) == NULL)
+		return 0;
+	pg->staged = more;
+	pg->staged_cap = cap;
+	return 1;
 }
 
 void
@@ -83,15 +119,12 @@ pg_announce_stage(struct store_pg *pg, const char *host_role, const char *waiter
 		return;
 	channel_of(host_role, a.channel);
 	memcpy(a.hash, hash, sizeof(a.hash));
-	if (!pg->in_txn) {
+	if (!pg->in_txn)
 		queue_push(&pg->announce_via->queue, &a, 1);
-	} else if (pg->nstaged < PG_ANNOUNCE_STAGED) {
+	else if (staged_room(pg))
 		pg->staged[pg->nstaged++] = a;
-	} else {
-		pthread_mutex_lock(&pg->announce_via->queue.mu);
-		pg->announce_via->queue.dropped++;
-		pthread_mutex_unlock(&pg->announce_via->queue.mu);
-	}
+	else
+		pg->staged_over++;	/* counted if it commits */
 }
 
 /*
@@ -125,7 +158,9 @@ pg_announce_end(struct store_pg *pg, int committed)
 {
 	if (committed && pg->nstaged > 0)
 		queue_push(&pg->announce_via->queue, pg->staged, pg->nstaged);
-	pg->nstaged = pg->nstaged_mark = 0;
+	if (committed && pg->staged_over > 0)
+		count_dropped(&pg->announce_via->queue, pg->staged_over);
+	pg->nstaged = pg->nstaged_mark = pg->staged_over = 0;
 }
 
 /* The batch's end: counted as sent, or as dropped when the server refused it. */
@@ -172,7 +207,7 @@ queue_take(struct pg_announce_queue *q, struct pg_announcement out[PG_ANNOUNCE_B
 	size_t n;
 
 	pthread_mutex_lock(&q->mu);
-	for (n = 0; n < PG_ANNOUNCE_BATCH && q->n > 0; n++, q->n--) {
+	for (n = 0; n < PG_ANNOUNCE_BATCH && q->n > 0; n++, q->n--) {	/* none: q->q NULL */
 		out[n] = q->q[q->head];
 		q->head = (q->head + 1) % PG_ANNOUNCE_MAX;
 	}
@@ -221,20 +256,18 @@ pg_announce(store_t *st)
 		return STORE_ERR_INVALID;	/* store_ceremony_listen first */
 	if (pg->listen == NULL || PQstatus(pg->listen) != CONNECTION_OK)
 		return STORE_ERR_UNAVAILABLE;	/* store_notices makes it again */
-	if (pg->announcing > 0) {
-		/* the rest of the batch, if the socket took only part of it */
-		if (PQflush(pg->listen) < 0 || PQconsumeInput(pg->listen) != 1)
-			return STORE_ERR_UNAVAILABLE;
-		pg_announce_read(pg);
-		if (pg->announcing > 0)
-			return STORE_OK;
-	}
+	/*
+	 * A batch out: only the rest of it, if the socket took part.  Its
+	 * answer is read by store_notices when the connection is readable;
+	 * read here, the notices that come with it would sit in libpq's
+	 * buffer with nothing to wake the poll for them.
+	 */
+	if (pg->announcing > 0)
+		return PQflush(pg->listen) < 0 ? STORE_ERR_UNAVAILABLE : STORE_OK;
 	if ((n = queue_take(&pg->queue, a)) == 0)
 		return STORE_OK;
 	if ((sql = batch_sql(pg->listen, a, n)) == NULL || !PQsendQuery(pg->listen, sql)) {
-		pthread_mutex_lock(&pg->queue.mu);
-		pg->queue.dropped += n;
-		pthread_mutex_unlock(&pg->queue.mu);
+		count_dropped(&pg->queue, n);
 		free(sql);
 		return sql == NULL ? STORE_ERR_NOMEM : STORE_ERR_UNAVAILABLE;
 	}

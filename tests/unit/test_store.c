@@ -4068,6 +4068,72 @@ test_pg_fleet_end_held(void **state)
 	drop_roles(f, "pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
 }
 
+/*
+ * The counts of what via sent, once want are counted (its answers read),
+ * or 5 s: a notice may be heard before its sender has read its answer.
+ */
+static void
+settle_counts(store_t *via, uint64_t want, uint64_t *sent, uint64_t *dropped)
+{
+	int64_t t0 = clock_monotonic_ms();
+	int ignore[16];
+
+	store_announce_counts(via, sent, dropped);
+	while (*sent + *dropped < want && clock_monotonic_ms() - t0 < 5000) {
+		struct pollfd pfd = { .fd = store_notice_fd(via), .events = POLLIN };
+
+		assert_store(store_announce(via), STORE_OK);
+		if (poll(&pfd, 1, 50) > 0)
+			assert_store(store_notices(via, on_notice, ignore), STORE_OK);
+		store_announce_counts(via, sent, dropped);
+	}
+}
+
+/*
+ * What one transaction decides is announced once it commits, however
+ * much (a journal's batch after a hiccup may decide thousands; 512 at
+ * most wait), and nothing of one rolled back.
+ */
+static void
+test_pg_announce_batch(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec), *mover = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c;
+	char user[16], refusal[32];
+	uint64_t sent, dropped;
+
+	assert_store(store_ceremony_listen(st), STORE_OK);
+	assert_store(store_set_announcer(mover, st), STORE_OK);
+	for (int i = 1; i <= 205; i++) {
+		snprintf(user, sizeof(user), "u%d", i);
+		ceremony_init(&c, (unsigned char)i, user, "", now);
+		assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	}
+	/* five decided and rolled back: nothing to say */
+	assert_store(store_txn_begin(mover), STORE_OK);
+	for (int i = 201; i <= 205; i++) {
+		memset(c.token_hash, i, sizeof(c.token_hash));
+		assert_store(store_ceremony_move(mover, c.token_hash, "pending", "denied", "denied",
+		    now), STORE_OK);
+	}
+	store_txn_rollback(mover);
+	/* 200 in one transaction, committed: 200 notices, in batches */
+	assert_store(store_txn_begin(mover), STORE_OK);
+	for (int i = 1; i <= 200; i++) {
+		memset(c.token_hash, i, sizeof(c.token_hash));
+		assert_store(store_ceremony_move(mover, c.token_hash, "pending", "denied", "denied",
+		    now), STORE_OK);
+	}
+	assert_store(store_txn_commit(mover), STORE_OK);
+	settle_counts(st, 200, &sent, &dropped);
+	assert_int_equal(sent, 200);
+	assert_int_equal(dropped, 0);
+	store_close(mover);
+	store_close(st);
+}
+
 /* Whether the server's notify lock is held now, by the server process pid. */
 static int
 notify_lock_held_by(PGconn *watch, int pid)
@@ -4140,7 +4206,7 @@ test_pg_fleet_notify_lock(void **state)
 		t0 = clock_monotonic_ms();
 		while (!notify_lock_held_by(watch, PQbackendPID(noisy)) &&
 		    clock_monotonic_ms() - t0 < 10000)
-			;
+			usleep(1000);
 		assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "denied", "denied",
 		    now), STORE_OK);
 		(void)store_announce(as_w);	/* may wait for the lock: not the verdict's business */
@@ -4156,7 +4222,7 @@ test_pg_fleet_notify_lock(void **state)
 	    STORE_OK);
 	wait_heard(as_a, as_w, 9, seen);
 	assert_int_equal(seen[9], 1);
-	store_announce_counts(as_w, &sent, &dropped);
+	settle_counts(as_w, (uint64_t)rounds, &sent, &dropped);
 	assert_int_equal(sent + dropped, (uint64_t)rounds);	/* the rounds, less one, and 9 */
 	PQfinish(watch);
 	PQfinish(noisy);
@@ -4696,6 +4762,7 @@ main(int argc, char **argv)
 		T(test_pg_fleet_end_held),
 		T(test_pg_fleet_notify_lock),
 		T(test_pg_announce_long_role),
+		T(test_pg_announce_batch),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
 		T(test_pg_migrate_v2),
