@@ -395,26 +395,74 @@ async function runTest(title, fn, { key = null } = {}) {
   return !skip && t.fails.length === 0;
 }
 
+// ------------------------------------------------------------------ what a killed run left
+
+// A run killed with SIGKILL (or whose parent was, and its cleanup with it) leaves its folder,
+// the mounts in it and its accounts. Each run's folder names its run (RUN_MARK: the pid), and
+// its accounts carry ACCOUNT_COMMENT: the next run takes over what no live run owns.
+const ACCOUNT_COMMENT = 'ssh-passkeys acceptance test';
+const RUN_MARK = 'run.pid';
+
+// The other runs' folders, and whether each run still goes (no mark: killed before writing it).
+function otherRuns() {
+  let names = [];
+  try { names = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('pkt-acceptance-')); } catch { return []; }
+  return names.map((n) => path.join(os.tmpdir(), n)).filter((dir) => dir !== st.tmp).map((dir) => {
+    let pid = 0;
+    try { pid = Number(fs.readFileSync(path.join(dir, RUN_MARK), 'utf8').trim()); } catch { /* none */ }
+    return { dir, live: pid > 0 && pid !== process.pid && alive(pid) };
+  });
+}
+
+// The mount points at or under dir, deepest first (/proc/self/mountinfo escapes spaces as \040).
+function mountsUnder(dir) {
+  let info = '';
+  try { info = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return []; }
+  const unescape = (s) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return info.split('\n').map((l) => unescape(l.split(' ')[4] || ''))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
+}
+
+// Dead runs' folders: their mounts detached first (a removal would walk into /proc), then removed.
+function reclaimRuns() {
+  const gone = [];
+  for (const r of otherRuns()) {
+    if (r.live) continue;
+    for (const m of mountsUnder(r.dir)) sh('umount', ['-l', m]);
+    if (mountsUnder(r.dir).length) continue; // still mounted: the folder stays
+    try { fs.rmSync(r.dir, { recursive: true, force: true }); gone.push(r.dir); } catch { /* best effort */ }
+  }
+  return gone;
+}
+
+// An account of ours (its comment) that no live run can be using: a killed run's.
+function leftoverAccount(u) {
+  const gecos = sh('getent', ['passwd', u]).stdout.split(':')[4] || '';
+  return gecos.startsWith(ACCOUNT_COMMENT) && !otherRuns().some((r) => r.live);
+}
+
 // ------------------------------------------------------------------ system setup
 
 function ensureAccounts() {
   const made = [];
+  const taken = [...USERS, DAEMON_USER].filter((u) => sh('id', ['-u', u]).code === 0 && leftoverAccount(u));
   for (const u of USERS) {
     if (sh('id', ['-u', u]).code !== 0) {
-      const r = sh('useradd', ['--create-home', '--shell', '/bin/sh', '--comment', 'ssh-passkeys acceptance test', u]);
+      const r = sh('useradd', ['--create-home', '--shell', '/bin/sh', '--comment', ACCOUNT_COMMENT, u]);
       if (r.code !== 0) throw new Error(`useradd ${u}: ${r.stderr.trim()}`);
       made.push(u);
     }
   }
   if (sh('id', ['-u', DAEMON_USER]).code !== 0) {
     const r = sh('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin',
-      '--comment', 'ssh-passkeys acceptance test daemon', DAEMON_USER]);
+      '--comment', `${ACCOUNT_COMMENT} daemon`, DAEMON_USER]);
     if (r.code !== 0) throw new Error(`useradd ${DAEMON_USER}: ${r.stderr.trim()}`);
     made.push(DAEMON_USER);
   }
-  // what this run made, it removes (with the homes), once its processes are gone
-  for (const u of made) st.cleanups.push(() => sh('userdel', ['--remove', u]));
-  return made;
+  // what this run made, or took over from a killed one, it removes (with the homes) once its
+  // processes are gone
+  for (const u of [...made, ...taken]) st.cleanups.push(() => sh('userdel', ['--remove', u]));
+  return made.concat(taken.map((u) => `${u} (a killed run's, taken over)`));
 }
 
 function account(u) {
@@ -1014,6 +1062,38 @@ async function acceptance() {
   const needAlice = (t) => { needSetup(); t.need(alice.cred, 'needs the passkey registered in (a), which failed'); };
 
   // ---------------------------------------------------------------- setup
+  T('(q) a killed run\'s folder (a mount in it) and accounts are taken over; a live run\'s are not', 'q', async (t) => {
+    const fakeRun = (pid) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pkt-acceptance-'));
+      fs.writeFileSync(path.join(dir, RUN_MARK), `${pid}\n`);
+      fs.mkdirSync(path.join(dir, 'sid', 'proc'), { recursive: true });
+      return dir;
+    };
+    const dead = fakeRun(spawnSync('true').pid); // a pid whose process has exited
+    const live = fakeRun(process.ppid);
+    const empty = path.join(st.tmp, 'empty');
+    fs.mkdirSync(empty);
+    try {
+      t.need(sh('mount', ['--bind', empty, path.join(dead, 'sid', 'proc')]).code === 0 &&
+        mountsUnder(dead).length === 1, 'a folder bind-mounted in the killed run\'s', mountsUnder(dead));
+      t.check(otherRuns().some((r) => r.dir === live && r.live), 'the live run is seen as live');
+      t.check(!leftoverAccount('root'), 'an account without our comment is never taken over');
+      const gone = reclaimRuns();
+      t.check(gone.includes(dead) && !fs.existsSync(dead) && mountsUnder(dead).length === 0,
+        'the killed run\'s folder is removed, its mount detached first', { gone, mounts: mountsUnder(dead) });
+      t.check(fs.existsSync(live) && !gone.includes(live), 'the live run\'s folder stays', gone);
+      fs.rmSync(live, { recursive: true, force: true });
+      const u = 'pkt-leftover';
+      t.need(sh('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', '--comment',
+        ACCOUNT_COMMENT, u]).code === 0, `a marked account ${u}, as a killed run leaves one`);
+      t.check(leftoverAccount(u), `${u} is taken over (no other run lives)`);
+      sh('userdel', [u]);
+    } finally {
+      for (const m of mountsUnder(dead)) sh('umount', ['-l', m]);
+      for (const d of [dead, live]) fs.rmSync(d, { recursive: true, force: true });
+      if (sh('id', ['-u', 'pkt-leftover']).code === 0) sh('userdel', ['pkt-leftover']);
+    }
+  });
   T('setup: throwaway accounts, private sshd with PAM service sshd-passkey-test on 127.0.0.1', null, async (t) => {
     const made = ensureAccounts();
     if (made.length) t.diag(`created accounts: ${made.join(', ')}`);
@@ -1799,6 +1879,8 @@ async function main() {
     }
   }
   st.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pkt-acceptance-'));
+  fs.writeFileSync(path.join(st.tmp, RUN_MARK), `${process.pid}\n`);
+  for (const dir of reclaimRuns()) out(`# removed a killed run's folder (its mounts detached first): ${dir}`);
   fs.chmodSync(st.tmp, 0o755); // pkt-daemon reaches its store dir, pkt-alice the askpass program
   st.askpass = path.join(st.tmp, 'askpass.sh');
   fs.copyFileSync(path.join(HERE, 'askpass.sh'), st.askpass);
