@@ -59,7 +59,8 @@ grants(struct strbuf *b, const char *pre)
 	    " events, ceremonies, windows, window_uses, pk_pending_total, pk_pending_hosts"
 	    " FROM PUBLIC;\n"
 	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_pending_recount(),"
-	    " pk_windows_end(text, text), pk_window_use(text, bigint) FROM PUBLIC;\n"
+	    " pk_windows_end(text, text), pk_window_use(text, bigint), pk_ceremony_first(),"
+	    " pk_ceremony_first_only() FROM PUBLIC;\n"
 	    "GRANT SELECT ON pk_meta TO %s_web, %s_hosts;\n", pre, pre);
 	/*
 	 * the web instances' sweeps count the fleet's pending ceremonies (at

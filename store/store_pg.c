@@ -504,6 +504,62 @@ static const char *const pg_migrations[] = {
 	 */
 	("DROP TRIGGER IF EXISTS ceremonies_announce ON ceremonies;"
 	"  DROP FUNCTION IF EXISTS pk_ceremony_announce();"),
+
+	/*
+	 * 10: what a host's row may make a web instance do and hold (a
+	 * red-team review found both; since migration 2).
+	 *   - A registration begun by a role that may not add passkeys itself
+	 *     (a host) adds a user's first passkey only: `first_passkey`, set
+	 *     at its INSERT, and its approval refused while the user has one
+	 *     (23505: credential_exists).  Before, a compromised host inserted
+	 *     a register row for alice, who had a passkey, finished it at a
+	 *     web instance with a key of its own, and logged in as alice on
+	 *     every host.  A host begins a registration only for a user with
+	 *     none (passkeyd's login_kind); an enrollment link made at a web
+	 *     instance, which may add passkeys anyway, adds one to anyone.
+	 *   - The text a host writes is as long as passkeyd's own requests
+	 *     allow.  A row of 100 MB names (lz4-compressed to 400 kB) took a
+	 *     web instance 4 s and 200 MB of memory per page, for as long as
+	 *     the ceremony was kept.  NOT VALID: a row written before stays
+	 *     until it is forgotten, rather than failing the migration.
+	 * Both functions run as the owner, so that the names they look up (a
+	 * host's temporary table called credentials would be its own) are the
+	 * tables' schema's.
+	 */
+	"ALTER TABLE ceremonies ADD COLUMN first_passkey boolean NOT NULL DEFAULT false;"
+	"ALTER TABLE ceremonies ADD CONSTRAINT ceremonies_sizes CHECK ("
+	"  octet_length(user_name) <= 64 AND octet_length(rhost) <= 255 AND"
+	"  octet_length(service) <= 64 AND octet_length(addr_key) <= 255 AND"
+	"  octet_length(code) <= 32 AND octet_length(client_key) <= 64 AND"
+	"  (reason IS NULL OR octet_length(reason) <= 64)) NOT VALID;"
+	"CREATE FUNCTION pk_ceremony_first() RETURNS trigger LANGUAGE plpgsql"
+	"  SECURITY DEFINER AS $f$\n"
+	"BEGIN\n"
+	"  NEW.first_passkey := NOT pg_catalog.has_table_privilege(session_user,"
+	"    'credentials'::regclass, 'INSERT');\n"
+	"  RETURN NEW;\n"
+	"END $f$;"
+	"CREATE TRIGGER ceremonies_first BEFORE INSERT ON ceremonies"
+	"  FOR EACH ROW WHEN (NEW.kind = 'register') EXECUTE FUNCTION pk_ceremony_first();"
+	"CREATE FUNCTION pk_ceremony_first_only() RETURNS trigger LANGUAGE plpgsql"
+	"  SECURITY DEFINER AS $f$\n"
+	"BEGIN\n"
+	"  IF EXISTS (SELECT 1 FROM credentials WHERE user_name = OLD.user_name) THEN\n"
+	"    RAISE EXCEPTION 'credential_exists' USING ERRCODE = '23505',"
+	"      DETAIL = 'a host may begin the registration of a first passkey only';\n"
+	"  END IF;\n"
+	"  RETURN NEW;\n"
+	"END $f$;"
+	"CREATE TRIGGER ceremonies_first_only BEFORE UPDATE OF state ON ceremonies"
+	"  FOR EACH ROW WHEN (OLD.first_passkey AND OLD.state = 'pending'"
+	"  AND NEW.state = 'approved') EXECUTE FUNCTION pk_ceremony_first_only();"
+	"REVOKE ALL ON FUNCTION pk_ceremony_first(), pk_ceremony_first_only() FROM PUBLIC;"
+	"DO $d$ BEGIN\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_first()"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_first_only()"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
+	"END $d$;",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

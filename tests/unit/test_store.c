@@ -45,10 +45,10 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	9
+#define PG_SCHEMA	10
 
 /*
- * What migrations 9 to 6 changed, undone again: with it, a current
+ * What migrations 10 to 6 changed, undone again: with it, a current
  * database is an older version's.  The admit trigger's body stays the
  * current one, and the announce trigger's is migration 6's; migration 6
  * writes them again.
@@ -61,7 +61,11 @@
 	" CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies" \
 	" FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')" \
 	" EXECUTE FUNCTION pk_ceremony_announce();"
-#define PG_UNDO_9	PG_ANNOUNCE_TRIGGER
+#define PG_UNDO_10	"DROP TRIGGER ceremonies_first ON ceremonies;" \
+	" DROP TRIGGER ceremonies_first_only ON ceremonies;" \
+	" DROP FUNCTION pk_ceremony_first(), pk_ceremony_first_only();" \
+	" ALTER TABLE ceremonies DROP CONSTRAINT ceremonies_sizes, DROP COLUMN first_passkey;"
+#define PG_UNDO_9	PG_UNDO_10 PG_ANNOUNCE_TRIGGER
 #define PG_UNDO_8	PG_UNDO_9 "DROP FUNCTION pk_end_held(integer);"
 #define PG_UNDO_7	PG_UNDO_8 "DROP FUNCTION pk_window_use(text, bigint); DROP TABLE window_uses;"
 #define PG_UNDO_6	PG_UNDO_7 \
@@ -4069,6 +4073,90 @@ test_pg_fleet_end_held(void **state)
 }
 
 /*
+ * A registration a host begins adds a first passkey only, and the text it
+ * writes is no longer than passkeyd's requests allow (migration 10).  A
+ * red-team review registered its own key for alice, who had one, through
+ * a register row of host A's and a web instance's approval; and stalled
+ * the web instances with rows of 100 MB names.
+ */
+static void
+test_pg_fleet_host_register(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkt_hosta=host-a.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri[PATH_MAX + 256], st[8], refusal[32];
+	store_t *owner = open_store(f->spec), *as_a, *as_w;
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c;
+	PGconn *a;
+
+	fleet_apply(owner, "pkt", hosts, 1, webs, 1);
+	assert_store(add_cred(owner, "alice", "cred-alice", 1), STORE_OK);
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	as_a = open_store(uri);
+	a = pg_raw(uri);
+	role_uri(f, "pkt_web1", uri, sizeof(uri));
+	as_w = open_store(uri);
+	/* host A's registration for alice, who has a passkey: refused at its approval */
+	ceremony_init(&c, 1, "alice", "192.0.2.1", now);
+	c.kind = 1;
+	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_ERR_EXISTS);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state = 'pending'"
+	    " AND first_passkey AND user_name = 'alice'"), 1);
+	/* a denial of it still goes through */
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "denied", "denied", now),
+	    STORE_OK);
+	/* bob has none: his first passkey's registration is approved */
+	ceremony_init(&c, 2, "bob", "192.0.2.2", now);
+	c.kind = 1;
+	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_OK);
+	/* a registration a web instance began (an enrollment link) adds one to anyone */
+	ceremony_init(&c, 3, "alice", "192.0.2.3", now);
+	c.kind = 1;
+	assert_store(store_ceremony_add(as_w, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_OK);
+	/* host A may not mark its row otherwise: the trigger sets it, the column is not its */
+	assert_string_equal(try_sql(a, "UPDATE ceremonies SET first_passkey = false", st,
+	    sizeof(st)), "42501");
+	/*
+	 * its temporary table of the same name could not stand in for the
+	 * passkeys (the functions look in the tables' schema first); it may
+	 * not even make one here (the roles' event trigger refuses its DDL)
+	 */
+	assert_string_equal(try_sql(a, "CREATE TEMP TABLE credentials (user_name text)", st,
+	    sizeof(st)), "42501");
+	ceremony_init(&c, 4, "alice", "192.0.2.4", now);
+	c.kind = 1;
+	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE first_passkey"
+	    " AND code = 'ABC-004'"), 1);
+	/* text longer than passkeyd's requests: refused (check_violation) */
+	assert_string_equal(try_sql(a, "INSERT INTO public.ceremonies (token_hash, hostname, kind,"
+	    " state, code, user_name, rhost, service, addr_key, challenge, created, expires)"
+	    " VALUES ('\\x" "0505050505050505050505050505050505050505050505050505050505050505',"
+	    " 'x', 'login', 'pending', 'X', 'alice', repeat('r', 256), 'sshd', '',"
+	    " '\\x" "0000000000000000000000000000000000000000000000000000000000000000', 1, 2)",
+	    st, sizeof(st)), "23514");
+	assert_string_equal(try_sql(a, "INSERT INTO public.ceremonies (token_hash, hostname, kind,"
+	    " state, code, user_name, rhost, service, addr_key, challenge, created, expires)"
+	    " VALUES ('\\x" "0505050505050505050505050505050505050505050505050505050505050505',"
+	    " 'x', 'login', 'pending', 'X', repeat('u', 65), '', 'sshd', '',"
+	    " '\\x" "0000000000000000000000000000000000000000000000000000000000000000', 1, 2)",
+	    st, sizeof(st)), "23514");
+	PQfinish(a);
+	store_close(as_w);
+	store_close(as_a);
+	store_close(owner);
+	drop_roles(f, "pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
+}
+
+/*
  * The counts of what via sent, once want are counted (its answers read),
  * or 5 s: a notice may be heard before its sender has read its answer.
  */
@@ -4511,7 +4599,7 @@ test_pg_migrate_v8(void **state)
 	int64_t now = (int64_t)time(NULL);
 
 	store_close(st);
-	raw_exec(f->spec, PG_UNDO_9 "UPDATE pk_meta SET version = 8");
+	raw_exec(f->spec, PG_UNDO_9 "UPDATE pk_meta SET version = 8");	/* 10 comes again too */
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_trigger"
 	    " WHERE tgname = 'ceremonies_announce'"), 1);
 	st = open_store(f->spec);
@@ -4754,6 +4842,7 @@ main(int argc, char **argv)
 		T(test_pg_pending_counts),
 		T(test_pg_own_decision_unannounced),
 		T(test_pg_fleet_roles),
+		T(test_pg_fleet_host_register),
 		T(test_pg_fleet_schema),
 		T(test_pg_window_use_held),
 		T(test_pg_fleet_no_lock_queue),
