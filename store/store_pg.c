@@ -560,6 +560,102 @@ static const char *const pg_migrations[] = {
 	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_first_only()"
 	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
 	"END $d$;",
+
+	/*
+	 * 11: no one host fills a user's or an address's places fleet-wide
+	 * (a red-team review; since migration 2).  A host's 32 pending rows
+	 * for alice, spread over addresses, refused every other host's begin
+	 * for her (limit_user) for the 15 minutes of a host's lifetime, and
+	 * again after; 64 for one address refused that address everywhere.
+	 * A per-user, per-address or per user-address count is now the rows
+	 * of the host that begins, in full (its own limit, as one passkeyd's),
+	 * plus each other host's up to half the limit: one host, however it
+	 * floods, leaves a user and an address the other half; it takes two
+	 * to lock them out, as it takes as many addresses as the limit allows
+	 * each.  The body is migration 6's otherwise; SECURITY DEFINER is
+	 * stated again (CREATE OR REPLACE resets what it does not state), and
+	 * the search path set again after it.
+	 */
+	"CREATE OR REPLACE FUNCTION pk_ceremony_admit() RETURNS trigger LANGUAGE plpgsql"
+	"  SECURITY DEFINER AS $f$\n"
+	"DECLARE lim pk_limits; n bigint; own bigint; others bigint;"
+	"  now_s bigint := pg_catalog.floor(extract(epoch FROM pg_catalog.now()));"
+	"  host text; counted pk_pending_total;\n"
+	"BEGIN\n"
+	"  IF pg_catalog.pg_current_xact_id_if_assigned() IS NOT NULL THEN\n"
+	"    RAISE EXCEPTION 'limit_host' USING ERRCODE = 'PK001',"
+	"      DETAIL = 'one ceremony per transaction, and before any other write';\n"
+	"  END IF;\n"
+	"  SELECT * INTO lim FROM pk_limits;\n"
+	"  NEW.host_role := session_user;\n"
+	"  NEW.state := 'pending'; NEW.reason := NULL; NEW.finished := NULL;\n"
+	"  NEW.admitted := pg_catalog.nextval('pk_admitted'::regclass);\n"
+	"  NEW.waiter := pg_catalog.left(coalesce(pg_catalog.current_setting('pk.instance',"
+	" true), ''), 32);\n"
+	"  SELECT hostname INTO host FROM pk_hosts WHERE role = session_user;\n"
+	"  IF host IS NOT NULL THEN\n"
+	"    NEW.hostname := host;\n"
+	"    NEW.created := now_s;\n"
+	"    NEW.consumes_enrollment := NEW.consumes_enrollment AND NEW.kind = 'register';\n"
+	"    IF NEW.expires > now_s + lim.host_lifetime THEN\n"
+	"      NEW.expires := now_s + lim.host_lifetime;\n"
+	"    END IF;\n"
+	"  END IF;\n"
+	"  PERFORM pg_catalog.pg_try_advisory_xact_lock(pg_catalog.hashtextextended("
+	"    pg_catalog.concat('pk:u:', NEW.user_name), 0::bigint));\n"
+	"  SELECT * INTO counted FROM pk_pending_total"
+	"    WHERE at BETWEEN now_s - " PK_COUNTS_FRESH " AND now_s + 1;\n"
+	"  IF FOUND THEN\n"
+	"    SELECT count(*) + counted.n INTO n FROM ceremonies WHERE state = 'pending'"
+	"      AND admitted > counted.upto;\n"
+	"  ELSE\n"
+	"    SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s;\n"
+	"  END IF;\n"
+	"  IF n >= lim.total THEN RAISE EXCEPTION 'limit_total' USING ERRCODE = 'PK001'; END IF;\n"
+	"  IF counted.at IS NOT NULL THEN\n"
+	"    SELECT count(*) + coalesce((SELECT h.n FROM pk_pending_hosts h"
+	"      WHERE h.host_role = session_user), 0) INTO n FROM ceremonies"
+	"      WHERE state = 'pending' AND host_role = session_user AND admitted > counted.upto;\n"
+	"  ELSE\n"
+	"    SELECT count(*) INTO n FROM ceremonies WHERE state = 'pending' AND expires > now_s"
+	"      AND host_role = session_user;\n"
+	"  END IF;\n"
+	"  IF n >= lim.per_host THEN RAISE EXCEPTION 'limit_host' USING ERRCODE = 'PK001'; END IF;\n"
+	"  IF NEW.addr_key <> '' THEN\n"
+	"    SELECT coalesce(pg_catalog.max(c) FILTER (WHERE host_role = session_user), 0),"
+	"      coalesce(pg_catalog.sum(least(c, lim.per_user_address / 2))"
+	"        FILTER (WHERE host_role <> session_user), 0) INTO own, others"
+	"      FROM (SELECT host_role, pg_catalog.count(*) AS c FROM ceremonies WHERE state = 'pending'"
+	"        AND expires > now_s AND user_name = NEW.user_name AND addr_key = NEW.addr_key"
+	"        GROUP BY host_role) AS g;\n"
+	"    IF own >= lim.per_user_address OR"
+	"        least(own, lim.per_user_address / 2) + others >= lim.per_user_address THEN\n"
+	"      RAISE EXCEPTION 'limit_user_address' USING ERRCODE = 'PK001';\n"
+	"    END IF;\n"
+	"    SELECT coalesce(pg_catalog.max(c) FILTER (WHERE host_role = session_user), 0),"
+	"      coalesce(pg_catalog.sum(least(c, lim.per_address / 2))"
+	"        FILTER (WHERE host_role <> session_user), 0) INTO own, others"
+	"      FROM (SELECT host_role, pg_catalog.count(*) AS c FROM ceremonies WHERE state = 'pending'"
+	"        AND expires > now_s AND addr_key = NEW.addr_key GROUP BY host_role) AS g;\n"
+	"    IF own >= lim.per_address OR"
+	"        least(own, lim.per_address / 2) + others >= lim.per_address THEN\n"
+	"      RAISE EXCEPTION 'limit_address' USING ERRCODE = 'PK001';\n"
+	"    END IF;\n"
+	"  END IF;\n"
+	"  SELECT coalesce(pg_catalog.max(c) FILTER (WHERE host_role = session_user), 0),"
+	"    coalesce(pg_catalog.sum(least(c, lim.per_user / 2))"
+	"      FILTER (WHERE host_role <> session_user), 0) INTO own, others"
+	"    FROM (SELECT host_role, pg_catalog.count(*) AS c FROM ceremonies WHERE state = 'pending'"
+	"      AND expires > now_s AND user_name = NEW.user_name GROUP BY host_role) AS g;\n"
+	"  IF own >= lim.per_user OR least(own, lim.per_user / 2) + others >= lim.per_user THEN\n"
+	"    RAISE EXCEPTION 'limit_user' USING ERRCODE = 'PK001';\n"
+	"  END IF;\n"
+	"  RETURN NEW;\n"
+	"END $f$;"
+	"DO $d$ BEGIN\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_admit()"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
+	"END $d$;",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

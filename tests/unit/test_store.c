@@ -45,7 +45,7 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	10
+#define PG_SCHEMA	11
 
 /*
  * What migrations 10 to 6 changed, undone again: with it, a current
@@ -4156,6 +4156,73 @@ test_pg_fleet_host_register(void **state)
 	drop_roles(f, "pkt_hosta, pkt_web1, pkt_web, pkt_hosts");
 }
 
+/* Begins of user from addr at st, tags from tag on, until one is refused: how many, and why. */
+static int
+begins_until_refused(store_t *st, unsigned char tag, const char *user, const char *addr,
+    int64_t now, char refusal[32])
+{
+	struct store_ceremony c;
+	store_err_t err;
+	int n = 0;
+
+	refusal[0] = '\0';
+	do {
+		ceremony_init(&c, (unsigned char)(tag + n), user, addr, now);
+		err = store_ceremony_add(st, &c, refusal, 32);
+	} while (err == STORE_OK && ++n < 20);
+	if (err != STORE_OK)
+		assert_store(err, STORE_ERR_LIMIT);
+	return n;
+}
+
+/*
+ * One host fills no user's or address's places fleet-wide (migration 11):
+ * with 4 places per user and per address, host A takes all 4 of alice's
+ * (its own limit, as one passkeyd's) and 4 of an address's, yet host B
+ * still begins 2 for each; B's own then count in full, and a third is
+ * refused.  Before, A's 4 refused each of B's begins.  The admit trigger
+ * still runs as the owner, in the tables' schema.
+ */
+static void
+test_pg_fleet_limit_shares(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkt_hosta=host-a.example",
+	    "pkt_hostb=host-b.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri[PATH_MAX + 256], refusal[32];
+	store_t *owner = open_store(f->spec), *as_a, *as_b;
+	int64_t now = (int64_t)time(NULL);
+
+	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
+	raw_exec(f->spec, "UPDATE pk_limits SET per_user = 4, per_address = 4,"
+	    " per_user_address = 4");
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	as_a = open_store(uri);
+	role_uri(f, "pkt_hostb", uri, sizeof(uri));
+	as_b = open_store(uri);
+	/* alice: A takes its 4 and is refused the fifth; B gets 2 */
+	assert_int_equal(begins_until_refused(as_a, 1, "alice", "192.0.2.1", now, refusal), 4);
+	assert_string_equal(refusal, "limit_user_address");
+	assert_int_equal(begins_until_refused(as_b, 21, "alice", "192.0.2.1", now, refusal), 2);
+	assert_string_equal(refusal, "limit_user_address");
+	assert_int_equal(begins_until_refused(as_b, 31, "alice", "192.0.2.9", now, refusal), 0);
+	assert_string_equal(refusal, "limit_user");
+	/* an address: A fills 198.51.100.7 (u0's 4) and is refused more; B begins 2 from it */
+	assert_int_equal(begins_until_refused(as_a, 41, "u0", "198.51.100.7", now, refusal), 4);
+	assert_int_equal(begins_until_refused(as_a, 51, "u1", "198.51.100.7", now, refusal), 0);
+	assert_string_equal(refusal, "limit_address");
+	assert_int_equal(begins_until_refused(as_b, 61, "u2", "198.51.100.7", now, refusal), 2);
+	assert_string_equal(refusal, "limit_address");
+	store_close(as_b);
+	store_close(as_a);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_proc WHERE proname ="
+	    " 'pk_ceremony_admit' AND prosecdef AND array_to_string(proconfig, ',') ="
+	    " 'search_path=public, pg_temp'"), 1);
+	store_close(owner);
+	drop_roles(f, "pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
+}
+
 /*
  * The counts of what via sent, once want are counted (its answers read),
  * or 5 s: a notice may be heard before its sender has read its answer.
@@ -4843,6 +4910,7 @@ main(int argc, char **argv)
 		T(test_pg_own_decision_unannounced),
 		T(test_pg_fleet_roles),
 		T(test_pg_fleet_host_register),
+		T(test_pg_fleet_limit_shares),
 		T(test_pg_fleet_schema),
 		T(test_pg_window_use_held),
 		T(test_pg_fleet_no_lock_queue),
