@@ -284,7 +284,7 @@ struct store_pg {
 	int rows_bound_more;	/* and it left more to remove */
 	PGconn *listen;		/* the second connection, for change notices */
 	struct pg_job *listen_job;
-	char channel[80];	/* what it LISTENs to: "pk:" and this role */
+	char channel[PG_CHANNEL_MAX];	/* what it LISTENs to (pg_channel_of) */
 	/*
 	 * Announcing (store_pg_announce.c): moves staged until their commit,
 	 * then queued on announce_via's queue (this store's own unless
@@ -443,12 +443,13 @@ store_err_t pg_exec_script(store_t *st, const char *sql, char *warn, size_t warn
 void pg_announce_init(struct store_pg *pg);
 void pg_announce_free(struct store_pg *pg);
 store_err_t pg_set_announcer(store_t *st, store_t *via);
+/* The channel a host LISTENs to, and its notices are sent on: "pk:" and its role. */
+void pg_channel_of(const char *host_role, char out[PG_CHANNEL_MAX]);
 /*
- * A row that moved out of pending on this connection: announced on
- * "pk:"+host_role once committed, unless this instance made it (waiter).
+ * A row of res that moved out of pending on this connection (host_role
+ * and waiter in columns col, col + 1): announced on its host's channel
+ * once committed, unless this instance made it (waiter).
  */
-void pg_announce_stage(struct store_pg *pg, const char *host_role, const char *waiter,
-    const unsigned char hash[STORE_TOKEN_HASH_LEN]);
 void pg_announce_row(struct store_pg *pg, PGresult *res, int row, int col,
     const unsigned char hash[STORE_TOKEN_HASH_LEN]);
 void pg_announce_mark(struct store_pg *pg);

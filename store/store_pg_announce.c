@@ -42,12 +42,12 @@ pg_set_announcer(store_t *st, store_t *via)
 }
 
 /*
- * "pk:" and the role, cut as the server cuts the LISTEN's identifier: to
+ * "pk:" and the role, cut as the server would cut it as an identifier: to
  * NAMEDATALEN - 1 bytes, at a character's start (UTF-8).  Uncut, a long
  * role's pg_notify would fail, and with it the batch around it.
  */
-static void
-channel_of(const char *host_role, char out[PG_CHANNEL_MAX])
+void
+pg_channel_of(const char *host_role, char out[PG_CHANNEL_MAX])
 {
 	size_t n = strlen(host_role);
 
@@ -107,8 +107,9 @@ staged_room(struct store_pg *pg)
 	return 1;
 }
 
-void
-pg_announce_stage(struct store_pg *pg, const char *host_role, const char *waiter,
+/* A row that moved out of pending on this connection, unless this instance made it. */
+static void
+announce_stage(struct store_pg *pg, const char *host_role, const char *waiter,
     const unsigned char hash[STORE_TOKEN_HASH_LEN])
 {
 	struct pg_announcement a;
@@ -117,7 +118,7 @@ pg_announce_stage(struct store_pg *pg, const char *host_role, const char *waiter
 	if (host_role == NULL || (waiter != NULL && waiter[0] != '\0' &&
 	    strcmp(waiter, pg->instance) == 0))
 		return;
-	channel_of(host_role, a.channel);
+	pg_channel_of(host_role, a.channel);
 	memcpy(a.hash, hash, sizeof(a.hash));
 	if (!pg->in_txn)
 		queue_push(&pg->announce_via->queue, &a, 1);
@@ -136,7 +137,7 @@ pg_announce_row(struct store_pg *pg, PGresult *res, int row, int col,
     const unsigned char hash[STORE_TOKEN_HASH_LEN])
 {
 	if (!PQgetisnull(res, row, col))
-		pg_announce_stage(pg, PQgetvalue(res, row, col), PQgetisnull(res, row, col + 1) ?
+		announce_stage(pg, PQgetvalue(res, row, col), PQgetisnull(res, row, col + 1) ?
 		    NULL : PQgetvalue(res, row, col + 1), hash);
 }
 

@@ -312,7 +312,7 @@ pg_ceremony_listen(store_t *st)
 	if ((err = pg_ready(pg)) != STORE_OK ||
 	    (err = pg_query(pg, "SELECT session_user", &res)) != STORE_OK)
 		return err;
-	snprintf(pg->channel, sizeof(pg->channel), "pk:%s", PQgetvalue(res, 0, 0));
+	pg_channel_of(PQgetvalue(res, 0, 0), pg->channel);
 	PQclear(res);
 	pg_announce_lost(pg);
 	PQfinish(pg->listen);

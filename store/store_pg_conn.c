@@ -409,7 +409,7 @@ struct pg_job {
 	char *uri;
 	struct pg_settings set;
 	int prepare;
-	char channel[80];
+	char channel[PG_CHANNEL_MAX];
 	/* what came of it */
 	PGconn *conn;
 	store_err_t err;

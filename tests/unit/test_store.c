@@ -3309,12 +3309,16 @@ try_sql(PGconn *c, const char *sql, char *state, size_t len)
 #define HASH_A	"'\\x" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "'"
 #define HASH_B	"'\\x" "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" "'"
 
-/* A ceremony row as a host's role would write it by hand; h: 64 hex digits. */
-#define HOST_ROW(h) "INSERT INTO public.ceremonies (token_hash, hostname, kind, state," \
-	" code, user_name, rhost, service, addr_key, challenge, created, expires) VALUES" \
-	" ('\\x" h "', 'x', 'login', 'pending', 'X', 'alice', '', 'sshd', ''," \
+/*
+ * A ceremony row as a host's role would write it by hand; h: 64 hex
+ * digits, user and rhost SQL expressions.
+ */
+#define HOST_ROW_OF(h, user, rhost) "INSERT INTO public.ceremonies (token_hash, hostname," \
+	" kind, state, code, user_name, rhost, service, addr_key, challenge, created, expires)" \
+	" VALUES ('\\x" h "', 'x', 'login', 'pending', 'X', " user ", " rhost ", 'sshd', ''," \
 	" '\\x" "0000000000000000000000000000000000000000000000000000000000000000', 1," \
 	" 99999999999)"
+#define HOST_ROW(h) HOST_ROW_OF(h, "'alice'", "''")
 
 /*
  * The fleet's limits hold against host A (connection a, one pending row
@@ -4137,18 +4141,12 @@ test_pg_fleet_host_register(void **state)
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE first_passkey"
 	    " AND code = 'ABC-004'"), 1);
 	/* text longer than passkeyd's requests: refused (check_violation) */
-	assert_string_equal(try_sql(a, "INSERT INTO public.ceremonies (token_hash, hostname, kind,"
-	    " state, code, user_name, rhost, service, addr_key, challenge, created, expires)"
-	    " VALUES ('\\x" "0505050505050505050505050505050505050505050505050505050505050505',"
-	    " 'x', 'login', 'pending', 'X', 'alice', repeat('r', 256), 'sshd', '',"
-	    " '\\x" "0000000000000000000000000000000000000000000000000000000000000000', 1, 2)",
-	    st, sizeof(st)), "23514");
-	assert_string_equal(try_sql(a, "INSERT INTO public.ceremonies (token_hash, hostname, kind,"
-	    " state, code, user_name, rhost, service, addr_key, challenge, created, expires)"
-	    " VALUES ('\\x" "0505050505050505050505050505050505050505050505050505050505050505',"
-	    " 'x', 'login', 'pending', 'X', repeat('u', 65), '', 'sshd', '',"
-	    " '\\x" "0000000000000000000000000000000000000000000000000000000000000000', 1, 2)",
-	    st, sizeof(st)), "23514");
+	assert_string_equal(try_sql(a, HOST_ROW_OF("05050505050505050505050505050505"
+	    "05050505050505050505050505050505", "'alice'", "repeat('r', 256)"), st, sizeof(st)),
+	    "23514");
+	assert_string_equal(try_sql(a, HOST_ROW_OF("05050505050505050505050505050505"
+	    "05050505050505050505050505050505", "repeat('u', 65)", "''"), st, sizeof(st)),
+	    "23514");
 	PQfinish(a);
 	store_close(as_w);
 	store_close(as_a);
