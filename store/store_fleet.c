@@ -7,7 +7,8 @@
  *                 registered host name) and reads them back; may end them
  *                 only as cancelled, expired or used; reads credentials,
  *                 users and enrollments; finds, counts the use of and
- *                 ends (pk_windows_end) re-approval windows.  Nothing
+ *                 ends (pk_windows_end) re-approval windows; learns its
+ *                 own notices' channel (pk_channel), no other's.  Nothing
  *                 else: no verdict, no other host's ceremony, no
  *                 credential written, no window opened or lengthened.
  *   prefix_web    the approval pages: read every ceremony and decide
@@ -56,11 +57,11 @@ static void
 grants(struct strbuf *b, const char *pre)
 {
 	strbuf_printf(b, "REVOKE ALL ON pk_meta, pk_hosts, pk_limits, users, credentials, enrollments,"
-	    " events, ceremonies, windows, window_uses, pk_pending_total, pk_pending_hosts"
-	    " FROM PUBLIC;\n"
+	    " events, ceremonies, windows, window_uses, pk_pending_total, pk_pending_hosts,"
+	    " pk_channels FROM PUBLIC;\n"
 	    "REVOKE ALL ON FUNCTION pk_ceremony_admit(), pk_pending_recount(),"
 	    " pk_windows_end(text, text), pk_window_use(text, bigint), pk_ceremony_first(),"
-	    " pk_ceremony_first_only() FROM PUBLIC;\n"
+	    " pk_ceremony_first_only(), pk_channel() FROM PUBLIC;\n"
 	    "GRANT SELECT ON pk_meta TO %s_web, %s_hosts;\n", pre, pre);
 	/*
 	 * the web instances' sweeps count the fleet's pending ceremonies (at
@@ -68,6 +69,12 @@ grants(struct strbuf *b, const char *pre)
 	 * locks by holding the call's transaction open
 	 */
 	strbuf_printf(b, "GRANT EXECUTE ON FUNCTION pk_pending_recount() TO %s_web;\n", pre);
+	/*
+	 * every instance LISTENs on its role's channel; a host reads its own
+	 * (policy pk_hosts_channel), the web instances, who send, every one
+	 */
+	strbuf_printf(b, "GRANT EXECUTE ON FUNCTION pk_channel() TO %s_web, %s_hosts;\n"
+	    "GRANT SELECT ON pk_channels TO %s_web, %s_hosts;\n", pre, pre, pre, pre);
 	/*
 	 * names the owner's functions could meet in the schema are the owner's
 	 * alone; the roles may reach the schema (only public's USAGE is
@@ -125,7 +132,8 @@ policies(struct strbuf *b, const char *pre)
 		{ "pk_hosts_end", "ceremonies" }, { "pk_web_read", "ceremonies" },
 		{ "pk_web_add", "ceremonies" }, { "pk_web_decide", "ceremonies" },
 		{ "pk_web_forget", "ceremonies" }, { "pk_hosts_self", "pk_hosts" },
-		{ "pk_web_hosts", "pk_hosts" },
+		{ "pk_web_hosts", "pk_hosts" }, { "pk_hosts_channel", "pk_channels" },
+		{ "pk_web_channels", "pk_channels" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -150,6 +158,11 @@ policies(struct strbuf *b, const char *pre)
 	    "  USING (role = session_user);\n"
 	    "CREATE POLICY pk_web_hosts ON pk_hosts FOR SELECT TO %s_web USING (true);\n",
 	    pre, pre, pre, pre, pre, pre);
+	/* no host may know another's channel: it could LISTEN there (migration 12) */
+	strbuf_printf(b, "CREATE POLICY pk_hosts_channel ON pk_channels FOR SELECT TO %s_hosts\n"
+	    "  USING (role = session_user);\n"
+	    "CREATE POLICY pk_web_channels ON pk_channels FOR SELECT TO %s_web USING (true);\n",
+	    pre, pre);
 }
 
 /*

@@ -84,7 +84,8 @@ static const char *const pg_migrations[] = {
 	 * stamps who made the row (and a host's registered name), caps a
 	 * host's lifetimes and counts the fleet's limits over every host's
 	 * rows, which the caller may not see.  A change of state is
-	 * announced to the host that made the row (LISTEN "pk:ROLE").
+	 * announced to the host that made the row (LISTEN "pk:ROLE"; since
+	 * migration 12 a channel of random digits per role).
 	 * Row-level security is on; the policies come with the roles
 	 * (store_fleet_sql).  The owner, as ever, passes it.
 	 */
@@ -671,6 +672,50 @@ static const char *const pg_migrations[] = {
 	"END $f$;"
 	"DO $d$ BEGIN\n"
 	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_admit()"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
+	"END $d$;",
+
+	/*
+	 * 12: a role's notices go on a channel only it and the web instances
+	 * know (a red-team review; since migration 2).  PostgreSQL checks no
+	 * privilege on LISTEN, and the channel was "pk:" and the role's name:
+	 * any host could listen on another's and learn when each of its
+	 * ceremonies ended, and its token's hash.  Now a channel is "pk:" and
+	 * 32 random hex digits (gen_random_uuid's 122 random bits), drawn for
+	 * a role by pk_channel() the first time it asks and kept; the policies
+	 * (store_fleet_sql) let a host read its own row only, the web
+	 * instances, which send the notices, every row.  A host that knows no
+	 * other host's token hash cannot take over one the web instances have
+	 * forgotten either: the hashes are SHA-256 of 32 random bytes.  A
+	 * channel is the role's as it is now (its OID): one dropped and made
+	 * again under the same name draws a new one, so that whoever held the
+	 * old role does not hear the new one's (a red-team review); an admin
+	 * who deletes a role's row makes it draw a new one at its next start.
+	 * Only a missing or stale row is written: a start writes nothing.
+	 */
+	"CREATE TABLE pk_channels ("
+	"  role name PRIMARY KEY,"
+	"  role_oid oid NOT NULL,"
+	"  channel text UNIQUE NOT NULL CHECK (channel ~ '^pk:[0-9a-f]{32}$'));"
+	"ALTER TABLE pk_channels ENABLE ROW LEVEL SECURITY;"
+	"CREATE FUNCTION pk_channel() RETURNS text LANGUAGE plpgsql SECURITY DEFINER AS $f$\n"
+	"DECLARE ch text; me oid;\n"
+	"BEGIN\n"
+	"  SELECT oid INTO me FROM pg_catalog.pg_roles WHERE rolname = session_user;\n"
+	"  SELECT channel INTO ch FROM pk_channels WHERE role = session_user AND role_oid = me;\n"
+	"  IF ch IS NULL THEN\n"
+	"    INSERT INTO pk_channels AS c (role, role_oid, channel) VALUES (session_user, me,"
+	"      'pk:' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''))"
+	"      ON CONFLICT (role) DO UPDATE SET role_oid = excluded.role_oid,"
+	"      channel = excluded.channel WHERE c.role_oid <> excluded.role_oid;\n"
+	"    SELECT channel INTO ch FROM pk_channels WHERE role = session_user;\n"
+	"  END IF;\n"
+	"  RETURN ch;\n"
+	"END $f$;"
+	"REVOKE ALL ON FUNCTION pk_channel() FROM PUBLIC;"
+	"REVOKE ALL ON pk_channels FROM PUBLIC;"
+	"DO $d$ BEGIN\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_channel()"
 	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
 	"END $d$;",
 };

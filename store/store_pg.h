@@ -64,6 +64,9 @@
 	" sum(u.uses) FROM window_uses u WHERE u.window_id = windows.id), 0)," \
 	" 9223372036854775807)::bigint"
 #define PG_ZERO32 "decode(repeat('00', 32), 'hex')"
+/* the channel of the role that made a row (migration 12), NULL if it never listened */
+#define PG_CER_CHANNEL \
+	"(SELECT ch.channel FROM pk_channels AS ch WHERE ch.role = ceremonies.host_role)"
 
 /*
  * Every statement, prepared once per connection: X(symbol, kind, SQL).
@@ -112,7 +115,7 @@
 	X(PG_LOGIN_APPROVE, PG_WRITE, "WITH d AS (UPDATE ceremonies SET state = 'approved'," \
 	    " reason = NULL, finished = $2, challenge = " PG_ZERO32 \
 	    " WHERE token_hash = $1 AND state = 'pending' AND expires > $2" \
-	    " RETURNING host_role, waiter)," \
+	    " RETURNING " PG_CER_CHANNEL " AS channel, waiter)," \
 	    " u AS (UPDATE credentials SET sign_count = CASE WHEN $8 THEN $3" \
 	    " ELSE greatest(sign_count, $3) END, bs = $4, last_used = $5, last_addr = $6" \
 	    " WHERE id = $7 AND ($1::bytea IS NULL OR EXISTS (SELECT 1 FROM d))" \
@@ -121,7 +124,7 @@
 	    " SELECT $9::bigint, $10::text, $11::text, $12::text, $13::text, $14::text," \
 	    " $15::text FROM u RETURNING 1)" \
 	    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM u)," \
-	    " (SELECT count(*) FROM e), (SELECT host_role FROM d), (SELECT waiter FROM d)") \
+	    " (SELECT count(*) FROM e), (SELECT channel FROM d), (SELECT waiter FROM d)") \
 	X(PG_CRED_RENAME, PG_WRITE, "UPDATE credentials SET nickname = $1 WHERE id = $2") \
 	X(PG_CRED_REMOVE, PG_WRITE, "DELETE FROM credentials WHERE id = $1 AND" \
 	    " ($2 = false OR (SELECT count(*) FROM credentials AS o" \
@@ -155,13 +158,13 @@
 	X(PG_CER_MOVE, PG_WRITE, "UPDATE ceremonies SET state = $3::text, reason = $4, finished = $5," \
 	    " challenge = CASE WHEN $3::text = 'pending' THEN challenge ELSE " PG_ZERO32 " END" \
 	    " WHERE token_hash = $1 AND state = $2 AND ($3::text <> 'approved' OR expires > $5)" \
-	    " RETURNING host_role, waiter") \
+	    " RETURNING " PG_CER_CHANNEL ", waiter") \
 	X(PG_CER_SET_HANDLE, PG_WRITE, "UPDATE ceremonies SET user_handle = coalesce(user_handle, $2)" \
 	    " WHERE token_hash = $1 AND state = 'pending' RETURNING user_handle") \
 	X(PG_CER_EXPIRE, PG_WRITE, "UPDATE ceremonies SET state = 'expired', reason = 'expired'," \
 	    " finished = $1, challenge = " PG_ZERO32 " WHERE token_hash IN (SELECT token_hash" \
 	    " FROM ceremonies WHERE state = 'pending' AND expires <= $1 LIMIT $2" \
-	    " FOR UPDATE SKIP LOCKED) RETURNING token_hash, host_role, waiter") \
+	    " FOR UPDATE SKIP LOCKED) RETURNING token_hash, " PG_CER_CHANNEL ", waiter") \
 	X(PG_CER_FORGET, PG_WRITE, "DELETE FROM ceremonies WHERE token_hash IN (SELECT token_hash" \
 	    " FROM ceremonies WHERE state <> 'pending' AND finished < $1 LIMIT $2" \
 	    " FOR UPDATE SKIP LOCKED)") \
@@ -226,9 +229,10 @@ struct pg_job;
 
 /*
  * A move out of pending that another instance waits for, to be announced
- * on the channel of the host that made the row (store_pg_announce.c).
+ * on the channel of the role that made the row (store_pg_announce.c):
+ * "pk:" and 32 hex digits (migration 12).
  */
-#define PG_CHANNEL_MAX		64	/* a channel's name, NUL included (NAMEDATALEN) */
+#define PG_CHANNEL_MAX		36	/* a channel's name, NUL included */
 /* committed and waiting to be sent, or staged in one transaction: more are dropped */
 #define PG_ANNOUNCE_MAX		512
 #define PG_ANNOUNCE_BATCH	32	/* sent in one statement, one commit */
@@ -284,7 +288,7 @@ struct store_pg {
 	int rows_bound_more;	/* and it left more to remove */
 	PGconn *listen;		/* the second connection, for change notices */
 	struct pg_job *listen_job;
-	char channel[PG_CHANNEL_MAX];	/* what it LISTENs to (pg_channel_of) */
+	char channel[PG_CHANNEL_MAX];	/* what it LISTENs to (pk_channel()) */
 	/*
 	 * Announcing (store_pg_announce.c): moves staged until their commit,
 	 * then queued on announce_via's queue (this store's own unless
@@ -443,12 +447,13 @@ store_err_t pg_exec_script(store_t *st, const char *sql, char *warn, size_t warn
 void pg_announce_init(struct store_pg *pg);
 void pg_announce_free(struct store_pg *pg);
 store_err_t pg_set_announcer(store_t *st, store_t *via);
-/* The channel a host LISTENs to, and its notices are sent on: "pk:" and its role. */
-void pg_channel_of(const char *host_role, char out[PG_CHANNEL_MAX]);
+/* Whether s is a channel as pk_channel() draws them ("pk:" and 32 hex digits). */
+int pg_channel_ok(const char *s);
 /*
- * A row of res that moved out of pending on this connection (host_role
- * and waiter in columns col, col + 1): announced on its host's channel
- * once committed, unless this instance made it (waiter).
+ * A row of res that moved out of pending on this connection (its host's
+ * channel and waiter in columns col, col + 1): announced on that channel
+ * once committed, unless this instance made it (waiter), or its host
+ * never listened (no channel).
  */
 void pg_announce_row(struct store_pg *pg, PGresult *res, int row, int col,
     const unsigned char hash[STORE_TOKEN_HASH_LEN]);

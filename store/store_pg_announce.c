@@ -41,22 +41,11 @@ pg_set_announcer(store_t *st, store_t *via)
 	return STORE_OK;
 }
 
-/*
- * "pk:" and the role, cut as the server would cut it as an identifier: to
- * NAMEDATALEN - 1 bytes, at a character's start (UTF-8).  Uncut, a long
- * role's pg_notify would fail, and with it the batch around it.
- */
-void
-pg_channel_of(const char *host_role, char out[PG_CHANNEL_MAX])
+int
+pg_channel_ok(const char *s)
 {
-	size_t n = strlen(host_role);
-
-	if (n > PG_CHANNEL_MAX - 1 - 3) {
-		n = PG_CHANNEL_MAX - 1 - 3;
-		while (n > 0 && ((unsigned char)host_role[n] & 0xc0) == 0x80)
-			n--;
-	}
-	snprintf(out, PG_CHANNEL_MAX, "pk:%.*s", (int)n, host_role);
+	return s != NULL && strlen(s) == PG_CHANNEL_MAX - 1 && strncmp(s, "pk:", 3) == 0 &&
+	    strspn(s + 3, "0123456789abcdef") == PG_CHANNEL_MAX - 1 - 3;
 }
 
 static void
@@ -109,16 +98,19 @@ staged_room(struct store_pg *pg)
 
 /* A row that moved out of pending on this connection, unless this instance made it. */
 static void
-announce_stage(struct store_pg *pg, const char *host_role, const char *waiter,
+announce_stage(struct store_pg *pg, const char *channel, const char *waiter,
     const unsigned char hash[STORE_TOKEN_HASH_LEN])
 {
 	struct pg_announcement a;
 
-	/* this instance made it, so it knows: nobody else waits for it */
-	if (host_role == NULL || (waiter != NULL && waiter[0] != '\0' &&
+	/*
+	 * no channel: its role never listened; this instance made it: it
+	 * knows, and nobody else waits for it
+	 */
+	if (!pg_channel_ok(channel) || (waiter != NULL && waiter[0] != '\0' &&
 	    strcmp(waiter, pg->instance) == 0))
 		return;
-	pg_channel_of(host_role, a.channel);
+	memcpy(a.channel, channel, sizeof(a.channel));
 	memcpy(a.hash, hash, sizeof(a.hash));
 	if (!pg->in_txn)
 		queue_push(&pg->announce_via->queue, &a, 1);
@@ -129,8 +121,8 @@ announce_stage(struct store_pg *pg, const char *host_role, const char *waiter,
 }
 
 /*
- * A row of res (host_role and waiter in columns col, col + 1) that left
- * pending: announced to its host once committed.
+ * A row of res (its host's channel and waiter in columns col, col + 1)
+ * that left pending: announced to its host once committed.
  */
 void
 pg_announce_row(struct store_pg *pg, PGresult *res, int row, int col,
@@ -218,8 +210,8 @@ queue_take(struct pg_announce_queue *q, struct pg_announcement out[PG_ANNOUNCE_B
 
 /*
  * One SELECT of pg_notify calls: one transaction, so one wait for the
- * notify lock per batch.  A channel is a role's name, quoted by libpq;
- * the payload is hex.
+ * notify lock per batch.  A channel is drawn by pk_channel() and checked
+ * (pg_channel_ok), quoted by libpq all the same; the payload is hex.
  */
 static char *
 batch_sql(PGconn *c, const struct pg_announcement *a, size_t n)

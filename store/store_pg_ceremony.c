@@ -3,7 +3,8 @@
  * in the store").  The rows, their limits and who may change what are the
  * database's (the admit trigger of migrations 2 and 3, and the policies of
  * store_fleet.c); this file only reads and moves them.  Change notices
- * come on a second connection that LISTENs to "pk:ROLE".
+ * come on a second connection that LISTENs to the role's channel, which
+ * only it and the web instances may read (migration 12).
  */
 #include <poll.h>
 #include <stdio.h>
@@ -310,9 +311,14 @@ pg_ceremony_listen(store_t *st)
 	store_err_t err;
 
 	if ((err = pg_ready(pg)) != STORE_OK ||
-	    (err = pg_query(pg, "SELECT session_user", &res)) != STORE_OK)
+	    (err = pg_query(pg, "SELECT pk_channel()", &res)) != STORE_OK)
 		return err;
-	pg_channel_of(PQgetvalue(res, 0, 0), pg->channel);
+	if (!pg_channel_ok(PQgetvalue(res, 0, 0))) {
+		PQclear(res);
+		snprintf(pg->msg, sizeof(pg->msg), "pk_channel() gave no channel");
+		return STORE_ERR_SCHEMA;
+	}
+	memcpy(pg->channel, PQgetvalue(res, 0, 0), sizeof(pg->channel));
 	PQclear(res);
 	pg_announce_lost(pg);
 	PQfinish(pg->listen);

@@ -45,10 +45,10 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	11
+#define PG_SCHEMA	12
 
 /*
- * What migrations 10 to 6 changed, undone again: with it, a current
+ * What migrations 12, 10 to 6 changed, undone again: with it, a current
  * database is an older version's.  The admit trigger's body stays the
  * current one, and the announce trigger's is migration 6's; migration 6
  * writes them again.
@@ -61,7 +61,8 @@
 	" CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies" \
 	" FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')" \
 	" EXECUTE FUNCTION pk_ceremony_announce();"
-#define PG_UNDO_10	"DROP TRIGGER ceremonies_first ON ceremonies;" \
+#define PG_UNDO_12	"DROP FUNCTION pk_channel(); DROP TABLE pk_channels;"
+#define PG_UNDO_10	PG_UNDO_12 "DROP TRIGGER ceremonies_first ON ceremonies;" \
 	" DROP TRIGGER ceremonies_first_only ON ceremonies;" \
 	" DROP FUNCTION pk_ceremony_first(), pk_ceremony_first_only();" \
 	" ALTER TABLE ceremonies DROP CONSTRAINT ceremonies_sizes, DROP COLUMN first_passkey;"
@@ -3543,6 +3544,11 @@ test_pg_fleet_roles(void **state)
 		{ "ALTER ROLE pkt_hosta CONNECTION LIMIT -1", "lift its own connection limit" },
 		{ "SET track_activities = off", "hide what its sessions do from the watchdog" },
 		{ "SELECT pk_end_held(2)", "end other hosts' sessions (the watchdog's call)" },
+		{ "INSERT INTO pk_channels (role, role_oid, channel) VALUES ('pkt_hostb', 1, 'pk:"
+		  "00000000000000000000000000000000')", "choose another host's channel" },
+		{ "UPDATE pk_channels SET channel = 'pk:00000000000000000000000000000000'",
+		  "change its own channel" },
+		{ "DELETE FROM pk_channels", "forget channels" },
 	};
 	static const char *const hosts[] = { "pkt_hosta=host-a.example", "pkt_hostb=host-b.example" };
 	static const char *const webs[] = { "pkt_web1" };
@@ -4386,9 +4392,9 @@ test_pg_fleet_notify_lock(void **state)
 }
 
 /*
- * A role whose name makes "pk:" and it longer than a channel may be is
- * still told: the notice goes on the channel cut as the server cuts its
- * LISTEN (63 bytes).  Uncut, the pg_notify failed, and the batch with it.
+ * A role whose name makes "pk:" and it longer than a channel may be (63
+ * bytes) is told.  Up to migration 11 the channel was that, uncut the
+ * pg_notify failed, and the batch with it; now it is drawn, 35 bytes.
  */
 static void
 test_pg_announce_long_role(void **state)
@@ -4414,6 +4420,158 @@ test_pg_announce_long_role(void **state)
 	store_close(as_long);
 	snprintf(sql, sizeof(sql), "DROP ROLE %s", role);
 	raw_exec(f->spec, sql);
+}
+
+/* How many notices came on c within ms. */
+static int
+raw_notices_within(PGconn *c, int ms)
+{
+	struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
+	struct timespec t0;
+	PGnotify *n;
+	int got = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < ms) {
+		(void)poll(&pfd, 1, 50);
+		assert_int_equal(PQconsumeInput(c), 1);
+		while ((n = PQnotifies(c)) != NULL) {
+			got++;
+			PQfreemem(n);
+		}
+	}
+	return got;
+}
+
+/* The channel pk_channel() gives role, into out (role_uri's room). */
+static const char *
+role_channel(const struct fixture *f, const char *role, char *out, size_t len)
+{
+	char uri[PATH_MAX + 256];
+	PGconn *c;
+	PGresult *res;
+
+	role_uri(f, role, uri, sizeof(uri));
+	c = pg_raw(uri);
+	res = PQexec(c, "SELECT pk_channel()");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	snprintf(out, len, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	assert_int_equal(strlen(out), 35);
+	return out;
+}
+
+/*
+ * No host hears another's notices (migration 12), which told it when each
+ * of that host's ceremonies ended, and the token's hash: a role's
+ * a role's channel is random, a host reads its own only, and host B's
+ * notices do not come on "pk:" and B's name, nor on A's channel.  Before,
+ * a host that LISTENed on "pk:pkt_hostb" heard them all.
+ */
+static void
+test_pg_fleet_channels(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const hosts[] = { "pkt_hosta=host-a.example",
+	    "pkt_hostb=host-b.example" };
+	static const char *const webs[] = { "pkt_web1" };
+	char uri[PATH_MAX + 256], st[8], mine[64], b_channel[64];
+	store_t *owner = open_store(f->spec), *as_b, *as_w;
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c;
+	PGconn *spy;
+	PGresult *res;
+	int seen[16];
+
+	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
+	role_uri(f, "pkt_hostb", uri, sizeof(uri));
+	as_b = open_store(uri);
+	assert_store(store_set_instance(as_b, "0b"), STORE_OK);
+	assert_store(store_ceremony_listen(as_b), STORE_OK);
+	role_uri(f, "pkt_web1", uri, sizeof(uri));
+	as_w = open_store(uri);
+	assert_store(store_set_instance(as_w, "0c"), STORE_OK);
+	assert_store(store_ceremony_listen(as_w), STORE_OK);
+	raw_text(f->spec, "SELECT channel FROM pk_channels WHERE role = 'pkt_hostb'", b_channel,
+	    sizeof(b_channel));
+	assert_int_equal(strlen(b_channel), 35);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pk_channels"
+	    " WHERE channel ~ '^pk:[0-9a-f]{32}$'"), 2);
+
+	/* host A: its own channel, the same each time, and no other's */
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	spy = pg_raw(uri);
+	res = PQexec(spy, "SELECT pk_channel(), pk_channel()");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	snprintf(mine, sizeof(mine), "%s", PQgetvalue(res, 0, 0));
+	assert_string_equal(PQgetvalue(res, 0, 1), mine);
+	PQclear(res);
+	assert_string_not_equal(mine, b_channel);
+	res = PQexec(spy, "SELECT count(*), count(*) FILTER (WHERE role = 'pkt_hosta')"
+	    " FROM pk_channels");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(res, 0, 0), "1");
+	assert_string_equal(PQgetvalue(res, 0, 1), "1");
+	PQclear(res);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pk_channels"), 3);
+	assert_string_equal(try_sql(spy, "LISTEN \"pk:pkt_hostb\"", st, sizeof(st)), "");
+	assert_string_equal(try_sql(spy, "LISTEN \"pk:pkt_hosta\"", st, sizeof(st)), "");
+	snprintf(uri, sizeof(uri), "LISTEN \"%s\"", mine);
+	assert_string_equal(try_sql(spy, uri, st, sizeof(st)), "");
+
+	/* B's ceremony, denied by the web instance: B hears it, A nothing */
+	ceremony_init(&c, 5, "alice", "192.0.2.1", now);
+	assert_store(store_ceremony_add(as_b, &c, NULL, 0), STORE_OK);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "denied", "denied", now),
+	    STORE_OK);
+	wait_heard(as_b, as_w, 5, seen);
+	assert_int_equal(seen[5], 1);
+	assert_int_equal(raw_notices_within(spy, 300), 0);
+	/* the spy hears what is sent where it listens: it would have heard B's */
+	snprintf(uri, sizeof(uri), "NOTIFY \"pk:pkt_hostb\", 'x'");
+	assert_string_equal(try_sql(spy, uri, st, sizeof(st)), "");
+	assert_int_equal(raw_notices_within(spy, 300), 1);
+	PQfinish(spy);
+	store_close(as_w);
+	store_close(as_b);
+
+	/* the admin's rotation: A's row deleted, A draws a new channel */
+	raw_exec(f->spec, "DELETE FROM pk_channels WHERE role = 'pkt_hosta'");
+	assert_string_not_equal(role_channel(f, "pkt_hosta", uri, sizeof(uri)), mine);
+	/* host B's role, dropped and made again: its old channel is not the new one's */
+	raw_exec(f->spec, "DROP ROLE pkt_hostb; CREATE ROLE pkt_hostb LOGIN IN ROLE pkt_hosts");
+	assert_string_not_equal(role_channel(f, "pkt_hostb", uri, sizeof(uri)), b_channel);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pk_channels"
+	    " WHERE role = 'pkt_hostb'"), 1);
+	store_close(owner);
+	drop_roles(f, "pkt_hosta, pkt_hostb, pkt_web1, pkt_web, pkt_hosts");
+}
+
+/*
+ * A version 11 database, whose channels were "pk:" and the role's name, is
+ * brought to version 12: each role that listens draws its own, and its
+ * notices come there.
+ */
+static void
+test_pg_migrate_v11(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec), *other;
+	int64_t now = (int64_t)time(NULL);
+
+	store_close(st);
+	raw_exec(f->spec, PG_UNDO_12 "UPDATE pk_meta SET version = 11");
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pg_class"
+	    " WHERE relname = 'pk_channels'"), 0);
+	st = open_store(f->spec);
+	assert_int_equal(raw_int(f->spec, "SELECT version FROM pk_meta"), PG_SCHEMA);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pk_channels"), 0);
+	other = open_store(f->spec);
+	assert_heard_once(st, other, 7, now);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pk_channels"), 1);
+	store_close(other);
+	store_close(st);
 }
 
 /*
@@ -4917,12 +5075,14 @@ main(int argc, char **argv)
 		T(test_pg_fleet_end_held),
 		T(test_pg_fleet_notify_lock),
 		T(test_pg_announce_long_role),
+		T(test_pg_fleet_channels),
 		T(test_pg_announce_batch),
 		T(test_pg_fleet_windows),
 		T(test_pg_ceremony_reuse),
 		T(test_pg_migrate_v2),
 		T(test_pg_migrate_v3),
 		T(test_pg_migrate_v8),
+		T(test_pg_migrate_v11),
 		T(test_pg_stuck_server),
 		STORE_API_TESTS(T),
 	};
