@@ -21,7 +21,10 @@
 
 #define FLEET_MAX_ROLES 1024
 
-enum { OPT_STORE = 256, OPT_PREFIX, OPT_HOST, OPT_WEB, OPT_HOST_CONNS, OPT_HELP };
+enum {
+	OPT_STORE = 256, OPT_PREFIX, OPT_HOST, OPT_WEB, OPT_HOST_CONNS, OPT_HOST_ENROLL,
+	OPT_HELP
+};
 
 static const struct option fleet_options[] = {
 	{ "store", required_argument, NULL, OPT_STORE },
@@ -29,6 +32,7 @@ static const struct option fleet_options[] = {
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "web", required_argument, NULL, OPT_WEB },
 	{ "host-connections", required_argument, NULL, OPT_HOST_CONNS },
+	{ "host-enrollment", required_argument, NULL, OPT_HOST_ENROLL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -36,11 +40,14 @@ static const struct option fleet_options[] = {
 static const char fleet_usage[] =
     "usage: passkeyctl fleet [--store URI] [--prefix P] [--host ROLE=HOSTNAME]...\n"
     "                        [--web ROLE]... [--host-connections N]\n"
+    "                        [--host-enrollment enrolled|trusted]\n"
     "The SQL for a fleet's PostgreSQL roles: PREFIX_hosts (each SSH host's\n"
     "passkeyd: its own ceremonies, read passkeys) and PREFIX_web (the approval\n"
     "pages), their grants and row-level security policies, and a login role\n"
     "per --host (bound to the host name its pages show) and per --web.\n"
-    "Every host role may hold N connections at most (default 16, at least 6).\n"
+    "Every host role may hold N connections at most (default 16, at least 6).\n"    "A host's first-login registration needs an enrollment made at a web\n"
+    "instance (enrolled, a new fleet's), or none (trusted: any host may then\n"
+    "add a first passkey for any user who has none); left as it is if not given.\n"
     "Printed; with --store (the owner's postgresql:// URI) applied there,\n"
     "after the schema.  PREFIX defaults to passkey.\n";
 
@@ -101,6 +108,15 @@ cmd_fleet(int argc, char **argv)
 				return usage_error(fleet_usage, "--host-connections must be %d-%d",
 				    STORE_FLEET_HOST_CONNS_MIN, STORE_FLEET_HOST_CONNS_MAX);
 			spec.host_conns = (int)n;
+			break;
+		case OPT_HOST_ENROLL:
+			if (strcmp(optarg, "enrolled") == 0)
+				spec.host_enrollment = STORE_FLEET_ENROLL_ENROLLED;
+			else if (strcmp(optarg, "trusted") == 0)
+				spec.host_enrollment = STORE_FLEET_ENROLL_TRUSTED;
+			else
+				return usage_error(fleet_usage,
+				    "--host-enrollment must be enrolled or trusted");
 			break;
 		case OPT_HOST:
 			if (spec.n_hosts == FLEET_MAX_ROLES)

@@ -506,8 +506,15 @@ void store_window_list_free(struct store_window_list *list);
  * What a fleet's roles are made of (store_fleet_sql): the group roles'
  * prefix, a login role per host ("role=hostname": the host's name as its
  * pages show it) and per web instance ("role"), and how many connections
- * each host's role may hold at once (STORE_FLEET_HOST_CONNS_MIN..MAX).
+ * each host's role may hold at once (STORE_FLEET_HOST_CONNS_MIN..MAX);
+ * and whether a host's registration needs an enrollment (migration 13).
  */
+enum store_fleet_enrollment {
+	STORE_FLEET_ENROLL_UNCHANGED = 0,	/* as the store has it: enrolled when new */
+	STORE_FLEET_ENROLL_ENROLLED,	/* made at a web instance, or by an admin */
+	STORE_FLEET_ENROLL_TRUSTED,	/* a host may add a user's first passkey alone */
+};
+
 struct store_fleet_spec {
 	const char *prefix;
 	const char *const *hosts;
@@ -515,6 +522,7 @@ struct store_fleet_spec {
 	const char *const *webs;
 	size_t n_webs;
 	int host_conns;
+	enum store_fleet_enrollment host_enrollment;
 };
 
 /*

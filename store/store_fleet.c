@@ -291,6 +291,24 @@ host_connection_limit(struct strbuf *b, const char *pre, int conns)
 }
 
 /*
+ * Whether a host alone may begin the registration of a user's first
+ * passkey (enroll=after-auth at a host), or needs the user's enrollment,
+ * made by an admin at a web instance (migration 13).  Trusted, any
+ * compromised host adds its own key for every user who has none, and so
+ * opens every other host to them.  Unchanged unless asked.
+ */
+static void
+host_enrollment(struct strbuf *b, enum store_fleet_enrollment e)
+{
+	if (e == STORE_FLEET_ENROLL_UNCHANGED)
+		return;
+	strbuf_printf(b, "-- a host's registration %s\n"
+	    "UPDATE pk_limits SET hosts_self_enroll = %s;\n",
+	    e == STORE_FLEET_ENROLL_TRUSTED ? "needs no enrollment (trusted)" :
+	    "needs an enrollment", e == STORE_FLEET_ENROLL_TRUSTED ? "true" : "false");
+}
+
+/*
  * A login role's name may be neither a group's of this fleet (a host
  * named P_web would put every web role in the hosts' group) nor one of
  * PostgreSQL's own (pg_*: granting a group to pg_signal_backend would
@@ -383,6 +401,7 @@ store_fleet_sql(const struct store_fleet_spec *spec, char *why, size_t whylen)
 	}
 	strbuf_printf(&b, "-- each host's connections, at most\n");
 	host_connection_limit(&b, prefix, spec->host_conns);
+	host_enrollment(&b, spec->host_enrollment);
 	for (size_t i = 0; i < spec->n_webs; i++) {
 		strbuf_printf(&b, "-- the web instance role %s\n", spec->webs[i]);
 		create_role(&b, spec->webs[i], 1);

@@ -718,6 +718,54 @@ static const char *const pg_migrations[] = {
 	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_channel()"
 	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
 	"END $d$;",
+
+	/*
+	 * 13: a host's registration needs an enrollment, unless the fleet
+	 * trusts its hosts with that (since migration 2).  A host writes
+	 * whether its row consumes one, and said no under enroll=after-auth:
+	 * a compromised host registered a key of its own for any user who had
+	 * no passkey, and so opened every other host to that user.  Now the
+	 * registration row of a role that may not insert passkeys (a host:
+	 * first_passkey) consumes an enrollment, one only an admin or a web
+	 * instance makes, whatever the host wrote, unless the fleet's
+	 * hosts_self_enroll is set (passkeyctl fleet --host-enrollment
+	 * trusted).  Its approval is refused without one (PK002:
+	 * no_enrollment), in the web's transaction, before the web instance's
+	 * own check.
+	 */
+	"ALTER TABLE pk_limits ADD COLUMN hosts_self_enroll boolean NOT NULL DEFAULT false;"
+	"CREATE OR REPLACE FUNCTION pk_ceremony_first() RETURNS trigger LANGUAGE plpgsql"
+	"  SECURITY DEFINER AS $f$\n"
+	"BEGIN\n"
+	"  NEW.first_passkey := NOT pg_catalog.has_table_privilege(session_user,"
+	"    'credentials'::regclass, 'INSERT');\n"
+	"  IF NEW.first_passkey AND NOT coalesce((SELECT hosts_self_enroll FROM pk_limits),"
+	"      false) THEN\n"
+	"    NEW.consumes_enrollment := true;\n"
+	"  END IF;\n"
+	"  RETURN NEW;\n"
+	"END $f$;"
+	"CREATE OR REPLACE FUNCTION pk_ceremony_first_only() RETURNS trigger LANGUAGE plpgsql"
+	"  SECURITY DEFINER AS $f$\n"
+	"BEGIN\n"
+	"  IF EXISTS (SELECT 1 FROM credentials WHERE user_name = OLD.user_name) THEN\n"
+	"    RAISE EXCEPTION 'credential_exists' USING ERRCODE = '23505',"
+	"      DETAIL = 'a host may begin the registration of a first passkey only';\n"
+	"  END IF;\n"
+	"  IF OLD.consumes_enrollment AND NOT EXISTS (SELECT 1 FROM enrollments"
+	"      WHERE user_name = OLD.user_name"
+	"      AND expires > pg_catalog.floor(extract(epoch FROM pg_catalog.now()))) THEN\n"
+	"    RAISE EXCEPTION 'no_enrollment' USING ERRCODE = 'PK002',"
+	"      DETAIL = 'a host''s registration needs an enrollment made at a web instance';\n"
+	"  END IF;\n"
+	"  RETURN NEW;\n"
+	"END $f$;"
+	"DO $d$ BEGIN\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_first()"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
+	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_first_only()"
+	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
+	"END $d$;",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

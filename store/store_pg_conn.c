@@ -65,6 +65,8 @@ pg_err_of(struct store_pg *pg, PGresult *res)
 		return STORE_ERR_READONLY;
 	if (strcmp(state, "PK001") == 0)	/* a fleet limit (pk_ceremony_admit) */
 		return STORE_ERR_LIMIT;
+	if (strcmp(state, "PK002") == 0)	/* a host's registration, no enrollment */
+		return STORE_ERR_NO_ENROLLMENT;
 	if (strcmp(state, "42501") == 0)	/* insufficient_privilege, or a policy */
 		return STORE_ERR_DENIED;
 	return STORE_ERR_IO;

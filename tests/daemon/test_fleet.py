@@ -159,6 +159,14 @@ def test_fleet_cli(f):
     r = fleet_cli("--prefix", "pkq", "--host", "pkq_h=h.example", "--host-connections", "9")
     ok(r.returncode == 0 and "CONNECTION LIMIT 9" in r.stdout,
        "cli: --host-connections sets every host role's connection limit", r.stdout[-400:])
+    r = fleet_cli("--host-enrollment", "maybe")
+    ok(r.returncode == 2 and "--host-enrollment must be enrolled or trusted" in r.stderr,
+       "cli: --host-enrollment takes enrolled or trusted only", r.stderr)
+    r = fleet_cli("--host-enrollment", "enrolled")
+    ok(r.returncode == 0 and "UPDATE pk_limits SET hosts_self_enroll = false;" in r.stdout,
+       "cli: --host-enrollment enrolled sets it", r.stdout[-300:])
+    ok("hosts_self_enroll" not in fleet_cli().stdout, "cli: and without it, it is left as it"
+       " is")
     r = fleet_cli("--host-connections", "5")
     ok(r.returncode != 0 and "--host-connections must be 6-1000" in r.stderr,
        "cli: a limit too low for a host's passkeyd is refused", (r.returncode, r.stderr))
@@ -176,6 +184,40 @@ def test_fleet_cli(f):
        == "16", "cli: its host role has the default connection limit, 16")
     f.pg.query(f.pg.uri, "DROP DATABASE pkn")
     f.pg.query(f.pg.uri, "DROP ROLE pkn_hosta, pkn_web, pkn_hosts, pkn_owner")
+
+
+def test_host_enrollment(f):
+    """A host's first-login registration needs an enrollment made at a web
+    instance (migration 13): under enroll=after-auth, host A's registration
+    for zed, who has no passkey, is refused at its approval
+    (enrollment_not_pending), and nothing is written, until the fleet trusts
+    its hosts with first passkeys (passkeyctl fleet --host-enrollment
+    trusted). Before, a compromised host registered a key of its own for
+    every user who had none, and logged in as them on every host."""
+    zed = sa.SoftAuthenticator()
+    j = begin(f.a, user="zed", enroll="after-auth")
+    ok(j.get("ok") and j.get("kind") == "register", "enroll: host A begins zed's"
+       " registration (enroll=after-auth)", j)
+    st, opt = f.api(f.w1, j["token"], "options")
+    body = json.dumps(zed.create(opt["publicKey"], f.origin, sign_count=1))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    ok(st == 400 and r.get("state") == "failed", "enroll: with no enrollment, web 2 refuses"
+       " its finish", (st, r))
+    s = until_state(f.a, j["token"], "failed")
+    ok(s.get("state") == "failed" and s.get("reason") == "enrollment_not_pending",
+       "enroll: host A is told failed, enrollment_not_pending", s)
+    ok(f.pg.value(f.uri, "SELECT count(*) FROM credentials WHERE user_name = 'zed'") == "0",
+       "enroll: and no passkey is written for zed")
+    r = fleet_cli("--store", f.uri, "--prefix", "pkt", "--host-enrollment", "trusted")
+    ok(r.returncode == 0 and f.pg.value(f.uri, "SELECT hosts_self_enroll FROM pk_limits")
+       == "t", "enroll: passkeyctl fleet --host-enrollment trusted", (r.returncode, r.stderr))
+    j = begin(f.a, user="zed", enroll="after-auth")
+    st, opt = f.api(f.w1, j["token"], "options")
+    body = json.dumps(zed.create(opt["publicKey"], f.origin, sign_count=1))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    ok(st == 200 and r.get("state") == "approved" and
+       until_state(f.a, j["token"], "approved").get("state") == "approved",
+       "enroll: trusted, host A's next registration for zed is approved", (st, r))
 
 
 def test_register_at_a_login_at_b(f, alice):
@@ -343,8 +385,9 @@ def test_slow_query(f, alice):
 def test_audit(f):
     rows = f.pg.query(f.uri, "SELECT event, count(*) FROM events GROUP BY event ORDER BY 1")
     counts = {r[0]: int(r[1]) for r in rows}
-    ok(counts.get("register_approved") == 2 and counts.get("login_approved") == 5,
-       "audit: the web instances wrote the approvals' rows", counts)
+    ok(counts.get("register_approved") == 3 and counts.get("login_approved") == 5 and
+       counts.get("register_failed") == 1, "audit: the web instances wrote the approvals'"
+       " rows, and zed's refused registration's", counts)
     ok(counts.get("daemon_started") == 2, "audit: only the two web instances wrote a"
        " daemon_started row", counts)
     hosts = f.pg.query(f.uri, "SELECT host_role, hostname, count(*) FROM ceremonies"
@@ -1261,6 +1304,8 @@ def main():
                 alice = sa.SoftAuthenticator()
                 for name, fn, args in (("test_roles", test_roles, ()),
                                        ("test_fleet_cli", test_fleet_cli, ()),
+                                       ("test_host_enrollment",
+                                        test_host_enrollment, ()),
                                        ("test_register_at_a_login_at_b",
                                         test_register_at_a_login_at_b, (alice,)),
                                        ("test_deny_and_expiry", test_deny_and_expiry, (alice,)),

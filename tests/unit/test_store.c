@@ -45,10 +45,10 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	12
+#define PG_SCHEMA	13
 
 /*
- * What migrations 12, 10 to 6 changed, undone again: with it, a current
+ * What migrations 13, 12, 10 to 6 changed, undone again: with it, a current
  * database is an older version's.  The admit trigger's body stays the
  * current one, and the announce trigger's is migration 6's; migration 6
  * writes them again.
@@ -61,7 +61,8 @@
 	" CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies" \
 	" FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')" \
 	" EXECUTE FUNCTION pk_ceremony_announce();"
-#define PG_UNDO_12	"DROP FUNCTION pk_channel(); DROP TABLE pk_channels;"
+#define PG_UNDO_13	"ALTER TABLE pk_limits DROP COLUMN hosts_self_enroll;"
+#define PG_UNDO_12	PG_UNDO_13 "DROP FUNCTION pk_channel(); DROP TABLE pk_channels;"
 #define PG_UNDO_10	PG_UNDO_12 "DROP TRIGGER ceremonies_first ON ceremonies;" \
 	" DROP TRIGGER ceremonies_first_only ON ceremonies;" \
 	" DROP FUNCTION pk_ceremony_first(), pk_ceremony_first_only();" \
@@ -3399,7 +3400,8 @@ static char *
 fleet_sql(const char *prefix, const char *const *hosts, size_t n_hosts,
     const char *const *webs, size_t n_webs, int host_conns, char *why, size_t whylen)
 {
-	struct store_fleet_spec spec = { prefix, hosts, n_hosts, webs, n_webs, host_conns };
+	struct store_fleet_spec spec = { prefix, hosts, n_hosts, webs, n_webs, host_conns,
+	    STORE_FLEET_ENROLL_UNCHANGED };
 
 	return store_fleet_sql(&spec, why, whylen);
 }
@@ -3435,6 +3437,20 @@ fleet_apply(store_t *owner, const char *prefix, const char *const *hosts, size_t
 {
 	fleet_apply_conns(owner, prefix, hosts, n_hosts, webs, n_webs,
 	    STORE_FLEET_HOST_CONNS_DEFAULT);
+}
+
+/* Only whether a host's registration needs an enrollment (no roles: prefix "pkt"). */
+static void
+fleet_apply_enroll(store_t *owner, enum store_fleet_enrollment e)
+{
+	struct store_fleet_spec spec = { .prefix = "pkt", .host_conns = 16,
+	    .host_enrollment = e };
+	char why[200], warn[400], *sql = store_fleet_sql(&spec, why, sizeof(why));
+
+	assert_non_null(sql);
+	assert_non_null(strstr(sql, "hosts_self_enroll"));
+	assert_store(store_exec_script(owner, sql, warn, sizeof(warn)), STORE_OK);
+	free(sql);
 }
 
 /*
@@ -4119,12 +4135,44 @@ test_pg_fleet_host_register(void **state)
 	/* a denial of it still goes through */
 	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "denied", "denied", now),
 	    STORE_OK);
-	/* bob has none: his first passkey's registration is approved */
+	/*
+	 * bob has none, and no enrollment: his first passkey's registration,
+	 * which host A says consumes none (enroll=after-auth), consumes one
+	 * all the same, and is refused at its approval (migration 13)
+	 */
 	ceremony_init(&c, 2, "bob", "192.0.2.2", now);
+	c.kind = 1;
+	c.consumes_enrollment = 0;
+	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE"
+	    " consumes_enrollment AND user_name = 'bob'"), 1);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_ERR_NO_ENROLLMENT);
+	/* an expired enrollment is none */
+	assert_store(store_enroll_add(as_w, "bob", now - 1, "root"), STORE_OK);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_ERR_NO_ENROLLMENT);
+	/* with bob's enrollment, made at a web instance, it is approved */
+	assert_store(store_enroll_add(as_w, "bob", now + 600, "root"), STORE_OK);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_OK);
+	/* a fleet that trusts its hosts with first passkeys: carol's needs none */
+	fleet_apply_enroll(owner, STORE_FLEET_ENROLL_TRUSTED);
+	ceremony_init(&c, 6, "carol", "192.0.2.6", now);
 	c.kind = 1;
 	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
 	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
 	    STORE_OK);
+	/* and an apply that does not say leaves it so; enrolled again: dave's needs one */
+	fleet_apply(owner, "pkt", hosts, 1, webs, 1);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pk_limits"
+	    " WHERE hosts_self_enroll"), 1);
+	fleet_apply_enroll(owner, STORE_FLEET_ENROLL_ENROLLED);
+	ceremony_init(&c, 7, "dave", "192.0.2.7", now);
+	c.kind = 1;
+	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_ERR_NO_ENROLLMENT);
 	/* a registration a web instance began (an enrollment link) adds one to anyone */
 	ceremony_init(&c, 3, "alice", "192.0.2.3", now);
 	c.kind = 1;
