@@ -800,9 +800,13 @@ async function startChromium() {
   const userDataDir = path.join(st.tmp, 'chromium');
   fs.mkdirSync(userDataDir, { mode: 0o700 });
   const t0 = now();
+  // Chromium keeps its singleton folder (org.chromium.Chromium.*) in TMPDIR and removes it
+  // only when it exits by itself; one killed (the cleanup's SIGKILL, a killed run) left it in
+  // the machine's /tmp.  In the run's folder, it goes with it.
   st.context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: args.chromium, args: chromiumArgs(), headless: true, timeout: 30_000,
     handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
+    env: { ...process.env, TMPDIR: st.tmp },
   });
   const startMs = now() - t0;
   const browser = st.context.browser();
