@@ -731,7 +731,12 @@ static const char *const pg_migrations[] = {
 	 * hosts_self_enroll is set (passkeyctl fleet --host-enrollment
 	 * trusted).  Its approval is refused without one (PK002:
 	 * no_enrollment), in the web's transaction, before the web instance's
-	 * own check.
+	 * own check; the enrollment's row is locked there, as that check
+	 * does, so that two approvals cannot both find one enrollment.  A row
+	 * that consumes none (made before this migration, or while the fleet
+	 * was trusted) is refused as well unless the fleet trusts its hosts
+	 * at its approval (a red-team review: a host could keep such rows
+	 * pending across an upgrade, or a change back to enrolled).
 	 */
 	"ALTER TABLE pk_limits ADD COLUMN hosts_self_enroll boolean NOT NULL DEFAULT false;"
 	"CREATE OR REPLACE FUNCTION pk_ceremony_first() RETURNS trigger LANGUAGE plpgsql"
@@ -752,11 +757,16 @@ static const char *const pg_migrations[] = {
 	"    RAISE EXCEPTION 'credential_exists' USING ERRCODE = '23505',"
 	"      DETAIL = 'a host may begin the registration of a first passkey only';\n"
 	"  END IF;\n"
-	"  IF OLD.consumes_enrollment AND NOT EXISTS (SELECT 1 FROM enrollments"
-	"      WHERE user_name = OLD.user_name"
-	"      AND expires > pg_catalog.floor(extract(epoch FROM pg_catalog.now()))) THEN\n"
+	"  IF OLD.consumes_enrollment THEN\n"
+	"    PERFORM 1 FROM enrollments WHERE user_name = OLD.user_name"
+	"      AND expires > pg_catalog.floor(extract(epoch FROM pg_catalog.now())) FOR UPDATE;\n"
+	"    IF NOT FOUND THEN\n"
+	"      RAISE EXCEPTION 'no_enrollment' USING ERRCODE = 'PK002',"
+	"        DETAIL = 'a host''s registration needs an enrollment made at a web instance';\n"
+	"    END IF;\n"
+	"  ELSIF NOT coalesce((SELECT hosts_self_enroll FROM pk_limits), false) THEN\n"
 	"    RAISE EXCEPTION 'no_enrollment' USING ERRCODE = 'PK002',"
-	"      DETAIL = 'a host''s registration needs an enrollment made at a web instance';\n"
+	"      DETAIL = 'made while the fleet trusted its hosts with first passkeys';\n"
 	"  END IF;\n"
 	"  RETURN NEW;\n"
 	"END $f$;"

@@ -4158,6 +4158,9 @@ test_pg_fleet_host_register(void **state)
 	    STORE_OK);
 	/* a fleet that trusts its hosts with first passkeys: carol's needs none */
 	fleet_apply_enroll(owner, STORE_FLEET_ENROLL_TRUSTED);
+	ceremony_init(&c, 8, "erin", "192.0.2.8", now);	/* kept pending for below */
+	c.kind = 1;
+	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
 	ceremony_init(&c, 6, "carol", "192.0.2.6", now);
 	c.kind = 1;
 	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
@@ -4171,6 +4174,12 @@ test_pg_fleet_host_register(void **state)
 	ceremony_init(&c, 7, "dave", "192.0.2.7", now);
 	c.kind = 1;
 	assert_store(store_ceremony_add(as_a, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
+	    STORE_ERR_NO_ENROLLMENT);
+	/* erin's, made while trusted, consumes none: refused now all the same */
+	memset(c.token_hash, 8, sizeof(c.token_hash));
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies WHERE state ="
+	    " 'pending' AND NOT consumes_enrollment AND user_name = 'erin'"), 1);
 	assert_store(store_ceremony_move(as_w, c.token_hash, "pending", "approved", NULL, now),
 	    STORE_ERR_NO_ENROLLMENT);
 	/* a registration a web instance began (an enrollment link) adds one to anyone */
