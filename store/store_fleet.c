@@ -300,12 +300,14 @@ host_connection_limit(struct strbuf *b, const char *pre, int conns)
 static void
 host_enrollment(struct strbuf *b, enum store_fleet_enrollment e)
 {
+	int trusted = e == STORE_FLEET_ENROLL_TRUSTED;
+
 	if (e == STORE_FLEET_ENROLL_UNCHANGED)
 		return;
 	strbuf_printf(b, "-- a host's registration %s\n"
 	    "UPDATE pk_limits SET hosts_self_enroll = %s;\n",
-	    e == STORE_FLEET_ENROLL_TRUSTED ? "needs no enrollment (trusted)" :
-	    "needs an enrollment", e == STORE_FLEET_ENROLL_TRUSTED ? "true" : "false");
+	    trusted ? "needs no enrollment (trusted)" : "needs an enrollment",
+	    trusted ? "true" : "false");
 }
 
 /*

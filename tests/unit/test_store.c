@@ -3416,19 +3416,26 @@ fleet_sql_ok(const char *prefix, const char *const *hosts, size_t n_hosts)
 	return sql != NULL;
 }
 
-/* That SQL, applied as the owner (a superuser here: no warning). */
+/* The fleet's SQL (made), applied as the owner (a superuser here: no warning); freed. */
 static void
-fleet_apply_conns(store_t *owner, const char *prefix, const char *const *hosts,
-    size_t n_hosts, const char *const *webs, size_t n_webs, int host_conns)
+fleet_apply_sql(store_t *owner, char *sql)
 {
-	char why[200], warn[400];
-	char *sql = fleet_sql(prefix, hosts, n_hosts, webs, n_webs, host_conns, why,
-	    sizeof(why));
+	char warn[400];
 
 	assert_non_null(sql);
 	assert_store(store_exec_script(owner, sql, warn, sizeof(warn)), STORE_OK);
 	assert_string_equal(warn, "");
 	free(sql);
+}
+
+static void
+fleet_apply_conns(store_t *owner, const char *prefix, const char *const *hosts,
+    size_t n_hosts, const char *const *webs, size_t n_webs, int host_conns)
+{
+	char why[200];
+
+	fleet_apply_sql(owner, fleet_sql(prefix, hosts, n_hosts, webs, n_webs, host_conns, why,
+	    sizeof(why)));
 }
 
 static void
@@ -3445,12 +3452,11 @@ fleet_apply_enroll(store_t *owner, enum store_fleet_enrollment e)
 {
 	struct store_fleet_spec spec = { .prefix = "pkt", .host_conns = 16,
 	    .host_enrollment = e };
-	char why[200], warn[400], *sql = store_fleet_sql(&spec, why, sizeof(why));
+	char why[200], *sql = store_fleet_sql(&spec, why, sizeof(why));
 
 	assert_non_null(sql);
 	assert_non_null(strstr(sql, "hosts_self_enroll"));
-	assert_store(store_exec_script(owner, sql, warn, sizeof(warn)), STORE_OK);
-	free(sql);
+	fleet_apply_sql(owner, sql);
 }
 
 /*
@@ -4505,16 +4511,9 @@ static const char *
 role_channel(const struct fixture *f, const char *role, char *out, size_t len)
 {
 	char uri[PATH_MAX + 256];
-	PGconn *c;
-	PGresult *res;
 
 	role_uri(f, role, uri, sizeof(uri));
-	c = pg_raw(uri);
-	res = PQexec(c, "SELECT pk_channel()");
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	snprintf(out, len, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	PQfinish(c);
+	raw_text(uri, "SELECT pk_channel()", out, len);
 	assert_int_equal(strlen(out), 35);
 	return out;
 }
@@ -4522,7 +4521,7 @@ role_channel(const struct fixture *f, const char *role, char *out, size_t len)
 /*
  * No host hears another's notices (migration 12), which told it when each
  * of that host's ceremonies ended, and the token's hash: a role's
- * a role's channel is random, a host reads its own only, and host B's
+ * channel is random, a host reads its own only, and host B's
  * notices do not come on "pk:" and B's name, nor on A's channel.  Before,
  * a host that LISTENed on "pk:pkt_hostb" heard them all.
  */
@@ -4533,12 +4532,11 @@ test_pg_fleet_channels(void **state)
 	static const char *const hosts[] = { "pkt_hosta=host-a.example",
 	    "pkt_hostb=host-b.example" };
 	static const char *const webs[] = { "pkt_web1" };
-	char uri[PATH_MAX + 256], st[8], mine[64], b_channel[64];
+	char uri[PATH_MAX + 256], st[8], mine[64], again[64], b_channel[64];
 	store_t *owner = open_store(f->spec), *as_b, *as_w;
 	int64_t now = (int64_t)time(NULL);
 	struct store_ceremony c;
 	PGconn *spy;
-	PGresult *res;
 	int seen[16];
 
 	fleet_apply(owner, "pkt", hosts, 2, webs, 1);
@@ -4557,20 +4555,14 @@ test_pg_fleet_channels(void **state)
 	    " WHERE channel ~ '^pk:[0-9a-f]{32}$'"), 2);
 
 	/* host A: its own channel, the same each time, and no other's */
-	role_uri(f, "pkt_hosta", uri, sizeof(uri));
-	spy = pg_raw(uri);
-	res = PQexec(spy, "SELECT pk_channel(), pk_channel()");
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	snprintf(mine, sizeof(mine), "%s", PQgetvalue(res, 0, 0));
-	assert_string_equal(PQgetvalue(res, 0, 1), mine);
-	PQclear(res);
+	role_channel(f, "pkt_hosta", mine, sizeof(mine));
+	assert_string_equal(role_channel(f, "pkt_hosta", again, sizeof(again)), mine);
 	assert_string_not_equal(mine, b_channel);
-	res = PQexec(spy, "SELECT count(*), count(*) FILTER (WHERE role = 'pkt_hosta')"
-	    " FROM pk_channels");
-	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-	assert_string_equal(PQgetvalue(res, 0, 0), "1");
-	assert_string_equal(PQgetvalue(res, 0, 1), "1");
-	PQclear(res);
+	role_uri(f, "pkt_hosta", uri, sizeof(uri));
+	assert_int_equal(raw_int(uri, "SELECT count(*) FROM pk_channels"), 1);
+	assert_int_equal(raw_int(uri, "SELECT count(*) FROM pk_channels"
+	    " WHERE role = 'pkt_hosta'"), 1);
+	spy = pg_raw(uri);
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pk_channels"), 3);
 	assert_string_equal(try_sql(spy, "LISTEN \"pk:pkt_hostb\"", st, sizeof(st)), "");
 	assert_string_equal(try_sql(spy, "LISTEN \"pk:pkt_hosta\"", st, sizeof(st)), "");
