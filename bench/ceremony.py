@@ -5,14 +5,16 @@ figures the performance issue tracks.  bench/ceremony.sh builds what this
 needs and runs it.
 
   ceremonies c=N ours_per_s=A peer_per_s=B ratio=A/B ours_cpu_ms=X p50_ms=Y p99_ms=Z
-      verify_cpu_ms=V ours_cpu_in_verifies=X/V
+      verify_cpu_ms=V ours_cpu_in_verifies=X/V peer_cpu_ms=P cpu_vs_peer=X/P
       one login = control login_begin -> POST options -> POST finish (an ES256
       assertion signed by bench/ceremony-load) -> control status "approved",
       at concurrency 1, 16 and 64; rounds alternate between the two servers
       so that the machine's noise hits both; medians of the rounds.  V: the
       CPU time of one raw ES256 verification in OpenSSL (ceremony-load's
       "verify"), before and after the rounds: a login's daemon CPU in
-      verifications carries over between machines as milliseconds do not
+      verifications carries over between machines as milliseconds do not.
+      P: the peer's CPU per login (every thread of its process), in the
+      same rounds
   begin: begin_per_s at 1k and at 100k pending ceremonies, and their ratio
   memory: bytes per pending ceremony (RSS growth over 100k pending)
   listing: logins per second during a root listing of 100k passkeys, as a
@@ -234,10 +236,12 @@ def ceremonies(args, tmp):
             verify.append(loads["ours"].verify_us())
             a, b = statistics.median(rate["ours"]), statistics.median(rate["peer"])
             ours_cpu, verify_ms = statistics.median(cpu["ours"]), statistics.mean(verify) / 1000
+            peer_cpu = statistics.median(cpu["peer"])
             line = (f"ceremonies c={c} ours_per_s={a:.0f} peer_per_s={b:.0f} ratio={a / b:.2f} "
                     f"ours_cpu_ms={ours_cpu:.3f} "
                     f"p50_ms={statistics.median(p50):.2f} p99_ms={statistics.median(p99):.2f} "
-                    f"verify_cpu_ms={verify_ms:.4f} ours_cpu_in_verifies={ours_cpu / verify_ms:.2f}")
+                    f"verify_cpu_ms={verify_ms:.4f} ours_cpu_in_verifies={ours_cpu / verify_ms:.2f}"
+                    f" peer_cpu_ms={peer_cpu:.3f} cpu_vs_peer={ours_cpu / max(peer_cpu, 1e-9):.2f}")
             if "base" in servers:
                 line += (f" baseline_per_s={statistics.median(rate['base']):.0f} "
                          f"baseline_cpu_ms={statistics.median(cpu['base']):.3f}")
@@ -561,7 +565,7 @@ def fleet(args, tmp):
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                     "lib"))
     from pgserver import PgServer
-    c, (rounds, seconds) = 16, ((1, 3) if args.short else (5, 5))
+    c, (rounds, seconds) = 16, ((2, 2) if args.short else (5, 5))
     names = [f"{p}{i}" for p in ("bench", "bencha", "benchb") for i in range(USERS)]
     with PgServer() as pg:
         one, two = pg.create_db("one"), pg.create_db("two")
