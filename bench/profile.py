@@ -8,12 +8,18 @@ then runs N logins at each concurrency ("run C S N").
   profile.py plain     BIN [--n N] [--c 1,16]   user and system ms per login
   profile.py strace    BIN ...                  system calls per login, by kind
   profile.py callgrind BIN ...                  instructions per login, by library
+  profile.py perf      BIN ...                  CPU time per login, by library and,
+                                                in the kernel, by system call
   profile.py ... --pg                           the same with the store on PostgreSQL
 
 callgrind: passkeyd runs under valgrind with instrumentation off until the
 measured logins (callgrind_control -i on, -z, then -d after them); the
 dumps stay in --out for callgrind_annotate (--inclusive=yes, --tree=caller).
-Needs valgrind, strace, and the build of bench/ceremony.sh (build/)."""
+Instructions are repeatable but not time: under valgrind OpenSSL takes
+slower paths, so libcrypto's share is overstated, and a system call counts
+nothing.  perf samples the daemon's CPU time instead (perf record -g on its
+threads), noisy but in time; the data stays in --out for perf report.
+Needs valgrind, strace, perf, and the build of bench/ceremony.sh (build/)."""
 import argparse
 import collections
 import os
@@ -84,9 +90,31 @@ def strace_counts(path):
     return counts
 
 
+def perf_shares(path):
+    """(share of samples per library, share per system call) of one perf
+    record: each library's own samples, and each system call's samples with
+    what it called (the kernel's work on the daemon's behalf)."""
+    def report(*how):
+        return subprocess.run(["perf", "report", "--stdio", "-g", "none", "-i", path, *how],
+                              check=True, capture_output=True, text=True).stdout
+    by_dso, by_call = {}, {}
+    for line in report("--no-children", "--sort", "dso").splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)", line)
+        if m:
+            by_dso[m.group(2)] = float(m.group(1))
+    # a call's entry frame: __x64_sys_X, or __sys_X or __do_sys_X where the
+    # compiler made the entry a tail call (sendmsg here); the largest of them
+    for line in report("--children", "--sort", "sym").splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+[\d.]+%\s+\[k\] (?:__x64_sys_|__do_sys_|__sys_)(\w+)",
+                     line)
+        if m:
+            by_call[m.group(2)] = max(by_call.get(m.group(2), 0.0), float(m.group(1)))
+    return by_dso, by_call
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=("plain", "strace", "callgrind"))
+    ap.add_argument("mode", choices=("plain", "strace", "callgrind", "perf"))
     ap.add_argument("passkeyd")
     ap.add_argument("--n", type=int, default=2000, help="logins per concurrency")
     ap.add_argument("--c", default="1,16", help="concurrencies")
@@ -137,6 +165,10 @@ def main():
                 tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o",
                                            f"{out}/strace.c{c}.txt"], stderr=subprocess.DEVNULL)
                 time.sleep(1.5)	# attached to every thread
+            elif args.mode == "perf":
+                tracer = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(pid), "-o",
+                                           f"{out}/perf.c{c}.data"], stderr=subprocess.DEVNULL)
+                time.sleep(1.5)
             u0, s0 = proc_times(pid)
             res = run(c, args.n)
             u1, s1 = proc_times(pid)
@@ -144,7 +176,18 @@ def main():
             print(f"c={c} logins={n} errors={res['errors']} per_s={res['per_s']} "
                   f"user_ms={(u1 - u0) * 1000 / hz / n:.3f} sys_ms={(s1 - s0) * 1000 / hz / n:.3f}",
                   flush=True)
-            if tracer is not None:
+            if tracer is not None and args.mode == "perf":
+                tracer.send_signal(2)
+                tracer.wait(60)
+                cpu_ms = ((u1 - u0) + (s1 - s0)) * 1000 / hz / n
+                by_dso, by_call = perf_shares(f"{out}/perf.c{c}.data")
+                print("  CPU by library: " + " ".join(
+                    f"{k}={v:.1f}%" for k, v in sorted(by_dso.items(), key=lambda kv: -kv[1])
+                    if v >= 0.5), flush=True)
+                print("  kernel by system call (ms per login): " + " ".join(
+                    f"{k}={v * cpu_ms / 100:.3f}" for k, v in
+                    sorted(by_call.items(), key=lambda kv: -kv[1]) if v >= 0.5), flush=True)
+            elif tracer is not None:
                 time.sleep(0.5)
                 tracer.send_signal(2)
                 tracer.wait(30)
