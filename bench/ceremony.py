@@ -14,7 +14,9 @@ needs and runs it.
       "verify"), before and after the rounds: a login's daemon CPU in
       verifications carries over between machines as milliseconds do not.
       P: the peer's CPU per login (every thread of its process), in the
-      same rounds
+      same rounds.  With --baseline BIN (ceremony.sh --baseline-rev REV),
+      an older passkeyd runs in the same rounds too: baseline_per_s=,
+      baseline_cpu_ms=B and cpu_vs_baseline=X/B
   begin: begin_per_s at 1k and at 100k pending ceremonies, and their ratio
   memory: bytes per pending ceremony (RSS growth over 100k pending)
   listing: logins per second during a root listing of 100k passkeys, as a
@@ -206,8 +208,11 @@ def ceremonies(args, tmp):
     servers = {"ours": Ours(args.passkeyd, os.path.join(tmp, "ours"), names=names),
                "peer": Peer(args.peer, os.path.join(tmp, "peer"))}
     if args.baseline:	# an older passkeyd, for "before" figures in the same run
-        servers["base"] = Ours(args.baseline, os.path.join(tmp, "base"), names=names,
-                               legacy=True)
+        try:
+            servers["base"] = Ours(args.baseline, os.path.join(tmp, "base"), names=names)
+        except SystemExit:	# older than the options set here: it refused the file
+            servers["base"] = Ours(args.baseline, os.path.join(tmp, "base-legacy"),
+                                   names=names, legacy=True)
     loads = {}
     try:
         for who, srv in servers.items():
@@ -243,8 +248,10 @@ def ceremonies(args, tmp):
                     f"verify_cpu_ms={verify_ms:.4f} ours_cpu_in_verifies={ours_cpu / verify_ms:.2f}"
                     f" peer_cpu_ms={peer_cpu:.3f} cpu_vs_peer={ours_cpu / max(peer_cpu, 1e-9):.2f}")
             if "base" in servers:
+                base_cpu = statistics.median(cpu["base"])
                 line += (f" baseline_per_s={statistics.median(rate['base']):.0f} "
-                         f"baseline_cpu_ms={statistics.median(cpu['base']):.3f}")
+                         f"baseline_cpu_ms={base_cpu:.3f}"
+                         f" cpu_vs_baseline={ours_cpu / max(base_cpu, 1e-9):.2f}")
             print(line + f" errors={errs}", flush=True)
             if errs:
                 failures.append(f"c={c}: {errs} ceremonies failed")
