@@ -90,6 +90,12 @@ def strace_counts(path):
     return counts
 
 
+# The modes that attach a tracer to the daemon: its command before "-p PID
+# -o FILE", and the file's extension.
+TRACERS = {"strace": (["strace", "-c", "-f"], "txt"),
+           "perf": (["perf", "record", "-q", "-g"], "data")}
+
+
 def perf_shares(path):
     """(share of samples per library, share per system call) of one perf
     record: each library's own samples, and each system call's samples with
@@ -161,14 +167,12 @@ def main():
                 for op in (["-i", "on"], ["-z"]):
                     subprocess.run(["callgrind_control", *op, str(pid)], check=True,
                                    capture_output=True)
-            elif args.mode == "strace":
-                tracer = subprocess.Popen(["strace", "-c", "-f", "-p", str(pid), "-o",
-                                           f"{out}/strace.c{c}.txt"], stderr=subprocess.DEVNULL)
+            elif args.mode in TRACERS:
+                cmd, ext = TRACERS[args.mode]
+                traced = f"{out}/{args.mode}.c{c}.{ext}"
+                tracer = subprocess.Popen([*cmd, "-p", str(pid), "-o", traced],
+                                          stderr=subprocess.DEVNULL)
                 time.sleep(1.5)	# attached to every thread
-            elif args.mode == "perf":
-                tracer = subprocess.Popen(["perf", "record", "-q", "-g", "-p", str(pid), "-o",
-                                           f"{out}/perf.c{c}.data"], stderr=subprocess.DEVNULL)
-                time.sleep(1.5)
             u0, s0 = proc_times(pid)
             res = run(c, args.n)
             u1, s1 = proc_times(pid)
@@ -176,22 +180,21 @@ def main():
             print(f"c={c} logins={n} errors={res['errors']} per_s={res['per_s']} "
                   f"user_ms={(u1 - u0) * 1000 / hz / n:.3f} sys_ms={(s1 - s0) * 1000 / hz / n:.3f}",
                   flush=True)
-            if tracer is not None and args.mode == "perf":
-                tracer.send_signal(2)
+            if tracer is not None:
+                time.sleep(0.5)
+                tracer.send_signal(2)	# both write what they gathered on SIGINT
                 tracer.wait(60)
+            if args.mode == "perf":
                 cpu_ms = ((u1 - u0) + (s1 - s0)) * 1000 / hz / n
-                by_dso, by_call = perf_shares(f"{out}/perf.c{c}.data")
+                by_dso, by_call = perf_shares(traced)
                 print("  CPU by library: " + " ".join(
                     f"{k}={v:.1f}%" for k, v in sorted(by_dso.items(), key=lambda kv: -kv[1])
                     if v >= 0.5), flush=True)
                 print("  kernel by system call (ms per login): " + " ".join(
                     f"{k}={v * cpu_ms / 100:.3f}" for k, v in
                     sorted(by_call.items(), key=lambda kv: -kv[1]) if v >= 0.5), flush=True)
-            elif tracer is not None:
-                time.sleep(0.5)
-                tracer.send_signal(2)
-                tracer.wait(30)
-                counts = strace_counts(f"{out}/strace.c{c}.txt")
+            elif args.mode == "strace":
+                counts = strace_counts(traced)
                 print("  syscalls per login: " + " ".join(
                     f"{k}={v / n:.2f}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])
                     if v / n >= 0.05) + f" total={sum(counts.values()) / n:.2f}", flush=True)

@@ -3450,8 +3450,8 @@ fleet_apply(store_t *owner, const char *prefix, const char *const *hosts, size_t
 static void
 fleet_apply_enroll(store_t *owner, enum store_fleet_enrollment e)
 {
-	struct store_fleet_spec spec = { .prefix = "pkt", .host_conns = 16,
-	    .host_enrollment = e };
+	struct store_fleet_spec spec = { .prefix = "pkt",
+	    .host_conns = STORE_FLEET_HOST_CONNS_DEFAULT, .host_enrollment = e };
 	char why[200], *sql = store_fleet_sql(&spec, why, sizeof(why));
 
 	assert_non_null(sql);
