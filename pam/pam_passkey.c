@@ -334,8 +334,9 @@ static json_t *
 begin_request(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
     const char *rhost, const char *service)
 {
-	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "login_begin",
-	    "user", user, "rhost", rhost, "service", service, "enroll", o->enroll);
+	/* resolved: user is pw_name, looked up here (canonical_user), not again on passkeyd's loop */
+	json_t *req = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s}", "op", "login_begin",
+	    "user", user, "resolved", 1, "rhost", rhost, "service", service, "enroll", o->enroll);
 	const char *info;
 	char key[PK_CLIENT_KEY_MAX + 1];
 

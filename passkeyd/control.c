@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "account_names.h"
 #include "clock.h"
 #include "control.h"
 #include "control_ops.h"
@@ -58,6 +59,7 @@ struct control_server {
 	struct client *clients[CONTROL_MAX_CLIENTS];
 	size_t n_clients;
 	size_t polled;		/* clients[0..polled) were given to poll this turn */
+	struct account_names *names;	/* non-root callers' (account_names.h) */
 };
 
 /*
@@ -106,7 +108,13 @@ control_start(struct passkeyd *d, char *err, size_t errlen)
 	}
 	s->d = d;
 	s->next_serial = 1;
+	if ((s->names = account_names_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(s);
+		return NULL;
+	}
 	if ((s->listen_fd = listen_socket(d->cfg.socket_path, err, errlen)) < 0) {
+		account_names_free(s->names);
 		free(s);
 		return NULL;
 	}
@@ -395,7 +403,7 @@ serve_line(struct control_server *s, struct client *c, const char *line, size_t 
 	json_t *answer;
 
 	if (c->uid != 0 && !c->named) {
-		control_account_name(c->uid, c->name, sizeof(c->name));
+		account_names_get(s->names, c->uid, now_ms, c->name, sizeof(c->name));
 		c->named = 1;
 	}
 	call.name = c->name;
@@ -594,5 +602,6 @@ control_stop(struct control_server *s)
 	while (s->n_clients > 0)
 		drop_client(s, s->n_clients - 1);
 	close(s->listen_fd);
+	account_names_free(s->names);
 	free(s);
 }

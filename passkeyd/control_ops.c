@@ -154,18 +154,6 @@ op_read(struct op_ctx *x, op_read_fn read, op_answer_fn answer, void *arg)
 	return answer_of(x->d, answer, arg, read(x->d->store, arg), &x->call->text);
 }
 
-void
-control_account_name(uid_t uid, char *out, size_t len)
-{
-	struct passwd pw, *res = NULL;
-	char buf[1024];
-
-	out[0] = '\0';
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
-	    ctl_user_name_valid(res->pw_name))
-		snprintf(out, len, "%s", res->pw_name);
-}
-
 /*
  * The account a name resolves to, as the system spells it (pw_name): a
  * case-insensitive NSS (SSSD, winbind) maps "DAEMON" to "daemon", and the
@@ -190,6 +178,33 @@ static const char *
 str(json_t *req, const char *key)
 {
 	return json_string_value(json_object_get(req, key));
+}
+
+/*
+ * The account login_begin names.  The PAM module has resolved it through
+ * NSS already, in sshd's process for this one connection, and sends
+ * pw_name with "resolved": true.  Looking it up again here would put the
+ * directory's time on the loop: with a slow directory, unauthenticated
+ * clients naming real accounts would hold the loop in NSS and stall every
+ * other login on the host.  Only root may begin a login, and root's
+ * lookup in its own process is as good as ours.  A caller that does not
+ * say so (an older module, a tool) has the name resolved here, as enroll
+ * does.
+ */
+static enum ctl_refusal
+begin_user(json_t *req, char out[CTL_USER_MAX + 1])
+{
+	json_t *resolved = json_object_get(req, "resolved");
+	const char *name = str(req, "user");
+
+	if (resolved != NULL && !json_is_boolean(resolved))
+		return CTL_REFUSAL_BAD_REQUEST;
+	if (!json_is_true(resolved))
+		return canonical_user(name, out);
+	if (!ctl_user_name_valid(name))
+		return CTL_REFUSAL_BAD_REQUEST;
+	snprintf(out, CTL_USER_MAX + 1, "%s", name);
+	return CTL_REFUSAL_NONE;
 }
 
 /* A service name: printable, no spaces, no '/', not empty. */
@@ -315,7 +330,7 @@ op_login_begin(struct op_ctx *x)
 		r.enroll = ENROLL_AFTER_AUTH;
 	else
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
-	if ((err = canonical_user(str(x->req, "user"), user)) == CTL_REFUSAL_BAD_REQUEST)
+	if ((err = begin_user(x->req, user)) == CTL_REFUSAL_BAD_REQUEST)
 		return op_refuse(err);
 	if (err == CTL_REFUSAL_NONE && r.conn != 0 && !x->call->can_bind)
 		err = CTL_REFUSAL_LIMIT_CONNECTION;

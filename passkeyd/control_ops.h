@@ -34,9 +34,6 @@ struct op_ctx {
 json_t *control_dispatch(struct passkeyd *d, struct control_call *call,
     const char *line, size_t len);
 
-/* The account name of uid into out ("" when it has none or an unsafe one). */
-void control_account_name(uid_t uid, char *out, size_t len);
-
 /* {"ok":true} and friends, for handlers. */
 json_t *op_ok(void);
 json_t *op_refuse(enum ctl_refusal r);

@@ -209,3 +209,47 @@ def slowloris(port, addresses, per_address, seconds, chunked_share=4):
     for s in list(conns):
         close(s)
     return stats
+
+
+def _request_on_new_connection(sock_path, line, stats):
+    """One request on a connection of its own, counted in stats."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    try:
+        s.connect(sock_path)
+        s.sendall(line)
+        if s.recv(4096).endswith(b"\n"):
+            stats["answers"] += 1
+    except OSError:
+        stats["errors"] += 1
+        time.sleep(0.01)
+    finally:
+        s.close()
+
+
+def fresh_connections(sock_path, uid, seconds):
+    """uid opens a new control connection for every request (a ping), as
+    fast as the daemon answers: each new connection is a caller the daemon
+    must name from its uid (account_names.h)."""
+    become(uid)
+    stats = {"answers": 0, "errors": 0}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        _request_on_new_connection(sock_path, b'{"op":"ping"}\n', stats)
+    return stats
+
+
+def directory_logins(sock_path, first, seconds):
+    """What sshd's PAM module sends (as root) for unauthenticated clients
+    naming directory accounts dir-N, one connection each, as fast as the
+    daemon answers: with the module's "resolved", the daemon must not ask
+    the directory again."""
+    stats = {"answers": 0, "errors": 0}
+    end = time.monotonic() + seconds
+    n = first
+    while time.monotonic() < end:
+        req = {"op": "login_begin", "user": f"dir-{n % 1000}", "resolved": True,
+               "rhost": f"198.51.100.{n % 250 + 1}", "service": "sshd", "enroll": "none"}
+        n += 1
+        _request_on_new_connection(sock_path, json.dumps(req).encode() + b"\n", stats)
+    return stats

@@ -11,7 +11,10 @@ Attacks (tests/daemon/attackers.py, each in processes of its own):
   1. an unprivileged account holds 400 connections to the control socket;
   2. it pipelines every op as fast as it can;
   3. sixteen loopback addresses keep 32 slow HTTP connections each;
-  4. a client POSTs cancel and replayed finishes in a loop.
+  4. a client POSTs cancel and replayed finishes in a loop;
+  5. with a slow directory (daemon/nss_slow.c under nss_wrapper, each
+     answer 300 ms): logins naming directory accounts, as the PAM module
+     sends them, and local users opening a new connection per request.
 Then, without a flood: logins from other addresses cannot lock a user
 out, a refused enroll leaves nothing behind, a read-only store stops the
 daemon with its reason, the audit table stays under its bound, another
@@ -37,7 +40,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
-from tap import ok, note, group, plan  # noqa: E402
+from tap import ok, note, group, plan, skip  # noqa: E402
 import attackers  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 import daemon as harness  # noqa: E402
@@ -47,6 +50,8 @@ import soft_authenticator as sa  # noqa: E402
 PASSKEYD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
 SECONDS = int(os.environ.get("AVAIL_SECONDS", "15"))
 BEGIN_MAX_S, HTTP_MAX_S = 1.0, 2.0
+SLOW_NSS = os.environ.get("NSS_SLOW_MODULE")	# tests/meson.build builds it
+SLOW_MS = 300
 
 
 # AVAIL_STORE=postgresql: the floods against daemons on PostgreSQL (a fleet's
@@ -477,6 +482,64 @@ def test_disk_full(tmp):
         d.stop()
 
 
+def control_call(d, req):
+    """One request as root on a new control connection: (answer, seconds)."""
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    try:
+        s.connect(d.sock)
+        s.sendall((json.dumps(req) + "\n").encode())
+        return json.loads(read_line(s) or "{}"), time.monotonic() - t0
+    finally:
+        s.close()
+
+
+def test_slow_directory(tmp):
+    """Known limit before: every NSS lookup ran on the loop, so a slow
+    directory let unauthenticated clients (sshd's MaxStartups of them)
+    and local users stall every login on the host."""
+    if not SLOW_NSS or not os.path.exists(SLOW_NSS):
+        skip("a slow directory", "NSS_SLOW_MODULE is not set (meson test sets it)")
+        return
+    d = Daemon(tmp, "slow-dir", env={"NSS_WRAPPER_MODULE_SO_PATH": SLOW_NSS,
+                                     "NSS_WRAPPER_MODULE_FN_PREFIX": "slow",
+                                     "NSS_SLOW_MS": str(SLOW_MS)})
+    try:
+        begin = {"op": "login_begin", "user": "dir-7", "rhost": "198.51.100.1",
+                 "service": "sshd", "enroll": "none"}
+        j, took = control_call(d, begin)
+        note(f"slow directory: login_begin resolved by the daemon took {took * 1000:.0f} ms: {j}")
+        ok(took >= SLOW_MS / 1000 * 0.9 and j.get("error") == "no_passkey",
+           "slow directory: the daemon's own lookup of dir-7 waits for the directory "
+           "(the test's directory is slow, and knows dir-7)", (took, j))
+        j, took = control_call(d, dict(begin, resolved=True))
+        ok(took < SLOW_MS / 1000 / 2 and j.get("error") == "no_passkey",
+           "slow directory: with \"resolved\" (what the PAM module sends) it does not ask "
+           "the directory again", (took, j))
+        j, _ = control_call(d, dict(begin, resolved="yes"))
+        ok(j.get("error") == "bad_request", "slow directory: \"resolved\" that is not a "
+           "boolean is a bad_request", j)
+        # 4 root processes: sshd's modules for unauthenticated clients
+        stats = attack(d, "logins naming directory accounts (slow directory)",
+                       [(attackers.directory_logins, (d.sock, i * 250, 8)) for i in range(4)],
+                       seconds=8)
+        served = sum(s.get("answers", 0) for _, s in stats)
+        ok(served > 8 * 4 / (SLOW_MS / 1000),
+           f"slow directory: {served} logins naming directory accounts answered in 8 s, "
+           f"more than a lookup each would allow", stats)
+        # local users: one found slowly (71001), one not found slowly (72001)
+        stats = attack(d, "new connections from directory uids (slow directory)",
+                       [(attackers.fresh_connections, (d.sock, uid, 8))
+                        for uid in (71001, 72001)], seconds=8)
+        served = {s.get("answers", 0) for _, s in stats}
+        ok(len(stats) == 2 and min(served) > 8 / (SLOW_MS / 1000) * 2,
+           "slow directory: each uid's new connections were answered faster than one "
+           "lookup each would allow (its name is kept, account_names.h)", stats)
+    finally:
+        d.stop()
+
+
 NS_CLIENT = r"""
 import json, socket, sys, time
 port = int(sys.argv[1])
@@ -555,7 +618,8 @@ def main():
     global PG
     tests = [test_control_slots, test_pipelining, test_slowloris, test_replay_and_cancel,
              test_lockout_from_other_addresses, test_refused_enroll, test_read_only_store,
-             test_audit_bound, test_store_locked, test_disk_full, test_ipv6_per_64]
+             test_audit_bound, test_store_locked, test_disk_full, test_ipv6_per_64,
+             test_slow_directory]
     only = os.environ.get("AVAIL_ONLY")
     if STORE == "postgresql":
         tests = [t for t in tests if t.__name__ in FLEET_TESTS]

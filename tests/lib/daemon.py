@@ -65,9 +65,10 @@ def nss_env(folder, extra=()):
 
 class Daemon:
     def __init__(self, passkeyd, tmp, name, extra="", user=None, store=None, nss=True,
-                 extra_users=(), wait=True, origin=None):
+                 extra_users=(), wait=True, origin=None, env=None):
         """origin: the pages' origin when it is not this daemon's own (a
-        fleet's web instances share one); it is also the public_url."""
+        fleet's web instances share one); it is also the public_url.
+        env: more environment for the daemon (an NSS module for nss_wrapper)."""
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
         self.port = free_port()
@@ -86,7 +87,9 @@ class Daemon:
         if user:
             pw = pwd.getpwnam(user)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        more = env or {}
         env = nss_env(self.dir, extra_users) if nss else dict(os.environ)
+        env.update(more)
         self.log = open(os.path.join(self.dir, "log.txt"), "w+")
         self.proc = subprocess.Popen([passkeyd, "--config", self.conf, "--foreground"],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)

@@ -600,7 +600,10 @@ expect_no_request(struct run *r)
 	expect_ops_v(r, (const char *const[]){ NULL });
 }
 
-/* The first request is this login_begin and has nothing else. */
+/*
+ * The first request is this login_begin and has nothing else.  "resolved":
+ * the module looked the name up (user is pw_name), so passkeyd need not.
+ */
 static void
 expect_begin(struct run *r, const char *user, const char *rhost, const char *enroll)
 {
@@ -611,7 +614,8 @@ expect_begin(struct run *r, const char *user, const char *rhost, const char *enr
 	assert_string_equal(req_str(r, 0, "rhost"), rhost);
 	assert_string_equal(req_str(r, 0, "service"), SERVICE);
 	assert_string_equal(req_str(r, 0, "enroll"), enroll);
-	assert_int_equal(json_object_size(j), 5);
+	assert_true(json_is_true(json_object_get(j, "resolved")));
+	assert_int_equal(json_object_size(j), 6);
 }
 
 /* The user was told exactly this one line (NULL: nothing). */
