@@ -454,8 +454,9 @@ ceremony(struct worker *w, struct user *u, int registering)
 	}
 	snprintf(rhost, sizeof(rhost), "10.%d.%d.%d", w->id / 250, w->id % 250, 1);
 	t_step = now_s();
-	j = ctl_ask(&c, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "login_begin",
-	    "user", u->name, "rhost", rhost, "service", "bench",
+	/* resolved: as pam_passkey sends it, having looked the name up itself */
+	j = ctl_ask(&c, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s}", "op", "login_begin",
+	    "user", u->name, "resolved", 1, "rhost", rhost, "service", "bench",
 	    "enroll", registering ? "after-auth" : "none"));
 	if (j == NULL || !json_is_true(json_object_get(j, "ok"))) {
 		fail(w, "login_begin", j);
