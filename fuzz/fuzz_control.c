@@ -524,7 +524,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* the daemon's log lines (daemon_log writes to stderr) */
 	if (!verbose && (stderr = fopen("/dev/null", "w")) == NULL)
 		stderr = real_stderr;
-	account_names_get(NULL, FUZZ_NOBODY_UID, 0, nobody_name, sizeof(nobody_name));
+	account_name_lookup(FUZZ_NOBODY_UID, nobody_name, sizeof(nobody_name));
 	if (nobody_name[0] == '\0')
 		setup_fail("uid 65534 has no account name");
 	return 0;

@@ -1,48 +1,196 @@
 /*
- * The account names of unprivileged control callers, cached per uid
- * (account_names.h says why).
+ * The account names of unprivileged control callers: looked up by a
+ * resolver thread, kept per uid (account_names.h says why).
+ *
+ * The loop owns the table of answers (slots) alone.  The jobs are shared
+ * with the resolver under mu: the loop queues a job and frees it once
+ * done; the resolver takes the oldest queued one, looks it up without
+ * the lock, and writes a byte to the pipe when it is done.  A running job
+ * is never freed, so the resolver's pointer to it stays good.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "account_names.h"
 #include "ctl_text.h"
 
+#define LOOKUP_BUF	16384	/* a directory entry with a long gecos fits */
+
 struct slot {
 	int used;
 	uid_t uid;
-	int64_t at_ms;			/* when NSS answered */
+	int64_t until_ms;		/* fresh before this */
 	char name[CTL_USER_MAX + 1];	/* "" when it has none */
+};
+
+enum job_state { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
+
+struct job {
+	enum job_state state;
+	uid_t uid;
+	uint64_t seq;			/* the queue's order */
+	int64_t asked_ms;
+	int failed;			/* NSS failed: not "no such account" */
+	char name[CTL_USER_MAX + 1];
 };
 
 struct account_names {
 	struct slot slots[ACCOUNT_NAMES_SLOTS];
-	uint64_t lookups;
+	pthread_mutex_t mu;
+	pthread_cond_t work;
+	struct job jobs[ACCOUNT_NAMES_QUEUE];	/* under mu */
+	uint64_t next_seq;
+	uint64_t lookups;			/* under mu */
+	int stop;				/* under mu */
+	int started;
+	pthread_t thread;
+	int pipe_rd, pipe_wr;
 };
 
 struct account_names *
 account_names_new(void)
 {
-	return calloc(1, sizeof(struct account_names));
+	struct account_names *n = calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return NULL;
+	if (pthread_mutex_init(&n->mu, NULL) != 0) {
+		free(n);
+		return NULL;
+	}
+	if (pthread_cond_init(&n->work, NULL) != 0) {
+		pthread_mutex_destroy(&n->mu);
+		free(n);
+		return NULL;
+	}
+	n->pipe_rd = n->pipe_wr = -1;
+	return n;
 }
 
 void
 account_names_free(struct account_names *n)
 {
+	if (n == NULL)
+		return;
+	if (n->started) {
+		pthread_mutex_lock(&n->mu);
+		n->stop = 1;
+		pthread_cond_signal(&n->work);
+		pthread_mutex_unlock(&n->mu);
+		pthread_join(n->thread, NULL);
+		close(n->pipe_rd);
+		close(n->pipe_wr);
+	}
+	pthread_cond_destroy(&n->work);
+	pthread_mutex_destroy(&n->mu);
 	free(n);
 }
 
-static void
-lookup(uid_t uid, char *out, size_t len)
+/*
+ * 0 with the name, or "" when there is no such account (getpwuid_r(3):
+ * modules say so with 0, ENOENT or ESRCH); -1 when NSS failed.
+ */
+static int
+nss_name(uid_t uid, char *out, size_t len)
 {
 	struct passwd pw, *res = NULL;
-	char buf[1024];
+	char *buf = malloc(LOOKUP_BUF);
+	int rc;
 
 	out[0] = '\0';
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
-	    ctl_user_name_valid(res->pw_name))
+	if (buf == NULL)
+		return -1;
+	rc = getpwuid_r(uid, &pw, buf, LOOKUP_BUF, &res);
+	if (rc == 0 && res != NULL && ctl_user_name_valid(res->pw_name))
 		snprintf(out, len, "%s", res->pw_name);
+	free(buf);
+	return rc == 0 || rc == ENOENT || rc == ESRCH ? 0 : -1;
+}
+
+void
+account_name_lookup(uid_t uid, char *out, size_t len)
+{
+	(void)nss_name(uid, out, len);
+}
+
+/* The oldest queued job (under mu). */
+static struct job *
+next_queued(struct account_names *n)
+{
+	struct job *oldest = NULL;
+
+	for (size_t i = 0; i < ACCOUNT_NAMES_QUEUE; i++)
+		if (n->jobs[i].state == JOB_QUEUED &&
+		    (oldest == NULL || n->jobs[i].seq < oldest->seq))
+			oldest = &n->jobs[i];
+	return oldest;
+}
+
+static void *
+resolver_main(void *arg)
+{
+	struct account_names *n = arg;
+	char name[CTL_USER_MAX + 1];
+	struct job *j;
+	ssize_t woke;
+	uid_t uid;
+	int rc;
+
+	pthread_mutex_lock(&n->mu);
+	while (!n->stop) {
+		if ((j = next_queued(n)) == NULL) {
+			pthread_cond_wait(&n->work, &n->mu);
+			continue;
+		}
+		j->state = JOB_RUNNING;
+		uid = j->uid;
+		pthread_mutex_unlock(&n->mu);
+		rc = nss_name(uid, name, sizeof(name));
+		pthread_mutex_lock(&n->mu);
+		memcpy(j->name, name, sizeof(name));
+		j->failed = rc != 0;
+		j->state = JOB_DONE;
+		n->lookups++;
+		/* a full pipe (EAGAIN) is readable already: the loop will look */
+		woke = write(n->pipe_wr, "", 1);
+		(void)woke;
+	}
+	pthread_mutex_unlock(&n->mu);
+	return NULL;
+}
+
+/* The resolver, on the first lookup: after the daemon's fork, with signals left to the loop. */
+static int
+start_resolver(struct account_names *n)
+{
+	sigset_t all, was;
+	int fds[2], started;
+
+	if (n->started)
+		return 0;
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+		return -1;
+	n->pipe_rd = fds[0];
+	n->pipe_wr = fds[1];
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &was);
+	started = pthread_create(&n->thread, NULL, resolver_main, n) == 0;
+	pthread_sigmask(SIG_SETMASK, &was, NULL);
+	if (!started) {
+		close(fds[0]);
+		close(fds[1]);
+		n->pipe_rd = n->pipe_wr = -1;
+		return -1;
+	}
+	n->started = 1;
+	return 0;
 }
 
 _Static_assert(ACCOUNT_NAMES_SLOTS == 1 << 8, "slot_of takes the hash's top 8 bits");
@@ -54,27 +202,91 @@ slot_of(struct account_names *n, uid_t uid)
 	return &n->slots[(uint32_t)(uid * 2654435761u) >> 24];
 }
 
-void
+/* Queues uid's lookup, or says how the one out for it stands (under mu). */
+static enum account_name_state
+ask(struct account_names *n, uid_t uid, int64_t now_ms)
+{
+	struct job *free_job = NULL;
+
+	for (size_t i = 0; i < ACCOUNT_NAMES_QUEUE; i++) {
+		struct job *j = &n->jobs[i];
+
+		if (j->state == JOB_FREE) {
+			if (free_job == NULL)
+				free_job = j;
+		} else if (j->uid == uid)
+			return now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS ?
+			    ACCOUNT_NAME_BUSY : ACCOUNT_NAME_WAIT;
+	}
+	if (free_job == NULL)
+		return ACCOUNT_NAME_BUSY;
+	*free_job = (struct job){ .state = JOB_QUEUED, .uid = uid, .seq = n->next_seq++,
+	    .asked_ms = now_ms };
+	pthread_cond_signal(&n->work);
+	return ACCOUNT_NAME_WAIT;
+}
+
+enum account_name_state
 account_names_get(struct account_names *n, uid_t uid, int64_t now_ms, char *out, size_t len)
 {
-	struct slot *s;
+	struct slot *s = slot_of(n, uid);
+	enum account_name_state state;
 
-	if (n == NULL) {
-		lookup(uid, out, len);
-		return;
+	out[0] = '\0';
+	if (s->used && s->uid == uid && now_ms < s->until_ms &&
+	    s->until_ms - now_ms <= ACCOUNT_NAMES_TTL_S * 1000) {
+		snprintf(out, len, "%s", s->name);
+		return ACCOUNT_NAME_KNOWN;
 	}
-	s = slot_of(n, uid);
-	if (!s->used || s->uid != uid || now_ms - s->at_ms >= ACCOUNT_NAMES_TTL_S * 1000 ||
-	    now_ms < s->at_ms) {
-		*s = (struct slot){ .used = 1, .uid = uid, .at_ms = now_ms };
-		lookup(uid, s->name, sizeof(s->name));
-		n->lookups++;
+	if (start_resolver(n) != 0)
+		return ACCOUNT_NAME_BUSY;
+	pthread_mutex_lock(&n->mu);
+	state = ask(n, uid, now_ms);
+	pthread_mutex_unlock(&n->mu);
+	return state;
+}
+
+int
+account_names_poll_fd(const struct account_names *n)
+{
+	return n->started ? n->pipe_rd : -1;
+}
+
+size_t
+account_names_collect(struct account_names *n, int64_t now_ms)
+{
+	char drain[64];
+	size_t got = 0;
+
+	if (!n->started)
+		return 0;
+	while (read(n->pipe_rd, drain, sizeof(drain)) > 0)
+		;
+	pthread_mutex_lock(&n->mu);
+	for (size_t i = 0; i < ACCOUNT_NAMES_QUEUE; i++) {
+		struct job *j = &n->jobs[i];
+		struct slot *s;
+
+		if (j->state != JOB_DONE)
+			continue;
+		s = slot_of(n, j->uid);
+		*s = (struct slot){ .used = 1, .uid = j->uid, .until_ms = now_ms +
+		    (j->failed ? ACCOUNT_NAMES_ERROR_TTL_S : ACCOUNT_NAMES_TTL_S) * 1000 };
+		memcpy(s->name, j->name, sizeof(s->name));
+		j->state = JOB_FREE;
+		got++;
 	}
-	snprintf(out, len, "%s", s->name);
+	pthread_mutex_unlock(&n->mu);
+	return got;
 }
 
 uint64_t
-account_names_lookups(const struct account_names *n)
+account_names_lookups(struct account_names *n)
 {
-	return n != NULL ? n->lookups : 0;
+	uint64_t got;
+
+	pthread_mutex_lock(&n->mu);
+	got = n->lookups;
+	pthread_mutex_unlock(&n->mu);
+	return got;
 }

@@ -1,20 +1,28 @@
 /*
- * The account names of the control socket's unprivileged callers.
+ * The account names of the control socket's unprivileged callers, looked
+ * up off the loop and kept.
  *
  * A non-root caller's ops act on its own account (list, register_begin,
- * ...), named by NSS from the uid SO_PEERCRED gave.  That lookup runs on
- * the loop, and with a slow directory (LDAP through nslcd, no nscd) one
- * takes as long as the directory does: a local user who opened new
- * connections in a loop would hold the loop in NSS, and every login on
- * the host with it.  So answers, found or not, are kept per uid for
- * ACCOUNT_NAMES_TTL_S: a uid costs the loop one lookup per TTL, however
- * many connections it opens.  A local user presents only its own uid, so
- * it cannot make the loop look up more than that.
- *
+ * ...), named by NSS from the uid SO_PEERCRED gave.  With a slow
+ * directory (LDAP through nslcd, no nscd) one lookup takes as long as the
+ * directory does, and a hung one as long as its timeout.  On the loop,
+ * that let a local user stall every login on the host by opening
+ * connections (and with /etc/subuid, as many uids as it owns).  So:
+ *   - a resolver thread does the lookups, one at a time, started on the
+ *     first (a thread does not cross the daemon's fork);
+ *   - the loop asks the table: a known name answers at once; an unknown
+ *     one is queued, and the caller's request waits in its buffer
+ *     (ACCOUNT_NAME_WAIT) until the resolver answers through its pipe;
+ *   - the wait is bounded: a full queue, or a lookup out longer than
+ *     ACCOUNT_NAMES_WAIT_MS, makes the request ACCOUNT_NAME_BUSY (the
+ *     caller is answered `busy`); root never needs a name.
+ * Answers are kept per uid for ACCOUNT_NAMES_TTL_S, "no such account"
+ * too; a failed lookup (an NSS error) for ACCOUNT_NAMES_ERROR_TTL_S.
  * The price is freshness: a uid renamed, or deleted and given to another
- * account, keeps its old name here for up to ACCOUNT_NAMES_TTL_S (nscd's
- * default keeps it 600 s).  The cache is direct-mapped and bounded
- * (ACCOUNT_NAMES_SLOTS); two uids in one slot just look up more often.
+ * account, keeps its old name for up to ACCOUNT_NAMES_TTL_S (nscd's
+ * default keeps it 600 s).  The table is direct-mapped and bounded
+ * (ACCOUNT_NAMES_SLOTS); uids that share a slot just look up more often,
+ * on the resolver, not on the loop.
  */
 #ifndef PASSKEYD_ACCOUNT_NAMES_H
 #define PASSKEYD_ACCOUNT_NAMES_H
@@ -24,22 +32,38 @@
 #include <sys/types.h>
 
 #define ACCOUNT_NAMES_SLOTS	256
+#define ACCOUNT_NAMES_QUEUE	64	/* uids being looked up at once, queued or running */
 #define ACCOUNT_NAMES_TTL_S	30
+#define ACCOUNT_NAMES_ERROR_TTL_S 2
+#define ACCOUNT_NAMES_WAIT_MS	3000
+
+enum account_name_state {
+	ACCOUNT_NAME_KNOWN,	/* out holds it ("" for no account) */
+	ACCOUNT_NAME_WAIT,	/* being looked up: ask again after account_names_collect */
+	ACCOUNT_NAME_BUSY,	/* the queue is full, or this uid's lookup is out too long */
+};
 
 struct account_names;
 
 struct account_names *account_names_new(void);
+/* Stops the resolver; a lookup in flight is waited for (NSS bounds it). */
 void account_names_free(struct account_names *n);
 
 /*
- * uid's account name into out ("" when it has none, or an unsafe one):
- * the cached answer while it is at most ACCOUNT_NAMES_TTL_S old at now_ms
- * (a monotonic clock), else NSS's, kept.  Without a cache (n == NULL),
- * NSS's every time.
+ * uid's account name into out ("" when it has none, or an unsafe one) at
+ * now_ms (a monotonic clock): KNOWN while the kept answer is fresh, else
+ * the lookup is queued (or already out) and the answer is WAIT or BUSY.
  */
-void account_names_get(struct account_names *n, uid_t uid, int64_t now_ms, char *out,
-    size_t len);
-/* Lookups that went to NSS since account_names_new (for tests). */
-uint64_t account_names_lookups(const struct account_names *n);
+enum account_name_state account_names_get(struct account_names *n, uid_t uid,
+    int64_t now_ms, char *out, size_t len);
+/* Readable when the resolver has answered; -1 before it started. */
+int account_names_poll_fd(const struct account_names *n);
+/* Keeps the resolver's answers; returns how many came. */
+size_t account_names_collect(struct account_names *n, int64_t now_ms);
+/* Lookups the resolver has done (for tests). */
+uint64_t account_names_lookups(struct account_names *n);
+
+/* NSS's answer now, on the calling thread, nothing kept (the fuzzer). */
+void account_name_lookup(uid_t uid, char *out, size_t len);
 
 #endif

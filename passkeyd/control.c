@@ -44,8 +44,8 @@ struct client {
 	char *out;
 	size_t out_len, out_off;
 	int64_t out_ms;
-	char name[CTL_USER_MAX + 1];	/* resolved on first need; "" none */
-	int named;
+	char name[CTL_USER_MAX + 1];	/* a non-root caller's, for this line; "" none */
+	int64_t naming_ms;	/* its line waits for its name (account_names.h) since; 0: not */
 	char bound[CONTROL_BOUND_MAX][CEREMONY_TOKEN_LEN + 1];
 	size_t n_bound;
 	size_t len;
@@ -60,6 +60,7 @@ struct control_server {
 	size_t n_clients;
 	size_t polled;		/* clients[0..polled) were given to poll this turn */
 	struct account_names *names;	/* non-root callers' (account_names.h) */
+	size_t names_at;	/* the resolver's fd in this turn's fds; 0: not there */
 };
 
 /*
@@ -394,17 +395,42 @@ room_to_bind(struct control_server *s, struct client *c)
 	return kept < CONTROL_BOUND_MAX;
 }
 
-/* 0 when the line was not served yet: it waits for the loop's share */
+/*
+ * A non-root caller's name into c->name, for its line (account_names.h).
+ * Its line waits for it at most ACCOUNT_NAMES_WAIT_MS, however the
+ * resolver's jobs come and go meanwhile (a colliding uid's answer can push
+ * this one out and queue it again): then it is BUSY.
+ */
+static enum account_name_state
+caller_named(struct control_server *s, struct client *c, int64_t now_ms)
+{
+	enum account_name_state st = account_names_get(s->names, c->uid, now_ms, c->name,
+	    sizeof(c->name));
+
+	if (st == ACCOUNT_NAME_WAIT && c->naming_ms == 0)
+		c->naming_ms = c->line_ms = now_ms;	/* its wait is ours, not a trickle */
+	else if (st == ACCOUNT_NAME_WAIT && now_ms - c->naming_ms >= ACCOUNT_NAMES_WAIT_MS)
+		st = ACCOUNT_NAME_BUSY;
+	if (st != ACCOUNT_NAME_WAIT)
+		c->naming_ms = 0;
+	return st;
+}
+
+/* 0 when the line was not served yet: it waits for the loop's share or its name */
 static int
 serve_line(struct control_server *s, struct client *c, const char *line, size_t len,
     int64_t now_ms)
 {
 	struct control_call call = { .server = s, .uid = c->uid, .conn = c->serial };
+	enum account_name_state named;
 	json_t *answer;
 
-	if (c->uid != 0 && !c->named) {
-		account_names_get(s->names, c->uid, now_ms, c->name, sizeof(c->name));
-		c->named = 1;
+	if (c->uid != 0 && (named = caller_named(s, c, now_ms)) != ACCOUNT_NAME_KNOWN) {
+		if (named == ACCOUNT_NAME_WAIT)
+			return 0;	/* in its buffer, until the resolver answers */
+		reply(c, ctl_refusal_json(CTL_REFUSAL_BUSY));
+		c->last_ms = clock_monotonic_ms();
+		return 1;
 	}
 	call.name = c->name;
 	call.can_bind = room_to_bind(s, c);
@@ -537,6 +563,11 @@ control_fill_poll(struct control_server *s, struct pollfd *fds, size_t max)
 		    POLLOUT : c->len < sizeof(c->buf) && !c->waiting ? POLLIN : 0) };
 		s->polled++;
 	}
+	s->names_at = 0;
+	if (n < max && account_names_poll_fd(s->names) >= 0) {
+		fds[n] = (struct pollfd){ .fd = account_names_poll_fd(s->names), .events = POLLIN };
+		s->names_at = n++;
+	}
 	return n;
 }
 
@@ -556,6 +587,9 @@ control_handle(struct control_server *s, const struct pollfd *fds, size_t n,
 		else if (fds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
 			read_client(c, now_ms);
 	}
+	/* names looked up: their callers' lines are served below */
+	if (s->names_at != 0 && s->names_at < n && (fds[s->names_at].revents & POLLIN))
+		account_names_collect(s->names, now_ms);
 	for (size_t i = 0; i < s->n_clients; i++) {
 		struct client *c = s->clients[i];
 
@@ -580,9 +614,13 @@ control_timeout_ms(const struct control_server *s)
 		const struct client *c = s->clients[i];
 
 		if (!c->waiting && !c->closing && c->out == NULL && memchr(c->buf, '\n', c->len) != NULL) {
-			if (c->held_ms <= now)
+			/* waiting for its name: the resolver's pipe, or its bound (then busy) */
+			int64_t due = c->naming_ms != 0 ? c->naming_ms + ACCOUNT_NAMES_WAIT_MS :
+			    c->held_ms;
+
+			if (due <= now)
 				return 0;
-			wait = wait < 0 || c->held_ms - now < wait ? (int)(c->held_ms - now) : wait;
+			wait = wait < 0 || due - now < wait ? (int)(due - now) : wait;
 		}
 	}
 	return wait;

@@ -351,10 +351,10 @@ loop_timeout(int a, int b)
 static int
 run_loop(struct passkeyd *d)
 {
-	/* HTTP, the control socket and its clients, the store's change notices */
+	/* HTTP, the control socket, its clients and its name resolver, the store's change notices */
 	/* ... the journal's writer saying a batch is committed, the metrics listener, */
 	/* an offloaded store call returned */
-	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1 + 1 + 1 + 1];
+	struct pollfd fds[1 + 1 + CONTROL_MAX_CLIENTS + 1 + 1 + 1 + 1 + 1];
 	/*
 	 * Static: a prune queued on the journal may still be run by its
 	 * writer after this returns (on SIGTERM), until main frees the

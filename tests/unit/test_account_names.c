@@ -1,14 +1,20 @@
 /*
  * The account names of unprivileged control callers (passkeyd/
- * account_names.c): kept per uid for ACCOUNT_NAMES_TTL_S, found or not,
- * in a bounded table.  Names come from this machine's NSS: uid 0 is root
- * everywhere, and NO_UID is no account.  tests/daemon/test_availability.py
- * shows what the cache is for, against a slow directory.
+ * account_names.c): looked up by the resolver thread, kept per uid for
+ * ACCOUNT_NAMES_TTL_S, found or not, in a bounded table; a full queue or
+ * a lookup out too long is "busy".  Names come from this machine's NSS
+ * (uid 0 is root everywhere; NO_UID is no account).  tests/meson.build
+ * runs it under nss_wrapper with tests/daemon/nss_slow.c, a directory
+ * whose uids 72000.. are searched for slowly (NSS_SLOW_MS) and not found;
+ * without it (run by hand) the tests that need it are skipped.
+ * tests/daemon/test_availability.py shows what it is for, on the daemon.
  */
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -16,9 +22,27 @@
 #include "account_names.h"
 #include "ctl_text.h"
 
-#define NO_UID	3999999u	/* no account on a test machine */
-#define T0	1000000		/* a monotonic clock's ms */
-#define TTL_MS	(ACCOUNT_NAMES_TTL_S * 1000)
+#define NO_UID		3999999u	/* no account on a test machine */
+#define SLOW_UID	72000u		/* nss_slow.c: searched for slowly, not found */
+#define T0		1000000		/* a monotonic clock's ms */
+#define TTL_MS		(ACCOUNT_NAMES_TTL_S * 1000)
+
+/* Asks until the answer is known, waiting on the resolver's pipe between. */
+static enum account_name_state
+answer(struct account_names *n, uid_t uid, int64_t now_ms, char *out, size_t len)
+{
+	enum account_name_state st;
+
+	for (int i = 0; i < 50 && (st = account_names_get(n, uid, now_ms, out, len)) ==
+	    ACCOUNT_NAME_WAIT; i++) {
+		struct pollfd p = { .fd = account_names_poll_fd(n), .events = POLLIN };
+
+		assert_true(p.fd >= 0);
+		(void)poll(&p, 1, 200);
+		account_names_collect(n, now_ms);
+	}
+	return st;
+}
 
 static void
 test_found_then_kept(void **state)
@@ -28,16 +52,22 @@ test_found_then_kept(void **state)
 
 	(void)state;
 	assert_non_null(n);
-	account_names_get(n, 0, T0, name, sizeof(name));
+	assert_int_equal(account_names_poll_fd(n), -1);	/* no thread before a lookup */
+	assert_int_equal(account_names_get(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_WAIT);
+	assert_int_equal(answer(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_string_equal(name, "root");
 	assert_int_equal(account_names_lookups(n), 1);
-	account_names_get(n, 0, T0 + TTL_MS - 1, name, sizeof(name));
+	assert_int_equal(account_names_get(n, 0, T0 + TTL_MS - 1, name, sizeof(name)),
+	    ACCOUNT_NAME_KNOWN);
 	assert_string_equal(name, "root");
 	assert_int_equal(account_names_lookups(n), 1);
-	/* at the TTL, and when the clock runs back, NSS is asked again */
-	account_names_get(n, 0, T0 + TTL_MS, name, sizeof(name));
+	/* at the TTL NSS is asked again, and when the clock runs back */
+	assert_int_equal(account_names_get(n, 0, T0 + TTL_MS, name, sizeof(name)),
+	    ACCOUNT_NAME_WAIT);
+	assert_int_equal(answer(n, 0, T0 + TTL_MS, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_int_equal(account_names_lookups(n), 2);
-	account_names_get(n, 0, T0, name, sizeof(name));
+	assert_int_equal(account_names_get(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_WAIT);
+	assert_int_equal(answer(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_int_equal(account_names_lookups(n), 3);
 	assert_string_equal(name, "root");
 	account_names_free(n);
@@ -48,14 +78,17 @@ static void
 test_not_found_is_kept(void **state)
 {
 	struct account_names *n = account_names_new();
-	char name[CTL_USER_MAX + 1] = "stale";
+	char name[CTL_USER_MAX + 1];
 
 	(void)state;
-	account_names_get(n, NO_UID, T0, name, sizeof(name));
+	assert_int_equal(answer(n, NO_UID, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_string_equal(name, "");
-	for (int i = 0; i < 100; i++)
-		account_names_get(n, NO_UID, T0 + i, name, sizeof(name));
-	assert_string_equal(name, "");
+	for (int i = 0; i < 100; i++) {
+		strcpy(name, "stale");
+		assert_int_equal(account_names_get(n, NO_UID, T0 + i, name, sizeof(name)),
+		    ACCOUNT_NAME_KNOWN);
+		assert_string_equal(name, "");
+	}
 	assert_int_equal(account_names_lookups(n), 1);
 	account_names_free(n);
 }
@@ -66,39 +99,62 @@ test_not_found_is_kept(void **state)
  * test does not restate the hash.
  */
 static void
-test_bounded(void **state)
+test_bounded_table(void **state)
 {
 	struct account_names *n = account_names_new();
 	char name[CTL_USER_MAX + 1];
 	uid_t other = 0;
 
 	(void)state;
-	account_names_get(n, 0, T0, name, sizeof(name));
-	for (uid_t u = 1; u < 100000 && other == 0; u++) {
-		uint64_t before = account_names_lookups(n);
-
-		account_names_get(n, NO_UID + u, T0, name, sizeof(name));
-		account_names_get(n, 0, T0, name, sizeof(name));
-		if (account_names_lookups(n) == before + 2)
+	assert_int_equal(answer(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
+	for (uid_t u = 1; u < 5000 && other == 0; u++) {
+		assert_int_equal(answer(n, NO_UID + u, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
+		if (account_names_get(n, 0, T0, name, sizeof(name)) == ACCOUNT_NAME_WAIT)
 			other = NO_UID + u;
 	}
 	assert_int_not_equal(other, 0);
+	assert_int_equal(answer(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_string_equal(name, "root");
 	account_names_free(n);
 }
 
-/* Without a table (the fuzzer): NSS's answer, every time. */
-static void
-test_no_table(void **state)
+static int
+slow_directory(void)
 {
+	return getenv("NSS_WRAPPER_MODULE_SO_PATH") != NULL && getenv("NSS_SLOW_MS") != NULL;
+}
+
+/*
+ * With the directory slow, the loop never waits: a full queue is busy at
+ * once, and a uid whose lookup is out ACCOUNT_NAMES_WAIT_MS is busy.
+ */
+static void
+test_slow_directory_busy(void **state)
+{
+	struct account_names *n;
 	char name[CTL_USER_MAX + 1];
 
 	(void)state;
-	account_names_get(NULL, 0, T0, name, sizeof(name));
+	if (!slow_directory())
+		skip();
+	n = account_names_new();
+	assert_int_equal(answer(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
+	for (uid_t u = 0; u < ACCOUNT_NAMES_QUEUE; u++)
+		assert_int_equal(account_names_get(n, SLOW_UID + u, T0, name, sizeof(name)),
+		    ACCOUNT_NAME_WAIT);
+	assert_int_equal(account_names_get(n, SLOW_UID + ACCOUNT_NAMES_QUEUE, T0, name,
+	    sizeof(name)), ACCOUNT_NAME_BUSY);
+	/* the directory is slow indeed: no answer for a while */
+	assert_int_equal(poll(&(struct pollfd){ .fd = account_names_poll_fd(n),
+	    .events = POLLIN }, 1, 300), 0);
+	assert_int_equal(account_names_get(n, SLOW_UID, T0 + ACCOUNT_NAMES_WAIT_MS - 1, name,
+	    sizeof(name)), ACCOUNT_NAME_WAIT);
+	assert_int_equal(account_names_get(n, SLOW_UID, T0 + ACCOUNT_NAMES_WAIT_MS, name,
+	    sizeof(name)), ACCOUNT_NAME_BUSY);
+	/* a known name is answered while the resolver is busy */
+	assert_int_equal(account_names_get(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_string_equal(name, "root");
-	account_names_get(NULL, NO_UID, T0, name, sizeof(name));
-	assert_string_equal(name, "");
-	assert_int_equal(account_names_lookups(NULL), 0);
+	account_names_free(n);
 }
 
 int
@@ -107,8 +163,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_found_then_kept),
 		cmocka_unit_test(test_not_found_is_kept),
-		cmocka_unit_test(test_bounded),
-		cmocka_unit_test(test_no_table),
+		cmocka_unit_test(test_bounded_table),
+		cmocka_unit_test(test_slow_directory_busy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
