@@ -49,6 +49,7 @@
 #define PK_MAX_EXPIRES		(31L * 86400)
 #define PK_IO_TIMEOUT_MS	5000	/* one request to the daemon */
 #define PK_MAX_TOKEN		256
+#define PK_PWBUF_MAX		(1024 * 1024)	/* a passwd entry bigger than this: NSS failed */
 /*
  * A conversation that answers at once (a client at EOF, a script) must
  * not turn the loop into a flood of status requests: at most one a
@@ -659,19 +660,35 @@ wait_verdict_info(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
  * case-insensitive NSS such as SSSD or winbind) accepts "DAEMON" or
  * "daemon " as the account "daemon"; the passkeys checked must be those of
  * the account that will be logged in, not of the string typed.  Returns
- * 0 with the name in out, or -1 when no such account exists.
+ * 0 with the name in out, -1 when no such account exists (getpwnam_r(3):
+ * modules say so with 0, ENOENT or ESRCH), or -2 when NSS failed: the
+ * directory is down, and the account may well have passkeys.  An entry
+ * bigger than the buffer (ERANGE) is asked for again with a bigger one.
  */
 static int
 canonical_user(const char *name, char *out, size_t len)
 {
 	struct passwd pw, *res = NULL;
-	char buf[1024];
+	size_t size = 1024;
+	char *buf = NULL, *more;
+	int rc;
 
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL ||
-	    !ctl_user_name_valid(res->pw_name))
-		return -1;
-	snprintf(out, len, "%s", res->pw_name);
-	return 0;
+	do {
+		if (size > PK_PWBUF_MAX || (more = realloc(buf, size)) == NULL) {
+			free(buf);
+			return -2;
+		}
+		buf = more;
+		rc = getpwnam_r(name, &pw, buf, size, &res);
+		size *= 2;
+	} while (rc == ERANGE);
+	if (rc == 0 && res != NULL && ctl_user_name_valid(res->pw_name)) {
+		snprintf(out, len, "%s", res->pw_name);
+		free(buf);
+		return 0;
+	}
+	free(buf);
+	return rc == 0 || rc == ENOENT || rc == ESRCH ? -1 : -2;
 }
 
 PAM_EXTERN int
@@ -681,7 +698,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	struct pk_opts o;
 	const char *typed = NULL;
 	char user[CTL_USER_MAX + 1];
-	int r;
+	int r, found;
 
 	if ((r = parse_opts(pamh, argc, argv, &o)) != PAM_SUCCESS)
 		return r;
@@ -691,7 +708,14 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		return PAM_AUTH_ERR;
 	}
 	/* the name comes from the SSH client: check it before it is used or logged */
-	if (!ctl_user_name_valid(typed) || canonical_user(typed, user, sizeof(user)) != 0) {
+	found = ctl_user_name_valid(typed) ? canonical_user(typed, user, sizeof(user)) : -1;
+	if (found == -2) {
+		/* fails closed, nullok or not: the account may have passkeys */
+		pk_log(pamh, LOG_ERR, "cannot look the user name up: the name service failed");
+		pk_say(pamh, "passkey: the passkey service is not available");
+		return PAM_AUTH_ERR;
+	}
+	if (found != 0) {
 		/* No such account can have a passkey; say no more than that. */
 		pk_log(pamh, LOG_NOTICE, "no account for the user name given");
 		if (o.nullok)

@@ -8,8 +8,10 @@
  * The match ignores ASCII case and trailing spaces, as those services do.
  * Two rows exist to test the module's own checks: "Carol" is spelt with a
  * capital by the directory, and "mallory" resolves to a pw_name that is no
- * valid user name.  nss_casefold_lookups() counts the getpwnam_r calls, so
- * a test can tell that a name never reached NSS.
+ * valid user name.  "bigentry" needs a buffer of BIG_ENTRY bytes (ERANGE
+ * before), and "broken" fails as a directory that is down (EIO).
+ * nss_casefold_lookups() counts the getpwnam_r calls, so a test can tell
+ * that a name never reached NSS.
  */
 #include <errno.h>
 #include <nss.h>
@@ -28,7 +30,10 @@ static const struct row {
 	{ "alice", "alice", 5001 },
 	{ "carol", "Carol", 5002 },
 	{ "mallory", "mal/lory", 5003 },
+	{ "bigentry", "bigentry", 5004 },	/* needs BIG_ENTRY bytes of buffer */
 };
+
+#define BIG_ENTRY	4096	/* more than a first getpwnam_r buffer of 1 KiB */
 
 static unsigned lookups;
 
@@ -73,6 +78,11 @@ fill(const struct row *r, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
 	size_t used = 0;
 
+	if (strcmp(r->pw_name, "bigentry") == 0 && len < BIG_ENTRY) {
+		*errnop = ERANGE;
+		return NSS_STATUS_TRYAGAIN;
+	}
+
 	*pw = (struct passwd){ .pw_uid = r->uid, .pw_gid = r->uid };
 	if ((pw->pw_name = put(buf, len, &used, r->pw_name)) == NULL ||
 	    (pw->pw_passwd = put(buf, len, &used, "x")) == NULL ||
@@ -90,6 +100,10 @@ _nss_casefold_getpwnam_r(const char *name, struct passwd *pw, char *buf,
     size_t len, int *errnop)
 {
 	lookups++;
+	if (name != NULL && matches("broken", name)) {	/* the directory is down */
+		*errnop = EIO;
+		return NSS_STATUS_UNAVAIL;
+	}
 	for (size_t i = 0; name != NULL && i < sizeof(rows) / sizeof(rows[0]); i++)
 		if (matches(rows[i].key, name))
 			return fill(&rows[i], pw, buf, len, errnop);

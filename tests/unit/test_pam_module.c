@@ -1621,25 +1621,29 @@ struct fold_case {
 	const char *sent;	/* the account's name, or NULL: no account */
 	bool nullok;
 	bool invalid;		/* no valid user name: never even looked up */
+	bool failed;		/* NSS failed: closed, nullok or not */
 };
 
 static const struct fold_case folds[] = {
-	{ "alice", "alice", false, false },
-	{ "ALICE", "alice", false, false },
-	{ "Alice", "alice", false, false },
-	{ "alice ", "alice", false, false },
-	{ "ALICE   ", "alice", false, false },
-	{ "carol", "Carol", false, false },	/* the directory's spelling, not lower case */
-	{ "CAROL ", "Carol", false, false },
-	{ "PKDAEMON", NULL, false, false },	/* files: case-sensitive */
-	{ "PKDAEMON", NULL, true, false },
-	{ "DAEMONX", NULL, false, false },
-	{ "mallory", NULL, false, false },	/* resolves to "mal/lory": no valid name */
-	{ "MALLORY", NULL, true, false },
-	{ "ALICE\x01", NULL, false, true },
-	{ "alice\x1b", NULL, true, true },
-	{ "alice/", NULL, false, true },
-	{ A64 " ", NULL, false, true },
+	{ "alice", "alice", false, false, false },
+	{ "ALICE", "alice", false, false, false },
+	{ "Alice", "alice", false, false, false },
+	{ "alice ", "alice", false, false, false },
+	{ "ALICE   ", "alice", false, false, false },
+	{ "carol", "Carol", false, false, false },	/* the directory's spelling, not lower case */
+	{ "CAROL ", "Carol", false, false, false },
+	{ "PKDAEMON", NULL, false, false, false },	/* files: case-sensitive */
+	{ "PKDAEMON", NULL, true, false, false },
+	{ "DAEMONX", NULL, false, false, false },
+	{ "mallory", NULL, false, false, false },	/* resolves to "mal/lory": no valid name */
+	{ "MALLORY", NULL, true, false, false },
+	{ "ALICE\x01", NULL, false, true, false },
+	{ "alice\x1b", NULL, true, true, false },
+	{ "alice/", NULL, false, true, false },
+	{ A64 " ", NULL, false, true, false },
+	{ "BIGENTRY", "bigentry", false, false, false },	/* asked again with a bigger buffer */
+	{ "broken", NULL, false, false, true },		/* the directory is down */
+	{ "broken", NULL, true, false, true },
 };
 
 static unsigned (*nss_lookups)(void);	/* nss_casefold.c's counter */
@@ -1661,6 +1665,10 @@ test_fold(void **state)
 		expect_told(r, NULL);
 		expect_begin(r, f->sent, RHOST, "none");
 		expect_ops(r, "login_begin", "status");
+	} else if (f->failed) {
+		expect_rc(r, PAM_AUTH_ERR);
+		expect_told(r, NA);
+		expect_no_request(r);
 	} else {
 		expect_rc(r, f->nullok ? PAM_IGNORE : PAM_AUTH_ERR);
 		expect_told(r, f->nullok ? NULL : NOPK);
@@ -1851,7 +1859,8 @@ casefold_main(void)
 	for (size_t i = 0; i < sizeof(folds) / sizeof(folds[0]); i++)
 		addf(&ts, test_fold, &folds[i], "case-insensitive NSS: \"%s\"%s -> %s",
 		    label(folds[i].user, l, sizeof(l)), folds[i].nullok ? " (nullok)" : "",
-		    folds[i].sent != NULL ? folds[i].sent : "no account");
+		    folds[i].sent != NULL ? folds[i].sent : folds[i].failed ? "fails closed" :
+		    "no account");
 	rc = run_group("pam_passkey.so, case-insensitive NSS", &ts);
 	dlclose(nss);
 	return rc;
