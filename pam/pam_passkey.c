@@ -50,6 +50,11 @@
 #define PK_IO_TIMEOUT_MS	5000	/* one request to the daemon */
 #define PK_MAX_TOKEN		256
 #define PK_PWBUF_MAX		(1024 * 1024)	/* a passwd entry bigger than this: NSS failed */
+
+/* canonical_user's answers other than 0 */
+#define PK_NO_ACCOUNT		(-1)
+#define PK_NO_ACCOUNT_MAYBE	(-2)	/* or NSS failed: never ignored (nullok) */
+#define PK_NSS_FAILED		(-3)
 /*
  * A conversation that answers at once (a client at EOF, a script) must
  * not turn the loop into a flood of status requests: at most one a
@@ -660,10 +665,14 @@ wait_verdict_info(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
  * case-insensitive NSS such as SSSD or winbind) accepts "DAEMON" or
  * "daemon " as the account "daemon"; the passkeys checked must be those of
  * the account that will be logged in, not of the string typed.  Returns
- * 0 with the name in out, -1 when no such account exists (getpwnam_r(3):
- * modules say so with 0, ENOENT or ESRCH), or -2 when NSS failed: the
- * directory is down, and the account may well have passkeys.  An entry
- * bigger than the buffer (ERANGE) is asked for again with a bigger one.
+ * 0 with the name in out; PK_NO_ACCOUNT when NSS said "no such account"
+ * the only way glibc and musl say it (0, no entry), or gave one with no
+ * valid name; PK_NO_ACCOUNT_MAYBE for ENOENT or ESRCH without an entry,
+ * which getpwnam_r(3) allows for "not found" (nss_wrapper says it so) but
+ * which glibc also returns when a module is unavailable (nss-pam-ldapd
+ * with nslcd down); PK_NSS_FAILED for any other error: the directory is
+ * down, and the account may well have passkeys.  An entry bigger than
+ * the buffer (ERANGE) is asked for again with a bigger one.
  */
 static int
 canonical_user(const char *name, char *out, size_t len)
@@ -676,7 +685,7 @@ canonical_user(const char *name, char *out, size_t len)
 	do {
 		if (size > PK_PWBUF_MAX || (more = realloc(buf, size)) == NULL) {
 			free(buf);
-			return -2;
+			return PK_NSS_FAILED;
 		}
 		buf = more;
 		rc = getpwnam_r(name, &pw, buf, size, &res);
@@ -688,7 +697,9 @@ canonical_user(const char *name, char *out, size_t len)
 		return 0;
 	}
 	free(buf);
-	return rc == 0 || rc == ENOENT || rc == ESRCH ? -1 : -2;
+	if (rc == 0)
+		return PK_NO_ACCOUNT;
+	return rc == ENOENT || rc == ESRCH ? PK_NO_ACCOUNT_MAYBE : PK_NSS_FAILED;
 }
 
 PAM_EXTERN int
@@ -708,10 +719,12 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		return PAM_AUTH_ERR;
 	}
 	/* the name comes from the SSH client: check it before it is used or logged */
-	found = ctl_user_name_valid(typed) ? canonical_user(typed, user, sizeof(user)) : -1;
-	if (found == -2) {
+	found = ctl_user_name_valid(typed) ? canonical_user(typed, user, sizeof(user)) :
+	    PK_NO_ACCOUNT;
+	if (found == PK_NSS_FAILED || (found == PK_NO_ACCOUNT_MAYBE && o.nullok)) {
 		/* fails closed, nullok or not: the account may have passkeys */
-		pk_log(pamh, LOG_ERR, "cannot look the user name up: the name service failed");
+		pk_log(pamh, LOG_ERR, "cannot look the user name up: the name service %s",
+		    found == PK_NSS_FAILED ? "failed" : "said ENOENT, maybe unavailable");
 		pk_say(pamh, "passkey: the passkey service is not available");
 		return PAM_AUTH_ERR;
 	}

@@ -9,7 +9,8 @@
  * Two rows exist to test the module's own checks: "Carol" is spelt with a
  * capital by the directory, and "mallory" resolves to a pw_name that is no
  * valid user name.  "bigentry" needs a buffer of BIG_ENTRY bytes (ERANGE
- * before), and "broken" fails as a directory that is down (EIO).
+ * before), "broken" fails as a directory that is down (EIO), and
+ * "nslcd-down" as nss-pam-ldapd does when nslcd is down (ENOENT).
  * nss_casefold_lookups() counts the getpwnam_r calls, so a test can tell
  * that a name never reached NSS.
  */
@@ -102,6 +103,10 @@ _nss_casefold_getpwnam_r(const char *name, struct passwd *pw, char *buf,
 	lookups++;
 	if (name != NULL && matches("broken", name)) {	/* the directory is down */
 		*errnop = EIO;
+		return NSS_STATUS_UNAVAIL;
+	}
+	if (name != NULL && matches("nslcd-down", name)) {	/* nss-pam-ldapd's way */
+		*errnop = ENOENT;
 		return NSS_STATUS_UNAVAIL;
 	}
 	for (size_t i = 0; name != NULL && i < sizeof(rows) / sizeof(rows[0]); i++)

@@ -1633,7 +1633,8 @@ static const struct fold_case folds[] = {
 	{ "carol", "Carol", false, false, false },	/* the directory's spelling, not lower case */
 	{ "CAROL ", "Carol", false, false, false },
 	{ "PKDAEMON", NULL, false, false, false },	/* files: case-sensitive */
-	{ "PKDAEMON", NULL, true, false, false },
+	/* nss_wrapper says "not found" with ENOENT, as an unavailable module can */
+	{ "PKDAEMON", NULL, true, false, true },
 	{ "DAEMONX", NULL, false, false, false },
 	{ "mallory", NULL, false, false, false },	/* resolves to "mal/lory": no valid name */
 	{ "MALLORY", NULL, true, false, false },
@@ -1644,6 +1645,8 @@ static const struct fold_case folds[] = {
 	{ "BIGENTRY", "bigentry", false, false, false },	/* asked again with a bigger buffer */
 	{ "broken", NULL, false, false, true },		/* the directory is down */
 	{ "broken", NULL, true, false, true },
+	{ "nslcd-down", NULL, false, false, false },	/* said as "no account", not ignored */
+	{ "nslcd-down", NULL, true, false, true },
 };
 
 static unsigned (*nss_lookups)(void);	/* nss_casefold.c's counter */
