@@ -25,6 +25,7 @@
 
 struct slot {
 	int used;
+	int failed;			/* NSS failed: busy until it is asked again */
 	uid_t uid;
 	int64_t until_ms;		/* fresh before this */
 	char name[CTL_USER_MAX + 1];	/* "" when it has none */
@@ -202,11 +203,15 @@ slot_of(struct account_names *n, uid_t uid)
 	return &n->slots[(uint32_t)(uid * 2654435761u) >> 24];
 }
 
-/* Queues uid's lookup, or says how the one out for it stands (under mu). */
+/*
+ * Queues uid's lookup, or says how the one out for it stands (under mu).
+ * A full queue gives the place of its oldest job still queued once that
+ * is older than the wait: whoever asked for it was answered busy already.
+ */
 static enum account_name_state
 ask(struct account_names *n, uid_t uid, int64_t now_ms)
 {
-	struct job *free_job = NULL;
+	struct job *free_job = NULL, *stale = NULL;
 
 	for (size_t i = 0; i < ACCOUNT_NAMES_QUEUE; i++) {
 		struct job *j = &n->jobs[i];
@@ -215,9 +220,14 @@ ask(struct account_names *n, uid_t uid, int64_t now_ms)
 			if (free_job == NULL)
 				free_job = j;
 		} else if (j->uid == uid)
-			return now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS ?
+			return j->state != JOB_DONE && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS ?
 			    ACCOUNT_NAME_BUSY : ACCOUNT_NAME_WAIT;
+		else if (j->state == JOB_QUEUED && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS &&
+		    (stale == NULL || j->seq < stale->seq))
+			stale = j;
 	}
+	if (free_job == NULL)
+		free_job = stale;
 	if (free_job == NULL)
 		return ACCOUNT_NAME_BUSY;
 	*free_job = (struct job){ .state = JOB_QUEUED, .uid = uid, .seq = n->next_seq++,
@@ -227,17 +237,27 @@ ask(struct account_names *n, uid_t uid, int64_t now_ms)
 }
 
 enum account_name_state
-account_names_get(struct account_names *n, uid_t uid, int64_t now_ms, char *out, size_t len)
+account_names_peek(struct account_names *n, uid_t uid, int64_t now_ms, char *out, size_t len)
 {
 	struct slot *s = slot_of(n, uid);
-	enum account_name_state state;
 
 	out[0] = '\0';
-	if (s->used && s->uid == uid && now_ms < s->until_ms &&
-	    s->until_ms - now_ms <= ACCOUNT_NAMES_TTL_S * 1000) {
-		snprintf(out, len, "%s", s->name);
-		return ACCOUNT_NAME_KNOWN;
-	}
+	if (!s->used || s->uid != uid || now_ms >= s->until_ms ||
+	    s->until_ms - now_ms > ACCOUNT_NAMES_TTL_S * 1000)
+		return ACCOUNT_NAME_WAIT;
+	if (s->failed)
+		return ACCOUNT_NAME_BUSY;
+	snprintf(out, len, "%s", s->name);
+	return ACCOUNT_NAME_KNOWN;
+}
+
+enum account_name_state
+account_names_get(struct account_names *n, uid_t uid, int64_t now_ms, char *out, size_t len)
+{
+	enum account_name_state state = account_names_peek(n, uid, now_ms, out, len);
+
+	if (state != ACCOUNT_NAME_WAIT)
+		return state;
 	if (start_resolver(n) != 0)
 		return ACCOUNT_NAME_BUSY;
 	pthread_mutex_lock(&n->mu);
@@ -270,7 +290,8 @@ account_names_collect(struct account_names *n, int64_t now_ms)
 		if (j->state != JOB_DONE)
 			continue;
 		s = slot_of(n, j->uid);
-		*s = (struct slot){ .used = 1, .uid = j->uid, .until_ms = now_ms +
+		*s = (struct slot){ .used = 1, .failed = j->failed, .uid = j->uid,
+		    .until_ms = now_ms +
 		    (j->failed ? ACCOUNT_NAMES_ERROR_TTL_S : ACCOUNT_NAMES_TTL_S) * 1000 };
 		memcpy(s->name, j->name, sizeof(s->name));
 		j->state = JOB_FREE;

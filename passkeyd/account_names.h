@@ -17,7 +17,9 @@
  *     ACCOUNT_NAMES_WAIT_MS, makes the request ACCOUNT_NAME_BUSY (the
  *     caller is answered `busy`); root never needs a name.
  * Answers are kept per uid for ACCOUNT_NAMES_TTL_S, "no such account"
- * too; a failed lookup (an NSS error) for ACCOUNT_NAMES_ERROR_TTL_S.
+ * too; a failed lookup (an NSS error) is BUSY for ACCOUNT_NAMES_ERROR_TTL_S.
+ * A full queue gives its oldest queued job's place to a new uid once that
+ * job is older than the wait (its askers were answered busy already).
  * The price is freshness: a uid renamed, or deleted and given to another
  * account, keeps its old name for up to ACCOUNT_NAMES_TTL_S (nscd's
  * default keeps it 600 s).  The table is direct-mapped and bounded
@@ -40,7 +42,7 @@
 enum account_name_state {
 	ACCOUNT_NAME_KNOWN,	/* out holds it ("" for no account) */
 	ACCOUNT_NAME_WAIT,	/* being looked up: ask again after account_names_collect */
-	ACCOUNT_NAME_BUSY,	/* the queue is full, or this uid's lookup is out too long */
+	ACCOUNT_NAME_BUSY,	/* the queue is full, this uid's lookup is out too long, or NSS failed */
 };
 
 struct account_names;
@@ -55,6 +57,9 @@ void account_names_free(struct account_names *n);
  * the lookup is queued (or already out) and the answer is WAIT or BUSY.
  */
 enum account_name_state account_names_get(struct account_names *n, uid_t uid,
+    int64_t now_ms, char *out, size_t len);
+/* The same from the table alone: WAIT (and out "") where get would ask NSS. */
+enum account_name_state account_names_peek(struct account_names *n, uid_t uid,
     int64_t now_ms, char *out, size_t len);
 /* Readable when the resolver has answered; -1 before it started. */
 int account_names_poll_fd(const struct account_names *n);

@@ -396,7 +396,8 @@ room_to_bind(struct control_server *s, struct client *c)
 }
 
 /*
- * A non-root caller's name into c->name, for its line (account_names.h).
+ * A non-root caller's name into c->name, for a line whose op acts on the
+ * caller's own account (account_names.h; the others run without it).
  * Its line waits for it at most ACCOUNT_NAMES_WAIT_MS, however the
  * resolver's jobs come and go meanwhile (a colliding uid's answer can push
  * this one out and queue it again): then it is BUSY.
@@ -422,20 +423,23 @@ serve_line(struct control_server *s, struct client *c, const char *line, size_t 
     int64_t now_ms)
 {
 	struct control_call call = { .server = s, .uid = c->uid, .conn = c->serial };
-	enum account_name_state named;
 	json_t *answer;
 
-	if (c->uid != 0 && (named = caller_named(s, c, now_ms)) != ACCOUNT_NAME_KNOWN) {
-		if (named == ACCOUNT_NAME_WAIT)
+	/* a non-root caller's name as the table has it; looked up only for an op that needs it */
+	call.name_pending = c->uid != 0 && account_names_peek(s->names, c->uid, now_ms, c->name,
+	    sizeof(c->name)) != ACCOUNT_NAME_KNOWN;
+	call.name = c->name;
+	call.can_bind = room_to_bind(s, c);
+	call.due = c->held_ms != 0;	/* served only once its wait is over */
+	answer = control_dispatch(s->d, &call, line, len);
+	if (call.needs_name) {
+		if (caller_named(s, c, now_ms) != ACCOUNT_NAME_BUSY)
 			return 0;	/* in its buffer, until the resolver answers */
 		reply(c, ctl_refusal_json(CTL_REFUSAL_BUSY));
 		c->last_ms = clock_monotonic_ms();
 		return 1;
 	}
-	call.name = c->name;
-	call.can_bind = room_to_bind(s, c);
-	call.due = c->held_ms != 0;	/* served only once its wait is over */
-	answer = control_dispatch(s->d, &call, line, len);
+	c->naming_ms = 0;
 	if (call.later_us > 0) {
 		c->held_ms = now_ms + (call.later_us + 999) / 1000;
 		c->line_ms = now_ms;	/* whole: its wait is ours, not the client's trickle */
@@ -558,9 +562,14 @@ control_fill_poll(struct control_server *s, struct pollfd *fds, size_t max)
 	for (size_t i = 0; i < s->n_clients && n < max; i++) {
 		struct client *c = s->clients[i];
 
-		/* a full buffer or an answer outstanding: read nothing more yet */
+		/*
+		 * A full buffer, an answer outstanding or a line waiting for its
+		 * name: read nothing more yet (a half-closed client's end of file
+		 * would drop it before its answer).
+		 */
 		fds[n++] = (struct pollfd){ .fd = c->fd, .events = (short)(c->out != NULL ?
-		    POLLOUT : c->len < sizeof(c->buf) && !c->waiting ? POLLIN : 0) };
+		    POLLOUT : c->len < sizeof(c->buf) && !c->waiting && c->naming_ms == 0 ?
+		    POLLIN : 0) };
 		s->polled++;
 	}
 	s->names_at = 0;
@@ -584,6 +593,8 @@ control_handle(struct control_server *s, const struct pollfd *fds, size_t n,
 
 		if (c->out != NULL && (fds[1 + i].revents & (POLLOUT | POLLHUP | POLLERR)))
 			flush_out(c);
+		else if (!(fds[1 + i].events & POLLIN) && (fds[1 + i].revents & (POLLHUP | POLLERR)))
+			c->eof = c->closing = 1;	/* gone; poll would report it every turn */
 		else if (fds[1 + i].revents & (POLLIN | POLLHUP | POLLERR))
 			read_client(c, now_ms);
 	}

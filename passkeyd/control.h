@@ -69,6 +69,12 @@ struct control_call {
 	 */
 	int64_t later_us;
 	int due;		/* a line held once and its wait over: it runs now */
+	/*
+	 * The caller's name is not known yet (account_names.h): an op that
+	 * acts on the caller's own account does not run, and sets needs_name.
+	 */
+	int name_pending;
+	int needs_name;
 };
 
 /* Where a deferred answer goes: the connection, if it is still there. */

@@ -601,6 +601,10 @@ control_dispatch(struct passkeyd *d, struct control_call *call, const char *line
 	else if (must_wait(d, call, op)) {
 		json_decref(x.req);
 		return NULL;	/* not run: its line is served again later */
+	} else if (op->who == WHO_SELF && x.uid != 0 && call->name_pending) {
+		call->needs_name = 1;
+		json_decref(x.req);
+		return NULL;	/* not run: served again once the name is known */
 	} else if (x.uid != 0 && !rate_table_take(d->control_rates, x.uid, op->rate,
 	    &rate_rules[op->rate], clock_monotonic_ms())) {
 		d->control_rate_refusals++;

@@ -246,7 +246,8 @@ def many_uids(sock_path, first_uid, count, seconds, batch=100):
     SO_PEERCRED the effective uid), `batch` of them at once, as a user with
     a subuid range can from a user namespace: each a uid the daemon has not
     named yet.  Each batch's answers are waited for up to 6 s (the daemon
-    bounds a wait for a name at 3 s); one that does not come is "cut"."""
+    bounds a wait for a name at 3 s); one that does not come is "cut".
+    slowest_s: the longest a request of a batch waited for its answer."""
     stats = {}
     end = time.monotonic() + seconds
     i = 0
@@ -268,9 +269,12 @@ def many_uids(sock_path, first_uid, count, seconds, batch=100):
         sel = selectors.DefaultSelector()
         for s in conns:
             sel.register(s, selectors.EVENT_READ)
-        deadline = time.monotonic() + 6
+        sent = time.monotonic()
+        deadline = sent + 6
         while sel.get_map() and time.monotonic() < deadline:
             for key, _ in sel.select(0.2):
+                stats["slowest_s"] = max(stats.get("slowest_s", 0),
+                                         round(time.monotonic() - sent, 3))
                 data = key.fileobj.recv(65536)
                 try:
                     code = json.loads(data).get("error", "ok") if data else "closed"

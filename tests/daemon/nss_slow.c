@@ -7,7 +7,8 @@
  * installed.
  *
  * Accounts: "dir-N" (N = 0..999) is uid 71000 + N.  Uids 72000..72999 are
- * searched for and not found, as slowly.  Any other name or uid is not
+ * searched for and not found, as slowly; for uids 73000..73999 the
+ * directory fails, as slowly (UNAVAIL, EIO).  Any other name or uid is not
  * found at once: those are the files' (root, the test users), which must
  * stay as fast as they are.
  */
@@ -22,6 +23,7 @@
 
 #define DIR_UID_BASE	71000
 #define MISSING_UID_BASE 72000
+#define FAILING_UID_BASE 73000
 #define ROWS		1000
 
 enum nss_status _nss_slow_getpwnam_r(const char *, struct passwd *, char *, size_t, int *);
@@ -90,5 +92,10 @@ _nss_slow_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t len, int *e
 	}
 	if (uid >= MISSING_UID_BASE && uid < MISSING_UID_BASE + ROWS)
 		directory_wait();
+	if (uid >= FAILING_UID_BASE && uid < FAILING_UID_BASE + ROWS) {
+		directory_wait();
+		*errnop = EIO;
+		return NSS_STATUS_UNAVAIL;
+	}
 	return not_found(errnop);
 }
