@@ -102,16 +102,13 @@ static int
 nss_name(uid_t uid, char *out, size_t len)
 {
 	struct passwd pw, *res = NULL;
-	char *buf = malloc(LOOKUP_BUF);
+	char buf[LOOKUP_BUF];
 	int rc;
 
 	out[0] = '\0';
-	if (buf == NULL)
-		return -1;
-	rc = getpwuid_r(uid, &pw, buf, LOOKUP_BUF, &res);
+	rc = getpwuid_r(uid, &pw, buf, sizeof(buf), &res);
 	if (rc == 0 && res != NULL && ctl_user_name_valid(res->pw_name))
 		snprintf(out, len, "%s", res->pw_name);
-	free(buf);
 	return rc == 0 || rc == ENOENT || rc == ESRCH ? 0 : -1;
 }
 

@@ -556,6 +556,7 @@ control_fill_poll(struct control_server *s, struct pollfd *fds, size_t max)
 	size_t n = 0;
 
 	s->polled = 0;
+	s->names_at = 0;
 	if (max == 0)
 		return 0;
 	fds[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
@@ -572,7 +573,6 @@ control_fill_poll(struct control_server *s, struct pollfd *fds, size_t max)
 		    POLLIN : 0) };
 		s->polled++;
 	}
-	s->names_at = 0;
 	if (n < max && account_names_poll_fd(s->names) >= 0) {
 		fds[n] = (struct pollfd){ .fd = account_names_poll_fd(s->names), .events = POLLIN };
 		s->names_at = n++;

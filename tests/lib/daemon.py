@@ -164,24 +164,28 @@ class Daemon:
         s.connect(self.sock)
         return s
 
-    def ctl_raw(self, line, uid=None):
-        """Sends one line as uid (root when None) and returns the answer."""
+    def ctl_raw(self, line, uid=None, half_close=False):
+        """Sends one line as uid (root when None) and returns the answer.
+        half_close: shuts the connection's writing side after the line, as
+        `nc -N` and socat do."""
         if uid is None:
-            return self._ctl_raw(line)
-        return as_uid(uid, lambda: self._ctl_raw(line))
+            return self._ctl_raw(line, half_close)
+        return as_uid(uid, lambda: self._ctl_raw(line, half_close))
 
-    def _ctl_raw(self, line):
+    def _ctl_raw(self, line, half_close=False):
         s = self.connect()
         try:
             s.sendall(line if isinstance(line, bytes) else line.encode())
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
             return read_line(s)
         except OSError:
             return ""
         finally:
             s.close()
 
-    def ctl(self, obj, uid=None):
-        out = self.ctl_raw(json.dumps(obj) + "\n", uid)
+    def ctl(self, obj, uid=None, half_close=False):
+        out = self.ctl_raw(json.dumps(obj) + "\n", uid, half_close)
         try:
             return json.loads(out) if out else {}
         except ValueError:
