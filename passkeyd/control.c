@@ -565,12 +565,13 @@ control_fill_poll(struct control_server *s, struct pollfd *fds, size_t max)
 
 		/*
 		 * A full buffer, an answer outstanding or a line waiting for its
-		 * name: read nothing more yet (a half-closed client's end of file
-		 * would drop it before its answer).
+		 * name or its share of the loop: read nothing more yet (a
+		 * half-closed client's end of file would drop it before its
+		 * answer).
 		 */
 		fds[n++] = (struct pollfd){ .fd = c->fd, .events = (short)(c->out != NULL ?
-		    POLLOUT : c->len < sizeof(c->buf) && !c->waiting && c->naming_ms == 0 ?
-		    POLLIN : 0) };
+		    POLLOUT : c->len < sizeof(c->buf) && !c->waiting && c->naming_ms == 0 &&
+		    c->held_ms == 0 ? POLLIN : 0) };
 		s->polled++;
 	}
 	if (n < max && account_names_poll_fd(s->names) >= 0) {
