@@ -4,7 +4,7 @@
  *
  * The loop owns the table of answers (slots) alone.  The jobs are shared
  * with the resolver under mu: the loop queues a job and frees it once
- * done; the resolver takes the oldest queued one, looks it up without
+ * done; the resolver takes the newest queued one, looks it up without
  * the lock, and writes a byte to the pipe when it is done.  A running job
  * is never freed, so the resolver's pointer to it stays good.
  */
@@ -118,17 +118,24 @@ account_name_lookup(uid_t uid, char *out, size_t len)
 	(void)nss_name(uid, out, len);
 }
 
-/* The oldest queued job (under mu). */
+/*
+ * The newest queued job (under mu).  Newest first, because a job's asker
+ * waits only ACCOUNT_NAMES_WAIT_MS: after a flood of uids the oldest jobs
+ * are the flood's, whose askers were answered busy long ago, and taking
+ * them first would make every new caller wait behind a whole queue of
+ * slow lookups (64 of 300 ms: 19 s).  A caller that gave up and asks
+ * again is moved to the front (ask()).
+ */
 static struct job *
 next_queued(struct account_names *n)
 {
-	struct job *oldest = NULL;
+	struct job *newest = NULL;
 
 	for (size_t i = 0; i < ACCOUNT_NAMES_QUEUE; i++)
 		if (n->jobs[i].state == JOB_QUEUED &&
-		    (oldest == NULL || n->jobs[i].seq < oldest->seq))
-			oldest = &n->jobs[i];
-	return oldest;
+		    (newest == NULL || n->jobs[i].seq > newest->seq))
+			newest = &n->jobs[i];
+	return newest;
 }
 
 static void *
@@ -204,6 +211,8 @@ slot_of(struct account_names *n, uid_t uid)
  * Queues uid's lookup, or says how the one out for it stands (under mu).
  * A full queue gives the place of its oldest job still queued once that
  * is older than the wait: whoever asked for it was answered busy already.
+ * A job of uid's still queued after the wait is asked anew: to the front.
+ * One running that long is busy: the directory is stuck on it.
  */
 static enum account_name_state
 ask(struct account_names *n, uid_t uid, int64_t now_ms)
@@ -216,8 +225,13 @@ ask(struct account_names *n, uid_t uid, int64_t now_ms)
 		if (j->state == JOB_FREE) {
 			if (free_job == NULL)
 				free_job = j;
+		} else if (j->uid == uid && j->state == JOB_QUEUED &&
+		    now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS) {
+			j->seq = n->next_seq++;
+			j->asked_ms = now_ms;
+			return ACCOUNT_NAME_WAIT;
 		} else if (j->uid == uid)
-			return j->state != JOB_DONE && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS ?
+			return j->state == JOB_RUNNING && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS ?
 			    ACCOUNT_NAME_BUSY : ACCOUNT_NAME_WAIT;
 		else if (j->state == JOB_QUEUED && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS &&
 		    (stale == NULL || j->seq < stale->seq))

@@ -18,8 +18,10 @@
  *     caller is answered `busy`); root never needs a name.
  * Answers are kept per uid for ACCOUNT_NAMES_TTL_S, "no such account"
  * too; a failed lookup (an NSS error) is BUSY for ACCOUNT_NAMES_ERROR_TTL_S.
- * A full queue gives its oldest queued job's place to a new uid once that
- * job is older than the wait (its askers were answered busy already).
+ * The resolver takes the newest queued job first; a full queue gives its
+ * oldest queued job's place to a new uid once that job is older than the
+ * wait (its askers were answered busy already): after a flood of uids, a
+ * new caller is not made to wait behind the flood's abandoned lookups.
  * The price is freshness: a uid renamed, or deleted and given to another
  * account, keeps its old name for up to ACCOUNT_NAMES_TTL_S (nscd's
  * default keeps it 600 s).  The table is direct-mapped and bounded
@@ -42,7 +44,7 @@
 enum account_name_state {
 	ACCOUNT_NAME_KNOWN,	/* out holds it ("" for no account) */
 	ACCOUNT_NAME_WAIT,	/* being looked up: ask again after account_names_collect */
-	ACCOUNT_NAME_BUSY,	/* the queue is full, this uid's lookup is out too long, or NSS failed */
+	ACCOUNT_NAME_BUSY,	/* the queue is full, this uid's lookup runs too long, or NSS failed */
 };
 
 struct account_names;

@@ -157,10 +157,9 @@ test_slow_directory_busy(void **state)
 	assert_int_equal(account_names_get(n, SLOW_UID + ACCOUNT_NAMES_QUEUE, T0, name,
 	    sizeof(name)), ACCOUNT_NAME_BUSY);
 	assert_int_equal(account_names_lookups(n), 1);	/* root's: the directory is slow */
-	assert_int_equal(account_names_get(n, SLOW_UID, T0 + ACCOUNT_NAMES_WAIT_MS - 1, name,
-	    sizeof(name)), ACCOUNT_NAME_WAIT);
-	assert_int_equal(account_names_get(n, SLOW_UID, T0 + ACCOUNT_NAMES_WAIT_MS, name,
-	    sizeof(name)), ACCOUNT_NAME_BUSY);
+	for (uid_t u = 0; u < ACCOUNT_NAMES_QUEUE; u++)
+		assert_int_equal(account_names_get(n, SLOW_UID + u, T0 + ACCOUNT_NAMES_WAIT_MS - 1,
+		    name, sizeof(name)), ACCOUNT_NAME_WAIT);
 	/* a known name is answered while the resolver is busy */
 	assert_int_equal(account_names_get(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_string_equal(name, "root");
@@ -169,6 +168,45 @@ test_slow_directory_busy(void **state)
 	    sizeof(name)), ACCOUNT_NAME_WAIT);
 	assert_int_equal(account_names_get(n, SLOW_UID + 501, T0 + ACCOUNT_NAMES_WAIT_MS - 1,
 	    name, sizeof(name)), ACCOUNT_NAME_BUSY);
+	account_names_free(n);
+}
+
+/*
+ * After a flood of uids, a new caller's lookup is the next one done, not
+ * the 64th (each takes NSS_SLOW_MS: a second in tests/meson.build); and
+ * so is that of a flooded uid asked again after the wait.  The one
+ * lookup running longer than the wait is busy: the directory is stuck.
+ */
+static void
+test_newest_first(void **state)
+{
+	struct account_names *n;
+	char name[CTL_USER_MAX + 1];
+	const int64_t later = T0 + ACCOUNT_NAMES_WAIT_MS;
+	uint64_t before;
+	int busy = 0;
+
+	(void)state;
+	if (!slow_directory())
+		skip();
+	n = account_names_new();
+	for (uid_t u = 0; u < ACCOUNT_NAMES_QUEUE; u++)
+		assert_int_equal(account_names_get(n, SLOW_UID + u, T0, name, sizeof(name)),
+		    ACCOUNT_NAME_WAIT);
+	before = account_names_lookups(n);
+	assert_int_equal(answer(n, SLOW_UID + 500, later, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
+	assert_string_equal(name, "");
+	/* at most the lookup that was running, then its own */
+	assert_in_range(account_names_lookups(n) - before, 1, 2);
+	before = account_names_lookups(n);
+	assert_int_equal(answer(n, SLOW_UID + 10, later + ACCOUNT_NAMES_WAIT_MS, name,
+	    sizeof(name)), ACCOUNT_NAME_KNOWN);
+	assert_in_range(account_names_lookups(n) - before, 1, 2);
+	/* of the rest, only the one running is busy: a queued one is asked anew */
+	for (uid_t u = 0; u < ACCOUNT_NAMES_QUEUE; u++)
+		busy += account_names_get(n, SLOW_UID + u, later + 2 * ACCOUNT_NAMES_WAIT_MS, name,
+		    sizeof(name)) == ACCOUNT_NAME_BUSY;
+	assert_in_range(busy, 0, 1);
 	account_names_free(n);
 }
 
@@ -203,6 +241,7 @@ main(void)
 		cmocka_unit_test(test_not_found_is_kept),
 		cmocka_unit_test(test_bounded_table),
 		cmocka_unit_test(test_slow_directory_busy),
+		cmocka_unit_test(test_newest_first),
 		cmocka_unit_test(test_failed_lookup_is_busy),
 	};
 
