@@ -19,6 +19,8 @@
 	X(CTL_REFUSAL_BUSY, "busy", "passkeyd is at its connection limit; try again") \
 	X(CTL_REFUSAL_NO_PASSKEY, "no_passkey", "no passkey is registered for this account") \
 	X(CTL_REFUSAL_UNKNOWN_USER, "unknown_user", "no such user") \
+	X(CTL_REFUSAL_DIRECTORY_BUSY, "directory_busy", \
+	    "the account directory (NSS) failed or is slow to answer; try again") \
 	X(CTL_REFUSAL_LIMIT_USER, "limit_user", "too many pending logins for this user") \
 	X(CTL_REFUSAL_LIMIT_USER_ADDRESS, "limit_user_address", \
 	    "too many pending logins for this user from this address") \

@@ -322,6 +322,7 @@ refusal_message(enum ctl_refusal r)
 	case CTL_REFUSAL_RATE_LIMITED:
 	case CTL_REFUSAL_BUSY:
 	case CTL_REFUSAL_STORE_BUSY:
+	case CTL_REFUSAL_DIRECTORY_BUSY:
 		return "passkey: the passkey service is busy, try again";
 	case CTL_REFUSAL_REUSE_ENDED:
 		return "passkey: this client's earlier approval just ended, try again";

@@ -1,12 +1,19 @@
 /*
- * The account names of unprivileged control callers: looked up by a
- * resolver thread, kept per uid (account_names.h says why).
+ * The account names of control callers, and the accounts root's requests
+ * name: looked up by a resolver thread, kept a while (account_names.h
+ * says why).
  *
- * The loop owns the table of answers (slots) alone.  The jobs are shared
- * with the resolver under mu: the loop queues a job and frees it once
- * done; the resolver takes the newest queued one, looks it up without
- * the lock, and writes a byte to the pipe when it is done.  A running job
- * is never freed, so the resolver's pointer to it stays good.
+ * The loop owns the tables of answers (slots) alone.  The jobs are shared
+ * with the resolvers under mu: the loop queues a job and frees it once
+ * done; a resolver takes the newest queued one of its lane, looks it up
+ * without the lock, and writes a byte to the pipe when it is done.  A
+ * running job is never freed, so the resolver's pointer to it stays good.
+ *
+ * Two lanes, each with its own queue and thread: the callers' uids, and
+ * the names root's requests give.  Any local account can fill the first
+ * (with a subuid range, as thousands of uids); it must not make root's
+ * lookups wait or be refused (an admin's enroll, an older module's
+ * login_begin).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,28 +38,54 @@ struct slot {
 	char name[CTL_USER_MAX + 1];	/* "" when it has none */
 };
 
+/* What a name root's request gave resolves to. */
+struct account_slot {
+	int used;
+	int failed;
+	int64_t until_ms;
+	char asked[CTL_USER_MAX + 1];	/* the name as the request gave it */
+	char name[CTL_USER_MAX + 1];	/* the account's pw_name; "" when there is none */
+};
+
+/* A lookup: of a uid's name, or of the account a name gives. */
+struct job_key {
+	int by_name;
+	uid_t uid;
+	const char *asked;
+};
+
 enum job_state { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
 struct job {
 	enum job_state state;
+	int by_name;
 	uid_t uid;
+	char asked[CTL_USER_MAX + 1];	/* by_name: the name to look up */
 	uint64_t seq;			/* the queue's order */
 	int64_t asked_ms;
 	int failed;			/* NSS failed: not "no such account" */
 	char name[CTL_USER_MAX + 1];
 };
 
+enum lane_kind { LANE_CALLERS, LANE_ROOT, LANES };
+
+struct lane {
+	struct account_names *n;
+	struct job jobs[ACCOUNT_NAMES_QUEUE];	/* under n->mu */
+	pthread_cond_t work;
+	int started;
+	pthread_t thread;
+};
+
 struct account_names {
 	struct slot slots[ACCOUNT_NAMES_SLOTS];
+	struct account_slot accounts[ACCOUNT_NAMES_BY_NAME_SLOTS];
 	pthread_mutex_t mu;
-	pthread_cond_t work;
-	struct job jobs[ACCOUNT_NAMES_QUEUE];	/* under mu */
+	struct lane lanes[LANES];
 	uint64_t next_seq;
 	uint64_t lookups;			/* under mu */
 	int stop;				/* under mu */
-	int started;
-	pthread_t thread;
-	int pipe_rd, pipe_wr;
+	int pipe_rd, pipe_wr;			/* made with the first resolver */
 };
 
 struct account_names *
@@ -66,10 +99,15 @@ account_names_new(void)
 		free(n);
 		return NULL;
 	}
-	if (pthread_cond_init(&n->work, NULL) != 0) {
-		pthread_mutex_destroy(&n->mu);
-		free(n);
-		return NULL;
+	for (int l = 0; l < LANES; l++) {
+		n->lanes[l].n = n;
+		if (pthread_cond_init(&n->lanes[l].work, NULL) != 0) {
+			while (l-- > 0)
+				pthread_cond_destroy(&n->lanes[l].work);
+			pthread_mutex_destroy(&n->mu);
+			free(n);
+			return NULL;
+		}
 	}
 	n->pipe_rd = n->pipe_wr = -1;
 	return n;
@@ -80,33 +118,40 @@ account_names_free(struct account_names *n)
 {
 	if (n == NULL)
 		return;
-	if (n->started) {
-		pthread_mutex_lock(&n->mu);
-		n->stop = 1;
-		pthread_cond_signal(&n->work);
-		pthread_mutex_unlock(&n->mu);
-		pthread_join(n->thread, NULL);
+	pthread_mutex_lock(&n->mu);
+	n->stop = 1;
+	for (int l = 0; l < LANES; l++)
+		pthread_cond_signal(&n->lanes[l].work);
+	pthread_mutex_unlock(&n->mu);
+	for (int l = 0; l < LANES; l++) {
+		if (n->lanes[l].started)
+			pthread_join(n->lanes[l].thread, NULL);
+		pthread_cond_destroy(&n->lanes[l].work);
+	}
+	if (n->pipe_rd >= 0) {
 		close(n->pipe_rd);
 		close(n->pipe_wr);
 	}
-	pthread_cond_destroy(&n->work);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
 }
 
 /*
- * 0 with the name, or "" when there is no such account (getpwuid_r(3):
- * modules say so with 0, ENOENT or ESRCH); -1 when NSS failed.
+ * The account's pw_name (for a name: its own spelling, which a
+ * case-insensitive NSS may change) with 0, or "" when there is no such
+ * account (getpwnam_r(3): modules say so with 0, ENOENT or ESRCH); -1
+ * when NSS failed.
  */
 static int
-nss_name(uid_t uid, char *out, size_t len)
+nss_lookup(const struct job_key *k, char *out, size_t len)
 {
 	struct passwd pw, *res = NULL;
 	char buf[LOOKUP_BUF];
 	int rc;
 
 	out[0] = '\0';
-	rc = getpwuid_r(uid, &pw, buf, sizeof(buf), &res);
+	rc = k->by_name ? getpwnam_r(k->asked, &pw, buf, sizeof(buf), &res) :
+	    getpwuid_r(k->uid, &pw, buf, sizeof(buf), &res);
 	if (rc == 0 && res != NULL && ctl_user_name_valid(res->pw_name))
 		snprintf(out, len, "%s", res->pw_name);
 	return rc == 0 || rc == ENOENT || rc == ESRCH ? 0 : -1;
@@ -115,7 +160,14 @@ nss_name(uid_t uid, char *out, size_t len)
 void
 account_name_lookup(uid_t uid, char *out, size_t len)
 {
-	(void)nss_name(uid, out, len);
+	(void)nss_lookup(&(struct job_key){ .uid = uid }, out, len);
+}
+
+enum account_name_state
+account_lookup(const char *asked, char *out, size_t len)
+{
+	return nss_lookup(&(struct job_key){ .by_name = 1, .asked = asked }, out, len) == 0 ?
+	    ACCOUNT_NAME_KNOWN : ACCOUNT_NAME_BUSY;
 }
 
 /*
@@ -127,37 +179,39 @@ account_name_lookup(uid_t uid, char *out, size_t len)
  * again is moved to the front (ask()).
  */
 static struct job *
-next_queued(struct account_names *n)
+next_queued(struct lane *lane)
 {
 	struct job *newest = NULL;
 
 	for (size_t i = 0; i < ACCOUNT_NAMES_QUEUE; i++)
-		if (n->jobs[i].state == JOB_QUEUED &&
-		    (newest == NULL || n->jobs[i].seq > newest->seq))
-			newest = &n->jobs[i];
+		if (lane->jobs[i].state == JOB_QUEUED &&
+		    (newest == NULL || lane->jobs[i].seq > newest->seq))
+			newest = &lane->jobs[i];
 	return newest;
 }
 
 static void *
 resolver_main(void *arg)
 {
-	struct account_names *n = arg;
-	char name[CTL_USER_MAX + 1];
+	struct lane *lane = arg;
+	struct account_names *n = lane->n;
+	char name[CTL_USER_MAX + 1], asked[CTL_USER_MAX + 1];
+	struct job_key k;
 	struct job *j;
 	ssize_t woke;
-	uid_t uid;
 	int rc;
 
 	pthread_mutex_lock(&n->mu);
 	while (!n->stop) {
-		if ((j = next_queued(n)) == NULL) {
-			pthread_cond_wait(&n->work, &n->mu);
+		if ((j = next_queued(lane)) == NULL) {
+			pthread_cond_wait(&lane->work, &n->mu);
 			continue;
 		}
 		j->state = JOB_RUNNING;
-		uid = j->uid;
+		memcpy(asked, j->asked, sizeof(asked));
+		k = (struct job_key){ .by_name = j->by_name, .uid = j->uid, .asked = asked };
 		pthread_mutex_unlock(&n->mu);
-		rc = nss_name(uid, name, sizeof(name));
+		rc = nss_lookup(&k, name, sizeof(name));
 		pthread_mutex_lock(&n->mu);
 		memcpy(j->name, name, sizeof(name));
 		j->failed = rc != 0;
@@ -171,30 +225,32 @@ resolver_main(void *arg)
 	return NULL;
 }
 
-/* The resolver, on the first lookup: after the daemon's fork, with signals left to the loop. */
+/*
+ * A lane's resolver, on its first lookup: after the daemon's fork, with
+ * signals left to the loop.  The pipe comes with the first.
+ */
 static int
-start_resolver(struct account_names *n)
+start_resolver(struct lane *lane)
 {
+	struct account_names *n = lane->n;
 	sigset_t all, was;
 	int fds[2], started;
 
-	if (n->started)
+	if (lane->started)
 		return 0;
-	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
-		return -1;
-	n->pipe_rd = fds[0];
-	n->pipe_wr = fds[1];
+	if (n->pipe_rd < 0) {
+		if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+			return -1;
+		n->pipe_rd = fds[0];
+		n->pipe_wr = fds[1];
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &was);
-	started = pthread_create(&n->thread, NULL, resolver_main, n) == 0;
+	started = pthread_create(&lane->thread, NULL, resolver_main, lane) == 0;
 	pthread_sigmask(SIG_SETMASK, &was, NULL);
-	if (!started) {
-		close(fds[0]);
-		close(fds[1]);
-		n->pipe_rd = n->pipe_wr = -1;
+	if (!started)
 		return -1;
-	}
-	n->started = 1;
+	lane->started = 1;
 	return 0;
 }
 
@@ -207,30 +263,38 @@ slot_of(struct account_names *n, uid_t uid)
 	return &n->slots[(uint32_t)(uid * 2654435761u) >> 24];
 }
 
+static int
+is_job_for(const struct job *j, const struct job_key *k)
+{
+	return j->by_name == k->by_name &&
+	    (k->by_name ? strcmp(j->asked, k->asked) == 0 : j->uid == k->uid);
+}
+
 /*
- * Queues uid's lookup, or says how the one out for it stands (under mu).
- * A full queue gives the place of its oldest job still queued once that
- * is older than the wait: whoever asked for it was answered busy already.
- * A job of uid's still queued after the wait is asked anew: to the front.
- * One running that long is busy: the directory is stuck on it.
+ * Queues k's lookup in its lane, or says how the one out for it stands
+ * (under mu).  A full queue gives the place of its oldest job still
+ * queued once that is older than the wait: whoever asked for it was
+ * answered busy already.  A job for k still queued after the wait is
+ * asked anew: to the front.  One running that long is busy: the
+ * directory is stuck on it.
  */
 static enum account_name_state
-ask(struct account_names *n, uid_t uid, int64_t now_ms)
+ask(struct account_names *n, struct lane *lane, const struct job_key *k, int64_t now_ms)
 {
 	struct job *free_job = NULL, *stale = NULL;
 
 	for (size_t i = 0; i < ACCOUNT_NAMES_QUEUE; i++) {
-		struct job *j = &n->jobs[i];
+		struct job *j = &lane->jobs[i];
 
 		if (j->state == JOB_FREE) {
 			if (free_job == NULL)
 				free_job = j;
-		} else if (j->uid == uid && j->state == JOB_QUEUED &&
+		} else if (is_job_for(j, k) && j->state == JOB_QUEUED &&
 		    now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS) {
 			j->seq = n->next_seq++;
 			j->asked_ms = now_ms;
 			return ACCOUNT_NAME_WAIT;
-		} else if (j->uid == uid)
+		} else if (is_job_for(j, k))
 			return j->state == JOB_RUNNING && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS ?
 			    ACCOUNT_NAME_BUSY : ACCOUNT_NAME_WAIT;
 		else if (j->state == JOB_QUEUED && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS &&
@@ -241,10 +305,27 @@ ask(struct account_names *n, uid_t uid, int64_t now_ms)
 		free_job = stale;
 	if (free_job == NULL)
 		return ACCOUNT_NAME_BUSY;
-	*free_job = (struct job){ .state = JOB_QUEUED, .uid = uid, .seq = n->next_seq++,
-	    .asked_ms = now_ms };
-	pthread_cond_signal(&n->work);
+	*free_job = (struct job){ .state = JOB_QUEUED, .by_name = k->by_name, .uid = k->uid,
+	    .seq = n->next_seq++, .asked_ms = now_ms };
+	if (k->by_name)
+		snprintf(free_job->asked, sizeof(free_job->asked), "%s", k->asked);
+	pthread_cond_signal(&lane->work);
 	return ACCOUNT_NAME_WAIT;
+}
+
+/* Queues k's lookup unless it is out already: root's names in a lane of their own. */
+static enum account_name_state
+look_up(struct account_names *n, const struct job_key *k, int64_t now_ms)
+{
+	struct lane *lane = &n->lanes[k->by_name ? LANE_ROOT : LANE_CALLERS];
+	enum account_name_state state;
+
+	if (start_resolver(lane) != 0)
+		return ACCOUNT_NAME_BUSY;
+	pthread_mutex_lock(&n->mu);
+	state = ask(n, lane, k, now_ms);
+	pthread_mutex_unlock(&n->mu);
+	return state;
 }
 
 enum account_name_state
@@ -269,18 +350,76 @@ account_names_get(struct account_names *n, uid_t uid, int64_t now_ms, char *out,
 
 	if (state != ACCOUNT_NAME_WAIT)
 		return state;
-	if (start_resolver(n) != 0)
-		return ACCOUNT_NAME_BUSY;
-	pthread_mutex_lock(&n->mu);
-	state = ask(n, uid, now_ms);
-	pthread_mutex_unlock(&n->mu);
-	return state;
+	return look_up(n, &(struct job_key){ .uid = uid }, now_ms);
+}
+
+static struct account_slot *
+account_slot_of(struct account_names *n, const char *asked)
+{
+	for (size_t i = 0; i < ACCOUNT_NAMES_BY_NAME_SLOTS; i++)
+		if (n->accounts[i].used && strcmp(n->accounts[i].asked, asked) == 0)
+			return &n->accounts[i];
+	return NULL;
+}
+
+/* Where an answer for a name goes: its own slot, else a free one, else the oldest. */
+static struct account_slot *
+account_slot_for(struct account_names *n, const char *asked)
+{
+	struct account_slot *s = account_slot_of(n, asked), *oldest = &n->accounts[0];
+
+	for (size_t i = 0; s == NULL && i < ACCOUNT_NAMES_BY_NAME_SLOTS; i++) {
+		if (!n->accounts[i].used)
+			return &n->accounts[i];
+		if (n->accounts[i].until_ms < oldest->until_ms)
+			oldest = &n->accounts[i];
+	}
+	return s != NULL ? s : oldest;
+}
+
+enum account_name_state
+account_names_get_account(struct account_names *n, const char *asked, int64_t now_ms,
+    char *out, size_t len)
+{
+	struct account_slot *s = account_slot_of(n, asked);
+
+	out[0] = '\0';
+	if (s != NULL && now_ms < s->until_ms &&
+	    s->until_ms - now_ms <= ACCOUNT_NAMES_BY_NAME_TTL_MS) {
+		if (s->failed)
+			return ACCOUNT_NAME_BUSY;
+		snprintf(out, len, "%s", s->name);
+		return ACCOUNT_NAME_KNOWN;
+	}
+	return look_up(n, &(struct job_key){ .by_name = 1, .asked = asked }, now_ms);
 }
 
 int
 account_names_poll_fd(const struct account_names *n)
 {
-	return n->started ? n->pipe_rd : -1;
+	return n->pipe_rd;
+}
+
+/* Keeps a done job's answer (under mu): a uid's name, or what a name gave */
+static void
+keep_answer(struct account_names *n, struct job *j, int64_t now_ms)
+{
+	struct account_slot *a;
+	struct slot *s;
+
+	if (j->by_name) {
+		a = account_slot_for(n, j->asked);
+		*a = (struct account_slot){ .used = 1, .failed = j->failed,
+		    .until_ms = now_ms + ACCOUNT_NAMES_BY_NAME_TTL_MS };
+		memcpy(a->asked, j->asked, sizeof(a->asked));
+		memcpy(a->name, j->name, sizeof(a->name));
+		return;
+	}
+	s = slot_of(n, j->uid);
+	*s = (struct slot){ .used = 1, .failed = j->failed, .uid = j->uid,
+	    .until_ms = now_ms +
+	    (j->failed ? ACCOUNT_NAMES_ERROR_TTL_S : ACCOUNT_NAMES_TTL_S) * 1000 };
+	memcpy(s->name, j->name, sizeof(s->name));
 }
 
 size_t
@@ -289,25 +428,21 @@ account_names_collect(struct account_names *n, int64_t now_ms)
 	char drain[64];
 	size_t got = 0;
 
-	if (!n->started)
+	if (n->pipe_rd < 0)
 		return 0;
 	while (read(n->pipe_rd, drain, sizeof(drain)) > 0)
 		;
 	pthread_mutex_lock(&n->mu);
-	for (size_t i = 0; i < ACCOUNT_NAMES_QUEUE; i++) {
-		struct job *j = &n->jobs[i];
-		struct slot *s;
+	for (int l = 0; l < LANES; l++)
+		for (size_t i = 0; i < ACCOUNT_NAMES_QUEUE; i++) {
+			struct job *j = &n->lanes[l].jobs[i];
 
-		if (j->state != JOB_DONE)
-			continue;
-		s = slot_of(n, j->uid);
-		*s = (struct slot){ .used = 1, .failed = j->failed, .uid = j->uid,
-		    .until_ms = now_ms +
-		    (j->failed ? ACCOUNT_NAMES_ERROR_TTL_S : ACCOUNT_NAMES_TTL_S) * 1000 };
-		memcpy(s->name, j->name, sizeof(s->name));
-		j->state = JOB_FREE;
-		got++;
-	}
+			if (j->state != JOB_DONE)
+				continue;
+			keep_answer(n, j, now_ms);
+			j->state = JOB_FREE;
+			got++;
+		}
 	pthread_mutex_unlock(&n->mu);
 	return got;
 }

@@ -1,6 +1,6 @@
 /*
- * The account names of the control socket's unprivileged callers, looked
- * up off the loop and kept.
+ * The account names of the control socket's unprivileged callers, and
+ * the accounts root's requests name, looked up off the loop and kept.
  *
  * A non-root caller's ops act on its own account (list, register_begin,
  * ...), named by NSS from the uid SO_PEERCRED gave.  With a slow
@@ -27,6 +27,15 @@
  * default keeps it 600 s).  The table is direct-mapped and bounded
  * (ACCOUNT_NAMES_SLOTS); uids that share a slot just look up more often,
  * on the resolver, not on the loop.
+ *
+ * Root's requests that name an account in "user" (enroll, a listing of
+ * one user, a login_begin the caller did not resolve) need the account's
+ * own spelling (pw_name: a case-insensitive NSS maps "ALICE" to "alice")
+ * or to know it has none: a second resolver looks the name up, with a
+ * queue of its own (no local account's lookups can hold root's back or
+ * fill its queue) and the same bounds, and its answer is kept only
+ * ACCOUNT_NAMES_BY_NAME_TTL_MS, for the request that asked (an account
+ * root has just added is seen at once).
  */
 #ifndef PASSKEYD_ACCOUNT_NAMES_H
 #define PASSKEYD_ACCOUNT_NAMES_H
@@ -40,6 +49,8 @@
 #define ACCOUNT_NAMES_TTL_S	30
 #define ACCOUNT_NAMES_ERROR_TTL_S 2
 #define ACCOUNT_NAMES_WAIT_MS	3000
+#define ACCOUNT_NAMES_BY_NAME_SLOTS 32
+#define ACCOUNT_NAMES_BY_NAME_TTL_MS 1000
 
 enum account_name_state {
 	ACCOUNT_NAME_KNOWN,	/* out holds it ("" for no account) */
@@ -63,6 +74,12 @@ enum account_name_state account_names_get(struct account_names *n, uid_t uid,
 /* The same from the table alone: WAIT (and out "") where get would ask NSS. */
 enum account_name_state account_names_peek(struct account_names *n, uid_t uid,
     int64_t now_ms, char *out, size_t len);
+/*
+ * The account the name asked gives, into out: its pw_name, "" when there
+ * is no such account (or it has an unsafe name); states as above.
+ */
+enum account_name_state account_names_get_account(struct account_names *n,
+    const char *asked, int64_t now_ms, char *out, size_t len);
 /* Readable when the resolver has answered; -1 before it started. */
 int account_names_poll_fd(const struct account_names *n);
 /* Keeps the resolver's answers; returns how many came. */
@@ -70,7 +87,8 @@ size_t account_names_collect(struct account_names *n, int64_t now_ms);
 /* Lookups the resolver has done (for tests). */
 uint64_t account_names_lookups(struct account_names *n);
 
-/* NSS's answer now, on the calling thread, nothing kept (the fuzzer). */
+/* NSS's answers now, on the calling thread, nothing kept (the fuzzer). */
 void account_name_lookup(uid_t uid, char *out, size_t len);
+enum account_name_state account_lookup(const char *asked, char *out, size_t len);
 
 #endif

@@ -396,18 +396,16 @@ room_to_bind(struct control_server *s, struct client *c)
 }
 
 /*
- * A non-root caller's name into c->name, for a line whose op acts on the
- * caller's own account (account_names.h; the others run without it).
- * Its line waits for it at most ACCOUNT_NAMES_WAIT_MS, however the
- * resolver's jobs come and go meanwhile (a colliding uid's answer can push
- * this one out and queue it again): then it is BUSY.
+ * A line waits for a name: a non-root caller's own (c->name), for an op
+ * that acts on the caller's account (account_names.h; the others run
+ * without it), or the account root's request names (control_account).
+ * It waits at most ACCOUNT_NAMES_WAIT_MS, however the resolver's jobs
+ * come and go meanwhile (a colliding uid's answer can push this one out
+ * and queue it again): then it is BUSY.
  */
 static enum account_name_state
-caller_named(struct control_server *s, struct client *c, int64_t now_ms)
+name_wait(struct client *c, enum account_name_state st, int64_t now_ms)
 {
-	enum account_name_state st = account_names_get(s->names, c->uid, now_ms, c->name,
-	    sizeof(c->name));
-
 	if (st == ACCOUNT_NAME_WAIT && c->naming_ms == 0)
 		c->naming_ms = c->line_ms = now_ms;	/* its wait is ours, not a trickle */
 	else if (st == ACCOUNT_NAME_WAIT && now_ms - c->naming_ms >= ACCOUNT_NAMES_WAIT_MS)
@@ -417,7 +415,20 @@ caller_named(struct control_server *s, struct client *c, int64_t now_ms)
 	return st;
 }
 
-/* 0 when the line was not served yet: it waits for the loop's share or its name */
+enum account_name_state
+control_account(struct control_call *call, const char *asked, char out[CTL_USER_MAX + 1])
+{
+	enum account_name_state st;
+
+	if (call->server == NULL)
+		return account_lookup(asked, out, CTL_USER_MAX + 1);
+	st = account_names_get_account(call->server->names, asked, clock_monotonic_ms(), out,
+	    CTL_USER_MAX + 1);
+	call->needs_account = st == ACCOUNT_NAME_WAIT;
+	return st;
+}
+
+/* 0 when the line was not served yet: it waits for the loop's share or a name */
 static int
 serve_line(struct control_server *s, struct client *c, const char *line, size_t len,
     int64_t now_ms)
@@ -432,10 +443,14 @@ serve_line(struct control_server *s, struct client *c, const char *line, size_t 
 	call.can_bind = room_to_bind(s, c);
 	call.due = c->held_ms != 0;	/* served only once its wait is over */
 	answer = control_dispatch(s->d, &call, line, len);
-	if (call.needs_name) {
-		if (caller_named(s, c, now_ms) != ACCOUNT_NAME_BUSY)
+	if (call.needs_name || call.needs_account) {
+		enum account_name_state st = !call.needs_name ? ACCOUNT_NAME_WAIT :
+		    account_names_get(s->names, c->uid, now_ms, c->name, sizeof(c->name));
+
+		json_decref(answer);
+		if (name_wait(c, st, now_ms) != ACCOUNT_NAME_BUSY)
 			return 0;	/* in its buffer, until the resolver answers */
-		reply(c, ctl_refusal_json(CTL_REFUSAL_BUSY));
+		reply(c, ctl_refusal_json(CTL_REFUSAL_DIRECTORY_BUSY));
 		c->last_ms = clock_monotonic_ms();
 		return 1;
 	}

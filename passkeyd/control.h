@@ -31,6 +31,8 @@
 #include <poll.h>
 #include <stdint.h>
 
+#include "account_names.h"
+#include "ctl_text.h"
 #include "passkeyd.h"
 
 #define CONTROL_MAX_CLIENTS		1024
@@ -75,6 +77,12 @@ struct control_call {
 	 */
 	int name_pending;
 	int needs_name;
+	/*
+	 * The op asked for the account a name gives (control_account) and
+	 * the lookup is out: it returned NULL having changed nothing, and
+	 * its line is served again once the answer has come.
+	 */
+	int needs_account;
 };
 
 /* Where a deferred answer goes: the connection, if it is still there. */
@@ -112,5 +120,15 @@ int control_answer_bound(struct control_reply *r, json_t *answer, const char *to
 void control_answer_text(struct control_reply *r, char *text);
 /* The op answers now after all: undoes control_defer (r is freed). */
 void control_undefer(struct control_call *call, struct control_reply *r);
+
+/*
+ * The account `asked` gives, as NSS spells it (pw_name), into out ("" when
+ * there is none), looked up off the loop (account_names.h): KNOWN; BUSY
+ * when NSS failed or the resolver's queue is full; WAIT while the lookup
+ * is out, with call->needs_account set.  In the fuzzer (no server) NSS
+ * answers at once.
+ */
+enum account_name_state control_account(struct control_call *call, const char *asked,
+    char out[CTL_USER_MAX + 1]);
 
 #endif

@@ -4,7 +4,6 @@
  * The passkey management ops are in manage.c.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,19 +158,21 @@ op_read(struct op_ctx *x, op_read_fn read, op_answer_fn answer, void *arg)
  * case-insensitive NSS (SSSD, winbind) maps "DAEMON" to "daemon", and the
  * passkeys checked must be the account's, whatever the client typed.
  */
-static enum ctl_refusal
-canonical_user(const char *name, char out[CTL_USER_MAX + 1])
+enum ctl_refusal
+op_account(const struct op_ctx *x, const char *name, char out[CTL_USER_MAX + 1])
 {
-	struct passwd pw, *res = NULL;
-	char buf[1024];
-
+	out[0] = '\0';
 	if (!ctl_user_name_valid(name))
 		return CTL_REFUSAL_BAD_REQUEST;
-	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) != 0 || res == NULL ||
-	    !ctl_user_name_valid(res->pw_name))
-		return CTL_REFUSAL_UNKNOWN_USER;
-	snprintf(out, CTL_USER_MAX + 1, "%s", res->pw_name);
-	return CTL_REFUSAL_NONE;
+	switch (control_account(x->call, name, out)) {
+	case ACCOUNT_NAME_KNOWN:
+		return out[0] != '\0' ? CTL_REFUSAL_NONE : CTL_REFUSAL_UNKNOWN_USER;
+	case ACCOUNT_NAME_WAIT:
+		return CTL_REFUSAL_NONE;	/* x->call->needs_account: not run yet */
+	case ACCOUNT_NAME_BUSY:
+		break;
+	}
+	return CTL_REFUSAL_DIRECTORY_BUSY;
 }
 
 static const char *
@@ -192,15 +193,15 @@ str(json_t *req, const char *key)
  * does.
  */
 static enum ctl_refusal
-begin_user(json_t *req, char out[CTL_USER_MAX + 1])
+begin_user(struct op_ctx *x, char out[CTL_USER_MAX + 1])
 {
-	json_t *resolved = json_object_get(req, "resolved");
-	const char *name = str(req, "user");
+	json_t *resolved = json_object_get(x->req, "resolved");
+	const char *name = str(x->req, "user");
 
 	if (resolved != NULL && !json_is_boolean(resolved))
 		return CTL_REFUSAL_BAD_REQUEST;
 	if (!json_is_true(resolved))
-		return canonical_user(name, out);
+		return op_account(x, name, out);
 	if (!ctl_user_name_valid(name))
 		return CTL_REFUSAL_BAD_REQUEST;
 	snprintf(out, CTL_USER_MAX + 1, "%s", name);
@@ -330,8 +331,10 @@ op_login_begin(struct op_ctx *x)
 		r.enroll = ENROLL_AFTER_AUTH;
 	else
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
-	if ((err = begin_user(x->req, user)) == CTL_REFUSAL_BAD_REQUEST)
+	if ((err = begin_user(x, user)) == CTL_REFUSAL_BAD_REQUEST)
 		return op_refuse(err);
+	if (x->call->needs_account)
+		return NULL;	/* served again once NSS has answered */
 	if (err == CTL_REFUSAL_NONE && r.conn != 0 && !x->call->can_bind)
 		err = CTL_REFUSAL_LIMIT_CONNECTION;
 	if (err != CTL_REFUSAL_NONE) {
@@ -377,8 +380,10 @@ op_enroll(struct op_ctx *x)
 	struct control_reply *later;
 	enum ctl_refusal err;
 
-	if ((err = canonical_user(str(x->req, "user"), user)) != CTL_REFUSAL_NONE)
+	if ((err = op_account(x, str(x->req, "user"), user)) != CTL_REFUSAL_NONE)
 		return op_refuse(err);
+	if (x->call->needs_account)
+		return NULL;	/* served again once NSS has answered */
 	if (exp != NULL) {
 		if (!json_is_integer(exp) || json_integer_value(exp) < CTL_ENROLL_MIN_EXPIRES ||
 		    json_integer_value(exp) > CTL_ENROLL_MAX_EXPIRES)
@@ -615,7 +620,7 @@ control_dispatch(struct passkeyd *d, struct control_call *call, const char *line
 		err = permitted(&x, op);
 	out = err == CTL_REFUSAL_NONE ? run_op(&x, op) : op_refuse(err);
 	json_decref(x.req);
-	if (out == NULL && !call->deferred && call->text == NULL)
+	if (out == NULL && !call->deferred && call->text == NULL && !call->needs_account)
 		out = op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	return out;
 }

@@ -34,6 +34,17 @@ struct op_ctx {
 json_t *control_dispatch(struct passkeyd *d, struct control_call *call,
     const char *line, size_t len);
 
+/*
+ * The account root's request names, as NSS spells it (pw_name), into out:
+ * CTL_REFUSAL_NONE; unknown_user when there is no such account; busy when
+ * NSS failed or is too slow; bad_request for a name that is not one.
+ * NSS is asked off the loop (account_names.h): while it is, this returns
+ * CTL_REFUSAL_NONE with x->call->needs_account set, and the handler must
+ * return NULL at once, having changed nothing (its line is served again
+ * when the answer has come).
+ */
+enum ctl_refusal op_account(const struct op_ctx *x, const char *name, char out[CTL_USER_MAX + 1]);
+
 /* {"ok":true} and friends, for handlers. */
 json_t *op_ok(void);
 json_t *op_refuse(enum ctl_refusal r);

@@ -8,7 +8,6 @@
  * account's own passkeys.  So a user probing someone else's passkey ID
  * learns exactly what probing a made-up one tells: unknown_credential.
  */
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,8 +257,15 @@ subject_prepare(const struct op_ctx *x, int first_page, struct subject *s)
 		return refused;
 	if (user != NULL)
 		snprintf(s->user, sizeof(s->user), "%s", user);
-	s->check_unknown = user != NULL && x->uid == 0 && first_page && getpwnam(user) == NULL;
-	return CTL_REFUSAL_NONE;
+	if (user != NULL && x->uid == 0 && first_page) {
+		char account[CTL_USER_MAX + 1];
+
+		refused = op_account(x, user, account);
+		s->check_unknown = refused == CTL_REFUSAL_UNKNOWN_USER;
+		if (refused == CTL_REFUSAL_UNKNOWN_USER)
+			refused = CTL_REFUSAL_NONE;	/* a typo only if it has no passkeys either */
+	}
+	return refused;
 }
 
 /* The user to read for, NULL for all; 1 (and s->unknown) for a typo. */
@@ -356,6 +362,10 @@ manage_list(struct op_ctx *x)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	bad_cursor = get_cursor(x->req, &l->cursor) != 0;
 	refused = subject_prepare(x, l->cursor == 0, &l->who);
+	if (x->call->needs_account) {
+		free(l);
+		return NULL;	/* served again once NSS has answered */
+	}
 	if (refused == CTL_REFUSAL_NONE && bad_cursor)
 		refused = CTL_REFUSAL_BAD_REQUEST;
 	if (refused != CTL_REFUSAL_NONE) {
@@ -703,6 +713,10 @@ manage_events(struct op_ctx *x)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	e->limit = EVENTS_LIMIT_DEFAULT;
 	refused = subject_prepare(x, 1, &e->who);
+	if (x->call->needs_account) {
+		free(e);
+		return NULL;	/* served again once NSS has answered */
+	}
 	if (refused == CTL_REFUSAL_NONE && ((lim != NULL && (!json_is_integer(lim) ||
 	    json_integer_value(lim) < 1 || json_integer_value(lim) > EVENTS_LIMIT_MAX)) ||
 	    get_cursor(x->req, &e->cursor) != 0))

@@ -229,6 +229,24 @@ def _request_on_new_connection(sock_path, line, stats):
         s.close()
 
 
+def root_naming_requests(sock_path, first, seconds):
+    """Root's requests that name an account the daemon must look up, one
+    connection each, as fast as the daemon answers: a listing of dir-N, an
+    audit log of a name the directory searches for and does not find, and
+    a login_begin without "resolved" (an older module, a tool)."""
+    stats = {}
+    end = time.monotonic() + seconds
+    n = first
+    while time.monotonic() < end:
+        reqs = ({"op": "list", "user": f"dir-{n % 1000}"},
+                {"op": "events", "user": f"dir-{1000 + n}"},
+                {"op": "login_begin", "user": f"dir-{n % 1000}", "rhost": "198.51.100.9",
+                 "service": "sshd", "enroll": "none"})
+        _request_on_new_connection(sock_path, json.dumps(reqs[n % 3]).encode() + b"\n", stats)
+        n += 1
+    return stats
+
+
 def fresh_connections(sock_path, uid, seconds):
     """uid lists its passkeys on a new control connection each time, as
     fast as the daemon answers: each is a caller the daemon must name from

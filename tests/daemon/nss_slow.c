@@ -7,8 +7,9 @@
  * installed.
  *
  * Accounts: "dir-N" (N = 0..999) is uid 71000 + N.  Uids 72000..72999 are
- * searched for and not found, as slowly; for uids 73000..73999 the
- * directory fails, as slowly (UNAVAIL, EIO).  Any other name or uid is not
+ * searched for and not found, as slowly, as are names "dir-N" past 999;
+ * for uids 73000..73999 and names "broken-..." the directory fails, as
+ * slowly (UNAVAIL, EIO).  Any other name or uid is not
  * found at once: those are the files' (root, the test users), which must
  * stay as fast as they are.
  */
@@ -74,6 +75,11 @@ _nss_slow_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len,
 	char *end;
 	unsigned long n;
 
+	if (name != NULL && strncmp(name, "broken-", 7) == 0) {
+		directory_wait();
+		*errnop = EIO;
+		return NSS_STATUS_UNAVAIL;
+	}
 	if (name == NULL || strncmp(name, "dir-", 4) != 0)
 		return not_found(errnop);
 	directory_wait();

@@ -28,14 +28,19 @@
 #define T0		1000000		/* a monotonic clock's ms */
 #define TTL_MS		(ACCOUNT_NAMES_TTL_S * 1000)
 
-/* Asks until the answer is known, waiting on the resolver's pipe between. */
+/*
+ * Asks until the answer is known, waiting on the resolver's pipe between:
+ * for uid's name, or with asked, for the account that name gives.
+ */
 static enum account_name_state
-answer(struct account_names *n, uid_t uid, int64_t now_ms, char *out, size_t len)
+answer_for(struct account_names *n, uid_t uid, const char *asked, int64_t now_ms, char *out,
+    size_t len)
 {
 	enum account_name_state st;
 
-	for (int i = 0; i < 50 && (st = account_names_get(n, uid, now_ms, out, len)) ==
-	    ACCOUNT_NAME_WAIT; i++) {
+	for (int i = 0; i < 50 && (st = asked != NULL ?
+	    account_names_get_account(n, asked, now_ms, out, len) :
+	    account_names_get(n, uid, now_ms, out, len)) == ACCOUNT_NAME_WAIT; i++) {
 		struct pollfd p = { .fd = account_names_poll_fd(n), .events = POLLIN };
 
 		assert_true(p.fd >= 0);
@@ -43,6 +48,19 @@ answer(struct account_names *n, uid_t uid, int64_t now_ms, char *out, size_t len
 		account_names_collect(n, now_ms);
 	}
 	return st;
+}
+
+static enum account_name_state
+answer(struct account_names *n, uid_t uid, int64_t now_ms, char *out, size_t len)
+{
+	return answer_for(n, uid, NULL, now_ms, out, len);
+}
+
+static enum account_name_state
+answer_account(struct account_names *n, const char *asked, int64_t now_ms, char *out,
+    size_t len)
+{
+	return answer_for(n, 0, asked, now_ms, out, len);
 }
 
 static void
@@ -130,6 +148,19 @@ test_bounded_table(void **state)
 	account_names_free(n);
 }
 
+/* The slow directory's uids SLOW_UID.. fill the callers' queue: one more is busy. */
+static void
+fill_callers_queue(struct account_names *n, int64_t now_ms)
+{
+	char name[CTL_USER_MAX + 1];
+
+	for (uid_t u = 0; u < ACCOUNT_NAMES_QUEUE; u++)
+		assert_int_equal(account_names_get(n, SLOW_UID + u, now_ms, name, sizeof(name)),
+		    ACCOUNT_NAME_WAIT);
+	assert_int_equal(account_names_get(n, SLOW_UID + ACCOUNT_NAMES_QUEUE, now_ms, name,
+	    sizeof(name)), ACCOUNT_NAME_BUSY);
+}
+
 static int
 slow_directory(void)
 {
@@ -151,11 +182,7 @@ test_slow_directory_busy(void **state)
 		skip();
 	n = account_names_new();
 	assert_int_equal(answer(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
-	for (uid_t u = 0; u < ACCOUNT_NAMES_QUEUE; u++)
-		assert_int_equal(account_names_get(n, SLOW_UID + u, T0, name, sizeof(name)),
-		    ACCOUNT_NAME_WAIT);
-	assert_int_equal(account_names_get(n, SLOW_UID + ACCOUNT_NAMES_QUEUE, T0, name,
-	    sizeof(name)), ACCOUNT_NAME_BUSY);
+	fill_callers_queue(n, T0);
 	assert_int_equal(account_names_lookups(n), 1);	/* root's: the directory is slow */
 	for (uid_t u = 0; u < ACCOUNT_NAMES_QUEUE; u++)
 		assert_int_equal(account_names_get(n, SLOW_UID + u, T0 + ACCOUNT_NAMES_WAIT_MS - 1,
@@ -190,9 +217,7 @@ test_newest_first(void **state)
 	if (!slow_directory())
 		skip();
 	n = account_names_new();
-	for (uid_t u = 0; u < ACCOUNT_NAMES_QUEUE; u++)
-		assert_int_equal(account_names_get(n, SLOW_UID + u, T0, name, sizeof(name)),
-		    ACCOUNT_NAME_WAIT);
+	fill_callers_queue(n, T0);
 	before = account_names_lookups(n);
 	assert_int_equal(answer(n, SLOW_UID + 500, later, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_string_equal(name, "");
@@ -207,6 +232,61 @@ test_newest_first(void **state)
 		busy += account_names_get(n, SLOW_UID + u, later + 2 * ACCOUNT_NAMES_WAIT_MS, name,
 		    sizeof(name)) == ACCOUNT_NAME_BUSY;
 	assert_in_range(busy, 0, 1);
+	account_names_free(n);
+}
+
+/*
+ * The account a name root's request gives: its own spelling, "" for none,
+ * kept only ACCOUNT_NAMES_BY_NAME_TTL_MS; by the same resolver.
+ */
+static void
+test_account_by_name(void **state)
+{
+	struct account_names *n;
+	char name[CTL_USER_MAX + 1];
+	const int64_t stale = T0 + ACCOUNT_NAMES_BY_NAME_TTL_MS;
+
+	(void)state;
+	n = account_names_new();
+	assert_int_equal(account_names_get_account(n, "root", T0, name, sizeof(name)),
+	    ACCOUNT_NAME_WAIT);
+	assert_int_equal(answer_account(n, "root", T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
+	assert_int_equal(account_names_get_account(n, "root", stale - 1, name, sizeof(name)),
+	    ACCOUNT_NAME_KNOWN);
+	assert_string_equal(name, "root");
+	assert_int_equal(account_names_lookups(n), 1);
+	/* a uid's name is another table: root's uid is looked up on its own */
+	assert_int_equal(account_names_get(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_WAIT);
+	/* kept briefly: an account root has just added is seen at once */
+	assert_int_equal(account_names_get_account(n, "root", stale, name, sizeof(name)),
+	    ACCOUNT_NAME_WAIT);
+	assert_string_equal(name, "");
+	account_names_free(n);
+}
+
+/* No such account, and a directory that fails: "" and busy. */
+static void
+test_account_by_name_missing(void **state)
+{
+	struct account_names *n;
+	char name[CTL_USER_MAX + 1];
+
+	(void)state;
+	if (!slow_directory())
+		skip();
+	n = account_names_new();
+	assert_int_equal(answer_account(n, "dir-5000", T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
+	assert_string_equal(name, "");
+	assert_int_equal(answer_account(n, "broken-1", T0, name, sizeof(name)), ACCOUNT_NAME_BUSY);
+	assert_int_equal(account_names_lookups(n), 2);
+	/* the callers' queue full of slow lookups: root's names have a queue of their own */
+	fill_callers_queue(n, T0);
+	assert_int_equal(answer_account(n, "root", T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
+	assert_string_equal(name, "root");
+	assert_in_range(account_names_lookups(n), 3, 4);	/* root's, and a slow one at most */
+	assert_int_equal(account_lookup("broken-2", name, sizeof(name)), ACCOUNT_NAME_BUSY);
+	assert_int_equal(account_lookup("root", name, sizeof(name)), ACCOUNT_NAME_KNOWN);
+	assert_string_equal(name, "root");
 	account_names_free(n);
 }
 
@@ -243,6 +323,8 @@ main(void)
 		cmocka_unit_test(test_slow_directory_busy),
 		cmocka_unit_test(test_newest_first),
 		cmocka_unit_test(test_failed_lookup_is_busy),
+		cmocka_unit_test(test_account_by_name),
+		cmocka_unit_test(test_account_by_name_missing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -848,6 +848,7 @@ static const struct begin_case begins[] = {
 	B_REFUSE("rate_limited", BUSY),
 	B_REFUSE("busy", BUSY),
 	B_REFUSE("store_busy", BUSY),
+	B_REFUSE("directory_busy", BUSY),
 	B_REFUSE("store_error", NA),
 	B_REFUSE("store_unavailable", NA),
 	B_REFUSE("not_permitted", NA),
