@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "account_names.h"
@@ -116,6 +117,9 @@ account_names_new(void)
 void
 account_names_free(struct account_names *n)
 {
+	struct timespec until;
+	int stuck = 0;
+
 	if (n == NULL)
 		return;
 	pthread_mutex_lock(&n->mu);
@@ -123,11 +127,24 @@ account_names_free(struct account_names *n)
 	for (int l = 0; l < LANES; l++)
 		pthread_cond_signal(&n->lanes[l].work);
 	pthread_mutex_unlock(&n->mu);
-	for (int l = 0; l < LANES; l++) {
-		if (n->lanes[l].started)
-			pthread_join(n->lanes[l].thread, NULL);
-		pthread_cond_destroy(&n->lanes[l].work);
+	clock_gettime(CLOCK_REALTIME, &until);	/* pthread_timedjoin_np's clock */
+	until.tv_sec += ACCOUNT_NAMES_STOP_MS / 1000;
+	until.tv_nsec += (ACCOUNT_NAMES_STOP_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
 	}
+	for (int l = 0; l < LANES; l++)
+		if (n->lanes[l].started && pthread_timedjoin_np(n->lanes[l].thread, NULL, &until) != 0)
+			stuck = 1;
+	/*
+	 * A lookup still out (a directory that hangs) keeps using n: it is
+	 * left to the exiting process, which a hung NSS must not hold back.
+	 */
+	if (stuck)
+		return;
+	for (int l = 0; l < LANES; l++)
+		pthread_cond_destroy(&n->lanes[l].work);
 	if (n->pipe_rd >= 0) {
 		close(n->pipe_rd);
 		close(n->pipe_wr);

@@ -51,6 +51,7 @@
 #define ACCOUNT_NAMES_WAIT_MS	3000
 #define ACCOUNT_NAMES_BY_NAME_SLOTS 32
 #define ACCOUNT_NAMES_BY_NAME_TTL_MS 1000
+#define ACCOUNT_NAMES_STOP_MS	500
 
 enum account_name_state {
 	ACCOUNT_NAME_KNOWN,	/* out holds it ("" for no account) */
@@ -61,7 +62,11 @@ enum account_name_state {
 struct account_names;
 
 struct account_names *account_names_new(void);
-/* Stops the resolver; a lookup in flight is waited for (NSS bounds it). */
+/*
+ * Stops the resolvers.  A lookup in flight is waited for at most
+ * ACCOUNT_NAMES_STOP_MS (a stop or restart must not wait for a directory
+ * that hangs); past that, n is left to the exiting process.
+ */
 void account_names_free(struct account_names *n);
 
 /*

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -313,6 +314,44 @@ test_failed_lookup_is_busy(void **state)
 	account_names_free(n);
 }
 
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A stop does not wait for a directory that hangs: a lookup of 3 s in
+ * flight holds account_names_free back ACCOUNT_NAMES_STOP_MS, not 3 s.
+ * Last: the lookup it leaves goes on (nss_slow.c reads NSS_SLOW_MS on
+ * each call).
+ */
+static void
+test_stop_does_not_wait_for_hung_lookup(void **state)
+{
+	struct account_names *n;
+	char name[CTL_USER_MAX + 1];
+	struct timespec running = { .tv_nsec = 200 * 1000000L };
+	int64_t t0, took;
+
+	(void)state;
+	if (!slow_directory())
+		skip();
+	setenv("NSS_SLOW_MS", "3000", 1);
+	n = account_names_new();
+	assert_int_equal(account_names_get(n, SLOW_UID + 900, T0, name, sizeof(name)),
+	    ACCOUNT_NAME_WAIT);
+	nanosleep(&running, NULL);	/* the resolver has taken it */
+	t0 = monotonic_ms();
+	account_names_free(n);
+	took = monotonic_ms() - t0;
+	setenv("NSS_SLOW_MS", "1000", 1);
+	assert_in_range(took, ACCOUNT_NAMES_STOP_MS - 50, 2000);
+}
+
 int
 main(void)
 {
@@ -325,6 +364,7 @@ main(void)
 		cmocka_unit_test(test_failed_lookup_is_busy),
 		cmocka_unit_test(test_account_by_name),
 		cmocka_unit_test(test_account_by_name_missing),
+		cmocka_unit_test(test_stop_does_not_wait_for_hung_lookup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
