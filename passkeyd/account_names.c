@@ -114,14 +114,14 @@ account_names_new(void)
 	return n;
 }
 
-void
+int
 account_names_free(struct account_names *n)
 {
 	struct timespec until;
 	int stuck = 0;
 
 	if (n == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&n->mu);
 	n->stop = 1;
 	for (int l = 0; l < LANES; l++)
@@ -142,7 +142,7 @@ account_names_free(struct account_names *n)
 	 * left to the exiting process, which a hung NSS must not hold back.
 	 */
 	if (stuck)
-		return;
+		return 1;
 	for (int l = 0; l < LANES; l++)
 		pthread_cond_destroy(&n->lanes[l].work);
 	if (n->pipe_rd >= 0) {
@@ -151,6 +151,7 @@ account_names_free(struct account_names *n)
 	}
 	pthread_mutex_destroy(&n->mu);
 	free(n);
+	return 0;
 }
 
 /*

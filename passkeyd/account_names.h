@@ -15,12 +15,12 @@
  *     (ACCOUNT_NAME_WAIT) until the resolver answers through its pipe;
  *   - the wait is bounded: a full queue, or a lookup out longer than
  *     ACCOUNT_NAMES_WAIT_MS, makes the request ACCOUNT_NAME_BUSY (the
- *     caller is answered `busy`); root never needs a name.
+ *     caller is answered `directory_busy`); root never needs its own.
  * Answers are kept per uid for ACCOUNT_NAMES_TTL_S, "no such account"
  * too; a failed lookup (an NSS error) is BUSY for ACCOUNT_NAMES_ERROR_TTL_S.
  * The resolver takes the newest queued job first; a full queue gives its
  * oldest queued job's place to a new uid once that job is older than the
- * wait (its askers were answered busy already): after a flood of uids, a
+ * wait (its askers were answered already): after a flood of uids, a
  * new caller is not made to wait behind the flood's abandoned lookups.
  * The price is freshness: a uid renamed, or deleted and given to another
  * account, keeps its old name for up to ACCOUNT_NAMES_TTL_S (nscd's
@@ -49,7 +49,7 @@
 #define ACCOUNT_NAMES_TTL_S	30
 #define ACCOUNT_NAMES_ERROR_TTL_S 2
 #define ACCOUNT_NAMES_WAIT_MS	3000
-#define ACCOUNT_NAMES_BY_NAME_SLOTS 32
+#define ACCOUNT_NAMES_BY_NAME_SLOTS ACCOUNT_NAMES_QUEUE	/* a whole queue's answers at once */
 #define ACCOUNT_NAMES_BY_NAME_TTL_MS 1000
 #define ACCOUNT_NAMES_STOP_MS	500
 
@@ -65,9 +65,11 @@ struct account_names *account_names_new(void);
 /*
  * Stops the resolvers.  A lookup in flight is waited for at most
  * ACCOUNT_NAMES_STOP_MS (a stop or restart must not wait for a directory
- * that hangs); past that, n is left to the exiting process.
+ * that hangs); past that, n is left to the exiting process, and this
+ * returns 1: the process must then end with _exit(2), since exit(3)'s
+ * destructors would race with the resolver still inside NSS.
  */
-void account_names_free(struct account_names *n);
+int account_names_free(struct account_names *n);
 
 /*
  * uid's account name into out ("" when it has none, or an unsafe one) at

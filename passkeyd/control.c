@@ -45,7 +45,8 @@ struct client {
 	size_t out_len, out_off;
 	int64_t out_ms;
 	char name[CTL_USER_MAX + 1];	/* a non-root caller's, for this line; "" none */
-	int64_t naming_ms;	/* its line waits for its name (account_names.h) since; 0: not */
+	int64_t naming_ms;	/* its line waits for a name (account_names.h) since; 0: not */
+	uint64_t names_seen;	/* ... and was last tried when the resolver had answered so often */
 	char bound[CONTROL_BOUND_MAX][CEREMONY_TOKEN_LEN + 1];
 	size_t n_bound;
 	size_t len;
@@ -61,6 +62,7 @@ struct control_server {
 	size_t polled;		/* clients[0..polled) were given to poll this turn */
 	struct account_names *names;	/* non-root callers' (account_names.h) */
 	size_t names_at;	/* the resolver's fd in this turn's fds; 0: not there */
+	uint64_t names_collected;	/* turns in which the resolver had answers */
 };
 
 /*
@@ -441,26 +443,26 @@ serve_line(struct control_server *s, struct client *c, const char *line, size_t 
 	    sizeof(c->name)) != ACCOUNT_NAME_KNOWN;
 	call.name = c->name;
 	call.can_bind = room_to_bind(s, c);
-	call.due = c->held_ms != 0;	/* served only once its wait is over */
+	/* held once already, or waiting for a name: its wait is not made longer */
+	call.due = c->held_ms != 0 || c->naming_ms != 0;
 	answer = control_dispatch(s->d, &call, line, len);
 	if (call.needs_name || call.needs_account) {
 		enum account_name_state st = !call.needs_name ? ACCOUNT_NAME_WAIT :
 		    account_names_get(s->names, c->uid, now_ms, c->name, sizeof(c->name));
 
 		json_decref(answer);
+		c->names_seen = s->names_collected;
 		if (name_wait(c, st, now_ms) != ACCOUNT_NAME_BUSY)
 			return 0;	/* in its buffer, until the resolver answers */
-		reply(c, ctl_refusal_json(CTL_REFUSAL_DIRECTORY_BUSY));
-		c->last_ms = clock_monotonic_ms();
-		return 1;
-	}
-	c->naming_ms = 0;
-	if (call.later_us > 0) {
+		answer = ctl_refusal_json(CTL_REFUSAL_DIRECTORY_BUSY);
+	} else if (call.later_us > 0) {
 		c->held_ms = now_ms + (call.later_us + 999) / 1000;
 		c->line_ms = now_ms;	/* whole: its wait is ours, not the client's trickle */
 		return 0;
 	}
+	/* served: whatever it waited for is over (a wait left set would stop the reading) */
 	c->held_ms = 0;
+	c->naming_ms = 0;
 	if (call.bind_token[0] != '\0' && c->n_bound < CONTROL_BOUND_MAX)
 		memcpy(c->bound[c->n_bound++], call.bind_token, sizeof(call.bind_token));
 	if (call.deferred) {
@@ -479,6 +481,19 @@ serve_line(struct control_server *s, struct client *c, const char *line, size_t 
 	return 1;
 }
 
+/*
+ * A line waiting for a name is parsed again only once the resolver has
+ * answered (its name, or another's) or its wait is over: not on every
+ * turn, where a thousand waiting lines of 8 KiB would cost the loop 8 MiB
+ * of JSON each time.
+ */
+static int
+still_naming(const struct control_server *s, const struct client *c, int64_t now_ms)
+{
+	return c->naming_ms != 0 && c->names_seen == s->names_collected &&
+	    now_ms - c->naming_ms < ACCOUNT_NAMES_WAIT_MS;
+}
+
 /* Serves up to `budget` whole lines already in the buffer. */
 static void
 serve_buffered(struct control_server *s, struct client *c, int budget, int64_t now_ms)
@@ -486,7 +501,8 @@ serve_buffered(struct control_server *s, struct client *c, int budget, int64_t n
 	char *nl;
 
 	while (budget-- > 0 && !c->closing && !c->waiting && !c->eof && c->out == NULL &&
-	    c->held_ms <= now_ms && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
+	    c->held_ms <= now_ms && !still_naming(s, c, now_ms) &&
+	    (nl = memchr(c->buf, '\n', c->len)) != NULL) {
 		size_t line = (size_t)(nl - c->buf);
 
 		if (!serve_line(s, c, c->buf, line, now_ms))
@@ -615,8 +631,9 @@ control_handle(struct control_server *s, const struct pollfd *fds, size_t n,
 			read_client(c, now_ms);
 	}
 	/* names looked up: their callers' lines are served below */
-	if (s->names_at != 0 && s->names_at < n && (fds[s->names_at].revents & POLLIN))
-		account_names_collect(s->names, now_ms);
+	if (s->names_at != 0 && s->names_at < n && (fds[s->names_at].revents & POLLIN) &&
+	    account_names_collect(s->names, now_ms) > 0)
+		s->names_collected++;
 	for (size_t i = 0; i < s->n_clients; i++) {
 		struct client *c = s->clients[i];
 
@@ -659,14 +676,17 @@ control_client_count(const struct control_server *s)
 	return s->n_clients;
 }
 
-void
+int
 control_stop(struct control_server *s)
 {
+	int stuck;
+
 	if (s == NULL)
-		return;
+		return 0;
 	while (s->n_clients > 0)
 		drop_client(s, s->n_clients - 1);
 	close(s->listen_fd);
-	account_names_free(s->names);
+	stuck = account_names_free(s->names);
 	free(s);
+	return stuck;
 }

@@ -100,7 +100,8 @@ void control_handle(struct control_server *s, const struct pollfd *fds, size_t n
     int64_t now_ms);
 /* 0 when requests are already buffered (do not sleep in poll), else -1. */
 int control_timeout_ms(const struct control_server *s);
-void control_stop(struct control_server *s);
+/* 1 when a name lookup was still out: end with _exit (account_names_free) */
+int control_stop(struct control_server *s);
 size_t control_client_count(const struct control_server *s);
 
 /*

@@ -36,12 +36,12 @@ json_t *control_dispatch(struct passkeyd *d, struct control_call *call,
 
 /*
  * The account root's request names, as NSS spells it (pw_name), into out:
- * CTL_REFUSAL_NONE; unknown_user when there is no such account; busy when
- * NSS failed or is too slow; bad_request for a name that is not one.
- * NSS is asked off the loop (account_names.h): while it is, this returns
- * CTL_REFUSAL_NONE with x->call->needs_account set, and the handler must
- * return NULL at once, having changed nothing (its line is served again
- * when the answer has come).
+ * CTL_REFUSAL_NONE; unknown_user when there is no such account;
+ * directory_busy when NSS failed or is too slow; bad_request for a name
+ * that is not one.  NSS is asked off the loop (account_names.h): while it
+ * is, this returns CTL_REFUSAL_NONE with x->call->needs_account set, and
+ * the handler must return NULL at once, having changed nothing (its line
+ * is served again when the answer has come).
  */
 enum ctl_refusal op_account(const struct op_ctx *x, const char *name, char out[CTL_USER_MAX + 1]);
 

@@ -619,7 +619,7 @@ int
 main(int argc, char **argv)
 {
 	const char *config_path = NULL;
-	int foreground = 0, check_only = 0, rc = 1;
+	int foreground = 0, check_only = 0, names_stuck = 0, rc = 1;
 	char err[512], *cert = NULL, *key = NULL;
 	struct passkeyd d;
 	struct ceremony_limits limits;
@@ -745,7 +745,7 @@ out:
 		journal_free(d.journal, &d);
 		d.journal = NULL;
 	}
-	control_stop(d.control);
+	names_stuck = control_stop(d.control);
 	metrics_server_stop(d.metrics_server);
 	http_stop(d.http);
 	ceremony_table_free(d.ceremonies);
@@ -758,5 +758,10 @@ out:
 	free(cert);
 	free(key);
 	config_free(&d.cfg);
+	if (names_stuck) {
+		/* a resolver is still inside NSS: exit(3)'s destructors would race with it */
+		fflush(NULL);
+		_exit(rc);
+	}
 	return rc;
 }

@@ -257,11 +257,14 @@ subject_prepare(const struct op_ctx *x, int first_page, struct subject *s)
 		return refused;
 	if (user != NULL)
 		snprintf(s->user, sizeof(s->user), "%s", user);
-	if (user != NULL && x->uid == 0 && first_page) {
+	if (user != NULL && x->uid == 0) {
 		char account[CTL_USER_MAX + 1];
 
 		refused = op_account(x, user, account);
-		s->check_unknown = refused == CTL_REFUSAL_UNKNOWN_USER;
+		s->check_unknown = first_page && refused == CTL_REFUSAL_UNKNOWN_USER;
+		/* the account's own spelling: a case-insensitive NSS's "ALICE" is alice */
+		if (refused == CTL_REFUSAL_NONE && account[0] != '\0')
+			snprintf(s->user, sizeof(s->user), "%s", account);
 		if (refused == CTL_REFUSAL_UNKNOWN_USER)
 			refused = CTL_REFUSAL_NONE;	/* a typo only if it has no passkeys either */
 	}

@@ -6,7 +6,8 @@
  * nss_wrapper's own files, for tests/daemon/test_availability.py; never
  * installed.
  *
- * Accounts: "dir-N" (N = 0..999) is uid 71000 + N.  Uids 72000..72999 are
+ * Accounts: "dir-N" (N = 0..999) is uid 71000 + N; the directory finds
+ * it by any case ("DIR-7" is dir-7), as SSSD and winbind do.  Uids 72000..72999 are
  * searched for and not found, as slowly, as are names "dir-N" past 999;
  * for uids 73000..73999 and names "broken-..." the directory fails, as
  * slowly (UNAVAIL, EIO).  Any other name or uid is not
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -80,7 +82,7 @@ _nss_slow_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len,
 		*errnop = EIO;
 		return NSS_STATUS_UNAVAIL;
 	}
-	if (name == NULL || strncmp(name, "dir-", 4) != 0)
+	if (name == NULL || strncasecmp(name, "dir-", 4) != 0)
 		return not_found(errnop);
 	directory_wait();
 	n = strtoul(name + 4, &end, 10);

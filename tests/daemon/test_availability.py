@@ -541,6 +541,11 @@ def test_slow_directory(tmp):
            f"slow directory: {refused} logins naming directory accounts answered "
            f"no_passkey in 8 s, more than a lookup each would allow", stats)
         # root's own requests naming accounts: their lookups are off the loop too
+        j = d.ctl({"op": "enroll", "user": "DIR-17"})
+        r = d.ctl({"op": "revoke_enrollment", "user": "dir-17"})
+        ok(j.get("ok") is True and r.get("ok") is True,
+           "slow directory: root's enroll of DIR-17 (a case-insensitive directory) enrolls "
+           "the account as the directory spells it, dir-17", (j, r))
         answers = {u: [d.ctl({"op": op, "user": u}).get("error") for op in ("enroll", "list")]
                    for u in ("dir-5000", "broken-1")}
         ok(answers == {"dir-5000": ["unknown_user", "unknown_user"],
