@@ -43,6 +43,7 @@ struct slot {
 struct account_slot {
 	int used;
 	int failed;
+	uint64_t written;		/* the order answers were kept in */
 	int64_t until_ms;
 	char asked[CTL_USER_MAX + 1];	/* the name as the request gave it */
 	char name[CTL_USER_MAX + 1];	/* the account's pw_name; "" when there is none */
@@ -84,8 +85,11 @@ struct account_names {
 	pthread_mutex_t mu;
 	struct lane lanes[LANES];
 	uint64_t next_seq;
+	uint64_t accounts_written;		/* the loop's, as the slots are */
 	uint64_t lookups;			/* under mu */
 	int stop;				/* under mu */
+	int alive;				/* resolvers running; under mu */
+	int orphaned;				/* freed by the last to end; under mu */
 	int pipe_rd, pipe_wr;			/* made with the first resolver */
 };
 
@@ -114,11 +118,24 @@ account_names_new(void)
 	return n;
 }
 
+static void
+destroy(struct account_names *n)
+{
+	for (int l = 0; l < LANES; l++)
+		pthread_cond_destroy(&n->lanes[l].work);
+	if (n->pipe_rd >= 0) {
+		close(n->pipe_rd);
+		close(n->pipe_wr);
+	}
+	pthread_mutex_destroy(&n->mu);
+	free(n);
+}
+
 int
 account_names_free(struct account_names *n)
 {
 	struct timespec until;
-	int stuck = 0;
+	int stuck = 0, last;
 
 	if (n == NULL)
 		return 0;
@@ -135,23 +152,27 @@ account_names_free(struct account_names *n)
 		until.tv_nsec -= 1000000000L;
 	}
 	for (int l = 0; l < LANES; l++)
-		if (n->lanes[l].started && pthread_timedjoin_np(n->lanes[l].thread, NULL, &until) != 0)
+		if (n->lanes[l].started && pthread_timedjoin_np(n->lanes[l].thread, NULL,
+		    &until) != 0) {
+			pthread_detach(n->lanes[l].thread);
 			stuck = 1;
-	/*
-	 * A lookup still out (a directory that hangs) keeps using n: it is
-	 * left to the exiting process, which a hung NSS must not hold back.
-	 */
-	if (stuck)
-		return 1;
-	for (int l = 0; l < LANES; l++)
-		pthread_cond_destroy(&n->lanes[l].work);
-	if (n->pipe_rd >= 0) {
-		close(n->pipe_rd);
-		close(n->pipe_wr);
+		}
+	if (!stuck) {
+		destroy(n);
+		return 0;
 	}
-	pthread_mutex_destroy(&n->mu);
-	free(n);
-	return 0;
+	/*
+	 * A lookup still out (a directory that hangs) keeps using n: the
+	 * last resolver to end frees it, unless the process ends first (a
+	 * hung NSS must not hold a stop back).
+	 */
+	pthread_mutex_lock(&n->mu);
+	n->orphaned = 1;
+	last = n->alive == 0;	/* or they all ended meanwhile */
+	pthread_mutex_unlock(&n->mu);
+	if (last)
+		destroy(n);
+	return !last;
 }
 
 /*
@@ -217,7 +238,7 @@ resolver_main(void *arg)
 	struct job_key k;
 	struct job *j;
 	ssize_t woke;
-	int rc;
+	int rc, last;
 
 	pthread_mutex_lock(&n->mu);
 	while (!n->stop) {
@@ -239,7 +260,10 @@ resolver_main(void *arg)
 		woke = write(n->pipe_wr, "", 1);
 		(void)woke;
 	}
+	last = --n->alive == 0 && n->orphaned;
 	pthread_mutex_unlock(&n->mu);
+	if (last)
+		destroy(n);	/* account_names_free left it to us */
 	return NULL;
 }
 
@@ -264,7 +288,10 @@ start_resolver(struct lane *lane)
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &was);
+	pthread_mutex_lock(&n->mu);
 	started = pthread_create(&lane->thread, NULL, resolver_main, lane) == 0;
+	n->alive += started;
+	pthread_mutex_unlock(&n->mu);
 	pthread_sigmask(SIG_SETMASK, &was, NULL);
 	if (!started)
 		return -1;
@@ -380,7 +407,7 @@ account_slot_of(struct account_names *n, const char *asked)
 	return NULL;
 }
 
-/* Where an answer for a name goes: its own slot, else a free one, else the oldest. */
+/* Where an answer for a name goes: its own slot, else a free one, else the one kept first. */
 static struct account_slot *
 account_slot_for(struct account_names *n, const char *asked)
 {
@@ -389,7 +416,7 @@ account_slot_for(struct account_names *n, const char *asked)
 	for (size_t i = 0; s == NULL && i < ACCOUNT_NAMES_BY_NAME_SLOTS; i++) {
 		if (!n->accounts[i].used)
 			return &n->accounts[i];
-		if (n->accounts[i].until_ms < oldest->until_ms)
+		if (n->accounts[i].written < oldest->written)
 			oldest = &n->accounts[i];
 	}
 	return s != NULL ? s : oldest;
@@ -428,6 +455,7 @@ keep_answer(struct account_names *n, struct job *j, int64_t now_ms)
 	if (j->by_name) {
 		a = account_slot_for(n, j->asked);
 		*a = (struct account_slot){ .used = 1, .failed = j->failed,
+		    .written = ++n->accounts_written,
 		    .until_ms = now_ms + ACCOUNT_NAMES_BY_NAME_TTL_MS };
 		memcpy(a->asked, j->asked, sizeof(a->asked));
 		memcpy(a->name, j->name, sizeof(a->name));

@@ -65,9 +65,9 @@ struct account_names *account_names_new(void);
 /*
  * Stops the resolvers.  A lookup in flight is waited for at most
  * ACCOUNT_NAMES_STOP_MS (a stop or restart must not wait for a directory
- * that hangs); past that, n is left to the exiting process, and this
- * returns 1: the process must then end with _exit(2), since exit(3)'s
- * destructors would race with the resolver still inside NSS.
+ * that hangs); past that, the last resolver to end frees n, and this
+ * returns 1: a process that ends now must do so with _exit(2), since
+ * exit(3)'s destructors would race with the resolver still inside NSS.
  */
 int account_names_free(struct account_names *n);
 

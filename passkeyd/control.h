@@ -70,7 +70,7 @@ struct control_call {
 	 * microseconds.
 	 */
 	int64_t later_us;
-	int due;		/* a line held once and its wait over: it runs now */
+	int due;		/* a line held once, or waiting for a name: not held (again) */
 	/*
 	 * The caller's name is not known yet (account_names.h): an op that
 	 * acts on the caller's own account does not run, and sets needs_name.
@@ -98,7 +98,11 @@ size_t control_fill_poll(struct control_server *s, struct pollfd *fds, size_t ma
 /* Handles what poll reported for the descriptors it filled. */
 void control_handle(struct control_server *s, const struct pollfd *fds, size_t n,
     int64_t now_ms);
-/* 0 when requests are already buffered (do not sleep in poll), else -1. */
+/*
+ * How long poll may sleep for the control side: 0 when a buffered line
+ * can be served now, the milliseconds until the first held line's or
+ * name wait's end, or -1 (nothing to wait for).
+ */
 int control_timeout_ms(const struct control_server *s);
 /* 1 when a name lookup was still out: end with _exit (account_names_free) */
 int control_stop(struct control_server *s);

@@ -760,7 +760,8 @@ out:
 	config_free(&d.cfg);
 	if (names_stuck) {
 		/* a resolver is still inside NSS: exit(3)'s destructors would race with it */
-		fflush(NULL);
+		fflush(stdout);	/* not fflush(NULL): NSS may hold a stream of its own */
+		fflush(stderr);
 		_exit(rc);
 	}
 	return rc;

@@ -646,6 +646,11 @@ def test_frozen_registrations(f):
         s.sendall(b'{"op": "register_begin"}\n')
         s.close()
         return ""
+    # dave's name known first: a line waiting for its caller's name is not
+    # run once its caller has gone (account_names.h), and this one must be
+    warm = f.w2.ctl({"op": "list"}, uid=dave)
+    ok(warm.get("ok") is True, "frozen registrations: dave lists first (his name is known)",
+       warm)
     with frozen(f.pg):
         enroll = sent(f.w2, {"op": "enroll", "user": "erin"})
         t = threading.Thread(target=add)

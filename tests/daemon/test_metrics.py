@@ -13,10 +13,12 @@ and read with a real parser (Debian's python3-prometheus-client):
 
 TAP; needs root like test_daemon.py, whose harness it uses.
 usage: test_metrics.py PASSKEYD"""
+import hashlib
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -41,7 +43,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 import test_daemon as td  # noqa: E402  (reads PASSKEYD from sys.argv[1])
 import soft_authenticator as sa  # noqa: E402
-from tap import ok, group, plan, skip_all, free_port  # noqa: E402
+from daemon import as_uid  # noqa: E402
+from tap import ok, group, plan, skip, skip_all, free_port  # noqa: E402
 
 PASSKEYD = os.path.abspath(sys.argv[1])
 
@@ -213,6 +216,65 @@ def first_pages_half_closed(d, n=32):
             s.close()
 
 
+def seed_own(store, user, count):
+    """count passkeys of user's, written into the store as passkeyd would."""
+    db = sqlite3.connect(store, timeout=30)
+    with db:
+        db.execute("INSERT OR IGNORE INTO users (name, handle, created) VALUES (?, ?, 1)",
+                   (user, os.urandom(32)))
+        for i in range(count):
+            cid = hashlib.sha256(f"own-{user}-{i}".encode()).digest()
+            db.execute("INSERT INTO credentials (user, id, alg, pubkey_cose, sign_count, fmt,"
+                       " aaguid, uv, be, bs, attestation, created, last_used, id_hash) VALUES"
+                       " (?, ?, -7, ?, 0, 'none', zeroblob(16), 1, 0, 0, 'none', ?, 0, ?)",
+                       (user, cid, b"\xa5\x01\x02\x03\x26" + bytes(72), 1700000000 + i,
+                        hashlib.sha256(cid).hexdigest()))
+    db.close()
+
+
+def one_connection(d, lines, then=None):
+    """The answers to lines sent at once on a new connection, then (if
+    given) to `then`, sent once those came: a JSON list, as as_uid wants
+    text; [..., null] when `then` got no answer in 10 s."""
+    s = d.connect(timeout=10)
+    f = s.makefile("rb")
+    out = []
+    try:
+        s.sendall(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+        out = [json.loads(f.readline() or b"{}").get("error", "ok") for _ in lines]
+        if then is not None:
+            s.sendall(json.dumps(then).encode() + b"\n")
+            try:
+                out.append(json.loads(f.readline() or b"{}").get("error", "ok"))
+            except (OSError, ValueError):
+                out.append(None)
+    finally:
+        s.close()
+    return json.dumps(out)
+
+
+def held_then_refused(d, rounds=4):
+    """While bob lists his 200 passkeys' first page 40 times, spending the
+    users' share of the loop, a local account whose directory fails (uid
+    73000 + i, in 3.5 s: tests/daemon/nss_slow.c) asks its `list`: held
+    for the share (most often), then waiting for its name, it is refused
+    directory_busy at 3 s; once that answer has come, it pings on the same
+    connection.  Returns the listings' codes and the pings'."""
+    bob = d.uid_of("bob")
+    codes, pings = [], []
+    for i in range(rounds):
+        spend = threading.Thread(target=as_uid, args=(bob, lambda: one_connection(
+            d, [{"op": "list"}] * 40)))
+        spend.start()
+        time.sleep(0.05)
+        code, ping = json.loads(as_uid(73000 + i, lambda: one_connection(
+            d, [{"op": "list"}], then={"op": "ping"})) or "[null, null]")
+        spend.join()
+        codes.append(code)
+        pings.append(ping)
+    return codes, pings
+
+
 def test_listing_yields(tmp):
     """A root listing's pages wait for the loop's share only while other
     work keeps the loop busy (passkeyd/share.h): the listing still ends,
@@ -224,7 +286,13 @@ def test_listing_yields(tmp):
     d = td.Daemon(tmp, "share")
     d.stop()
     seed(d.store, 3000)
-    d = td.Daemon(tmp, "share2", store=d.store, extra=f"metrics_listen = 127.0.0.1:{mport}\n")
+    # a directory that fails on names broken-..., after 3.5 s (tests/daemon/nss_slow.c)
+    slow = os.environ.get("NSS_SLOW_MODULE")
+    slow = slow if slow and os.path.exists(slow) else None
+    env = {"NSS_WRAPPER_MODULE_SO_PATH": slow, "NSS_WRAPPER_MODULE_FN_PREFIX": "slow",
+           "NSS_SLOW_MS": "3500"} if slow else None
+    d = td.Daemon(tmp, "share2", store=d.store, extra=f"metrics_listen = 127.0.0.1:{mport}\n",
+                  env=env)
     held = lambda: value(families(scrape(mport)[2]), "passkeyd_control_reads_held",  # noqa: E731
                          "passkeyd_control_reads_held_total")
 
@@ -296,6 +364,19 @@ def test_listing_yields(tmp):
            "a flood, 32 half-closed connections: every page is answered, those that waited too",
            ("answered", sum(1 for p in pages if p == first), "of", len(pages),
             "held", held() - before, "busy", busy_seen))
+        if slow is None:
+            skip("a line held, then refused directory_busy",
+                 "NSS_SLOW_MODULE is not set (meson test sets it)")
+            return
+        # a line that waited for the share and then for a name past its
+        # bound: its refusal ends both waits, and the connection is read
+        # again
+        seed_own(d.store, "bob", 200)
+        before = held()
+        codes, pings = during(flood, lister=held_then_refused)
+        ok(set(codes) == {"directory_busy"} and held() > before and set(pings) == {"ok"},
+           "a flood: listings held for the share, then refused directory_busy; the "
+           "connection's next request is answered", (codes, pings, "held", held() - before))
     finally:
         d.stop()
 
