@@ -334,15 +334,14 @@ ask(struct account_names *n, struct lane *lane, const struct job_key *k, int64_t
 		if (j->state == JOB_FREE) {
 			if (free_job == NULL)
 				free_job = j;
-		} else if (is_job_for(j, k) && j->state == JOB_QUEUED &&
-		    now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS) {
-			j->seq = n->next_seq++;
-			j->asked_ms = now_ms;
-			return ACCOUNT_NAME_WAIT;
-		} else if (is_job_for(j, k))
+		} else if (is_job_for(j, k)) {
+			if (j->state == JOB_QUEUED && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS) {
+				j->seq = n->next_seq++;
+				j->asked_ms = now_ms;
+			}
 			return j->state == JOB_RUNNING && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS ?
 			    ACCOUNT_NAME_BUSY : ACCOUNT_NAME_WAIT;
-		else if (j->state == JOB_QUEUED && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS &&
+		} else if (j->state == JOB_QUEUED && now_ms - j->asked_ms >= ACCOUNT_NAMES_WAIT_MS &&
 		    (stale == NULL || j->seq < stale->seq))
 			stale = j;
 	}
@@ -413,13 +412,15 @@ account_slot_for(struct account_names *n, const char *asked)
 {
 	struct account_slot *s = account_slot_of(n, asked), *oldest = &n->accounts[0];
 
-	for (size_t i = 0; s == NULL && i < ACCOUNT_NAMES_BY_NAME_SLOTS; i++) {
+	if (s != NULL)
+		return s;
+	for (size_t i = 0; i < ACCOUNT_NAMES_BY_NAME_SLOTS; i++) {
 		if (!n->accounts[i].used)
 			return &n->accounts[i];
 		if (n->accounts[i].written < oldest->written)
 			oldest = &n->accounts[i];
 	}
-	return s != NULL ? s : oldest;
+	return oldest;
 }
 
 enum account_name_state

@@ -25,6 +25,7 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "store.h"
 #include "store_backend.h"
 
@@ -576,15 +577,6 @@ sq_journal_wal_once(sqlite3 *db)
 	return err;
 }
 
-static int64_t
-sq_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Switching a new file to WAL needs an exclusive lock that the pragma
  * asks for while already reading, so SQLite answers BUSY at once instead
@@ -594,11 +586,11 @@ sq_monotonic_ms(void)
 static store_err_t
 sq_journal_wal(sqlite3 *db)
 {
-	int64_t deadline = sq_monotonic_ms() + SQ_BUSY_TIMEOUT_MS;
+	int64_t deadline = clock_monotonic_ms() + SQ_BUSY_TIMEOUT_MS;
 	store_err_t err;
 
 	while ((err = sq_journal_wal_once(db)) == STORE_ERR_BUSY &&
-	    sq_monotonic_ms() < deadline)
+	    clock_monotonic_ms() < deadline)
 		sqlite3_sleep(10);
 	return err;
 }

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "account_names.h"
+#include "clock.h"
 #include "ctl_text.h"
 
 #define NO_UID		3999999u	/* no account on a test machine */
@@ -238,7 +239,7 @@ test_newest_first(void **state)
 
 /*
  * The account a name root's request gives: its own spelling, "" for none,
- * kept only ACCOUNT_NAMES_BY_NAME_TTL_MS; by the same resolver.
+ * kept only ACCOUNT_NAMES_BY_NAME_TTL_MS; looked up by root's own resolver.
  */
 static void
 test_account_by_name(void **state)
@@ -314,15 +315,6 @@ test_failed_lookup_is_busy(void **state)
 	account_names_free(n);
 }
 
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * A stop does not wait for a directory that hangs: a lookup of 1.5 s in
  * flight holds account_names_free back ACCOUNT_NAMES_STOP_MS, and it says
@@ -348,9 +340,9 @@ test_stop_does_not_wait_for_hung_lookup(void **state)
 	assert_int_equal(account_names_get(n, SLOW_UID + 900, T0, name, sizeof(name)),
 	    ACCOUNT_NAME_WAIT);
 	nanosleep(&running, NULL);	/* the resolver has taken it */
-	t0 = monotonic_ms();
+	t0 = clock_monotonic_ms();
 	stuck = account_names_free(n);
-	took = monotonic_ms() - t0;
+	took = clock_monotonic_ms() - t0;
 	nanosleep(&rest, NULL);	/* the lookup left behind ends */
 	setenv("NSS_SLOW_MS", "1000", 1);
 	assert_int_equal(stuck, 1);
