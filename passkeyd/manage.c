@@ -46,6 +46,23 @@ manage_subject(const struct op_ctx *x, enum ctl_refusal *refused)
 	return x->self;
 }
 
+/*
+ * Rows are kept under the account's own spelling (pw_name), so root's
+ * "ALICE" on a case-insensitive NSS (SSSD, winbind) must act on alice's:
+ * else a revocation would find nothing and answer as if done.  A name NSS
+ * does not know, or cannot answer for, is kept as typed: an account
+ * removed from the directory may still have rows.
+ */
+enum ctl_refusal
+manage_account(const struct op_ctx *x, const char *typed, char out[CTL_USER_MAX + 1])
+{
+	enum ctl_refusal refused = op_account(x, typed, out);
+
+	if (out[0] == '\0' && !x->call->needs_account)
+		snprintf(out, CTL_USER_MAX + 1, "%s", typed);
+	return refused;
+}
+
 void
 manage_short_id(const unsigned char *id, size_t len, char out[MANAGE_ID_HEX + 1])
 {
@@ -258,13 +275,8 @@ subject_prepare(const struct op_ctx *x, int first_page, struct subject *s)
 	if (user != NULL)
 		snprintf(s->user, sizeof(s->user), "%s", user);
 	if (user != NULL && x->uid == 0) {
-		char account[CTL_USER_MAX + 1];
-
-		refused = op_account(x, user, account);
+		refused = manage_account(x, user, s->user);
 		s->check_unknown = first_page && refused == CTL_REFUSAL_UNKNOWN_USER;
-		/* the account's own spelling: a case-insensitive NSS's "ALICE" is alice */
-		if (refused == CTL_REFUSAL_NONE && account[0] != '\0')
-			snprintf(s->user, sizeof(s->user), "%s", account);
 		if (refused == CTL_REFUSAL_UNKNOWN_USER)
 			refused = CTL_REFUSAL_NONE;	/* a typo only if it has no passkeys either */
 	}
@@ -395,6 +407,7 @@ struct change {
 	char name[STORE_NICKNAME_MAX + 1];	/* rename */
 	int keep_last;				/* remove: refuse the last one */
 	store_err_t kept;			/* remove: STORE_ERR_LAST when refused */
+	int typed_only;				/* revoke: NSS could not say how the name is spelled */
 	const char *event;
 	struct control_reply *reply;
 };
@@ -753,8 +766,10 @@ revoke_done(struct passkeyd *d, void *arg, store_err_t se)
 	 */
 	if (se == STORE_OK)
 		change_print(d, ch, "ok", NULL);
+	/* nothing under the name as typed: it may be spelled otherwise */
 	control_answer(ch->reply, se == STORE_OK ? op_ok() :
-	    op_refuse(se == STORE_ERR_NOT_FOUND ? CTL_REFUSAL_NO_ENROLLMENT : refusal_of(d, se)));
+	    op_refuse(se != STORE_ERR_NOT_FOUND ? refusal_of(d, se) : ch->typed_only ?
+	    CTL_REFUSAL_DIRECTORY_BUSY : CTL_REFUSAL_NO_ENROLLMENT));
 	change_free(ch);
 }
 
@@ -762,15 +777,22 @@ json_t *
 manage_revoke_enrollment(struct op_ctx *x)
 {
 	const char *user = json_string_value(json_object_get(x->req, "user"));
+	char account[CTL_USER_MAX + 1];
+	enum ctl_refusal refused;
 	struct change *ch;
 
 	if (!ctl_user_name_valid(user))
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	refused = manage_account(x, user, account);
+	if (x->call->needs_account)
+		return NULL;	/* served again once NSS has answered */
 	if ((ch = calloc(1, sizeof(*ch))) == NULL ||
-	    (ch->c.user = strdup(user)) == NULL) {
+	    (ch->c.user = strdup(account)) == NULL) {
 		free(ch);
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	}
+	/* a directory outage does not block a revocation (revoke_done) */
+	ch->typed_only = refused == CTL_REFUSAL_DIRECTORY_BUSY;
 	ch->event = "enrollment_revoked";
 	snprintf(ch->detail, sizeof(ch->detail), "by=root");
 	return change_queue(x, ch, revoke_apply, revoke_done);

@@ -25,6 +25,15 @@
 const char *manage_subject(const struct op_ctx *x, enum ctl_refusal *refused);
 
 /*
+ * The account root's request names, into out: as NSS spells it
+ * (op_account), else as typed.  Returns op_account's refusal: NONE,
+ * UNKNOWN_USER or DIRECTORY_BUSY (out holds the typed name), or NONE
+ * with x->call->needs_account set (out empty: not run yet, return NULL).
+ */
+enum ctl_refusal manage_account(const struct op_ctx *x, const char *typed,
+    char out[CTL_USER_MAX + 1]);
+
+/*
  * One page of a listing as one answer line, {"ok":true,"KEY":[...],...},
  * each item serialized once: it goes into the line as it is, and the
  * control layer sends the line without serializing the page again.  An

@@ -118,14 +118,22 @@ sessions_list(struct op_ctx *x)
 	if (p == NULL)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	user = manage_subject(x, &refused);
+	if (refused == CTL_REFUSAL_NONE && user != NULL && x->uid == 0)
+		refused = manage_account(x, user, p->user);
+	else if (user != NULL)
+		snprintf(p->user, sizeof(p->user), "%s", user);
+	if (x->call->needs_account) {
+		free(p);
+		return NULL;	/* served again once NSS has answered */
+	}
+	if (refused == CTL_REFUSAL_UNKNOWN_USER)
+		refused = CTL_REFUSAL_NONE;	/* a removed account's windows, or none */
 	if (refused == CTL_REFUSAL_NONE && (p->has = get_window_cursor(x->req, &p->after)) < 0)
 		refused = CTL_REFUSAL_BAD_REQUEST;
 	if (refused != CTL_REFUSAL_NONE) {
 		free(p);
 		return op_refuse(refused);
 	}
-	if (user != NULL)
-		snprintf(p->user, sizeof(p->user), "%s", user);
 	return op_read(x, page_read, page_answer, p);
 }
 
@@ -136,6 +144,7 @@ struct revoke {
 	char detail[128];
 	size_t n;
 	int audit;		/* this instance's role writes the audit log (a host's does not) */
+	int typed_only;		/* root's user: NSS could not say how it is spelled */
 	struct control_reply *reply;
 };
 
@@ -169,6 +178,8 @@ revoke_done(struct passkeyd *d, void *arg, store_err_t se)
 		    .user = r->user[0] != '\0' ? r->user : NULL, .verdict = "ok" });
 	if (se != STORE_OK)
 		control_answer(r->reply, op_refuse(store_refusal(d, se)));
+	else if (r->n == 0 && r->typed_only)	/* the name may be spelled otherwise */
+		control_answer(r->reply, op_refuse(CTL_REFUSAL_DIRECTORY_BUSY));
 	else if (r->n == 0 && r->id[0] != '\0')
 		control_answer(r->reply, op_refuse(CTL_REFUSAL_UNKNOWN_WINDOW));
 	else
@@ -183,7 +194,9 @@ sessions_revoke(struct op_ctx *x)
 {
 	const char *id = json_string_value(json_object_get(x->req, "id")), *user;
 	json_t *all = json_object_get(x->req, "all"), *refused_json;
+	char account[CTL_USER_MAX + 1];
 	enum ctl_refusal refused;
+	int typed_only = 0;
 	struct revoke *r;
 
 	user = manage_subject(x, &refused);
@@ -194,6 +207,14 @@ sessions_revoke(struct op_ctx *x)
 	    (all != NULL && !json_is_boolean(all)) ||
 	    (json_object_get(x->req, "id") != NULL && id == NULL))
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	if (user != NULL && x->uid == 0) {
+		refused = manage_account(x, user, account);
+		if (x->call->needs_account)
+			return NULL;	/* served again once NSS has answered */
+		/* a directory outage does not block a revocation (revoke_done) */
+		typed_only = refused == CTL_REFUSAL_DIRECTORY_BUSY;
+		user = account;
+	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	snprintf(r->id, sizeof(r->id), "%s", id != NULL ? id : "");
@@ -201,6 +222,7 @@ sessions_revoke(struct op_ctx *x)
 	snprintf(r->detail, sizeof(r->detail), "id=%s by=%s", id != NULL ? id : "all",
 	    x->uid == 0 ? "root" : x->self);
 	r->audit = x->d->audit_rows;
+	r->typed_only = typed_only;
 	if ((refused_json = op_defer_write(x, &r->reply, revoke_apply, revoke_done, r)) != NULL)
 		free(r);
 	return refused_json;

@@ -494,6 +494,43 @@ def timed_ctl(d, req, **kw):
     return answer, time.monotonic() - t0
 
 
+def root_revocations_by_name(d):
+    """Root's revocations naming an account act on the rows kept under its
+    own spelling.  Known limit before: they used the name as typed, so on a
+    case-insensitive directory root's revocation of DIR-19's windows found
+    none and answered ok, revoked 0, and the windows stayed open."""
+    j = d.ctl({"op": "enroll", "user": "dir-18"})
+    r = [d.ctl({"op": "revoke_enrollment", "user": "DIR-18"}) for _ in range(2)]
+    ok(j.get("ok") is True and r[0].get("ok") is True and r[1].get("error") == "no_enrollment",
+       "slow directory: root's revoke_enrollment of DIR-18 ends dir-18's enrollment (a "
+       "second one finds none)", (j, r))
+    auth = sa.SoftAuthenticator()
+    e = harness.login(d, user="dir-19", enroll="after-auth")
+    st, reg = sa.register(d.origin, e.get("token", ""), auth)
+    j = d.hold({"op": "login_begin", "user": "dir-19", "resolved": True, "rhost": "192.0.2.19",
+                "service": "sshd", "enroll": "none", "reuse": 300, "reuse_key": "optional"})
+    st2, r = sa.login(d.origin, j.get("token", ""), auth)
+    ok(st == 200 and st2 == 200 and r.get("state") == "approved",
+       "slow directory: dir-19 registers, then logs in with reuse=300 (a window)", (reg, r))
+    ls = d.ctl({"op": "sessions", "user": "DIR-19"})
+    ok(ls.get("ok") is True and [w.get("user") for w in ls.get("sessions", [])] == ["dir-19"],
+       "slow directory: root's sessions of DIR-19 lists dir-19's window", ls)
+    r = d.ctl({"op": "sessions_revoke", "user": "DIR-19", "all": True})
+    ls = d.ctl({"op": "sessions", "user": "dir-19"})
+    ok(r.get("ok") is True and r.get("revoked") == 1 and ls.get("sessions") == [],
+       "slow directory: root's sessions_revoke of DIR-19 ends dir-19's window", (r, ls))
+    # the directory fails for broken-*: a revocation is not blocked (it runs
+    # under the name as typed), but finding nothing it cannot say "none"
+    answers = [d.ctl(q).get("error") for q in (
+        {"op": "revoke_enrollment", "user": "broken-2"},
+        {"op": "sessions_revoke", "user": "broken-2", "all": True},
+        {"op": "sessions", "user": "broken-2"})]
+    ok(answers == ["directory_busy"] * 3,
+       "slow directory: root's revocations and sessions naming an account the directory "
+       "fails on, with nothing under that spelling, are directory_busy, not "
+       "no_enrollment or revoked 0", answers)
+
+
 def test_slow_directory(tmp):
     """Known limit before: every NSS lookup ran on the loop, so a slow
     directory let unauthenticated clients (sshd's MaxStartups of them)
@@ -546,6 +583,7 @@ def test_slow_directory(tmp):
         ok(j.get("ok") is True and r.get("ok") is True,
            "slow directory: root's enroll of DIR-17 (a case-insensitive directory) enrolls "
            "the account as the directory spells it, dir-17", (j, r))
+        root_revocations_by_name(d)
         answers = {u: [d.ctl({"op": op, "user": u}).get("error") for op in ("enroll", "list")]
                    for u in ("dir-5000", "broken-1")}
         ok(answers == {"dir-5000": ["unknown_user", "unknown_user"],
