@@ -102,8 +102,10 @@ class Probe(threading.Thread):
         s.settimeout(5)
         try:
             s.connect(self.d.sock)
-            s.sendall((json.dumps({"op": "login_begin", "user": self.user, "rhost": self.rhost,
-                                   "service": "sshd", "enroll": "after-auth"}) + "\n").encode())
+            # as pam_passkey sends it: the name resolved in sshd's process
+            s.sendall((json.dumps({"op": "login_begin", "user": self.user, "resolved": True,
+                                   "rhost": self.rhost, "service": "sshd",
+                                   "enroll": "after-auth"}) + "\n").encode())
             j = json.loads(read_line(s) or "{}")
             self.begin.append(time.monotonic() - t0)
             if not j.get("ok"):
