@@ -431,7 +431,7 @@ account_names_get_account(struct account_names *n, const char *asked, int64_t no
 
 	out[0] = '\0';
 	if (s != NULL && now_ms < s->until_ms &&
-	    s->until_ms - now_ms <= ACCOUNT_NAMES_BY_NAME_TTL_MS) {
+	    s->until_ms - now_ms <= ACCOUNT_NAMES_TTL_S * 1000) {
 		if (s->failed)
 			return ACCOUNT_NAME_BUSY;
 		snprintf(out, len, "%s", s->name);
@@ -454,10 +454,14 @@ keep_answer(struct account_names *n, struct job *j, int64_t now_ms)
 	struct slot *s;
 
 	if (j->by_name) {
+		/* found: as long as a uid's name; none or failed: briefly */
+		int found = !j->failed && j->name[0] != '\0';
+
 		a = account_slot_for(n, j->asked);
 		*a = (struct account_slot){ .used = 1, .failed = j->failed,
 		    .written = ++n->accounts_written,
-		    .until_ms = now_ms + ACCOUNT_NAMES_BY_NAME_TTL_MS };
+		    .until_ms = now_ms + (found ? ACCOUNT_NAMES_TTL_S * 1000 :
+		    ACCOUNT_NAMES_BY_NAME_TTL_MS) };
 		memcpy(a->asked, j->asked, sizeof(a->asked));
 		memcpy(a->name, j->name, sizeof(a->name));
 		return;

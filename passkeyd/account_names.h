@@ -33,9 +33,11 @@
  * own spelling (pw_name: a case-insensitive NSS maps "ALICE" to "alice")
  * or to know it has none: a second resolver looks the name up, with a
  * queue of its own (no local account's lookups can hold root's back or
- * fill its queue) and the same bounds, and its answer is kept only
- * ACCOUNT_NAMES_BY_NAME_TTL_MS, for the request that asked (an account
- * root has just added is seen at once).
+ * fill its queue) and the same bounds.  An account found is kept
+ * ACCOUNT_NAMES_TTL_S, as a uid's name (root paging through one user's
+ * passkeys asks again for every page); "no such account", or a failure,
+ * only ACCOUNT_NAMES_BY_NAME_TTL_MS (an account root has just added is
+ * seen at once).
  */
 #ifndef PASSKEYD_ACCOUNT_NAMES_H
 #define PASSKEYD_ACCOUNT_NAMES_H

@@ -238,15 +238,15 @@ test_newest_first(void **state)
 }
 
 /*
- * The account a name root's request gives: its own spelling, "" for none,
- * kept only ACCOUNT_NAMES_BY_NAME_TTL_MS; looked up by root's own resolver.
+ * The account a name root's request gives: its own spelling, kept as long
+ * as a uid's name; looked up by root's own resolver.
  */
 static void
 test_account_by_name(void **state)
 {
 	struct account_names *n;
 	char name[CTL_USER_MAX + 1];
-	const int64_t stale = T0 + ACCOUNT_NAMES_BY_NAME_TTL_MS;
+	const int64_t stale = T0 + TTL_MS;
 
 	(void)state;
 	n = account_names_new();
@@ -259,19 +259,26 @@ test_account_by_name(void **state)
 	assert_int_equal(account_names_lookups(n), 1);
 	/* a uid's name is another table: root's uid is looked up on its own */
 	assert_int_equal(account_names_get(n, 0, T0, name, sizeof(name)), ACCOUNT_NAME_WAIT);
-	/* kept briefly: an account root has just added is seen at once */
+	/* past the short time "no such account" is kept: root's pages ask no more */
+	assert_int_equal(account_names_get_account(n, "root", T0 + ACCOUNT_NAMES_BY_NAME_TTL_MS,
+	    name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_int_equal(account_names_get_account(n, "root", stale, name, sizeof(name)),
 	    ACCOUNT_NAME_WAIT);
 	assert_string_equal(name, "");
 	account_names_free(n);
 }
 
-/* No such account, and a directory that fails: "" and busy. */
+/*
+ * No such account, and a directory that fails: "" and busy, kept only
+ * ACCOUNT_NAMES_BY_NAME_TTL_MS (an account root has just added is seen
+ * at once).
+ */
 static void
 test_account_by_name_missing(void **state)
 {
 	struct account_names *n;
 	char name[CTL_USER_MAX + 1];
+	const int64_t stale = T0 + ACCOUNT_NAMES_BY_NAME_TTL_MS;
 
 	(void)state;
 	if (!slow_directory())
@@ -281,6 +288,11 @@ test_account_by_name_missing(void **state)
 	assert_string_equal(name, "");
 	assert_int_equal(answer_account(n, "broken-1", T0, name, sizeof(name)), ACCOUNT_NAME_BUSY);
 	assert_int_equal(account_names_lookups(n), 2);
+	assert_int_equal(account_names_get_account(n, "dir-5000", stale - 1, name, sizeof(name)),
+	    ACCOUNT_NAME_KNOWN);
+	assert_int_equal(account_names_get_account(n, "broken-1", stale - 1, name, sizeof(name)),
+	    ACCOUNT_NAME_BUSY);
+	assert_int_equal(account_names_lookups(n), 2);
 	/* the callers' queue full of slow lookups: root's names have a queue of their own */
 	fill_callers_queue(n, T0);
 	assert_int_equal(answer_account(n, "root", T0, name, sizeof(name)), ACCOUNT_NAME_KNOWN);
@@ -289,6 +301,12 @@ test_account_by_name_missing(void **state)
 	assert_int_equal(account_lookup("broken-2", name, sizeof(name)), ACCOUNT_NAME_BUSY);
 	assert_int_equal(account_lookup("root", name, sizeof(name)), ACCOUNT_NAME_KNOWN);
 	assert_string_equal(name, "root");
+	/* then both are asked again */
+	assert_int_equal(account_names_get_account(n, "broken-1", stale, name, sizeof(name)),
+	    ACCOUNT_NAME_WAIT);
+	assert_int_equal(answer_account(n, "dir-5000", stale, name, sizeof(name)),
+	    ACCOUNT_NAME_KNOWN);
+	assert_string_equal(name, "");
 	account_names_free(n);
 }
 
