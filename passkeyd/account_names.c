@@ -31,22 +31,24 @@
 
 #define LOOKUP_BUF	16384	/* a directory entry with a long gecos fits */
 
-struct slot {
+/* What NSS answered, kept until until_ms: a uid's name, or a name's account. */
+struct answer {
 	int used;
 	int failed;			/* NSS failed: busy until it is asked again */
-	uid_t uid;
 	int64_t until_ms;		/* fresh before this */
-	char name[CTL_USER_MAX + 1];	/* "" when it has none */
+	char name[CTL_USER_MAX + 1];	/* pw_name; "" when there is none */
+};
+
+struct slot {
+	struct answer a;
+	uid_t uid;
 };
 
 /* What a name root's request gave resolves to. */
 struct account_slot {
-	int used;
-	int failed;
+	struct answer a;
 	uint64_t written;		/* the order answers were kept in */
-	int64_t until_ms;
 	char asked[CTL_USER_MAX + 1];	/* the name as the request gave it */
-	char name[CTL_USER_MAX + 1];	/* the account's pw_name; "" when there is none */
 };
 
 /* A lookup: of a uid's name, or of the account a name gives. */
@@ -372,19 +374,36 @@ look_up(struct account_names *n, const struct job_key *k, int64_t now_ms)
 	return state;
 }
 
+/* A kept answer, while fresh (one kept for longer than any lifetime: a clock gone back). */
+static enum account_name_state
+answer_read(const struct answer *a, int64_t now_ms, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (!a->used || now_ms >= a->until_ms || a->until_ms - now_ms > ACCOUNT_NAMES_TTL_S * 1000)
+		return ACCOUNT_NAME_WAIT;
+	if (a->failed)
+		return ACCOUNT_NAME_BUSY;
+	snprintf(out, len, "%s", a->name);
+	return ACCOUNT_NAME_KNOWN;
+}
+
+static void
+answer_keep(struct answer *a, const struct job *j, int64_t until_ms)
+{
+	*a = (struct answer){ .used = 1, .failed = j->failed, .until_ms = until_ms };
+	memcpy(a->name, j->name, sizeof(a->name));
+}
+
 enum account_name_state
 account_names_peek(struct account_names *n, uid_t uid, int64_t now_ms, char *out, size_t len)
 {
 	struct slot *s = slot_of(n, uid);
 
-	out[0] = '\0';
-	if (!s->used || s->uid != uid || now_ms >= s->until_ms ||
-	    s->until_ms - now_ms > ACCOUNT_NAMES_TTL_S * 1000)
+	if (s->uid != uid) {
+		out[0] = '\0';
 		return ACCOUNT_NAME_WAIT;
-	if (s->failed)
-		return ACCOUNT_NAME_BUSY;
-	snprintf(out, len, "%s", s->name);
-	return ACCOUNT_NAME_KNOWN;
+	}
+	return answer_read(&s->a, now_ms, out, len);
 }
 
 enum account_name_state
@@ -401,7 +420,7 @@ static struct account_slot *
 account_slot_of(struct account_names *n, const char *asked)
 {
 	for (size_t i = 0; i < ACCOUNT_NAMES_BY_NAME_SLOTS; i++)
-		if (n->accounts[i].used && strcmp(n->accounts[i].asked, asked) == 0)
+		if (n->accounts[i].a.used && strcmp(n->accounts[i].asked, asked) == 0)
 			return &n->accounts[i];
 	return NULL;
 }
@@ -415,7 +434,7 @@ account_slot_for(struct account_names *n, const char *asked)
 	if (s != NULL)
 		return s;
 	for (size_t i = 0; i < ACCOUNT_NAMES_BY_NAME_SLOTS; i++) {
-		if (!n->accounts[i].used)
+		if (!n->accounts[i].a.used)
 			return &n->accounts[i];
 		if (n->accounts[i].written < oldest->written)
 			oldest = &n->accounts[i];
@@ -428,15 +447,11 @@ account_names_get_account(struct account_names *n, const char *asked, int64_t no
     char *out, size_t len)
 {
 	struct account_slot *s = account_slot_of(n, asked);
+	enum account_name_state state;
 
 	out[0] = '\0';
-	if (s != NULL && now_ms < s->until_ms &&
-	    s->until_ms - now_ms <= ACCOUNT_NAMES_TTL_S * 1000) {
-		if (s->failed)
-			return ACCOUNT_NAME_BUSY;
-		snprintf(out, len, "%s", s->name);
-		return ACCOUNT_NAME_KNOWN;
-	}
+	if (s != NULL && (state = answer_read(&s->a, now_ms, out, len)) != ACCOUNT_NAME_WAIT)
+		return state;
 	return look_up(n, &(struct job_key){ .by_name = 1, .asked = asked }, now_ms);
 }
 
@@ -458,19 +473,16 @@ keep_answer(struct account_names *n, struct job *j, int64_t now_ms)
 		int found = !j->failed && j->name[0] != '\0';
 
 		a = account_slot_for(n, j->asked);
-		*a = (struct account_slot){ .used = 1, .failed = j->failed,
-		    .written = ++n->accounts_written,
-		    .until_ms = now_ms + (found ? ACCOUNT_NAMES_TTL_S * 1000 :
-		    ACCOUNT_NAMES_BY_NAME_TTL_MS) };
+		answer_keep(&a->a, j, now_ms + (found ? ACCOUNT_NAMES_TTL_S * 1000 :
+		    ACCOUNT_NAMES_BY_NAME_TTL_MS));
+		a->written = ++n->accounts_written;
 		memcpy(a->asked, j->asked, sizeof(a->asked));
-		memcpy(a->name, j->name, sizeof(a->name));
 		return;
 	}
 	s = slot_of(n, j->uid);
-	*s = (struct slot){ .used = 1, .failed = j->failed, .uid = j->uid,
-	    .until_ms = now_ms +
-	    (j->failed ? ACCOUNT_NAMES_ERROR_TTL_S : ACCOUNT_NAMES_TTL_S) * 1000 };
-	memcpy(s->name, j->name, sizeof(s->name));
+	answer_keep(&s->a, j, now_ms +
+	    (j->failed ? ACCOUNT_NAMES_ERROR_TTL_S : ACCOUNT_NAMES_TTL_S) * 1000);
+	s->uid = j->uid;
 }
 
 size_t
