@@ -35,6 +35,7 @@
 struct answer {
 	int used;
 	int failed;			/* NSS failed: busy until it is asked again */
+	int unsure;			/* no entry, with ENOENT or ESRCH (nss_lookup) */
 	int64_t until_ms;		/* fresh before this */
 	char name[CTL_USER_MAX + 1];	/* pw_name; "" when there is none */
 };
@@ -68,6 +69,7 @@ struct job {
 	uint64_t seq;			/* the queue's order */
 	int64_t asked_ms;
 	int failed;			/* NSS failed: not "no such account" */
+	int unsure;			/* no entry, with ENOENT or ESRCH (nss_lookup) */
 	char name[CTL_USER_MAX + 1];
 };
 
@@ -180,8 +182,10 @@ account_names_free(struct account_names *n)
 /*
  * The account's pw_name (for a name: its own spelling, which a
  * case-insensitive NSS may change) with 0, or "" when there is no such
- * account (getpwnam_r(3): modules say so with 0, ENOENT or ESRCH); -1
- * when NSS failed.
+ * account; -1 when NSS failed.  1, with "", for no entry and ENOENT or
+ * ESRCH: getpwnam_r(3) allows them for "not found" (nss_wrapper says it
+ * so), but glibc also hands them on from a module that is unavailable
+ * (nss-pam-ldapd with nslcd down), as pam_passkey's canonical_user knows.
  */
 static int
 nss_lookup(const struct job_key *k, char *out, size_t len)
@@ -195,7 +199,9 @@ nss_lookup(const struct job_key *k, char *out, size_t len)
 	    getpwuid_r(k->uid, &pw, buf, sizeof(buf), &res);
 	if (rc == 0 && res != NULL && ctl_user_name_valid(res->pw_name))
 		snprintf(out, len, "%s", res->pw_name);
-	return rc == 0 || rc == ENOENT || rc == ESRCH ? 0 : -1;
+	if (rc == 0)
+		return 0;
+	return rc == ENOENT || rc == ESRCH ? 1 : -1;
 }
 
 void
@@ -207,8 +213,9 @@ account_name_lookup(uid_t uid, char *out, size_t len)
 enum account_name_state
 account_lookup(const char *asked, char *out, size_t len)
 {
-	return nss_lookup(&(struct job_key){ .by_name = 1, .asked = asked }, out, len) == 0 ?
-	    ACCOUNT_NAME_KNOWN : ACCOUNT_NAME_BUSY;
+	int rc = nss_lookup(&(struct job_key){ .by_name = 1, .asked = asked }, out, len);
+
+	return rc == 0 ? ACCOUNT_NAME_KNOWN : rc > 0 ? ACCOUNT_NAME_UNSURE : ACCOUNT_NAME_BUSY;
 }
 
 /*
@@ -255,7 +262,8 @@ resolver_main(void *arg)
 		rc = nss_lookup(&k, name, sizeof(name));
 		pthread_mutex_lock(&n->mu);
 		memcpy(j->name, name, sizeof(name));
-		j->failed = rc != 0;
+		j->failed = rc < 0;
+		j->unsure = rc > 0;
 		j->state = JOB_DONE;
 		n->lookups++;
 		/* a full pipe (EAGAIN) is readable already: the loop will look */
@@ -383,6 +391,8 @@ answer_read(const struct answer *a, int64_t now_ms, char *out, size_t len)
 		return ACCOUNT_NAME_WAIT;
 	if (a->failed)
 		return ACCOUNT_NAME_BUSY;
+	if (a->unsure)
+		return ACCOUNT_NAME_UNSURE;
 	snprintf(out, len, "%s", a->name);
 	return ACCOUNT_NAME_KNOWN;
 }
@@ -390,7 +400,8 @@ answer_read(const struct answer *a, int64_t now_ms, char *out, size_t len)
 static void
 answer_keep(struct answer *a, const struct job *j, int64_t until_ms)
 {
-	*a = (struct answer){ .used = 1, .failed = j->failed, .until_ms = until_ms };
+	*a = (struct answer){ .used = 1, .failed = j->failed, .unsure = j->unsure,
+	    .until_ms = until_ms };
 	memcpy(a->name, j->name, sizeof(a->name));
 }
 
@@ -399,11 +410,13 @@ account_names_peek(struct account_names *n, uid_t uid, int64_t now_ms, char *out
 {
 	struct slot *s = slot_of(n, uid);
 
-	if (s->uid != uid) {
-		out[0] = '\0';
-		return ACCOUNT_NAME_WAIT;
-	}
-	return answer_read(&s->a, now_ms, out, len);
+	enum account_name_state state = ACCOUNT_NAME_WAIT;
+
+	out[0] = '\0';
+	if (s->uid == uid)
+		state = answer_read(&s->a, now_ms, out, len);
+	/* a caller with no entry acts as no account: it is refused (fails closed) */
+	return state == ACCOUNT_NAME_UNSURE ? ACCOUNT_NAME_KNOWN : state;
 }
 
 enum account_name_state

@@ -59,6 +59,8 @@ enum account_name_state {
 	ACCOUNT_NAME_KNOWN,	/* out holds it ("" for no account) */
 	ACCOUNT_NAME_WAIT,	/* being looked up: ask again after account_names_collect */
 	ACCOUNT_NAME_BUSY,	/* the queue is full, this uid's lookup runs too long, or NSS failed */
+	ACCOUNT_NAME_UNSURE,	/* by name only: no entry, but said with ENOENT or ESRCH,
+				 * which is "no such account" or a directory down */
 };
 
 struct account_names;

@@ -276,6 +276,7 @@ static const char *const single_keys[] = {
 	"max_pending_per_user_address", "audit_retention_days", "audit_max_rows",
 	"http_max_connections", "http_max_per_address", "http_request_timeout",
 	"aaguid_names", "metrics_listen", "reuse_max", "reuse_across_hosts",
+	"max_passkeys_per_user",
 };
 
 static int
@@ -348,6 +349,8 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 		return set_uint(&cfg->max_pending_per_address, v, 1, 1000000, err, errlen);
 	if (strcmp(key, "max_pending_per_user_address") == 0)
 		return set_uint(&cfg->max_pending_per_user_address, v, 1, 1000000, err, errlen);
+	if (strcmp(key, "max_passkeys_per_user") == 0)
+		return set_uint(&cfg->max_passkeys_per_user, v, 1, 100000, err, errlen);
 	if (strcmp(key, "audit_retention_days") == 0)
 		return set_uint(&cfg->audit_retention_days, v, 0, 36500, err, errlen);
 	if (strcmp(key, "audit_max_rows") == 0)
@@ -395,6 +398,7 @@ set_defaults(struct config *cfg)
 	cfg->max_pending_per_user = 32;
 	cfg->max_pending_per_address = 16;
 	cfg->max_pending_per_user_address = 4;
+	cfg->max_passkeys_per_user = 100;
 	cfg->audit_retention_days = 365;
 	cfg->audit_max_rows = 1000000;
 	cfg->http_max_connections = 512;

@@ -41,6 +41,7 @@ struct config {
 	unsigned max_pending_per_user;
 	unsigned max_pending_per_address;
 	unsigned max_pending_per_user_address;
+	unsigned max_passkeys_per_user;	/* a registration past it fails (limit_passkeys) */
 	unsigned audit_retention_days;	/* 0: keep by age forever */
 	unsigned audit_max_rows;	/* 0: no row bound */
 	unsigned http_max_connections;	/* the pool every client shares */

@@ -159,20 +159,34 @@ op_read(struct op_ctx *x, op_read_fn read, op_answer_fn answer, void *arg)
  * passkeys checked must be the account's, whatever the client typed.
  */
 enum ctl_refusal
-op_account(const struct op_ctx *x, const char *name, char out[CTL_USER_MAX + 1])
+op_account_unsure(const struct op_ctx *x, const char *name, char out[CTL_USER_MAX + 1],
+    int *unsure)
 {
 	out[0] = '\0';
+	*unsure = 0;
 	if (!ctl_user_name_valid(name))
 		return CTL_REFUSAL_BAD_REQUEST;
 	switch (control_account(x->call, name, out)) {
 	case ACCOUNT_NAME_KNOWN:
 		return out[0] != '\0' ? CTL_REFUSAL_NONE : CTL_REFUSAL_UNKNOWN_USER;
+	case ACCOUNT_NAME_UNSURE:
+		*unsure = 1;
+		return CTL_REFUSAL_UNKNOWN_USER;	/* fails closed: nobody to act for */
 	case ACCOUNT_NAME_WAIT:
 		return CTL_REFUSAL_NONE;	/* x->call->needs_account: not run yet */
 	case ACCOUNT_NAME_BUSY:
 		break;
 	}
+	*unsure = 1;
 	return CTL_REFUSAL_DIRECTORY_BUSY;
+}
+
+enum ctl_refusal
+op_account(const struct op_ctx *x, const char *name, char out[CTL_USER_MAX + 1])
+{
+	int unsure;
+
+	return op_account_unsure(x, name, out, &unsure);
 }
 
 static const char *
@@ -338,8 +352,10 @@ op_login_begin(struct op_ctx *x)
 	if (err == CTL_REFUSAL_NONE && r.conn != 0 && !x->call->can_bind)
 		err = CTL_REFUSAL_LIMIT_CONNECTION;
 	if (err != CTL_REFUSAL_NONE) {
+		/* under the account's own spelling when NSS gave one (its events list it) */
 		event_log(x->d, &(struct event_rec){ .event = "login_begin",
-		    .user = str(x->req, "user"), .rhost = rhost, .service = service,
+		    .user = user[0] != '\0' ? user : str(x->req, "user"), .rhost = rhost,
+		    .service = service,
 		    .verdict = "refused", .reason = ctl_refusal_code(err), .noisy = 1 });
 		return op_refuse(err);
 	}

@@ -41,9 +41,13 @@ json_t *control_dispatch(struct passkeyd *d, struct control_call *call,
  * that is not one.  NSS is asked off the loop (account_names.h): while it
  * is, this returns CTL_REFUSAL_NONE with x->call->needs_account set, and
  * the handler must return NULL at once, having changed nothing (its line
- * is served again when the answer has come).
+ * is served again when the answer has come).  *unsure (op_account_unsure)
+ * is set when NSS could not say for sure: directory_busy, or unknown_user
+ * said with ENOENT (ACCOUNT_NAME_UNSURE: maybe a directory down).
  */
 enum ctl_refusal op_account(const struct op_ctx *x, const char *name, char out[CTL_USER_MAX + 1]);
+enum ctl_refusal op_account_unsure(const struct op_ctx *x, const char *name,
+    char out[CTL_USER_MAX + 1], int *unsure);
 
 /* {"ok":true} and friends, for handlers. */
 json_t *op_ok(void);

@@ -1525,6 +1525,8 @@ struct approval {
 	/* registration */
 	rp_credential_t *cred;
 	struct store_credential rec;
+	unsigned max_passkeys;	/* the user's bound (max_passkeys_per_user) */
+	int over_bound;		/* reached: nothing was written */
 	/*
 	 * The re-approval window it opens: seconds, 0 for none (the
 	 * ceremony's ask, capped by this instance's reuse_max: in a fleet
@@ -1802,6 +1804,26 @@ login_apply(store_t *st, void *arg)
 	return lost_row(st, a, err);
 }
 
+/*
+ * Every options page lists all of the user's passkeys, on the loop: with
+ * no bound a local user could register passkeys by the thousand
+ * (passkeyctl add and a scripted authenticator) until each of its pages
+ * held the loop for a second, and stall everyone's logins.  Counted in
+ * the registration's own transaction, so every way in (passkeyctl add,
+ * an enrollment link, a first login) meets it.
+ */
+static store_err_t
+passkeys_bound(store_t *st, struct approval *a)
+{
+	size_t n = 0;
+	store_err_t err = store_cred_count_user(st, a->c->user, &n);
+
+	if (err != STORE_OK)
+		return err;
+	a->over_bound = n >= a->max_passkeys;
+	return a->over_bound ? STORE_ERR_LIMIT : STORE_OK;
+}
+
 static store_err_t
 register_apply(store_t *st, void *arg)
 {
@@ -1811,6 +1833,8 @@ register_apply(store_t *st, void *arg)
 
 	if ((err = decide_row(st, a)) != STORE_OK)
 		return lost_row(st, a, err);
+	if ((err = passkeys_bound(st, a)) != STORE_OK)
+		return err;
 	a->rec.created = (int64_t)time(NULL);
 	err = store_cred_register(st, &a->rec, c->user_handle, c->consumes_enrollment,
 	    (int64_t)time(NULL));
@@ -1863,7 +1887,7 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 		 * its failure goes off the loop where it can (fail_later),
 		 * and the finish waits for it, as a failed verification's does.
 		 */
-		reason = reason_of(d, result);
+		reason = a->over_bound ? "limit_passkeys" : reason_of(d, result);
 		c->committing = 0;
 		if (fail_later(d, c, reason, a->done, a->arg)) {
 			approval_free(a);
@@ -2045,6 +2069,7 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 		a->arg = arg;
 		a->fleet = d->fleet;
 		a->reuse = flow_window_seconds(d, c);
+		a->max_passkeys = d->cfg.max_passkeys_per_user;
 		*reason = c->kind == CEREMONY_LOGIN ? verify_login(d, c, resp, pre, a) :
 		    verify_register(d, c, resp, a);
 	}

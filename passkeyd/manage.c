@@ -54,9 +54,10 @@ manage_subject(const struct op_ctx *x, enum ctl_refusal *refused)
  * removed from the directory may still have rows.
  */
 enum ctl_refusal
-manage_account(const struct op_ctx *x, const char *typed, char out[CTL_USER_MAX + 1])
+manage_account(const struct op_ctx *x, const char *typed, char out[CTL_USER_MAX + 1],
+    int *unsure)
 {
-	enum ctl_refusal refused = op_account(x, typed, out);
+	enum ctl_refusal refused = op_account_unsure(x, typed, out, unsure);
 
 	if (out[0] == '\0' && !x->call->needs_account)
 		snprintf(out, CTL_USER_MAX + 1, "%s", typed);
@@ -275,7 +276,9 @@ subject_prepare(const struct op_ctx *x, int first_page, struct subject *s)
 	if (user != NULL)
 		snprintf(s->user, sizeof(s->user), "%s", user);
 	if (user != NULL && x->uid == 0) {
-		refused = manage_account(x, user, s->user);
+		int unsure;
+
+		refused = manage_account(x, user, s->user, &unsure);
 		s->check_unknown = first_page && refused == CTL_REFUSAL_UNKNOWN_USER;
 		if (refused == CTL_REFUSAL_UNKNOWN_USER)
 			refused = CTL_REFUSAL_NONE;	/* a typo only if it has no passkeys either */
@@ -680,12 +683,14 @@ static store_err_t
 events_read(store_t *st, void *arg)
 {
 	struct events_read *e = arg;
-	const char *user;
+	const char *user = e->who.user[0] != '\0' ? e->who.user : NULL;
+	store_err_t se = store_event_list(st, user, (size_t)(e->limit < EVENTS_PAGE_ROWS ?
+	    e->limit : EVENTS_PAGE_ROWS), e->cursor, &e->list);
 
-	if (subject_read(st, &e->who, &user))
-		return STORE_OK;
-	return store_event_list(st, user, (size_t)(e->limit < EVENTS_PAGE_ROWS ? e->limit :
-	    EVENTS_PAGE_ROWS), e->cursor, &e->list);
+	/* a typo only with no events either: a removed account's are still kept */
+	if (se == STORE_OK && e->list.count == 0)
+		(void)subject_read(st, &e->who, &user);
+	return se;
 }
 
 static json_t *
@@ -728,7 +733,7 @@ manage_events(struct op_ctx *x)
 	if (e == NULL)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	e->limit = EVENTS_LIMIT_DEFAULT;
-	refused = subject_prepare(x, 1, &e->who);
+	refused = subject_prepare(x, json_object_get(x->req, "cursor") == NULL, &e->who);
 	if (x->call->needs_account) {
 		free(e);
 		return NULL;	/* served again once NSS has answered */
@@ -778,12 +783,12 @@ manage_revoke_enrollment(struct op_ctx *x)
 {
 	const char *user = json_string_value(json_object_get(x->req, "user"));
 	char account[CTL_USER_MAX + 1];
-	enum ctl_refusal refused;
 	struct change *ch;
+	int unsure;
 
 	if (!ctl_user_name_valid(user))
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
-	refused = manage_account(x, user, account);
+	(void)manage_account(x, user, account, &unsure);
 	if (x->call->needs_account)
 		return NULL;	/* served again once NSS has answered */
 	if ((ch = calloc(1, sizeof(*ch))) == NULL ||
@@ -792,7 +797,7 @@ manage_revoke_enrollment(struct op_ctx *x)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	}
 	/* a directory outage does not block a revocation (revoke_done) */
-	ch->typed_only = refused == CTL_REFUSAL_DIRECTORY_BUSY;
+	ch->typed_only = unsure;
 	ch->event = "enrollment_revoked";
 	snprintf(ch->detail, sizeof(ch->detail), "by=root");
 	return change_queue(x, ch, revoke_apply, revoke_done);

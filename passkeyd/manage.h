@@ -29,9 +29,11 @@ const char *manage_subject(const struct op_ctx *x, enum ctl_refusal *refused);
  * (op_account), else as typed.  Returns op_account's refusal: NONE,
  * UNKNOWN_USER or DIRECTORY_BUSY (out holds the typed name), or NONE
  * with x->call->needs_account set (out empty: not run yet, return NULL).
+ * *unsure: the typed name is used because NSS could not say for sure
+ * (op_account_unsure), so finding nothing under it proves nothing.
  */
 enum ctl_refusal manage_account(const struct op_ctx *x, const char *typed,
-    char out[CTL_USER_MAX + 1]);
+    char out[CTL_USER_MAX + 1], int *unsure);
 
 /*
  * One page of a listing as one answer line, {"ok":true,"KEY":[...],...},

@@ -114,12 +114,13 @@ sessions_list(struct op_ctx *x)
 	struct page_read *p = calloc(1, sizeof(*p));
 	enum ctl_refusal refused;
 	const char *user;
+	int unsure;
 
 	if (p == NULL)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
 	user = manage_subject(x, &refused);
 	if (refused == CTL_REFUSAL_NONE && user != NULL && x->uid == 0)
-		refused = manage_account(x, user, p->user);
+		refused = manage_account(x, user, p->user, &unsure);
 	else if (user != NULL)
 		snprintf(p->user, sizeof(p->user), "%s", user);
 	if (x->call->needs_account) {
@@ -208,11 +209,10 @@ sessions_revoke(struct op_ctx *x)
 	    (json_object_get(x->req, "id") != NULL && id == NULL))
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
 	if (user != NULL && x->uid == 0) {
-		refused = manage_account(x, user, account);
+		(void)manage_account(x, user, account, &typed_only);
 		if (x->call->needs_account)
 			return NULL;	/* served again once NSS has answered */
 		/* a directory outage does not block a revocation (revoke_done) */
-		typed_only = refused == CTL_REFUSAL_DIRECTORY_BUSY;
 		user = account;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)

@@ -192,6 +192,16 @@ def test_events_and_enrollment(ctl, d):
        "events --json: newest first", evs[:3])
     rc, out, err = ctl.run("events", "--limit", "0")
     ok(rc == 2, "events --limit 0: usage error, exit 2", (rc, err))
+    # an account removed from the system, its passkeys gone, its audit rows kept
+    con = sqlite3.connect(d.store, timeout=10)
+    con.execute("INSERT INTO events (time, event, user, verdict) VALUES"
+                " (strftime('%s', 'now'), 'credential_removed', 'pkt-removed', 'ok')")
+    con.commit()
+    con.close()
+    rc, evs, err = ctl.json("events", "pkt-removed")
+    ok(rc == 0 and [e["event"] for e in evs] == ["credential_removed"],
+       "events of an account removed from the system: its audit rows, not unknown_user",
+       (rc, evs, err))
 
     rc, out, err = ctl.run("enroll", m2)
     tok = token_of(out)

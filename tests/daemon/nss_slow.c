@@ -10,7 +10,10 @@
  * it by any case ("DIR-7" is dir-7), as SSSD and winbind do.  Uids 72000..72999 are
  * searched for and not found, as slowly, as are names "dir-N" past 999;
  * for uids 73000..73999 and names "broken-..." the directory fails, as
- * slowly (UNAVAIL, EIO).  Any other name or uid is not
+ * slowly (UNAVAIL, EIO); for names "gone-..." it is unavailable with
+ * ENOENT, as nss-pam-ldapd says it when nslcd is down (glibc hands
+ * getpwnam_r's caller that ENOENT, which getpwnam_r(3) also allows for
+ * "not found").  Any other name or uid is not
  * found at once: those are the files' (root, the test users), which must
  * stay as fast as they are.
  */
@@ -80,6 +83,12 @@ _nss_slow_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len,
 	if (name != NULL && strncmp(name, "broken-", 7) == 0) {
 		directory_wait();
 		*errnop = EIO;
+		return NSS_STATUS_UNAVAIL;
+	}
+	/* nss-pam-ldapd with nslcd down: its socket is not there */
+	if (name != NULL && strncmp(name, "gone-", 5) == 0) {
+		directory_wait();
+		*errnop = ENOENT;
 		return NSS_STATUS_UNAVAIL;
 	}
 	if (name == NULL || strncasecmp(name, "dir-", 4) != 0)

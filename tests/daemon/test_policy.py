@@ -501,6 +501,41 @@ def test_attestation(tmp):
         d.stop()
 
 
+def test_passkey_bound(tmp):
+    """Every options page lists all of the user's passkeys on the loop.
+    Known limit before: a user could have any number; a local user
+    registered them by the thousand (passkeyctl add and a scripted
+    authenticator), and at 200k each of its options pages held the loop
+    for 1.3 s, so root's login_begin for others waited past the module's
+    5 s.  Now a registration past max_passkeys_per_user fails."""
+    rc, out = check(tmp, BASE + "max_passkeys_per_user = 0\n")
+    ok(rc != 0 and "max_passkeys_per_user" in out,
+       "passkey bound: max_passkeys_per_user = 0 is refused with the key named", out)
+    d = td.Daemon(tmp, "passkey-bound", "max_passkeys_per_user = 2\n")
+    try:
+        def enroll(auth):
+            e = d.ctl({"op": "enroll", "user": "nobody"})
+            if not e.get("ok"):
+                return None, e, None
+            st, r = sa.register(d.origin, e["token"], auth)
+            return st, r, d.ctl({"op": "status", "token": e["token"]})
+
+        auths = [sa.SoftAuthenticator() for _ in range(3)]
+        first = [enroll(a) for a in auths[:2]]
+        ok(all(approved(r) for r in first), "passkey bound: nobody registers two passkeys "
+           "(the bound)", first)
+        res = enroll(auths[2])
+        ok(failed_with(res, "limit_passkeys"), "passkey bound: a third registration fails "
+           "with limit_passkeys", res)
+        ok(len(stored(d, "nobody")) == 2, "passkey bound: and stores nothing", stored(d, "nobody"))
+        ok(approved(log_in(d, auths[1], "nobody")), "passkey bound: the two still log in")
+        ok("event=register_failed user=nobody" in d.logtext() and
+           "reason=limit_passkeys" in d.logtext(), "passkey bound: the refusal is logged "
+           "with its reason", d.logtext()[-2000:])
+    finally:
+        d.stop()
+
+
 def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root (the Daemon harness of test_daemon.py)")
@@ -520,6 +555,8 @@ def main():
             test_algorithms(tmp)
         with group("test_attestation"):
             test_attestation(tmp)
+        with group("test_passkey_bound"):
+            test_passkey_bound(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return plan()
