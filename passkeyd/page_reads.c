@@ -47,6 +47,9 @@ reads_call(store_t *st, void *arg)
 			return STORE_OK;
 		user = p->row.user;
 		kind = p->row.kind ? CEREMONY_REGISTER : CEREMONY_LOGIN;
+		/* pure (the RP core has no I/O): no worse here than on the loop */
+		if (p->step == PAGE_FINISH && kind == CEREMONY_LOGIN && p->body != NULL)
+			(void)rp_response_from_json(p->body, p->body_len, &p->resp);
 	}
 	if (user == NULL)
 		return STORE_OK;
@@ -136,8 +139,13 @@ page_reads_start(struct passkeyd *d, const char *token, enum page_step step,
 	/*
 	 * A body that does not parse is refused by the step, with its reason:
 	 * no passkey to read for it, but the row still is (flow_refresh_page).
+	 * A token unknown here has its body parsed by the worker, only when
+	 * its row is a pending login: made-up tokens cost the loop nothing.
 	 */
-	if (step == PAGE_FINISH && rp_response_from_json(body, len, &p->resp) != RP_OK &&
+	if (step == PAGE_FINISH && c == NULL) {
+		p->body = body;
+		p->body_len = len;
+	} else if (step == PAGE_FINISH && rp_response_from_json(body, len, &p->resp) != RP_OK &&
 	    !p->want_row) {
 		page_reads_free(p);
 		return 0;

@@ -60,6 +60,14 @@ struct page_reads {
 	int want_handle, handle_read;
 	store_err_t handle_err;
 	rp_response_t *resp;	/* finish: the body, parsed once */
+	/*
+	 * A finish for a token unknown here: its body, parsed by the worker
+	 * only once the row says a login is pending (the suspended request
+	 * keeps it until done).  On the loop a made-up token's 64 KiB of
+	 * JSON would cost milliseconds a request.
+	 */
+	const char *body;
+	size_t body_len;
 	char *words;		/* the worker's connection's words for an error, or NULL */
 	void (*done)(struct passkeyd *d, void *arg);
 	void *arg;
