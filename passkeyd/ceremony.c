@@ -499,6 +499,22 @@ sweep_one(struct ceremony_table *t, struct ceremony *c, time_t now,
 	return 0;
 }
 
+/* The oldest final ceremonies of the usual lifetime, while over bound. */
+static void
+forget_oldest(struct ceremony_table *t, size_t bound, int approvals_too)
+{
+	struct ceremony *c, *next;
+
+	for (c = t->usual.head; c != NULL && t->count > bound; c = next) {
+		next = c->next;
+		if (c->state != CTL_STATE_PENDING && !c->calls &&
+		    (approvals_too || c->state != CTL_STATE_APPROVED)) {
+			unlink_ceremony(t, c);
+			ceremony_free(c);
+		}
+	}
+}
+
 void
 ceremony_sweep(struct ceremony_table *t, time_t now,
     void (*on_expire)(struct ceremony *, void *), void *arg)
@@ -530,14 +546,14 @@ ceremony_sweep(struct ceremony_table *t, time_t now,
 		next = c->next;
 		sweep_one(t, c, now, on_expire, arg);
 	}
-	/* bound the memory of remembered final states too: the oldest go first */
-	for (c = t->usual.head; c != NULL && t->count > 2 * (size_t)t->limits.total; c = next) {
-		next = c->next;
-		if (c->state != CTL_STATE_PENDING && !c->calls) {
-			unlink_ceremony(t, c);
-			ceremony_free(c);
-		}
-	}
+	/*
+	 * Bound the memory of remembered final states too: the oldest go
+	 * first, an approval the module has not collected yet last, since
+	 * anyone who can reach sshd can churn abandoned logins, and dropping
+	 * it would fail a login its user approved (unknown_ceremony).
+	 */
+	forget_oldest(t, 2 * (size_t)t->limits.total, 0);
+	forget_oldest(t, 4 * (size_t)t->limits.total, 1);
 }
 
 size_t

@@ -234,6 +234,44 @@ test_sweep_mixed_lifetimes(void **state)
 	ceremony_table_free(t);
 }
 
+/*
+ * Past twice the total bound of remembered final ceremonies, the oldest
+ * are forgotten, but an approval the module has not collected goes last
+ * (past four times): abandoned logins, which anyone who can reach sshd
+ * can churn, must not fail a login its user approved.
+ */
+static void
+test_memory_bound_keeps_approvals(void **state)
+{
+	struct ceremony_table *t = ceremony_table_new(limits);
+	struct ceremony *a = begin_ok(t, "alice", "h0", 1000), *c;
+	char ta[CEREMONY_TOKEN_LEN + 1];
+	char rhost[16];
+
+	(void)state;
+	strcpy(ta, a->token);
+	ceremony_finish(t, a, CTL_STATE_APPROVED, NULL, 1001);
+	for (unsigned i = 0; i < 2 * limits.total; i++) {
+		snprintf(rhost, sizeof(rhost), "h%u", i + 1);
+		c = begin_ok(t, "bob", rhost, 1002);
+		ceremony_finish(t, c, CTL_STATE_CANCELLED, "client_gone", 1002);
+	}
+	ceremony_sweep(t, 1003, NULL, NULL);
+	assert_ptr_equal(ceremony_find(t, ta), a);
+	assert_int_equal(a->state, CTL_STATE_APPROVED);
+	assert_in_range(ceremony_count(t), 1, 2 * limits.total);
+	/* past four times the bound, even it goes: memory stays bounded */
+	for (unsigned i = 0; i < 4 * limits.total; i++) {
+		snprintf(rhost, sizeof(rhost), "k%u", i);
+		c = begin_ok(t, "carol", rhost, 1004);
+		ceremony_finish(t, c, CTL_STATE_APPROVED, NULL, 1004);
+	}
+	ceremony_sweep(t, 1005, NULL, NULL);
+	assert_null(ceremony_find(t, ta));
+	assert_in_range(ceremony_count(t), 1, 4 * limits.total);
+	ceremony_table_free(t);
+}
+
 /* An approval being written is decided by the store, not by the clock. */
 static void
 test_committing_is_not_expired(void **state)
@@ -656,6 +694,7 @@ main(void)
 		cmocka_unit_test(test_sweep_expires_then_forgets),
 		cmocka_unit_test(test_committing_is_not_expired),
 		cmocka_unit_test(test_sweep_mixed_lifetimes),
+		cmocka_unit_test(test_memory_bound_keeps_approvals),
 		cmocka_unit_test(test_final_states_are_bounded),
 		cmocka_unit_test(test_called_is_not_forgotten),
 		cmocka_unit_test(test_offload),
