@@ -268,6 +268,25 @@ set_trust_anchors(struct config *cfg, const char *v, char *err, size_t errlen)
 	return set_string(&cfg->trust_anchors, v, err, errlen);
 }
 
+/*
+ * A reverse proxy or load balancer in front: every client's connection
+ * comes from its address.  One IP address a line (the key may repeat).
+ */
+static int
+add_trusted_proxy(struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
+		return fail(err, errlen, "'%s' is not an IP address", v);
+	if (cfg->n_trusted_proxies == CONFIG_MAX_PROXIES)
+		return fail(err, errlen, "more than %d proxies", CONFIG_MAX_PROXIES);
+	if ((cfg->trusted_proxies[cfg->n_trusted_proxies] = strdup(v)) == NULL)
+		return fail(err, errlen, "out of memory");
+	cfg->n_trusted_proxies++;
+	return 0;
+}
+
 /* Keys that set one value: a second line for them is a mistake. */
 static const char *const single_keys[] = {
 	"ceremony_timeout", "enroll_timeout", "max_pending_total",
@@ -349,6 +368,8 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 		return set_uint(&cfg->max_pending_per_address, v, 1, 1000000, err, errlen);
 	if (strcmp(key, "max_pending_per_user_address") == 0)
 		return set_uint(&cfg->max_pending_per_user_address, v, 1, 1000000, err, errlen);
+	if (strcmp(key, "http_trusted_proxy") == 0)
+		return add_trusted_proxy(cfg, v, err, errlen);
 	if (strcmp(key, "max_passkeys_per_user") == 0)
 		return set_uint(&cfg->max_passkeys_per_user, v, 1, 100000, err, errlen);
 	if (strcmp(key, "audit_retention_days") == 0)
@@ -597,4 +618,7 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_origins; i++)
 		free(cfg->origins[i]);
 	cfg->n_origins = 0;
+	for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+		free(cfg->trusted_proxies[i]);
+	cfg->n_trusted_proxies = 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #define CONFIG_MAX_ORIGINS 16
+#define CONFIG_MAX_PROXIES 16
 #define CONFIG_MAX_ALGS 3		/* ES256, EdDSA, RS256 */
 /* re-approval windows: the PAM module asks for one (reuse=); these cap it */
 #define CONFIG_REUSE_DEFAULT	43200	/* 12 h */
@@ -22,6 +23,9 @@ struct config {
 	char *rp_name;
 	char *origins[CONFIG_MAX_ORIGINS];
 	size_t n_origins;
+	/* http_trusted_proxy: addresses whose connections are not held to http_max_per_address */
+	char *trusted_proxies[CONFIG_MAX_PROXIES];
+	size_t n_trusted_proxies;
 	char *listen;			/* as written */
 	struct sockaddr_storage listen_addr;
 	socklen_t listen_addr_len;

@@ -106,6 +106,24 @@ queue_remove(struct http_server *h, struct http_conn *c)
 	c->queued = 0;
 }
 
+/*
+ * A reverse proxy or load balancer (http_trusted_proxy): every client
+ * comes from its address, so its connections share only the pool; the
+ * proxy bounds each client's own (nginx: limit_conn, client timeouts).
+ */
+static int
+trusted_proxy(const struct http_server *h, const char *key)
+{
+	char proxy[ADDR_KEY_MAX];
+
+	for (size_t i = 0; i < h->d->cfg.n_trusted_proxies; i++) {
+		addr_key_from_text(h->d->cfg.trusted_proxies[i], proxy);
+		if (strcmp(proxy, key) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* (Re)starts the connection's clock: a whole request within the timeout. */
 static void
 queue_arm(struct http_server *h, struct http_conn *c, int64_t now_ms)
@@ -166,8 +184,8 @@ conn_started(struct http_server *h, struct MHD_Connection *mc, void **ctx)
 		c->addr[0] = '\0';	/* uncounted, and killed below */
 	h->conns++;
 	queue_arm(h, c, clock_monotonic_ms());
-	if (c->addr[0] == '\0' || countmap_get(h->per_addr, c->addr, strlen(c->addr)) >
-	    h->d->cfg.http_max_per_address) {
+	if (c->addr[0] == '\0' || (countmap_get(h->per_addr, c->addr, strlen(c->addr)) >
+	    h->d->cfg.http_max_per_address && !trusted_proxy(h, c->addr))) {
 		daemon_log_noisy(h->d, "http: %s holds %u connections: refusing another",
 		    c->addr, countmap_get(h->per_addr, c->addr, strlen(c->addr)));
 		kill_conn(h, c);
@@ -694,7 +712,7 @@ on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 	(void)len;
 	addr_key_from_sockaddr(sa, key);
 	return countmap_get(h->per_addr, key, strlen(key)) >=
-	    h->d->cfg.http_max_per_address ? MHD_NO : MHD_YES;
+	    h->d->cfg.http_max_per_address && !trusted_proxy(h, key) ? MHD_NO : MHD_YES;
 }
 
 static struct MHD_Daemon *

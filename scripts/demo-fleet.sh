@@ -64,6 +64,8 @@ socket = $dir/$1.sock
 user = $DAEMON_USER
 ceremony_timeout = 90
 CONF
+  # behind nginx every client comes from 127.0.0.1: nginx bounds each one's connections
+  case $2 in *web*) echo "http_trusted_proxy = 127.0.0.1" >> "$conf" ;; esac
   "$build/passkeyd/passkeyd" --config "$conf" --foreground 2> "$dir/$1.log" &
   pids+=($!)
   wait_passkeyd "$port" "$dir/$1.log" "$dir/$1.sock"
@@ -83,12 +85,16 @@ http {
   access_log off;
   client_body_temp_path $dir/nginx/body; proxy_temp_path $dir/nginx/proxy;
   fastcgi_temp_path $dir/nginx/fastcgi; uwsgi_temp_path $dir/nginx/uwsgi; scgi_temp_path $dir/nginx/scgi;
+  limit_conn_zone \$binary_remote_addr zone=per_client:1m;
   upstream passkeyd {
     server 127.0.0.1:$port_web1 max_fails=1 fail_timeout=30s;
     server 127.0.0.1:$port_web2 max_fails=1 fail_timeout=30s;
   }
   server {
     listen 127.0.0.1:$origin_port;
+    limit_conn per_client 16;
+    client_header_timeout 10s;
+    client_body_timeout 10s;
     location / {
       proxy_pass http://passkeyd;
       proxy_set_header Host \$http_host;

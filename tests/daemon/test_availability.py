@@ -654,6 +654,54 @@ def test_slow_directory(tmp):
         d.stop()
 
 
+def held_from(d, src, n):
+    """n connections from src, each with half a request sent."""
+    held = []
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", d.port), timeout=3, source_address=(src, 0))
+        c.sendall(b"GET /hea")
+        held.append(c)
+    return held
+
+
+def healthz_from(d, src):
+    try:
+        c = socket.create_connection(("127.0.0.1", d.port), timeout=3, source_address=(src, 0))
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = c.recv(100)
+        c.close()
+        return data[:12].decode(errors="replace")
+    except OSError as e:
+        return "error " + str(e)
+
+
+def test_trusted_proxy(tmp):
+    """Behind a reverse proxy or load balancer every client comes from its
+    address.  Known limit before: they all shared http_max_per_address, so
+    one client holding 16 connections through the proxy locked everyone
+    else out.  A proxy named in http_trusted_proxy shares only the pool."""
+    r = subprocess.run([PASSKEYD, "--config", "/dev/stdin", "--check-config"],
+                       input="rp_id = localhost\norigin = http://localhost:1\n"
+                       "public_url = http://localhost:1\nhttp_trusted_proxy = proxy.example\n",
+                       capture_output=True, text=True, timeout=20)
+    ok(r.returncode != 0 and "http_trusted_proxy" in r.stderr + r.stdout,
+       "trusted proxy: a name that is not an IP address is refused", r.stderr + r.stdout)
+    d = Daemon(tmp, "proxy", "http_max_per_address = 2\nhttp_trusted_proxy = 127.0.0.3\n")
+    held = []
+    try:
+        held += held_from(d, "127.0.0.3", 4)
+        held += held_from(d, "127.0.0.4", 2)
+        time.sleep(0.3)
+        got = {"proxy": healthz_from(d, "127.0.0.3"), "other": healthz_from(d, "127.0.0.4")}
+        ok(got["proxy"] == "HTTP/1.1 200" and got["other"] != "HTTP/1.1 200",
+           "trusted proxy: with 4 of its connections held, the proxy's next request is "
+           "served; another address with its 2 held is refused a third", got)
+    finally:
+        for c in held:
+            c.close()
+        d.stop()
+
+
 NS_CLIENT = r"""
 import json, socket, sys, time
 port = int(sys.argv[1])
@@ -733,7 +781,7 @@ def main():
     tests = [test_control_slots, test_pipelining, test_slowloris, test_replay_and_cancel,
              test_lockout_from_other_addresses, test_refused_enroll, test_read_only_store,
              test_audit_bound, test_store_locked, test_disk_full, test_ipv6_per_64,
-             test_slow_directory]
+             test_trusted_proxy, test_slow_directory]
     only = os.environ.get("AVAIL_ONLY")
     if STORE == "postgresql":
         tests = [t for t in tests if t.__name__ in FLEET_TESTS]
