@@ -42,6 +42,8 @@
 	    "this is the account's last passkey; removing it locks the account out " \
 	    "of passkey logins (use --force to remove it anyway)") \
 	X(CTL_REFUSAL_NO_ENROLLMENT, "no_enrollment", "the user has no pending enrollment") \
+	X(CTL_REFUSAL_LIMIT_PASSKEYS, "limit_passkeys", \
+	    "the account has as many passkeys as it may have (max_passkeys_per_user)") \
 	X(CTL_REFUSAL_REUSE_ENDED, "reuse_ended", \
 	    "the re-approval window ended as it was used; log in again") \
 	X(CTL_REFUSAL_UNKNOWN_WINDOW, "unknown_window", "no such re-approval window") \

@@ -21,7 +21,7 @@ known_reason(const char *r)
 {
 	static const char *const fixed[] = { "expired", "denied", "cancelled", "client_gone",
 	    "credential_not_allowed", "credential_exists", "enrollment_not_pending",
-	    "limit_passkeys", "ceremony_used", "internal_error" };
+	    "ceremony_used", "internal_error" };
 	enum ctl_refusal cr;
 
 	if (r == NULL)

@@ -102,6 +102,8 @@ typedef void (*published_fn)(struct passkeyd *d, void *arg, enum ctl_refusal r,
 struct publish {
 	struct ceremony *c;
 	struct store_ceremony row;
+	unsigned max_passkeys;	/* a registration's bound; 0: none checked here */
+	int over_bound;		/* reached: no row added */
 	store_err_t add_err;
 	char refusal[32];
 	published_fn then;
@@ -112,7 +114,14 @@ static store_err_t
 publish_call(store_t *st, void *arg)
 {
 	struct publish *p = arg;
+	size_t n = 0;
 
+	/* a registration past the bound would fail at its finish: say so now */
+	if (p->max_passkeys > 0 && store_cred_count_user(st, p->row.user, &n) == STORE_OK &&
+	    n >= p->max_passkeys) {
+		p->over_bound = 1;
+		return STORE_OK;
+	}
 	p->add_err = store_ceremony_add(st, &p->row, p->refusal, sizeof(p->refusal));
 	return STORE_OK;
 }
@@ -129,7 +138,9 @@ publish_done(struct passkeyd *d, void *arg, store_err_t result)
 	flow_store_trouble(d, p->add_err);
 	c->calls--;
 	c->committing = 0;
-	if ((r = fleet_published(d, p->add_err, p->refusal)) != CTL_REFUSAL_NONE) {
+	r = p->over_bound ? CTL_REFUSAL_LIMIT_PASSKEYS :
+	    fleet_published(d, p->add_err, p->refusal);
+	if (r != CTL_REFUSAL_NONE) {
 		withdraw(d, c, r);
 		c = NULL;
 	}
@@ -140,7 +151,7 @@ publish_done(struct passkeyd *d, void *arg, store_err_t result)
 
 static enum ctl_refusal
 begin_later(struct passkeyd *d, struct ceremony_spec spec, int consumes_enrollment,
-    published_fn then, void *arg, int here)
+    published_fn then, void *arg, int here, unsigned max_passkeys)
 {
 	struct publish *p = calloc(1, sizeof(*p));
 	enum ctl_refusal r;
@@ -152,6 +163,7 @@ begin_later(struct passkeyd *d, struct ceremony_spec spec, int consumes_enrollme
 		return r;
 	}
 	fleet_row_of(p->c, &p->row);
+	p->max_passkeys = max_passkeys;
 	p->then = then;
 	p->arg = arg;
 	p->c->calls++;
@@ -573,7 +585,7 @@ begin_reads_done(struct passkeyd *d, void *arg, store_err_t result)
 	/* made here under this instance's limits; its row off the loop too */
 	if (err == CTL_REFUSAL_NONE)
 		err = begin_later(d, login_spec(d, &b->r, b->kind), enrolling, begin_published,
-		    b, 1);
+		    b, 1, 0);	/* a first login's registration: the user has none */
 	if (err != CTL_REFUSAL_NONE)
 		begin_answer(d, b, err, NULL);
 }
@@ -726,7 +738,7 @@ flow_enroll(struct passkeyd *d, const char *user, unsigned lifetime,
 		snprintf(w->user, sizeof(w->user), "%s", user);
 		/* a fleet's: the ceremony's row off the loop (offload.h) */
 		if (d->fleet && offload_ready(d->offload)) {
-			if ((err = begin_later(d, spec, 1, enroll_published, w, 0)) ==
+			if ((err = begin_later(d, spec, 1, enroll_published, w, 0, 0)) ==
 			    CTL_REFUSAL_NONE)
 				return CTL_REFUSAL_NONE;
 		} else if ((err = begin(d, spec, 1, &c)) == CTL_REFUSAL_NONE) {
@@ -766,8 +778,21 @@ enum ctl_refusal
 flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
     struct ceremony **out)
 {
-	enum ctl_refusal err = begin(d, register_spec(d, user, owner), 0, out);
+	enum ctl_refusal err;
+	size_t n = 0;
 
+	/*
+	 * One indexed count (the bound keeps it small): a registration past
+	 * max_passkeys_per_user would fail at its finish, after the user
+	 * touched the authenticator.  A read that fails leaves it to that
+	 * check, which is in the registration's own transaction.
+	 */
+	*out = NULL;
+	if (store_cred_count_user(d->store, user, &n) == STORE_OK &&
+	    n >= d->cfg.max_passkeys_per_user)
+		err = CTL_REFUSAL_LIMIT_PASSKEYS;
+	else
+		err = begin(d, register_spec(d, user, owner), 0, out);
 	log_register_begin(d, user, err, *out);
 	return err;
 }
@@ -802,7 +827,7 @@ flow_register_begin_later(struct passkeyd *d, const char *user, uid_t owner,
 	g->done = done;
 	g->arg = arg;
 	if ((*refused = begin_later(d, register_spec(d, g->user, owner), 0,
-	    register_published, g, 0)) != CTL_REFUSAL_NONE) {
+	    register_published, g, 0, d->cfg.max_passkeys_per_user)) != CTL_REFUSAL_NONE) {
 		log_register_begin(d, user, *refused, NULL);
 		free(g);
 	}
@@ -1887,7 +1912,8 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 		 * its failure goes off the loop where it can (fail_later),
 		 * and the finish waits for it, as a failed verification's does.
 		 */
-		reason = a->over_bound ? "limit_passkeys" : reason_of(d, result);
+		reason = a->over_bound ? ctl_refusal_code(CTL_REFUSAL_LIMIT_PASSKEYS) :
+		    reason_of(d, result);
 		c->committing = 0;
 		if (fail_later(d, c, reason, a->done, a->arg)) {
 			approval_free(a);

@@ -8,6 +8,7 @@ test_daemon.py, whose Daemon class it uses).
 
 usage: test_policy.py PASSKEYD"""
 import os
+import pwd
 import shutil
 import sqlite3
 import subprocess
@@ -528,6 +529,9 @@ def test_passkey_bound(tmp):
         ok(failed_with(res, "limit_passkeys"), "passkey bound: a third registration fails "
            "with limit_passkeys", res)
         ok(len(stored(d, "nobody")) == 2, "passkey bound: and stores nothing", stored(d, "nobody"))
+        r = d.ctl({"op": "register_begin"}, pwd.getpwnam("nobody").pw_uid)
+        ok(r.get("error") == "limit_passkeys", "passkey bound: nobody's own register_begin "
+           "(passkeyctl add) is refused at once, before any authenticator is touched", r)
         ok(approved(log_in(d, auths[1], "nobody")), "passkey bound: the two still log in")
         ok("event=register_failed user=nobody" in d.logtext() and
            "reason=limit_passkeys" in d.logtext(), "passkey bound: the refusal is logged "
