@@ -1326,6 +1326,27 @@ def test_made_up_finish(f):
        "JSON (the body is parsed only for a pending login's row)", spent)
 
 
+def test_passkey_bound(f):
+    """A registration past max_passkeys_per_user (100 by default) is
+    refused at its begin, in a fleet off the loop, before the ceremony's
+    row is added: the worker counts the user's passkeys in the database."""
+    u7 = f.w2.uid_of("u7")
+    f.pg.query(f.uri, "INSERT INTO users (name, handle, created) VALUES"
+               " ('u7', decode(repeat('c7', 32), 'hex'), 1)")
+    f.pg.query(f.uri, "INSERT INTO credentials (id, user_name, alg, pubkey_cose, fmt, aaguid,"
+               " uv, be, bs, attestation, created, id_hash) SELECT"
+               " decode('c7' || lpad(to_hex(g), 8, '0'), 'hex'), 'u7', -7, '\\x01', 'none',"
+               " decode(repeat('00', 16), 'hex'), false, false, false, 'none', g, md5(g::text)"
+               " FROM generate_series(1, 100) g")
+    r = f.w2.ctl({"op": "register_begin"}, uid=u7)
+    rows = f.pg.query(f.uri, "SELECT count(*) FROM ceremonies WHERE user_name = 'u7'")
+    ok(r.get("error") == "limit_passkeys" and rows == [["0"]],
+       "passkey bound: u7's register_begin with 100 passkeys is limit_passkeys at web 2, "
+       "and no ceremony row was added", (r, rows))
+    ok("user=u7" in f.w2.logtext() and "reason=limit_passkeys" in f.w2.logtext(),
+       "passkey bound: the refusal is logged with its reason")
+
+
 def main():
     if os.geteuid() != 0:
         return skip_all("needs root (the Daemon harness of test_daemon.py)")
@@ -1371,7 +1392,8 @@ def main():
                                        ("test_lost_race", test_lost_race, ()),
                                        ("test_held_session", test_held_session, ()),
                                        ("test_second_status", test_second_status, ()),
-                                       ("test_made_up_finish", test_made_up_finish, ())):
+                                       ("test_made_up_finish", test_made_up_finish, ()),
+                                       ("test_passkey_bound", test_passkey_bound, ())):
                     with group(name):
                         fn(f, *args)
             finally:
