@@ -268,6 +268,19 @@ set_trust_anchors(struct config *cfg, const char *v, char *err, size_t errlen)
 	return set_string(&cfg->trust_anchors, v, err, errlen);
 }
 
+/* One more value of a key that may repeat (origin, http_trusted_proxy). */
+static int
+append_string(char **list, size_t *n, size_t max, const char *what, const char *v,
+    char *err, size_t errlen)
+{
+	if (*n == max)
+		return fail(err, errlen, "more than %zu %s", max, what);
+	if ((list[*n] = strdup(v)) == NULL)
+		return fail(err, errlen, "out of memory");
+	(*n)++;
+	return 0;
+}
+
 /*
  * A reverse proxy or load balancer in front: every client's connection
  * comes from its address.  One IP address a line (the key may repeat).
@@ -279,12 +292,8 @@ add_trusted_proxy(struct config *cfg, const char *v, char *err, size_t errlen)
 
 	if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
 		return fail(err, errlen, "'%s' is not an IP address", v);
-	if (cfg->n_trusted_proxies == CONFIG_MAX_PROXIES)
-		return fail(err, errlen, "more than %d proxies", CONFIG_MAX_PROXIES);
-	if ((cfg->trusted_proxies[cfg->n_trusted_proxies] = strdup(v)) == NULL)
-		return fail(err, errlen, "out of memory");
-	cfg->n_trusted_proxies++;
-	return 0;
+	return append_string(cfg->trusted_proxies, &cfg->n_trusted_proxies, CONFIG_MAX_PROXIES,
+	    "proxies", v, err, errlen);
 }
 
 /* Keys that set one value: a second line for them is a mistake. */
@@ -314,12 +323,8 @@ apply(struct config *cfg, const char *key, const char *v, char *err, size_t errl
 	if (strcmp(key, "origin") == 0) {
 		if (!valid_origin(v))
 			return fail(err, errlen, "'%s' is not scheme://host[:port]", v);
-		if (cfg->n_origins == CONFIG_MAX_ORIGINS)
-			return fail(err, errlen, "more than %d origins", CONFIG_MAX_ORIGINS);
-		if ((cfg->origins[cfg->n_origins] = strdup(v)) == NULL)
-			return fail(err, errlen, "out of memory");
-		cfg->n_origins++;
-		return 0;
+		return append_string(cfg->origins, &cfg->n_origins, CONFIG_MAX_ORIGINS,
+		    "origins", v, err, errlen);
 	}
 	if (strcmp(key, "listen") == 0) {
 		if (cfg->listen != NULL)
@@ -601,6 +606,14 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+static void
+free_strings(char **list, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free(list[i]);
+	*n = 0;
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -615,10 +628,6 @@ config_free(struct config *cfg)
 		free(*strings[i]);
 		*strings[i] = NULL;
 	}
-	for (size_t i = 0; i < cfg->n_origins; i++)
-		free(cfg->origins[i]);
-	cfg->n_origins = 0;
-	for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
-		free(cfg->trusted_proxies[i]);
-	cfg->n_trusted_proxies = 0;
+	free_strings(cfg->origins, &cfg->n_origins);
+	free_strings(cfg->trusted_proxies, &cfg->n_trusted_proxies);
 }
