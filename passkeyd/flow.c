@@ -110,18 +110,34 @@ struct publish {
 	void *arg;
 };
 
+/*
+ * Every options page lists all of the user's passkeys, on the loop: with
+ * no bound a local user could register passkeys by the thousand
+ * (passkeyctl add and a scripted authenticator) until each of its pages
+ * held the loop for a second, and stall everyone's logins.  *at: the
+ * user has bound passkeys or more (0 when the count failed).  One indexed
+ * count, small now that the bound keeps it so.
+ */
+static store_err_t
+passkeys_at_bound(store_t *st, const char *user, unsigned bound, int *at)
+{
+	size_t n = 0;
+	store_err_t err = store_cred_count_user(st, user, &n);
+
+	*at = err == STORE_OK && n >= bound;
+	return err;
+}
+
 static store_err_t
 publish_call(store_t *st, void *arg)
 {
 	struct publish *p = arg;
-	size_t n = 0;
 
 	/* a registration past the bound would fail at its finish: say so now */
-	if (p->max_passkeys > 0 && store_cred_count_user(st, p->row.user, &n) == STORE_OK &&
-	    n >= p->max_passkeys) {
-		p->over_bound = 1;
+	if (p->max_passkeys > 0)
+		(void)passkeys_at_bound(st, p->row.user, p->max_passkeys, &p->over_bound);
+	if (p->over_bound)
 		return STORE_OK;
-	}
 	p->add_err = store_ceremony_add(st, &p->row, p->refusal, sizeof(p->refusal));
 	return STORE_OK;
 }
@@ -779,17 +795,16 @@ flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
     struct ceremony **out)
 {
 	enum ctl_refusal err;
-	size_t n = 0;
+	int at;
 
 	/*
-	 * One indexed count (the bound keeps it small): a registration past
-	 * max_passkeys_per_user would fail at its finish, after the user
-	 * touched the authenticator.  A read that fails leaves it to that
-	 * check, which is in the registration's own transaction.
+	 * A registration past max_passkeys_per_user would fail at its finish,
+	 * after the user touched the authenticator.  A read that fails leaves
+	 * it to that check, which is in the registration's own transaction.
 	 */
 	*out = NULL;
-	if (store_cred_count_user(d->store, user, &n) == STORE_OK &&
-	    n >= d->cfg.max_passkeys_per_user)
+	(void)passkeys_at_bound(d->store, user, d->cfg.max_passkeys_per_user, &at);
+	if (at)
 		err = CTL_REFUSAL_LIMIT_PASSKEYS;
 	else
 		err = begin(d, register_spec(d, user, owner), 0, out);
@@ -1830,22 +1845,17 @@ login_apply(store_t *st, void *arg)
 }
 
 /*
- * Every options page lists all of the user's passkeys, on the loop: with
- * no bound a local user could register passkeys by the thousand
- * (passkeyctl add and a scripted authenticator) until each of its pages
- * held the loop for a second, and stall everyone's logins.  Counted in
- * the registration's own transaction, so every way in (passkeyctl add,
- * an enrollment link, a first login) meets it.
+ * The bound (passkeys_at_bound), counted in the registration's own
+ * transaction, so every way in (passkeyctl add, an enrollment link, a
+ * first login) meets it; a count that fails fails the registration.
  */
 static store_err_t
 passkeys_bound(store_t *st, struct approval *a)
 {
-	size_t n = 0;
-	store_err_t err = store_cred_count_user(st, a->c->user, &n);
+	store_err_t err = passkeys_at_bound(st, a->c->user, a->max_passkeys, &a->over_bound);
 
 	if (err != STORE_OK)
 		return err;
-	a->over_bound = n >= a->max_passkeys;
 	return a->over_bound ? STORE_ERR_LIMIT : STORE_OK;
 }
 
