@@ -30,6 +30,9 @@
 #define COSE_KTY_RSA	3
 #define COSE_CRV_P256	1
 #define COSE_CRV_ED25519 6
+#define COSE_EC_D	(-4)	/* EC2 and OKP: the private key */
+#define COSE_RSA_D	(-3)	/* RSA: d, then p, q, dP, dQ, qInv, other, r_i, d_i, t_i */
+#define COSE_RSA_T_I	(-12)
 
 static int
 get_coord(const cbor_item_t *map, int64_t label, size_t want, const uint8_t **p)
@@ -102,6 +105,52 @@ es256_key(const cbor_item_t *map, EVP_PKEY **pkey)
 	return err;
 }
 
+/*
+ * y of the eight Ed25519 points whose order divides 8, little-endian,
+ * the sign bit of x left out: 0 and p - 1 (orders 4 and 2), 1 (the
+ * identity), and the order-8 pair y8 and p - y8.  RFC 8032 and OpenSSL
+ * 3.0 accept such a key, and with it R = identity, S = 0 verifies any
+ * message: a passkey anyone could use.
+ */
+static const uint8_t ed25519_small_order_y[][32] = {
+	{ 0 },
+	{ 1 },
+	{ 0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
+	{ 0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76,
+	  0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6,
+	  0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a },
+	{ 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89,
+	  0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39,
+	  0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 },
+};
+
+/* y < p = 2^255 - 19: the one encoding of each y (RFC 8032 §5.1.3). */
+static int
+ed25519_y_canonical(const uint8_t y[32])
+{
+	if ((y[31] & 0x7f) != 0x7f || y[0] < 0xed)
+		return 1;
+	for (int i = 1; i < 31; i++)
+		if (y[i] != 0xff)
+			return 1;
+	return 0;
+}
+
+static int
+ed25519_key_acceptable(const uint8_t x[32])
+{
+	uint8_t y[32];
+	int small = 0;
+
+	memcpy(y, x, 32);
+	y[31] &= 0x7f;
+	for (size_t i = 0; i < sizeof(ed25519_small_order_y) / 32; i++)
+		small |= memcmp(y, ed25519_small_order_y[i], 32) == 0;
+	return ed25519_y_canonical(y) && !small;
+}
+
 static int
 eddsa_key(const cbor_item_t *map, EVP_PKEY **pkey)
 {
@@ -111,11 +160,38 @@ eddsa_key(const cbor_item_t *map, EVP_PKEY **pkey)
 	if ((err = expect_kty_crv(map, COSE_KTY_OKP, COSE_CRV_ED25519)) != RP_OK ||
 	    (err = get_coord(map, COSE_X, 32, &x)) != RP_OK)
 		return err;
+	if (!ed25519_key_acceptable(x))
+		return RP_ERR_KEY_INVALID;
 	*pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, 32);
 	return *pkey != NULL ? RP_OK : RP_ERR_KEY_INVALID;
 }
 
-/* 2048 to 4096-bit moduli; a public exponent that is odd and above 1. */
+/*
+ * An odd modulus of 2048 to 4096 bits (rp_sig.c's key_fits_alg verifies
+ * with no fewer: a 2044-bit key would register and never log in); a
+ * public exponent that is odd and at least 65537 (FIPS 186-5 §A.1.1).
+ */
+static int
+rsa_modulus_acceptable(const uint8_t *n, size_t nlen)
+{
+	/* bytes and top byte: 256 bytes from 0x80 up is 2048 bits */
+	if (nlen < 256 || nlen > 512 || n[0] == 0 || (nlen == 256 && n[0] < 0x80))
+		return 0;
+	return n[nlen - 1] & 1;
+}
+
+static int
+rsa_exponent_acceptable(const uint8_t *e, size_t elen)
+{
+	uint32_t v = 0;
+
+	if (elen == 0 || elen > 4 || e[0] == 0)
+		return 0;
+	for (size_t i = 0; i < elen; i++)
+		v = v << 8 | e[i];
+	return (v & 1) && v >= 65537;
+}
+
 static int
 rs256_key(const cbor_item_t *map, EVP_PKEY **pkey)
 {
@@ -130,8 +206,7 @@ rs256_key(const cbor_item_t *map, EVP_PKEY **pkey)
 	if (!rp_cbor_get_bytes(rp_cbor_map_get_int(map, -1), &n, &nlen) ||
 	    !rp_cbor_get_bytes(rp_cbor_map_get_int(map, -2), &e, &elen))
 		return RP_ERR_COSE_KEY_MALFORMED;
-	if (nlen < 256 || nlen > 512 || n[0] == 0 || elen == 0 || elen > 4 ||
-	    e[0] == 0 || (e[elen - 1] & 1) == 0 || (elen == 1 && e[0] == 1))
+	if (!rsa_modulus_acceptable(n, nlen) || !rsa_exponent_acceptable(e, elen))
 		return RP_ERR_KEY_INVALID;
 	err = RP_ERR_NO_MEMORY;
 	if ((bn_n = BN_bin2bn(n, (int)nlen, NULL)) != NULL &&
@@ -146,13 +221,35 @@ rs256_key(const cbor_item_t *map, EVP_PKEY **pkey)
 	return err;
 }
 
+/*
+ * A credential's public key with its private part (RFC 9053 §7.1.1, §7.2;
+ * RFC 8230 §4): refused, since the bytes are stored, listed and exported
+ * as they came, and no store should ever hold a private key.
+ */
+static int
+has_private_part(const cbor_item_t *map)
+{
+	int64_t kty;
+
+	if (!rp_cbor_get_int(rp_cbor_map_get_int(map, COSE_KTY), &kty))
+		return 0;	/* the key's own parse says what is wrong */
+	if (kty == COSE_KTY_EC2 || kty == COSE_KTY_OKP)
+		return rp_cbor_map_get_int(map, COSE_EC_D) != NULL;
+	if (kty == COSE_KTY_RSA)
+		for (int64_t label = COSE_RSA_D; label >= COSE_RSA_T_I; label--)
+			if (rp_cbor_map_get_int(map, label) != NULL)
+				return 1;
+	return 0;
+}
+
 static int
 key_from_map(const cbor_item_t *map, rp_pubkey_t *k)
 {
 	int64_t alg;
 
 	if (!cbor_isa_map(map) ||
-	    !rp_cbor_get_int(rp_cbor_map_get_int(map, COSE_ALG), &alg))
+	    !rp_cbor_get_int(rp_cbor_map_get_int(map, COSE_ALG), &alg) ||
+	    has_private_part(map))
 		return RP_ERR_COSE_KEY_MALFORMED;
 	switch (alg) {
 	case RP_COSE_ES256:

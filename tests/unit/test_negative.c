@@ -1913,6 +1913,196 @@ cose_rsa_short_modulus(void **state)
 	check(v, RP_ERR_KEY_INVALID);
 }
 
+/* An RS256 key with the genuine registration's n and e, edited; fmt "none". */
+static void
+cose_rsa_variant(void (*edit)(uint8_t n[256], uint8_t *e, size_t *elen), int want)
+{
+	json_t *v = load("browser/rs256_reg.json");
+	uint8_t n[256], e[4];
+	size_t elen = 3;
+	struct cw w = { .n = 0 };
+
+	reg_cose_param(v, -1, n, 256);
+	reg_cose_param(v, -2, e, 3);
+	if (edit != NULL)
+		edit(n, e, &elen);
+	cw_head(&w, 5, 4);
+	cw_int(&w, 1), cw_int(&w, 3);
+	cw_int(&w, 3), cw_int(&w, RP_COSE_RS256);
+	cw_int(&w, -1), cw_bytes(&w, n, 256);
+	cw_int(&w, -2), cw_bytes(&w, e, elen);
+	reg_set_cose(v, w.b, w.n);
+	check(v, want);
+}
+
+static void
+rsa_2044_bits(uint8_t n[256], uint8_t *e, size_t *elen)
+{
+	(void)e, (void)elen;
+	n[0] = (uint8_t)((n[0] & 0x0f) | 0x08);	/* 256 bytes, 2044 bits */
+}
+
+static void
+rsa_even_modulus(uint8_t n[256], uint8_t *e, size_t *elen)
+{
+	(void)e, (void)elen;
+	n[255] &= 0xfe;
+}
+
+static void
+rsa_exponent_3(uint8_t n[256], uint8_t *e, size_t *elen)
+{
+	(void)n;
+	e[0] = 3;
+	*elen = 1;
+}
+
+static void
+rsa_exponent_65535(uint8_t n[256], uint8_t *e, size_t *elen)
+{
+	(void)n;
+	e[0] = 0xff, e[1] = 0xff;
+	*elen = 2;
+}
+
+static void
+rsa_exponent_32_bits(uint8_t n[256], uint8_t *e, size_t *elen)
+{
+	(void)n;
+	e[0] = 0x80, e[1] = 0x00, e[2] = 0x00, e[3] = 0x01;
+	*elen = 4;
+}
+
+/* Plumbing control: the genuine key, rebuilt by hand, registers. */
+static void
+cose_rsa_control(void **state)
+{
+	(void)state;
+	cose_rsa_variant(NULL, RP_OK);
+}
+
+/*
+ * A modulus of 2041 to 2047 bits registered, and rp_sig.c (2048 bits at
+ * least) then refused every one of its assertions: a passkey that locks
+ * its user out.  An even modulus or a small exponent: no key.
+ */
+static void
+cose_rsa_weak(void **state)
+{
+	(void)state;
+	cose_rsa_variant(rsa_2044_bits, RP_ERR_KEY_INVALID);
+	cose_rsa_variant(rsa_even_modulus, RP_ERR_KEY_INVALID);
+	cose_rsa_variant(rsa_exponent_3, RP_ERR_KEY_INVALID);
+	cose_rsa_variant(rsa_exponent_65535, RP_ERR_KEY_INVALID);
+	cose_rsa_variant(rsa_exponent_32_bits, RP_OK);	/* odd, over 65537: a key */
+}
+
+/* An Ed25519 COSE key with x as given, through rp_pubkey_from_cose. */
+static int
+ed25519_parse(const uint8_t x[32])
+{
+	struct cw w = { .n = 0 };
+	rp_pubkey_t *pk = NULL;
+	int err;
+
+	cw_cose_key(&w, 1, RP_COSE_EDDSA, 6, x, 32, NULL, 0);
+	err = rp_pubkey_from_cose(w.b, w.n, &pk);
+	rp_pubkey_free(&pk);
+	return err;
+}
+
+/*
+ * The Ed25519 keys of small order: with one, R = identity and S = 0
+ * verify any message (OpenSSL 3.0 accepts both), so the passkey would
+ * let anyone in.  y, little-endian: 0, 1, p - 1, and the order-8 pair;
+ * each with either sign of x.  Then y >= p, the non-canonical encodings
+ * (p is 0, p + 1 is the identity again).
+ */
+static void
+cose_ed25519_small_order(void **state)
+{
+	static const char *const small[] = {
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	};
+	json_t *v = load("browser/eddsa_reg.json");
+	uint8_t x[32], genuine[32];
+	struct cw w = { .n = 0 };
+
+	(void)state;
+	reg_cose_param(v, -2, genuine, 32);
+	assert_verdict(ed25519_parse(genuine), RP_OK);
+	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+		for (size_t j = 0; j < 32; j++)
+			assert_int_equal(sscanf(small[i] + 2 * j, "%2hhx", &x[j]), 1);
+		assert_verdict(ed25519_parse(x), RP_ERR_KEY_INVALID);
+		x[31] |= 0x80;		/* the other sign of x */
+		assert_verdict(ed25519_parse(x), RP_ERR_KEY_INVALID);
+	}
+	/* and a registration that carries the identity is refused */
+	memset(x, 0, sizeof(x));
+	x[0] = 1;
+	cw_cose_key(&w, 1, RP_COSE_EDDSA, 6, x, 32, NULL, 0);
+	reg_set_cose(v, w.b, w.n);
+	check(v, RP_ERR_KEY_INVALID);
+}
+
+/*
+ * A credential key with its private part: the bytes would be stored,
+ * listed and exported as they came.  EC2 and OKP: d (-4); RSA: d (-3).
+ */
+static void
+cose_private_part(void **state)
+{
+	json_t *ec = load("browser/es256_reg.json"), *ed = load("browser/eddsa_reg.json");
+	json_t *rsa = load("browser/rs256_reg.json");
+	uint8_t x[32], y[32], d[32], n[256], e[3];
+	struct cw w = { .n = 0 };
+
+	(void)state;
+	memset(d, 0x5a, sizeof(d));
+	reg_cose_param(ec, -2, x, 32);
+	reg_cose_param(ec, -3, y, 32);
+	cw_head(&w, 5, 6);
+	cw_int(&w, 1), cw_int(&w, 2);
+	cw_int(&w, 3), cw_int(&w, RP_COSE_ES256);
+	cw_int(&w, -1), cw_int(&w, 1);
+	cw_int(&w, -2), cw_bytes(&w, x, 32);
+	cw_int(&w, -3), cw_bytes(&w, y, 32);
+	cw_int(&w, -4), cw_bytes(&w, d, 32);
+	reg_set_cose(ec, w.b, w.n);
+	check(ec, RP_ERR_COSE_KEY_MALFORMED);
+
+	w.n = 0;
+	reg_cose_param(ed, -2, x, 32);
+	cw_head(&w, 5, 5);
+	cw_int(&w, 1), cw_int(&w, 1);
+	cw_int(&w, 3), cw_int(&w, RP_COSE_EDDSA);
+	cw_int(&w, -1), cw_int(&w, 6);
+	cw_int(&w, -2), cw_bytes(&w, x, 32);
+	cw_int(&w, -4), cw_bytes(&w, d, 32);
+	reg_set_cose(ed, w.b, w.n);
+	check(ed, RP_ERR_COSE_KEY_MALFORMED);
+
+	w.n = 0;
+	reg_cose_param(rsa, -1, n, 256);
+	reg_cose_param(rsa, -2, e, 3);
+	cw_head(&w, 5, 5);
+	cw_int(&w, 1), cw_int(&w, 3);
+	cw_int(&w, 3), cw_int(&w, RP_COSE_RS256);
+	cw_int(&w, -1), cw_bytes(&w, n, 256);
+	cw_int(&w, -2), cw_bytes(&w, e, 3);
+	cw_int(&w, -3), cw_bytes(&w, n, 256);	/* "d": any bytes */
+	reg_set_cose(rsa, w.b, w.n);
+	check(rsa, RP_ERR_COSE_KEY_MALFORMED);
+}
+
 /* rp_pubkey_from_cose() on a stored key: a byte too many. */
 static void
 cose_stored_key_trailing_byte(void **state)
@@ -3060,6 +3250,10 @@ main(void)
 		CASE(cose_indefinite_map),
 		CASE(cose_truncated_in_authdata),
 		CASE(cose_rsa_short_modulus),
+		CASE(cose_rsa_control),
+		CASE(cose_rsa_weak),
+		CASE(cose_ed25519_small_order),
+		CASE(cose_private_part),
 		CASE(cose_stored_key_trailing_byte),
 		/* attestationObject */
 		CASE(ao_not_cbor),
