@@ -48,6 +48,18 @@ in_argv(const char *p, int argc, const char **argv)
 	return 0;
 }
 
+/* 1 when word i names the same option (the part before '=') as an earlier word. */
+static int
+repeats_earlier(int i, const char **argv)
+{
+	size_t n = strcspn(argv[i], "=");
+
+	for (int j = 0; j < i; j++)
+		if (strcspn(argv[j], "=") == n && strncmp(argv[j], argv[i], n) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 check_ok(const struct pk_opts *o, int argc, const char **argv)
 {
@@ -69,6 +81,9 @@ check_ok(const struct pk_opts *o, int argc, const char **argv)
 		bad("a daemon_user that is not a valid name from argv", argc, argv);
 	if (o->reuse < 0 || o->reuse > PK_MAX_REUSE)
 		bad("a reuse out of 0..604800", argc, argv);
+	for (int i = 0; i < argc; i++)
+		if (repeats_earlier(i, argv))
+			bad("success with an option given twice", argc, argv);
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "nullok") == 0)
 			nullok = true;
@@ -129,8 +144,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pk_opts_parse(b, argv, &o2, &b2) != 0 || b2 != -1)
 			bad("the words before the bad one do not parse", argc, argv);
 		check_ok(&o2, b, argv);
-		if (pk_opts_parse(1, argv + b, &o2, &b2) != -1 || b2 != 0)
-			bad("the named word parses on its own", argc, argv);
+		/* refused alone, or a repeat of an option the words before it gave */
+		if (pk_opts_parse(1, argv + b, &o2, &b2) == 0 ? !repeats_earlier(b, argv) : b2 != 0)
+			bad("the named word parses on its own and repeats no earlier one",
+			    argc, argv);
 	}
 	free(buf);
 	return 0;

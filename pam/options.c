@@ -74,17 +74,46 @@ parse_one(const char *a, struct pk_opts *o)
 	return 0;
 }
 
+/* The options parse_one knows, by the word before any '='. */
+static const char *const option_names[] = {
+	"nullok", "debug", "socket", "timeout", "enroll", "qr", "flow", "reuse",
+	"reuse_key", "daemon_user",
+};
+
+/* Which of option_names a word names, or -1. */
+static int
+option_index(const char *a)
+{
+	size_t n = strcspn(a, "=");
+
+	for (size_t i = 0; i < sizeof(option_names) / sizeof(option_names[0]); i++)
+		if (strlen(option_names[i]) == n && strncmp(a, option_names[i], n) == 0)
+			return (int)i;
+	return -1;
+}
+
 int
 pk_opts_parse(int argc, const char **argv, struct pk_opts *o, int *bad)
 {
+	unsigned seen = 0;
+	int k;
+
 	*o = (struct pk_opts){ .socket = CTL_DEFAULT_SOCKET,
 	    .timeout = PK_DEFAULT_TIMEOUT, .enroll = "none", .flow = PK_FLOW_PROMPT, .reuse_key_required = true,
 	    .daemon_user = PK_DEFAULT_DAEMON_USER };
 	*bad = -1;
-	for (int i = 0; i < argc; i++)
-		if (argv[i] == NULL || parse_one(argv[i], o) != 0) {
+	for (int i = 0; i < argc; i++) {
+		/*
+		 * An option given twice is refused: with the last one winning,
+		 * a word added at the end of a stack ("reuse_key=optional")
+		 * would quietly undo the one the admin read first.
+		 */
+		k = argv[i] != NULL ? option_index(argv[i]) : -1;
+		if (argv[i] == NULL || (k >= 0 && (seen & 1u << k)) || parse_one(argv[i], o) != 0) {
 			*bad = i;
 			return -1;
 		}
+		seen |= k >= 0 ? 1u << k : 0;
+	}
 	return 0;
 }

@@ -55,7 +55,8 @@ struct pk_opts {
 
 /*
  * Fills o from argv, defaults first.  Returns 0, or -1 with *bad set to
- * the index of the first argument that is unknown or has a bad value.
+ * the index of the first argument that is unknown, has a bad value, or
+ * repeats an option an earlier one gave.
  */
 int pk_opts_parse(int argc, const char **argv, struct pk_opts *o, int *bad);
 

@@ -50,6 +50,7 @@
 #define PK_IO_TIMEOUT_MS	5000	/* one request to the daemon */
 #define PK_MAX_TOKEN		256
 #define PK_PWBUF_MAX		(1024 * 1024)	/* a passwd entry bigger than this: NSS failed */
+#define PK_TYPED_NAME_MAX	1024	/* bytes of a user name the module looks up */
 
 /* canonical_user's answers other than 0 */
 #define PK_NO_ACCOUNT		(-1)
@@ -82,13 +83,15 @@ struct pk_ceremony {
  * where there is no syslog.  sshd empties the environment of the child
  * that runs pam_authenticate, but it loads this module earlier, at
  * pam_start, in a process that still has it: read it at load time too.
+ * secure_getenv: in sudo or su (setuid) the caller's environment is not
+ * the admin's, and must not choose where the module's log lines go.
  */
 static bool pk_stderr_at_load;
 
 __attribute__((constructor)) static void
 pk_load(void)
 {
-	const char *e = getenv("PAM_PASSKEY_DEBUG_STDERR");
+	const char *e = secure_getenv("PAM_PASSKEY_DEBUG_STDERR");
 
 	pk_stderr_at_load = e != NULL && strcmp(e, "1") == 0;
 }
@@ -96,7 +99,7 @@ pk_load(void)
 static bool
 pk_stderr(void)
 {
-	const char *e = getenv("PAM_PASSKEY_DEBUG_STDERR");
+	const char *e = secure_getenv("PAM_PASSKEY_DEBUG_STDERR");
 
 	return pk_stderr_at_load || (e != NULL && strcmp(e, "1") == 0);
 }
@@ -161,8 +164,8 @@ parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct pk_opts *o)
 
 	if (pk_opts_parse(argc, argv, o, &bad) == 0)
 		return PAM_SUCCESS;
-	pk_log(pamh, LOG_ERR, "bad option '%s': refusing to authenticate (see the "
-	    "module's documentation)", bad >= 0 && argv[bad] != NULL ? argv[bad] : "?");
+	pk_log(pamh, LOG_ERR, "bad or repeated option '%s': refusing to authenticate "
+	    "(see the module's documentation)", bad >= 0 && argv[bad] != NULL ? argv[bad] : "?");
 	return PAM_SERVICE_ERR;
 }
 
@@ -719,9 +722,21 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		    pam_strerror(pamh, r));
 		return PAM_AUTH_ERR;
 	}
-	/* the name comes from the SSH client: check it before it is used or logged */
-	found = ctl_user_name_valid(typed) ? canonical_user(typed, user, sizeof(user)) :
-	    PK_NO_ACCOUNT;
+	/*
+	 * The name comes from the SSH client.  It is looked up whatever it
+	 * holds, as sshd looks it up: a directory that ignores case or
+	 * trailing spaces takes "alice" and 60 spaces for alice, and that
+	 * name, refused unread, was "no account" (PAM_IGNORE under nullok:
+	 * alice's passkey skipped).  Only the account's own name, checked,
+	 * is used or logged.  A name too long to look up fails closed.
+	 */
+	if (strnlen(typed, PK_TYPED_NAME_MAX + 1) > PK_TYPED_NAME_MAX) {
+		pk_log(pamh, LOG_NOTICE, "the user name given is over %d bytes: refused",
+		    PK_TYPED_NAME_MAX);
+		pk_say(pamh, "passkey: no passkey is registered for this account");
+		return PAM_AUTH_ERR;
+	}
+	found = canonical_user(typed, user, sizeof(user));
 	if (found == PK_NSS_FAILED || (found == PK_NO_ACCOUNT_MAYBE && o.nullok)) {
 		/* fails closed, nullok or not: the account may have passkeys */
 		pk_log(pamh, LOG_ERR, "cannot look the user name up: the name service %s",

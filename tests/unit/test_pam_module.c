@@ -83,6 +83,10 @@
 
 #define A10		"aaaaaaaaaa"
 #define A64		A10 A10 A10 A10 A10 A10 "aaaa"
+#define SP10		"          "
+#define SP60		SP10 SP10 SP10 SP10 SP10 SP10
+#define SP1020		SP60 SP60 SP60 SP60 SP60 SP60 SP60 SP60 SP60 SP60 SP60 SP60 SP60 SP60 \
+			SP60 SP60 SP60
 
 static const char *module_path;
 static char dir[64];		/* the case's files: service file, socket */
@@ -434,9 +438,12 @@ write_service(const struct run *r)
 	snprintf(path, sizeof(path), "%s/%s", dir, SERVICE);
 	f = fopen(path, "w");
 	assert_non_null(f);
+	/* timeout=5 unless the test gives its own: an option given twice is refused */
 	fprintf(f, "auth [success=done ignore=ignore default=die] %s socket=%s "
-	    "daemon_user=%s timeout=5 %s\n", module_path, sock_path,
-	    r->daemon_user != NULL ? r->daemon_user : me, r->extra != NULL ? r->extra : "");
+	    "daemon_user=%s %s %s\n", module_path, sock_path,
+	    r->daemon_user != NULL ? r->daemon_user : me,
+	    r->extra != NULL && strstr(r->extra, "timeout=") != NULL ? "" : "timeout=5",
+	    r->extra != NULL ? r->extra : "");
 	fprintf(f, "auth requisite pam_echo.so %s\n", MARK);
 	fprintf(f, "auth required pam_deny.so\n");
 	assert_int_equal(fclose(f), 0);
@@ -1522,6 +1529,10 @@ static const char *const bad_options[] = {
 	"qr=", "qr=maybe", "qr=YES", "flow=", "flow=INFO", "flow=auto", "flow", "daemon_user=", "daemon_user=a/b", "daemon_user=" A64 "a",
 	"timeout", "=", "sockets=/tmp/x", "reuse=", "reuse=-1", "reuse=604801", "reuse=1h",
 	"reuse_key=", "reuse_key=maybe", "reuse_key=REQUIRED", "reuse",
+	/* each valid alone, given twice: the last would win */
+	"reuse=60 reuse_key=required reuse_key=optional", "nullok nullok", "timeout=60 timeout=1",
+	"qr=yes qr=no", "flow=info flow=prompt", "enroll=none enroll=pending",
+	"debug debug", "qr=no qr=no", "reuse=0 reuse=60",
 };
 
 static void
@@ -1621,7 +1632,7 @@ struct fold_case {
 	const char *user;	/* typed */
 	const char *sent;	/* the account's name, or NULL: no account */
 	bool nullok;
-	bool invalid;		/* no valid user name: never even looked up */
+	bool too_long;		/* over 1024 bytes: never looked up, fails closed */
 	bool failed;		/* NSS failed: closed, nullok or not */
 };
 
@@ -1639,10 +1650,15 @@ static const struct fold_case folds[] = {
 	{ "DAEMONX", NULL, false, false, false },
 	{ "mallory", NULL, false, false, false },	/* resolves to "mal/lory": no valid name */
 	{ "MALLORY", NULL, true, false, false },
-	{ "ALICE\x01", NULL, false, true, false },
-	{ "alice\x1b", NULL, true, true, false },
-	{ "alice/", NULL, false, true, false },
-	{ A64 " ", NULL, false, true, false },
+	/* no valid name as typed, so looked up as sshd does: the account's name is used */
+	{ "ALICE\x01", NULL, false, false, false },
+	{ "alice\x1b", NULL, true, false, true },	/* ENOENT, as "PKDAEMON" above */
+	{ "alice/", NULL, false, false, false },
+	{ A64 " ", NULL, false, false, false },
+	{ "alice" SP60, "alice", true, false, false },	/* 65 bytes: was PAM_IGNORE */
+	{ "ALICE" SP60 SP60, "alice", false, false, false },
+	{ "alice" SP1020, NULL, true, true, false },
+	{ "alice" SP1020, NULL, false, true, false },
 	{ "BIGENTRY", "bigentry", false, false, false },	/* asked again with a bigger buffer */
 	{ "broken", NULL, false, false, true },		/* the directory is down */
 	{ "broken", NULL, true, false, true },
@@ -1669,16 +1685,16 @@ test_fold(void **state)
 		expect_told(r, NULL);
 		expect_begin(r, f->sent, RHOST, "none");
 		expect_ops(r, "login_begin", "status");
-	} else if (f->failed) {
+	} else if (f->failed || f->too_long) {
 		expect_rc(r, PAM_AUTH_ERR);
-		expect_told(r, NA);
+		expect_told(r, f->too_long ? NOPK : NA);
 		expect_no_request(r);
 	} else {
 		expect_rc(r, f->nullok ? PAM_IGNORE : PAM_AUTH_ERR);
 		expect_told(r, f->nullok ? NULL : NOPK);
 		expect_no_request(r);
 	}
-	if (f->invalid)
+	if (f->too_long)
 		assert_int_equal(nss_lookups(), before);
 	else
 		assert_true(nss_lookups() > before);
@@ -1863,7 +1879,8 @@ casefold_main(void)
 	for (size_t i = 0; i < sizeof(folds) / sizeof(folds[0]); i++)
 		addf(&ts, test_fold, &folds[i], "case-insensitive NSS: \"%s\"%s -> %s",
 		    label(folds[i].user, l, sizeof(l)), folds[i].nullok ? " (nullok)" : "",
-		    folds[i].sent != NULL ? folds[i].sent : folds[i].failed ? "fails closed" :
+		    folds[i].sent != NULL ? folds[i].sent :
+		    folds[i].failed || folds[i].too_long ? "fails closed" :
 		    "no account");
 	rc = run_group("pam_passkey.so, case-insensitive NSS", &ts);
 	dlclose(nss);
