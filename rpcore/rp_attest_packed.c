@@ -30,8 +30,24 @@ check_leaf(X509 *leaf, const uint8_t *aaguid)
 	return rp_x509_check_aaguid(leaf, aaguid);
 }
 
+/*
+ * The statement's alg, and a leaf key it signs with.  libfido2 checks
+ * only the key's type: it took a P-384 leaf for ES256 and a 1024-bit
+ * RSA leaf for RS256, and answered an alg it does not know (RS1) with
+ * FIDO_ERR_INTERNAL, which a client could then make us count as ours.
+ */
 static int
-packed_x5c(const struct rp_attest_ctx *ctx, const cbor_item_t *x5c, int *attestation)
+check_leaf_key(X509 *leaf, int64_t alg)
+{
+	if (!rp_alg_known((int)alg) || (int64_t)(int)alg != alg)
+		return RP_ERR_ALG_UNSUPPORTED;
+	return rp_key_fits_alg(X509_get0_pubkey(leaf), (int)alg) ? RP_OK :
+	    RP_ERR_ATTESTATION_CERT_INVALID;
+}
+
+static int
+packed_x5c(const struct rp_attest_ctx *ctx, int64_t alg, const cbor_item_t *x5c,
+    int *attestation)
 {
 	struct rp_x5c certs;
 	int err;
@@ -39,6 +55,7 @@ packed_x5c(const struct rp_attest_ctx *ctx, const cbor_item_t *x5c, int *attesta
 	if ((err = rp_x5c_load(x5c, &certs)) != RP_OK)
 		return err;
 	if ((err = check_leaf(certs.certs[0], ctx->ad->aaguid)) == RP_OK &&
+	    (err = check_leaf_key(certs.certs[0], alg)) == RP_OK &&
 	    (err = rp_fido2_verify_cred(ctx, false)) == RP_OK)
 		err = rp_x5c_chain_verdict(ctx->policy, &certs, attestation);
 	rp_x5c_clear(&certs);
@@ -81,6 +98,6 @@ rp_attest_packed(const struct rp_attest_ctx *ctx, int *attestation)
 	    rp_cbor_map_get_str(st, "ecdaaKeyId") != NULL)
 		return RP_ERR_ATTESTATION_STATEMENT_MALFORMED;
 	if ((x5c = rp_cbor_map_get_str(st, "x5c")) != NULL)
-		return packed_x5c(ctx, x5c, attestation);
+		return packed_x5c(ctx, alg, x5c, attestation);
 	return packed_self(ctx, alg, sig, siglen, attestation);
 }

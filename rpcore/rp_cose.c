@@ -167,7 +167,7 @@ eddsa_key(const cbor_item_t *map, EVP_PKEY **pkey)
 }
 
 /*
- * An odd modulus of 2048 to 4096 bits (rp_sig.c's key_fits_alg verifies
+ * An odd modulus of 2048 to 4096 bits (rp_sig.c's rp_key_fits_alg verifies
  * with no fewer: a 2044-bit key would register and never log in); a
  * public exponent that is odd and at least 65537 (FIPS 186-5 §A.1.1).
  */

@@ -19,8 +19,8 @@ rp_alg_known(int alg)
 	return alg == RP_COSE_ES256 || alg == RP_COSE_EDDSA || alg == RP_COSE_RS256;
 }
 
-static bool
-key_fits_alg(EVP_PKEY *pkey, int alg)
+bool
+rp_key_fits_alg(EVP_PKEY *pkey, int alg)
 {
 	char group[32];
 	size_t glen;
@@ -96,7 +96,7 @@ rp_sig_verify(EVP_PKEY *pkey, int alg, const uint8_t *m1, size_t l1,
 	EVP_MD_CTX *ctx;
 	int r;
 
-	if (pkey == NULL || !key_fits_alg(pkey, alg))
+	if (pkey == NULL || !rp_key_fits_alg(pkey, alg))
 		return RP_ERR_KEY_TYPE_MISMATCH;
 	if (sig == NULL || siglen == 0)
 		return RP_ERR_BAD_SIGNATURE;

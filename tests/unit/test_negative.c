@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "rp_b64url.h"
 #include "vector.h"
@@ -2416,8 +2417,7 @@ att_packed_chain_sig_bit(void **state)
 	check(v, RP_ERR_ATTESTATION_SIGNATURE_INVALID);
 }
 
-/* alg names RS256 while the (P-256) attestation key made an ES256
- * signature: the statement is not verifiable as stated. */
+/* alg names RS256 while the attestation key is P-256: no RS256 key. */
 static void
 att_packed_alg_changed(void **state)
 {
@@ -2425,7 +2425,126 @@ att_packed_alg_changed(void **state)
 
 	(void)state;
 	stmt_set(v, "alg", cbor_build_negint16(256));	/* -257 */
-	check(v, RP_ERR_ATTESTATION_SIGNATURE_INVALID);
+	check(v, RP_ERR_ATTESTATION_CERT_INVALID);
+}
+
+/* RS1 (-65535): libfido2 answered FIDO_ERR_INTERNAL, counted as ours. */
+static void
+att_packed_alg_rs1(void **state)
+{
+	json_t *v = load("attestation/packed_chain_ok.json");
+
+	(void)state;
+	stmt_set(v, "alg", cbor_build_negint16(65534));	/* -65535 */
+	check(v, RP_ERR_ALG_UNSUPPORTED);
+}
+
+/* A v3 leaf with §8.2.1's subject, not a CA, self-signed with key k. */
+static X509 *
+packed_leaf(EVP_PKEY *k)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509_EXTENSION *bc;
+
+	assert_true(x != NULL && n != NULL);
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
+	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(x), -1, 0, NULL));
+	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(x), 365, 0, NULL));
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC,
+	    (const unsigned char *)"SE", -1, -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
+	    (const unsigned char *)"Test Vendor", -1, -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_ASC,
+	    (const unsigned char *)"Authenticator Attestation", -1, -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"Test Leaf", -1, -1, 0), 1);
+	assert_int_equal(X509_set_subject_name(x, n), 1);
+	assert_int_equal(X509_set_issuer_name(x, n), 1);
+	assert_non_null(bc = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "CA:FALSE"));
+	assert_int_equal(X509_add_ext(x, bc, -1), 1);
+	X509_EXTENSION_free(bc);
+	assert_int_equal(X509_set_pubkey(x, k), 1);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	X509_NAME_free(n);
+	return x;
+}
+
+/*
+ * The statement signed as alg says, by a leaf whose key is not of that
+ * alg: libfido2 checked only the key's type, and took a P-384 leaf for
+ * ES256 and a 1024-bit RSA leaf for RS256 (the reviewer chained both to
+ * an anchor and got "trusted").  Both are refused at the leaf now.
+ */
+static void
+packed_leaf_case(EVP_PKEY *k, int64_t alg, int want)
+{
+	json_t *v = load("attestation/packed_chain_ok.json");
+	size_t adlen, cdjlen, siglen, derlen;
+	uint8_t *ad = ad_get(v, &adlen), *cdj = field(v, "clientDataJSON", &cdjlen);
+	uint8_t *m, *sig, *der = NULL;
+	X509 *leaf = packed_leaf(k);
+	cbor_item_t *a = cbor_new_definite_array(1), *b;
+
+	assert_non_null(m = malloc(adlen + SHA256_DIGEST_LENGTH));
+	memcpy(m, ad, adlen);
+	SHA256(cdj, cdjlen, m + adlen);
+	sig = sign_msg(k, m, adlen + SHA256_DIGEST_LENGTH, &siglen);
+	assert_true((derlen = (size_t)i2d_X509(leaf, &der)) > 0);
+	assert_non_null(a);
+	assert_non_null(b = cbor_build_bytestring(der, derlen));
+	assert_true(cbor_array_push(a, b));
+	cbor_decref(&b);
+	stmt_set(v, "x5c", a);
+	stmt_set(v, "sig", cbor_build_bytestring(sig, siglen));
+	stmt_set(v, "alg", alg < 0 ? cbor_build_negint16((uint16_t)(-1 - alg)) :
+	    cbor_build_uint16((uint16_t)alg));
+	OPENSSL_free(der);
+	X509_free(leaf);
+	free(sig);
+	free(m);
+	free(cdj);
+	free(ad);
+	check(v, want);
+}
+
+static void
+att_packed_leaf_p384(void **state)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-384");
+
+	(void)state;
+	assert_non_null(k);
+	packed_leaf_case(k, RP_COSE_ES256, RP_ERR_ATTESTATION_CERT_INVALID);
+	EVP_PKEY_free(k);
+}
+
+static void
+att_packed_leaf_rsa1024(void **state)
+{
+	EVP_PKEY *k = EVP_RSA_gen(1024);
+
+	(void)state;
+	assert_non_null(k);
+	packed_leaf_case(k, RP_COSE_RS256, RP_ERR_ATTESTATION_CERT_INVALID);
+	EVP_PKEY_free(k);
+}
+
+/*
+ * Plumbing control: a P-256 leaf made the same way passes the leaf
+ * checks and the signature, and fails only where it should, at the
+ * chain (it is its own issuer, and no anchor).
+ */
+static void
+att_packed_leaf_p256_control(void **state)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+
+	(void)state;
+	assert_non_null(k);
+	packed_leaf_case(k, RP_COSE_ES256, RP_ERR_ATTESTATION_UNTRUSTED);
+	EVP_PKEY_free(k);
 }
 
 static void
@@ -3279,6 +3398,10 @@ main(void)
 		CASE(att_packed_chain_sig_bit),
 		CASE(att_packed_alg_changed),
 		CASE(att_packed_x5c_garbage),
+		CASE(att_packed_alg_rs1),
+		CASE(att_packed_leaf_p384),
+		CASE(att_packed_leaf_rsa1024),
+		CASE(att_packed_leaf_p256_control),
 		CASE(att_packed_x5c_trailing_byte),
 		CASE(att_packed_x5c_too_many),
 		CASE(att_packed_untrusted_root),
