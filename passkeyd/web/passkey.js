@@ -260,13 +260,17 @@
   }
 
   // Where the request came from, in words: the SSH client's address, or
-  // what asked on the server itself.
+  // what asked on the server itself.  A local request (su, login, sudo
+  // with targetpw) names no requester: any account on the host can start
+  // one for another user and send that user the link, so the page says
+  // so rather than let "on the host itself" read as "you".
   function source(r) {
     var host = r.host || 'the server';
+    var anyone = ': anyone with an account on ' + host + ' can start one, so approve only if you did';
     if (r.rhost) return r.rhost;
     if (r.service === 'passkeyctl') return 'the passkeyctl command, run on ' + host;
-    if (r.service === 'sudo') return 'a sudo prompt on ' + host;
-    return 'a login on ' + host + ' itself (' + (r.service || 'unknown') + ')';
+    if (r.service === 'sudo') return 'a sudo prompt on ' + host + anyone;
+    return 'a login on ' + host + ' itself (' + (r.service || 'unknown') + ')' + anyone;
   }
 
   function details(r) {

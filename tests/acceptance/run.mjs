@@ -1485,6 +1485,8 @@ async function acceptance() {
     t.check(r.code === 0 && /successfully authenticated/.test(r.output), 'pamtester: successfully authenticated', `exit ${r.code}; ${short(r.output)}`);
     const opt = apiFor(alice.ap, info.token, 'options').find((x) => x.json && x.json.state === 'pending');
     t.check(opt && opt.json.service === 'sudo' && opt.json.rhost === '', 'the page API reports service "sudo" and rhost ""', opt && { service: opt.json.service, rhost: opt.json.rhost });
+    t.check(/^a sudo prompt on \S+: anyone with an account on \S+ can start one, so approve only if you did$/.test(page && page.from || ''),
+      'the page says a local request names no requester ("a sudo prompt on HOST: anyone with an account ...")', page && page.from);
     const ev = await waitEvent((e) => e.event === 'login_approved' && tokenMatches(e, info.token), 3000, from);
     t.check(ev && ev.user === 'pkt-alice' && (ev.rhost === '' || ev.rhost === '-' || ev.rhost === undefined),
       'passkeyd logged login_approved user=pkt-alice with an empty rhost', eventsSummary(from));
