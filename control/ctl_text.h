@@ -28,5 +28,11 @@ bool ctl_url_ok(const char *s);
 bool ctl_word_ok(const char *s, size_t max);
 /* 1..max bytes of [A-Za-z0-9.-], not starting with '.' or '-': a host name to show. */
 bool ctl_host_ok(const char *s, size_t max);
+/*
+ * A terminal's name as PAM_TTY gives it, "/dev/" left off: 1..CTL_TTY_MAX
+ * bytes of [A-Za-z0-9/._:-] ("pts/7", "tty1", ":0").
+ */
+#define CTL_TTY_MAX	32
+bool ctl_tty_ok(const char *s);
 
 #endif

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -51,6 +52,7 @@
 #define PK_MAX_TOKEN		256
 #define PK_PWBUF_MAX		(1024 * 1024)	/* a passwd entry bigger than this: NSS failed */
 #define PK_TYPED_NAME_MAX	1024	/* bytes of a user name the module looks up */
+#define PK_PWBUF_FIRST		1024	/* bytes: a passwd entry's first buffer */
 
 /* canonical_user's answers other than 0 */
 #define PK_NO_ACCOUNT		(-1)
@@ -335,6 +337,38 @@ refusal_message(enum ctl_refusal r)
 }
 
 /*
+ * Who asked, for a request made on this host (no client address: su,
+ * login, sudo): the process's real uid, which a setuid su or sudo keeps
+ * as its caller's, that account's name, and the terminal.  Without it the
+ * page could say only "on the host": mallory's "su alice" reached alice
+ * as a request from nowhere in particular, and her approval let mallory
+ * in.  The uid is always sent; a name or terminal that is not plainly one
+ * is left out.
+ */
+static json_t *
+requester(pam_handle_t *pamh)
+{
+	struct passwd pw, *res = NULL;
+	char buf[PK_PWBUF_FIRST];
+	const void *item;
+	const char *tty = NULL;
+	uid_t uid = getuid();
+	json_t *r = json_pack("{s:I}", "uid", (json_int_t)uid);
+
+	if (r == NULL)
+		return NULL;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+	    ctl_user_name_valid(res->pw_name))
+		json_object_set_new(r, "name", json_string(res->pw_name));
+	if (pam_get_item(pamh, PAM_TTY, &item) == PAM_SUCCESS && item != NULL)
+		tty = strncmp(item, "/dev/", 5) == 0 ? (const char *)item + 5 : item;
+	if (ctl_tty_ok(tty))
+		json_object_set_new(r, "tty", json_string(tty));
+	explicit_bzero(buf, sizeof(buf));
+	return r;
+}
+
+/*
  * The login_begin request.  With reuse= it asks for a re-approval window,
  * naming the client by the SSH key sshd says it authenticated with (the
  * address is passkeyd's to add).  A key that is not plainly one is left
@@ -350,6 +384,8 @@ begin_request(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 	const char *info;
 	char key[PK_CLIENT_KEY_MAX + 1];
 
+	if (req != NULL && rhost[0] == '\0')
+		json_object_set_new(req, "requester", requester(pamh));
 	if (req == NULL || o->reuse == 0)
 		return req;
 	json_object_set_new(req, "reuse", json_integer(o->reuse));
@@ -682,7 +718,7 @@ static int
 canonical_user(const char *name, char *out, size_t len)
 {
 	struct passwd pw, *res = NULL;
-	size_t size = 1024;
+	size_t size = PK_PWBUF_FIRST;
 	char *buf = NULL, *more;
 	int rc;
 

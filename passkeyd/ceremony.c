@@ -336,8 +336,9 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	char addr[ADDR_KEY_MAX];
 	enum ctl_refusal r;
 	struct ceremony *c;
-	size_t lu, lr, ls, la, lk;
+	size_t lu, lr, ls, la, lk, lq;
 	const char *key = spec->client_key != NULL ? spec->client_key : "";
+	const char *requester = spec->requester != NULL ? spec->requester : "";
 	char *at;
 
 	*out = NULL;
@@ -350,8 +351,9 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	/* an address key that is the address itself is not stored twice */
 	la = strcmp(addr, spec->rhost) == 0 ? 0 : strlen(addr) + 1;
 	lk = strlen(key);
+	lq = strlen(requester);
 	/* one allocation: the struct, then its strings */
-	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + la + lk + 4)) == NULL)
+	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + la + lk + lq + 5)) == NULL)
 		return CTL_REFUSAL_INTERNAL_ERROR;
 	at = (char *)(c + 1);
 	c->user = put(&at, spec->user, lu);
@@ -359,6 +361,7 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	c->service = put(&at, spec->service, ls);
 	c->addr_key = la == 0 ? c->rhost : put(&at, addr, la - 1);
 	c->client_key = put(&at, key, lk);
+	c->requester = put(&at, requester, lq);
 	c->reuse = spec->reuse;
 	if (make_secrets(c) != 0 ||
 	    /* 144 random bits make a clash unthinkable, but never alias one */
@@ -432,16 +435,17 @@ ceremony_find_hash(struct ceremony_table *t, const uint8_t hash[CEREMONY_HASH_LE
 
 struct ceremony *
 ceremony_adopt(struct ceremony_table *t, const char *token, const char *user,
-    const char *rhost, const char *service, const char *hostname, const char *client_key)
+    const char *rhost, const char *service, const char *hostname, const char *client_key,
+    const char *requester)
 {
 	size_t lu = strlen(user), lr = strlen(rhost), ls = strlen(service), lh = strlen(hostname);
-	size_t lk = strlen(client_key);
+	size_t lk = strlen(client_key), lq = strlen(requester);
 	struct ceremony *c;
 	char *at;
 
 	if (!ceremony_token_valid(token) || ceremony_find(t, token) != NULL)
 		return NULL;
-	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + lh + lk + 5)) == NULL)
+	if ((c = calloc(1, sizeof(*c) + lu + lr + ls + lh + lk + lq + 6)) == NULL)
 		return NULL;
 	at = (char *)(c + 1);
 	c->user = put(&at, user, lu);
@@ -449,6 +453,7 @@ ceremony_adopt(struct ceremony_table *t, const char *token, const char *user,
 	c->service = put(&at, service, ls);
 	c->hostname = put(&at, hostname, lh);
 	c->client_key = put(&at, client_key, lk);
+	c->requester = put(&at, requester, lq);
 	c->addr_key = "";
 	memcpy(c->token, token, CEREMONY_TOKEN_LEN + 1);
 	c->foreign = 1;

@@ -24,6 +24,7 @@
 #define CEREMONY_CODE_LEN	7	/* "4F7-K2Q" */
 #define CEREMONY_KEEP_FINAL	600	/* seconds a final state is remembered */
 #define CEREMONY_HASH_LEN	32	/* SHA-256 of the token: its name in a fleet's store */
+#define CEREMONY_REQUESTER_MAX	128	/* "UID TTY NAME": 10 + 1 + 32 + 1 + 64 bytes, and room */
 
 enum ceremony_kind { CEREMONY_LOGIN, CEREMONY_REGISTER };
 
@@ -88,6 +89,13 @@ struct ceremony {
 	 */
 	uint32_t reuse;
 	char *client_key;
+	/*
+	 * Who asked, for a request made on the host itself (su, login, sudo:
+	 * no rhost), as the page shows it: "UID TTY NAME", TTY "?" and NAME
+	 * empty when unknown; "" when not said (ssh, passkeyctl, an older
+	 * module).
+	 */
+	char *requester;
 	struct ceremony *hash_next, *by_hash_next;
 	struct ceremony *prev, *next;	/* creation order */
 };
@@ -106,6 +114,7 @@ struct ceremony_spec {
 	unsigned lifetime;		/* seconds */
 	unsigned reuse;			/* the window its approval opens, or 0 */
 	const char *client_key;		/* fingerprint, or NULL / "" */
+	const char *requester;		/* "UID TTY NAME", or NULL / "" */
 };
 
 struct ceremony_table;
@@ -145,7 +154,7 @@ void ceremony_token_hash(const char *token, uint8_t out[CEREMONY_HASH_LEN]);
  */
 struct ceremony *ceremony_adopt(struct ceremony_table *t, const char *token,
     const char *user, const char *rhost, const char *service, const char *hostname,
-    const char *client_key);
+    const char *client_key, const char *requester);
 
 /* Ends a pending ceremony (approved, denied, failed, expired, cancelled). */
 void ceremony_finish(struct ceremony_table *t, struct ceremony *c,

@@ -279,6 +279,33 @@ reuse_request(json_t *req, struct login_request *r, char fp[CLIENT_KEY_FP_LEN + 
 	return CTL_REFUSAL_NONE;
 }
 
+/*
+ * Who asked on this host (pam_passkey's "requester", for su, login or
+ * sudo): {"uid": N, "name": ..., "tty": ...}, name and tty optional, as
+ * the page shows it ("UID TTY NAME", ceremony.h).  Absent: "".
+ */
+static enum ctl_refusal
+requester_request(json_t *req, char out[CEREMONY_REQUESTER_MAX + 1])
+{
+	json_t *v = json_object_get(req, "requester"), *uid;
+	const char *name, *tty;
+
+	out[0] = '\0';
+	if (v == NULL)
+		return CTL_REFUSAL_NONE;
+	uid = json_object_get(v, "uid");
+	name = str(v, "name");
+	tty = str(v, "tty");
+	if (!json_is_object(v) || !json_is_integer(uid) || json_integer_value(uid) < 0 ||
+	    json_integer_value(uid) > UINT32_MAX - 1 ||
+	    (json_object_get(v, "name") != NULL && !ctl_user_name_valid(name)) ||
+	    (json_object_get(v, "tty") != NULL && !ctl_tty_ok(tty)))
+		return CTL_REFUSAL_BAD_REQUEST;
+	snprintf(out, CEREMONY_REQUESTER_MAX + 1, "%lld %s %s",
+	    (long long)json_integer_value(uid), tty != NULL ? tty : "?", name != NULL ? name : "");
+	return CTL_REFUSAL_NONE;
+}
+
 /* A login a window let in: the answer, once its use is written. */
 static void
 reuse_answer(struct passkeyd *d, void *arg, const struct store_window *w,
@@ -326,14 +353,17 @@ op_login_begin(struct op_ctx *x)
 	struct login_request r = { .rhost = rhost, .service = service,
 	    .conn = x->call->conn };
 	char user[CTL_USER_MAX + 1], fp[CLIENT_KEY_FP_LEN + 1];
+	char requester[CEREMONY_REQUESTER_MAX + 1];
 	struct control_reply *later;
 	enum ctl_refusal err;
 	struct ceremony *c;
 
 	if (!valid_rhost(rhost) || !valid_service(service) ||
 	    (bind != NULL && !json_is_boolean(bind)) ||
-	    reuse_request(x->req, &r, fp) != CTL_REFUSAL_NONE)
+	    reuse_request(x->req, &r, fp) != CTL_REFUSAL_NONE ||
+	    requester_request(x->req, requester) != CTL_REFUSAL_NONE)
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
+	r.requester = requester;
 	/* unbound: lives until its expiry, for a tool that hands it on */
 	if (json_is_false(bind))
 		r.conn = 0;

@@ -53,6 +53,7 @@ fleet_row_of(const struct ceremony *c, struct store_ceremony *row)
 	row->consumes_enrollment = c->consumes_enrollment;
 	row->reuse = (int)c->reuse;
 	snprintf(row->client_key, sizeof(row->client_key), "%s", c->client_key);
+	row->requester = c->requester;
 	row->created = (int64_t)c->created;
 	row->expires = (int64_t)c->expires;
 }
@@ -171,7 +172,7 @@ fleet_adopt(struct passkeyd *d, const char *token, store_err_t err,
 		return NULL;
 	}
 	c = ceremony_adopt(d->ceremonies, token, row->user, row->rhost, row->service,
-	    row->hostname, row->client_key);
+	    row->hostname, row->client_key, row->requester != NULL ? row->requester : "");
 	if (c != NULL) {
 		take_row(c, row);
 		follow_state(d, c, row);

@@ -277,7 +277,8 @@ login_spec(struct passkeyd *d, const struct login_request *r, enum ceremony_kind
 	return (struct ceremony_spec){ .kind = kind, .user = r->user,
 	    .rhost = r->rhost, .service = r->service, .owner = 0,
 	    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout,
-	    .reuse = reuse_seconds(d, r), .client_key = client_key_of(r) };
+	    .reuse = reuse_seconds(d, r), .client_key = client_key_of(r),
+	    .requester = r->requester };
 }
 
 /* A login's begin, said in the log (and the audit log) either way. */
@@ -285,12 +286,18 @@ static void
 log_login_begin(struct passkeyd *d, const struct login_request *r, enum ceremony_kind kind,
     enum ctl_refusal err, struct ceremony *c)
 {
+	char who[CEREMONY_REQUESTER_MAX + 16];
+
+	/* who asked on the host itself, for the audit as for the page */
+	if (r->requester != NULL && r->requester[0] != '\0')
+		snprintf(who, sizeof(who), "requester %s", r->requester);
 	/* a refusal can be repeated at will by whoever reaches sshd: budgeted */
 	event_log(d, &(struct event_rec){
 	    .event = kind == CEREMONY_LOGIN || err ? "login_begin" : "register_begin",
 	    .user = r->user, .rhost = r->rhost, .service = r->service,
 	    .verdict = err ? "refused" : "ok",
 	    .reason = err ? ctl_refusal_code(err) : NULL, .c = c,
+	    .detail = r->requester != NULL && r->requester[0] != '\0' ? who : NULL,
 	    .noisy = err != CTL_REFUSAL_NONE });
 }
 
@@ -435,6 +442,7 @@ struct begin_call {
 	struct login_request r;
 	char user[CTL_USER_MAX + 1], rhost[256], service[65];
 	char client_key[CLIENT_KEY_FP_LEN + 1];
+	char requester[CEREMONY_REQUESTER_MAX + 1];
 	int64_t now;
 	/* the window looked for first (reuse_s > 0), as flow_login_reuse does */
 	unsigned reuse_s;
@@ -610,7 +618,7 @@ int
 flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
     flow_begin_fn done, flow_reuse_fn reused, void *arg)
 {
-	const char *key = client_key_of(r);
+	const char *key = client_key_of(r), *requester = r->requester != NULL ? r->requester : "";
 	struct begin_call *b;
 
 	if (!d->fleet || !offload_ready(d->offload) || (b = calloc(1, sizeof(*b))) == NULL)
@@ -620,6 +628,7 @@ flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
 	b->r.rhost = b->rhost;
 	b->r.service = b->service;
 	b->r.client_key = b->client_key;
+	b->r.requester = b->requester;
 	b->now = (int64_t)time(NULL);
 	b->done = done;
 	b->reused = reused;
@@ -630,6 +639,7 @@ flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
 	/* what the control request checked fits; anything else is begun here */
 	if (strlen(r->user) >= sizeof(b->user) || strlen(r->rhost) >= sizeof(b->rhost) ||
 	    strlen(r->service) >= sizeof(b->service) || strlen(key) >= sizeof(b->client_key) ||
+	    strlen(requester) >= sizeof(b->requester) ||
 	    strlen(d->cfg.hostname) >= sizeof(b->hostname)) {
 		free(b);
 		return 0;
@@ -638,6 +648,7 @@ flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
 	memcpy(b->rhost, r->rhost, strlen(r->rhost) + 1);
 	memcpy(b->service, r->service, strlen(r->service) + 1);
 	memcpy(b->client_key, key, strlen(key) + 1);
+	memcpy(b->requester, requester, strlen(requester) + 1);
 	memcpy(b->hostname, d->cfg.hostname, strlen(d->cfg.hostname) + 1);
 	if (offload_add(d->offload, begin_reads_call, begin_reads_done, b) != 0) {
 		free(b);

@@ -35,6 +35,7 @@ struct login_request {
 	unsigned reuse;
 	const char *client_key;
 	int key_required;
+	const char *requester;	/* who asked on this host (ceremony.h), or "" / NULL */
 };
 
 /*

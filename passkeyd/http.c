@@ -29,6 +29,7 @@
 #include "assets.h"
 #include "clock.h"
 #include "countmap.h"
+#include "ctl_text.h"
 #include "file.h"
 #include "flow.h"
 #include "http.h"
@@ -357,6 +358,41 @@ send_final(struct MHD_Connection *conn, struct ceremony *c)
 	return send_final_state(conn, (enum ctl_state)c->state, c->reason);
 }
 
+/*
+ * Who asked on the host itself ("UID TTY NAME", ceremony.h), for the
+ * page: {"uid": N, "tty": ..., "name": ...}, tty and name only when
+ * known.  NULL for none, and for text that is not that: in a fleet the
+ * row is another host's writing.
+ */
+static json_t *
+requester_json(const char *text)
+{
+	char tty[CTL_TTY_MAX + 1];
+	const char *sp, *name;
+	unsigned long uid;
+	char *end;
+	json_t *r;
+
+	if (text == NULL || text[0] < '0' || text[0] > '9')
+		return NULL;
+	uid = strtoul(text, &end, 10);
+	if (*end != ' ' || uid > UINT32_MAX - 1 || (sp = strchr(end + 1, ' ')) == NULL ||
+	    (size_t)(sp - end - 1) > CTL_TTY_MAX)
+		return NULL;
+	memcpy(tty, end + 1, (size_t)(sp - end - 1));
+	tty[sp - end - 1] = '\0';
+	name = sp + 1;
+	if ((strcmp(tty, "?") != 0 && !ctl_tty_ok(tty)) ||
+	    (name[0] != '\0' && !ctl_user_name_valid(name)) ||
+	    (r = json_pack("{s:I}", "uid", (json_int_t)uid)) == NULL)
+		return NULL;
+	if (strcmp(tty, "?") != 0)
+		json_object_set_new(r, "tty", json_string(tty));
+	if (name[0] != '\0')
+		json_object_set_new(r, "name", json_string(name));
+	return r;
+}
+
 static enum MHD_Result
 api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony *c,
     const struct request *req)
@@ -378,6 +414,9 @@ api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony 
 	    "service", c->service, "created", created,
 	    "expires_in", (json_int_t)(c->expires - time(NULL)),
 	    "code", c->code, "publicKey", pk);
+	/* who asked, for a request made on the host itself */
+	if (out != NULL && c->requester != NULL && c->requester[0] != '\0')
+		json_object_set_new(out, "requester", requester_json(c->requester));
 	/* the re-approval window the approval opens, said before it is given */
 	if (out != NULL && window > 0) {
 		json_object_set_new(out, "reuse", json_integer((json_int_t)window));

@@ -818,6 +818,7 @@ store_ceremony_free(struct store_ceremony *c)
 	free(c->rhost);
 	free(c->service);
 	free(c->addr_key);
+	free(c->requester);
 	explicit_bzero(c, sizeof(*c));
 }
 

@@ -345,6 +345,8 @@ struct store_ceremony {
 	/* the re-approval window its approval opens: seconds (0: none) and client key */
 	int reuse;
 	char client_key[STORE_CLIENT_KEY_MAX + 1];
+	/* who asked on the host itself, "UID TTY NAME" (passkeyd/ceremony.h), or "" */
+	char *requester;
 	int64_t created, expires, finished;
 };
 

@@ -776,6 +776,16 @@ static const char *const pg_migrations[] = {
 	"  EXECUTE pg_catalog.format('ALTER FUNCTION pk_ceremony_first_only()"
 	" SET search_path = %I, pg_temp', pg_catalog.current_schema());\n"
 	"END $d$;",
+
+	/*
+	 * 14: who asked, for a request made on a host itself (su, login,
+	 * sudo: no rhost), as the page shows it: "UID TTY NAME" from the
+	 * module (passkeyd/ceremony.h).  The host writes it as it writes
+	 * rhost; the page shows it as text.  '' for a row that says none
+	 * (ssh, passkeyctl, an older host).
+	 */
+	"ALTER TABLE ceremonies ADD COLUMN requester text NOT NULL DEFAULT ''"
+	"  CONSTRAINT ceremonies_requester_size CHECK (octet_length(requester) <= 128);",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -40,6 +40,7 @@ pg_ceremony_add(store_t *st, const struct store_ceremony *c, char *refusal, size
 	arg_int(&a, c->expires);
 	arg_int(&a, c->reuse);
 	arg_text(&a, c->client_key);
+	arg_text(&a, c->requester != NULL ? c->requester : "");
 	err = pg_run(pg, PG_CER_INSERT, &a, NULL);
 	/* the trigger's message is the refusal's code: pass on only one of ours */
 	if (err == STORE_ERR_LIMIT && refusal != NULL && refusal_len > 0) {
@@ -95,8 +96,10 @@ pg_ceremony_read(PGresult *r, struct store_ceremony *c)
 	if (PQgetlength(r, 0, 18) >= (int)sizeof(c->client_key))
 		return STORE_ERR_IO;
 	memcpy(c->client_key, PQgetvalue(r, 0, 18), (size_t)PQgetlength(r, 0, 18));
+	if ((err = col_text(r, 0, 19, &c->requester)) != STORE_OK)
+		return err;
 	return c->user != NULL && c->hostname != NULL && c->rhost != NULL && c->service != NULL &&
-	    c->addr_key != NULL ? STORE_OK : STORE_ERR_IO;
+	    c->addr_key != NULL && c->requester != NULL ? STORE_OK : STORE_ERR_IO;
 }
 
 store_err_t

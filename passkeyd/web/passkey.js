@@ -260,17 +260,26 @@
   }
 
   // Where the request came from, in words: the SSH client's address, or
-  // what asked on the server itself.  A local request (su, login, sudo
-  // with targetpw) names no requester: any account on the host can start
-  // one for another user and send that user the link, so the page says
-  // so rather than let "on the host itself" read as "you".
+  // what asked on the server itself.  Any account on the host can start a
+  // local request (su, login, sudo with targetpw) for another user and
+  // send that user the link: the page names who started it (the module's
+  // requester: the caller's uid, its name, the terminal), and says when
+  // that is another account; without one it says anyone could have.
   function source(r) {
     var host = r.host || 'the server';
-    var anyone = ': anyone with an account on ' + host + ' can start one, so approve only if you did';
+    var q = r.requester && typeof r.requester === 'object' ? r.requester : null;
+    var what;
     if (r.rhost) return r.rhost;
     if (r.service === 'passkeyctl') return 'the passkeyctl command, run on ' + host;
-    if (r.service === 'sudo') return 'a sudo prompt on ' + host + anyone;
-    return 'a login on ' + host + ' itself (' + (r.service || 'unknown') + ')' + anyone;
+    what = r.service === 'sudo' ? 'a sudo prompt on ' + host :
+      'a login on ' + host + ' itself (' + (r.service || 'unknown') + ')';
+    if (!q || typeof q.uid !== 'number') {
+      return what + ': anyone with an account on ' + host + ' can start one, so approve only if you did';
+    }
+    what += ', started by ' + (typeof q.name === 'string' ? q.name + ' (uid ' + q.uid + ')' : 'uid ' + q.uid) +
+      (typeof q.tty === 'string' ? ' on ' + q.tty : '');
+    if (q.name !== r.user) what += ', not ' + r.user + ': approve only if you know why';
+    return what;
   }
 
   function details(r) {

@@ -1485,8 +1485,11 @@ async function acceptance() {
     t.check(r.code === 0 && /successfully authenticated/.test(r.output), 'pamtester: successfully authenticated', `exit ${r.code}; ${short(r.output)}`);
     const opt = apiFor(alice.ap, info.token, 'options').find((x) => x.json && x.json.state === 'pending');
     t.check(opt && opt.json.service === 'sudo' && opt.json.rhost === '', 'the page API reports service "sudo" and rhost ""', opt && { service: opt.json.service, rhost: opt.json.rhost });
-    t.check(/^a sudo prompt on \S+: anyone with an account on \S+ can start one, so approve only if you did$/.test(page && page.from || ''),
-      'the page says a local request names no requester ("a sudo prompt on HOST: anyone with an account ...")', page && page.from);
+    // pamtester runs as root: the module names root (uid 0) as the one who asked, for pkt-alice
+    t.check(opt && opt.json.requester && opt.json.requester.uid === 0 && opt.json.requester.name === 'root',
+      'the page API names who asked on the host: uid 0, root', opt && opt.json.requester);
+    t.check(/^a sudo prompt on \S+, started by root \(uid 0\), not pkt-alice: approve only if you know why$/.test(page && page.from || ''),
+      'the page says who started the request, and that it is another account ("..., started by root (uid 0), not pkt-alice: ...")', page && page.from);
     const ev = await waitEvent((e) => e.event === 'login_approved' && tokenMatches(e, info.token), 3000, from);
     t.check(ev && ev.user === 'pkt-alice' && (ev.rhost === '' || ev.rhost === '-' || ev.rhost === undefined),
       'passkeyd logged login_approved user=pkt-alice with an empty rhost', eventsSummary(from));
@@ -1552,6 +1555,11 @@ async function acceptance() {
       t.check(r.code === 0 && r.stdout.trim() === 'root', 'sudo exits 0 and the command prints root', `exit ${r.code}; stdout "${short(r.stdout)}"; stderr "${short(r.stderr)}"`);
       const opt = apiFor(alice.ap, info.token, 'options').find((x) => x.json && x.json.state === 'pending');
       t.check(opt && opt.json.service === SUDO_SERVICE, `the page API reports service "${SUDO_SERVICE}"`, opt && opt.json.service);
+      // sudo keeps its caller's real uid: the module names pkt-alice, the account being asked for
+      t.check(opt && opt.json.requester && opt.json.requester.uid === who.uid && opt.json.requester.name === 'pkt-alice',
+        `the page API names who asked: pkt-alice (uid ${who.uid})`, opt && opt.json.requester);
+      t.check(new RegExp(`, started by pkt-alice \\(uid ${who.uid}\\)( on [^ ,]+)?$`).test(page && page.from || ''),
+        'the page says pkt-alice started it, with no warning of another account', page && page.from);
       const ev = await waitEvent((e) => e.event === 'login_approved' && tokenMatches(e, info.token), 3000, from);
       t.check(ev && ev.user === 'pkt-alice', 'passkeyd logged login_approved user=pkt-alice', eventsSummary(from));
       const last = r.prompts[r.prompts.length - 1];

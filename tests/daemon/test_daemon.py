@@ -213,6 +213,36 @@ def test_ceremony_states(d):
     ok("event=client_cancelled user=carol" in d.logtext(), "log: the browser-side cancel is logged")
 
 
+def test_requester(d):
+    """A request made on the host itself (su, login, sudo: no rhost) names
+    who asked; the page's options carry it as the module said it."""
+    base = {"op": "login_begin", "user": "carol", "resolved": True, "rhost": "",
+            "service": "su", "enroll": "after-auth"}
+    who = {"uid": 1001, "name": "mallory", "tty": "pts/7"}
+    j = d.hold(dict(base, requester=who))
+    st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
+    ok(st == 200 and opt.get("requester") == who,
+       "api: options name who asked on the host (uid, name, tty)", opt)
+    j = d.hold(dict(base, requester={"uid": 0}))
+    st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
+    ok(st == 200 and opt.get("requester") == {"uid": 0},
+       "api: a requester with no name or terminal is the uid alone", opt)
+    j = d.hold(dict(base, rhost="192.0.2.9"))
+    st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
+    ok(st == 200 and opt.get("rhost") == "192.0.2.9" and "requester" not in opt,
+       "api: a request that names none has none", opt)
+    for bad, what in [({"uid": -1}, "a negative uid"), ({"uid": "1001"}, "a uid as text"),
+                      ({"uid": 4294967295}, "uid (uid_t)-1"), ({"name": "mallory"}, "no uid"),
+                      ({"uid": 1, "name": "a/b"}, "a name with /"),
+                      ({"uid": 1, "name": "a\u001b[2J"}, "a name with ESC"),
+                      ({"uid": 1, "tty": "pts/7\u001b"}, "a tty with ESC"),
+                      ({"uid": 1, "tty": "t" * 33}, "a 33-byte tty"),
+                      ({"uid": 1, "tty": "pts 7"}, "a tty with a space"),
+                      ("mallory", "text"), ([1001], "a list")]:
+        r = d.ctl(dict(base, requester=bad))
+        ok(r and r.get("error") == "bad_request", f"control: requester {what} is bad_request", r)
+
+
 def test_limits(tmp):
     d = Daemon(tmp, "limits", "max_pending_total = 6\nmax_pending_per_user = 3\n"
                "max_pending_per_address = 3\nmax_pending_per_user_address = 2\n")
@@ -534,6 +564,8 @@ def main():
                 test_control(d)
             with group("test_ceremony_states"):
                 test_ceremony_states(d)
+            with group("test_requester"):
+                test_requester(d)
             ok(d.proc.poll() is None, "daemon: still running after all of the above")
         finally:
             d.stop()

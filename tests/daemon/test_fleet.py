@@ -1326,6 +1326,22 @@ def test_made_up_finish(f):
        "JSON (the body is parsed only for a pending login's row)", spent)
 
 
+def test_requester(f):
+    """Who asked on host A itself (su: no rhost) reaches the page a web
+    instance serves: the row carries it (migration 14).  Web 2: web 1 was
+    killed by test_web_killed.  after-auth: a registration, which needs
+    no passkey of alice's."""
+    who = {"uid": 1001, "name": "mallory", "tty": "pts/7"}
+    j = f.a.hold({"op": "login_begin", "user": "alice", "resolved": True, "rhost": "",
+                  "service": "su", "enroll": "after-auth", "requester": who})
+    st, opt = f.api(f.w2, j["token"], "options") if j.get("ok") else (None, {})
+    rows = f.pg.query(f.uri, "SELECT requester FROM ceremonies WHERE service = 'su'")
+    ok(st == 200 and opt.get("requester") == who and rows == [["1001 pts/7 mallory"]],
+       "requester: web 2's page names who asked on host A, from the row", (st, opt, rows))
+    if j.get("ok"):
+        f.a.ctl({"op": "cancel", "token": j["token"]})
+
+
 def test_passkey_bound(f):
     """A registration past max_passkeys_per_user (100 by default) is
     refused at its begin, in a fleet off the loop, before the ceremony's
@@ -1393,7 +1409,8 @@ def main():
                                        ("test_held_session", test_held_session, ()),
                                        ("test_second_status", test_second_status, ()),
                                        ("test_made_up_finish", test_made_up_finish, ()),
-                                       ("test_passkey_bound", test_passkey_bound, ())):
+                                       ("test_passkey_bound", test_passkey_bound, ()),
+                                       ("test_requester", test_requester, ())):
                     with group(name):
                         fn(f, *args)
             finally:

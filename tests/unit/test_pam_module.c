@@ -127,6 +127,7 @@ struct run {
 	const char *extra;	/* options after socket=, daemon_user=, timeout=5 */
 	const char *daemon_user; /* NULL: me */
 	bool no_rhost;
+	const char *tty;	/* PAM_TTY, or NULL */
 	const char *auth_info;	/* SSH_AUTH_INFO_0 as sshd sets it, or NULL */
 	struct step steps[MAX_STEPS];
 	size_t nsteps;
@@ -510,6 +511,8 @@ run_pam(struct run *r)
 			start = PAM_SYSTEM_ERR;
 		if (r->auth_info != NULL && put_auth_info(h, r->auth_info) != PAM_SUCCESS)
 			start = PAM_SYSTEM_ERR;
+		if (r->tty != NULL && pam_set_item(h, PAM_TTY, r->tty) != PAM_SUCCESS)
+			start = PAM_SYSTEM_ERR;
 		t0 = now_ms();
 		r->rc = start == PAM_SUCCESS ? pam_authenticate(h, 0) : start;
 		r->ms = now_ms() - t0;
@@ -622,7 +625,10 @@ expect_begin(struct run *r, const char *user, const char *rhost, const char *enr
 	assert_string_equal(req_str(r, 0, "service"), SERVICE);
 	assert_string_equal(req_str(r, 0, "enroll"), enroll);
 	assert_true(json_is_true(json_object_get(j, "resolved")));
-	assert_int_equal(json_object_size(j), 6);
+	/* with no client address, who asked on the host (test_requester) */
+	if (rhost[0] == '\0')
+		assert_true(json_is_object(json_object_get(j, "requester")));
+	assert_int_equal(json_object_size(j), rhost[0] == '\0' ? 7 : 6);
 }
 
 /* The user was told exactly this one line (NULL: nothing). */
@@ -1137,6 +1143,65 @@ test_info_flow_timeout(void **state)
 	/* one status about every 300 ms for a second: 3 or 4, then the cancel */
 	assert_true(r->nreqs >= 4 && r->nreqs <= 7);
 	assert_string_equal(req_str(r, r->nreqs - 1, "op"), "cancel");
+}
+
+/*
+ * A request made on the host itself (no PAM_RHOST: su, login, sudo) names
+ * who asked: the real uid, its account's name, the terminal without
+ * "/dev/".  One over the network does not (expect_begin: six members).
+ */
+static void
+test_requester(void **state)
+{
+	struct run *r = &R;
+	json_t *q;
+
+	script(r, BEGIN, 0);
+	script(r, STATE("approved"), 0);
+	r->no_rhost = true;
+	r->tty = "/dev/pts/7";
+	run_pam(r);
+	expect_rc(r, PAM_SUCCESS);
+	q = json_object_get(req_json(r, 0), "requester");
+	assert_true(json_is_object(q));
+	assert_int_equal(json_integer_value(json_object_get(q, "uid")), (json_int_t)getuid());
+	assert_string_equal(json_string_value(json_object_get(q, "name")), me);
+	assert_string_equal(json_string_value(json_object_get(q, "tty")), "pts/7");
+	assert_int_equal(json_object_size(q), 3);
+}
+
+/* A terminal name that is not plainly one is left out, never sent as it came. */
+static void
+test_requester_odd_tty(void **state)
+{
+	struct run *r = &R;
+	json_t *q;
+
+	script(r, BEGIN, 0);
+	script(r, STATE("approved"), 0);
+	r->no_rhost = true;
+	r->tty = "pts/7\x1b[2J";
+	run_pam(r);
+	expect_rc(r, PAM_SUCCESS);
+	q = json_object_get(req_json(r, 0), "requester");
+	assert_true(json_is_object(q));
+	assert_null(json_object_get(q, "tty"));
+	assert_int_equal(json_object_size(q), 2);
+}
+
+/* Over the network (PAM_RHOST set) the address names the client: no requester. */
+static void
+test_requester_not_with_rhost(void **state)
+{
+	struct run *r = &R;
+
+	script(r, BEGIN, 0);
+	script(r, STATE("approved"), 0);
+	r->tty = "ssh";
+	run_pam(r);
+	expect_rc(r, PAM_SUCCESS);
+	expect_begin(r, me, RHOST, "none");
+	assert_null(json_object_get(req_json(r, 0), "requester"));
 }
 
 static void
@@ -1801,6 +1866,9 @@ plain_main(void)
 	add(&ts, "reuse: a reused answer without the required key fails closed",
 	    test_reuse_without_key_refused, NULL);
 	add(&ts, "enroll=after-auth", test_enroll_after_auth, NULL);
+	add(&ts, "requester: a request made on the host names who asked", test_requester, NULL);
+	add(&ts, "requester: an odd PAM_TTY is left out", test_requester_odd_tty, NULL);
+	add(&ts, "requester: none over the network", test_requester_not_with_rhost, NULL);
 	add(&ts, "flow=info: approved, no prompt", test_info_flow_approved, NULL);
 	add(&ts, "flow=info: denied", test_info_flow_denied, NULL);
 	add(&ts, "flow=info: the module's timeout", test_info_flow_timeout, NULL);

@@ -45,10 +45,10 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	13
+#define PG_SCHEMA	14
 
 /*
- * What migrations 13, 12, 10 to 6 changed, undone again: with it, a current
+ * What migrations 14, 13, 12, 10 to 6 changed, undone again: with it, a current
  * database is an older version's.  The admit trigger's body stays the
  * current one, and the announce trigger's is migration 6's; migration 6
  * writes them again.
@@ -61,7 +61,8 @@
 	" CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies" \
 	" FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')" \
 	" EXECUTE FUNCTION pk_ceremony_announce();"
-#define PG_UNDO_13	"ALTER TABLE pk_limits DROP COLUMN hosts_self_enroll;"
+#define PG_UNDO_14	"ALTER TABLE ceremonies DROP COLUMN requester;"
+#define PG_UNDO_13	PG_UNDO_14 "ALTER TABLE pk_limits DROP COLUMN hosts_self_enroll;"
 #define PG_UNDO_12	PG_UNDO_13 "DROP FUNCTION pk_channel(); DROP TABLE pk_channels;"
 #define PG_UNDO_10	PG_UNDO_12 "DROP TRIGGER ceremonies_first ON ceremonies;" \
 	" DROP TRIGGER ceremonies_first_only ON ceremonies;" \
@@ -4624,6 +4625,54 @@ test_pg_migrate_v11(void **state)
 }
 
 /*
+ * Who asked on a host itself (migration 14): written and read back as
+ * given, '' for a row that names none, refused past 128 bytes; and a
+ * version 13 database's rows, which had none, read as ''.
+ */
+static void
+test_pg_ceremony_requester(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	int64_t now = (int64_t)time(NULL);
+	struct store_ceremony c, got;
+	char refusal[32], big[130];
+
+	ceremony_init(&c, 1, "alice", "", now);
+	c.requester = (char *)"1001 pts/7 mallory";
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_string_equal(got.requester, "1001 pts/7 mallory");
+	store_ceremony_free(&got);
+	ceremony_init(&c, 2, "alice", "192.0.2.2", now);	/* ssh: none said */
+	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_string_equal(got.requester, "");
+	store_ceremony_free(&got);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ceremony_init(&c, 3, "alice", "", now);
+	c.requester = big;
+	assert_true(store_ceremony_add(st, &c, refusal, sizeof(refusal)) != STORE_OK);
+	store_close(st);
+	/* back to version 13, a row made there, and up again */
+	raw_exec(f->spec, "DELETE FROM ceremonies;" PG_UNDO_14 "UPDATE pk_meta SET version = 13");
+	ceremony_init(&c, 4, "alice", "", now);
+	raw_exec(f->spec, "INSERT INTO ceremonies (token_hash, hostname, kind, state, code,"
+	    " user_name, rhost, service, addr_key, challenge, created, expires) VALUES"
+	    " (decode(repeat('04', 32), 'hex'), 'host-a.example', 'login', 'pending', 'ABC-004',"
+	    " 'alice', '', 'su', '', decode(repeat('c4', 32), 'hex'),"
+	    " extract(epoch FROM now())::bigint, extract(epoch FROM now())::bigint + 120)");
+	st = open_store(f->spec);
+	assert_int_equal(raw_int(f->spec, "SELECT version FROM pk_meta"), PG_SCHEMA);
+	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
+	assert_string_equal(got.requester, "");
+	assert_string_equal(got.service, "su");
+	store_ceremony_free(&got);
+	store_close(st);
+}
+
+/*
  * What a host holds in a transaction it keeps open holds no use of a
  * window (migration 7).  Before, a use was an UPDATE of the window's row,
  * and an end its DELETE: a host holding either made every other host's
@@ -5132,6 +5181,7 @@ main(int argc, char **argv)
 		T(test_pg_migrate_v3),
 		T(test_pg_migrate_v8),
 		T(test_pg_migrate_v11),
+		T(test_pg_ceremony_requester),
 		T(test_pg_stuck_server),
 		STORE_API_TESTS(T),
 	};
