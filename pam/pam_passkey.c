@@ -597,6 +597,30 @@ say_timed_out(pam_handle_t *pamh, const struct pk_ceremony *c)
 }
 
 /*
+ * The module's own timeout= is over, and it is what bounds this wait
+ * (shorter than the ceremony's life): an approval given after it is not
+ * collected, so it is checked before the status.  When the ceremony's
+ * life is the bound, passkeyd's expiry decides: an approval given in time
+ * still counts when Enter comes late.
+ */
+static bool
+own_timeout_over(const struct pk_opts *o, const struct pk_ceremony *c, long long deadline)
+{
+	return o->timeout < c->expires_in && clock_monotonic_ms() >= deadline;
+}
+
+/* The wait is over: said, logged, the ceremony cancelled. */
+static int
+timed_out(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
+    struct pk_ceremony *c)
+{
+	pk_log(pamh, LOG_NOTICE, "no verdict for user %s in time: cancelling", user);
+	say_timed_out(pamh, c);
+	cancel(pamh, o, c);
+	return PAM_AUTH_ERR;
+}
+
+/*
  * Prompts until the daemon gives a final verdict or time runs out.  The
  * conversation blocks until the user answers, so the deadline is checked
  * after each answer; sshd's LoginGraceTime bounds the wait itself.
@@ -630,18 +654,16 @@ wait_verdict(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 			return PAM_AUTH_ERR;
 		}
 		pace(&last, PK_MIN_POLL_MS);
+		if (own_timeout_over(o, c, deadline))
+			return timed_out(pamh, o, user, c);
 		left = (long)((deadline - clock_monotonic_ms()) / 1000);
 		if ((r = check_status(pamh, o, user, c, &left)) != PAM_INCOMPLETE) {
 			if (r != PAM_SUCCESS)
 				cancel(pamh, o, c);
 			return r;
 		}
-		if (left <= 0 || round + 1 >= PK_MAX_ROUNDS) {
-			pk_log(pamh, LOG_NOTICE, "no verdict for user %s in time: cancelling", user);
-			say_timed_out(pamh, c);
-			cancel(pamh, o, c);
-			return PAM_AUTH_ERR;
-		}
+		if (left <= 0 || round + 1 >= PK_MAX_ROUNDS)
+			return timed_out(pamh, o, user, c);
 		pk_debug(pamh, o, "still pending, %ld s left", left);
 		pa.seconds = left;
 		text = prompt_again(&pa);
@@ -685,18 +707,16 @@ wait_verdict_info(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 		long left;
 
 		pace(&last, PK_INFO_POLL_MS);
+		if (own_timeout_over(o, c, deadline))
+			return timed_out(pamh, o, user, c);
 		left = (long)((deadline - clock_monotonic_ms()) / 1000);
 		if ((r = check_status(pamh, o, user, c, &left)) != PAM_INCOMPLETE) {
 			if (r != PAM_SUCCESS)
 				cancel(pamh, o, c);
 			return r;
 		}
-		if (clock_monotonic_ms() >= deadline) {
-			pk_log(pamh, LOG_NOTICE, "no verdict for user %s in time: cancelling", user);
-			say_timed_out(pamh, c);
-			cancel(pamh, o, c);
-			return PAM_AUTH_ERR;
-		}
+		if (clock_monotonic_ms() >= deadline)
+			return timed_out(pamh, o, user, c);
 	}
 }
 

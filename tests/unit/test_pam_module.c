@@ -401,7 +401,8 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp, void *da
 			if (r->nprompts < MAX_MSGS)
 				r->prompts[r->nprompts++] = strdup(m);
 			if (r->conv_delay_ms > 0) {
-				struct timespec ts = { 0, r->conv_delay_ms * 1000000L };
+				struct timespec ts = { r->conv_delay_ms / 1000,
+				    (r->conv_delay_ms % 1000) * 1000000L };
 
 				while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 					;
@@ -1312,6 +1313,63 @@ test_timeout_by_option(void **state)
 	assert_non_null(strstr(r->prompts[0], "(expires in 1 s)"));
 }
 
+/*
+ * The module's own timeout=1 is over when Enter comes (1.2 s): the
+ * approval the daemon would give is not asked for, the ceremony is
+ * cancelled.  Before, the status came first and an approval given after
+ * the module's timeout let the login in.
+ */
+static void
+test_timeout_by_option_late_approval(void **state)
+{
+	struct run *r = &R;
+
+	script(r, BEGIN, 0);
+	script(r, STATE("cancelled"), 0);
+	r->conv_delay_ms = 1200;
+	r->extra = "timeout=1";
+	run_pam(r);
+
+	expect_rc(r, PAM_AUTH_ERR);
+	expect_told(r, "passkey: the login request timed out");
+	expect_ops(r, "login_begin", "cancel");
+}
+
+/* Control: the same Enter within timeout=2 collects the approval. */
+static void
+test_timeout_by_option_in_time(void **state)
+{
+	struct run *r = &R;
+
+	script(r, BEGIN, 0);
+	script(r, STATE("approved"), 0);
+	r->conv_delay_ms = 1200;
+	r->extra = "timeout=2";
+	run_pam(r);
+
+	expect_rc(r, PAM_SUCCESS);
+	expect_ops(r, "login_begin", "status");
+}
+
+/*
+ * When the ceremony's life (1 s here) is shorter than the module's
+ * timeout, passkeyd's expiry decides: an approval given in time counts
+ * though Enter comes after the second.
+ */
+static void
+test_late_enter_ceremony_bound(void **state)
+{
+	struct run *r = &R;
+
+	script(r, BEGIN_AS("login", URL, "1"), 0);
+	script(r, STATE("approved"), 0);
+	r->conv_delay_ms = 1200;
+	run_pam(r);
+
+	expect_rc(r, PAM_SUCCESS);
+	expect_ops(r, "login_begin", "status");
+}
+
 /* The daemon says no time is left: the module believes it. */
 static void
 test_timeout_by_status(void **state)
@@ -1876,6 +1934,12 @@ plain_main(void)
 	add(&ts, "pending, denied", test_pending_then_denied, NULL);
 	add(&ts, "timeout by expiry", test_timeout_by_expiry, NULL);
 	add(&ts, "timeout by the timeout option", test_timeout_by_option, NULL);
+	add(&ts, "timeout option over: a late approval is not collected",
+	    test_timeout_by_option_late_approval, NULL);
+	add(&ts, "timeout option: Enter in time collects the approval",
+	    test_timeout_by_option_in_time, NULL);
+	add(&ts, "ceremony-bound: a late Enter after a timely approval counts",
+	    test_late_enter_ceremony_bound, NULL);
 	add(&ts, "timeout by status", test_timeout_by_status, NULL);
 	add(&ts, "status never answered", test_status_never_answered, NULL);
 	add(&ts, "conversation fails at once", test_conv_fails_first, NULL);
