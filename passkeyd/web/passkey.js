@@ -264,7 +264,9 @@
   // local request (su, login, sudo with targetpw) for another user and
   // send that user the link: the page names who started it (the module's
   // requester: the caller's uid, its name, the terminal), and says when
-  // that is another account; without one it says anyone could have.
+  // that is another account; without one it says anyone could have.  A
+  // root process (login(1) at a console, a display manager) names no
+  // person, and root needs no one's approval: it gets the terminal alone.
   function source(r) {
     var host = r.host || 'the server';
     var q = r.requester && typeof r.requester === 'object' ? r.requester : null;
@@ -276,8 +278,9 @@
     if (!q || typeof q.uid !== 'number') {
       return what + ': anyone with an account on ' + host + ' can start one, so approve only if you did';
     }
-    what += ', started by ' + (typeof q.name === 'string' ? q.name + ' (uid ' + q.uid + ')' : 'uid ' + q.uid) +
-      (typeof q.tty === 'string' ? ' on ' + q.tty : '');
+    var on = typeof q.tty === 'string' ? ' on ' + q.tty : '';
+    if (q.uid === 0) return what + ', from a root process' + on;
+    what += ', started by ' + (typeof q.name === 'string' ? q.name + ' (uid ' + q.uid + ')' : 'uid ' + q.uid) + on;
     if (q.name !== r.user) what += ', not ' + r.user + ': approve only if you know why';
     return what;
   }
