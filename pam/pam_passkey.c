@@ -337,6 +337,34 @@ refusal_message(enum ctl_refusal r)
 }
 
 /*
+ * getpwnam_r(name), or getpwuid_r(uid) when name is NULL, into *buf (the
+ * caller frees it), asked again with a bigger buffer past ERANGE, up to
+ * PK_PWBUF_MAX.  The call's answer, or PK_NSS_FAILED when out of room
+ * or memory (*buf is then NULL).
+ */
+static int
+passwd_lookup(const char *name, uid_t uid, struct passwd *pw, char **buf, struct passwd **res)
+{
+	size_t size = PK_PWBUF_FIRST;
+	char *more;
+	int rc;
+
+	*buf = NULL;
+	do {
+		if (size > PK_PWBUF_MAX || (more = realloc(*buf, size)) == NULL) {
+			free(*buf);
+			*buf = NULL;
+			return PK_NSS_FAILED;
+		}
+		*buf = more;
+		rc = name != NULL ? getpwnam_r(name, pw, *buf, size, res) :
+		    getpwuid_r(uid, pw, *buf, size, res);
+		size *= 2;
+	} while (rc == ERANGE);
+	return rc;
+}
+
+/*
  * Who asked, for a request made on this host (no client address: su,
  * login, sudo): the process's real uid, which a setuid su or sudo keeps
  * as its caller's, that account's name, and the terminal.  Without it the
@@ -349,7 +377,7 @@ static json_t *
 requester(pam_handle_t *pamh)
 {
 	struct passwd pw, *res = NULL;
-	char buf[PK_PWBUF_FIRST];
+	char *buf = NULL;
 	const void *item;
 	const char *tty = NULL;
 	uid_t uid = getuid();
@@ -357,14 +385,15 @@ requester(pam_handle_t *pamh)
 
 	if (r == NULL)
 		return NULL;
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL &&
+	/* left out, a name would read as "another account" on alice's own sudo */
+	if (passwd_lookup(NULL, uid, &pw, &buf, &res) == 0 && res != NULL &&
 	    ctl_user_name_valid(res->pw_name))
 		json_object_set_new(r, "name", json_string(res->pw_name));
+	free(buf);
 	if (pam_get_item(pamh, PAM_TTY, &item) == PAM_SUCCESS && item != NULL)
 		tty = strncmp(item, "/dev/", 5) == 0 ? (const char *)item + 5 : item;
 	if (ctl_tty_ok(tty))
 		json_object_set_new(r, "tty", json_string(tty));
-	explicit_bzero(buf, sizeof(buf));
 	return r;
 }
 
@@ -738,19 +767,11 @@ static int
 canonical_user(const char *name, char *out, size_t len)
 {
 	struct passwd pw, *res = NULL;
-	size_t size = PK_PWBUF_FIRST;
-	char *buf = NULL, *more;
-	int rc;
+	char *buf = NULL;
+	int rc = passwd_lookup(name, 0, &pw, &buf, &res);
 
-	do {
-		if (size > PK_PWBUF_MAX || (more = realloc(buf, size)) == NULL) {
-			free(buf);
-			return PK_NSS_FAILED;
-		}
-		buf = more;
-		rc = getpwnam_r(name, &pw, buf, size, &res);
-		size *= 2;
-	} while (rc == ERANGE);
+	if (rc == PK_NSS_FAILED)
+		return PK_NSS_FAILED;
 	if (rc == 0 && res != NULL && ctl_user_name_valid(res->pw_name)) {
 		snprintf(out, len, "%s", res->pw_name);
 		free(buf);

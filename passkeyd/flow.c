@@ -281,23 +281,30 @@ login_spec(struct passkeyd *d, const struct login_request *r, enum ceremony_kind
 	    .requester = r->requester };
 }
 
+/* The audit detail that names who asked on the host itself, or NULL. */
+static const char *
+requester_detail(const char *requester, char out[REQUESTER_DETAIL_LEN])
+{
+	if (requester == NULL || requester[0] == '\0')
+		return NULL;
+	snprintf(out, REQUESTER_DETAIL_LEN, "requester %s", requester);
+	return out;
+}
+
 /* A login's begin, said in the log (and the audit log) either way. */
 static void
 log_login_begin(struct passkeyd *d, const struct login_request *r, enum ceremony_kind kind,
     enum ctl_refusal err, struct ceremony *c)
 {
-	char who[CEREMONY_REQUESTER_MAX + 16];
+	char who[REQUESTER_DETAIL_LEN];
 
-	/* who asked on the host itself, for the audit as for the page */
-	if (r->requester != NULL && r->requester[0] != '\0')
-		snprintf(who, sizeof(who), "requester %s", r->requester);
 	/* a refusal can be repeated at will by whoever reaches sshd: budgeted */
 	event_log(d, &(struct event_rec){
 	    .event = kind == CEREMONY_LOGIN || err ? "login_begin" : "register_begin",
 	    .user = r->user, .rhost = r->rhost, .service = r->service,
 	    .verdict = err ? "refused" : "ok",
 	    .reason = err ? ctl_refusal_code(err) : NULL, .c = c,
-	    .detail = r->requester != NULL && r->requester[0] != '\0' ? who : NULL,
+	    .detail = requester_detail(r->requester, who),
 	    .noisy = err != CTL_REFUSAL_NONE });
 }
 
@@ -1711,22 +1718,29 @@ decide_row(store_t *st, struct approval *a)
 	return err;
 }
 
-/* The approval's audit row (its event name goes in ev). */
+/*
+ * The approval's audit row (its event name goes in ev, its detail in
+ * detail): with who asked on the host, the lasting record of "alice
+ * approved a su that mallory started", in a fleet too, where the web
+ * instance writes it and the host writes no begin row.
+ */
 static void
-approved_row(const struct ceremony *c, char ev[40], struct store_event *row)
+approved_row(const struct ceremony *c, char ev[40], char detail[REQUESTER_DETAIL_LEN],
+    struct store_event *row)
 {
 	event_to_store(&(struct event_rec){ .event = kind_event(c, "approved", ev, 40),
-	    .user = c->user, .rhost = c->rhost, .verdict = "ok" }, row);
+	    .user = c->user, .rhost = c->rhost, .verdict = "ok",
+	    .detail = requester_detail(c->requester, detail) }, row);
 }
 
 /* The approval's audit row, in the approval's own transaction. */
 static store_err_t
 add_approved_row(store_t *st, const struct ceremony *c)
 {
-	char ev[40];
+	char ev[40], detail[REQUESTER_DETAIL_LEN];
 	struct store_event row;
 
-	approved_row(c, ev, &row);
+	approved_row(c, ev, detail, &row);
 	return store_event_add(st, &row);
 }
 
@@ -1802,13 +1816,13 @@ approve_in_one(store_t *st, struct approval *a)
 {
 	struct ceremony *c = a->c;
 	uint8_t hash[CEREMONY_HASH_LEN];
-	char ev[40];
+	char ev[40], detail[REQUESTER_DETAIL_LEN];
 	struct store_event row;
 	store_err_t err;
 	int64_t now = (int64_t)time(NULL);
 	int failed;
 
-	approved_row(c, ev, &row);
+	approved_row(c, ev, detail, &row);
 	if (a->fleet)
 		ceremony_token_hash(c->token, hash);
 	err = store_login_approve(st, a->fleet ? hash : NULL, now, &(struct store_cred_use){

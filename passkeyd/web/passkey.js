@@ -266,7 +266,8 @@
   // requester: the caller's uid, its name, the terminal), and says when
   // that is another account; without one it says anyone could have.  A
   // root process (login(1) at a console, a display manager) names no
-  // person, and root needs no one's approval: it gets the terminal alone.
+  // person: whoever is at its terminal, with or without an account,
+  // started it, and the page says so.
   function source(r) {
     var host = r.host || 'the server';
     var q = r.requester && typeof r.requester === 'object' ? r.requester : null;
@@ -279,7 +280,10 @@
       return what + ': anyone with an account on ' + host + ' can start one, so approve only if you did';
     }
     var on = typeof q.tty === 'string' ? ' on ' + q.tty : '';
-    if (q.uid === 0) return what + ', from a root process' + on;
+    if (q.uid === 0) {
+      return what + ', from a root process' + on + ': anyone at ' + (on ? 'that terminal' : host) +
+        ' can start one, so approve only if you did';
+    }
     what += ', started by ' + (typeof q.name === 'string' ? q.name + ' (uid ' + q.uid + ')' : 'uid ' + q.uid) + on;
     if (q.name !== r.user) what += ', not ' + r.user + ': approve only if you know why';
     return what;

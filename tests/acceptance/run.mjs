@@ -1488,8 +1488,8 @@ async function acceptance() {
     // pamtester runs as root: the module names root (uid 0) as the one who asked, for pkt-alice
     t.check(opt && opt.json.requester && opt.json.requester.uid === 0 && opt.json.requester.name === 'root',
       'the page API names who asked on the host: uid 0, root', opt && opt.json.requester);
-    t.check(/^a sudo prompt on \S+, from a root process( on \S+)?$/.test(page && page.from || ''),
-      'the page says a root process started it, and gives no other account\'s warning (root needs no approval)', page && page.from);
+    t.check(/^a sudo prompt on \S+, from a root process( on \S+)?: anyone at (that terminal|\S+) can start one, so approve only if you did$/.test(page && page.from || ''),
+      'the page says a root process started it, and that anyone at its terminal could have', page && page.from);
     const ev = await waitEvent((e) => e.event === 'login_approved' && tokenMatches(e, info.token), 3000, from);
     t.check(ev && ev.user === 'pkt-alice' && (ev.rhost === '' || ev.rhost === '-' || ev.rhost === undefined),
       'passkeyd logged login_approved user=pkt-alice with an empty rhost', eventsSummary(from));

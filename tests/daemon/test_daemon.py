@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tap import ok, free_port, group, plan  # noqa: E402
 import daemon as harness  # noqa: E402
 from daemon import login, read_line  # noqa: E402
+import soft_authenticator as sa  # noqa: E402
 
 PASSKEYD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
 
@@ -223,6 +224,18 @@ def test_requester(d):
     st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
     ok(st == 200 and opt.get("requester") == who,
        "api: options name who asked on the host (uid, name, tty)", opt)
+    # approved: the approval's own audit row keeps who asked
+    st, r = sa.register(d.origin, j["token"], sa.SoftAuthenticator()) if j.get("ok") else (0, {})
+    ok(st == 200 and r.get("state") == "approved", "api: the su's registration is approved", r)
+    for _ in range(50):	# the journal writes audit rows off the loop
+        ev = d.ctl({"op": "events", "user": "carol", "limit": 5})
+        if sum(e.get("detail") == "requester 1001 pts/7 mallory" for e in ev.get("events", [])) >= 2:
+            break
+        time.sleep(0.1)
+    ok(any(e.get("detail") == "requester 1001 pts/7 mallory" and e.get("event") == "register_begin"
+           for e in ev.get("events", [])), "audit: the begin's row names who asked", ev)
+    ok(any(e.get("detail") == "requester 1001 pts/7 mallory" and e.get("event") == "register_approved"
+           for e in ev.get("events", [])), "audit: the approval's row names who asked", ev)
     j = d.hold(dict(base, requester={"uid": 0}))
     st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
     ok(st == 200 and opt.get("requester") == {"uid": 0},
@@ -231,6 +244,10 @@ def test_requester(d):
     st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
     ok(st == 200 and opt.get("rhost") == "192.0.2.9" and "requester" not in opt,
        "api: a request that names none has none", opt)
+    j = d.hold(dict(base, rhost="192.0.2.10", requester=who))
+    st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
+    ok(st == 200 and opt.get("rhost") == "192.0.2.10" and "requester" not in opt,
+       "api: over the network the address names the client: a requester is not kept", opt)
     for bad, what in [({"uid": -1}, "a negative uid"), ({"uid": "1001"}, "a uid as text"),
                       ({"uid": 4294967295}, "uid (uid_t)-1"), ({"name": "mallory"}, "no uid"),
                       ({"uid": 1, "name": "a/b"}, "a name with /"),

@@ -1326,20 +1326,28 @@ def test_made_up_finish(f):
        "JSON (the body is parsed only for a pending login's row)", spent)
 
 
-def test_requester(f):
+def test_requester(f, alice):
     """Who asked on host A itself (su: no rhost) reaches the page a web
-    instance serves: the row carries it (migration 14).  Web 2: web 1 was
-    killed by test_web_killed.  after-auth: a registration, which needs
-    no passkey of alice's."""
+    instance serves: the row carries it (migration 14); and the approval's
+    audit row, which the web instance writes (a host writes none), keeps
+    it.  Web 2: web 1 was killed by test_web_killed."""
     who = {"uid": 1001, "name": "mallory", "tty": "pts/7"}
     j = f.a.hold({"op": "login_begin", "user": "alice", "resolved": True, "rhost": "",
-                  "service": "su", "enroll": "after-auth", "requester": who})
+                  "service": "su", "enroll": "none", "requester": who})
     st, opt = f.api(f.w2, j["token"], "options") if j.get("ok") else (None, {})
     rows = f.pg.query(f.uri, "SELECT requester FROM ceremonies WHERE service = 'su'")
     ok(st == 200 and opt.get("requester") == who and rows == [["1001 pts/7 mallory"]],
-       "requester: web 2's page names who asked on host A, from the row", (st, opt, rows))
-    if j.get("ok"):
-        f.a.ctl({"op": "cancel", "token": j["token"]})
+       "requester: web 2's page names who asked on host A, from the row", (j, st, opt, rows))
+    if st != 200:
+        return
+    body = json.dumps(alice.get(opt["publicKey"], f.origin, sign_count=1000000))
+    st, r = f.api(f.w2, j["token"], "finish", body)
+    rows = f.pg.query(f.uri, "SELECT detail FROM events WHERE event = 'login_approved'"
+                      " AND user_name = 'alice' ORDER BY id DESC LIMIT 1")
+    ok(st == 200 and r.get("state") == "approved" and rows == [["requester 1001 pts/7 mallory"]],
+       "requester: web 2's approval row keeps who asked", (st, r, rows))
+    s = until_state(f.a, j["token"], "approved")
+    ok(s.get("state") == "approved", "requester: host A is told approved", s)
 
 
 def test_passkey_bound(f):
@@ -1410,7 +1418,7 @@ def main():
                                        ("test_second_status", test_second_status, ()),
                                        ("test_made_up_finish", test_made_up_finish, ()),
                                        ("test_passkey_bound", test_passkey_bound, ()),
-                                       ("test_requester", test_requester, ())):
+                                       ("test_requester", test_requester, (alice,))):
                     with group(name):
                         fn(f, *args)
             finally:
