@@ -259,6 +259,11 @@
     catch (e) { return d.toLocaleString(); }
   }
 
+  // 127.0.0.0/8, ::1 (and v4-mapped), or the name sshd gives them with UseDNS.
+  function loopback(a) {
+    return /^127\./.test(a) || /^::ffff:127\./i.test(a) || a === '::1' || a === 'localhost';
+  }
+
   // Where the request came from, in words: the SSH client's address, or
   // what asked on the server itself.  Any account on the host can start a
   // local request (su, login, sudo with targetpw) for another user and
@@ -272,6 +277,11 @@
     var host = r.host || 'the server';
     var q = r.requester && typeof r.requester === 'object' ? r.requester : null;
     var what;
+    // ssh to this host's own loopback: as local as su, and sshd names no person
+    if (r.rhost && loopback(r.rhost)) {
+      return r.rhost + ', ' + host + ' itself: anyone with an account on ' + host +
+        ' can start one, so approve only if you did';
+    }
     if (r.rhost) return r.rhost;
     if (r.service === 'passkeyctl') return 'the passkeyctl command, run on ' + host;
     what = r.service === 'sudo' ? 'a sudo prompt on ' + host :

@@ -1184,6 +1184,9 @@ async function acceptance() {
     t.check(sshdLineAfter(/Accepted keyboard-interactive\/pam for pkt-alice from 127\.0\.0\.1/, r.tStart),
       'sshd logged "Accepted keyboard-interactive/pam for pkt-alice"', st.logs.sshd.tail(5));
     if (page) t.check(page.code === info.code, 'the page shows the same code as the terminal', `page "${page.code}", terminal "${info.code}"`);
+    // ssh from 127.0.0.1 is as local as su: anyone with an account here could have started it
+    t.check(/^127\.0\.0\.1, \S+ itself: anyone with an account on \S+ can start one, so approve only if you did$/.test(page && page.from || ''),
+      'the page says a login from this host\'s loopback could come from any local account', page && page.from);
     const fin = apiFor(alice.ap, info.token, 'finish');
     t.check(fin.length === 1 && fin[0].status === 200, 'POST /api/TOKEN/finish answered 200', fin.map((x) => [x.status, x.json]));
     if (page) t.measure(`(a) prompt shown -> page approved (Chromium, get()): ${ms(page.tFinal - r.prompts[0].tShown)}`);
