@@ -102,7 +102,7 @@ bool rp_policy_ready(const rp_policy_t *);
 int rp_sig_verify(EVP_PKEY *pkey, int alg, const uint8_t *m1, size_t l1,
     const uint8_t *m2, size_t l2, const uint8_t *sig, size_t siglen);
 bool rp_alg_known(int alg);
-/* pkey is a key alg signs with: type, curve, RSA at least 2048 bits */
+/* pkey is a key alg signs with: type, curve, RSA at least 2048 bits; false for NULL */
 bool rp_key_fits_alg(EVP_PKEY *pkey, int alg);
 /* out = H(m1 || m2); outlen may be NULL. */
 int rp_digest2(const EVP_MD *md, const uint8_t *m1, size_t l1,

@@ -25,6 +25,9 @@ rp_key_fits_alg(EVP_PKEY *pkey, int alg)
 	char group[32];
 	size_t glen;
 
+	/* a certificate's key OpenSSL could not decode (X509_get0_pubkey) */
+	if (pkey == NULL)
+		return false;
 	switch (alg) {
 	case RP_COSE_ES256:
 		return EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC &&
