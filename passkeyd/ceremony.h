@@ -25,7 +25,6 @@
 #define CEREMONY_KEEP_FINAL	600	/* seconds a final state is remembered */
 #define CEREMONY_HASH_LEN	32	/* SHA-256 of the token: its name in a fleet's store */
 #define CEREMONY_REQUESTER_MAX	128	/* "UID TTY NAME": 10 + 1 + 32 + 1 + 64 bytes, and room */
-#define REQUESTER_DETAIL_LEN	(CEREMONY_REQUESTER_MAX + 16)	/* "requester UID TTY NAME" */
 
 enum ceremony_kind { CEREMONY_LOGIN, CEREMONY_REGISTER };
 

@@ -281,6 +281,8 @@ login_spec(struct passkeyd *d, const struct login_request *r, enum ceremony_kind
 	    .requester = r->requester };
 }
 
+#define REQUESTER_DETAIL_LEN	(CEREMONY_REQUESTER_MAX + 16)	/* "requester UID TTY NAME" */
+
 /* The audit detail that names who asked on the host itself, or NULL. */
 static const char *
 requester_detail(const char *requester, char out[REQUESTER_DETAIL_LEN])

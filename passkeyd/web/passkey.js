@@ -276,24 +276,19 @@
   function source(r) {
     var host = r.host || 'the server';
     var q = r.requester && typeof r.requester === 'object' ? r.requester : null;
-    var what;
+    var local = 'with an account on ' + host;
+    var what, on;
+    // the warning every request that names no person gets: who could have started it
+    function anyone(who) { return ': anyone ' + who + ' can start one, so approve only if you did'; }
     // ssh to this host's own loopback: as local as su, and sshd names no person
-    if (r.rhost && loopback(r.rhost)) {
-      return r.rhost + ', ' + host + ' itself: anyone with an account on ' + host +
-        ' can start one, so approve only if you did';
-    }
+    if (r.rhost && loopback(r.rhost)) return r.rhost + ', ' + host + ' itself' + anyone(local);
     if (r.rhost) return r.rhost;
     if (r.service === 'passkeyctl') return 'the passkeyctl command, run on ' + host;
     what = r.service === 'sudo' ? 'a sudo prompt on ' + host :
       'a login on ' + host + ' itself (' + (r.service || 'unknown') + ')';
-    if (!q || typeof q.uid !== 'number') {
-      return what + ': anyone with an account on ' + host + ' can start one, so approve only if you did';
-    }
-    var on = typeof q.tty === 'string' ? ' on ' + q.tty : '';
-    if (q.uid === 0) {
-      return what + ', from a root process' + on + ': anyone at ' + (on ? 'that terminal' : host) +
-        ' can start one, so approve only if you did';
-    }
+    if (!q || typeof q.uid !== 'number') return what + anyone(local);
+    on = typeof q.tty === 'string' ? ' on ' + q.tty : '';
+    if (q.uid === 0) return what + ', from a root process' + on + anyone('at ' + (on ? 'that terminal' : host));
     what += ', started by ' + (typeof q.name === 'string' ? q.name + ' (uid ' + q.uid + ')' : 'uid ' + q.uid) + on;
     if (q.name !== r.user) what += ', not ' + r.user + ': approve only if you know why';
     return what;
