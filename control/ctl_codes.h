@@ -30,6 +30,8 @@
 	X(CTL_REFUSAL_LIMIT_CONNECTION, "limit_connection", \
 	    "too many pending logins on one control connection") \
 	X(CTL_REFUSAL_UNKNOWN_CEREMONY, "unknown_ceremony", "no such login request") \
+	X(CTL_REFUSAL_BOUND_ELSEWHERE, "bound_elsewhere", \
+	    "that login belongs to another control connection") \
 	X(CTL_REFUSAL_STORE_ERROR, "store_error", "the credential store failed") \
 	X(CTL_REFUSAL_STORE_BUSY, "store_busy", \
 	    "the credential store stayed locked by another program; try again") \

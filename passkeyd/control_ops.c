@@ -575,7 +575,12 @@ find_op(const char *name)
 	return NULL;
 }
 
-/* WHO_OWNER: root for every ceremony; another uid for its own registration. */
+/*
+ * WHO_OWNER: root for every ceremony; another uid for its own registration.
+ * A bound ceremony answers only on its own connection: another root
+ * connection (any root process on the host) could otherwise collect the
+ * approval a user gave to the module's login, which then reads `used`.
+ */
 static enum ctl_refusal
 owned_ceremony(struct op_ctx *x)
 {
@@ -587,6 +592,8 @@ owned_ceremony(struct op_ctx *x)
 		return CTL_REFUSAL_UNKNOWN_CEREMONY;
 	if (x->uid != 0 && (x->uid != x->c->owner_uid || x->c->kind == CEREMONY_LOGIN))
 		return CTL_REFUSAL_NOT_PERMITTED;
+	if (x->c->conn != 0 && x->c->conn != x->call->conn)
+		return CTL_REFUSAL_BOUND_ELSEWHERE;
 	return CTL_REFUSAL_NONE;
 }
 

@@ -136,6 +136,20 @@ def test_control(d):
     st = d.ctl({"op": "status", "token": j["token"]})
     ok(c.get("error") == "not_permitted" and st.get("state") == "pending",
        "control: another uid cannot cancel root's ceremony; it stays pending", (c, st))
+    # a bound login answers on its own connection only: another root
+    # process must not collect the approval the module waits for
+    st = json.loads(d.ctl_raw(json.dumps({"op": "status", "token": j["token"]}) + "\n") or "{}")
+    c = json.loads(d.ctl_raw(json.dumps({"op": "cancel", "token": j["token"]}) + "\n") or "{}")
+    own = d.ctl({"op": "status", "token": j["token"]})
+    ok(st.get("error") == "bound_elsewhere" and c.get("error") == "bound_elsewhere" and
+       own.get("state") == "pending",
+       "control: status and cancel of a bound login from another root connection:"
+       " bound_elsewhere; on its own connection it is still pending", (st, c, own))
+    u = d.ctl({"op": "login_begin", "user": "nobody", "rhost": "", "service": "sshd",
+               "enroll": "pending", "bind": False})
+    st = d.ctl({"op": "status", "token": u.get("token", "")})
+    ok(u.get("ok") and st.get("state") == "pending",
+       "control: an unbound login (bind false) answers on any root connection", (u, st))
     r = d.ctl({"op": "register_begin"}, uid=nobody)
     ok(r and r["ok"] and r["kind"] == "register", "control: any user may begin registering their own passkey", r)
     st = d.ctl({"op": "status", "token": r["token"]}, uid=nobody)
@@ -285,7 +299,8 @@ def test_limits(tmp):
         # the module's connection closes (sshd killed it): the place is freed at once
         d.abandon(h["token"])
         time.sleep(0.3)
-        s = d.ctl({"op": "status", "token": h["token"]})
+        # (its status is for that connection only: the page tells)
+        _, s = d.api(h["token"], "options")
         ok(s.get("state") == "cancelled", "limits: a ceremony whose connection closed is cancelled", s)
         i = login(d, user="u8", rhost="198.51.100.5", enroll="after-auth")
         ok(i.get("ok") is True, "limits: and its place is free again", i)

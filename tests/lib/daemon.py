@@ -185,11 +185,27 @@ class Daemon:
             s.close()
 
     def ctl(self, obj, uid=None, half_close=False):
+        """One request and its answer.  Root's status or cancel of a held
+        ceremony goes on the connection that began it, as the module's do:
+        passkeyd answers them there only (bound_elsewhere)."""
+        held = self.held.get(obj.get("token")) if obj.get("op") in ("status", "cancel") else None
+        if uid is None and held is not None and not half_close:
+            return self.ask_on(held, obj)
         out = self.ctl_raw(json.dumps(obj) + "\n", uid, half_close)
         try:
             return json.loads(out) if out else {}
         except ValueError:
             return {"ok": False, "error": "not-json", "raw": out[:200]}
+
+    @staticmethod
+    def ask_on(s, obj):
+        """One request on an open connection; its answer ({} when it closed)."""
+        try:
+            s.sendall((json.dumps(obj) + "\n").encode())
+            out = read_line(s)
+            return json.loads(out) if out else {}
+        except (OSError, ValueError):
+            return {}
 
     def hold(self, obj):
         """Sends obj as root on a new connection kept open; returns the answer.
