@@ -264,6 +264,16 @@
     return /^127\./.test(a) || /^::ffff:127\./i.test(a) || a === '::1' || a === 'localhost';
   }
 
+  // The host's own name as a client address: sudo's `Defaults pam_rhost`
+  // sends it, and so does sshd with UseDNS for 127.0.1.1 (Debian's
+  // /etc/hosts).  Either name may be the short one.  A wrong match only
+  // adds the warning.
+  function namesHost(a, host) {
+    a = String(a).toLowerCase();
+    host = String(host).toLowerCase();
+    return a === host || a === host.split('.')[0] || a.split('.')[0] === host;
+  }
+
   // Where the request came from, in words: the SSH client's address, or
   // what asked on the server itself.  Any account on the host can start a
   // local request (su, login, sudo with targetpw) for another user and
@@ -280,8 +290,9 @@
     var what, on;
     // the warning every request that names no person gets: who could have started it
     function anyone(who) { return ': anyone ' + who + ' can start one, so approve only if you did'; }
-    // ssh to this host's own loopback: as local as su, and sshd names no person
-    if (r.rhost && loopback(r.rhost)) return r.rhost + ', ' + host + ' itself' + anyone(local);
+    // ssh to this host's own loopback or name: as local as su, and sshd names no person
+    if (r.rhost && (loopback(r.rhost) || (r.host && namesHost(r.rhost, r.host))))
+      return r.rhost + ', ' + host + ' itself' + anyone(local);
     if (r.rhost) return r.rhost;
     if (r.service === 'passkeyctl') return 'the passkeyctl command, run on ' + host;
     what = r.service === 'sudo' ? 'a sudo prompt on ' + host :

@@ -894,6 +894,24 @@ async function drivePage(ap, url, action, { finalTimeoutMs = 15_000 } = {}) {
 
 const apiFor = (ap, token, op) => ap.api.filter((x) => x.token === token && x.op === op);
 
+// One control request as root on a connection kept open (a bound ceremony
+// lives while it is): the answer, and the connection to close.
+function ctlHold(obj, timeoutMs = 5000) {
+  return new Promise((resolve) => {
+    const c = net.connect(st.socket);
+    let buf = '';
+    const done = (answer) => { clearTimeout(timer); resolve({ answer, conn: c }); };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    c.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) { try { done(JSON.parse(buf.slice(0, nl))); } catch { done(null); } }
+    });
+    c.on('error', () => done(null));
+    c.once('connect', () => c.write(JSON.stringify(obj) + '\n'));
+  });
+}
+
 // ------------------------------------------------------------------ daemon
 
 function writeDaemonConfig(name, ceremonyTimeout) {
@@ -1187,6 +1205,15 @@ async function acceptance() {
     // ssh from 127.0.0.1 is as local as su: anyone with an account here could have started it
     t.check(/^127\.0\.0\.1, \S+ itself: anyone with an account on \S+ can start one, so approve only if you did$/.test(page && page.from || ''),
       'the page says a login from this host\'s loopback could come from any local account', page && page.from);
+    // the host's own name as the address (sudo's `Defaults pam_rhost`, sshd's UseDNS for
+    // 127.0.1.1), long or short: as local
+    for (const rhost of ['pkt-acceptance-host', 'PKT-Acceptance-Host.example']) {
+      const { answer, conn } = await ctlHold({ op: 'login_begin', user: 'pkt-alice', rhost, service: 'sudo', enroll: 'none' });
+      const named = answer && answer.ok ? await drivePage(alice.ap, answer.url, 'none') : null;
+      conn.destroy();
+      t.check(named && named.from === `${rhost}, pkt-acceptance-host itself: anyone with an account on pkt-acceptance-host can start one, so approve only if you did`,
+        `the page says a request from "${rhost}", the host's own name, could come from any local account`, named ? named.from : answer);
+    }
     const fin = apiFor(alice.ap, info.token, 'finish');
     t.check(fin.length === 1 && fin[0].status === 200, 'POST /api/TOKEN/finish answered 200', fin.map((x) => [x.status, x.json]));
     if (page) t.measure(`(a) prompt shown -> page approved (Chromium, get()): ${ms(page.tFinal - r.prompts[0].tShown)}`);
