@@ -259,19 +259,25 @@
     catch (e) { return d.toLocaleString(); }
   }
 
-  // 127.0.0.0/8, ::1 (and v4-mapped), or the name sshd gives them with UseDNS.
+  // 127.0.0.0/8, ::1 (and v4-mapped), or a name /etc/hosts gives them (sshd
+  // with UseDNS).  Address literals and whole names only: with UseDNS a
+  // remote client picks its own name (forward-confirmed in its own zone),
+  // so "127.0.0.1.attacker.example" must read as the name it is.
+  var LOOPBACK_NAMES = ['localhost', 'localhost6', 'ip6-localhost', 'ip6-loopback'];
   function loopback(a) {
-    return /^127\./.test(a) || /^::ffff:127\./i.test(a) || a === '::1' || a === 'localhost';
+    a = String(a).toLowerCase();
+    return /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a) || a === '::1' ||
+      LOOPBACK_NAMES.indexOf(a) >= 0;
   }
 
-  // The host's own name as a client address: sudo's `Defaults pam_rhost`
-  // sends it, and so does sshd with UseDNS for 127.0.1.1 (Debian's
-  // /etc/hosts).  Either name may be the short one.  A wrong match only
-  // adds the warning.
+  // The host's own name as the client's: sudo's `Defaults pam_rhost` sends
+  // it, and so does sshd with UseDNS for 127.0.1.1 (Debian's /etc/hosts).
+  // The whole name, or the short one of the host's full name; never a
+  // first label alone ("srv.attacker.example" is not srv).
   function namesHost(a, host) {
     a = String(a).toLowerCase();
     host = String(host).toLowerCase();
-    return a === host || a === host.split('.')[0] || a.split('.')[0] === host;
+    return a === host || a === host.split('.')[0];
   }
 
   // Where the request came from, in words: the SSH client's address, or

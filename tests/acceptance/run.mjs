@@ -1206,13 +1206,20 @@ async function acceptance() {
     t.check(/^127\.0\.0\.1, \S+ itself: anyone with an account on \S+ can start one, so approve only if you did$/.test(page && page.from || ''),
       'the page says a login from this host\'s loopback could come from any local account', page && page.from);
     // the host's own name as the address (sudo's `Defaults pam_rhost`, sshd's UseDNS for
-    // 127.0.1.1), long or short: as local
-    for (const rhost of ['pkt-acceptance-host', 'PKT-Acceptance-Host.example']) {
-      const { answer, conn } = await ctlHold({ op: 'login_begin', user: 'pkt-alice', rhost, service: 'sudo', enroll: 'none' });
+    // 127.0.1.1), or a loopback name of /etc/hosts: as local.  A name a remote client
+    // picked for itself with UseDNS (its own zone) is shown as it is.
+    const local = (a) => `${a}, pkt-acceptance-host itself: anyone with an account on pkt-acceptance-host can start one, so approve only if you did`;
+    for (const [rhost, want, what] of [
+      ['pkt-acceptance-host', local, 'the host\'s own name: as local'],
+      ['PKT-Acceptance-Host', local, 'the host\'s own name in capitals: as local'],
+      ['ip6-localhost', local, 'a loopback name of /etc/hosts: as local'],
+      ['127.0.0.1.attacker.example', (a) => a, 'a client\'s name that starts "127.": as it is'],
+      ['pkt-acceptance-host.attacker.example', (a) => a, 'a client\'s name under the host\'s short name: as it is'],
+    ]) {
+      const { answer, conn } = await ctlHold({ op: 'login_begin', user: 'pkt-alice', rhost, service: 'sshd', enroll: 'none' });
       const named = answer && answer.ok ? await drivePage(alice.ap, answer.url, 'none') : null;
       conn.destroy();
-      t.check(named && named.from === `${rhost}, pkt-acceptance-host itself: anyone with an account on pkt-acceptance-host can start one, so approve only if you did`,
-        `the page says a request from "${rhost}", the host's own name, could come from any local account`, named ? named.from : answer);
+      t.check(named && named.from === want(rhost), `the page's From line for "${rhost}": ${what}`, named ? named.from : answer);
     }
     const fin = apiFor(alice.ap, info.token, 'finish');
     t.check(fin.length === 1 && fin[0].status === 200, 'POST /api/TOKEN/finish answered 200', fin.map((x) => [x.status, x.json]));
