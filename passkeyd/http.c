@@ -16,11 +16,13 @@
  * whose reads go off the loop (page_reads.h) is suspended the same way
  * until they return, then handled again with what they read.
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,22 +109,71 @@ queue_remove(struct http_server *h, struct http_conn *c)
 	c->queued = 0;
 }
 
+/* The 4 or 16 bytes of sa's address (an IPv4-mapped one as IPv4); 0 for none. */
+static size_t
+sockaddr_ip(const struct sockaddr *sa, unsigned char out[16])
+{
+	const struct sockaddr_in6 *v6 = (const void *)sa;
+
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+		return 4;
+	}
+	if (sa == NULL || sa->sa_family != AF_INET6)
+		return 0;
+	if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+		memcpy(out, v6->sin6_addr.s6_addr + 12, 4);
+		return 4;
+	}
+	memcpy(out, v6->sin6_addr.s6_addr, 16);
+	return 16;
+}
+
 /*
  * A reverse proxy or load balancer (http_trusted_proxy): every client
  * comes from its address, so its connections share only the pool; the
  * proxy bounds each client's own (nginx: limit_conn, client timeouts).
+ * Its exact address, never the /64 its connections would be counted in:
+ * a neighbour in that /64 (hosting that shares one among customers) stays
+ * held to http_max_per_address.
  */
 static int
-trusted_proxy(const struct http_server *h, const char *key)
+trusted_proxy(const struct http_server *h, const struct sockaddr *sa)
 {
-	char proxy[ADDR_KEY_MAX];
+	unsigned char ip[16], proxy[16];
+	size_t len = sockaddr_ip(sa, ip);
 
-	for (size_t i = 0; i < h->d->cfg.n_trusted_proxies; i++) {
-		addr_key_from_text(h->d->cfg.trusted_proxies[i], proxy);
-		if (strcmp(proxy, key) == 0)
-			return 1;
+	for (size_t i = 0; len > 0 && i < h->d->cfg.n_trusted_proxies; i++) {
+		const char *text = h->d->cfg.trusted_proxies[i];
+
+		if (len == 4 ? inet_pton(AF_INET, text, proxy) == 1 :
+		    inet_pton(AF_INET6, text, proxy) == 1 &&
+		    !IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)proxy)) {
+			if (memcmp(ip, proxy, len) == 0)
+				return 1;
+		}
 	}
 	return 0;
+}
+
+/*
+ * The key a connection is counted under: a trusted proxy's own (its exact
+ * address after "proxy ", which no client key has: they have no space),
+ * so that the clients of its /64 are counted without it.
+ */
+static void
+conn_addr_key(const struct http_server *h, const struct sockaddr *sa, char out[ADDR_KEY_MAX])
+{
+	char text[INET6_ADDRSTRLEN];
+	unsigned char ip[16];
+	size_t len;
+
+	if (trusted_proxy(h, sa) && (len = sockaddr_ip(sa, ip)) > 0 &&
+	    inet_ntop(len == 4 ? AF_INET : AF_INET6, ip, text, sizeof(text)) != NULL) {
+		snprintf(out, ADDR_KEY_MAX, "proxy %s", text);
+		return;
+	}
+	addr_key_from_sockaddr(sa, out);
 }
 
 /* (Re)starts the connection's clock: a whole request within the timeout. */
@@ -180,13 +231,13 @@ conn_started(struct http_server *h, struct MHD_Connection *mc, void **ctx)
 	}
 	c->h = h;
 	c->fd = fd->connect_fd;
-	addr_key_from_sockaddr(addr != NULL ? addr->client_addr : NULL, c->addr);
+	conn_addr_key(h, addr != NULL ? addr->client_addr : NULL, c->addr);
 	if (countmap_inc(h->per_addr, c->addr, strlen(c->addr)) != 0)
 		c->addr[0] = '\0';	/* uncounted, and killed below */
 	h->conns++;
 	queue_arm(h, c, clock_monotonic_ms());
 	if (c->addr[0] == '\0' || (countmap_get(h->per_addr, c->addr, strlen(c->addr)) >
-	    h->d->cfg.http_max_per_address && !trusted_proxy(h, c->addr))) {
+	    h->d->cfg.http_max_per_address && strncmp(c->addr, "proxy ", 6) != 0)) {
 		daemon_log_noisy(h->d, "http: %s holds %u connections: refusing another",
 		    c->addr, countmap_get(h->per_addr, c->addr, strlen(c->addr)));
 		kill_conn(h, c);
@@ -749,9 +800,11 @@ on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 	char key[ADDR_KEY_MAX];
 
 	(void)len;
+	if (trusted_proxy(h, sa))
+		return MHD_YES;
 	addr_key_from_sockaddr(sa, key);
 	return countmap_get(h->per_addr, key, strlen(key)) >=
-	    h->d->cfg.http_max_per_address && !trusted_proxy(h, key) ? MHD_NO : MHD_YES;
+	    h->d->cfg.http_max_per_address ? MHD_NO : MHD_YES;
 }
 
 static struct MHD_Daemon *

@@ -4,9 +4,11 @@
  * GET /metrics.  Few connections, short timeouts, a small memory pool:
  * a scraper shares nothing with the pages' clients.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -36,6 +38,61 @@ reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body
 	return ret;
 }
 
+/* 1 when name is the whole of host, or the short name of host's full name. */
+static int
+names_host(const char *name, size_t len, const char *host)
+{
+	if (host == NULL || len == 0)
+		return 0;
+	return (len == strlen(host) || len == strcspn(host, ".")) &&
+	    strncasecmp(name, host, len) == 0;
+}
+
+/*
+ * Which Host a scrape may name: an address literal, localhost, or this
+ * host's own name (the config's `hostname`), with or without a port.
+ * A web page that rebinds its own name to this listener's address (DNS
+ * rebinding) reaches it with that name as Host, same-origin and without
+ * CORS, and would read login activity from an admin's browser.  No Host at
+ * all (HTTP/1.0) is no browser's.
+ */
+static int
+metrics_host_ok(const char *value, const char *hostname)
+{
+	char name[256], addr[sizeof(struct in6_addr)];
+	const char *end, *port;
+	size_t len;
+
+	if (value == NULL)
+		return 1;
+	if (value[0] == '[') {
+		if ((end = strchr(value, ']')) == NULL)
+			return 0;
+		value++;
+		port = end + 1;
+	} else {
+		end = strchr(value, ':');
+		port = end != NULL ? end : value + strlen(value);
+		end = port;
+	}
+	if (*port == ':' && (port[1] == '\0' || strspn(port + 1, "0123456789") != strlen(port + 1)))
+		return 0;
+	if (*port != '\0' && *port != ':')
+		return 0;
+	if ((len = (size_t)(end - value)) == 0 || len >= sizeof(name))
+		return 0;
+	memcpy(name, value, len);
+	name[len] = '\0';
+	if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
+		return 1;
+	if (name[len - 1] == '.')	/* a fully qualified name's root */
+		name[--len] = '\0';
+	return strcasecmp(name, "localhost") == 0 || names_host(name, len, hostname);
+}
+
+static char misdirected[] =
+    "misdirected request: Host must be an address, localhost or this host's name\n";
+
 static enum MHD_Result
 on_metrics_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **state)
@@ -58,6 +115,10 @@ on_metrics_request(void *cls, struct MHD_Connection *conn, const char *url, cons
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(conn, 405, "text/plain; charset=utf-8", "method not allowed\n", 19,
 		    MHD_RESPMEM_PERSISTENT);
+	if (!metrics_host_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"),
+	    s->d->cfg.hostname))
+		return reply(conn, 421, "text/plain; charset=utf-8", misdirected,
+		    sizeof(misdirected) - 1, MHD_RESPMEM_PERSISTENT);
 	if (strcmp(url, "/metrics") != 0)
 		return reply(conn, 404, "text/plain; charset=utf-8", "not found\n", 10,
 		    MHD_RESPMEM_PERSISTENT);

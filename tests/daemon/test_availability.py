@@ -721,11 +721,17 @@ def get(src):
         return data[:12].decode(errors="replace")
     except OSError as e:
         return "error " + str(e)
-held = [conn("2001:db8:1::1"), conn("2001:db8:1::1")]
+if sys.argv[2] == "proxy":	# 2001:db8:1::1 is a trusted proxy: its /64 is not
+    held = [conn("2001:db8:1::1") for _ in range(3)] + [conn("2001:db8:1::2") for _ in range(2)]
+else:
+    held = [conn("2001:db8:1::1"), conn("2001:db8:1::1")]
 for h in held:
     h.send(b"GET /hea")
 time.sleep(0.5)
-out = {"same_64": get("2001:db8:1::2"), "other_64": get("2001:db8:2::1")}
+if sys.argv[2] == "proxy":
+    out = {"proxy": get("2001:db8:1::1"), "same_64": get("2001:db8:1::3")}
+else:
+    out = {"same_64": get("2001:db8:1::2"), "other_64": get("2001:db8:2::1")}
 print(json.dumps(out))
 """
 
@@ -736,39 +742,48 @@ def test_ipv6_per_64(tmp):
     if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
         ok(False, "ipv6: a network namespace for the test could be made (ip netns add)")
         return
-    proc = None
     try:
         for cmd in (["link", "set", "lo", "up"],
                     ["addr", "add", "2001:db8:1::1/128", "dev", "lo", "nodad"],
                     ["addr", "add", "2001:db8:1::2/128", "dev", "lo", "nodad"],
+                    ["addr", "add", "2001:db8:1::3/128", "dev", "lo", "nodad"],
                     ["addr", "add", "2001:db8:2::1/128", "dev", "lo", "nodad"]):
             subprocess.run(["ip", "-n", ns, *cmd], check=True)
         folder = os.path.join(tmp, "v6")
         os.makedirs(folder)
         port = 18000 + os.getpid() % 1000
-        conf = os.path.join(folder, "passkeyd.conf")
-        with open(conf, "w") as f:
-            f.write(f"rp_id = localhost\norigin = http://localhost:{port}\n"
-                    f"listen = [::1]:{port}\npublic_url = http://localhost:{port}\n"
-                    f"store = {folder}/s.db\nsocket = {folder}/c.sock\n"
-                    "http_max_per_address = 2\n")
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, PASSKEYD, "--config", conf,
-                                 "--foreground"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", NS_CLIENT, str(port)],
-                           capture_output=True, text=True, timeout=30)
-        try:
-            out = json.loads(r.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            out = {"raw": r.stdout + r.stderr}
+
+        def run(mode, extra):
+            conf = os.path.join(folder, f"{mode}.conf")
+            with open(conf, "w") as f:
+                f.write(f"rp_id = localhost\norigin = http://localhost:{port}\n"
+                        f"listen = [::1]:{port}\npublic_url = http://localhost:{port}\n"
+                        f"store = {folder}/s.db\nsocket = {folder}/c.sock\n"
+                        "http_max_per_address = 2\n" + extra)
+            proc = subprocess.Popen(["ip", "netns", "exec", ns, PASSKEYD, "--config", conf,
+                                     "--foreground"], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(1.0)
+                r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", NS_CLIENT,
+                                    str(port), mode], capture_output=True, text=True, timeout=30)
+                try:
+                    return json.loads(r.stdout.strip().splitlines()[-1])
+                except (ValueError, IndexError):
+                    return {"raw": r.stdout + r.stderr}
+            finally:
+                proc.terminate()
+                proc.wait(5)
+        out = run("plain", "")
         ok(out.get("same_64") != "HTTP/1.1 200" and out.get("other_64") == "HTTP/1.1 200",
            "ipv6: two connections from 2001:db8:1::1 fill the /64's share; 2001:db8:1::2 is "
            "refused, 2001:db8:2::1 served", out)
+        # a trusted proxy by its exact address: a neighbour in its /64 gains nothing
+        out = run("proxy", "http_trusted_proxy = 2001:db8:1::1\n")
+        ok(out.get("proxy") == "HTTP/1.1 200" and out.get("same_64") != "HTTP/1.1 200",
+           "ipv6: with 3 of the trusted proxy 2001:db8:1::1's connections held it is served;"
+           " its /64 neighbours, 2 held, are refused a third", out)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(5)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 

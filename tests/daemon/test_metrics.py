@@ -14,6 +14,7 @@ and read with a real parser (Debian's python3-prometheus-client):
 TAP; needs root like test_daemon.py, whose harness it uses.
 usage: test_metrics.py PASSKEYD"""
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -171,6 +172,23 @@ def test_scrape(tmp):
         except urllib.error.HTTPError as e:
             code = e.code
         ok(code == 405, "the metrics listener refuses POST (405)", code)
+        # DNS rebinding: a page that points its own name at this listener sends that name
+        me = socket.gethostname()	# the daemon's hostname (none configured)
+        for host, want in [("rebind.attacker.example", 421), (f"rebind.attacker.example:{mport}", 421),
+                           (f"{me}.attacker.example", 421), (f"127.0.0.1.attacker.example:{mport}", 421),
+                           (f"localhost:{mport}x", 421), ("[::1", 421), ("", 421),
+                           (f"127.0.0.1:{mport}", 200), ("127.0.0.1", 200), (f"[::1]:{mport}", 200),
+                           (f"localhost:{mport}", 200), ("LOCALHOST.", 200), (me.upper(), 200),
+                           (f"{me.split('.')[0]}:{mport}", 200)]:
+            c = http.client.HTTPConnection("127.0.0.1", mport, timeout=5)
+            c.putrequest("GET", "/metrics", skip_host=True)
+            c.putheader("Host", host)
+            c.endheaders()
+            r = c.getresponse()
+            body = r.read()
+            c.close()
+            ok(r.status == want and (want == 200) == (b"passkeyd_ceremonies_pending" in body),
+               f"metrics with Host {host!r}: {want}", (r.status, body[:80]))
     finally:
         d.stop()
     ok(d.proc.returncode == 0, "passkeyd with a metrics listener stops cleanly", d.logtext()[-500:])
