@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -398,6 +399,25 @@ requester(pam_handle_t *pamh)
 }
 
 /*
+ * Whether PAM_RHOST is this host's own name, as sudo's `Defaults pam_rhost`
+ * sets it: then who asked is as worth naming as with no rhost at all.  The
+ * whole name or the short one of the full name, in any case; passkeyd
+ * keeps the requester only for a name it finds to be this host too.
+ */
+static bool
+rhost_is_this_host(const char *rhost)
+{
+	char host[256];
+	size_t len = strlen(rhost);
+
+	if (len == 0 || gethostname(host, sizeof(host)) != 0)
+		return false;
+	host[sizeof(host) - 1] = '\0';
+	return (len == strlen(host) || len == strcspn(host, ".")) &&
+	    strncasecmp(rhost, host, len) == 0;
+}
+
+/*
  * The login_begin request.  With reuse= it asks for a re-approval window,
  * naming the client by the SSH key sshd says it authenticated with (the
  * address is passkeyd's to add).  A key that is not plainly one is left
@@ -413,7 +433,7 @@ begin_request(pam_handle_t *pamh, const struct pk_opts *o, const char *user,
 	const char *info;
 	char key[PK_CLIENT_KEY_MAX + 1];
 
-	if (req != NULL && rhost[0] == '\0')
+	if (req != NULL && (rhost[0] == '\0' || rhost_is_this_host(rhost)))
 		json_object_set_new(req, "requester", requester(pamh));
 	if (req == NULL || o->reuse == 0)
 		return req;

@@ -2,6 +2,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addrkey.h"
 
@@ -45,4 +46,39 @@ addr_key_from_sockaddr(const struct sockaddr *sa, char out[ADDR_KEY_MAX])
 		key_v6(&((const struct sockaddr_in6 *)sa)->sin6_addr, out);
 	else
 		snprintf(out, ADDR_KEY_MAX, "?");
+}
+
+static int
+loopback_literal(const char *text)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (inet_pton(AF_INET, text, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, text, &v6) != 1)
+		return 0;
+	if (IN6_IS_ADDR_V4MAPPED(&v6))
+		return v6.s6_addr[12] == 127;
+	return IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+int
+addr_is_this_host(const char *rhost, const char *hostname)
+{
+	static const char *const loopback_names[] = {
+		"localhost", "localhost6", "ip6-localhost", "ip6-loopback"
+	};
+	size_t len = rhost != NULL ? strlen(rhost) : 0;
+
+	if (len == 0)
+		return 0;
+	if (loopback_literal(rhost))
+		return 1;
+	for (size_t i = 0; i < sizeof(loopback_names) / sizeof(loopback_names[0]); i++)
+		if (strcasecmp(rhost, loopback_names[i]) == 0)
+			return 1;
+	return hostname != NULL && hostname[0] != '\0' &&
+	    (len == strlen(hostname) || len == strcspn(hostname, ".")) &&
+	    strncasecmp(rhost, hostname, len) == 0;
 }

@@ -20,4 +20,16 @@ void addr_key_from_text(const char *text, char out[ADDR_KEY_MAX]);
 /* The key of a socket address (an HTTP client). */
 void addr_key_from_sockaddr(const struct sockaddr *sa, char out[ADDR_KEY_MAX]);
 
+/*
+ * 1 when a client address (PAM_RHOST) is the host itself: a loopback
+ * address literal (127.0.0.0/8, ::1, v4-mapped), a loopback name of
+ * /etc/hosts (localhost, localhost6, ip6-localhost, ip6-loopback), or
+ * hostname (the host's name as configured), whole or as the short name of
+ * a full one, in any case.  Whole names only: with sshd's UseDNS a remote
+ * client chooses its own name in its own zone ("127.0.0.1.attacker.example",
+ * "srv.attacker.example").  sudo's `Defaults pam_rhost` sends the host's
+ * name, and sshd's UseDNS names Debian's 127.0.1.1 so.
+ */
+int addr_is_this_host(const char *rhost, const char *hostname);
+
 #endif

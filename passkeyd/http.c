@@ -465,6 +465,9 @@ api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony 
 	    "service", c->service, "created", created,
 	    "expires_in", (json_int_t)(c->expires - time(NULL)),
 	    "code", c->code, "publicKey", pk);
+	/* an address that is the host itself: as local as su (addrkey.h) */
+	if (out != NULL && addr_is_this_host(c->rhost, c->hostname))
+		json_object_set_new(out, "local", json_true());
 	/* who asked, for a request made on the host itself */
 	if (out != NULL && c->requester != NULL && c->requester[0] != '\0')
 		json_object_set_new(out, "requester", requester_json(c->requester));

@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <microhttpd.h>
 
+#include "addrkey.h"
 #include "metrics.h"
 #include "passkeyd.h"
 
@@ -38,19 +38,10 @@ reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body
 	return ret;
 }
 
-/* 1 when name is the whole of host, or the short name of host's full name. */
-static int
-names_host(const char *name, size_t len, const char *host)
-{
-	if (host == NULL || len == 0)
-		return 0;
-	return (len == strlen(host) || len == strcspn(host, ".")) &&
-	    strncasecmp(name, host, len) == 0;
-}
-
 /*
- * Which Host a scrape may name: an address literal, localhost, or this
- * host's own name (the config's `hostname`), with or without a port.
+ * Which Host a scrape may name: an address literal, a loopback name, or
+ * this host's own name (the config's `hostname`, addrkey.h), with or
+ * without a port.
  * A web page that rebinds its own name to this listener's address (DNS
  * rebinding) reaches it with that name as Host, same-origin and without
  * CORS, and would read login activity from an admin's browser.  No Host at
@@ -87,7 +78,7 @@ metrics_host_ok(const char *value, const char *hostname)
 		return 1;
 	if (name[len - 1] == '.')	/* a fully qualified name's root */
 		name[--len] = '\0';
-	return strcasecmp(name, "localhost") == 0 || names_host(name, len, hostname);
+	return addr_is_this_host(name, hostname);
 }
 
 static char misdirected[] =

@@ -259,27 +259,6 @@
     catch (e) { return d.toLocaleString(); }
   }
 
-  // 127.0.0.0/8, ::1 (and v4-mapped), or a name /etc/hosts gives them (sshd
-  // with UseDNS).  Address literals and whole names only: with UseDNS a
-  // remote client picks its own name (forward-confirmed in its own zone),
-  // so "127.0.0.1.attacker.example" must read as the name it is.
-  var LOOPBACK_NAMES = ['localhost', 'localhost6', 'ip6-localhost', 'ip6-loopback'];
-  function loopback(a) {
-    a = String(a).toLowerCase();
-    return /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a) || a === '::1' ||
-      LOOPBACK_NAMES.indexOf(a) >= 0;
-  }
-
-  // The host's own name as the client's: sudo's `Defaults pam_rhost` sends
-  // it, and so does sshd with UseDNS for 127.0.1.1 (Debian's /etc/hosts).
-  // The whole name, or the short one of the host's full name; never a
-  // first label alone ("srv.attacker.example" is not srv).
-  function namesHost(a, host) {
-    a = String(a).toLowerCase();
-    host = String(host).toLowerCase();
-    return a === host || a === host.split('.')[0];
-  }
-
   // Where the request came from, in words: the SSH client's address, or
   // what asked on the server itself.  Any account on the host can start a
   // local request (su, login, sudo with targetpw) for another user and
@@ -296,10 +275,12 @@
     var what, on;
     // the warning every request that names no person gets: who could have started it
     function anyone(who) { return ': anyone ' + who + ' can start one, so approve only if you did'; }
-    // ssh to this host's own loopback or name: as local as su, and sshd names no person
-    if (r.rhost && (loopback(r.rhost) || (r.host && namesHost(r.rhost, r.host))))
+    // an address that is the host itself (passkeyd says: its loopback, its own
+    // name): as local as su.  Who asked, when a person did (sudo with
+    // `Defaults pam_rhost`); else anyone there could have (sshd names no person)
+    if (r.rhost && !r.local) return r.rhost;
+    if (r.rhost && !(q && typeof q.uid === 'number' && q.uid !== 0))
       return r.rhost + ', ' + host + ' itself' + anyone(local);
-    if (r.rhost) return r.rhost;
     if (r.service === 'passkeyctl') return 'the passkeyctl command, run on ' + host;
     what = r.service === 'sudo' ? 'a sudo prompt on ' + host :
       'a login on ' + host + ' itself (' + (r.service || 'unknown') + ')';

@@ -1209,14 +1209,19 @@ async function acceptance() {
     // 127.0.1.1), or a loopback name of /etc/hosts: as local.  A name a remote client
     // picked for itself with UseDNS (its own zone) is shown as it is.
     const local = (a) => `${a}, pkt-acceptance-host itself: anyone with an account on pkt-acceptance-host can start one, so approve only if you did`;
-    for (const [rhost, want, what] of [
+    const bob = st.accounts['pkt-bob'];
+    const byBob = () => `a sudo prompt on pkt-acceptance-host, started by pkt-bob (uid ${bob.uid}) on pts/9, not pkt-alice: approve only if you know why`;
+    for (const [rhost, want, what, requester] of [
+      ['pkt-acceptance-host', byBob, 'the host\'s own name, with who asked (sudo\'s pam_rhost): names pkt-bob', { uid: bob.uid, name: 'pkt-bob', tty: 'pts/9' }],
+      ['pkt-acceptance-host', local, 'the host\'s own name, asked by root: as local', { uid: 0, tty: 'ssh' }],
+      ['198.51.100.9', (a) => a, 'a client\'s address with a requester: the address, not the requester', { uid: bob.uid, name: 'pkt-bob' }],
       ['pkt-acceptance-host', local, 'the host\'s own name: as local'],
       ['PKT-Acceptance-Host', local, 'the host\'s own name in capitals: as local'],
       ['ip6-localhost', local, 'a loopback name of /etc/hosts: as local'],
       ['127.0.0.1.attacker.example', (a) => a, 'a client\'s name that starts "127.": as it is'],
       ['pkt-acceptance-host.attacker.example', (a) => a, 'a client\'s name under the host\'s short name: as it is'],
     ]) {
-      const { answer, conn } = await ctlHold({ op: 'login_begin', user: 'pkt-alice', rhost, service: 'sshd', enroll: 'none' });
+      const { answer, conn } = await ctlHold({ op: 'login_begin', user: 'pkt-alice', rhost, service: requester ? 'sudo' : 'sshd', enroll: 'none', ...(requester ? { requester } : {}) });
       const named = answer && answer.ok ? await drivePage(alice.ap, answer.url, 'none') : null;
       conn.destroy();
       t.check(named && named.from === want(rhost), `the page's From line for "${rhost}": ${what}`, named ? named.from : answer);

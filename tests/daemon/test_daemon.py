@@ -260,8 +260,21 @@ def test_requester(d):
        "api: a request that names none has none", opt)
     j = d.hold(dict(base, rhost="192.0.2.10", requester=who))
     st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
-    ok(st == 200 and opt.get("rhost") == "192.0.2.10" and "requester" not in opt,
+    ok(st == 200 and opt.get("rhost") == "192.0.2.10" and "requester" not in opt and
+       "local" not in opt,
        "api: over the network the address names the client: a requester is not kept", opt)
+    # the host's own name as rhost (sudo's `Defaults pam_rhost`), or its loopback
+    me = socket.gethostname()	# the daemon's hostname (none configured)
+    for rhost in (me, me.split(".")[0].upper(), "127.0.1.1", "::1"):
+        j = d.hold(dict(base, rhost=rhost, service="sudo", requester=who))
+        st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
+        ok(st == 200 and opt.get("local") is True and opt.get("requester") == who,
+           f"api: rhost {rhost!r} is this host: options say local, and keep who asked", opt)
+    for rhost in (me + ".attacker.example", "127.0.0.1.attacker.example"):
+        j = d.hold(dict(base, rhost=rhost, requester=who))
+        st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
+        ok(st == 200 and "local" not in opt and "requester" not in opt,
+           f"api: rhost {rhost!r} is a client's own name: not local, no requester", opt)
     for bad, what in [({"uid": -1}, "a negative uid"), ({"uid": "1001"}, "a uid as text"),
                       ({"uid": 4294967295}, "uid (uid_t)-1"), ({"name": "mallory"}, "no uid"),
                       ({"uid": 1, "name": "a/b"}, "a name with /"),

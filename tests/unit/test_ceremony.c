@@ -116,6 +116,40 @@ test_other_addresses_do_not_lock_out(void **state)
 	ceremony_table_free(t);
 }
 
+/*
+ * An rhost that is the host itself: address literals and whole names only
+ * (with sshd's UseDNS a remote client names itself, in its own zone).
+ */
+static void
+test_addr_is_this_host(void **state)
+{
+	static const char *const local[] = {
+		"127.0.0.1", "127.0.1.1", "127.255.255.254", "::1", "::ffff:127.0.0.1",
+		"0:0:0:0:0:0:0:1", "localhost", "LOCALHOST", "localhost6", "ip6-localhost",
+		"ip6-loopback", "srv", "SRV", "srv.example.com", "Srv.Example.COM",
+	};
+	static const char *const remote[] = {
+		"", "192.0.2.7", "128.0.0.1", "126.255.255.255", "::2", "::ffff:192.0.2.7",
+		"2001:db8::1", "127.0.0.1.attacker.example", "127.1", "localhost.attacker.example",
+		"srv.attacker.example", "srv.example", "sr", "srvx", "example.com",
+		"srv.example.com.", "ip6-localhost.", " srv",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if (!addr_is_this_host(local[i], "srv.example.com"))
+			fail_msg("%s should be this host", local[i]);
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		if (addr_is_this_host(remote[i], "srv.example.com"))
+			fail_msg("%s should not be this host", remote[i]);
+	/* a short configured name: only itself, never a longer name under it */
+	assert_true(addr_is_this_host("srv", "srv"));
+	assert_false(addr_is_this_host("srv.example.com", "srv"));
+	assert_false(addr_is_this_host("srv", ""));
+	assert_false(addr_is_this_host("srv", NULL));
+	assert_false(addr_is_this_host(NULL, "srv"));
+}
+
 static void
 test_ipv6_counts_per_64(void **state)
 {
@@ -690,6 +724,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_other_addresses_do_not_lock_out),
 		cmocka_unit_test(test_ipv6_counts_per_64),
+		cmocka_unit_test(test_addr_is_this_host),
 		cmocka_unit_test(test_finish_frees_a_place),
 		cmocka_unit_test(test_sweep_expires_then_forgets),
 		cmocka_unit_test(test_committing_is_not_expired),

@@ -30,6 +30,7 @@
  * TEST_FILTER='verdict: *' runs only the matching cases;
  * PAM_PASSKEY_DEBUG_STDERR=1 shows the module's log lines.
  */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -127,6 +128,7 @@ struct run {
 	const char *extra;	/* options after socket=, daemon_user=, timeout=5 */
 	const char *daemon_user; /* NULL: me */
 	bool no_rhost;
+	const char *rhost;	/* PAM_RHOST; NULL: RHOST */
 	const char *tty;	/* PAM_TTY, or NULL */
 	const char *auth_info;	/* SSH_AUTH_INFO_0 as sshd sets it, or NULL */
 	struct step steps[MAX_STEPS];
@@ -508,7 +510,8 @@ run_pam(struct run *r)
 	/* no assertion until the peer is stopped: a failure must not leave it running */
 	start = pam_start_confdir(SERVICE, r->user != NULL ? r->user : me, &c, dir, &h);
 	if (start == PAM_SUCCESS) {
-		if (!r->no_rhost && pam_set_item(h, PAM_RHOST, RHOST) != PAM_SUCCESS)
+		if (!r->no_rhost && pam_set_item(h, PAM_RHOST, r->rhost != NULL ? r->rhost :
+		    RHOST) != PAM_SUCCESS)
 			start = PAM_SYSTEM_ERR;
 		if (r->auth_info != NULL && put_auth_info(h, r->auth_info) != PAM_SUCCESS)
 			start = PAM_SYSTEM_ERR;
@@ -1203,6 +1206,47 @@ test_requester_not_with_rhost(void **state)
 	expect_rc(r, PAM_SUCCESS);
 	expect_begin(r, me, RHOST, "none");
 	assert_null(json_object_get(req_json(r, 0), "requester"));
+}
+
+/*
+ * sudo's `Defaults pam_rhost` sets PAM_RHOST to the host's own name: who
+ * asked is named as with no rhost (passkeyd keeps it when it finds that
+ * name to be its host too).  The short name of a full one, in any case,
+ * counts; a longer name under the host's does not.
+ */
+static void
+test_requester_with_own_name(void **state)
+{
+	struct run *r = &R;
+	char host[256], upper_short[256], under[300];
+	json_t *q;
+
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(upper_short, sizeof(upper_short), "%.*s", (int)strcspn(host, "."), host);
+	for (char *p = upper_short; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	snprintf(under, sizeof(under), "%s.attacker.example", upper_short);
+	for (int i = 0; i < 3; i++) {
+		const char *rhost = i == 0 ? host : i == 1 ? upper_short : under;
+
+		run_free(r);
+		script(r, BEGIN, 0);
+		script(r, STATE("approved"), 0);
+		r->rhost = rhost;
+		r->tty = "/dev/pts/3";
+		run_pam(r);
+		expect_rc(r, PAM_SUCCESS);
+		q = json_object_get(req_json(r, 0), "requester");
+		if (i < 2) {
+			assert_true(json_is_object(q));
+			assert_int_equal(json_integer_value(json_object_get(q, "uid")),
+			    (json_int_t)getuid());
+			assert_string_equal(json_string_value(json_object_get(q, "tty")), "pts/3");
+		} else {
+			assert_null(q);
+		}
+	}
 }
 
 static void
@@ -1927,6 +1971,8 @@ plain_main(void)
 	add(&ts, "requester: a request made on the host names who asked", test_requester, NULL);
 	add(&ts, "requester: an odd PAM_TTY is left out", test_requester_odd_tty, NULL);
 	add(&ts, "requester: none over the network", test_requester_not_with_rhost, NULL);
+	add(&ts, "requester: with the host's own name as rhost (sudo pam_rhost)",
+	    test_requester_with_own_name, NULL);
 	add(&ts, "flow=info: approved, no prompt", test_info_flow_approved, NULL);
 	add(&ts, "flow=info: denied", test_info_flow_denied, NULL);
 	add(&ts, "flow=info: the module's timeout", test_info_flow_timeout, NULL);
