@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "addrkey.h"
@@ -408,8 +409,9 @@ ceremony_find(struct ceremony_table *t, const char *token)
 
 	if (!ceremony_token_valid(token))
 		return NULL;
+	/* in constant time: a token is the secret in its link (both are CEREMONY_TOKEN_LEN) */
 	for (c = t->bucket[bucket_of(token)]; c != NULL; c = c->hash_next)
-		if (strcmp(c->token, token) == 0)
+		if (CRYPTO_memcmp(c->token, token, CEREMONY_TOKEN_LEN) == 0)
 			return c;
 	return NULL;
 }

@@ -488,9 +488,10 @@ api_cancel(struct http_server *h, struct MHD_Connection *conn,
 	char clean[64];
 	size_t n = 0;
 
-	/* a DOMException name: keep it short and plain for the log */
+	/* a DOMException name (letters only): keep it short and plain for the log */
 	for (; name && name[n] && n < sizeof(clean) - 1; n++)
-		clean[n] = (name[n] >= 'A' && name[n] <= 'z') ? name[n] : '?';
+		clean[n] = ((name[n] >= 'A' && name[n] <= 'Z') || (name[n] >= 'a' && name[n] <= 'z')) ?
+		    name[n] : '?';
 	clean[n] = '\0';
 	flow_client_cancelled(h->d, c, n ? clean : "unknown");
 	json_decref(body);

@@ -226,6 +226,16 @@ def test_ceremony_states(d):
     st, r = d.api(j["token"], "cancel", body=b'{"error":"NotAllowedError"}')
     ok(st == 200 and r["state"] == "pending", "api: a browser-side cancel leaves the ceremony pending", r)
     ok("event=client_cancelled user=carol" in d.logtext(), "log: the browser-side cancel is logged")
+    j = login(d, user="carol", rhost="192.0.2.8", enroll="after-auth")
+    st, r = d.api(j["token"], "cancel", body=json.dumps({"error": "Not[Allowed]\\`^_x"}).encode())
+    for _ in range(50):	# the journal writes audit rows off the loop
+        ev = d.ctl({"op": "events", "user": "carol", "limit": 5}).get("events", [])
+        if any(e.get("event") == "client_cancelled" and e.get("address") == "192.0.2.8" for e in ev):
+            break
+        time.sleep(0.1)
+    ok(st == 200 and any(e.get("event") == "client_cancelled" and e.get("address") == "192.0.2.8"
+                         and e.get("detail") == "Not?Allowed?????x" for e in ev),
+       "audit: a cancel's error name keeps its letters only", ev)
 
 
 def test_requester(d):
