@@ -667,6 +667,7 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	const char *op, *slash;
 	enum page_step step;
 	enum MHD_Result ret;
+	int handed;
 
 	if (!origin_allowed(h, conn))
 		return send_state(conn, 403, "error", "origin_not_allowed");
@@ -685,8 +686,10 @@ handle_api(struct http_server *h, struct MHD_Connection *conn, const char *url,
 	if (step == PAGE_CANCEL && strcmp(op, "cancel") != 0)
 		return send_state(conn, 404, "unknown", NULL);
 	/* a fleet's: the step's reads off the loop first (page_reads.h) */
-	if (req->phase == RECEIVING && page_reads_start(h->d, token, step,
-	    req->body ? req->body : "", req->len, reads_returned, req, &req->pre)) {
+	if (req->phase == RECEIVING && (handed = page_reads_start(h->d, token, step,
+	    req->body ? req->body : "", req->len, reads_returned, req, &req->pre)) != 0) {
+		if (handed < 0)
+			return send_state(conn, 503, "error", "store_busy");
 		suspend(h, conn, req, READING);
 		return MHD_YES;
 	}

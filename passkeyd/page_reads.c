@@ -153,7 +153,7 @@ page_reads_start(struct passkeyd *d, const char *token, enum page_step step,
 	if ((c != NULL && (p->user = strdup(c->user)) == NULL) ||
 	    offload_add(d->offload, reads_call, reads_done, p) != 0) {
 		page_reads_free(p);
-		return 0;
+		return c == NULL ? -1 : 0;
 	}
 	*out = p;
 	return 1;

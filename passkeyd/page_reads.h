@@ -77,7 +77,10 @@ struct page_reads {
  * Hands the step's reads off: returns 1 and done(d, arg) follows on the
  * loop, with *out set (the caller frees it once the step has run); 0
  * when the step reads nothing off the loop (not a fleet, no worker,
- * nothing to read): run it as it is.
+ * nothing to read): run it as it is; -1 when a token unknown here would
+ * have its row read but the workers' queue is full (a slow server, or a
+ * flood): answer store_busy, never read it on the loop, where anyone's
+ * made-up tokens would each hold every login for a statement's bound.
  */
 int page_reads_start(struct passkeyd *d, const char *token, enum page_step step,
     const char *body, size_t len, void (*done)(struct passkeyd *d, void *arg), void *arg,
