@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "store_pg.h"
+#include "text.h"
 
 store_err_t
 pg_ceremony_add(store_t *st, const struct store_ceremony *c, char *refusal, size_t refusal_len)
@@ -410,9 +411,12 @@ collect_warning(void *arg, const PGresult *res)
 	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 	size_t used = strlen(w->buf);
 
-	if (sev == NULL || msg == NULL || strcmp(sev, "WARNING") != 0 || used + 1 >= w->len)
+	if (sev == NULL || msg == NULL || strcmp(sev, "WARNING") != 0 || used + 2 >= w->len)
 		return;
-	snprintf(w->buf + used, w->len - used, "%s\n", msg);
+	/* the server's words: one line, nothing a terminal acts on (set_msg) */
+	text_sanitize(msg, w->buf + used, w->len - used - 1);
+	w->buf[used + strcspn(w->buf + used, "\n")] = '\0';
+	strcat(w->buf + used, "\n");
 }
 
 store_err_t

@@ -28,6 +28,7 @@
 
 #include "clock.h"
 #include "store_pg.h"
+#include "text.h"
 
 const struct pg_statement pg_sql[PG_STMT__COUNT] = {
 #define PG_STMT_ROW(sym, kind, text) { #sym, kind, text },
@@ -72,11 +73,20 @@ pg_err_of(struct store_pg *pg, PGresult *res)
 	return STORE_ERR_IO;
 }
 
+/*
+ * The server's words, as the daemon logs them and passkeyctl prints them:
+ * one line, with what a terminal would act on (ESC, C1, bidi overrides:
+ * text.h) replaced.  A server, or anyone on the way under sslmode=prefer,
+ * chooses them.
+ */
 static void
 set_msg(char *msg, size_t len, const char *m)
 {
-	snprintf(msg, len, "postgresql: %s", m != NULL && *m ? m : "error");
-	msg[strcspn(msg, "\n")] = '\0';
+	char line[sizeof(((struct store_pg *)0)->msg)];
+
+	snprintf(line, sizeof(line), "postgresql: %s", m != NULL && *m ? m : "error");
+	line[strcspn(line, "\n")] = '\0';
+	text_sanitize(line, msg, len);
 }
 
 void

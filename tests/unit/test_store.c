@@ -2607,6 +2607,36 @@ test_pg_creates_schema(void **state)
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM pk_meta"), 1);
 }
 
+/*
+ * The server's words reach the daemon's log and passkeyctl's terminal
+ * (passkeyctl fleet prints the warnings): one line, with ESC, C1 and bidi
+ * overrides replaced.  A server, or anyone on the way, chooses them.
+ */
+static void
+test_pg_words_sanitized(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	char warn[512] = "";
+	const char *words;
+
+	assert_int_equal(store_exec_script(st, "DO $$ BEGIN RAISE WARNING E'w\\x1b[2J"
+	    "\\u009b31m\\u202eyes\\nsecond'; END $$;", warn, sizeof(warn)), STORE_OK);
+	assert_non_null(strstr(warn, "w?[2J?31m?yes"));
+	assert_null(strchr(warn, '\x1b'));
+	assert_null(strstr(warn, "\xc2\x9b"));
+	assert_null(strstr(warn, "\xe2\x80\xae"));
+	assert_int_equal(strchr(warn, '\n') - warn, (ptrdiff_t)strlen(warn) - 1);
+	assert_int_not_equal(store_exec_script(st, "DO $$ BEGIN RAISE EXCEPTION E'e\\x1b]0;t\\u0007"
+	    "\\u009b'; END $$;", warn, sizeof(warn)), STORE_OK);
+	words = store_errmsg(st);
+	assert_non_null(strstr(words, "e?]0;t??"));
+	assert_null(strchr(words, '\x1b'));
+	assert_null(strchr(words, '\a'));
+	assert_null(strstr(words, "\xc2\x9b"));
+	store_close(st);
+}
+
 static void
 test_pg_newer_schema_untouched(void **state)
 {
@@ -5149,6 +5179,7 @@ main(int argc, char **argv)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
 	const struct CMUnitTest pg_tests[] = {
 		T(test_pg_creates_schema),
+		T(test_pg_words_sanitized),
 		T(test_pg_newer_schema_untouched),
 		T(test_pg_foreign_db_untouched),
 		T(test_pg_concurrent_create),
