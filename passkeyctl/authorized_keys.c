@@ -1,5 +1,5 @@
 /*
- * Installs a key line into a user's authorized_keys: no duplicates,
+ * Adds a key line to a user's authorized_keys, or drops it: no duplicates,
  * the user's ownership, modes sshd's StrictModes accepts, atomic.
  */
 #include <errno.h>
@@ -46,30 +46,48 @@ token(const char *p, const char *end, size_t *len)
 	return start;
 }
 
-/* 1 when some line of buf has the tokens "type blob" next to each other. */
+/* 1 when the line p..eol has the tokens "type blob" next to each other. */
 static int
-has_key(const char *buf, size_t n, const char *type, const char *blob)
+line_has_key(const char *p, const char *eol, const char *type, const char *blob)
 {
-	const char *p = buf, *end = buf + n;
+	const char *t, *prev = NULL;
+	size_t len, prev_len = 0;
 
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		const char *t, *prev = NULL;
-		size_t len, prev_len = 0;
-
-		if (eol == NULL)
-			eol = end;
-		for (t = token(p, eol, &len); len > 0; t = token(t + len, eol, &len)) {
-			if (prev != NULL && prev_len == strlen(type) &&
-			    memcmp(prev, type, prev_len) == 0 &&
-			    len == strlen(blob) && memcmp(t, blob, len) == 0)
-				return 1;
-			prev = t;
-			prev_len = len;
-		}
-		p = eol + 1;
+	for (t = token(p, eol, &len); len > 0; t = token(t + len, eol, &len)) {
+		if (prev != NULL && prev_len == strlen(type) && memcmp(prev, type, prev_len) == 0 &&
+		    len == strlen(blob) && memcmp(t, blob, len) == 0)
+			return 1;
+		prev = t;
+		prev_len = len;
 	}
 	return 0;
+}
+
+/*
+ * buf without the lines that hold "type blob", in out (n bytes at most);
+ * returns how many lines went.
+ */
+static size_t
+drop_key(const char *buf, size_t n, const char *type, const char *blob, char *out,
+    size_t *out_n)
+{
+	const char *p = buf, *end = buf + n;
+	size_t dropped = 0;
+
+	*out_n = 0;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol != NULL ? eol + 1 : end;
+
+		if (line_has_key(p, eol != NULL ? eol : end, type, blob)) {
+			dropped++;
+		} else {
+			memcpy(out + *out_n, p, (size_t)(next - p));
+			*out_n += (size_t)(next - p);
+		}
+		p = next;
+	}
+	return dropped;
 }
 
 static int
@@ -85,8 +103,8 @@ read_file(const char *path, char **buf, size_t *n, mode_t *mode)
 		if (errno == ENOENT)
 			return 0;
 		if (errno == ELOOP) {
-			fprintf(stderr, "passkeyctl: %s is a symbolic link; add the line "
-			    "to the file it points to by hand\n", path);
+			fprintf(stderr, "passkeyctl: %s is a symbolic link; edit the file "
+			    "it points to by hand\n", path);
 			return -1;
 		}
 		return fail("cannot open", path);
@@ -149,24 +167,55 @@ ssh_dir(const char *dir, uid_t uid)
 	return 0;
 }
 
-/* The whole install, already running as the user. */
+/* The new file in tmp, beside path, then renamed over it. */
 static int
-install_as_user(const struct passwd *pw, const char *line, const char *type,
-    const char *blob)
+replace_file(const char *dir, const char *path, const char *text, size_t n, mode_t mode)
 {
-	char dir[4096], path[4096 + 32], tmp[4096 + 32];
+	char tmp[4096 + 32];
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s/.authorized_keys.XXXXXX", dir);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
+		return fail("cannot create a file in", dir);
+	if (fchmod(fd, mode) != 0 || write_all(fd, text, n) != 0 || fsync(fd) != 0) {
+		close(fd);
+		unlink(tmp);
+		return fail("cannot write", tmp);
+	}
+	if (close(fd) != 0) {
+		unlink(tmp);
+		return fail("cannot write", tmp);
+	}
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return fail("cannot replace", path);
+	}
+	return 0;
+}
+
+/*
+ * The whole edit, already running as the user: line added (unless its key
+ * is there), or with line NULL every line holding the key dropped.
+ * 0 changed, 1 nothing to change, -1 failed.
+ */
+static int
+edit_as_user(const struct passwd *pw, const char *line, const char *type, const char *blob)
+{
+	char dir[4096], path[4096 + 32];
 	mode_t mode = 0600;
-	char *old = NULL;
-	size_t n = 0;
-	int dfd = -1, fd = -1, r = -1;
+	char *old = NULL, *text = NULL;
+	size_t n = 0, len;
+	struct stat st;
+	int dfd = -1, r = -1;
 
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/.ssh", pw->pw_dir) >= sizeof(dir))
 		return -1;
 	snprintf(path, sizeof(path), "%s/authorized_keys", dir);
-	snprintf(tmp, sizeof(tmp), "%s/.authorized_keys.XXXXXX", dir);
+	if (line == NULL && lstat(dir, &st) != 0 && errno == ENOENT)
+		return 1;	/* nothing to drop */
 	if (ssh_dir(dir, pw->pw_uid) != 0)
 		return -1;
-	/* concurrent installers take turns; the rename keeps readers safe */
+	/* concurrent editors take turns; the rename keeps readers safe */
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    flock(dfd, LOCK_EX) != 0) {
 		r = fail("cannot lock", dir);
@@ -174,43 +223,36 @@ install_as_user(const struct passwd *pw, const char *line, const char *type,
 	}
 	if (read_file(path, &old, &n, &mode) != 0)
 		goto out;
-	if (has_key(old != NULL ? old : "", n, type, blob)) {
-		r = 1;
+	len = line != NULL ? strlen(line) : 0;
+	if ((text = malloc(n + len + 2)) == NULL)
 		goto out;
+	if (line == NULL) {
+		r = drop_key(old != NULL ? old : "", n, type, blob, text, &len) == 0;
+	} else if (old != NULL && drop_key(old, n, type, blob, text, &len) > 0) {
+		r = 1;	/* there already */
+	} else {
+		memcpy(text, old != NULL ? old : "", n);
+		len = n;
+		if (n > 0 && old[n - 1] != '\n')
+			text[len++] = '\n';
+		memcpy(text + len, line, strlen(line));
+		len += strlen(line);
+		text[len++] = '\n';
+		r = 0;
 	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		r = fail("cannot create a file in", dir);
-		goto out;
-	}
-	if (fchmod(fd, mode) != 0 || write_all(fd, old != NULL ? old : "", n) != 0 ||
-	    (n > 0 && old[n - 1] != '\n' && write_all(fd, "\n", 1) != 0) ||
-	    write_all(fd, line, strlen(line)) != 0 || write_all(fd, "\n", 1) != 0 ||
-	    fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		unlink(tmp);
-		r = fail("cannot write", tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		r = fail("cannot replace", path);
-		goto out;
-	}
-	fsync(dfd);
-	r = 0;
+	if (r == 0 && (r = replace_file(dir, path, text, len, mode)) == 0)
+		fsync(dfd);
 out:
-	if (fd >= 0)
-		close(fd);
 	if (dfd >= 0)
 		close(dfd);
 	free(old);
+	free(text);
 	return r;
 }
 
-int
-authorized_keys_install(const char *user, const char *line, const char *type,
-    const char *blob)
+/* edit_as_user as the user: root forks a child that becomes the user first. */
+static int
+edit_as(const char *user, const char *line, const char *type, const char *blob)
 {
 	struct passwd *pw = getpwnam(user);
 	pid_t pid;
@@ -222,11 +264,11 @@ authorized_keys_install(const char *user, const char *line, const char *type,
 	}
 	if (geteuid() != 0 || pw->pw_uid == 0) {
 		if (geteuid() != pw->pw_uid) {
-			fprintf(stderr, "passkeyctl: only %s or root may install %s's keys\n",
+			fprintf(stderr, "passkeyctl: only %s or root may edit %s's keys\n",
 			    user, user);
 			return -1;
 		}
-		return install_as_user(pw, line, type, blob);
+		return edit_as_user(pw, line, type, blob);
 	}
 	fflush(NULL);
 	if ((pid = fork()) < 0)
@@ -240,7 +282,7 @@ authorized_keys_install(const char *user, const char *line, const char *type,
 			fprintf(stderr, "passkeyctl: cannot become %s\n", user);
 			_exit(3);
 		}
-		switch (install_as_user(pw, line, type, blob)) {
+		switch (edit_as_user(pw, line, type, blob)) {
 		case 0: _exit(0);
 		case 1: _exit(1);
 		default: _exit(3);
@@ -252,4 +294,17 @@ authorized_keys_install(const char *user, const char *line, const char *type,
 	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
 		return -1;
 	return WEXITSTATUS(status);
+}
+
+int
+authorized_keys_install(const char *user, const char *line, const char *type,
+    const char *blob)
+{
+	return edit_as(user, line, type, blob);
+}
+
+int
+authorized_keys_drop(const char *user, const char *type, const char *blob)
+{
+	return edit_as(user, NULL, type, blob);
 }

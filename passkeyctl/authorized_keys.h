@@ -14,4 +14,13 @@
 int authorized_keys_install(const char *user, const char *line,
     const char *type, const char *blob);
 
+/*
+ * Drops every line holding "TYPE BLOB" from user's ~/.ssh/authorized_keys,
+ * the same way (as the user, atomically, under the lock).
+ *
+ * Returns 0 dropped, 1 none there (or no such file), -1 failed (a message
+ * was printed).
+ */
+int authorized_keys_drop(const char *user, const char *type, const char *blob);
+
 #endif

@@ -12,26 +12,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authorized_keys.h"
 #include "ctl_client.h"
 #include "ctl_text.h"
 #include "passkeyctl.h"
 
-enum { OPT_JSON = 256, OPT_FORCE, OPT_NO_WAIT, OPT_HELP };
+enum { OPT_JSON = 256, OPT_FORCE, OPT_NO_WAIT, OPT_KEEP_KEYS, OPT_HELP };
 
 static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+	{ "keep-authorized-keys", no_argument, NULL, OPT_KEEP_KEYS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct opts {
-	int json, force, no_wait;
+	int json, force, no_wait, keep_keys;
 };
 
 /*
- * Parses the options `allowed` names (a string of 'j', 'f', 'w') and
+ * Parses the options `allowed` names (a string of 'j', 'f', 'w', 'k') and
  * leaves optind at the first operand.  Returns -1 to go on, else an exit code.
  */
 static int
@@ -53,6 +55,8 @@ parse(int argc, char **argv, const char *usage, const char *allowed, struct opts
 			o->force = 1;
 		else if (opt == OPT_NO_WAIT && strchr(allowed, 'w'))
 			o->no_wait = 1;
+		else if (opt == OPT_KEEP_KEYS && strchr(allowed, 'k'))
+			o->keep_keys = 1;
 		else
 			return usage_error(usage, opt == '?' ? NULL : "option not valid here: '%s'",
 			    argv[optind - 1]);
@@ -329,9 +333,11 @@ static const char rename_usage[] =
     "prefix of at least 6 digits) a name of up to 128 bytes.\n";
 
 static const char remove_usage[] =
-    "usage: passkeyctl remove [--force] ID\n"
+    "usage: passkeyctl remove [--force] [--keep-authorized-keys] ID\n"
     "Removes the passkey ID.  Removing your last passkey needs --force: without\n"
-    "a passkey you cannot log in with one.\n";
+    "a passkey you cannot log in with one.  A line export-openssh --install put\n"
+    "in the owner's ~/.ssh/authorized_keys for it goes too (it would still let the\n"
+    "security key in by public key), unless --keep-authorized-keys.\n";
 
 static int
 id_ok(const char *id, const char *usage)
@@ -364,14 +370,42 @@ cmd_rename(int argc, char **argv)
 	return r;
 }
 
+/*
+ * A removed passkey's exported line (export-openssh --install) would still
+ * let its security key in over public-key SSH, with no page and no audit
+ * row: it goes from the owner's authorized_keys too.  When that fails the
+ * removal stands, and the caller is told which line to remove by hand.
+ */
+static int
+drop_exported(const char *owner, const char *pub)
+{
+	char *type = strdup(pub), *blob, *end;
+	int r = -1;
+
+	if (type != NULL && (blob = strchr(type, ' ')) != NULL) {
+		*blob++ = '\0';
+		if ((end = strchr(blob, ' ')) != NULL)
+			*end = '\0';
+		r = authorized_keys_drop(owner, type, blob);
+	}
+	if (r == 0)
+		fprintf(stderr, "also removed its line from ~%s/.ssh/authorized_keys\n", owner);
+	else if (r < 0)
+		fprintf(stderr, "passkeyctl: ~%s/.ssh/authorized_keys may still let this "
+		    "security key in: remove the line holding %s by hand\n", owner, pub);
+	free(type);
+	return r < 0 ? EXIT_VERDICT_REJECTED : EXIT_VERDICT_OK;
+}
+
 int
 cmd_remove(int argc, char **argv)
 {
 	json_t *req, *resp;
+	char *pub = NULL, *owner = NULL;
 	struct opts o;
 	int r;
 
-	if ((r = parse(argc, argv, remove_usage, "f", &o)) >= 0 ||
+	if ((r = parse(argc, argv, remove_usage, "fk", &o)) >= 0 ||
 	    (r = operands(argc, remove_usage, 1, 1, argv)) >= 0 ||
 	    (r = id_ok(argv[optind], remove_usage)) >= 0)
 		return r;
@@ -379,6 +413,9 @@ cmd_remove(int argc, char **argv)
 	    "force", o.force);
 	if (req == NULL)
 		return usage_error(remove_usage, "the ID must be UTF-8");
+	/* the key as export-openssh would write it, read while it is still there */
+	if (!o.keep_keys)
+		(void)export_sk_public(daemon_socket(), argv[optind], &pub, &owner);
 	r = daemon_ask(daemon_socket(), req, &resp);
 	json_decref(req);
 	if (r == EXIT_VERDICT_OK) {
@@ -387,7 +424,13 @@ cmd_remove(int argc, char **argv)
 		fputs(" of ", stdout);
 		print_safe(stdout, str(resp, "user"));
 		printf("\n");
+		/* the owner the export named, and the one removed: the same account */
+		if (pub != NULL && owner != NULL && str(resp, "user") != NULL &&
+		    strcmp(owner, str(resp, "user")) == 0)
+			r = drop_exported(owner, pub);
 	}
 	json_decref(resp);
+	free(pub);
+	free(owner);
 	return r;
 }

@@ -14,7 +14,6 @@
 #include "passkeyctl.h"
 #include "text.h"
 
-#define DAEMON_TIMEOUT_MS	10000
 #define LINK_MAX_EXPIRES	(366L * 86400)
 
 const char *
@@ -197,10 +196,16 @@ show_link(const json_t *resp)
 	return EXIT_VERDICT_OK;
 }
 
+/*
+ * ASCII only: jansson escapes C0 controls but passes C1 (U+009B is a CSI
+ * to xterm), bidi overrides and the rest as they are, and in a fleet the
+ * audit rows are other hosts' writing.  Still the same JSON for jq.
+ */
 int
 print_json_pretty(const json_t *j)
 {
-	if (json_dumpf(j, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF ||
+	if (json_dumpf(j, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 ||
+	    fputc('\n', stdout) == EOF ||
 	    fflush(stdout) == EOF) {
 		perror("passkeyctl: stdout");
 		return EXIT_VERDICT_REJECTED;

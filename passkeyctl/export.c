@@ -51,8 +51,9 @@ struct exported {
 	const char *user;
 };
 
+/* quiet: no message (remove's look at the key, export_sk_public) */
 static int
-decode(const json_t *c, struct exported *e)
+decode(const json_t *c, struct exported *e, int quiet)
 {
 	const char *id = json_string_value(json_object_get(c, "id"));
 	const char *cose = json_string_value(json_object_get(c, "public_key_cose"));
@@ -67,13 +68,15 @@ decode(const json_t *c, struct exported *e)
 	if (id == NULL || cose == NULL || rp_id == NULL || sid == NULL || e->user == NULL ||
 	    rp_b64url_decode_alloc(id, strlen(id), &e->handle, &handle_len) != RP_OK ||
 	    rp_b64url_decode_alloc(cose, strlen(cose), &cose_raw, &cose_len) != RP_OK) {
-		fprintf(stderr, "passkeyctl: passkeyd sent an invalid answer\n");
+		if (!quiet)
+			fprintf(stderr, "passkeyctl: passkeyd sent an invalid answer\n");
 		return -1;
 	}
 	rc = rp_pubkey_from_cose(cose_raw, cose_len, &pk);
 	free(cose_raw);
 	if (rc == RP_OK && rp_pubkey_alg(pk) == RP_COSE_RS256) {
-		fprintf(stderr, "passkeyctl: this passkey is RS256; OpenSSH has no RSA "
+		if (!quiet)
+			fprintf(stderr, "passkeyctl: this passkey is RS256; OpenSSH has no RSA "
 		    "security-key type (only sk-ecdsa P-256 and sk-ed25519), so it cannot "
 		    "be exported (rs256_not_supported)\n");
 		rp_pubkey_free(&pk);
@@ -82,8 +85,9 @@ decode(const json_t *c, struct exported *e)
 	if (rc == RP_OK)
 		rc = rp_pubkey_raw(pk, e->pub, &pub_len);
 	if (rc != RP_OK) {
-		fprintf(stderr, "passkeyctl: the stored public key cannot be read: %s\n",
-		    rp_err_str(rc));
+		if (!quiet)
+			fprintf(stderr, "passkeyctl: the stored public key cannot be read: %s\n",
+			    rp_err_str(rc));
 		rp_pubkey_free(&pk);
 		return -1;
 	}
@@ -205,7 +209,7 @@ cmd_export_openssh(int argc, char **argv)
 		return r;
 	memset(&e, 0, sizeof(e));
 	r = EXIT_VERDICT_REJECTED;
-	if (decode(json_object_get(resp, "credential"), &e) == 0 &&
+	if (decode(json_object_get(resp, "credential"), &e, 0) == 0 &&
 	    (line = sk_authorized_line(&e.key, e.comment)) != NULL &&
 	    (pub = sk_public_line(&e.key, e.comment)) != NULL &&
 	    (file == NULL || write_key_files(file, &e, pub) == 0) &&
@@ -217,5 +221,33 @@ cmd_export_openssh(int argc, char **argv)
 	free(pub);
 	free(e.handle);
 	json_decref(resp);
+	return r;
+}
+
+int
+export_sk_public(const char *sock, const char *id, char **pub, char **user)
+{
+	json_t *req = json_pack("{s:s, s:s}", "op", "export", "id", id), *resp = NULL;
+	struct ctl_conn *c = NULL;
+	struct exported e;
+	int r = -1;
+
+	*pub = *user = NULL;
+	memset(&e, 0, sizeof(e));
+	/* quietly: remove itself says what is wrong with the ID */
+	if (req != NULL && ctl_connect(sock, DAEMON_TIMEOUT_MS, &c) == CTL_OK &&
+	    ctl_request(c, req, &resp) == CTL_OK && ctl_resp_ok(resp) &&
+	    decode(json_object_get(resp, "credential"), &e, 1) == 0 &&
+	    (*pub = sk_public_line(&e.key, e.comment)) != NULL &&
+	    (*user = strdup(e.user)) != NULL)
+		r = 0;
+	if (r != 0) {
+		free(*pub);
+		*pub = NULL;
+	}
+	ctl_close(c);
+	free(e.handle);
+	json_decref(resp);
+	json_decref(req);
 	return r;
 }

@@ -30,6 +30,9 @@ int usage_error(const char *usage, const char *fmt, ...)
 #include <stdio.h>
 #include <jansson.h>
 
+/* How long a request to passkeyd may take, connection included. */
+#define DAEMON_TIMEOUT_MS	10000
+
 /* --socket, or the default. */
 const char *daemon_socket(void);
 /*
@@ -48,5 +51,11 @@ void print_safe(FILE *f, const char *s);
 int write_all(int fd, const char *p, size_t n);
 /* Pretty JSON on stdout. */
 int print_json_pretty(const json_t *j);
+/*
+ * export.c: the passkey ID as an OpenSSH security key, "TYPE BLOB
+ * passkey:SID" (*pub), and its owner (*user), both the caller's to free;
+ * -1 quietly when it cannot be one (unknown, RS256, passkeyd down).
+ */
+int export_sk_public(const char *sock, const char *id, char **pub, char **user);
 
 #endif

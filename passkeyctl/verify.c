@@ -120,7 +120,8 @@ read_stdin(char **buf, size_t *len)
 static int
 print_json(json_t *obj, int code)
 {
-	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* ASCII only, as print_json_pretty: the file verified is anyone's */
+	char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 
 	json_decref(obj);
 	if (s == NULL)

@@ -138,6 +138,13 @@ def test_list_rename_remove(ctl, d):
     rc2, mine, _ = ctl.json("list", user=m1)
     ok(rc == 0 and mine[0]["nickname"] == "work laptop",
        "rename by a 6-digit prefix of the short ID", (rc, err, mine))
+    # --json is terminal-safe: every byte past ASCII escaped (a fleet's rows
+    # are other hosts' writing), and it is still the same JSON
+    rc, out, err = ctl.run("rename", sid2, "cl\u00e9 de secours", user=m1)
+    rc2, raw, _ = ctl.run("list", "--json", user=m1)
+    ok(rc == 0 and rc2 == 0 and "cl\\u00e9 de secours" in raw.lower() and raw.isascii() and
+       "cl\u00e9 de secours" in [c["nickname"] for c in json.loads(raw)],
+       "list --json escapes what is not ASCII (\\u00e9), and reads back as the name", (err, raw))
     rc, every, _ = ctl.json("list", m2)
     other = every[0]["short_id"]
     rc, out, err = ctl.run("rename", other, "mine now", user=m1)
@@ -337,8 +344,9 @@ def ssh_string(b):
     return len(b).to_bytes(4, "big") + b
 
 
-def test_ssh_login(tmp, creds):
-    """The exported authorized_keys line + key file, real sshd, real ssh, test sk provider."""
+def test_ssh_login(ctl, tmp, creds):
+    """The exported authorized_keys line + key file, real sshd, real ssh, test sk provider;
+    then removing the passkey takes its line out, and the key no longer logs in."""
     c_es, c_ed, es, ed, line, line_ed = creds
     user = USERS[2]
     d = os.path.join(tmp, "sshd")
@@ -404,6 +412,24 @@ def test_ssh_login(tmp, creds):
             ok(rewritten and rc != 0 and out.strip() != "OK"
                and open(log).read().count("Accepted publickey") == accepted_before,
                f"{name}: a key file whose application differs from the RP ID: refused", (rc, err))
+
+        # a removed passkey's exported line would still let its security key in
+        pw = pwd.getpwnam(user)
+        ak = os.path.join(pw.pw_dir, ".ssh", "authorized_keys")
+        es_blob, ed_blob = ([t for t in x.split() if t.startswith("AAAA")][0] for x in (line, line_ed))
+        rc, out, err = ctl.run("remove", "--keep-authorized-keys", ed, user=user)
+        ok(rc == 0 and ed_blob in open(ak).read() and "authorized_keys" not in err,
+           "remove --keep-authorized-keys (as the owner): the exported line stays", (rc, err))
+        rc, out, err = ctl.run("remove", es)
+        text, st_ak = open(ak).read(), os.stat(ak)
+        ok(rc == 0 and "also removed its line" in err and es_blob not in text and ed_blob in text
+           and "Example kept" in text and st_ak.st_uid == pw.pw_uid
+           and stat.S_IMODE(st_ak.st_mode) == 0o600,
+           "remove (by root): its exported line goes from the owner's authorized_keys, the"
+           " others stay, the file still the owner's, 0600", (rc, err, text))
+        rc, out, err, called = attempt(os.path.join(export_dir, "es"), c_es)
+        ok(rc != 0 and out.strip() != "OK",
+           "ssh -i the removed passkey's key file: refused now", (rc, out, err))
     finally:
         sshd.terminate()
         sshd.wait(5)
@@ -708,7 +734,7 @@ def main():
             creds = test_export(ctl, d, tmp)
         if creds is not None:
             with group("test_ssh_login"):
-                test_ssh_login(tmp, creds)
+                test_ssh_login(ctl, tmp, creds)
         # a second daemon on the same store file: what a restart overlap or
         # two services on one host would do
         d2 = Daemon(tmp, "b", extra="require_uv = no\n", store=d.store)
