@@ -600,7 +600,8 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	if (rc == 0 && (sb.st_mode & S_IROTH) && store_spec_has_password(cfg->store)) {
 		config_free(cfg);
 		return fail(err, errlen, "%s: the store URI holds a password and the file is "
-		    "readable by everyone: chmod o-r it, or keep the password in a passfile "
+		    "readable by everyone: make it readable by the daemon's group only "
+		    "(chgrp passkeyd; chmod 0640), or keep the password in a passfile "
 		    "(libpq's passfile=)", path);
 	}
 	return rc;

@@ -414,9 +414,10 @@ profile_on() {
 }
 check "the profile enabled, passkeyd down: the password still decides (right one in, wrong one out)" profile_on
 
-# -- purge, after what a running daemon leaves (the store in its state folder)
+# -- purge, after what a running daemon leaves (the store in its state folder):
+# a store with something in it is moved to /var/backups, never deleted
 mkdir -p "$root/var/lib/passkeyd"
-: >"$root/var/lib/passkeyd/passkeys.db"
+printf 'SQLite format 3\0 (the test store)' >"$root/var/lib/passkeyd/passkeys.db"
 inroot chown -R passkeyd:passkeyd /var/lib/passkeyd
 chmod 0700 "$root/var/lib/passkeyd"
 rm -f "$root/etc/pam.d/passkey-debtest" "$root/etc/pam.d/passkey-debtest-common"
@@ -442,13 +443,24 @@ purged() {
     [ ! -e "$root$d" ] || { echo "left: $d"; find "$root$d"; return 1; }
   done
   # /var/cache/man: man-db's formatted pages (systemd-analyze verify ran
-  # man), man-db's to expire, as for every package's pages
-  left=$(cd "$root" && find . -xdev -path ./var/cache/man -prune -o -iname '*passkey*' -print 2>/dev/null)
+  # man), man-db's to expire, as for every package's pages; the store kept
+  # in /var/backups (below)
+  left=$(cd "$root" && find . -xdev \( -path ./var/cache/man -o -path './var/backups/passkeyd-*' \) \
+    -prune -o -iname '*passkey*' -print 2>/dev/null)
   [ -z "$left" ] || { echo "files left:"; echo "$left"; return 1; }
   ! grep -n pam_passkey "$root"/etc/pam.d/* || { echo "a PAM file still names pam_passkey"; return 1; }
   ! grep -qx passkey "$root/var/lib/pam/seen" 2>/dev/null || { echo "pam-auth-update still lists the profile"; return 1; }
 }
 check "purged: no package state, no /etc/passkeyd, no /var/lib/passkeyd, no file named *passkey*, common-auth restored" purged
+kept_store() {
+  local kept
+  kept=$(ls -d "$root"/var/backups/passkeyd-* 2>/dev/null)
+  [ "$(printf '%s\n' "$kept" | grep -c .)" = 1 ] || { echo "kept: '$kept'"; return 1; }
+  [ "$(stat -c %a "$kept")" = 700 ] || { stat -c '%a %U' "$kept"; return 1; }
+  grep -q 'the test store' "$kept/passkeys.db" || { ls -la "$kept"; return 1; }
+  grep -q "was moved to /var/backups/passkeyd-" "$work/purge.log" || { tail -n 5 "$work/purge.log"; return 1; }
+}
+check "purge keeps a store with something in it: moved to /var/backups/passkeyd-DATE (0700), and says so" kept_store
 check "the passkeyd account stays after purge (Debian keeps system accounts)" inroot getent passwd passkeyd
 
 finish
