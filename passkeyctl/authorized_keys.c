@@ -254,10 +254,21 @@ out:
 static int
 edit_as(const char *user, const char *line, const char *type, const char *blob)
 {
-	struct passwd *pw = getpwnam(user);
+	struct passwd *pw;
 	pid_t pid;
 	int status;
 
+	errno = 0;
+	pw = getpwnam(user);
+	/*
+	 * Nothing to drop for an account this host does not have (a fleet's
+	 * passkey of another host's user); a directory that failed is not
+	 * that, and the caller is told to look.
+	 */
+	if (line == NULL && ((pw == NULL && (errno == 0 || errno == ENOENT || errno == ESRCH ||
+	    errno == EBADF || errno == EPERM)) ||
+	    (pw != NULL && (pw->pw_dir == NULL || pw->pw_dir[0] != '/'))))
+		return 1;
 	if (pw == NULL || pw->pw_dir == NULL || pw->pw_dir[0] != '/') {
 		fprintf(stderr, "passkeyctl: %s has no account with a home folder here\n", user);
 		return -1;

@@ -18,8 +18,8 @@ int authorized_keys_install(const char *user, const char *line,
  * Drops every line holding "TYPE BLOB" from user's ~/.ssh/authorized_keys,
  * the same way (as the user, atomically, under the lock).
  *
- * Returns 0 dropped, 1 none there (or no such file), -1 failed (a message
- * was printed).
+ * Returns 0 dropped, 1 none there (no such file, or no such account here),
+ * -1 failed (a message was printed).
  */
 int authorized_keys_drop(const char *user, const char *type, const char *blob);
 

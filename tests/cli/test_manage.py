@@ -76,6 +76,14 @@ class Ctl:
         return rc, (json.loads(out) if rc == 0 else None), err
 
 
+def has_account(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
 def token_of(url):
     return urllib.parse.urlparse(url.strip()).path.rsplit("/", 1)[-1]
 
@@ -344,7 +352,7 @@ def ssh_string(b):
     return len(b).to_bytes(4, "big") + b
 
 
-def test_ssh_login(ctl, tmp, creds):
+def test_ssh_login(ctl, tmp, creds, origin):
     """The exported authorized_keys line + key file, real sshd, real ssh, test sk provider;
     then removing the passkey takes its line out, and the key no longer logs in."""
     c_es, c_ed, es, ed, line, line_ed = creds
@@ -430,6 +438,20 @@ def test_ssh_login(ctl, tmp, creds):
         rc, out, err, called = attempt(os.path.join(export_dir, "es"), c_es)
         ok(rc != 0 and out.strip() != "OK",
            "ssh -i the removed passkey's key file: refused now", (rc, out, err))
+        # the owner has no account here (a fleet's user of another host, or
+        # one deleted since): nothing to take out, and no failure.  The
+        # daemon's accounts (nss_wrapper) include test users this system lacks.
+        gone = next(u for u in test_daemon.harness.TEST_USERS if not has_account(u))
+        rc, out, err = ctl.run("enroll", gone)
+        st, j = register(origin, token_of(out), SoftAuthenticator()) if rc == 0 else (0, err)
+        rc, items, _ = ctl.json("list", gone)
+        sid = [c["short_id"] for c in items or []]
+        ok(st == 200 and len(sid) == 1, f"{gone}, an account of the daemon's only, registers a"
+           " passkey", (j, items))
+        rc, out, err = ctl.run("remove", "--force", sid[0] if sid else "-")
+        ok(rc == 0 and "removed passkey" in out and "authorized_keys" not in err,
+           "remove (by root) of a passkey whose owner has no account here: done, nothing"
+           " to take out of authorized_keys", (rc, out, err))
     finally:
         sshd.terminate()
         sshd.wait(5)
@@ -734,7 +756,7 @@ def main():
             creds = test_export(ctl, d, tmp)
         if creds is not None:
             with group("test_ssh_login"):
-                test_ssh_login(ctl, tmp, creds)
+                test_ssh_login(ctl, tmp, creds, d.origin)
         # a second daemon on the same store file: what a restart overlap or
         # two services on one host would do
         d2 = Daemon(tmp, "b", extra="require_uv = no\n", store=d.store)
