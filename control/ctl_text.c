@@ -1,4 +1,5 @@
 #include <string.h>
+#include <strings.h>
 
 #include "ctl_text.h"
 #include "text.h"
@@ -27,6 +28,16 @@ bool
 ctl_host_ok(const char *s, size_t max)
 {
 	return text_hostname_chars(s, max) && s[0] != '.' && s[0] != '-';
+}
+
+bool
+ctl_names_host(const char *name, const char *host)
+{
+	size_t len = name != NULL ? strlen(name) : 0;
+
+	return len > 0 && host != NULL && host[0] != '\0' &&
+	    (len == strlen(host) || len == strcspn(host, ".")) &&
+	    strncasecmp(name, host, len) == 0;
 }
 
 bool

@@ -29,6 +29,13 @@ bool ctl_word_ok(const char *s, size_t max);
 /* 1..max bytes of [A-Za-z0-9.-], not starting with '.' or '-': a host name to show. */
 bool ctl_host_ok(const char *s, size_t max);
 /*
+ * name is host, whole or as the short name of a full one, in any case;
+ * never a first label alone ("srv.attacker.example" is not "srv").  Both
+ * the module (PAM_RHOST against gethostname) and passkeyd (against its
+ * hostname) ask it, so that they agree.
+ */
+bool ctl_names_host(const char *name, const char *host);
+/*
  * A terminal's name as PAM_TTY gives it, "/dev/" left off: 1..CTL_TTY_MAX
  * bytes of [A-Za-z0-9/._:-] ("pts/7", "tty1", ":0").
  */

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -408,13 +407,11 @@ static bool
 rhost_is_this_host(const char *rhost)
 {
 	char host[256];
-	size_t len = strlen(rhost);
 
-	if (len == 0 || gethostname(host, sizeof(host)) != 0)
+	if (gethostname(host, sizeof(host)) != 0)
 		return false;
 	host[sizeof(host) - 1] = '\0';
-	return (len == strlen(host) || len == strcspn(host, ".")) &&
-	    strncasecmp(rhost, host, len) == 0;
+	return ctl_names_host(rhost, host);
 }
 
 /*

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "addrkey.h"
+#include "ctl_text.h"
 
 static void
 key_v6(const struct in6_addr *a, char out[ADDR_KEY_MAX])
@@ -78,7 +79,5 @@ addr_is_this_host(const char *rhost, const char *hostname)
 	for (size_t i = 0; i < sizeof(loopback_names) / sizeof(loopback_names[0]); i++)
 		if (strcasecmp(rhost, loopback_names[i]) == 0)
 			return 1;
-	return hostname != NULL && hostname[0] != '\0' &&
-	    (len == strlen(hostname) || len == strcspn(hostname, ".")) &&
-	    strncasecmp(rhost, hostname, len) == 0;
+	return ctl_names_host(rhost, hostname);
 }
