@@ -138,10 +138,9 @@ sockaddr_ip(const struct sockaddr *sa, unsigned char out[16])
  * held to http_max_per_address.
  */
 static int
-trusted_proxy(const struct http_server *h, const struct sockaddr *sa)
+trusted_proxy(const struct http_server *h, const unsigned char *ip, size_t len)
 {
-	unsigned char ip[16], proxy[16];
-	size_t len = sockaddr_ip(sa, ip);
+	unsigned char proxy[16];
 
 	for (size_t i = 0; len > 0 && i < h->d->cfg.n_trusted_proxies; i++) {
 		const char *text = h->d->cfg.trusted_proxies[i];
@@ -156,21 +155,24 @@ trusted_proxy(const struct http_server *h, const struct sockaddr *sa)
 	return 0;
 }
 
+/* What a trusted proxy's key starts with: no client key has a space. */
+#define PROXY_KEY	"proxy "
+
 /*
  * The key a connection is counted under: a trusted proxy's own (its exact
- * address after "proxy ", which no client key has: they have no space),
- * so that the clients of its /64 are counted without it.
+ * address after PROXY_KEY), so that the clients of its /64 are counted
+ * without it.
  */
 static void
 conn_addr_key(const struct http_server *h, const struct sockaddr *sa, char out[ADDR_KEY_MAX])
 {
 	char text[INET6_ADDRSTRLEN];
 	unsigned char ip[16];
-	size_t len;
+	size_t len = sockaddr_ip(sa, ip);
 
-	if (trusted_proxy(h, sa) && (len = sockaddr_ip(sa, ip)) > 0 &&
+	if (trusted_proxy(h, ip, len) &&
 	    inet_ntop(len == 4 ? AF_INET : AF_INET6, ip, text, sizeof(text)) != NULL) {
-		snprintf(out, ADDR_KEY_MAX, "proxy %s", text);
+		snprintf(out, ADDR_KEY_MAX, PROXY_KEY "%s", text);
 		return;
 	}
 	addr_key_from_sockaddr(sa, out);
@@ -237,7 +239,8 @@ conn_started(struct http_server *h, struct MHD_Connection *mc, void **ctx)
 	h->conns++;
 	queue_arm(h, c, clock_monotonic_ms());
 	if (c->addr[0] == '\0' || (countmap_get(h->per_addr, c->addr, strlen(c->addr)) >
-	    h->d->cfg.http_max_per_address && strncmp(c->addr, "proxy ", 6) != 0)) {
+	    h->d->cfg.http_max_per_address &&
+	    strncmp(c->addr, PROXY_KEY, sizeof(PROXY_KEY) - 1) != 0)) {
 		daemon_log_noisy(h->d, "http: %s holds %u connections: refusing another",
 		    c->addr, countmap_get(h->per_addr, c->addr, strlen(c->addr)));
 		kill_conn(h, c);
@@ -805,9 +808,10 @@ on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
 {
 	struct http_server *h = cls;
 	char key[ADDR_KEY_MAX];
+	unsigned char ip[16];
 
 	(void)len;
-	if (trusted_proxy(h, sa))
+	if (trusted_proxy(h, ip, sockaddr_ip(sa, ip)))
 		return MHD_YES;
 	addr_key_from_sockaddr(sa, key);
 	return countmap_get(h->per_addr, key, strlen(key)) >=
