@@ -307,15 +307,31 @@ edit_as(const char *user, const char *line, const char *type, const char *blob)
 	return WEXITSTATUS(status);
 }
 
-int
-authorized_keys_install(const char *user, const char *line, const char *type,
-    const char *blob)
+/* edit_as for the key of pub ("TYPE BLOB COMMENT", a .pub line). */
+static int
+edit_key_as(const char *user, const char *line, const char *pub)
 {
-	return edit_as(user, line, type, blob);
+	char *type = strdup(pub), *blob, *end;
+	int r = -1;
+
+	if (type != NULL && (blob = strchr(type, ' ')) != NULL) {
+		*blob++ = '\0';
+		if ((end = strchr(blob, ' ')) != NULL)
+			*end = '\0';
+		r = edit_as(user, line, type, blob);
+	}
+	free(type);
+	return r;
 }
 
 int
-authorized_keys_drop(const char *user, const char *type, const char *blob)
+authorized_keys_install(const char *user, const char *line, const char *pub)
 {
-	return edit_as(user, NULL, type, blob);
+	return edit_key_as(user, line, pub);
+}
+
+int
+authorized_keys_drop(const char *user, const char *pub)
+{
+	return edit_key_as(user, NULL, pub);
 }

@@ -379,21 +379,13 @@ cmd_rename(int argc, char **argv)
 static int
 drop_exported(const char *owner, const char *pub)
 {
-	char *type = strdup(pub), *blob, *end;
-	int r = -1;
+	int r = authorized_keys_drop(owner, pub);
 
-	if (type != NULL && (blob = strchr(type, ' ')) != NULL) {
-		*blob++ = '\0';
-		if ((end = strchr(blob, ' ')) != NULL)
-			*end = '\0';
-		r = authorized_keys_drop(owner, type, blob);
-	}
 	if (r == 0)
 		fprintf(stderr, "also removed its line from ~%s/.ssh/authorized_keys\n", owner);
 	else if (r < 0)
 		fprintf(stderr, "passkeyctl: ~%s/.ssh/authorized_keys may still let this "
 		    "security key in: remove the line holding %s by hand\n", owner, pub);
-	free(type);
 	return r < 0 ? EXIT_VERDICT_REJECTED : EXIT_VERDICT_OK;
 }
 

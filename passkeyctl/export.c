@@ -152,16 +152,8 @@ write_key_files(const char *file, const struct exported *e, const char *pub)
 static int
 install(const struct exported *e, const char *line, const char *pub)
 {
-	char *type = strdup(pub), *blob, *end;
-	int r = -1;
+	int r = authorized_keys_install(e->user, line, pub);
 
-	if (type != NULL && (blob = strchr(type, ' ')) != NULL) {
-		*blob++ = '\0';
-		if ((end = strchr(blob, ' ')) != NULL)
-			*end = '\0';
-		r = authorized_keys_install(e->user, line, type, blob);
-	}
-	free(type);
 	if (r == 0)
 		fprintf(stderr, "added to ~%s/.ssh/authorized_keys\n", e->user);
 	else if (r == 1)
