@@ -413,9 +413,8 @@ collect_warning(void *arg, const PGresult *res)
 
 	if (sev == NULL || msg == NULL || strcmp(sev, "WARNING") != 0 || used + 2 >= w->len)
 		return;
-	/* the server's words: one line, nothing a terminal acts on (set_msg) */
+	/* the server's words: one line (a newline too is '?'), nothing a terminal acts on */
 	text_sanitize(msg, w->buf + used, w->len - used - 1);
-	w->buf[used + strcspn(w->buf + used, "\n")] = '\0';
 	strcat(w->buf + used, "\n");
 }
 
