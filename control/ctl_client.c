@@ -168,6 +168,22 @@ ctl_peer_uid(const struct ctl_conn *c, uid_t *uid)
 	return CTL_OK;
 }
 
+int
+ctl_peer_trusted(const struct ctl_conn *c, uid_t daemon_uid, uid_t self_uid, uid_t *peer)
+{
+	int err;
+
+	*peer = CTL_NO_UID;
+	if ((err = ctl_peer_uid(c, peer)) != CTL_OK) {
+		*peer = CTL_NO_UID;
+		return err;
+	}
+	if (*peer == 0 || (*peer != CTL_NO_UID &&
+	    (*peer == daemon_uid || *peer == self_uid)))
+		return CTL_OK;
+	return CTL_ERR_UNTRUSTED;
+}
+
 void
 ctl_close(struct ctl_conn *c)
 {

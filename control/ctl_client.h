@@ -15,6 +15,8 @@
 #include <jansson.h>
 
 #define CTL_DEFAULT_SOCKET	"/run/passkeyd/control.sock"
+/* The account passkeyd runs as when packaged: it may serve the socket. */
+#define CTL_DEFAULT_DAEMON_USER	"passkeyd"
 /* Longest line either side may send, not counting its '\n'. */
 #define CTL_MAX_LINE		8192
 
@@ -25,7 +27,8 @@
 	X(CTL_ERR_IO, "io", "reading from or writing to the control socket failed") \
 	X(CTL_ERR_PROTOCOL, "protocol", "passkeyd's answer is not one JSON object on one line of at most 8192 bytes") \
 	X(CTL_ERR_NOMEM, "out_of_memory", "out of memory") \
-	X(CTL_ERR_INVALID, "invalid_argument", "invalid argument from the caller")
+	X(CTL_ERR_INVALID, "invalid_argument", "invalid argument from the caller") \
+	X(CTL_ERR_UNTRUSTED, "untrusted_peer", "the control socket is served by an account that is neither root nor passkeyd's")
 
 enum ctl_err {
 #define CTL_ERR_ENUM(sym, code, text) sym,
@@ -64,6 +67,18 @@ void ctl_close(struct ctl_conn *c);
  * the socket file could otherwise answer "approved".
  */
 int ctl_peer_uid(const struct ctl_conn *c, uid_t *uid);
+
+/* No account: a daemon_uid that trusts nobody beyond root. */
+#define CTL_NO_UID	((uid_t)-1)
+
+/*
+ * Whether the answers may be believed.  CTL_OK when the socket is served
+ * by root, by daemon_uid (the account passkeyd runs as) or by self_uid (a
+ * caller's own process gains nothing by lying to it); CTL_ERR_UNTRUSTED
+ * otherwise.  *peer says who served it whenever SO_PEERCRED answered, and
+ * is CTL_NO_UID when it did not (CTL_ERR_IO).
+ */
+int ctl_peer_trusted(const struct ctl_conn *c, uid_t daemon_uid, uid_t self_uid, uid_t *peer);
 
 /* Connect, one request, close: what a client with one question needs. */
 int ctl_call(const char *path, int timeout_ms, const json_t *req, json_t **resp);

@@ -30,9 +30,11 @@
 
 #include <stdbool.h>
 
+#include "ctl_client.h"
+
 #define PK_DEFAULT_TIMEOUT	120	/* s, the module's whole wait */
 #define PK_MAX_TIMEOUT		3600
-#define PK_DEFAULT_DAEMON_USER	"passkeyd"
+#define PK_DEFAULT_DAEMON_USER	CTL_DEFAULT_DAEMON_USER
 #define PK_MAX_REUSE		604800	/* s, a week: passkeyd's ceiling too */
 
 enum pk_flow {

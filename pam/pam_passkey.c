@@ -222,6 +222,8 @@ safe_code(const char *s)
 	return ctl_word_ok(s, 64) ? s : "unknown";
 }
 
+static int passwd_lookup(const char *, uid_t, struct passwd *, char **, struct passwd **);
+
 /*
  * Connects, and checks who answers: root, or the account passkeyd runs
  * as.  Anything else serving the socket is treated as no service.
@@ -230,20 +232,25 @@ static int
 connect_daemon(pam_handle_t *pamh, const struct pk_opts *o, struct ctl_conn **out)
 {
 	struct passwd pw, *res = NULL;
-	char buf[1024];
-	uid_t peer;
+	char *buf = NULL;
+	uid_t daemon_uid = CTL_NO_UID, peer;
 	int err;
 
 	if ((err = ctl_connect(o->socket, PK_IO_TIMEOUT_MS, out)) != CTL_OK) {
 		pk_log(pamh, LOG_ERR, "control socket %s: %s", o->socket, ctl_err_str(err));
 		return -1;
 	}
-	if (ctl_peer_uid(*out, &peer) == CTL_OK && (peer == 0 ||
-	    (getpwnam_r(o->daemon_user, &pw, buf, sizeof(buf), &res) == 0 &&
-	    res != NULL && res->pw_uid == peer)))
+	if (passwd_lookup(o->daemon_user, 0, &pw, &buf, &res) == 0 && res != NULL)
+		daemon_uid = res->pw_uid;
+	free(buf);
+	/* No self_uid beyond root: the module's caller is whoever logs in. */
+	if ((err = ctl_peer_trusted(*out, daemon_uid, 0, &peer)) == CTL_OK)
 		return 0;
-	pk_log(pamh, LOG_ERR, "control socket %s is served by uid %ld, not by root "
-	    "or %s: refusing to trust it", o->socket, (long)peer, o->daemon_user);
+	if (peer == CTL_NO_UID)
+		pk_log(pamh, LOG_ERR, "control socket %s: %s", o->socket, ctl_err_str(err));
+	else
+		pk_log(pamh, LOG_ERR, "control socket %s is served by uid %ld, not by root "
+		    "or %s: refusing to trust it", o->socket, (long)peer, o->daemon_user);
 	ctl_close(*out);
 	*out = NULL;
 	return -1;

@@ -1,13 +1,17 @@
 /*
  * What every passkeyctl command that talks to passkeyd shares: which
- * socket, one request and its answer, and how a refusal is shown.
+ * socket and who may serve it, one request and its answer, and how a
+ * refusal is shown.
  * Strings from the daemon are shown with anything unprintable replaced,
  * so a hostile name in the store cannot drive the terminal.
  */
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl_client.h"
 #include "ctl_text.h"
@@ -20,6 +24,12 @@ const char *
 daemon_socket(void)
 {
 	return passkeyctl_socket != NULL ? passkeyctl_socket : CTL_DEFAULT_SOCKET;
+}
+
+const char *
+daemon_user(void)
+{
+	return passkeyctl_daemon_user != NULL ? passkeyctl_daemon_user : CTL_DEFAULT_DAEMON_USER;
 }
 
 /*
@@ -73,20 +83,45 @@ ask_on(struct ctl_conn *c, const char *sock, const json_t *req, json_t **resp)
 	return EXIT_VERDICT_OK;
 }
 
-static int
-open_daemon(const char *sock, struct ctl_conn **c)
+/* --daemon-user's uid, or CTL_NO_UID when no account has that name. */
+static uid_t
+daemon_uid(void)
 {
+	struct passwd *pw = getpwnam(daemon_user());
+
+	return pw != NULL ? pw->pw_uid : CTL_NO_UID;
+}
+
+/*
+ * Connects and checks who serves the socket: root, passkeyd's account or
+ * ourselves.  Root acts on the answers (export --install and remove edit
+ * the owner's authorized_keys), so a socket anyone else serves, such as
+ * one a sudo rule lets a user name with --socket, is not believed.
+ */
+int
+daemon_connect(const char *sock, struct ctl_conn **c, bool quiet)
+{
+	uid_t peer;
 	int err;
 
+	*c = NULL;
 	if (sock[0] == '\0') {
-		fprintf(stderr, "passkeyctl: empty --socket\n");
+		if (!quiet)
+			fprintf(stderr, "passkeyctl: empty --socket\n");
 		return EXIT_VERDICT_REJECTED;
 	}
-	if ((err = ctl_connect(sock, DAEMON_TIMEOUT_MS, c)) != CTL_OK) {
+	if ((err = ctl_connect(sock, DAEMON_TIMEOUT_MS, c)) == CTL_OK &&
+	    (err = ctl_peer_trusted(*c, daemon_uid(), geteuid(), &peer)) == CTL_OK)
+		return EXIT_VERDICT_OK;
+	if (!quiet && err == CTL_ERR_UNTRUSTED)
+		fprintf(stderr, "passkeyctl: %s is served by uid %ld, not by root, %s or "
+		    "you: refusing to trust it (--daemon-user names passkeyd's account)\n",
+		    sock, (long)peer, daemon_user());
+	else if (!quiet)
 		fprintf(stderr, "passkeyctl: %s: %s\n", sock, ctl_err_str(err));
-		return EXIT_VERDICT_REJECTED;
-	}
-	return EXIT_VERDICT_OK;
+	ctl_close(*c);
+	*c = NULL;
+	return EXIT_VERDICT_REJECTED;
 }
 
 int
@@ -96,7 +131,7 @@ daemon_ask(const char *sock, const json_t *req, json_t **resp)
 	int r;
 
 	*resp = NULL;
-	if ((r = open_daemon(sock, &c)) != EXIT_VERDICT_OK)
+	if ((r = daemon_connect(sock, &c, false)) != EXIT_VERDICT_OK)
 		return r;
 	r = ask_on(c, sock, req, resp);
 	ctl_close(c);
@@ -134,7 +169,7 @@ daemon_ask_all(const char *sock, json_t *req, const char *key, json_t **items)
 	if ((*items = json_array()) == NULL)
 		return EXIT_VERDICT_REJECTED;
 	/* one connection for every page: a listing of 100k is thousands of pages */
-	if ((r = open_daemon(sock, &c)) != EXIT_VERDICT_OK) {
+	if ((r = daemon_connect(sock, &c, false)) != EXIT_VERDICT_OK) {
 		json_decref(*items);
 		*items = NULL;
 		return r;

@@ -227,7 +227,7 @@ export_sk_public(const char *sock, const char *id, char **pub, char **user)
 	*pub = *user = NULL;
 	memset(&e, 0, sizeof(e));
 	/* quietly: remove itself says what is wrong with the ID */
-	if (req != NULL && ctl_connect(sock, DAEMON_TIMEOUT_MS, &c) == CTL_OK &&
+	if (req != NULL && daemon_connect(sock, &c, true) == EXIT_VERDICT_OK &&
 	    ctl_request(c, req, &resp) == CTL_OK && ctl_resp_ok(resp) &&
 	    decode(json_object_get(resp, "credential"), &e, 1) == 0 &&
 	    (*pub = sk_public_line(&e.key, e.comment)) != NULL &&

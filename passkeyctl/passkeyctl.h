@@ -21,12 +21,15 @@ int cmd_sessions(int argc, char **argv);
 
 /* --socket given before the command, or NULL: passkeyd's control socket. */
 extern const char *passkeyctl_socket;
+/* --daemon-user given before the command, or NULL: passkeyd's account. */
+extern const char *passkeyctl_daemon_user;
 
 /* Prints "passkeyctl: MESSAGE" (when fmt is not NULL) and usage; returns EXIT_USAGE. */
 int usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* daemon.c: talking to passkeyd. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -35,6 +38,14 @@ int usage_error(const char *usage, const char *fmt, ...)
 
 /* --socket, or the default. */
 const char *daemon_socket(void);
+/* --daemon-user, or the default account ("passkeyd"). */
+const char *daemon_user(void);
+struct ctl_conn;
+/*
+ * Connects to sock and checks that root, daemon_user() or we serve it;
+ * EXIT_VERDICT_OK, or EXIT_VERDICT_REJECTED after saying why (unless quiet).
+ */
+int daemon_connect(const char *sock, struct ctl_conn **c, bool quiet);
 /*
  * One request; on an ok answer returns EXIT_VERDICT_OK with *resp set,
  * else prints why (unreachable, or the refusal) and returns EXIT_VERDICT_REJECTED.

@@ -725,6 +725,75 @@ def test_windows(ctl, d):
        "windows: the audit log has each opening, reuse and revocation", rows)
 
 
+FAKE_SERVER = r"""
+import json, socket, sys
+path, log = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(8)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    try:
+        line = c.makefile("rb").readline()
+        if line:
+            with open(log, "ab") as f:
+                f.write(line)
+            c.sendall(json.dumps({"ok": True, "credentials": []}).encode() + b"\n")
+    except OSError:
+        pass    # a client that hung up without asking
+    c.close()
+"""
+
+
+def test_untrusted_socket(tmp):
+    """A socket served by an account that is not root, passkeyd's or the
+    caller's is not believed: root acts on the answers (export --install,
+    remove edit the owner's authorized_keys), and --socket may name any."""
+    server, m1 = USERS[1], USERS[0]
+    pw = pwd.getpwnam(server)
+    where = os.path.join(tmp, "fake")
+    os.makedirs(where)
+    os.chown(where, pw.pw_uid, pw.pw_gid)
+    sock, log = os.path.join(where, "control.sock"), os.path.join(where, "requests")
+    # Debian's python: an interpreter under root's home is out of the account's reach
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    proc = subprocess.Popen([python, "-c", FAKE_SERVER, sock, log], user=pw.pw_uid,
+                            group=pw.pw_gid, extra_groups=[], stdout=subprocess.PIPE, text=True)
+    try:
+        ok(proc.stdout.readline().strip() == "ready", f"a fake passkeyd listens as {server}")
+        os.chmod(where, 0o755)
+        os.chmod(sock, 0o777)
+        fake = Ctl(sock)
+
+        def requests():
+            return open(log).read().splitlines() if os.path.exists(log) else []
+        for who, args in ((None, ("list",)), (None, ("remove", "a1b2c3d4")),
+                          (None, ("export-openssh", "--install", "a1b2c3d4")), (m1, ("list",))):
+            rc, out, err = fake.run(*args, user=who)
+            ok(rc == 1 and f"served by uid {pw.pw_uid}" in err and "refusing to trust" in err
+               and out == "" and requests() == [],
+               f"{who or 'root'}: passkeyctl {args[0]} refuses a socket {server} serves, "
+               "before sending anything", (rc, out, err, requests()))
+        rc, out, err = fake.run("--daemon-user", "pkt-no-such-daemon", "list")
+        ok(rc == 1 and "refusing to trust" in err and requests() == [],
+           "--daemon-user naming no account trusts no one beyond root", (rc, err))
+        # the same request with the server named as passkeyd's account, and
+        # by the server's own account, reaches it: the check is what refused
+        rc, out, err = fake.run("--daemon-user", server, "list")
+        ok(rc == 0 and [json.loads(x)["op"] for x in requests()] == ["list"],
+           f"root with --daemon-user {server}: the request is sent and answered", (rc, err))
+        rc, out, err = fake.run("list", user=server)
+        ok(rc == 0 and len(requests()) == 2, f"{server} trusts a socket it serves itself", (rc, err))
+        for bad in ("--daemon-user=a/b", "--daemon-user="):
+            rc, out, err = fake.run(bad, "list")
+            ok(rc == 2 and "not a valid account name" in err and len(requests()) == 2,
+               f"{bad}: a usage error, nothing sent", (rc, err))
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def main():
     if os.geteuid() != 0:
         print("1..0 # SKIP needs root (runs passkeyctl as several accounts, sshd)")
@@ -749,6 +818,8 @@ def main():
             test_events_and_enrollment(ctl, d)
         with group("test_bad_input"):
             test_bad_input(ctl)
+        with group("test_untrusted_socket"):
+            test_untrusted_socket(tmp)
         with group("test_windows"):
             test_windows(ctl, d)
         creds = None
