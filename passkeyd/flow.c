@@ -1871,21 +1871,6 @@ login_apply(store_t *st, void *arg)
 	return lost_row(st, a, err);
 }
 
-/*
- * The bound (passkeys_at_bound), counted in the registration's own
- * transaction, so every way in (passkeyctl add, an enrollment link, a
- * first login) meets it; a count that fails fails the registration.
- */
-static store_err_t
-passkeys_bound(store_t *st, struct approval *a)
-{
-	store_err_t err = passkeys_at_bound(st, a->c->user, a->max_passkeys, &a->over_bound);
-
-	if (err != STORE_OK)
-		return err;
-	return a->over_bound ? STORE_ERR_LIMIT : STORE_OK;
-}
-
 static store_err_t
 register_apply(store_t *st, void *arg)
 {
@@ -1895,11 +1880,18 @@ register_apply(store_t *st, void *arg)
 
 	if ((err = decide_row(st, a)) != STORE_OK)
 		return lost_row(st, a, err);
-	if ((err = passkeys_bound(st, a)) != STORE_OK)
-		return err;
 	a->rec.created = (int64_t)time(NULL);
+	/*
+	 * The bound is counted by the store where the row is added, under
+	 * the user's lock, so every way in (passkeyctl add, an enrollment
+	 * link, a first login) and every instance of a fleet meets it.
+	 */
 	err = store_cred_register(st, &a->rec, c->user_handle, c->consumes_enrollment,
-	    (int64_t)time(NULL));
+	    a->max_passkeys, (int64_t)time(NULL));
+	if (err == STORE_ERR_LIMIT) {
+		a->over_bound = 1;
+		return err;
+	}
 	if (err == STORE_OK)
 		err = add_approved_row(st, c);
 	if (err == STORE_OK)

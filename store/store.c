@@ -335,11 +335,12 @@ store_cred_add(store_t *st, const struct store_credential *cred)
 store_err_t
 store_cred_register(store_t *st, const struct store_credential *cred,
     const unsigned char handle[STORE_USER_HANDLE_LEN], int consume_enrollment,
-    int64_t now)
+    unsigned max_per_user, int64_t now)
 {
 	if (st == NULL || !valid_cred(cred) || handle == NULL)
 		return STORE_ERR_INVALID;
-	return st->ops->cred_register(st, cred, handle, consume_enrollment != 0, now);
+	return st->ops->cred_register(st, cred, handle, consume_enrollment != 0,
+	    max_per_user, now);
 }
 
 store_err_t

@@ -187,11 +187,14 @@ store_err_t store_cred_add(store_t *st, const struct store_credential *cred);
  * (made now when the user has none; another one is STORE_ERR_CONFLICT),
  * the credential is added (STORE_ERR_EXISTS if its ID is taken) and, with
  * consume_enrollment, the user's enrollment must be pending at `now`
- * (else STORE_ERR_NO_ENROLLMENT) and is removed.  All or nothing.
+ * (else STORE_ERR_NO_ENROLLMENT) and is removed.  With max_per_user (0:
+ * none), a user who has that many passkeys already is STORE_ERR_LIMIT,
+ * counted under the user's lock: two registrations at once, on two
+ * daemons of one store, cannot both take the last place.  All or nothing.
  */
 store_err_t store_cred_register(store_t *st, const struct store_credential *cred,
     const unsigned char handle[STORE_USER_HANDLE_LEN], int consume_enrollment,
-    int64_t now);
+    unsigned max_per_user, int64_t now);
 store_err_t store_cred_get(store_t *st, const unsigned char *id, size_t id_len,
     struct store_credential *out);
 /*

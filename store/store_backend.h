@@ -37,7 +37,7 @@ struct store_ops {
 
 	store_err_t (*cred_add)(store_t *, const struct store_credential *);
 	store_err_t (*cred_register)(store_t *, const struct store_credential *,
-	    const unsigned char[STORE_USER_HANDLE_LEN], int, int64_t);
+	    const unsigned char[STORE_USER_HANDLE_LEN], int, unsigned, int64_t);
 	store_err_t (*cred_get)(store_t *, const unsigned char *, size_t,
 	    struct store_credential *);
 	/* cred_get and the user's handle (user_handle, create 0), in one query */

@@ -1230,10 +1230,34 @@ pg_enroll_check(struct store_pg *pg, const char *user, int64_t now, int lock, in
 }
 
 static store_err_t pg_enroll_remove(store_t *st, const char *user);
+static store_err_t pg_cred_count_user(store_t *st, const char *user, size_t *count);
+
+/*
+ * The user's passkeys below max (0: no bound), else STORE_ERR_LIMIT,
+ * counted under the user's row lock (the row exists: the registration
+ * made it).  Under READ COMMITTED two registrations of one user on two
+ * instances would otherwise each count before the other's insert, and
+ * both take the last place; the second now waits, then counts the
+ * first's passkey.
+ */
+static store_err_t
+pg_below_bound(store_t *st, const char *user, unsigned max)
+{
+	size_t n = 0;
+	store_err_t err;
+
+	if (max == 0)
+		return STORE_OK;
+	if ((err = pg_user_lock(pg_of(st), user)) != STORE_OK ||
+	    (err = pg_cred_count_user(st, user, &n)) != STORE_OK)
+		return err;
+	return n < max ? STORE_OK : STORE_ERR_LIMIT;
+}
 
 static store_err_t
 pg_cred_register(store_t *st, const struct store_credential *cred,
-    const unsigned char handle[STORE_USER_HANDLE_LEN], int consume_enrollment, int64_t now)
+    const unsigned char handle[STORE_USER_HANDLE_LEN], int consume_enrollment,
+    unsigned max_per_user, int64_t now)
 {
 	struct store_pg *pg = pg_of(st);
 	unsigned char stored[STORE_USER_HANDLE_LEN];
@@ -1253,6 +1277,8 @@ pg_cred_register(store_t *st, const struct store_credential *cred,
 	/* the authenticator keeps the handle it was given as user.id */
 	if (err == STORE_OK && memcmp(stored, handle, sizeof(stored)) != 0)
 		err = STORE_ERR_CONFLICT;
+	if (err == STORE_OK)
+		err = pg_below_bound(st, cred->user, max_per_user);
 	if (err == STORE_OK)
 		err = pg_cred_insert(pg, cred);
 	if (err == STORE_OK && consume_enrollment)

@@ -1427,6 +1427,69 @@ def test_passkey_bound(f):
        "passkey bound: the refusal is logged with its reason")
 
 
+def test_passkey_bound_race(f):
+    """Two registrations of one user, finished at once at two web instances,
+    when the user has one place left (99 of 100): one takes it, the other
+    is limit_passkeys.  A session holds the credentials table against
+    inserts (SHARE) while both finish, so each has counted before either
+    inserts unless the count waits for the user's lock.  Before, both
+    counted 99 and the user ended with 101."""
+    u8 = f.w2.uid_of("u8")
+    f.pg.query(f.uri, "INSERT INTO users (name, handle, created) VALUES"
+               " ('u8', decode(repeat('c8', 32), 'hex'), 1)")
+    f.pg.query(f.uri, "INSERT INTO credentials (id, user_name, alg, pubkey_cose, fmt, aaguid,"
+               " uv, be, bs, attestation, created, id_hash) SELECT"
+               " decode('c8' || lpad(to_hex(g), 8, '0'), 'hex'), 'u8', -7, '\\x01', 'none',"
+               " decode(repeat('00', 16), 'hex'), false, false, false, 'none', g, md5(g::text)"
+               " FROM generate_series(1, 99) g")
+    # web 1 was killed (test_web_killed): a third instance on its role
+    w3 = td.Daemon(f.tmp, "web-3", store=f.pg.uri_of("fleet", "pkt_web1"), origin=f.origin,
+                   extra="hostname = login.example\n")
+    try:
+        race_two_instances(f, u8, (("web 3", w3), ("web 2", f.w2)))
+    finally:
+        w3.stop()
+
+
+def race_two_instances(f, u8, webs):
+    bodies = []
+    for name, web in webs:
+        r = web.ctl({"op": "register_begin"}, uid=u8)
+        st, opt = f.api(web, r.get("token", ""), "options")
+        ok(r.get("ok") and st == 200, "bound race: u8's register_begin and options at"
+           f" {name} (one place left)", (r, st, opt))
+        body = json.dumps(sa.SoftAuthenticator().create(opt.get("publicKey", {}), f.origin))
+        bodies.append((name, web, r.get("token", ""), body))
+    holder, answers = psql_session(f), {}
+    try:
+        held = said(holder, "BEGIN; LOCK TABLE credentials IN SHARE MODE; SELECT 'held';")
+
+        def finish(name, web, token, body):
+            answers[name] = f.api(web, token, "finish", body)
+        threads = [threading.Thread(target=finish, args=b) for b in bodies]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        waiting = all(t.is_alive() for t in threads)
+        said(holder, "COMMIT; SELECT 'committed';")
+        for t in threads:
+            t.join(10)
+    finally:
+        with contextlib.suppress(Exception):
+            holder.stdin.write("\\q\n")
+            holder.stdin.flush()
+        holder.wait(10)
+    ok(held == "held" and waiting, "bound race: both finishes wait behind the held table",
+       (held, waiting))
+    states = sorted((a[1] or {}).get("state", "") for a in answers.values())
+    rows = f.pg.query(f.uri, "SELECT count(*) FROM credentials WHERE user_name = 'u8'")
+    refused = f.pg.query(f.uri, "SELECT count(*) FROM ceremonies WHERE user_name = 'u8'"
+                         " AND reason = 'limit_passkeys'")
+    ok(rows == [["100"]] and states.count("approved") == 1 and refused == [["1"]],
+       "bound race: u8 ends with 100 passkeys, one finish approved and the other"
+       " refused limit_passkeys", (rows, answers, refused))
+
+
 def main():
     if os.geteuid() != 0:
         return skip_all("needs root (the Daemon harness of test_daemon.py)")
@@ -1475,6 +1538,8 @@ def main():
                                        ("test_made_up_finish", test_made_up_finish, ()),
                                        ("test_full_offload", test_full_offload, ()),
                                        ("test_passkey_bound", test_passkey_bound, ()),
+                                       ("test_passkey_bound_race",
+                                        test_passkey_bound_race, ()),
                                        ("test_requester", test_requester, (alice,))):
                     with group(name):
                         fn(f, *args)

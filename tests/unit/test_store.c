@@ -1519,30 +1519,41 @@ test_cred_register(void **state)
 	memset(h2, 0x22, sizeof(h2));
 	/* an enrollment is needed and there is none: nothing is written */
 	cred_init(&c, "carol", "reg-1", 1);
-	assert_store(store_cred_register(st, &c, h1, 1, 100), STORE_ERR_NO_ENROLLMENT);
+	assert_store(store_cred_register(st, &c, h1, 1, 0, 100), STORE_ERR_NO_ENROLLMENT);
 	assert_store(store_user_handle(st, "carol", 0, got), STORE_ERR_NOT_FOUND);
 	/* an expired one is none either */
 	assert_store(store_enroll_add(st, "carol", 50, "root"), STORE_OK);
-	assert_store(store_cred_register(st, &c, h1, 1, 100), STORE_ERR_NO_ENROLLMENT);
+	assert_store(store_cred_register(st, &c, h1, 1, 0, 100), STORE_ERR_NO_ENROLLMENT);
 	/* a pending one: handle, credential and the enrollment's end, together */
 	assert_store(store_enroll_add(st, "carol", 200, "root"), STORE_OK);
-	assert_store(store_cred_register(st, &c, h1, 1, 100), STORE_OK);
+	assert_store(store_cred_register(st, &c, h1, 1, 0, 100), STORE_OK);
 	assert_store(store_user_handle(st, "carol", 0, got), STORE_OK);
 	assert_memory_equal(got, h1, sizeof(h1));
 	assert_store(store_enroll_pending(st, "carol", 100, &pending), STORE_OK);
 	assert_int_equal(pending, 0);
 	/* a second passkey with another handle than the user's: refused, all of it */
 	cred_init(&c, "carol", "reg-2", 2);
-	assert_store(store_cred_register(st, &c, h2, 0, 100), STORE_ERR_CONFLICT);
+	assert_store(store_cred_register(st, &c, h2, 0, 0, 100), STORE_ERR_CONFLICT);
 	assert_store(store_cred_count_user(st, "carol", &n), STORE_OK);
 	assert_int_equal(n, 1);
 	/* a taken credential ID keeps the enrollment for the next try */
 	assert_store(store_enroll_add(st, "dave", 200, "root"), STORE_OK);
 	cred_init(&c, "dave", "reg-1", 3);
-	assert_store(store_cred_register(st, &c, h2, 1, 100), STORE_ERR_EXISTS);
+	assert_store(store_cred_register(st, &c, h2, 1, 0, 100), STORE_ERR_EXISTS);
 	assert_store(store_enroll_pending(st, "dave", 100, &pending), STORE_OK);
 	assert_int_equal(pending, 1);
 	assert_store(store_user_handle(st, "dave", 0, got), STORE_ERR_NOT_FOUND);
+	/* the bound: carol has one; with max 1 a second is refused, nothing written */
+	assert_store(store_enroll_add(st, "carol", 200, "root"), STORE_OK);
+	cred_init(&c, "carol", "reg-3", 4);
+	assert_store(store_cred_register(st, &c, h1, 1, 1, 100), STORE_ERR_LIMIT);
+	assert_store(store_cred_count_user(st, "carol", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_store(store_enroll_pending(st, "carol", 100, &pending), STORE_OK);
+	assert_int_equal(pending, 1);
+	assert_store(store_cred_register(st, &c, h1, 1, 2, 100), STORE_OK);
+	assert_store(store_cred_count_user(st, "carol", &n), STORE_OK);
+	assert_int_equal(n, 2);
 	store_close(st);
 }
 
