@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "rp_buf.h"
@@ -31,6 +32,9 @@
 #define TPM_ALG_ECC		0x0023
 #define TPM_ECC_NIST_P256	0x0003
 #define OID_TCG_KP_AIK		"2.23.133.8.3"
+#define OID_TCG_AT_TPM_MANUFACTURER	"2.23.133.2.1"
+#define OID_TCG_AT_TPM_MODEL		"2.23.133.2.2"
+#define OID_TCG_AT_TPM_VERSION		"2.23.133.2.3"
 
 struct tpm_public {
 	uint16_t type;
@@ -193,15 +197,72 @@ has_aik_eku(X509 *cert)
 	return found;
 }
 
+/* name holds the attribute oid, with a value that is not empty. */
+static bool
+name_has_attr(X509_NAME *name, const char *oid)
+{
+	ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+	int i = obj != NULL ? X509_NAME_get_index_by_OBJ(name, obj, -1) : -1;
+
+	ASN1_OBJECT_free(obj);
+	return i >= 0 &&
+	    ASN1_STRING_length(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i))) > 0;
+}
+
+/*
+ * §8.3.1: the SAN is "set as defined in [TPMv2-EK-Profile] section 3.2.9",
+ * a directoryName naming the TPM's manufacturer, model and version; being
+ * there is not enough.  Both encodings Windows AIK certificates carry are
+ * read: three RDNs, or one multi-valued RDN.  The subject is empty, so the
+ * SAN must be critical (RFC 5280 §4.2.1.6), as it is in every one of them.
+ * The manufacturer is not matched against the TCG vendor list: the AIK CA
+ * that the trust anchors vouch for asserts it, and the list grows.
+ */
+static bool
+has_tpm_san(X509 *cert)
+{
+	GENERAL_NAMES *san;
+	GENERAL_NAME *gn;
+	bool found = false;
+	int crit;
+
+	/* NULL, and crit -2, when the extension is given twice */
+	san = X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, NULL);
+	for (int i = 0; san != NULL && crit == 1 && i < sk_GENERAL_NAME_num(san); i++) {
+		gn = sk_GENERAL_NAME_value(san, i);
+		found |= gn->type == GEN_DIRNAME &&
+		    name_has_attr(gn->d.directoryName, OID_TCG_AT_TPM_MANUFACTURER) &&
+		    name_has_attr(gn->d.directoryName, OID_TCG_AT_TPM_MODEL) &&
+		    name_has_attr(gn->d.directoryName, OID_TCG_AT_TPM_VERSION);
+	}
+	GENERAL_NAMES_free(san);
+	ERR_clear_error();
+	return found;
+}
+
+/*
+ * §8.3.1: "The Basic Constraints extension MUST have the CA component set
+ * to false", so the extension must be there.  EXFLAG_CA alone would pass a
+ * certificate without it, or with one OpenSSL could not decode.
+ */
+static bool
+is_end_entity(X509 *cert)
+{
+	BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(cert, NID_basic_constraints, NULL, NULL);
+	bool ok = bc != NULL && !bc->ca;
+
+	BASIC_CONSTRAINTS_free(bc);
+	ERR_clear_error();
+	return ok;
+}
+
 /* §8.3.1 AIK certificate requirements. */
 static int
 check_aik_cert(X509 *aik, const uint8_t *aaguid)
 {
 	if (X509_get_version(aik) != X509_VERSION_3 ||
 	    X509_NAME_entry_count(X509_get_subject_name(aik)) != 0 ||
-	    X509_get_ext_by_NID(aik, NID_subject_alt_name, -1) < 0 ||
-	    !has_aik_eku(aik) ||
-	    (X509_get_extension_flags(aik) & EXFLAG_CA) != 0)
+	    !has_tpm_san(aik) || !has_aik_eku(aik) || !is_end_entity(aik))
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	return rp_x509_check_aaguid(aik, aaguid);
 }

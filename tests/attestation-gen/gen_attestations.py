@@ -376,11 +376,12 @@ def make_intermediate(cn, key, issuer: CA, nb=NOT_BEFORE, na=NOT_AFTER) -> CA:
     return CA(cert, key)
 
 
-def leaf_builder(subject, pub, issuer: CA, nb=NOT_BEFORE, na=NOT_AFTER):
-    return (_builder(subject, issuer.cert.subject, pub, nb, na)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-                           critical=True)  # digitalSignature
+def leaf_builder(subject, pub, issuer: CA, nb=NOT_BEFORE, na=NOT_AFTER, basic_constraints=True):
+    b = _builder(subject, issuer.cert.subject, pub, nb, na)
+    if basic_constraints:  # False only for tpm_aik_no_basic_constraints
+        b = b.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    return (b.add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                            critical=True)  # digitalSignature
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
                            critical=False))
 
@@ -557,29 +558,39 @@ def gen_tpm():
     root = make_root("ssh-passkeys Test TPM Root CA", new_rsa())
     inter = make_intermediate("ssh-passkeys Test TPM AIK Issuing CA", new_rsa(), root)
 
-    def aik_cert(aik_pub, aaguid, eku_ok=True):
-        # §8.3.1: v3, EMPTY subject, SAN per TCG EK Credential Profile §3.2.9 (directoryName
-        # holding tpmManufacturer/tpmModel/tpmVersion; encoded here as one multi-valued RDN,
-        # as Windows' AIK certificates do; critical because the subject is empty, RFC 5280
-        # §4.2.1.6), EKU containing tcg-kp-AIKCertificate, basicConstraints CA:false.
-        rdn = x509.RelativeDistinguishedName([
+    def aik_san(form):
+        # TCG EK Credential Profile §3.2.9 directoryName. Windows AIK certificates carry either
+        # one multi-valued RDN (Nuvoton TPMs) or three single-valued RDNs (Intel, ST).
+        attrs = [
             x509.NameAttribute(OID_TCG_AT_TPM_MANUFACTURER, "id:FFFFF1D0"),  # FIDO test vendor id
             x509.NameAttribute(OID_TCG_AT_TPM_MODEL, "SSHPKTPM"),
             x509.NameAttribute(OID_TCG_AT_TPM_VERSION, "id:00020000"),
-        ])
+        ]
+        if form == "rdns":
+            return [x509.DirectoryName(x509.Name([x509.RelativeDistinguishedName([a]) for a in attrs]))]
+        if form == "no_version":  # negative: tpmVersion missing
+            return [x509.DirectoryName(x509.Name([x509.RelativeDistinguishedName(attrs[:2])]))]
+        if form == "dns_only":    # negative: no directoryName at all
+            return [x509.DNSName("tpm.example.org")]
+        return [x509.DirectoryName(x509.Name([x509.RelativeDistinguishedName(attrs)]))]
+
+    def aik_cert(aik_pub, aaguid, eku_ok=True, san="rdn", san_critical=True, basic_constraints=True):
+        # §8.3.1: v3, EMPTY subject, SAN per TCG EK Credential Profile §3.2.9 (directoryName
+        # holding tpmManufacturer/tpmModel/tpmVersion; encoded by default as one multi-valued RDN,
+        # as some Windows AIK certificates do; critical because the subject is empty, RFC 5280
+        # §4.2.1.6), EKU containing tcg-kp-AIKCertificate, basicConstraints CA:false.
         eku = [OID_TCG_KP_AIK_CERTIFICATE] if eku_ok else [ExtendedKeyUsageOID.CLIENT_AUTH]
-        return (leaf_builder(x509.Name([]), aik_pub, inter)
-                .add_extension(x509.SubjectAlternativeName([x509.DirectoryName(x509.Name([rdn]))]),
-                               critical=True)
+        return (leaf_builder(x509.Name([]), aik_pub, inter, basic_constraints=basic_constraints)
+                .add_extension(x509.SubjectAlternativeName(aik_san(san)), critical=san_critical)
                 .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
                 .add_extension(aaguid_ext(aaguid), critical=False)
                 .sign(inter.key, hashes.SHA256()))
 
-    def build(cred_kind, alg, exponent_field=0, pubarea_key=None, extra_fn=None, eku_ok=True):
+    def build(cred_kind, alg, exponent_field=0, pubarea_key=None, extra_fn=None, **aik_opts):
         cred = new_rsa() if cred_kind == "rsa" else new_ec()
         cer = Ceremony(cred)
         aik = new_rsa() if alg == COSE_RS256 else new_ec()
-        cert = aik_cert(aik.public_key(), cer.aaguid, eku_ok)
+        cert = aik_cert(aik.public_key(), cer.aaguid, **aik_opts)
         pub_area = tpmt_public(pubarea_key or cred.public_key(), exponent_field)
         # §8.3: extraData = hash of attToBeSigned (= authData || clientDataHash) using the hash
         # of "alg" (SHA-256 for both RS256 and ES256).
@@ -645,6 +656,42 @@ def gen_tpm():
         cer, "tpm", stmt, calg, [root], "fail",
         "AIK certificate's Extended Key Usage is id-kp-clientAuth only, without tcg-kp-AIKCertificate "
         "(2.23.133.8.3) required by sec. 8.3.1; everything else valid -> " + E_CERT_INVALID + ".",
+        E_CERT_INVALID)
+
+    cer, stmt, calg = build("rsa", COSE_RS256, san="rdns")
+    out["tpm_aik_san_rdns_ok"] = vector(
+        cer, "tpm", stmt, calg, [root], "ok",
+        "As tpm_rs256_ok, but the AIK SAN directoryName holds tpmManufacturer, tpmModel and "
+        "tpmVersion as three single-valued RDNs (the form of Intel and ST AIK certificates) "
+        "instead of one multi-valued RDN; both forms must be accepted.")
+
+    cer, stmt, calg = build("rsa", COSE_RS256, san="dns_only")
+    out["tpm_aik_san_no_tcg"] = vector(
+        cer, "tpm", stmt, calg, [root], "fail",
+        "AIK certificate's critical SAN holds only a dNSName, no directoryName with the TCG "
+        "attributes. sec. 8.3.1 \"The Subject Alternative Name extension MUST be set as defined in "
+        "[TPMv2-EK-Profile] section 3.2.9\" fails -> " + E_CERT_INVALID + ".",
+        E_CERT_INVALID)
+
+    cer, stmt, calg = build("rsa", COSE_RS256, san="no_version")
+    out["tpm_aik_san_no_version"] = vector(
+        cer, "tpm", stmt, calg, [root], "fail",
+        "AIK SAN directoryName holds tpmManufacturer and tpmModel but no tpmVersion (2.23.133.2.3); "
+        "sec. 8.3.1 / TPMv2-EK-Profile 3.2.9 require all three -> " + E_CERT_INVALID + ".",
+        E_CERT_INVALID)
+
+    cer, stmt, calg = build("rsa", COSE_RS256, san_critical=False)
+    out["tpm_aik_san_not_critical"] = vector(
+        cer, "tpm", stmt, calg, [root], "fail",
+        "AIK SAN is well formed but not critical, although the subject is empty (RFC 5280 sec. "
+        "4.2.1.6, TPMv2-EK-Profile 3.2.9) -> " + E_CERT_INVALID + ".",
+        E_CERT_INVALID)
+
+    cer, stmt, calg = build("rsa", COSE_RS256, basic_constraints=False)
+    out["tpm_aik_no_basic_constraints"] = vector(
+        cer, "tpm", stmt, calg, [root], "fail",
+        "AIK certificate has no Basic Constraints extension. sec. 8.3.1 \"The Basic Constraints "
+        "extension MUST have the CA component set to false\" -> " + E_CERT_INVALID + ".",
         E_CERT_INVALID)
     return out
 
@@ -913,6 +960,8 @@ def chain_check_openssl(x5c, anchors_pem):
             return E_EXPIRED
         if "unable to get local issuer certificate" in msg:
             return E_UNTRUSTED
+        if "Subject empty and Subject Alt Name extension not critical" in msg:
+            return None  # -x509_strict's RFC 5280 check; self_check's "AIK SAN" covers it
         raise AssertionError("unexpected openssl verify failure: " + msg)
 
 
@@ -984,8 +1033,8 @@ def self_check(v: dict):
     inter = x509.load_der_x509_certificate(x5c[1])
     assert leaf.issuer == inter.subject
     assert leaf.version == x509.Version.v3
-    bc = leaf.extensions.get_extension_for_class(x509.BasicConstraints).value
-    req(not bc.ca, "leaf CA:false", E_CERT_INVALID)
+    _, bc = ext_value(leaf, x509.BasicConstraints.oid)
+    req(bc is None or not bc.ca, "leaf CA:false", E_CERT_INVALID)
 
     def aaguid_check():
         e, val = ext_value(leaf, OID_FIDO_AAGUID)
@@ -1006,10 +1055,12 @@ def self_check(v: dict):
         name_alg, pa_pub = parse_tpmt_public(stmt["pubArea"])
         req(spki(pa_pub) == spki(cred_pub), "pubArea key == credentialPublicKey", E_STMT_INVALID)
         req(len(leaf.subject) == 0, "AIK empty subject", E_CERT_INVALID)
+        req(bc is not None, "AIK has basicConstraints", E_CERT_INVALID)
         e, san = ext_value(leaf, x509.SubjectAlternativeName.oid)
-        dn = san.get_values_for_type(x509.DirectoryName)[0]
-        req(e.critical and {a.oid for a in dn} == {OID_TCG_AT_TPM_MANUFACTURER, OID_TCG_AT_TPM_MODEL,
-                                                   OID_TCG_AT_TPM_VERSION}, "AIK SAN", E_CERT_INVALID)
+        tcg = {OID_TCG_AT_TPM_MANUFACTURER, OID_TCG_AT_TPM_MODEL, OID_TCG_AT_TPM_VERSION}
+        dns = san.get_values_for_type(x509.DirectoryName) if san is not None else []
+        req(e is not None and e.critical and any(tcg <= {a.oid for a in dn} for dn in dns),
+            "AIK SAN", E_CERT_INVALID)
         _, eku = ext_value(leaf, x509.ExtendedKeyUsage.oid)
         req(eku is not None and OID_TCG_KP_AIK_CERTIFICATE in list(eku), "AIK EKU", E_CERT_INVALID)
         aaguid_check()
@@ -1062,19 +1113,28 @@ def self_check(v: dict):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="output directory, e.g. tests/data/attestation")
+    ap.add_argument("--only", metavar="NAME[,NAME...]",
+                    help="write only these vectors (file names without .json); every vector is "
+                         "still generated and self-checked. New vectors can be added this way "
+                         "without rewriting the committed ones with new keys.")
     args = ap.parse_args()
+    only = set(args.only.split(",")) if args.only else None
     os.makedirs(args.out, exist_ok=True)
 
     vectors = {}
     for gen in (gen_packed, gen_tpm, gen_android, gen_apple):
         vectors.update(gen())
 
+    if only is not None and not only <= set(vectors):
+        ap.error("unknown vector(s): " + ", ".join(sorted(only - set(vectors))))
     for fname, v in vectors.items():
         fails = self_check(json.loads(json.dumps(v)))
         if v["expect"] == "ok":
             assert fails == [], (fname, fails)
         else:
             assert len(fails) == 1 and fails[0][1] == v["expect_error"], (fname, fails)
+        if only is not None and fname not in only:
+            continue
         path = os.path.join(args.out, fname + ".json")
         with open(path, "w") as f:
             json.dump(v, f, indent=2)
