@@ -307,11 +307,51 @@ static const struct fuzz_vector fuzz_vectors[] = {
 	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
 	    NULL,
 	    0, -1, NULL },
+	{ "attestation/tpm_aik_no_basic_constraints.json", 'r', "example.org", "https://example.org",
+	    "IDNYYkeDrJ1lKOrpYikVwfpTWI3qLVXp7aHm0jo7jQk",
+	    "Z7Evkp6qNzIhlYDNJeoWpoEJdTMBk1XmErcdjXMOYdc",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiSUROWVlrZURySjFsS09y"
+	    "cFlpa1Z3ZnBUV0kzcUxWWHA3YUhtMGpvN2pRayIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
 	{ "attestation/tpm_aik_not_aik.json", 'r', "example.org", "https://example.org",
 	    "brvReW1_IMH6jN8ghTDHVj2ldf-OTvHSi5vvRsJ8fJE",
 	    "ZInXmudpuRuA6JwuswGIBVH3CDhsEu6Hi18Z7KS23n0",
 	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiYnJ2UmVXMV9JTUg2ak44"
 	    "Z2hUREhWajJsZGYtT1R2SFNpNXZ2UnNKOGZKRSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/tpm_aik_san_no_tcg.json", 'r', "example.org", "https://example.org",
+	    "xn_-M4msuyGQVBenFBZwEgw-qFhNq-omszuc0UPBqts",
+	    "RYgo0KZBdD7vJ66U7XBD2ErTWajVfCNE8GM1eWiw9VA",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoieG5fLU00bXN1eUdRVkJl"
+	    "bkZCWndFZ3ctcUZoTnEtb21zenVjMFVQQnF0cyIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/tpm_aik_san_no_version.json", 'r', "example.org", "https://example.org",
+	    "9J7eX0v2zBA1tX1g9rTpNm-O0hMGz5yezt0MqBzfhYY",
+	    "7w1vv3RLe4vYjqp0YMnSnnZwyoOBlXv2XNJG-T63cJM",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiOUo3ZVgwdjJ6QkExdFgx"
+	    "ZzlyVHBObS1PMGhNR3o1eWV6dDBNcUJ6ZmhZWSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/tpm_aik_san_not_critical.json", 'r', "example.org", "https://example.org",
+	    "-kFQ-p37a9qawDxbbZpbIVjqDbErDnkyFUuzcdo-tzU",
+	    "OcRwnojjWI2YhXxkEQbozNcTvE7l_ASGG2e0_NYSITE",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiLWtGUS1wMzdhOXFhd0R4"
+	    "YmJacGJJVmpxRGJFckRua3lGVXV6Y2RvLXR6VSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/tpm_aik_san_rdns_ok.json", 'r', "example.org", "https://example.org",
+	    "zm3HO_FaRqlZ-VeKAzaL2U-8hJ2OwNccIFsw2kR4gRk",
+	    "JwMpOGucNfGBsyouglaOzqFsDr7JB7_8ovzM9MTw1kg",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiem0zSE9fRmFScWxaLVZl"
+	    "S0F6YUwyVS04aEoyT3dOY2NJRnN3MmtSNGdSayIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
 	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
 	    NULL,
 	    0, -1, NULL },
@@ -426,6 +466,27 @@ static const char *const fuzz_anchor_pems[] = {
 	    "67qAZpwwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwCgYIKoZIzj0E\n"
 	    "AwIDSAAwRQIgahZxk3NotQ8NzSrxrrxifnMEyKTLUXVF3RTYdPNr/rYCIQCocYW2\n"
 	    "K3hHhK2ZN+p95/QLTSr+IaizVJVWN8M1Wdrjpw==\n"
+	    "-----END CERTIFICATE-----\n",
+	"-----BEGIN CERTIFICATE-----\n"
+	    "MIIDgjCCAmqgAwIBAgIUVzC+jTQ8DiHaXsrbHnJKs5BP9FcwDQYJKoZIhvcNAQEL\n"
+	    "BQAwWTELMAkGA1UEBhMCQUExIjAgBgNVBAoMGXNzaC1wYXNza2V5cyB0ZXN0IHZl\n"
+	    "Y3RvcnMxJjAkBgNVBAMMHXNzaC1wYXNza2V5cyBUZXN0IFRQTSBSb290IENBMB4X\n"
+	    "DTI1MDEwMTAwMDAwMFoXDTM1MDEwMTAwMDAwMFowWTELMAkGA1UEBhMCQUExIjAg\n"
+	    "BgNVBAoMGXNzaC1wYXNza2V5cyB0ZXN0IHZlY3RvcnMxJjAkBgNVBAMMHXNzaC1w\n"
+	    "YXNza2V5cyBUZXN0IFRQTSBSb290IENBMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A\n"
+	    "MIIBCgKCAQEA1qQRUtuzuszihBimvcQPiEz4LaX7OGAe5h/mn0rYhEqTuIJk+gNy\n"
+	    "A31KBoo8wd1WYB/sCaFE15ARc3VxOtatqOXQj1Qkgxg8h4HjwShyKg6YpNNKMFzz\n"
+	    "R7BACfA2ASJ1OGFy7d1arzGoVrSxrE2ZVqrOvSGL9VqiXCve21YL7ehcj0ULJgwH\n"
+	    "fVU1f6R6YCDlz8gZJoTaUXeJKIt6WqEv+UzkubszllxMWNjOG3b8P5sJ4fsDOFtG\n"
+	    "6lnndm+ZSmbxtvmP6Kat+MP1Ou/68I8jw+hbFr+C102ZsHGasnteg3LmsDn13eUu\n"
+	    "NK1ioTFk3OyQGEkTUz0J0PK0qsPYjLskVQIDAQABo0IwQDAdBgNVHQ4EFgQUpXhl\n"
+	    "C4D9uNTrQePzRDsQNe0U5f4wDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMC\n"
+	    "AQYwDQYJKoZIhvcNAQELBQADggEBAI3oTJabs0qFpXZ3hbbsXIOVuR4zWcXNp1o1\n"
+	    "MfAge56IhxSaCOJZ1AGfLAEXUd9nkFs8WWOvjyRRO9lJLHa1ai7BVvSDkf+lRZB9\n"
+	    "n8+GUxr9u8zQg+S9StUVVRZ+gN8jBXvH+g+EZ/+wIs1VapvQdrLhkjk4ycDRr2oO\n"
+	    "gG0g9OJBgbMNGDRTuKaHAHWjzBf2S0YIt6pS0RIKPtqJotoMBYA52RvUeCOT6pei\n"
+	    "QJqkCMVlyMr6ccoxY3zY3+A1qUeSQioGhXTrqoXAIry+VnYxkKgueQNA89JSBoXe\n"
+	    "helAVeDMLzuQcY6goKzYGAzyJsD6Yjh5yoJcggy+TrxHjqRScWw=\n"
 	    "-----END CERTIFICATE-----\n",
 	"-----BEGIN CERTIFICATE-----\n"
 	    "MIIDgjCCAmqgAwIBAgIUGE+CFF+vZBjAkUes1rTxATgNGtAwDQYJKoZIhvcNAQEL\n"
