@@ -385,6 +385,22 @@ verify_unit() {
 check "systemd-analyze verify passkeyd.service in the root (its ExecStart, ExecReload, man pages)" verify_unit
 check "man -w finds passkeyd(8), passkeyd.conf(5), pam_passkey(8) and passkeyctl(1)" \
   inroot man -w passkeyd.8 passkeyd.conf.5 pam_passkey.8 passkeyctl.1
+# every file the installed manual pages name under /etc/passkeyd or
+# /usr/share/doc, in FILES or SEE ALSO, is where the page says: the
+# packages' layout is not the upstream one (debian/rules fixes the pages)
+man_paths() {
+  local page path named=0 missing=""
+  for page in man8/passkeyd.8 man5/passkeyd.conf.5 man8/pam_passkey.8 man1/passkeyctl.1; do
+    for path in $(zcat "$root/usr/share/man/$page.gz" | sed -n '/^\.Sh FILES/,/^\.Sh /p;/^\.Sh SEE ALSO/,/^\.Sh /p' |
+      grep -oE '(^|[[:space:]])/(etc/passkeyd|usr/share/doc)/[^[:space:],]+' | tr -d ' \t' | sort -u); do
+      named=$((named + 1))
+      [ -e "$root$path" ] || missing="$missing $page:$path"
+    done
+  done
+  echo "$named paths named"
+  [ "$named" -ge 4 ] && [ -z "$missing" ] || { echo "missing:$missing"; return 1; }
+}
+check "every path under /etc/passkeyd and /usr/share/doc that the manual pages' FILES and SEE ALSO name is installed" man_paths
 
 # pam_passkey.so loads and fails closed: a service whose socket nobody serves
 pam_loads() {
