@@ -26,12 +26,6 @@ daemon_socket(void)
 	return passkeyctl_socket != NULL ? passkeyctl_socket : CTL_DEFAULT_SOCKET;
 }
 
-const char *
-daemon_user(void)
-{
-	return passkeyctl_daemon_user != NULL ? passkeyctl_daemon_user : CTL_DEFAULT_DAEMON_USER;
-}
-
 /*
  * The shared rule (common/text.h): valid UTF-8 is kept, so names in any
  * script show as they are; control characters (C0 and C1, such as U+009B
@@ -83,11 +77,15 @@ ask_on(struct ctl_conn *c, const char *sock, const json_t *req, json_t **resp)
 	return EXIT_VERDICT_OK;
 }
 
-/* --daemon-user's uid, or CTL_NO_UID when no account has that name. */
+/*
+ * The uid of passkeyd's account, or CTL_NO_UID when there is none.  A
+ * fixed name, never one from the command line: a sudo rule that lets a
+ * user choose --socket would let them name their own account too.
+ */
 static uid_t
 daemon_uid(void)
 {
-	struct passwd *pw = getpwnam(daemon_user());
+	struct passwd *pw = getpwnam(CTL_DEFAULT_DAEMON_USER);
 
 	return pw != NULL ? pw->pw_uid : CTL_NO_UID;
 }
@@ -96,7 +94,8 @@ daemon_uid(void)
  * Connects and checks who serves the socket: root, passkeyd's account or
  * ourselves.  Root acts on the answers (export --install and remove edit
  * the owner's authorized_keys), so a socket anyone else serves, such as
- * one a sudo rule lets a user name with --socket, is not believed.
+ * one a sudo rule lets a user name with --socket, is not believed.  A
+ * daemon started as root listens as root, whatever account it drops to.
  */
 int
 daemon_connect(const char *sock, struct ctl_conn **c, bool quiet)
@@ -115,8 +114,7 @@ daemon_connect(const char *sock, struct ctl_conn **c, bool quiet)
 		return EXIT_VERDICT_OK;
 	if (!quiet && err == CTL_ERR_UNTRUSTED)
 		fprintf(stderr, "passkeyctl: %s is served by uid %ld, not by root, %s or "
-		    "you: refusing to trust it (--daemon-user names passkeyd's account)\n",
-		    sock, (long)peer, daemon_user());
+		    "you: refusing to trust it\n", sock, (long)peer, CTL_DEFAULT_DAEMON_USER);
 	else if (!quiet)
 		fprintf(stderr, "passkeyctl: %s: %s\n", sock, ctl_err_str(err));
 	ctl_close(*c);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctl_text.h"
 #include "passkeyctl.h"
 
 static const struct {
@@ -38,20 +37,6 @@ static const struct {
 };
 
 const char *passkeyctl_socket;
-const char *passkeyctl_daemon_user;
-
-/* --socket and --daemon-user, alone or as --NAME=VALUE; NULL for others. */
-static const char **
-global_option(const char *arg)
-{
-	size_t n = strcspn(arg, "=");
-
-	if (n == 8 && strncmp(arg, "--socket", n) == 0)
-		return &passkeyctl_socket;
-	if (n == 13 && strncmp(arg, "--daemon-user", n) == 0)
-		return &passkeyctl_daemon_user;
-	return NULL;
-}
 
 int
 usage_error(const char *usage, const char *fmt, ...)
@@ -72,7 +57,7 @@ usage_error(const char *usage, const char *fmt, ...)
 static int
 usage(FILE *f)
 {
-	fprintf(f, "usage: passkeyctl [--socket PATH] [--daemon-user NAME] COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(f, "usage: passkeyctl [--socket PATH] COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-22s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'passkeyctl COMMAND --help' for a command's options.\n");
@@ -83,29 +68,21 @@ int
 main(int argc, char **argv)
 {
 	/* Options of every command that talks to passkeyd may come first. */
-	while (argc >= 2 && strncmp(argv[1], "--", 2) == 0 && argv[1][2] != '\0') {
-		const char **opt = global_option(argv[1]);
-		size_t n = strcspn(argv[1], "=");
+	while (argc >= 2 && strncmp(argv[1], "--socket", 8) == 0) {
 		int used;
 
-		if (opt != NULL && argv[1][n] == '=') {
-			*opt = argv[1] + n + 1;
+		if (argv[1][8] == '=') {
+			passkeyctl_socket = argv[1] + 9;
 			used = 1;
-		} else if (opt != NULL && argc >= 3) {
-			*opt = argv[2];
+		} else if (argv[1][8] == '\0' && argc >= 3) {
+			passkeyctl_socket = argv[2];
 			used = 2;
-		} else if (strcmp(argv[1], "--help") == 0) {
-			break;
 		} else {
 			fprintf(stderr, "passkeyctl: bad option '%s'\n", argv[1]);
 			return usage(stderr);
 		}
 		argc -= used;
 		argv += used;
-	}
-	if (passkeyctl_daemon_user != NULL && !ctl_user_name_valid(passkeyctl_daemon_user)) {
-		fprintf(stderr, "passkeyctl: --daemon-user: not a valid account name\n");
-		return usage(stderr);
 	}
 	if (argc < 2)
 		return usage(stderr);

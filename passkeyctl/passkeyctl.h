@@ -21,8 +21,6 @@ int cmd_sessions(int argc, char **argv);
 
 /* --socket given before the command, or NULL: passkeyd's control socket. */
 extern const char *passkeyctl_socket;
-/* --daemon-user given before the command, or NULL: passkeyd's account. */
-extern const char *passkeyctl_daemon_user;
 
 /* Prints "passkeyctl: MESSAGE" (when fmt is not NULL) and usage; returns EXIT_USAGE. */
 int usage_error(const char *usage, const char *fmt, ...)
@@ -38,11 +36,9 @@ int usage_error(const char *usage, const char *fmt, ...)
 
 /* --socket, or the default. */
 const char *daemon_socket(void);
-/* --daemon-user, or the default account ("passkeyd"). */
-const char *daemon_user(void);
 struct ctl_conn;
 /*
- * Connects to sock and checks that root, daemon_user() or we serve it;
+ * Connects to sock and checks that root, passkeyd's account or we serve it;
  * EXIT_VERDICT_OK, or EXIT_VERDICT_REJECTED after saying why (unless quiet).
  */
 int daemon_connect(const char *sock, struct ctl_conn **c, bool quiet);
