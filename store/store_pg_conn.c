@@ -351,9 +351,16 @@ setup_check_writable(PGconn *c, char *msg, size_t msglen)
 void
 pg_settings_sql(const struct pg_settings *set, char *sql, size_t len)
 {
-	/* the instance is [0-9a-f] only (store_set_instance): it goes in as it is */
+	/*
+	 * The instance is [0-9a-f] only (store_set_instance): it goes in as it
+	 * is.  READ COMMITTED whatever the role's or database's default: a
+	 * statement after a row lock must see what the lock's holder committed
+	 * (pg_below_bound, pg_cred_remove's last-passkey rule), where REPEATABLE
+	 * READ would count from the transaction's first snapshot.
+	 */
 	snprintf(sql, len, "SET statement_timeout = %d; SET lock_timeout = %d; "
-	    "SET synchronous_commit = %s; SET pk.instance = '%s'", set->stmt_ms, set->lock_ms,
+	    "SET synchronous_commit = %s; SET default_transaction_isolation = 'read committed'; "
+	    "SET pk.instance = '%s'", set->stmt_ms, set->lock_ms,
 	    set->lazy_commit ? "off" : "on", set->instance);
 }
 

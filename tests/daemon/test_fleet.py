@@ -1406,18 +1406,24 @@ def test_requester(f, alice):
     ok(s.get("state") == "approved", "requester: host A is told approved", s)
 
 
+def give_passkeys(f, user, n, mark):
+    """user gets n passkeys straight in the database (IDs start with the
+    byte mark, two hex digits), and a handle."""
+    f.pg.query(f.uri, "INSERT INTO users (name, handle, created) VALUES"
+               f" ('{user}', decode(repeat('{mark}', 32), 'hex'), 1)")
+    f.pg.query(f.uri, "INSERT INTO credentials (id, user_name, alg, pubkey_cose, fmt, aaguid,"
+               " uv, be, bs, attestation, created, id_hash) SELECT"
+               f" decode('{mark}' || lpad(to_hex(g), 8, '0'), 'hex'), '{user}', -7, '\\x01',"
+               " 'none', decode(repeat('00', 16), 'hex'), false, false, false, 'none', g,"
+               f" md5(g::text) FROM generate_series(1, {n}) g")
+
+
 def test_passkey_bound(f):
     """A registration past max_passkeys_per_user (100 by default) is
     refused at its begin, in a fleet off the loop, before the ceremony's
     row is added: the worker counts the user's passkeys in the database."""
     u7 = f.w2.uid_of("u7")
-    f.pg.query(f.uri, "INSERT INTO users (name, handle, created) VALUES"
-               " ('u7', decode(repeat('c7', 32), 'hex'), 1)")
-    f.pg.query(f.uri, "INSERT INTO credentials (id, user_name, alg, pubkey_cose, fmt, aaguid,"
-               " uv, be, bs, attestation, created, id_hash) SELECT"
-               " decode('c7' || lpad(to_hex(g), 8, '0'), 'hex'), 'u7', -7, '\\x01', 'none',"
-               " decode(repeat('00', 16), 'hex'), false, false, false, 'none', g, md5(g::text)"
-               " FROM generate_series(1, 100) g")
+    give_passkeys(f, "u7", 100, "c7")
     r = f.w2.ctl({"op": "register_begin"}, uid=u7)
     rows = f.pg.query(f.uri, "SELECT count(*) FROM ceremonies WHERE user_name = 'u7'")
     ok(r.get("error") == "limit_passkeys" and rows == [["0"]],
@@ -1430,25 +1436,27 @@ def test_passkey_bound(f):
 def test_passkey_bound_race(f):
     """Two registrations of one user, finished at once at two web instances,
     when the user has one place left (99 of 100): one takes it, the other
-    is limit_passkeys.  A session holds the credentials table against
+    is limit_passkeys, even where the database's default isolation is
+    REPEATABLE READ.  A session holds the credentials table against
     inserts (SHARE) while both finish, so each has counted before either
     inserts unless the count waits for the user's lock.  Before, both
     counted 99 and the user ended with 101."""
     u8 = f.w2.uid_of("u8")
-    f.pg.query(f.uri, "INSERT INTO users (name, handle, created) VALUES"
-               " ('u8', decode(repeat('c8', 32), 'hex'), 1)")
-    f.pg.query(f.uri, "INSERT INTO credentials (id, user_name, alg, pubkey_cose, fmt, aaguid,"
-               " uv, be, bs, attestation, created, id_hash) SELECT"
-               " decode('c8' || lpad(to_hex(g), 8, '0'), 'hex'), 'u8', -7, '\\x01', 'none',"
-               " decode(repeat('00', 16), 'hex'), false, false, false, 'none', g, md5(g::text)"
-               " FROM generate_series(1, 99) g")
-    # web 1 was killed (test_web_killed): a third instance on its role
-    w3 = td.Daemon(f.tmp, "web-3", store=f.pg.uri_of("fleet", "pkt_web1"), origin=f.origin,
-                   extra="hostname = login.example\n")
+    give_passkeys(f, "u8", 99, "c8")
+    # two fresh instances (web 1 was killed by test_web_killed), on a
+    # database whose default isolation a DBA set to REPEATABLE READ: the
+    # count after the lock must still see the first one's passkey
+    f.pg.query(f.uri, "ALTER DATABASE fleet SET default_transaction_isolation = 'repeatable read'")
+    webs = []
     try:
-        race_two_instances(f, u8, (("web 3", w3), ("web 2", f.w2)))
+        for role in ("pkt_web1", "pkt_web2"):
+            webs.append(td.Daemon(f.tmp, f"web-race-{role}", store=f.pg.uri_of("fleet", role),
+                                  origin=f.origin, extra="hostname = login.example\n"))
+        race_two_instances(f, u8, (("web 3", webs[0]), ("web 4", webs[1])))
     finally:
-        w3.stop()
+        for w in webs:
+            w.stop()
+        f.pg.query(f.uri, "ALTER DATABASE fleet RESET default_transaction_isolation")
 
 
 def race_two_instances(f, u8, webs):
