@@ -307,6 +307,14 @@ static const struct fuzz_vector fuzz_vectors[] = {
 	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
 	    NULL,
 	    0, -1, NULL },
+	{ "attestation/packed_no_basic_constraints.json", 'r', "example.org", "https://example.org",
+	    "v3HOeWU17-CZPOeQeoOf2_YYpIXkbXa3efV6I9SJeBU",
+	    "UjMhvPVqAYF6l4GlFyudAz6pLcw0GTWWMOy_ZvM9DEU",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoidjNIT2VXVTE3LUNaUE9l"
+	    "UWVvT2YyX1lZcElYa2JYYTNlZlY2STlTSmVCVSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
 	{ "attestation/tpm_aik_no_basic_constraints.json", 'r', "example.org", "https://example.org",
 	    "IDNYYkeDrJ1lKOrpYikVwfpTWI3qLVXp7aHm0jo7jQk",
 	    "Z7Evkp6qNzIhlYDNJeoWpoEJdTMBk1XmErcdjXMOYdc",
@@ -466,6 +474,19 @@ static const char *const fuzz_anchor_pems[] = {
 	    "67qAZpwwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwCgYIKoZIzj0E\n"
 	    "AwIDSAAwRQIgahZxk3NotQ8NzSrxrrxifnMEyKTLUXVF3RTYdPNr/rYCIQCocYW2\n"
 	    "K3hHhK2ZN+p95/QLTSr+IaizVJVWN8M1Wdrjpw==\n"
+	    "-----END CERTIFICATE-----\n",
+	"-----BEGIN CERTIFICATE-----\n"
+	    "MIIB/DCCAaKgAwIBAgIUXN4tEm/yjHms9VevRJC73h4JYdkwCgYIKoZIzj0EAwIw\n"
+	    "XDELMAkGA1UEBhMCQUExIjAgBgNVBAoMGXNzaC1wYXNza2V5cyB0ZXN0IHZlY3Rv\n"
+	    "cnMxKTAnBgNVBAMMIHNzaC1wYXNza2V5cyBUZXN0IFBhY2tlZCBSb290IENBMB4X\n"
+	    "DTI1MDEwMTAwMDAwMFoXDTM1MDEwMTAwMDAwMFowXDELMAkGA1UEBhMCQUExIjAg\n"
+	    "BgNVBAoMGXNzaC1wYXNza2V5cyB0ZXN0IHZlY3RvcnMxKTAnBgNVBAMMIHNzaC1w\n"
+	    "YXNza2V5cyBUZXN0IFBhY2tlZCBSb290IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0D\n"
+	    "AQcDQgAE7FQ6fTZMwWJBxUs7gCvetzr1n42nmxhhFVCMWCbFKi3ybj1PgYHsIZOQ\n"
+	    "G/dZ1LcIo2gT03twxoLxXyWRAhz5k6NCMEAwHQYDVR0OBBYEFH56ZHhT9nD3jNJ2\n"
+	    "DaOl9H389pUxMA8GA1UdEwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQDAgEGMAoGCCqG\n"
+	    "SM49BAMCA0gAMEUCIFnGRS/F+MAK1NF/N30xzhJjxOwlp5IpiQHXpJk8GdCAAiEA\n"
+	    "6rF2zVT+TjpWwzUANmQlnqkf0wEDrYnkQ+FyTqZ/BY0=\n"
 	    "-----END CERTIFICATE-----\n",
 	"-----BEGIN CERTIFICATE-----\n"
 	    "MIIDgjCCAmqgAwIBAgIUVzC+jTQ8DiHaXsrbHnJKs5BP9FcwDQYJKoZIhvcNAQEL\n"

@@ -12,7 +12,7 @@
 #include "rp_fido2.h"
 #include "rp_internal.h"
 
-/* §8.2.1: v3, subject C/O/OU="Authenticator Attestation"/CN, not a CA. */
+/* §8.2.1: v3, subject C/O/OU="Authenticator Attestation"/CN, basicConstraints cA FALSE. */
 static int
 check_leaf(X509 *leaf, const uint8_t *aaguid)
 {
@@ -25,7 +25,7 @@ check_leaf(X509 *leaf, const uint8_t *aaguid)
 	    X509_NAME_get_index_by_NID(subj, NID_commonName, -1) < 0 ||
 	    X509_NAME_get_text_by_NID(subj, NID_organizationalUnitName, ou, sizeof(ou)) < 0 ||
 	    strcmp(ou, "Authenticator Attestation") != 0 ||
-	    (X509_get_extension_flags(leaf) & EXFLAG_CA) != 0)
+	    !rp_x509_is_end_entity(leaf))
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	return rp_x509_check_aaguid(leaf, aaguid);
 }

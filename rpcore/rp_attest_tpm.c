@@ -240,29 +240,13 @@ has_tpm_san(X509 *cert)
 	return found;
 }
 
-/*
- * §8.3.1: "The Basic Constraints extension MUST have the CA component set
- * to false", so the extension must be there.  EXFLAG_CA alone would pass a
- * certificate without it, or with one OpenSSL could not decode.
- */
-static bool
-is_end_entity(X509 *cert)
-{
-	BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(cert, NID_basic_constraints, NULL, NULL);
-	bool ok = bc != NULL && !bc->ca;
-
-	BASIC_CONSTRAINTS_free(bc);
-	ERR_clear_error();
-	return ok;
-}
-
 /* §8.3.1 AIK certificate requirements. */
 static int
 check_aik_cert(X509 *aik, const uint8_t *aaguid)
 {
 	if (X509_get_version(aik) != X509_VERSION_3 ||
 	    X509_NAME_entry_count(X509_get_subject_name(aik)) != 0 ||
-	    !has_tpm_san(aik) || !has_aik_eku(aik) || !is_end_entity(aik))
+	    !has_tpm_san(aik) || !has_aik_eku(aik) || !rp_x509_is_end_entity(aik))
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	return rp_x509_check_aaguid(aik, aaguid);
 }

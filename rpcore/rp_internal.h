@@ -124,6 +124,7 @@ int rp_x5c_load(const cbor_item_t *x5c, struct rp_x5c *out);
 void rp_x5c_clear(struct rp_x5c *);
 int rp_x5c_chain_verdict(const rp_policy_t *, const struct rp_x5c *, int *attestation);
 int rp_x509_check_aaguid(X509 *, const uint8_t *aaguid);
+bool rp_x509_is_end_entity(X509 *);
 const ASN1_OCTET_STRING *rp_x509_ext_value(X509 *, const char *oid);
 bool rp_x509_key_matches(X509 *, const rp_pubkey_t *);
 

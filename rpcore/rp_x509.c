@@ -146,6 +146,24 @@ rp_x509_ext_value(X509 *cert, const char *oid)
 }
 
 /*
+ * §8.2.1 (packed) and §8.3.1 (TPM AIK): "The Basic Constraints extension
+ * MUST have the CA component set to false", so the extension must be
+ * there (EXFLAG_BCONS): EXFLAG_CA alone passed a leaf without one, or
+ * with one OpenSSL could not decode (EXFLAG_INVALID, which any known
+ * extension that fails to decode sets; no real leaf surveyed has it).
+ * Critical or not: Solo 2, ATKey and eWBM leaves mark it non-critical.
+ * OpenSSL's own decoding, not strict DER: Chrome 89-90's virtual
+ * authenticator encodes cA FALSE explicitly, and it decodes here.
+ */
+bool
+rp_x509_is_end_entity(X509 *cert)
+{
+	uint32_t flags = X509_get_extension_flags(cert);
+
+	return (flags & (EXFLAG_BCONS | EXFLAG_CA | EXFLAG_INVALID)) == EXFLAG_BCONS;
+}
+
+/*
  * id-fido-gen-ce-aaguid, when present, must be a non-critical OCTET STRING
  * holding the authenticator's AAGUID (WebAuthn L3 §8.2.1).
  */

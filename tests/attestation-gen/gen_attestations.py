@@ -378,7 +378,7 @@ def make_intermediate(cn, key, issuer: CA, nb=NOT_BEFORE, na=NOT_AFTER) -> CA:
 
 def leaf_builder(subject, pub, issuer: CA, nb=NOT_BEFORE, na=NOT_AFTER, basic_constraints=True):
     b = _builder(subject, issuer.cert.subject, pub, nb, na)
-    if basic_constraints:  # False only for tpm_aik_no_basic_constraints
+    if basic_constraints:  # False only for the *_no_basic_constraints vectors
         b = b.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
     return (b.add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
                             critical=True)  # digitalSignature
@@ -459,10 +459,11 @@ def gen_packed():
     leaf_subject = name("ssh-passkeys Synthetic Packed Authenticator",
                         ou="Authenticator Attestation")
 
-    def build(leaf_aaguid=None, nb=NOT_BEFORE, na=NOT_AFTER):
+    def build(leaf_aaguid=None, nb=NOT_BEFORE, na=NOT_AFTER, basic_constraints=True):
         cer = Ceremony(new_ec())
         att_key = new_ec()
-        leaf = (leaf_builder(leaf_subject, att_key.public_key(), inter, nb, na)
+        leaf = (leaf_builder(leaf_subject, att_key.public_key(), inter, nb, na,
+                             basic_constraints=basic_constraints)
                 .add_extension(aaguid_ext(leaf_aaguid or cer.aaguid), critical=False)
                 .sign(inter.key, hashes.SHA256()))
         # §8.2 signing: sig over authenticatorData || clientDataHash, with the
@@ -499,6 +500,14 @@ def gen_packed():
         "Leaf id-fido-gen-ce-aaguid extension (%s) differs from the authData aaguid; sec. 8.2 verification "
         "\"verify that the value of this extension matches the aaguid in authenticatorData\" -> "
         "%s." % (wrong.hex(), E_CERT_INVALID),
+        E_CERT_INVALID)
+
+    cer, stmt = build(basic_constraints=False)
+    out["packed_no_basic_constraints"] = vector(
+        cer, "packed", stmt, COSE_ES256, [root], "fail",
+        "Leaf attestation certificate has no Basic Constraints extension. sec. 8.2.1 \"The Basic "
+        "Constraints extension MUST have the CA component set to false\": absent is not false -> "
+        + E_CERT_INVALID + ".",
         E_CERT_INVALID)
     return out
 
@@ -1045,6 +1054,7 @@ def self_check(v: dict):
     if fmt == "packed":  # §8.2, §8.2.1
         assert set(stmt) == {"alg", "sig", "x5c"}
         req(verify_sig(leaf.public_key(), stmt["alg"], stmt["sig"], tbs), "packed sig", E_STMT_INVALID)
+        req(bc is not None, "packed leaf has basicConstraints", E_CERT_INVALID)
         subj = {a.oid: a.value for a in leaf.subject}
         req(subj.get(NameOID.ORGANIZATIONAL_UNIT_NAME) == "Authenticator Attestation"
             and NameOID.COUNTRY_NAME in subj and NameOID.ORGANIZATION_NAME in subj
