@@ -98,7 +98,7 @@ summary() {
 meson_run() {
   local kind=$1 name=$2 dir=$3 log=$4
   shift 4
-  local list console rc out last p f s n src
+  local list console rc out last p f s n src t=$SECONDS
   rm -f "$log" "${log%.json}.txt"
   list=$(mktemp)
   console="$dir/meson-logs/console-$name.txt"
@@ -124,7 +124,7 @@ meson_run() {
     return
   fi
   p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[3]} n=${BASH_REMATCH[4]}
-  echo "   -> $p passed, $f failed, $s skipped in $n tests (meson test exit $rc; output: $console)"
+  echo "   -> $p passed, $f failed, $s skipped in $n tests, $((SECONDS - t)) s (meson test exit $rc; output: $console)"
   if [ "$kind" = distinct ]; then
     d_pass=$((d_pass + p)) d_fail=$((d_fail + f)) d_skip=$((d_skip + s))
   else
@@ -142,15 +142,15 @@ meson_run() {
 
 # one_shot NAME COMMAND...: a whole step that is one distinct check
 one_shot() {
-  local name=$1
+  local name=$1 t=$SECONDS
   shift
   if "$@"; then
     d_pass=$((d_pass + 1))
-    echo "   -> $name: ok"
+    echo "   -> $name: ok, $((SECONDS - t)) s"
   else
     d_fail=$((d_fail + 1))
     oneshot_failed+=("$name")
-    echo "   -> $name: FAILED"
+    echo "   -> $name: FAILED, $((SECONDS - t)) s"
   fi
 }
 
@@ -168,6 +168,7 @@ if ! bash scripts/build.sh; then
   exit 1
 fi
 step_ok build
+echo "   -> dependencies and build: $SECONDS s"
 
 echo "== unit, CLI, daemon and acceptance tests"
 meson_run distinct meson build build/meson-logs/testlog.json
