@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addrkey.h"
 #include "client_key.h"
 #include "clock.h"
 #include "ctl_text.h"
@@ -255,17 +256,21 @@ client_key_of(const struct login_request *r)
 
 /*
  * The re-approval window a login may open or use: seconds, or 0 when it
- * may not.  With no address there is no client to name; a key the
- * service requires must be there; a client, service or host name the
- * store cannot keep opens none (rather than failing the approval).
+ * may not.  With no address there is no client to name, and an address
+ * that is the host itself names none either: every local account comes
+ * from there (sudo's pam_rhost, ssh to localhost), so there only a key
+ * can name the client, whatever reuse_key says.  A key the service
+ * requires must be there; a client, service or host name the store
+ * cannot keep opens none (rather than failing the approval).
  */
 static unsigned
 reuse_seconds(struct passkeyd *d, const struct login_request *r)
 {
 	unsigned s = r->reuse < d->cfg.reuse_max ? r->reuse : d->cfg.reuse_max;
+	int keyless = client_key_of(r)[0] == '\0';
 
 	if (s == 0 || !store_window_client_ok(r->service, r->rhost) ||
-	    (r->key_required && client_key_of(r)[0] == '\0') ||
+	    (keyless && (r->key_required || addr_is_this_host(r->rhost, d->cfg.hostname))) ||
 	    !text_hostname_chars(d->cfg.hostname, 253))
 		return 0;
 	return s;

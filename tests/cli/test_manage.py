@@ -725,6 +725,38 @@ def test_windows(ctl, d):
        "windows: the audit log has each opening, reuse and revocation", rows)
 
 
+def test_local_windows(ctl, d):
+    """An address that is the host itself names no client: every local
+    account comes from there (sudo with Defaults pam_rhost gives the host's
+    name; ssh alice@localhost gives 127.0.0.1).  Without a key no window
+    opens there, even with reuse_key=optional, so mallory's sudo cannot
+    ride alice's approval.  With the client's key it does (the key names
+    the client), and a remote address alone still does (optional)."""
+    m2 = USERS[1]
+    auth = SoftAuthenticator()
+    cred, j = add_passkey(ctl, d.origin, m2, auth)
+    ok(cred is not None, "local windows: pkt-m2 registers a passkey", j)
+    key, _ = ssh_key_line(9)
+    for here, service in ((socket.gethostname(), "sudo"), ("127.0.0.1", "sshd"), ("::1", "sshd")):
+        j = begin_window(d, m2, None, need="optional", rhost=here, service=service, reuse=600)
+        ok(j.get("kind") == "login" and approve_login(d, j, auth, cred),
+           f"local windows: {service} from {here}, reuse_key=optional, no key: approved", j)
+        r = begin_window(d, m2, None, need="optional", rhost=here, service=service, reuse=600)
+        ok(r.get("kind") == "login", f"local windows: the next one from {here} needs the"
+           " browser again: no window opened", r)
+        d.abandon(r.get("token", ""))
+    j = begin_window(d, m2, key, need="optional", rhost="127.0.0.1", reuse=600)
+    ok(j.get("kind") == "login" and approve_login(d, j, auth, cred),
+       "local windows: from 127.0.0.1 with the client's key: approved")
+    r = begin_window(d, m2, key, need="optional", rhost="127.0.0.1", reuse=600)
+    ok(r.get("kind") == "reused", "local windows: that key from 127.0.0.1 again: reused", r)
+    rc, mine, err = ctl.json("sessions", user=m2)
+    ok(rc == 0 and [w["rhost"] for w in mine or []] == ["127.0.0.1"] and mine[0]["client_key"],
+       "local windows: pkt-m2's only window is the keyed one", (rc, mine, err))
+    rc, out, err = ctl.run("sessions", "revoke", "--all", user=m2)
+    ok(rc == 0, "local windows: pkt-m2 ends it", (rc, err))
+
+
 FAKE_SERVER = r"""
 import json, socket, sys
 path, log = sys.argv[1], sys.argv[2]
@@ -822,6 +854,8 @@ def main():
             test_untrusted_socket(tmp)
         with group("test_windows"):
             test_windows(ctl, d)
+        with group("test_local_windows"):
+            test_local_windows(ctl, d)
         creds = None
         with group("test_export"):
             creds = test_export(ctl, d, tmp)
