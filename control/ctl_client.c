@@ -173,11 +173,9 @@ ctl_peer_trusted(const struct ctl_conn *c, uid_t daemon_uid, uid_t self_uid, uid
 {
 	int err;
 
-	*peer = CTL_NO_UID;
-	if ((err = ctl_peer_uid(c, peer)) != CTL_OK) {
-		*peer = CTL_NO_UID;
+	*peer = CTL_NO_UID;	/* ctl_peer_uid sets it only when it answers */
+	if ((err = ctl_peer_uid(c, peer)) != CTL_OK)
 		return err;
-	}
 	if (*peer == 0 || (*peer != CTL_NO_UID &&
 	    (*peer == daemon_uid || *peer == self_uid)))
 		return CTL_OK;

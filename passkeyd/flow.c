@@ -115,18 +115,15 @@ struct publish {
  * Every options page lists all of the user's passkeys, on the loop: with
  * no bound a local user could register passkeys by the thousand
  * (passkeyctl add and a scripted authenticator) until each of its pages
- * held the loop for a second, and stall everyone's logins.  *at: the
- * user has bound passkeys or more (0 when the count failed).  One indexed
- * count, small now that the bound keeps it so.
+ * held the loop for a second, and stall everyone's logins.  1 when the
+ * user has bound passkeys or more; 0 when the count failed, which leaves
+ * it to the registration's own (store_cred_register).  One indexed count,
+ * small now that the bound keeps it so.
  */
-static store_err_t
-passkeys_at_bound(store_t *st, const char *user, unsigned bound, int *at)
+static int
+passkeys_at_bound(store_t *st, const char *user, unsigned bound)
 {
-	size_t n = 0;
-	store_err_t err = store_cred_count_user(st, user, &n);
-
-	*at = err == STORE_OK && n >= bound;
-	return err;
+	return store_cred_below_bound(st, user, bound) == STORE_ERR_LIMIT;
 }
 
 static store_err_t
@@ -135,8 +132,7 @@ publish_call(store_t *st, void *arg)
 	struct publish *p = arg;
 
 	/* a registration past the bound would fail at its finish: say so now */
-	if (p->max_passkeys > 0)
-		(void)passkeys_at_bound(st, p->row.user, p->max_passkeys, &p->over_bound);
+	p->over_bound = passkeys_at_bound(st, p->row.user, p->max_passkeys);
 	if (p->over_bound)
 		return STORE_OK;
 	p->add_err = store_ceremony_add(st, &p->row, p->refusal, sizeof(p->refusal));
@@ -820,7 +816,6 @@ flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
     struct ceremony **out)
 {
 	enum ctl_refusal err;
-	int at;
 
 	/*
 	 * A registration past max_passkeys_per_user would fail at its finish,
@@ -828,8 +823,7 @@ flow_register_begin(struct passkeyd *d, const char *user, uid_t owner,
 	 * it to that check, which is in the registration's own transaction.
 	 */
 	*out = NULL;
-	(void)passkeys_at_bound(d->store, user, d->cfg.max_passkeys_per_user, &at);
-	if (at)
+	if (passkeys_at_bound(d->store, user, d->cfg.max_passkeys_per_user))
 		err = CTL_REFUSAL_LIMIT_PASSKEYS;
 	else
 		err = begin(d, register_spec(d, user, owner), 0, out);

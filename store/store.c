@@ -449,6 +449,19 @@ store_cred_count_user(store_t *st, const char *user, size_t *count)
 }
 
 store_err_t
+store_cred_below_bound(store_t *st, const char *user, unsigned max)
+{
+	size_t n = 0;
+	store_err_t err;
+
+	if (max == 0)
+		return STORE_OK;
+	if ((err = store_cred_count_user(st, user, &n)) != STORE_OK)
+		return err;
+	return n < max ? STORE_OK : STORE_ERR_LIMIT;
+}
+
+store_err_t
 store_cred_record_use(store_t *st, const unsigned char *id, size_t id_len,
     uint32_t sign_count, int must_grow, int bs, int64_t when, const char *addr)
 {

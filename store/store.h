@@ -228,6 +228,12 @@ store_err_t store_cred_find(store_t *st, const char *user, const char *hex_prefi
 void store_id_hash(const unsigned char *id, size_t len, char out[STORE_ID_HASH_LEN + 1]);
 store_err_t store_cred_count_user(store_t *st, const char *user, size_t *count);
 /*
+ * STORE_OK when user has fewer than max passkeys (max 0: no bound, nothing
+ * counted), STORE_ERR_LIMIT when they have max or more, else the count's
+ * error.  The backends' cred_register asks it in its transaction.
+ */
+store_err_t store_cred_below_bound(store_t *st, const char *user, unsigned max);
+/*
  * After a verified assertion only: new count, BS flag, time and address.
  * With must_grow, the count is a compare-and-set: it is stored only while
  * the stored count is still below it (or both are 0, an authenticator

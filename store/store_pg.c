@@ -1230,28 +1230,22 @@ pg_enroll_check(struct store_pg *pg, const char *user, int64_t now, int lock, in
 }
 
 static store_err_t pg_enroll_remove(store_t *st, const char *user);
-static store_err_t pg_cred_count_user(store_t *st, const char *user, size_t *count);
 
 /*
- * The user's passkeys below max (0: no bound), else STORE_ERR_LIMIT,
- * counted under the user's row lock (the row exists: the registration
- * made it).  Under READ COMMITTED two registrations of one user on two
- * instances would otherwise each count before the other's insert, and
- * both take the last place; the second now waits, then counts the
- * first's passkey.
+ * store_cred_below_bound under the user's row lock (the row exists: the
+ * registration made it).  Under READ COMMITTED two registrations of one
+ * user on two instances would otherwise each count before the other's
+ * insert, and both take the last place; the second now waits, then counts
+ * the first's passkey.
  */
 static store_err_t
 pg_below_bound(store_t *st, const char *user, unsigned max)
 {
-	size_t n = 0;
 	store_err_t err;
 
-	if (max == 0)
-		return STORE_OK;
-	if ((err = pg_user_lock(pg_of(st), user)) != STORE_OK ||
-	    (err = pg_cred_count_user(st, user, &n)) != STORE_OK)
+	if (max > 0 && (err = pg_user_lock(pg_of(st), user)) != STORE_OK)
 		return err;
-	return n < max ? STORE_OK : STORE_ERR_LIMIT;
+	return store_cred_below_bound(st, user, max);
 }
 
 static store_err_t

@@ -976,26 +976,6 @@ sq_cred_add(store_t *st, const struct store_credential *cred)
 static store_err_t sq_enroll_pending(store_t *, const char *, int64_t, int *);
 static store_err_t sq_enroll_remove(store_t *, const char *);
 
-static store_err_t sq_cred_count_user(store_t *, const char *, size_t *);
-
-/*
- * The user's passkeys below max (0: no bound), else STORE_ERR_LIMIT.  In
- * the registration's write transaction, which SQLite runs one at a time,
- * so no other registration can add one between the count and the insert.
- */
-static store_err_t
-sq_below_bound(store_t *st, const char *user, unsigned max)
-{
-	size_t n = 0;
-	store_err_t err;
-
-	if (max == 0)
-		return STORE_OK;
-	if ((err = sq_cred_count_user(st, user, &n)) != STORE_OK)
-		return err;
-	return n < max ? STORE_OK : STORE_ERR_LIMIT;
-}
-
 static store_err_t
 sq_cred_register(store_t *st, const struct store_credential *cred,
     const unsigned char handle[STORE_USER_HANDLE_LEN], int consume_enrollment,
@@ -1019,8 +999,10 @@ sq_cred_register(store_t *st, const struct store_credential *cred,
 	/* the authenticator keeps the handle it was given as user.id */
 	if (err == STORE_OK && memcmp(stored, handle, sizeof(stored)) != 0)
 		err = STORE_ERR_CONFLICT;
+	/* the bound: write transactions run one at a time, so no other
+	 * registration adds a passkey between this count and the insert */
 	if (err == STORE_OK)
-		err = sq_below_bound(st, cred->user, max_per_user);
+		err = store_cred_below_bound(st, cred->user, max_per_user);
 	if (err == STORE_OK)
 		err = sq_cred_insert(sq, cred);
 	if (err == STORE_OK && consume_enrollment)
