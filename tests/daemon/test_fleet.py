@@ -77,7 +77,7 @@ import test_daemon as td  # noqa: E402  (reads PASSKEYD from sys.argv[1])
 import soft_authenticator as sa  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 from daemon import as_uid  # noqa: E402
-from tap import ok, note, group, plan, skip_all, free_port  # noqa: E402
+from tap import ok, note, group, plan, skip, skip_all, free_port  # noqa: E402
 
 PASSKEYD = os.path.abspath(sys.argv[1])
 PASSKEYCTL = os.path.abspath(sys.argv[2])
@@ -1340,8 +1340,9 @@ def test_full_offload(f):
     instance of its own takes 4100 held requests (the queue holds 4096)."""
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # a skip, not a pass: under CI=true scripts/test.sh counts it a failure
     if hard != resource.RLIM_INFINITY and hard < 4400:
-        ok(True, f"full offload: skipped, this machine allows {hard} open files (4400 needed)")
+        skip("full offload", f"this machine allows {hard} open files (4400 needed)")
         return
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 4400), hard))
     w3 = td.Daemon(f.tmp, "web-3", store=f.pg.uri_of("fleet", "pkt_web1"), origin=f.origin,
