@@ -37,6 +37,8 @@ CM_FAILED_NAME = re.compile(r"^\[  FAILED  \] (?!\d+ test\(s\))(.+)$", re.M)
 TAP_LINE = re.compile(r"^(not ok|ok)\b[ \t]*(\d+)?[ \t]*(?:-[ \t]*)?([^#\n]*?)[ \t]*(?:#[ \t]*(.*))?$",
                       re.M)
 TAP_PLAN = re.compile(r"^1\.\.(\d+)[ \t]*(?:#[ \t]*(.*))?$", re.M)
+DIAG_LINES = 3
+DIAG_WIDTH = 400
 TAP_BAIL = re.compile(r"^Bail out!(.*)$", re.M)
 GOOD_RESULTS = ("OK", "EXPECTEDFAIL", "SKIP")
 SHOW = 8  # failed/skipped checks listed per test
@@ -81,11 +83,23 @@ def cmocka(c, out):
                      + (f"; the last one started: {last[-1]}" if last else "") + ")")
 
 
+def diag_after(out, end):
+    """The first DIAG_LINES comment lines right after a failed TAP line, each
+    cut to DIAG_WIDTH: what the check saw, so that a CI log names it."""
+    lines = []
+    for line in out[end:].lstrip("\n").split("\n"):
+        if not line.startswith("#") or len(lines) == DIAG_LINES:
+            break
+        lines.append(line if len(line) <= DIAG_WIDTH else line[:DIAG_WIDTH] + " ...")
+    return lines
+
+
 def tap(c, out):
-    lines = TAP_LINE.findall(out)
+    matches = list(TAP_LINE.finditer(out))
+    lines = [m.groups(default="") for m in matches]
     plans = TAP_PLAN.findall(out)
     shown_f = shown_s = 0
-    for status, num, name, directive in lines:
+    for m, (status, num, name, directive) in zip(matches, lines):
         d = directive.strip().lower()
         if d.startswith("skip") or d.startswith("todo"):
             # a TODO check is known to fail, or passes by luck: not a pass
@@ -95,7 +109,11 @@ def tap(c, out):
         elif status == "ok":
             c.passed += 1
         else:
-            c.fail(1, f"not ok {num} - {name}" if shown_f < SHOW else None)
+            why = None
+            if shown_f < SHOW:
+                why = "\n".join([f"not ok {num} - {name}"]
+                                 + ["  " + d for d in diag_after(out, m.end())])
+            c.fail(1, why)
             shown_f += 1
     for why in TAP_BAIL.findall(out):
         c.fail(1, f"Bail out!{why}")
@@ -185,7 +203,7 @@ def main(argv):
             print(f"   {tag} {c.name}: {c.passed} passed, {c.failed} failed, {c.skipped} skipped")
             for why in c.why_failed + c.why_skipped:
                 if why:
-                    print(f"        {why}")
+                    print("        " + why.replace("\n", "\n        "))
     for m in missing:
         print(f"   FAIL {m}: expected, but not in the log (never ran)")
     for p in problems:

@@ -875,7 +875,7 @@ async function waitState(page, excluded, timeoutMs) {
 
 // Opens url in the page and presses Approve / Deny. Returns what the page showed.
 async function drivePage(ap, url, action, { finalTimeoutMs = 15_000 } = {}) {
-  const r = { url, first: null, final: null, code: null, tOpen: now(), tReady: null, tFinal: null };
+  const r = { url, first: null, final: null, code: null, tOpen: now(), tReady: null, tClick: null, tFinal: null };
   await ap.page.goto(url, { waitUntil: 'domcontentloaded', timeout: 10_000 });
   r.first = await waitState(ap.page, ['loading'], 10_000);
   r.tReady = now();
@@ -884,6 +884,9 @@ async function drivePage(ap, url, action, { finalTimeoutMs = 15_000 } = {}) {
   r.note = await ap.page.evaluate(() => { const e = document.getElementById('also-login'); return e && !e.hidden ? e.textContent.trim() : null; }).catch(() => null);
   if (action === 'none' || r.first !== 'ready') { r.final = r.first; return r; }
   const sel = action === 'deny' ? '#deny' : '#approve';
+  // nothing can be approved before this moment; tFinal is when the harness saw the page's
+  // verdict, which can come after the module's (the page polls, and so does the harness)
+  r.tClick = now();
   await ap.page.click(sel, { timeout: 5000 });
   r.final = await waitState(ap.page, ['loading', 'ready', 'working'], finalTimeoutMs);
   r.tFinal = now();
