@@ -364,6 +364,7 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	c->client_key = put(&at, key, lk);
 	c->requester = put(&at, requester, lq);
 	c->reuse = spec->reuse;
+	c->local = spec->local != 0;
 	if (make_secrets(c) != 0 ||
 	    /* 144 random bits make a clash unthinkable, but never alias one */
 	    ceremony_find(t, c->token) != NULL || count_pending(t, c, 1) != 0) {

@@ -63,6 +63,11 @@ struct ceremony {
 	/* a status used its row while its approval here was still being written */
 	uint8_t used_early;
 	/*
+	 * Its rhost is the host itself (hostaddrs.h), as the host that began
+	 * it decided: the page says the request is local.
+	 */
+	uint8_t local;
+	/*
 	 * The first 8 bytes of the token's SHA-256 (ceremony_token_hash), the
 	 * key of the table's second index; the whole hash is computed when
 	 * needed rather than kept (memory per pending ceremony).
@@ -115,6 +120,7 @@ struct ceremony_spec {
 	unsigned reuse;			/* the window its approval opens, or 0 */
 	const char *client_key;		/* fingerprint, or NULL / "" */
 	const char *requester;		/* "UID TTY NAME", or NULL / "" */
+	int local;			/* rhost is the host itself (hostaddrs.h) */
 };
 
 struct ceremony_table;

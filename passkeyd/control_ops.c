@@ -285,11 +285,11 @@ reuse_request(json_t *req, struct login_request *r, char fp[CLIENT_KEY_FP_LEN + 
  * sudo): {"uid": N, "name": ..., "tty": ...}, name and tty optional, as
  * the page shows it ("UID TTY NAME", ceremony.h).  Absent: "".  Checked
  * whenever it is sent, kept only for a request with no rhost or one that
- * is this host itself (sudo's `Defaults pam_rhost`, addrkey.h): over the
+ * is this host itself (sudo's `Defaults pam_rhost`, hostaddrs.h): over the
  * network the address names the client, and the page shows that.
  */
 static enum ctl_refusal
-requester_request(json_t *req, const char *rhost, const char *hostname,
+requester_request(struct passkeyd *d, json_t *req, const char *rhost,
     char out[CEREMONY_REQUESTER_MAX + 1])
 {
 	json_t *v = json_object_get(req, "requester"), *uid;
@@ -306,7 +306,7 @@ requester_request(json_t *req, const char *rhost, const char *hostname,
 	    (json_object_get(v, "name") != NULL && !ctl_user_name_valid(name)) ||
 	    (json_object_get(v, "tty") != NULL && !ctl_tty_ok(tty)))
 		return CTL_REFUSAL_BAD_REQUEST;
-	if (rhost[0] == '\0' || addr_is_this_host(rhost, hostname))
+	if (rhost[0] == '\0' || flow_rhost_is_this_host(d, rhost))
 		snprintf(out, CEREMONY_REQUESTER_MAX + 1, "%lld %s %s",
 		    (long long)json_integer_value(uid), tty != NULL ? tty : "?",
 		    name != NULL ? name : "");
@@ -368,7 +368,7 @@ op_login_begin(struct op_ctx *x)
 	if (!valid_rhost(rhost) || !valid_service(service) ||
 	    (bind != NULL && !json_is_boolean(bind)) ||
 	    reuse_request(x->req, &r, fp) != CTL_REFUSAL_NONE ||
-	    requester_request(x->req, rhost, x->d->cfg.hostname, requester) != CTL_REFUSAL_NONE)
+	    requester_request(x->d, x->req, rhost, requester) != CTL_REFUSAL_NONE)
 		return op_refuse(CTL_REFUSAL_BAD_REQUEST);
 	r.requester = requester;
 	/* unbound: lives until its expiry, for a tool that hands it on */

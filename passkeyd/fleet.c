@@ -54,6 +54,7 @@ fleet_row_of(const struct ceremony *c, struct store_ceremony *row)
 	row->reuse = (int)c->reuse;
 	snprintf(row->client_key, sizeof(row->client_key), "%s", c->client_key);
 	row->requester = c->requester;
+	row->local = c->local;
 	row->created = (int64_t)c->created;
 	row->expires = (int64_t)c->expires;
 }
@@ -95,6 +96,7 @@ take_row(struct ceremony *c, const struct store_ceremony *row)
 		memcpy(c->user_handle, row->user_handle, sizeof(c->user_handle));
 	c->consumes_enrollment = (uint8_t)row->consumes_enrollment;
 	c->reuse = row->reuse > 0 ? (uint32_t)row->reuse : 0;
+	c->local = row->local != 0;
 	c->created = (time_t)row->created;
 	c->expires = (time_t)row->expires;
 }

@@ -17,6 +17,7 @@
 #include "ctl_text.h"
 #include "fleet.h"
 #include "flow.h"
+#include "hostaddrs.h"
 #include "page_reads.h"
 #include "rp_b64url.h"
 #include "text.h"
@@ -266,10 +267,16 @@ reuse_seconds(struct passkeyd *d, const struct login_request *r)
 	int keyless = client_key_of(r)[0] == '\0';
 
 	if (s == 0 || !store_window_client_ok(r->service, r->rhost) ||
-	    (keyless && (r->key_required || addr_is_this_host(r->rhost, d->cfg.hostname))) ||
+	    (keyless && (r->key_required || flow_rhost_is_this_host(d, r->rhost))) ||
 	    !text_hostname_chars(d->cfg.hostname, 253))
 		return 0;
 	return s;
+}
+
+int
+flow_rhost_is_this_host(struct passkeyd *d, const char *rhost)
+{
+	return hostaddrs_is_this_host(d->hostaddrs, rhost, d->cfg.hostname, clock_monotonic_ms());
 }
 
 static struct ceremony_spec
@@ -279,7 +286,7 @@ login_spec(struct passkeyd *d, const struct login_request *r, enum ceremony_kind
 	    .rhost = r->rhost, .service = r->service, .owner = 0,
 	    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout,
 	    .reuse = reuse_seconds(d, r), .client_key = client_key_of(r),
-	    .requester = r->requester };
+	    .requester = r->requester, .local = flow_rhost_is_this_host(d, r->rhost) };
 }
 
 #define REQUESTER_DETAIL_LEN	(CEREMONY_REQUESTER_MAX + 16)	/* "requester UID TTY NAME" */

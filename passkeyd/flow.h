@@ -22,6 +22,12 @@
 
 enum enroll_mode { ENROLL_NONE, ENROLL_PENDING, ENROLL_AFTER_AUTH };
 
+/*
+ * 1 when a client address (PAM_RHOST) is this host: loopback, the host's
+ * name, or one of its interfaces' addresses (hostaddrs.h).
+ */
+int flow_rhost_is_this_host(struct passkeyd *d, const char *rhost);
+
 struct login_request {
 	const char *user, *rhost, *service;
 	enum enroll_mode enroll;

@@ -468,8 +468,12 @@ api_options(struct http_server *h, struct MHD_Connection *conn, struct ceremony 
 	    "service", c->service, "created", created,
 	    "expires_in", (json_int_t)(c->expires - time(NULL)),
 	    "code", c->code, "publicKey", pk);
-	/* an address that is the host itself: as local as su (addrkey.h) */
-	if (out != NULL && addr_is_this_host(c->rhost, c->hostname))
+	/*
+	 * an address that is the host itself: as local as su.  Its interfaces'
+	 * addresses only the host that began it knows (hostaddrs.h, c->local);
+	 * loopback and its name any instance can tell, for an older host's row too
+	 */
+	if (out != NULL && (c->local || addr_is_this_host(c->rhost, c->hostname)))
 		json_object_set_new(out, "local", json_true());
 	/* who asked, for a request made on the host itself */
 	if (out != NULL && c->requester != NULL && c->requester[0] != '\0')

@@ -27,6 +27,7 @@
 #include "control.h"
 #include "fleet.h"
 #include "flow.h"
+#include "hostaddrs.h"
 #include "http.h"
 #include "passkeyd.h"
 
@@ -713,6 +714,7 @@ main(int argc, char **argv)
 	    (d.fleet && ceremony_table_index_hashes(d.ceremonies) != 0) ||
 	    (d.journal = journal_new()) == NULL ||
 	    (d.keys = keycache_new()) == NULL ||
+	    (d.hostaddrs = hostaddrs_new()) == NULL ||
 	    (d.metrics = metrics_new()) == NULL ||
 	    (d.control_rates = rate_table_new()) == NULL) {
 		fprintf(stderr, "passkeyd: out of memory\n");
@@ -750,6 +752,7 @@ out:
 	http_stop(d.http);
 	ceremony_table_free(d.ceremonies);
 	keycache_free(d.keys);
+	hostaddrs_free(d.hostaddrs);
 	metrics_free(d.metrics);
 	aaguid_table_free(d.aaguids);
 	rate_table_free(d.control_rates);

@@ -39,6 +39,8 @@ struct passkeyd {
 	 */
 	const char *store_words;
 	struct keycache *keys;		/* parsed public keys per credential */
+	/* the host's own addresses (hostaddrs.h); NULL: not looked at (the fuzzers) */
+	struct hostaddrs *hostaddrs;
 	struct aaguid_table *aaguids;	/* authenticator names, for people */
 	struct metrics *metrics;	/* numbers for Prometheus (metrics.h) */
 	struct metrics_server *metrics_server;	/* its listener, or NULL */

@@ -12,7 +12,7 @@ packages=(
   libpam-wrapper libnss-wrapper pamtester python3-pypamtest
   chromium libcurl4-openssl-dev
   postgresql libpq-dev nginx mandoc debootstrap debhelper dpkg-dev fakeroot lintian
-  systemd python3-prometheus-client ansible-core rsync
+  systemd python3-prometheus-client ansible-core rsync iproute2
 )
 
 missing=()

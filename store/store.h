@@ -356,6 +356,8 @@ struct store_ceremony {
 	char client_key[STORE_CLIENT_KEY_MAX + 1];
 	/* who asked on the host itself, "UID TTY NAME" (passkeyd/ceremony.h), or "" */
 	char *requester;
+	/* its rhost is the host itself, as that host decided (passkeyd/hostaddrs.h) */
+	int local;
 	int64_t created, expires, finished;
 };
 

@@ -786,6 +786,15 @@ static const char *const pg_migrations[] = {
 	 */
 	"ALTER TABLE ceremonies ADD COLUMN requester text NOT NULL DEFAULT ''"
 	"  CONSTRAINT ceremonies_requester_size CHECK (octet_length(requester) <= 128);",
+
+	/*
+	 * 15: the request comes from the host itself (its loopback, its name
+	 * or one of its interfaces' addresses), as that host decided at the
+	 * begin: only it knows its own addresses, and a web instance shows
+	 * the page.  false for an older host's row, which the page then
+	 * tells by loopback and name alone.
+	 */
+	"ALTER TABLE ceremonies ADD COLUMN local boolean NOT NULL DEFAULT false;",
 };
 
 #define PG_VERSION	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

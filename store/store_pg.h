@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -52,7 +53,7 @@
 #define PG_CER_COLUMNS \
 	"token_hash, host_role, hostname, kind, state, reason, code, user_name, rhost," \
 	" service, addr_key, challenge, user_handle, consumes_enrollment, created, expires," \
-	" finished, reuse, client_key, requester"
+	" finished, reuse, client_key, requester, local"
 /*
  * a window's uses are its row's (before migration 7) and its uses rows',
  * summed without overflow (hosts could write the row's before)
@@ -152,8 +153,8 @@
 	    " (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)") \
 	X(PG_CER_INSERT, PG_WRITE, "INSERT INTO ceremonies (token_hash, hostname, kind, state, code," \
 	    " user_name, rhost, service, addr_key, challenge, user_handle, consumes_enrollment," \
-	    " created, expires, reuse, client_key, requester) VALUES ($1, $2, $3, 'pending', $4," \
-	    " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)") \
+	    " created, expires, reuse, client_key, requester, local) VALUES ($1, $2, $3, 'pending', $4," \
+	    " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)") \
 	X(PG_CER_GET, PG_READ, "SELECT " PG_CER_COLUMNS " FROM ceremonies WHERE token_hash = $1") \
 	X(PG_CER_MOVE, PG_WRITE, "UPDATE ceremonies SET state = $3::text, reason = $4, finished = $5," \
 	    " challenge = CASE WHEN $3::text = 'pending' THEN challenge ELSE " PG_ZERO32 " END" \
@@ -330,7 +331,7 @@ pg_settings_of(const struct store_pg *pg)
 
 /* ---- parameters ---------------------------------------------------------- */
 
-#define PG_MAX_ARGS 16
+#define PG_MAX_ARGS 20	/* the most any statement takes (PG_CER_INSERT: 17), and room */
 
 struct pg_args {
 	const char *val[PG_MAX_ARGS];
@@ -340,9 +341,18 @@ struct pg_args {
 	int n;
 };
 
+/* a statement with more parameters than PG_MAX_ARGS is a bug: stop, never write past */
+static inline void
+arg_room(const struct pg_args *a)
+{
+	if (a->n < 0 || a->n >= PG_MAX_ARGS)
+		abort();
+}
+
 static inline void
 arg_text(struct pg_args *a, const char *s)
 {
+	arg_room(a);
 	a->val[a->n] = s;	/* NULL is SQL NULL */
 	a->len[a->n] = 0;
 	a->fmt[a->n++] = 0;
@@ -351,6 +361,7 @@ arg_text(struct pg_args *a, const char *s)
 static inline void
 arg_bytes(struct pg_args *a, const void *p, size_t n)
 {
+	arg_room(a);
 	a->val[a->n] = p;
 	a->len[a->n] = (int)n;
 	a->fmt[a->n++] = 1;
@@ -359,6 +370,7 @@ arg_bytes(struct pg_args *a, const void *p, size_t n)
 static inline void
 arg_int(struct pg_args *a, int64_t v)
 {
+	arg_room(a);
 	snprintf(a->num[a->n], sizeof(a->num[a->n]), "%lld", (long long)v);
 	arg_text(a, a->num[a->n]);
 }

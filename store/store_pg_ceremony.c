@@ -42,6 +42,7 @@ pg_ceremony_add(store_t *st, const struct store_ceremony *c, char *refusal, size
 	arg_int(&a, c->reuse);
 	arg_text(&a, c->client_key);
 	arg_text(&a, c->requester != NULL ? c->requester : "");
+	arg_bool(&a, c->local);
 	err = pg_run(pg, PG_CER_INSERT, &a, NULL);
 	/* the trigger's message is the refusal's code: pass on only one of ours */
 	if (err == STORE_ERR_LIMIT && refusal != NULL && refusal_len > 0) {
@@ -99,6 +100,7 @@ pg_ceremony_read(PGresult *r, struct store_ceremony *c)
 	memcpy(c->client_key, PQgetvalue(r, 0, 18), (size_t)PQgetlength(r, 0, 18));
 	if ((err = col_text(r, 0, 19, &c->requester)) != STORE_OK)
 		return err;
+	c->local = col_bool(r, 0, 20);
 	return c->user != NULL && c->hostname != NULL && c->rhost != NULL && c->service != NULL &&
 	    c->addr_key != NULL && c->requester != NULL ? STORE_OK : STORE_ERR_IO;
 }

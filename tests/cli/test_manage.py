@@ -737,14 +737,21 @@ def test_local_windows(ctl, d):
     cred, j = add_passkey(ctl, d.origin, m2, auth)
     ok(cred is not None, "local windows: pkt-m2 registers a passkey", j)
     key, _ = ssh_key_line(9)
-    for here, service in ((socket.gethostname(), "sudo"), ("127.0.0.1", "sshd"), ("::1", "sshd")):
-        j = begin_window(d, m2, None, need="optional", rhost=here, service=service, reuse=600)
-        ok(j.get("kind") == "login" and approve_login(d, j, auth, cred),
-           f"local windows: {service} from {here}, reuse_key=optional, no key: approved", j)
-        r = begin_window(d, m2, None, need="optional", rhost=here, service=service, reuse=600)
-        ok(r.get("kind") == "login", f"local windows: the next one from {here} needs the"
-           " browser again: no window opened", r)
-        d.abandon(r.get("token", ""))
+    with test_daemon.harness.host_addresses() as mine:
+        # mallory's `ssh pkt-m2@<the host's LAN address>` comes from there too
+        ok(mine, "local windows: this machine has an address besides loopback", mine)
+        for here, service in ((socket.gethostname(), "sudo"), ("127.0.0.1", "sshd"),
+                              ("::1", "sshd"), *((a, "sshd") for a in mine)):
+            j = begin_window(d, m2, None, need="optional", rhost=here, service=service,
+                             reuse=600)
+            ok(j.get("kind") == "login" and approve_login(d, j, auth, cred),
+               f"local windows: {service} from {here}, reuse_key=optional, no key: approved", j)
+            d.abandon(j.get("token", ""))
+            r = begin_window(d, m2, None, need="optional", rhost=here, service=service,
+                             reuse=600)
+            ok(r.get("kind") == "login", f"local windows: the next one from {here} needs the"
+               " browser again: no window opened", r)
+            d.abandon(r.get("token", ""))
     j = begin_window(d, m2, key, need="optional", rhost="127.0.0.1", reuse=600)
     ok(j.get("kind") == "login" and approve_login(d, j, auth, cred),
        "local windows: from 127.0.0.1 with the client's key: approved")

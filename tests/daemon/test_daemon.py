@@ -280,6 +280,17 @@ def test_requester(d):
         st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
         ok(st == 200 and opt.get("local") is True and opt.get("requester") == who,
            f"api: rhost {rhost!r} is this host: options say local, and keep who asked", opt)
+        d.abandon(j.get("token", ""))
+    # its interfaces' own addresses: `ssh alice@<its LAN address>` from a local account
+    with harness.host_addresses() as mine:
+        ok(mine, "this machine has an address besides loopback", mine)
+        for rhost in mine:
+            j = d.hold(dict(base, rhost=rhost, service="sshd", requester=who))
+            st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})
+            ok(st == 200 and opt.get("local") is True and opt.get("requester") == who,
+               f"api: rhost {rhost!r} is one of this host's own addresses: options say local,"
+               " and keep who asked", opt)
+            d.abandon(j.get("token", ""))
     for rhost in (me + ".attacker.example", "127.0.0.1.attacker.example"):
         j = d.hold(dict(base, rhost=rhost, requester=who))
         st, opt = d.api(j["token"], "options") if j and j.get("ok") else (None, {})

@@ -76,7 +76,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import test_daemon as td  # noqa: E402  (reads PASSKEYD from sys.argv[1])
 import soft_authenticator as sa  # noqa: E402
 from pgserver import PgServer  # noqa: E402
-from daemon import as_uid  # noqa: E402
+from daemon import as_uid, host_addresses  # noqa: E402
 from tap import ok, note, group, plan, skip, skip_all, free_port  # noqa: E402
 
 PASSKEYD = os.path.abspath(sys.argv[1])
@@ -1405,6 +1405,20 @@ def test_requester(f, alice):
        "requester: web 2's approval row keeps who asked", (st, r, rows))
     s = until_state(f.a, j["token"], "approved")
     ok(s.get("state") == "approved", "requester: host A is told approved", s)
+    # an address that is host A itself is A's to tell (only it knows its own
+    # addresses): the row says so (migration 15), and the page follows it
+    with host_addresses() as mine:
+        for rhost, local in ((mine[0] if mine else "", True), ("192.0.2.10", False)):
+            j = f.a.hold({"op": "login_begin", "user": "alice", "resolved": True,
+                          "rhost": rhost, "service": "sshd", "enroll": "none"})
+            st, opt = f.api(f.w2, j["token"], "options") if j.get("ok") else (None, {})
+            rows = f.pg.query(f.uri, "SELECT local FROM ceremonies WHERE"
+                              f" token_hash = {hash_sql(j)}") if j.get("ok") else []
+            ok(st == 200 and rows == [["t" if local else "f"]] and
+               (opt.get("local") is True) == local,
+               f"local: host A's login from {rhost or '(none of its own)'}: the row and web 2's"
+               f" page say {'local' if local else 'not local'}", (j, st, opt, rows))
+            f.a.abandon(j.get("token", ""))
 
 
 def give_passkeys(f, user, n, mark):

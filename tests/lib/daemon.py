@@ -278,3 +278,47 @@ def login(d, user="alice", rhost="192.0.2.7", enroll="none", uid=None):
     req = {"op": "login_begin", "user": user, "rhost": rhost, "service": "sshd",
            "enroll": enroll}
     return d.ctl(req, uid) if uid is not None else d.hold(req)
+
+
+# An address for host_addresses() to give the host when it has none but
+# loopback: TEST-NET-2, on lo as a /32, for as long as the test needs it.
+SPARE_HOST_ADDRESS = "198.51.100.77"
+
+
+def _own_addresses():
+    """This machine's non-loopback addresses, as a client address (PAM_RHOST)
+    would name them: IPv6 link-local ones with their zone ("fe80::1%eth0")."""
+    r = subprocess.run(["ip", "-j", "addr", "show"], capture_output=True, text=True, check=True)
+    found = []
+    for link in json.loads(r.stdout or "[]"):
+        for a in link.get("addr_info", []):
+            local, scope = a.get("local"), a.get("scope")
+            if not local or scope == "host" or local.startswith("127.") or local == "::1":
+                continue
+            found.append(f"{local}%{link['ifname']}" if scope == "link" and ":" in local else local)
+    return found
+
+
+class host_addresses:
+    """with host_addresses() as mine: this machine's own non-loopback
+    addresses (passkeyd/hostaddrs.h reads the same with getifaddrs).  On a
+    machine with none, SPARE_HOST_ADDRESS is put on lo for the block and
+    taken off again after it; the daemon reads its interfaces at most once
+    a second, so the block starts a second after."""
+
+    def __enter__(self):
+        self.added = False
+        mine = _own_addresses()
+        if not mine:
+            subprocess.run(["ip", "addr", "add", f"{SPARE_HOST_ADDRESS}/32", "dev", "lo"],
+                           check=True)
+            self.added = True
+            time.sleep(1.1)
+            mine = _own_addresses()
+        return mine
+
+    def __exit__(self, *exc):
+        if self.added:
+            subprocess.run(["ip", "addr", "del", f"{SPARE_HOST_ADDRESS}/32", "dev", "lo"],
+                           capture_output=True)
+        return False

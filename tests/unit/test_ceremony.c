@@ -18,10 +18,13 @@
 #include "addrkey.h"
 #include "ceremony.h"
 #include "countmap.h"
+#include "hostaddrs.h"
 #include "share.h"
 #include "keycache.h"
 #include "offload.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -148,6 +151,76 @@ test_addr_is_this_host(void **state)
 	assert_false(addr_is_this_host("srv", ""));
 	assert_false(addr_is_this_host("srv", NULL));
 	assert_false(addr_is_this_host(NULL, "srv"));
+}
+
+/* hostaddrs_text_in: address literals only, IPv4 as mapped, an IPv6 zone ignored. */
+static void
+test_hostaddrs_text_in(void **state)
+{
+	struct in6_addr mine[3];
+
+	(void)state;
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.2", &mine[0]), 1);
+	assert_int_equal(inet_pton(AF_INET6, "fd00::2", &mine[1]), 1);
+	assert_int_equal(inet_pton(AF_INET6, "fe80::fc:ff:fe00:1", &mine[2]), 1);
+	assert_int_equal(hostaddrs_text_in("192.0.2.2", mine, 3), 1);
+	assert_int_equal(hostaddrs_text_in("::ffff:192.0.2.2", mine, 3), 1);
+	assert_int_equal(hostaddrs_text_in("fd00::2", mine, 3), 1);
+	assert_int_equal(hostaddrs_text_in("FD00:0::2", mine, 3), 1);
+	assert_int_equal(hostaddrs_text_in("fe80::fc:ff:fe00:1%eth0", mine, 3), 1);
+	assert_int_equal(hostaddrs_text_in("192.0.2.3", mine, 3), 0);
+	assert_int_equal(hostaddrs_text_in("fd00::3", mine, 3), 0);
+	assert_int_equal(hostaddrs_text_in("192.0.2.2", mine, 0), 0);
+	/* a zone on IPv4, a name, a name that starts like an address: no literal */
+	assert_int_equal(hostaddrs_text_in("192.0.2.2%eth0", mine, 3), -1);
+	assert_int_equal(hostaddrs_text_in("srv.example.com", mine, 3), -1);
+	assert_int_equal(hostaddrs_text_in("192.0.2.2.attacker.example", mine, 3), -1);
+	assert_int_equal(hostaddrs_text_in("", mine, 3), -1);
+	assert_int_equal(hostaddrs_text_in(NULL, mine, 3), -1);
+}
+
+/*
+ * hostaddrs_is_this_host against this machine's own interfaces, read here
+ * with getifaddrs: each of its addresses is this host; TEST-NET addresses
+ * that none of them holds are not, nor is a name other than the host's.
+ */
+static void
+test_hostaddrs_this_machine(void **state)
+{
+	struct hostaddrs *h = hostaddrs_new();
+	struct ifaddrs *list, *i;
+	char text[INET6_ADDRSTRLEN];
+	const void *a;
+	int seen = 0;
+
+	(void)state;
+	assert_non_null(h);
+	assert_int_equal(getifaddrs(&list), 0);
+	for (i = list; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
+		    i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		a = i->ifa_addr->sa_family == AF_INET ?
+		    (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		assert_non_null(inet_ntop(i->ifa_addr->sa_family, a, text, sizeof(text)));
+		if (!hostaddrs_is_this_host(h, text, "srv.example.com", 1000))
+			fail_msg("%s (%s) should be this host", text, i->ifa_name);
+		if (strcmp(text, "192.0.2.254") == 0 || strcmp(text, "2001:db8::fe") == 0)
+			fail_msg("this machine holds %s: the test's remote address", text);
+		seen++;
+	}
+	freeifaddrs(list);
+	assert_true(seen > 0);	/* loopback at least */
+	assert_false(hostaddrs_is_this_host(h, "192.0.2.254", "srv.example.com", 1500));
+	assert_false(hostaddrs_is_this_host(h, "2001:db8::fe", "srv.example.com", 1500));
+	assert_false(hostaddrs_is_this_host(h, "other.example.com", "srv.example.com", 1500));
+	assert_false(hostaddrs_is_this_host(h, "", "srv.example.com", 1500));
+	assert_true(hostaddrs_is_this_host(h, "srv", "srv.example.com", 1500));
+	/* no table: the addresses are not looked at, the names still are */
+	assert_true(hostaddrs_is_this_host(NULL, "127.0.0.1", "srv.example.com", 1500));
+	assert_false(hostaddrs_is_this_host(NULL, "192.0.2.254", "srv.example.com", 1500));
+	hostaddrs_free(h);
 }
 
 static void
@@ -725,6 +798,8 @@ main(void)
 		cmocka_unit_test(test_other_addresses_do_not_lock_out),
 		cmocka_unit_test(test_ipv6_counts_per_64),
 		cmocka_unit_test(test_addr_is_this_host),
+		cmocka_unit_test(test_hostaddrs_text_in),
+		cmocka_unit_test(test_hostaddrs_this_machine),
 		cmocka_unit_test(test_finish_frees_a_place),
 		cmocka_unit_test(test_sweep_expires_then_forgets),
 		cmocka_unit_test(test_committing_is_not_expired),

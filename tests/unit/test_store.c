@@ -45,7 +45,7 @@
 
 /* The schema version this code writes (store/store_sqlite.c, store_pg.c). */
 #define SCHEMA		4
-#define PG_SCHEMA	14
+#define PG_SCHEMA	15
 
 /*
  * What migrations 14, 13, 12, 10 to 6 changed, undone again: with it, a current
@@ -61,7 +61,8 @@
 	" CREATE TRIGGER ceremonies_announce AFTER UPDATE OF state ON ceremonies" \
 	" FOR EACH ROW WHEN (OLD.state = 'pending' AND NEW.state <> 'pending')" \
 	" EXECUTE FUNCTION pk_ceremony_announce();"
-#define PG_UNDO_14	"ALTER TABLE ceremonies DROP COLUMN requester;"
+#define PG_UNDO_15	"ALTER TABLE ceremonies DROP COLUMN local;"
+#define PG_UNDO_14	PG_UNDO_15 "ALTER TABLE ceremonies DROP COLUMN requester;"
 #define PG_UNDO_13	PG_UNDO_14 "ALTER TABLE pk_limits DROP COLUMN hosts_self_enroll;"
 #define PG_UNDO_12	PG_UNDO_13 "DROP FUNCTION pk_channel(); DROP TABLE pk_channels;"
 #define PG_UNDO_10	PG_UNDO_12 "DROP TRIGGER ceremonies_first ON ceremonies;" \
@@ -4668,7 +4669,9 @@ test_pg_migrate_v11(void **state)
 /*
  * Who asked on a host itself (migration 14): written and read back as
  * given, '' for a row that names none, refused past 128 bytes; and a
- * version 13 database's rows, which had none, read as ''.
+ * version 13 database's rows, which had none, read as ''.  The host's
+ * "this comes from me" (migration 15) too: kept as written, false on an
+ * older row.
  */
 static void
 test_pg_ceremony_requester(void **state)
@@ -4684,12 +4687,16 @@ test_pg_ceremony_requester(void **state)
 	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
 	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
 	assert_string_equal(got.requester, "1001 pts/7 mallory");
+	assert_int_equal(got.local, 0);
 	store_ceremony_free(&got);
 	ceremony_init(&c, 2, "alice", "192.0.2.2", now);	/* ssh: none said */
+	c.local = 1;	/* from one of the host's own addresses (migration 15) */
 	assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
 	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
 	assert_string_equal(got.requester, "");
+	assert_int_equal(got.local, 1);
 	store_ceremony_free(&got);
+	c.local = 0;
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	ceremony_init(&c, 3, "alice", "", now);
@@ -4709,6 +4716,7 @@ test_pg_ceremony_requester(void **state)
 	assert_store(store_ceremony_get(st, c.token_hash, &got), STORE_OK);
 	assert_string_equal(got.requester, "");
 	assert_string_equal(got.service, "su");
+	assert_int_equal(got.local, 0);	/* an older host's row: not said */
 	store_ceremony_free(&got);
 	store_close(st);
 }
