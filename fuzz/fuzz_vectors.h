@@ -251,6 +251,54 @@ static const struct fuzz_vector fuzz_vectors[] = {
 	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
 	    NULL,
 	    0, -1, NULL },
+	{ "attestation/android_keydesc_explicit_trailing.json", 'r', "example.org", "https://example.org",
+	    "Qw16DrlGhe8WJvd8Ddl2gaRzyNuFhq8WQpUecOqsAZA",
+	    "CbOg-gy0mjhIthWRKfYBWVm6ggI1pnKdgZocJQHK7tA",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiUXcxNkRybEdoZThXSnZk"
+	    "OERkbDJnYVJ6eU51RmhxOFdRcFVlY09xc0FaQSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/android_keydesc_primitive_explicit.json", 'r', "example.org", "https://example.org",
+	    "7FiK2iv-f-7bQyFwNf_XzFgT-skteBuXpJeGNUJbEek",
+	    "J3WJc6fUEuzmzc1mCR2iEgRuh8Nh51BVVL1i4tBBtcI",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiN0ZpSzJpdi1mLTdiUXlG"
+	    "d05mX1h6RmdULXNrdGVCdVhwSmVHTlVKYkVlayIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/android_keydesc_primitive_seq.json", 'r', "example.org", "https://example.org",
+	    "ZrJrzaSr9DXlPvMxr_PmJYiIRHBiTRS54Zsxn1kZACs",
+	    "tSggVxWcASS66UIgPz_pivn-E1QFjPIjCCu-I1J7at8",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiWnJKcnphU3I5RFhsUHZN"
+	    "eHJfUG1KWWlJUkhCaVRSUzU0WnN4bjFrWkFDcyIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/android_keydesc_primitive_set.json", 'r', "example.org", "https://example.org",
+	    "HVByjSgo2Qm0zSDzGfczX2LWJiQSXvXFfl4SlkSUTW0",
+	    "opdoP0ZMzLaHXwqbdLzS3b3lTz7FVxK79UBXyGNQMAg",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiSFZCeWpTZ28yUW0welNE"
+	    "ekdmY3pYMkxXSmlRU1h2WEZmbDRTbGtTVVRXMCIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/android_keydesc_wrong_class.json", 'r', "example.org", "https://example.org",
+	    "A23jsw6isA6N79rqz2DUNq9duEGFGtgqEdw3FNmfB1M",
+	    "g4g81KwNarNCXB1BmnWuzV0l4gFb7W1W5Cy5SEsL5dg",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiQTIzanN3NmlzQTZONzly"
+	    "cXoyRFVOcTlkdUVHRkd0Z3FFZHczRk5tZkIxTSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/android_keydesc_wrong_class_set.json", 'r', "example.org", "https://example.org",
+	    "1Q2X-EuycNODL3NU3rTuWNr39t3ZZCFm4PBQ3MVHlu0",
+	    "8D-yQDjJ79cOEFRo5uRdIwroFb7Hyf1Jv5Y0PgILk1E",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiMVEyWC1FdXljTk9ETDNO"
+	    "VTNyVHVXTnIzOXQzWlpDRm00UEJRM01WSGx1MCIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
 	{ "attestation/apple_key_mismatch.json", 'r', "example.org", "https://example.org",
 	    "6OQEOEvjNlYcbf5qCNblEC4t62h1az8_khAAtYS9r_k",
 	    "v_SpxYj8L4vivJfk9uAUVHuLclZcZu4AH3Mn38lJN1w",
@@ -433,6 +481,19 @@ static const char *const fuzz_anchor_pems[] = {
 	    "CD21n0VV5WsY4LmN7x6fRQvZLjAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQE\n"
 	    "AwIBBjAKBggqhkjOPQQDAgNHADBEAiBnehd0jEybEv/U6WPyFrU+KEqOLVKalhNK\n"
 	    "dRZvndlwLwIgEyrRAMm0pavJmfZ5Asp8tqmbfFM6KFYop6FZbBBxAsc=\n"
+	    "-----END CERTIFICATE-----\n",
+	"-----BEGIN CERTIFICATE-----\n"
+	    "MIICBTCCAaygAwIBAgIUOkjR5c0dTk3V+VwFRbDp8F6zpSswCgYIKoZIzj0EAwIw\n"
+	    "YTELMAkGA1UEBhMCQUExIjAgBgNVBAoMGXNzaC1wYXNza2V5cyB0ZXN0IHZlY3Rv\n"
+	    "cnMxLjAsBgNVBAMMJXNzaC1wYXNza2V5cyBUZXN0IEFuZHJvaWQgS2V5IFJvb3Qg\n"
+	    "Q0EwHhcNMjUwMTAxMDAwMDAwWhcNMzUwMTAxMDAwMDAwWjBhMQswCQYDVQQGEwJB\n"
+	    "QTEiMCAGA1UECgwZc3NoLXBhc3NrZXlzIHRlc3QgdmVjdG9yczEuMCwGA1UEAwwl\n"
+	    "c3NoLXBhc3NrZXlzIFRlc3QgQW5kcm9pZCBLZXkgUm9vdCBDQTBZMBMGByqGSM49\n"
+	    "AgEGCCqGSM49AwEHA0IABDG8+d2jVdNCQrldK/HlmLHSXF1s/mD7SYQYCaghMmM+\n"
+	    "vlu1Ess7f4Rm6lnhlK1qnJhnhXu70KIsKKKYf2pRlHajQjBAMB0GA1UdDgQWBBQF\n"
+	    "tJ5daZe4x8Jz6NzBG4I9Vjr1AzAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQE\n"
+	    "AwIBBjAKBggqhkjOPQQDAgNHADBEAiEAj1rO23Ha7AlKNn4dsb4rfiS4A0CRd+w8\n"
+	    "cFq+/+u/MuoCHweNU8R/UC/HZ7EbzaA2lpL+r/iO0E8ho2fyG7xbySU=\n"
 	    "-----END CERTIFICATE-----\n",
 	"-----BEGIN CERTIFICATE-----\n"
 	    "MIICRDCCAcugAwIBAgIUdmJhhyEU1NGfbg7qBEamQU7UWQAwCgYIKoZIzj0EAwMw\n"

@@ -44,13 +44,35 @@ der_small_int(struct rp_der *d, long *v)
 	return true;
 }
 
+/* A SEQUENCE (16) or SET OF (17) is universal and constructed (X.690
+ * §8.9.1, §8.12.1).  The same number in another class, or with the
+ * constructed bit clear, is some other type: its contents are not read
+ * as the fields the schema puts there. */
 static bool
-read_purposes(struct rp_buf *b, struct key_auth *ka)
+der_is_universal_constructed(const struct rp_der *d, uint32_t tag)
+{
+	return d->cls == RP_DER_CLASS_UNIVERSAL && d->constructed && d->tag == tag;
+}
+
+/* The value under an [n] EXPLICIT tag.  Its encoding is constructed and
+ * its contents are the complete encoding of exactly one value (X.690
+ * §8.14).  Anything after that value, a second origin say, would go
+ * unread, so it is refused rather than skipped. */
+static bool
+der_explicit_inner(struct rp_der *tagged, struct rp_der *inner)
+{
+	return tagged->constructed && rp_der_next(&tagged->body, inner) &&
+	    rp_buf_left(&tagged->body) == 0;
+}
+
+static bool
+read_purposes(struct rp_der *tagged, struct key_auth *ka)
 {
 	struct rp_der set, v;
 	long x;
 
-	if (!rp_der_next(b, &set) || set.tag != 17)	/* SET OF INTEGER */
+	/* purpose [1] EXPLICIT SET OF INTEGER */
+	if (!der_explicit_inner(tagged, &set) || !der_is_universal_constructed(&set, 17))
 		return false;
 	while (rp_buf_left(&set.body) > 0) {
 		if (!rp_der_next(&set.body, &v) || !der_small_int(&v, &x))
@@ -67,7 +89,7 @@ read_auth_list(struct rp_der *list, struct key_auth *ka)
 	struct rp_der f, v;
 	long x;
 
-	if (list->tag != 16 || !list->constructed)	/* SEQUENCE */
+	if (!der_is_universal_constructed(list, 16))	/* AuthorizationList */
 		return false;
 	while (rp_buf_left(&list->body) > 0) {
 		if (!rp_der_next(&list->body, &f))
@@ -77,10 +99,10 @@ read_auth_list(struct rp_der *list, struct key_auth *ka)
 		if (f.tag == KM_TAG_ALL_APPLICATIONS) {
 			ka->all_applications = true;
 		} else if (f.tag == KM_TAG_PURPOSE) {
-			if (!read_purposes(&f.body, ka))
+			if (!read_purposes(&f, ka))
 				return false;
 		} else if (f.tag == KM_TAG_ORIGIN) {
-			if (!rp_der_next(&f.body, &v) || !der_small_int(&v, &x))
+			if (!der_explicit_inner(&f, &v) || !der_small_int(&v, &x))
 				return false;
 			ka->origins++;
 			ka->generated_origins += x == KM_ORIGIN_GENERATED;
@@ -100,7 +122,8 @@ check_key_description(X509 *cert, const uint8_t *cdh)
 	if (ext == NULL)
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	rp_buf_init(&b, ASN1_STRING_get0_data(ext), (size_t)ASN1_STRING_length(ext));
-	if (!rp_der_next(&b, &seq) || seq.tag != 16 || rp_buf_left(&b) != 0)
+	if (!rp_der_next(&b, &seq) || !der_is_universal_constructed(&seq, 16) ||
+	    rp_buf_left(&b) != 0)
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	for (size_t i = 0; i < 8; i++)
 		if (!rp_der_next(&seq.body, &f[i]))

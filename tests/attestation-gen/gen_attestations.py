@@ -197,6 +197,13 @@ def der_ctx_explicit(tagnum: int, inner: bytes) -> bytes:
     return der_tlv(tag, inner)
 
 
+def der_retag(enc: bytes, first: int) -> bytes:
+    """enc with its first identifier octet replaced, where the class (bits 8-7) and the
+    constructed bit (bit 6) live; for the negative vectors only.  A high-tag-number form
+    keeps its following octets if `first` keeps the low five bits 11111."""
+    return bytes([first]) + enc[1:]
+
+
 def der_read(buf: bytes, pos: int = 0):
     """Parse one TLV at pos. Returns (cls, constructed, tagnum, content, next_pos)."""
     b0 = buf[pos]
@@ -710,25 +717,43 @@ def gen_tpm():
 # ---------------------------------------------------------------------------
 
 KM_PURPOSE_SIGN, KM_ALGORITHM_EC, KM_DIGEST_SHA_2_256, KM_EC_CURVE_P_256 = 2, 3, 4, 1
-KM_ORIGIN_GENERATED = 0
+KM_ORIGIN_GENERATED, KM_ORIGIN_IMPORTED = 0, 2
 SECURITY_LEVEL_TEE = 1
 
 
-def key_description(challenge: bytes, all_apps_in=None) -> bytes:
+# What key_description(malform=...) can break: each a DER form a strict reader refuses and a
+# reader that looks only at tag numbers takes (the android_keydesc_* vectors of gen_android)
+KD_MALFORMS = ("primitive_seq", "primitive_set", "primitive_explicit", "explicit_trailing",
+               "wrong_class", "wrong_class_set")
+
+
+def key_description(challenge: bytes, all_apps_in=None, malform=None) -> bytes:
     """KeyDescription (attestation version 3 / Keymaster 4) per
     https://developer.android.com/privacy-and-security/security-key-attestation#certificate_schema
-    AuthorizationList is a SEQUENCE of OPTIONAL [n] EXPLICIT fields, in tag order."""
+    AuthorizationList is a SEQUENCE of OPTIONAL [n] EXPLICIT fields, in tag order.
+    malform (one of KD_MALFORMS) breaks the encoding of one field, never its value."""
+    assert malform is None or malform in KD_MALFORMS
+    purpose = der_set_of(der_int(KM_PURPOSE_SIGN))
+    if malform == "primitive_set":
+        purpose = der_retag(purpose, 0x11)
+    elif malform == "wrong_class_set":
+        purpose = der_retag(purpose, 0xB1)
+    origin = der_ctx_explicit(702, der_int(KM_ORIGIN_GENERATED))
+    if malform == "primitive_explicit":
+        origin = der_retag(origin, origin[0] & ~0x20)
+    elif malform == "explicit_trailing":  # the IMPORTED after it is what a lax reader never sees
+        origin = der_ctx_explicit(702, der_int(KM_ORIGIN_GENERATED) + der_int(KM_ORIGIN_IMPORTED))
     sw = [
         der_ctx_explicit(701, der_int(1767225600000)),         # creationDateTime (ms)
     ]
     tee = [
-        der_ctx_explicit(1, der_set_of(der_int(KM_PURPOSE_SIGN))),       # purpose
+        der_ctx_explicit(1, purpose),                                     # purpose
         der_ctx_explicit(2, der_int(KM_ALGORITHM_EC)),                    # algorithm
         der_ctx_explicit(3, der_int(256)),                                # keySize
         der_ctx_explicit(5, der_set_of(der_int(KM_DIGEST_SHA_2_256))),   # digest
         der_ctx_explicit(10, der_int(KM_EC_CURVE_P_256)),                 # ecCurve
         der_ctx_explicit(503, der_null()),                                # noAuthRequired
-        der_ctx_explicit(702, der_int(KM_ORIGIN_GENERATED)),              # origin
+        origin,                                                           # origin
         der_ctx_explicit(705, der_int(140000)),                           # osVersion
         der_ctx_explicit(706, der_int(202601)),                           # osPatchLevel
     ]
@@ -736,7 +761,10 @@ def key_description(challenge: bytes, all_apps_in=None) -> bytes:
         lst = sw if all_apps_in == "softwareEnforced" else tee
         lst.append(der_ctx_explicit(600, der_null()))
         lst.sort(key=lambda enc: der_read(enc)[2])   # keep fields in tag order
-    return der_seq(
+    tee_list = der_seq(*tee)
+    if malform == "wrong_class":
+        tee_list = der_retag(tee_list, 0xB0)
+    kd = der_seq(
         der_int(3),                    # attestationVersion (3 = Keymaster 4)
         der_enum(SECURITY_LEVEL_TEE),  # attestationSecurityLevel
         der_int(4),                    # keymasterVersion
@@ -744,22 +772,23 @@ def key_description(challenge: bytes, all_apps_in=None) -> bytes:
         der_octets(challenge),         # attestationChallenge (= clientDataHash, §8.4)
         der_octets(b""),               # uniqueId
         der_seq(*sw),                  # softwareEnforced
-        der_seq(*tee),                 # teeEnforced
+        tee_list,                      # teeEnforced
     )
+    return der_retag(kd, 0x10) if malform == "primitive_seq" else kd
 
 
 def gen_android():
     root = make_root("ssh-passkeys Test Android Key Root CA", new_ec())
     inter = make_intermediate("ssh-passkeys Test Android Key Attestation CA", new_ec(), root)
 
-    def build(challenge_override=None, all_apps_in=None, cert_key=None):
+    def build(challenge_override=None, all_apps_in=None, cert_key=None, malform=None):
         cer = Ceremony(new_ec())
         # credCert certifies the credential key itself (§8.4); the sig is made with the key
         # in credCert. For android_key_mismatch that is a different key, so the sig check still
         # passes and only the "public key in credCert matches credentialPublicKey" check fails.
         signer = cert_key or cer.cred_priv
         kd = key_description(challenge_override if challenge_override is not None else cer.cdh,
-                             all_apps_in)
+                             all_apps_in, malform)
         cert = (leaf_builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Android Keystore Key")]),
                              signer.public_key(), inter)
                 .add_extension(x509.UnrecognizedExtension(OID_ANDROID_KEY_DESCRIPTION, kd), critical=False)
@@ -806,6 +835,33 @@ def gen_android():
         "credCert's key so the signature check passes. sec. 8.4 \"Verify that the public key in the first "
         "certificate in x5c matches the credentialPublicKey\" fails -> " + E_STMT_INVALID + ".",
         E_STMT_INVALID)
+
+    # The KeyDescription's values are android_key_ok's; only their DER is broken.  A reader that
+    # looks at tag numbers alone takes each of these as trusted.
+    bad_der = {
+        "primitive_seq": "the KeyDescription SEQUENCE has its constructed bit clear (10 .. for 30 ..); "
+                         "X.690 sec. 8.9.1: a SEQUENCE is constructed",
+        "primitive_set": "teeEnforced purpose SET OF INTEGER has its constructed bit clear (11 .. for "
+                         "31 ..); X.690 sec. 8.12.1: a SET OF is constructed",
+        "primitive_explicit": "teeEnforced origin [702] EXPLICIT has its constructed bit clear (9F 85 3E "
+                              "for BF 85 3E); X.690 sec. 8.14: an explicit tag is constructed",
+        "explicit_trailing": "teeEnforced origin [702] EXPLICIT holds INTEGER 0 (GENERATED) and then "
+                             "INTEGER 2 (IMPORTED); X.690 sec. 8.14: its contents are the one value's "
+                             "complete encoding, and nothing else",
+        "wrong_class": "teeEnforced AuthorizationList is [16] context-specific (B0 ..), not the universal "
+                       "SEQUENCE (30 ..) the schema has there",
+        "wrong_class_set": "teeEnforced purpose is [17] context-specific (B1 ..), not the universal SET OF "
+                           "(31 ..) the schema has there",
+    }
+    assert set(bad_der) == set(KD_MALFORMS)
+    for malform, what in bad_der.items():
+        cer, stmt = build(malform=malform)
+        out["android_keydesc_" + malform] = vector(
+            cer, "android-key", stmt, COSE_ES256, [root], "fail",
+            "KeyDescription (1.3.6.1.4.1.11129.2.1.17): " + what + ". Challenge, purpose and origin "
+            "values are those of android_key_ok; sig, key and chain are valid. The extension is not "
+            "the DER of the KeyDescription schema -> " + E_CERT_INVALID + ".",
+            E_CERT_INVALID)
     return out
 
 
@@ -925,24 +981,45 @@ def parse_tpms_attest(b: bytes):
     return {"magic": magic, "type": typ, "extraData": fields[1], "name": fields[2]}
 
 
+# AuthorizationList fields whose type is SET OF INTEGER: purpose, digest, padding, mgfDigest
+KD_SET_OF_TAGS = (1, 5, 6, 203)
+
+
 def parse_key_description(kd: bytes):
+    """Returns (attestationChallenge, softwareEnforced, teeEnforced, der_faults).  The values are
+    read by tag number alone, so that a vector whose only fault is its DER still passes the value
+    checks; der_faults lists what strict reading refuses: a SEQUENCE or SET OF that is not
+    universal and constructed (X.690 sec. 8.9.1, 8.12.1), an [n] EXPLICIT that is not constructed
+    or holds other than exactly one value (sec. 8.14)."""
+    faults = []
+
+    def universal_constructed(cls, cons, tn, what):
+        if (cls, cons) != (0, True):
+            faults.append("%s (%d) is class %d, %s" % (what, tn, cls, "constructed" if cons else "primitive"))
+
     cls, cons, tn, content, end = der_read(kd)
-    assert (cls, cons, tn) == (0, True, 16) and end == len(kd)
+    assert tn == 16 and end == len(kd)
+    universal_constructed(cls, cons, tn, "KeyDescription")
     kids = der_children(content)
     assert [k[2] for k in kids] == [2, 10, 2, 10, 4, 4, 16, 16], "KeyDescription shape"
     lists = []
-    for _, _, _, al in kids[6:8]:
+    for what, (cls, cons, tn, al) in zip(("softwareEnforced", "teeEnforced"), kids[6:8]):
+        universal_constructed(cls, cons, tn, what)
         entries = {}
         last = -1
         for cls, cons, tn, c in der_children(al):
-            assert cls == 2 and cons, "AuthorizationList entries are [n] EXPLICIT"
+            assert cls == 2, "AuthorizationList entries are context-specific"
             assert tn > last, "AuthorizationList not in tag order"
             last = tn
             inner = der_children(c)
-            assert len(inner) == 1
+            if not cons or len(inner) != 1:
+                faults.append("%s [%d] EXPLICIT is %s with %d values" % (
+                    what, tn, "constructed" if cons else "primitive", len(inner)))
+            if tn in KD_SET_OF_TAGS:
+                universal_constructed(*inner[0][:3], "%s [%d] SET OF" % (what, tn))
             entries[tn] = inner[0]
         lists.append(entries)
-    return kids[4][3], lists[0], lists[1]
+    return kids[4][3], lists[0], lists[1], faults
 
 
 def chain_check_openssl(x5c, anchors_pem):
@@ -1089,7 +1166,8 @@ def self_check(v: dict):
         req(spki(leaf.public_key()) == spki(cred_pub), "credCert key == credentialPublicKey",
             E_STMT_INVALID)
         e, kd = ext_value(leaf, OID_ANDROID_KEY_DESCRIPTION)
-        challenge, sw, tee = parse_key_description(kd)
+        challenge, sw, tee, der_faults = parse_key_description(kd)
+        req(not der_faults, "KeyDescription DER", E_CERT_INVALID)
         req(challenge == cdh, "attestationChallenge", E_STMT_INVALID)
         req(600 not in sw and 600 not in tee, "no allApplications", E_STMT_INVALID)
         o = tee.get(702)
