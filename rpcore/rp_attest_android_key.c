@@ -44,20 +44,24 @@ der_small_int(struct rp_der *d, long *v)
 	return true;
 }
 
-/* A SEQUENCE (16) or SET OF (17) is universal and constructed (X.690
+/*
+ * A SEQUENCE (16) or SET OF (17) is universal and constructed (X.690
  * §8.9.1, §8.12.1).  The same number in another class, or with the
  * constructed bit clear, is some other type: its contents are not read
- * as the fields the schema puts there. */
+ * as the fields the schema puts there.
+ */
 static bool
 der_is_universal_constructed(const struct rp_der *d, uint32_t tag)
 {
 	return d->cls == RP_DER_CLASS_UNIVERSAL && d->constructed && d->tag == tag;
 }
 
-/* The value under an [n] EXPLICIT tag.  Its encoding is constructed and
+/*
+ * The value under an [n] EXPLICIT tag.  Its encoding is constructed and
  * its contents are the complete encoding of exactly one value (X.690
  * §8.14).  Anything after that value, a second origin say, would go
- * unread, so it is refused rather than skipped. */
+ * unread, so it is refused rather than skipped.
+ */
 static bool
 der_explicit_inner(struct rp_der *tagged, struct rp_der *inner)
 {
