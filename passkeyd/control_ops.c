@@ -318,9 +318,8 @@ static void
 reuse_answer(struct passkeyd *d, void *arg, const struct store_window *w,
     enum ctl_refusal refused)
 {
-	time_t left = w != NULL ? w->expires - time(NULL) : 0;
+	int64_t left = w != NULL ? w->expires - wallclock_now(&d->wall) : 0;
 
-	(void)d;
 	control_answer(arg, w == NULL ? op_refuse(refused) :
 	    json_pack("{s:b, s:s, s:s, s:s, s:I, s:s}", "ok", 1, "kind", "reused",
 	    "window", w->id, "source", w->source, "expires_in",

@@ -341,6 +341,7 @@ flow_login_begin(struct passkeyd *d, const struct login_request *r,
 /* A window found for a login, on its way to the store as used. */
 struct reuse_use {
 	struct store_window w;
+	int64_t now;		/* the windows' clock when it was found (wallclock.h) */
 	int audit;		/* this instance's role writes the audit log */
 	flow_reuse_fn done;
 	void *arg;
@@ -365,7 +366,7 @@ reuse_apply(store_t *st, void *arg)
 	store_err_t err;
 
 	/* gone or ended since it was found: no use is counted, nobody gets in */
-	if ((err = store_window_use(st, u->w.id, (int64_t)time(NULL))) != STORE_OK || !u->audit)
+	if ((err = store_window_use(st, u->w.id, u->now)) != STORE_OK || !u->audit)
 		return err;
 	reused_event(&u->w, detail, sizeof(detail), &e);
 	event_to_store(&e, &row);
@@ -396,14 +397,13 @@ reuse_done(struct passkeyd *d, void *arg, store_err_t result)
 /*
  * The open window of r's user, service and client that lets it in, opened
  * no longer ago than `seconds` (what the service allows now, whatever it
- * allowed then): on the loop, or on an offload worker (a fleet's begin).
+ * allowed then), at `now` on the windows' clock (wallclock.h): on the
+ * loop, or on an offload worker (a fleet's begin).
  */
 static store_err_t
-find_window(store_t *st, const struct login_request *r, unsigned seconds,
+find_window(store_t *st, const struct login_request *r, unsigned seconds, int64_t now,
     const char *hostname, int any_host, struct store_window *w)
 {
-	int64_t now = (int64_t)time(NULL);
-
 	return store_window_find(st, r->user, r->service, r->rhost, client_key_of(r),
 	    hostname, any_host, now, now - seconds, w);
 }
@@ -417,6 +417,7 @@ reuse_queue(struct passkeyd *d, struct store_window *w, flow_reuse_fn done, void
 	if (u == NULL)
 		return 0;
 	u->w = *w;
+	u->now = wallclock_now(&d->wall);
 	u->audit = d->audit_rows;
 	u->done = done;
 	u->arg = arg;
@@ -438,7 +439,7 @@ flow_login_reuse(struct passkeyd *d, const struct login_request *r,
 
 	if (s == 0)
 		return 0;
-	err = find_window(d->store, r, s, d->cfg.hostname,
+	err = find_window(d->store, r, s, wallclock_now(&d->wall), d->cfg.hostname,
 	    d->fleet && d->cfg.reuse_across_hosts, &w);
 	if (err == STORE_OK && reuse_queue(d, &w, done, arg))
 		return 1;
@@ -480,8 +481,8 @@ begin_reads_call(store_t *st, void *arg)
 	struct begin_call *b = arg;
 
 	if (b->reuse_s > 0)
-		b->window_err = find_window(st, &b->r, b->reuse_s, b->hostname, b->any_host,
-		    &b->w);
+		b->window_err = find_window(st, &b->r, b->reuse_s, b->now, b->hostname,
+		    b->any_host, &b->w);
 	if (b->window_err != STORE_OK)
 		read_for_begin(st, &b->r, b->now, &b->reads);
 	return STORE_OK;
@@ -592,7 +593,7 @@ begin_reused(struct passkeyd *d, struct begin_call *b)
 	memset(&b->w, 0, sizeof(b->w));
 	b->reuse_s = 0;
 	b->window_err = STORE_ERR_NOT_FOUND;
-	b->now = (int64_t)time(NULL);
+	b->now = wallclock_now(&d->wall);
 	if (offload_add(d->offload, begin_reads_call, begin_reads_done, b) != 0)
 		begin_answer(d, b, CTL_REFUSAL_STORE_BUSY, NULL);
 }
@@ -646,7 +647,7 @@ flow_login_begin_later(struct passkeyd *d, const struct login_request *r,
 	b->r.service = b->service;
 	b->r.client_key = b->client_key;
 	b->r.requester = b->requester;
-	b->now = (int64_t)time(NULL);
+	b->now = wallclock_now(&d->wall);
 	b->done = done;
 	b->reused = reused;
 	b->arg = arg;
@@ -1599,6 +1600,7 @@ struct approval {
 	 * the host that began it asked), and its ID once opened.
 	 */
 	unsigned reuse;
+	int64_t window_now;	/* the windows' clock at the finish (wallclock.h) */
 	char window[STORE_WINDOW_ID_LEN + 1];
 };
 
@@ -1761,7 +1763,7 @@ static store_err_t
 open_window(store_t *st, struct approval *a, const unsigned char *cred_id, size_t cred_id_len)
 {
 	const struct ceremony *c = a->c;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = a->window_now;
 	struct store_window w;
 	struct store_event row;
 	char source[8], detail[160];
@@ -2130,6 +2132,7 @@ flow_finish(struct passkeyd *d, struct ceremony *c, const char *body, size_t len
 		a->arg = arg;
 		a->fleet = d->fleet;
 		a->reuse = flow_window_seconds(d, c);
+		a->window_now = wallclock_now(&d->wall);
 		a->max_passkeys = d->cfg.max_passkeys_per_user;
 		*reason = c->kind == CEREMONY_LOGIN ? verify_login(d, c, resp, pre, a) :
 		    verify_register(d, c, resp, a);

@@ -21,6 +21,7 @@
 #include "ratelimit.h"
 #include "share.h"
 #include "store.h"
+#include "wallclock.h"
 
 struct control_server;
 struct http_server;
@@ -41,6 +42,7 @@ struct passkeyd {
 	struct keycache *keys;		/* parsed public keys per credential */
 	/* the host's own addresses (hostaddrs.h); NULL: not looked at (the fuzzers) */
 	struct hostaddrs *hostaddrs;
+	struct wallclock wall;		/* windows' clock (wallclock.h), on the loop only */
 	struct aaguid_table *aaguids;	/* authenticator names, for people */
 	struct metrics *metrics;	/* numbers for Prometheus (metrics.h) */
 	struct metrics_server *metrics_server;	/* its listener, or NULL */

@@ -61,6 +61,7 @@ struct page_read {
 	int has;			/* a cursor: the page starts after `after` */
 	struct store_window_key after;
 	struct store_window_list list;
+	int64_t now;			/* the windows' clock when asked (wallclock.h) */
 };
 
 static store_err_t
@@ -68,7 +69,7 @@ page_read(store_t *st, void *arg)
 {
 	struct page_read *p = arg;
 
-	return store_window_page(st, p->user[0] != '\0' ? p->user : NULL, (int64_t)time(NULL),
+	return store_window_page(st, p->user[0] != '\0' ? p->user : NULL, p->now,
 	    p->has ? &p->after : NULL, SESSIONS_PAGE_ROWS, &p->list);
 }
 
@@ -118,6 +119,7 @@ sessions_list(struct op_ctx *x)
 
 	if (p == NULL)
 		return op_refuse(CTL_REFUSAL_INTERNAL_ERROR);
+	p->now = wallclock_now(&x->d->wall);
 	user = manage_subject(x, &refused);
 	if (refused == CTL_REFUSAL_NONE && user != NULL && x->uid == 0)
 		refused = manage_account(x, user, p->user, &unsure);

@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 test_daemon.PASSKEYD = os.path.abspath(sys.argv[1])
 PASSKEYCTL = os.path.abspath(sys.argv[2])
 SK_PROVIDER = os.path.abspath(sys.argv[3])
+CLOCK_SHIFT = os.path.abspath(sys.argv[4])
 USERS = ["pkt-m1", "pkt-m2", "pkt-m3", "pkt-m4"]
 
 
@@ -764,6 +765,46 @@ def test_local_windows(ctl, d):
     ok(rc == 0, "local windows: pkt-m2 ends it", (rc, err))
 
 
+def test_window_clock(tmp):
+    """A wall clock stepped back under a running passkeyd (NTP after a bad
+    boot clock, an admin's `date`) does not stretch an open window: a window
+    of 4 s still ends 4 s later, though the clock now says 30 s earlier
+    (passkeyd/wallclock.h).  30 s: under the store's minute of skew, past
+    which a window opened "later than now" is refused anyway (and one older
+    than the step is stretched by all of it).  The daemon runs with
+    tests/daemon/clock_shift.c, a wall clock the test steps; its monotonic
+    clock is the real one."""
+    shift = os.path.join(tmp, "clock-shift")
+    with open(shift, "w") as f:
+        f.write("0\n")
+    env = {"LD_PRELOAD": f"{test_daemon.harness.NSS_WRAPPER} {CLOCK_SHIFT}",
+           "CLOCK_SHIFT_FILE": shift}
+    d3 = Daemon(tmp, "clock", extra="require_uv = no\n", env=env)
+    try:
+        auth = SoftAuthenticator()
+        j = d3.hold({"op": "login_begin", "user": "alice", "rhost": "", "service": "su",
+                     "enroll": "after-auth"})
+        st, r = register(d3.origin, j.get("token", ""), auth) if j.get("ok") else (0, {})
+        ok(st == 200 and r.get("state") == "approved",
+           "window clock: alice registers a passkey", (j, st, r))
+        cred = auth.credentials[-1] if auth.credentials else None
+        key, _ = ssh_key_line(10)
+        j = begin_window(d3, "alice", key, rhost="192.0.2.72", reuse=4)
+        ok(j.get("kind") == "login" and cred is not None and approve_login(d3, j, auth, cred),
+           "window clock: approved from 192.0.2.72 with a key and reuse=4: a window opens", j)
+        r = begin_window(d3, "alice", key, rhost="192.0.2.72", reuse=4)
+        ok(r.get("kind") == "reused", "window clock: the next login rides it", r)
+        with open(shift, "w") as f:
+            f.write("-30\n")
+        time.sleep(5)
+        r = begin_window(d3, "alice", key, rhost="192.0.2.72", reuse=4)
+        ok(r.get("kind") == "login", "window clock: with the wall clock stepped back 30 s,"
+           " the window still ends 4 s after it opened: 5 s on, the browser again", r)
+        d3.abandon(r.get("token", ""))
+    finally:
+        d3.stop()
+
+
 FAKE_SERVER = r"""
 import json, socket, sys
 path, log = sys.argv[1], sys.argv[2]
@@ -863,6 +904,8 @@ def main():
             test_windows(ctl, d)
         with group("test_local_windows"):
             test_local_windows(ctl, d)
+        with group("test_window_clock"):
+            test_window_clock(tmp)
         creds = None
         with group("test_export"):
             creds = test_export(ctl, d, tmp)

@@ -19,6 +19,7 @@
 #include "ceremony.h"
 #include "countmap.h"
 #include "hostaddrs.h"
+#include "wallclock.h"
 #include "share.h"
 #include "keycache.h"
 #include "offload.h"
@@ -151,6 +152,35 @@ test_addr_is_this_host(void **state)
 	assert_false(addr_is_this_host("srv", ""));
 	assert_false(addr_is_this_host("srv", NULL));
 	assert_false(addr_is_this_host(NULL, "srv"));
+}
+
+/*
+ * The windows' clock: it follows the wall clock, takes a step forward at
+ * once, and after a step back goes on from its latest reading at the
+ * monotonic clock's pace, never answering less than before.
+ */
+static void
+test_wallclock(void **state)
+{
+	struct wallclock w = { 0 };
+
+	(void)state;
+	assert_int_equal(wallclock_at(&w, 1000000500, 100), 1000000);
+	assert_int_equal(wallclock_at(&w, 1000001500, 1100), 1000001);
+	/* a step forward of an hour: taken */
+	assert_int_equal(wallclock_at(&w, 1003601500, 2100), 1003601);
+	/* a step back of a day: on from 1003601.5 s at the monotonic pace */
+	assert_int_equal(wallclock_at(&w, 913602500, 3100), 1003602);
+	assert_int_equal(wallclock_at(&w, 913612500, 13100), 1003612);
+	/* the wall clock caught up (a day later): followed again */
+	assert_int_equal(wallclock_at(&w, 1003700000, 100000), 1003700);
+	assert_int_equal(wallclock_at(&w, 1003700999, 100500), 1003700);
+	/* never less than before, whatever the two clocks say */
+	assert_int_equal(wallclock_at(&w, 0 + 1, 100600), 1003701);
+	/* the real thing, twice: not backwards */
+	memset(&w, 0, sizeof(w));
+	int64_t a = wallclock_now(&w), b = wallclock_now(&w);
+	assert_true(a > 1700000000 && b >= a);
 }
 
 /* hostaddrs_text_in: address literals only, IPv4 as mapped, an IPv6 zone ignored. */
@@ -799,6 +829,7 @@ main(void)
 		cmocka_unit_test(test_ipv6_counts_per_64),
 		cmocka_unit_test(test_addr_is_this_host),
 		cmocka_unit_test(test_hostaddrs_text_in),
+		cmocka_unit_test(test_wallclock),
 		cmocka_unit_test(test_hostaddrs_this_machine),
 		cmocka_unit_test(test_finish_frees_a_place),
 		cmocka_unit_test(test_sweep_expires_then_forgets),
