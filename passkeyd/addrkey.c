@@ -65,6 +65,28 @@ loopback_literal(const char *text)
 }
 
 int
+addr_literal_v6(const char *text, struct in6_addr *out)
+{
+	char part[INET6_ADDRSTRLEN + 1];
+	size_t len = strcspn(text, "%");
+	struct in_addr v4;
+
+	if (len >= sizeof(part))
+		return 0;
+	memcpy(part, text, len);
+	part[len] = '\0';
+	if (inet_pton(AF_INET6, part, out) == 1)
+		return 1;
+	/* "192.0.2.7%x" is no address: only IPv6 has zones */
+	if (text[len] != '\0' || inet_pton(AF_INET, part, &v4) != 1)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	out->s6_addr[10] = out->s6_addr[11] = 0xff;
+	memcpy(&out->s6_addr[12], &v4, sizeof(v4));
+	return 1;
+}
+
+int
 addr_is_this_host(const char *rhost, const char *hostname)
 {
 	static const char *const loopback_names[] = {

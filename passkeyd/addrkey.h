@@ -9,6 +9,7 @@
 #ifndef PASSKEYD_ADDRKEY_H
 #define PASSKEYD_ADDRKEY_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -31,5 +32,12 @@ void addr_key_from_sockaddr(const struct sockaddr *sa, char out[ADDR_KEY_MAX]);
  * name, and sshd's UseDNS names Debian's 127.0.1.1 so.
  */
 int addr_is_this_host(const char *rhost, const char *hostname);
+
+/*
+ * 1 when text is an address literal, into *out as IPv6 (IPv4 as
+ * IPv4-mapped); an IPv6 zone ("fe80::1%eth0", as sshd writes a link-local
+ * client) is left out.  0 for anything else, a name included.
+ */
+int addr_literal_v6(const char *text, struct in6_addr *out);
 
 #endif

@@ -306,7 +306,7 @@ requester_request(struct passkeyd *d, json_t *req, const char *rhost,
 	    (json_object_get(v, "name") != NULL && !ctl_user_name_valid(name)) ||
 	    (json_object_get(v, "tty") != NULL && !ctl_tty_ok(tty)))
 		return CTL_REFUSAL_BAD_REQUEST;
-	if (rhost[0] == '\0' || flow_rhost_is_this_host(d, rhost))
+	if (rhost[0] == '\0' || flow_rhost_is_this_host(d, rhost) == HOST_SELF_YES)
 		snprintf(out, CEREMONY_REQUESTER_MAX + 1, "%lld %s %s",
 		    (long long)json_integer_value(uid), tty != NULL ? tty : "?",
 		    name != NULL ? name : "");

@@ -255,28 +255,41 @@ client_key_of(const struct login_request *r)
  * The re-approval window a login may open or use: seconds, or 0 when it
  * may not.  With no address there is no client to name, and an address
  * that is the host itself names none either: every local account comes
- * from there (sudo's pam_rhost, ssh to localhost), so there only a key
- * can name the client, whatever reuse_key says.  A key the service
- * requires must be there; a client, service or host name the store
- * cannot keep opens none (rather than failing the approval).
+ * from there (sudo's pam_rhost, ssh to localhost or to its LAN address),
+ * so there only a key can name the client, whatever reuse_key says; nor
+ * does an address passkeyd cannot tell from the host's own, nor a DNS
+ * name (sshd's UseDNS): the host's own full name is one whenever the
+ * configured hostname is its short one, and no DNS is asked here.  A key
+ * the service requires must be there; a client, service or host name the
+ * store cannot keep opens none (rather than failing the approval).
  */
 static unsigned
 reuse_seconds(struct passkeyd *d, const struct login_request *r)
 {
 	unsigned s = r->reuse < d->cfg.reuse_max ? r->reuse : d->cfg.reuse_max;
 	int keyless = client_key_of(r)[0] == '\0';
+	struct in6_addr literal;
 
 	if (s == 0 || !store_window_client_ok(r->service, r->rhost) ||
-	    (keyless && (r->key_required || flow_rhost_is_this_host(d, r->rhost))) ||
+	    (keyless && (r->key_required || !addr_literal_v6(r->rhost, &literal) ||
+	    flow_rhost_is_this_host(d, r->rhost) != HOST_SELF_NO)) ||
 	    !text_hostname_chars(d->cfg.hostname, 253))
 		return 0;
 	return s;
 }
 
-int
+enum host_self
 flow_rhost_is_this_host(struct passkeyd *d, const char *rhost)
 {
-	return hostaddrs_is_this_host(d->hostaddrs, rhost, d->cfg.hostname, clock_monotonic_ms());
+	enum host_self self = hostaddrs_is_this_host(d->hostaddrs, rhost, d->cfg.hostname,
+	    clock_monotonic_ms());
+	const char *why;
+
+	if (self == HOST_SELF_UNKNOWN && (why = hostaddrs_trouble(d->hostaddrs)) != NULL)
+		daemon_log(d, "warning: cannot read this host's own addresses (%s): a client"
+		    " address is not taken for a remote one, so it gets no re-approval window"
+		    " without a key, and pages do not call it local", why);
+	return self;
 }
 
 static struct ceremony_spec
@@ -286,7 +299,8 @@ login_spec(struct passkeyd *d, const struct login_request *r, enum ceremony_kind
 	    .rhost = r->rhost, .service = r->service, .owner = 0,
 	    .conn = r->conn, .lifetime = d->cfg.ceremony_timeout,
 	    .reuse = reuse_seconds(d, r), .client_key = client_key_of(r),
-	    .requester = r->requester, .local = flow_rhost_is_this_host(d, r->rhost) };
+	    .requester = r->requester,
+	    .local = flow_rhost_is_this_host(d, r->rhost) == HOST_SELF_YES };
 }
 
 #define REQUESTER_DETAIL_LEN	(CEREMONY_REQUESTER_MAX + 16)	/* "requester UID TTY NAME" */

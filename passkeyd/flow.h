@@ -17,16 +17,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hostaddrs.h"
 #include "page_reads.h"
 #include "passkeyd.h"
 
 enum enroll_mode { ENROLL_NONE, ENROLL_PENDING, ENROLL_AFTER_AUTH };
 
 /*
- * 1 when a client address (PAM_RHOST) is this host: loopback, the host's
- * name, or one of its interfaces' addresses (hostaddrs.h).
+ * Whether a client address (PAM_RHOST) is this host: loopback, the host's
+ * name, or one of its interfaces' addresses (hostaddrs.h).  The first
+ * time the interfaces cannot be read it logs why.
  */
-int flow_rhost_is_this_host(struct passkeyd *d, const char *rhost);
+enum host_self flow_rhost_is_this_host(struct passkeyd *d, const char *rhost);
 
 struct login_request {
 	const char *user, *rhost, *service;

@@ -1,5 +1,6 @@
-#include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,14 +10,20 @@
 
 /* re-read the interfaces no more often than this */
 #define HOSTADDRS_TTL_MS	1000
-/* more than any host has; past it the rest are not kept, and count as unread */
-#define HOSTADDRS_MAX		256
+/*
+ * Room for a container or Kubernetes node (an address per veth, every
+ * ClusterIP on kube-ipvs0) with 1 MiB at most; past it the addresses are
+ * unknown rather than partly known.
+ */
+#define HOSTADDRS_MAX		65536
 
 struct hostaddrs {
-	struct in6_addr addrs[HOSTADDRS_MAX];
-	size_t n;
+	struct in6_addr *addrs;
+	size_t n, cap;
 	int ok;			/* the last read gave every address */
 	int64_t read_ms;	/* when; 0 for never */
+	char trouble[96];	/* why the last read failed, "" when none */
+	int told;		/* hostaddrs_trouble said it */
 };
 
 struct hostaddrs *
@@ -28,30 +35,9 @@ hostaddrs_new(void)
 void
 hostaddrs_free(struct hostaddrs *h)
 {
+	if (h != NULL)
+		free(h->addrs);
 	free(h);
-}
-
-/* rhost as an IPv6 address (IPv4 mapped), its zone left out; 0 for no literal. */
-static int
-literal_v6(const char *rhost, struct in6_addr *out)
-{
-	char text[INET6_ADDRSTRLEN + 1];
-	size_t len = strcspn(rhost, "%");
-	struct in_addr v4;
-
-	if (len >= sizeof(text))
-		return 0;
-	memcpy(text, rhost, len);
-	text[len] = '\0';
-	if (inet_pton(AF_INET6, text, out) == 1)
-		return 1;
-	/* "192.0.2.7%x" is no address: only IPv6 has zones */
-	if (rhost[len] != '\0' || inet_pton(AF_INET, text, &v4) != 1)
-		return 0;
-	memset(out, 0, sizeof(*out));
-	out->s6_addr[10] = out->s6_addr[11] = 0xff;
-	memcpy(&out->s6_addr[12], &v4, sizeof(v4));
-	return 1;
 }
 
 int
@@ -59,7 +45,7 @@ hostaddrs_text_in(const char *rhost, const struct in6_addr *addrs, size_t n)
 {
 	struct in6_addr a;
 
-	if (rhost == NULL || !literal_v6(rhost, &a))
+	if (rhost == NULL || !addr_literal_v6(rhost, &a))
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (memcmp(&addrs[i], &a, sizeof(a)) == 0)
@@ -67,16 +53,23 @@ hostaddrs_text_in(const char *rhost, const struct in6_addr *addrs, size_t n)
 	return 0;
 }
 
-/* One interface address into h; 0 when it is full. */
+/* One interface address into h; 0 when it cannot be kept. */
 static int
 keep(struct hostaddrs *h, const struct sockaddr *sa)
 {
-	struct in6_addr *a = &h->addrs[h->n];
+	struct in6_addr *a;
+	size_t cap;
 
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return 1;
-	if (h->n == HOSTADDRS_MAX)
-		return 0;
+	if (h->n == h->cap) {
+		cap = h->cap == 0 ? 16 : h->cap * 2;
+		if (cap > HOSTADDRS_MAX || (a = realloc(h->addrs, cap * sizeof(*a))) == NULL)
+			return 0;
+		h->addrs = a;
+		h->cap = cap;
+	}
+	a = &h->addrs[h->n++];
 	if (sa->sa_family == AF_INET6) {
 		*a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
 	} else {
@@ -84,42 +77,66 @@ keep(struct hostaddrs *h, const struct sockaddr *sa)
 		a->s6_addr[10] = a->s6_addr[11] = 0xff;
 		memcpy(&a->s6_addr[12], &((const struct sockaddr_in *)sa)->sin_addr, 4);
 	}
-	h->n++;
 	return 1;
+}
+
+static void
+failed(struct hostaddrs *h, const char *why)
+{
+	h->ok = 0;
+	if (h->trouble[0] == '\0')
+		h->told = 0;
+	snprintf(h->trouble, sizeof(h->trouble), "%s", why);
 }
 
 static void
 refresh(struct hostaddrs *h, int64_t now_ms)
 {
 	struct ifaddrs *list, *i;
+	char why[80];
 
-	if (h->read_ms != 0 && now_ms - h->read_ms < HOSTADDRS_TTL_MS && now_ms >= h->read_ms)
+	if (h->read_ms != 0 && now_ms >= h->read_ms && now_ms - h->read_ms < HOSTADDRS_TTL_MS)
 		return;
 	h->read_ms = now_ms != 0 ? now_ms : 1;
 	h->n = 0;
-	h->ok = 0;
-	if (getifaddrs(&list) != 0)
+	if (getifaddrs(&list) != 0) {
+		snprintf(why, sizeof(why), "getifaddrs: %s", strerror(errno));
+		failed(h, why);
 		return;
+	}
 	h->ok = 1;
-	for (i = list; i != NULL; i = i->ifa_next)
+	for (i = list; i != NULL && h->ok; i = i->ifa_next)
 		if (i->ifa_addr != NULL && !keep(h, i->ifa_addr))
-			h->ok = 0;
+			failed(h, "more interface addresses than passkeyd keeps, or no memory");
 	freeifaddrs(list);
+	if (h->ok)
+		h->trouble[0] = '\0';
 }
 
-int
+enum host_self
 hostaddrs_is_this_host(struct hostaddrs *h, const char *rhost, const char *hostname,
     int64_t now_ms)
 {
 	int in;
 
 	if (addr_is_this_host(rhost, hostname))
-		return 1;
+		return HOST_SELF_YES;
 	if (h == NULL || rhost == NULL || rhost[0] == '\0')
-		return 0;
+		return HOST_SELF_NO;
+	if (!addr_literal_v6(rhost, &(struct in6_addr){ 0 }))
+		return HOST_SELF_NO;	/* a name: only the configured one is known */
 	refresh(h, now_ms);
+	if (!h->ok)
+		return HOST_SELF_UNKNOWN;
 	in = hostaddrs_text_in(rhost, h->addrs, h->n);
-	if (in < 0)
-		return 0;	/* a name: only the configured one is known */
-	return in == 1 || !h->ok;
+	return in == 1 ? HOST_SELF_YES : HOST_SELF_NO;
+}
+
+const char *
+hostaddrs_trouble(struct hostaddrs *h)
+{
+	if (h == NULL || h->trouble[0] == '\0' || h->told)
+		return NULL;
+	h->told = 1;
+	return h->trouble;
 }

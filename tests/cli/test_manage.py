@@ -741,8 +741,11 @@ def test_local_windows(ctl, d):
     with test_daemon.harness.host_addresses() as mine:
         # mallory's `ssh pkt-m2@<the host's LAN address>` comes from there too
         ok(mine, "local windows: this machine has an address besides loopback", mine)
+        # and a DNS name (sshd's UseDNS) is none of them: the host's own full
+        # name is one whenever the configured hostname is its short one
         for here, service in ((socket.gethostname(), "sudo"), ("127.0.0.1", "sshd"),
-                              ("::1", "sshd"), *((a, "sshd") for a in mine)):
+                              ("::1", "sshd"), *((a, "sshd") for a in mine),
+                              ("client.example.net", "sshd")):
             j = begin_window(d, m2, None, need="optional", rhost=here, service=service,
                              reuse=600)
             ok(j.get("kind") == "login" and approve_login(d, j, auth, cred),

@@ -49,7 +49,9 @@ def main():
            "\n".join(line for line in r.stdout.splitlines() if "\u2717" in line))
         for want in ("NoNewPrivileges=yes", "ProtectSystem=strict", "CapabilityBoundingSet=\n",
                      "SystemCallFilter=~@privileged @resources", "User=passkeyd",
-                     "ExecReload=/bin/kill -HUP $MAINPID"):
+                     "ExecReload=/bin/kill -HUP $MAINPID",
+                     # getifaddrs needs it (passkeyd/hostaddrs.c)
+                     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK\n"):
             ok(want in text, f"the unit keeps {want.strip()}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

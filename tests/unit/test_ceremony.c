@@ -25,8 +25,15 @@
 #include "offload.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -251,6 +258,75 @@ test_hostaddrs_this_machine(void **state)
 	assert_true(hostaddrs_is_this_host(NULL, "127.0.0.1", "srv.example.com", 1500));
 	assert_false(hostaddrs_is_this_host(NULL, "192.0.2.254", "srv.example.com", 1500));
 	hostaddrs_free(h);
+}
+
+/*
+ * In this process, socket(AF_NETLINK, ...) fails with EAFNOSUPPORT, as
+ * under the unit's RestrictAddressFamilies= without AF_NETLINK: a seccomp
+ * filter like systemd's.
+ */
+static int
+refuse_netlink(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAFNOSUPPORT),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 ? 0 : -1;
+}
+
+/* What the child below found; each bit one check that held. */
+static int
+unread_checks(void)
+{
+	struct hostaddrs *h = hostaddrs_new();
+	const char *why;
+	int got = 0;
+
+	if (h == NULL || refuse_netlink() != 0)
+		return 0;
+	got |= hostaddrs_is_this_host(h, "192.0.2.254", "srv", 1000) == HOST_SELF_UNKNOWN;
+	got |= (hostaddrs_is_this_host(h, "127.0.0.1", "srv", 1000) == HOST_SELF_YES) << 1;
+	got |= (hostaddrs_is_this_host(h, "client.example.net", "srv", 1000) == HOST_SELF_NO) << 2;
+	why = hostaddrs_trouble(h);
+	got |= (why != NULL && strstr(why, "getifaddrs") != NULL) << 3;
+	got |= (hostaddrs_trouble(h) == NULL) << 4;	/* said once */
+	/* a second read a second later fails the same way: not said again */
+	got |= (hostaddrs_is_this_host(h, "192.0.2.254", "srv", 2500) == HOST_SELF_UNKNOWN) << 5;
+	got |= (hostaddrs_trouble(h) == NULL) << 6;
+	hostaddrs_free(h);
+	return got;
+}
+
+/*
+ * The interfaces cannot be read (the unit's sandbox without AF_NETLINK):
+ * an address literal is HOST_SELF_UNKNOWN, not "this host" and not
+ * "remote"; names are decided as before; the reason is told once.  In a
+ * child process: the filter cannot be taken off again.
+ */
+static void
+test_hostaddrs_unread(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if ((pid = fork()) == 0)
+		_exit(unread_checks());
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0x7f);
 }
 
 static void
@@ -831,6 +907,7 @@ main(void)
 		cmocka_unit_test(test_hostaddrs_text_in),
 		cmocka_unit_test(test_wallclock),
 		cmocka_unit_test(test_hostaddrs_this_machine),
+		cmocka_unit_test(test_hostaddrs_unread),
 		cmocka_unit_test(test_finish_frees_a_place),
 		cmocka_unit_test(test_sweep_expires_then_forgets),
 		cmocka_unit_test(test_committing_is_not_expired),
