@@ -251,6 +251,30 @@ static const struct fuzz_vector fuzz_vectors[] = {
 	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
 	    NULL,
 	    0, -1, NULL },
+	{ "attestation/android_keydesc_constructed_challenge.json", 'r', "example.org", "https://example.org",
+	    "i9kK1q3uED6hbhhRK8vGBZVux2wl8obZKauoYhS7-zk",
+	    "ST_dRmL3wqBH--o22aq9T6nQ3U0HWrRU3pzJmVCWPIU",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiaTlrSzFxM3VFRDZoYmho"
+	    "Uks4dkdCWlZ1eDJ3bDhvYlpLYXVvWWhTNy16ayIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/android_keydesc_constructed_int.json", 'r', "example.org", "https://example.org",
+	    "Eow8sN_34E1AI5cGAd_vRLIo_E36H6m6nXsANo0siro",
+	    "UQ3MUTinPSbYQ5GMgsUwkkydNU8KpnBN2KZgqzGdS7U",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiRW93OHNOXzM0RTFBSTVj"
+	    "R0FkX3ZSTElvX0UzNkg2bTZuWHNBTm8wc2lybyIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/android_keydesc_enumerated_int.json", 'r', "example.org", "https://example.org",
+	    "lR-wcuyGh2DWCChTBcLDG6RRD_ii1xaoo-mddNevifw",
+	    "ScEe7GBvQgS3UNIpo7vZcEHrlZEKqFQoVtGP1eljJXo",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoibFItd2N1eUdoMkRXQ0No"
+	    "VEJjTERHNlJSRF9paTF4YW9vLW1kZE5ldmlmdyIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
 	{ "attestation/android_keydesc_explicit_trailing.json", 'r', "example.org", "https://example.org",
 	    "Qw16DrlGhe8WJvd8Ddl2gaRzyNuFhq8WQpUecOqsAZA",
 	    "CbOg-gy0mjhIthWRKfYBWVm6ggI1pnKdgZocJQHK7tA",
@@ -291,6 +315,14 @@ static const struct fuzz_vector fuzz_vectors[] = {
 	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
 	    NULL,
 	    0, -1, NULL },
+	{ "attestation/android_keydesc_wrong_class_challenge.json", 'r', "example.org", "https://example.org",
+	    "-OPiNc52HCxwC7qHsBhgVobD8oZeJiEcMbBKjAQtkcY",
+	    "9AR5XwOlfx40m78uYlWLrMuq9xQ1pCUI-4iHnwNDI_g",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiLU9QaU5jNTJIQ3h3Qzdx"
+	    "SHNCaGdWb2JEOG9aZUppRWNNYkJLakFRdGtjWSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
 	{ "attestation/android_keydesc_wrong_class_set.json", 'r', "example.org", "https://example.org",
 	    "1Q2X-EuycNODL3NU3rTuWNr39t3ZZCFm4PBQ3MVHlu0",
 	    "8D-yQDjJ79cOEFRo5uRdIwroFb7Hyf1Jv5Y0PgILk1E",
@@ -307,11 +339,59 @@ static const struct fuzz_vector fuzz_vectors[] = {
 	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
 	    NULL,
 	    0, -1, NULL },
+	{ "attestation/apple_nonce_constructed_octets.json", 'r', "example.org", "https://example.org",
+	    "1151IbxVJeFkY4YS5RhgNbk8ABVECcQXrceFXRnOa8c",
+	    "O7aWr9TF93sn-aMMbYsm71p_6eK9nHU8Y308UzRGDZ4",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiMTE1MUlieFZKZUZrWTRZ"
+	    "UzVSaGdOYms4QUJWRUNjUVhyY2VGWFJuT2E4YyIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/apple_nonce_explicit_trailing.json", 'r', "example.org", "https://example.org",
+	    "GgjFcqe7wEgDhDnUM6XDTEtaQdoo4Pt5F4H2IKPbUMI",
+	    "ubIoD51C1ZVoTi7icxcmFxTM9txx2j5JMX_-psj26pc",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiR2dqRmNxZTd3RWdEaERu"
+	    "VU02WERURXRhUWRvbzRQdDVGNEgySUtQYlVNSSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
 	{ "attestation/apple_nonce_mismatch.json", 'r', "example.org", "https://example.org",
 	    "ZYeDaMLiBNzpZiWNMmei2LHUOG_S40FQAwX6qpWetWE",
 	    "rcJ9p6yGnjH3cqqNiCk1vOmrLcoE0miE5PaJYwF22P0",
 	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiWlllRGFNTGlCTnpwWmlX"
 	    "Tk1tZWkyTEhVT0dfUzQwRlFBd1g2cXBXZXRXRSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/apple_nonce_primitive_explicit.json", 'r', "example.org", "https://example.org",
+	    "yd1oNjJOjUkai2GeNk0zmvw7CGx3I837GFBnKyzSynI",
+	    "xxyuhw1TVL2ctDCtOiBZ3rIbm-gGPoAn7WuT7cGhZmY",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoieWQxb05qSk9qVWthaTJH"
+	    "ZU5rMHptdnc3Q0d4M0k4MzdHRkJuS3l6U3luSSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/apple_nonce_primitive_seq.json", 'r', "example.org", "https://example.org",
+	    "7WWNvllSIYUMPJQYTYuMPhiJoBVBlEWAPnpPVDUQH4s",
+	    "g3ze6LGnBjIi4wpiRtIQ3aTeyEoSIvkFokPVxCjwqII",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiN1dXTnZsbFNJWVVNUEpR"
+	    "WVRZdU1QaGlKb0JWQmxFV0FQbnBQVkRVUUg0cyIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/apple_nonce_wrong_class_octets.json", 'r', "example.org", "https://example.org",
+	    "Bqtd0RE_a-L_BrFdwTOY7IQmFxq-JrP0qLmIGy_T8eI",
+	    "bKcZdqlobqI1lOyvtvC9PO3eLlM7UTN7f2lC-QqglpQ",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiQnF0ZDBSRV9hLUxfQnJG"
+	    "ZHdUT1k3SVFtRnhxLUpyUDBxTG1JR3lfVDhlSSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
+	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
+	    NULL,
+	    0, -1, NULL },
+	{ "attestation/apple_nonce_wrong_class_seq.json", 'r', "example.org", "https://example.org",
+	    "347m0s76p50DAFla1huiosByZmKCsWl_M79q7FLve7A",
+	    "Dv4P06B1fDRKYTp0UoBv1k8C057e-oUcXThN1lY6p4o",
+	    "eyJ0eXBlIjoid2ViYXV0aG4uY3JlYXRlIiwiY2hhbGxlbmdlIjoiMzQ3bTBzNzZwNTBEQUZs"
+	    "YTFodWlvc0J5Wm1LQ3NXbF9NNzlxN0ZMdmU3QSIsIm9yaWdpbiI6Imh0dHBzOi8vZXhhbXBs"
 	    "ZS5vcmciLCJjcm9zc09yaWdpbiI6ZmFsc2V9",
 	    NULL,
 	    0, -1, NULL },
@@ -483,6 +563,19 @@ static const char *const fuzz_anchor_pems[] = {
 	    "dRZvndlwLwIgEyrRAMm0pavJmfZ5Asp8tqmbfFM6KFYop6FZbBBxAsc=\n"
 	    "-----END CERTIFICATE-----\n",
 	"-----BEGIN CERTIFICATE-----\n"
+	    "MIICBTCCAaygAwIBAgIUUfEu/5sLtKITHg2WaPIAyDG9nVEwCgYIKoZIzj0EAwIw\n"
+	    "YTELMAkGA1UEBhMCQUExIjAgBgNVBAoMGXNzaC1wYXNza2V5cyB0ZXN0IHZlY3Rv\n"
+	    "cnMxLjAsBgNVBAMMJXNzaC1wYXNza2V5cyBUZXN0IEFuZHJvaWQgS2V5IFJvb3Qg\n"
+	    "Q0EwHhcNMjUwMTAxMDAwMDAwWhcNMzUwMTAxMDAwMDAwWjBhMQswCQYDVQQGEwJB\n"
+	    "QTEiMCAGA1UECgwZc3NoLXBhc3NrZXlzIHRlc3QgdmVjdG9yczEuMCwGA1UEAwwl\n"
+	    "c3NoLXBhc3NrZXlzIFRlc3QgQW5kcm9pZCBLZXkgUm9vdCBDQTBZMBMGByqGSM49\n"
+	    "AgEGCCqGSM49AwEHA0IABCG6IMzSfquex5deLMrGgI7sL8Y62uqy/vasRh3HpiC+\n"
+	    "y/DEfrot/BuYaAWE41haWjuLsPNwbM9a4EEHwt/8NUyjQjBAMB0GA1UdDgQWBBRs\n"
+	    "Ht0/1xV4o01zKkLn5+O/3ujU0DAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQE\n"
+	    "AwIBBjAKBggqhkjOPQQDAgNHADBEAiBBZiHbdSfdluuYPfCpyPnPTEopFPBfOcrY\n"
+	    "yTdwqpOROAIgLTWuRUL/EHmySlKyMKXP1DBGb0MGOwMOkSf573LZLB8=\n"
+	    "-----END CERTIFICATE-----\n",
+	"-----BEGIN CERTIFICATE-----\n"
 	    "MIICBTCCAaygAwIBAgIUOkjR5c0dTk3V+VwFRbDp8F6zpSswCgYIKoZIzj0EAwIw\n"
 	    "YTELMAkGA1UEBhMCQUExIjAgBgNVBAoMGXNzaC1wYXNza2V5cyB0ZXN0IHZlY3Rv\n"
 	    "cnMxLjAsBgNVBAMMJXNzaC1wYXNza2V5cyBUZXN0IEFuZHJvaWQgS2V5IFJvb3Qg\n"
@@ -509,6 +602,21 @@ static const char *const fuzz_anchor_pems[] = {
 	    "ZwAwZAIwSFZeNHTBlee3hEW1zBYx6yW3hgAT/+lkb4juocmkQVch6qf4OS1ET7zq\n"
 	    "twyeVD0lAjBsjw0GHsYKRRXZxBVovGzom+8C8EEqQ8zp3pk0R8Jyusb9ELWx/wdW\n"
 	    "jGVdZa+F9ys=\n"
+	    "-----END CERTIFICATE-----\n",
+	"-----BEGIN CERTIFICATE-----\n"
+	    "MIICRjCCAcugAwIBAgIUTQa+iSl0ygZQrvNLDmksTwmi6rgwCgYIKoZIzj0EAwMw\n"
+	    "YjELMAkGA1UEBhMCQUExIjAgBgNVBAoMGXNzaC1wYXNza2V5cyB0ZXN0IHZlY3Rv\n"
+	    "cnMxLzAtBgNVBAMMJnNzaC1wYXNza2V5cyBUZXN0IEFwcGxlLWZvcm1hdCBSb290\n"
+	    "IENBMB4XDTI1MDEwMTAwMDAwMFoXDTM1MDEwMTAwMDAwMFowYjELMAkGA1UEBhMC\n"
+	    "QUExIjAgBgNVBAoMGXNzaC1wYXNza2V5cyB0ZXN0IHZlY3RvcnMxLzAtBgNVBAMM\n"
+	    "JnNzaC1wYXNza2V5cyBUZXN0IEFwcGxlLWZvcm1hdCBSb290IENBMHYwEAYHKoZI\n"
+	    "zj0CAQYFK4EEACIDYgAErBI9p16L5EdLvNTSwT54jdEIvP0Jwe2R1YMr0Z2GN+FG\n"
+	    "oobDgwMo6scERM5y63lzLX6vOu+WeDYdHf5PXt+c1BBlk34hoQRjw/Nb+TaYzQgs\n"
+	    "PEWiyvEE64Q7rTRWs1wQo0IwQDAdBgNVHQ4EFgQU/oeDAtNVcTpPw7b7kbeGDBCA\n"
+	    "CU4wDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwCgYIKoZIzj0EAwMD\n"
+	    "aQAwZgIxAP+12cq1fxIqkh/y/2ULuvjzVO4WCUibttmqOYEda6iOqnh6PK5HF3FN\n"
+	    "yPMjJts8EgIxAMfhJlwv3zenwqL9HI01ZJ7VqXwPwk40p/Qkqvy/Mqqlo6LId38H\n"
+	    "AHjTmRhEBT7nEA==\n"
 	    "-----END CERTIFICATE-----\n",
 	"-----BEGIN CERTIFICATE-----\n"
 	    "MIIB/DCCAaKgAwIBAgIUCTovefhwVesh4AunUz+nTR15VogwCgYIKoZIzj0EAwIw\n"

@@ -29,44 +29,25 @@ struct key_auth {
 	int generated_origins;
 };
 
+/*
+ * A purpose or an origin: an INTEGER in the schema, so universal,
+ * primitive and number 2.  ENUMERATED (10), which the KeyDescription
+ * uses for fields this reader does not read (the security levels,
+ * verifiedBootState), is some other type here.
+ */
 static bool
 der_small_int(struct rp_der *d, long *v)
 {
 	const uint8_t *p;
 	size_t n = rp_buf_left(&d->body);
 
-	if (d->cls != RP_DER_CLASS_UNIVERSAL || (d->tag != 2 && d->tag != 10) ||
+	if (!rp_der_is_universal_primitive(d, 2) ||
 	    n == 0 || n > 4 || !rp_buf_get_bytes(&d->body, n, &p))
 		return false;
 	*v = (p[0] & 0x80) ? -1 : 0;
 	for (size_t i = 0; i < n; i++)
 		*v = (long)(((unsigned long)*v << 8) | p[i]);
 	return true;
-}
-
-/*
- * A SEQUENCE (16) or SET OF (17) is universal and constructed (X.690
- * §8.9.1, §8.12.1).  The same number in another class, or with the
- * constructed bit clear, is some other type: its contents are not read
- * as the fields the schema puts there.
- */
-static bool
-der_is_universal_constructed(const struct rp_der *d, uint32_t tag)
-{
-	return d->cls == RP_DER_CLASS_UNIVERSAL && d->constructed && d->tag == tag;
-}
-
-/*
- * The value under an [n] EXPLICIT tag.  Its encoding is constructed and
- * its contents are the complete encoding of exactly one value (X.690
- * §8.14).  Anything after that value, a second origin say, would go
- * unread, so it is refused rather than skipped.
- */
-static bool
-der_explicit_inner(struct rp_der *tagged, struct rp_der *inner)
-{
-	return tagged->constructed && rp_der_next(&tagged->body, inner) &&
-	    rp_buf_left(&tagged->body) == 0;
 }
 
 static bool
@@ -76,7 +57,8 @@ read_purposes(struct rp_der *tagged, struct key_auth *ka)
 	long x;
 
 	/* purpose [1] EXPLICIT SET OF INTEGER */
-	if (!der_explicit_inner(tagged, &set) || !der_is_universal_constructed(&set, 17))
+	if (!rp_der_explicit_inner(tagged, &set) ||
+	    !rp_der_is_universal_constructed(&set, 17))
 		return false;
 	while (rp_buf_left(&set.body) > 0) {
 		if (!rp_der_next(&set.body, &v) || !der_small_int(&v, &x))
@@ -93,7 +75,7 @@ read_auth_list(struct rp_der *list, struct key_auth *ka)
 	struct rp_der f, v;
 	long x;
 
-	if (!der_is_universal_constructed(list, 16))	/* AuthorizationList */
+	if (!rp_der_is_universal_constructed(list, 16))	/* AuthorizationList */
 		return false;
 	while (rp_buf_left(&list->body) > 0) {
 		if (!rp_der_next(&list->body, &f))
@@ -106,7 +88,7 @@ read_auth_list(struct rp_der *list, struct key_auth *ka)
 			if (!read_purposes(&f, ka))
 				return false;
 		} else if (f.tag == KM_TAG_ORIGIN) {
-			if (!der_explicit_inner(&f, &v) || !der_small_int(&v, &x))
+			if (!rp_der_explicit_inner(&f, &v) || !der_small_int(&v, &x))
 				return false;
 			ka->origins++;
 			ka->generated_origins += x == KM_ORIGIN_GENERATED;
@@ -126,14 +108,19 @@ check_key_description(X509 *cert, const uint8_t *cdh)
 	if (ext == NULL)
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	rp_buf_init(&b, ASN1_STRING_get0_data(ext), (size_t)ASN1_STRING_length(ext));
-	if (!rp_der_next(&b, &seq) || !der_is_universal_constructed(&seq, 16) ||
+	if (!rp_der_next(&b, &seq) || !rp_der_is_universal_constructed(&seq, 16) ||
 	    rp_buf_left(&b) != 0)
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	for (size_t i = 0; i < 8; i++)
 		if (!rp_der_next(&seq.body, &f[i]))
 			return RP_ERR_ATTESTATION_CERT_INVALID;
-	/* f[4] attestationChallenge, f[6] softwareEnforced, f[7] teeEnforced */
-	if (f[4].tag != 4 || !read_auth_list(&f[6], &ka) || !read_auth_list(&f[7], &ka))
+	/*
+	 * f[4] attestationChallenge OCTET STRING, f[6] softwareEnforced,
+	 * f[7] teeEnforced.  The versions and security levels before the
+	 * challenge, and uniqueId after it, are stepped over unread.
+	 */
+	if (!rp_der_is_universal_primitive(&f[4], 4) ||
+	    !read_auth_list(&f[6], &ka) || !read_auth_list(&f[7], &ka))
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	if (rp_buf_left(&f[4].body) != RP_SHA256_LEN ||
 	    CRYPTO_memcmp(rp_buf_cur(&f[4].body), cdh, RP_SHA256_LEN) != 0)

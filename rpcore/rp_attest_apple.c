@@ -13,7 +13,14 @@
 
 #define OID_APPLE_NONCE "1.2.840.113635.100.8.2"
 
-/* SEQUENCE { [1] EXPLICIT OCTET STRING nonce } */
+/*
+ * SEQUENCE { [1] EXPLICIT OCTET STRING nonce }, read as DER with the
+ * checks the android-key KeyDescription gets (rp_der.h): the SEQUENCE is
+ * universal and constructed, the [1] is constructed and holds exactly
+ * one value, and that value is a universal, primitive OCTET STRING.
+ * Apple publishes no schema; what follows the [1] in the SEQUENCE is
+ * left unread, as what follows teeEnforced is in the KeyDescription.
+ */
 static int
 read_nonce(X509 *cert, const uint8_t **nonce)
 {
@@ -24,9 +31,11 @@ read_nonce(X509 *cert, const uint8_t **nonce)
 	if (ext == NULL)
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	rp_buf_init(&b, ASN1_STRING_get0_data(ext), (size_t)ASN1_STRING_length(ext));
-	if (!rp_der_next(&b, &seq) || seq.tag != 16 || rp_buf_left(&b) != 0 ||
+	if (!rp_der_next(&b, &seq) || !rp_der_is_universal_constructed(&seq, 16) ||
+	    rp_buf_left(&b) != 0 ||
 	    !rp_der_next(&seq.body, &tagged) || tagged.cls != RP_DER_CLASS_CONTEXT ||
-	    tagged.tag != 1 || !rp_der_next(&tagged.body, &oct) || oct.tag != 4 ||
+	    tagged.tag != 1 || !rp_der_explicit_inner(&tagged, &oct) ||
+	    !rp_der_is_universal_primitive(&oct, 4) ||
 	    rp_buf_left(&oct.body) != RP_SHA256_LEN)
 		return RP_ERR_ATTESTATION_CERT_INVALID;
 	*nonce = rp_buf_cur(&oct.body);

@@ -65,3 +65,22 @@ rp_der_next(struct rp_buf *b, struct rp_der *out)
 	rp_buf_init(&out->body, p, len);
 	return true;
 }
+
+bool
+rp_der_is_universal_constructed(const struct rp_der *d, uint32_t tag)
+{
+	return d->cls == RP_DER_CLASS_UNIVERSAL && d->constructed && d->tag == tag;
+}
+
+bool
+rp_der_is_universal_primitive(const struct rp_der *d, uint32_t tag)
+{
+	return d->cls == RP_DER_CLASS_UNIVERSAL && !d->constructed && d->tag == tag;
+}
+
+bool
+rp_der_explicit_inner(struct rp_der *tagged, struct rp_der *inner)
+{
+	return tagged->constructed && rp_der_next(&tagged->body, inner) &&
+	    rp_buf_left(&tagged->body) == 0;
+}

@@ -724,7 +724,8 @@ SECURITY_LEVEL_TEE = 1
 # What key_description(malform=...) can break: each a DER form a strict reader refuses and a
 # reader that looks only at tag numbers takes (the android_keydesc_* vectors of gen_android)
 KD_MALFORMS = ("primitive_seq", "primitive_set", "primitive_explicit", "explicit_trailing",
-               "wrong_class", "wrong_class_set")
+               "wrong_class", "wrong_class_set", "constructed_challenge", "wrong_class_challenge",
+               "constructed_int", "enumerated_int")
 
 
 def key_description(challenge: bytes, all_apps_in=None, malform=None) -> bytes:
@@ -734,7 +735,9 @@ def key_description(challenge: bytes, all_apps_in=None, malform=None) -> bytes:
     malform (one of KD_MALFORMS) breaks the encoding of one field, never its value."""
     assert malform is None or malform in KD_MALFORMS
     purpose = der_set_of(der_int(KM_PURPOSE_SIGN))
-    if malform == "primitive_set":
+    if malform == "enumerated_int":  # SIGN as ENUMERATED 2: the value a lax reader takes
+        purpose = der_set_of(der_enum(KM_PURPOSE_SIGN))
+    elif malform == "primitive_set":
         purpose = der_retag(purpose, 0x11)
     elif malform == "wrong_class_set":
         purpose = der_retag(purpose, 0xB1)
@@ -743,6 +746,13 @@ def key_description(challenge: bytes, all_apps_in=None, malform=None) -> bytes:
         origin = der_retag(origin, origin[0] & ~0x20)
     elif malform == "explicit_trailing":  # the IMPORTED after it is what a lax reader never sees
         origin = der_ctx_explicit(702, der_int(KM_ORIGIN_GENERATED) + der_int(KM_ORIGIN_IMPORTED))
+    elif malform == "constructed_int":
+        origin = der_ctx_explicit(702, der_retag(der_int(KM_ORIGIN_GENERATED), 0x22))
+    att_challenge = der_octets(challenge)
+    if malform == "constructed_challenge":
+        att_challenge = der_retag(att_challenge, 0x24)
+    elif malform == "wrong_class_challenge":
+        att_challenge = der_retag(att_challenge, 0x84)
     sw = [
         der_ctx_explicit(701, der_int(1767225600000)),         # creationDateTime (ms)
     ]
@@ -769,7 +779,7 @@ def key_description(challenge: bytes, all_apps_in=None, malform=None) -> bytes:
         der_enum(SECURITY_LEVEL_TEE),  # attestationSecurityLevel
         der_int(4),                    # keymasterVersion
         der_enum(SECURITY_LEVEL_TEE),  # keymasterSecurityLevel
-        der_octets(challenge),         # attestationChallenge (= clientDataHash, §8.4)
+        att_challenge,                 # attestationChallenge (= clientDataHash, §8.4)
         der_octets(b""),               # uniqueId
         der_seq(*sw),                  # softwareEnforced
         tee_list,                      # teeEnforced
@@ -852,6 +862,15 @@ def gen_android():
                        "SEQUENCE (30 ..) the schema has there",
         "wrong_class_set": "teeEnforced purpose is [17] context-specific (B1 ..), not the universal SET OF "
                            "(31 ..) the schema has there",
+        "constructed_challenge": "attestationChallenge OCTET STRING has its constructed bit set (24 20 for "
+                                 "04 20), its contents the 32 bytes of clientDataHash; X.690 sec. 10.2: DER "
+                                 "has no constructed OCTET STRING",
+        "wrong_class_challenge": "attestationChallenge is [4] context-specific (84 20 ..), not the universal "
+                                 "OCTET STRING (04 20 ..) the schema has there",
+        "constructed_int": "teeEnforced origin [702] EXPLICIT holds INTEGER 0 with its constructed bit set "
+                           "(22 01 00 for 02 01 00); X.690 sec. 8.3.1: an INTEGER is primitive",
+        "enumerated_int": "teeEnforced purpose SET OF INTEGER holds SIGN as ENUMERATED 2 (0A 01 02), not "
+                          "INTEGER 2 (02 01 02)",
     }
     assert set(bad_der) == set(KD_MALFORMS)
     for malform, what in bad_der.items():
@@ -869,9 +888,33 @@ def gen_android():
 # §8.8 Apple Anonymous
 # ---------------------------------------------------------------------------
 
-def apple_nonce_ext_value(nonce: bytes) -> bytes:
-    # SEQUENCE { [1] EXPLICIT OCTET STRING nonce }  ->  30 24 A1 22 04 20 <32 bytes>
-    return der_seq(der_ctx_explicit(1, der_octets(nonce)))
+# What apple_nonce_ext_value(malform=...) can break, as KD_MALFORMS for the KeyDescription (the
+# apple_nonce_* DER vectors of gen_apple)
+APPLE_MALFORMS = ("primitive_seq", "wrong_class_seq", "primitive_explicit", "explicit_trailing",
+                  "constructed_octets", "wrong_class_octets")
+
+
+def apple_nonce_ext_value(nonce: bytes, malform=None) -> bytes:
+    """SEQUENCE { [1] EXPLICIT OCTET STRING nonce }  ->  30 24 A1 22 04 20 <32 bytes>.
+    malform (one of APPLE_MALFORMS) breaks the encoding of one part, never the nonce."""
+    assert malform is None or malform in APPLE_MALFORMS
+    octets = der_octets(nonce)
+    if malform == "constructed_octets":
+        octets = der_retag(octets, 0x24)
+    elif malform == "wrong_class_octets":
+        octets = der_retag(octets, 0x84)
+    if malform == "explicit_trailing":  # a second nonce, after the one a lax reader reads
+        tagged = der_ctx_explicit(1, octets + der_octets(sha256(b"a second nonce")))
+    else:
+        tagged = der_ctx_explicit(1, octets)
+    if malform == "primitive_explicit":
+        tagged = der_retag(tagged, 0x81)
+    seq = der_seq(tagged)
+    if malform == "primitive_seq":
+        seq = der_retag(seq, 0x10)
+    elif malform == "wrong_class_seq":
+        seq = der_retag(seq, 0xB0)
+    return seq
 
 
 def gen_apple():
@@ -879,7 +922,7 @@ def gen_apple():
     root = make_root("ssh-passkeys Test Apple-format Root CA", new_ec(ec.SECP384R1()))
     inter = make_intermediate("ssh-passkeys Test Apple-format Anonymous CA", new_ec(ec.SECP384R1()), root)
 
-    def build(nonce_override=None, cert_pub=None):
+    def build(nonce_override=None, cert_pub=None, malform=None):
         cer = Ceremony(new_ec())
         # §8.8: nonce = SHA-256(authenticatorData || clientDataHash)
         nonce = nonce_override if nonce_override is not None else sha256(cer.to_be_signed)
@@ -887,7 +930,8 @@ def gen_apple():
                           x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "AAA Certification"),
                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ssh-passkeys test vectors")])
         cert = (leaf_builder(subj, cert_pub or cer.cred_priv.public_key(), inter)
-                .add_extension(x509.UnrecognizedExtension(OID_APPLE_NONCE, apple_nonce_ext_value(nonce)),
+                .add_extension(x509.UnrecognizedExtension(OID_APPLE_NONCE,
+                                                          apple_nonce_ext_value(nonce, malform)),
                                critical=False)
                 .sign(inter.key, hashes.SHA256()))
         return cer, {"x5c": [der_of(cert), inter.der]}
@@ -913,6 +957,34 @@ def gen_apple():
         "credCert certifies a different P-256 key (nonce is correct); sec. 8.8 step 5 \"Verify that the "
         "credential public key equals the Subject Public Key of credCert\" fails -> " + E_STMT_INVALID + ".",
         E_STMT_INVALID)
+
+    # The nonce is apple_ok's, SHA-256(authData||clientDataHash); only its DER is broken.  A reader
+    # that looks at tag numbers alone takes each of these as trusted.
+    bad_der = {
+        "primitive_seq": "the SEQUENCE has its constructed bit clear (10 24 for 30 24); X.690 sec. 8.9.1: "
+                         "a SEQUENCE is constructed",
+        "wrong_class_seq": "the outer element is [16] context-specific (B0 24), not the universal SEQUENCE "
+                           "(30 24)",
+        "primitive_explicit": "the [1] EXPLICIT has its constructed bit clear (81 22 for A1 22); X.690 sec. "
+                              "8.14: an explicit tag is constructed",
+        "explicit_trailing": "the [1] EXPLICIT holds the nonce and then a second OCTET STRING (SHA-256 of "
+                             "other bytes); X.690 sec. 8.14: its contents are the one value's complete "
+                             "encoding, and nothing else",
+        "constructed_octets": "the nonce OCTET STRING has its constructed bit set (24 20 for 04 20), its "
+                              "contents the 32 bytes of the nonce; X.690 sec. 10.2: DER has no "
+                              "constructed OCTET STRING",
+        "wrong_class_octets": "the nonce is [4] context-specific (84 20), not the universal OCTET STRING "
+                              "(04 20)",
+    }
+    assert set(bad_der) == set(APPLE_MALFORMS)
+    for malform, what in bad_der.items():
+        cer, stmt = build(malform=malform)
+        out["apple_nonce_" + malform] = vector(
+            cer, "apple", stmt, COSE_ES256, [root], "fail",
+            "credCert extension 1.2.840.113635.100.8.2: " + what + ". The nonce value is the right one "
+            "and credCert's key is the credential's; the chain is valid. The extension is not the DER of "
+            "SEQUENCE { [1] EXPLICIT OCTET STRING } -> " + E_CERT_INVALID + ".",
+            E_CERT_INVALID)
     return out
 
 
@@ -983,6 +1055,9 @@ def parse_tpms_attest(b: bytes):
 
 # AuthorizationList fields whose type is SET OF INTEGER: purpose, digest, padding, mgfDigest
 KD_SET_OF_TAGS = (1, 5, 6, 203)
+# and those whose type is INTEGER, of the ones key_description writes: algorithm, keySize, ecCurve,
+# creationDateTime, origin, osVersion, osPatchLevel
+KD_INTEGER_TAGS = (2, 3, 10, 701, 702, 705, 706)
 
 
 def parse_key_description(kd: bytes):
@@ -990,18 +1065,25 @@ def parse_key_description(kd: bytes):
     read by tag number alone, so that a vector whose only fault is its DER still passes the value
     checks; der_faults lists what strict reading refuses: a SEQUENCE or SET OF that is not
     universal and constructed (X.690 sec. 8.9.1, 8.12.1), an [n] EXPLICIT that is not constructed
-    or holds other than exactly one value (sec. 8.14)."""
+    or holds other than exactly one value (sec. 8.14), an INTEGER or the attestationChallenge
+    OCTET STRING that is not universal and primitive (sec. 8.3.1, 10.2) or has another tag number."""
     faults = []
 
     def universal_constructed(cls, cons, tn, what):
         if (cls, cons) != (0, True):
             faults.append("%s (%d) is class %d, %s" % (what, tn, cls, "constructed" if cons else "primitive"))
 
+    def universal_primitive(cls, cons, tn, want, what):
+        if (cls, cons, tn) != (0, False, want):
+            faults.append("%s is class %d number %d, %s" % (
+                what, cls, tn, "constructed" if cons else "primitive"))
+
     cls, cons, tn, content, end = der_read(kd)
     assert tn == 16 and end == len(kd)
     universal_constructed(cls, cons, tn, "KeyDescription")
     kids = der_children(content)
     assert [k[2] for k in kids] == [2, 10, 2, 10, 4, 4, 16, 16], "KeyDescription shape"
+    universal_primitive(*kids[4][:3], 4, "attestationChallenge")
     lists = []
     for what, (cls, cons, tn, al) in zip(("softwareEnforced", "teeEnforced"), kids[6:8]):
         universal_constructed(cls, cons, tn, what)
@@ -1017,9 +1099,36 @@ def parse_key_description(kd: bytes):
                     what, tn, "constructed" if cons else "primitive", len(inner)))
             if tn in KD_SET_OF_TAGS:
                 universal_constructed(*inner[0][:3], "%s [%d] SET OF" % (what, tn))
+                for member in der_children(inner[0][3]):
+                    universal_primitive(*member[:3], 2, "%s [%d] member" % (what, tn))
+            elif tn in KD_INTEGER_TAGS:
+                universal_primitive(*inner[0][:3], 2, "%s [%d] INTEGER" % (what, tn))
             entries[tn] = inner[0]
         lists.append(entries)
     return kids[4][3], lists[0], lists[1], faults
+
+
+def parse_apple_nonce(val: bytes):
+    """Returns (nonce, der_faults), as parse_key_description does: the nonce is read by tag number
+    alone; der_faults lists what strict reading refuses: a SEQUENCE that is not universal and
+    constructed, a [1] EXPLICIT that is not constructed or holds other than exactly one value, an
+    OCTET STRING that is not universal and primitive.  Elements after the [1] are not read (Apple
+    publishes no schema, and rpcore does not read them either); the generator writes none."""
+    faults = []
+    cls, cons, tn, seq, end = der_read(val)
+    assert tn == 16 and end == len(val)
+    if (cls, cons) != (0, True):
+        faults.append("SEQUENCE is class %d, %s" % (cls, "constructed" if cons else "primitive"))
+    cls, cons, tn, inner = der_children(seq)[0]
+    assert (cls, tn) == (2, 1), "the SEQUENCE starts with [1]"
+    values = der_children(inner)
+    if not cons or len(values) != 1:
+        faults.append("[1] EXPLICIT is %s with %d values" % ("constructed" if cons else "primitive", len(values)))
+    cls, cons, tn, nonce = values[0]
+    assert tn == 4
+    if (cls, cons) != (0, False):
+        faults.append("nonce OCTET STRING is class %d, %s" % (cls, "constructed" if cons else "primitive"))
+    return nonce, faults
 
 
 def chain_check_openssl(x5c, anchors_pem):
@@ -1178,11 +1287,8 @@ def self_check(v: dict):
     elif fmt == "apple":  # §8.8
         assert set(stmt) == {"x5c"}
         e, val = ext_value(leaf, OID_APPLE_NONCE)
-        _, _, _, seq, _ = der_read(val)
-        (cls, cons, tn, inner), = der_children(seq)
-        assert (cls, cons, tn) == (2, True, 1)
-        (_, _, otag, nonce), = der_children(inner)
-        assert otag == 4
+        nonce, der_faults = parse_apple_nonce(val)
+        req(not der_faults, "Apple nonce DER", E_CERT_INVALID)
         req(nonce == sha256(tbs), "apple nonce", E_STMT_INVALID)
         req(spki(leaf.public_key()) == spki(cred_pub), "credCert key == credentialPublicKey",
             E_STMT_INVALID)

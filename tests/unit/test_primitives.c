@@ -835,6 +835,77 @@ der_rejects_non_minimal(void **state)
 	}
 }
 
+/*
+ * The type checks of rp_der.h.  Each matches class, number and form
+ * together, so the same number in another class, or in the other form,
+ * passes neither; the caller picks the one its type's DER form is
+ * (SEQUENCE: constructed, INTEGER: primitive).  An [n] EXPLICIT holds
+ * one value and nothing after it.
+ */
+static void
+der_type_forms(void **state)
+{
+	static const struct {
+		const char *hex;
+		uint32_t tag;
+		bool constructed_ok;	/* rp_der_is_universal_constructed */
+		bool primitive_ok;	/* rp_der_is_universal_primitive */
+	} t[] = {
+		{ "30 00", 16, true, false },		/* SEQUENCE */
+		{ "10 00", 16, false, true },		/* primitive 16: not a SEQUENCE */
+		{ "b0 00", 16, false, false },		/* [16] context */
+		{ "31 00", 17, true, false },		/* SET OF */
+		{ "b1 00", 17, false, false },		/* [17] context */
+		{ "02 01 00", 2, false, true },		/* INTEGER */
+		{ "22 01 00", 2, true, false },		/* constructed: not an INTEGER */
+		{ "82 01 00", 2, false, false },	/* [2] context */
+		{ "0a 01 00", 2, false, false },	/* ENUMERATED is not INTEGER */
+		{ "04 00", 4, false, true },		/* OCTET STRING */
+		{ "24 00", 4, true, false },		/* constructed: not DER's OCTET STRING */
+		{ "84 00", 4, false, false },		/* [4] context */
+		{ "44 00", 4, false, false },		/* [APPLICATION 4] */
+	};
+	static const struct {
+		const char *hex;
+		bool ok;
+	} x[] = {
+		{ "a1 03 02 01 05", true },
+		{ "81 03 02 01 05", false },		/* primitive */
+		{ "a1 06 02 01 05 02 01 06", false },	/* a second value */
+		{ "a1 00", false },			/* no value */
+		{ "a1 02 02 05", false },		/* a broken value */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint8_t b[8];
+		size_t n = unhex(t[i].hex, b, sizeof(b));
+		struct rp_buf buf;
+		struct rp_der d;
+
+		rp_buf_init(&buf, b, n);
+		assert_true(rp_der_next(&buf, &d));
+		if (rp_der_is_universal_constructed(&d, t[i].tag) != t[i].constructed_ok ||
+		    rp_der_is_universal_primitive(&d, t[i].tag) != t[i].primitive_ok)
+			fail_msg("%s as type %u", t[i].hex, (unsigned)t[i].tag);
+	}
+	for (size_t i = 0; i < sizeof(x) / sizeof(x[0]); i++) {
+		uint8_t b[16];
+		size_t n = unhex(x[i].hex, b, sizeof(b));
+		struct rp_buf buf;
+		struct rp_der tagged, inner;
+
+		rp_buf_init(&buf, b, n);
+		assert_true(rp_der_next(&buf, &tagged));
+		if (rp_der_explicit_inner(&tagged, &inner) != x[i].ok)
+			fail_msg("%s: explicit inner %s", x[i].hex, x[i].ok ? "refused" : "taken");
+		if (x[i].ok) {
+			assert_int_equal(inner.tag, 2);
+			assert_int_equal(*rp_buf_cur(&inner.body), 0x05);
+		}
+	}
+}
+
 /* ================================================================== */
 /* rp_buf: the bounded reader                                          */
 /* ================================================================== */
@@ -976,6 +1047,7 @@ main(void)
 		cmocka_unit_test(der_rejects),
 		cmocka_unit_test(der_truncated_everywhere),
 		cmocka_unit_test(der_rejects_non_minimal),
+		cmocka_unit_test(der_type_forms),
 		cmocka_unit_test(buf_null),
 		cmocka_unit_test(buf_big_endian),
 		cmocka_unit_test(buf_short_reads),
