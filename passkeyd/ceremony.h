@@ -68,6 +68,13 @@ struct ceremony {
 	 */
 	uint8_t local;
 	/*
+	 * The module left (cancel, its connection closed) while the approval
+	 * was being written: the window it opens is ended once it is (flow.c
+	 * end_uncollected); and whether that end was queued, so once only.
+	 */
+	uint8_t uncollected;
+	uint8_t uncollected_ended;
+	/*
 	 * The first 8 bytes of the token's SHA-256 (ceremony_token_hash), the
 	 * key of the table's second index; the whole hash is computed when
 	 * needed rather than kept (memory per pending ceremony).

@@ -1176,12 +1176,88 @@ flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done, v
 	return 1;
 }
 
+/* The window of an approval nobody collected, on its way to the store. */
+struct window_end {
+	char user[CTL_USER_MAX + 1];
+	char hostname[254];
+	char source[8];
+	int audit;		/* this instance's role writes the audit log */
+	size_t n;
+};
+
+static store_err_t
+window_end_apply(store_t *st, void *arg)
+{
+	struct window_end *e = arg;
+	struct store_event row;
+	char detail[64];
+	store_err_t err;
+
+	err = store_window_end_source(st, e->user, e->hostname, e->source, &e->n);
+	if (err != STORE_OK || e->n == 0 || !e->audit)
+		return err;
+	snprintf(detail, sizeof(detail), "not_collected from=%s count=%zu", e->source, e->n);
+	event_to_store(&(struct event_rec){ .event = "window_revoked", .user = e->user,
+	    .rhost = "", .verdict = "ok", .detail = detail }, &row);
+	return store_event_add(st, &row);
+}
+
+static void
+window_end_done(struct passkeyd *d, void *arg, store_err_t err)
+{
+	struct window_end *e = arg;
+
+	if (err != STORE_OK)
+		(void)store_refusal(d, err);	/* logged; the window runs out on its own */
+	else if (e->n > 0)
+		event_print(d, &(struct event_rec){ .event = "window_revoked", .user = e->user,
+		    .rhost = "", .verdict = "ok", .detail = "not_collected", .token = e->source });
+	free(e);
+}
+
+/*
+ * An approval the module will never collect (it cancelled, or its
+ * connection closed, before a status said approved): the login did not
+ * happen, so the re-approval window the approval opened ends.  One host
+ * only: in a fleet a web instance opened it, and the host hears of the
+ * approval from the row (not done there yet).
+ */
+static void
+end_uncollected(struct passkeyd *d, struct ceremony *c)
+{
+	struct window_end *e;
+
+	if (c->uncollected_ended || c->reuse == 0)
+		return;
+	c->uncollected_ended = 1;
+	if ((e = calloc(1, sizeof(*e))) != NULL) {
+		snprintf(e->user, sizeof(e->user), "%s", c->user);
+		snprintf(e->hostname, sizeof(e->hostname), "%s", c->hostname);
+		snprintf(e->source, sizeof(e->source), "%.6s", c->token);	/* open_window's */
+		e->audit = d->audit_rows;
+		if (journal_add(d->journal, window_end_apply, window_end_done, e) == 0)
+			return;
+		free(e);
+	}
+	daemon_log(d, "warning: the re-approval window of an approval that user %s never"
+	    " collected could not be ended now: it runs out on its own", c->user);
+}
+
 void
 flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 {
 	store_err_t err = STORE_OK;
 
 	flow_refresh(d, c);
+	/* approved (or being written) and not collected: no window for it (end_uncollected) */
+	if (!d->fleet && c->reuse > 0 &&
+	    (c->committing || c->state == CTL_STATE_APPROVED)) {
+		if (c->committing)
+			c->uncollected = 1;
+		else
+			end_uncollected(d, c);
+		return;
+	}
 	/* a committing approval is decided by the store, not by a cancel */
 	if (c->state != CTL_STATE_PENDING || c->committing)
 		return;
@@ -1950,6 +2026,9 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 		if (a->window[0] != '\0')
 			event_print(d, &(struct event_rec){ .event = "window_opened",
 			    .user = c->user, .rhost = c->rhost, .verdict = "ok", .c = c });
+		/* the module left while this was written (flow_cancel) */
+		if (c->uncollected && c->state == CTL_STATE_APPROVED)
+			end_uncollected(d, c);
 	} else if (a->lost) {
 		/* decided elsewhere first: this instance follows the store's verdict */
 		c->committing = 0;

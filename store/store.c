@@ -1010,6 +1010,19 @@ store_window_revoke(store_t *st, const char *id, const char *user, size_t *n)
 	return st->ops->window_revoke(st, id, user, n);
 }
 
+store_err_t
+store_window_end_source(store_t *st, const char *user, const char *hostname,
+    const char *source, size_t *n)
+{
+	if (n == NULL)
+		return STORE_ERR_INVALID;
+	*n = 0;
+	if (st == NULL || !valid_user(user) || !text_hostname_chars(hostname, 253) ||
+	    !valid_source(source))
+		return STORE_ERR_INVALID;
+	return st->ops->window_end_source(st, user, hostname, source, n);
+}
+
 void
 store_window_free(struct store_window *w)
 {

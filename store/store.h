@@ -504,6 +504,13 @@ store_err_t store_window_page(store_t *st, const char *user, int64_t now,
  */
 store_err_t store_window_revoke(store_t *st, const char *id, const char *user, size_t *n);
 /*
+ * Ends the windows an approval opened: user's, on hostname, whose source
+ * (the approval's token prefix) is `source`.  For an approval the PAM
+ * module never collected.  *n is how many ended; 0 is not an error.
+ */
+store_err_t store_window_end_source(store_t *st, const char *user, const char *hostname,
+    const char *source, size_t *n);
+/*
  * Whether a window can name this client: the service and the address as
  * the store keeps them (printable ASCII without spaces, 1..64 and 1..255
  * bytes, no '/' in a service).  A caller checks before it asks for a

@@ -85,6 +85,9 @@ struct store_ops {
 	    const struct store_window_key *, int64_t, struct store_window_list *);
 	/* id NULL: all; user NULL: anyone's */
 	store_err_t (*window_revoke)(store_t *, const char *, const char *, size_t *);
+	/* user, hostname, source: all given */
+	store_err_t (*window_end_source)(store_t *, const char *, const char *, const char *,
+	    size_t *);
 
 	/* NULL in a backend without them (STORE_ERR_UNSUPPORTED) */
 	store_err_t (*ceremony_add)(store_t *, const struct store_ceremony *, char *, size_t);

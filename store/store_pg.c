@@ -1968,6 +1968,24 @@ pg_window_revoke(store_t *st, const char *id, const char *user, size_t *n)
 	return STORE_OK;
 }
 
+static store_err_t
+pg_window_end_source(store_t *st, const char *user, const char *hostname, const char *source,
+    size_t *n)
+{
+	struct pg_args a = { .n = 0 };
+	PGresult *res;
+	store_err_t err;
+
+	arg_text(&a, user);
+	arg_text(&a, hostname);
+	arg_text(&a, source);
+	if ((err = pg_run(pg_of(st), PG_WINDOW_END_SOURCE, &a, &res)) != STORE_OK)
+		return err;
+	*n = (size_t)col_int(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -2008,6 +2026,7 @@ static const struct store_ops pg_ops = {
 	.window_use = pg_window_use,
 	.window_page = pg_window_page,
 	.window_revoke = pg_window_revoke,
+	.window_end_source = pg_window_end_source,
 	.ceremony_add = pg_ceremony_add,
 	.ceremony_get = pg_ceremony_get,
 	.ceremony_move = pg_ceremony_move,

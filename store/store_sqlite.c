@@ -225,7 +225,9 @@ static const char *const sq_migrations[] = {
 	X(SQ_WINDOW_REVOKE_ID, "DELETE FROM windows WHERE id = ?1 AND (?2 IS NULL OR user = ?2)") \
 	X(SQ_WINDOW_REVOKE_USER, "DELETE FROM windows WHERE user = ?1") \
 	X(SQ_WINDOW_REVOKE_ALL, "DELETE FROM windows") \
-	X(SQ_WINDOW_END_CRED, "DELETE FROM windows WHERE cred_id = ?1")
+	X(SQ_WINDOW_END_CRED, "DELETE FROM windows WHERE cred_id = ?1") \
+	X(SQ_WINDOW_END_SOURCE, "DELETE FROM windows WHERE user = ?1 AND hostname = ?2" \
+	    " AND source = ?3")
 
 enum sq_stmt_id {
 #define SQ_STMT_ENUM(sym, sql) sym,
@@ -1784,6 +1786,27 @@ sq_window_revoke(store_t *st, const char *id, const char *user, size_t *n)
 	return err;
 }
 
+static store_err_t
+sq_window_end_source(store_t *st, const char *user, const char *hostname, const char *source,
+    size_t *n)
+{
+	struct store_sqlite *sq = sq_of(st);
+	sqlite3_stmt *stmt;
+	store_err_t err;
+
+	if ((err = sq_stmt(sq, SQ_WINDOW_END_SOURCE, &stmt)) != STORE_OK)
+		return err;
+	if (sq_bind_text(stmt, 1, user) != SQLITE_OK ||
+	    sq_bind_text(stmt, 2, hostname) != SQLITE_OK ||
+	    sq_bind_text(stmt, 3, source) != SQLITE_OK) {
+		sq_reset(stmt);
+		return STORE_ERR_NOMEM;
+	}
+	if ((err = sq_run(stmt)) == STORE_OK)
+		*n = (size_t)sqlite3_changes(sq->db);
+	return err;
+}
+
 /* Removing a passkey ends what it approved (sq_cred_remove's transaction). */
 static store_err_t
 sq_window_end_cred(struct store_sqlite *sq, const unsigned char *id, size_t id_len)
@@ -1836,4 +1859,5 @@ static const struct store_ops sq_ops = {
 	.window_use = sq_window_use,
 	.window_page = sq_window_page,
 	.window_revoke = sq_window_revoke,
+	.window_end_source = sq_window_end_source,
 };

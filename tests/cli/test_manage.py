@@ -768,6 +768,56 @@ def test_local_windows(ctl, d):
     ok(rc == 0, "local windows: pkt-m2 ends it", (rc, err))
 
 
+def test_uncollected_window(ctl, d):
+    """An approval the PAM module never collects opens no window: the
+    module cancelled (its timeout), or its connection closed (sshd ended
+    it), after the page approved and before a status said approved.  The
+    login did not happen, so the window the approval opened ends
+    (window_revoked, not_collected).  One collected keeps its window."""
+    m2 = USERS[1]
+    auth = SoftAuthenticator()
+    cred, j = add_passkey(ctl, d.origin, m2, auth)
+    ok(cred is not None, "uncollected: pkt-m2 registers a passkey", j)
+    key, _ = ssh_key_line(11)
+    for how, rhost in (("cancel", "192.0.2.74"), ("close", "192.0.2.75")):
+        j = begin_window(d, m2, key, rhost=rhost, reuse=600)
+        st, r = login(d.origin, j.get("token", ""), auth, credential_id=cred.id) \
+            if j.get("kind") == "login" else (0, {})
+        ok(st == 200 and r.get("state") == "approved",
+           f"uncollected ({how}): the page approves the login from {rhost}", (j, st, r))
+        if how == "cancel":
+            c = d.ctl({"op": "cancel", "token": j["token"]})
+            ok(c.get("ok"), "uncollected (cancel): the module cancels before its status", c)
+        else:
+            d.abandon(j["token"])
+        # the end is written off the loop: a login meanwhile finds the window,
+        # and its use, queued after the end, is refused (reuse_ended)
+        seen = []
+        for _ in range(50):
+            nxt = begin_window(d, m2, key, rhost=rhost, reuse=600)
+            seen.append(nxt.get("kind") or nxt.get("error"))
+            d.abandon(nxt.get("token", ""))
+            if nxt.get("kind") == "login":
+                break
+            time.sleep(0.05)
+        ok(seen[-1] == "login" and "reused" not in seen,
+           f"uncollected ({how}): no login from {rhost} rides the approval's window; the next"
+           " needs the browser", seen)
+    ev = d.ctl({"op": "events", "user": m2, "limit": 20})
+    ok(sum("not_collected" in (e.get("detail") or "") and e.get("event") == "window_revoked"
+           for e in ev.get("events", [])) == 2,
+       "uncollected: each end is in the audit log (window_revoked, not_collected)", ev)
+    # collected: the window stays, and a close after that ends nothing
+    j = begin_window(d, m2, key, rhost="192.0.2.76", reuse=600)
+    ok(j.get("kind") == "login" and approve_login(d, j, auth, cred),
+       "uncollected: a login approved and collected from 192.0.2.76")
+    d.abandon(j.get("token", ""))
+    r = begin_window(d, m2, key, rhost="192.0.2.76", reuse=600)
+    ok(r.get("kind") == "reused", "uncollected: its window stays after the module is gone", r)
+    rc, out, err = ctl.run("sessions", "revoke", "--all", user=m2)
+    ok(rc == 0, "uncollected: pkt-m2 ends it", (rc, err))
+
+
 def test_window_clock(tmp):
     """A wall clock stepped back under a running passkeyd (NTP after a bad
     boot clock, an admin's `date`) does not stretch an open window: a window
@@ -907,6 +957,8 @@ def main():
             test_windows(ctl, d)
         with group("test_local_windows"):
             test_local_windows(ctl, d)
+        with group("test_uncollected_window"):
+            test_uncollected_window(ctl, d)
         with group("test_window_clock"):
             test_window_clock(tmp)
         creds = None

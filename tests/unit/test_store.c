@@ -2299,6 +2299,54 @@ test_window_pages(void **state)
 	store_close(st);
 }
 
+/* The windows one approval opened: its user's, on its host, from its source only. */
+static void
+test_window_end_source(void **state)
+{
+	struct fixture *f = *state;
+	store_t *st = open_store(f->spec);
+	char w1[STORE_WINDOW_ID_LEN + 1], w2[STORE_WINDOW_ID_LEN + 1], w3[STORE_WINDOW_ID_LEN + 1],
+	    w4[STORE_WINDOW_ID_LEN + 1], got[STORE_WINDOW_ID_LEN + 1];
+	struct store_window w;
+	size_t n = 99;
+
+	assert_store(open_window(st, "alice", "192.0.2.1", KEY_A, "cred-a", 1000, 5000, w1),
+	    STORE_OK);				/* source Tk3x9Qa2 */
+	window_init(&w, "alice", "192.0.2.2", KEY_A, "cred-a", 1000, 5000);
+	w.source = (char *)"Other1";		/* another approval's */
+	assert_store(store_window_open(st, &w), STORE_OK);
+	memcpy(w2, w.id, sizeof(w2));
+	window_init(&w, "alice", "192.0.2.3", KEY_A, "cred-a", 1000, 5000);
+	w.hostname = (char *)"host-b.example";	/* another host's, same source */
+	assert_store(store_window_open(st, &w), STORE_OK);
+	memcpy(w3, w.id, sizeof(w3));
+	assert_store(open_window(st, "bob", "192.0.2.1", KEY_B, "cred-b", 1000, 5000, w4),
+	    STORE_OK);				/* another user's, same source */
+	assert_store(store_window_end_source(st, "alice", "host-a.example", "Tk3x9Qa2", &n),
+	    STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.1", KEY_A, "host-a.example", 1500, 0),
+	    "");
+	assert_store(store_window_use(st, w1, 1500), STORE_ERR_NOT_FOUND);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.2", KEY_A, "host-a.example", 1500, 0),
+	    w2);
+	assert_string_equal(FIND("alice", "sshd", "192.0.2.3", KEY_A, "host-b.example", 1500, 0),
+	    w3);
+	assert_string_equal(FIND("bob", "sshd", "192.0.2.1", KEY_B, "host-a.example", 1500, 0), w4);
+	/* again: nothing left to end, not an error */
+	assert_store(store_window_end_source(st, "alice", "host-a.example", "Tk3x9Qa2", &n),
+	    STORE_OK);
+	assert_int_equal(n, 0);
+	assert_store(store_window_end_source(st, "", "host-a.example", "Tk3x9Qa2", &n),
+	    STORE_ERR_INVALID);
+	assert_store(store_window_end_source(st, "alice", "", "Tk3x9Qa2", &n), STORE_ERR_INVALID);
+	assert_store(store_window_end_source(st, "alice", "host-a.example", "", &n),
+	    STORE_ERR_INVALID);
+	assert_store(store_window_end_source(st, "alice", "host-a.example", "Tk3x9Qa2", NULL),
+	    STORE_ERR_INVALID);
+	store_close(st);
+}
+
 /* revoke by id (and owner), by user, all; opening purges ended windows */
 static void
 test_window_revoke(void **state)
@@ -2590,6 +2638,7 @@ test_migrate_v2(void **state)
 	T(test_window_find), \
 	T(test_window_pages), \
 	T(test_window_revoke), \
+	T(test_window_end_source), \
 	T(test_window_cred_remove), \
 	T(test_window_invalid)
 
