@@ -1196,9 +1196,9 @@ window_end_apply(store_t *st, void *arg)
 	err = store_window_end_source(st, e->user, e->hostname, e->source, &e->n);
 	if (err != STORE_OK || e->n == 0 || !e->audit)
 		return err;
-	snprintf(detail, sizeof(detail), "not_collected from=%s count=%zu", e->source, e->n);
+	snprintf(detail, sizeof(detail), "from=%s count=%zu", e->source, e->n);
 	event_to_store(&(struct event_rec){ .event = "window_revoked", .user = e->user,
-	    .rhost = "", .verdict = "ok", .detail = detail }, &row);
+	    .rhost = "", .verdict = "ok", .reason = "not_collected", .detail = detail }, &row);
 	return store_event_add(st, &row);
 }
 
@@ -1211,23 +1211,25 @@ window_end_done(struct passkeyd *d, void *arg, store_err_t err)
 		(void)store_refusal(d, err);	/* logged; the window runs out on its own */
 	else if (e->n > 0)
 		event_print(d, &(struct event_rec){ .event = "window_revoked", .user = e->user,
-		    .rhost = "", .verdict = "ok", .detail = "not_collected", .token = e->source });
+		    .rhost = "", .verdict = "ok", .reason = "not_collected", .token = e->source });
 	free(e);
 }
 
 /*
  * An approval the module will never collect (it cancelled, or its
  * connection closed, before a status said approved): the login did not
- * happen, so the re-approval window the approval opened ends.  One host
- * only: in a fleet a web instance opened it, and the host hears of the
- * approval from the row (not done there yet).
+ * happen, so the re-approval window the approval opened ends.  Through
+ * the journal on one host; in a fleet, where a web instance opened it
+ * and the host that began the login hears of the approval from the row,
+ * off the loop on the host's own connection (its role may end windows).
  */
 static void
 end_uncollected(struct passkeyd *d, struct ceremony *c)
 {
 	struct window_end *e;
 
-	if (c->uncollected_ended || c->reuse == 0)
+	if (c->uncollected_ended || c->reuse == 0 || c->foreign ||
+	    c->state != CTL_STATE_APPROVED)
 		return;
 	c->uncollected_ended = 1;
 	if ((e = calloc(1, sizeof(*e))) != NULL) {
@@ -1235,7 +1237,8 @@ end_uncollected(struct passkeyd *d, struct ceremony *c)
 		snprintf(e->hostname, sizeof(e->hostname), "%s", c->hostname);
 		snprintf(e->source, sizeof(e->source), "%.6s", c->token);	/* open_window's */
 		e->audit = d->audit_rows;
-		if (journal_add(d->journal, window_end_apply, window_end_done, e) == 0)
+		if ((d->fleet ? offload_add(d->offload, window_end_apply, window_end_done, e) :
+		    journal_add(d->journal, window_end_apply, window_end_done, e)) == 0)
 			return;
 		free(e);
 	}
@@ -1250,8 +1253,7 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 
 	flow_refresh(d, c);
 	/* approved (or being written) and not collected: no window for it (end_uncollected) */
-	if (!d->fleet && c->reuse > 0 &&
-	    (c->committing || c->state == CTL_STATE_APPROVED)) {
+	if (c->reuse > 0 && (c->committing || c->state == CTL_STATE_APPROVED)) {
 		if (c->committing)
 			c->uncollected = 1;
 		else
@@ -1269,6 +1271,7 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 	if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_CANCELLED,
 	    why)) == STORE_ERR_CONFLICT) {
 		(void)fleet_refresh(d, c);
+		end_uncollected(d, c);	/* approved meanwhile, at a web instance */
 		return;
 	}
 	flow_store_trouble(d, err);
@@ -1363,6 +1366,9 @@ cancel_call_done(struct passkeyd *d, void *arg, store_err_t result)
 		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, k->why, time(NULL));
 		log_ceremony(d, c, "cancelled", "fail", k->why, 0);
 	}
+	/* approved meanwhile, at a web instance: the module has gone, no window for it */
+	if (c != NULL)
+		end_uncollected(d, c);
 	if (k->cancelled != NULL)
 		k->cancelled(d, k->arg, c, c != NULL ? (enum ctl_state)c->state :
 		    CTL_STATE_CANCELLED);

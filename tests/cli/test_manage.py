@@ -804,7 +804,7 @@ def test_uncollected_window(ctl, d):
            f"uncollected ({how}): no login from {rhost} rides the approval's window; the next"
            " needs the browser", seen)
     ev = d.ctl({"op": "events", "user": m2, "limit": 20})
-    ok(sum("not_collected" in (e.get("detail") or "") and e.get("event") == "window_revoked"
+    ok(sum(e.get("reason") == "not_collected" and e.get("event") == "window_revoked"
            for e in ev.get("events", [])) == 2,
        "uncollected: each end is in the audit log (window_revoked, not_collected)", ev)
     # collected: the window stays, and a close after that ends nothing

@@ -1421,6 +1421,42 @@ def test_requester(f, alice):
             f.a.abandon(j.get("token", ""))
 
 
+def test_uncollected_window(f, alice):
+    """A web instance approves host A's login, which opens a window; host
+    A's module then cancels, or its connection closes, before its status:
+    the login did not happen, so host A ends that approval's window (its
+    role may end windows, not open them) and the next login from that
+    client needs the browser.  Counts after test_requester's (1000000)."""
+    key = ssh_key(3)
+    for n, (how, rhost) in enumerate((("cancel", "198.51.100.31"), ("close", "198.51.100.32"))):
+        j = begin_reuse(f.a, key, rhost=rhost)
+        _, approved = approve_at_web(f, alice, j, 1000001 + n) if j.get("ok") else ({}, False)
+        ok(approved, f"uncollected ({how}): web 2 approves host A's login from {rhost}", j)
+        if how == "cancel":
+            c = f.a.ctl({"op": "cancel", "token": j["token"]})
+            ok(c.get("ok"), "uncollected (cancel): host A's module cancels before its status", c)
+        else:
+            f.a.abandon(j["token"])
+        src = j["token"][:6]
+        rows = []
+        for _ in range(100):	# the end goes off host A's loop
+            rows = f.pg.query(f.uri, "SELECT count(*) FILTER (WHERE expires > 1), count(*)"
+                              f" FROM windows WHERE source = '{src}'")
+            if rows == [["0", "1"]]:
+                break
+            time.sleep(0.05)
+        ok(rows == [["0", "1"]], f"uncollected ({how}): the window web 2 opened for it is"
+           " ended", rows)
+        r = begin_reuse(f.a, key, rhost=rhost)
+        ok(r.get("ok") and r.get("kind") == "login", f"uncollected ({how}): the next login from"
+           f" {rhost} at host A needs the browser", r)
+        f.a.abandon(r.get("token", ""))
+    ends = [line for line in f.a.logtext().splitlines()
+            if "event=window_revoked" in line and "reason=not_collected" in line]
+    ok(len(ends) == 2, "uncollected: host A logged each end (a host's role writes no audit"
+       " rows)", ends)
+
+
 def give_passkeys(f, user, n, mark):
     """user gets n passkeys straight in the database (IDs start with the
     byte mark, two hex digits), and a handle."""
@@ -1563,7 +1599,9 @@ def main():
                                        ("test_passkey_bound", test_passkey_bound, ()),
                                        ("test_passkey_bound_race",
                                         test_passkey_bound_race, ()),
-                                       ("test_requester", test_requester, (alice,))):
+                                       ("test_requester", test_requester, (alice,)),
+                                       ("test_uncollected_window", test_uncollected_window,
+                                        (alice,))):
                     with group(name):
                         fn(f, *args)
             finally:
