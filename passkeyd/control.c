@@ -381,7 +381,13 @@ control_undefer(struct control_call *call, struct control_reply *r)
 	free(r);
 }
 
-/* Drops bound tokens whose ceremonies ended; 1 when there is room for one more. */
+/*
+ * Drops bound tokens whose ceremonies ended; 1 when there is room for one
+ * more.  An approval not yet collected, or one with a store call out (a
+ * status using its row off the loop), is kept: if the connection closes
+ * before its status says approved, the window it opened ends
+ * (cancel_bound, flow.c end_uncollected).
+ */
 static int
 room_to_bind(struct control_server *s, struct client *c)
 {
@@ -390,7 +396,8 @@ room_to_bind(struct control_server *s, struct client *c)
 	for (size_t i = 0; i < c->n_bound; i++) {
 		struct ceremony *cer = ceremony_find(s->d->ceremonies, c->bound[i]);
 
-		if (cer != NULL && cer->state == CTL_STATE_PENDING)
+		if (cer != NULL && (cer->state == CTL_STATE_PENDING ||
+		    cer->state == CTL_STATE_APPROVED || cer->calls > 0))
 			memmove(c->bound[kept++], c->bound[i], sizeof(c->bound[i]));
 	}
 	c->n_bound = kept;

@@ -1218,17 +1218,23 @@ window_end_done(struct passkeyd *d, void *arg, store_err_t err)
 /*
  * An approval the module will never collect (it cancelled, or its
  * connection closed, before a status said approved): the login did not
- * happen, so the re-approval window the approval opened ends.  Through
- * the journal on one host; in a fleet, where a web instance opened it
- * and the host that began the login hears of the approval from the row,
- * off the loop on the host's own connection (its role may end windows).
+ * happen, so the re-approval window the approval opened ends, through
+ * the journal (committed as every journal write is, not lazily: a lost
+ * end would bring a window back).  On one host the ceremony's state here
+ * says whether it was approved.  In a fleet a web instance approved it
+ * and the row says so, whatever this host has heard (a cancel whose move
+ * failed, a status whose use failed, a local expiry): every ceremony its
+ * module leaves uncollected ends the windows of its source, which ends
+ * none when nothing was approved.  The host's role may end windows.
  */
 static void
 end_uncollected(struct passkeyd *d, struct ceremony *c)
 {
 	struct window_end *e;
 
-	if (c->uncollected_ended || c->reuse == 0 || c->foreign ||
+	if (c->uncollected_ended || c->reuse == 0 || c->foreign)
+		return;
+	if (d->fleet ? c->state == CTL_STATE_USED || c->used_early :
 	    c->state != CTL_STATE_APPROVED)
 		return;
 	c->uncollected_ended = 1;
@@ -1237,8 +1243,7 @@ end_uncollected(struct passkeyd *d, struct ceremony *c)
 		snprintf(e->hostname, sizeof(e->hostname), "%s", c->hostname);
 		snprintf(e->source, sizeof(e->source), "%.6s", c->token);	/* open_window's */
 		e->audit = d->audit_rows;
-		if ((d->fleet ? offload_add(d->offload, window_end_apply, window_end_done, e) :
-		    journal_add(d->journal, window_end_apply, window_end_done, e)) == 0)
+		if (journal_add(d->journal, window_end_apply, window_end_done, e) == 0)
 			return;
 		free(e);
 	}
@@ -1252,17 +1257,19 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 	store_err_t err = STORE_OK;
 
 	flow_refresh(d, c);
-	/* approved (or being written) and not collected: no window for it (end_uncollected) */
-	if (c->reuse > 0 && (c->committing || c->state == CTL_STATE_APPROVED)) {
-		if (c->committing)
-			c->uncollected = 1;
-		else
-			end_uncollected(d, c);
+	/*
+	 * A committing approval is decided by the store, not by a cancel; the
+	 * module has gone, so the window it opens ends after it (approval_done).
+	 */
+	if (c->committing) {
+		c->uncollected = c->reuse > 0;
 		return;
 	}
-	/* a committing approval is decided by the store, not by a cancel */
-	if (c->state != CTL_STATE_PENDING || c->committing)
+	/* approved and not collected: no window for it (end_uncollected) */
+	if (c->state != CTL_STATE_PENDING) {
+		end_uncollected(d, c);
 		return;
+	}
 	/*
 	 * Decided elsewhere meanwhile: follow that.  A store that cannot be
 	 * reached cancels nothing there, but the link's row expires, and
@@ -1277,6 +1284,9 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 	flow_store_trouble(d, err);
 	ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, why, time(NULL));
 	log_ceremony(d, c, "cancelled", "fail", why, 0);
+	/* the row not moved (no server): it may say approved all the same */
+	if (err != STORE_OK)
+		end_uncollected(d, c);
 }
 
 /*
@@ -1366,8 +1376,12 @@ cancel_call_done(struct passkeyd *d, void *arg, store_err_t result)
 		ceremony_finish(d->ceremonies, c, CTL_STATE_CANCELLED, k->why, time(NULL));
 		log_ceremony(d, c, "cancelled", "fail", k->why, 0);
 	}
-	/* approved meanwhile, at a web instance: the module has gone, no window for it */
-	if (c != NULL)
+	/*
+	 * Approved meanwhile at a web instance, or the row not moved: the
+	 * module has gone, no window for it.  A row the move cancelled had
+	 * no approval, and a flood of dropped connections writes nothing.
+	 */
+	if (c != NULL && k->move_err != STORE_OK)
 		end_uncollected(d, c);
 	if (k->cancelled != NULL)
 		k->cancelled(d, k->arg, c, c != NULL ? (enum ctl_state)c->state :

@@ -203,9 +203,11 @@
 	    " ORDER BY opened, id LIMIT $4") \
 	/* by id (of user $2 only, if given), by user, or all: as the owner (migration 6) */ \
 	X(PG_WINDOW_REVOKE, PG_WRITE, "SELECT pk_windows_end($1::text, $2::text)") \
+	/* a fleet host's windows bear its registered name (the admit trigger's), not its own word */ \
 	X(PG_WINDOW_END_SOURCE, PG_WRITE, "SELECT coalesce(sum(pk_windows_end(id, user_name)), 0)" \
-	    "::bigint FROM windows WHERE user_name = $1 AND hostname = $2 AND source = $3" \
-	    " AND expires > 1") \
+	    "::bigint FROM windows WHERE user_name = $1 AND source = $3 AND expires > 1 AND" \
+	    " hostname = coalesce((SELECT h.hostname FROM pk_hosts h WHERE h.role = session_user)," \
+	    " $2)") \
 	/* a tombstone, as pk_windows_end's (migration 7): no use waits on it */ \
 	X(PG_WINDOW_END_CRED, PG_WRITE, "UPDATE windows SET opened = 0, expires = 1" \
 	    " WHERE cred_id = $1 AND expires > 1")
