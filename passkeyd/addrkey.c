@@ -64,6 +64,14 @@ loopback_literal(const char *text)
 	return IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
+void
+addr_v4_mapped(const struct in_addr *v4, struct in6_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->s6_addr[10] = out->s6_addr[11] = 0xff;
+	memcpy(&out->s6_addr[12], v4, sizeof(*v4));
+}
+
 int
 addr_literal_v6(const char *text, struct in6_addr *out)
 {
@@ -80,9 +88,7 @@ addr_literal_v6(const char *text, struct in6_addr *out)
 	/* "192.0.2.7%x" is no address: only IPv6 has zones */
 	if (text[len] != '\0' || inet_pton(AF_INET, part, &v4) != 1)
 		return 0;
-	memset(out, 0, sizeof(*out));
-	out->s6_addr[10] = out->s6_addr[11] = 0xff;
-	memcpy(&out->s6_addr[12], &v4, sizeof(v4));
+	addr_v4_mapped(&v4, out);
 	return 1;
 }
 

@@ -39,5 +39,7 @@ int addr_is_this_host(const char *rhost, const char *hostname);
  * client) is left out.  0 for anything else, a name included.
  */
 int addr_literal_v6(const char *text, struct in6_addr *out);
+/* v4 as the IPv4-mapped IPv6 address (::ffff:a.b.c.d) the two above compare. */
+void addr_v4_mapped(const struct in_addr *v4, struct in6_addr *out);
 
 #endif

@@ -1176,6 +1176,17 @@ flow_status_later(struct passkeyd *d, struct ceremony *c, flow_status_fn done, v
 	return 1;
 }
 
+/*
+ * What names the approval a window came from (store_window.source): the
+ * token's first six characters, too few to use it.  Written by
+ * open_window, matched by end_uncollected.
+ */
+static void
+window_source(const struct ceremony *c, char out[8])
+{
+	snprintf(out, 8, "%.6s", c->token);
+}
+
 /* The window of an approval nobody collected, on its way to the store. */
 struct window_end {
 	char user[CTL_USER_MAX + 1];
@@ -1241,7 +1252,7 @@ end_uncollected(struct passkeyd *d, struct ceremony *c)
 	if ((e = calloc(1, sizeof(*e))) != NULL) {
 		snprintf(e->user, sizeof(e->user), "%s", c->user);
 		snprintf(e->hostname, sizeof(e->hostname), "%s", c->hostname);
-		snprintf(e->source, sizeof(e->source), "%.6s", c->token);	/* open_window's */
+		window_source(c, e->source);
 		e->audit = d->audit_rows;
 		if (journal_add(d->journal, window_end_apply, window_end_done, e) == 0)
 			return;
@@ -1881,7 +1892,7 @@ open_window(store_t *st, struct approval *a, const unsigned char *cred_id, size_
 
 	if (a->reuse == 0)
 		return STORE_OK;
-	snprintf(source, sizeof(source), "%.6s", c->token);
+	window_source(c, source);
 	memset(&w, 0, sizeof(w));
 	w.user = c->user;
 	w.service = c->service;
@@ -2047,7 +2058,7 @@ approval_done(struct passkeyd *d, void *arg, store_err_t result)
 			event_print(d, &(struct event_rec){ .event = "window_opened",
 			    .user = c->user, .rhost = c->rhost, .verdict = "ok", .c = c });
 		/* the module left while this was written (flow_cancel) */
-		if (c->uncollected && c->state == CTL_STATE_APPROVED)
+		if (c->uncollected)
 			end_uncollected(d, c);
 	} else if (a->lost) {
 		/* decided elsewhere first: this instance follows the store's verdict */

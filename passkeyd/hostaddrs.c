@@ -40,6 +40,15 @@ hostaddrs_free(struct hostaddrs *h)
 	free(h);
 }
 
+static int
+in_list(const struct in6_addr *a, const struct in6_addr *addrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(&addrs[i], a, sizeof(*a)) == 0)
+			return 1;
+	return 0;
+}
+
 int
 hostaddrs_text_in(const char *rhost, const struct in6_addr *addrs, size_t n)
 {
@@ -47,10 +56,7 @@ hostaddrs_text_in(const char *rhost, const struct in6_addr *addrs, size_t n)
 
 	if (rhost == NULL || !addr_literal_v6(rhost, &a))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (memcmp(&addrs[i], &a, sizeof(a)) == 0)
-			return 1;
-	return 0;
+	return in_list(&a, addrs, n);
 }
 
 /* One interface address into h; 0 when it cannot be kept. */
@@ -70,13 +76,10 @@ keep(struct hostaddrs *h, const struct sockaddr *sa)
 		h->cap = cap;
 	}
 	a = &h->addrs[h->n++];
-	if (sa->sa_family == AF_INET6) {
+	if (sa->sa_family == AF_INET6)
 		*a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
-	} else {
-		memset(a, 0, sizeof(*a));
-		a->s6_addr[10] = a->s6_addr[11] = 0xff;
-		memcpy(&a->s6_addr[12], &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	}
+	else
+		addr_v4_mapped(&((const struct sockaddr_in *)sa)->sin_addr, a);
 	return 1;
 }
 
@@ -117,19 +120,16 @@ enum host_self
 hostaddrs_is_this_host(struct hostaddrs *h, const char *rhost, const char *hostname,
     int64_t now_ms)
 {
-	int in;
+	struct in6_addr a;
 
 	if (addr_is_this_host(rhost, hostname))
 		return HOST_SELF_YES;
-	if (h == NULL || rhost == NULL || rhost[0] == '\0')
-		return HOST_SELF_NO;
-	if (!addr_literal_v6(rhost, &(struct in6_addr){ 0 }))
-		return HOST_SELF_NO;	/* a name: only the configured one is known */
+	if (h == NULL || rhost == NULL || !addr_literal_v6(rhost, &a))
+		return HOST_SELF_NO;	/* none, or a name: only the configured one is known */
 	refresh(h, now_ms);
 	if (!h->ok)
 		return HOST_SELF_UNKNOWN;
-	in = hostaddrs_text_in(rhost, h->addrs, h->n);
-	return in == 1 ? HOST_SELF_YES : HOST_SELF_NO;
+	return in_list(&a, h->addrs, h->n) ? HOST_SELF_YES : HOST_SELF_NO;
 }
 
 const char *

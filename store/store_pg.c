@@ -1465,19 +1465,27 @@ pg_cred_find(store_t *st, const char *user, const char *prefix,
 	return STORE_OK;
 }
 
+/* Runs a statement whose one answer is a count (of rows, of windows ended). */
+static store_err_t
+pg_run_count(struct store_pg *pg, enum pg_stmt_id id, const struct pg_args *a, size_t *n)
+{
+	PGresult *res;
+	store_err_t err;
+
+	if ((err = pg_run(pg, id, a, &res)) != STORE_OK)
+		return err;
+	*n = (size_t)col_int(res, 0, 0);
+	PQclear(res);
+	return STORE_OK;
+}
+
 static store_err_t
 pg_cred_count_user(store_t *st, const char *user, size_t *count)
 {
 	struct pg_args a = { .n = 0 };
-	PGresult *res;
-	store_err_t err;
 
 	arg_text(&a, user);
-	if ((err = pg_run(pg_of(st), PG_CRED_COUNT_USER, &a, &res)) != STORE_OK)
-		return err;
-	*count = (size_t)col_int(res, 0, 0);
-	PQclear(res);
-	return STORE_OK;
+	return pg_run_count(pg_of(st), PG_CRED_COUNT_USER, &a, count);
 }
 
 static store_err_t
@@ -1956,16 +1964,10 @@ static store_err_t
 pg_window_revoke(store_t *st, const char *id, const char *user, size_t *n)
 {
 	struct pg_args a = { .n = 0 };
-	PGresult *res;
-	store_err_t err;
 
 	arg_text(&a, id);
 	arg_text(&a, user);
-	if ((err = pg_run(pg_of(st), PG_WINDOW_REVOKE, &a, &res)) != STORE_OK)
-		return err;
-	*n = (size_t)col_int(res, 0, 0);
-	PQclear(res);
-	return STORE_OK;
+	return pg_run_count(pg_of(st), PG_WINDOW_REVOKE, &a, n);
 }
 
 static store_err_t
@@ -1973,17 +1975,11 @@ pg_window_end_source(store_t *st, const char *user, const char *hostname, const 
     size_t *n)
 {
 	struct pg_args a = { .n = 0 };
-	PGresult *res;
-	store_err_t err;
 
 	arg_text(&a, user);
 	arg_text(&a, hostname);
 	arg_text(&a, source);
-	if ((err = pg_run(pg_of(st), PG_WINDOW_END_SOURCE, &a, &res)) != STORE_OK)
-		return err;
-	*n = (size_t)col_int(res, 0, 0);
-	PQclear(res);
-	return STORE_OK;
+	return pg_run_count(pg_of(st), PG_WINDOW_END_SOURCE, &a, n);
 }
 
 static const struct store_ops pg_ops = {

@@ -153,8 +153,8 @@
 	    " (SELECT id FROM events WHERE id < $1 ORDER BY id LIMIT $2)") \
 	X(PG_CER_INSERT, PG_WRITE, "INSERT INTO ceremonies (token_hash, hostname, kind, state, code," \
 	    " user_name, rhost, service, addr_key, challenge, user_handle, consumes_enrollment," \
-	    " created, expires, reuse, client_key, requester, local) VALUES ($1, $2, $3, 'pending', $4," \
-	    " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)") \
+	    " created, expires, reuse, client_key, requester, local) VALUES ($1, $2, $3," \
+	    " 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)") \
 	X(PG_CER_GET, PG_READ, "SELECT " PG_CER_COLUMNS " FROM ceremonies WHERE token_hash = $1") \
 	X(PG_CER_MOVE, PG_WRITE, "UPDATE ceremonies SET state = $3::text, reason = $4, finished = $5," \
 	    " challenge = CASE WHEN $3::text = 'pending' THEN challenge ELSE " PG_ZERO32 " END" \

@@ -1001,8 +1001,10 @@ sq_cred_register(store_t *st, const struct store_credential *cred,
 	/* the authenticator keeps the handle it was given as user.id */
 	if (err == STORE_OK && memcmp(stored, handle, sizeof(stored)) != 0)
 		err = STORE_ERR_CONFLICT;
-	/* the bound: write transactions run one at a time, so no other
-	 * registration adds a passkey between this count and the insert */
+	/*
+	 * the bound: write transactions run one at a time, so no other
+	 * registration adds a passkey between this count and the insert
+	 */
 	if (err == STORE_OK)
 		err = store_cred_below_bound(st, cred->user, max_per_user);
 	if (err == STORE_OK)
