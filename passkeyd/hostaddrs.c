@@ -24,6 +24,7 @@ struct hostaddrs {
 	int64_t read_ms;	/* when; 0 for never */
 	char trouble[96];	/* why the last read failed, "" when none */
 	int told;		/* hostaddrs_trouble said it */
+	uint64_t failed_reads;	/* for the metrics: the log says the first only */
 };
 
 struct hostaddrs *
@@ -87,6 +88,7 @@ static void
 failed(struct hostaddrs *h, const char *why)
 {
 	h->ok = 0;
+	h->failed_reads++;
 	if (h->trouble[0] == '\0')
 		h->told = 0;
 	snprintf(h->trouble, sizeof(h->trouble), "%s", why);
@@ -130,6 +132,12 @@ hostaddrs_is_this_host(struct hostaddrs *h, const char *rhost, const char *hostn
 	if (!h->ok)
 		return HOST_SELF_UNKNOWN;
 	return in_list(&a, h->addrs, h->n) ? HOST_SELF_YES : HOST_SELF_NO;
+}
+
+uint64_t
+hostaddrs_failed_reads(const struct hostaddrs *h)
+{
+	return h != NULL ? h->failed_reads : 0;
 }
 
 const char *

@@ -51,6 +51,11 @@ enum host_self hostaddrs_is_this_host(struct hostaddrs *h, const char *rhost,
  * another failed.  For the daemon's log.
  */
 const char *hostaddrs_trouble(struct hostaddrs *h);
+/*
+ * How many reads of the interfaces have failed since the start: the log
+ * tells the first of a run only, and a scrape should see the rest.
+ */
+uint64_t hostaddrs_failed_reads(const struct hostaddrs *h);
 
 /*
  * The pure part: 1 when rhost is an address literal equal to one of the n

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostaddrs.h"
 #include "metrics.h"
 #include "strbuf.h"
 #include "passkeyd.h"
@@ -312,5 +313,10 @@ metrics_render(struct passkeyd *d, size_t *len)
 	    "Times a listing's request waited for the loop's share while the loop was busy.");
 	strbuf_printf(&t, "passkeyd_control_reads_held_total %llu\n",
 	    (unsigned long long)d->manage_share.held);
+	family(&t, "passkeyd_host_address_reads_failed_total", "counter",
+	    "Reads of this host's interface addresses that failed: meanwhile no client"
+	    " address opens a keyless re-approval window (logged once per run of failures).");
+	strbuf_printf(&t, "passkeyd_host_address_reads_failed_total %llu\n",
+	    (unsigned long long)hostaddrs_failed_reads(d->hostaddrs));
 	return strbuf_take(&t, len);
 }

@@ -108,7 +108,7 @@ def test_scrape(tmp):
                 "passkeyd_ceremonies_pending": "gauge", "passkeyd_store_commits": "counter",
                 "passkeyd_store_commit_seconds": "histogram", "passkeyd_store_errors": "counter",
                 "passkeyd_control_throttled": "counter", "passkeyd_store_writes_queued": "gauge",
-                "passkeyd_ceremonies_held": "gauge"}
+                "passkeyd_ceremonies_held": "gauge", "passkeyd_host_address_reads_failed": "counter"}
         ok(all(n in fams and fams[n].type == t for n, t in want.items()),
            "the families are there, typed by Prometheus conventions (the parser strips _total)",
            {n: fams[n].type if n in fams else None for n in want})
@@ -154,6 +154,10 @@ def test_scrape(tmp):
            [s for s in fams[v].samples])
         ok(value(fams, "passkeyd_ceremonies_pending", "passkeyd_ceremonies_pending") == 2,
            "ceremonies_pending is 2 (the two held)", fams["passkeyd_ceremonies_pending"].samples)
+        # the begins from 198.51.100.9 read the interfaces (is it this host?), and could
+        f = "passkeyd_host_address_reads_failed"
+        ok(value(fams, f, f + "_total") == 0, "host_address_reads_failed_total is 0 here",
+           fams[f].samples if f in fams else None)
         ok((value(fams, "passkeyd_store_commits", "passkeyd_store_commits_total",
                   result="ok") or 0) >= 2 and
            value(fams, "passkeyd_store_commit_seconds", "passkeyd_store_commit_seconds_count") >= 2,
