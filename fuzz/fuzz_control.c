@@ -276,6 +276,7 @@ daemon_new(struct passkeyd *d, unsigned flags)
 	limits.per_user = d->cfg.max_pending_per_user;
 	limits.per_address = d->cfg.max_pending_per_address;
 	limits.per_user_address = d->cfg.max_pending_per_user_address;
+	limits.lifetime = d->cfg.ceremony_timeout;
 	if ((d->ceremonies = ceremony_table_new(limits)) == NULL ||
 	    (d->journal = journal_new()) == NULL ||
 	    (d->keys = keycache_new()) == NULL ||

@@ -5,12 +5,14 @@
  * and pair live in one countmap with a prefix per kind.
  *
  * The sweep must not walk every ceremony each second (100,000 pending
- * would hold the loop for milliseconds).  Ceremonies of the table's usual
- * lifetime (logins, passkeyctl add) sit in one list in creation order,
- * which is also the order in which they expire and are forgotten: the
- * sweep expires from a cursor and forgets from the head, and stops at the
- * first that is not due.  Ceremonies of other lifetimes (enrollment links,
- * rare and root's only) sit in a second list that is walked whole.
+ * would hold the loop for milliseconds).  Ceremonies of the usual
+ * lifetime (ceremony_limits.lifetime: logins, passkeyctl add) sit in one
+ * list in creation order, which is also the order in which they expire
+ * and are forgotten: the sweep expires from a cursor and forgets from the
+ * head, and stops at the first that is not due.  Ceremonies of other
+ * lifetimes (enrollment links, rare and root's only; adopted rows; logins
+ * begun after a clock step back) sit in a second list that is walked
+ * whole.  The bound on remembered ends covers both lists.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +37,12 @@ struct ceremony_table {
 	struct ceremony **by_hash;	/* BUCKETS, by token hash; NULL: not kept */
 	struct list usual;		/* the usual lifetime, in creation order */
 	struct ceremony *expiry_cursor;	/* in usual: the first not yet past its expiry */
-	unsigned usual_lifetime;	/* set by the first ceremony */
 	struct list other;		/* other lifetimes */
 	size_t count, pending;
 	struct ceremony_limits limits;
 	struct countmap *pending_by;	/* "u" user, "a" address, "p" user NUL address */
+	void (*on_forget)(struct ceremony *, void *);	/* ceremony_table_on_forget */
+	void *forget_arg;
 };
 
 static const char code_alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -291,6 +294,24 @@ ceremony_table_free(struct ceremony_table *t)
 	free(t);
 }
 
+void
+ceremony_table_on_forget(struct ceremony_table *t, void (*fn)(struct ceremony *, void *),
+    void *arg)
+{
+	t->on_forget = fn;
+	t->forget_arg = arg;
+}
+
+/* The sweep's end of a ceremony: told first (ceremony_table_on_forget), then freed. */
+static void
+forget(struct ceremony_table *t, struct ceremony *c)
+{
+	if (t->on_forget != NULL)
+		t->on_forget(c, t->forget_arg);
+	unlink_ceremony(t, c);
+	ceremony_free(c);
+}
+
 static enum ctl_refusal
 check_limits(const struct ceremony_table *t, const char *user, const char *addr)
 {
@@ -379,10 +400,8 @@ ceremony_begin(struct ceremony_table *t, const struct ceremony_spec *spec,
 	c->created = now;
 	c->expires = now + (time_t)spec->lifetime;
 	index_add(t, c);
-	if (t->usual_lifetime == 0)
-		t->usual_lifetime = spec->lifetime;
 	/* creation order is expiry order only for one lifetime and a clock that does not step back */
-	c->in_other = spec->lifetime != t->usual_lifetime ||
+	c->in_other = spec->lifetime != t->limits.lifetime ||
 	    (t->usual.tail != NULL && t->usual.tail->expires > c->expires);
 	list_append(list_of(t, c), c);
 	if (!c->in_other && t->expiry_cursor == NULL)
@@ -500,27 +519,35 @@ sweep_one(struct ceremony_table *t, struct ceremony *c, time_t now,
 			on_expire(c, arg);
 	}
 	if (c->state != CTL_STATE_PENDING && !c->calls && now >= forget_at(c)) {
-		unlink_ceremony(t, c);
-		ceremony_free(c);
+		forget(t, c);
 		return 1;
 	}
 	return 0;
 }
 
-/* The oldest final ceremonies of the usual lifetime, while over bound. */
+/* The oldest final ceremonies of list l, while the table is over bound. */
 static void
-forget_oldest(struct ceremony_table *t, size_t bound, int approvals_too)
+forget_oldest_in(struct ceremony_table *t, struct list *l, size_t bound, int approvals_too)
 {
 	struct ceremony *c, *next;
 
-	for (c = t->usual.head; c != NULL && t->count > bound; c = next) {
+	for (c = l->head; c != NULL && t->count > bound; c = next) {
 		next = c->next;
 		if (c->state != CTL_STATE_PENDING && !c->calls &&
-		    (approvals_too || c->state != CTL_STATE_APPROVED)) {
-			unlink_ceremony(t, c);
-			ceremony_free(c);
-		}
+		    (approvals_too || c->state != CTL_STATE_APPROVED))
+			forget(t, c);
 	}
+}
+
+/*
+ * The usual lifetime first, where nearly all are; then the others, so
+ * that no lifetime, clock step or adopted row escapes the bound.
+ */
+static void
+forget_oldest(struct ceremony_table *t, size_t bound, int approvals_too)
+{
+	forget_oldest_in(t, &t->usual, bound, approvals_too);
+	forget_oldest_in(t, &t->other, bound, approvals_too);
 }
 
 void
@@ -547,8 +574,7 @@ ceremony_sweep(struct ceremony_table *t, time_t now,
 	for (c = t->usual.head; c != NULL && c->state != CTL_STATE_PENDING &&
 	    !c->calls && now >= forget_at(c); c = next) {
 		next = c->next;
-		unlink_ceremony(t, c);
-		ceremony_free(c);
+		forget(t, c);
 	}
 	for (c = t->other.head; c != NULL; c = next) {
 		next = c->next;

@@ -114,6 +114,13 @@ struct ceremony {
 
 struct ceremony_limits {
 	unsigned total, per_user, per_address, per_user_address;
+	/*
+	 * A login's lifetime in seconds (ceremony_timeout): ceremonies of it
+	 * are kept in creation order for the sweep (ceremony.c).  Set from
+	 * the configuration, not by the first ceremony, which may be root's
+	 * day-long enrollment link.
+	 */
+	unsigned lifetime;
 };
 
 /* What a new ceremony is for. */
@@ -180,6 +187,15 @@ void ceremony_finish(struct ceremony_table *t, struct ceremony *c,
  */
 void ceremony_sweep(struct ceremony_table *t, time_t now,
     void (*on_expire)(struct ceremony *, void *), void *arg);
+
+/*
+ * fn is called for each ceremony the sweep forgets (its final state kept
+ * long enough, or the oldest dropped under churn), before it is freed;
+ * not by ceremony_table_free.  An approval still not collected then never
+ * will be (flow.c, flow_on_forget).
+ */
+void ceremony_table_on_forget(struct ceremony_table *t,
+    void (*fn)(struct ceremony *, void *), void *arg);
 
 size_t ceremony_pending_count(const struct ceremony_table *t);
 size_t ceremony_count(const struct ceremony_table *t);

@@ -683,6 +683,13 @@ control_client_count(const struct control_server *s)
 	return s->n_clients;
 }
 
+void
+control_close_clients(struct control_server *s)
+{
+	while (s != NULL && s->n_clients > 0)
+		drop_client(s, s->n_clients - 1);
+}
+
 int
 control_stop(struct control_server *s)
 {
@@ -690,8 +697,7 @@ control_stop(struct control_server *s)
 
 	if (s == NULL)
 		return 0;
-	while (s->n_clients > 0)
-		drop_client(s, s->n_clients - 1);
+	control_close_clients(s);
 	close(s->listen_fd);
 	stuck = account_names_free(s->names);
 	free(s);

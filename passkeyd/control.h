@@ -104,6 +104,13 @@ void control_handle(struct control_server *s, const struct pollfd *fds, size_t n
  * name wait's end, or -1 (nothing to wait for).
  */
 int control_timeout_ms(const struct control_server *s);
+/*
+ * passkeyd stops: every connection is closed as a module's close is, so
+ * what they began ends the usual way (a pending login cancelled, an
+ * approval never collected ends its window), while the journal still
+ * commits.  The listener stays until control_stop.
+ */
+void control_close_clients(struct control_server *s);
 /* 1 when a name lookup was still out: end with _exit (account_names_free) */
 int control_stop(struct control_server *s);
 size_t control_client_count(const struct control_server *s);

@@ -1245,8 +1245,9 @@ end_uncollected(struct passkeyd *d, struct ceremony *c)
 
 	if (c->uncollected_ended || c->reuse == 0 || c->foreign)
 		return;
-	if (d->fleet ? c->state == CTL_STATE_USED || c->used_early :
-	    c->state != CTL_STATE_APPROVED)
+	/* denied: the row said so, and a denied row was never approved */
+	if (d->fleet ? c->state == CTL_STATE_USED || c->used_early ||
+	    c->state == CTL_STATE_DENIED : c->state != CTL_STATE_APPROVED)
 		return;
 	c->uncollected_ended = 1;
 	if ((e = calloc(1, sizeof(*e))) != NULL) {
@@ -1260,6 +1261,18 @@ end_uncollected(struct passkeyd *d, struct ceremony *c)
 	}
 	daemon_log(d, "warning: the re-approval window of an approval that user %s never"
 	    " collected could not be ended now: it runs out on its own", c->user);
+}
+
+/*
+ * The table forgets c (its end kept 10 minutes, or the oldest dropped
+ * under churn): an approval still not collected never will be.  Its
+ * module, if it is still there, now gets unknown_ceremony.
+ */
+void
+flow_on_forget(struct ceremony *c, void *passkeyd)
+{
+	if (c->state == CTL_STATE_APPROVED)
+		end_uncollected(passkeyd, c);
 }
 
 void

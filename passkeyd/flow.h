@@ -234,5 +234,10 @@ unsigned flow_window_seconds(const struct passkeyd *d, const struct ceremony *c)
 
 /* ceremony_sweep callback: logs the expiry. */
 void flow_on_expire(struct ceremony *c, void *passkeyd);
+/*
+ * The table's on_forget (ceremony_table_on_forget): an approval the
+ * module never collected ends its re-approval window.
+ */
+void flow_on_forget(struct ceremony *c, void *passkeyd);
 
 #endif

@@ -81,7 +81,8 @@ static int
 push(struct journal *j, journal_apply_fn apply, journal_done_fn done, void *arg,
     int waited_on)
 {
-	if (j->n == JOURNAL_MAX_ENTRIES || j->closing)
+	/* NULL: passkeyd is stopping and the journal is gone (control_stop's closes) */
+	if (j == NULL || j->n == JOURNAL_MAX_ENTRIES || j->closing)
 		return -1;
 	if (j->n == j->cap) {
 		size_t ncap = j->cap == 0 ? 64 : j->cap * 2;

@@ -710,6 +710,7 @@ main(int argc, char **argv)
 	limits.per_user = d.cfg.max_pending_per_user;
 	limits.per_address = d.cfg.max_pending_per_address;
 	limits.per_user_address = d.cfg.max_pending_per_user_address;
+	limits.lifetime = d.cfg.ceremony_timeout;
 	if ((d.ceremonies = ceremony_table_new(limits)) == NULL ||
 	    (d.fleet && ceremony_table_index_hashes(d.ceremonies) != 0) ||
 	    (d.journal = journal_new()) == NULL ||
@@ -720,6 +721,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "passkeyd: out of memory\n");
 		goto out;
 	}
+	ceremony_table_on_forget(d.ceremonies, flow_on_forget, &d);
 	if (!foreground) {
 		if (daemon(0, 0) != 0) {
 			fprintf(stderr, "passkeyd: daemon: %s\n", strerror(errno));
@@ -742,6 +744,8 @@ out:
 	/* before the journal: a step that goes on may still queue a write */
 	offload_free(d.offload, &d);
 	d.offload = NULL;
+	/* while the journal commits: their ends may write (flow_cancel) */
+	control_close_clients(d.control);
 	if (d.journal != NULL) {
 		drain_journal(&d);
 		journal_free(d.journal, &d);

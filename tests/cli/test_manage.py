@@ -15,6 +15,7 @@ import os
 import pwd
 import random
 import shutil
+import signal
 import socket
 import sqlite3
 import stat
@@ -818,6 +819,103 @@ def test_uncollected_window(ctl, d):
     ok(rc == 0, "uncollected: pkt-m2 ends it", (rc, err))
 
 
+def alice_daemon(tmp, name, extra="", store=None, env=None):
+    """A daemon of its own with alice's passkey (registered now, or in the
+    store given): (daemon, authenticator or None, credential or None)."""
+    d = Daemon(tmp, name, extra="require_uv = no\nreuse_max = 600\n" + extra, store=store,
+               env=env)
+    if store is not None:
+        return d, None, None
+    auth = SoftAuthenticator()
+    j = d.hold({"op": "login_begin", "user": "alice", "rhost": "", "service": "su",
+                "enroll": "after-auth"})
+    st, r = register(d.origin, j.get("token", ""), auth) if j.get("ok") else (0, {})
+    ok(st == 200 and r.get("state") == "approved", f"{name}: alice registers a passkey", (j, st, r))
+    return d, auth, auth.credentials[-1] if auth.credentials else None
+
+
+def approve_uncollected(d, auth, cred, key, rhost):
+    """A login from rhost approved on the page; its module (the held
+    connection) never asks for the status.  The token, or None."""
+    j = begin_window(d, "alice", key, rhost=rhost, reuse=600)
+    st, r = login(d.origin, j["token"], auth, credential_id=cred.id) \
+        if j.get("kind") == "login" and cred is not None else (0, {})
+    return j["token"] if st == 200 and r.get("state") == "approved" else None
+
+
+def not_collected_ends(d):
+    ev = d.ctl({"op": "events", "user": "alice", "limit": 50}).get("events", [])
+    return sum(e.get("event") == "window_revoked" and e.get("reason") == "not_collected"
+               for e in ev)
+
+
+def test_uncollected_at_stop(tmp):
+    """passkeyd stops (a restart, an upgrade) while a login's approval is
+    not collected yet: its module's connection goes with the process, so
+    that login never happens, and the window its approval opened ends
+    while the journal still commits (control_close_clients).  A login collected before
+    the stop keeps its window across the restart."""
+    key, _ = ssh_key_line(12)
+    d, auth, cred = alice_daemon(tmp, "stop1")
+    d2 = None
+    try:
+        j = begin_window(d, "alice", key, rhost="192.0.2.78", reuse=600)
+        ok(j.get("kind") == "login" and cred is not None and approve_login(d, j, auth, cred),
+           "stop: a login from 192.0.2.78 approved and collected", j)
+        token = approve_uncollected(d, auth, cred, key, "192.0.2.77")
+        ok(token is not None, "stop: a login from 192.0.2.77 approved, its status never asked")
+        # SIGTERM with the module's connection still open (Daemon.stop closes it first)
+        d.proc.send_signal(signal.SIGTERM)
+        d.proc.wait(10)
+        ok(d.proc.returncode == 0, "stop: passkeyd stops cleanly", d.logtext()[-400:])
+        d2, _, _ = alice_daemon(tmp, "stop2", store=d.store)
+        r = begin_window(d2, "alice", key, rhost="192.0.2.77", reuse=600)
+        ok(r.get("kind") == "login", "stop: after the restart, no login from 192.0.2.77 rides the"
+           " uncollected approval's window", r)
+        d2.abandon(r.get("token", ""))
+        r = begin_window(d2, "alice", key, rhost="192.0.2.78", reuse=600)
+        ok(r.get("kind") == "reused", "stop: the collected one's window outlives the restart", r)
+        ok(not_collected_ends(d2) == 1, "stop: the end is audited (window_revoked, not_collected)",
+           d2.ctl({"op": "events", "user": "alice", "limit": 10}))
+    finally:
+        d.stop()
+        if d2 is not None:
+            d2.stop()
+
+
+def test_uncollected_forgotten(tmp):
+    """An approval the table forgets before its module collects it (kept
+    ten minutes after its end; sooner, oldest first, past four times
+    max_pending_total of them) never will be collected: its module's
+    status now gets unknown_ceremony, and the window the approval opened
+    ends (flow_on_forget).  Nine approvals against a bound of eight."""
+    key, _ = ssh_key_line(13)
+    d, auth, cred = alice_daemon(tmp, "forget", "max_pending_total = 2\n"
+                                 "max_pending_per_user = 2\nmax_pending_per_address = 2\n"
+                                 "max_pending_per_user_address = 2\n")
+    try:
+        tokens = [approve_uncollected(d, auth, cred, key, f"192.0.2.{80 + i}") for i in range(9)]
+        ok(all(tokens), "forget: nine logins approved, none collected", tokens)
+        # not a status to see it: a status before the sweep would collect it
+        for _ in range(60):	# the sweep runs each second
+            if not_collected_ends(d) > 0:
+                break
+            time.sleep(0.05)
+        ok(not_collected_ends(d) == 1, "forget: the oldest approval is forgotten, and its"
+           " window's end audited (window_revoked, not_collected)",
+           d.ctl({"op": "events", "user": "alice", "limit": 10}))
+        state = d.ctl({"op": "status", "token": tokens[0]})
+        ok(state.get("error") == "unknown_ceremony",
+           "forget: its module's status now: unknown_ceremony", state)
+        r = begin_window(d, "alice", key, rhost="192.0.2.80", reuse=600)
+        ok(r.get("kind") == "login", "forget: no login from 192.0.2.80 rides its window", r)
+        d.abandon(r.get("token", ""))
+        r = begin_window(d, "alice", key, rhost="192.0.2.88", reuse=600)
+        ok(r.get("kind") == "reused", "forget: the newest approval, still held, keeps its window", r)
+    finally:
+        d.stop()
+
+
 def test_window_clock(tmp):
     """A wall clock stepped back under a running passkeyd (NTP after a bad
     boot clock, an admin's `date`) does not stretch an open window: a window
@@ -961,6 +1059,10 @@ def main():
             test_uncollected_window(ctl, d)
         with group("test_window_clock"):
             test_window_clock(tmp)
+        with group("test_uncollected_at_stop"):
+            test_uncollected_at_stop(tmp)
+        with group("test_uncollected_forgotten"):
+            test_uncollected_forgotten(tmp)
         creds = None
         with group("test_export"):
             creds = test_export(ctl, d, tmp)

@@ -403,6 +403,40 @@ def test_listing_yields(tmp):
         d.stop()
 
 
+def test_held_bound(tmp):
+    """The ends kept in memory are bounded at twice max_pending_total
+    whatever ceremony came first after a start.  When root's enrollment
+    link (a day's lifetime) came first, every login went to the list of
+    unusual lifetimes, which the bound did not cover: 200 abandoned logins
+    (anyone who can reach sshd can make them) were all held for 11 minutes.
+    Found by a red-team pass; ceremony.c now takes a login's lifetime from
+    the configuration."""
+    mport = free_port()
+    d = td.Daemon(tmp, "held", extra=f"metrics_listen = 127.0.0.1:{mport}\n"
+                  "max_pending_total = 5\nmax_pending_per_user = 5\n"
+                  "max_pending_per_address = 5\nmax_pending_per_user_address = 5\n")
+    try:
+        e = d.ctl({"op": "enroll", "user": "bob"})
+        ok(e.get("ok"), "held bound: root's enrollment link for bob comes first", e)
+        begun = 0
+        for i in range(200):
+            j = td.login(d, "carol", rhost=f"192.0.2.{i % 250 + 1}", enroll="after-auth")
+            begun += bool(j.get("ok"))
+            d.abandon(j.get("token", ""))
+        ok(begun == 200, "held bound: 200 logins begun and abandoned", begun)
+        held = None
+        for _ in range(40):	# the sweep runs each second
+            fams = families(scrape(mport)[2])
+            held = value(fams, "passkeyd_ceremonies_held", "passkeyd_ceremonies_held")
+            if held is not None and held <= 2 * 5 + 1:
+                break
+            time.sleep(0.1)
+        ok(held is not None and held <= 2 * 5 + 1,
+           "held bound: at most twice max_pending_total ends held, plus the pending link", held)
+    finally:
+        d.stop()
+
+
 def main():
     if os.geteuid() != 0:
         return skip_all("needs root (the Daemon harness of test_daemon.py)")
@@ -415,6 +449,8 @@ def main():
             test_scrape(tmp)
         with group("test_listing_yields"):
             test_listing_yields(tmp)
+        with group("test_held_bound"):
+            test_held_bound(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return plan()

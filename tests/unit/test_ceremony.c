@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 static const struct ceremony_limits limits = { .total = 6, .per_user = 3,
-    .per_address = 3, .per_user_address = 2 };
+    .per_address = 3, .per_user_address = 2, .lifetime = 90 };
 
 static enum ctl_refusal
 begin(struct ceremony_table *t, const char *user, const char *rhost, time_t now,
@@ -113,7 +113,7 @@ static void
 test_other_addresses_do_not_lock_out(void **state)
 {
 	struct ceremony_limits l = { .total = 100, .per_user = 16, .per_address = 16,
-	    .per_user_address = 2 };
+	    .per_user_address = 2, .lifetime = 90 };
 	struct ceremony_table *t = ceremony_table_new(l);
 	char addr[32];
 
@@ -522,6 +522,47 @@ test_final_states_are_bounded(void **state)
 }
 
 /*
+ * The bound holds whatever came first and whatever the clock did.  The
+ * usual lifetime is the configuration's, not the first ceremony's: when
+ * root's day-long enrollment link came first after a start, every login
+ * went to the list of other lifetimes, which the bound did not walk, and
+ * abandoned logins (anyone who can reach sshd) piled up unbounded.  The
+ * logins begun after a clock step back go to that list too.
+ */
+static void
+test_bound_whatever_came_first(void **state)
+{
+	struct ceremony_table *t = ceremony_table_new(limits);
+	struct ceremony *e, *c;
+	char user[16];
+
+	(void)state;
+	assert_int_equal(ceremony_begin(t, &(struct ceremony_spec){ .kind = CEREMONY_REGISTER,
+	    .user = "root", .rhost = "", .service = "passkeyctl", .lifetime = 86400 }, 1000, &e),
+	    CTL_REFUSAL_NONE);
+	for (int i = 0; i < 40; i++) {
+		snprintf(user, sizeof(user), "u%d", i);
+		c = begin_ok(t, user, "", 1000 + i);
+		assert_int_equal(c->in_other, 0);	/* a login's lifetime: the usual list */
+		ceremony_finish(t, c, CTL_STATE_CANCELLED, "cancelled", 1000 + i);
+	}
+	ceremony_sweep(t, 1050, NULL, NULL);
+	assert_int_equal(ceremony_count(t), 2 * limits.total);
+	assert_ptr_equal(ceremony_find(t, e->token), e);	/* pending: kept */
+	/* the clock steps back an hour: what is begun now is out of order */
+	for (int i = 0; i < 40; i++) {
+		snprintf(user, sizeof(user), "w%d", i);
+		c = begin_ok(t, user, "", 1050 - 3600 + i);
+		assert_int_equal(c->in_other, 1);
+		ceremony_finish(t, c, CTL_STATE_CANCELLED, "cancelled", 1050 - 3600 + i);
+	}
+	ceremony_sweep(t, 1100 - 3600, NULL, NULL);
+	assert_true(ceremony_count(t) <= 2 * limits.total);
+	assert_ptr_equal(ceremony_find(t, e->token), e);
+	ceremony_table_free(t);
+}
+
+/*
  * A ceremony whose store call is off the loop (calls) is not forgotten,
  * however old its final state or however many are remembered: the call's
  * answer finds it when it comes back.
@@ -552,6 +593,68 @@ test_called_is_not_forgotten(void **state)
 	ceremony_sweep(t, 2050 + CEREMONY_KEEP_FINAL + 100, NULL, NULL);
 	assert_int_equal(ceremony_count(t), 0);
 	ceremony_table_free(t);
+}
+
+/* What the forget hook saw: each ceremony's user and state as it was forgotten. */
+static char forgot_user[8][16];
+static int forgot_state[8];
+static int nforgot;
+
+static void
+on_forget(struct ceremony *c, void *arg)
+{
+	assert_ptr_equal(arg, &nforgot);
+	assert_true(nforgot < 8);
+	snprintf(forgot_user[nforgot], sizeof(forgot_user[0]), "%s", c->user);
+	forgot_state[nforgot++] = c->state;
+}
+
+/*
+ * Every way the sweep forgets a ceremony tells the hook first, with the
+ * ceremony whole (flow.c ends an uncollected approval's window there):
+ * the end of the usual lifetime's keeping, another lifetime's, and the
+ * memory bound, which drops approvals last.  Freeing the table at exit
+ * tells nothing.
+ */
+static void
+test_forget_tells(void **state)
+{
+	struct ceremony_table *t = ceremony_table_new(limits);
+	struct ceremony *a = begin_ok(t, "a", "h1", 1000), *b, *c;
+	char user[16];
+
+	(void)state;
+	nforgot = 0;
+	ceremony_table_on_forget(t, on_forget, &nforgot);
+	ceremony_finish(t, a, CTL_STATE_APPROVED, NULL, 1001);
+	assert_int_equal(ceremony_begin(t, &(struct ceremony_spec){ .kind = CEREMONY_REGISTER,
+	    .user = "b", .rhost = "", .service = "passkeyctl", .lifetime = 86400 }, 1000, &b),
+	    CTL_REFUSAL_NONE);
+	ceremony_finish(t, b, CTL_STATE_CANCELLED, "cancelled", 1002);
+	ceremony_sweep(t, 1090 + CEREMONY_KEEP_FINAL - 1, NULL, NULL);
+	assert_int_equal(nforgot, 0);
+	ceremony_sweep(t, 1090 + CEREMONY_KEEP_FINAL, NULL, NULL);
+	assert_int_equal(nforgot, 1);
+	assert_string_equal(forgot_user[0], "a");
+	assert_int_equal(forgot_state[0], CTL_STATE_APPROVED);
+	ceremony_sweep(t, 1000 + 86400 + CEREMONY_KEEP_FINAL, NULL, NULL);
+	assert_int_equal(nforgot, 2);
+	assert_string_equal(forgot_user[1], "b");
+	assert_int_equal(forgot_state[1], CTL_STATE_CANCELLED);
+	/* past four times the total of approvals not collected: the oldest two go */
+	for (unsigned i = 0; i < 4 * limits.total + 2; i++) {
+		snprintf(user, sizeof(user), "m%u", i);
+		c = begin_ok(t, user, "", 90000 + i);
+		ceremony_finish(t, c, CTL_STATE_APPROVED, NULL, 90000 + i);
+	}
+	ceremony_sweep(t, 90000 + 4 * limits.total + 2, NULL, NULL);
+	assert_int_equal(nforgot, 4);
+	assert_string_equal(forgot_user[2], "m0");
+	assert_string_equal(forgot_user[3], "m1");
+	assert_int_equal(forgot_state[3], CTL_STATE_APPROVED);
+	assert_int_equal(ceremony_count(t), 4 * limits.total);
+	ceremony_table_free(t);
+	assert_int_equal(nforgot, 4);
 }
 
 /* ---- offload: store calls off the loop --------------------------------- */
@@ -918,6 +1021,8 @@ main(void)
 		cmocka_unit_test(test_memory_bound_keeps_approvals),
 		cmocka_unit_test(test_final_states_are_bounded),
 		cmocka_unit_test(test_called_is_not_forgotten),
+		cmocka_unit_test(test_forget_tells),
+		cmocka_unit_test(test_bound_whatever_came_first),
 		cmocka_unit_test(test_offload),
 		cmocka_unit_test(test_offload_stop_and_bound),
 		cmocka_unit_test(test_offload_wait_is_bounded),
