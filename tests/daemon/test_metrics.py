@@ -378,14 +378,22 @@ def test_listing_yields(tmp):
            (held(), "busy percent", busy_seen))
         # a page that waits is not read past: the client's end of file
         # after its request would otherwise drop it unanswered
+        # A machine loaded by something else can leave the flood short of
+        # keeping the loop busy (36 % once): no page waits, and the round
+        # shows nothing about waiting pages.  Up to three rounds, every
+        # page of each answered, until some waited.
         before = held()
-        busy_seen.clear()
-        pages = during(flood, lister=first_pages_half_closed)
-        first = idle[:len(pages[0])]
-        ok(len(first) > 0 and all(p == first for p in pages) and held() > before,
+        rounds, answered_all = 0, True
+        while rounds < 3 and (rounds == 0 or held() == before):
+            busy_seen.clear()
+            pages = during(flood, lister=first_pages_half_closed)
+            first = idle[:len(pages[0])]
+            answered_all &= len(first) > 0 and all(p == first for p in pages)
+            rounds += 1
+        ok(answered_all and held() > before,
            "a flood, 32 half-closed connections: every page is answered, those that waited too",
            ("answered", sum(1 for p in pages if p == first), "of", len(pages),
-            "held", held() - before, "busy", busy_seen))
+            "held", held() - before, "busy", busy_seen, "rounds", rounds))
         if slow is None:
             skip("a line held, then refused directory_busy",
                  "NSS_SLOW_MODULE is not set (meson test sets it)")
