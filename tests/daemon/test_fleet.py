@@ -1423,20 +1423,26 @@ def test_requester(f, alice):
 
 def test_uncollected_window(f, alice):
     """A web instance approves host A's login, which opens a window; host
-    A's module then cancels, or its connection closes, before its status:
-    the login did not happen, so host A ends that approval's window (its
-    role may end windows, not open them) and the next login from that
-    client needs the browser.  Counts after test_requester's (1000000)."""
+    A's module then cancels, or its connection closes, or host A's
+    passkeyd is restarted, before its status: the login did not happen,
+    so host A ends that approval's window (its role may end windows, not
+    open them) and the next login from that client needs the browser.
+    Counts after test_requester's (1000000)."""
     key = ssh_key(3)
-    for n, (how, rhost) in enumerate((("cancel", "198.51.100.31"), ("close", "198.51.100.32"))):
+    for n, (how, rhost) in enumerate((("cancel", "198.51.100.31"), ("close", "198.51.100.32"),
+                                      ("stop", "198.51.100.33"))):
         j = begin_reuse(f.a, key, rhost=rhost)
         _, approved = approve_at_web(f, alice, j, 1000001 + n) if j.get("ok") else ({}, False)
         ok(approved, f"uncollected ({how}): web 2 approves host A's login from {rhost}", j)
         if how == "cancel":
             c = f.a.ctl({"op": "cancel", "token": j["token"]})
             ok(c.get("ok"), "uncollected (cancel): host A's module cancels before its status", c)
-        else:
+        elif how == "close":
             f.a.abandon(j["token"])
+        else:
+            rc = f.a.restart()	# the module still connected
+            ok(rc == 0, "uncollected (stop): host A's passkeyd stops cleanly and starts again",
+               (rc, f.a.logtext()[-400:]))
         src = j["token"][:6]
         rows = []
         for _ in range(100):	# the end goes off host A's loop
@@ -1453,7 +1459,7 @@ def test_uncollected_window(f, alice):
         f.a.abandon(r.get("token", ""))
     ends = [line for line in f.a.logtext().splitlines()
             if "event=window_revoked" in line and "reason=not_collected" in line]
-    ok(len(ends) == 2, "uncollected: host A logged each end (a host's role writes no audit"
+    ok(len(ends) == 3, "uncollected: host A logged each end (a host's role writes no audit"
        " rows)", ends)
 
 

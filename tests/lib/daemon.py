@@ -88,13 +88,34 @@ class Daemon:
             pw = pwd.getpwnam(user)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
         more = env or {}
-        env = nss_env(self.dir, extra_users) if nss else dict(os.environ)
-        env.update(more)
+        self.env = nss_env(self.dir, extra_users) if nss else dict(os.environ)
+        self.env.update(more)
+        self.passkeyd = passkeyd
         self.log = open(os.path.join(self.dir, "log.txt"), "w+")
         self.proc = subprocess.Popen([passkeyd, "--config", self.conf, "--foreground"],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         if wait:
             self.wait_ready()
+
+    def restart(self):
+        """SIGTERM with the held connections still open, as a restart
+        finds the PAM modules connected; then the same daemon again (its
+        config, store and log).  The exit status of the stop, or None when
+        it did not stop within 10 s (then it is killed)."""
+        rc = None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for s in self.held.values():
+            s.close()
+        self.held.clear()
+        self.proc = subprocess.Popen([self.passkeyd, "--config", self.conf, "--foreground"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        self.wait_ready()
+        return rc
 
     def wait_ready(self, seconds=5):
         for _ in range(int(seconds * 20)):
