@@ -35,15 +35,43 @@ kind_event(const struct ceremony *c, const char *what, char *buf, size_t len)
 	return buf;
 }
 
+/* "host=NAME requester UID TTY NAME": a hostname is at most 253 bytes */
+#define CEREMONY_DETAIL_LEN	(sizeof("host= requester ") + 253 + CEREMONY_REQUESTER_MAX)
+
+/*
+ * The audit detail of a ceremony's approval or end: who asked on the
+ * host, and for another instance's ceremony (a web instance writing a
+ * host's), which host, by the name the fleet registered for its role
+ * (the admit trigger writes it on the row).  A host writes its own rows,
+ * user and address included, so a row a web instance writes for one
+ * must say whose it was: a red-team pass had web instances write "root's
+ * login from ... denied" for rows a host made up.  NULL when none.
+ */
+static const char *
+ceremony_detail(const struct ceremony *c, char out[CEREMONY_DETAIL_LEN])
+{
+	const char *q = c->requester != NULL ? c->requester : "";
+
+	if (c->foreign)
+		snprintf(out, CEREMONY_DETAIL_LEN, "host=%s%s%s", c->hostname,
+		    q[0] != '\0' ? " requester " : "", q);
+	else if (q[0] != '\0')
+		snprintf(out, CEREMONY_DETAIL_LEN, "requester %s", q);
+	else
+		return NULL;
+	return out;
+}
+
 static void
 log_ceremony(struct passkeyd *d, struct ceremony *c, const char *what,
     const char *verdict, const char *reason, int noisy)
 {
-	char ev[40];
+	char ev[40], host[CEREMONY_DETAIL_LEN];
 
+	/* another instance's ceremony: whose (ceremony_detail) */
 	event_log(d, &(struct event_rec){ .event = kind_event(c, what, ev, sizeof(ev)),
-	    .user = c->user, .rhost = c->rhost, .verdict = verdict,
-	    .reason = reason, .c = c, .noisy = noisy });
+	    .user = c->user, .rhost = c->rhost, .verdict = verdict, .reason = reason,
+	    .detail = c->foreign ? ceremony_detail(c, host) : NULL, .c = c, .noisy = noisy });
 }
 
 /* A new ceremony under this instance's limits, its row (in a fleet) not written yet. */
@@ -1869,19 +1897,19 @@ decide_row(store_t *st, struct approval *a)
  * instance writes it and the host writes no begin row.
  */
 static void
-approved_row(const struct ceremony *c, char ev[40], char detail[REQUESTER_DETAIL_LEN],
+approved_row(const struct ceremony *c, char ev[40], char detail[CEREMONY_DETAIL_LEN],
     struct store_event *row)
 {
 	event_to_store(&(struct event_rec){ .event = kind_event(c, "approved", ev, 40),
 	    .user = c->user, .rhost = c->rhost, .verdict = "ok",
-	    .detail = requester_detail(c->requester, detail) }, row);
+	    .detail = ceremony_detail(c, detail) }, row);
 }
 
 /* The approval's audit row, in the approval's own transaction. */
 static store_err_t
 add_approved_row(store_t *st, const struct ceremony *c)
 {
-	char ev[40], detail[REQUESTER_DETAIL_LEN];
+	char ev[40], detail[CEREMONY_DETAIL_LEN];
 	struct store_event row;
 
 	approved_row(c, ev, detail, &row);
@@ -1960,7 +1988,7 @@ approve_in_one(store_t *st, struct approval *a)
 {
 	struct ceremony *c = a->c;
 	uint8_t hash[CEREMONY_HASH_LEN];
-	char ev[40], detail[REQUESTER_DETAIL_LEN];
+	char ev[40], detail[CEREMONY_DETAIL_LEN];
 	struct store_event row;
 	store_err_t err;
 	int64_t now = (int64_t)time(NULL);

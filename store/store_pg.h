@@ -166,9 +166,10 @@
 	    " finished = $1, challenge = " PG_ZERO32 " WHERE token_hash IN (SELECT token_hash" \
 	    " FROM ceremonies WHERE state = 'pending' AND expires <= $1 LIMIT $2" \
 	    " FOR UPDATE SKIP LOCKED) RETURNING token_hash, " PG_CER_CHANNEL ", waiter") \
+	/* an end a host left empty or put far ahead never comes: it goes now */ \
 	X(PG_CER_FORGET, PG_WRITE, "DELETE FROM ceremonies WHERE token_hash IN (SELECT token_hash" \
-	    " FROM ceremonies WHERE state <> 'pending' AND finished < $1 LIMIT $2" \
-	    " FOR UPDATE SKIP LOCKED)") \
+	    " FROM ceremonies WHERE state <> 'pending' AND (finished < $1 OR finished IS NULL" \
+	    " OR finished > $3) LIMIT $2 FOR UPDATE SKIP LOCKED)") \
 	/* the fleet's pending counts, again (migration 6): at most once a second */ \
 	X(PG_CER_RECOUNT, PG_WRITE, "SELECT pk_pending_recount()") \
 	X(PG_CER_MAY_RECOUNT, PG_READ, "SELECT has_function_privilege('pk_pending_recount()'," \

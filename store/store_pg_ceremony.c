@@ -176,6 +176,44 @@ pg_ceremony_set_handle(store_t *st, const unsigned char hash[STORE_TOKEN_HASH_LE
 static store_err_t pg_recount(struct store_pg *);
 static store_err_t pg_end_held(struct store_pg *);
 
+/*
+ * The final rows ended before forget_before, in batches, up to
+ * PG_FORGET_BATCHES a sweep while they come full: the rows a fleet's
+ * hosts end can outrun one batch a second.  Also the rows a host ended
+ * with no end time, or one over PG_FINISHED_AHEAD ahead: a host may
+ * write `finished` (a red-team pass kept 5000 ended rows from ever going
+ * with NULL), and those never reach forget_before.
+ */
+#define PG_FORGET_BATCHES	8
+#define PG_FINISHED_AHEAD	3600
+
+static store_err_t
+forget_rows(struct store_pg *pg, int64_t now, int64_t forget_before, size_t batch,
+    size_t *forgotten)
+{
+	struct pg_args a = { .n = 0 };
+	PGresult *res;
+	store_err_t err;
+	size_t n = batch;
+
+	arg_int(&a, forget_before);
+	arg_int(&a, (int64_t)batch);
+	arg_int(&a, now + PG_FINISHED_AHEAD);
+	for (int i = 0; i < PG_FORGET_BATCHES && n == batch; i++) {
+		err = pg_run(pg, PG_CER_FORGET, &a, &res);
+		if (err == STORE_ERR_DENIED) {
+			pg->may_forget = 0;	/* a host's role: the web instances forget */
+			return STORE_OK;
+		}
+		if (err != STORE_OK)
+			return err;
+		n = (size_t)pg_changed(res);
+		*forgotten += n;
+		PQclear(res);
+	}
+	return STORE_OK;
+}
+
 static store_err_t
 sweep_rows(struct store_pg *pg, int64_t now, int64_t forget_before, size_t batch,
     size_t *expired, size_t *forgotten)
@@ -193,20 +231,10 @@ sweep_rows(struct store_pg *pg, int64_t now, int64_t forget_before, size_t batch
 		if (PQgetlength(res, i, 0) == STORE_TOKEN_HASH_LEN)
 			pg_announce_row(pg, res, i, 1, (const unsigned char *)PQgetvalue(res, i, 0));
 	PQclear(res);
-	if (pg->may_forget) {
-		a.n = 0;
-		arg_int(&a, forget_before);
-		arg_int(&a, (int64_t)batch);
-		err = pg_run(pg, PG_CER_FORGET, &a, &res);
-		if (err == STORE_OK) {
-			*forgotten = (size_t)pg_changed(res);
-			PQclear(res);
-		} else if (err == STORE_ERR_DENIED) {
-			pg->may_forget = 0;	/* a host's role: the web instances forget */
-		} else {
-			return err;
-		}
-	}
+	*forgotten = 0;
+	if (pg->may_forget && (err = forget_rows(pg, now, forget_before, batch, forgotten)) !=
+	    STORE_OK)
+		return err;
 	return pg_recount(pg);
 }
 

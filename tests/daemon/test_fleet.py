@@ -1401,10 +1401,28 @@ def test_requester(f, alice):
     st, r = f.api(f.w2, j["token"], "finish", body)
     rows = f.pg.query(f.uri, "SELECT detail FROM events WHERE event = 'login_approved'"
                       " AND user_name = 'alice' ORDER BY id DESC LIMIT 1")
-    ok(st == 200 and r.get("state") == "approved" and rows == [["requester 1001 pts/7 mallory"]],
-       "requester: web 2's approval row keeps who asked", (st, r, rows))
+    ok(st == 200 and r.get("state") == "approved" and
+       rows == [["host=host-a.example requester 1001 pts/7 mallory"]],
+       "requester: web 2's approval row keeps who asked, on which host", (st, r, rows))
     s = until_state(f.a, j["token"], "approved")
     ok(s.get("state") == "approved", "requester: host A is told approved", s)
+    # A host writes its rows' user and address itself, and a web instance
+    # writes the audit row of their end: that row names the host, by its
+    # registered name (a red-team pass had web instances write denials of
+    # made-up rows with nothing to say whose they were).
+    j = f.a.hold({"op": "login_begin", "user": "alice", "resolved": True,
+                  "rhost": "192.0.2.11", "service": "sshd", "enroll": "none"})
+    st, r = f.api(f.w2, j["token"], "deny") if j.get("ok") else (None, {})
+    rows = []
+    for _ in range(100):	# the audit row follows the answer
+        rows = f.pg.query(f.uri, "SELECT detail FROM events WHERE event = 'login_denied'"
+                          " AND addr = '192.0.2.11'")
+        if rows:
+            break
+        time.sleep(0.05)
+    ok(st == 200 and rows == [["host=host-a.example"]],
+       "host: web 2's row of a denial at its page names host A", (j, st, r, rows))
+    f.a.abandon(j.get("token", ""))
     # an address that is host A itself is A's to tell (only it knows its own
     # addresses): the row says so (migration 15), and the page follows it
     with host_addresses() as mine:

@@ -3239,6 +3239,37 @@ test_pg_ceremonies(void **state)
 	assert_int_equal(expired, 0);
 	assert_int_equal(forgotten, 3);	/* 7 (used), 9 (denied), 8 (expired) */
 	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies"), 0);
+
+	/*
+	 * A host may write `finished`: ends it left empty, or put far ahead,
+	 * would never come before the cutoff.  They go at the next sweep; an
+	 * honest end kept its ten minutes stays.
+	 */
+	for (int i = 0; i < 3; i++) {
+		ceremony_init(&c, 20 + i, "bob", "", now);
+		assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+		assert_store(store_ceremony_move(st, c.token_hash, "pending", "cancelled",
+		    "cancelled", now), STORE_OK);
+	}
+	raw_exec(f->spec, "UPDATE ceremonies SET finished = NULL WHERE code = 'ABC-020'");
+	raw_exec(f->spec, "UPDATE ceremonies SET finished = 9223372036854775807"
+	    " WHERE code = 'ABC-021'");
+	assert_store(store_ceremony_sweep(st, now + 1, now + 1 - 600, 100, &expired, &forgotten),
+	    STORE_OK);
+	assert_int_equal(forgotten, 2);
+	assert_int_equal(raw_int(f->spec,
+	    "SELECT count(*) FROM ceremonies WHERE code = 'ABC-022'"), 1);
+	/* more than a batch at once: up to eight batches a sweep */
+	for (int i = 0; i < 5; i++) {
+		ceremony_init(&c, 30 + i, "bob", "", now);
+		assert_store(store_ceremony_add(st, &c, refusal, sizeof(refusal)), STORE_OK);
+		assert_store(store_ceremony_move(st, c.token_hash, "pending", "cancelled",
+		    "cancelled", now), STORE_OK);
+	}
+	assert_store(store_ceremony_sweep(st, now + 1, now + 1, 2, &expired, &forgotten),
+	    STORE_OK);
+	assert_int_equal(forgotten, 6);
+	assert_int_equal(raw_int(f->spec, "SELECT count(*) FROM ceremonies"), 0);
 	store_close(other);
 	store_close(st);
 }
