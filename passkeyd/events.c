@@ -20,6 +20,8 @@
 static const struct rate_rule audit_noise_rule = { 20.0, 200.0 };
 /* Log lines a client can cause: 5 a second, bursts of 50. */
 static const struct rate_rule log_noise_rule = { 5.0, 50.0 };
+/* Another instance's ceremonies ended here denied or failed: per host, as log lines. */
+static const struct rate_rule host_end_rule = { 5.0, 50.0 };
 #define REPORT_EVERY_MS	10000
 
 static void
@@ -145,13 +147,49 @@ event_to_store(const struct event_rec *e, struct store_event *out)
 	out->detail = e->detail;
 }
 
+/*
+ * The budget of the host whose ceremony e ends here, when it is another
+ * instance's ending denied or failed; else NULL.  A web instance writes
+ * those rows, but the host wrote the row's user and address, and may
+ * make rows at will: without a budget of its own, a host could push the
+ * fleet's genuine rows out past audit_max_rows (a red-team finding).  A
+ * host's name is the one the fleet registered for its role.  Past
+ * HOST_BUDGETS hosts, the least recently used budget is taken over,
+ * full: that can only let a host write more, never make one write less.
+ */
+static struct rate *
+host_budget(struct passkeyd *d, const struct event_rec *e)
+{
+	struct host_budget *b, *oldest = &d->host_budgets[0];
+
+	if (e->c == NULL || !e->c->foreign || (strcmp(e->verdict, "deny") != 0 &&
+	    strcmp(e->verdict, "fail") != 0))
+		return NULL;
+	for (size_t i = 0; i < HOST_BUDGETS; i++) {
+		b = &d->host_budgets[i];
+		if (strcmp(b->host, e->c->hostname) == 0)
+			return &b->r;
+		if (b->r.last_ms < oldest->r.last_ms)
+			oldest = b;
+	}
+	snprintf(oldest->host, sizeof(oldest->host), "%s", e->c->hostname);
+	oldest->r = (struct rate){ 0 };
+	return &oldest->r;
+}
+
 void
 event_log(struct passkeyd *d, const struct event_rec *e)
 {
 	struct store_event ev;
+	struct rate *host = host_budget(d, e);
+	int64_t now_ms = clock_monotonic_ms();
+	int over = e->noisy && !rate_take(&d->audit_noise, &audit_noise_rule, now_ms);
 
-	if (e->noisy && !rate_take(&d->audit_noise, &audit_noise_rule,
-	    clock_monotonic_ms())) {
+	if (!over && host != NULL && !rate_take(host, &host_end_rule, now_ms)) {
+		over = 1;
+		d->audit_noise.suppressed++;	/* reported with the rest (events_tick) */
+	}
+	if (over) {
 		metrics_event(d->metrics, e);	/* not logged, still counted */
 		return;
 	}

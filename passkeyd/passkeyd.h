@@ -26,6 +26,8 @@
 struct control_server;
 struct http_server;
 
+#define HOST_BUDGETS	64	/* hosts past it share the least recently used budgets */
+
 struct passkeyd {
 	struct config cfg;
 	store_t *store;
@@ -54,6 +56,15 @@ struct passkeyd {
 	struct rate audit_noise;
 	/* repeated log lines (failed TLS handshakes, store failures) */
 	struct rate log_noise;
+	/*
+	 * In a fleet, the ends written here of another instance's ceremonies
+	 * (a Deny at the page, a failed finish), per host: a host makes its
+	 * own rows, so it could drive such rows at will (events.c)
+	 */
+	struct host_budget {
+		char host[254];
+		struct rate r;
+	} host_budgets[HOST_BUDGETS];
 	int64_t last_report_ms;	/* when suppressed counts were last reported */
 	/* per-account budgets of the control socket (control_ops.c) */
 	struct rate_table *control_rates;

@@ -1439,6 +1439,40 @@ def test_requester(f, alice):
             f.a.abandon(j.get("token", ""))
 
 
+def test_host_end_budget(f):
+    """The denials a web instance writes of one host's rows have a budget
+    of that host's (5 a second, bursts of 50): a host writes its rows
+    itself and may make them at will, and without it could push every
+    genuine audit row out past audit_max_rows (a red-team finding).
+    Another host's denial meanwhile keeps its row."""
+    n, denied, t0 = 120, 0, time.monotonic()
+    for _ in range(n):
+        j = f.a.hold({"op": "login_begin", "user": "alice", "resolved": True,
+                      "rhost": "192.0.2.12", "service": "sshd", "enroll": "none"})
+        if j.get("ok"):
+            denied += f.api(f.w2, j["token"], "deny") == (200, {"state": "denied"})
+        f.a.abandon(j.get("token", ""))
+    took = time.monotonic() - t0
+    j = f.b.hold({"op": "login_begin", "user": "alice", "resolved": True,
+                  "rhost": "192.0.2.13", "service": "sshd", "enroll": "none"})
+    st, _ = f.api(f.w2, j["token"], "deny") if j.get("ok") else (None, {})
+    f.b.abandon(j.get("token", ""))
+    rows_b = []
+    for _ in range(100):	# the audit row follows the answer
+        rows_b = f.pg.query(f.uri, "SELECT detail FROM events WHERE event = 'login_denied'"
+                            " AND addr = '192.0.2.13'")
+        if rows_b:
+            break
+        time.sleep(0.05)
+    rows_a = int(f.pg.query(f.uri, "SELECT count(*) FROM events WHERE event = 'login_denied'"
+                            " AND addr = '192.0.2.12'")[0][0])
+    ok(denied == n and 50 <= rows_a <= 50 + 5 * took + 2,
+       f"host budget: {denied} denials of host A's rows at web 2 in {took:.1f} s: {rows_a}"
+       " rows written, the burst and 5 a second", (denied, rows_a))
+    ok(st == 200 and rows_b == [["host=host-b.example"]],
+       "host budget: host B's denial meanwhile has its row", (st, rows_b))
+
+
 def test_uncollected_window(f, alice):
     """A web instance approves host A's login, which opens a window; host
     A's module then cancels, or its connection closes, or host A's
@@ -1624,6 +1658,7 @@ def main():
                                        ("test_passkey_bound_race",
                                         test_passkey_bound_race, ()),
                                        ("test_requester", test_requester, (alice,)),
+                                       ("test_host_end_budget", test_host_end_budget, ()),
                                        ("test_uncollected_window", test_uncollected_window,
                                         (alice,))):
                     with group(name):
