@@ -1294,12 +1294,20 @@ end_uncollected(struct passkeyd *d, struct ceremony *c)
 /*
  * The table forgets c (its end kept 10 minutes, or the oldest dropped
  * under churn): an approval still not collected never will be.  Its
- * module, if it is still there, now gets unknown_ceremony.
+ * module, if it is still there, now gets unknown_ceremony.  In a fleet
+ * the row may say approved whatever this host has heard (a web
+ * instance's approval just before the host's own expiry, a lost
+ * notice): as for a module's close, every ceremony not used ends the
+ * windows of its source (end_uncollected), except one this host
+ * cancelled, whose row its move took from pending (else the end was
+ * queued then).
  */
 void
 flow_on_forget(struct ceremony *c, void *passkeyd)
 {
-	if (c->state == CTL_STATE_APPROVED)
+	const struct passkeyd *d = passkeyd;
+
+	if (c->state == CTL_STATE_APPROVED || (d->fleet && c->state != CTL_STATE_CANCELLED))
 		end_uncollected(passkeyd, c);
 }
 
@@ -1325,10 +1333,15 @@ flow_cancel(struct passkeyd *d, struct ceremony *c, const char *why)
 	/*
 	 * Decided elsewhere meanwhile: follow that.  A store that cannot be
 	 * reached cancels nothing there, but the link's row expires, and
-	 * nobody waits for its verdict here any more.
+	 * nobody waits for its verdict here any more.  Stopping, with the
+	 * server found slow, no more moves are tried: each of the closes
+	 * would wait out its timeout on the loop before the journal's last
+	 * commit (a review), and a supervisor's stop timeout is shorter.
 	 */
-	if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_PENDING, CTL_STATE_CANCELLED,
-	    why)) == STORE_ERR_CONFLICT) {
+	if (d->fleet && d->stopping && flow_store_slow(d))
+		err = STORE_ERR_UNAVAILABLE;
+	else if (d->fleet && (err = fleet_move(d->store, c, CTL_STATE_PENDING,
+	    CTL_STATE_CANCELLED, why)) == STORE_ERR_CONFLICT) {
 		(void)fleet_refresh(d, c);
 		end_uncollected(d, c);	/* approved meanwhile, at a web instance */
 		return;

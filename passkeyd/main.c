@@ -745,6 +745,7 @@ out:
 	offload_free(d.offload, &d);
 	d.offload = NULL;
 	/* while the journal commits: their ends may write (flow_cancel) */
+	d.stopping = 1;
 	control_close_clients(d.control);
 	if (d.journal != NULL) {
 		drain_journal(&d);

@@ -72,6 +72,7 @@ struct passkeyd {
 	uid_t control_rate_last_uid;
 	/* the store holds the ceremonies too (PostgreSQL: fleet.h) */
 	int fleet;
+	int stopping;	/* the loop has ended: what is left is closing down (main.c) */
 	char instance[STORE_INSTANCE_MAX + 1];	/* fleet_instance_init */
 	int fleet_sweeping;	/* its expiry is off the loop (fleet_tick) */
 	int64_t store_slow_until_ms;	/* flow_store_slow (flow.h) */

@@ -199,7 +199,8 @@ forget_rows(struct store_pg *pg, int64_t now, int64_t forget_before, size_t batc
 	arg_int(&a, forget_before);
 	arg_int(&a, (int64_t)batch);
 	arg_int(&a, now + PG_FINISHED_AHEAD);
-	for (int i = 0; i < PG_FORGET_BATCHES && n == batch; i++) {
+	/* a batch is up to three times $2: one per range (PG_CER_FORGET) */
+	for (int i = 0; i < PG_FORGET_BATCHES && n >= batch; i++) {
 		err = pg_run(pg, PG_CER_FORGET, &a, &res);
 		if (err == STORE_ERR_DENIED) {
 			pg->may_forget = 0;	/* a host's role: the web instances forget */
