@@ -1383,6 +1383,24 @@ def test_full_offload(f):
         w3.stop()
 
 
+def denied_at_web(f, host, rhost):
+    """A login of alice's from rhost that host begins and web 2's page
+    denies: (the deny's status, the details of the login_denied rows from
+    rhost, once the first is written: the audit row follows the answer)."""
+    j = host.hold({"op": "login_begin", "user": "alice", "resolved": True,
+                   "rhost": rhost, "service": "sshd", "enroll": "none"})
+    st, _ = f.api(f.w2, j["token"], "deny") if j.get("ok") else (None, {})
+    host.abandon(j.get("token", ""))
+    rows = []
+    for _ in range(100):
+        rows = f.pg.query(f.uri, "SELECT detail FROM events WHERE event = 'login_denied'"
+                          f" AND addr = '{rhost}'")
+        if rows:
+            break
+        time.sleep(0.05)
+    return st, rows
+
+
 def test_requester(f, alice):
     """Who asked on host A itself (su: no rhost) reaches the page a web
     instance serves: the row carries it (migration 14); and the approval's
@@ -1410,19 +1428,9 @@ def test_requester(f, alice):
     # writes the audit row of their end: that row names the host, by its
     # registered name (a red-team pass had web instances write denials of
     # made-up rows with nothing to say whose they were).
-    j = f.a.hold({"op": "login_begin", "user": "alice", "resolved": True,
-                  "rhost": "192.0.2.11", "service": "sshd", "enroll": "none"})
-    st, r = f.api(f.w2, j["token"], "deny") if j.get("ok") else (None, {})
-    rows = []
-    for _ in range(100):	# the audit row follows the answer
-        rows = f.pg.query(f.uri, "SELECT detail FROM events WHERE event = 'login_denied'"
-                          " AND addr = '192.0.2.11'")
-        if rows:
-            break
-        time.sleep(0.05)
+    st, rows = denied_at_web(f, f.a, "192.0.2.11")
     ok(st == 200 and rows == [["host=host-a.example"]],
-       "host: web 2's row of a denial at its page names host A", (j, st, r, rows))
-    f.a.abandon(j.get("token", ""))
+       "host: web 2's row of a denial at its page names host A", (st, rows))
     # an address that is host A itself is A's to tell (only it knows its own
     # addresses): the row says so (migration 15), and the page follows it
     with host_addresses() as mine:
@@ -1453,17 +1461,7 @@ def test_host_end_budget(f):
             denied += f.api(f.w2, j["token"], "deny") == (200, {"state": "denied"})
         f.a.abandon(j.get("token", ""))
     took = time.monotonic() - t0
-    j = f.b.hold({"op": "login_begin", "user": "alice", "resolved": True,
-                  "rhost": "192.0.2.13", "service": "sshd", "enroll": "none"})
-    st, _ = f.api(f.w2, j["token"], "deny") if j.get("ok") else (None, {})
-    f.b.abandon(j.get("token", ""))
-    rows_b = []
-    for _ in range(100):	# the audit row follows the answer
-        rows_b = f.pg.query(f.uri, "SELECT detail FROM events WHERE event = 'login_denied'"
-                            " AND addr = '192.0.2.13'")
-        if rows_b:
-            break
-        time.sleep(0.05)
+    st, rows_b = denied_at_web(f, f.b, "192.0.2.13")
     rows_a, last = -1, None
     for _ in range(40):	# the rows written, once the journal's writers are done
         rows_a = int(f.pg.query(f.uri, "SELECT count(*) FROM events WHERE event ="
