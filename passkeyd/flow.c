@@ -35,6 +35,18 @@ kind_event(const struct ceremony *c, const char *what, char *buf, size_t len)
 	return buf;
 }
 
+#define REQUESTER_DETAIL_LEN	(CEREMONY_REQUESTER_MAX + 16)	/* "requester UID TTY NAME" */
+
+/* The audit detail that names who asked on the host itself, or NULL. */
+static const char *
+requester_detail(const char *requester, char out[REQUESTER_DETAIL_LEN])
+{
+	if (requester == NULL || requester[0] == '\0')
+		return NULL;
+	snprintf(out, REQUESTER_DETAIL_LEN, "requester %s", requester);
+	return out;
+}
+
 /* "host=NAME requester UID TTY NAME": a hostname is at most 253 bytes */
 #define CEREMONY_DETAIL_LEN	(sizeof("host= requester ") + 253 + CEREMONY_REQUESTER_MAX)
 
@@ -52,13 +64,10 @@ ceremony_detail(const struct ceremony *c, char out[CEREMONY_DETAIL_LEN])
 {
 	const char *q = c->requester != NULL ? c->requester : "";
 
-	if (c->foreign)
-		snprintf(out, CEREMONY_DETAIL_LEN, "host=%s%s%s", c->hostname,
-		    q[0] != '\0' ? " requester " : "", q);
-	else if (q[0] != '\0')
-		snprintf(out, CEREMONY_DETAIL_LEN, "requester %s", q);
-	else
-		return NULL;
+	if (!c->foreign)
+		return requester_detail(q, out);
+	snprintf(out, CEREMONY_DETAIL_LEN, "host=%s%s%s", c->hostname,
+	    q[0] != '\0' ? " requester " : "", q);
 	return out;
 }
 
@@ -66,12 +75,12 @@ static void
 log_ceremony(struct passkeyd *d, struct ceremony *c, const char *what,
     const char *verdict, const char *reason, int noisy)
 {
-	char ev[40], host[CEREMONY_DETAIL_LEN];
+	char ev[40], detail[CEREMONY_DETAIL_LEN];
 
 	/* another instance's ceremony: whose (ceremony_detail) */
 	event_log(d, &(struct event_rec){ .event = kind_event(c, what, ev, sizeof(ev)),
 	    .user = c->user, .rhost = c->rhost, .verdict = verdict, .reason = reason,
-	    .detail = c->foreign ? ceremony_detail(c, host) : NULL, .c = c, .noisy = noisy });
+	    .detail = c->foreign ? ceremony_detail(c, detail) : NULL, .c = c, .noisy = noisy });
 }
 
 /* A new ceremony under this instance's limits, its row (in a fleet) not written yet. */
@@ -329,18 +338,6 @@ login_spec(struct passkeyd *d, const struct login_request *r, enum ceremony_kind
 	    .reuse = reuse_seconds(d, r), .client_key = client_key_of(r),
 	    .requester = r->requester,
 	    .local = flow_rhost_is_this_host(d, r->rhost) == HOST_SELF_YES };
-}
-
-#define REQUESTER_DETAIL_LEN	(CEREMONY_REQUESTER_MAX + 16)	/* "requester UID TTY NAME" */
-
-/* The audit detail that names who asked on the host itself, or NULL. */
-static const char *
-requester_detail(const char *requester, char out[REQUESTER_DETAIL_LEN])
-{
-	if (requester == NULL || requester[0] == '\0')
-		return NULL;
-	snprintf(out, REQUESTER_DETAIL_LEN, "requester %s", requester);
-	return out;
 }
 
 /* A login's begin, said in the log (and the audit log) either way. */

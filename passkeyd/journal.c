@@ -81,7 +81,7 @@ static int
 push(struct journal *j, journal_apply_fn apply, journal_done_fn done, void *arg,
     int waited_on)
 {
-	/* NULL: passkeyd is stopping and the journal is gone (control_stop's closes) */
+	/* NULL: passkeyd is stopping and the journal is gone (a close after its drain) */
 	if (j == NULL || j->n == JOURNAL_MAX_ENTRIES || j->closing)
 		return -1;
 	if (j->n == j->cap) {
